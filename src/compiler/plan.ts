@@ -1,0 +1,174 @@
+/**
+ * The plan: what the compiler makes of a pipeline spec and its params, and the one input of the
+ * interpreter workflow. It is plain JSON (no classes, no Dates, no undefined in arrays) so that it
+ * travels through Temporal's payload converter unchanged, and its `hash` is stable: the same spec
+ * and params always give byte-identical plans.
+ *
+ * This module holds types and pure helpers only; `workflows/` imports it, so it must stay free of
+ * I/O, clocks and randomness.
+ */
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** One module under `activities/` per kind. */
+export type StageKind =
+  | 'collect'
+  | 'preprocess'
+  | 'train'
+  | 'evaluate'
+  | 'optimize'
+  | 'deploy'
+  | 'monitor'
+  | 'activity';
+
+export const STAGE_KINDS: readonly StageKind[] = [
+  'collect',
+  'preprocess',
+  'train',
+  'evaluate',
+  'optimize',
+  'deploy',
+  'monitor',
+  'activity',
+];
+
+/** What a stage output holds when it is an artifact (a file in the artifact store). */
+export type ArtifactKind = 'dataset' | 'transform' | 'model' | 'metrics' | 'deployment' | 'report';
+
+export type ParamType = 'string' | 'number' | 'integer' | 'boolean' | 'enum';
+export type ParamValue = string | number | boolean;
+
+/** Temporal's retry policy, with durations in milliseconds. */
+export interface RetryPolicyPlan {
+  maximumAttempts: number;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs: number;
+  nonRetryableErrorTypes: string[];
+}
+
+/** Everything the workflow passes to `proxyActivities` for one node. Durations in milliseconds. */
+export interface ActivityOptionsPlan {
+  taskQueue: string;
+  startToCloseTimeoutMs: number;
+  scheduleToCloseTimeoutMs?: number;
+  heartbeatTimeoutMs?: number;
+  retry: RetryPolicyPlan;
+}
+
+/** An input of a node: output `output` (of kind `kind`) of upstream stage `stage`. */
+export interface InputBinding {
+  stage: string;
+  output: string;
+  kind: ArtifactKind;
+}
+
+/** Output names a stage kind produces, and their types (artifacts or scalars usable in `when`). */
+export type OutputType = ArtifactKind | 'number' | 'boolean' | 'string' | 'object';
+
+export interface PlanNode {
+  /** The stage's name in the spec. */
+  id: string;
+  kind: StageKind;
+  description?: string;
+  /** Upstream stages, sorted. */
+  needs: string[];
+  /** A CEL expression over `params` and `stages.<name>.outputs`, evaluated by the workflow. */
+  when?: string;
+  /**
+   * The stage's own fields, with `${params.*}` substituted at compile time. Strings may still
+   * hold `${stages.<name>.outputs.<key>}` references: the workflow resolves those before the
+   * activity starts.
+   */
+  config: JsonObject;
+  /** Input name (e.g. `dataset`, `model`) to the upstream output it reads. */
+  inputs: Record<string, InputBinding>;
+  /** Output name to its type. */
+  outputs: Record<string, OutputType>;
+  activity: ActivityOptionsPlan;
+  cache: { enabled: boolean; ttlMs?: number };
+  /** `wait`: when retries are exhausted, wait for an operator's retry/skip instead of failing. */
+  onFailure: 'fail' | 'wait';
+  /** The node waits for an `approve` signal before it starts. */
+  approval: boolean;
+  resources: { cpu?: number; memory?: string; gpu?: number };
+}
+
+export interface SchedulePlan {
+  cron: string[];
+  intervals: { everyMs: number; offsetMs?: number }[];
+  timezone?: string;
+  jitterMs?: number;
+  overlap: 'skip' | 'bufferOne' | 'bufferAll' | 'cancelOther' | 'terminateOther' | 'allowAll';
+  catchupWindowMs: number;
+  pauseOnFailure: boolean;
+  paused: boolean;
+  note?: string;
+  /** Params a scheduled run gets (on top of the spec's defaults). */
+  params: Record<string, ParamValue>;
+}
+
+export interface Plan {
+  apiVersion: 'mlpipe.dev/plan/v1';
+  pipeline: string;
+  description?: string;
+  labels: Record<string, string>;
+  /** Resolved params: defaults overridden by the run's `--param`s. */
+  params: Record<string, ParamValue>;
+  paramTypes: Record<string, ParamType>;
+  /** Nodes in a topological order; ties broken by name, so the order is deterministic. */
+  nodes: PlanNode[];
+  /** Execution levels: level k holds the nodes whose longest path from a root has k edges. */
+  levels: string[][];
+  schedule?: SchedulePlan;
+  /** sha256 (hex) of the canonical JSON of every other field. */
+  hash: string;
+}
+
+/** A reference to an artifact in the artifact store; the only thing that travels between stages. */
+export interface ArtifactRef {
+  kind: ArtifactKind;
+  /** Store URI, e.g. `file:///…/sha256/ab/abcd…` or `s3://bucket/…`. */
+  uri: string;
+  /** `sha256:<hex>` of the content. */
+  digest: string;
+  sizeBytes: number;
+}
+
+/** Identity of the run an activity works for (lineage, artifact paths, reports). */
+export interface RunContext {
+  workflowId: string;
+  runId: string;
+  pipeline: string;
+  planHash: string;
+  gitSha?: string;
+}
+
+/** The argument of every stage activity. */
+export interface StageActivityInput {
+  run: RunContext;
+  stage: string;
+  kind: StageKind;
+  /** The node's config with every `${…}` resolved. */
+  config: JsonObject;
+  /** Input name to the artifact it binds to. */
+  inputs: Record<string, ArtifactRef>;
+  params: Record<string, ParamValue>;
+}
+
+/** What every stage activity returns: artifact refs and scalars, keyed by output name. */
+export interface StageResult {
+  outputs: Record<string, JsonValue>;
+}
+
+export function isArtifactRef(v: unknown): v is ArtifactRef {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as ArtifactRef).uri === 'string' &&
+    typeof (v as ArtifactRef).digest === 'string' &&
+    typeof (v as ArtifactRef).kind === 'string'
+  );
+}
