@@ -1,0 +1,226 @@
+/**
+ * mlpipe's expression language: CEL (Common Expression Language) through @marcbachmann/cel-js.
+ * CEL is side-effect free, not Turing complete and deterministic, so the same functions run in
+ * the compiler (to check references) and inside the workflow (to evaluate `when` and `${…}`).
+ * Nothing here does I/O or reads clocks: `workflows/` imports this module.
+ *
+ * Variables an expression sees:
+ *   params.<name>                    the run's params (integer params are CEL ints)
+ *   stages.<name>.outputs.<key>      an upstream stage's outputs (numbers are CEL doubles)
+ *   stages.<name>.status             'succeeded' | 'skipped' | …
+ */
+import { parse } from '@marcbachmann/cel-js';
+import type { JsonValue, ParamType, ParamValue } from './plan.ts';
+
+export interface ExprContext {
+  params: Record<string, ParamValue>;
+  paramTypes: Record<string, ParamType>;
+  stages: Record<string, { status: string; outputs: Record<string, JsonValue> }>;
+}
+
+export class ExpressionError extends Error {
+  override name = 'ExpressionError';
+  constructor(
+    message: string,
+    readonly expression: string,
+  ) {
+    super(message);
+  }
+}
+
+type Compiled = ReturnType<typeof parse>;
+const cache = new Map<string, Compiled>();
+
+function compile(expr: string): Compiled {
+  let fn = cache.get(expr);
+  if (!fn) {
+    try {
+      fn = parse(expr);
+    } catch (err) {
+      throw new ExpressionError(`invalid expression \`${expr}\`: ${firstLine(err)}`, expr);
+    }
+    cache.set(expr, fn);
+  }
+  return fn;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+}
+
+/** Throws ExpressionError when `expr` does not parse. */
+export function checkSyntax(expr: string): void {
+  compile(expr);
+}
+
+function celContext(ctx: ExprContext): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(ctx.params)) {
+    params[k] = ctx.paramTypes[k] === 'integer' && typeof v === 'number' ? BigInt(v) : v;
+  }
+  return { params, stages: ctx.stages };
+}
+
+/** Evaluates one expression; bigint results come back as numbers so they stay JSON. */
+export function evaluate(expr: string, ctx: ExprContext): JsonValue {
+  let value: unknown;
+  try {
+    value = compile(expr)(celContext(ctx));
+  } catch (err) {
+    if (err instanceof ExpressionError) throw err;
+    throw new ExpressionError(`cannot evaluate \`${expr}\`: ${firstLine(err)}`, expr);
+  }
+  return toJson(value, expr);
+}
+
+function toJson(value: unknown, expr: string): JsonValue {
+  if (typeof value === 'bigint') return Number(value);
+  if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) {
+    return value as JsonValue;
+  }
+  if (Array.isArray(value)) return value.map((v) => toJson(v, expr));
+  if (value instanceof Map) {
+    return Object.fromEntries([...value].map(([k, v]) => [String(k), toJson(v, expr)]));
+  }
+  if (typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJson(v, expr)]));
+  }
+  throw new ExpressionError(`\`${expr}\` gave a value that is not JSON (${typeof value})`, expr);
+}
+
+/** Evaluates a `when` condition; anything but a boolean is an error, not a truthy guess. */
+export function evaluateCondition(expr: string, ctx: ExprContext): boolean {
+  const value = evaluate(expr, ctx);
+  if (typeof value !== 'boolean') {
+    throw new ExpressionError(`\`${expr}\` must give true or false, got ${JSON.stringify(value)}`, expr);
+  }
+  return value;
+}
+
+/** A `${…}` occurrence in a string: where it starts/ends and the expression inside. */
+export interface TemplatePart {
+  start: number;
+  end: number;
+  expr: string;
+}
+
+/**
+ * Finds `${…}` in a string. Braces inside the expression (CEL maps) and string literals are
+ * balanced, so `${ {"a": 1}["a"] }` is one part. `$${` escapes a literal `${`.
+ */
+export function findTemplates(s: string): TemplatePart[] {
+  const parts: TemplatePart[] = [];
+  let i = 0;
+  while ((i = s.indexOf('${', i)) !== -1) {
+    if (i > 0 && s[i - 1] === '$') {
+      i += 2;
+      continue;
+    }
+    let depth = 1;
+    let j = i + 2;
+    let quote: string | null = null;
+    for (; j < s.length && depth > 0; j++) {
+      const c = s[j];
+      if (quote) {
+        if (c === '\\') j++;
+        else if (c === quote) quote = null;
+      } else if (c === '"' || c === "'") quote = c;
+      else if (c === '{') depth++;
+      else if (c === '}') depth--;
+    }
+    if (depth !== 0) {
+      throw new ExpressionError(`unclosed \`\${\` in "${s}"`, s.slice(i));
+    }
+    parts.push({ start: i, end: j, expr: s.slice(i + 2, j - 1).trim() });
+    i = j;
+  }
+  return parts;
+}
+
+/**
+ * Replaces every `${expr}` in strings found anywhere in `value`. A string that is exactly one
+ * `${expr}` takes the expression's typed value (so `epochs: ${params.epochs}` stays a number).
+ * `filter` decides which expressions to resolve now; others are left in place (the compiler
+ * resolves params-only expressions and leaves stage references for the workflow).
+ */
+export function resolveTemplates(
+  value: JsonValue,
+  ctx: ExprContext,
+  filter: (expr: string) => boolean = () => true,
+): JsonValue {
+  if (typeof value === 'string') return resolveString(value, ctx, filter);
+  if (Array.isArray(value)) return value.map((v) => resolveTemplates(v, ctx, filter));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, JsonValue> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = resolveTemplates(v, ctx, filter);
+    return out;
+  }
+  return value;
+}
+
+function resolveString(s: string, ctx: ExprContext, filter: (expr: string) => boolean): JsonValue {
+  const parts = findTemplates(s);
+  if (parts.length === 0) return s.replaceAll('$${', '${');
+  const only = parts[0]!;
+  if (parts.length === 1 && only.start === 0 && only.end === s.length) {
+    return filter(only.expr) ? evaluate(only.expr, ctx) : s;
+  }
+  let out = '';
+  let last = 0;
+  for (const p of parts) {
+    out += s.slice(last, p.start).replaceAll('$${', '${');
+    if (filter(p.expr)) {
+      const v = evaluate(p.expr, ctx);
+      out += typeof v === 'string' ? v : JSON.stringify(v);
+    } else {
+      out += s.slice(p.start, p.end);
+    }
+    last = p.end;
+  }
+  return out + s.slice(last).replaceAll('$${', '${');
+}
+
+/**
+ * The variable paths an expression reads, e.g. [['params','epochs'], ['stages','eval','outputs','accuracy']].
+ * A path stops where a computed index starts (`stages[x]` gives ['stages']).
+ */
+export function references(expr: string): string[][] {
+  const out: string[][] = [];
+  walk((compile(expr) as unknown as { ast: AstNode }).ast, out);
+  return out;
+}
+
+interface AstNode {
+  op: string;
+  args: unknown;
+}
+
+function isNode(v: unknown): v is AstNode {
+  return typeof v === 'object' && v !== null && typeof (v as AstNode).op === 'string';
+}
+
+function pathOf(node: AstNode): string[] | null {
+  if (node.op === 'id' && typeof node.args === 'string') return [node.args];
+  if ((node.op === '.' || node.op === '.?') && Array.isArray(node.args)) {
+    const [obj, field] = node.args as [unknown, unknown];
+    if (isNode(obj) && typeof field === 'string') {
+      const base = pathOf(obj);
+      return base ? [...base, field] : null;
+    }
+  }
+  return null;
+}
+
+function walk(node: unknown, out: string[][]): void {
+  if (Array.isArray(node)) {
+    for (const n of node) walk(n, out);
+    return;
+  }
+  if (!isNode(node)) return;
+  const path = pathOf(node);
+  if (path) {
+    out.push(path);
+    return;
+  }
+  walk(node.args, out);
+}
