@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Give @tensorflow/tfjs-node a working native TensorFlow without its install script.
+#
+# tfjs-node's install script downloads libtensorflow 2.9.1 from storage.googleapis.com, which
+# these machines (and air-gapped networks) cannot reach, so package.json denies it. Instead we
+# take libtensorflow_cc/libtensorflow_framework and the C headers from the tensorflow-cpu wheel
+# (pip can fetch it from a mirror or a local wheel dir), put them where tfjs-node's binding.gyp
+# looks (deps/lib, deps/include) and build the addon from source with node-gyp.
+#
+# Idempotent: exits at once when tfjs-node already loads with the native backend. The extracted
+# libraries are cached outside node_modules (MLPIPE_CACHE, default ~/.cache/mlpipe) so a re-run
+# after `npm ci` (which wipes the package) only relinks and rebuilds the addon (~1 min).
+#
+# Env: MLPIPE_CACHE          cache root (wheels/, libtensorflow-<ver>/)
+#      MLPIPE_TF_WHEEL       path to a tensorflow-cpu wheel to use (air-gapped route)
+#      MLPIPE_TF_VERSION     tensorflow-cpu version (default 2.21.0)
+#      PIP_* (PIP_INDEX_URL, PIP_FIND_LINKS, ...) are honoured by pip as usual.
+#      MLPIPE_NATIVE_FORCE=1 rebuild even if tfjs-node already works.
+set -euo pipefail
+
+TF_VERSION="${MLPIPE_TF_VERSION:-2.21.0}"
+CACHE="${MLPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlpipe}"
+WHEEL_DIR="$CACHE/wheels"
+LIB_CACHE="$CACHE/libtensorflow-$TF_VERSION"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PKG="$ROOT/node_modules/@tensorflow/tfjs-node"
+NAPI_VERSION=8 # tfjs-node's package.json lists napi 3..8; Node >= 20 picks the highest
+
+say() { printf '[setup-native] %s\n' "$*"; }
+die() {
+  printf '[setup-native] ERROR: %s\n' "$1" >&2
+  shift
+  for line in "$@"; do printf '[setup-native]   fix: %s\n' "$line" >&2; done
+  exit 1
+}
+
+# Prints "<backend> <tf version>" or fails.
+probe() {
+  (cd "$ROOT" && TF_CPP_MIN_LOG_LEVEL=2 node -e '
+    const tf = require("@tensorflow/tfjs-node");
+    tf.tensor([1, 2]).square().dataSync();
+    process.stdout.write([tf.getBackend(), tf.version["tfjs-node"], tf.backend().binding.TF_Version].join(" ") + "\n");
+  ' 2>/dev/null)
+}
+
+[ -d "$PKG" ] || die "node_modules/@tensorflow/tfjs-node is missing" "run 'npm ci' (or 'npm install') in $ROOT first"
+
+if [ "${MLPIPE_NATIVE_FORCE:-0}" != 1 ] && out="$(probe)" && [ "${out%% *}" = tensorflow ]; then
+  say "tfjs-node already works: backend tensorflow, TensorFlow $(echo "$out" | awk '{print $3}')"
+  exit 0
+fi
+say "tfjs-node has no working native addon; building it against TensorFlow $TF_VERSION"
+
+# 1. Libraries and headers, cached outside node_modules.
+if [ ! -f "$LIB_CACHE/lib/libtensorflow_cc.so.2" ] || [ ! -f "$LIB_CACHE/include/tensorflow/c/c_api.h" ]; then
+  wheel="${MLPIPE_TF_WHEEL:-}"
+  if [ -z "$wheel" ]; then
+    wheel="$(ls "$WHEEL_DIR"/tensorflow_cpu-"$TF_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
+  fi
+  if [ -z "$wheel" ]; then
+    command -v python3 >/dev/null || die "python3 not found (needed to fetch and unpack the tensorflow-cpu wheel)" \
+      "install python3 with pip, or set MLPIPE_TF_WHEEL=/path/to/tensorflow_cpu-$TF_VERSION-*.whl"
+    mkdir -p "$WHEEL_DIR"
+    say "downloading tensorflow-cpu==$TF_VERSION wheel (~270 MB) into $WHEEL_DIR"
+    python3 -m pip download --no-deps --only-binary=:all: "tensorflow-cpu==$TF_VERSION" -d "$WHEEL_DIR" ||
+      die "pip could not download tensorflow-cpu==$TF_VERSION" \
+        "set PIP_INDEX_URL to a reachable mirror, or copy the wheel here and set MLPIPE_TF_WHEEL=/path/to/it (see docs/native-tensorflow.md, air-gapped route)"
+    wheel="$(ls "$WHEEL_DIR"/tensorflow_cpu-"$TF_VERSION"-*.whl | head -n1)"
+  fi
+  [ -f "$wheel" ] || die "wheel $wheel does not exist" "point MLPIPE_TF_WHEEL at a tensorflow-cpu wheel file"
+  say "extracting libtensorflow and headers from $(basename "$wheel") into $LIB_CACHE"
+  python3 "$ROOT/scripts/native/extract-libtensorflow.py" "$wheel" "$LIB_CACHE" ||
+    die "could not extract $wheel" "delete it and re-run so pip fetches it again"
+else
+  say "using cached libraries in $LIB_CACHE"
+fi
+
+# 2. Place them where binding.gyp and the runtime rpath ($ORIGIN/../../deps/lib) look.
+# Hard links when the cache is on the same filesystem (no 850 MB copy), else a copy.
+rm -rf "$PKG/deps"
+mkdir -p "$PKG/deps/lib"
+for f in libtensorflow_cc.so.2 libtensorflow_framework.so.2; do
+  ln "$LIB_CACHE/lib/$f" "$PKG/deps/lib/$f" 2>/dev/null || cp "$LIB_CACHE/lib/$f" "$PKG/deps/lib/$f"
+done
+cp -r "$LIB_CACHE/include" "$PKG/deps/include"
+(
+  cd "$PKG/deps/lib"
+  # -ltensorflow / -ltensorflow_framework at link time; the sonames (libtensorflow_cc.so.2,
+  # libtensorflow_framework.so.2) are what the addon asks for at run time.
+  ln -sf libtensorflow_cc.so.2 libtensorflow.so
+  ln -sf libtensorflow_framework.so.2 libtensorflow_framework.so
+  # tfjs-node's install script skips its download when this file exists (it expects 2.9.1).
+  ln -sf libtensorflow_cc.so.2 libtensorflow.so.2.9.1
+  ln -sf libtensorflow_framework.so.2 libtensorflow_framework.so.2.9.1
+)
+
+# 3. Build the addon with the node-gyp that ships with npm (or one on PATH), against the
+# headers of the node that runs mlpipe (no header download).
+NODE_BIN="$(command -v node)"
+NODE_PREFIX="$(cd "$(dirname "$(readlink -f "$NODE_BIN")")/.." && pwd)"
+[ -f "$NODE_PREFIX/include/node/node_api.h" ] ||
+  die "Node headers not found under $NODE_PREFIX/include/node" \
+    "install them (Debian: apt-get install libnode-dev, or use a Node from nodejs.org which ships include/)"
+GYP=""
+NPM_BIN="$(command -v npm || true)"
+if [ -n "$NPM_BIN" ]; then
+  cand="$(dirname "$(readlink -f "$NPM_BIN")")/../node_modules/node-gyp/bin/node-gyp.js"
+  [ -f "$cand" ] && GYP="$cand"
+fi
+[ -n "$GYP" ] || [ ! -f "$ROOT/node_modules/node-gyp/bin/node-gyp.js" ] || GYP="$ROOT/node_modules/node-gyp/bin/node-gyp.js"
+if [ -z "$GYP" ] && command -v node-gyp >/dev/null; then GYP="$(readlink -f "$(command -v node-gyp)")"; fi
+[ -n "$GYP" ] || die "node-gyp not found" "install npm (it bundles node-gyp) or 'npm i -g node-gyp'"
+command -v g++ >/dev/null && command -v make >/dev/null ||
+  die "a C++ toolchain is needed to build the addon" "Debian/Ubuntu: apt-get install -y g++ make python3"
+
+say "building tfjs_binding.node with $(node "$GYP" --version) (Node headers: $NODE_PREFIX/include/node)"
+rm -rf "$PKG/lib" "$PKG/build"
+log="$CACHE/node-gyp-build.log"
+mkdir -p "$CACHE"
+if ! (cd "$PKG" && node "$GYP" rebuild --nodedir="$NODE_PREFIX" --jobs="$(nproc 2>/dev/null || echo 2)" \
+  --module_name=tfjs_binding --module_path="$PKG/lib/napi-v$NAPI_VERSION" \
+  --napi_build_version="$NAPI_VERSION") >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  die "node-gyp build failed (full log: $log)" "check the compiler errors above; a different TF version may need other headers"
+fi
+addon="$PKG/lib/napi-v$NAPI_VERSION/tfjs_binding.node"
+[ -f "$addon" ] || die "node-gyp reported success but $addon does not exist" "see $log"
+
+# 4. Prove it: load, run an op, report versions.
+out="$(probe)" || die "the rebuilt addon does not load" \
+  "run: node -e \"require('@tensorflow/tfjs-node')\" in $ROOT to see the loader error; ldd $addon"
+set -- $out
+[ "$1" = tensorflow ] || die "tfjs-node loaded but the backend is '$1', not 'tensorflow'" "see $log"
+say "ok: backend $1, tfjs-node $2, TensorFlow $3 ($addon)"
+case "$3" in "$TF_VERSION"*) ;; *) say "warning: expected TensorFlow $TF_VERSION, got $3" ;; esac
