@@ -1,0 +1,168 @@
+// The `model`, `optimizer`, `learningRateSchedule`, `loss` and `metrics` parts of a train stage.
+// Hand-written to match the pipeline JSON Schema; to be replaced by the types generated from it
+// (`npm run gen:types`). Field names are tfjs-style camelCase so they map 1:1 onto layer configs.
+
+export type Activation =
+  | 'relu'
+  | 'relu6'
+  | 'sigmoid'
+  | 'hardSigmoid'
+  | 'tanh'
+  | 'softmax'
+  | 'softplus'
+  | 'softsign'
+  | 'linear'
+  | 'elu'
+  | 'selu'
+  | 'swish'
+  | 'mish'
+  | 'gelu';
+
+export type Initializer =
+  | 'glorotUniform'
+  | 'glorotNormal'
+  | 'heNormal'
+  | 'heUniform'
+  | 'leCunNormal'
+  | 'leCunUniform'
+  | 'zeros'
+  | 'ones'
+  | 'randomNormal'
+  | 'randomUniform'
+  | 'truncatedNormal'
+  | 'orthogonal';
+
+export interface Regularizer {
+  l1?: number;
+  l2?: number;
+}
+
+export type Padding = 'valid' | 'same';
+/** A size given once for every spatial dimension, or per dimension. */
+export type Size2 = number | [number, number];
+
+interface WeightedLayer {
+  activation?: Activation;
+  useBias?: boolean;
+  kernelInitializer?: Initializer;
+  biasInitializer?: Initializer;
+  kernelRegularizer?: Regularizer;
+  biasRegularizer?: Regularizer;
+  name?: string;
+}
+
+export interface DenseLayer extends WeightedLayer {
+  type: 'dense';
+  units: number;
+}
+export interface Conv2dLayer extends WeightedLayer {
+  type: 'conv2d';
+  filters: number;
+  kernelSize: Size2;
+  strides?: Size2;
+  padding?: Padding;
+  dilationRate?: Size2;
+}
+export interface Pooling2dLayer {
+  type: 'maxPooling2d' | 'averagePooling2d';
+  poolSize?: Size2;
+  strides?: Size2;
+  padding?: Padding;
+  name?: string;
+}
+export interface FlattenLayer {
+  type: 'flatten';
+  name?: string;
+}
+export interface DropoutLayer {
+  type: 'dropout';
+  rate: number;
+  name?: string;
+}
+export interface BatchNormalizationLayer {
+  type: 'batchNormalization';
+  momentum?: number;
+  epsilon?: number;
+  axis?: number;
+  center?: boolean;
+  scale?: boolean;
+  name?: string;
+}
+export interface RecurrentLayer {
+  type: 'lstm' | 'gru';
+  units: number;
+  returnSequences?: boolean;
+  activation?: Activation;
+  recurrentActivation?: Activation;
+  dropout?: number;
+  recurrentDropout?: number;
+  kernelInitializer?: Initializer;
+  recurrentInitializer?: Initializer;
+  kernelRegularizer?: Regularizer;
+  name?: string;
+}
+export interface EmbeddingLayer {
+  type: 'embedding';
+  inputDim: number;
+  outputDim: number;
+  embeddingsInitializer?: Initializer;
+  embeddingsRegularizer?: Regularizer;
+  name?: string;
+}
+
+export type LayerSpec =
+  | DenseLayer
+  | Conv2dLayer
+  | Pooling2dLayer
+  | FlattenLayer
+  | DropoutLayer
+  | BatchNormalizationLayer
+  | RecurrentLayer
+  | EmbeddingLayer;
+
+export type LayerType = LayerSpec['type'];
+
+export interface ModelSpec {
+  /** Shape of one sample without the batch dimension; else the dataset gives it. */
+  inputShape?: number[];
+  layers: LayerSpec[];
+}
+
+export type OptimizerSpec =
+  | { type: 'sgd'; learningRate?: number; momentum?: number; nesterov?: boolean }
+  | { type: 'adam'; learningRate?: number; beta1?: number; beta2?: number; epsilon?: number }
+  | { type: 'rmsprop'; learningRate?: number; rho?: number; momentum?: number; epsilon?: number }
+  | { type: 'adagrad'; learningRate?: number; initialAccumulatorValue?: number };
+
+export type OptimizerType = OptimizerSpec['type'];
+
+export type LearningRateScheduleSpec =
+  | { type: 'step'; stepEpochs: number; gamma: number }
+  | { type: 'exponential'; decayRate: number; decayEpochs?: number }
+  | { type: 'cosine'; minLearningRate?: number };
+
+export type LossName =
+  | 'categoricalCrossentropy'
+  | 'sparseCategoricalCrossentropy'
+  | 'binaryCrossentropy'
+  | 'meanSquaredError'
+  | 'meanAbsoluteError';
+
+export type MetricName =
+  | 'accuracy'
+  | 'categoricalAccuracy'
+  | 'sparseCategoricalAccuracy'
+  | 'binaryAccuracy'
+  | 'meanSquaredError'
+  | 'meanAbsoluteError'
+  | 'precision'
+  | 'recall';
+
+/** Everything needed to build and compile a model. */
+export interface TrainModelSpec {
+  model: ModelSpec;
+  optimizer: OptimizerSpec;
+  learningRateSchedule?: LearningRateScheduleSpec;
+  loss: LossName;
+  metrics?: MetricName[];
+}
