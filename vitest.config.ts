@@ -5,6 +5,8 @@ export default defineConfig({
     // The Temporal core bridge is a native addon that crashes under worker threads: use processes.
     pool: 'forks',
     include: ['test/**/*.test.ts'],
+    // One Temporal dev server for the whole suite (test/global-setup.ts).
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -1,0 +1,106 @@
+/**
+ * The activity registry: what a worker registers. Stage kind `k` runs activity `stage.k`, which
+ * lazily imports `activities/k.ts` (so a worker starts fast and heavy modules such as TensorFlow
+ * load only when a stage needs them). A kind whose module is missing or broken fails that stage
+ * with a non-retryable error naming the stage and kind; the worker keeps running.
+ *
+ * A kind module exports its activity as `default`, as the kind's name (`export async function
+ * train`), or as `run`: `(input: StageActivityInput) => Promise<StageResult>`.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { STAGE_KINDS, type StageActivityInput, type StageKind, type StageResult } from '../src/compiler/plan.ts';
+import { createStepCacheActivities } from '../src/temporal/step-cache.ts';
+import { activityName, CACHE_LOOKUP, CACHE_STORE, type StageActivityResult } from '../workflows/api.ts';
+import { loadUserActivities, toOutputs, type UserActivities } from './user.ts';
+
+export type StageActivity = (input: StageActivityInput) => Promise<StageResult>;
+
+export interface ActivityOptions {
+  /** Data dir (step cache). */
+  home: string;
+  /** File of users' own activities (`--activities` / MLPIPE_ACTIVITIES). */
+  userModule?: string;
+  /** Users' activities given directly (tests, embedding). Merged over `userModule`'s. */
+  userActivities?: UserActivities;
+  /** Replace the module-backed activity of some kinds (embedding, tests). */
+  kinds?: Partial<Record<StageKind, StageActivity>>;
+}
+
+const loaded = new Map<string, Promise<StageActivity | Error>>();
+
+function loadKind(kind: string): Promise<StageActivity | Error> {
+  let p = loaded.get(kind);
+  if (!p) {
+    p = import(new URL(`./${kind}.ts`, import.meta.url).href).then(
+      (mod: Record<string, unknown>) => {
+        const fn = mod.default ?? mod[kind] ?? mod.run;
+        return typeof fn === 'function'
+          ? (fn as StageActivity)
+          : new Error(`activities/${kind}.ts exports no activity (default, ${kind} or run)`);
+      },
+      (err: Error & { code?: string }) =>
+        err.code === 'ERR_MODULE_NOT_FOUND' && err.message.includes(`${kind}.ts`)
+          ? new Error(`stage kind "${kind}" has no activity module (activities/${kind}.ts) in this worker`)
+          : new Error(`activities/${kind}.ts failed to load: ${err.message}`),
+    );
+    loaded.set(kind, p);
+  }
+  return p;
+}
+
+function unavailable(input: StageActivityInput, why: string): never {
+  throw ApplicationFailure.nonRetryable(`stage "${input.stage}" (${input.kind}): ${why}`, 'StageKindUnavailable');
+}
+
+/** Adds the attempt number (the workflow reports it) and checks the result's shape. */
+function wrap(fn: StageActivity): (i: StageActivityInput) => Promise<StageActivityResult> {
+  return async (input) => {
+    const res = await fn(input);
+    const outputs = res && typeof res === 'object' && res.outputs && typeof res.outputs === 'object' ? res.outputs : {};
+    return { outputs, attempt: Context.current().info.attempt };
+  };
+}
+
+function userDispatcher(user: UserActivities | undefined, source: string): StageActivity {
+  return async (input) => {
+    const name = input.config.activity ?? input.config.name;
+    if (typeof name !== 'string') unavailable(input, 'an activity stage needs `activity: <exported function name>`');
+    if (!user) {
+      unavailable(input, `no user activities are loaded; start the worker with --activities <file> or MLPIPE_ACTIVITIES`);
+    }
+    const fn = user[name];
+    if (!fn) {
+      unavailable(input, `no user activity "${name}" in ${source} (it has: ${Object.keys(user).sort().join(', ')})`);
+    }
+    return { outputs: toOutputs(await fn(input.config.input ?? {}, input)) };
+  };
+}
+
+/** Builds the activities object for Worker.create. */
+export async function buildActivities(opts: ActivityOptions): Promise<Record<string, (...args: never[]) => Promise<unknown>>> {
+  let user: UserActivities | undefined;
+  if (opts.userModule) user = await loadUserActivities(opts.userModule);
+  if (opts.userActivities) user = { ...user, ...opts.userActivities };
+  const source = opts.userModule ?? 'the given activities';
+
+  const acts: Record<string, (i: never) => Promise<unknown>> = {};
+  for (const kind of STAGE_KINDS) {
+    const given = opts.kinds?.[kind];
+    let fn: StageActivity;
+    if (given) fn = given;
+    else if (kind === 'activity') fn = userDispatcher(user, source);
+    else {
+      fn = async (input) => {
+        const loadedFn = await loadKind(kind);
+        if (loadedFn instanceof Error) unavailable(input, loadedFn.message);
+        return loadedFn(input);
+      };
+    }
+    acts[activityName(kind)] = wrap(fn);
+  }
+  const cache = createStepCacheActivities(opts.home);
+  acts[CACHE_LOOKUP] = cache.lookup;
+  acts[CACHE_STORE] = cache.store;
+  return acts;
+}

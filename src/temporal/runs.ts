@@ -1,0 +1,177 @@
+/**
+ * Client-side run helpers shared by the CLI, tests and the bench: start a plan as a workflow
+ * with mlpipe's ids, summary and search attributes; read a run's status with live progress.
+ */
+import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Plan } from '../compiler/plan.ts';
+import {
+  DEFAULT_TASK_QUEUE,
+  PIPELINE_WORKFLOW_TYPE,
+  SA_GIT_SHA,
+  SA_PIPELINE,
+  SA_PLAN_HASH,
+  SA_TRIGGER,
+  statusQuery,
+  type PipelineInput,
+  type RunStatus,
+  type Trigger,
+} from '../../workflows/api.ts';
+import type { pipeline } from '../../workflows/pipeline.ts';
+import type { HeartbeatDetails, Progress } from './progress.ts';
+
+export interface SourceInfo {
+  file?: string;
+  gitSha?: string;
+  gitDirty?: boolean;
+  gitBranch?: string;
+  gitRemote?: string;
+}
+
+export interface StartRunOptions {
+  plan: Plan;
+  source?: SourceInfo;
+  runKey?: string;
+  trigger?: Trigger;
+  noCache?: boolean;
+  reuse?: PipelineInput['reuse'];
+  taskQueue?: string;
+  continueAsNewAfterEvents?: number;
+}
+
+/** A sortable, readable run key: 20260128-145502-3fa9. */
+export function newRunKey(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const d = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}`;
+  const t = `${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
+  return `${d}-${t}-${randomBytes(2).toString('hex')}`;
+}
+
+export function workflowIdFor(pipelineName: string, runKey: string): string {
+  return `${pipelineName}/${runKey}`;
+}
+
+function staticDetails(plan: Plan, source?: SourceInfo): string {
+  const lines = [`**pipeline** ${plan.pipeline}`];
+  if (plan.description) lines.push('', plan.description, '');
+  lines.push(`**plan hash** \`${plan.hash}\``);
+  if (source?.file) lines.push(`**spec** ${source.file}`);
+  if (source?.gitSha) {
+    lines.push(`**git** ${source.gitSha}${source.gitDirty ? ' (dirty tree)' : ''}${source.gitBranch ? ` on ${source.gitBranch}` : ''}`);
+  }
+  const params = Object.entries(plan.params);
+  if (params.length) {
+    lines.push('', '**params**');
+    for (const [k, v] of params) lines.push(`- ${k} = ${JSON.stringify(v)}`);
+  }
+  lines.push('', `**stages** ${plan.nodes.map((n) => `${n.id} (${n.kind})`).join(', ')}`);
+  return lines.join('\n');
+}
+
+export async function startRun(
+  client: Client,
+  o: StartRunOptions,
+): Promise<WorkflowHandle<typeof pipeline>> {
+  const runKey = o.runKey ?? newRunKey();
+  const trigger = o.trigger ?? 'manual';
+  const input: PipelineInput = {
+    plan: o.plan,
+    trigger,
+    ...(o.noCache ? { noCache: true } : {}),
+    ...(o.source?.gitSha ? { gitSha: o.source.gitSha } : {}),
+    ...(o.reuse ? { reuse: o.reuse } : {}),
+    ...(o.continueAsNewAfterEvents ? { continueAsNewAfterEvents: o.continueAsNewAfterEvents } : {}),
+  };
+  const sha = o.source?.gitSha;
+  return client.workflow.start<typeof pipeline>(PIPELINE_WORKFLOW_TYPE, {
+    workflowId: workflowIdFor(o.plan.pipeline, runKey),
+    taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
+    args: [input],
+    staticSummary: `${o.plan.pipeline}: ${o.plan.nodes.length} stages, ${trigger}${sha ? `, ${sha.slice(0, 10)}${o.source?.gitDirty ? '+dirty' : ''}` : ''}`,
+    staticDetails: staticDetails(o.plan, o.source),
+    typedSearchAttributes: [
+      { key: SA_PIPELINE, value: o.plan.pipeline },
+      { key: SA_PLAN_HASH, value: o.plan.hash },
+      { key: SA_TRIGGER, value: trigger },
+      ...(sha ? [{ key: SA_GIT_SHA, value: sha + (o.source?.gitDirty ? '-dirty' : '') }] : []),
+    ],
+    memo: { pipeline: o.plan.pipeline, ...(o.source?.file ? { spec: o.source.file } : {}) },
+  });
+}
+
+export interface LiveStage {
+  attempt?: number;
+  progress?: Progress;
+  lastFailure?: string;
+}
+
+export interface RunView {
+  workflowId: string;
+  runId: string;
+  /** Temporal's status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, CONTINUED_AS_NEW. */
+  status: string;
+  startTime?: Date;
+  closeTime?: Date;
+  run?: RunStatus;
+  /** From the server's pending activities, keyed by stage: attempts, heartbeat progress. */
+  live: Record<string, LiveStage>;
+  failure?: string;
+}
+
+/** A run's stages (query) merged with the server's view of running activities (describe). */
+export async function describeRun(client: Client, workflowId: string): Promise<RunView> {
+  const handle = client.workflow.getHandle(workflowId);
+  const desc = await handle.describe();
+  const view: RunView = {
+    workflowId,
+    runId: desc.runId,
+    status: desc.status.name,
+    startTime: desc.startTime,
+    closeTime: desc.closeTime,
+    live: {},
+  };
+  for (const pa of desc.raw.pendingActivities ?? []) {
+    const stage = (pa.activityId ?? '').replace(/#\d+$/, '');
+    const live: LiveStage = { attempt: pa.attempt ?? undefined };
+    const payloads = pa.heartbeatDetails?.payloads;
+    if (payloads?.length) {
+      try {
+        const d = client.options.loadedDataConverter.payloadConverter.fromPayload<HeartbeatDetails>(payloads[0]!);
+        if (d?.progress) live.progress = d.progress;
+      } catch {
+        // not an mlpipe heartbeat: no progress to show
+      }
+    }
+    if (pa.lastFailure?.message) live.lastFailure = pa.lastFailure.message;
+    view.live[stage] = live;
+  }
+  try {
+    view.run = await handle.query(statusQuery);
+  } catch {
+    // no worker to answer (or the run is too old): the server's view is all there is
+  }
+  if (view.status === 'FAILED' || view.status === 'TERMINATED' || view.status === 'TIMED_OUT') {
+    try {
+      await handle.result();
+    } catch (err) {
+      view.failure = failureMessage(err);
+    }
+  }
+  return view;
+}
+
+export function failureMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let msg = e?.message ?? String(err);
+  // WorkflowFailedError → ApplicationFailure (ours names the stage): take the first informative one.
+  while (e?.cause) {
+    e = e.cause as typeof e;
+    if (e?.message) {
+      msg = e.message;
+      break;
+    }
+  }
+  return msg;
+}
+
+export { WorkflowNotFoundError };

@@ -1,0 +1,107 @@
+/**
+ * Test-only user activities (the `activity` stage kind) for the Temporal tests and the bench:
+ * no-op, sleep, flaky, failing and checkpointing stages. Loaded by in-process workers and by
+ * `node bin/mlpipe.js worker --activities test/support/activities.ts`.
+ */
+import { appendFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ArtifactRef, JsonValue } from '../../src/compiler/plan.ts';
+import { attempt, cancellationSignal, lastCheckpoint, reportProgress } from '../../src/temporal/progress.ts';
+
+type In = Record<string, JsonValue>;
+const obj = (i: JsonValue): In => (i && typeof i === 'object' && !Array.isArray(i) ? (i as In) : {});
+
+function sleep(ms: number): Promise<void> {
+  const signal = cancellationSignal();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason ?? new Error('cancelled'));
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Appends a line to `log` (a file), so tests can count executions across processes. */
+function record(i: In, what: string) {
+  if (typeof i.log === 'string') appendFileSync(i.log, `${what}\n`);
+}
+
+export async function noop(input: JsonValue): Promise<In> {
+  return { ok: true, value: obj(input).value ?? null };
+}
+
+/** Sleeps `ms`, heartbeating every `beatMs`; returns when it ran (wall clock, ms). */
+export async function sleepFor(input: JsonValue): Promise<In> {
+  const i = obj(input);
+  const ms = Number(i.ms ?? 100);
+  const beat = Number(i.beatMs ?? 200);
+  const startedAt = Date.now();
+  record(i, `start ${i.name ?? ''}`);
+  for (let done = 0; done < ms; done += beat) {
+    reportProgress({ step: Math.min(done + beat, ms), steps: ms });
+    await sleep(Math.min(beat, ms - done));
+  }
+  record(i, `end ${i.name ?? ''}`);
+  return { startedAt, endedAt: Date.now() };
+}
+
+/** Fails the first `failTimes` attempts (retryable), then succeeds. */
+export async function flaky(input: JsonValue): Promise<In> {
+  const i = obj(input);
+  const n = attempt();
+  if (n <= Number(i.failTimes ?? 1)) throw new Error(`flaky failure on attempt ${n}`);
+  return { attempt: n };
+}
+
+/** Always fails; `nonRetryable: true` makes it fail at once. */
+export async function fail(input: JsonValue): Promise<never> {
+  const i = obj(input);
+  const msg = String(i.message ?? 'failing on purpose');
+  if (i.nonRetryable) throw ApplicationFailure.nonRetryable(msg, 'TestFailure');
+  throw new Error(msg);
+}
+
+/** Fails until the operator fixes it (`retry` with config `{ input: { ok: true } }`). */
+export async function needsFix(input: JsonValue): Promise<In> {
+  const i = obj(input);
+  if (i.ok !== true) throw ApplicationFailure.nonRetryable('input.ok is not true: fix the config and retry', 'NeedsFix');
+  return { fixed: true };
+}
+
+/** Produces an artifact ref (a digest of `value`) and logs the execution: for cache tests. */
+export async function produce(input: JsonValue): Promise<In> {
+  const i = obj(input);
+  record(i, `produce ${JSON.stringify(i.value ?? null)}`);
+  const digest = `sha256:${createHash('sha256').update(JSON.stringify(i.value ?? null)).digest('hex')}`;
+  const artifact: ArtifactRef = { kind: 'dataset', uri: `mem://${digest}`, digest, sizeBytes: 0 };
+  return { dataset: artifact as unknown as JsonValue, size: Number(i.size ?? 0) };
+}
+
+/** Records a run of a consumer stage (counts executions). */
+export async function consume(input: JsonValue): Promise<In> {
+  const i = obj(input);
+  record(i, `consume ${JSON.stringify(i.value ?? null)}`);
+  return { ok: true };
+}
+
+/**
+ * `steps` steps of `stepMs`, heartbeating a checkpoint after each; a retried attempt resumes
+ * from the last checkpoint. Returns which steps this attempt ran (worker-kill test).
+ */
+export async function checkpointed(input: JsonValue): Promise<In> {
+  const i = obj(input);
+  const steps = Number(i.steps ?? 10);
+  const from = lastCheckpoint<{ step: number }>()?.step ?? 0;
+  record(i, `attempt ${attempt()} from ${from} pid ${process.pid}`);
+  for (let s = from; s < steps; s++) {
+    await sleep(Number(i.stepMs ?? 200));
+    reportProgress({ step: s + 1, steps }, { step: s + 1 });
+  }
+  return { resumedFrom: from, attempt: attempt(), pid: process.pid };
+}

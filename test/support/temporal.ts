@@ -1,0 +1,97 @@
+/**
+ * Test helpers over the suite's dev server: a client, and an in-process worker set on a task
+ * queue of the test file's own (files run in parallel; queues keep their tasks apart).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type { Plan } from '../../src/compiler/plan.ts';
+import { createWorkers } from '../../src/temporal/worker.ts';
+import { startRun, type StartRunOptions } from '../../src/temporal/runs.ts';
+import { buildActivities } from '../../activities/index.ts';
+import * as testActivities from './activities.ts';
+
+/** The suite's Temporal address (global setup), also readable from MLPIPE_TEST_TEMPORAL_ADDRESS. */
+export function testAddress(): string {
+  let a: string | undefined;
+  try {
+    a = inject('temporalAddress');
+  } catch {
+    a = undefined;
+  }
+  a ??= process.env.MLPIPE_TEST_TEMPORAL_ADDRESS;
+  if (!a) throw new Error('no test Temporal server: run through vitest (test/global-setup.ts)');
+  return a;
+}
+
+export interface TestEnv {
+  address: string;
+  client: Client;
+  queue: string;
+  home: string;
+  workers: Worker[];
+  /** Starts a plan on this file's queue (every node routed to it). */
+  start(plan: Plan, o?: Omit<StartRunOptions, 'plan' | 'taskQueue'>): ReturnType<typeof startRun>;
+  close(): Promise<void>;
+}
+
+/** Every node's activities on `queue` (GPU routing has its own unit test). */
+export function onQueue(plan: Plan, queue: string): Plan {
+  return { ...plan, nodes: plan.nodes.map((n) => ({ ...n, activity: { ...n.activity, taskQueue: queue } })) };
+}
+
+let runtimeInstalled = false;
+/** Worker logs at WARN: INFO state changes drown test output. */
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed by an earlier worker in this process
+  }
+}
+
+export async function testEnv(name: string, o: { address?: string; worker?: boolean } = {}): Promise<TestEnv> {
+  const address = o.address ?? testAddress();
+  const queue = `test-${name}-${process.pid}`;
+  const home = mkdtempSync(join(tmpdir(), `mlpipe-test-${name}-`));
+  const client = new Client({ connection: await Connection.connect({ address }), namespace: 'default' });
+  const workers: Worker[] = [];
+  const runs: Promise<void>[] = [];
+  let nativeConn: NativeConnection | undefined;
+  if (o.worker !== false) {
+    quietRuntime();
+    nativeConn = await NativeConnection.connect({ address });
+    const activities = await buildActivities({ home, userActivities: { ...testActivities } });
+    workers.push(
+      ...(await createWorkers({
+        connection: nativeConn,
+        namespace: 'default',
+        activities,
+        taskQueue: queue,
+        gpuQueue: false,
+        maxConcurrentActivities: 50,
+        shutdownGraceTime: '1s',
+      })),
+    );
+    for (const w of workers) runs.push(w.run());
+  }
+  return {
+    address,
+    client,
+    queue,
+    home,
+    workers,
+    start: (plan, so) => startRun(client, { ...so, plan: onQueue(plan, queue), taskQueue: queue }),
+    async close() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.allSettled(runs);
+      await nativeConn?.close();
+      await client.connection.close();
+    },
+  };
+}

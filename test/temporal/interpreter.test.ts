@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowFailedError } from '@temporalio/client';
+import { retryUpdate, statusQuery, type RunStatus } from '../../workflows/api.ts';
+import { taskQueueFor } from '../../workflows/routing.ts';
+import { describeRun } from '../../src/temporal/runs.ts';
+import { makePlan, node } from '../support/plans.ts';
+import { testEnv, type TestEnv } from '../support/temporal.ts';
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await testEnv('interp');
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+async function failureOf(p: Promise<unknown>): Promise<string> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  return String((err as WorkflowFailedError).cause?.message);
+}
+
+async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f().catch(() => undefined as T);
+    if (v !== undefined && ok(v)) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+describe('pipeline interpreter', () => {
+  it('runs parallel branches at the same time and joins them', async () => {
+    const plan = makePlan('par', {
+      a: { fn: 'sleepFor', input: { ms: 1200, name: 'a' } },
+      b: { fn: 'sleepFor', input: { ms: 1200, name: 'b' } },
+      join: { fn: 'noop', needs: ['a', 'b'] },
+    });
+    const res = await (await env.start(plan)).result();
+    const a = res.stages.a!.outputs as { startedAt: number; endedAt: number };
+    const b = res.stages.b!.outputs as { startedAt: number; endedAt: number };
+    // The branches overlap: each starts before the other ends.
+    expect(a.startedAt).toBeLessThan(b.endedAt);
+    expect(b.startedAt).toBeLessThan(a.endedAt);
+    expect(res.stages.join!.status).toBe('succeeded');
+  });
+
+  it('retries a flaky stage per its policy, then succeeds', async () => {
+    const plan = makePlan('flaky', { f: { fn: 'flaky', input: { failTimes: 2 }, maximumAttempts: 3 } });
+    const res = await (await env.start(plan)).result();
+    expect(res.stages.f!.outputs.attempt).toBe(3);
+    expect(res.stages.f!.attempts).toBe(3);
+  });
+
+  it('fails fast on a non-retryable error, names the stage, cancels running siblings', async () => {
+    const plan = makePlan('boom', {
+      slow: { fn: 'sleepFor', input: { ms: 20_000, beatMs: 100 }, heartbeatTimeoutMs: 2_000 },
+      bad: { fn: 'fail', input: { message: 'bad data in column x', nonRetryable: true }, maximumAttempts: 5 },
+      after: { fn: 'noop', needs: ['bad'] },
+    });
+    const t0 = Date.now();
+    const h = await env.start(plan);
+    const msg = await failureOf(h.result());
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(msg).toContain('stage "bad"');
+    expect(msg).toContain('bad data in column x');
+    const st = await h.query(statusQuery);
+    expect(st.stages.bad!.status).toBe('failed');
+    expect(st.stages.slow!.status).toBe('cancelled');
+    expect(st.stages.after!.status).toBe('cancelled');
+  });
+
+  it('skips a stage whose `when` is false, and its dependents', async () => {
+    const plan = makePlan(
+      'when',
+      {
+        gate: { fn: 'noop', input: { value: 0.5 } },
+        deploy: { fn: 'noop', needs: ['gate'], when: 'stages.gate.outputs.value > params.threshold' },
+        notify: { fn: 'noop', needs: ['deploy'] },
+        report: { fn: 'noop', needs: ['gate'], when: 'stages.gate.outputs.value <= params.threshold' },
+      },
+      { threshold: 0.9 },
+    );
+    const res = await (await env.start(plan)).result();
+    expect(res.stages.deploy!.status).toBe('skipped');
+    expect(res.stages.notify!.status).toBe('skipped');
+    expect(res.stages.notify!.reason).toContain('deploy');
+    expect(res.stages.report!.status).toBe('succeeded');
+  });
+
+  it('resolves upstream outputs into ${…} config and artifact inputs', async () => {
+    const plan = makePlan('tmpl', {
+      src: { fn: 'produce', input: { value: 'v1', size: 7 } },
+      dst: {
+        fn: 'noop',
+        needs: ['src'],
+        input: { value: '${stages.src.outputs.size}' },
+        inputs: { data: { stage: 'src', output: 'dataset', kind: 'dataset' } },
+      },
+    });
+    const res = await (await env.start(plan)).result();
+    expect(res.stages.dst!.outputs.value).toBe(7);
+  });
+
+  it('cancels a run: running stages are cancelled', async () => {
+    const plan = makePlan('cancel', {
+      long: { fn: 'sleepFor', input: { ms: 30_000, beatMs: 100 }, heartbeatTimeoutMs: 2_000 },
+      next: { fn: 'noop', needs: ['long'] },
+    });
+    const h = await env.start(plan);
+    await until(() => h.query(statusQuery), (s: RunStatus) => s.stages.long!.status === 'running');
+    await h.cancel();
+    await expect(h.result()).rejects.toThrow();
+    const view = await describeRun(env.client, h.workflowId);
+    expect(view.status).toBe('CANCELLED');
+    expect(view.run?.stages.long!.status).toBe('cancelled');
+    expect(view.run?.stages.next!.status).toBe('cancelled');
+  });
+
+  it('reuses cached outputs on a second run (hit) and runs again when config changes (miss)', async () => {
+    const log = join(env.home, 'cache-log.txt');
+    const stages = (value: string) => ({
+      make: { fn: 'produce', input: { value, log }, cache: true },
+      use: {
+        fn: 'consume',
+        input: { value, log },
+        needs: ['make'],
+        cache: true,
+        inputs: { data: { stage: 'make', output: 'dataset', kind: 'dataset' as const } },
+      },
+    });
+    const r1 = await (await env.start(makePlan('cache', stages('one')))).result();
+    expect(r1.stages.make!.cached).toBeFalsy();
+    const r2 = await (await env.start(makePlan('cache', stages('one')))).result();
+    expect(r2.stages.make!.cached).toBe(true);
+    expect(r2.stages.use!.cached).toBe(true);
+    expect(r2.stages.use!.cacheKey).toBe(r1.stages.use!.cacheKey);
+    const r3 = await (await env.start(makePlan('cache', stages('two')))).result();
+    expect(r3.stages.make!.cached).toBeFalsy();
+    expect(r3.stages.use!.cached).toBeFalsy();
+    const r4 = await (await env.start(makePlan('cache', stages('one')), { noCache: true })).result();
+    expect(r4.stages.make!.cached).toBeFalsy();
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines).toEqual(['produce "one"', 'consume "one"', 'produce "two"', 'consume "two"', 'produce "one"', 'consume "one"']);
+  });
+
+  it('fix and continue: a failed stage waits, is retried with fixed config, the run completes', async () => {
+    const plan = makePlan('fix', {
+      first: { fn: 'noop' },
+      fragile: { fn: 'needsFix', needs: ['first'], onFailure: 'wait', maximumAttempts: 1 },
+      last: { fn: 'noop', needs: ['fragile'] },
+    });
+    const h = await env.start(plan);
+    const st = await until(() => h.query(statusQuery), (s: RunStatus) => s.stages.fragile!.status === 'awaiting-operator');
+    expect(st.stages.fragile!.error).toContain('input.ok is not true');
+    expect(st.stages.first!.status).toBe('succeeded');
+    // An update on a stage that is not waiting is rejected with a reason.
+    const rejected = await h.executeUpdate(retryUpdate, { args: [{ stage: 'first' }] }).catch((e: Error) => e);
+    expect(String((rejected as Error).cause?.message ?? rejected)).toMatch(/"first" is succeeded/);
+    // Fix and continue, via a signal: same run id, finished work kept.
+    await h.signal('retry', { stage: 'fragile', config: { input: { ok: true } } });
+    const res = await h.result();
+    expect(res.stages.fragile!.status).toBe('succeeded');
+    expect(res.stages.fragile!.rounds).toBe(2);
+    expect(res.stages.last!.status).toBe('succeeded');
+  });
+
+  it('keeps history bounded with continue-as-new and finishes the plan', async () => {
+    const stages: Record<string, { fn: string; needs?: string[] }> = {};
+    for (let i = 0; i < 12; i++) stages[`n${String(i).padStart(2, '0')}`] = { fn: 'noop', ...(i ? { needs: [`n${String(i - 1).padStart(2, '0')}`] } : {}) };
+    const h = await env.start(makePlan('can', stages), { continueAsNewAfterEvents: 30 });
+    const res = await h.result();
+    expect(Object.values(res.stages).every((s) => s.status === 'succeeded')).toBe(true);
+    const desc = await h.describe();
+    expect(desc.runId).not.toBe(h.firstExecutionRunId);
+  });
+});
+
+describe('task queue routing', () => {
+  it('sends GPU stages to mlpipe-gpu unless the spec names a queue', () => {
+    expect(taskQueueFor(node('t', { fn: 'x', gpu: 1 }))).toBe('mlpipe-gpu');
+    expect(taskQueueFor(node('t', { fn: 'x', gpu: 1, taskQueue: 'a100' }))).toBe('a100');
+    expect(taskQueueFor(node('t', { fn: 'x' }))).toBe('mlpipe');
+  });
+});
