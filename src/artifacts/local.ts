@@ -1,0 +1,142 @@
+// Local artifact store: `<root>/sha256/<2 hex>/<64 hex>` blobs (content-addressed, immutable),
+// `<root>/runs/<workflow>/<n>.json` lineage records. A blob is written to `<root>/tmp/` and
+// renamed into place only once complete and fsynced, so a reader never sees half an artifact.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ArtifactRef } from '../compiler/plan.ts';
+import {
+  ArtifactIntegrityError,
+  ArtifactNotFoundError,
+  digestHex,
+  type ArtifactRecord,
+  type ArtifactStore,
+  type PutOptions,
+} from './store.ts';
+
+export class ArtifactTooLargeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ArtifactTooLargeError';
+  }
+}
+
+/** A workflow id as one safe path segment (ids may contain `/`). */
+export function runDirName(workflowId: string): string {
+  return workflowId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_') || '_';
+}
+
+export class LocalArtifactStore implements ArtifactStore {
+  constructor(readonly root: string) {}
+
+  private blobPath(hex: string): string {
+    return join(this.root, 'sha256', hex.slice(0, 2), hex);
+  }
+
+  async put(data: Uint8Array, opts: PutOptions): Promise<ArtifactRef> {
+    return this.putStream((async function* () { yield data; })(), opts);
+  }
+
+  async putStream(
+    chunks: AsyncIterable<Uint8Array>,
+    opts: PutOptions & { maxBytes?: number },
+  ): Promise<ArtifactRef> {
+    const tmpDir = join(this.root, 'tmp');
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const fh = await open(tmp, 'wx', 0o644);
+    let hex: string;
+    try {
+      for await (const chunk of chunks) {
+        size += chunk.byteLength;
+        if (opts.maxBytes !== undefined && size > opts.maxBytes) {
+          throw new ArtifactTooLargeError(`artifact exceeds the size limit of ${opts.maxBytes} bytes`);
+        }
+        hash.update(chunk);
+        await fh.write(chunk);
+      }
+      await fh.sync();
+      await fh.close();
+      hex = hash.digest('hex');
+      const final = this.blobPath(hex);
+      await mkdir(join(this.root, 'sha256', hex.slice(0, 2)), { recursive: true });
+      await rename(tmp, final); // atomic; same content replacing same content is harmless
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    const ref: ArtifactRef = {
+      kind: opts.kind,
+      uri: pathToFileURL(this.blobPath(hex)).href,
+      digest: `sha256:${hex}`,
+      sizeBytes: size,
+    };
+    await this.record({ ref, lineage: opts.lineage, createdAt: new Date().toISOString() });
+    return ref;
+  }
+
+  private async record(rec: ArtifactRecord): Promise<void> {
+    const dir = join(this.root, 'runs', runDirName(rec.lineage.workflowId));
+    await mkdir(dir, { recursive: true });
+    const name = `${Date.now().toString().padStart(15, '0')}-${randomBytes(4).toString('hex')}.json`;
+    const tmp = join(dir, `.${name}.tmp`);
+    await writeFile(tmp, JSON.stringify(rec, null, 2));
+    await rename(tmp, join(dir, name));
+  }
+
+  async get(ref: ArtifactRef): Promise<Buffer> {
+    const hex = digestHex(ref.digest);
+    let buf: Buffer;
+    try {
+      buf = await readFile(this.blobPath(hex));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ArtifactNotFoundError(`artifact ${ref.digest} (${ref.kind}) is not in the store at ${this.root}`);
+      }
+      throw e;
+    }
+    const actual = createHash('sha256').update(buf).digest('hex');
+    if (actual !== hex) {
+      throw new ArtifactIntegrityError(
+        `artifact ${ref.digest} (${ref.kind}) is corrupt: its content hashes to sha256:${actual}. ` +
+          `Delete ${this.blobPath(hex)} and re-run the stage that produced it.`,
+      );
+    }
+    return buf;
+  }
+
+  async stat(ref: ArtifactRef): Promise<{ sizeBytes: number } | null> {
+    try {
+      const s = await stat(this.blobPath(digestHex(ref.digest)));
+      return { sizeBytes: s.size };
+    } catch {
+      return null;
+    }
+  }
+
+  async list(workflowId: string): Promise<ArtifactRecord[]> {
+    const dir = join(this.root, 'runs', runDirName(workflowId));
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort();
+    } catch {
+      return [];
+    }
+    const out: ArtifactRecord[] = [];
+    for (const n of names) out.push(JSON.parse(await readFile(join(dir, n), 'utf8')) as ArtifactRecord);
+    return out;
+  }
+
+  async remove(ref: ArtifactRef, workflowId: string): Promise<void> {
+    const dir = join(this.root, 'runs', runDirName(workflowId));
+    for (const n of await readdir(dir).catch(() => [] as string[])) {
+      if (!n.endsWith('.json') || n.startsWith('.')) continue;
+      const rec = JSON.parse(await readFile(join(dir, n), 'utf8')) as ArtifactRecord;
+      if (rec.ref.digest === ref.digest) await rm(join(dir, n), { force: true });
+    }
+  }
+}
