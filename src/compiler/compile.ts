@@ -1,0 +1,121 @@
+/**
+ * Spec → plan. Pure: the same valid spec, params and base directory give a byte-identical plan.
+ */
+import type { ActivityOptionsPlan, JsonObject, Plan, PlanNode, SchedulePlan, StageKind } from './plan.ts';
+import { canonicalJson, sha256Hex } from './canonical.ts';
+import { levels, type Needs } from '../spec/dag.ts';
+import { parseDuration } from '../spec/duration.ts';
+import { bindInputs, stageNeeds } from '../spec/semantic.ts';
+import { COMMON_FIELDS, defaultHeartbeat, defaultStartToClose, isArtifactType, stageOutputs } from '../spec/stage-kinds.ts';
+import type { Cache, Pipeline, Stage } from '../spec/types.gen.ts';
+import type { ValidSpec } from '../spec/validate.ts';
+
+export const DEFAULT_TASK_QUEUE = 'mlpipe';
+export const DEFAULT_GPU_TASK_QUEUE = 'mlpipe-gpu';
+/** Error types no retry can fix; every stage gets them on top of its own list. */
+export const ALWAYS_NON_RETRYABLE = ['InvalidInput'];
+
+export interface CompileOptions {
+  /** Directory of the pipeline file: collect stages read relative paths from here, never above. */
+  baseDir: string;
+}
+
+function cacheOf(c: Cache | undefined): { enabled: boolean; ttlMs?: number } | undefined {
+  if (c === undefined) return undefined;
+  if (typeof c === 'boolean') return { enabled: c };
+  return { enabled: c.enabled ?? true, ...(c.ttl ? { ttlMs: parseDuration(c.ttl) } : {}) };
+}
+
+function activityOptions(p: Pipeline, kind: StageKind, s: Stage): ActivityOptionsPlan {
+  const d = p.defaults ?? {};
+  const retry = { ...d.retry, ...s.retry };
+  const scheduleToClose = s.timeouts?.scheduleToClose ?? d.timeouts?.scheduleToClose;
+  const heartbeat = s.heartbeatTimeout ?? d.heartbeatTimeout ?? defaultHeartbeat(kind);
+  const gpu = (s.resources?.gpu ?? 0) > 0;
+  return {
+    taskQueue: s.taskQueue ?? (gpu ? d.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE : d.taskQueue ?? DEFAULT_TASK_QUEUE),
+    startToCloseTimeoutMs: parseDuration(s.timeouts?.startToClose ?? d.timeouts?.startToClose ?? defaultStartToClose(kind)),
+    ...(scheduleToClose ? { scheduleToCloseTimeoutMs: parseDuration(scheduleToClose) } : {}),
+    ...(heartbeat ? { heartbeatTimeoutMs: parseDuration(heartbeat) } : {}),
+    retry: {
+      maximumAttempts: retry.maxAttempts ?? 3,
+      initialIntervalMs: parseDuration(retry.initialInterval ?? '1s'),
+      backoffCoefficient: retry.backoff ?? 2,
+      maximumIntervalMs: parseDuration(retry.maxInterval ?? '1m'),
+      nonRetryableErrorTypes: [...new Set([...ALWAYS_NON_RETRYABLE, ...(d.retry?.nonRetryable ?? []), ...(s.retry?.nonRetryable ?? [])])].sort(),
+    },
+  };
+}
+
+function nodeOf(p: Pipeline, name: string, opts: CompileOptions): PlanNode {
+  const s = p.stages[name]!;
+  const kind = s.type as StageKind;
+  const config: JsonObject = {};
+  for (const [k, v] of Object.entries(s)) if (!COMMON_FIELDS.has(k)) config[k] = v as JsonObject[string];
+  if (kind === 'collect') config.__baseDir = opts.baseDir;
+  const outputs = stageOutputs(kind, s as unknown as Record<string, unknown>);
+  const inputs = Object.fromEntries(
+    Object.entries(bindInputs(p, name)).map(([input, b]) => {
+      const t = stageOutputs(p.stages[b.stage]!.type as StageKind, p.stages[b.stage] as unknown as Record<string, unknown>)[b.output]!;
+      if (!isArtifactType(t)) throw new Error(`internal: input ${input} of ${name} bound to non-artifact ${b.stage}.${b.output}`);
+      return [input, { stage: b.stage, output: b.output, kind: t }];
+    }),
+  );
+  const cache = cacheOf(s.cache) ?? cacheOf(p.defaults?.cache) ?? { enabled: true };
+  return {
+    id: name,
+    kind,
+    ...(s.description ? { description: s.description } : {}),
+    needs: [...(s.needs ?? [])].sort(),
+    ...(s.when ? { when: s.when } : {}),
+    config,
+    inputs,
+    outputs,
+    activity: activityOptions(p, kind, s),
+    cache,
+    onFailure: s.onFailure ?? p.defaults?.onFailure ?? 'fail',
+    approval: s.approval ?? false,
+    resources: { ...s.resources },
+  };
+}
+
+function schedulePlan(p: Pipeline): SchedulePlan | undefined {
+  const s = p.schedule;
+  if (!s) return undefined;
+  const every = s.every === undefined ? [] : Array.isArray(s.every) ? s.every : [s.every];
+  return {
+    cron: s.cron === undefined ? [] : Array.isArray(s.cron) ? s.cron : [s.cron],
+    intervals: every.map((e) =>
+      typeof e === 'string' ? { everyMs: parseDuration(e) } : { everyMs: parseDuration(e.every), ...(e.offset ? { offsetMs: parseDuration(e.offset) } : {}) },
+    ),
+    ...(s.timezone ? { timezone: s.timezone } : {}),
+    ...(s.jitter ? { jitterMs: parseDuration(s.jitter) } : {}),
+    overlap: s.overlap ?? 'skip',
+    catchupWindowMs: parseDuration(s.catchupWindow ?? '1h'),
+    pauseOnFailure: s.pauseOnFailure ?? false,
+    paused: s.paused ?? false,
+    ...(s.note ? { note: s.note } : {}),
+    params: { ...s.params },
+  };
+}
+
+export function compile(valid: ValidSpec, opts: CompileOptions): Plan {
+  const p = valid.pipeline;
+  const needs: Needs = stageNeeds(p);
+  const lv = levels(needs);
+  const order = lv.flat();
+  const body: Omit<Plan, 'hash'> = {
+    apiVersion: 'mlpipe.dev/plan/v1',
+    pipeline: p.metadata.name,
+    ...(p.metadata.description ? { description: p.metadata.description } : {}),
+    labels: { ...p.metadata.labels },
+    params: valid.params,
+    paramTypes: valid.paramTypes,
+    nodes: order.map((n) => nodeOf(p, n, opts)),
+    levels: lv,
+    ...(p.schedule ? { schedule: schedulePlan(p) } : {}),
+  };
+  // Round-trip through canonical JSON: drops undefined, fixes key order, proves serialisability.
+  const normal = JSON.parse(canonicalJson(body)) as Omit<Plan, 'hash'>;
+  return { ...normal, hash: sha256Hex(canonicalJson(normal)) };
+}

@@ -1,0 +1,427 @@
+/**
+ * Checks the schema cannot express: the DAG (unknown needs, cycles), references in `when` and
+ * `${…}`, artifact types between stages, param defaults, cron and time zones, optimize targets.
+ * Runs on schema-valid data only, so shapes can be trusted here.
+ */
+import { Cron } from 'croner';
+import type { ParamType, StageKind } from '../compiler/plan.ts';
+import { checkSyntax, ExpressionError, findTemplates, references } from '../compiler/expr.ts';
+import { ancestorRings, ancestors, findCycle, type Needs } from './dag.ts';
+import type { Diagnostic } from './diagnostics.ts';
+import { pointer } from './diagnostics.ts';
+import type { LoadedSpec } from './load.ts';
+import { allowedProperties, suggest } from './schema.ts';
+import { isArtifactType, STAGE_INPUTS, stageOutputs } from './stage-kinds.ts';
+import type { Param, Pipeline, Stage } from './types.gen.ts';
+
+type Path = (string | number)[];
+
+export class Reporter {
+  readonly diagnostics: Diagnostic[] = [];
+  constructor(private readonly spec: LoadedSpec) {}
+  error(path: Path, code: string, message: string, hint?: string, which: 'key' | 'value' = 'value'): void {
+    const pos = this.spec.locate(path, which);
+    this.diagnostics.push({ file: this.spec.file, ...pos, severity: 'error', code, message, hint, path: pointer(path) });
+  }
+}
+
+export function stageNeeds(p: Pipeline): Needs {
+  return Object.fromEntries(Object.entries(p.stages).map(([n, s]) => [n, (s as Stage).needs ?? []]));
+}
+
+export function semanticDiagnostics(spec: LoadedSpec, p: Pipeline): Diagnostic[] {
+  const r = new Reporter(spec);
+  checkParams(r, p);
+  const dagOk = checkNeeds(r, p);
+  if (dagOk) {
+    checkReferences(r, p);
+    checkInputs(r, p);
+  }
+  checkStageRules(r, p);
+  checkSchedule(r, p);
+  return r.diagnostics;
+}
+
+// ---- params ---------------------------------------------------------------------------------
+
+/** Why `value` does not fit `param`, or null when it does. */
+export function paramValueProblem(param: Param, value: unknown): string | null {
+  switch (param.type as ParamType) {
+    case 'string':
+      if (typeof value !== 'string') return `must be a string, not ${JSON.stringify(value)}`;
+      break;
+    case 'boolean':
+      if (typeof value !== 'boolean') return `must be true or false, not ${JSON.stringify(value)}`;
+      break;
+    case 'number':
+    case 'integer':
+      if (typeof value !== 'number' || !Number.isFinite(value)) return `must be a number, not ${JSON.stringify(value)}`;
+      if (param.type === 'integer' && !Number.isInteger(value)) return `must be an integer, not ${value}`;
+      if (param.minimum !== undefined && value < param.minimum) return `must be >= ${param.minimum}, not ${value}`;
+      if (param.maximum !== undefined && value > param.maximum) return `must be <= ${param.maximum}, not ${value}`;
+      break;
+    case 'enum':
+      if (!param.values?.includes(value as string | number)) {
+        return `must be one of ${(param.values ?? []).join(', ')}, not ${JSON.stringify(value)}`;
+      }
+      break;
+  }
+  return null;
+}
+
+function checkParams(r: Reporter, p: Pipeline): void {
+  for (const [name, param] of Object.entries(p.params ?? {})) {
+    const at = ['params', name];
+    if (param.type === 'enum' && !param.values) {
+      r.error(at, 'params.enum-values', `param \`${name}\` is an enum but lists no \`values\``, 'add `values: [a, b]`', 'key');
+    }
+    if (param.type !== 'enum' && param.values) {
+      r.error([...at, 'values'], 'params.values-not-enum', `param \`${name}\` has \`values\` but its type is ${param.type}`, 'use `type: enum`', 'key');
+    }
+    if (param.default === undefined) {
+      if (!param.required) {
+        r.error(at, 'params.no-default', `param \`${name}\` has no default`, 'add `default: …`, or `required: true` so each run must set it', 'key');
+      }
+      continue;
+    }
+    if (param.required) {
+      r.error([...at, 'required'], 'params.required-with-default', `param \`${name}\` is required but has a default`, 'drop one of them', 'key');
+    }
+    const problem = paramValueProblem(param, param.default);
+    if (problem) r.error([...at, 'default'], 'params.default-type', `default of param \`${name}\` ${problem}`);
+  }
+}
+
+// ---- DAG ------------------------------------------------------------------------------------
+
+function checkNeeds(r: Reporter, p: Pipeline): boolean {
+  const names = Object.keys(p.stages);
+  let ok = true;
+  for (const [name, stage] of Object.entries(p.stages)) {
+    (stage.needs ?? []).forEach((need, i) => {
+      if (need === name) {
+        r.error(['stages', name, 'needs', i], 'dag.self-need', `stage \`${name}\` needs itself`, 'remove it from `needs`');
+        ok = false;
+      } else if (!(need in p.stages)) {
+        const s = suggest(need, names);
+        r.error(['stages', name, 'needs', i], 'dag.unknown-need', `stage \`${name}\` needs \`${need}\`, which is not a stage of this pipeline`,
+          s ? `did you mean \`${s}\`?` : `stages: ${names.join(', ')}`);
+        ok = false;
+      }
+    });
+  }
+  if (!ok) return false;
+  const cycle = findCycle(stageNeeds(p));
+  if (cycle) {
+    const first = cycle[0]!;
+    const second = cycle[1]!;
+    const idx = (p.stages[second]!.needs ?? []).indexOf(first);
+    r.error(['stages', second, 'needs', idx], 'dag.cycle', `stages form a cycle: ${cycle.join(' → ')}`, 'remove one of these needs');
+    return false;
+  }
+  return true;
+}
+
+// ---- references in `when` and `${…}` --------------------------------------------------------
+
+/** Every string in a stage with a `${…}`, and the `when` expression, with their paths. */
+function* expressionsOf(name: string, stage: Stage): Generator<{ path: Path; expr: string; isWhen: boolean }> {
+  if (stage.when !== undefined) yield { path: ['stages', name, 'when'], expr: stage.when, isWhen: true };
+  function* walk(v: unknown, path: Path): Generator<{ path: Path; expr: string; isWhen: boolean }> {
+    if (typeof v === 'string') {
+      let parts;
+      try {
+        parts = findTemplates(v);
+      } catch {
+        yield { path, expr: v, isWhen: false }; // reported as a syntax error by the caller
+        return;
+      }
+      for (const t of parts) yield { path, expr: t.expr, isWhen: false };
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) yield* walk(v[i], [...path, i]);
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) yield* walk(x, [...path, k]);
+    }
+  }
+  for (const [k, v] of Object.entries(stage)) {
+    if (k !== 'when') yield* walk(v, ['stages', name, k]);
+  }
+}
+
+function checkReferences(r: Reporter, p: Pipeline): void {
+  const needs = stageNeeds(p);
+  const params = Object.keys(p.params ?? {});
+  for (const [name, stage] of Object.entries(p.stages)) {
+    const upstream = new Set(ancestors(needs, name));
+    for (const { path, expr, isWhen } of expressionsOf(name, stage)) {
+      let refs: string[][];
+      try {
+        if (expr.includes('${')) findTemplates(expr);
+        checkSyntax(expr);
+        refs = references(expr);
+      } catch (err) {
+        const msg = err instanceof ExpressionError ? err.message : String(err);
+        r.error(path, 'expr.syntax', msg, 'see docs/spec.md#expressions');
+        continue;
+      }
+      const where = isWhen ? `\`when\` of stage \`${name}\`` : `stage \`${name}\``;
+      for (const ref of refs) {
+        const [root, a, b, c] = ref;
+        if (root === 'params') {
+          if (a === undefined) continue;
+          if (!params.includes(a)) {
+            const s = suggest(a, params);
+            r.error(path, 'expr.unknown-param', `${where} refers to \`params.${a}\`, which is not declared`,
+              s ? `did you mean \`params.${s}\`?` : 'declare it under `params:`');
+          }
+        } else if (root === 'stages') {
+          if (a === undefined) continue;
+          if (!(a in p.stages)) {
+            const s = suggest(a, Object.keys(p.stages));
+            r.error(path, 'expr.unknown-stage', `${where} refers to stage \`${a}\`, which does not exist`, s ? `did you mean \`${s}\`?` : undefined);
+            continue;
+          }
+          if (!upstream.has(a)) {
+            r.error(path, 'expr.not-upstream', `${where} refers to stage \`${a}\`, which does not run before it`, `add \`${a}\` to \`needs\``);
+            continue;
+          }
+          if (b === 'status' || b === undefined) continue;
+          if (b !== 'outputs') {
+            r.error(path, 'expr.unknown-field', `${where} refers to \`stages.${a}.${b}\``, `use \`stages.${a}.outputs.<name>\` or \`stages.${a}.status\``);
+            continue;
+          }
+          const target = p.stages[a]!;
+          const outputs = stageOutputs(target.type as StageKind, target as unknown as Record<string, unknown>);
+          if (c !== undefined && !(c in outputs)) {
+            const s = suggest(c, Object.keys(outputs));
+            r.error(path, 'expr.unknown-output', `${where} refers to output \`${c}\` of stage \`${a}\` (a ${target.type} stage), which it does not produce`,
+              s ? `did you mean \`${s}\`?` : `its outputs: ${Object.keys(outputs).join(', ') || 'none'}`);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- inputs and artifact types --------------------------------------------------------------
+
+export interface Binding {
+  stage: string;
+  output: string;
+}
+
+/**
+ * Resolves where each input of `name` comes from: an explicit `inputs:` entry, else the nearest
+ * upstream stage that produces an artifact of the input's kind (ambiguity is an error).
+ */
+export function bindInputs(p: Pipeline, name: string, report?: Reporter): Record<string, Binding> {
+  const stage = p.stages[name]!;
+  const kind = stage.type as StageKind;
+  const needs = stageNeeds(p);
+  const upstream = ancestors(needs, name);
+  const out: Record<string, Binding> = {};
+  const specs = STAGE_INPUTS[kind];
+  const explicit = stage.inputs ?? {};
+  const outputsOf = (s: string) => stageOutputs(p.stages[s]!.type as StageKind, p.stages[s] as unknown as Record<string, unknown>);
+
+  for (const [input, ref] of Object.entries(explicit)) {
+    const at = ['stages', name, 'inputs', input];
+    const spec = specs[input];
+    if (!spec && kind !== 'activity') {
+      report?.error(at, 'inputs.unknown', `stage \`${name}\` (${kind}) has no input \`${input}\``,
+        Object.keys(specs).length ? `its inputs: ${Object.keys(specs).join(', ')}` : `${kind} stages take no inputs`, 'key');
+      continue;
+    }
+    const [src, outName] = ref.split('.') as [string, string | undefined];
+    if (!(src in p.stages)) {
+      const s = suggest(src, Object.keys(p.stages));
+      report?.error(at, 'inputs.unknown-stage', `input \`${input}\` of stage \`${name}\` comes from \`${src}\`, which is not a stage`, s ? `did you mean \`${s}\`?` : undefined);
+      continue;
+    }
+    if (!upstream.includes(src)) {
+      report?.error(at, 'inputs.not-upstream', `input \`${input}\` of stage \`${name}\` comes from \`${src}\`, which does not run before it`, `add \`${src}\` to \`needs\``);
+      continue;
+    }
+    const outs = outputsOf(src);
+    const chosen = outName ?? Object.keys(outs).find((o) => (spec ? outs[o] === spec.kind : isArtifactType(outs[o]!)));
+    if (!chosen || !(chosen in outs)) {
+      report?.error(at, 'inputs.type-mismatch', `input \`${input}\` of stage \`${name}\` needs ${spec ? `a ${spec.kind}` : 'an artifact'}, but \`${ref}\` is not one`,
+        `\`${src}\` produces: ${Object.entries(outs).map(([k, t]) => `${k} (${t})`).join(', ') || 'nothing'}`);
+      continue;
+    }
+    if (spec && outs[chosen] !== spec.kind) {
+      report?.error(at, 'inputs.type-mismatch', `input \`${input}\` of stage \`${name}\` needs a ${spec.kind}, but \`${src}.${chosen}\` is a ${outs[chosen]}`);
+      continue;
+    }
+    out[input] = { stage: src, output: chosen };
+  }
+
+  for (const [input, spec] of Object.entries(specs)) {
+    if (input in explicit) continue;
+    const rings = ancestorRings(needs, name);
+    let found: Binding[] = [];
+    for (const ring of rings) {
+      found = ring.flatMap((s) => {
+        const outs = outputsOf(s);
+        const named = outs[input] === spec.kind ? input : Object.keys(outs).find((o) => outs[o] === spec.kind);
+        return named ? [{ stage: s, output: named }] : [];
+      });
+      if (found.length) break;
+    }
+    if (found.length === 1) {
+      out[input] = found[0]!;
+    } else if (found.length > 1 && spec.required) {
+      report?.error(['stages', name, 'type'], 'inputs.ambiguous', `stage \`${name}\` could take its ${input} from ${found.map((f) => `\`${f.stage}\``).join(' or ')}`,
+        `say which: \`inputs: { ${input}: ${found[0]!.stage} }\``);
+    } else if (found.length === 0 && spec.required) {
+      const direct = needs[name] ?? [];
+      report?.error(['stages', name, direct.length ? 'needs' : 'type'], 'inputs.missing', `stage \`${name}\` (${kind}) needs a ${spec.kind}, but no stage it needs produces one`,
+        direct.length ? `its needs (${direct.join(', ')}) produce no ${spec.kind}: add a stage that does to \`needs\`` : `add \`needs: [<a stage producing a ${spec.kind}>]\``);
+    }
+  }
+  return out;
+}
+
+function checkInputs(r: Reporter, p: Pipeline): void {
+  for (const name of Object.keys(p.stages)) bindInputs(p, name, r);
+}
+
+// ---- per-kind rules -------------------------------------------------------------------------
+
+function checkStageRules(r: Reporter, p: Pipeline): void {
+  const trainProps = allowedProperties({ $ref: '#/$defs/TrainConfig' });
+  for (const [name, stage] of Object.entries(p.stages)) {
+    const at = (...rest: Path) => ['stages', name, ...rest];
+    if (stage.type === 'evaluate') {
+      (stage.gates ?? []).forEach((g, i) => {
+        if (!stage.metrics.includes(g.metric)) {
+          r.error(at('gates', i, 'metric'), 'evaluate.gate-metric', `gate on \`${g.metric}\` but stage \`${name}\` does not compute it`, `add ${g.metric} to \`metrics\``);
+        }
+        if (g.min !== undefined && g.max !== undefined && g.min > g.max) {
+          r.error(at('gates', i), 'evaluate.gate-range', `gate on \`${g.metric}\` has min ${g.min} > max ${g.max}`);
+        }
+      });
+    }
+    if (stage.type === 'optimize') {
+      const target = p.stages[stage.tunes];
+      if (!target) {
+        const s = suggest(stage.tunes, Object.keys(p.stages));
+        r.error(at('tunes'), 'optimize.unknown-stage', `stage \`${name}\` tunes \`${stage.tunes}\`, which is not a stage`, s ? `did you mean \`${s}\`?` : undefined);
+      } else if (target.type !== 'train') {
+        r.error(at('tunes'), 'optimize.not-train', `stage \`${name}\` tunes \`${stage.tunes}\`, a ${target.type} stage; only train stages can be tuned`);
+      } else {
+        for (const key of Object.keys(stage.space)) {
+          const head = key.split(/[.[]/)[0]!;
+          if (!trainProps.includes(head)) {
+            const s = suggest(head, trainProps);
+            r.error(at('space', key), 'optimize.unknown-path', `search dimension \`${key}\` does not name a field of a train stage`, s ? `did you mean \`${s}\`?` : undefined, 'key');
+          }
+        }
+        const outs = stageOutputs('train', target as unknown as Record<string, unknown>);
+        const metric = stage.objective.metric;
+        if (!(metric in outs) || !['number'].includes(outs[metric]!)) {
+          const s = suggest(metric, Object.keys(outs));
+          r.error(at('objective', 'metric'), 'optimize.unknown-metric', `objective \`${metric}\` is not a metric stage \`${stage.tunes}\` reports`,
+            s ? `did you mean \`${s}\`?` : `add it to \`metrics\` of \`${stage.tunes}\``);
+        }
+      }
+      for (const [key, dim] of Object.entries(stage.space)) {
+        if ('min' in dim && dim.min >= dim.max) r.error(at('space', key), 'optimize.range', `search dimension \`${key}\` has min ${dim.min} >= max ${dim.max}`);
+        if (dim.type === 'logUniform' && dim.min <= 0) r.error(at('space', key, 'min'), 'optimize.log-range', `logUniform \`${key}\` needs min > 0`);
+      }
+      if (stage.method === 'grid' && Object.values(stage.space).some((d) => d.type === 'uniform' || d.type === 'logUniform')) {
+        r.error(at('method'), 'optimize.grid-continuous', 'grid search needs discrete dimensions (int or choice)', 'use method: random, or choice values');
+      }
+    }
+    if (stage.type === 'preprocess') {
+      stage.steps.forEach((s, i) => {
+        if (s.type === 'split') {
+          const sum = s.train + (s.validation ?? 0) + (s.test ?? 0);
+          if (Math.abs(sum - 1) > 1e-9) r.error(at('steps', i), 'preprocess.split-sum', `split shares add up to ${sum}, not 1`, 'make train + validation + test = 1');
+        }
+        if (s.type === 'minMaxScale' && s.min !== undefined && s.max !== undefined && s.min >= s.max) {
+          r.error(at('steps', i), 'preprocess.range', `minMaxScale has min ${s.min} >= max ${s.max}`);
+        }
+        if (s.type === 'impute' && s.strategy === 'constant' && s.value === undefined) {
+          r.error(at('steps', i), 'preprocess.impute-value', 'impute with strategy constant needs `value`');
+        }
+      });
+    }
+    if (stage.type === 'collect') {
+      const src = stage.source;
+      if ((src.type === 'csv' || src.type === 'json' || src.type === 'ndjson') && (src.path === undefined) === (src.url === undefined)) {
+        r.error(at('source'), 'collect.path-or-url', `source of stage \`${name}\` needs exactly one of \`path\` and \`url\``);
+      }
+      if ((src.type === 'csv' || src.type === 'json' || src.type === 'ndjson') && src.path !== undefined && (src.path.startsWith('/') || src.path.split(/[\\/]/).includes('..'))) {
+        r.error(at('source', 'path'), 'collect.path-escape', `path \`${src.path}\` leaves the pipeline's directory`, 'use a path relative to the pipeline file, without `..`');
+      }
+      const cols = stage.schema?.columns?.map((c) => c.name) ?? [];
+      if (stage.schema?.label && cols.length && !cols.includes(stage.schema.label)) {
+        r.error(at('schema', 'label'), 'collect.label', `label \`${stage.schema.label}\` is not a declared column`, suggest(stage.schema.label, cols) ? `did you mean \`${suggest(stage.schema.label, cols)}\`?` : undefined);
+      }
+      if (new Set(cols).size !== cols.length) r.error(at('schema', 'columns'), 'collect.duplicate-column', 'columns must have distinct names');
+    }
+    if (stage.type === 'train' && stage.earlyStopping?.monitor) {
+      const outs = stageOutputs('train', stage as unknown as Record<string, unknown>);
+      const m = stage.earlyStopping.monitor;
+      if (!(m in outs) || outs[m] !== 'number') {
+        const s = suggest(m, Object.keys(outs).filter((k) => outs[k] === 'number'));
+        r.error(at('earlyStopping', 'monitor'), 'train.monitor', `early stopping monitors \`${m}\`, which stage \`${name}\` does not report`, s ? `did you mean \`${s}\`?` : undefined);
+      }
+    }
+    if (stage.type === 'monitor' && stage.onBreach?.action === 'retrain' && stage.onBreach.webhook) {
+      r.error(at('onBreach', 'webhook'), 'monitor.webhook', '`webhook` goes with action alert', 'drop it or use action: alert');
+    }
+  }
+}
+
+// ---- schedule -------------------------------------------------------------------------------
+
+export function timezoneProblem(tz: string): string | null {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return null;
+  } catch {
+    return `unknown time zone \`${tz}\``;
+  }
+}
+
+export function cronProblem(expr: string): string | null {
+  const fields = expr.trim().split(/\s+/);
+  if (!expr.startsWith('@') && fields.length !== 5) {
+    return `cron \`${expr}\` has ${fields.length} fields; use five: minute hour day-of-month month day-of-week`;
+  }
+  try {
+    new Cron(expr, { paused: true });
+    return null;
+  } catch (err) {
+    return `invalid cron \`${expr}\`: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+function checkSchedule(r: Reporter, p: Pipeline): void {
+  const s = p.schedule;
+  if (!s) return;
+  if (s.cron === undefined && s.every === undefined) {
+    r.error(['schedule'], 'schedule.empty', 'schedule has neither `cron` nor `every`', 'add `cron: "0 3 * * *"` or `every: 6h`', 'key');
+  }
+  const crons = s.cron === undefined ? [] : Array.isArray(s.cron) ? s.cron : [s.cron];
+  crons.forEach((c, i) => {
+    const problem = cronProblem(c);
+    if (problem) r.error(Array.isArray(s.cron) ? ['schedule', 'cron', i] : ['schedule', 'cron'], 'schedule.cron', problem, 'e.g. "0 3 * * *" for 03:00 every day');
+  });
+  if (s.timezone) {
+    const problem = timezoneProblem(s.timezone);
+    if (problem) r.error(['schedule', 'timezone'], 'schedule.timezone', problem, 'use an IANA name such as UTC or Europe/Berlin');
+  }
+  for (const [k, v] of Object.entries(s.params ?? {})) {
+    const param = p.params?.[k];
+    if (!param) {
+      const sg = suggest(k, Object.keys(p.params ?? {}));
+      r.error(['schedule', 'params', k], 'schedule.unknown-param', `schedule sets param \`${k}\`, which is not declared`, sg ? `did you mean \`${sg}\`?` : undefined, 'key');
+    } else {
+      const problem = paramValueProblem(param, v);
+      if (problem) r.error(['schedule', 'params', k], 'schedule.param-type', `schedule's value of param \`${k}\` ${problem}`);
+    }
+  }
+}
