@@ -1,0 +1,84 @@
+// collect: csv/json/ndjson (file or URL), the built-in MNIST digits, or a seeded synthetic set →
+// a dataset artifact with its schema and statistics (monitoring's drift baseline).
+import type { StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import type { Dataset } from '../src/ml/dataset.ts';
+import { computeStats } from '../src/ml/dataset-stats.ts';
+import { loadMnist } from '../src/ml/data-mnist.ts';
+import {
+  DataError,
+  parseCsvTable,
+  parseJsonTable,
+  readSourceBytes,
+  type FileOrUrl,
+  type TableSchema,
+} from '../src/ml/data-sources.ts';
+import { generateSynthetic, type SyntheticConfig } from '../src/ml/synthetic.ts';
+import { mapError, stageEnv, where, writeDataset, type StageEnv } from './lib/stage.ts';
+
+type Source =
+  | ({ type: 'csv'; header?: boolean; delimiter?: string } & FileOrUrl)
+  | ({ type: 'json' | 'ndjson' } & FileOrUrl)
+  | { type: 'mnist'; limit?: number }
+  | ({ type: 'synthetic' } & SyntheticConfig);
+
+export interface CollectConfig {
+  source: Source;
+  schema?: TableSchema;
+  onBadRows?: 'fail' | 'drop';
+  /** The pipeline file's directory, added by the compiler; source paths stay inside it. */
+  __baseDir?: string;
+}
+
+/** Load the source into a dataset (with statistics). Throws DataError on bad input. */
+export async function collectDataset(cfg: CollectConfig, at: string, signal?: AbortSignal): Promise<Dataset> {
+  const src = cfg.source;
+  const policy = cfg.onBadRows ?? 'fail';
+  let ds: Dataset;
+  let dropped = 0;
+  switch (src.type) {
+    case 'csv':
+    case 'json':
+    case 'ndjson': {
+      const buf = await readSourceBytes(src, cfg.__baseDir, at, signal);
+      const file = src.path ?? src.url ?? '?';
+      const r =
+        src.type === 'csv'
+          ? parseCsvTable(buf, src, cfg.schema, policy, at, file)
+          : parseJsonTable(buf, src.type, cfg.schema, policy, at, file);
+      ds = r.dataset;
+      dropped = r.dropped;
+      break;
+    }
+    case 'mnist':
+      ds = await loadMnist(src.limit);
+      break;
+    case 'synthetic':
+      ds = generateSynthetic(src);
+      break;
+    default:
+      throw new DataError(`${at}: unknown source type ${JSON.stringify((src as { type: string }).type)}`);
+  }
+  if (cfg.schema?.label && src.type !== 'csv' && src.type !== 'json' && src.type !== 'ndjson') {
+    if (!ds.columns.some((c) => c.name === cfg.schema!.label)) {
+      throw new DataError(`${at}: schema.label ${JSON.stringify(cfg.schema.label)} is not a column of the ${src.type} source (columns: ${ds.columns.map((c) => c.name).join(', ')})`);
+    }
+    ds.label = cfg.schema.label;
+  }
+  ds.stats = computeStats(ds, dropped);
+  return ds;
+}
+
+export async function collectCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
+  const cfg = input.config as unknown as CollectConfig;
+  try {
+    const ds = await collectDataset(cfg, where(input), env.signal);
+    const ref = await writeDataset(env.store, ds, input, env);
+    return { outputs: { dataset: { ...ref }, rows: ds.rows } };
+  } catch (e) {
+    return mapError(e);
+  }
+}
+
+export async function collect(input: StageActivityInput): Promise<StageResult> {
+  return collectCore(input, stageEnv());
+}

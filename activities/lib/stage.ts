@@ -1,0 +1,89 @@
+// Shared plumbing of the data/training activities: the Temporal context when there is one (a direct
+// call outside a worker works too), the artifact store, lineage records and error mapping.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ArtifactKind, ArtifactRef, StageActivityInput } from '../../src/compiler/plan.ts';
+import { defaultStore, PathEscapeError, type ArtifactStore, type Lineage } from '../../src/artifacts/index.ts';
+import { decodeDataset, encodeDataset, type Dataset } from '../../src/ml/dataset.ts';
+import { DataError } from '../../src/ml/data-sources.ts';
+
+/** The activity context, or undefined when called directly (tests, scripts). */
+export function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Options every stage core accepts so that it runs (and is tested) without Temporal. */
+export interface StageEnv {
+  store: ArtifactStore;
+  attempt: number;
+  heartbeat: (details: unknown) => void;
+  heartbeatDetails: unknown;
+  signal?: AbortSignal;
+}
+
+export function stageEnv(overrides: Partial<StageEnv> = {}): StageEnv {
+  const ctx = activityContext();
+  return {
+    store: overrides.store ?? defaultStore(),
+    attempt: overrides.attempt ?? ctx?.info.attempt ?? 1,
+    heartbeat: overrides.heartbeat ?? ((d) => ctx?.heartbeat(d)),
+    heartbeatDetails: 'heartbeatDetails' in overrides ? overrides.heartbeatDetails : ctx?.info.heartbeatDetails,
+    signal: overrides.signal ?? ctx?.cancellationSignal,
+  };
+}
+
+export function lineage(input: StageActivityInput, env: StageEnv, name?: string): Lineage {
+  const inputs: Record<string, string> = {};
+  for (const [k, v] of Object.entries(input.inputs)) inputs[k] = v.digest;
+  return {
+    workflowId: input.run.workflowId,
+    runId: input.run.runId,
+    pipeline: input.run.pipeline,
+    stage: input.stage,
+    attempt: env.attempt,
+    planHash: input.run.planHash,
+    gitSha: input.run.gitSha,
+    inputs,
+    name,
+  };
+}
+
+export function where(input: StageActivityInput): string {
+  return `${input.kind} stage ${JSON.stringify(input.stage)}`;
+}
+
+/** Bad input becomes a non-retryable `InvalidInput` failure; everything else is rethrown. */
+export function mapError(e: unknown): never {
+  if (e instanceof DataError || e instanceof PathEscapeError) {
+    throw ApplicationFailure.nonRetryable(e.message, 'InvalidInput');
+  }
+  throw e;
+}
+
+export function invalid(message: string): never {
+  throw ApplicationFailure.nonRetryable(message, 'InvalidInput');
+}
+
+export function requireInput(input: StageActivityInput, name: string, kind: ArtifactKind): ArtifactRef {
+  const ref = input.inputs[name];
+  if (!ref) invalid(`${where(input)}: needs an input \`${name}\` (a ${kind} artifact); add a stage that produces one to \`needs\``);
+  if (ref.kind !== kind) invalid(`${where(input)}: input \`${name}\` is a ${ref.kind} artifact, not a ${kind}`);
+  return ref;
+}
+
+export async function readDataset(store: ArtifactStore, ref: ArtifactRef): Promise<Dataset> {
+  return decodeDataset(await store.get(ref));
+}
+
+export async function writeDataset(
+  store: ArtifactStore,
+  ds: Dataset,
+  input: StageActivityInput,
+  env: StageEnv,
+): Promise<ArtifactRef> {
+  return store.put(encodeDataset(ds), { kind: 'dataset', lineage: lineage(input, env) });
+}

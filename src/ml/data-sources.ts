@@ -1,0 +1,336 @@
+// Reading the collect stage's sources: bytes from a file (inside the pipeline's directory) or an
+// http(s) URL, streamed with a size limit and an optional sha256 check, then parsed (csv, json,
+// ndjson) and held to the declared column schema. A value that does not fit is an error naming
+// the row and column, or (onBadRows: drop) a dropped, counted row: never a silent NaN.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { resolveInside } from '../artifacts/paths.ts';
+import type { Column, ColumnType, Dataset } from './dataset.ts';
+
+/** Bad input: the activity turns it into a non-retryable `InvalidInput` failure. */
+export class DataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataError';
+  }
+}
+
+export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
+
+export interface FileOrUrl {
+  path?: string;
+  url?: string;
+  sha256?: string;
+  maxBytes?: number;
+}
+
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType;
+  nullable?: boolean;
+  values?: (string | number | boolean)[];
+}
+
+export interface TableSchema {
+  columns?: ColumnSpec[];
+  label?: string;
+}
+
+/** Read a source's bytes. `where` prefixes messages (e.g. `collect stage "data"`). */
+export async function readSourceBytes(
+  src: FileOrUrl,
+  baseDir: string | undefined,
+  where: string,
+  signal?: AbortSignal,
+): Promise<Buffer> {
+  const limit = src.maxBytes ?? DEFAULT_MAX_BYTES;
+  let chunks: AsyncIterable<Uint8Array>;
+  let name: string;
+  if (src.path !== undefined) {
+    if (!baseDir) throw new DataError(`${where}: no base directory was given for path ${JSON.stringify(src.path)}`);
+    let file: string;
+    try {
+      file = resolveInside(baseDir, src.path);
+    } catch (e) {
+      throw new DataError(`${where}: ${(e as Error).message}`);
+    }
+    name = src.path;
+    const st = await stat(file).catch(() => null);
+    if (!st?.isFile()) {
+      throw new DataError(`${where}: ${src.path} does not exist (looked in ${baseDir}); fix source.path`);
+    }
+    if (st.size > limit) {
+      throw new DataError(`${where}: ${src.path} is ${st.size} bytes, over the limit of ${limit}; raise source.maxBytes`);
+    }
+    chunks = createReadStream(file, { signal });
+  } else if (src.url !== undefined) {
+    name = src.url;
+    let res: Response;
+    try {
+      res = await fetch(src.url, { signal, redirect: 'follow' });
+    } catch (e) {
+      throw new Error(`${where}: fetching ${src.url} failed: ${(e as Error).message}`); // retryable
+    }
+    if (!res.ok || !res.body) {
+      const msg = `${where}: ${src.url} answered HTTP ${res.status}`;
+      if (res.status >= 400 && res.status < 500) throw new DataError(`${msg}; fix source.url`);
+      throw new Error(msg); // 5xx: worth a retry
+    }
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (declared > limit) {
+      await res.body.cancel();
+      throw new DataError(`${where}: ${src.url} is ${declared} bytes, over the limit of ${limit}; raise source.maxBytes`);
+    }
+    chunks = res.body as unknown as AsyncIterable<Uint8Array>;
+  } else {
+    throw new DataError(`${where}: the source needs a path or a url`);
+  }
+  const hash = createHash('sha256');
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of chunks) {
+    n += c.byteLength;
+    if (n > limit) {
+      throw new DataError(`${where}: ${name} is over the limit of ${limit} bytes; raise source.maxBytes`);
+    }
+    hash.update(c);
+    parts.push(Buffer.from(c));
+  }
+  const hex = hash.digest('hex');
+  if (src.sha256 && src.sha256 !== hex) {
+    throw new DataError(
+      `${where}: ${name} has sha256 ${hex}, not the expected ${src.sha256}; the data changed: ` +
+        'check the source, then update source.sha256',
+    );
+  }
+  return Buffer.concat(parts);
+}
+
+/** One input record: values by column name, and where it came from (for messages). */
+interface RawRow {
+  values: Record<string, unknown>;
+  place: string;
+}
+
+const MISSING = new Set(['', 'NA', 'NaN', 'nan', 'null', 'NULL']);
+
+function isMissing(v: unknown, type: ColumnType): boolean {
+  if (v === null || v === undefined) return true;
+  return typeof v === 'string' && type !== 'string' && type !== 'category' ? MISSING.has(v.trim()) : v === '';
+}
+
+type Converted = { ok: true; v: number | string | null } | { ok: false; why: string };
+
+function convert(v: unknown, c: ColumnSpec): Converted {
+  if (isMissing(v, c.type)) {
+    return c.nullable ? { ok: true, v: null } : { ok: false, why: 'is missing and the column is not nullable' };
+  }
+  const show = JSON.stringify(v);
+  switch (c.type) {
+    case 'number':
+    case 'integer': {
+      const x = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
+      if (!Number.isFinite(x)) return { ok: false, why: `${show} is not a number` };
+      if (c.type === 'integer' && !Number.isInteger(x)) return { ok: false, why: `${show} is not an integer` };
+      return { ok: true, v: x };
+    }
+    case 'boolean': {
+      const s = String(v).trim().toLowerCase();
+      if (v === true || s === 'true' || s === '1') return { ok: true, v: 1 };
+      if (v === false || s === 'false' || s === '0') return { ok: true, v: 0 };
+      return { ok: false, why: `${show} is not a boolean (true/false/1/0)` };
+    }
+    case 'string':
+      return typeof v === 'object' ? { ok: false, why: `${show} is not a string` } : { ok: true, v: String(v) };
+    case 'category': {
+      if (typeof v === 'object') return { ok: false, why: `${show} is not a category value` };
+      const s = String(v);
+      if (c.values && !c.values.map(String).includes(s)) {
+        return { ok: false, why: `${show} is not one of ${c.values.map((x) => JSON.stringify(x)).join(', ')}` };
+      }
+      return { ok: true, v: s };
+    }
+  }
+}
+
+/** Without a declared schema: numbers where every present value is one, else strings. */
+function inferSchema(names: string[], rows: RawRow[], label?: string): ColumnSpec[] {
+  return names.map((name) => {
+    let numeric = true;
+    let integer = true;
+    let missing = false;
+    for (const r of rows) {
+      const v = r.values[name];
+      if (isMissing(v, 'number')) {
+        missing = true;
+        continue;
+      }
+      const x = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
+      if (!Number.isFinite(x)) numeric = false;
+      else if (!Number.isInteger(x)) integer = false;
+    }
+    const type: ColumnType = numeric ? (name === label && integer ? 'integer' : 'number') : name === label ? 'category' : 'string';
+    return { name, type, nullable: missing };
+  });
+}
+
+export interface TableResult {
+  dataset: Dataset;
+  dropped: number;
+}
+
+function buildTable(
+  names: string[],
+  rows: RawRow[],
+  schema: TableSchema | undefined,
+  onBadRows: 'fail' | 'drop',
+  where: string,
+  file: string,
+): TableResult {
+  const specs = schema?.columns ?? inferSchema(names, rows, schema?.label);
+  for (const s of specs) {
+    if (!names.includes(s.name)) {
+      throw new DataError(
+        `${where}: ${file}: column ${JSON.stringify(s.name)} declared in schema.columns is not in the data ` +
+          `(its columns: ${names.join(', ') || 'none'}); fix the schema or the data`,
+      );
+    }
+  }
+  if (schema?.label && !specs.some((s) => s.name === schema.label)) {
+    throw new DataError(`${where}: schema.label ${JSON.stringify(schema.label)} is not a declared column; add it to schema.columns`);
+  }
+  const kept: (number | string | null)[][] = [];
+  let dropped = 0;
+  for (const r of rows) {
+    const out: (number | string | null)[] = [];
+    let bad: string | undefined;
+    for (const s of specs) {
+      const c = convert(r.values[s.name], s);
+      if (!c.ok) {
+        bad = `${where}: ${file} ${r.place}, column ${JSON.stringify(s.name)}: ${c.why}. Fix the row, or set onBadRows: drop to skip such rows`;
+        break;
+      }
+      out.push(c.v);
+    }
+    if (bad !== undefined) {
+      if (onBadRows === 'drop') {
+        dropped++;
+        continue;
+      }
+      throw new DataError(bad);
+    }
+    kept.push(out);
+  }
+  if (kept.length === 0) throw new DataError(`${where}: ${file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
+  const columns: Column[] = specs.map((s, j) => {
+    if (s.type === 'string' || s.type === 'category') {
+      return {
+        name: s.name,
+        type: s.type,
+        values: kept.map((r) => r[j] as string | null),
+        categories: s.values?.map(String),
+        nullable: s.nullable,
+      };
+    }
+    const data = new Float32Array(kept.length);
+    kept.forEach((r, i) => (data[i] = r[j] === null ? NaN : (r[j] as number)));
+    return { name: s.name, type: s.type, shape: [], data, nullable: s.nullable };
+  });
+  return { dataset: { rows: kept.length, columns, label: schema?.label }, dropped };
+}
+
+export function parseCsvTable(
+  buf: Buffer,
+  opts: { header?: boolean; delimiter?: string },
+  schema: TableSchema | undefined,
+  onBadRows: 'fail' | 'drop',
+  where: string,
+  file: string,
+): TableResult {
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parseCsv(buf, {
+      delimiter: opts.delimiter ?? ',',
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      bom: true,
+      trim: true,
+    }) as unknown as { record: string[]; info: { lines: number } }[];
+  } catch (e) {
+    throw new DataError(`${where}: ${file} is not valid CSV: ${(e as Error).message}`);
+  }
+  const header = opts.header ?? true;
+  let names: string[];
+  if (header) {
+    if (records.length === 0) throw new DataError(`${where}: ${file} is empty`);
+    names = records.shift()!.record;
+  } else {
+    const w = records[0]?.record.length ?? 0;
+    names = schema?.columns?.map((c) => c.name) ?? Array.from({ length: w }, (_, i) => `c${i}`);
+  }
+  const rows: RawRow[] = records.map((r, i) => {
+    const values: Record<string, unknown> = {};
+    names.forEach((n, j) => (values[n] = r.record[j]));
+    const place = `row ${i + 1} (line ${r.info.lines})`;
+    if (r.record.length !== names.length) {
+      if (onBadRows === 'drop') return { values: { __bad: true }, place };
+      throw new DataError(
+        `${where}: ${file} ${place}: has ${r.record.length} fields, the header has ${names.length}. ` +
+          'Fix the row, or set onBadRows: drop to skip such rows',
+      );
+    }
+    return { values, place };
+  });
+  const good = rows.filter((r) => !r.values.__bad);
+  const res = buildTable(names, good, schema, onBadRows, where, file);
+  return { ...res, dropped: res.dropped + rows.length - good.length };
+}
+
+export function parseJsonTable(
+  buf: Buffer,
+  format: 'json' | 'ndjson',
+  schema: TableSchema | undefined,
+  onBadRows: 'fail' | 'drop',
+  where: string,
+  file: string,
+): TableResult {
+  const rows: RawRow[] = [];
+  let dropped = 0;
+  const addObject = (o: unknown, place: string) => {
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+      if (onBadRows === 'drop') return void dropped++;
+      throw new DataError(`${where}: ${file} ${place} is not a JSON object; each row must be an object of column values`);
+    }
+    rows.push({ values: o as Record<string, unknown>, place });
+  };
+  const text = buf.toString('utf8');
+  if (format === 'json') {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      throw new DataError(`${where}: ${file} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(doc)) throw new DataError(`${where}: ${file} must hold a JSON array of row objects`);
+    doc.forEach((o, i) => addObject(o, `row ${i + 1}`));
+  } else {
+    text.split('\n').forEach((line, i) => {
+      if (line.trim() === '') return;
+      let o: unknown;
+      try {
+        o = JSON.parse(line);
+      } catch (e) {
+        if (onBadRows === 'drop') return void dropped++;
+        throw new DataError(`${where}: ${file} line ${i + 1} is not valid JSON (${(e as Error).message}); fix it or set onBadRows: drop`);
+      }
+      addObject(o, `line ${i + 1}`);
+    });
+  }
+  const names = schema?.columns?.map((c) => c.name) ?? [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
+  // A declared column absent from one object is a missing value, not a schema error.
+  const res = buildTable(names, rows, schema, onBadRows, where, file);
+  return { ...res, dropped: res.dropped + dropped };
+}
