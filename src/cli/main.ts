@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerCommands } from './commands/index.ts';
-import { UsageError } from './errors.ts';
+import { ReportedFailure, UsageError } from './errors.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -31,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version end with exit code 0 through this path too.
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
+    if (err instanceof ReportedFailure) return EXIT.failed;
     if (err instanceof UsageError) {
       process.stderr.write(`mlpipe: ${err.message}\n`);
       return EXIT.usage;

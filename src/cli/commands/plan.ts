@@ -1,0 +1,15 @@
+import type { Command } from 'commander';
+import { compileOrReport } from '../compile-or-report.ts';
+import { collectParam } from '../options.ts';
+
+export function register(program: Command): void {
+  program
+    .command('plan')
+    .description('Compile a pipeline and print its plan (the workflow input) as JSON')
+    .argument('<file>', 'pipeline file')
+    .option('-p, --param <name=value>', 'set a param (repeatable)', collectParam, {})
+    .action(async (file: string, opts: { param: Record<string, string> }) => {
+      const { plan } = await compileOrReport(file, opts.param);
+      process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
+    });
+}

@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { mlpipeHome } from '../../home.ts';
+import { buildActivities } from '../../../activities/index.ts';
+import { configFrom, positiveInt, withConnectionOptions } from '../../temporal/cli-support.ts';
+import { connectWorkerConnection, type ConnectionFlags } from '../../temporal/connection.ts';
+import { createWorkers, runWorkers } from '../../temporal/worker.ts';
+import { DEFAULT_TASK_QUEUE } from '../../../workflows/api.ts';
+
+interface WorkerFlags extends ConnectionFlags {
+  activities?: string;
+  taskQueue: string;
+  queue: string[];
+  gpus: number;
+  gpuQueue: boolean;
+  maxConcurrentActivities: number;
+  shutdownGrace: string;
+}
+
+export function register(program: Command): void {
+  withConnectionOptions(
+    program
+      .command('worker')
+      .description('run pipeline workflows and stage activities until SIGINT/SIGTERM')
+      .option('--activities <module>', "your own activities (the 'activity' stage type); env MLPIPE_ACTIVITIES")
+      .option('--task-queue <q>', 'queue for workflows and CPU stages', DEFAULT_TASK_QUEUE)
+      .option('--queue <q>', 'also serve activities of this queue (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
+      .option('--gpus <n>', 'GPUs here: GPU-queue stages run at most one per GPU (default 1 slot)', positiveInt('--gpus'), 1)
+      .option('--no-gpu-queue', 'do not serve the mlpipe-gpu queue (CPU-only worker in a cluster)')
+      .option('--max-concurrent-activities <n>', 'stages at once on the main queue', positiveInt('--max-concurrent-activities'), 4)
+      .option('--shutdown-grace <duration>', 'time running stages get to checkpoint on shutdown', '30s'),
+  ).action(async (o: WorkerFlags) => {
+    const cfg = configFrom(o);
+    const connection = await connectWorkerConnection(cfg);
+    const activities = await buildActivities({
+      home: mlpipeHome(),
+      userModule: o.activities ?? process.env.MLPIPE_ACTIVITIES,
+    });
+    const workers = await createWorkers({
+      connection,
+      namespace: cfg.namespace,
+      activities,
+      taskQueue: o.taskQueue,
+      extraQueues: o.queue,
+      gpuQueue: o.gpuQueue,
+      gpus: o.gpus,
+      maxConcurrentActivities: o.maxConcurrentActivities,
+      shutdownGraceTime: o.shutdownGrace,
+    });
+    const queues = workers.map((w) => w.options.taskQueue).join(', ');
+    process.stdout.write(`mlpipe worker on ${cfg.address} (${cfg.namespace}), queues: ${queues}. Ctrl-C to stop.\n`);
+    // The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown of every worker.
+    await runWorkers(workers);
+    await connection.close();
+    process.stdout.write('worker stopped\n');
+  });
+}

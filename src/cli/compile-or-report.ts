@@ -1,0 +1,18 @@
+import { readFile } from 'node:fs/promises';
+import { compileFile, type CompileResult } from '../compiler/index.ts';
+import { SpecError } from '../spec/diagnostics.ts';
+import { renderHuman } from './diagnostics-output.ts';
+import { ReportedFailure, UsageError } from './errors.ts';
+
+/** Compiles a pipeline file; on invalid input prints the located diagnostics and exits 1. */
+export async function compileOrReport(file: string, params: Record<string, string> = {}): Promise<CompileResult> {
+  try {
+    return await compileFile(file, { params });
+  } catch (err) {
+    if (!(err instanceof SpecError)) throw err;
+    if (err.diagnostics.some((d) => d.code === 'io.read')) throw new UsageError(err.diagnostics[0]!.message);
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    for (const d of err.diagnostics) process.stderr.write(renderHuman(d, text) + '\n');
+    throw new ReportedFailure(`${file} is invalid`);
+  }
+}

@@ -1,0 +1,29 @@
+/** Renders diagnostics for people (with the source line), for machines (JSON) and for GitHub Actions. */
+import pc from 'picocolors';
+import type { Diagnostic } from '../spec/diagnostics.ts';
+
+export type OutputFormat = 'human' | 'json' | 'github';
+
+function sourceLine(text: string | undefined, line: number): string | undefined {
+  return text?.split(/\r?\n/)[line - 1];
+}
+
+export function renderHuman(d: Diagnostic, text?: string): string {
+  const head = `${pc.bold(`${d.file}:${d.line}:${d.column}`)}: ${d.severity === 'error' ? pc.red('error') : pc.yellow('warning')}: ${d.message} ${pc.dim(`[${d.code}]`)}`;
+  const src = sourceLine(text, d.line);
+  const lines = [head];
+  if (src !== undefined && src.trim() !== '') {
+    const num = String(d.line);
+    lines.push(pc.dim(`  ${num} | `) + src, pc.dim(`  ${' '.repeat(num.length)} | `) + ' '.repeat(Math.max(0, d.column - 1)) + pc.red('^'));
+  }
+  if (d.hint) lines.push(`  ${pc.cyan('hint')}: ${d.hint}`);
+  return lines.join('\n');
+}
+
+/** GitHub Actions workflow command: https://docs.github.com/actions (annotations). */
+export function renderGithub(d: Diagnostic): string {
+  const prop = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C');
+  const data = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  const msg = d.hint ? `${d.message} (${d.hint})` : d.message;
+  return `::${d.severity} file=${prop(d.file)},line=${d.line},col=${d.column},title=${prop(`mlpipe ${d.code}`)}::${data(msg)}`;
+}
