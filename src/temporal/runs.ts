@@ -3,7 +3,7 @@
  * with mlpipe's ids, summary and search attributes; read a run's status with live progress.
  */
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { Plan } from '../compiler/plan.ts';
 import {
   DEFAULT_TASK_QUEUE,
@@ -71,7 +71,7 @@ function staticDetails(plan: Plan, source?: SourceInfo): string {
 export async function startRun(
   client: Client,
   o: StartRunOptions,
-): Promise<WorkflowHandle<typeof pipeline>> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof pipeline>> {
   const runKey = o.runKey ?? newRunKey();
   const trigger = o.trigger ?? 'manual';
   const input: PipelineInput = {
@@ -175,3 +175,52 @@ export function failureMessage(err: unknown): string {
 }
 
 export { WorkflowNotFoundError };
+
+/** The input a run was started with (its latest execution's, after any continue-as-new). */
+export async function runInput(client: Client, workflowId: string): Promise<PipelineInput> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) throw new Error(`run ${workflowId} has no input in its history`);
+  return client.options.loadedDataConverter.payloadConverter.fromPayload<PipelineInput>(payload);
+}
+
+/** `from` and every stage downstream of it. */
+export function downstreamOf(plan: Plan, from: string): Set<string> {
+  const out = new Set([from]);
+  for (const n of plan.nodes) if (n.needs.some((d) => out.has(d))) out.add(n.id); // topological order
+  return out;
+}
+
+/**
+ * A new run of the same plan that reuses the outputs of every stage the old run finished,
+ * except `from` and its downstream stages, which run again.
+ */
+export async function rerunFrom(
+  client: Client,
+  workflowId: string,
+  from: string,
+  o: { runKey?: string; noCache?: boolean } = {},
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof pipeline>> {
+  const input = await runInput(client, workflowId);
+  const plan = input.plan;
+  if (!plan.nodes.some((n) => n.id === from)) {
+    throw new Error(`no stage "${from}" in ${plan.pipeline} (stages: ${plan.nodes.map((n) => n.id).join(', ')})`);
+  }
+  const handle = client.workflow.getHandle<typeof pipeline>(workflowId);
+  let stages: RunStatus['stages'];
+  try {
+    stages = (await handle.query(statusQuery)).stages;
+  } catch {
+    stages = (await handle.result()).stages;
+  }
+  const again = downstreamOf(plan, from);
+  const reuse: NonNullable<PipelineInput['reuse']> = {};
+  for (const [id, s] of Object.entries(stages)) if (!again.has(id) && s.status === 'succeeded') reuse[id] = s.outputs;
+  return startRun(client, {
+    plan,
+    reuse,
+    ...(input.gitSha ? { source: { gitSha: input.gitSha } } : {}),
+    ...(o.runKey ? { runKey: o.runKey } : {}),
+    ...(o.noCache ? { noCache: true } : {}),
+  });
+}

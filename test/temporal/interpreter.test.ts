@@ -162,7 +162,7 @@ describe('pipeline interpreter', () => {
     expect(st.stages.first!.status).toBe('succeeded');
     // An update on a stage that is not waiting is rejected with a reason.
     const rejected = await h.executeUpdate(retryUpdate, { args: [{ stage: 'first' }] }).catch((e: Error) => e);
-    expect(String((rejected as Error).cause?.message ?? rejected)).toMatch(/"first" is succeeded/);
+    expect(String(((rejected as Error).cause as Error | undefined)?.message ?? rejected)).toMatch(/"first" is succeeded/);
     // Fix and continue, via a signal: same run id, finished work kept.
     await h.signal('retry', { stage: 'fragile', config: { input: { ok: true } } });
     const res = await h.result();

@@ -3,6 +3,16 @@ import * as graph from './graph.ts';
 import * as plan from './plan.ts';
 import * as schema from './schema.ts';
 import * as validate from './validate.ts';
+import * as serverCmd from './server.ts';
+import * as workerCmd from './worker.ts';
+import * as runCmd from './run.ts';
+import * as statusCmd from './status.ts';
+import * as listCmd from './list.ts';
+import * as cancelCmd from './cancel.ts';
+import * as retryCmd from './retry.ts';
+import * as skipCmd from './skip.ts';
+import * as rerunCmd from './rerun.ts';
+import * as devCmd from './dev.ts';
 
 /**
  * Every subcommand lives in its own module under this folder and exports `register(program)`.
@@ -13,4 +23,14 @@ export function registerCommands(program: Command): void {
   plan.register(program);
   graph.register(program);
   schema.register(program);
+  serverCmd.register(program);
+  workerCmd.register(program);
+  runCmd.register(program);
+  statusCmd.register(program);
+  listCmd.register(program);
+  cancelCmd.register(program);
+  retryCmd.register(program);
+  skipCmd.register(program);
+  rerunCmd.register(program);
+  devCmd.register(program);
 }

@@ -1,0 +1,84 @@
+/**
+ * Shared pieces of the run-control commands (src/cli/commands/{server,worker,run,…}.ts):
+ * connection flags, loading a plan from a spec file, parsing `k=v` params.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import type { Plan } from '../compiler/plan.ts';
+import { UsageError } from '../cli/errors.ts';
+import { connectClient, connectionConfig, type ConnectionConfig, type ConnectionFlags } from './connection.ts';
+import type { SourceInfo } from './runs.ts';
+
+export function withConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--address <host:port>', 'Temporal frontend (env MLPIPE_TEMPORAL_ADDRESS; default 127.0.0.1:7233)')
+    .option('--namespace <ns>', 'Temporal namespace (env MLPIPE_TEMPORAL_NAMESPACE; default "default")')
+    .option('--tls-cert <file>', 'client certificate for mTLS (env MLPIPE_TEMPORAL_TLS_CERT)')
+    .option('--tls-key <file>', 'client key for mTLS (env MLPIPE_TEMPORAL_TLS_KEY)')
+    .option('--tls-ca <file>', 'CA certificate of the server (env MLPIPE_TEMPORAL_TLS_CA)');
+}
+
+export function configFrom(opts: ConnectionFlags): ConnectionConfig {
+  try {
+    return connectionConfig(opts);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export async function clientFrom(opts: ConnectionFlags): Promise<Client> {
+  return connectClient(configFrom(opts));
+}
+
+/** `--param k=v` (repeatable) → record. */
+export function collectParam(value: string, prev: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--param expects key=value, got "${value}"`);
+  return { ...prev, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+export function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} expects a whole number ≥ 0, got "${v}"`);
+    return n;
+  };
+}
+
+interface CompilerModule {
+  compileFile(file: string, opts?: { params?: Record<string, string> }): Promise<{ plan: Plan; source: SourceInfo }>;
+}
+
+/**
+ * A plan from a pipeline spec (through the compiler), or from a compiled plan JSON file
+ * (`mlpipe plan --json` output, apiVersion mlpipe.dev/plan/v1).
+ */
+export async function loadPlan(file: string, params: Record<string, string> = {}): Promise<{ plan: Plan; source: SourceInfo }> {
+  const path = resolve(file);
+  if (path.endsWith('.json')) {
+    let plan: Plan;
+    try {
+      plan = JSON.parse(readFileSync(path, 'utf8')) as Plan;
+    } catch (err) {
+      throw new UsageError(`cannot read plan ${file}: ${(err as Error).message}`);
+    }
+    if (plan.apiVersion !== 'mlpipe.dev/plan/v1') throw new UsageError(`${file} is not a compiled plan (apiVersion mlpipe.dev/plan/v1)`);
+    if (Object.keys(params).length) throw new UsageError('--param applies to specs, not to compiled plans');
+    return { plan, source: { file } };
+  }
+  let compiler: CompilerModule;
+  try {
+    compiler = (await import('../compiler/index.ts')) as unknown as CompilerModule;
+  } catch (err) {
+    throw new Error(`the pipeline compiler is not available (${(err as Error).message})`);
+  }
+  try {
+    return await compiler.compileFile(path, { params });
+  } catch (err) {
+    const e = err as Error & { format?: () => string };
+    if (typeof e.format === 'function') throw new UsageError(e.format());
+    throw err;
+  }
+}

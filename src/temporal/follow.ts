@@ -1,0 +1,116 @@
+/**
+ * `--follow`: a live table of a run's stages (status, attempt, progress bar for epochs/steps),
+ * redrawn in place on a TTY; plain lines (one per change) otherwise. Then the outcome.
+ */
+import pc from 'picocolors';
+import type { Client } from '@temporalio/client';
+import type { StageState } from '../../workflows/api.ts';
+import { describeRun, type LiveStage, type RunView } from './runs.ts';
+import type { Progress } from './progress.ts';
+
+const CLOSED = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
+
+export function progressText(p: Progress | undefined, width = 20): string {
+  if (!p) return '';
+  const done = p.epoch ?? p.step;
+  const total = p.epochs ?? p.steps;
+  let s = '';
+  if (typeof done === 'number' && typeof total === 'number' && total > 0) {
+    const f = Math.max(0, Math.min(1, done / total));
+    const n = Math.round(f * width);
+    s = `[${'#'.repeat(n)}${'.'.repeat(width - n)}] ${done}/${total}${p.epochs !== undefined ? ' epochs' : ''}`;
+  }
+  if (typeof p.loss === 'number') s += ` loss ${p.loss.toPrecision(4)}`;
+  if (typeof p.message === 'string') s += ` ${p.message}`;
+  return s.trim();
+}
+
+function colour(status: string): string {
+  switch (status) {
+    case 'succeeded':
+      return pc.green(status);
+    case 'failed':
+      return pc.red(status);
+    case 'running':
+      return pc.cyan(status);
+    case 'awaiting-operator':
+    case 'awaiting-approval':
+      return pc.yellow(status);
+    default:
+      return pc.dim(status);
+  }
+}
+
+/** One line per stage. */
+export function stageLines(view: RunView, tty: boolean): string[] {
+  const run = view.run;
+  if (!run) return [`${view.workflowId}: ${view.status} (no worker answered the status query)`];
+  const width = Math.max(5, ...run.order.map((s) => s.length));
+  return run.order.map((id) => {
+    const st = run.stages[id] as StageState;
+    const live: LiveStage = view.live[id] ?? {};
+    const status = st.cached && st.status === 'succeeded' ? 'succeeded (cached)' : st.status;
+    const attempt = live.attempt && live.attempt > 1 ? ` attempt ${live.attempt}` : '';
+    const extra =
+      st.status === 'running'
+        ? progressText(live.progress) + (live.lastFailure ? ` last error: ${live.lastFailure}` : '')
+        : st.status === 'skipped' || st.status === 'cancelled'
+          ? (st.reason ?? '')
+          : st.error && st.status !== 'succeeded'
+            ? st.error
+            : '';
+    const statusText = tty ? colour(status).padEnd(18 + (colour(status).length - status.length)) : status.padEnd(18);
+    return `${id.padEnd(width)}  ${statusText}${attempt}${extra ? `  ${extra}` : ''}`.trimEnd();
+  });
+}
+
+export interface FollowOptions {
+  out?: NodeJS.WriteStream;
+  intervalMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Follows a run until it closes (or `signal` aborts); returns the last view. */
+export async function followRun(client: Client, workflowId: string, o: FollowOptions = {}): Promise<RunView> {
+  const out = o.out ?? process.stdout;
+  const tty = Boolean(out.isTTY);
+  let drawn = 0;
+  const seen = new Map<string, string>();
+  let view: RunView;
+  for (;;) {
+    view = await describeRun(client, workflowId);
+    const lines = stageLines(view, tty);
+    if (tty) {
+      if (drawn) out.write(`\x1b[${drawn}A`);
+      for (const l of lines) out.write(`\x1b[2K${l}\n`);
+      drawn = lines.length;
+    } else {
+      // Plain output: a line when a stage's status (not its progress) changes.
+      for (const [i, id] of (view.run?.order ?? []).entries()) {
+        const st = view.run!.stages[id]!;
+        const key = `${st.status}/${st.rounds}`;
+        if (seen.get(id) !== key) {
+          seen.set(id, key);
+          if (st.status !== 'pending') out.write(`${lines[i]}\n`);
+        }
+      }
+    }
+    if (CLOSED.has(view.status) || o.signal?.aborted) break;
+    if (view.status === 'CONTINUED_AS_NEW') continue;
+    await new Promise((r) => setTimeout(r, o.intervalMs ?? 500));
+  }
+  return view;
+}
+
+/** The outcome line(s) after a run closed. */
+export function outcomeText(view: RunView): string {
+  const took = view.startTime && view.closeTime ? ` in ${((+view.closeTime - +view.startTime) / 1000).toFixed(1)} s` : '';
+  switch (view.status) {
+    case 'COMPLETED':
+      return `${pc.green('✔')} ${view.workflowId} succeeded${took}`;
+    case 'FAILED':
+      return `${pc.red('✘')} ${view.workflowId} failed${took}: ${view.failure ?? 'see the Temporal UI'}`;
+    default:
+      return `${view.workflowId} ${view.status.toLowerCase()}${took}${view.failure ? `: ${view.failure}` : ''}`;
+  }
+}
