@@ -1,0 +1,30 @@
+// preprocess: the spec's ordered steps → a dataset artifact with its splits and a transform
+// artifact (the fitted column steps) that the model server applies to requests.
+import type { StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import { computeStats } from '../src/ml/dataset-stats.ts';
+import { runPreprocess, type PreprocessStep } from '../src/ml/preprocess.ts';
+import { lineage, mapError, readDataset, requireInput, stageEnv, where, writeDataset, type StageEnv } from './lib/stage.ts';
+
+export interface PreprocessConfig {
+  label?: string;
+  steps: PreprocessStep[];
+}
+
+export async function preprocessCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
+  const cfg = input.config as unknown as PreprocessConfig;
+  const ref = requireInput(input, 'dataset', 'dataset');
+  try {
+    const raw = await readDataset(env.store, ref);
+    const { dataset, transform } = runPreprocess(raw, cfg.steps, cfg.label, where(input));
+    dataset.stats = computeStats(dataset);
+    const ds = await writeDataset(env.store, dataset, input, env);
+    const tr = await env.store.put(Buffer.from(JSON.stringify(transform)), { kind: 'transform', lineage: lineage(input, env) });
+    return { outputs: { dataset: { ...ds }, transform: { ...tr }, rows: dataset.rows } };
+  } catch (e) {
+    return mapError(e);
+  }
+}
+
+export async function preprocess(input: StageActivityInput): Promise<StageResult> {
+  return preprocessCore(input, stageEnv());
+}
