@@ -247,7 +247,8 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
           Object.assign(st, { status: 'cancelled', endedAt: now() });
           throw err;
         }
-        st.error = describeFailure(err);
+        // The registry's errors already start with `stage "<id>" (<kind>): `; say it once.
+        st.error = describeFailure(err).replace(`stage "${node.id}" (${node.kind}): `, '');
         st.attempts = node.activity.retry.maximumAttempts || st.attempts;
         if (node.onFailure !== 'wait') {
           Object.assign(st, { status: 'failed', endedAt: now() });

@@ -32,8 +32,9 @@ export function register(program: Command): void {
   ).action(async (file: string, o: DevFlags) => {
     const { plan, source } = await loadPlan(file, o.param);
     const cfg = configFrom(o);
-    // Our own Ctrl-C handling (below) shuts the workers down; quiet INFO logs under the table.
-    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+    // Our own Ctrl-C handling (below) shuts the workers down; the table shows failures, so only
+    // errors are logged.
+    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
 
     let server: DevServer | undefined;
     if (!(await isServing(cfg.address))) {
