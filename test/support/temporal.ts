@@ -13,6 +13,9 @@ import { createWorkers } from '../../src/temporal/worker.ts';
 import { startRun, type StartRunOptions } from '../../src/temporal/runs.ts';
 import { buildActivities } from '../../activities/index.ts';
 import * as testActivities from './activities.ts';
+import { onQueue } from './temporal-queue.ts';
+
+export { onQueue };
 
 /** The suite's Temporal address (global setup), also readable from MLPIPE_TEST_TEMPORAL_ADDRESS. */
 export function testAddress(): string {
@@ -38,10 +41,6 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
-/** Every node's activities on `queue` (GPU routing has its own unit test). */
-export function onQueue(plan: Plan, queue: string): Plan {
-  return { ...plan, nodes: plan.nodes.map((n) => ({ ...n, activity: { ...n.activity, taskQueue: queue } })) };
-}
 
 let runtimeInstalled = false;
 /** Worker logs at WARN: INFO state changes drown test output. */
