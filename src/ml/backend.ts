@@ -7,6 +7,7 @@
 // docs/native-tensorflow.md.
 import { createRequire } from 'node:module';
 import type * as TfModule from '@tensorflow/tfjs';
+import { installNativeGradients } from './native-kernels.ts';
 
 export type Tf = typeof TfModule;
 export type BackendPreference = 'auto' | 'gpu' | 'cpu' | 'js';
@@ -64,6 +65,7 @@ function tryNative(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'): 
     }
     tf.setBackend('tensorflow');
     tf.tidy(() => tf.ones([2]).add(1).dataSync()); // the addon and libtensorflow really work
+    if (process.env.MLPIPE_TF_NATIVE_GRADIENTS !== '0') installNativeGradients(tf);
     return tf;
   } catch (e) {
     return `${pkg} failed to load: ${errorText(e)}`;

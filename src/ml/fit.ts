@@ -251,7 +251,6 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
   const minDelta = Math.abs(es?.minDelta ?? 0);
   let best = opts.resumeFrom?.best ?? { value: mode === 'min' ? Infinity : -Infinity, epoch: -1, wait: 0 };
   let bestWeights: Tensor[] | null = null;
-  const random = rng(opts.seed ?? 0x5eed);
   const history: FitResult['history'] = [];
   let stopReason: FitResult['stopReason'] = 'completed';
   let finalEpoch = start - 1;
@@ -263,6 +262,8 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
       setLearningRate(optimizer, scheduledLearningRate(baseLr, schedule, epoch, opts.epochs));
       const order = Int32Array.from({ length: n }, (_, i) => i);
       if (opts.shuffle ?? true) {
+        // seeded per epoch, so a run resumed at epoch k sees the same order as an uninterrupted one
+        const random = rng((opts.seed ?? 0x5eed) * 1000003 + epoch);
         for (let i = n - 1; i > 0; i--) {
           const j = Math.floor(random() * (i + 1));
           const t = order[i]!;

@@ -17,7 +17,7 @@ type Optimizer = TfModule.Optimizer;
 export interface BuildOptions {
   /** Sample shape from the dataset; used when the spec has no inputShape. */
   inputShape?: number[];
-  /** Seed for every initializer and dropout mask: the same seed gives the same initial weights. */
+  /** Seed for every random initializer: the same seed gives the same initial weights. */
   seed?: number;
 }
 
@@ -124,7 +124,8 @@ function makeLayer(tf: Tf, spec: LayerSpec, i: number, seedFor: ReturnType<typeo
       return L.flatten(common);
     case 'dropout':
       if (!(spec.rate >= 0 && spec.rate < 1)) throw new ModelSpecError(`model.layers[${i}]`, `dropout rate ${spec.rate} must be in [0, 1)`);
-      return L.dropout({ ...common, rate: spec.rate, seed: seedFor(i, 0) });
+      // No seed: tfjs reuses a seeded dropout mask on every call, which would freeze the mask.
+      return L.dropout({ ...common, rate: spec.rate });
     case 'batchNormalization':
       return L.batchNormalization({
         ...common,

@@ -1,0 +1,204 @@
+// Speed race: the seed's LeNet CNN (32x32x3 → conv 6@5x5 → pool → conv 16@5x5 → pool → 120 → 84
+// → 10; SGD lr 0.001 momentum 0.9; cross-entropy on logits) trained side by side in one run by
+// mlpipe's training path (src/ml/fit.ts) on tfjs-node, by tfjs's LayersModel.fit on tfjs-node
+// (to show what the custom loop buys), by pure-JS tfjs (short run) and by PyTorch CPU
+// (bench/pytorch_lenet.py, the seed's own model code). Synthetic data: speed only.
+//
+//   npx tsx bench/train-speed.ts [--samples 4096] [--batch-sizes 32,128] [--no-js] [--no-pytorch]
+//
+// Exported: trainSpeed(options) for bench/run.ts.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { selectBackend, type BackendInfo } from '../src/ml/backend.ts';
+import { fit, type ArrayData } from '../src/ml/fit.ts';
+import { buildModel } from '../src/ml/model.ts';
+import type { TrainModelSpec } from '../src/ml/model-spec.ts';
+
+export const LENET: TrainModelSpec = {
+  model: {
+    inputShape: [32, 32, 3],
+    layers: [
+      { type: 'conv2d', filters: 6, kernelSize: 5, activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'conv2d', filters: 16, kernelSize: 5, activation: 'relu' },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'flatten' },
+      { type: 'dense', units: 120, activation: 'relu' },
+      { type: 'dense', units: 84, activation: 'relu' },
+      { type: 'dense', units: 10 },
+    ],
+  },
+  optimizer: { type: 'sgd', learningRate: 0.001, momentum: 0.9 },
+  loss: 'sparseCategoricalCrossentropy',
+};
+
+export interface TrainSpeedOptions {
+  batchSizes?: number[];
+  /** Samples per timed epoch for the native and PyTorch runs. */
+  samples?: number;
+  /** Timed epochs (after one warm-up epoch). */
+  epochs?: number;
+  /** Samples for the (slow) pure-JS run; 0 skips it. */
+  jsSamples?: number;
+  /** Also time tfjs's LayersModel.fit on the native backend. */
+  layersFit?: boolean;
+  pytorch?: boolean;
+  python?: string;
+  log?: (line: string) => void;
+}
+
+export interface SpeedRow {
+  impl: 'mlpipe fit (tfjs-node)' | 'LayersModel.fit (tfjs-node)' | 'mlpipe fit (pure JS)' | 'PyTorch CPU';
+  batchSize: number;
+  samplesPerSecond: number;
+  /** samples/s divided by PyTorch's at the same batch size. */
+  ratioToPytorch: number | null;
+}
+
+export interface TrainSpeedResult {
+  rows: SpeedRow[];
+  backend: BackendInfo;
+  pytorch: { version: string; threads: number } | { error: string } | null;
+  env: Record<string, string | undefined>;
+}
+
+function data(n: number, seed = 1): { x: ArrayData; y: ArrayData } {
+  let s = seed;
+  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const x = new Float32Array(n * 32 * 32 * 3);
+  for (let i = 0; i < x.length; i++) x[i] = rand();
+  const y = Int32Array.from({ length: n }, () => Math.floor(rand() * 10));
+  return { x: { data: x, shape: [n, 32, 32, 3] }, y: { data: y, shape: [n] } };
+}
+
+/** mlpipe's path: buildModel + fit; one warm-up epoch, then `epochs` timed. */
+async function mlpipeFit(samples: number, batchSize: number, epochs: number): Promise<number> {
+  const { x, y } = data(samples);
+  const { model } = buildModel(LENET, { seed: 1 });
+  const times: number[] = [];
+  let last = performance.now();
+  await fit(model, LENET, x, y, {
+    epochs: epochs + 1,
+    batchSize,
+    onEpochEnd: () => {
+      const now = performance.now();
+      times.push(now - last);
+      last = now;
+    },
+  });
+  model.dispose();
+  const timed = times.slice(1).reduce((a, b) => a + b, 0) / 1000;
+  return (samples * epochs) / timed;
+}
+
+/** tfjs's own LayersModel.fit on the same backend, for comparison. */
+async function layersFit(samples: number, batchSize: number, epochs: number): Promise<number> {
+  const { tf } = selectBackend('cpu');
+  const { x, y } = data(samples);
+  const { model } = buildModel({ ...LENET, model: { ...LENET.model, layers: [...LENET.model.layers.slice(0, -1), { type: 'dense', units: 10, activation: 'softmax' }] } }, { seed: 1 });
+  model.compile({ optimizer: tf.train.momentum(0.001, 0.9), loss: 'sparseCategoricalCrossentropy' });
+  const xs = tf.tensor(x.data, x.shape);
+  // tfjs-layers' sparseCategoricalCrossentropy floors its labels, so it needs float32 ones
+  const ys = tf.tensor(Float32Array.from(y.data), [samples, 1]);
+  await model.fit(xs, ys, { epochs: 1, batchSize, verbose: 0 });
+  const t0 = performance.now();
+  await model.fit(xs, ys, { epochs, batchSize, verbose: 0 });
+  const sec = (performance.now() - t0) / 1000;
+  tf.dispose([xs, ys]);
+  model.dispose();
+  return (samples * epochs) / sec;
+}
+
+function runPytorch(python: string, batchSizes: number[], samples: number, epochs: number) {
+  const script = fileURLToPath(new URL('./pytorch_lenet.py', import.meta.url));
+  const r = spawnSync(python, [script, '--batch-sizes', batchSizes.join(','), '--samples', String(samples), '--epochs', String(epochs)], { encoding: 'utf8' });
+  if (r.error) return { error: `could not run ${python}: ${r.error.message}; install Python 3 and torch==2.13.0 (python3 -m pip install torch==2.13.0)` };
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    const parsed = JSON.parse(line) as { error?: string; torch: string; threads: number; results: Array<{ batchSize: number; samplesPerSecond: number }> };
+    if (parsed.error) return { error: parsed.error };
+    return parsed;
+  } catch {
+    return { error: `bench/pytorch_lenet.py failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` };
+  }
+}
+
+export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpeedResult> {
+  const batchSizes = opts.batchSizes ?? [32, 128];
+  const samples = opts.samples ?? 4096;
+  const epochs = opts.epochs ?? 2;
+  const jsSamples = opts.jsSamples ?? 64;
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const rows: SpeedRow[] = [];
+
+  const { info } = selectBackend('cpu');
+  if (info.backend === 'cpu-js') log('warning: the native backend is unavailable, so the tfjs-node rows run on pure JS (run `npm run setup`)');
+  for (const b of batchSizes) {
+    rows.push({ impl: 'mlpipe fit (tfjs-node)', batchSize: b, samplesPerSecond: await mlpipeFit(samples, b, epochs), ratioToPytorch: null });
+    log(`  mlpipe fit (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
+    if (opts.layersFit ?? true) {
+      rows.push({ impl: 'LayersModel.fit (tfjs-node)', batchSize: b, samplesPerSecond: await layersFit(samples, b, epochs), ratioToPytorch: null });
+      log(`  LayersModel.fit (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
+    }
+  }
+  if (jsSamples > 0) {
+    selectBackend('js');
+    for (const b of batchSizes) {
+      // one warm-up batch is included in the first epoch; keep the run short (pure JS is slow)
+      const n = Math.max(jsSamples, b);
+      rows.push({ impl: 'mlpipe fit (pure JS)', batchSize: b, samplesPerSecond: await mlpipeFit(n, b, 1), ratioToPytorch: null });
+      log(`  mlpipe fit (pure JS) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(1)} samples/s`);
+    }
+    selectBackend('cpu');
+  }
+  let pytorch: TrainSpeedResult['pytorch'] = null;
+  if (opts.pytorch ?? true) {
+    const p = runPytorch(opts.python ?? process.env.PYTHON ?? 'python3', batchSizes, samples, epochs);
+    if ('error' in p) {
+      pytorch = { error: p.error ?? 'unknown error' };
+      log(`  PyTorch: skipped: ${p.error}`);
+    } else {
+      pytorch = { version: p.torch, threads: p.threads };
+      for (const r of p.results) rows.push({ impl: 'PyTorch CPU', batchSize: r.batchSize, samplesPerSecond: r.samplesPerSecond, ratioToPytorch: 1 });
+    }
+  }
+  for (const r of rows) {
+    const base = rows.find((p) => p.impl === 'PyTorch CPU' && p.batchSize === r.batchSize);
+    r.ratioToPytorch = base ? r.samplesPerSecond / base.samplesPerSecond : null;
+  }
+  const env = Object.fromEntries(
+    ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_THREADS', 'TF_ENABLE_ONEDNN_OPTS'].map((k) => [k, process.env[k]]),
+  );
+  return { rows, backend: info, pytorch, env };
+}
+
+export function formatTrainSpeed(r: TrainSpeedResult): string {
+  const lines = [
+    `LeNet CNN (seed), 32x32x3, SGD momentum: backend ${r.backend.backend} TF ${r.backend.tfVersion ?? '-'} tfjs ${r.backend.tfjsVersion}` +
+      (r.pytorch && 'version' in r.pytorch ? `; PyTorch ${r.pytorch.version} (${r.pytorch.threads} threads)` : ''),
+    `${'implementation'.padEnd(30)} ${'batch'.padStart(5)} ${'samples/s'.padStart(10)} ${'vs PyTorch'.padStart(10)}`,
+  ];
+  for (const row of r.rows) {
+    lines.push(
+      `${row.impl.padEnd(30)} ${String(row.batchSize).padStart(5)} ${row.samplesPerSecond.toFixed(row.samplesPerSecond < 100 ? 1 : 0).padStart(10)} ${(row.ratioToPytorch === null ? '-' : `${row.ratioToPytorch.toFixed(2)}x`).padStart(10)}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const result = await trainSpeed({
+    samples: Number(arg('--samples') ?? 4096),
+    epochs: Number(arg('--epochs') ?? 2),
+    batchSizes: (arg('--batch-sizes') ?? '32,128').split(',').map(Number),
+    jsSamples: process.argv.includes('--no-js') ? 0 : Number(arg('--js-samples') ?? 64),
+    layersFit: !process.argv.includes('--no-layers-fit'),
+    pytorch: !process.argv.includes('--no-pytorch'),
+  });
+  console.log(formatTrainSpeed(result));
+}
