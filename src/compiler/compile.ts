@@ -47,7 +47,7 @@ function activityOptions(p: Pipeline, kind: StageKind, s: Stage): ActivityOption
   };
 }
 
-function nodeOf(p: Pipeline, name: string, opts: CompileOptions): PlanNode {
+function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): PlanNode {
   const s = p.stages[name]!;
   const kind = s.type as StageKind;
   const config: JsonObject = {};
@@ -55,7 +55,7 @@ function nodeOf(p: Pipeline, name: string, opts: CompileOptions): PlanNode {
   if (kind === 'collect') config.__baseDir = opts.baseDir;
   const outputs = stageOutputs(kind, s as unknown as Record<string, unknown>);
   const inputs = Object.fromEntries(
-    Object.entries(bindInputs(p, name)).map(([input, b]) => {
+    Object.entries(bindInputs(p, needs, name)).map(([input, b]) => {
       const t = stageOutputs(p.stages[b.stage]!.type as StageKind, p.stages[b.stage] as unknown as Record<string, unknown>)[b.output]!;
       if (!isArtifactType(t)) throw new Error(`internal: input ${input} of ${name} bound to non-artifact ${b.stage}.${b.output}`);
       return [input, { stage: b.stage, output: b.output, kind: t }];
@@ -111,7 +111,7 @@ export function compile(valid: ValidSpec, opts: CompileOptions): Plan {
     labels: { ...p.metadata.labels },
     params: valid.params,
     paramTypes: valid.paramTypes,
-    nodes: order.map((n) => nodeOf(p, n, opts)),
+    nodes: order.map((n) => nodeOf(p, needs, n, opts)),
     levels: lv,
     ...(p.schedule ? { schedule: schedulePlan(p) } : {}),
   };

@@ -1,4 +1,4 @@
-/** Graph helpers over `needs`: cycle detection (naming the cycle), ancestors, levels. */
+/** Graph helpers over `needs`: cycle detection (naming the cycle), upstream search, levels. */
 
 export type Needs = Record<string, readonly string[]>;
 
@@ -30,37 +30,34 @@ export function findCycle(needs: Needs): string[] | null {
   return null;
 }
 
-/** Every stage that `name` transitively needs, nearest first (breadth-first), each once. */
-export function ancestors(needs: Needs, name: string): string[] {
-  const out: string[] = [];
-  const seen = new Set<string>([name]);
-  let frontier = [...(needs[name] ?? [])].sort();
-  while (frontier.length) {
-    const next: string[] = [];
-    for (const n of frontier) {
-      if (seen.has(n) || !(n in needs)) continue;
-      seen.add(n);
-      out.push(n);
-      next.push(...[...(needs[n] ?? [])].sort());
-    }
-    frontier = next;
-  }
-  return out;
-}
-
-/** Breadth-first distance groups of ancestors: [[direct needs], [their needs], …]. */
-export function ancestorRings(needs: Needs, name: string): string[][] {
-  const rings: string[][] = [];
+/**
+ * Breadth-first distance groups of ancestors: [direct needs], [their needs], …, produced lazily
+ * so a caller that finds what it wants nearby does not walk a long chain.
+ */
+export function* ancestorRings(needs: Needs, name: string): Generator<string[]> {
   const seen = new Set<string>([name]);
   let frontier = [...(needs[name] ?? [])];
   while (frontier.length) {
     const ring = [...new Set(frontier)].filter((n) => !seen.has(n) && n in needs).sort();
-    if (!ring.length) break;
+    if (!ring.length) return;
     ring.forEach((n) => seen.add(n));
-    rings.push(ring);
+    yield ring;
     frontier = ring.flatMap((n) => needs[n] ?? []);
   }
-  return rings;
+}
+
+/** Does `name` transitively need `target`? Depth-first with early exit. */
+export function isUpstream(needs: Needs, name: string, target: string): boolean {
+  const seen = new Set<string>();
+  const stack = [...(needs[name] ?? [])];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (n === target) return true;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const m of needs[n] ?? []) stack.push(m);
+  }
+  return false;
 }
 
 /** Level of each stage: 0 for roots, else 1 + the highest level among its needs. Acyclic input. */

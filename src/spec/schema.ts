@@ -54,7 +54,14 @@ export function schemaDiagnostics(spec: LoadedSpec, data: unknown, ignore: (ptr:
  */
 function pruneErrors(errors: ErrorObject[]): ErrorObject[] {
   const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
+  const missing = new Set(errors.filter((e) => e.keyword === 'required').map((e) => `${e.instancePath}|${(e.params as { missingProperty: string }).missingProperty}`));
   const kept = errors.filter(
+    (e) =>
+      // a propertyNames error repeats the more specific error found inside it
+      e.keyword !== 'propertyNames' &&
+      // "has no `type`" repeats the required-field error for the same place
+      !(e.keyword === 'discriminator' && missing.has(`${e.instancePath}|${(e.params as { tag: string }).tag}`)),
+  ).filter(
     (e) => !oneOfs.some((o) => o !== e && e.schemaPath.startsWith(o.schemaPath + '/') && e.instancePath.startsWith(o.instancePath)),
   );
   const seen = new Set<string>();
@@ -133,6 +140,16 @@ function toDiagnostic(spec: LoadedSpec, e: ErrorObject): Diagnostic {
   let message = `${where(path)} ${e.message ?? 'is invalid'}`;
   let hint: string | undefined;
 
+  const propertyName = (e as ErrorObject & { propertyName?: string }).propertyName;
+  if (propertyName !== undefined) {
+    // An error about a map key (a stage or param name), not about a value.
+    const pos = spec.locate([...path, propertyName], 'key');
+    return {
+      file: spec.file, line: pos.line, column: pos.column, severity: 'error', code: 'schema.name',
+      message: `name \`${propertyName}\` in ${where(path)} is not valid` + (parent.description ? `: ${parent.description}` : ` (${e.message})`),
+      path: e.instancePath,
+    };
+  }
   switch (e.keyword) {
     case 'additionalProperties':
     case 'unevaluatedProperties': {
@@ -194,6 +211,10 @@ function toDiagnostic(spec: LoadedSpec, e: ErrorObject): Diagnostic {
       code = 'schema.one-of';
       message = `${where(path)}: ${show(e.data)} is not valid` + (parent.description ? `: ${parent.description}` : ' (matches none of the allowed forms)');
       break;
+    case 'minProperties':
+      code = 'schema.min-properties';
+      message = `${where(path)} must have at least ${(e.params as { limit: number }).limit} ${path.at(-1) === 'stages' ? 'stage' : 'entry'}`;
+      break;
     case 'additionalItems':
     case 'minItems':
     case 'maxItems':
@@ -203,7 +224,6 @@ function toDiagnostic(spec: LoadedSpec, e: ErrorObject): Diagnostic {
     case 'exclusiveMaximum':
     case 'minLength':
     case 'maxLength':
-    case 'minProperties':
     case 'uniqueItems':
       code = `schema.${e.keyword.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
       message = `${where(path)} ${e.message}` + (['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword) ? `, got ${show(e.data)}` : '');

@@ -6,7 +6,7 @@
 import { Cron } from 'croner';
 import type { ParamType, StageKind } from '../compiler/plan.ts';
 import { checkSyntax, ExpressionError, findTemplates, references } from '../compiler/expr.ts';
-import { ancestorRings, ancestors, findCycle, type Needs } from './dag.ts';
+import { ancestorRings, findCycle, isUpstream, type Needs } from './dag.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { pointer } from './diagnostics.ts';
 import type { LoadedSpec } from './load.ts';
@@ -55,7 +55,7 @@ export function paramValueProblem(param: Param, value: unknown): string | null {
       break;
     case 'number':
     case 'integer':
-      if (typeof value !== 'number' || !Number.isFinite(value)) return `must be a number, not ${JSON.stringify(value)}`;
+      if (typeof value !== 'number' || !Number.isFinite(value)) return `must be ${param.type === 'integer' ? 'an integer' : 'a number'}, not ${JSON.stringify(value)}`;
       if (param.type === 'integer' && !Number.isInteger(value)) return `must be an integer, not ${value}`;
       if (param.minimum !== undefined && value < param.minimum) return `must be >= ${param.minimum}, not ${value}`;
       if (param.maximum !== undefined && value > param.maximum) return `must be <= ${param.maximum}, not ${value}`;
@@ -87,6 +87,7 @@ function checkParams(r: Reporter, p: Pipeline): void {
     if (param.required) {
       r.error([...at, 'required'], 'params.required-with-default', `param \`${name}\` is required but has a default`, 'drop one of them', 'key');
     }
+    if (param.type === 'enum' && !param.values) continue;
     const problem = paramValueProblem(param, param.default);
     if (problem) r.error([...at, 'default'], 'params.default-type', `default of param \`${name}\` ${problem}`);
   }
@@ -152,7 +153,6 @@ function checkReferences(r: Reporter, p: Pipeline): void {
   const needs = stageNeeds(p);
   const params = Object.keys(p.params ?? {});
   for (const [name, stage] of Object.entries(p.stages)) {
-    const upstream = new Set(ancestors(needs, name));
     for (const { path, expr, isWhen } of expressionsOf(name, stage)) {
       let refs: string[][];
       try {
@@ -181,7 +181,7 @@ function checkReferences(r: Reporter, p: Pipeline): void {
             r.error(path, 'expr.unknown-stage', `${where} refers to stage \`${a}\`, which does not exist`, s ? `did you mean \`${s}\`?` : undefined);
             continue;
           }
-          if (!upstream.has(a)) {
+          if (!isUpstream(needs, name, a)) {
             r.error(path, 'expr.not-upstream', `${where} refers to stage \`${a}\`, which does not run before it`, `add \`${a}\` to \`needs\``);
             continue;
           }
@@ -214,11 +214,9 @@ export interface Binding {
  * Resolves where each input of `name` comes from: an explicit `inputs:` entry, else the nearest
  * upstream stage that produces an artifact of the input's kind (ambiguity is an error).
  */
-export function bindInputs(p: Pipeline, name: string, report?: Reporter): Record<string, Binding> {
+export function bindInputs(p: Pipeline, needs: Needs, name: string, report?: Reporter): Record<string, Binding> {
   const stage = p.stages[name]!;
   const kind = stage.type as StageKind;
-  const needs = stageNeeds(p);
-  const upstream = ancestors(needs, name);
   const out: Record<string, Binding> = {};
   const specs = STAGE_INPUTS[kind];
   const explicit = stage.inputs ?? {};
@@ -238,7 +236,7 @@ export function bindInputs(p: Pipeline, name: string, report?: Reporter): Record
       report?.error(at, 'inputs.unknown-stage', `input \`${input}\` of stage \`${name}\` comes from \`${src}\`, which is not a stage`, s ? `did you mean \`${s}\`?` : undefined);
       continue;
     }
-    if (!upstream.includes(src)) {
+    if (!isUpstream(needs, name, src)) {
       report?.error(at, 'inputs.not-upstream', `input \`${input}\` of stage \`${name}\` comes from \`${src}\`, which does not run before it`, `add \`${src}\` to \`needs\``);
       continue;
     }
@@ -258,9 +256,8 @@ export function bindInputs(p: Pipeline, name: string, report?: Reporter): Record
 
   for (const [input, spec] of Object.entries(specs)) {
     if (input in explicit) continue;
-    const rings = ancestorRings(needs, name);
     let found: Binding[] = [];
-    for (const ring of rings) {
+    for (const ring of ancestorRings(needs, name)) {
       found = ring.flatMap((s) => {
         const outs = outputsOf(s);
         const named = outs[input] === spec.kind ? input : Object.keys(outs).find((o) => outs[o] === spec.kind);
@@ -283,7 +280,8 @@ export function bindInputs(p: Pipeline, name: string, report?: Reporter): Record
 }
 
 function checkInputs(r: Reporter, p: Pipeline): void {
-  for (const name of Object.keys(p.stages)) bindInputs(p, name, r);
+  const needs = stageNeeds(p);
+  for (const name of Object.keys(p.stages)) bindInputs(p, needs, name, r);
 }
 
 // ---- per-kind rules -------------------------------------------------------------------------

@@ -641,10 +641,6 @@ export interface Param {
    * The run must set it (no default).
    */
   required?: boolean;
-  /**
-   * Never printed, logged or written to workflow history in clear.
-   */
-  secret?: boolean;
 }
 /**
  * Options every stage gets unless it sets its own.
@@ -824,7 +820,7 @@ export interface FileOrUrl {
    */
   url?: string;
   /**
-   * Expected checksum of the file.
+   * Expected SHA-256 of the file: 64 lower-case hex digits.
    */
   sha256?: string;
   /**

@@ -4,7 +4,7 @@
  * step runs only when the one before it found the data usable.
  */
 import type { ParamType, ParamValue } from '../compiler/plan.ts';
-import { findTemplates, references, resolveTemplates } from '../compiler/expr.ts';
+import { references, resolveTemplates } from '../compiler/expr.ts';
 import { SpecError, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { loadSpecFile, type LoadedSpec } from './load.ts';
 import { schemaDiagnostics, suggest } from './schema.ts';
@@ -58,7 +58,8 @@ function resolveParams(spec: LoadedSpec, data: Record<string, unknown>, override
   for (const [name, p] of Object.entries(declared)) {
     if (!isObject(p)) continue;
     paramTypes[name] = p.type as ParamType;
-    if (p.default !== undefined) params[name] = p.default;
+    // A default of the wrong type is reported at the param; it is not substituted into stages.
+    if (p.default !== undefined && !paramValueProblem(p, p.default)) params[name] = p.default;
   }
   for (const [name, raw] of Object.entries(overrides)) {
     const p = declared[name];
@@ -124,12 +125,8 @@ function holdsTemplate(data: unknown, ptr: string): boolean {
     if (v === null || typeof v !== 'object') return false;
     v = (v as Record<string, unknown>)[seg.replaceAll('~1', '/').replaceAll('~0', '~')];
   }
-  if (typeof v !== 'string') return false;
-  try {
-    return findTemplates(v).length > 0;
-  } catch {
-    return false;
-  }
+  // Unclosed `${` too: the semantic checks report its syntax with a better message.
+  return typeof v === 'string' && v.includes('${');
 }
 
 /** Validates loaded YAML; never throws for bad input (diagnostics say what is wrong). */
