@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { toDot, toLevels, toMermaid } from '../../compiler/graph.ts';
-import { compileOrReport } from '../compile-or-report.ts';
 import { collectParam, oneOf } from '../options.ts';
 
 export function register(program: Command): void {
@@ -11,6 +9,8 @@ export function register(program: Command): void {
     .option('-f, --format <format>', 'mermaid, dot, levels or all', oneOf(['mermaid', 'dot', 'levels', 'all'] as const), 'all')
     .option('-p, --param <name=value>', 'set a param (repeatable)', collectParam, {})
     .action(async (file: string, opts: { format: 'mermaid' | 'dot' | 'levels' | 'all'; param: Record<string, string> }) => {
+      const { compileOrReport } = await import('../compile-or-report.ts');
+      const { toDot, toLevels, toMermaid } = await import('../../compiler/graph.ts');
       const { plan } = await compileOrReport(file, opts.param);
       const out = {
         mermaid: () => toMermaid(plan),

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { compileOrReport } from '../compile-or-report.ts';
 import { collectParam } from '../options.ts';
 
 export function register(program: Command): void {
@@ -9,6 +8,7 @@ export function register(program: Command): void {
     .argument('<file>', 'pipeline file')
     .option('-p, --param <name=value>', 'set a param (repeatable)', collectParam, {})
     .action(async (file: string, opts: { param: Record<string, string> }) => {
+      const { compileOrReport } = await import('../compile-or-report.ts');
       const { plan } = await compileOrReport(file, opts.param);
       process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
     });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { validateFile, type ValidationResult } from '../../spec/validate.ts';
-import { renderGithub, renderHuman, type OutputFormat } from '../diagnostics-output.ts';
+import type { ValidationResult } from '../../spec/validate.ts';
+import type { OutputFormat } from '../diagnostics-output.ts';
 import { oneOf } from '../options.ts';
 import { pipelineFiles } from '../pipeline-files.ts';
 
@@ -12,6 +12,9 @@ export function register(program: Command): void {
     .argument('<paths...>', 'pipeline files, or directories to search for .yaml/.yml files')
     .option('-f, --format <format>', 'human, json or github (GitHub Actions annotations)', oneOf(['human', 'json', 'github'] as const), 'human')
     .action(async (paths: string[], opts: { format: OutputFormat }) => {
+      // Loaded here, not at the top: `mlpipe --help` and other commands stay fast.
+      const { validateFile } = await import('../../spec/validate.ts');
+      const { renderGithub, renderHuman } = await import('../diagnostics-output.ts');
       const files = await pipelineFiles(paths);
       const results: ValidationResult[] = [];
       for (const f of files) results.push(await validateFile(f));
