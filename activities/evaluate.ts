@@ -1,0 +1,136 @@
+// evaluate: model + preprocessed dataset → metrics on a split (default test) with
+// scikit-learn's definitions, gate checks (`passed`), and the run report's evaluation section.
+import type { JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import { getTf } from '../src/ml/backend.ts';
+import { loadModel, type ModelMeta } from '../src/ml/checkpoint.ts';
+import { featureTensor, labelVector, splitIndices, type Dataset, type SplitName } from '../src/ml/dataset.ts';
+import { computeMetrics, REGRESSION_METRICS, type EvalMetricName, type MetricValue } from '../src/ml/metrics.ts';
+import { toProbabilities } from '../src/ml/model.ts';
+import { updateRunReport, type EvaluationSection } from '../src/ml/report.ts';
+import type * as TfModule from '@tensorflow/tfjs';
+import { invalid, lineage, readDataset, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
+
+export interface EvaluateConfig {
+  split?: SplitName;
+  metrics: EvalMetricName[];
+  gates?: { metric: EvalMetricName; min?: number; max?: number }[];
+}
+
+export interface Predictions {
+  /** Predicted class ids (classifiers) or values (regression). */
+  yPred: Float64Array;
+  /** Class probabilities [n][k] (k ≥ 2), or the positive class's probability for a 1-unit binary model. */
+  scores?: number[][] | Float64Array;
+}
+
+/** Run the model over features in batches. */
+export function predict(model: TfModule.LayersModel, meta: ModelMeta, x: { data: Float32Array; shape: number[] }, batch = 512): Predictions {
+  const tf = getTf();
+  const n = x.shape[0]!;
+  const width = x.data.length / n;
+  const classification = meta.outputKind !== 'values';
+  const yPred = new Float64Array(n);
+  const rows: number[][] = [];
+  const pos = new Float64Array(n);
+  let units = 1;
+  for (let s = 0; s < n; s += batch) {
+    const b = Math.min(batch, n - s);
+    const out = tf.tidy(() => {
+      const xb = tf.tensor(x.data.subarray(s * width, (s + b) * width), [b, ...x.shape.slice(1)]);
+      const raw = model.predict(xb) as TfModule.Tensor;
+      return classification ? toProbabilities(raw, meta.outputKind, meta.loss) : raw;
+    });
+    units = out.shape.at(-1) ?? 1;
+    const v = out.dataSync();
+    out.dispose();
+    for (let i = 0; i < b; i++) {
+      const r = Array.from(v.subarray(i * units, (i + 1) * units), Number);
+      if (!classification) yPred[s + i] = r[0]!;
+      else if (units === 1) {
+        pos[s + i] = r[0]!;
+        yPred[s + i] = r[0]! >= 0.5 ? 1 : 0;
+      } else {
+        let best = 0;
+        for (let c = 1; c < units; c++) if (r[c]! > r[best]!) best = c;
+        yPred[s + i] = best;
+        rows.push(r);
+      }
+    }
+  }
+  if (!classification) return { yPred };
+  return { yPred, scores: units === 1 ? pos : rows };
+}
+
+export function evaluateDataset(
+  model: TfModule.LayersModel,
+  meta: ModelMeta,
+  ds: Dataset,
+  cfg: EvaluateConfig,
+  at: string,
+): { values: Record<string, MetricValue | null>; gates: EvaluationSection['gates']; passed: boolean; n: number } {
+  const split = cfg.split ?? 'test';
+  let idx: Uint32Array;
+  try {
+    idx = splitIndices(ds, split);
+  } catch (e) {
+    return invalid(`${at}: ${(e as Error).message}`);
+  }
+  if (idx.length === 0) invalid(`${at}: the ${split} split is empty; give it a share in the preprocess split step`);
+  const x = featureTensor(ds, idx);
+  const want = meta.featureShape.join('x');
+  if (x.shape.slice(1).join('x') !== want) {
+    invalid(`${at}: the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes [${meta.featureShape.join(', ')}]; evaluate on the dataset the model was trained on`);
+  }
+  const yTrue = Float64Array.from(labelVector(ds, idx));
+  const classification = meta.outputKind !== 'values';
+  for (const m of cfg.metrics) {
+    if (REGRESSION_METRICS.includes(m) === classification) {
+      invalid(`${at}: metric ${m} is for ${classification ? 'regression' : 'classification'} models; this model is a ${classification ? 'classifier' : 'regressor'}`);
+    }
+  }
+  const p = predict(model, meta, x);
+  const values: Record<string, MetricValue | null> = {};
+  for (const m of cfg.metrics) {
+    try {
+      Object.assign(values, computeMetrics([m], yTrue, p.yPred, p.scores as number[][] | undefined));
+    } catch (e) {
+      if (m !== 'rocAuc') throw e;
+      values[m] = null; // undefined with one class present; the gate (if any) fails
+    }
+  }
+  const gates = (cfg.gates ?? []).map((g) => {
+    let v = values[g.metric];
+    if (v === undefined) v = (computeMetrics([g.metric], yTrue, p.yPred, p.scores as number[][] | undefined)[g.metric] ?? null);
+    const value = typeof v === 'number' ? v : null;
+    const passed = value !== null && (g.min === undefined || value >= g.min) && (g.max === undefined || value <= g.max);
+    return { metric: g.metric, ...(g.min !== undefined ? { min: g.min } : {}), ...(g.max !== undefined ? { max: g.max } : {}), value, passed };
+  });
+  return { values, gates, passed: gates.every((g) => g.passed), n: idx.length };
+}
+
+export async function evaluateCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
+  const at = where(input);
+  const cfg = input.config as unknown as EvaluateConfig;
+  const modelRef = requireInput(input, 'model', 'model');
+  const ds = await readDataset(env.store, requireInput(input, 'dataset', 'dataset'));
+  const { model, meta } = await loadModel(await env.store.get(modelRef));
+  let r;
+  try {
+    r = evaluateDataset(model, meta, ds, cfg, at);
+  } finally {
+    model.dispose();
+  }
+  const classes = meta.classes ?? ds.classes;
+  const doc = { stage: input.stage, split: cfg.split ?? 'test', samples: r.n, metrics: r.values, gates: r.gates, passed: r.passed, classes };
+  const ref = await env.store.put(Buffer.from(JSON.stringify(doc, null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
+  const outputs: Record<string, JsonValue> = { metrics: { ...ref }, passed: r.passed };
+  for (const [k, v] of Object.entries(r.values)) outputs[k] = v;
+  await updateRunReport(input.run, env.store, {
+    evaluation: { stage: input.stage, split: doc.split, metrics: r.values, classes, gates: r.gates, passed: r.passed },
+  }).catch((e: unknown) => console.warn(`${at}: could not write the run report: ${(e as Error).message}`));
+  return { outputs };
+}
+
+export async function evaluate(input: StageActivityInput): Promise<StageResult> {
+  return evaluateCore(input, stageEnv());
+}

@@ -1,0 +1,329 @@
+// train: dataset artifact → tfjs model built from the spec (src/ml/model.ts), trained by
+// src/ml/fit.ts with checkpoints in the artifact store. A retried attempt resumes from the
+// checkpoint named in the last heartbeat (or, failing that, this run's latest checkpoint of the
+// stage), not from epoch 0. Cancellation stops at the next batch and keeps the last checkpoint.
+import { CancelledFailure } from '@temporalio/common';
+import type { ArtifactRef, JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import { isArtifactRef } from '../src/compiler/plan.ts';
+import { backendInfo, selectBackend, type BackendPreference } from '../src/ml/backend.ts';
+import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel } from '../src/ml/checkpoint.ts';
+import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
+import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type FitOptions } from '../src/ml/fit.ts';
+import { buildModel, ModelSpecError } from '../src/ml/model.ts';
+import type { LearningRateScheduleSpec, LossName, MetricName, ModelSpec, OptimizerSpec, TrainModelSpec } from '../src/ml/model-spec.ts';
+import { updateRunReport } from '../src/ml/report.ts';
+import { invalid, lineage, readDataset, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
+
+type TrainMetric = 'accuracy' | 'mse' | 'mae' | 'precision' | 'recall';
+
+export interface TrainConfig {
+  model: ModelSpec;
+  optimizer: OptimizerSpec;
+  learningRateSchedule?: LearningRateScheduleSpec;
+  loss: LossName;
+  metrics?: TrainMetric[];
+  epochs: number;
+  batchSize?: number;
+  validationSplit?: number;
+  shuffle?: boolean;
+  seed?: number;
+  earlyStopping?: { monitor?: string; patience?: number; minDelta?: number; mode?: 'min' | 'max'; restoreBest?: boolean };
+  classWeights?: 'balanced' | Record<string, number>;
+  checkpoint?: { everyEpochs?: number; everyMinutes?: number; keepLast?: number };
+  warmStart?: { model: string; version?: string; freezeLayers?: number };
+  backend?: 'auto' | 'gpu' | 'cpu';
+}
+
+/** What every heartbeat carries; a retry resumes from `checkpoint`. */
+export interface TrainHeartbeat {
+  stage: string;
+  /** Epochs completed. */
+  epoch: number;
+  epochs: number;
+  batch?: number;
+  batches?: number;
+  checkpoint: ArtifactRef | null;
+  checkpointEpoch: number | null;
+  metrics: EpochLogs;
+}
+
+const FIT_METRIC: Record<TrainMetric, MetricName> = {
+  accuracy: 'accuracy',
+  mse: 'meanSquaredError',
+  mae: 'meanAbsoluteError',
+  precision: 'precision',
+  recall: 'recall',
+};
+
+const CLASSIFICATION = new Set<LossName>(['categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'binaryCrossentropy']);
+
+function numClasses(ds: Dataset, y: Float32Array): number {
+  let max = 0;
+  for (const v of y) if (v > max) max = v;
+  return Math.max(ds.classes?.length ?? 0, max + 1);
+}
+
+/** Labels shaped for the loss: one-hot, class ids, or a column of values. */
+function labelsFor(loss: LossName, y: Float32Array, k: number): ArrayData {
+  const n = y.length;
+  if (loss === 'categoricalCrossentropy') {
+    const data = new Float32Array(n * k);
+    y.forEach((c, i) => (data[i * k + c] = 1));
+    return { data, shape: [n, k] };
+  }
+  if (loss === 'sparseCategoricalCrossentropy') return { data: y, shape: [n] };
+  return { data: y, shape: [n, 1] };
+}
+
+function checkFinite(ds: Dataset, x: ArrayData, at: string): void {
+  for (let i = 0; i < x.data.length; i++) {
+    if (!Number.isFinite(x.data[i]!)) {
+      const width = x.data.length / x.shape[0]!;
+      invalid(
+        `${at}: the features hold a missing or infinite value (sample ${Math.floor(i / width) + 1}, value ${i % width}); ` +
+          `add an impute step to preprocess (feature columns: ${ds.columns.filter((c) => c.name !== ds.label).map((c) => c.name).join(', ')})`,
+      );
+    }
+  }
+}
+
+function balancedWeights(y: Float32Array, k: number): Record<number, number> {
+  // scikit-learn's 'balanced': n_samples / (n_classes * count(c)).
+  const counts = new Array<number>(k).fill(0);
+  for (const v of y) counts[v]!++;
+  const present = counts.filter((c) => c > 0).length;
+  const w: Record<number, number> = {};
+  counts.forEach((c, i) => (w[i] = c > 0 ? y.length / (present * c) : 1));
+  return w;
+}
+
+async function findResume(input: StageActivityInput, env: StageEnv): Promise<ArtifactRef | null> {
+  const hb = env.heartbeatDetails as Partial<TrainHeartbeat> | undefined;
+  if (hb && isArtifactRef(hb.checkpoint)) return hb.checkpoint;
+  if (env.attempt <= 1) return null;
+  // The last heartbeat may not have reached the server before the worker died: use this run's
+  // latest checkpoint of this stage from the same plan.
+  const recs = (await env.store.list(input.run.workflowId)).filter(
+    (r) => r.lineage.stage === input.stage && r.lineage.planHash === input.run.planHash && r.lineage.name?.startsWith('checkpoint-'),
+  );
+  return recs.at(-1)?.ref ?? null;
+}
+
+export async function trainCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
+  const at = where(input);
+  const cfg = input.config as unknown as TrainConfig;
+  const pref: BackendPreference | undefined = cfg.backend && cfg.backend !== 'auto' ? cfg.backend : undefined;
+  selectBackend(pref);
+  const backend = backendInfo();
+
+  const ds = await readDataset(env.store, requireInput(input, 'dataset', 'dataset'));
+  let trainIdx: Uint32Array;
+  let valIdx: Uint32Array | undefined = ds.splits?.validation;
+  try {
+    trainIdx = ds.splits?.train ?? splitIndices(ds, 'all');
+    featureTensor(ds, trainIdx.subarray(0, 1));
+    labelVector(ds, trainIdx.subarray(0, 1));
+  } catch (e) {
+    return invalid(`${at}: ${(e as Error).message}`);
+  }
+  if (!valIdx && cfg.validationSplit) {
+    const nVal = Math.round(trainIdx.length * cfg.validationSplit);
+    valIdx = trainIdx.subarray(trainIdx.length - nVal);
+    trainIdx = trainIdx.subarray(0, trainIdx.length - nVal);
+  }
+  const x = featureTensor(ds, trainIdx);
+  checkFinite(ds, x, at);
+  const yRaw = labelVector(ds, trainIdx);
+  const classification = CLASSIFICATION.has(cfg.loss);
+  const k = classification ? numClasses(ds, labelVector(ds)) : 1;
+  const y = labelsFor(cfg.loss, yRaw, k);
+  const validation = valIdx && valIdx.length
+    ? { x: featureTensor(ds, valIdx), y: labelsFor(cfg.loss, labelVector(ds, valIdx), k) }
+    : undefined;
+
+  const metrics = cfg.metrics ?? [];
+  const spec: TrainModelSpec = {
+    model: cfg.model,
+    optimizer: cfg.optimizer,
+    learningRateSchedule: cfg.learningRateSchedule,
+    loss: cfg.loss,
+    metrics: metrics.map((m) => FIT_METRIC[m]),
+  };
+  const seed = cfg.seed ?? 0;
+  let built;
+  try {
+    built = buildModel(spec, { inputShape: x.shape.slice(1), seed });
+  } catch (e) {
+    if (e instanceof ModelSpecError) return invalid(`${at}: ${e.message}`);
+    throw e;
+  }
+  const { model, outputKind } = built;
+  const outUnits = model.outputs[0]!.shape.at(-1);
+  const wantUnits = cfg.loss === 'binaryCrossentropy' || !classification ? 1 : k;
+  if (outUnits !== wantUnits) {
+    return invalid(
+      `${at}: the model's last layer has ${outUnits} units but loss ${cfg.loss} on this dataset needs ${wantUnits}` +
+        (classification ? ` (${k} classes)` : '') + '; fix the last layer\'s units',
+    );
+  }
+
+  // Warm start from an upstream model artifact with the same architecture.
+  const warm = input.inputs.model;
+  if (warm) {
+    const { model: prev } = await loadModel(await env.store.get(warm));
+    try {
+      restoreModel((await import('../src/ml/backend.ts')).getTf(), model, await snapshotModel(prev));
+    } catch (e) {
+      return invalid(`${at}: warm start from ${warm.digest}: ${(e as Error).message}`);
+    } finally {
+      prev.dispose();
+    }
+    const freeze = cfg.warmStart?.freezeLayers ?? 0;
+    model.layers.slice(0, freeze).forEach((l) => (l.trainable = false));
+  }
+
+  // Resume.
+  let history: Array<{ epoch: number; logs: EpochLogs }> = [];
+  let resumeFrom: FitOptions['resumeFrom'];
+  let lastCheckpoint: ArtifactRef | null = null;
+  let lastCheckpointEpoch: number | null = null;
+  const resumeRef = await findResume(input, env);
+  if (resumeRef) {
+    const cp = decodeCheckpoint(await env.store.get(resumeRef));
+    if (cp.header.stage !== input.stage || cp.header.epochs !== cfg.epochs) {
+      return invalid(`${at}: checkpoint ${resumeRef.digest} belongs to stage ${cp.header.stage} with ${cp.header.epochs} epochs; not resuming a different configuration`);
+    }
+    resumeFrom = cp.state;
+    history = cp.header.history;
+    lastCheckpoint = resumeRef;
+    lastCheckpointEpoch = cp.header.epoch;
+  }
+  const startEpoch = resumeFrom?.nextEpoch ?? 0;
+
+  const everyEpochs = cfg.checkpoint?.everyEpochs ?? (cfg.checkpoint?.everyMinutes ? undefined : 1);
+  const everyMs = cfg.checkpoint?.everyMinutes ? cfg.checkpoint.everyMinutes * 60_000 : undefined;
+  const keepLast = cfg.checkpoint?.keepLast ?? 3;
+  let lastSaveAt = Date.now();
+  // Retention spans attempts: start from this run's checkpoints of the stage, oldest first.
+  const saved: ArtifactRef[] = (await env.store.list(input.run.workflowId))
+    .filter((r) => r.lineage.stage === input.stage && r.lineage.name?.startsWith('checkpoint-'))
+    .map((r) => r.ref);
+  let latest: EpochLogs = history.at(-1)?.logs ?? {};
+  const batches = Math.ceil(x.shape[0]! / (cfg.batchSize ?? 32));
+  const beat = (epoch: number, batch?: number) =>
+    env.heartbeat({
+      stage: input.stage,
+      epoch,
+      epochs: cfg.epochs,
+      ...(batch !== undefined ? { batch, batches } : {}),
+      checkpoint: lastCheckpoint,
+      checkpointEpoch: lastCheckpointEpoch,
+      metrics: latest,
+    } satisfies TrainHeartbeat);
+  beat(startEpoch);
+
+  const classWeight =
+    classification && cfg.classWeights
+      ? cfg.classWeights === 'balanced'
+        ? balancedWeights(yRaw, k)
+        : Object.fromEntries(Object.entries(cfg.classWeights).map(([c, w]) => {
+            const id = ds.classes ? ds.classes.indexOf(c) : Number(c);
+            if (!(id >= 0) || !Number.isInteger(id)) invalid(`${at}: classWeights: ${JSON.stringify(c)} is not a class (classes: ${(ds.classes ?? [...Array(k).keys()]).join(', ')})`);
+            return [id, w];
+          }))
+      : undefined;
+
+  const res = await fit(model, spec, x, y, {
+    epochs: cfg.epochs,
+    batchSize: cfg.batchSize ?? 32,
+    validation,
+    shuffle: cfg.shuffle ?? true,
+    // A resumed run continues with a distinct, still deterministic order.
+    seed: seed + startEpoch * 7919,
+    earlyStopping: cfg.earlyStopping
+      ? { ...cfg.earlyStopping, restoreBestWeights: cfg.earlyStopping.restoreBest }
+      : undefined,
+    classWeight,
+    resumeFrom,
+    signal: env.signal,
+    checkpointEvery: 1,
+    onBatch: (epoch, batch) => {
+      if (batch % 10 === 0) beat(epoch, batch);
+    },
+    onEpochEnd: (epoch, logs) => {
+      history.push({ epoch, logs });
+      latest = logs;
+      beat(epoch + 1);
+    },
+    onCheckpoint: async (state) => {
+      const due =
+        (everyEpochs !== undefined && state.nextEpoch % everyEpochs === 0) ||
+        (everyMs !== undefined && Date.now() - lastSaveAt >= everyMs) ||
+        state.nextEpoch === cfg.epochs;
+      if (!due) return;
+      const buf = encodeCheckpoint(state, { workflowId: input.run.workflowId, stage: input.stage, epochs: cfg.epochs, seed, history });
+      const ref = await env.store.put(buf, { kind: 'model', lineage: lineage(input, env, `checkpoint-epoch-${state.nextEpoch}`) });
+      lastCheckpoint = ref;
+      lastCheckpointEpoch = state.nextEpoch;
+      lastSaveAt = Date.now();
+      saved.push(ref);
+      while (saved.length > keepLast) await env.store.remove?.(saved.shift()!, input.run.workflowId);
+      beat(state.nextEpoch);
+    },
+  });
+
+  if (res.stopReason === 'cancelled') {
+    model.dispose();
+    throw new CancelledFailure(
+      `${at}: training cancelled after epoch ${history.length}; the last checkpoint (epoch ${lastCheckpointEpoch ?? 'none'}) is kept`,
+    );
+  }
+
+  const modelRef = await env.store.put(
+    await encodeModel(model, {
+      outputKind,
+      loss: cfg.loss,
+      classes: ds.classes,
+      numClasses: classification ? k : undefined,
+      featureShape: x.shape.slice(1),
+      backend,
+      spec,
+    }),
+    { kind: 'model', lineage: lineage(input, env) },
+  );
+  model.dispose();
+  const summary = {
+    stage: input.stage,
+    backend,
+    stopReason: res.stopReason,
+    epochs: history.length,
+    plannedEpochs: cfg.epochs,
+    resumedFromEpoch: startEpoch,
+    bestEpoch: res.bestEpoch,
+    samplesPerSecond: res.samplesPerSecond,
+    history,
+  };
+  const historyRef = await env.store.put(Buffer.from(JSON.stringify(summary, null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
+  const outputs: Record<string, JsonValue> = {
+    model: { ...modelRef },
+    history: { ...historyRef },
+    epochs: history.length,
+    backend: backend.backend,
+    tfVersion: backend.tfVersion,
+  };
+  const last = history.at(-1)?.logs ?? {};
+  outputs.loss = last.loss ?? null;
+  outputs.val_loss = last.val_loss ?? null;
+  for (const m of metrics) {
+    outputs[m] = last[FIT_METRIC[m]] ?? null;
+    outputs[`val_${m}`] = last[`val_${FIT_METRIC[m]}`] ?? null;
+  }
+  await updateRunReport(input.run, env.store, {
+    training: { stage: input.stage, history, backend, stopReason: res.stopReason, metrics: metrics.map((m) => FIT_METRIC[m]) },
+  }).catch((e: unknown) => console.warn(`${at}: could not write the run report: ${(e as Error).message}`));
+  return { outputs };
+}
+
+export async function train(input: StageActivityInput): Promise<StageResult> {
+  return trainCore(input, stageEnv());
+}

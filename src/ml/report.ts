@@ -1,0 +1,166 @@
+// Run reports: `<mlpipeHome()>/runs/<workflow id>/report.html`, a self-contained page with inline
+// SVG charts (loss/metric curves per epoch, confusion matrix, lineage). Stages add their section
+// to `report.json` beside it and the HTML is re-rendered; both are written atomically.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { RunContext } from '../compiler/plan.ts';
+import { runDirName } from '../artifacts/local.ts';
+import type { ArtifactRecord, ArtifactStore } from '../artifacts/store.ts';
+import { mlpipeHome } from '../home.ts';
+import { esc, heatmap, lineChart, lineageGraph } from './report-svg.ts';
+
+export interface TrainingSection {
+  stage: string;
+  history: Array<{ epoch: number; logs: Record<string, number> }>;
+  backend: { backend: string; tfVersion: string | null; tfjsVersion: string };
+  stopReason: string;
+  metrics: string[];
+}
+
+export interface EvaluationSection {
+  stage: string;
+  split: string;
+  metrics: Record<string, number | number[][] | null>;
+  classes?: string[];
+  gates: Array<{ metric: string; min?: number; max?: number; value: number | null; passed: boolean }>;
+  passed: boolean;
+}
+
+export interface RunReportData {
+  run: RunContext;
+  updatedAt: string;
+  training: Record<string, TrainingSection>;
+  evaluation: Record<string, EvaluationSection>;
+  lineage: ArtifactRecord[];
+}
+
+export function runDir(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(mlpipeHome(env), 'runs', runDirName(workflowId));
+}
+
+/** Where a run's HTML report is (whether or not it exists yet). */
+export function reportPath(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(runDir(workflowId, env), 'report.html');
+}
+
+async function atomicWrite(file: string, data: string): Promise<void> {
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
+}
+
+/** Merge a stage's section into the run's report and re-render it. Returns the HTML path. */
+export async function updateRunReport(
+  run: RunContext,
+  store: ArtifactStore | undefined,
+  add: { training?: TrainingSection; evaluation?: EvaluationSection },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const dir = runDir(run.workflowId, env);
+  await mkdir(dir, { recursive: true });
+  const jsonPath = join(dir, 'report.json');
+  let data: RunReportData;
+  try {
+    data = JSON.parse(await readFile(jsonPath, 'utf8')) as RunReportData;
+  } catch {
+    data = { run, updatedAt: '', training: {}, evaluation: {}, lineage: [] };
+  }
+  data.run = run;
+  data.updatedAt = new Date().toISOString();
+  if (add.training) data.training[add.training.stage] = add.training;
+  if (add.evaluation) data.evaluation[add.evaluation.stage] = add.evaluation;
+  if (store) data.lineage = await store.list(run.workflowId);
+  await atomicWrite(jsonPath, JSON.stringify(data, null, 1));
+  return writeRunReport(data, env);
+}
+
+/** Render `data` to report.html; returns its path. */
+export async function writeRunReport(data: RunReportData, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const file = reportPath(data.run.workflowId, env);
+  await mkdir(runDir(data.run.workflowId, env), { recursive: true });
+  await atomicWrite(file, renderReport(data));
+  return file;
+}
+
+const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : v === null ? '–' : esc(String(v)));
+
+export function renderReport(d: RunReportData): string {
+  const out: string[] = [];
+  out.push(
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">',
+    `<title>mlpipe run ${esc(d.run.workflowId)}</title>`,
+    '<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}table{border-collapse:collapse;margin:8px 0}' +
+      'td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}.pass{color:#2a7}.fail{color:#c33}' +
+      'code{font-size:12px}.charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>',
+    `<h1>Run ${esc(d.run.workflowId)}</h1>`,
+    `<p>Pipeline <b>${esc(d.run.pipeline)}</b> · run id <code>${esc(d.run.runId)}</code> · plan <code>${esc(d.run.planHash.slice(0, 12))}</code>` +
+      (d.run.gitSha ? ` · git <code>${esc(d.run.gitSha.slice(0, 12))}</code>` : '') + ` · updated ${esc(d.updatedAt)}</p>`,
+  );
+  for (const t of Object.values(d.training)) {
+    const epochs = t.history.map((h) => h.logs);
+    const series = (k: string) => epochs.map((l) => l[k] ?? null);
+    out.push(
+      `<h2>Training: ${esc(t.stage)}</h2>`,
+      `<p>${t.history.length} epochs · stopped: ${esc(t.stopReason)} · backend ${esc(t.backend.backend)}` +
+        (t.backend.tfVersion ? ` (TensorFlow ${esc(t.backend.tfVersion)})` : '') + ` · tfjs ${esc(t.backend.tfjsVersion)}</p>`,
+      '<div class="charts">',
+      lineChart('loss', { loss: series('loss'), val_loss: series('val_loss') }),
+    );
+    for (const m of t.metrics) out.push(lineChart(m, { [m]: series(m), [`val_${m}`]: series(`val_${m}`) }));
+    out.push('</div>');
+    const keys = [...new Set(epochs.flatMap((l) => Object.keys(l)))];
+    out.push('<table><tr><th>epoch</th>' + keys.map((k) => `<th>${esc(k)}</th>`).join('') + '</tr>');
+    for (const h of t.history) out.push(`<tr><td>${h.epoch + 1}</td>` + keys.map((k) => `<td>${fmt(h.logs[k] ?? null)}</td>`).join('') + '</tr>');
+    out.push('</table>');
+  }
+  for (const e of Object.values(d.evaluation)) {
+    out.push(
+      `<h2>Evaluation: ${esc(e.stage)} (${esc(e.split)} split) — <span class="${e.passed ? 'pass' : 'fail'}">${e.passed ? 'passed' : 'failed'}</span></h2>`,
+      '<table><tr><th>metric</th><th>value</th></tr>',
+    );
+    for (const [k, v] of Object.entries(e.metrics)) if (!Array.isArray(v)) out.push(`<tr><td>${esc(k)}</td><td>${fmt(v)}</td></tr>`);
+    out.push('</table>');
+    if (e.gates.length) {
+      out.push('<table><tr><th>gate</th><th>min</th><th>max</th><th>value</th><th></th></tr>');
+      for (const g of e.gates) {
+        out.push(`<tr><td>${esc(g.metric)}</td><td>${fmt(g.min ?? null)}</td><td>${fmt(g.max ?? null)}</td><td>${fmt(g.value)}</td>` +
+          `<td class="${g.passed ? 'pass' : 'fail'}">${g.passed ? 'ok' : 'FAILED'}</td></tr>`);
+      }
+      out.push('</table>');
+    }
+    const cm = e.metrics.confusionMatrix;
+    if (Array.isArray(cm)) {
+      const labels = cm.map((_, i) => e.classes?.[i] ?? String(i));
+      out.push(heatmap('confusion matrix', cm, labels));
+    }
+  }
+  if (d.lineage.length) {
+    const stages = [...new Set(d.lineage.map((r) => r.lineage.stage))];
+    const producer = new Map<string, string>();
+    for (const r of d.lineage) producer.set(r.ref.digest, r.lineage.stage);
+    const edges = new Set<string>();
+    for (const r of d.lineage) {
+      for (const dg of Object.values(r.lineage.inputs)) {
+        const from = producer.get(dg);
+        if (from && from !== r.lineage.stage) edges.add(`${from}\u0000${r.lineage.stage}`);
+      }
+    }
+    const nodes = stages.map((s) => {
+      const recs = d.lineage.filter((r) => r.lineage.stage === s && !r.lineage.name?.startsWith('checkpoint-'));
+      return { id: s, label: s, sub: [...new Set(recs.map((r) => r.ref.kind))].join(', ') };
+    });
+    out.push('<h2>Lineage</h2>', lineageGraph(nodes, [...edges].map((e) => e.split('\u0000') as [string, string])));
+    out.push('<table><tr><th>stage</th><th>attempt</th><th>kind</th><th>artifact</th><th>size</th><th>inputs</th><th>created</th></tr>');
+    for (const r of d.lineage) {
+      out.push(
+        `<tr><td>${esc(r.lineage.stage)}${r.lineage.name ? ` (${esc(r.lineage.name)})` : ''}</td><td>${r.lineage.attempt}</td><td>${esc(r.ref.kind)}</td>` +
+          `<td><code title="${esc(r.ref.uri)}">${esc(r.ref.digest.slice(0, 19))}</code></td><td>${r.ref.sizeBytes}</td>` +
+          `<td>${Object.entries(r.lineage.inputs).map(([k, v]) => `${esc(k)}: <code>${esc(v.slice(0, 19))}</code>`).join('<br>')}</td><td>${esc(r.createdAt)}</td></tr>`,
+      );
+    }
+    out.push('</table>');
+  }
+  out.push('</body></html>');
+  return out.join('\n');
+}
