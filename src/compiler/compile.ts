@@ -115,7 +115,8 @@ export function compile(valid: ValidSpec, opts: CompileOptions): Plan {
     levels: lv,
     ...(p.schedule ? { schedule: schedulePlan(p) } : {}),
   };
-  // Round-trip through canonical JSON: drops undefined, fixes key order, proves serialisability.
-  const normal = JSON.parse(canonicalJson(body)) as Omit<Plan, 'hash'>;
-  return { ...normal, hash: sha256Hex(canonicalJson(normal)) };
+  // Round-trip through canonical JSON: drops undefined, fixes key order, proves serialisability;
+  // the same text is what the hash covers.
+  const text = canonicalJson(body);
+  return { ...(JSON.parse(text) as Omit<Plan, 'hash'>), hash: sha256Hex(text) };
 }

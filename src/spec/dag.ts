@@ -30,22 +30,6 @@ export function findCycle(needs: Needs): string[] | null {
   return null;
 }
 
-/**
- * Breadth-first distance groups of ancestors: [direct needs], [their needs], …, produced lazily
- * so a caller that finds what it wants nearby does not walk a long chain.
- */
-export function* ancestorRings(needs: Needs, name: string): Generator<string[]> {
-  const seen = new Set<string>([name]);
-  let frontier = [...(needs[name] ?? [])];
-  while (frontier.length) {
-    const ring = [...new Set(frontier)].filter((n) => !seen.has(n) && n in needs).sort();
-    if (!ring.length) return;
-    ring.forEach((n) => seen.add(n));
-    yield ring;
-    frontier = ring.flatMap((n) => needs[n] ?? []);
-  }
-}
-
 /** Does `name` transitively need `target`? Depth-first with early exit. */
 export function isUpstream(needs: Needs, name: string, target: string): boolean {
   const seen = new Set<string>();

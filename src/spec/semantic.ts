@@ -6,13 +6,14 @@
 import { Cron } from 'croner';
 import type { ParamType, StageKind } from '../compiler/plan.ts';
 import { checkSyntax, ExpressionError, findTemplates, references } from '../compiler/expr.ts';
-import { ancestorRings, findCycle, isUpstream, type Needs } from './dag.ts';
+import { findCycle, isUpstream, type Needs } from './dag.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { pointer } from './diagnostics.ts';
 import type { LoadedSpec } from './load.ts';
 import { allowedProperties, suggest } from './schema.ts';
 import { isArtifactType, STAGE_INPUTS, stageOutputs } from './stage-kinds.ts';
 import type { Param, Pipeline, Stage } from './types.gen.ts';
+import type { ArtifactKind } from '../compiler/plan.ts';
 
 type Path = (string | number)[];
 
@@ -205,6 +206,34 @@ function checkReferences(r: Reporter, p: Pipeline): void {
 
 // ---- inputs and artifact types --------------------------------------------------------------
 
+// Memo of nearestProducers per needs map (one per pipeline), so that a long chain is walked once.
+const producerMemo = new WeakMap<Needs, Map<string, { stages: string[]; distance: number }>>();
+
+/**
+ * The upstream stages nearest to `name` (fewest `needs` edges) that produce an artifact of
+ * `kind`; several when there is a tie. Memoised per stage and kind: linear in the DAG's size.
+ */
+function nearestProducers(p: Pipeline, needs: Needs, name: string, kind: ArtifactKind): string[] {
+  let memo = producerMemo.get(needs);
+  if (!memo) producerMemo.set(needs, (memo = new Map()));
+  const produces = (s: string) => Object.values(stageOutputs(p.stages[s]!.type as StageKind, p.stages[s] as unknown as Record<string, unknown>)).includes(kind);
+  const visit = (s: string): { stages: string[]; distance: number } => {
+    const key = `${s}\u0000${kind}`;
+    const known = memo!.get(key);
+    if (known) return known;
+    let best = { stages: [] as string[], distance: Infinity };
+    for (const n of needs[s] ?? []) {
+      const found = produces(n) ? { stages: [n], distance: 1 } : (({ stages, distance }) => ({ stages, distance: distance + 1 }))(visit(n));
+      if (found.distance < best.distance) best = { stages: [...found.stages], distance: found.distance };
+      else if (found.distance === best.distance) best.stages.push(...found.stages);
+    }
+    const result = { stages: [...new Set(best.stages)].sort(), distance: best.distance };
+    memo!.set(key, result);
+    return result;
+  };
+  return visit(name).stages;
+}
+
 export interface Binding {
   stage: string;
   output: string;
@@ -256,15 +285,10 @@ export function bindInputs(p: Pipeline, needs: Needs, name: string, report?: Rep
 
   for (const [input, spec] of Object.entries(specs)) {
     if (input in explicit) continue;
-    let found: Binding[] = [];
-    for (const ring of ancestorRings(needs, name)) {
-      found = ring.flatMap((s) => {
-        const outs = outputsOf(s);
-        const named = outs[input] === spec.kind ? input : Object.keys(outs).find((o) => outs[o] === spec.kind);
-        return named ? [{ stage: s, output: named }] : [];
-      });
-      if (found.length) break;
-    }
+    const found = nearestProducers(p, needs, name, spec.kind).map((s) => {
+      const outs = outputsOf(s);
+      return { stage: s, output: outs[input] === spec.kind ? input : Object.keys(outs).find((o) => outs[o] === spec.kind)! };
+    });
     if (found.length === 1) {
       out[input] = found[0]!;
     } else if (found.length > 1 && spec.required) {

@@ -1,0 +1,45 @@
+/**
+ * `npm run bench`: every benchmark, each against its baseline run side by side, printed as
+ * ratios. `npm run bench -- --only spec,orchestration,train` picks some.
+ */
+const only = (() => {
+  const i = process.argv.indexOf('--only');
+  return i > 0 ? new Set(process.argv[i + 1]!.split(',')) : null;
+})();
+
+const benches: { name: string; run: () => Promise<string> }[] = [
+  {
+    name: 'spec',
+    run: async () => {
+      const { runSpecBench, formatSpecBench } = await import('./spec.ts');
+      return formatSpecBench(runSpecBench());
+    },
+  },
+  {
+    name: 'orchestration',
+    run: async () => {
+      const { runOrchestrationBench, formatOrchestration } = await import('./orchestration.ts');
+      return formatOrchestration(await runOrchestrationBench());
+    },
+  },
+  {
+    name: 'train',
+    run: async () => {
+      const { trainSpeed, formatTrainSpeed, measureBlocking, formatBlocking } = await import('./train-speed.ts');
+      return `${formatTrainSpeed(await trainSpeed())}\n\n${formatBlocking(await measureBlocking())}`;
+    },
+  },
+];
+
+let failed = 0;
+for (const b of benches) {
+  if (only && !only.has(b.name)) continue;
+  console.log(`\n=== ${b.name} ===`);
+  try {
+    console.log(await b.run());
+  } catch (err) {
+    failed++;
+    console.log(`${b.name} could not run: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+process.exitCode = failed ? 1 : 0;
