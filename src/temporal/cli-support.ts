@@ -77,8 +77,10 @@ export async function loadPlan(file: string, params: Record<string, string> = {}
   try {
     return await compiler.compileFile(path, { params });
   } catch (err) {
-    const e = err as Error & { format?: () => string };
+    // SpecError: diagnostics with file:line:column, already formatted in its message.
+    const e = err as Error & { format?: () => string; diagnostics?: unknown };
     if (typeof e.format === 'function') throw new UsageError(e.format());
+    if (Array.isArray(e.diagnostics) || e.name === 'SpecError') throw new UsageError(e.message);
     throw err;
   }
 }

@@ -199,7 +199,7 @@ export async function rerunFrom(
   client: Client,
   workflowId: string,
   from: string,
-  o: { runKey?: string; noCache?: boolean } = {},
+  o: { runKey?: string; noCache?: boolean; taskQueue?: string } = {},
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof pipeline>> {
   const input = await runInput(client, workflowId);
   const plan = input.plan;
@@ -213,12 +213,14 @@ export async function rerunFrom(
   } catch {
     stages = (await handle.result()).stages;
   }
+  const taskQueue = o.taskQueue ?? (await handle.describe()).taskQueue; // where the old run ran
   const again = downstreamOf(plan, from);
   const reuse: NonNullable<PipelineInput['reuse']> = {};
   for (const [id, s] of Object.entries(stages)) if (!again.has(id) && s.status === 'succeeded') reuse[id] = s.outputs;
   return startRun(client, {
     plan,
     reuse,
+    taskQueue,
     ...(input.gitSha ? { source: { gitSha: input.gitSha } } : {}),
     ...(o.runKey ? { runKey: o.runKey } : {}),
     ...(o.noCache ? { noCache: true } : {}),
