@@ -186,12 +186,96 @@ export function formatTrainSpeed(r: TrainSpeedResult): string {
   return lines.join('\n');
 }
 
+/** A small MLP (MNIST-sized input) for the blocking measurement. */
+export const MLP: TrainModelSpec = {
+  model: { inputShape: [784], layers: [{ type: 'dense', units: 128, activation: 'relu' }, { type: 'dense', units: 64, activation: 'relu' }, { type: 'dense', units: 10 }] },
+  optimizer: { type: 'adam', learningRate: 0.001 },
+  loss: 'sparseCategoricalCrossentropy',
+  metrics: ['accuracy'],
+};
+
+export interface BlockingRow {
+  model: 'LeNet CNN' | 'MLP 784-128-64-10';
+  batchSize: number;
+  /** How long the event loop was blocked by one batch (time between yields), ms. */
+  medianMs: number;
+  maxMs: number;
+  /** Longest block of the per-epoch validation pass (evaluate yields per batch too). */
+  validationMaxMs: number;
+}
+
+/**
+ * Event-loop blocking per batch on the selected backend: fit yields after each batch, so the
+ * gap between two onBatch calls is one batch's synchronous native work (plus a yield).
+ */
+export async function measureBlocking(batchSizes = [32, 128, 512], samples = 2048): Promise<BlockingRow[]> {
+  selectBackend('cpu');
+  const rows: BlockingRow[] = [];
+  for (const [name, spec, shape] of [
+    ['LeNet CNN', LENET, [32, 32, 3]],
+    ['MLP 784-128-64-10', MLP, [784]],
+  ] as const) {
+    for (const b of batchSizes) {
+      const size = shape.reduce((a, c) => a * c, 1);
+      let s = 7;
+      const x = Float32Array.from({ length: samples * size }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296));
+      const y = Int32Array.from({ length: samples }, (_, i) => i % 10);
+      const { model } = buildModel(spec, { seed: 1 });
+      const gaps: number[] = [];
+      let last = 0;
+      let epochNow = 0;
+      let validationMax = 0;
+      // a 1 ms interval timer sees every stall: the longest gap between its ticks in the
+      // validation phase is the validation pass's blocking
+      let tick = performance.now();
+      const timer = setInterval(() => {
+        const now = performance.now();
+        if (epochNow === 1) validationMax = Math.max(validationMax, now - tick);
+        tick = now;
+      }, 1);
+      await fit(model, spec, { data: x, shape: [samples, ...shape] }, { data: y, shape: [samples] }, {
+        epochs: 2,
+        batchSize: b,
+        validation: { x: { data: x.subarray(0, 1024 * size), shape: [1024, ...shape] }, y: { data: y.subarray(0, 1024), shape: [1024] } },
+        onBatch: (e, i) => {
+          const now = performance.now();
+          if (e === 1 && i > 0) gaps.push(now - last); // epoch 0 warms up
+          last = now;
+          if (i === Math.ceil(samples / b) - 1) {
+            epochNow = 1; // the validation pass follows the last batch
+            tick = now;
+          }
+        },
+        onEpochEnd: () => {
+          epochNow = 0;
+        },
+      });
+      clearInterval(timer);
+      model.dispose();
+      gaps.sort((a, c) => a - c);
+      rows.push({ model: name, batchSize: b, medianMs: gaps[Math.floor(gaps.length / 2)] ?? 0, maxMs: gaps.at(-1) ?? 0, validationMaxMs: validationMax });
+    }
+  }
+  return rows;
+}
+
+export function formatBlocking(rows: BlockingRow[]): string {
+  return [
+    `${'event-loop blocking'.padEnd(20)} ${'batch'.padStart(5)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)} ${'val max ms'.padStart(10)}`,
+    ...rows.map((r) => `${r.model.padEnd(20)} ${String(r.batchSize).padStart(5)} ${r.medianMs.toFixed(1).padStart(10)} ${r.maxMs.toFixed(1).padStart(8)} ${r.validationMaxMs.toFixed(1).padStart(10)}`),
+  ].join('\n');
+}
+
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv.includes('--blocking')) {
+    console.log(formatBlocking(await measureBlocking()));
+    process.exit(0);
+  }
   const result = await trainSpeed({
     samples: Number(arg('--samples') ?? 4096),
     epochs: Number(arg('--epochs') ?? 2),

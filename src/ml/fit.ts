@@ -171,9 +171,9 @@ function monitorMode(monitor: string, mode: EarlyStopping['mode']): 'min' | 'max
 
 /**
  * Evaluate a model on data: mean loss and the spec's metrics. Runs in batches without
- * gradients; the model is left unchanged.
+ * gradients, yielding to the event loop between batches; the model is left unchanged.
  */
-export function evaluate(model: LayersModel, spec: TrainModelSpec, x: ArrayData, y: ArrayData, batchSize = 256): EpochLogs {
+export async function evaluate(model: LayersModel, spec: TrainModelSpec, x: ArrayData, y: ArrayData, batchSize = 256): Promise<EpochLogs> {
   const tf = getTf();
   const n = checkData('evaluate', x, y);
   const kind = outputKindFor(spec);
@@ -192,6 +192,7 @@ export function evaluate(model: LayersModel, spec: TrainModelSpec, x: ArrayData,
         lossSum += tf.sum(perSampleLoss(tf, spec.loss, out, yb, kind)).dataSync()[0]!;
         for (const [k, t] of Object.entries(metricSums(tf, spec.loss, metrics, out, yb, kind))) addSum(sums, k, t);
       });
+      await yieldToEventLoop();
     }
   } finally {
     tf.dispose([xs, ys]);
@@ -321,7 +322,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
       const logs: EpochLogs = { loss: lossSum.dataSync()[0]! / n, ...finishMetrics(metrics, n, sums) };
       tf.dispose(lossSum);
       if (opts.validation) {
-        const v = evaluate(model, spec, opts.validation.x, opts.validation.y, Math.max(opts.batchSize, 256));
+        const v = await evaluate(model, spec, opts.validation.x, opts.validation.y, opts.batchSize);
         for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
       }
       logs.learningRate = scheduledLearningRate(baseLr, schedule, epoch, opts.epochs);

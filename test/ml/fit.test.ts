@@ -174,9 +174,9 @@ describe('losses', () => {
     const reg: TrainModelSpec = { model: { inputShape: [4], layers: [{ type: 'dense', units: 1 }] }, optimizer: { type: 'adam', learningRate: 0.05 }, loss: 'meanSquaredError', metrics: ['meanAbsoluteError', 'meanSquaredError'] };
     const target = { data: Float32Array.from({ length: 128 }, (_, i) => x.data[i * 4]! * 2 - x.data[i * 4 + 1]!), shape: [128, 1] };
     const m = buildModel(reg, { seed: 1 }).model;
-    const before = evaluate(m, reg, x, target);
+    const before = await evaluate(m, reg, x, target);
     await fit(m, reg, x, target, { epochs: 20, batchSize: 16 });
-    const after = evaluate(m, reg, x, target);
+    const after = await evaluate(m, reg, x, target);
     expect(after.loss).toBeLessThan(before.loss!);
     expect(after.meanSquaredError).toBeCloseTo(after.loss!, 4);
   });

@@ -74,7 +74,7 @@ describe.each(CASES)('layer $name on the native backend', (c) => {
     const ys = tf.tensor(y.data, y.shape, 'int32');
     const lossFn = (input: TfModule.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(ys, 3), model.apply(input, { training: true }) as TfModule.Tensor) as TfModule.Scalar;
     const { grads } = tf.variableGrads(() => lossFn(xs));
-    const own = model.layers[0]!.trainableWeights.map((w) => w.read().name);
+    const own = model.layers[0]!.trainableWeights.map((w) => (w.read() as TfModule.Variable).name);
     for (const [name, g] of Object.entries(grads)) {
       expect(allFinite(g.dataSync()), `gradient of ${name} is finite`).toBe(true);
     }
@@ -110,7 +110,7 @@ describe('activations on the native backend', () => {
     const xs = tf.tensor(Float32Array.from(randoms(32), (v) => v * 4 - 2), [8, 4]);
     const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(model.apply(xs) as TfModule.Tensor)) as TfModule.Scalar);
     expect(Number.isFinite(value.dataSync()[0]!)).toBe(true);
-    const kernel = grads[model.layers[0]!.trainableWeights[0]!.read().name]!.dataSync();
+    const kernel = grads[(model.layers[0]!.trainableWeights[0]!.read() as TfModule.Variable).name]!.dataSync();
     expect(allFinite(kernel)).toBe(true);
     expect(maxAbs(kernel)).toBeGreaterThan(0);
     model.dispose();
@@ -156,10 +156,10 @@ describe.each(OPTIMIZERS)('optimizer %o on the native backend', (optimizer) => {
     const { x, y } = separable(128);
     const spec: TrainModelSpec = { model: { inputShape: [4], layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 2 }] }, optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] };
     const { model } = buildModel(spec, { seed: 5 });
-    const before = evaluate(model, spec, x, y).loss!;
+    const before = (await evaluate(model, spec, x, y)).loss!;
     let checkpoint: Awaited<Parameters<NonNullable<Parameters<typeof fit>[4]['onCheckpoint']>>[0]> | undefined;
     await fit(model, spec, x, y, { epochs: 5, batchSize: 16, seed: 1, checkpointEvery: 5, onCheckpoint: (s) => void (checkpoint = s) });
-    const after = evaluate(model, spec, x, y).loss!;
+    const after = (await evaluate(model, spec, x, y)).loss!;
     expect(after).toBeLessThan(before);
     expect(checkpoint!.nextEpoch).toBe(5);
     if (optimizer.type !== 'sgd' || optimizer.momentum) expect(checkpoint!.optimizer.length, 'optimizer slots captured').toBeGreaterThan(0);
