@@ -29,10 +29,11 @@ export interface ActivityOptions {
 
 const loaded = new Map<string, Promise<StageActivity | Error>>();
 
-function loadKind(kind: string): Promise<StageActivity | Error> {
-  let p = loaded.get(kind);
+function loadKind(kind: string, dir: URL = new URL('./', import.meta.url)): Promise<StageActivity | Error> {
+  const cacheKey = `${dir.href}${kind}`;
+  let p = loaded.get(cacheKey);
   if (!p) {
-    p = import(new URL(`./${kind}.ts`, import.meta.url).href).then(
+    p = import(new URL(`./${kind}.ts`, dir).href).then(
       (mod: Record<string, unknown>) => {
         const fn = mod.default ?? mod[kind] ?? mod.run;
         return typeof fn === 'function'
@@ -44,9 +45,21 @@ function loadKind(kind: string): Promise<StageActivity | Error> {
           ? new Error(`stage kind "${kind}" has no activity module (activities/${kind}.ts) in this worker`)
           : new Error(`activities/${kind}.ts failed to load: ${err.message}`),
     );
-    loaded.set(kind, p);
+    loaded.set(cacheKey, p);
   }
   return p;
+}
+
+/**
+ * The activity of a module-backed kind: imports `<dir>/<kind>.ts` on first use. A missing or
+ * broken module fails the stage (non-retryable, naming stage and kind), never the worker.
+ */
+export function moduleBackedActivity(kind: string, dir?: URL): StageActivity {
+  return async (input) => {
+    const fn = await loadKind(kind, dir);
+    if (fn instanceof Error) unavailable(input, fn.message);
+    return fn(input);
+  };
 }
 
 function unavailable(input: StageActivityInput, why: string): never {
@@ -90,13 +103,7 @@ export async function buildActivities(opts: ActivityOptions): Promise<Record<str
     let fn: StageActivity;
     if (given) fn = given;
     else if (kind === 'activity') fn = userDispatcher(user, source);
-    else {
-      fn = async (input) => {
-        const loadedFn = await loadKind(kind);
-        if (loadedFn instanceof Error) unavailable(input, loadedFn.message);
-        return loadedFn(input);
-      };
-    }
+    else fn = moduleBackedActivity(kind);
     acts[activityName(kind)] = wrap(fn);
   }
   const cache = createStepCacheActivities(opts.home);

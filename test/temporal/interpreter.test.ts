@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
-import { retryUpdate, statusQuery, type RunStatus } from '../../workflows/api.ts';
+import { approveUpdate, retryUpdate, statusQuery, type RunStatus } from '../../workflows/api.ts';
 import { taskQueueFor } from '../../workflows/routing.ts';
 import { describeRun } from '../../src/temporal/runs.ts';
 import { makePlan, node } from '../support/plans.ts';
@@ -169,6 +169,32 @@ describe('pipeline interpreter', () => {
     expect(res.stages.fragile!.status).toBe('succeeded');
     expect(res.stages.fragile!.rounds).toBe(2);
     expect(res.stages.last!.status).toBe('succeeded');
+  });
+
+  it('an unknown user activity fails its stage at once, naming stage and activity', async () => {
+    const plan = makePlan('unknown', { x: { fn: 'doesNotExist', maximumAttempts: 5 } });
+    const msg = await failureOf((await env.start(plan)).result());
+    expect(msg).toMatch(/stage "x" \(activity\) failed: no user activity "doesNotExist"/);
+  });
+
+  it('waits at an approval gate until approved', async () => {
+    const plan = makePlan('gate', { a: { fn: 'noop' }, ship: { fn: 'noop', needs: ['a'], approval: true } });
+    const h = await env.start(plan);
+    await until(() => h.query(statusQuery), (s: RunStatus) => s.stages.ship!.status === 'awaiting-approval');
+    await h.executeUpdate(approveUpdate, { args: ['ship'] });
+    expect((await h.result()).stages.ship!.status).toBe('succeeded');
+  });
+
+  it('surfaces heartbeat progress of a running stage (describe → pending activities)', async () => {
+    const plan = makePlan('progress', { p: { fn: 'sleepFor', input: { ms: 4000, beatMs: 100 }, heartbeatTimeoutMs: 1000 } });
+    const h = await env.start(plan);
+    const view = await until(
+      () => describeRun(env.client, h.workflowId),
+      (v) => (v.live.p?.progress?.step ?? 0) > 0,
+    );
+    expect(view.live.p!.progress!.steps).toBe(4000);
+    expect(view.run!.stages.p!.status).toBe('running');
+    await h.result();
   });
 
   it('keeps history bounded with continue-as-new and finishes the plan', async () => {
