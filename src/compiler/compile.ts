@@ -53,6 +53,11 @@ function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): 
   const config: JsonObject = {};
   for (const [k, v] of Object.entries(s)) if (!COMMON_FIELDS.has(k)) config[k] = v as JsonObject[string];
   if (kind === 'collect') config.__baseDir = opts.baseDir;
+  if (kind === 'optimize') {
+    // Trials train the tuned stage's model with overrides: they need its whole config.
+    const tuned = p.stages[(s as { tunes: string }).tunes]!;
+    config.__tunedConfig = Object.fromEntries(Object.entries(tuned).filter(([k]) => !COMMON_FIELDS.has(k))) as JsonObject;
+  }
   const outputs = stageOutputs(kind, s as unknown as Record<string, unknown>);
   const inputs = Object.fromEntries(
     Object.entries(bindInputs(p, needs, name)).map(([input, b]) => {

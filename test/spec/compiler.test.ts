@@ -98,3 +98,13 @@ describe('compiler', () => {
     expect(p.nodes[999]!.needs).toEqual(['s998']);
   });
 });
+
+describe('compiler: optimize', () => {
+  it('gives an optimize stage the tuned train stage config, params substituted', () => {
+    const p = plan(spec(train + `  tune:\n    type: optimize\n    needs: [prep]\n    tunes: train\n    space: { epochs: { type: int, min: 1, max: 3 } }\n    objective: { metric: val_loss, direction: minimize }\n`));
+    const tune = p.nodes.find((n) => n.id === 'tune')!;
+    expect(tune.config.__tunedConfig).toMatchObject({ epochs: 3, loss: 'meanSquaredError', optimizer: { type: 'sgd' } });
+    expect(tune.config.__tunedConfig).not.toHaveProperty('needs');
+    expect(tune.inputs.dataset).toEqual({ stage: 'prep', output: 'dataset', kind: 'dataset' });
+  });
+});
