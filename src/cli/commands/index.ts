@@ -13,6 +13,8 @@ import * as retryCmd from './retry.ts';
 import * as skipCmd from './skip.ts';
 import * as rerunCmd from './rerun.ts';
 import * as devCmd from './dev.ts';
+import * as applyCmd from './apply.ts';
+import * as schedulesCmd from './schedules.ts';
 
 /**
  * Every subcommand lives in its own module under this folder and exports `register(program)`.
@@ -33,4 +35,6 @@ export function registerCommands(program: Command): void {
   skipCmd.register(program);
   rerunCmd.register(program);
   devCmd.register(program);
+  applyCmd.register(program);
+  schedulesCmd.register(program);
 }
