@@ -309,7 +309,6 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     history: { ...historyRef },
     epochs: history.length,
     backend: backend.backend,
-    tfVersion: backend.tfVersion,
   };
   const last = history.at(-1)?.logs ?? {};
   outputs.loss = last.loss ?? null;

@@ -1,0 +1,24 @@
+// The example pipelines, compiled by the real compiler and run stage by stage through the
+// activities' cores (no Temporal; the runtime's tests cover that path).
+import { describe, expect, it } from 'vitest';
+import { runPlanFile } from './run-plan.ts';
+import { tempDir, testEnv } from './helpers.ts';
+
+describe('example pipelines through the activities', () => {
+  it('pipelines/iris-mlp.yaml passes its accuracy gate (≥ 0.93)', { timeout: 120_000 }, async () => {
+    process.env.MLPIPE_HOME = tempDir();
+    const r = await runPlanFile('pipelines/iris-mlp.yaml', {}, testEnv(), 'examples/iris');
+    console.log(`iris-mlp.yaml: test accuracy ${r.evaluate!.outputs.accuracy}, epochs ${r.train!.outputs.epochs}`);
+    expect(r.data!.outputs.rows).toBe(150);
+    expect(r.evaluate!.outputs.accuracy as number).toBeGreaterThanOrEqual(0.93);
+    expect(r.evaluate!.outputs.passed).toBe(true);
+  });
+
+  it('pipelines/regression.yaml passes its R² gate (≥ 0.9)', { timeout: 120_000 }, async () => {
+    process.env.MLPIPE_HOME = tempDir();
+    const r = await runPlanFile('pipelines/regression.yaml', { epochs: '20' }, testEnv(), 'examples/regression');
+    console.log(`regression.yaml: test R² ${r.evaluate!.outputs.r2}`);
+    expect(r.evaluate!.outputs.r2 as number).toBeGreaterThanOrEqual(0.9);
+    expect(r.evaluate!.outputs.passed).toBe(true);
+  });
+});
