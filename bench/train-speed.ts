@@ -8,6 +8,7 @@
 //
 // Exported: trainSpeed(options) for bench/run.ts.
 import { spawnSync } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { selectBackend, type BackendInfo } from '../src/ml/backend.ts';
 import { fit, type ArrayData } from '../src/ml/fit.ts';
@@ -60,6 +61,8 @@ export interface TrainSpeedResult {
   backend: BackendInfo;
   pytorch: { version: string; threads: number } | { error: string } | null;
   env: Record<string, string | undefined>;
+  /** 1-minute load average before and after the run, and the core count: ratios need an idle machine. */
+  load: { before: number; after: number; cores: number };
 }
 
 function data(n: number, seed = 1): { x: ArrayData; y: ArrayData } {
@@ -130,6 +133,7 @@ export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpe
   const jsSamples = opts.jsSamples ?? 64;
   const log = opts.log ?? ((l: string) => console.log(l));
   const rows: SpeedRow[] = [];
+  const loadBefore = loadavg()[0]!;
 
   const { info } = selectBackend('cpu');
   if (info.backend === 'cpu-js') log('warning: the native backend is unavailable, so the tfjs-node rows run on pure JS (run `npm run setup`)');
@@ -169,7 +173,7 @@ export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpe
   const env = Object.fromEntries(
     ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_THREADS', 'TF_ENABLE_ONEDNN_OPTS'].map((k) => [k, process.env[k]]),
   );
-  return { rows, backend: info, pytorch, env };
+  return { rows, backend: info, pytorch, env, load: { before: loadBefore, after: loadavg()[0]!, cores: availableParallelism() } };
 }
 
 export function formatTrainSpeed(r: TrainSpeedResult): string {
@@ -182,6 +186,9 @@ export function formatTrainSpeed(r: TrainSpeedResult): string {
     lines.push(
       `${row.impl.padEnd(30)} ${String(row.batchSize).padStart(5)} ${row.samplesPerSecond.toFixed(row.samplesPerSecond < 100 ? 1 : 0).padStart(10)} ${(row.ratioToPytorch === null ? '-' : `${row.ratioToPytorch.toFixed(2)}x`).padStart(10)}`,
     );
+  }
+  if (Math.max(r.load.before, r.load.after) > r.load.cores * 0.75) {
+    lines.push(`warning: load average ${r.load.before.toFixed(1)}/${r.load.after.toFixed(1)} on ${r.load.cores} cores: other processes compete for the CPU (PyTorch's OpenMP threads suffer most); rerun on an idle machine before trusting the ratios`);
   }
   return lines.join('\n');
 }
