@@ -1,11 +1,9 @@
 // evaluate: model + preprocessed dataset → metrics on a split (default test) with
 // scikit-learn's definitions, gate checks (`passed`), and the run report's evaluation section.
 import type { JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
-import { getTf } from '../src/ml/backend.ts';
-import { loadModel, type ModelMeta } from '../src/ml/checkpoint.ts';
+import { loadModel, predict, type ModelMeta } from '../src/ml/checkpoint.ts';
 import { featureTensor, labelVector, splitIndices, type Dataset, type SplitName } from '../src/ml/dataset.ts';
 import { computeMetrics, REGRESSION_METRICS, type EvalMetricName, type MetricValue } from '../src/ml/metrics.ts';
-import { toProbabilities } from '../src/ml/model.ts';
 import { updateRunReport, type EvaluationSection } from '../src/ml/report.ts';
 import type * as TfModule from '@tensorflow/tfjs';
 import { invalid, lineage, readDataset, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
@@ -14,51 +12,6 @@ export interface EvaluateConfig {
   split?: SplitName;
   metrics: EvalMetricName[];
   gates?: { metric: EvalMetricName; min?: number; max?: number }[];
-}
-
-export interface Predictions {
-  /** Predicted class ids (classifiers) or values (regression). */
-  yPred: Float64Array;
-  /** Class probabilities [n][k] (k ≥ 2), or the positive class's probability for a 1-unit binary model. */
-  scores?: number[][] | Float64Array;
-}
-
-/** Run the model over features in batches. */
-export function predict(model: TfModule.LayersModel, meta: ModelMeta, x: { data: Float32Array; shape: number[] }, batch = 512): Predictions {
-  const tf = getTf();
-  const n = x.shape[0]!;
-  const width = x.data.length / n;
-  const classification = meta.outputKind !== 'values';
-  const yPred = new Float64Array(n);
-  const rows: number[][] = [];
-  const pos = new Float64Array(n);
-  let units = 1;
-  for (let s = 0; s < n; s += batch) {
-    const b = Math.min(batch, n - s);
-    const out = tf.tidy(() => {
-      const xb = tf.tensor(x.data.subarray(s * width, (s + b) * width), [b, ...x.shape.slice(1)]);
-      const raw = model.predict(xb) as TfModule.Tensor;
-      return classification ? toProbabilities(raw, meta.outputKind, meta.loss) : raw;
-    });
-    units = out.shape.at(-1) ?? 1;
-    const v = out.dataSync();
-    out.dispose();
-    for (let i = 0; i < b; i++) {
-      const r = Array.from(v.subarray(i * units, (i + 1) * units), Number);
-      if (!classification) yPred[s + i] = r[0]!;
-      else if (units === 1) {
-        pos[s + i] = r[0]!;
-        yPred[s + i] = r[0]! >= 0.5 ? 1 : 0;
-      } else {
-        let best = 0;
-        for (let c = 1; c < units; c++) if (r[c]! > r[best]!) best = c;
-        yPred[s + i] = best;
-        rows.push(r);
-      }
-    }
-  }
-  if (!classification) return { yPred };
-  return { yPred, scores: units === 1 ? pos : rows };
 }
 
 export function evaluateDataset(
@@ -134,3 +87,6 @@ export async function evaluateCore(input: StageActivityInput, env: StageEnv): Pr
 export async function evaluate(input: StageActivityInput): Promise<StageResult> {
   return evaluateCore(input, stageEnv());
 }
+
+// The model server imports these from here; they live in src/ml/checkpoint.ts.
+export { predict, type Predictions } from '../src/ml/checkpoint.ts';

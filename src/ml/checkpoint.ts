@@ -9,7 +9,7 @@ import { decodeBundle, encodeBundle } from '../artifacts/bundle.ts';
 import type { BackendInfo } from './backend.ts';
 import { getTf } from './backend.ts';
 import type { EpochLogs, NamedArray, TrainingState } from './fit.ts';
-import type { OutputKind } from './model.ts';
+import { toProbabilities, type OutputKind } from './model.ts';
 import type { TrainModelSpec } from './model-spec.ts';
 
 export interface ModelMeta {
@@ -172,3 +172,52 @@ export function decodeCheckpoint(buf: Buffer): Checkpoint {
     },
   };
 }
+
+export interface Predictions {
+  /** Predicted class ids (classifiers) or values (regression). */
+  yPred: Float64Array;
+  /** Class probabilities [n][k] (k ≥ 2), or the positive class's probability for a 1-unit binary model. */
+  scores?: number[][] | Float64Array;
+}
+
+/**
+ * Run a loaded model over features (e.g. from applyTransform) in batches: class ids and
+ * probabilities for classifiers, values for regressors. Used by evaluate and the model server.
+ */
+export function predict(model: TfModule.LayersModel, meta: ModelMeta, x: { data: Float32Array; shape: number[] }, batch = 512): Predictions {
+  const tf = getTf();
+  const n = x.shape[0]!;
+  const width = x.data.length / n;
+  const classification = meta.outputKind !== 'values';
+  const yPred = new Float64Array(n);
+  const rows: number[][] = [];
+  const pos = new Float64Array(n);
+  let units = 1;
+  for (let s = 0; s < n; s += batch) {
+    const b = Math.min(batch, n - s);
+    const out = tf.tidy(() => {
+      const xb = tf.tensor(x.data.subarray(s * width, (s + b) * width), [b, ...x.shape.slice(1)]);
+      const raw = model.predict(xb) as TfModule.Tensor;
+      return classification ? toProbabilities(raw, meta.outputKind, meta.loss) : raw;
+    });
+    units = out.shape.at(-1) ?? 1;
+    const v = out.dataSync();
+    out.dispose();
+    for (let i = 0; i < b; i++) {
+      const r = Array.from(v.subarray(i * units, (i + 1) * units), Number);
+      if (!classification) yPred[s + i] = r[0]!;
+      else if (units === 1) {
+        pos[s + i] = r[0]!;
+        yPred[s + i] = r[0]! >= 0.5 ? 1 : 0;
+      } else {
+        let best = 0;
+        for (let c = 1; c < units; c++) if (r[c]! > r[best]!) best = c;
+        yPred[s + i] = best;
+        rows.push(r);
+      }
+    }
+  }
+  if (!classification) return { yPred };
+  return { yPred, scores: units === 1 ? pos : rows };
+}
+

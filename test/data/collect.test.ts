@@ -21,7 +21,7 @@ const irisSchema = {
   ],
 };
 
-async function run(config: JsonObject, env = testEnv()) {
+async function run(config: Record<string, unknown>, env = testEnv()) {
   const out = await collectCore(stageInput('collect', config), env);
   const ds = decodeDataset(await env.store.get(out.outputs.dataset as unknown as ArtifactRef));
   return { out, ds, env };

@@ -23,7 +23,7 @@ export function testEnv(root = tempDir(), over: Partial<StageEnv> = {}): StageEn
 
 export function stageInput(
   kind: StageKind,
-  config: JsonObject,
+  config: Record<string, unknown>,
   inputs: Record<string, ArtifactRef> = {},
   workflowId = 'test/run-1',
 ): StageActivityInput {
@@ -31,7 +31,7 @@ export function stageInput(
     run: { workflowId, runId: 'r1', pipeline: 'test', planHash: 'plan-hash', gitSha: 'abc123' },
     stage: kind,
     kind,
-    config,
+    config: config as JsonObject,
     inputs,
     params: {},
   };

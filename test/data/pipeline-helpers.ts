@@ -4,7 +4,7 @@ import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
 import { evaluateCore } from '../../activities/evaluate.ts';
-import type { ArtifactRef, JsonObject, StageResult } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, StageResult } from '../../src/compiler/plan.ts';
 import { stageInput, tempDir, testEnv } from './helpers.ts';
 
 export const irisSchema = {
@@ -21,7 +21,7 @@ export const irisSchema = {
 export const ref = (r: StageResult, k: string) => r.outputs[k] as unknown as ArtifactRef;
 
 /** collect → preprocess, returning the env and the preprocessed dataset ref. */
-export async function prepared(collect: JsonObject, steps: JsonObject[], workflowId = 'test/run-1') {
+export async function prepared(collect: Record<string, unknown>, steps: Record<string, unknown>[], workflowId = 'test/run-1') {
   const root = tempDir();
   process.env.MLPIPE_HOME = join(root, 'home');
   const env = testEnv(root);
@@ -34,8 +34,8 @@ export async function prepared(collect: JsonObject, steps: JsonObject[], workflo
 
 export async function trainAndEvaluate(
   prep: Awaited<ReturnType<typeof prepared>>,
-  train: JsonObject,
-  evaluate: JsonObject,
+  train: Record<string, unknown>,
+  evaluate: Record<string, unknown>,
 ) {
   const t = await trainCore(stageInput('train', train, { dataset: prep.dataset }, prep.workflowId), prep.env);
   const e = await evaluateCore(stageInput('evaluate', evaluate, { dataset: prep.dataset, model: ref(t, 'model') }, prep.workflowId), prep.env);

@@ -19,7 +19,7 @@ const irisSchema = {
   ],
 };
 
-async function irisPipeline(steps: JsonObject[]) {
+async function irisPipeline(steps: Record<string, unknown>[]) {
   const env = testEnv();
   const dir = tempDir();
   copyFileSync(resolve('pipelines/data/iris.csv'), join(dir, 'iris.csv'));

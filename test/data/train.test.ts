@@ -87,7 +87,7 @@ describe('train + evaluate: tabular', () => {
 });
 
 describe('train: checkpoints, resume, cancellation', () => {
-  const cfg: JsonObject = { ...irisTrain, epochs: 6, checkpoint: { everyEpochs: 2, keepLast: 2 } };
+  const cfg: Record<string, unknown> = { ...irisTrain, epochs: 6, checkpoint: { everyEpochs: 2, keepLast: 2 } };
 
   it('a retry resumes from the checkpoint in the heartbeat details, not from epoch 0', async () => {
     const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'ckpt/run-1');
