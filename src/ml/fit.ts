@@ -109,12 +109,16 @@ export function restoreModel(tf: Tf, model: LayersModel, weights: NamedArray[]):
 
 async function snapshotOptimizer(opt: TfModule.Optimizer): Promise<NamedArray[]> {
   const named = await opt.getWeights();
-  return named.map(({ name, tensor }) => ({
+  const out = named.map(({ name, tensor }) => ({
     name,
     shape: tensor.shape.slice(),
     dtype: tensor.dtype as 'float32' | 'int32',
     data: tensor.dataSync().slice() as Float32Array | Int32Array,
   }));
+  // getWeights returns the slot variables themselves plus a fresh `iter` scalar: free the latter
+  const tf = getTf();
+  for (const { tensor } of named) if (!(tensor instanceof tf.Variable)) tensor.dispose();
+  return out;
 }
 
 async function restoreOptimizer(tf: Tf, opt: TfModule.Optimizer, slots: NamedArray[]): Promise<void> {
@@ -361,7 +365,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
     }
   } finally {
     tf.dispose([xs, ys, ...(weightsAll ? [weightsAll] : []), ...(bestWeights ?? [])]);
-    optimizer.dispose();
+    disposeOptimizer(tf, optimizer);
   }
   const seconds = (performance.now() - t0) / 1000;
   return {
@@ -373,6 +377,12 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
     backend: backendInfo(),
     samplesPerSecond: seconds > 0 ? samplesSeen / seconds : 0,
   };
+}
+
+/** optimizer.dispose() plus the tensors tfjs forgets (MomentumOptimizer leaks SGD's `c` scalar). */
+function disposeOptimizer(tf: Tf, opt: TfModule.Optimizer): void {
+  opt.dispose();
+  for (const v of Object.values(opt)) if (v instanceof tf.Tensor && !v.isDisposed) v.dispose();
 }
 
 async function captureState(model: LayersModel, optimizer: TfModule.Optimizer, nextEpoch: number, best: TrainingState['best']): Promise<TrainingState> {

@@ -131,6 +131,17 @@ describe('fit', () => {
     expect(scheduledLearningRate(0.1, undefined, 7, 10)).toBe(0.1);
   });
 
+  it('leaks no tensors across fit, evaluate and a checkpoint', async () => {
+    const { x, y } = separable(64);
+    const { model } = buildModel({ ...MLP, model: { ...MLP.model, layers: [{ type: 'batchNormalization' }, ...MLP.model.layers] } }, { seed: 1 });
+    const opts = { epochs: 2, batchSize: 16, validation: { x, y }, checkpointEvery: 1, onCheckpoint: () => {}, earlyStopping: { patience: 5, restoreBestWeights: true } };
+    await fit(model, MLP, x, y, opts); // first run creates tfjs's cached scalars
+    const before = tf.memory().numTensors;
+    await fit(model, MLP, x, y, opts);
+    await evaluate(model, MLP, x, y);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('rejects mismatched data with the place and the numbers', async () => {
     const { model } = buildModel(MLP, { seed: 1 });
     await expect(fit(model, MLP, { data: new Float32Array(8), shape: [2, 4] }, { data: new Float32Array(6), shape: [3, 2] }, { epochs: 1, batchSize: 2 })).rejects.toThrow(
