@@ -1,0 +1,92 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { collectCore } from '../../activities/collect.ts';
+import { evaluateCore } from '../../activities/evaluate.ts';
+import { preprocessCore } from '../../activities/preprocess.ts';
+import { trainCore } from '../../activities/train.ts';
+import { Rng } from '../../src/ml/data-rng.ts';
+import { stageInput, tempDir, testEnv } from './helpers.ts';
+import { irisSchema, prepared, ref } from './pipeline-helpers.ts';
+
+const irisSteps = [
+  { type: 'labelEncode', columns: ['species'] },
+  { type: 'standardize' },
+  { type: 'split', train: 0.7, validation: 0.1, test: 0.2, seed: 3, stratify: true },
+];
+const mlp = (lr: number, epochs: number, extra: Record<string, unknown> = {}) => ({
+  model: { layers: [{ type: 'dense', units: 16, activation: 'relu', kernelRegularizer: { l2: 0.001 } }, { type: 'dropout', rate: 0.1 }, { type: 'dense', units: 3, activation: 'softmax' }] },
+  optimizer: { type: 'adam', learningRate: lr },
+  loss: 'sparseCategoricalCrossentropy',
+  metrics: ['accuracy'],
+  epochs,
+  batchSize: 16,
+  seed: 5,
+  ...extra,
+});
+
+describe('train options', () => {
+  it('early stopping ends training before the epoch budget', async () => {
+    const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'opt/es');
+    const t = await trainCore(
+      stageInput('train', mlp(0.05, 300, { earlyStopping: { monitor: 'val_loss', patience: 3, restoreBest: true } }), { dataset: prep.dataset }, 'opt/es'),
+      prep.env,
+    );
+    const h = JSON.parse((await prep.env.store.get(ref(t, 'history'))).toString()) as { stopReason: string; epochs: number };
+    expect(h.stopReason).toBe('earlyStopping');
+    expect(t.outputs.epochs as number).toBeLessThan(300);
+    expect(typeof t.outputs.val_accuracy).toBe('number');
+  });
+
+  it('warm start continues from an upstream model artifact', async () => {
+    const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'opt/warm');
+    const base = await trainCore(stageInput('train', mlp(0.02, 40), { dataset: prep.dataset }, 'opt/warm'), prep.env);
+    const evalOf = async (model: ReturnType<typeof ref>) =>
+      (await evaluateCore(stageInput('evaluate', { metrics: ['accuracy'] }, { dataset: prep.dataset, model }, 'opt/warm'), prep.env)).outputs.accuracy as number;
+    const baseAcc = await evalOf(ref(base, 'model'));
+    // One epoch at a negligible learning rate: a warm-started model keeps its accuracy, a fresh one has none.
+    const tiny = mlp(1e-7, 1);
+    const warm = await trainCore(stageInput('train', tiny, { dataset: prep.dataset, model: ref(base, 'model') }, 'opt/warm'), prep.env);
+    const fresh = await trainCore(stageInput('train', tiny, { dataset: prep.dataset }, 'opt/warm'), prep.env);
+    expect(baseAcc).toBeGreaterThan(0.9);
+    expect(await evalOf(ref(warm, 'model'))).toBeCloseTo(baseAcc, 5);
+    expect(await evalOf(ref(fresh, 'model'))).toBeLessThan(0.8);
+  });
+
+  it('balanced class weights raise the minority class recall', async () => {
+    const rng = new Rng(11);
+    const rows = [
+      ...Array.from({ length: 270 }, () => ({ a: rng.normal(), b: rng.normal(), y: 0 })),
+      ...Array.from({ length: 30 }, () => ({ a: rng.normal() + 1.2, b: rng.normal() + 1.2, y: 1 })),
+    ];
+    const dir = tempDir();
+    writeFileSync(join(dir, 'imb.json'), JSON.stringify(rows));
+    process.env.MLPIPE_HOME = tempDir();
+    const env = testEnv();
+    const c = await collectCore(stageInput('collect', {
+      source: { type: 'json', path: 'imb.json' },
+      schema: { label: 'y', columns: [{ name: 'a', type: 'number' }, { name: 'b', type: 'number' }, { name: 'y', type: 'integer' }] },
+      __baseDir: dir,
+    }), env);
+    const p = await preprocessCore(stageInput('preprocess', { steps: [{ type: 'split', train: 1, seed: 1 }] }, { dataset: ref(c, 'dataset') }), env);
+    const cfg = (extra: Record<string, unknown>) => ({
+      model: { layers: [{ type: 'dense', units: 2, activation: 'softmax' }] },
+      optimizer: { type: 'adam', learningRate: 0.05 },
+      loss: 'sparseCategoricalCrossentropy',
+      epochs: 30,
+      batchSize: 32,
+      seed: 2,
+      ...extra,
+    });
+    const recall = async (extra: Record<string, unknown>) => {
+      const t = await trainCore(stageInput('train', cfg(extra), { dataset: ref(p, 'dataset') }), env);
+      const e = await evaluateCore(stageInput('evaluate', { split: 'train', metrics: ['recallMacro', 'confusionMatrix'] }, { dataset: ref(p, 'dataset'), model: ref(t, 'model') }), env);
+      const cm = e.outputs.confusionMatrix as number[][];
+      return cm[1]![1]! / 30;
+    };
+    const plain = await recall({});
+    const balanced = await recall({ classWeights: 'balanced' });
+    console.log(`minority recall: plain ${plain.toFixed(3)}, balanced ${balanced.toFixed(3)}`);
+    expect(balanced).toBeGreaterThan(plain + 0.2);
+  });
+});
