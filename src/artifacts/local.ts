@@ -131,12 +131,26 @@ export class LocalArtifactStore implements ArtifactStore {
     return out;
   }
 
+  /**
+   * Forget `workflowId`'s records of `ref`; the blob itself is deleted once no run's record
+   * refers to it any more (blobs are shared by content).
+   */
   async remove(ref: ArtifactRef, workflowId: string): Promise<void> {
+    const hex = digestHex(ref.digest);
     const dir = join(this.root, 'runs', runDirName(workflowId));
     for (const n of await readdir(dir).catch(() => [] as string[])) {
       if (!n.endsWith('.json') || n.startsWith('.')) continue;
       const rec = JSON.parse(await readFile(join(dir, n), 'utf8')) as ArtifactRecord;
       if (rec.ref.digest === ref.digest) await rm(join(dir, n), { force: true });
     }
+    const runs = join(this.root, 'runs');
+    for (const r of await readdir(runs).catch(() => [] as string[])) {
+      for (const n of await readdir(join(runs, r)).catch(() => [] as string[])) {
+        if (!n.endsWith('.json') || n.startsWith('.')) continue;
+        const text = await readFile(join(runs, r, n), 'utf8').catch(() => '');
+        if (text.includes(hex)) return; // still referenced
+      }
+    }
+    await unlink(this.blobPath(hex)).catch(() => undefined);
   }
 }

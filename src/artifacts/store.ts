@@ -43,7 +43,7 @@ export interface ArtifactStore {
   stat(ref: ArtifactRef): Promise<{ sizeBytes: number } | null>;
   /** Lineage records of a run's artifacts, oldest first. */
   list(workflowId: string): Promise<ArtifactRecord[]>;
-  /** Forget a run's record of an artifact (e.g. an old checkpoint); the blob may be shared. */
+  /** Forget a run's records of an artifact (e.g. an old checkpoint); the bytes go once no record refers to them. */
   remove?(ref: ArtifactRef, workflowId: string): Promise<void>;
 }
 

@@ -110,9 +110,9 @@ export function renderReport(d: RunReportData): string {
     for (const m of t.metrics) out.push(lineChart(m, { [m]: series(m), [`val_${m}`]: series(`val_${m}`) }));
     out.push('</div>');
     const keys = [...new Set(epochs.flatMap((l) => Object.keys(l)))];
-    out.push('<table><tr><th>epoch</th>' + keys.map((k) => `<th>${esc(k)}</th>`).join('') + '</tr>');
+    out.push('<details><summary>per-epoch values</summary><table><tr><th>epoch</th>' + keys.map((k) => `<th>${esc(k)}</th>`).join('') + '</tr>');
     for (const h of t.history) out.push(`<tr><td>${h.epoch + 1}</td>` + keys.map((k) => `<td>${fmt(h.logs[k] ?? null)}</td>`).join('') + '</tr>');
-    out.push('</table>');
+    out.push('</table></details>');
   }
   for (const e of Object.values(d.evaluation)) {
     out.push(

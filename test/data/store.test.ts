@@ -65,6 +65,19 @@ describe('LocalArtifactStore', () => {
   });
 });
 
+describe('LocalArtifactStore.remove', () => {
+  it('drops the run\'s records and the blob only once nothing refers to it', async () => {
+    const store = new LocalArtifactStore(join(tempDir(), 'a'));
+    const ref = await store.put(Buffer.from('checkpoint'), { kind: 'model', lineage });
+    await store.put(Buffer.from('checkpoint'), { kind: 'model', lineage: { ...lineage, workflowId: 'other' } });
+    await store.remove(ref, 'wf/1');
+    expect(await store.list('wf/1')).toEqual([]);
+    expect(await store.stat(ref)).not.toBeNull(); // run "other" still has it
+    await store.remove(ref, 'other');
+    expect(await store.stat(ref)).toBeNull();
+  });
+});
+
 describe('resolveInside', () => {
   it('allows paths inside and refuses .., absolute paths and symlinks out', () => {
     const root = tempDir();

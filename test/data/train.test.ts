@@ -122,6 +122,8 @@ describe('train: checkpoints, resume, cancellation', () => {
     // keepLast 2: only the newest two checkpoints stay recorded.
     const cps = (await prep.env.store.list('ckpt/run-1')).filter((x) => x.lineage.name?.startsWith('checkpoint-'));
     expect(cps.map((x) => x.lineage.name)).toEqual(['checkpoint-epoch-4', 'checkpoint-epoch-6']);
+    const cp2 = beats.find((b) => b.checkpointEpoch === 2)!.checkpoint!;
+    expect(await prep.env.store.stat(cp2)).toBeNull(); // its bytes are gone too
   });
 
   it('without heartbeat details a retry falls back to the run\'s latest checkpoint of the stage', async () => {
