@@ -57,7 +57,7 @@ export async function waitRevision(base: string, name: string, rev: number): Pro
   for (let i = 0; i < 200; i++) {
     const r = await fetch(`${base}/v1/models/${name}`);
     if (r.status === 200) {
-      const j = await r.json();
+      const j = (await r.json()) as { revision: number };
       if (j.revision >= rev) return j;
     }
     await new Promise((res) => setTimeout(res, 50));
