@@ -89,4 +89,24 @@ describe('train options', () => {
     console.log(`minority recall: plain ${plain.toFixed(3)}, balanced ${balanced.toFixed(3)}`);
     expect(balanced).toBeGreaterThan(plain + 0.2);
   });
+
+  it('binary classification with one sigmoid unit: labels, threshold and ROC AUC', async () => {
+    process.env.MLPIPE_HOME = tempDir();
+    const env = testEnv();
+    const c = await collectCore(stageInput('collect', { source: { type: 'synthetic', generator: 'blobs', samples: 400, features: 2, classes: 2, noise: 4, seed: 9 } }), env);
+    const p = await preprocessCore(stageInput('preprocess', { steps: [{ type: 'standardize' }, { type: 'split', train: 0.75, test: 0.25, seed: 2, stratify: true }] }, { dataset: ref(c, 'dataset') }), env);
+    const t = await trainCore(stageInput('train', {
+      model: { layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+      optimizer: { type: 'adam', learningRate: 0.02 },
+      loss: 'binaryCrossentropy',
+      metrics: ['accuracy'],
+      epochs: 20,
+      seed: 4,
+    }, { dataset: ref(p, 'dataset') }), env);
+    const e = await evaluateCore(stageInput('evaluate', { metrics: ['accuracy', 'rocAuc', 'confusionMatrix'] }, { dataset: ref(p, 'dataset'), model: ref(t, 'model') }), env);
+    console.log(`binary blobs: accuracy ${e.outputs.accuracy}, rocAuc ${e.outputs.rocAuc}`);
+    expect(e.outputs.accuracy as number).toBeGreaterThan(0.8);
+    expect(e.outputs.rocAuc as number).toBeGreaterThan(e.outputs.accuracy as number - 0.05);
+    expect((e.outputs.confusionMatrix as number[][]).length).toBe(2);
+  });
 });
