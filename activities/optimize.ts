@@ -1,0 +1,121 @@
+// optimize: hyper-parameter search (src/ml/search.ts) over the tuned train stage's config. Each
+// trial runs the train stage's core (activities/train.ts) in-process on the same dataset with the
+// trial's values set at their config paths; successive halving sets `epochs` to the rung's budget.
+// The compiler embeds the tuned stage's resolved config as `__tunedConfig`. Heartbeats carry every
+// finished trial, so a retried attempt only runs the trials that were not finished.
+import { CancelledFailure } from '@temporalio/common';
+import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import { search, setPath, type Method, type Space, type TrialRecord } from '../src/ml/search.ts';
+import { invalid, lineage, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
+import { trainCore } from './train.ts';
+
+export interface OptimizeConfig {
+  tunes: string;
+  space: Space;
+  method?: Method;
+  trials?: number;
+  parallelism?: number;
+  seed?: number;
+  objective: { metric: string; direction: 'minimize' | 'maximize' };
+  /** The tuned stage's config (embedded by the compiler). */
+  __tunedConfig?: JsonObject;
+}
+
+interface OptimizeHeartbeat {
+  progress: { message: string; step: number; steps: number; best?: number };
+  trials: TrialRecord<ArtifactRef>[];
+}
+
+export async function optimizeCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
+  const at = where(input);
+  const cfg = input.config as unknown as OptimizeConfig;
+  const tuned = cfg.__tunedConfig;
+  if (!tuned || typeof tuned !== 'object') {
+    invalid(`${at}: the plan does not carry the config of the tuned stage ${JSON.stringify(cfg.tunes)} (__tunedConfig); recompile the pipeline with this mlpipe version`);
+  }
+  const dataset = requireInput(input, 'dataset', 'dataset');
+  const method = cfg.method ?? 'random';
+  const trials = cfg.trials ?? 10;
+  const fullEpochs = Number(tuned.epochs ?? 1);
+  // Check every path against the tuned config before training anything.
+  for (const path of Object.keys(cfg.space)) {
+    try {
+      setPath(structuredClone(tuned) as Record<string, unknown>, path, 0);
+    } catch (e) {
+      invalid(`${at}: space: ${(e as Error).message}`);
+    }
+  }
+  const prior = (env.heartbeatDetails as Partial<OptimizeHeartbeat> | undefined)?.trials ?? [];
+  const steps = method === 'grid' ? Math.min(trials, Object.values(cfg.space).reduce((a, d) => a * (d.type === 'choice' ? d.values.length : 3), 1)) : trials;
+  let bestSoFar: number | undefined;
+  let finished: TrialRecord<ArtifactRef>[] = prior;
+  function beat(message: string): void {
+    env.heartbeat({ progress: { message, step: finished.length, steps, ...(bestSoFar !== undefined ? { best: bestSoFar } : {}) }, trials: finished } satisfies OptimizeHeartbeat);
+  }
+
+  const res = await search<ArtifactRef>({
+    space: cfg.space,
+    method,
+    trials,
+    parallelism: cfg.parallelism ?? 1,
+    seed: cfg.seed ?? 0,
+    direction: cfg.objective.direction,
+    maxBudget: fullEpochs,
+    done: prior,
+    run: async (params, id, budget) => {
+      if (env.signal?.aborted) throw Object.assign(new CancelledFailure(`${at}: cancelled`), { fatal: true });
+      const config = structuredClone(tuned) as Record<string, unknown>;
+      for (const [path, v] of Object.entries(params)) setPath(config, path, v);
+      if (budget !== undefined) config.epochs = budget;
+      // One checkpoint at the end of a trial (retries resume whole trials, not epochs).
+      config.checkpoint = { everyEpochs: Number(config.epochs), keepLast: 1 };
+      const trialInput: StageActivityInput = { ...input, kind: 'train', stage: `${input.stage}.trial-${id}${budget !== undefined ? `-e${budget}` : ''}`, config: config as JsonObject, inputs: { dataset } };
+      let out: StageResult;
+      try {
+        out = await trainCore(trialInput, { ...env, attempt: 1, heartbeatDetails: undefined, heartbeat: () => beat(`trial ${id}: training`) });
+      } catch (e) {
+        if (e instanceof CancelledFailure) throw Object.assign(e, { fatal: true });
+        throw e;
+      }
+      const v = out.outputs[cfg.objective.metric];
+      if (v === undefined) {
+        throw Object.assign(new Error(`${at}: objective metric ${JSON.stringify(cfg.objective.metric)} is not an output of the tuned stage (it has: ${Object.keys(out.outputs).join(', ')})`), { fatal: true });
+      }
+      return { value: typeof v === 'number' ? v : null, artifact: out.outputs.model as unknown as ArtifactRef };
+    },
+    onTrial: (t, all) => {
+      if (t.value !== null && (bestSoFar === undefined || (cfg.objective.direction === 'maximize' ? t.value > bestSoFar : t.value < bestSoFar))) bestSoFar = t.value;
+      finished = all.slice();
+      beat(`trial ${t.id} done: ${cfg.objective.metric}=${t.value ?? 'failed'}`);
+    },
+  }).catch((e: unknown) => {
+    if ((e as { fatal?: boolean }).fatal && !(e instanceof CancelledFailure)) return invalid((e as Error).message);
+    throw e;
+  });
+
+  const best = res.best;
+  if (!best || best.value === null || !best.artifact) {
+    const why = res.trials.find((t) => t.error)?.error;
+    return invalid(`${at}: no trial produced a value of ${cfg.objective.metric}${why ? ` (first error: ${why})` : ''}`);
+  }
+  const doc = {
+    stage: input.stage,
+    tunes: cfg.tunes,
+    method,
+    objective: cfg.objective,
+    best: { id: best.id, params: best.params, value: best.value, model: best.artifact },
+    trials: res.trials,
+  };
+  const trialsRef = await env.store.put(Buffer.from(JSON.stringify(doc, null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
+  const outputs: Record<string, JsonValue> = {
+    model: { ...best.artifact },
+    best: best.params,
+    bestValue: best.value,
+    trials: { ...trialsRef },
+  };
+  return { outputs };
+}
+
+export async function optimize(input: StageActivityInput): Promise<StageResult> {
+  return optimizeCore(input, stageEnv());
+}

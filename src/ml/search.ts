@@ -1,0 +1,175 @@
+// Hyper-parameter search over a `space` of config paths (`optimizer.learningRate`,
+// `model.layers[0].units`): grid, seeded random, and successive halving (many configs on a small
+// budget, the better half promoted to twice the budget until one is left at the full budget).
+// The trial itself is a callback, so the same search drives real training and the unit tests.
+import { Rng } from './data-rng.ts';
+
+export type Dimension =
+  | { type: 'uniform' | 'logUniform'; min: number; max: number }
+  | { type: 'int'; min: number; max: number; step?: number }
+  | { type: 'choice'; values: (string | number | boolean)[] };
+export type Space = Record<string, Dimension>;
+export type ParamValues = Record<string, string | number | boolean>;
+export type Method = 'grid' | 'random' | 'successiveHalving';
+
+export interface TrialRecord<A = unknown> {
+  id: number;
+  params: ParamValues;
+  /** Budget (epochs) the trial trained for; undefined: the tuned stage's own. */
+  budget?: number;
+  rung?: number;
+  value: number | null;
+  artifact?: A;
+  error?: string;
+}
+
+export interface SearchOptions<A> {
+  space: Space;
+  method: Method;
+  /** Configs in all (random, successive halving; caps grid). */
+  trials: number;
+  parallelism?: number;
+  seed?: number;
+  direction: 'minimize' | 'maximize';
+  /** Full budget (epochs), for successive halving. */
+  maxBudget?: number;
+  /** Trials a previous attempt finished, by `key(id, rung)`: not run again. */
+  done?: TrialRecord<A>[];
+  run: (params: ParamValues, id: number, budget?: number) => Promise<{ value: number | null; artifact?: A }>;
+  onTrial?: (t: TrialRecord<A>, all: TrialRecord<A>[]) => void;
+}
+
+/** Points per axis of a continuous dimension in a grid. */
+export const GRID_POINTS = 3;
+
+export function sampleParams(space: Space, rng: Rng): ParamValues {
+  const out: ParamValues = {};
+  for (const [path, d] of Object.entries(space).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (d.type === 'uniform') out[path] = d.min + rng.next() * (d.max - d.min);
+    else if (d.type === 'logUniform') out[path] = Math.exp(Math.log(d.min) + rng.next() * (Math.log(d.max) - Math.log(d.min)));
+    else if (d.type === 'int') {
+      const step = d.step ?? 1;
+      out[path] = d.min + step * rng.int(Math.floor((d.max - d.min) / step) + 1);
+    } else out[path] = d.values[rng.int(d.values.length)]!;
+  }
+  return out;
+}
+
+function axis(d: Dimension): (string | number | boolean)[] {
+  if (d.type === 'choice') return d.values;
+  if (d.type === 'int') {
+    const step = d.step ?? 1;
+    const all: number[] = [];
+    for (let v = d.min; v <= d.max; v += step) all.push(v);
+    if (all.length <= GRID_POINTS * 2) return all;
+    return Array.from({ length: GRID_POINTS }, (_, i) => all[Math.round((i * (all.length - 1)) / (GRID_POINTS - 1))]!);
+  }
+  return Array.from({ length: GRID_POINTS }, (_, i) => {
+    const f = i / (GRID_POINTS - 1);
+    return d.type === 'uniform' ? d.min + f * (d.max - d.min) : Math.exp(Math.log(d.min) + f * (Math.log(d.max) - Math.log(d.min)));
+  });
+}
+
+/** Every combination: choice values, all ints (or GRID_POINTS of them), GRID_POINTS of a range. */
+export function gridParams(space: Space): ParamValues[] {
+  let out: ParamValues[] = [{}];
+  for (const [path, d] of Object.entries(space).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    out = out.flatMap((p) => axis(d).map((v) => ({ ...p, [path]: v })));
+  }
+  return out;
+}
+
+/** `obj` with `path` (`a.b[2].c`) set to `value`; missing objects on the way are created. */
+export function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.').flatMap((part) => {
+    const m = /^([^[]+)(?:\[(\d+)\])?$/.exec(part);
+    if (!m) throw new Error(`bad config path ${JSON.stringify(path)}`);
+    return m[2] !== undefined ? [m[1]!, Number(m[2])] : [m[1]!];
+  });
+  let cur: Record<string | number, unknown> = obj;
+  keys.forEach((k, i) => {
+    if (i === keys.length - 1) {
+      cur[k] = value;
+      return;
+    }
+    let next = cur[k];
+    if (next === undefined || next === null) {
+      if (typeof keys[i + 1] === 'number') throw new Error(`config path ${path}: ${keys.slice(0, i + 1).join('.')} is not a list in the tuned stage`);
+      next = cur[k] = {};
+    }
+    if (typeof next !== 'object') throw new Error(`config path ${path}: ${keys.slice(0, i + 1).join('.')} is a ${typeof next}, not an object`);
+    if (typeof keys[i + 1] === 'number' && (!Array.isArray(next) || (keys[i + 1] as number) >= next.length)) {
+      throw new Error(`config path ${path}: no item ${keys[i + 1]} in ${String(keys[i])} of the tuned stage`);
+    }
+    cur = next as Record<string | number, unknown>;
+  });
+}
+
+export function better(a: number | null, b: number | null, direction: 'minimize' | 'maximize'): boolean {
+  if (a === null || !Number.isFinite(a)) return false;
+  if (b === null || !Number.isFinite(b)) return true;
+  return direction === 'maximize' ? a > b : a < b;
+}
+
+async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(n, items.length)) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(workers);
+}
+
+export async function search<A>(o: SearchOptions<A>): Promise<{ best: TrialRecord<A> | undefined; trials: TrialRecord<A>[] }> {
+  const rng = new Rng(o.seed ?? 0);
+  const all: TrialRecord<A>[] = [];
+  const done = new Map((o.done ?? []).map((t) => [`${t.id}/${t.rung ?? 0}`, t]));
+  const runOne = async (id: number, params: ParamValues, budget?: number, rung?: number): Promise<TrialRecord<A>> => {
+    const prior = done.get(`${id}/${rung ?? 0}`);
+    let t: TrialRecord<A>;
+    if (prior) t = prior;
+    else {
+      try {
+        const r = await o.run(params, id, budget);
+        t = { id, params, value: r.value, ...(budget !== undefined ? { budget } : {}), ...(rung !== undefined ? { rung } : {}), ...(r.artifact !== undefined ? { artifact: r.artifact } : {}) };
+      } catch (e) {
+        // A diverging config (NaN loss, bad shape) loses; anything the caller marks fatal rethrows.
+        if ((e as { fatal?: boolean }).fatal) throw e;
+        t = { id, params, value: null, ...(budget !== undefined ? { budget } : {}), ...(rung !== undefined ? { rung } : {}), error: (e as Error).message };
+      }
+    }
+    all.push(t);
+    o.onTrial?.(t, all);
+    return t;
+  };
+  const par = o.parallelism ?? 1;
+  if (o.method === 'successiveHalving') {
+    const n = Math.max(1, o.trials);
+    let configs = Array.from({ length: n }, (_, id) => ({ id, params: sampleParams(o.space, rng) }));
+    const full = Math.max(1, o.maxBudget ?? 1);
+    const rungs = Math.floor(Math.log2(n)) + 1;
+    let budget = Math.max(1, Math.floor(full / 2 ** (rungs - 1)));
+    let last: TrialRecord<A>[] = [];
+    for (let rung = 0; configs.length > 0; rung++) {
+      const results: TrialRecord<A>[] = [];
+      const finalRung = configs.length === 1 || rung === rungs - 1;
+      const b = finalRung ? full : Math.min(full, budget);
+      await pool(configs, par, async (c) => void results.push(await runOne(c.id, c.params, b, rung)));
+      last = results;
+      if (finalRung) break;
+      results.sort((x, y) => (better(x.value, y.value, o.direction) ? -1 : better(y.value, x.value, o.direction) ? 1 : x.id - y.id));
+      const keep = new Set(results.slice(0, Math.ceil(results.length / 2)).map((r) => r.id));
+      configs = configs.filter((c) => keep.has(c.id));
+      budget *= 2;
+    }
+    // The best of the full-budget rung: its artifact was trained like the tuned stage.
+    let best: TrialRecord<A> | undefined;
+    for (const t of last) if (!best || better(t.value, best.value, o.direction)) best = t;
+    return { best, trials: all.sort((x, y) => (x.rung ?? 0) - (y.rung ?? 0) || x.id - y.id) };
+  }
+  const configs = o.method === 'grid' ? gridParams(o.space).slice(0, o.trials) : Array.from({ length: o.trials }, () => sampleParams(o.space, rng));
+  await pool(configs.map((params, id) => ({ id, params })), par, async (c) => void (await runOne(c.id, c.params)));
+  all.sort((x, y) => x.id - y.id);
+  let best: TrialRecord<A> | undefined;
+  for (const t of all) if (!best || better(t.value, best.value, o.direction)) best = t;
+  return { best, trials: all };
+}
