@@ -8,7 +8,7 @@ import type { ConnectionFlags } from '../../temporal/connection.ts';
 
 interface ApplyFlags extends ConnectionFlags {
   dryRun?: boolean;
-  format: 'human' | 'json';
+  format: 'human' | 'json' | 'github';
   scope: string;
   taskQueue?: string;
 }
@@ -22,12 +22,12 @@ export function register(program: Command): void {
       .description('make the Temporal Schedules match the pipelines in a directory (create, update, delete; validates everything first)')
       .argument('<paths...>', 'pipeline files, or directories to search for .yaml/.yml files')
       .option('--dry-run', 'print what would change, change nothing')
-      .option('--format <format>', 'human or json', oneOf(['human', 'json'] as const), 'human')
+      .option('--format <format>', 'human, json, or github (invalid files as GitHub Actions annotations, the rest as human)', oneOf(['human', 'json', 'github'] as const), 'human')
       .option('--scope <name>', 'only schedules applied with this scope are updated or deleted (one per repo or team)', 'default')
       .option('--task-queue <q>', 'workflow task queue of scheduled runs (default mlpipe)'),
   ).action(async (paths: string[], o: ApplyFlags) => {
     const { loadDesired, planChanges, executeChanges, summary } = await import('../../schedules/apply.ts');
-    const { renderHuman } = await import('../diagnostics-output.ts');
+    const { renderGithub, renderHuman } = await import('../diagnostics-output.ts');
     const { clientFrom } = await import('../../temporal/cli-support.ts');
     const json = o.format === 'json';
     const files = await pipelineFiles(paths);
@@ -43,7 +43,11 @@ export function register(program: Command): void {
       } else {
         for (const r of loaded.invalid) {
           const text = await readFile(r.file, 'utf8').catch(() => undefined);
-          for (const d of r.diagnostics) process.stderr.write(renderHuman(d, text) + '\n');
+          for (const d of r.diagnostics) {
+            // Annotations are read from stdout by the Actions runner; people read stderr.
+            if (o.format === 'github') process.stdout.write(renderGithub(d) + '\n');
+            else process.stderr.write(renderHuman(d, text) + '\n');
+          }
         }
         for (const e of loaded.errors) process.stderr.write(`error: ${e}\n`);
         process.stderr.write(`nothing applied: ${loaded.invalid.length} of ${files.length} files invalid${loaded.errors.length ? `, ${loaded.errors.length} other error(s)` : ''}\n`);
