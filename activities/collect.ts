@@ -13,7 +13,7 @@ import {
   type TableSchema,
 } from '../src/ml/data-sources.ts';
 import { generateSynthetic, type SyntheticConfig } from '../src/ml/synthetic.ts';
-import { mapError, stageEnv, where, writeDataset, type StageEnv } from './lib/stage.ts';
+import { mapError, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
 
 type Source =
   | ({ type: 'csv'; header?: boolean; delimiter?: string } & FileOrUrl)
@@ -71,7 +71,7 @@ export async function collectDataset(cfg: CollectConfig, at: string, signal?: Ab
 export async function collectCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const cfg = input.config as unknown as CollectConfig;
   try {
-    const ds = await collectDataset(cfg, where(input), env.signal);
+    const ds = await withHeartbeats(env, { stage: input.stage, phase: 'collect' }, () => collectDataset(cfg, where(input), env.signal));
     const ref = await writeDataset(env.store, ds, input, env);
     return { outputs: { dataset: { ...ref }, rows: ds.rows } };
   } catch (e) {

@@ -6,7 +6,7 @@ import { featureTensor, labelVector, splitIndices, type Dataset, type SplitName 
 import { computeMetrics, REGRESSION_METRICS, type EvalMetricName, type MetricValue } from '../src/ml/metrics.ts';
 import { updateRunReport, type EvaluationSection } from '../src/ml/report.ts';
 import type * as TfModule from '@tensorflow/tfjs';
-import { invalid, lineage, readDataset, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
+import { invalid, lineage, readDataset, requireInput, stageEnv, where, withHeartbeats, type StageEnv } from './lib/stage.ts';
 
 export interface EvaluateConfig {
   split?: SplitName;
@@ -85,7 +85,8 @@ export async function evaluateCore(input: StageActivityInput, env: StageEnv): Pr
 }
 
 export async function evaluate(input: StageActivityInput): Promise<StageResult> {
-  return evaluateCore(input, stageEnv());
+  const env = stageEnv();
+  return withHeartbeats(env, { stage: input.stage, phase: 'evaluate' }, () => evaluateCore(input, env));
 }
 
 // The model server imports these from here; they live in src/ml/checkpoint.ts.

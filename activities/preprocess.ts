@@ -1,9 +1,9 @@
 // preprocess: the spec's ordered steps → a dataset artifact with its splits and a transform
 // artifact (the fitted column steps) that the model server applies to requests.
-import type { StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import type { ArtifactRef, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
 import { computeStats } from '../src/ml/dataset-stats.ts';
 import { runPreprocess, type PreprocessStep } from '../src/ml/preprocess.ts';
-import { lineage, mapError, readDataset, requireInput, stageEnv, where, writeDataset, type StageEnv } from './lib/stage.ts';
+import { lineage, mapError, readDataset, requireInput, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
 
 export interface PreprocessConfig {
   label?: string;
@@ -14,15 +14,19 @@ export async function preprocessCore(input: StageActivityInput, env: StageEnv): 
   const cfg = input.config as unknown as PreprocessConfig;
   const ref = requireInput(input, 'dataset', 'dataset');
   try {
-    const raw = await readDataset(env.store, ref);
-    const { dataset, transform } = runPreprocess(raw, cfg.steps, cfg.label, where(input));
-    dataset.stats = computeStats(dataset);
-    const ds = await writeDataset(env.store, dataset, input, env);
-    const tr = await env.store.put(Buffer.from(JSON.stringify(transform)), { kind: 'transform', lineage: lineage(input, env) });
-    return { outputs: { dataset: { ...ds }, transform: { ...tr }, rows: dataset.rows } };
+    return await withHeartbeats(env, { stage: input.stage, phase: 'preprocess' }, () => run(input, env, cfg, ref));
   } catch (e) {
     return mapError(e);
   }
+}
+
+async function run(input: StageActivityInput, env: StageEnv, cfg: PreprocessConfig, ref: ArtifactRef): Promise<StageResult> {
+  const raw = await readDataset(env.store, ref);
+  const { dataset, transform } = runPreprocess(raw, cfg.steps, cfg.label, where(input));
+  dataset.stats = computeStats(dataset);
+  const ds = await writeDataset(env.store, dataset, input, env);
+  const tr = await env.store.put(Buffer.from(JSON.stringify(transform)), { kind: 'transform', lineage: lineage(input, env) });
+  return { outputs: { dataset: { ...ds }, transform: { ...tr }, rows: dataset.rows } };
 }
 
 export async function preprocess(input: StageActivityInput): Promise<StageResult> {

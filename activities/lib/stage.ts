@@ -87,3 +87,17 @@ export async function writeDataset(
 ): Promise<ArtifactRef> {
   return store.put(encodeDataset(ds), { kind: 'dataset', lineage: lineage(input, env) });
 }
+
+/**
+ * Heartbeat every `everyMs` while `fn` runs, so a stage with a heartbeatTimeout (and a
+ * cancellation to deliver) does not look dead during a long download or parse.
+ */
+export async function withHeartbeats<T>(env: StageEnv, details: unknown, fn: () => Promise<T>, everyMs = 5_000): Promise<T> {
+  env.heartbeat(details);
+  const t = setInterval(() => env.heartbeat(details), everyMs);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(t);
+  }
+}
