@@ -45,12 +45,12 @@ export const GRID_POINTS = 3;
 export function sampleParams(space: Space, rng: Rng): ParamValues {
   const out: ParamValues = {};
   for (const [path, d] of Object.entries(space).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (d.type === 'uniform') out[path] = d.min + rng.next() * (d.max - d.min);
-    else if (d.type === 'logUniform') out[path] = Math.exp(Math.log(d.min) + rng.next() * (Math.log(d.max) - Math.log(d.min)));
+    if (d.type === 'choice') out[path] = d.values[rng.int(d.values.length)]!;
     else if (d.type === 'int') {
       const step = d.step ?? 1;
       out[path] = d.min + step * rng.int(Math.floor((d.max - d.min) / step) + 1);
-    } else out[path] = d.values[rng.int(d.values.length)]!;
+    } else if (d.type === 'uniform') out[path] = d.min + rng.next() * (d.max - d.min);
+    else out[path] = Math.exp(Math.log(d.min) + rng.next() * (Math.log(d.max) - Math.log(d.min)));
   }
   return out;
 }
