@@ -13,6 +13,7 @@ import * as retryCmd from './retry.ts';
 import * as skipCmd from './skip.ts';
 import * as rerunCmd from './rerun.ts';
 import * as devCmd from './dev.ts';
+import * as serveCmd from './serve.ts';
 import * as applyCmd from './apply.ts';
 import * as schedulesCmd from './schedules.ts';
 
@@ -35,6 +36,7 @@ export function registerCommands(program: Command): void {
   skipCmd.register(program);
   rerunCmd.register(program);
   devCmd.register(program);
+  serveCmd.register(program);
   applyCmd.register(program);
   schedulesCmd.register(program);
 }
