@@ -6,7 +6,7 @@ import { CancelledFailure } from '@temporalio/common';
 import type { ArtifactRef, JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
 import { isArtifactRef } from '../src/compiler/plan.ts';
 import { backendInfo, selectBackend, type BackendPreference } from '../src/ml/backend.ts';
-import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel } from '../src/ml/checkpoint.ts';
+import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel, type Checkpoint } from '../src/ml/checkpoint.ts';
 import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
 import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type FitOptions } from '../src/ml/fit.ts';
 import { buildModel, ModelSpecError } from '../src/ml/model.ts';
@@ -97,16 +97,38 @@ function balancedWeights(y: Float32Array, k: number): Record<number, number> {
   return w;
 }
 
-async function findResume(input: StageActivityInput, env: StageEnv): Promise<ArtifactRef | null> {
+/**
+ * Checkpoints a retry may resume from, best first: the one named in the last heartbeat, then
+ * (the last heartbeat may not have reached the server before the worker died) this run's
+ * checkpoints of the stage from the same plan, newest first.
+ */
+async function resumeCandidates(input: StageActivityInput, env: StageEnv): Promise<ArtifactRef[]> {
   const hb = env.heartbeatDetails as Partial<TrainHeartbeat> | undefined;
-  if (hb && isArtifactRef(hb.checkpoint)) return hb.checkpoint;
-  if (env.attempt <= 1) return null;
-  // The last heartbeat may not have reached the server before the worker died: use this run's
-  // latest checkpoint of this stage from the same plan.
+  const out: ArtifactRef[] = [];
+  if (hb && isArtifactRef(hb.checkpoint)) out.push(hb.checkpoint);
+  if (env.attempt <= 1 && out.length === 0) return out;
   const recs = (await env.store.list(input.run.workflowId)).filter(
     (r) => r.lineage.stage === input.stage && r.lineage.planHash === input.run.planHash && r.lineage.name?.startsWith('checkpoint-'),
   );
-  return recs.at(-1)?.ref ?? null;
+  for (const r of recs.reverse()) if (!out.some((o) => o.digest === r.ref.digest)) out.push(r.ref);
+  return out;
+}
+
+/** The first usable checkpoint; a corrupt or vanished one is skipped (with a warning), not fatal. */
+async function loadResume(input: StageActivityInput, env: StageEnv, epochs: number): Promise<{ ref: ArtifactRef; cp: Checkpoint } | null> {
+  for (const ref of await resumeCandidates(input, env)) {
+    try {
+      const cp = decodeCheckpoint(await env.store.get(ref));
+      if (cp.header.stage !== input.stage || cp.header.epochs !== epochs || cp.header.workflowId !== input.run.workflowId) {
+        console.warn(`${where(input)}: checkpoint ${ref.digest} is for another run or configuration; not resuming from it`);
+        continue;
+      }
+      return { ref, cp };
+    } catch (e) {
+      console.warn(`${where(input)}: checkpoint ${ref.digest} is unusable (${(e as Error).message}); trying an older one`);
+    }
+  }
+  return null;
 }
 
 export async function trainCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
@@ -187,16 +209,12 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   let resumeFrom: FitOptions['resumeFrom'];
   let lastCheckpoint: ArtifactRef | null = null;
   let lastCheckpointEpoch: number | null = null;
-  const resumeRef = await findResume(input, env);
-  if (resumeRef) {
-    const cp = decodeCheckpoint(await env.store.get(resumeRef));
-    if (cp.header.stage !== input.stage || cp.header.epochs !== cfg.epochs) {
-      return invalid(`${at}: checkpoint ${resumeRef.digest} belongs to stage ${cp.header.stage} with ${cp.header.epochs} epochs; not resuming a different configuration`);
-    }
-    resumeFrom = cp.state;
-    history = cp.header.history;
-    lastCheckpoint = resumeRef;
-    lastCheckpointEpoch = cp.header.epoch;
+  const resume = await loadResume(input, env, cfg.epochs);
+  if (resume) {
+    resumeFrom = resume.cp.state;
+    history = resume.cp.header.history;
+    lastCheckpoint = resume.ref;
+    lastCheckpointEpoch = resume.cp.header.epoch;
   }
   const startEpoch = resumeFrom?.nextEpoch ?? 0;
 

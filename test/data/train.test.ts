@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { trainCore, type TrainHeartbeat } from '../../activities/train.ts';
 import type { JsonObject } from '../../src/compiler/plan.ts';
@@ -138,6 +139,25 @@ describe('train: checkpoints, resume, cancellation', () => {
       ...prep.env, attempt: 2, heartbeatDetails: undefined, heartbeat: (d: unknown) => beats.push(d as TrainHeartbeat),
     });
     expect(beats[0]).toMatchObject({ epoch: 2, checkpointEpoch: 2 });
+    expect(r.outputs.epochs).toBe(6);
+  });
+
+  it('a corrupt checkpoint is skipped for the previous one', async () => {
+    const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'ckpt/run-3');
+    const ac = new AbortController();
+    const beats: TrainHeartbeat[] = [];
+    const env1 = { ...prep.env, signal: ac.signal, heartbeat: (d: unknown) => {
+      beats.push(d as TrainHeartbeat);
+      if ((d as TrainHeartbeat).checkpointEpoch === 4) ac.abort();
+    } };
+    await expect(trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-3'), env1)).rejects.toThrow(/cancelled/);
+    const last = beats.at(-1)!;
+    writeFileSync(fileURLToPath(last.checkpoint!.uri), 'garbage');
+    const beats2: TrainHeartbeat[] = [];
+    const r = await trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-3'), {
+      ...prep.env, attempt: 2, heartbeatDetails: last, heartbeat: (d: unknown) => beats2.push(d as TrainHeartbeat),
+    });
+    expect(beats2[0]).toMatchObject({ epoch: 2, checkpointEpoch: 2 });
     expect(r.outputs.epochs).toBe(6);
   });
 });
