@@ -136,8 +136,9 @@ export async function describeRun(client: Client, workflowId: string): Promise<R
     const payloads = pa.heartbeatDetails?.payloads;
     if (payloads?.length) {
       try {
-        const d = client.options.loadedDataConverter.payloadConverter.fromPayload<HeartbeatDetails>(payloads[0]!);
-        if (d?.progress) live.progress = d.progress;
+        const d = client.options.loadedDataConverter.payloadConverter.fromPayload<unknown>(payloads[0]!);
+        const p = progressFrom(d);
+        if (p) live.progress = p;
       } catch {
         // not an mlpipe heartbeat: no progress to show
       }
@@ -158,6 +159,23 @@ export async function describeRun(client: Client, workflowId: string): Promise<R
     }
   }
   return view;
+}
+
+const PROGRESS_KEYS = ['epoch', 'epochs', 'step', 'steps', 'batch', 'batches', 'loss', 'message'] as const;
+
+/**
+ * Progress from heartbeat details: `{ progress }` (src/temporal/progress.ts), or a flat object
+ * with epoch/epochs/step/steps (and `loss` or `metrics.loss`), as some activities send.
+ */
+export function progressFrom(details: unknown): Progress | undefined {
+  if (!details || typeof details !== 'object') return undefined;
+  const d = details as HeartbeatDetails & Record<string, unknown>;
+  if (d.progress && typeof d.progress === 'object') return d.progress;
+  const p: Progress = {};
+  for (const k of PROGRESS_KEYS) if (typeof d[k] === 'number' || (k === 'message' && typeof d[k] === 'string')) p[k] = d[k] as never;
+  const metrics = d.metrics as Record<string, unknown> | undefined;
+  if (p.loss === undefined && typeof metrics?.loss === 'number') p.loss = metrics.loss;
+  return Object.keys(p).length ? p : undefined;
 }
 
 export function failureMessage(err: unknown): string {

@@ -5,6 +5,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { approveUpdate, retryUpdate, statusQuery, type RunStatus } from '../../workflows/api.ts';
 import { taskQueueFor } from '../../workflows/routing.ts';
 import { describeRun } from '../../src/temporal/runs.ts';
+import { workflowBundle } from '../../src/temporal/bundle.ts';
+import { Worker } from '@temporalio/worker';
 import { makePlan, node } from '../support/plans.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
 
@@ -205,6 +207,24 @@ describe('pipeline interpreter', () => {
     expect(Object.values(res.stages).every((s) => s.status === 'succeeded')).toBe(true);
     const desc = await h.describe();
     expect(desc.runId).not.toBe(h.firstExecutionRunId);
+  });
+});
+
+describe('determinism', () => {
+  it('replays the histories of finished runs against the current workflow code', async () => {
+    const plan = makePlan('replay', {
+      a: { fn: 'produce', input: { value: 'r' }, cache: true },
+      b: { fn: 'noop', needs: ['a'], when: 'stages.a.outputs.size > 10' },
+      c: { fn: 'flaky', needs: ['a'], input: { failTimes: 1 }, maximumAttempts: 2 },
+      d: { fn: 'needsFix', needs: ['c'], onFailure: 'wait', maximumAttempts: 1 },
+    });
+    const h = await env.start(plan);
+    await until(() => h.query(statusQuery), (s: RunStatus) => s.stages.d!.status === 'awaiting-operator');
+    await h.executeUpdate(retryUpdate, { args: [{ stage: 'd', config: { input: { ok: true } } }] });
+    await h.result();
+    const history = await h.fetchHistory();
+    // Throws DeterminismViolationError if the code no longer makes the same commands.
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, h.workflowId);
   });
 });
 

@@ -8,6 +8,8 @@ import { moduleBackedActivity } from '../../activities/index.ts';
 import { loadUserActivities, toOutputs } from '../../activities/user.ts';
 import type { StageActivityInput } from '../../src/compiler/plan.ts';
 import { cacheKey } from '../../src/temporal/step-cache.ts';
+import { progressFrom } from '../../src/temporal/runs.ts';
+import { progressText } from '../../src/temporal/follow.ts';
 
 const input = (stage: string, kind: StageActivityInput['kind']): StageActivityInput => ({
   run: { workflowId: 'p/1', runId: 'r', pipeline: 'p', planHash: 'h' },
@@ -51,5 +53,12 @@ describe('activity registry', () => {
     expect(cacheKey({ kind: 'train', config: { a: 2, b: { c: 2, d: 3 } }, inputDigests: { dataset: 'sha256:1' } })).not.toBe(k);
     expect(cacheKey({ kind: 'train', config: { a: 1, b: { c: 2, d: 3 } }, inputDigests: { dataset: 'sha256:2' } })).not.toBe(k);
     expect(cacheKey({ kind: 'evaluate', config: { a: 1, b: { c: 2, d: 3 } }, inputDigests: { dataset: 'sha256:1' } })).not.toBe(k);
+  });
+
+  it('reads progress from mlpipe heartbeats and from flat epoch heartbeats', () => {
+    expect(progressFrom({ progress: { step: 2, steps: 4 }, checkpoint: { step: 2 } })).toEqual({ step: 2, steps: 4 });
+    expect(progressFrom({ stage: 't', epoch: 3, epochs: 10, metrics: { loss: 0.25 }, checkpoint: null })).toEqual({ epoch: 3, epochs: 10, loss: 0.25 });
+    expect(progressFrom('x')).toBeUndefined();
+    expect(progressText({ epoch: 5, epochs: 10, loss: 0.5 }, 10)).toBe('[#####.....] 5/10 epochs loss 0.5000');
   });
 });

@@ -32,6 +32,7 @@ export function register(program: Command): void {
   ).action(async (file: string, o: DevFlags) => {
     const { plan, source } = await loadPlan(file, o.param);
     const cfg = configFrom(o);
+    process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // TensorFlow's C++ start-up chatter
     // Our own Ctrl-C handling (below) shuts the workers down; the table shows failures, so only
     // errors are logged.
     Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });

@@ -30,6 +30,7 @@ export function register(program: Command): void {
       .option('--shutdown-grace <duration>', 'time running stages get to checkpoint on shutdown', '30s'),
   ).action(async (o: WorkerFlags) => {
     const cfg = configFrom(o);
+    process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // TensorFlow's C++ start-up chatter
     const connection = await connectWorkerConnection(cfg);
     const activities = await buildActivities({
       home: mlpipeHome(),
