@@ -7,6 +7,7 @@
  * docs/runtime.md, "Changing the interpreter".
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
@@ -249,7 +250,9 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
         }
         // The registry's errors already start with `stage "<id>" (<kind>): `; say it once.
         st.error = describeFailure(err).replace(`stage "${node.id}" (${node.kind}): `, '');
-        st.attempts = node.activity.retry.maximumAttempts || st.attempts;
+        if (err instanceof ActivityFailure && err.retryState === 'MAXIMUM_ATTEMPTS_REACHED') {
+          st.attempts = node.activity.retry.maximumAttempts;
+        }
         if (node.onFailure !== 'wait') {
           Object.assign(st, { status: 'failed', endedAt: now() });
           throw err;

@@ -4,7 +4,8 @@
  *   - `mlpipe-gpu`: activities only, at most one per GPU at a time (training holds a whole GPU).
  *   - any extra queue a spec names: activities only.
  * Shutdown (SIGINT/SIGTERM, handled by the SDK's Runtime): workers stop polling, running
- * activities see cancellation via their heartbeats and get `shutdownGraceTime` to checkpoint.
+ * activities get `shutdownGraceTime` to finish and are then cancelled (their cancellationSignal
+ * fires) so they can checkpoint; the retry on another worker resumes from the last heartbeat.
  */
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { DEFAULT_TASK_QUEUE, GPU_TASK_QUEUE } from '../../workflows/api.ts';
