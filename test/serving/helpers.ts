@@ -54,7 +54,8 @@ export async function get(url: string): Promise<any> {
 
 /** Waits until the server shows the registry revision `rev` of `name`. */
 export async function waitRevision(base: string, name: string, rev: number): Promise<any> {
-  for (let i = 0; i < 200; i++) {
+  // Generous: loading a model on a busy machine (other suites training) can take seconds.
+  for (let i = 0; i < 600; i++) {
     const r = await fetch(`${base}/v1/models/${name}`);
     if (r.status === 200) {
       const j = (await r.json()) as { revision: number };
