@@ -63,7 +63,10 @@ export function register(program: Command): void {
       process.stdout.write(`started ${handle.workflowId}\n${uiBase}/namespaces/${cfg.namespace}/workflows/${encodeURIComponent(handle.workflowId)}\n`);
       const view = await followRun(client, handle.workflowId, { signal: abort.signal });
       if (abort.signal.aborted && view.status === 'RUNNING') {
-        process.stdout.write(`stopping; the run stays on the server (resume with 'mlpipe server' + 'mlpipe worker')\n`);
+        process.stdout.write(
+          `stopping: running stages get up to 10 s to finish or checkpoint; the run stays on the server ` +
+            `(carry on with 'mlpipe server' + 'mlpipe worker')\n`,
+        );
       } else {
         process.stdout.write(`${outcomeText(view)}\n`);
         if (view.status !== 'COMPLETED') process.exitCode = 1;
