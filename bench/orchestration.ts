@@ -42,7 +42,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function runOrchestrationBench(o: { stages?: number; reps?: number; address?: string } = {}): Promise<OrchestrationBenchResult> {
   const n = o.stages ?? 100;
-  const reps = o.reps ?? 3;
+  const reps = o.reps ?? 4;
   try {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
   } catch {
@@ -90,8 +90,14 @@ export async function runOrchestrationBench(o: { stages?: number; reps?: number;
       const b: number[] = [];
       const m: number[] = [];
       for (let r = 0; r < reps; r++) {
-        b.push(await timeBaseline());
-        m.push(await timeMlpipe());
+        // Alternate which goes first, so neither always runs on a warmer (or busier) server.
+        if (r % 2 === 0) {
+          b.push(await timeBaseline());
+          m.push(await timeMlpipe());
+        } else {
+          m.push(await timeMlpipe());
+          b.push(await timeBaseline());
+        }
       }
       const baselineMs = median(b);
       const mlpipeMs = median(m);

@@ -150,6 +150,11 @@ describe('pipeline interpreter', () => {
     expect(r4.stages.make!.cached).toBeFalsy();
     const lines = readFileSync(log, 'utf8').trim().split('\n');
     expect(lines).toEqual(['produce "one"', 'consume "one"', 'produce "two"', 'consume "two"', 'produce "one"', 'consume "one"']);
+    // An entry older than the stage's TTL is a miss.
+    const ttl = { make: { fn: 'produce', input: { value: 'ttl' }, cache: true, cacheTtlMs: 1 } };
+    await (await env.start(makePlan('cache-ttl', ttl))).result();
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await (await env.start(makePlan('cache-ttl', ttl))).result()).stages.make!.cached).toBeFalsy();
   });
 
   it('fix and continue: a failed stage waits, is retried with fixed config, the run completes', async () => {
