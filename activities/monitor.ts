@@ -182,11 +182,19 @@ export async function monitorCore(input: StageActivityInput, env: StageEnv, o: M
   const dep = JSON.parse((await env.store.get(depRef)).toString('utf8')) as Deployment;
   const windowMs = parseDuration(cfg.window ?? '1h');
   const registry = new Registry(dep.registry);
-  let endpoint = dep.endpoint;
+  // The deploy's endpoint, else the server running now (it may have restarted on another port).
+  const advertised = findServer(registry);
+  const candidates = [dep.endpoint, advertised ? `${advertised.url}/v1/models/${dep.model}` : ''].filter((u) => u);
+  let endpoint: string | undefined;
+  for (const u of new Set(candidates)) {
+    if (await getJson(u).then(() => true, () => false)) {
+      endpoint = u;
+      break;
+    }
+  }
   if (!endpoint) {
-    const s = findServer(registry);
-    if (!s) throw new Error(`${at}: no model server is running for ${dep.model}; start one with \`mlpipe serve\``);
-    endpoint = `${s.url}/v1/models/${dep.model}`;
+    // Retryable: the server may be starting.
+    throw new Error(`${at}: no model server answers for ${dep.model} (tried: ${candidates.join(', ') || 'none advertised'}); start one with \`mlpipe serve\``);
   }
   const entry = registry.get(dep.model);
   const version = entry?.versions.find((v) => v.version === dep.version);

@@ -94,3 +94,26 @@ describe('monitor', () => {
     expect(report.drift[0]).toMatchObject({ value: null, note: expect.stringMatching(/needs 50/) });
   });
 });
+
+describe('monitor: rollback rule', () => {
+  it('rolls back a canary whose metrics break the deployment rule', async () => {
+    const registry = new Registry(registryDir(a.home));
+    const model = await a.train({ seed: 9 });
+    const d = await deployCore(
+      deployInput({ modelName: 'iris', strategy: { type: 'canary', weight: 50 }, rollback: { latencyP95Above: '0ms' } } as JsonObject, { model, transform: a.transform }, a.workflowId, 'deploy-canary'),
+      a.env, { registry, autostart: false },
+    );
+    expect(d.outputs.version).toBe('v2');
+    const rev = registry.get('iris')!.revision;
+    await waitRevision(base, 'iris', rev);
+    for (let i = 0; i < 40; i++) await post(`${base}/v1/models/iris:predict`, { instances: [rows[i]] });
+    const r = await monitorCore(stageInput('monitor', { window: '1h', metrics: ['latencyP95', 'requests'] }, { deployment: d.outputs.deployment as unknown as ArtifactRef }, a.workflowId), a.env);
+    expect(r.outputs).toMatchObject({ drifted: false, breached: true });
+    const report = JSON.parse((await a.env.store.get(r.outputs.report as unknown as ArtifactRef)).toString());
+    expect(report.rollback).toMatchObject({ rolledBack: 'v2', breaches: [expect.stringMatching(/latency p95/)] });
+    expect(report.metrics.v2.requests).toBeGreaterThan(0);
+    const e = registry.get('iris')!;
+    expect(e.traffic).toEqual({ primary: 'v1' });
+    expect(e.events.at(-1)).toMatchObject({ event: 'rolledBack', version: 'v2', reason: expect.stringMatching(/^monitor: latency p95/) });
+  });
+});
