@@ -52,8 +52,12 @@ export interface SpeedRow {
   impl: 'mlpipe fit (tfjs-node)' | 'LayersModel.fit (tfjs-node)' | 'mlpipe fit (pure JS)' | 'PyTorch CPU';
   batchSize: number;
   samplesPerSecond: number;
+  /** samples per CPU-second of the process (all threads): robust under CPU contention. */
+  samplesPerCpuSecond: number;
   /** samples/s divided by PyTorch's at the same batch size. */
   ratioToPytorch: number | null;
+  /** the same for samples per CPU-second. */
+  cpuRatioToPytorch: number | null;
 }
 
 export interface TrainSpeedResult {
@@ -75,27 +79,39 @@ function data(n: number, seed = 1): { x: ArrayData; y: ArrayData } {
 }
 
 /** mlpipe's path: buildModel + fit; one warm-up epoch, then `epochs` timed. */
-async function mlpipeFit(samples: number, batchSize: number, epochs: number): Promise<number> {
+interface Speed {
+  samplesPerSecond: number;
+  samplesPerCpuSecond: number;
+}
+
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+async function mlpipeFit(samples: number, batchSize: number, epochs: number): Promise<Speed> {
   const { x, y } = data(samples);
   const { model } = buildModel(LENET, { seed: 1 });
-  const times: number[] = [];
-  let last = performance.now();
+  let wall0 = 0;
+  let cpu0 = 0;
   await fit(model, LENET, x, y, {
     epochs: epochs + 1,
     batchSize,
-    onEpochEnd: () => {
-      const now = performance.now();
-      times.push(now - last);
-      last = now;
+    onEpochEnd: (e) => {
+      if (e === 0) {
+        wall0 = performance.now(); // epoch 0 warms up
+        cpu0 = cpuSeconds();
+      }
     },
   });
+  const wall = (performance.now() - wall0) / 1000;
+  const cpu = cpuSeconds() - cpu0;
   model.dispose();
-  const timed = times.slice(1).reduce((a, b) => a + b, 0) / 1000;
-  return (samples * epochs) / timed;
+  return { samplesPerSecond: (samples * epochs) / wall, samplesPerCpuSecond: (samples * epochs) / cpu };
 }
 
 /** tfjs's own LayersModel.fit on the same backend, for comparison. */
-async function layersFit(samples: number, batchSize: number, epochs: number): Promise<number> {
+async function layersFit(samples: number, batchSize: number, epochs: number): Promise<Speed> {
   const { tf } = selectBackend('cpu');
   const { x, y } = data(samples);
   const { model } = buildModel({ ...LENET, model: { ...LENET.model, layers: [...LENET.model.layers.slice(0, -1), { type: 'dense', units: 10, activation: 'softmax' }] } }, { seed: 1 });
@@ -105,20 +121,24 @@ async function layersFit(samples: number, batchSize: number, epochs: number): Pr
   const ys = tf.tensor(Float32Array.from(y.data), [samples, 1]);
   await model.fit(xs, ys, { epochs: 1, batchSize, verbose: 0 });
   const t0 = performance.now();
+  const c0 = cpuSeconds();
   await model.fit(xs, ys, { epochs, batchSize, verbose: 0 });
   const sec = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds() - c0;
   tf.dispose([xs, ys]);
   model.dispose();
-  return (samples * epochs) / sec;
+  return { samplesPerSecond: (samples * epochs) / sec, samplesPerCpuSecond: (samples * epochs) / cpu };
 }
 
 function runPytorch(python: string, batchSizes: number[], samples: number, epochs: number) {
   const script = fileURLToPath(new URL('./pytorch_lenet.py', import.meta.url));
-  const r = spawnSync(python, [script, '--batch-sizes', batchSizes.join(','), '--samples', String(samples), '--epochs', String(epochs)], { encoding: 'utf8' });
+  // TF_NUM_INTRAOP_THREADS=N runs TensorFlow on N threads; give PyTorch the same
+  const threads = process.env.TF_NUM_INTRAOP_THREADS ? ['--threads', process.env.TF_NUM_INTRAOP_THREADS] : [];
+  const r = spawnSync(python, [script, '--batch-sizes', batchSizes.join(','), '--samples', String(samples), '--epochs', String(epochs), ...threads], { encoding: 'utf8' });
   if (r.error) return { error: `could not run ${python}: ${r.error.message}; install Python 3 and torch==2.13.0 (python3 -m pip install torch==2.13.0)` };
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
-    const parsed = JSON.parse(line) as { error?: string; torch: string; threads: number; results: Array<{ batchSize: number; samplesPerSecond: number }> };
+    const parsed = JSON.parse(line) as { error?: string; torch: string; threads: number; results: Array<{ batchSize: number; samplesPerSecond: number; samplesPerCpuSecond: number }> };
     if (parsed.error) return { error: parsed.error };
     return parsed;
   } catch {
@@ -138,10 +158,10 @@ export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpe
   const { info } = selectBackend('cpu');
   if (info.backend === 'cpu-js') log('warning: the native backend is unavailable, so the tfjs-node rows run on pure JS (run `npm run setup`)');
   for (const b of batchSizes) {
-    rows.push({ impl: 'mlpipe fit (tfjs-node)', batchSize: b, samplesPerSecond: await mlpipeFit(samples, b, epochs), ratioToPytorch: null });
+    rows.push({ impl: 'mlpipe fit (tfjs-node)', batchSize: b, ...(await mlpipeFit(samples, b, epochs)), ratioToPytorch: null, cpuRatioToPytorch: null });
     log(`  mlpipe fit (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
     if (opts.layersFit ?? true) {
-      rows.push({ impl: 'LayersModel.fit (tfjs-node)', batchSize: b, samplesPerSecond: await layersFit(samples, b, epochs), ratioToPytorch: null });
+      rows.push({ impl: 'LayersModel.fit (tfjs-node)', batchSize: b, ...(await layersFit(samples, b, epochs)), ratioToPytorch: null, cpuRatioToPytorch: null });
       log(`  LayersModel.fit (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
     }
   }
@@ -150,7 +170,7 @@ export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpe
     for (const b of batchSizes) {
       // one warm-up batch is included in the first epoch; keep the run short (pure JS is slow)
       const n = Math.max(jsSamples, b);
-      rows.push({ impl: 'mlpipe fit (pure JS)', batchSize: b, samplesPerSecond: await mlpipeFit(n, b, 1), ratioToPytorch: null });
+      rows.push({ impl: 'mlpipe fit (pure JS)', batchSize: b, ...(await mlpipeFit(n, b, 1)), ratioToPytorch: null, cpuRatioToPytorch: null });
       log(`  mlpipe fit (pure JS) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(1)} samples/s`);
     }
     selectBackend('cpu');
@@ -163,12 +183,13 @@ export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpe
       log(`  PyTorch: skipped: ${p.error}`);
     } else {
       pytorch = { version: p.torch, threads: p.threads };
-      for (const r of p.results) rows.push({ impl: 'PyTorch CPU', batchSize: r.batchSize, samplesPerSecond: r.samplesPerSecond, ratioToPytorch: 1 });
+      for (const r of p.results) rows.push({ impl: 'PyTorch CPU', batchSize: r.batchSize, samplesPerSecond: r.samplesPerSecond, samplesPerCpuSecond: r.samplesPerCpuSecond, ratioToPytorch: 1, cpuRatioToPytorch: 1 });
     }
   }
   for (const r of rows) {
     const base = rows.find((p) => p.impl === 'PyTorch CPU' && p.batchSize === r.batchSize);
     r.ratioToPytorch = base ? r.samplesPerSecond / base.samplesPerSecond : null;
+    r.cpuRatioToPytorch = base ? r.samplesPerCpuSecond / base.samplesPerCpuSecond : null;
   }
   const env = Object.fromEntries(
     ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_THREADS', 'TF_ENABLE_ONEDNN_OPTS'].map((k) => [k, process.env[k]]),
@@ -176,15 +197,18 @@ export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpe
   return { rows, backend: info, pytorch, env, load: { before: loadBefore, after: loadavg()[0]!, cores: availableParallelism() } };
 }
 
+const num = (v: number) => v.toFixed(v < 100 ? 1 : 0).padStart(10);
+const ratio = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}x`).padStart(10);
+
 export function formatTrainSpeed(r: TrainSpeedResult): string {
   const lines = [
     `LeNet CNN (seed), 32x32x3, SGD momentum: backend ${r.backend.backend} TF ${r.backend.tfVersion ?? '-'} tfjs ${r.backend.tfjsVersion}` +
       (r.pytorch && 'version' in r.pytorch ? `; PyTorch ${r.pytorch.version} (${r.pytorch.threads} threads)` : ''),
-    `${'implementation'.padEnd(30)} ${'batch'.padStart(5)} ${'samples/s'.padStart(10)} ${'vs PyTorch'.padStart(10)}`,
+    `${'implementation'.padEnd(30)} ${'batch'.padStart(5)} ${'samples/s'.padStart(10)} ${'vs PyTorch'.padStart(10)} ${'per CPU-s'.padStart(10)} ${'vs PyTorch'.padStart(10)}`,
   ];
   for (const row of r.rows) {
     lines.push(
-      `${row.impl.padEnd(30)} ${String(row.batchSize).padStart(5)} ${row.samplesPerSecond.toFixed(row.samplesPerSecond < 100 ? 1 : 0).padStart(10)} ${(row.ratioToPytorch === null ? '-' : `${row.ratioToPytorch.toFixed(2)}x`).padStart(10)}`,
+      `${row.impl.padEnd(30)} ${String(row.batchSize).padStart(5)} ${num(row.samplesPerSecond)} ${ratio(row.ratioToPytorch)} ${num(row.samplesPerCpuSecond)} ${ratio(row.cpuRatioToPytorch)}`,
     );
   }
   if (Math.max(r.load.before, r.load.after) > r.load.cores * 0.75) {
