@@ -16,7 +16,7 @@ import type { ArtifactRef } from '../../src/compiler/plan.ts';
 import { compileFile } from '../../src/compiler/index.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
-import { startRun } from '../../src/temporal/runs.ts';
+import { runInput, startRun } from '../../src/temporal/runs.ts';
 import { createWorkers } from '../../src/temporal/worker.ts';
 import { statusQuery, type RunStatus } from '../../workflows/api.ts';
 import { onQueue, quietRuntime, testAddress } from '../support/temporal.ts';
@@ -136,6 +136,10 @@ describe('pipelines/lifecycle.yaml end to end', () => {
     const rd = await retrain.describe();
     expect(rd.searchAttributes.MlpipeTrigger).toEqual(['drift']);
     expect(rd.taskQueue).toBe(queue);
+    // Recompiled from the spec with this run's params and onBreach.params over them.
+    const again = await runInput(client, retrain.workflowId);
+    expect(again.plan.params).toMatchObject({ trigger: 'drift', epochs: 2, minF1: 0.5 });
+    expect(again.plan.nodes.every((n) => n.activity.taskQueue === queue)).toBe(true);
     await retrain.terminate('test: the retrain run was started; not running it to the end');
 
     // notify: the team's own activity wrote the message.
