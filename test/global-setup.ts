@@ -28,6 +28,15 @@ export async function setup(project: TestProject): Promise<void> {
   server = await startDevServer({ dbFile: join(dir, 'temporal.db'), port: await freePort(), uiPort: null });
   process.env.MLPIPE_TEST_TEMPORAL_ADDRESS = server.address;
   project.provide('temporalAddress', server.address);
+  // Interrupted runs (Ctrl-C, CI timeouts) skip teardown: do not leave the server behind.
+  const child = server.process;
+  process.once('exit', () => child.kill('SIGKILL'));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      child.kill('SIGKILL');
+      process.kill(process.pid, sig);
+    });
+  }
 }
 
 export async function teardown(): Promise<void> {
