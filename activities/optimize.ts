@@ -72,7 +72,7 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
       const trialInput: StageActivityInput = { ...input, kind: 'train', stage: `${input.stage}.trial-${id}${budget !== undefined ? `-e${budget}` : ''}`, config: config as JsonObject, inputs: { dataset } };
       let out: StageResult;
       try {
-        out = await trainCore(trialInput, { ...env, attempt: 1, heartbeatDetails: undefined, heartbeat: () => beat(`trial ${id}: training`) });
+        out = await trainCore(trialInput, { ...env, attempt: 1, heartbeatDetails: undefined, report: false, heartbeat: () => beat(`trial ${id}: training`) });
       } catch (e) {
         if (e instanceof CancelledFailure) throw Object.assign(e, { fatal: true });
         throw e;

@@ -335,9 +335,11 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     outputs[m] = last[FIT_METRIC[m]] ?? null;
     outputs[`val_${m}`] = last[`val_${FIT_METRIC[m]}`] ?? null;
   }
-  await updateRunReport(input.run, env.store, {
-    training: { stage: input.stage, history, backend, stopReason: res.stopReason, metrics: metrics.map((m) => FIT_METRIC[m]) },
-  }).catch((e: unknown) => console.warn(`${at}: could not write the run report: ${(e as Error).message}`));
+  if (env.report !== false) {
+    await updateRunReport(input.run, env.store, {
+      training: { stage: input.stage, history, backend, stopReason: res.stopReason, metrics: metrics.map((m) => FIT_METRIC[m]) },
+    }).catch((e: unknown) => console.warn(`${at}: could not write the run report: ${(e as Error).message}`));
+  }
   return { outputs };
 }
 

@@ -23,6 +23,8 @@ export interface StageEnv {
   heartbeat: (details: unknown) => void;
   heartbeatDetails: unknown;
   signal?: AbortSignal;
+  /** Write this stage's section of the run report (optimize's trials do not). Default true. */
+  report?: boolean;
 }
 
 export function stageEnv(overrides: Partial<StageEnv> = {}): StageEnv {

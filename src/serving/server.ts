@@ -21,7 +21,7 @@ import { DataError } from '../ml/data-sources.ts';
 import { applyTransform, type Transform } from '../ml/preprocess.ts';
 import { parseDuration } from '../spec/duration.ts';
 // The batch predictor evaluate uses (probabilities from logits, argmax): one definition of "predict".
-import { predict } from '../../activities/evaluate.ts';
+import { predict } from '../ml/checkpoint.ts';
 import { FeatureLog, MetricsBook, ruleBreaches } from './metrics.ts';
 import { atomicWrite, liveVersions, Registry, settleCandidate, type ModelVersion, type RegistryEntry } from './registry.ts';
 
