@@ -12,6 +12,7 @@ import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type 
 import { buildModel, ModelSpecError } from '../src/ml/model.ts';
 import type { LearningRateScheduleSpec, LossName, MetricName, ModelSpec, OptimizerSpec, TrainModelSpec } from '../src/ml/model-spec.ts';
 import { updateRunReport } from '../src/ml/report.ts';
+import { Registry, registryDir } from '../src/serving/registry.ts';
 import { invalid, lineage, readDataset, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
 
 type TrainMetric = 'accuracy' | 'mse' | 'mae' | 'precision' | 'recall';
@@ -189,8 +190,14 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     );
   }
 
-  // Warm start from an upstream model artifact with the same architecture.
-  const warm = input.inputs.model;
+  // Warm start from an upstream model artifact, or from a registered model (`warmStart.model`),
+  // with the same architecture.
+  let warm = input.inputs.model;
+  if (!warm && cfg.warmStart) {
+    const found = registeredModel(cfg.warmStart.model, cfg.warmStart.version);
+    if (typeof found === 'string') return invalid(`${at}: warmStart: ${found}`);
+    warm = found;
+  }
   if (warm) {
     const { model: prev } = await loadModel(await env.store.get(warm));
     try {
@@ -341,6 +348,16 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     }).catch((e: unknown) => console.warn(`${at}: could not write the run report: ${(e as Error).message}`));
   }
   return { outputs };
+}
+
+/** The model artifact of a registered version (default: the one serving), or why there is none. */
+function registeredModel(name: string, version?: string): ArtifactRef | string {
+  const entry = new Registry().get(name);
+  if (!entry || entry.versions.length === 0) return `no model named "${name}" is registered; deploy one first (mlpipe registry: ${registryDir()})`;
+  const want = version ?? entry.traffic.primary ?? entry.versions.at(-1)!.version;
+  const v = entry.versions.find((x) => x.version === want);
+  if (!v) return `model "${name}" has no version "${want}"; it has ${entry.versions.map((x) => x.version).join(', ')}`;
+  return v.model;
 }
 
 export async function train(input: StageActivityInput): Promise<StageResult> {

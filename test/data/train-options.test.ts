@@ -6,6 +6,7 @@ import { evaluateCore } from '../../activities/evaluate.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
 import { Rng } from '../../src/ml/data-rng.ts';
+import { Registry } from '../../src/serving/registry.ts';
 import { stageInput, tempDir, testEnv } from './helpers.ts';
 import { irisSchema, prepared, ref } from './pipeline-helpers.ts';
 
@@ -51,6 +52,24 @@ describe('train options', () => {
     expect(baseAcc).toBeGreaterThan(0.9);
     expect(await evalOf(ref(warm, 'model'))).toBeCloseTo(baseAcc, 5);
     expect(await evalOf(ref(fresh, 'model'))).toBeLessThan(0.8);
+  });
+
+  it('warm start from a registered model by name, and a clear error for an unknown one', async () => {
+    const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'opt/warm-reg');
+    const base = await trainCore(stageInput('train', mlp(0.02, 40), { dataset: prep.dataset }, 'opt/warm-reg'), prep.env);
+    await new Registry().update('iris', (e) => ({
+      ...e,
+      versions: [{ version: '1', model: ref(base, 'model'), createdAt: '2026-01-01T00:00:00Z', source: { workflowId: 'w', runId: 'r', pipeline: 'p', stage: 'train' } }],
+      traffic: { primary: '1' },
+    }));
+    const evalOf = async (model: ReturnType<typeof ref>) =>
+      (await evaluateCore(stageInput('evaluate', { metrics: ['accuracy'] }, { dataset: prep.dataset, model }, 'opt/warm-reg'), prep.env)).outputs.accuracy as number;
+    const warm = await trainCore(stageInput('train', { ...mlp(1e-7, 1), warmStart: { model: 'iris' } }, { dataset: prep.dataset }, 'opt/warm-reg'), prep.env);
+    expect(await evalOf(ref(warm, 'model'))).toBeCloseTo(await evalOf(ref(base, 'model')), 5);
+    await expect(trainCore(stageInput('train', { ...mlp(1e-7, 1), warmStart: { model: 'nope' } }, { dataset: prep.dataset }, 'opt/warm-reg'), prep.env))
+      .rejects.toThrow(/no model named "nope" is registered/);
+    await expect(trainCore(stageInput('train', { ...mlp(1e-7, 1), warmStart: { model: 'iris', version: '9' } }, { dataset: prep.dataset }, 'opt/warm-reg'), prep.env))
+      .rejects.toThrow(/has no version "9"; it has 1/);
   });
 
   it('balanced class weights raise the minority class recall', async () => {
