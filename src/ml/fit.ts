@@ -8,7 +8,7 @@
 // are in the docs; for bigger ones use fitInWorker from src/ml/fit-worker-host.ts).
 import type * as TfModule from '@tensorflow/tfjs';
 import { backendInfo, getTf, type BackendInfo } from './backend.ts';
-import { finishMetrics, isClassification, labelIndices, metricSums, perSampleLoss } from './losses.ts';
+import { finishMetrics, isClassification, metricSums, perSampleLoss } from './losses.ts';
 import type { LearningRateScheduleSpec, TrainModelSpec } from './model-spec.ts';
 import { baseLearningRate, buildOptimizer, outputKindFor, setLearningRate } from './model.ts';
 
@@ -143,6 +143,26 @@ export function scheduledLearningRate(base: number, schedule: LearningRateSchedu
   }
 }
 
+/** Per-sample loss weights from class weights; the class of a sample is read from its label. */
+function sampleWeights(loss: TrainModelSpec['loss'], y: ArrayData, classWeight: Record<number, number>): Float32Array {
+  const n = y.shape[0]!;
+  const width = y.data.length / n;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let cls: number;
+    if (loss === 'categoricalCrossentropy') {
+      cls = 0; // argmax of the one-hot row
+      for (let j = 1; j < width; j++) if (y.data[i * width + j]! > y.data[i * width + cls]!) cls = j;
+    } else if (loss === 'binaryCrossentropy') {
+      cls = y.data[i]! > 0.5 ? 1 : 0;
+    } else {
+      cls = y.data[i]!;
+    }
+    out[i] = classWeight[cls] ?? 1;
+  }
+  return out;
+}
+
 /** Mulberry32: a small seeded PRNG for reproducible shuffles. */
 function rng(seed: number) {
   let a = seed >>> 0;
@@ -240,15 +260,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
 
   const xs = tf.tensor(x.data, x.shape);
   const ys = tf.tensor(y.data, y.shape);
-  let weightsAll: Tensor | null = null;
-  if (opts.classWeight) {
-    const cw = opts.classWeight;
-    weightsAll = tf.tidy(() => {
-      const idx = labelIndices(tf, spec.loss === 'binaryCrossentropy' ? tf.greater(ys.reshape([-1, 1]), 0.5).toInt() : ys, spec.loss === 'binaryCrossentropy' ? 'sparseCategoricalCrossentropy' : spec.loss);
-      const w = Array.from(idx.dataSync(), (c) => cw[c] ?? 1);
-      return tf.tensor1d(w);
-    });
-  }
+  const weightsAll = opts.classWeight ? tf.tensor1d(sampleWeights(spec.loss, y, opts.classWeight)) : null;
 
   const es = opts.earlyStopping;
   const monitor = es?.monitor ?? (opts.validation ? 'val_loss' : 'loss');

@@ -11,7 +11,7 @@ type Tensor = TfModule.Tensor;
 const EPS = 1e-7;
 
 /** Labels as class indices [B] (sparse) for one-hot or index labels. */
-export function labelIndices(tf: Tf, y: Tensor, loss: LossName): Tensor {
+function labelIndices(y: Tensor, loss: LossName): Tensor {
   if (loss === 'sparseCategoricalCrossentropy') return y.reshape([-1]).toInt();
   return y.argMax(-1);
 }
@@ -79,7 +79,7 @@ export function metricSums(tf: Tf, loss: LossName, metrics: MetricName[], out: T
       classes = 2;
     } else {
       pred = out.argMax(-1);
-      truth = labelIndices(tf, y, loss);
+      truth = labelIndices(y, loss);
       classes = out.shape[out.shape.length - 1]!;
     }
     sums.correct = tf.sum(tf.equal(pred, truth).toFloat());

@@ -41,14 +41,19 @@ export type Padding = 'valid' | 'same';
 /** A size given once for every spatial dimension, or per dimension. */
 export type Size2 = number | [number, number];
 
-interface WeightedLayer {
+interface LayerBase {
+  name?: string;
+  /** false freezes the layer's weights (fine-tuning, warm starts). */
+  trainable?: boolean;
+}
+
+interface WeightedLayer extends LayerBase {
   activation?: Activation;
   useBias?: boolean;
   kernelInitializer?: Initializer;
   biasInitializer?: Initializer;
   kernelRegularizer?: Regularizer;
   biasRegularizer?: Regularizer;
-  name?: string;
 }
 
 export interface DenseLayer extends WeightedLayer {
@@ -63,32 +68,28 @@ export interface Conv2dLayer extends WeightedLayer {
   padding?: Padding;
   dilationRate?: Size2;
 }
-export interface Pooling2dLayer {
+export interface Pooling2dLayer extends LayerBase {
   type: 'maxPooling2d' | 'averagePooling2d';
   poolSize?: Size2;
   strides?: Size2;
   padding?: Padding;
-  name?: string;
 }
-export interface FlattenLayer {
+export interface FlattenLayer extends LayerBase {
   type: 'flatten';
-  name?: string;
 }
-export interface DropoutLayer {
+export interface DropoutLayer extends LayerBase {
   type: 'dropout';
   rate: number;
-  name?: string;
 }
-export interface BatchNormalizationLayer {
+export interface BatchNormalizationLayer extends LayerBase {
   type: 'batchNormalization';
   momentum?: number;
   epsilon?: number;
   axis?: number;
   center?: boolean;
   scale?: boolean;
-  name?: string;
 }
-export interface RecurrentLayer {
+export interface RecurrentLayer extends LayerBase {
   type: 'lstm' | 'gru';
   units: number;
   returnSequences?: boolean;
@@ -99,15 +100,13 @@ export interface RecurrentLayer {
   kernelInitializer?: Initializer;
   recurrentInitializer?: Initializer;
   kernelRegularizer?: Regularizer;
-  name?: string;
 }
-export interface EmbeddingLayer {
+export interface EmbeddingLayer extends LayerBase {
   type: 'embedding';
   inputDim: number;
   outputDim: number;
   embeddingsInitializer?: Initializer;
   embeddingsRegularizer?: Regularizer;
-  name?: string;
 }
 
 export type LayerSpec =

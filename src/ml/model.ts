@@ -86,7 +86,7 @@ function defaultKernelInit(tf: Tf, seed: number | undefined, name: Initializer |
 }
 
 function makeLayer(tf: Tf, spec: LayerSpec, i: number, seedFor: ReturnType<typeof seeder>, first: { inputShape?: number[] }) {
-  const common = { ...first, ...(spec.name ? { name: spec.name } : {}) };
+  const common = { ...first, ...(spec.name ? { name: spec.name } : {}), ...(spec.trainable === false ? { trainable: false } : {}) };
   const L = tf.layers;
   switch (spec.type) {
     case 'dense':

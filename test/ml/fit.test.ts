@@ -123,6 +123,16 @@ describe('fit', () => {
     expect(weightsOf(model)).not.toEqual(before);
   });
 
+  it('a layer with trainable: false keeps its weights', async () => {
+    const { x, y } = separable(64);
+    const spec: TrainModelSpec = { ...MLP, model: { ...MLP.model, layers: [{ type: 'dense', units: 8, activation: 'relu', trainable: false }, { type: 'dense', units: 2 }] } };
+    const { model } = buildModel(spec, { seed: 1 });
+    const [frozenBefore, headBefore] = [model.layers[0]!.getWeights().map((w) => Array.from(w.dataSync())), model.layers[1]!.getWeights().map((w) => Array.from(w.dataSync()))];
+    await fit(model, spec, x, y, { epochs: 2, batchSize: 16 });
+    expect(model.layers[0]!.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(frozenBefore);
+    expect(model.layers[1]!.getWeights().map((w) => Array.from(w.dataSync()))).not.toEqual(headBefore);
+  });
+
   it('learning-rate schedules', () => {
     expect(scheduledLearningRate(0.1, { type: 'step', stepEpochs: 10, gamma: 0.5 }, 25, 30)).toBeCloseTo(0.025);
     expect(scheduledLearningRate(0.1, { type: 'exponential', decayRate: 0.5, decayEpochs: 2 }, 4, 30)).toBeCloseTo(0.025);
