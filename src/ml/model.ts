@@ -3,6 +3,8 @@ import type * as TfModule from '@tensorflow/tfjs';
 import { getTf } from './backend.ts';
 import type {
   Activation,
+  Conv2dLayer,
+  DenseLayer,
   Initializer,
   LayerSpec,
   ModelSpec,
@@ -85,6 +87,18 @@ function defaultKernelInit(tf: Tf, seed: number | undefined, name: Initializer |
   return initializer(tf, name ?? 'glorotUniform', seed);
 }
 
+/** Activation, bias, initializers and regularizers: the fields dense and conv2d share. */
+function weightArgs(tf: Tf, spec: DenseLayer | Conv2dLayer, i: number, seedFor: ReturnType<typeof seeder>) {
+  return {
+    activation: activation(spec.activation),
+    useBias: spec.useBias,
+    kernelInitializer: defaultKernelInit(tf, seedFor(i, 0), spec.kernelInitializer),
+    biasInitializer: initializer(tf, spec.biasInitializer, seedFor(i, 1)),
+    kernelRegularizer: regularizer(tf, spec.kernelRegularizer),
+    biasRegularizer: regularizer(tf, spec.biasRegularizer),
+  };
+}
+
 function makeLayer(tf: Tf, spec: LayerSpec, i: number, seedFor: ReturnType<typeof seeder>, first: { inputShape?: number[] }) {
   const common = { ...first, ...(spec.name ? { name: spec.name } : {}), ...(spec.trainable === false ? { trainable: false } : {}) };
   const L = tf.layers;
@@ -93,12 +107,7 @@ function makeLayer(tf: Tf, spec: LayerSpec, i: number, seedFor: ReturnType<typeo
       return L.dense({
         ...common,
         units: spec.units,
-        activation: activation(spec.activation),
-        useBias: spec.useBias,
-        kernelInitializer: defaultKernelInit(tf, seedFor(i, 0), spec.kernelInitializer),
-        biasInitializer: initializer(tf, spec.biasInitializer, seedFor(i, 1)),
-        kernelRegularizer: regularizer(tf, spec.kernelRegularizer),
-        biasRegularizer: regularizer(tf, spec.biasRegularizer),
+        ...weightArgs(tf, spec, i, seedFor),
       });
     case 'conv2d':
       return L.conv2d({
@@ -108,12 +117,7 @@ function makeLayer(tf: Tf, spec: LayerSpec, i: number, seedFor: ReturnType<typeo
         strides: spec.strides,
         padding: spec.padding,
         dilationRate: spec.dilationRate,
-        activation: activation(spec.activation),
-        useBias: spec.useBias,
-        kernelInitializer: defaultKernelInit(tf, seedFor(i, 0), spec.kernelInitializer),
-        biasInitializer: initializer(tf, spec.biasInitializer, seedFor(i, 1)),
-        kernelRegularizer: regularizer(tf, spec.kernelRegularizer),
-        biasRegularizer: regularizer(tf, spec.biasRegularizer),
+        ...weightArgs(tf, spec, i, seedFor),
       });
     case 'maxPooling2d':
     case 'averagePooling2d': {
