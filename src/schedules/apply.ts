@@ -10,6 +10,7 @@
  *   3. `executeChanges`.
  * Only schedules whose memo says `managedBy: mlpipe` (and whose scope matches) are ever touched.
  */
+import { dirname, isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { Plan } from '../compiler/plan.ts';
 import type { ValidationResult } from '../spec/validate.ts';
@@ -30,6 +31,13 @@ import { DEFAULT_TASK_QUEUE } from '../../workflows/api.ts';
 export interface Desired extends ScheduleSource {
   file: string;
   source: SourceInfo;
+  /** Collect stages' base dir was given (`--workers-root`): a change of it is a change. */
+  baseDirPinned?: boolean;
+}
+
+/** The collect stages' base dirs (machine paths the portable hash leaves out). */
+function baseDirs(plan: Plan): string[] {
+  return plan.nodes.map((n) => n.config.__baseDir).filter((d): d is string => typeof d === 'string');
 }
 
 export interface Loaded {
@@ -45,10 +53,35 @@ export interface Loaded {
   warnings: string[];
 }
 
+export interface LoadOptions {
+  taskQueue?: string;
+  scope?: string;
+  /**
+   * Where the workers see the directory `root` (e.g. `/srv/mlpipe/pipelines`). Collect stages
+   * resolve relative paths against the spec's directory, which the compiler records as an
+   * absolute path of the machine that compiles (a CI runner's checkout for `apply` in CI):
+   * with this, scheduled runs get the workers' path instead.
+   */
+  workersRoot?: string;
+  /** The directory given to apply (needed with `workersRoot`). */
+  root?: string;
+}
+
+/** The spec directory as the workers see it (or as this machine sees it). */
+export function baseDirFor(file: string, o: Pick<LoadOptions, 'workersRoot' | 'root'>): string {
+  const here = dirname(resolve(file));
+  if (!o.workersRoot) return here;
+  if (!o.root) throw new Error('workersRoot needs root (the directory given to apply)');
+  const rel = relative(resolve(o.root), here);
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new Error(`${file} is not inside ${o.root}`);
+  return posix.join(o.workersRoot, ...rel.split(sep).filter(Boolean));
+}
+
 /** Validates every file; compiles the scheduled ones (with `schedule.params`). */
-export async function loadDesired(files: string[], o: { taskQueue?: string; scope?: string } = {}): Promise<Loaded> {
+export async function loadDesired(files: string[], o: LoadOptions = {}): Promise<Loaded> {
   const { validateFile } = await import('../spec/validate.ts');
-  const { compileFile } = await import('../compiler/index.ts');
+  const { compile } = await import('../compiler/compile.ts');
+  const { sourceInfo } = await import('../compiler/source.ts');
   const results: ValidationResult[] = [];
   for (const f of files) results.push(await validateFile(f));
   const invalid = results.filter((r) => !r.valid);
@@ -56,24 +89,38 @@ export async function loadDesired(files: string[], o: { taskQueue?: string; scop
   if (invalid.length) return out;
   const seen = new Map<string, string>();
   const dirty = new Set<string>();
-  for (const f of files) {
-    let { plan, source } = await compileFile(f);
-    const other = seen.get(plan.pipeline);
-    if (other) out.errors.push(`${f}: pipeline name "${plan.pipeline}" is also used by ${other}; names must be unique`);
-    seen.set(plan.pipeline, f);
-    out.pipelines.push(plan.pipeline);
-    if (!plan.schedule) continue;
-    const sp = plan.schedule.params;
-    if (Object.keys(sp).length) {
-      ({ plan, source } = await compileFile(f, { params: Object.fromEntries(Object.entries(sp).map(([k, v]) => [k, String(v)])) }));
+  for (const r of results) {
+    const f = r.file;
+    const name = r.valid!.pipeline.metadata.name;
+    const other = seen.get(name);
+    if (other) out.errors.push(`${f}: pipeline name "${name}" is also used by ${other}; names must be unique`);
+    seen.set(name, f);
+    out.pipelines.push(name);
+    const sched = r.valid!.pipeline.schedule;
+    if (!sched) continue;
+    // Scheduled runs get the schedule's params: validate again with them as overrides.
+    const params = Object.fromEntries(Object.entries(sched.params ?? {}).map(([k, v]) => [k, String(v)]));
+    const withParams = Object.keys(params).length ? await validateFile(f, params) : r;
+    if (!withParams.valid) {
+      out.errors.push(`${f}: the schedule's params do not validate: ${withParams.diagnostics.map((d) => d.message).join('; ')}`);
+      continue;
     }
+    const plan = compile(withParams.valid, { baseDir: baseDirFor(f, o) });
+    const source = sourceInfo(f);
     if (source.gitDirty && source.gitSha && !dirty.has(source.gitSha)) {
       dirty.add(source.gitSha);
       out.warnings.push(
         `the git tree of ${f} has uncommitted changes: schedules record commit ${source.gitSha.slice(0, 10)} (marked dirty), which may differ from what is applied`,
       );
     }
-    out.desired.push({ plan, source, file: f, taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE, scope: o.scope ?? DEFAULT_SCOPE });
+    out.desired.push({
+      plan,
+      source,
+      file: f,
+      taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
+      scope: o.scope ?? DEFAULT_SCOPE,
+      ...(o.workersRoot ? { baseDirPinned: true } : {}),
+    });
   }
   return out;
 }
@@ -156,12 +203,14 @@ export async function planChanges(client: Client, loaded: Pick<Loaded, 'desired'
       changes.push({ ...base, action: 'update', recreate: true, details: [`moves from scope "${memo.scope}" to "${scope}"`] });
       continue;
     }
-    if (old && stableHash(old, desc.action.taskQueue) === stableHash(d.plan, queue)) {
+    const dirsMoved = !!old && !!d.baseDirPinned && !eq(baseDirs(old), baseDirs(d.plan));
+    if (old && !dirsMoved && stableHash(old, desc.action.taskQueue) === stableHash(d.plan, queue)) {
       changes.push({ ...base, action: 'unchanged', details: [] });
       continue;
     }
     const details = old ? planDiff(old, d.plan) : ['the schedule holds no mlpipe plan'];
     if (desc.action.taskQueue !== queue) details.push(`task queue: ${desc.action.taskQueue} → ${queue}`);
+    if (dirsMoved) details.push(`collect base dir: ${baseDirs(old!)[0] ?? '-'} → ${baseDirs(d.plan)[0] ?? '-'}`);
     changes.push({ ...base, action: 'update', details: details.length ? details : ['plan'] });
   }
   // Deletions: mlpipe's schedules of this scope that no file asks for any more.

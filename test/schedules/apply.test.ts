@@ -237,4 +237,30 @@ describe('mlpipe apply', () => {
       rmSync(join(repo.dir, 'new.yaml'));
     }
   });
+
+  it('--workers-root: collect stages resolve where the workers see the specs; moving it updates, leaving it out does not', async () => {
+    const name = `sched-collect-${tag}`;
+    const file = join(repo.dir, 'collect.yaml');
+    writeFileSync(file, fixture('collect', { name, queue: env.queue }));
+    try {
+      const act = async (workersRoot?: string) =>
+        (await apply(env.client, repo.dir, { scope, queue: env.queue, ...(workersRoot ? { workersRoot } : {}) })).find((c) => c.pipeline === name)!;
+      expect((await act('/srv/a')).action).toBe('create');
+      const baseDir = async () => {
+        const d = await env.client.schedule.getHandle(`mlpipe:${name}`).describe();
+        return (d.action.args![0] as { plan: { nodes: { config: { __baseDir?: string } }[] } }).plan.nodes[0]!.config.__baseDir;
+      };
+      expect(await baseDir()).toBe('/srv/a');
+      expect((await act('/srv/a')).action).toBe('unchanged');
+      const moved = await act('/srv/b');
+      expect(moved.action).toBe('update');
+      expect(moved.details).toEqual(['collect base dir: /srv/a → /srv/b']);
+      expect(await baseDir()).toBe('/srv/b');
+      // Without the flag the portable hash decides: same pipeline, no change.
+      expect((await act()).action).toBe('unchanged');
+    } finally {
+      rmSync(file);
+      await env.client.schedule.getHandle(`mlpipe:${name}`).delete().catch(() => undefined);
+    }
+  });
 });

@@ -35,8 +35,12 @@ export function gitRepo(files: Record<string, string>): { dir: string; commit(ms
 }
 
 /** `mlpipe apply` in-process: validate, plan, execute. */
-export async function apply(client: Client, dir: string, o: { scope: string; queue: string; dryRun?: boolean }): Promise<Change[]> {
-  const loaded = await loadDesired(await pipelineFiles([dir]), { scope: o.scope, taskQueue: o.queue });
+export async function apply(client: Client, dir: string, o: { scope: string; queue: string; dryRun?: boolean; workersRoot?: string }): Promise<Change[]> {
+  const loaded = await loadDesired(await pipelineFiles([dir]), {
+    scope: o.scope,
+    taskQueue: o.queue,
+    ...(o.workersRoot ? { workersRoot: o.workersRoot, root: dir } : {}),
+  });
   if (loaded.invalid.length || loaded.errors.length) throw new Error(`invalid: ${JSON.stringify(loaded.invalid.map((r) => r.diagnostics))} ${loaded.errors.join("; ")}`);
   const changes = await planChanges(client, loaded, o.scope);
   if (!o.dryRun) await executeChanges(client, changes);

@@ -77,3 +77,23 @@ describe('schedule options', () => {
     expect(planDiff(c, a)).toContain(`+stage ${a.nodes.at(-1)!.id}`);
   });
 });
+
+describe('--workers-root', () => {
+  it("scheduled runs resolve collect paths where the workers see the specs, not where apply ran", async () => {
+    const { loadDesired, baseDirFor } = await import('../../src/schedules/apply.ts');
+    const file = join(ROOT, 'pipelines/lifecycle.yaml');
+    expect(baseDirFor(file, {})).toBe(join(ROOT, 'pipelines'));
+    expect(baseDirFor(file, { workersRoot: '/srv/mlpipe/pipelines', root: join(ROOT, 'pipelines') })).toBe('/srv/mlpipe/pipelines');
+    expect(baseDirFor(file, { workersRoot: '/srv/repo', root: ROOT })).toBe('/srv/repo/pipelines');
+    expect(() => baseDirFor(file, { workersRoot: '/srv', root: join(ROOT, 'test') })).toThrow(/not inside/);
+    const here = await loadDesired([file]);
+    const there = await loadDesired([file], { workersRoot: '/srv/mlpipe/pipelines', root: join(ROOT, 'pipelines') });
+    const collect = (p: Plan) => p.nodes.find((n) => n.kind === 'collect')!.config.__baseDir;
+    expect(collect(here.desired[0]!.plan)).toBe(join(ROOT, 'pipelines'));
+    expect(collect(there.desired[0]!.plan)).toBe('/srv/mlpipe/pipelines');
+    // Same pipeline, same portable hash: moving where apply runs never causes an update.
+    expect(stableHash(here.desired[0]!.plan, 'mlpipe')).toBe(stableHash(there.desired[0]!.plan, 'mlpipe'));
+    // Schedule params reach the plan (lifecycle's schedule sets trigger: schedule).
+    expect(there.desired[0]!.plan.params.trigger).toBe('schedule');
+  });
+});

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { ReportedFailure } from '../errors.ts';
+import { readFile, stat } from 'node:fs/promises';
+import { ReportedFailure, UsageError } from '../errors.ts';
 import { oneOf } from '../options.ts';
 import { pipelineFiles } from '../pipeline-files.ts';
 import { withConnectionOptions } from '../../temporal/cli-support.ts';
@@ -11,6 +11,7 @@ interface ApplyFlags extends ConnectionFlags {
   format: 'human' | 'json' | 'github';
   scope: string;
   taskQueue?: string;
+  workersRoot?: string;
 }
 
 const MARK = { create: '+', update: '~', delete: '-', unchanged: '=', conflict: '!' } as const;
@@ -24,14 +25,22 @@ export function register(program: Command): void {
       .option('--dry-run', 'print what would change, change nothing')
       .option('--format <format>', 'human, json, or github (invalid files as GitHub Actions annotations, the rest as human)', oneOf(['human', 'json', 'github'] as const), 'human')
       .option('--scope <name>', 'only schedules applied with this scope are updated or deleted (one per repo or team)', 'default')
-      .option('--task-queue <q>', 'workflow task queue of scheduled runs (default mlpipe)'),
+      .option('--task-queue <q>', 'workflow task queue of scheduled runs (default mlpipe)')
+      .option('--workers-root <path>', 'where the workers see the directory given to apply (collect stages resolve relative paths there)'),
   ).action(async (paths: string[], o: ApplyFlags) => {
     const { loadDesired, planChanges, executeChanges, summary } = await import('../../schedules/apply.ts');
     const { renderGithub, renderHuman } = await import('../diagnostics-output.ts');
     const { clientFrom } = await import('../../temporal/cli-support.ts');
     const json = o.format === 'json';
     const files = await pipelineFiles(paths);
-    const loaded = await loadDesired(files, { scope: o.scope, ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}) });
+    if (o.workersRoot && (paths.length !== 1 || !(await stat(paths[0]!)).isDirectory())) {
+      throw new UsageError('--workers-root needs exactly one directory to apply');
+    }
+    const loaded = await loadDesired(files, {
+      scope: o.scope,
+      ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}),
+      ...(o.workersRoot ? { workersRoot: o.workersRoot, root: paths[0]! } : {}),
+    });
     if (loaded.invalid.length || loaded.errors.length) {
       if (json) {
         const out = {
