@@ -43,7 +43,7 @@ if [ -x /usr/bin/chromium ] || [ "${MLPIPE_SKIP_BROWSER:-}" = 1 ]; then
   say "browser: ${MLPIPE_SKIP_BROWSER:+skipped}${MLPIPE_SKIP_BROWSER:-/usr/bin/chromium}"
 else
   say "installing Chromium (Debian package) for the Temporal UI test"
-  if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+  if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }; then
     say "could not install chromium: run 'sudo apt-get install chromium' (the UI test needs /usr/bin/chromium)"
   fi
 fi
