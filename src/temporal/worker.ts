@@ -21,6 +21,8 @@ export interface WorkerSetOptions {
   gpuQueue?: boolean;
   /** GPUs on this machine: concurrent activities on the GPU queue (at least 1 when polled). */
   gpus?: number;
+  /** The GPU queue's name (default `mlpipe-gpu`; tests use their own). */
+  gpuTaskQueue?: string;
   /** More activity-only queues (named by specs). */
   extraQueues?: string[];
   /** Concurrent activities on the default queue (default 4). */
@@ -54,11 +56,11 @@ export async function createWorkers(o: WorkerSetOptions): Promise<Worker[]> {
     workers.push(
       await Worker.create({
         ...common,
-        taskQueue: GPU_TASK_QUEUE,
+        taskQueue: o.gpuTaskQueue ?? GPU_TASK_QUEUE,
         maxConcurrentActivityTaskExecutions: Math.max(1, o.gpus ?? 1),
       }),
     );
-    queues.delete(GPU_TASK_QUEUE);
+    queues.delete(o.gpuTaskQueue ?? GPU_TASK_QUEUE);
   }
   for (const q of queues) {
     workers.push(

@@ -54,7 +54,11 @@ export function quietRuntime(): void {
   }
 }
 
-export async function testEnv(name: string, o: { address?: string; worker?: boolean } = {}): Promise<TestEnv> {
+/**
+ * `gpus`: also serve `<queue>-gpu` with that many slots (as `mlpipe worker --gpus` serves
+ * mlpipe-gpu); route a node there with `taskQueue: env.queue + '-gpu'` (onQueue keeps it).
+ */
+export async function testEnv(name: string, o: { address?: string; worker?: boolean; gpus?: number } = {}): Promise<TestEnv> {
   const address = o.address ?? testAddress();
   const queue = `test-${name}-${process.pid}`;
   const home = mkdtempSync(join(tmpdir(), `mlpipe-test-${name}-`));
@@ -72,7 +76,9 @@ export async function testEnv(name: string, o: { address?: string; worker?: bool
         namespace: 'default',
         activities,
         taskQueue: queue,
-        gpuQueue: false,
+        gpuQueue: o.gpus !== undefined,
+        gpus: o.gpus,
+        gpuTaskQueue: `${queue}-gpu`,
         maxConcurrentActivities: 50,
         shutdownGraceTime: '1s',
       })),
@@ -85,7 +91,7 @@ export async function testEnv(name: string, o: { address?: string; worker?: bool
     queue,
     home,
     workers,
-    start: (plan, so) => startRun(client, { ...so, plan: onQueue(plan, queue), taskQueue: queue }),
+    start: (plan, so) => startRun(client, { ...so, plan: onQueue(plan, queue, `${queue}-gpu`), taskQueue: queue }),
     async close() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.allSettled(runs);

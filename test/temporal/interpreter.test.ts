@@ -12,7 +12,7 @@ import { testEnv, type TestEnv } from '../support/temporal.ts';
 
 let env: TestEnv;
 beforeAll(async () => {
-  env = await testEnv('interp');
+  env = await testEnv('interp', { gpus: 1 });
 });
 afterAll(async () => {
   await env?.close();
@@ -233,7 +233,22 @@ describe('determinism', () => {
   });
 });
 
+type Span = { startedAt: number; endedAt: number };
+const overlap = (a: Span, b: Span) => a.startedAt < b.endedAt && b.startedAt < a.endedAt;
+
 describe('task queue routing', () => {
+  it('runs GPU stages one at a time on a one-GPU worker, CPU stages beside them', async () => {
+    const plan = makePlan('gpu', {
+      g1: { fn: 'sleepFor', input: { ms: 800 }, gpu: 1 },
+      g2: { fn: 'sleepFor', input: { ms: 800 }, gpu: 1 },
+      cpu: { fn: 'sleepFor', input: { ms: 800 } },
+    });
+    const res = await (await env.start(plan)).result();
+    const [g1, g2, cpu] = ['g1', 'g2', 'cpu'].map((s) => res.stages[s]!.outputs as Span) as [Span, Span, Span];
+    expect(overlap(g1, g2)).toBe(false);
+    expect(overlap(cpu, g1) || overlap(cpu, g2)).toBe(true);
+  });
+
   it('sends GPU stages to mlpipe-gpu unless the spec names a queue', () => {
     expect(taskQueueFor(node('t', { fn: 'x', gpu: 1 }))).toBe('mlpipe-gpu');
     expect(taskQueueFor(node('t', { fn: 'x', gpu: 1, taskQueue: 'a100' }))).toBe('a100');
