@@ -83,6 +83,9 @@ function stageActivity(node: PlanNode, round: number): StageFn {
   return proxy[activityName(node.kind)] as StageFn;
 }
 
+/** Temporal allows about 2,000 pending activities per run: stay well below. */
+const MAX_IN_FLIGHT = 1000;
+
 type Decision = { action: 'retry'; req: RetryRequest } | { action: 'skip' };
 
 export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
@@ -307,6 +310,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
       // Plan order is topological, so a node skipped here is seen by its dependents in this pass.
       for (const node of plan.nodes) {
         const st = state(node.id);
+        if (running.size >= MAX_IN_FLIGHT) break;
         if (st.status !== 'pending' || running.has(node.id)) continue;
         if (!node.needs.every((d) => TERMINAL.includes(state(d).status))) continue;
         const notDone = node.needs.find((d) => state(d).status !== 'succeeded');
