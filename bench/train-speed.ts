@@ -5,6 +5,8 @@
 // (bench/pytorch_lenet.py, the seed's own model code). Synthetic data: speed only.
 //
 //   npx tsx bench/train-speed.ts [--samples 4096] [--batch-sizes 32,128] [--no-js] [--no-pytorch]
+//   npx tsx bench/train-speed.ts --blocking        event-loop blocking per batch
+//   npx tsx bench/train-speed.ts --profile         kernels and their time in one training step
 //
 // Exported: trainSpeed(options) for bench/run.ts.
 import { spawnSync } from 'node:child_process';
@@ -12,7 +14,9 @@ import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { selectBackend, type BackendInfo } from '../src/ml/backend.ts';
 import { fit, type ArrayData } from '../src/ml/fit.ts';
-import { buildModel } from '../src/ml/model.ts';
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
+import { perSampleLoss } from '../src/ml/losses.ts';
+import { buildModel, buildOptimizer } from '../src/ml/model.ts';
 import type { TrainModelSpec } from '../src/ml/model-spec.ts';
 
 export const LENET: TrainModelSpec = {
@@ -297,12 +301,76 @@ export function formatBlocking(rows: BlockingRow[]): string {
   ].join('\n');
 }
 
+export interface KernelProfile {
+  batchSize: number;
+  kernelsPerStep: number;
+  stepMs: number;
+  /** Kernel name → [calls per step, ms per step], most expensive first. */
+  kernels: Array<{ name: string; calls: number; ms: number }>;
+}
+
+/**
+ * Where one training step of the seed LeNet spends its time: tf.profile over `steps` steps of
+ * the same loss and optimizer mlpipe's fit uses (kernel times are wall times of the
+ * synchronous native calls).
+ */
+export async function profileStep(batchSize = 32, steps = 20): Promise<KernelProfile> {
+  const { tf } = selectBackend('cpu');
+  const { model } = buildModel(LENET, { seed: 1 });
+  const optimizer = buildOptimizer(LENET.optimizer);
+  const x = tf.randomUniform([batchSize, 32, 32, 3]);
+  const y = tf.randomUniform([batchSize], 0, 10, 'int32');
+  const vars = model.trainableWeights.map((w) => w.read() as Variable);
+  const step = () =>
+    tf.tidy(() => {
+      optimizer.minimize(() => tf.mean(perSampleLoss(tf, LENET.loss, model.apply(x, { training: true }) as Tensor, y, 'logits')) as Scalar, false, vars);
+    });
+  for (let i = 0; i < 5; i++) step();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  const stepMs = (performance.now() - t0) / steps;
+  const agg = new Map<string, { calls: number; ms: number }>();
+  let kernels = 0;
+  for (let i = 0; i < steps; i++) {
+    const p = await tf.profile(step);
+    kernels = p.kernels.length;
+    for (const k of p.kernels) {
+      const t = await k.kernelTimeMs;
+      const ms = typeof t === 'number' ? t : 0;
+      const a = agg.get(k.name) ?? { calls: 0, ms: 0 };
+      a.calls += 1 / steps;
+      a.ms += ms / steps;
+      agg.set(k.name, a);
+    }
+  }
+  tf.dispose([x, y]);
+  model.dispose();
+  optimizer.dispose();
+  return {
+    batchSize,
+    kernelsPerStep: kernels,
+    stepMs,
+    kernels: [...agg].map(([name, a]) => ({ name, calls: Math.round(a.calls), ms: a.ms })).sort((a, b) => b.ms - a.ms),
+  };
+}
+
+export function formatProfile(p: KernelProfile): string {
+  return [
+    `one LeNet training step at batch ${p.batchSize}: ${p.stepMs.toFixed(2)} ms, ${p.kernelsPerStep} kernels`,
+    ...p.kernels.slice(0, 15).map((k) => `  ${k.name.padEnd(28)} ${String(k.calls).padStart(4)} calls ${k.ms.toFixed(2).padStart(7)} ms`),
+  ].join('\n');
+}
+
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv.includes('--profile')) {
+    for (const b of (arg('--batch-sizes') ?? '32').split(',').map(Number)) console.log(formatProfile(await profileStep(b)));
+    process.exit(0);
+  }
   if (process.argv.includes('--blocking')) {
     console.log(formatBlocking(await measureBlocking()));
     process.exit(0);
