@@ -320,7 +320,8 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
             true,
             vars,
           )!;
-          // kept tensors escape the tidy; read (a sync) only what is asked for
+          // metric sums (a few scalars, kept above) are read back per batch; the loss stays on the
+          // device until the epoch ends unless onBatch asks for it
           for (const [k, t] of Object.entries(batchSums)) {
             addSum(sums, k, t);
             t.dispose();
