@@ -41,6 +41,15 @@ function colour(status: string): string {
   }
 }
 
+/** A wrapped line would break the redraw: cut lines to the terminal's width. */
+function fit(line: string, columns: number | undefined): string {
+  if (!columns) return line;
+  // eslint-disable-next-line no-control-regex
+  const visible = line.replace(/\x1b\[[0-9;]*m/g, '').length;
+  if (visible < columns) return line;
+  return `${line.slice(0, columns - 2 + (line.length - visible))}…`;
+}
+
 /** One line per stage. */
 export function stageLines(view: RunView, tty: boolean): string[] {
   const run = view.run;
@@ -82,7 +91,7 @@ export async function followRun(client: Client, workflowId: string, o: FollowOpt
     const lines = stageLines(view, tty);
     if (tty) {
       if (drawn) out.write(`\x1b[${drawn}A`);
-      for (const l of lines) out.write(`\x1b[2K${l}\n`);
+      for (const l of lines) out.write(`\x1b[2K${fit(l, out.columns)}\n`);
       drawn = lines.length;
     } else {
       // Plain output: a line when a stage's status (not its progress) changes.

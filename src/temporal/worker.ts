@@ -30,6 +30,11 @@ export interface WorkerSetOptions {
   /** How long running activities get to checkpoint on shutdown (default 30 s). */
   shutdownGraceTime?: string | number;
   identity?: string;
+  /**
+   * Longest gap between heartbeats sent to the server (default 2 s, SDK default 60 s): progress
+   * bars stay live even for stages with a long heartbeat timeout.
+   */
+  heartbeatThrottle?: string | number;
 }
 
 export async function createWorkers(o: WorkerSetOptions): Promise<Worker[]> {
@@ -39,6 +44,8 @@ export async function createWorkers(o: WorkerSetOptions): Promise<Worker[]> {
     namespace: o.namespace,
     activities: o.activities,
     shutdownGraceTime: o.shutdownGraceTime ?? '30s',
+    maxHeartbeatThrottleInterval: o.heartbeatThrottle ?? '2s',
+    defaultHeartbeatThrottleInterval: o.heartbeatThrottle ?? '2s',
     ...(o.identity ? { identity: o.identity } : {}),
   };
   const main = o.taskQueue ?? DEFAULT_TASK_QUEUE;
