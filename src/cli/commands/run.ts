@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { clientFrom, collectParam, loadPlan, withConnectionOptions } from '../../temporal/cli-support.ts';
-import type { ConnectionFlags } from '../../temporal/connection.ts';
+import { DEFAULT_ADDRESS, type ConnectionFlags } from '../../temporal/connection.ts';
 import { followRun, outcomeText } from '../../temporal/follow.ts';
 import { describeRun, startRun } from '../../temporal/runs.ts';
 
@@ -40,6 +40,10 @@ export function register(program: Command): void {
       ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}),
     });
     process.stdout.write(`started ${handle.workflowId}\n`);
+    if (client.connection.options.address === DEFAULT_ADDRESS) {
+      // Local mode: the dev server's UI (mlpipe server) shows the run with its stages.
+      process.stdout.write(`http://127.0.0.1:8233/namespaces/${client.options.namespace}/workflows/${encodeURIComponent(handle.workflowId)}\n`);
+    }
     if (o.follow || o.wait) {
       const view = o.follow ? await followRun(client, handle.workflowId) : await waitFor(client, handle.workflowId);
       process.stdout.write(`${outcomeText(view)}\n`);
