@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import { clientFrom, collectParam, loadPlan, withConnectionOptions } from '../../temporal/cli-support.ts';
+import { clientFrom, collectParam, configFrom, loadPlan, withConnectionOptions } from '../../temporal/cli-support.ts';
 import { DEFAULT_ADDRESS, type ConnectionFlags } from '../../temporal/connection.ts';
 import { followRun, outcomeText } from '../../temporal/follow.ts';
 import { describeRun, startRun } from '../../temporal/runs.ts';
@@ -31,6 +31,7 @@ export function register(program: Command): void {
     if (!['manual', 'schedule', 'drift'].includes(o.trigger)) throw new UsageError(`--trigger must be manual, schedule or drift`);
     const { plan, source } = await loadPlan(file, o.param);
     const client = await clientFrom(o);
+    const local = configFrom(o).address === DEFAULT_ADDRESS;
     const handle = await startRun(client, {
       plan,
       source,
@@ -40,7 +41,7 @@ export function register(program: Command): void {
       ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}),
     });
     process.stdout.write(`started ${handle.workflowId}\n`);
-    if (client.connection.options.address === DEFAULT_ADDRESS) {
+    if (local) {
       // Local mode: the dev server's UI (mlpipe server) shows the run with its stages.
       process.stdout.write(`http://127.0.0.1:8233/namespaces/${client.options.namespace}/workflows/${encodeURIComponent(handle.workflowId)}\n`);
     }
