@@ -76,6 +76,9 @@ export function fitInWorker(
     backend: extra.backend,
     wantBatches: Boolean(hooks.onBatch),
   };
+  // TensorFlow reads the process's real environment, which only the main thread can change
+  // (a worker's process.env is a copy): quiet its logging here, as selectBackend does.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   const worker = new Worker(BOOTSTRAP, { eval: true, workerData: request });
   return new Promise<WorkerFitResult>((resolve, reject) => {
     let settled = false;
@@ -87,6 +90,8 @@ export function fitInWorker(
       if (settled) return;
       settled = true;
       hooks.signal?.removeEventListener('abort', cancel);
+      // The worker's message listener would keep its thread (and TensorFlow's memory) alive.
+      void worker.terminate();
       fn();
     };
     worker.on('message', (m: WorkerMessage) => {

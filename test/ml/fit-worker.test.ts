@@ -1,5 +1,7 @@
 // fitInWorker: training in a worker thread keeps the caller's event loop free even when one
 // batch blocks TensorFlow for a long time; progress, checkpoints and cancel cross the thread.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { evaluate, restoreModel, type TrainingState } from '../../src/ml/fit.ts';
 import { fitInWorker } from '../../src/ml/fit-worker-host.ts';
@@ -58,6 +60,14 @@ describe('fitInWorker', () => {
     expect(batches).toBeGreaterThanOrEqual(6);
     expect(batches).toBeLessThan(12);
     expect(maxGap, 'the calling thread was never blocked for long').toBeLessThan(250);
+  });
+
+  it('ends its worker thread: the process exits once training is done', () => {
+    const script = fileURLToPath(new URL('./fixtures/fit-in-worker-exits.ts', import.meta.url));
+    const tsx = fileURLToPath(new URL('../../node_modules/tsx/dist/cli.mjs', import.meta.url));
+    const r = spawnSync(process.execPath, [tsx, script], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stdout).toContain('fitInWorker: completed');
+    expect(r.signal === null && r.status === 0, `exit ${r.status ?? r.signal}: killed after 30 s? a worker thread kept the process alive`).toBe(true);
   });
 
   it('reports a bad spec as an error naming the place', async () => {
