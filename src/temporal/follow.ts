@@ -10,7 +10,19 @@ import type { Progress } from './progress.ts';
 
 const CLOSED = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
 
-export function progressText(p: Progress | undefined, width = 20): string {
+/** `1h02m`, `3m05s`, `42s`. */
+export function shortDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/**
+ * A progress bar with the loss and, when the stage's start time is known, an ETA extrapolated
+ * from the pace so far (`nowMs` is a parameter so that tests can fix the clock).
+ */
+export function progressText(p: Progress | undefined, width = 20, startedAt?: string, nowMs = Date.now()): string {
   if (!p) return '';
   const done = p.epoch ?? p.step;
   const total = p.epochs ?? p.steps;
@@ -19,6 +31,8 @@ export function progressText(p: Progress | undefined, width = 20): string {
     const f = Math.max(0, Math.min(1, done / total));
     const n = Math.round(f * width);
     s = `[${'#'.repeat(n)}${'.'.repeat(width - n)}] ${done}/${total}${p.epochs !== undefined ? ' epochs' : ''}`;
+    const elapsed = startedAt ? nowMs - Date.parse(startedAt) : NaN;
+    if (done > 0 && done < total && elapsed > 0) s += ` ETA ${shortDuration((elapsed * (total - done)) / done)}`;
   }
   if (typeof p.loss === 'number') s += ` loss ${p.loss.toPrecision(4)}`;
   if (typeof p.message === 'string') s += ` ${p.message}`;
@@ -62,7 +76,7 @@ export function stageLines(view: RunView, tty: boolean): string[] {
     const attempt = live.attempt && live.attempt > 1 ? ` attempt ${live.attempt}` : '';
     const extra =
       st.status === 'running'
-        ? progressText(live.progress) + (live.lastFailure ? ` last error: ${live.lastFailure}` : '')
+        ? progressText(live.progress, 20, st.startedAt) + (live.lastFailure ? ` last error: ${live.lastFailure}` : '')
         : st.status === 'skipped' || st.status === 'cancelled'
           ? (st.reason ?? '')
           : st.error && st.status !== 'succeeded'

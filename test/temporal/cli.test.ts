@@ -3,9 +3,9 @@
  * compiled YAML pipeline, an in-process worker with the test activities.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusQuery, type RunStatus } from '../../workflows/api.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
@@ -57,10 +57,15 @@ afterAll(async () => {
 });
 
 function cli(...args: string[]): Promise<{ code: number; out: string }> {
+  return mlpipe([...args, '--address', env.address]);
+}
+
+/** For commands that do not talk to Temporal (no --address). */
+function mlpipe(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['bin/mlpipe.js', ...args, '--address', env.address],
+      ['bin/mlpipe.js', ...args],
       { env: { ...process.env, MLPIPE_HOME: env.home, NO_COLOR: '1' }, timeout: 60_000 },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
     );
@@ -124,6 +129,47 @@ describe('mlpipe run-control commands', () => {
     expect(res2.stages.a!.cached).toBe(true);
     expect(res2.stages.a!.outputs).toEqual(res.stages.a!.outputs);
     expect(res2.stages.b!.status).toBe('skipped');
+  });
+
+  it('approve lets a gated stage start; report says where the HTML report is, or that there is none', async () => {
+    writeFileSync(
+      join(dir, 'gate.yaml'),
+      `apiVersion: mlpipe/v1
+metadata: { name: cli-gate }
+stages:
+  gated:
+    type: activity
+    activity: noop
+    approval: true
+    taskQueue: ${env.queue}
+`,
+    );
+    const id = startedId((await cli('run', join(dir, 'gate.yaml'), '--task-queue', env.queue)).out);
+    await waitStage(id, 'gated', 'awaiting-approval');
+    const wrong = await cli('approve', id, 'nope');
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toContain('no stage "nope"');
+    expect((await cli('approve', id, 'gated')).out).toContain('approved gated');
+    const res = await env.client.workflow.getHandle(id).result();
+    expect(res.stages.gated!.status).toBe('succeeded');
+
+    const none = await mlpipe(['report', id]);
+    expect(none.code).toBe(1);
+    expect(none.out).toContain(`no report for ${id}`);
+    const { reportPath } = await import('../../src/ml/report.ts');
+    const file = reportPath(id, { MLPIPE_HOME: env.home });
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, '<html></html>');
+    const found = await mlpipe(['report', id]);
+    expect(found.code).toBe(0);
+    expect(found.out.trim()).toBe(file);
+  });
+
+  it('an invalid spec is refused with its located error before anything starts', async () => {
+    const r = await cli('run', 'test/fixtures/invalid/unknown-field-need.yaml', '--task-queue', env.queue);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('unknown-field-need.yaml:12:5: error: unknown field `need` in stage `prep`');
+    expect(r.out).not.toContain('started');
   });
 
   it('cancel stops a run', async () => {

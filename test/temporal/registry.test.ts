@@ -60,5 +60,8 @@ describe('activity registry', () => {
     expect(progressFrom({ stage: 't', epoch: 3, epochs: 10, metrics: { loss: 0.25 }, checkpoint: null })).toEqual({ epoch: 3, epochs: 10, loss: 0.25 });
     expect(progressFrom('x')).toBeUndefined();
     expect(progressText({ epoch: 5, epochs: 10, loss: 0.5 }, 10)).toBe('[#####.....] 5/10 epochs loss 0.5000');
+    // ETA from the pace so far: 5 of 10 epochs in 60 s leaves about 60 s.
+    expect(progressText({ epoch: 5, epochs: 10 }, 10, '2026-01-01T00:00:00Z', Date.parse('2026-01-01T00:01:00Z'))).toBe('[#####.....] 5/10 epochs ETA 1m00s');
+    expect(progressText({ epoch: 0, epochs: 10 }, 10, '2026-01-01T00:00:00Z', Date.parse('2026-01-01T00:01:00Z'))).toBe('[..........] 0/10 epochs');
   });
 });

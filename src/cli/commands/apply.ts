@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { ReportedFailure, UsageError } from '../errors.ts';
 import { oneOf } from '../options.ts';
 import { pipelineFiles } from '../pipeline-files.ts';
-import { withConnectionOptions } from '../../temporal/cli-support.ts';
+import { withConnectionOptions } from '../temporal-options.ts';
 import type { ConnectionFlags } from '../../temporal/connection.ts';
 
 interface ApplyFlags extends ConnectionFlags {
@@ -30,7 +30,7 @@ export function register(program: Command): void {
   ).action(async (paths: string[], o: ApplyFlags) => {
     const { loadDesired, planChanges, executeChanges, summary } = await import('../../schedules/apply.ts');
     const { renderGithub, renderHuman } = await import('../diagnostics-output.ts');
-    const { clientFrom } = await import('../../temporal/cli-support.ts');
+    const { clientFrom } = await import('../temporal-options.ts');
     const json = o.format === 'json';
     const files = await pipelineFiles(paths);
     if (o.workersRoot && (paths.length !== 1 || !(await stat(paths[0]!)).isDirectory())) {

@@ -4,10 +4,12 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { mlpipeHome } from '../../home.ts';
 import { buildActivities } from '../../../activities/index.ts';
 import { UsageError } from '../errors.ts';
-import { collectParam, configFrom, loadPlan, withConnectionOptions } from '../../temporal/cli-support.ts';
+import { configFrom, loadPlan, withConnectionOptions } from '../temporal-options.ts';
+import { collectParam } from '../options.ts';
 import { connectClient, connectWorkerConnection, type ConnectionFlags } from '../../temporal/connection.ts';
 import { isServing, startDevServer, type DevServer } from '../../temporal/dev-server.ts';
 import { followRun, outcomeText } from '../../temporal/follow.ts';
+import { reportLine } from '../report-link.ts';
 import { startRun } from '../../temporal/runs.ts';
 import { createWorkers, runWorkers } from '../../temporal/worker.ts';
 
@@ -68,7 +70,7 @@ export function register(program: Command): void {
             `(carry on with 'mlpipe server' + 'mlpipe worker')\n`,
         );
       } else {
-        process.stdout.write(`${outcomeText(view)}\n`);
+        process.stdout.write(`${outcomeText(view)}\n${reportLine(view.workflowId)}`);
         if (view.status !== 'COMPLETED') process.exitCode = 1;
         if (!o.exit && !abort.signal.aborted) {
           process.stdout.write(`UI: ${uiBase} — Ctrl-C to stop the worker${server ? ' and the server' : ''}\n`);

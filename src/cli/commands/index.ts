@@ -1,42 +1,37 @@
 import type { Command } from 'commander';
+import * as apply from './apply.ts';
+import * as approve from './approve.ts';
+import * as cancel from './cancel.ts';
+import * as dev from './dev.ts';
 import * as graph from './graph.ts';
+import * as list from './list.ts';
 import * as plan from './plan.ts';
+import * as report from './report.ts';
+import * as rerun from './rerun.ts';
+import * as retry from './retry.ts';
+import * as run from './run.ts';
+import * as schedules from './schedules.ts';
 import * as schema from './schema.ts';
+import * as serve from './serve.ts';
+import * as server from './server.ts';
+import * as skip from './skip.ts';
+import * as status from './status.ts';
 import * as validate from './validate.ts';
-import * as serverCmd from './server.ts';
-import * as workerCmd from './worker.ts';
-import * as runCmd from './run.ts';
-import * as statusCmd from './status.ts';
-import * as listCmd from './list.ts';
-import * as cancelCmd from './cancel.ts';
-import * as retryCmd from './retry.ts';
-import * as skipCmd from './skip.ts';
-import * as rerunCmd from './rerun.ts';
-import * as devCmd from './dev.ts';
-import * as serveCmd from './serve.ts';
-import * as applyCmd from './apply.ts';
-import * as schedulesCmd from './schedules.ts';
+import * as worker from './worker.ts';
 
 /**
- * Every subcommand lives in its own module under this folder and exports `register(program)`.
- * Add one import and one line below per command.
+ * Every subcommand lives in its own module under this folder and exports `register(program)`;
+ * `--help` lists them in this order. Modules load their heavy dependencies inside the action,
+ * so that `mlpipe --help` stays quick.
  */
+const COMMANDS = [
+  validate, plan, graph, schema, // the spec
+  server, worker, dev, // local mode
+  run, status, list, cancel, approve, retry, skip, rerun, report, // runs
+  apply, schedules, // schedules from git
+  serve, // the model server
+];
+
 export function registerCommands(program: Command): void {
-  validate.register(program);
-  plan.register(program);
-  graph.register(program);
-  schema.register(program);
-  serverCmd.register(program);
-  workerCmd.register(program);
-  runCmd.register(program);
-  statusCmd.register(program);
-  listCmd.register(program);
-  cancelCmd.register(program);
-  retryCmd.register(program);
-  skipCmd.register(program);
-  rerunCmd.register(program);
-  devCmd.register(program);
-  serveCmd.register(program);
-  applyCmd.register(program);
-  schedulesCmd.register(program);
+  for (const c of COMMANDS) c.register(program);
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { clientFrom, positiveInt, withConnectionOptions } from '../../temporal/cli-support.ts';
+import { clientFrom, positiveInt, withConnectionOptions } from '../temporal-options.ts';
 import type { ConnectionFlags } from '../../temporal/connection.ts';
 import { PIPELINE_WORKFLOW_TYPE } from '../../../workflows/api.ts';
 

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import { clientFrom, withConnectionOptions } from '../../temporal/cli-support.ts';
+import { clientFrom, withConnectionOptions } from '../temporal-options.ts';
 import type { ConnectionFlags } from '../../temporal/connection.ts';
 import { followRun, outcomeText } from '../../temporal/follow.ts';
+import { reportLine } from '../report-link.ts';
 import { rerunFrom } from '../../temporal/runs.ts';
 
 export function register(program: Command): void {
@@ -25,7 +26,7 @@ export function register(program: Command): void {
     process.stdout.write(`started ${handle.workflowId} (reusing ${run} up to ${o.from})\n`);
     if (o.follow) {
       const view = await followRun(client, handle.workflowId);
-      process.stdout.write(`${outcomeText(view)}\n`);
+      process.stdout.write(`${outcomeText(view)}\n${reportLine(view.workflowId)}`);
       if (view.status !== 'COMPLETED') process.exitCode = 1;
     }
     await client.connection.close();

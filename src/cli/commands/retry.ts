@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { JsonObject } from '../../compiler/plan.ts';
 import { UsageError } from '../errors.ts';
-import { clientFrom, collectParam, withConnectionOptions } from '../../temporal/cli-support.ts';
+import { clientFrom, withConnectionOptions } from '../temporal-options.ts';
+import { collectParam } from '../options.ts';
 import type { ConnectionFlags } from '../../temporal/connection.ts';
 import { failureMessage } from '../../temporal/runs.ts';
 import { retryUpdate } from '../../../workflows/api.ts';

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import { clientFrom, collectParam, configFrom, loadPlan, withConnectionOptions } from '../../temporal/cli-support.ts';
+import { clientFrom, configFrom, loadPlan, withConnectionOptions } from '../temporal-options.ts';
+import { collectParam } from '../options.ts';
 import { DEFAULT_ADDRESS, type ConnectionFlags } from '../../temporal/connection.ts';
 import { followRun, outcomeText } from '../../temporal/follow.ts';
+import { reportLine } from '../report-link.ts';
 import { describeRun, startRun } from '../../temporal/runs.ts';
 
 interface RunFlags extends ConnectionFlags {
@@ -47,7 +49,7 @@ export function register(program: Command): void {
     }
     if (o.follow || o.wait) {
       const view = o.follow ? await followRun(client, handle.workflowId) : await waitFor(client, handle.workflowId);
-      process.stdout.write(`${outcomeText(view)}\n`);
+      process.stdout.write(`${outcomeText(view)}\n${reportLine(view.workflowId)}`);
       if (view.status !== 'COMPLETED') process.exitCode = 1;
     }
     await client.connection.close();

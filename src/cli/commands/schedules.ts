@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { oneOf } from '../options.ts';
-import { withConnectionOptions } from '../../temporal/cli-support.ts';
+import { withConnectionOptions } from '../temporal-options.ts';
 import type { ConnectionFlags } from '../../temporal/connection.ts';
 
 type Flags = ConnectionFlags & { format?: 'human' | 'json'; all?: boolean; note?: string; from?: string; to?: string; overlap?: string };
@@ -9,7 +9,7 @@ type Flags = ConnectionFlags & { format?: 'human' | 'json'; all?: boolean; note?
 const OVERLAPS = ['skip', 'bufferOne', 'bufferAll', 'cancelOther', 'terminateOther', 'allowAll'] as const;
 
 async function withClient<T>(o: Flags, fn: (client: import('@temporalio/client').Client) => Promise<T>): Promise<T> {
-  const { clientFrom } = await import('../../temporal/cli-support.ts');
+  const { clientFrom } = await import('../temporal-options.ts');
   const client = await clientFrom(o);
   try {
     return await fn(client);

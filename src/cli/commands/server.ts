@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { mlpipeHome } from '../../home.ts';
 import { startDevServer } from '../../temporal/dev-server.ts';
-import { positiveInt } from '../../temporal/cli-support.ts';
+import { positiveInt } from '../temporal-options.ts';
 
 export function register(program: Command): void {
   program

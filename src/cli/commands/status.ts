@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { clientFrom, withConnectionOptions } from '../../temporal/cli-support.ts';
+import { clientFrom, withConnectionOptions } from '../temporal-options.ts';
 import type { ConnectionFlags } from '../../temporal/connection.ts';
 import { outcomeText, stageLines } from '../../temporal/follow.ts';
 import { describeRun } from '../../temporal/runs.ts';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { mlpipeHome } from '../../home.ts';
 import { buildActivities } from '../../../activities/index.ts';
-import { configFrom, positiveInt, withConnectionOptions } from '../../temporal/cli-support.ts';
+import { configFrom, positiveInt, withConnectionOptions } from '../temporal-options.ts';
 import { connectWorkerConnection, type ConnectionFlags } from '../../temporal/connection.ts';
 import { createWorkers, runWorkers } from '../../temporal/worker.ts';
 import { DEFAULT_TASK_QUEUE } from '../../../workflows/api.ts';

@@ -1,15 +1,15 @@
 /**
  * Shared pieces of the run-control commands (src/cli/commands/{server,worker,run,…}.ts):
- * connection flags, loading a plan from a spec file, parsing `k=v` params.
+ * connection flags and loading a plan from a spec file or a compiled plan.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { Plan } from '../compiler/plan.ts';
-import { UsageError } from '../cli/errors.ts';
-import { connectClient, connectionConfig, type ConnectionConfig, type ConnectionFlags } from './connection.ts';
-import type { SourceInfo } from './runs.ts';
+import { UsageError } from './errors.ts';
+import { connectClient, connectionConfig, type ConnectionConfig, type ConnectionFlags } from '../temporal/connection.ts';
+import type { SourceInfo } from '../temporal/runs.ts';
 
 export function withConnectionOptions(cmd: Command): Command {
   return cmd
@@ -32,13 +32,6 @@ export async function clientFrom(opts: ConnectionFlags): Promise<Client> {
   return connectClient(configFrom(opts));
 }
 
-/** `--param k=v` (repeatable) → record. */
-export function collectParam(value: string, prev: Record<string, string> = {}): Record<string, string> {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new UsageError(`--param expects key=value, got "${value}"`);
-  return { ...prev, [value.slice(0, eq)]: value.slice(eq + 1) };
-}
-
 export function positiveInt(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -47,13 +40,9 @@ export function positiveInt(name: string) {
   };
 }
 
-interface CompilerModule {
-  compileFile(file: string, opts?: { params?: Record<string, string> }): Promise<{ plan: Plan; source: SourceInfo }>;
-}
-
 /**
  * A plan from a pipeline spec (through the compiler), or from a compiled plan JSON file
- * (`mlpipe plan --json` output, apiVersion mlpipe.dev/plan/v1).
+ * (what `mlpipe plan` prints, apiVersion mlpipe.dev/plan/v1).
  */
 export async function loadPlan(file: string, params: Record<string, string> = {}): Promise<{ plan: Plan; source: SourceInfo }> {
   const path = resolve(file);
@@ -68,19 +57,7 @@ export async function loadPlan(file: string, params: Record<string, string> = {}
     if (Object.keys(params).length) throw new UsageError('--param applies to specs, not to compiled plans');
     return { plan, source: { file } };
   }
-  let compiler: CompilerModule;
-  try {
-    compiler = (await import('../compiler/index.ts')) as unknown as CompilerModule;
-  } catch (err) {
-    throw new Error(`the pipeline compiler is not available (${(err as Error).message})`);
-  }
-  try {
-    return await compiler.compileFile(path, { params });
-  } catch (err) {
-    // SpecError: diagnostics with file:line:column, already formatted in its message.
-    const e = err as Error & { format?: () => string; diagnostics?: unknown };
-    if (typeof e.format === 'function') throw new UsageError(e.format());
-    if (Array.isArray(e.diagnostics) || e.name === 'SpecError') throw new UsageError(e.message);
-    throw err;
-  }
+  // An invalid spec prints its located diagnostics and exits 1, as `mlpipe validate` does.
+  const { compileOrReport } = await import('./compile-or-report.ts');
+  return compileOrReport(file, params);
 }
