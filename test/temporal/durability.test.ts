@@ -2,7 +2,6 @@
  * Durability: the run survives its server restarting (same SQLite file) and its worker being
  * SIGKILLed mid-stage (a second worker resumes the stage from its heartbeat checkpoint).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,33 +10,13 @@ import { startDevServer, type DevServer } from '../../src/temporal/dev-server.ts
 import { describeRun } from '../../src/temporal/runs.ts';
 import { makePlan } from '../support/plans.ts';
 import { freePort } from '../support/ports.ts';
+import { spawnWorker, waitFor } from '../support/processes.ts';
 import { testAddress, testEnv, type TestEnv } from '../support/temporal.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
-
-async function waitFor(check: () => boolean | Promise<boolean>, ms = 60_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function spawnWorker(address: string, queue: string, home: string): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ['bin/mlpipe.js', 'worker', '--address', address, '--task-queue', queue, '--no-gpu-queue', '--activities', 'test/support/activities.ts', '--shutdown-grace', '1s'],
-    { env: { ...process.env, MLPIPE_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  (child as ChildProcess & { output: () => string }).output = () => out;
-  return child;
-}
 
 describe('durability', () => {
   it('a worker SIGKILLed mid-stage: a second worker resumes the stage from its checkpoint', async () => {
@@ -48,7 +27,7 @@ describe('durability', () => {
       work: { fn: 'checkpointed', input: { steps: 16, stepMs: 300, log }, heartbeatTimeoutMs: 2_000, maximumAttempts: 5, initialIntervalMs: 200 },
       after: { fn: 'noop', needs: ['work'] },
     });
-    const first = spawnWorker(testAddress(), env.queue, env.home);
+    const first = spawnWorker(testAddress(), env.queue, env.home, 'test/support/activities.ts');
     cleanups.push(async () => first.kill('SIGKILL'));
     const handle = await env.start(plan);
     // Let it get a few checkpoints in, then kill the worker without warning.
@@ -57,7 +36,7 @@ describe('durability', () => {
       return (v?.live.work?.progress?.step ?? 0) >= 3;
     }, 90_000, 'checkpoints from the first worker');
     first.kill('SIGKILL');
-    const second = spawnWorker(testAddress(), env.queue, env.home);
+    const second = spawnWorker(testAddress(), env.queue, env.home, 'test/support/activities.ts');
     cleanups.push(async () => {
       second.kill('SIGTERM');
       await new Promise((r) => second.once('exit', r));
