@@ -17,6 +17,7 @@ import {
   log,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -55,10 +56,13 @@ import { taskQueueFor } from './routing.ts';
 
 type StageFn = (input: StageActivityInput) => Promise<StageActivityResult>;
 
-const cache = proxyLocalActivities<{
-  [CACHE_LOOKUP]: (i: CacheLookupInput) => Promise<CacheLookupResult>;
-  [CACHE_STORE]: (i: CacheStoreInput) => Promise<void>;
-}>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
+/** The step cache's local activities, with a summary naming the stage (shown in the UI's timeline). */
+function stepCache(stage: string) {
+  return proxyLocalActivities<{
+    [CACHE_LOOKUP]: (i: CacheLookupInput) => Promise<CacheLookupResult>;
+    [CACHE_STORE]: (i: CacheStoreInput) => Promise<void>;
+  }>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 }, summary: `${stage}: step cache` });
+}
 
 /** One proxy per node and round: its options (queue, timeouts, retry, id, summary) are its own. */
 function stageActivity(node: PlanNode, round: number): StageFn {
@@ -278,7 +282,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
   async function lookup(node: PlanNode, config: JsonObject, inputs: Record<string, ArtifactRef>) {
     const inputDigests = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.digest]));
     try {
-      return await cache[CACHE_LOOKUP]({ kind: node.kind, config, inputDigests, ttlMs: node.cache.ttlMs });
+      return await stepCache(node.id)[CACHE_LOOKUP]({ kind: node.kind, config, inputDigests, ttlMs: node.cache.ttlMs });
     } catch (err) {
       if (isCancellation(err)) throw err;
       log.warn(`stage ${node.id}: step cache unavailable, running it: ${describeFailure(err)}`);
@@ -288,11 +292,21 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
 
   async function store(key: string, stage: string, outputs: Record<string, JsonValue>) {
     try {
-      await cache[CACHE_STORE]({ key, stage, outputs });
+      await stepCache(stage)[CACHE_STORE]({ key, stage, outputs });
     } catch (err) {
       if (isCancellation(err)) throw err;
       log.warn(`stage ${stage}: could not store its outputs in the step cache: ${describeFailure(err)}`);
     }
+  }
+
+  /** The UI's "Current Details": a Markdown table of the stages, refreshed as they change. */
+  function currentDetails(): string {
+    const rows = plan.nodes.map((n) => {
+      const s = state(n.id);
+      const note = s.status === 'skipped' || s.status === 'cancelled' ? (s.reason ?? '') : s.error ?? '';
+      return `| ${n.id} | ${n.kind} | ${s.status}${s.cached ? ' (cached)' : ''} | ${note.replace(/\|/g, '\\|').slice(0, 120)} |`;
+    });
+    return [`**${plan.pipeline}**`, '', '| stage | kind | status | note |', '| --- | --- | --- | --- |', ...rows].join('\n');
   }
 
   // ---- the scheduler ---------------------------------------------------------------------------
@@ -335,6 +349,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
         running.set(node.id, p);
       }
     }
+    setCurrentDetails(currentDetails());
     if (running.size === 0) break;
     await Promise.race(running.values());
   }
@@ -343,6 +358,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
   if (failed) {
     const f = failed;
     for (const n of unfinished) Object.assign(state(n.id), { status: 'cancelled', reason: `not run: stage "${f.stage}" failed` });
+    setCurrentDetails(currentDetails());
     const st = state(f.stage);
     throw ApplicationFailure.create({
       message: `stage "${f.stage}" (${st.kind}) failed: ${st.error ?? describeFailure(f.err)}`,
@@ -353,6 +369,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
   }
   if (cancelledBy !== undefined || scope.consideredCancelled) {
     for (const n of unfinished) Object.assign(state(n.id), { status: 'cancelled', reason: 'run cancelled' });
+    setCurrentDetails(currentDetails());
     throw cancelledBy ?? new Error('run cancelled');
   }
   if (unfinished.length > 0) {

@@ -89,11 +89,16 @@ describe('pipeline interpreter', () => {
       },
       { threshold: 0.9 },
     );
-    const res = await (await env.start(plan)).result();
+    const handle = await env.start(plan);
+    const res = await handle.result();
     expect(res.stages.deploy!.status).toBe('skipped');
     expect(res.stages.notify!.status).toBe('skipped');
     expect(res.stages.notify!.reason).toContain('deploy');
     expect(res.stages.report!.status).toBe('succeeded');
+    // The UI's "Current Details" shows the same table.
+    const meta = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    expect(meta.currentDetails).toContain('| deploy | activity | skipped | when: stages.gate.outputs.value > params.threshold is false |');
+    expect(meta.currentDetails).toContain('| report | activity | succeeded |');
   });
 
   it('resolves upstream outputs into ${…} config and artifact inputs', async () => {
