@@ -4,22 +4,10 @@
 // mean over classes, weighted weighs by true support, ROC AUC is binary or one-vs-rest macro.
 // Checked against scikit-learn's own numbers in test/data/metrics.test.ts.
 
-export type EvalMetricName =
-  | 'accuracy'
-  | 'precisionMicro'
-  | 'precisionMacro'
-  | 'precisionWeighted'
-  | 'recallMicro'
-  | 'recallMacro'
-  | 'recallWeighted'
-  | 'f1Micro'
-  | 'f1Macro'
-  | 'f1Weighted'
-  | 'confusionMatrix'
-  | 'rocAuc'
-  | 'mse'
-  | 'mae'
-  | 'r2';
+import type { EvalMetric } from '../spec/types.gen.ts';
+
+/** The evaluate stage's metric names, as the schema defines them. */
+export type EvalMetricName = EvalMetric;
 
 export const CLASSIFICATION_METRICS: readonly EvalMetricName[] = [
   'accuracy', 'precisionMicro', 'precisionMacro', 'precisionWeighted', 'recallMicro', 'recallMacro',

@@ -10,6 +10,7 @@ import type {
   ModelSpec,
   OptimizerSpec,
   Regularizer,
+  Size2,
   TrainModelSpec,
 } from './model-spec.ts';
 
@@ -88,6 +89,13 @@ function defaultKernelInit(tf: Tf, seed: number | undefined, name: Initializer |
 }
 
 /** Activation, bias, initializers and regularizers: the fields dense and conv2d share. */
+/** A size as tfjs types it: one number, or one per spatial dimension (the schema allows two). */
+function pair(v: Size2): number | [number, number];
+function pair(v: Size2 | undefined): number | [number, number] | undefined;
+function pair(v: Size2 | undefined): number | [number, number] | undefined {
+  return Array.isArray(v) ? [v[0]!, v[1]!] : v;
+}
+
 function weightArgs(tf: Tf, spec: DenseLayer | Conv2dLayer, i: number, seedFor: ReturnType<typeof seeder>) {
   return {
     activation: activation(spec.activation),
@@ -113,15 +121,15 @@ function makeLayer(tf: Tf, spec: LayerSpec, i: number, seedFor: ReturnType<typeo
       return L.conv2d({
         ...common,
         filters: spec.filters,
-        kernelSize: spec.kernelSize,
-        strides: spec.strides,
+        kernelSize: pair(spec.kernelSize),
+        strides: pair(spec.strides),
         padding: spec.padding,
-        dilationRate: spec.dilationRate,
+        dilationRate: pair(spec.dilationRate),
         ...weightArgs(tf, spec, i, seedFor),
       });
     case 'maxPooling2d':
     case 'averagePooling2d': {
-      const cfg = { ...common, poolSize: spec.poolSize ?? 2, strides: spec.strides, padding: spec.padding };
+      const cfg = { ...common, poolSize: pair(spec.poolSize ?? 2), strides: pair(spec.strides), padding: spec.padding };
       return spec.type === 'maxPooling2d' ? L.maxPooling2d(cfg) : L.averagePooling2d(cfg);
     }
     case 'flatten':

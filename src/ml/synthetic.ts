@@ -2,18 +2,12 @@
 // - blobs: `classes` Gaussian clusters (std = noise, default 1) around centres drawn in [-10, 10].
 // - regression: y = x·w + b + noise·N(0,1), x ~ N(0,1), w ~ U(-5, 5) (noise default 0.1).
 // - images: per class a random smooth template (imageSize², one channel) plus pixel noise.
+import type { SyntheticSource } from '../spec/types.gen.ts';
 import type { Dataset } from './dataset.ts';
 import { Rng } from './data-rng.ts';
 
-export interface SyntheticConfig {
-  generator: 'blobs' | 'regression' | 'images';
-  samples?: number;
-  features?: number;
-  classes?: number;
-  noise?: number;
-  imageSize?: number;
-  seed?: number;
-}
+/** A `synthetic` collect source, without its `type`. */
+export type SyntheticConfig = Omit<SyntheticSource, 'type'>;
 
 export function generateSynthetic(cfg: SyntheticConfig): Dataset {
   const rng = new Rng(cfg.seed ?? 0);

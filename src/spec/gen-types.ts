@@ -9,6 +9,8 @@ export async function generatedTypes(): Promise<string> {
     bannerComment: '/* Generated from schema/pipeline.schema.json by `npm run gen:types`. Do not edit. */',
     additionalProperties: false,
     unreachableDefinitions: true,
+    // minItems would become tuple types ([T, ...T[]]); the schema checks lengths at run time.
+    ignoreMinAndMaxItems: true,
     style: { singleQuote: true, printWidth: 120 },
     format: true,
   });

@@ -50,7 +50,7 @@ export type CollectStage = StageCommon & {
     /**
      * @minItems 1
      */
-    columns?: [Column, ...Column[]];
+    columns?: Column[];
     /**
      * The target column.
      */
@@ -100,7 +100,7 @@ export type PreprocessStage = StageCommon & {
   /**
    * @minItems 1
    */
-  steps: [PreprocessStep, ...PreprocessStep[]];
+  steps: PreprocessStep[];
 };
 /**
  * This interface was referenced by `Pipeline`'s JSON-Schema
@@ -136,7 +136,7 @@ export type PreprocessStep =
       /**
        * @minItems 1
        */
-      shape: [number, ...number[]];
+      shape: number[];
     }
   | {
       type: 'augment';
@@ -170,7 +170,7 @@ export type PreprocessStep =
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "Columns".
  */
-export type Columns = [string, ...string[]];
+export type Columns = string[];
 /**
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "TrainStage".
@@ -194,6 +194,7 @@ export type Layer =
       kernelRegularizer?: Regularizer;
       biasRegularizer?: Regularizer;
       trainable?: boolean;
+      biasInitializer?: Initializer;
     }
   | {
       type: 'conv2d';
@@ -207,6 +208,9 @@ export type Layer =
       kernelInitializer?: Initializer;
       kernelRegularizer?: Regularizer;
       trainable?: boolean;
+      biasInitializer?: Initializer;
+      biasRegularizer?: Regularizer;
+      dilationRate?: IntOrPair;
     }
   | {
       type: 'maxPooling2d' | 'averagePooling2d';
@@ -214,15 +218,18 @@ export type Layer =
       poolSize?: IntOrPair;
       strides?: IntOrPair;
       padding?: 'valid' | 'same';
+      trainable?: boolean;
     }
   | {
       type: 'flatten';
       name?: string;
+      trainable?: boolean;
     }
   | {
       type: 'dropout';
       name?: string;
       rate: number;
+      trainable?: boolean;
     }
   | {
       type: 'batchNormalization';
@@ -230,6 +237,9 @@ export type Layer =
       momentum?: number;
       epsilon?: number;
       trainable?: boolean;
+      axis?: number;
+      center?: boolean;
+      scale?: boolean;
     }
   | {
       type: 'lstm' | 'gru';
@@ -241,6 +251,9 @@ export type Layer =
       kernelInitializer?: Initializer;
       kernelRegularizer?: Regularizer;
       trainable?: boolean;
+      recurrentActivation?: Activation;
+      recurrentDropout?: number;
+      recurrentInitializer?: Initializer;
     }
   | {
       type: 'embedding';
@@ -248,6 +261,8 @@ export type Layer =
       inputDim: number;
       outputDim: number;
       trainable?: boolean;
+      embeddingsInitializer?: Initializer;
+      embeddingsRegularizer?: Regularizer;
     };
 /**
  * This interface was referenced by `Pipeline`'s JSON-Schema
@@ -289,7 +304,7 @@ export type Initializer =
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "IntOrPair".
  */
-export type IntOrPair = number | [number, number];
+export type IntOrPair = number | number[];
 /**
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "Optimizer".
@@ -367,7 +382,7 @@ export type EvaluateStage = StageCommon & {
   /**
    * @minItems 1
    */
-  metrics: [EvalMetric, ...EvalMetric[]];
+  metrics: EvalMetric[];
   /**
    * Thresholds; the `passed` output is true when every gate holds.
    */
@@ -455,7 +470,7 @@ export type SearchDimension =
       /**
        * @minItems 1
        */
-      values: [string | number | boolean, ...(string | number | boolean)[]];
+      values: (string | number | boolean)[];
     };
 /**
  * This interface was referenced by `Pipeline`'s JSON-Schema
@@ -634,7 +649,7 @@ export interface Param {
    *
    * @minItems 1
    */
-  values?: [string | number, ...(string | number)[]];
+  values?: (string | number)[];
   minimum?: number;
   maximum?: number;
   /**
@@ -713,28 +728,19 @@ export interface Schedule {
   /**
    * Cron expression(s), five fields (minute hour day-of-month month day-of-week).
    */
-  cron?: string | [string, ...string[]];
+  cron?: string | string[];
   /**
    * Interval(s), e.g. `6h`, or `{ every: 1d, offset: 2h }`.
    */
   every?:
     | Duration
-    | [
-        (
-          | Duration
-          | {
-              every: Duration;
-              offset?: Duration;
-            }
-        ),
-        ...(
-          | Duration
-          | {
-              every: Duration;
-              offset?: Duration;
-            }
-        )[]
-      ];
+    | (
+        | Duration
+        | {
+            every: Duration;
+            offset?: Duration;
+          }
+      )[];
   /**
    * IANA time zone of the cron expressions, e.g. `Europe/Berlin`. Default UTC.
    */
@@ -939,11 +945,11 @@ export interface Model {
    *
    * @minItems 1
    */
-  inputShape?: [number, ...number[]];
+  inputShape?: number[];
   /**
    * @minItems 1
    */
-  layers: [Layer, ...Layer[]];
+  layers: Layer[];
 }
 /**
  * This interface was referenced by `Pipeline`'s JSON-Schema
