@@ -20,7 +20,7 @@ import {
   SA_TRIGGER,
   type PipelineInput,
 } from '../../workflows/api.ts';
-import type { SourceInfo } from '../temporal/runs.ts';
+import { runMetadata, type SourceInfo } from '../temporal/runs.ts';
 
 export const SCHEDULE_ID_PREFIX = 'mlpipe:';
 export const DEFAULT_SCOPE = 'default';
@@ -114,11 +114,6 @@ export function scheduleText(s: SchedulePlan): string {
   return describeSpec(s);
 }
 
-function gitLine(src?: SourceInfo): string | undefined {
-  if (!src?.gitSha) return undefined;
-  return `${src.gitSha}${src.gitDirty ? ' (dirty tree)' : ''}${src.gitBranch ? ` on ${src.gitBranch}` : ''}${src.gitRemote ? ` from ${src.gitRemote}` : ''}`;
-}
-
 /** The Temporal Schedule for a compiled plan that has a `schedule:`. */
 export function scheduleOptions(s: ScheduleSource): ScheduleOptions<ScheduleOptionsStartWorkflowAction<never>> {
   const { plan, source } = s;
@@ -127,17 +122,10 @@ export function scheduleOptions(s: ScheduleSource): ScheduleOptions<ScheduleOpti
   const taskQueue = s.taskQueue ?? DEFAULT_TASK_QUEUE;
   const sha = source?.gitSha;
   const input: PipelineInput = { plan, trigger: 'schedule', ...(sha ? { gitSha: sha } : {}) };
-  const git = gitLine(source);
-  const details = [
-    `**pipeline** ${plan.pipeline} (scheduled by mlpipe apply)`,
-    ...(plan.description ? ['', plan.description, ''] : []),
-    `**plan hash** \`${plan.hash}\``,
-    ...(s.file ? [`**spec** ${s.file}`] : []),
-    ...(git ? [`**git** ${git}`] : []),
-    `**schedule** ${describeSpec(sp)}`,
-    '',
-    `**stages** ${plan.nodes.map((n) => `${n.id} (${n.kind})`).join(', ')}`,
-  ].join('\n');
+  const metadata = runMetadata(plan, { ...source, file: s.file ?? source?.file ?? '' }, 'schedule', {
+    detailLines: ['**trigger** schedule (made by mlpipe apply)', `**schedule** ${describeSpec(sp)}`],
+    memo: { schedule: scheduleIdFor(plan.pipeline) },
+  });
   const note = sp.note ?? `applied by mlpipe from ${s.file ?? plan.pipeline}${sha ? ` @ ${sha.slice(0, 10)}${source?.gitDirty ? '+dirty' : ''}` : ''}`;
   const memo: ManagedMemo = { managedBy: 'mlpipe', pipeline: plan.pipeline, scope: s.scope ?? DEFAULT_SCOPE };
   return {
@@ -157,29 +145,7 @@ export function scheduleOptions(s: ScheduleSource): ScheduleOptions<ScheduleOpti
       workflowId: `${plan.pipeline}/scheduled`,
       taskQueue,
       args: [input] as never,
-      staticSummary: `${plan.pipeline}: ${plan.nodes.length} stages, schedule${sha ? `, ${sha.slice(0, 10)}${source?.gitDirty ? '+dirty' : ''}` : ''}`,
-      staticDetails: details,
-      typedSearchAttributes: [
-        { key: SA_PIPELINE, value: plan.pipeline },
-        { key: SA_PLAN_HASH, value: plan.hash },
-        { key: SA_TRIGGER, value: 'schedule' },
-        ...(sha ? [{ key: SA_GIT_SHA, value: sha + (source?.gitDirty ? '-dirty' : '') }] : []),
-      ],
-      memo: {
-        pipeline: plan.pipeline,
-        schedule: scheduleIdFor(plan.pipeline),
-        ...(s.file ? { spec: s.file } : {}),
-        ...(sha
-          ? {
-              git: {
-                commit: sha,
-                ...(source?.gitDirty ? { dirty: true } : {}),
-                ...(source?.gitBranch ? { branch: source.gitBranch } : {}),
-                ...(source?.gitRemote ? { remote: source.gitRemote } : {}),
-              },
-            }
-          : {}),
-      },
+      ...metadata,
     },
     policies: {
       overlap: overlapPolicy(sp.overlap),

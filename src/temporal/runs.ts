@@ -51,21 +51,60 @@ export function workflowIdFor(pipelineName: string, runKey: string): string {
   return `${pipelineName}/${runKey}`;
 }
 
-function staticDetails(plan: Plan, source?: SourceInfo): string {
-  const lines = [`**pipeline** ${plan.pipeline}`];
-  if (plan.description) lines.push('', plan.description, '');
-  lines.push(`**plan hash** \`${plan.hash}\``);
-  if (source?.file) lines.push(`**spec** ${source.file}`);
-  if (source?.gitSha) {
-    lines.push(`**git** ${source.gitSha}${source.gitDirty ? ' (dirty tree)' : ''}${source.gitBranch ? ` on ${source.gitBranch}` : ''}`);
+/**
+ * What a run shows in the Temporal UI and what its list can be filtered by: a one-line
+ * summary, Markdown details, mlpipe's search attributes and a memo with the spec's git origin.
+ * Manual runs (startRun) and scheduled ones (src/schedules) both use it; `extra` adds lines to
+ * the details and keys to the memo.
+ */
+export function runMetadata(
+  plan: Plan,
+  source: SourceInfo | undefined,
+  trigger: Trigger,
+  extra: { detailLines?: string[]; memo?: Record<string, unknown> } = {},
+) {
+  const sha = source?.gitSha;
+  const details = [`**pipeline** ${plan.pipeline}`];
+  if (plan.description) details.push('', plan.description, '');
+  details.push(`**plan hash** \`${plan.hash}\``);
+  if (source?.file) details.push(`**spec** ${source.file}`);
+  if (sha) {
+    details.push(
+      `**git** ${sha}${source.gitDirty ? ' (dirty tree)' : ''}${source.gitBranch ? ` on ${source.gitBranch}` : ''}${source.gitRemote ? ` from ${source.gitRemote}` : ''}`,
+    );
   }
+  details.push(...(extra.detailLines ?? []));
   const params = Object.entries(plan.params);
   if (params.length) {
-    lines.push('', '**params**');
-    for (const [k, v] of params) lines.push(`- ${k} = ${JSON.stringify(v)}`);
+    details.push('', '**params**');
+    for (const [k, v] of params) details.push(`- ${k} = ${JSON.stringify(v)}`);
   }
-  lines.push('', `**stages** ${plan.nodes.map((n) => `${n.id} (${n.kind})`).join(', ')}`);
-  return lines.join('\n');
+  details.push('', `**stages** ${plan.nodes.map((n) => `${n.id} (${n.kind})`).join(', ')}`);
+  return {
+    staticSummary: `${plan.pipeline}: ${plan.nodes.length} stages, ${trigger}${sha ? `, ${sha.slice(0, 10)}${source.gitDirty ? '+dirty' : ''}` : ''}`,
+    staticDetails: details.join('\n'),
+    typedSearchAttributes: [
+      { key: SA_PIPELINE, value: plan.pipeline },
+      { key: SA_PLAN_HASH, value: plan.hash },
+      { key: SA_TRIGGER, value: trigger },
+      ...(sha ? [{ key: SA_GIT_SHA, value: sha + (source.gitDirty ? '-dirty' : '') }] : []),
+    ],
+    memo: {
+      pipeline: plan.pipeline,
+      ...(source?.file ? { spec: source.file } : {}),
+      ...(sha
+        ? {
+            git: {
+              commit: sha,
+              ...(source.gitDirty ? { dirty: true } : {}),
+              ...(source.gitBranch ? { branch: source.gitBranch } : {}),
+              ...(source.gitRemote ? { remote: source.gitRemote } : {}),
+            },
+          }
+        : {}),
+      ...extra.memo,
+    },
+  };
 }
 
 export async function startRun(
@@ -82,20 +121,11 @@ export async function startRun(
     ...(o.reuse ? { reuse: o.reuse } : {}),
     ...(o.continueAsNewAfterEvents ? { continueAsNewAfterEvents: o.continueAsNewAfterEvents } : {}),
   };
-  const sha = o.source?.gitSha;
   return client.workflow.start<typeof pipeline>(PIPELINE_WORKFLOW_TYPE, {
     workflowId: workflowIdFor(o.plan.pipeline, runKey),
     taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
     args: [input],
-    staticSummary: `${o.plan.pipeline}: ${o.plan.nodes.length} stages, ${trigger}${sha ? `, ${sha.slice(0, 10)}${o.source?.gitDirty ? '+dirty' : ''}` : ''}`,
-    staticDetails: staticDetails(o.plan, o.source),
-    typedSearchAttributes: [
-      { key: SA_PIPELINE, value: o.plan.pipeline },
-      { key: SA_PLAN_HASH, value: o.plan.hash },
-      { key: SA_TRIGGER, value: trigger },
-      ...(sha ? [{ key: SA_GIT_SHA, value: sha + (o.source?.gitDirty ? '-dirty' : '') }] : []),
-    ],
-    memo: { pipeline: o.plan.pipeline, ...(o.source?.file ? { spec: o.source.file } : {}) },
+    ...runMetadata(o.plan, o.source, trigger),
   });
 }
 
