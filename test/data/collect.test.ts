@@ -8,18 +8,9 @@ import { collectCore } from '../../activities/collect.ts';
 import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
 import { decodeDataset, column, isNumeric } from '../../src/ml/dataset.ts';
 import { stageInput, tempDir, testEnv } from './helpers.ts';
+import { irisSchema } from './pipeline-helpers.ts';
 
 const IRIS = resolve('pipelines/data/iris.csv');
-const irisSchema = {
-  label: 'species',
-  columns: [
-    { name: 'sepal_length', type: 'number' },
-    { name: 'sepal_width', type: 'number' },
-    { name: 'petal_length', type: 'number' },
-    { name: 'petal_width', type: 'number' },
-    { name: 'species', type: 'category', values: ['setosa', 'versicolor', 'virginica'] },
-  ],
-};
 
 async function run(config: Record<string, unknown>, env = testEnv()) {
   const out = await collectCore(stageInput('collect', config), env);

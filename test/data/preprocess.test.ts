@@ -7,17 +7,8 @@ import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
 import { decodeDataset, featureTensor, labelVector, type Dataset } from '../../src/ml/dataset.ts';
 import { applyTransform, runPreprocess, type Transform } from '../../src/ml/preprocess.ts';
 import { stageInput, tempDir, testEnv } from './helpers.ts';
+import { irisSchema } from './pipeline-helpers.ts';
 
-const irisSchema = {
-  label: 'species',
-  columns: [
-    { name: 'sepal_length', type: 'number' },
-    { name: 'sepal_width', type: 'number' },
-    { name: 'petal_length', type: 'number' },
-    { name: 'petal_width', type: 'number' },
-    { name: 'species', type: 'category', values: ['setosa', 'versicolor', 'virginica'] },
-  ],
-};
 
 async function irisPipeline(steps: Record<string, unknown>[]) {
   const env = testEnv();
