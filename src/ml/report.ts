@@ -1,9 +1,9 @@
 // Run reports: `<mlpipeHome()>/runs/<workflow id>/report.html`, a self-contained page with inline
 // SVG charts (loss/metric curves per epoch, confusion matrix, lineage). Stages add their section
 // to `report.json` beside it and the HTML is re-rendered; both are written atomically.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import writeFileAtomic from 'write-file-atomic';
 import type { RunContext } from '../compiler/plan.ts';
 import { runDirName } from '../artifacts/local.ts';
 import type { ArtifactRecord, ArtifactStore } from '../artifacts/store.ts';
@@ -44,11 +44,6 @@ export function reportPath(workflowId: string, env: NodeJS.ProcessEnv = process.
   return join(runDir(workflowId, env), 'report.html');
 }
 
-async function atomicWrite(file: string, data: string): Promise<void> {
-  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, file);
-}
 
 /** Merge a stage's section into the run's report and re-render it. Returns the HTML path. */
 export async function updateRunReport(
@@ -71,7 +66,7 @@ export async function updateRunReport(
   if (add.training) data.training[add.training.stage] = add.training;
   if (add.evaluation) data.evaluation[add.evaluation.stage] = add.evaluation;
   if (store) data.lineage = await store.list(run.workflowId);
-  await atomicWrite(jsonPath, JSON.stringify(data, null, 1));
+  await writeFileAtomic(jsonPath, JSON.stringify(data, null, 1));
   return writeRunReport(data, env);
 }
 
@@ -79,7 +74,7 @@ export async function updateRunReport(
 export async function writeRunReport(data: RunReportData, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const file = reportPath(data.run.workflowId, env);
   await mkdir(runDir(data.run.workflowId, env), { recursive: true });
-  await atomicWrite(file, renderReport(data));
+  await writeFileAtomic(file, renderReport(data));
   return file;
 }
 

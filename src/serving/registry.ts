@@ -3,8 +3,8 @@
 // it; monitor reads it and may roll a canary back. Every write goes to a temp file, is fsynced and
 // renamed over the old one (a reader sees the old or the new entry, never half of one), under a
 // per-model lock file so two writers (a deploy and a rollback) do not lose each other's update.
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import writeFileAtomic from 'write-file-atomic';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArtifactRef } from '../compiler/plan.ts';
 import { mlpipeHome } from '../home.ts';
@@ -98,25 +98,12 @@ export class Registry {
       const next = await fn(structuredClone(cur));
       next.revision = cur.revision + 1;
       next.events = next.events.slice(-100);
-      atomicWrite(file, JSON.stringify(next, null, 1));
+      writeFileAtomic.sync(file, JSON.stringify(next, null, 1)); // temp file, fsync, rename
       return next;
     } finally {
       release();
     }
   }
-}
-
-/** Temp file in the same dir, fsync, rename: readers never see a partial file. */
-export function atomicWrite(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }
 
 const STALE_LOCK_MS = 30_000;

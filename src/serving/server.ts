@@ -23,7 +23,8 @@ import { parseDuration } from '../spec/duration.ts';
 // The batch predictor evaluate uses (probabilities from logits, argmax): one definition of "predict".
 import { predict } from '../ml/checkpoint.ts';
 import { FeatureLog, MetricsBook, ruleBreaches } from './metrics.ts';
-import { atomicWrite, liveVersions, Registry, settleCandidate, type ModelVersion, type RegistryEntry } from './registry.ts';
+import writeFileAtomic from 'write-file-atomic';
+import { liveVersions, Registry, settleCandidate, type ModelVersion, type RegistryEntry } from './registry.ts';
 
 export interface ServerOptions {
   registry?: Registry;
@@ -102,7 +103,7 @@ export class ModelServer {
     this.url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
     if (this.o.advertise !== false) {
       mkdirSync(this.registry.dir, { recursive: true });
-      atomicWrite(serverFile(this.registry), JSON.stringify({ url: this.url, pid: process.pid, startedAt: new Date().toISOString() }));
+      writeFileAtomic.sync(serverFile(this.registry), JSON.stringify({ url: this.url, pid: process.pid, startedAt: new Date().toISOString() }));
     }
     const tick = () => {
       this.polling = this.sync().catch((e: Error) => this.o.log?.(`registry sync failed: ${e.message}`));

@@ -6,7 +6,8 @@
  * in the content-addressed artifact store, so a cached ref stays valid while its file exists.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import writeFileAtomic from 'write-file-atomic';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { JsonValue } from '../compiler/plan.ts';
@@ -73,9 +74,7 @@ export function createStepCacheActivities(home: string) {
     async store(i: CacheStoreInput): Promise<void> {
       mkdirSync(dir, { recursive: true });
       const entry: Entry = { key: i.key, stage: i.stage, storedAt: new Date().toISOString(), outputs: i.outputs };
-      const tmp = `${file(i.key)}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(entry));
-      renameSync(tmp, file(i.key)); // atomic: a reader never sees half an entry
+      writeFileAtomic.sync(file(i.key), JSON.stringify(entry)); // a reader never sees half an entry
     },
   };
 }
