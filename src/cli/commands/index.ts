@@ -1,37 +1,44 @@
 import type { Command } from 'commander';
-import * as apply from './apply.ts';
-import * as approve from './approve.ts';
-import * as cancel from './cancel.ts';
-import * as dev from './dev.ts';
-import * as graph from './graph.ts';
-import * as list from './list.ts';
-import * as plan from './plan.ts';
-import * as report from './report.ts';
-import * as rerun from './rerun.ts';
-import * as retry from './retry.ts';
-import * as run from './run.ts';
-import * as schedules from './schedules.ts';
-import * as schema from './schema.ts';
-import * as serve from './serve.ts';
-import * as server from './server.ts';
-import * as skip from './skip.ts';
-import * as status from './status.ts';
-import * as validate from './validate.ts';
-import * as worker from './worker.ts';
+
+interface CommandModule {
+  register(program: Command): void;
+}
 
 /**
  * Every subcommand lives in its own module under this folder and exports `register(program)`;
- * `--help` lists them in this order. Modules load their heavy dependencies inside the action,
- * so that `mlpipe --help` stays quick.
+ * `--help` lists them in this order. A module is imported only when its command runs (or for
+ * `--help`), so that `mlpipe validate` does not load the Temporal SDK or TensorFlow.
  */
-const COMMANDS = [
-  validate, plan, graph, schema, // the spec
-  server, worker, dev, // local mode
-  run, status, list, cancel, approve, retry, skip, rerun, report, // runs
-  apply, schedules, // schedules from git
-  serve, // the model server
-];
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  // the spec
+  validate: () => import('./validate.ts'),
+  plan: () => import('./plan.ts'),
+  graph: () => import('./graph.ts'),
+  schema: () => import('./schema.ts'),
+  // local mode
+  server: () => import('./server.ts'),
+  worker: () => import('./worker.ts'),
+  dev: () => import('./dev.ts'),
+  // runs
+  run: () => import('./run.ts'),
+  status: () => import('./status.ts'),
+  list: () => import('./list.ts'),
+  cancel: () => import('./cancel.ts'),
+  approve: () => import('./approve.ts'),
+  retry: () => import('./retry.ts'),
+  skip: () => import('./skip.ts'),
+  rerun: () => import('./rerun.ts'),
+  report: () => import('./report.ts'),
+  // schedules from git
+  apply: () => import('./apply.ts'),
+  schedules: () => import('./schedules.ts'),
+  // the model server
+  serve: () => import('./serve.ts'),
+};
 
-export function registerCommands(program: Command): void {
-  for (const c of COMMANDS) c.register(program);
+/** Registers the command named in `argv` (all of them when none is, or for help). */
+export async function registerCommands(program: Command, argv: string[]): Promise<void> {
+  const named = argv.slice(2).find((a) => !a.startsWith('-'));
+  const wanted = named && named in COMMANDS ? [named] : Object.keys(COMMANDS);
+  for (const name of wanted) (await COMMANDS[name]!()).register(program);
 }
