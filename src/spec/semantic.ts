@@ -391,9 +391,28 @@ function checkStageRules(r: Reporter, p: Pipeline): void {
         r.error(at('earlyStopping', 'monitor'), 'train.monitor', `early stopping monitors \`${m}\`, which stage \`${name}\` does not report`, s ? `did you mean \`${s}\`?` : undefined);
       }
     }
+    const urls: [Path, string | undefined][] = [
+      [at('source', 'url'), stage.type === 'collect' && 'url' in stage.source ? stage.source.url : undefined],
+      [at('onBreach', 'webhook'), stage.type === 'monitor' ? stage.onBreach?.webhook : undefined],
+    ];
+    for (const [path, url] of urls) {
+      if (url && hasCredentials(url)) {
+        r.error(path, 'security.url-credentials', 'this URL carries a user name or password, which would be kept in the plan and the workflow history',
+          'give the server access another way (a token the worker reads from its environment, a network rule)');
+      }
+    }
     if (stage.type === 'monitor' && stage.onBreach?.action === 'retrain' && stage.onBreach.webhook) {
       r.error(at('onBreach', 'webhook'), 'monitor.webhook', '`webhook` goes with action alert', 'drop it or use action: alert');
     }
+  }
+}
+
+function hasCredentials(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.username !== '' || u.password !== '';
+  } catch {
+    return false; // the schema's pattern reports malformed URLs
   }
 }
 
