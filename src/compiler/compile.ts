@@ -2,7 +2,7 @@
  * Spec → plan. Pure: the same valid spec, params and base directory give a byte-identical plan.
  */
 import type { ActivityOptionsPlan, JsonObject, Plan, PlanNode, SchedulePlan, StageKind } from './plan.ts';
-import { canonicalJson, sha256Hex } from './canonical.ts';
+import { canonical, sha256Hex } from './canonical.ts';
 import { levels, type Needs } from '../spec/dag.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { bindInputs, stageNeeds } from '../spec/semantic.ts';
@@ -120,8 +120,8 @@ export function compile(valid: ValidSpec, opts: CompileOptions): Plan {
     levels: lv,
     ...(p.schedule ? { schedule: schedulePlan(p) } : {}),
   };
-  // Round-trip through canonical JSON: drops undefined, fixes key order, proves serialisability;
-  // the same text is what the hash covers.
-  const text = canonicalJson(body);
-  return { ...(JSON.parse(text) as Omit<Plan, 'hash'>), hash: sha256Hex(text) };
+  // Sorted keys and no undefined members: the plan's JSON text, which the hash covers, is the
+  // same for equal specs and params.
+  const normal = canonical(body);
+  return { ...normal, hash: sha256Hex(JSON.stringify(normal)) };
 }
