@@ -12,6 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { STAGE_KINDS, type StageActivityInput, type StageKind, type StageResult } from '../src/compiler/plan.ts';
 import { createStepCacheActivities } from '../src/temporal/step-cache.ts';
 import { activityName, CACHE_LOOKUP, CACHE_STORE, type StageActivityResult } from '../workflows/api.ts';
+import { redactError, redactOutputs, resolveSecrets } from './lib/secrets.ts';
 import { loadUserActivities, toOutputs, type UserActivities } from './user.ts';
 
 export type StageActivity = (input: StageActivityInput) => Promise<StageResult>;
@@ -66,12 +67,22 @@ function unavailable(input: StageActivityInput, why: string): never {
   throw ApplicationFailure.nonRetryable(`stage "${input.stage}" (${input.kind}): ${why}`, 'StageKindUnavailable');
 }
 
-/** Adds the attempt number (the workflow reports it) and checks the result's shape. */
+/**
+ * Around every stage activity: resolves `${secrets.*}` from the worker's environment (and keeps
+ * their values out of errors and outputs), checks the result's shape and adds the attempt
+ * number (the workflow reports it).
+ */
 function wrap(fn: StageActivity): (i: StageActivityInput) => Promise<StageActivityResult> {
   return async (input) => {
-    const res = await fn(input);
+    const { value: config, secrets } = resolveSecrets(input.config, process.env, input.stage);
+    let res: StageResult;
+    try {
+      res = await fn({ ...input, config });
+    } catch (err) {
+      throw redactError(err, secrets);
+    }
     const outputs = res && typeof res === 'object' && res.outputs && typeof res.outputs === 'object' ? res.outputs : {};
-    return { outputs, attempt: Context.current().info.attempt };
+    return { outputs: redactOutputs(outputs, secrets), attempt: Context.current().info.attempt };
   };
 }
 

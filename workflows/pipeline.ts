@@ -21,7 +21,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { evaluateCondition, resolveTemplates, type ExprContext } from '../src/compiler/expr.ts';
+import { evaluateCondition, readsSecrets, resolveTemplates, type ExprContext } from '../src/compiler/expr.ts';
 import {
   isArtifactRef,
   type ArtifactRef,
@@ -227,7 +227,8 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
     for (let round = 1; ; round++) {
       Object.assign(st, { status: 'running', rounds: round, startedAt: now(), error: undefined });
       try {
-        const config = resolveTemplates({ ...node.config, ...override }, exprContext()) as JsonObject;
+        // `${secrets.*}` stays as written: the worker resolves it (its value never enters the history).
+        const config = resolveTemplates({ ...node.config, ...override }, exprContext(), (e) => !readsSecrets(e)) as JsonObject;
         const inputs = resolveInputs(node);
         let key: string | undefined;
         if (node.cache.enabled) {

@@ -181,6 +181,19 @@ function resolveString(s: string, ctx: ExprContext, filter: (expr: string) => bo
 }
 
 /**
+ * Does the expression read `secrets.*`? Those are resolved on the worker, from its environment,
+ * just before a stage runs (activities/lib/secrets.ts): never by the compiler or the workflow,
+ * so their values never enter a plan or a workflow history.
+ */
+export function readsSecrets(expr: string): boolean {
+  try {
+    return references(expr).some((r) => r[0] === 'secrets');
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The variable paths an expression reads, e.g. [['params','epochs'], ['stages','eval','outputs','accuracy']].
  * A path stops where a computed index starts (`stages[x]` gives ['stages']).
  */

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { resolveInside } from '../artifacts/paths.ts';
+import type { FileOrUrl } from '../spec/types.gen.ts';
 import type { Column, ColumnType, Dataset } from './dataset.ts';
 
 /** Bad input: the activity turns it into a non-retryable `InvalidInput` failure. */
@@ -19,12 +20,7 @@ export class DataError extends Error {
 
 export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
 
-export interface FileOrUrl {
-  path?: string;
-  url?: string;
-  sha256?: string;
-  maxBytes?: number;
-}
+export type { FileOrUrl };
 
 export interface ColumnSpec {
   name: string;
@@ -69,7 +65,7 @@ export async function readSourceBytes(
     name = src.url;
     let res: Response;
     try {
-      res = await fetch(src.url, { signal, redirect: 'follow' });
+      res = await fetch(src.url, { signal, redirect: 'follow', ...(src.headers ? { headers: src.headers } : {}) });
     } catch (e) {
       throw new Error(`${where}: fetching ${src.url} failed: ${(e as Error).message}`); // retryable
     }

@@ -166,6 +166,14 @@ function checkReferences(r: Reporter, p: Pipeline): void {
         continue;
       }
       const where = isWhen ? `\`when\` of stage \`${name}\`` : `stage \`${name}\``;
+      if (refs.some((r) => r[0] === 'secrets')) {
+        if (isWhen) {
+          r.error(path, 'expr.secret-in-when', `${where} reads a secret`, 'conditions run in the workflow, which never sees secrets: use a param');
+        } else if (!/^secrets\.[A-Z][A-Z0-9_]*$/.test(expr)) {
+          r.error(path, 'expr.secret-form', `${where}: \`\${${expr}}\` is not of the form \${secrets.NAME}`,
+            'write it as ${secrets.NAME} (upper-case letters, digits, _), on its own inside the string; the worker reads MLPIPE_SECRET_NAME');
+        }
+      }
       for (const ref of refs) {
         const [root, a, b, c] = ref;
         if (root === 'params') {

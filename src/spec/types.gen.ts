@@ -833,6 +833,12 @@ export interface FileOrUrl {
    * Size limit. Default 100 MiB.
    */
   maxBytes?: number;
+  /**
+   * HTTP request headers for `url`, e.g. `Authorization: "Bearer ${secrets.DATA_TOKEN}"`.
+   */
+  headers?: {
+    [k: string]: string;
+  };
 }
 /**
  * This interface was referenced by `Pipeline`'s JSON-Schema

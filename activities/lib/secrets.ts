@@ -1,0 +1,80 @@
+/**
+ * `${secrets.NAME}` in a stage's fields: resolved here, on the worker, from its environment
+ * variable `MLPIPE_SECRET_NAME`, just before the stage runs. The compiler and the workflow leave
+ * these references as written, so a secret's value is never in a plan, a workflow input or a
+ * history event; errors and outputs that would carry it back are redacted.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { findTemplates, readsSecrets } from '../../src/compiler/expr.ts';
+import type { JsonValue } from '../../src/compiler/plan.ts';
+
+export const SECRET_ENV_PREFIX = 'MLPIPE_SECRET_';
+const NAME = /^secrets\.([A-Z][A-Z0-9_]*)$/;
+const REDACTED = '[redacted]';
+
+export interface Resolved<T> {
+  value: T;
+  /** The secret values that went in, to redact from whatever comes out. */
+  secrets: string[];
+}
+
+/** Replaces every `${secrets.NAME}` in strings anywhere in `value` with the worker's env value. */
+export function resolveSecrets<T extends JsonValue>(value: T, env: NodeJS.ProcessEnv, stage: string): Resolved<T> {
+  const used = new Set<string>();
+  const walk = (v: JsonValue): JsonValue => {
+    if (typeof v === 'string') return resolveString(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  const resolveString = (s: string): string => {
+    if (!s.includes('${')) return s;
+    let out = '';
+    let last = 0;
+    for (const t of findTemplates(s)) {
+      if (!readsSecrets(t.expr)) continue;
+      const m = NAME.exec(t.expr);
+      if (!m) {
+        throw ApplicationFailure.nonRetryable(`stage "${stage}": \`\${${t.expr}}\`: a secret is written \${secrets.NAME} and used as a whole`, 'InvalidInput');
+      }
+      const envName = SECRET_ENV_PREFIX + m[1];
+      const secret = env[envName];
+      if (secret === undefined || secret === '') {
+        throw ApplicationFailure.nonRetryable(
+          `stage "${stage}" needs secret ${m[1]}, but this worker has no ${envName} in its environment; set it where the worker runs`,
+          'InvalidInput',
+        );
+      }
+      used.add(secret);
+      out += s.slice(last, t.start) + secret;
+      last = t.end;
+    }
+    return out + s.slice(last);
+  };
+  return { value: walk(value) as T, secrets: [...used] };
+}
+
+/** `text` with every secret replaced by `[redacted]`. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) out = out.split(s).join(REDACTED);
+  return out;
+}
+
+/** Redacts an error's message, stack and causes in place (they become the activity's failure). */
+export function redactError(err: unknown, secrets: readonly string[]): unknown {
+  if (secrets.length === 0) return err;
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    e.message = redact(e.message, secrets);
+    if (e.stack) e.stack = redact(e.stack, secrets);
+  }
+  return err;
+}
+
+/** Outputs become workflow history: redact any secret a stage returned. */
+export function redactOutputs<T>(outputs: T, secrets: readonly string[]): T {
+  if (secrets.length === 0) return outputs;
+  const text = JSON.stringify(outputs);
+  const clean = redact(text, secrets);
+  return clean === text ? outputs : (JSON.parse(clean) as T);
+}
