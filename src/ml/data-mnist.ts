@@ -3,7 +3,7 @@
 // grouped by digit; a fixed permutation mixes them so that `limit` takes every class.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { Dataset } from './dataset.ts';
+import { imageDataset, type Dataset } from './dataset.ts';
 import { permutation } from './data-rng.ts';
 
 const require = createRequire(import.meta.url);
@@ -35,12 +35,5 @@ export async function loadMnist(limit = MNIST_SIZE): Promise<Dataset> {
     img.set(images.subarray(src * PIXELS, (src + 1) * PIXELS), i * PIXELS);
     lab[i] = labels[src]!;
   });
-  return {
-    rows: n,
-    label: 'label',
-    columns: [
-      { name: 'image', type: 'number', shape: [SIDE, SIDE, 1], data: img },
-      { name: 'label', type: 'integer', shape: [], data: lab },
-    ],
-  };
+  return imageDataset(SIDE, img, lab);
 }

@@ -39,6 +39,18 @@ export interface Dataset {
   stats?: DatasetStats;
 }
 
+/** A dataset of square one-channel images (`image`, side×side×1, values in [0, 1]) and integer `label`s. */
+export function imageDataset(side: number, images: Float32Array, labels: Float32Array): Dataset {
+  return {
+    rows: labels.length,
+    label: 'label',
+    columns: [
+      { name: 'image', type: 'number', shape: [side, side, 1], data: images },
+      { name: 'label', type: 'integer', shape: [], data: labels },
+    ],
+  };
+}
+
 export function isNumeric(c: Column): c is NumericColumn {
   return c.type === 'number' || c.type === 'integer' || c.type === 'boolean';
 }

@@ -3,7 +3,7 @@
 // - regression: y = x·w + b + noise·N(0,1), x ~ N(0,1), w ~ U(-5, 5) (noise default 0.1).
 // - images: per class a random smooth template (imageSize², one channel) plus pixel noise.
 import type { SyntheticSource } from '../spec/types.gen.ts';
-import type { Dataset } from './dataset.ts';
+import { imageDataset, type Dataset } from './dataset.ts';
 import { Rng } from './data-rng.ts';
 
 /** A `synthetic` collect source, without its `type`. */
@@ -72,12 +72,5 @@ export function generateSynthetic(cfg: SyntheticConfig): Dataset {
     y[i] = c;
     for (let p = 0; p < px; p++) img[i * px + p] = Math.min(1, Math.max(0, templates[c]![p]! + noise * rng.normal()));
   }
-  return {
-    rows: n,
-    label: 'label',
-    columns: [
-      { name: 'image', type: 'number', shape: [side, side, 1], data: img },
-      { name: 'label', type: 'integer', shape: [], data: y },
-    ],
-  };
+  return imageDataset(side, img, y);
 }
