@@ -145,4 +145,14 @@ describe('collect: built-in and synthetic sources', () => {
     expect((c.out.outputs.dataset as JsonObject).digest).not.toBe((a.out.outputs.dataset as JsonObject).digest);
     expect(a.ds.stats!.classHistogram).toEqual({ '0': 100, '1': 100, '2': 100 });
   });
+
+  it('generates synthetic images: side×side×1 in [0, 1], classes in turn', async () => {
+    const { out, ds } = await run({ source: { type: 'synthetic', generator: 'images', samples: 60, classes: 3, imageSize: 12, noise: 0.1, seed: 2 } });
+    expect(out.outputs.rows).toBe(60);
+    const img = column(ds, 'image');
+    expect(isNumeric(img) && img.shape).toEqual([12, 12, 1]);
+    const st = ds.stats!.columns.image!;
+    expect(st.kind === 'numeric' && st.min! >= 0 && st.max! <= 1 && st.max! > st.min!).toBe(true);
+    expect(ds.stats!.classHistogram).toEqual({ '0': 20, '1': 20, '2': 20 });
+  });
 });
