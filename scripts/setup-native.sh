@@ -34,25 +34,39 @@ die() {
   exit 1
 }
 
-# Prints "<backend> <tf version>" or fails.
+# Prints "<backend> <tfjs-node version> <tf version> <functions|no-functions>" or fails.
+# "functions": the addon has mlpipe's function-library extension (scripts/native/patch-binding.mjs)
+# that runs a whole training step as one TensorFlow graph.
 probe() {
   (cd "$ROOT" && TF_CPP_MIN_LOG_LEVEL=2 node -e '
     const tf = require("@tensorflow/tfjs-node");
     tf.tensor([1, 2]).square().dataSync();
-    process.stdout.write([tf.getBackend(), tf.version["tfjs-node"], tf.backend().binding.TF_Version].join(" ") + "\n");
+    const b = tf.backend().binding;
+    const fns = typeof b.addFunctionDef === "function" ? "functions" : "no-functions";
+    process.stdout.write([tf.getBackend(), tf.version["tfjs-node"], b.TF_Version, fns].join(" ") + "\n");
   ' 2>/dev/null)
 }
 
 [ -d "$PKG" ] || die "node_modules/@tensorflow/tfjs-node is missing" "run 'npm ci' (or 'npm install') in $ROOT first"
 
+reuse_deps=0
 if [ "${MLPIPE_NATIVE_FORCE:-0}" != 1 ] && out="$(probe)" && [ "${out%% *}" = tensorflow ]; then
-  say "tfjs-node already works: backend tensorflow, TensorFlow $(echo "$out" | awk '{print $3}')"
-  exit 0
+  if [ "${out##* }" = functions ]; then
+    say "tfjs-node already works: backend tensorflow, TensorFlow $(echo "$out" | awk '{print $3}'), graph functions"
+    exit 0
+  fi
+  # A working addon from tfjs-node's own install (its downloaded libtensorflow in deps/):
+  # keep those libraries, rebuild only the addon with the function-library extension.
+  say "tfjs-node works (TensorFlow $(echo "$out" | awk '{print $3}')) but lacks graph functions; rebuilding its addon"
+  reuse_deps=1
+else
+  say "tfjs-node has no working native addon; building it against TensorFlow $TF_VERSION"
 fi
-say "tfjs-node has no working native addon; building it against TensorFlow $TF_VERSION"
 
 # 1. Libraries and headers, cached outside node_modules.
-if [ ! -f "$LIB_CACHE/lib/libtensorflow_cc.so.2" ] || [ ! -f "$LIB_CACHE/include/tensorflow/c/c_api.h" ]; then
+if [ "$reuse_deps" = 1 ]; then
+  say "using the libraries tfjs-node installed in $PKG/deps"
+elif [ ! -f "$LIB_CACHE/lib/libtensorflow_cc.so.2" ] || [ ! -f "$LIB_CACHE/include/tensorflow/c/c_api.h" ]; then
   wheel="${MLPIPE_TF_WHEEL:-}"
   if [ -z "$wheel" ]; then
     wheel="$(ls "$WHEEL_DIR"/tensorflow_cpu-"$TF_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
@@ -77,6 +91,7 @@ fi
 
 # 2. Place them where binding.gyp and the runtime rpath ($ORIGIN/../../deps/lib) look.
 # Hard links when the cache is on the same filesystem (no 850 MB copy), else a copy.
+if [ "$reuse_deps" = 0 ]; then
 rm -rf "$PKG/deps"
 mkdir -p "$PKG/deps/lib"
 for f in libtensorflow_cc.so.2 libtensorflow_framework.so.2; do
@@ -93,6 +108,7 @@ cp -r "$LIB_CACHE/include" "$PKG/deps/include"
   ln -sf libtensorflow_cc.so.2 libtensorflow.so.2.9.1
   ln -sf libtensorflow_framework.so.2 libtensorflow_framework.so.2.9.1
 )
+fi
 
 # 3. Build the addon with the node-gyp that ships with npm (or one on PATH), against the
 # headers of the node that runs mlpipe (no header download).
@@ -113,6 +129,8 @@ if [ -z "$GYP" ] && command -v node-gyp >/dev/null; then GYP="$(readlink -f "$(c
 command -v g++ >/dev/null && command -v make >/dev/null ||
   die "a C++ toolchain is needed to build the addon" "Debian/Ubuntu: apt-get install -y g++ make python3"
 
+node "$ROOT/scripts/native/patch-binding.mjs" "$PKG" | sed 's/^/[setup-native] /' ||
+  die "could not add the function-library extension to tfjs-node's binding" "see the message above"
 say "building tfjs_binding.node with $(node "$GYP" --version) (Node headers: $NODE_PREFIX/include/node)"
 rm -rf "$PKG/lib" "$PKG/build"
 log="$CACHE/node-gyp-build.log"
@@ -131,5 +149,6 @@ out="$(probe)" || die "the rebuilt addon does not load" \
   "run: node -e \"require('@tensorflow/tfjs-node')\" in $ROOT to see the loader error; ldd $addon"
 set -- $out
 [ "$1" = tensorflow ] || die "tfjs-node loaded but the backend is '$1', not 'tensorflow'" "see $log"
-say "ok: backend $1, tfjs-node $2, TensorFlow $3 ($addon)"
+[ "$4" = functions ] || die "the rebuilt addon lacks addFunctionDef" "see $log; scripts/native/patch-binding.mjs should have added it"
+say "ok: backend $1, tfjs-node $2, TensorFlow $3, graph functions ($addon)"
 case "$3" in "$TF_VERSION"*) ;; *) say "warning: expected TensorFlow $TF_VERSION, got $3" ;; esac

@@ -11,6 +11,7 @@ import { backendInfo, getTf, type BackendInfo } from './backend.ts';
 import { finishMetrics, isClassification, metricSums, perSampleLoss } from './losses.ts';
 import type { LearningRateScheduleSpec, TrainModelSpec } from './model-spec.ts';
 import { baseLearningRate, buildOptimizer, outputKindFor, setLearningRate } from './model.ts';
+import { GraphTrainer } from './graph/trainer.ts';
 
 type Tf = typeof TfModule;
 type Tensor = TfModule.Tensor;
@@ -72,6 +73,18 @@ export interface FitOptions {
   onCheckpoint?: (state: TrainingState) => void | Promise<void>;
   /** Checked before every batch; training stops there and returns stopReason 'cancelled'. */
   signal?: AbortSignal;
+  /**
+   * How each batch runs. `graph`: the whole step as one TensorFlow function (src/ml/graph/;
+   * native backend, supported layers only, else an error); `eager`: tfjs ops one by one;
+   * `auto` (default): graph when possible, else eager. MLPIPE_TF_GRAPH=0 forces eager.
+   */
+  engine?: 'auto' | 'graph' | 'eager';
+}
+
+/** Which training engine ran, and why the graph step did not when it did not. */
+export interface EngineInfo {
+  engine: 'graph' | 'eager';
+  reason?: string;
 }
 
 export interface FitResult {
@@ -83,6 +96,7 @@ export interface FitResult {
   bestEpoch: number | null;
   history: Array<{ epoch: number; logs: EpochLogs }>;
   backend: BackendInfo;
+  engine: EngineInfo;
   samplesPerSecond: number;
 }
 
@@ -253,14 +267,30 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
   if (opts.classWeight && !isClassification(spec.loss)) throw new Error(`fit: classWeight needs a classification loss, not ${spec.loss}`);
 
   const start = opts.resumeFrom?.nextEpoch ?? 0;
-  if (opts.resumeFrom) {
-    restoreModel(tf, model, opts.resumeFrom.weights);
-    await restoreOptimizer(tf, optimizer, opts.resumeFrom.optimizer);
-  }
-
   const xs = tf.tensor(x.data, x.shape);
   const ys = tf.tensor(y.data, y.shape);
   const weightsAll = opts.classWeight ? tf.tensor1d(sampleWeights(spec.loss, y, opts.classWeight)) : null;
+
+  let graph: GraphTrainer | null = null;
+  let engine: EngineInfo = { engine: 'eager', reason: 'engine: eager requested' };
+  if ((opts.engine ?? 'auto') !== 'eager') {
+    const made = GraphTrainer.create(tf, model, spec, { xs, ys, sampleWeights: weightsAll }, opts.seed ?? 0x5eed);
+    if ('unsupported' in made) {
+      if (opts.engine === 'graph') {
+        tf.dispose([xs, ys, ...(weightsAll ? [weightsAll] : [])]);
+        throw new Error(`fit: engine 'graph' is not possible here: ${made.unsupported}`);
+      }
+      engine = { engine: 'eager', reason: made.unsupported };
+    } else {
+      graph = made;
+      engine = { engine: 'graph' };
+    }
+  }
+  if (opts.resumeFrom) {
+    restoreModel(tf, model, opts.resumeFrom.weights);
+    if (graph) graph.restoreOptimizer(opts.resumeFrom.optimizer);
+    else await restoreOptimizer(tf, optimizer, opts.resumeFrom.optimizer);
+  }
 
   const es = opts.earlyStopping;
   const monitor = es?.monitor ?? (opts.validation ? 'val_loss' : 'loss');
@@ -276,7 +306,8 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
 
   try {
     epochs: for (let epoch = start; epoch < opts.epochs; epoch++) {
-      setLearningRate(optimizer, scheduledLearningRate(baseLr, schedule, epoch, opts.epochs));
+      const learningRate = scheduledLearningRate(baseLr, schedule, epoch, opts.epochs);
+      setLearningRate(optimizer, learningRate);
       const order = Int32Array.from({ length: n }, (_, i) => i);
       if (opts.shuffle ?? true) {
         // seeded per epoch, so a run resumed at epoch k sees the same order as an uninterrupted one
@@ -298,7 +329,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
           break epochs;
         }
         const size = Math.min(opts.batchSize, n - s);
-        const batchLoss = tf.tidy(() => {
+        const batchLoss = graph ? graph.step(order.subarray(s, s + size), learningRate) : tf.tidy(() => {
           const idx = tf.tensor1d(order.subarray(s, s + size), 'int32');
           const xb = tf.gather(xs, idx);
           const yb = tf.gather(ys, idx);
@@ -336,7 +367,12 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
         samplesSeen += size;
         await yieldToEventLoop();
       }
-      const logs: EpochLogs = { loss: lossSum.dataSync()[0]! / n, ...finishMetrics(metrics, n, sums) };
+      if (graph) {
+        // the graph step summed loss and metrics on the device; one read per epoch
+        Object.assign(sums, graph.readAccumulators());
+        graph.resetAccumulators();
+      }
+      const logs: EpochLogs = { loss: (graph ? (sums.loss as number) : lossSum.dataSync()[0]!) / n, ...finishMetrics(metrics, n, sums) };
       tf.dispose(lossSum);
       if (opts.validation) {
         const v = await evaluate(model, spec, opts.validation.x, opts.validation.y, opts.batchSize);
@@ -365,7 +401,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
         }
       }
       if (opts.onCheckpoint && opts.checkpointEvery && (epoch + 1) % opts.checkpointEvery === 0) {
-        await opts.onCheckpoint(await captureState(model, optimizer, epoch + 1, es ? best : undefined));
+        await opts.onCheckpoint(await captureState(model, graph ?? optimizer, epoch + 1, es ? best : undefined));
       }
       if (stop) {
         stopReason = 'earlyStopping';
@@ -378,6 +414,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
     }
   } finally {
     tf.dispose([xs, ys, ...(weightsAll ? [weightsAll] : []), ...(bestWeights ?? [])]);
+    graph?.dispose();
     disposeOptimizer(tf, optimizer);
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -388,6 +425,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
     bestEpoch: es && best.epoch >= 0 ? best.epoch : null,
     history,
     backend: backendInfo(),
+    engine,
     samplesPerSecond: seconds > 0 ? samplesSeen / seconds : 0,
   };
 }
@@ -398,6 +436,7 @@ function disposeOptimizer(tf: Tf, opt: TfModule.Optimizer): void {
   for (const v of Object.values(opt)) if (v instanceof tf.Tensor && !v.isDisposed) v.dispose();
 }
 
-async function captureState(model: LayersModel, optimizer: TfModule.Optimizer, nextEpoch: number, best: TrainingState['best']): Promise<TrainingState> {
-  return { nextEpoch, weights: await snapshotModel(model), optimizer: await snapshotOptimizer(optimizer), ...(best ? { best: { ...best } } : {}) };
+async function captureState(model: LayersModel, optimizer: TfModule.Optimizer | GraphTrainer, nextEpoch: number, best: TrainingState['best']): Promise<TrainingState> {
+  const slots = optimizer instanceof GraphTrainer ? optimizer.snapshotOptimizer() : await snapshotOptimizer(optimizer);
+  return { nextEpoch, weights: await snapshotModel(model), optimizer: slots, ...(best ? { best: { ...best } } : {}) };
 }

@@ -1,0 +1,153 @@
+// Runs the compiled training step (train-step.ts) batch after batch on the native backend:
+// registers the function once, keeps optimizer slots and epoch accumulators as device tensors,
+// writes each step's new weights into the model's variables (a pointer swap, no copy), and
+// speaks the eager optimizer's checkpoint format so a run can resume on either path.
+import type * as TfModule from '@tensorflow/tfjs';
+import type { TrainModelSpec } from '../model-spec.ts';
+import type { NamedArray } from '../fit.ts';
+import { compileTrainStep, type TrainStepProgram } from './train-step.ts';
+import type { DType } from './function-def.ts';
+
+type Tf = typeof TfModule;
+type Tensor = TfModule.Tensor;
+
+interface FunctionBinding {
+  addFunctionDef(bytes: Uint8Array): void;
+  removeFunction(name: string): void;
+}
+interface NativeBackend {
+  binding: Partial<FunctionBinding>;
+  executeMultipleOutputs(name: string, attrs: unknown[], inputs: Tensor[], numOutputs: number): Tensor[];
+}
+
+/** Why the graph step cannot run in this process, or null when it can. */
+export function graphStepUnavailable(tf: Tf): string | null {
+  if (process.env.MLPIPE_TF_GRAPH === '0') return 'MLPIPE_TF_GRAPH=0';
+  const name = tf.getBackend();
+  if (name !== 'tensorflow') return `backend ${name} (graph steps need tfjs-node)`;
+  const b = tf.backend() as unknown as NativeBackend;
+  if (typeof b.binding?.addFunctionDef !== 'function') {
+    return "tfjs-node's addon lacks addFunctionDef: run 'bash scripts/setup-native.sh' to rebuild it (docs/native-tensorflow.md)";
+  }
+  return null;
+}
+
+export class GraphTrainer {
+  private readonly backend: NativeBackend;
+  private slots: Tensor[];
+  private accs: Tensor[] = [];
+  private iteration = 0;
+  private seedBase: number;
+
+  private constructor(
+    private readonly tf: Tf,
+    private readonly program: TrainStepProgram,
+    private readonly variables: TfModule.Variable[],
+    private readonly data: { xs: Tensor; ys: Tensor; sampleWeights: Tensor | null },
+    seed: number,
+  ) {
+    this.backend = tf.backend() as unknown as NativeBackend;
+    this.backend.binding.addFunctionDef!(program.bytes);
+    this.slots = program.slots.map((s) => tf.fill(s.shape, s.init, 'float32'));
+    this.seedBase = seed | 0;
+    this.resetAccumulators();
+  }
+
+  /** A trainer for this model and data, or the reason training must take the eager path. */
+  static create(
+    tf: Tf,
+    model: TfModule.LayersModel,
+    spec: TrainModelSpec,
+    data: { xs: Tensor; ys: Tensor; sampleWeights: Tensor | null },
+    seed: number,
+  ): GraphTrainer | { unsupported: string } {
+    const why = graphStepUnavailable(tf);
+    if (why) return { unsupported: why };
+    const program = compileTrainStep(model, spec, {
+      xDtype: data.xs.dtype as DType,
+      yDtype: data.ys.dtype as DType,
+      sampleWeights: data.sampleWeights !== null,
+    });
+    if ('unsupported' in program) return program;
+    const variables = model.trainableWeights.map((w) => w.read() as TfModule.Variable);
+    return new GraphTrainer(tf, program, variables, data, seed);
+  }
+
+  /** One step on the samples at `indices`; returns the batch's mean loss (a device scalar). */
+  step(indices: Int32Array, learningRate: number): Tensor {
+    const tf = this.tf;
+    const p = this.program;
+    const idx = tf.tensor1d(indices, 'int32');
+    const hyper = tf.tensor1d(p.hyper(learningRate, this.iteration), 'float32');
+    const seed = p.usesSeed ? tf.tensor1d([this.seedBase, this.iteration], 'int32') : null;
+    const inputs: Tensor[] = [this.data.xs, this.data.ys, idx];
+    if (p.usesSampleWeights) inputs.push(this.data.sampleWeights!);
+    inputs.push(hyper);
+    if (seed) inputs.push(seed);
+    inputs.push(...this.variables, ...this.slots, ...this.accs);
+    let outputs: Tensor[];
+    try {
+      outputs = this.backend.executeMultipleOutputs(p.name, [], inputs, p.outputCount);
+    } finally {
+      tf.dispose([idx, hyper, ...(seed ? [seed] : [])]);
+    }
+    let k = 1;
+    for (const v of this.variables) {
+      const next = outputs[k++]!;
+      v.assign(next);
+      next.dispose();
+    }
+    const slotCount = this.slots.length;
+    tf.dispose(this.slots);
+    this.slots = outputs.slice(k, k + slotCount);
+    k += slotCount;
+    tf.dispose(this.accs);
+    this.accs = outputs.slice(k);
+    this.iteration++;
+    return outputs[0]!;
+  }
+
+  /** Zero the epoch's loss and metric sums. */
+  resetAccumulators(): void {
+    this.tf.dispose(this.accs);
+    this.accs = this.program.accumulators.map((a) => this.tf.zeros(a.shape, 'float32'));
+  }
+
+  /** The epoch's sums so far, read back from the device: loss sum, correct, confusion, ... */
+  readAccumulators(): Record<string, number | Float32Array> {
+    const out: Record<string, number | Float32Array> = {};
+    this.program.accumulators.forEach((a, i) => {
+      const v = this.accs[i]!.dataSync() as Float32Array;
+      out[a.key] = a.shape.length === 0 ? v[0]! : Float32Array.from(v);
+    });
+    return out;
+  }
+
+  /** Optimizer state in tfjs's format: `iter`, then the slots, so checkpoints work on both paths. */
+  snapshotOptimizer(): NamedArray[] {
+    const iter: NamedArray = { name: 'iter', shape: [], dtype: 'int32', data: Int32Array.of(this.iteration) };
+    return [iter, ...this.program.slots.map((s, i) => ({ name: s.name, shape: s.shape.slice(), dtype: 'float32' as const, data: (this.slots[i]!.dataSync() as Float32Array).slice() }))];
+  }
+
+  restoreOptimizer(state: NamedArray[]): void {
+    if (state.length === 0) return;
+    const [iter, ...slots] = state;
+    if (iter?.name !== 'iter' || slots.length !== this.slots.length) {
+      throw new Error(`resume: the checkpoint's optimizer state has ${slots.length} slots, this optimizer ${this.slots.length}; was the optimizer changed?`);
+    }
+    slots.forEach((s, i) => {
+      const want = this.program.slots[i]!.shape.join('x');
+      if (s.shape.join('x') !== want) throw new Error(`resume: optimizer slot ${s.name} has shape ${s.shape.join('x')}, expected ${want}`);
+    });
+    this.tf.dispose(this.slots);
+    this.slots = slots.map((s) => this.tf.tensor(s.data, s.shape, 'float32'));
+    this.iteration = iter.data[0]!;
+  }
+
+  dispose(): void {
+    this.tf.dispose([...this.slots, ...this.accs]);
+    this.slots = [];
+    this.accs = [];
+    this.backend.binding.removeFunction?.(this.program.name);
+  }
+}
