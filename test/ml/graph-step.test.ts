@@ -1,0 +1,340 @@
+// The graph training step (src/ml/graph/): one TensorFlow function per batch must train exactly
+// as the eager loop does (same weights, losses and metrics after several steps) for every layer,
+// activation, loss, optimizer and option it accepts; it must say why when it cannot run, and
+// resume from the other engine's checkpoints.
+import { beforeAll, describe, expect, it } from 'vitest';
+import type * as TfModule from '@tensorflow/tfjs';
+import { fit, type ArrayData, type FitOptions, type TrainingState } from '../../src/ml/fit.ts';
+import { compileTrainStep } from '../../src/ml/graph/train-step.ts';
+import { buildModel } from '../../src/ml/model.ts';
+import type { TrainModelSpec } from '../../src/ml/model-spec.ts';
+import { expectNativeBackend, randoms } from './helpers.ts';
+
+let tf: typeof TfModule;
+beforeAll(() => {
+  tf = expectNativeBackend().tf;
+});
+
+function classes(n: number, k: number, seed: number): Int32Array {
+  return Int32Array.from(randoms(n, seed), (r) => Math.floor(r * k));
+}
+function oneHot(labels: Int32Array, k: number): Float32Array {
+  const out = new Float32Array(labels.length * k);
+  labels.forEach((l, i) => (out[i * k + l] = 1));
+  return out;
+}
+const weightsOf = (m: TfModule.LayersModel) => m.getWeights().map((w) => Float32Array.from(w.dataSync()));
+
+/** Train the same model (same seed, same data order) on both engines. */
+async function both(spec: TrainModelSpec, x: ArrayData, y: ArrayData, opts: Partial<FitOptions> = {}) {
+  const run = async (engine: 'graph' | 'eager') => {
+    const { model } = buildModel(spec, { seed: 7 });
+    const r = await fit(model, spec, x, y, { epochs: 3, batchSize: 16, seed: 3, ...opts, engine });
+    const w = weightsOf(model);
+    model.dispose();
+    return { r, w };
+  };
+  return { graph: await run('graph'), eager: await run('eager') };
+}
+
+function expectSameWeights(a: Float32Array[], b: Float32Array[], tol = 2e-4) {
+  expect(a.length).toBe(b.length);
+  a.forEach((wa, i) => {
+    const wb = b[i]!;
+    let worst = 0;
+    let scale = 1e-3;
+    for (let j = 0; j < wa.length; j++) {
+      worst = Math.max(worst, Math.abs(wa[j]! - wb[j]!));
+      scale = Math.max(scale, Math.abs(wb[j]!));
+    }
+    expect(worst / scale, `weight tensor ${i}: max difference ${worst} (scale ${scale})`).toBeLessThan(tol);
+  });
+}
+
+function expectSameLogs(graph: Awaited<ReturnType<typeof both>>['graph'], eager: Awaited<ReturnType<typeof both>>['eager']) {
+  expect(graph.r.engine).toEqual({ engine: 'graph' });
+  expect(eager.r.engine.engine).toBe('eager');
+  expect(graph.r.history.length).toBe(eager.r.history.length);
+  graph.r.history.forEach((h, e) => {
+    const other = eager.r.history[e]!.logs;
+    expect(Object.keys(h.logs).sort()).toEqual(Object.keys(other).sort());
+    for (const [k, v] of Object.entries(h.logs)) expect(v, `epoch ${e} ${k}`).toBeCloseTo(other[k]!, 4);
+  });
+}
+
+const N = 96;
+
+describe('graph training step: same results as the eager loop', () => {
+  it('CNN: conv2d same/valid, strides, dilation, max/average pooling, flatten; categorical cross-entropy on softmax; adam', async () => {
+    const spec: TrainModelSpec = {
+      model: {
+        inputShape: [12, 12, 2],
+        layers: [
+          { type: 'conv2d', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' },
+          { type: 'maxPooling2d', poolSize: 2 },
+          { type: 'conv2d', filters: 5, kernelSize: [3, 2], strides: 2, padding: 'valid', activation: 'tanh' },
+          { type: 'averagePooling2d', poolSize: 2, padding: 'same' },
+          { type: 'conv2d', filters: 3, kernelSize: 1, dilationRate: 1, activation: 'sigmoid' },
+          { type: 'flatten' },
+          { type: 'dense', units: 6, activation: 'elu' },
+          { type: 'dense', units: 3, activation: 'softmax' },
+        ],
+      },
+      optimizer: { type: 'adam', learningRate: 0.01 },
+      loss: 'categoricalCrossentropy',
+      metrics: ['accuracy', 'precision', 'recall'],
+    };
+    const labels = classes(N, 3, 5);
+    const { graph, eager } = await both(spec, { data: randoms(N * 288, 4), shape: [N, 12, 12, 2] }, { data: oneHot(labels, 3), shape: [N, 3] });
+    expectSameLogs(graph, eager);
+    expectSameWeights(graph.w, eager.w);
+  });
+
+  it('a strided max pool with same padding, relu6', async () => {
+    const spec: TrainModelSpec = {
+      model: {
+        inputShape: [10, 10, 1],
+        layers: [
+          { type: 'conv2d', filters: 3, kernelSize: 3, activation: 'relu6' },
+          { type: 'maxPooling2d', poolSize: 3, strides: 2, padding: 'same' },
+          { type: 'flatten' },
+          { type: 'dense', units: 2 },
+        ],
+      },
+      optimizer: { type: 'sgd', learningRate: 0.05 },
+      loss: 'sparseCategoricalCrossentropy',
+      metrics: ['accuracy'],
+    };
+    const { graph, eager } = await both(spec, { data: randoms(N * 100, 8), shape: [N, 10, 10, 1] }, { data: classes(N, 2, 9), shape: [N] });
+    expectSameLogs(graph, eager);
+    expectSameWeights(graph.w, eager.w);
+  });
+
+  it('MLP: every graph activation, no-bias layer, l1/l2 regularizers, class weights, sparse labels as floats; Nesterov momentum', async () => {
+    const spec: TrainModelSpec = {
+      model: {
+        inputShape: [5],
+        layers: [
+          { type: 'dense', units: 8, activation: 'relu6', kernelRegularizer: { l1: 0.001, l2: 0.01 } },
+          { type: 'dense', units: 8, activation: 'selu', useBias: false },
+          { type: 'dense', units: 8, activation: 'softplus', biasRegularizer: { l2: 0.02 } },
+          { type: 'dense', units: 6, activation: 'softsign' },
+          { type: 'dense', units: 6, activation: 'softmax' },
+          { type: 'dense', units: 3 },
+        ],
+      },
+      optimizer: { type: 'sgd', learningRate: 0.05, momentum: 0.8, nesterov: true },
+      loss: 'sparseCategoricalCrossentropy',
+      metrics: ['accuracy'],
+    };
+    const labels = Float32Array.from(classes(N, 3, 11));
+    const { graph, eager } = await both(spec, { data: randoms(N * 5, 10), shape: [N, 5] }, { data: labels, shape: [N, 1] }, { classWeight: { 0: 1, 1: 2.5, 2: 0.5 } });
+    expectSameLogs(graph, eager);
+    expectSameWeights(graph.w, eager.w);
+  });
+
+  it('binary cross-entropy on logits and on a sigmoid output; rmsprop with momentum', async () => {
+    for (const activation of ['linear', 'sigmoid'] as const) {
+      const spec: TrainModelSpec = {
+        model: { inputShape: [4], layers: [{ type: 'dense', units: 6, activation: 'tanh' }, { type: 'dense', units: 1, activation }] },
+        optimizer: { type: 'rmsprop', learningRate: 0.01, momentum: 0.5 },
+        loss: 'binaryCrossentropy',
+        metrics: ['accuracy', 'precision', 'recall'],
+      };
+      const { graph, eager } = await both(spec, { data: randoms(N * 4, 12), shape: [N, 4] }, { data: Float32Array.from(classes(N, 2, 13)), shape: [N, 1] });
+      expectSameLogs(graph, eager);
+      expectSameWeights(graph.w, eager.w);
+    }
+  });
+
+  it('regression: mean squared and absolute error losses and metrics; adagrad and plain sgd', async () => {
+    for (const [loss, optimizer] of [
+      ['meanSquaredError', { type: 'adagrad', learningRate: 0.1 }],
+      ['meanAbsoluteError', { type: 'sgd', learningRate: 0.05 }],
+    ] as const) {
+      const spec: TrainModelSpec = {
+        model: { inputShape: [3], layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 2 }] },
+        optimizer,
+        loss,
+        metrics: ['meanSquaredError', 'meanAbsoluteError'],
+      };
+      const { graph, eager } = await both(spec, { data: randoms(N * 3, 14), shape: [N, 3] }, { data: randoms(N * 2, 15), shape: [N, 2] }, { batchSize: 20 });
+      expectSameLogs(graph, eager);
+      expectSameWeights(graph.w, eager.w);
+    }
+  });
+
+  it('a learning-rate schedule and a last batch smaller than the rest', async () => {
+    const spec: TrainModelSpec = {
+      model: { inputShape: [4], layers: [{ type: 'dense', units: 5, activation: 'relu' }, { type: 'dense', units: 2 }] },
+      optimizer: { type: 'adam', learningRate: 0.02 },
+      learningRateSchedule: { type: 'cosine', minLearningRate: 0.001 },
+      loss: 'sparseCategoricalCrossentropy',
+    };
+    const { graph, eager } = await both(spec, { data: randoms(90 * 4, 16), shape: [90, 4] }, { data: classes(90, 2, 17), shape: [90] }, { batchSize: 32, epochs: 4 });
+    expectSameLogs(graph, eager);
+    expectSameWeights(graph.w, eager.w);
+  });
+});
+
+describe('graph training step: dropout, dilation, fallback and resume', () => {
+  it('trains dilated convolutions, which the eager loop cannot (tfjs has no dilated conv gradient)', async () => {
+    const spec: TrainModelSpec = {
+      model: { inputShape: [12, 12, 1], layers: [{ type: 'conv2d', filters: 4, kernelSize: 3, dilationRate: 2, activation: 'relu' }, { type: 'flatten' }, { type: 'dense', units: 2 }] },
+      optimizer: { type: 'adam', learningRate: 0.01 },
+      loss: 'sparseCategoricalCrossentropy',
+    };
+    // label: is the image's left half brighter than its right half
+    const n = 128;
+    const data = randoms(n * 144, 30);
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      let d = 0;
+      for (let p = 0; p < 144; p++) d += (p % 12 < 6 ? 1 : -1) * data[i * 144 + p]!;
+      labels[i] = d > 0 ? 1 : 0;
+    }
+    const x = { data, shape: [n, 12, 12, 1] };
+    const y = { data: labels, shape: [n] };
+    const { model } = buildModel(spec, { seed: 1 });
+    const r = await fit(model, spec, x, y, { epochs: 15, batchSize: 16, engine: 'graph' });
+    expect(r.engine.engine).toBe('graph');
+    expect(r.history.at(-1)!.logs.loss).toBeLessThan(r.history[0]!.logs.loss! * 0.7);
+    await expect(fit(model, spec, x, y, { epochs: 1, batchSize: 16, engine: 'eager' })).rejects.toThrow(/dilation/);
+    model.dispose();
+  });
+
+
+  const DROPOUT: TrainModelSpec = {
+    model: { inputShape: [6], layers: [{ type: 'dense', units: 16, activation: 'relu' }, { type: 'dropout', rate: 0.5 }, { type: 'dense', units: 2 }] },
+    optimizer: { type: 'adam', learningRate: 0.01 },
+    loss: 'sparseCategoricalCrossentropy',
+  };
+
+  it('dropout masks come from the run seed: the same seed trains the same weights, another seed others', async () => {
+    const x = { data: randoms(N * 6, 18), shape: [N, 6] };
+    const y = { data: classes(N, 2, 19), shape: [N] };
+    const run = async (seed: number) => {
+      const { model } = buildModel(DROPOUT, { seed: 1 });
+      const r = await fit(model, DROPOUT, x, y, { epochs: 2, batchSize: 16, seed, engine: 'graph' });
+      const w = weightsOf(model);
+      model.dispose();
+      return { r, w };
+    };
+    const a = await run(1);
+    const b = await run(1);
+    const c = await run(2);
+    expect(a.r.engine.engine).toBe('graph');
+    expectSameWeights(a.w, b.w, 1e-7);
+    expect(Math.max(...a.w[0]!.map((v, i) => Math.abs(v - c.w[0]![i]!)))).toBeGreaterThan(1e-4);
+    // Dropout changes training: the same run without dropout ends elsewhere.
+    const noDrop: TrainModelSpec = { ...DROPOUT, model: { ...DROPOUT.model, layers: DROPOUT.model.layers.map((l) => (l.type === 'dropout' ? { ...l, rate: 0 } : l)) } };
+    const { model } = buildModel(noDrop, { seed: 1 });
+    await fit(model, noDrop, x, y, { epochs: 2, batchSize: 16, seed: 1, engine: 'graph' });
+    expect(Math.max(...weightsOf(model)[0]!.map((v, i) => Math.abs(v - a.w[0]![i]!)))).toBeGreaterThan(1e-4);
+    model.dispose();
+  });
+
+  it('a dropout mask keeps about 1 - rate of the units and scales them by 1 / (1 - rate)', async () => {
+    // One step of plain sgd with lr 1 on a linear model: the first layer's kernel gradient is
+    // zero exactly where the mask dropped a unit, so the changed columns count the kept units.
+    const spec: TrainModelSpec = {
+      model: { inputShape: [4], layers: [{ type: 'dense', units: 400, useBias: false }, { type: 'dropout', rate: 0.25 }, { type: 'dense', units: 1, useBias: false }] },
+      optimizer: { type: 'sgd', learningRate: 1 },
+      loss: 'meanSquaredError',
+    };
+    const { model } = buildModel(spec, { seed: 2 });
+    const before = weightsOf(model)[0]!;
+    await fit(model, spec, { data: Float32Array.of(1, 1, 1, 1), shape: [1, 4] }, { data: Float32Array.of(5), shape: [1, 1] }, { epochs: 1, batchSize: 1, engine: 'graph' });
+    const after = weightsOf(model)[0]!;
+    let kept = 0;
+    for (let u = 0; u < 400; u++) if (Math.abs(after[u]! - before[u]!) > 0) kept++;
+    expect(kept).toBeGreaterThan(260);
+    expect(kept).toBeLessThan(340);
+    model.dispose();
+  });
+
+  it('falls back to the eager loop, saying why, for layers it does not compile; engine graph then fails naming the layer', async () => {
+    const spec: TrainModelSpec = {
+      model: { inputShape: [5, 3], layers: [{ type: 'lstm', units: 4 }, { type: 'dense', units: 2 }] },
+      optimizer: { type: 'adam' },
+      loss: 'sparseCategoricalCrossentropy',
+    };
+    const x = { data: randoms(32 * 15, 20), shape: [32, 5, 3] };
+    const y = { data: classes(32, 2, 21), shape: [32] };
+    const { model } = buildModel(spec, { seed: 1 });
+    const r = await fit(model, spec, x, y, { epochs: 1, batchSize: 16 });
+    expect(r.engine.engine).toBe('eager');
+    expect(r.engine.reason).toMatch(/model\.layers\[0\] \(lstm\)/);
+    await expect(fit(model, spec, x, y, { epochs: 1, batchSize: 16, engine: 'graph' })).rejects.toThrow(/engine 'graph' is not possible here: model\.layers\[0\] \(lstm\)/);
+    model.dispose();
+    const swish: TrainModelSpec = { ...spec, model: { inputShape: [3], layers: [{ type: 'dense', units: 2, activation: 'swish' }, { type: 'dense', units: 2 }] } };
+    const built = buildModel(swish, { seed: 1 });
+    const program = compileTrainStep(built.model, swish, { xDtype: 'float32', yDtype: 'int32', sampleWeights: false });
+    expect(program).toEqual({ unsupported: 'model.layers[0] (dense): activation swish' });
+    built.model.dispose();
+  });
+
+  it('MLPIPE_TF_GRAPH=0 forces the eager loop', async () => {
+    const spec: TrainModelSpec = { model: { inputShape: [2], layers: [{ type: 'dense', units: 1 }] }, optimizer: { type: 'sgd' }, loss: 'meanSquaredError' };
+    const { model } = buildModel(spec, { seed: 1 });
+    process.env.MLPIPE_TF_GRAPH = '0';
+    try {
+      const r = await fit(model, spec, { data: randoms(8, 1), shape: [4, 2] }, { data: randoms(4, 2), shape: [4, 1] }, { epochs: 1, batchSize: 4 });
+      expect(r.engine).toEqual({ engine: 'eager', reason: 'MLPIPE_TF_GRAPH=0' });
+    } finally {
+      delete process.env.MLPIPE_TF_GRAPH;
+      model.dispose();
+    }
+  });
+
+  it('resumes across engines: a checkpoint from one continues on the other to the same weights', async () => {
+    const spec: TrainModelSpec = {
+      model: { inputShape: [4], layers: [{ type: 'dense', units: 6, activation: 'relu' }, { type: 'dense', units: 2 }] },
+      optimizer: { type: 'adam', learningRate: 0.02 },
+      loss: 'sparseCategoricalCrossentropy',
+    };
+    const x = { data: randoms(64 * 4, 22), shape: [64, 4] };
+    const y = { data: classes(64, 2, 23), shape: [64] };
+    const full = async (engine: 'graph' | 'eager') => {
+      const { model } = buildModel(spec, { seed: 4 });
+      let state: TrainingState | undefined;
+      await fit(model, spec, x, y, { epochs: 4, batchSize: 16, engine, checkpointEvery: 2, onCheckpoint: (s) => void (state ??= s) });
+      const w = weightsOf(model);
+      model.dispose();
+      return { w, state: state! };
+    };
+    const graph = await full('graph');
+    const eager = await full('eager');
+    // same slots in the same order (layer names differ: each build numbers its layers anew)
+    const slotKinds = (st: TrainingState) => st.optimizer.map((s) => s.name.replace(/^dense_Dense\d+\//, 'dense/'));
+    expect(slotKinds(graph.state)).toEqual(slotKinds(eager.state));
+    expect(slotKinds(graph.state)).toContain('dense/kernel/v');
+    expect(graph.state.optimizer[0]).toMatchObject({ name: 'iter', data: Int32Array.of(8) });
+    for (const [from, to, expected] of [
+      [graph.state, 'eager', graph.w],
+      [eager.state, 'graph', eager.w],
+    ] as const) {
+      const { model } = buildModel(spec, { seed: 99 });
+      const r = await fit(model, spec, x, y, { epochs: 4, batchSize: 16, engine: to, resumeFrom: from });
+      expect(r.engine.engine).toBe(to);
+      expect(r.epochsRun).toBe(2);
+      expectSameWeights(weightsOf(model), expected as Float32Array[]);
+      model.dispose();
+    }
+  });
+
+  it('leaves no tensors or registered functions behind', async () => {
+    const spec: TrainModelSpec = { model: { inputShape: [3], layers: [{ type: 'dense', units: 4, activation: 'relu' }, { type: 'dense', units: 2 }] }, optimizer: { type: 'adam' }, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy', 'recall'] };
+    const { model } = buildModel(spec, { seed: 1 });
+    const x = { data: randoms(40 * 3, 24), shape: [40, 3] };
+    const y = { data: classes(40, 2, 25), shape: [40] };
+    await fit(model, spec, x, y, { epochs: 1, batchSize: 8 }); // first run allocates tfjs's own caches
+    const before = tf.memory().numTensors;
+    const r = await fit(model, spec, x, y, { epochs: 2, batchSize: 8 });
+    expect(r.engine.engine).toBe('graph');
+    expect(tf.memory().numTensors).toBe(before);
+    const binding = (tf.backend() as unknown as { binding: { hasFunction(n: string): boolean } }).binding;
+    expect(binding.hasFunction(`mlpipe_train_step_${process.pid}_1`)).toBe(false);
+    model.dispose();
+  });
+});
