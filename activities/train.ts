@@ -263,8 +263,9 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     batchSize: cfg.batchSize ?? 32,
     validation,
     shuffle: cfg.shuffle ?? true,
-    // A resumed run continues with a distinct, still deterministic order.
-    seed: seed + startEpoch * 7919,
+    // Shuffles and dropout masks are seeded per epoch and step, so a resumed run continues with
+    // exactly the order and masks the uninterrupted run would have used.
+    seed,
     earlyStopping: cfg.earlyStopping
       ? { ...cfg.earlyStopping, restoreBestWeights: cfg.earlyStopping.restoreBest }
       : undefined,
@@ -320,6 +321,7 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   const summary = {
     stage: input.stage,
     backend,
+    engine: res.engine,
     stopReason: res.stopReason,
     epochs: history.length,
     plannedEpochs: cfg.epochs,
@@ -334,6 +336,7 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     history: { ...historyRef },
     epochs: history.length,
     backend: backend.backend,
+    engine: res.engine.engine,
   };
   const last = history.at(-1)?.logs ?? {};
   outputs.loss = last.loss ?? null;
@@ -344,7 +347,7 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   }
   if (env.report !== false) {
     await updateRunReport(input.run, env.store, {
-      training: { stage: input.stage, history, backend, stopReason: res.stopReason, metrics: metrics.map((m) => FIT_METRIC[m]) },
+      training: { stage: input.stage, history, backend, engine: res.engine, stopReason: res.stopReason, metrics: metrics.map((m) => FIT_METRIC[m]) },
     }).catch((e: unknown) => console.warn(`${at}: could not write the run report: ${(e as Error).message}`));
   }
   return { outputs };

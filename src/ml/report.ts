@@ -14,6 +14,8 @@ export interface TrainingSection {
   stage: string;
   history: Array<{ epoch: number; logs: Record<string, number> }>;
   backend: { backend: string; tfVersion: string | null; tfjsVersion: string };
+  /** How batches ran: one TensorFlow graph per step, or eager ops (with the reason). */
+  engine?: { engine: 'graph' | 'eager'; reason?: string };
   stopReason: string;
   metrics: string[];
 }
@@ -98,7 +100,8 @@ export function renderReport(d: RunReportData): string {
     out.push(
       `<h2>Training: ${esc(t.stage)}</h2>`,
       `<p>${t.history.length} epochs · stopped: ${esc(t.stopReason)} · backend ${esc(t.backend.backend)}` +
-        (t.backend.tfVersion ? ` (TensorFlow ${esc(t.backend.tfVersion)})` : '') + ` · tfjs ${esc(t.backend.tfjsVersion)}</p>`,
+        (t.backend.tfVersion ? ` (TensorFlow ${esc(t.backend.tfVersion)})` : '') + ` · tfjs ${esc(t.backend.tfjsVersion)}` +
+        (t.engine ? ` · ${t.engine.engine === 'graph' ? 'graph training step' : `eager ops${t.engine.reason ? ` (${esc(t.engine.reason)})` : ''}`}` : '') + '</p>',
       '<div class="charts">',
       lineChart('loss', { loss: series('loss'), val_loss: series('val_loss') }),
     );

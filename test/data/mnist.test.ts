@@ -23,6 +23,8 @@ describe('MNIST LeNet quality', () => {
       `train ${(timings.train! / 1000).toFixed(1)} s on ${backend.backend} (TF ${backend.tfVersion})`);
     expect(r.data!.outputs.rows).toBe(10_000);
     expect(r.train!.outputs.backend).toBe(backend.backend);
+    // the whole LeNet step runs as one TensorFlow function on the native backend
+    expect(r.train!.outputs.engine).toBe(backend.backend === 'cpu-js' ? 'eager' : 'graph');
     expect(r.train!.outputs.epochs).toBe(10);
     expect(r.evaluate!.outputs.accuracy as number).toBeGreaterThanOrEqual(0.98);
     expect(r.evaluate!.outputs.passed).toBe(true);

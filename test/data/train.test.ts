@@ -39,6 +39,7 @@ describe('train + evaluate: tabular', () => {
       expect(t.outputs).toMatchObject({ epochs: 40, model: { kind: 'model' }, history: { kind: 'metrics' } });
       expect(typeof t.outputs.accuracy).toBe('number');
       expect(t.outputs.backend).toMatch(/^(tensorflow|tensorflow-gpu|cpu-js)$/);
+      expect(t.outputs.engine).toBe(t.outputs.backend === 'cpu-js' ? 'eager' : 'graph');
       expect(e.outputs.passed).toBe(true);
       expect((e.outputs.confusionMatrix as number[][]).flat().reduce((a, b) => a + b)).toBe(30);
       expect(e.outputs.rocAuc as number).toBeGreaterThan(0.95);
@@ -46,6 +47,7 @@ describe('train + evaluate: tabular', () => {
       expect(html).toContain('<svg');
       expect(html).toContain('confusion matrix');
       expect(html).toContain('Lineage');
+      expect(html).toContain(t.outputs.engine === 'graph' ? 'graph training step' : 'eager ops');
       expect(html).toContain('versicolor');
     }
     const mean = accs.reduce((a, b) => a + b) / accs.length;
