@@ -12,7 +12,8 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { selectBackend, type BackendInfo } from '../src/ml/backend.ts';
+import { getTf, selectBackend, type BackendInfo } from '../src/ml/backend.ts';
+import { graphStepUnavailable } from '../src/ml/graph/trainer.ts';
 import { fit, type ArrayData } from '../src/ml/fit.ts';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
 import { perSampleLoss } from '../src/ml/losses.ts';
@@ -53,7 +54,7 @@ export interface TrainSpeedOptions {
 }
 
 export interface SpeedRow {
-  impl: 'mlpipe fit (tfjs-node)' | 'LayersModel.fit (tfjs-node)' | 'mlpipe fit (pure JS)' | 'PyTorch CPU';
+  impl: 'mlpipe fit, graph step' | 'mlpipe fit, eager ops' | 'LayersModel.fit (tfjs-node)' | 'mlpipe fit (pure JS)' | 'PyTorch CPU';
   batchSize: number;
   samplesPerSecond: number;
   /** samples per CPU-second of the process (all threads): robust under CPU contention. */
@@ -93,7 +94,7 @@ const cpuSeconds = () => {
   return (u.user + u.system) / 1e6;
 };
 
-async function mlpipeFit(samples: number, batchSize: number, epochs: number): Promise<Speed> {
+async function mlpipeFit(samples: number, batchSize: number, epochs: number, engine: 'graph' | 'eager' = 'eager'): Promise<Speed> {
   const { x, y } = data(samples);
   const { model } = buildModel(LENET, { seed: 1 });
   let wall0 = 0;
@@ -101,6 +102,7 @@ async function mlpipeFit(samples: number, batchSize: number, epochs: number): Pr
   await fit(model, LENET, x, y, {
     epochs: epochs + 1,
     batchSize,
+    engine,
     onEpochEnd: (e) => {
       if (e === 0) {
         wall0 = performance.now(); // epoch 0 warms up
@@ -159,26 +161,8 @@ export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpe
   const rows: SpeedRow[] = [];
   const loadBefore = loadavg()[0]!;
 
-  const { info } = selectBackend('cpu');
-  if (info.backend === 'cpu-js') log('warning: the native backend is unavailable, so the tfjs-node rows run on pure JS (run `npm run setup`)');
-  for (const b of batchSizes) {
-    rows.push({ impl: 'mlpipe fit (tfjs-node)', batchSize: b, ...(await mlpipeFit(samples, b, epochs)), ratioToPytorch: null, cpuRatioToPytorch: null });
-    log(`  mlpipe fit (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
-    if (opts.layersFit ?? true) {
-      rows.push({ impl: 'LayersModel.fit (tfjs-node)', batchSize: b, ...(await layersFit(samples, b, epochs)), ratioToPytorch: null, cpuRatioToPytorch: null });
-      log(`  LayersModel.fit (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
-    }
-  }
-  if (jsSamples > 0) {
-    selectBackend('js');
-    for (const b of batchSizes) {
-      // one warm-up batch is included in the first epoch; keep the run short (pure JS is slow)
-      const n = Math.max(jsSamples, b);
-      rows.push({ impl: 'mlpipe fit (pure JS)', batchSize: b, ...(await mlpipeFit(n, b, 1)), ratioToPytorch: null, cpuRatioToPytorch: null });
-      log(`  mlpipe fit (pure JS) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(1)} samples/s`);
-    }
-    selectBackend('cpu');
-  }
+  // PyTorch first, while this process has not started TensorFlow's thread pools: the baseline
+  // gets a quiet machine
   let pytorch: TrainSpeedResult['pytorch'] = null;
   if (opts.pytorch ?? true) {
     const p = runPytorch(opts.python ?? process.env.PYTHON ?? 'python3', batchSizes, samples, epochs);
@@ -190,6 +174,33 @@ export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpe
       for (const r of p.results) rows.push({ impl: 'PyTorch CPU', batchSize: r.batchSize, samplesPerSecond: r.samplesPerSecond, samplesPerCpuSecond: r.samplesPerCpuSecond, ratioToPytorch: 1, cpuRatioToPytorch: 1 });
     }
   }
+  const { info } = selectBackend('cpu');
+  if (info.backend === 'cpu-js') log('warning: the native backend is unavailable, so the tfjs-node rows run on pure JS (run `npm run setup`)');
+  const graphWhy = graphStepUnavailable(getTf());
+  if (graphWhy) log(`warning: the graph training step is unavailable (${graphWhy}); only the eager rows run`);
+  for (const b of batchSizes) {
+    if (!graphWhy) {
+      rows.push({ impl: 'mlpipe fit, graph step', batchSize: b, ...(await mlpipeFit(samples, b, epochs, 'graph')), ratioToPytorch: null, cpuRatioToPytorch: null });
+      log(`  mlpipe fit, graph step (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
+    }
+    rows.push({ impl: 'mlpipe fit, eager ops', batchSize: b, ...(await mlpipeFit(samples, b, epochs, 'eager')), ratioToPytorch: null, cpuRatioToPytorch: null });
+    log(`  mlpipe fit, eager ops (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
+    if (opts.layersFit ?? true) {
+      rows.push({ impl: 'LayersModel.fit (tfjs-node)', batchSize: b, ...(await layersFit(samples, b, epochs)), ratioToPytorch: null, cpuRatioToPytorch: null });
+      log(`  LayersModel.fit (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
+    }
+  }
+  if (jsSamples > 0) {
+    selectBackend('js');
+    for (const b of batchSizes) {
+      // one warm-up batch is included in the first epoch; keep the run short (pure JS is slow)
+      const n = Math.max(jsSamples, b);
+      rows.push({ impl: 'mlpipe fit (pure JS)', batchSize: b, ...(await mlpipeFit(n, b, 1, 'eager')), ratioToPytorch: null, cpuRatioToPytorch: null });
+      log(`  mlpipe fit (pure JS) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(1)} samples/s`);
+    }
+    selectBackend('cpu');
+  }
+  rows.sort((a, b) => a.batchSize - b.batchSize); // stable: the baseline first within each batch size
   for (const r of rows) {
     const base = rows.find((p) => p.impl === 'PyTorch CPU' && p.batchSize === r.batchSize);
     r.ratioToPytorch = base ? r.samplesPerSecond / base.samplesPerSecond : null;
@@ -230,7 +241,8 @@ export const MLP: TrainModelSpec = {
 };
 
 export interface BlockingRow {
-  model: 'LeNet CNN' | 'MLP 784-128-64-10';
+  /** Model and engine, e.g. `LeNet CNN (graph)`. */
+  model: string;
   batchSize: number;
   /** How long the event loop was blocked by one batch (time between yields), ms. */
   medianMs: number;
@@ -246,11 +258,12 @@ export interface BlockingRow {
 export async function measureBlocking(batchSizes = [32, 128, 512], samples = 2048): Promise<BlockingRow[]> {
   selectBackend('cpu');
   const rows: BlockingRow[] = [];
+  const engines = graphStepUnavailable(getTf()) ? (['eager'] as const) : (['graph', 'eager'] as const);
   for (const [name, spec, shape] of [
     ['LeNet CNN', LENET, [32, 32, 3]],
     ['MLP 784-128-64-10', MLP, [784]],
   ] as const) {
-    for (const b of batchSizes) {
+    for (const [engine, b] of engines.flatMap((e) => batchSizes.map((size) => [e, size] as const))) {
       const size = shape.reduce((a, c) => a * c, 1);
       let s = 7;
       const x = Float32Array.from({ length: samples * size }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296));
@@ -271,6 +284,7 @@ export async function measureBlocking(batchSizes = [32, 128, 512], samples = 204
       await fit(model, spec, { data: x, shape: [samples, ...shape] }, { data: y, shape: [samples] }, {
         epochs: 2,
         batchSize: b,
+        engine,
         validation: { x: { data: x.subarray(0, 1024 * size), shape: [1024, ...shape] }, y: { data: y.subarray(0, 1024), shape: [1024] } },
         onBatch: (e, i) => {
           const now = performance.now();
@@ -288,7 +302,7 @@ export async function measureBlocking(batchSizes = [32, 128, 512], samples = 204
       clearInterval(timer);
       model.dispose();
       gaps.sort((a, c) => a - c);
-      rows.push({ model: name, batchSize: b, medianMs: gaps[Math.floor(gaps.length / 2)] ?? 0, maxMs: gaps.at(-1) ?? 0, validationMaxMs: validationMax });
+      rows.push({ model: `${name} (${engine})`, batchSize: b, medianMs: gaps[Math.floor(gaps.length / 2)] ?? 0, maxMs: gaps.at(-1) ?? 0, validationMaxMs: validationMax });
     }
   }
   return rows;
@@ -296,8 +310,8 @@ export async function measureBlocking(batchSizes = [32, 128, 512], samples = 204
 
 export function formatBlocking(rows: BlockingRow[]): string {
   return [
-    `${'event-loop blocking'.padEnd(20)} ${'batch'.padStart(5)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)} ${'val max ms'.padStart(10)}`,
-    ...rows.map((r) => `${r.model.padEnd(20)} ${String(r.batchSize).padStart(5)} ${r.medianMs.toFixed(1).padStart(10)} ${r.maxMs.toFixed(1).padStart(8)} ${r.validationMaxMs.toFixed(1).padStart(10)}`),
+    `${'event-loop blocking'.padEnd(28)} ${'batch'.padStart(5)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)} ${'val max ms'.padStart(10)}`,
+    ...rows.map((r) => `${r.model.padEnd(28)} ${String(r.batchSize).padStart(5)} ${r.medianMs.toFixed(1).padStart(10)} ${r.maxMs.toFixed(1).padStart(8)} ${r.validationMaxMs.toFixed(1).padStart(10)}`),
   ].join('\n');
 }
 
