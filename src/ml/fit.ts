@@ -303,6 +303,8 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
   let finalEpoch = start - 1;
   let samplesSeen = 0;
   const t0 = performance.now();
+  // the eager loop's running loss sum for the epoch (freed in `finally` if a batch throws)
+  let lossSum: Tensor | null = null;
 
   try {
     epochs: for (let epoch = start; epoch < opts.epochs; epoch++) {
@@ -319,13 +321,12 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
           order[j] = t;
         }
       }
-      let lossSum: Tensor = tf.scalar(0);
+      lossSum = tf.scalar(0);
       const sums: Record<string, number | Float32Array> = {};
       let batch = 0;
       for (let s = 0; s < n; s += opts.batchSize, batch++) {
         if (opts.signal?.aborted) {
           stopReason = 'cancelled';
-          tf.dispose(lossSum);
           break epochs;
         }
         const size = Math.min(opts.batchSize, n - s);
@@ -357,8 +358,8 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
             addSum(sums, k, t);
             t.dispose();
           }
-          const next = tf.add(lossSum, tf.mul(cost, size));
-          tf.dispose(lossSum);
+          const next = tf.add(lossSum!, tf.mul(cost, size));
+          tf.dispose(lossSum!);
           lossSum = tf.keep(next);
           return cost;
         });
@@ -374,6 +375,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
       }
       const logs: EpochLogs = { loss: (graph ? (sums.loss as number) : lossSum.dataSync()[0]!) / n, ...finishMetrics(metrics, n, sums) };
       tf.dispose(lossSum);
+      lossSum = null;
       if (opts.validation) {
         const v = await evaluate(model, spec, opts.validation.x, opts.validation.y, opts.batchSize);
         for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
@@ -413,7 +415,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
       finalEpoch = best.epoch;
     }
   } finally {
-    tf.dispose([xs, ys, ...(weightsAll ? [weightsAll] : []), ...(bestWeights ?? [])]);
+    tf.dispose([xs, ys, ...(weightsAll ? [weightsAll] : []), ...(bestWeights ?? []), ...(lossSum ? [lossSum] : [])]);
     graph?.dispose();
     disposeOptimizer(tf, optimizer);
   }

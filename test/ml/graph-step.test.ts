@@ -164,6 +164,33 @@ describe('graph training step: same results as the eager loop', () => {
     }
   });
 
+  it('batch normalization on images and on vectors: trained scale/offset and moving statistics', async () => {
+    const spec: TrainModelSpec = {
+      model: {
+        inputShape: [8, 8, 2],
+        layers: [
+          { type: 'conv2d', filters: 4, kernelSize: 3, activation: 'relu' },
+          { type: 'batchNormalization', momentum: 0.9 },
+          { type: 'maxPooling2d', poolSize: 2 },
+          { type: 'flatten' },
+          { type: 'dense', units: 6, activation: 'relu' },
+          { type: 'batchNormalization', epsilon: 0.01 },
+          { type: 'dense', units: 3 },
+        ],
+      },
+      optimizer: { type: 'adam', learningRate: 0.01 },
+      loss: 'sparseCategoricalCrossentropy',
+      metrics: ['accuracy'],
+    };
+    const { graph, eager } = await both(spec, { data: randoms(N * 128, 26), shape: [N, 8, 8, 2] }, { data: classes(N, 3, 27), shape: [N] });
+    expectSameLogs(graph, eager);
+    // getWeights() holds gamma, beta, moving mean and moving variance of both layers
+    expect(graph.w.length).toBe(14);
+    expectSameWeights(graph.w, eager.w);
+    const movingVar = graph.w[5]!;
+    expect(Math.max(...movingVar.map((v) => Math.abs(v - 1)))).toBeGreaterThan(1e-3); // it moved
+  });
+
   it('a learning-rate schedule and a last batch smaller than the rest', async () => {
     const spec: TrainModelSpec = {
       model: { inputShape: [4], layers: [{ type: 'dense', units: 5, activation: 'relu' }, { type: 'dense', units: 2 }] },
@@ -335,6 +362,19 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
     expect(tf.memory().numTensors).toBe(before);
     const binding = (tf.backend() as unknown as { binding: { hasFunction(n: string): boolean } }).binding;
     expect(binding.hasFunction(`mlpipe_train_step_${process.pid}_1`)).toBe(false);
+    model.dispose();
+  });
+});
+
+describe('graph training step: bad data', () => {
+  it('a label outside the classes fails with TensorFlow\'s message and the step number, leaving nothing behind', async () => {
+    const spec: TrainModelSpec = { model: { inputShape: [3], layers: [{ type: 'dense', units: 3 }] }, optimizer: { type: 'sgd' }, loss: 'sparseCategoricalCrossentropy' };
+    const { model } = buildModel(spec, { seed: 1 });
+    const before = tf.memory().numTensors;
+    const labels = Int32Array.of(0, 1, 2, 0, 1, 7, 0, 1);
+    await expect(fit(model, spec, { data: randoms(24, 3), shape: [8, 3] }, { data: labels, shape: [8] }, { epochs: 1, batchSize: 4, shuffle: false, engine: 'graph' }))
+      .rejects.toThrow(/^training step 2 failed in TensorFlow: .*label value of 7 which is outside the valid range of \[0, 3\)/);
+    expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });
 });

@@ -122,6 +122,27 @@ export class Ops {
     const [loss, backprop] = this.g.node('SoftmaxCrossEntropyWithLogits', [logits, labels], { T: F }, ['loss', 'backprop']);
     return [loss!, backprop!];
   }
+  /** Training-mode batch norm over the last axis of NHWC `x`: [y, batchMean, batchVar (Bessel-corrected), r1, r2, r3]. */
+  fusedBatchNorm(x: Ref, scale: Ref, offset: Ref, epsilon: number): Ref[] {
+    const empty = this.constF([], [0]);
+    return this.g.node(
+      'FusedBatchNormV3',
+      [x, scale, offset, empty, empty],
+      { T: F, U: F, epsilon: { f: epsilon }, exponential_avg_factor: { f: 1 }, data_format: { s: 'NHWC' }, is_training: { b: true } },
+      ['y', 'batch_mean', 'batch_variance', 'reserve_space_1', 'reserve_space_2', 'reserve_space_3'],
+    );
+  }
+  /** Gradients of fusedBatchNorm: [dx, dScale, dOffset]. */
+  fusedBatchNormGrad(dy: Ref, x: Ref, scale: Ref, reserve: Ref[], epsilon: number): Ref[] {
+    return this.g
+      .node(
+        'FusedBatchNormGradV3',
+        [dy, x, scale, reserve[0]!, reserve[1]!, reserve[2]!],
+        { T: F, U: F, epsilon: { f: epsilon }, data_format: { s: 'NHWC' }, is_training: { b: true } },
+        ['x_backprop', 'scale_backprop', 'offset_backprop', 'reserve_space_4', 'reserve_space_5'],
+      )
+      .slice(0, 3);
+  }
   statelessUniform(shape: Ref, seed: Ref) {
     return this.one('StatelessRandomUniform', [shape, seed], { dtype: F, T: I, Tseed: I });
   }

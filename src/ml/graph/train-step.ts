@@ -20,15 +20,17 @@ type LayersModel = TfModule.LayersModel;
 export interface TrainStepProgram {
   name: string;
   bytes: Uint8Array;
-  /** Inputs: x_all, y_all, idx, [sampleWeights_all], hyper, [seed], weights, slots, accumulators. */
+  /** Inputs: x_all, y_all, idx, [sampleWeights_all], hyper, [seed], weights, state, slots, accumulators. */
   usesSampleWeights: boolean;
   usesSeed: boolean;
   weightCount: number;
+  /** Non-trainable weights the step updates (batch norm's moving statistics), in input order. */
+  stateWeights: TfModule.LayerVariable[];
   /** Optimizer slots in tfjs's getWeights order (after its `iter` entry), with their start value. */
   slots: Array<{ name: string; shape: number[]; init: number }>;
   /** Epoch accumulators (loss sum first), summed on the device and read once per epoch. */
   accumulators: Array<{ key: string; shape: number[] }>;
-  /** Outputs: batch loss, new weights, new slots, new accumulators. */
+  /** Outputs: batch loss, new weights, new state, new slots, new accumulators. */
   outputCount: number;
   /** The per-step scalars the function reads from `hyper` (learning rate first). */
   hyper(learningRate: number, iteration: number): number[];
@@ -85,6 +87,10 @@ export function compileTrainStep(
   const seed = needsSeed ? g.input('seed', 'int32') : null;
   const weightsMeta = model.trainableWeights.map((w) => ({ name: w.name, shape: w.shape.map((d) => d!) }));
   const weights = weightsMeta.map((w, i) => g.input(`w${i}`, 'float32'));
+  // batch norm's moving mean and variance: read and rewritten by the step, never trained
+  const stateWeights = layers.flatMap((l, i) => (l.type === 'batchNormalization' ? model.layers[i]!.nonTrainableWeights : []));
+  const stateIn = stateWeights.map((_, i) => g.input(`state${i}`, 'float32'));
+  const stateOut: Ref[] = [];
 
   const x = o.gather(xAll, idx, 'float32');
   let y = o.gather(yAll, idx, data.yDtype);
@@ -157,6 +163,37 @@ export function compileTrainStep(
         const features = (tfLayer.outputShape as number[])[1]!;
         h = o.reshape(input, o.constI([-1, features]));
         tapes.push({ backward: (dy, needDx) => ({ grads: [], dx: needDx ? o.reshape(dy, o.shape(input)) : undefined }) });
+        break;
+      }
+      case 'batchNormalization': {
+        const rank = (tfLayer.input as TfModule.SymbolicTensor).shape.length;
+        if (rank !== 2 && rank !== 4) return { unsupported: `model.layers[${i}] (batchNormalization) on a rank-${rank} input` };
+        if (l.axis !== undefined && l.axis !== -1 && l.axis !== rank - 1) return { unsupported: `model.layers[${i}] (batchNormalization) over axis ${l.axis}; only the last axis compiles` };
+        const channels = (tfLayer.input as TfModule.SymbolicTensor).shape[rank - 1]!;
+        const gamma = (l.scale ?? true) ? weights[wi++]! : null;
+        const beta = (l.center ?? true) ? weights[wi++]! : null;
+        const epsilon = l.epsilon ?? 1e-3;
+        const momentum = l.momentum ?? 0.99;
+        const x4 = rank === 4 ? input : o.reshape(input, o.constI([-1, 1, 1, channels]));
+        const scale = gamma ?? o.constF(new Array(channels).fill(1), [channels]);
+        const offset = beta ?? o.constF(new Array(channels).fill(0), [channels]);
+        const [y4, mean, besselVar, ...reserve] = o.fusedBatchNorm(x4, scale, offset, epsilon);
+        // tfjs averages the biased batch variance into the moving variance; TensorFlow reports
+        // the Bessel-corrected one: scale it back by (n - 1) / n, n = values per channel
+        const perChannel = o.div(o.cast(o.size(x4), 'int32', 'float32'), o.constF([channels]));
+        const biasedVar = o.mul(besselVar!, o.div(o.sub(perChannel, o.constF([1])), perChannel));
+        const [movingMean, movingVar] = [stateIn[stateOut.length]!, stateIn[stateOut.length + 1]!];
+        const decay = o.constF([1 - momentum]);
+        stateOut.push(o.sub(movingMean, o.mul(o.sub(movingMean, mean!), decay)), o.sub(movingVar, o.mul(o.sub(movingVar, biasedVar), decay)));
+        h = rank === 4 ? y4! : o.reshape(y4!, o.constI([-1, channels]));
+        tapes.push({
+          backward: (dy, needDx) => {
+            const dy4 = rank === 4 ? dy : o.reshape(dy, o.constI([-1, 1, 1, channels]));
+            const [dx4, dScale, dOffset] = o.fusedBatchNormGrad(dy4, x4, scale, reserve, epsilon);
+            const grads = [...(gamma ? [dScale!] : []), ...(beta ? [dOffset!] : [])];
+            return { grads, dx: needDx ? (rank === 4 ? dx4 : o.reshape(dx4!, o.constI([-1, channels]))) : undefined };
+          },
+        });
         break;
       }
       case 'dropout': {
@@ -383,6 +420,7 @@ export function compileTrainStep(
 
   g.output('loss', 'float32', batchLoss);
   newWeights.forEach((w, i) => g.output(`w${i}`, 'float32', w));
+  stateOut.forEach((v, i) => g.output(`state${i}`, 'float32', v));
   newSlots.forEach((s, i) => g.output(`s${i}`, 'float32', s));
   accIn.forEach((acc, i) => g.output(`acc_${accumulators[i]!.key}`, 'float32', accUpdates[i]!(acc)));
 
@@ -392,6 +430,7 @@ export function compileTrainStep(
     usesSampleWeights: !!swAll,
     usesSeed: needsSeed,
     weightCount: weights.length,
+    stateWeights,
     slots: slotSpecs,
     accumulators,
     outputCount: g.outputCount,
@@ -420,6 +459,7 @@ function unsupportedLayer(l: LayerSpec): string | null {
     case 'averagePooling2d':
     case 'flatten':
     case 'dropout':
+    case 'batchNormalization':
       return null;
     default:
       return 'layer type not compiled to a graph';

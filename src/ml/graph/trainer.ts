@@ -32,6 +32,15 @@ export function graphStepUnavailable(tf: Tf): string | null {
   return null;
 }
 
+/** A TensorFlow error inside the step function, with the binding's status prefix removed. */
+export class GraphStepError extends Error {
+  constructor(step: number, tfMessage: string) {
+    const text = tfMessage.replace(/^Invalid TF_Status: \d+\s*Message:\s*/, '').replace(/\{\{function_node [^}]*\}\}\s*/g, '');
+    super(`training step ${step + 1} failed in TensorFlow: ${text}`);
+    this.name = 'GraphStepError';
+  }
+}
+
 export class GraphTrainer {
   private readonly backend: NativeBackend;
   private slots: Tensor[];
@@ -43,6 +52,7 @@ export class GraphTrainer {
     private readonly tf: Tf,
     private readonly program: TrainStepProgram,
     private readonly variables: TfModule.Variable[],
+    private readonly state: TfModule.Variable[],
     private readonly data: { xs: Tensor; ys: Tensor; sampleWeights: Tensor | null },
     seed: number,
   ) {
@@ -70,7 +80,8 @@ export class GraphTrainer {
     });
     if ('unsupported' in program) return program;
     const variables = model.trainableWeights.map((w) => w.read() as TfModule.Variable);
-    return new GraphTrainer(tf, program, variables, data, seed);
+    const state = program.stateWeights.map((w) => w.read() as TfModule.Variable);
+    return new GraphTrainer(tf, program, variables, state, data, seed);
   }
 
   /** One step on the samples at `indices`; returns the batch's mean loss (a device scalar). */
@@ -84,15 +95,17 @@ export class GraphTrainer {
     if (p.usesSampleWeights) inputs.push(this.data.sampleWeights!);
     inputs.push(hyper);
     if (seed) inputs.push(seed);
-    inputs.push(...this.variables, ...this.slots, ...this.accs);
+    inputs.push(...this.variables, ...this.state, ...this.slots, ...this.accs);
     let outputs: Tensor[];
     try {
       outputs = this.backend.executeMultipleOutputs(p.name, [], inputs, p.outputCount);
+    } catch (e) {
+      throw new GraphStepError(this.iteration, (e as Error).message);
     } finally {
       tf.dispose([idx, hyper, ...(seed ? [seed] : [])]);
     }
     let k = 1;
-    for (const v of this.variables) {
+    for (const v of [...this.variables, ...this.state]) {
       const next = outputs[k++]!;
       v.assign(next);
       next.dispose();
