@@ -15,6 +15,7 @@ import { describeRun } from '../../src/temporal/runs.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from '../support/processes.ts';
 import { testAddress, testEnv, type TestEnv } from '../support/temporal.ts';
 
+// long enough (about a second an epoch with the graph step) to be killed in the middle
 const EPOCHS = 16;
 const spec = (queue: string) => `apiVersion: mlpipe/v1
 metadata: { name: train-kill }
@@ -24,7 +25,7 @@ defaults:
 stages:
   data:
     type: collect
-    source: { type: synthetic, generator: blobs, samples: 4000, features: 16, classes: 4, noise: 8, seed: 5 }
+    source: { type: synthetic, generator: blobs, samples: 12000, features: 16, classes: 4, noise: 8, seed: 5 }
   prep:
     type: preprocess
     needs: [data]

@@ -191,6 +191,30 @@ describe('graph training step: same results as the eager loop', () => {
     expect(Math.max(...movingVar.map((v) => Math.abs(v - 1)))).toBeGreaterThan(1e-3); // it moved
   });
 
+  it('embeddings of token ids with a regularizer, and regularizers on both sides of a batch norm', async () => {
+    const spec: TrainModelSpec = {
+      model: {
+        inputShape: [5],
+        layers: [
+          { type: 'embedding', inputDim: 20, outputDim: 4, embeddingsRegularizer: { l2: 0.01 } },
+          { type: 'flatten' },
+          { type: 'dense', units: 8, activation: 'relu', kernelRegularizer: { l1: 0.002 } },
+          { type: 'batchNormalization' },
+          { type: 'dense', units: 2, kernelRegularizer: { l2: 0.05 }, biasRegularizer: { l1: 0.01 } },
+        ],
+      },
+      optimizer: { type: 'rmsprop', learningRate: 0.01 },
+      loss: 'sparseCategoricalCrossentropy',
+      metrics: ['accuracy'],
+    };
+    // token 3 anywhere in the sequence means class 1; ids repeat within a batch (the gradient sums them)
+    const ids = Float32Array.from(randoms(N * 5, 28), (r) => Math.floor(r * 20));
+    const labels = Int32Array.from({ length: N }, (_, i) => (ids.subarray(i * 5, i * 5 + 5).includes(3) ? 1 : 0));
+    const { graph, eager } = await both(spec, { data: ids, shape: [N, 5] }, { data: labels, shape: [N] });
+    expectSameLogs(graph, eager);
+    expectSameWeights(graph.w, eager.w);
+  });
+
   it('a learning-rate schedule and a last batch smaller than the rest', async () => {
     const spec: TrainModelSpec = {
       model: { inputShape: [4], layers: [{ type: 'dense', units: 5, activation: 'relu' }, { type: 'dense', units: 2 }] },
@@ -283,6 +307,7 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
   it('falls back to the eager loop, saying why, for layers it does not compile; engine graph then fails naming the layer', async () => {
     const spec: TrainModelSpec = {
       model: { inputShape: [5, 3], layers: [{ type: 'lstm', units: 4 }, { type: 'dense', units: 2 }] },
+      // (recurrent layers need TensorFlow While loops; not compiled)
       optimizer: { type: 'adam' },
       loss: 'sparseCategoricalCrossentropy',
     };

@@ -46,6 +46,10 @@ export class Ops {
   gather(params: Ref, indices: Ref, t: DType) {
     return this.one('GatherV2', [params, indices, this.constI([0])], { Tparams: { type: t }, Tindices: I, Taxis: I, batch_dims: { i: 0 } });
   }
+  /** Sum rows of `data` into `segments` buckets by `ids` (the gradient of a gather). */
+  unsortedSegmentSum(data: Ref, ids: Ref, segments: number) {
+    return this.one('UnsortedSegmentSum', [data, ids, this.constI([segments])], { T: F, Tindices: I, Tnumsegments: I });
+  }
   sum(a: Ref, axes: number[], keepDims = false) {
     return this.one('Sum', [a, this.constI(axes, [axes.length])], { T: F, Tidx: I, keep_dims: { b: keepDims } });
   }

@@ -9,7 +9,7 @@
 // `{ unsupported }`, and fit() then runs the eager loop instead.
 import type * as TfModule from '@tensorflow/tfjs';
 import { isClassification } from '../losses.ts';
-import type { Activation, LayerSpec, MetricName, TrainModelSpec } from '../model-spec.ts';
+import type { Activation, LayerSpec, MetricName, Regularizer, TrainModelSpec } from '../model-spec.ts';
 import { outputKindFor } from '../model.ts';
 import { FunctionBuilder, type DType, type Ref } from './function-def.ts';
 import { Ops, type Padding } from './ops.ts';
@@ -165,6 +165,20 @@ export function compileTrainStep(
         tapes.push({ backward: (dy, needDx) => ({ grads: [], dx: needDx ? o.reshape(dy, o.shape(input)) : undefined }) });
         break;
       }
+      case 'embedding': {
+        // as tfjs: indices cast to int32, one gather of all of them, reshaped to [B, ..., D];
+        // the gradient is the output gradient summed into the rows that were gathered
+        const table = weights[wi++]!;
+        const ids = o.reshape(o.cast(input, 'float32', 'int32'), o.constI([-1]), 'int32');
+        const rows = o.gather(table, ids, 'float32');
+        const outShape = (tfLayer.outputShape as number[]).map((d, k) => (k === 0 ? -1 : d));
+        h = o.reshape(rows, o.constI(outShape, [outShape.length]));
+        tapes.push({
+          backward: (dy) => ({ grads: [o.unsortedSegmentSum(o.reshape(dy, o.constI([-1, l.outputDim])), ids, l.inputDim)], dx: undefined }),
+        });
+        if (i !== 0) return { unsupported: `model.layers[${i}] (embedding) after another layer; put it first` };
+        break;
+      }
       case 'batchNormalization': {
         const rank = (tfLayer.input as TfModule.SymbolicTensor).shape.length;
         if (rank !== 2 && rank !== 4) return { unsupported: `model.layers[${i}] (batchNormalization) on a rank-${rank} input` };
@@ -272,17 +286,26 @@ export function compileTrainStep(
 
   // regularisers (l1l2 on kernels and biases), as tfjs adds them to the loss
   const regTerms: Ref[] = [];
+  const c0 = o.constF([0]);
   wi = 0;
   for (const l of layers) {
-    if (l.type !== 'dense' && l.type !== 'conv2d') continue;
-    const slots: Array<[Ref, number, (typeof l)['kernelRegularizer']]> = [[weights[wi]!, wi, l.kernelRegularizer]];
-    wi++;
-    if (l.useBias ?? true) slots.push([weights[wi]!, wi++, l.biasRegularizer]);
+    let slots: Array<[Ref, number, Regularizer | undefined]>;
+    if (l.type === 'embedding') slots = [[weights[wi]!, wi++, l.embeddingsRegularizer]];
+    else if (l.type === 'batchNormalization') {
+      wi += Number(l.scale ?? true) + Number(l.center ?? true);
+      continue;
+    } else if (l.type === 'dense' || l.type === 'conv2d') {
+      slots = [[weights[wi]!, wi, l.kernelRegularizer]];
+      wi++;
+      if (l.useBias ?? true) slots.push([weights[wi]!, wi++, l.biasRegularizer]);
+    } else continue;
     for (const [w, k, reg] of slots) {
       if (!reg) continue;
       if (reg.l1) {
         regTerms.push(o.sum(o.mul(o.constF([reg.l1]), o.abs(w)), allAxes(weightsMeta[k]!.shape)));
-        grads[k] = o.add(grads[k]!, o.mul(o.constF([reg.l1]), o.sign(w)));
+        // d|w|/dw as tfjs takes it: +1 for w > 0, else -1 (also at 0, where biases start)
+        const slope = o.sub(o.mul(o.cast(o.greater(w, c0), 'bool', 'float32'), o.constF([2])), o.constF([1]));
+        grads[k] = o.add(grads[k]!, o.mul(o.constF([reg.l1]), slope));
       }
       if (reg.l2) {
         regTerms.push(o.sum(o.mul(o.constF([reg.l2]), o.square(w)), allAxes(weightsMeta[k]!.shape)));
@@ -460,6 +483,7 @@ function unsupportedLayer(l: LayerSpec): string | null {
     case 'flatten':
     case 'dropout':
     case 'batchNormalization':
+    case 'embedding':
       return null;
     default:
       return 'layer type not compiled to a graph';
