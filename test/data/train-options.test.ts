@@ -5,6 +5,7 @@ import { collectCore } from '../../activities/collect.ts';
 import { evaluateCore } from '../../activities/evaluate.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
+import { loadModel } from '../../src/ml/checkpoint.ts';
 import { Rng } from '../../src/ml/data-rng.ts';
 import { Registry } from '../../src/serving/registry.ts';
 import { stageInput, tempDir, testEnv } from './helpers.ts';
@@ -52,6 +53,28 @@ describe('train options', () => {
     expect(baseAcc).toBeGreaterThan(0.9);
     expect(await evalOf(ref(warm, 'model'))).toBeCloseTo(baseAcc, 5);
     expect(await evalOf(ref(fresh, 'model'))).toBeLessThan(0.8);
+  });
+
+  it('warm start with freezeLayers keeps the frozen layers\' weights and trains the rest on the graph step', async () => {
+    const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'opt/freeze');
+    const base = await trainCore(stageInput('train', mlp(0.02, 20), { dataset: prep.dataset }, 'opt/freeze'), prep.env);
+    const tuned = await trainCore(
+      stageInput('train', mlp(0.05, 5, { warmStart: { freezeLayers: 1 } }), { dataset: prep.dataset, model: ref(base, 'model') }, 'opt/freeze'),
+      prep.env,
+    );
+    expect(tuned.outputs.engine).toBe('graph');
+    const weightsOf = async (t: typeof base) => {
+      const { model } = await loadModel(await prep.env.store.get(ref(t, 'model')));
+      // keyed by shape: each of this model's four tensors has its own
+      const byName = Object.fromEntries(model.weights.map((w) => [w.shape.join('x'), Array.from(w.read().dataSync())]));
+      model.dispose();
+      return byName;
+    };
+    const [before, after] = [await weightsOf(base), await weightsOf(tuned)];
+    expect(Object.keys(after).sort()).toEqual(['16', '16x3', '3', '4x16']);
+    expect(after['4x16']).toEqual(before['4x16']); // the frozen first layer
+    expect(after['16']).toEqual(before['16']);
+    expect(after['16x3']).not.toEqual(before['16x3']); // the trained last layer
   });
 
   it('warm start from a registered model by name, and a clear error for an unknown one', async () => {

@@ -215,6 +215,42 @@ describe('graph training step: same results as the eager loop', () => {
     expectSameWeights(graph.w, eager.w);
   });
 
+  it('frozen layers (spec trainable: false, or frozen after building as warm start does) stay put; regularizers still count in the loss', async () => {
+    const spec: TrainModelSpec = {
+      model: {
+        inputShape: [6, 6, 1],
+        layers: [
+          { type: 'conv2d', filters: 3, kernelSize: 3, activation: 'relu', trainable: false, kernelRegularizer: { l2: 0.1 } },
+          { type: 'flatten' },
+          { type: 'dense', units: 5, activation: 'tanh' },
+          { type: 'dense', units: 4, activation: 'relu' },
+          { type: 'dense', units: 2 },
+        ],
+      },
+      optimizer: { type: 'sgd', learningRate: 0.1, momentum: 0.5 },
+      loss: 'sparseCategoricalCrossentropy',
+    };
+    const x = { data: randoms(N * 36, 29), shape: [N, 6, 6, 1] };
+    const y = { data: classes(N, 2, 30), shape: [N] };
+    const run = async (engine: 'graph' | 'eager') => {
+      const { model } = buildModel(spec, { seed: 7 });
+      model.layers[3]!.trainable = false; // as activities/train.ts's warmStart.freezeLayers does
+      const before = weightsOf(model);
+      const r = await fit(model, spec, x, y, { epochs: 2, batchSize: 16, seed: 3, engine });
+      const w = weightsOf(model);
+      model.dispose();
+      return { r, w, before };
+    };
+    const graph = await run('graph');
+    const eager = await run('eager');
+    expectSameLogs(graph, eager);
+    expectSameWeights(graph.w, eager.w);
+    // getWeights: trainable first (dense 2, dense 4), then the frozen conv and dense 3
+    expect(graph.w.length).toBe(8);
+    for (const k of [4, 5, 6, 7]) expect(graph.w[k]).toEqual(graph.before[k]);
+    expect(graph.w[0]).not.toEqual(graph.before[0]);
+  });
+
   it('a learning-rate schedule and a last batch smaller than the rest', async () => {
     const spec: TrainModelSpec = {
       model: { inputShape: [4], layers: [{ type: 'dense', units: 5, activation: 'relu' }, { type: 'dense', units: 2 }] },

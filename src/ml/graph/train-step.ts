@@ -20,10 +20,12 @@ type LayersModel = TfModule.LayersModel;
 export interface TrainStepProgram {
   name: string;
   bytes: Uint8Array;
-  /** Inputs: x_all, y_all, idx, [sampleWeights_all], hyper, [seed], weights, state, slots, accumulators. */
+  /** Inputs: x_all, y_all, idx, [sampleWeights_all], hyper, [seed], weights, frozen, state, slots, accumulators. */
   usesSampleWeights: boolean;
   usesSeed: boolean;
   weightCount: number;
+  /** Frozen layers' weights, read but not updated, in input order (after the trainable ones). */
+  frozenWeights: TfModule.LayerVariable[];
   /** Non-trainable weights the step updates (batch norm's moving statistics), in input order. */
   stateWeights: TfModule.LayerVariable[];
   /** Optimizer slots in tfjs's getWeights order (after its `iter` entry), with their start value. */
@@ -87,6 +89,23 @@ export function compileTrainStep(
   const seed = needsSeed ? g.input('seed', 'int32') : null;
   const weightsMeta = model.trainableWeights.map((w) => ({ name: w.name, shape: w.shape.map((d) => d!) }));
   const weights = weightsMeta.map((w, i) => g.input(`w${i}`, 'float32'));
+  // frozen layers (spec `trainable: false`, warm start's freezeLayers): their weights are inputs
+  // the step reads but never updates or differentiates
+  const frozenWeights = layers.flatMap((l, i) => (l.type !== 'batchNormalization' && !model.layers[i]!.trainable ? model.layers[i]!.nonTrainableWeights : []));
+  const frozenIn = frozenWeights.map((_, i) => g.input(`frozen${i}`, 'float32'));
+  let fi = 0;
+  /** Regularised weights: `k` is the index among trainable weights, or -1 for frozen ones. */
+  const regularised: Array<{ w: Ref; k: number; rank: number; reg: Regularizer }> = [];
+  /** The next weight of layer `i`: a trainable input (with its index) or a frozen one. */
+  const takeWeight = (i: number, reg: Regularizer | undefined): { w: Ref; k: number } => {
+    const trainable = model.layers[i]!.trainable;
+    const taken = trainable ? { w: weights[wi]!, k: wi++ } : { w: frozenIn[fi++]!, k: -1 };
+    const meta = trainable ? weightsMeta[taken.k] : { shape: frozenWeights[fi - 1]!.shape };
+    if (reg && (reg.l1 || reg.l2)) regularised.push({ ...taken, rank: meta!.shape.length, reg });
+    return taken;
+  };
+  const firstTrainable = layers.findIndex((l, i) => model.layers[i]!.trainable && model.layers[i]!.trainableWeights.length > 0);
+  if (firstTrainable < 0) return { unsupported: 'no layer has trainable weights' };
   // batch norm's moving mean and variance: read and rewritten by the step, never trained
   const stateWeights = layers.flatMap((l, i) => (l.type === 'batchNormalization' ? model.layers[i]!.nonTrainableWeights : []));
   const stateIn = stateWeights.map((_, i) => g.input(`state${i}`, 'float32'));
@@ -110,14 +129,15 @@ export function compileTrainStep(
         if (l.type === 'dense' && (tfLayer.input as TfModule.SymbolicTensor).shape.length !== 2) {
           return { unsupported: `model.layers[${i}] (dense) on a rank-${(tfLayer.input as TfModule.SymbolicTensor).shape.length} input; flatten first` };
         }
-        const w = weights[wi++]!;
+        const frozen = !tfLayer.trainable;
+        const w = takeWeight(i, l.kernelRegularizer).w;
         const hasBias = l.useBias ?? true;
-        const b = hasBias ? weights[wi++]! : null;
+        const b = hasBias ? takeWeight(i, l.biasRegularizer).w : null;
         let z: Ref;
         let conv: { strides: [number, number]; padding: Padding; dilations: [number, number]; kernel: number[] } | null = null;
         if (l.type === 'dense') z = o.matMul(input, w);
         else {
-          conv = { strides: pair(l.strides ?? 1), padding: l.padding === 'same' ? 'SAME' : 'VALID', dilations: pair(l.dilationRate ?? 1), kernel: tfLayer.trainableWeights[0]!.shape.map((d) => d!) };
+          conv = { strides: pair(l.strides ?? 1), padding: l.padding === 'same' ? 'SAME' : 'VALID', dilations: pair(l.dilationRate ?? 1), kernel: tfLayer.weights[0]!.shape.map((d) => d!) };
           z = o.conv2d(input, w, conv.strides, conv.padding, conv.dilations);
         }
         if (b) z = o.biasAdd(z, b);
@@ -131,12 +151,11 @@ export function compileTrainStep(
           backward: (dy, needDx) => {
             const dz = fused ? dy : activationGrad(o, act, dy, z, a);
             const grads: Ref[] = [];
-            if (conv) {
-              grads.push(o.conv2dBackpropFilter(input, o.constI(conv.kernel), dz, conv.strides, conv.padding, conv.dilations));
-            } else {
-              grads.push(o.matMul(input, dz, true, false));
+            if (!frozen) {
+              if (conv) grads.push(o.conv2dBackpropFilter(input, o.constI(conv.kernel), dz, conv.strides, conv.padding, conv.dilations));
+              else grads.push(o.matMul(input, dz, true, false));
+              if (b) grads.push(o.biasAddGrad(dz));
             }
-            if (b) grads.push(o.biasAddGrad(dz));
             let dx: Ref | undefined;
             if (needDx) dx = conv ? o.conv2dBackpropInput(o.shape(input), w, dz, conv.strides, conv.padding, conv.dilations) : o.matMul(dz, w, false, true);
             return { dx, grads };
@@ -168,13 +187,14 @@ export function compileTrainStep(
       case 'embedding': {
         // as tfjs: indices cast to int32, one gather of all of them, reshaped to [B, ..., D];
         // the gradient is the output gradient summed into the rows that were gathered
-        const table = weights[wi++]!;
+        const frozen = !tfLayer.trainable;
+        const table = takeWeight(i, l.embeddingsRegularizer).w;
         const ids = o.reshape(o.cast(input, 'float32', 'int32'), o.constI([-1]), 'int32');
         const rows = o.gather(table, ids, 'float32');
         const outShape = (tfLayer.outputShape as number[]).map((d, k) => (k === 0 ? -1 : d));
         h = o.reshape(rows, o.constI(outShape, [outShape.length]));
         tapes.push({
-          backward: (dy) => ({ grads: [o.unsortedSegmentSum(o.reshape(dy, o.constI([-1, l.outputDim])), ids, l.inputDim)], dx: undefined }),
+          backward: (dy) => ({ grads: frozen ? [] : [o.unsortedSegmentSum(o.reshape(dy, o.constI([-1, l.outputDim])), ids, l.inputDim)], dx: undefined }),
         });
         if (i !== 0) return { unsupported: `model.layers[${i}] (embedding) after another layer; put it first` };
         break;
@@ -184,8 +204,9 @@ export function compileTrainStep(
         if (rank !== 2 && rank !== 4) return { unsupported: `model.layers[${i}] (batchNormalization) on a rank-${rank} input` };
         if (l.axis !== undefined && l.axis !== -1 && l.axis !== rank - 1) return { unsupported: `model.layers[${i}] (batchNormalization) over axis ${l.axis}; only the last axis compiles` };
         const channels = (tfLayer.input as TfModule.SymbolicTensor).shape[rank - 1]!;
-        const gamma = (l.scale ?? true) ? weights[wi++]! : null;
-        const beta = (l.center ?? true) ? weights[wi++]! : null;
+        if (!tfLayer.trainable) return { unsupported: `model.layers[${i}] (batchNormalization) is frozen` };
+        const gamma = (l.scale ?? true) ? takeWeight(i, undefined).w : null;
+        const beta = (l.center ?? true) ? takeWeight(i, undefined).w : null;
         const epsilon = l.epsilon ?? 1e-3;
         const momentum = l.momentum ?? 0.99;
         const x4 = rank === 4 ? input : o.reshape(input, o.constI([-1, 1, 1, channels]));
@@ -225,7 +246,7 @@ export function compileTrainStep(
       }
     }
   }
-  if (wi !== weights.length) return { unsupported: `the model has ${weights.length} trainable weights, the step used ${wi}` };
+  if (wi !== weights.length || fi !== frozenIn.length) return { unsupported: `the model has ${weights.length} trainable weights, the step used ${wi}` };
   const out = h;
 
   // loss per sample [B] and its gradient with respect to the output (or logits)
@@ -274,43 +295,32 @@ export function compileTrainStep(
   }
 
   // backward, last layer first
+  // (layers below the first trainable one need no gradient at all)
   const grads: Ref[] = new Array(weights.length);
   let dy = dPre;
   let gi = weights.length;
-  for (let i = tapes.length - 1; i >= 0; i--) {
-    const { dx, grads: gs } = tapes[i]!.backward(dy, i > 0);
+  for (let i = tapes.length - 1; i >= firstTrainable; i--) {
+    const { dx, grads: gs } = tapes[i]!.backward(dy, i > firstTrainable);
     gi -= gs.length;
     gs.forEach((gr, k) => (grads[gi + k] = gr));
-    if (i > 0) dy = dx!;
+    if (i > firstTrainable) dy = dx!;
   }
 
-  // regularisers (l1l2 on kernels and biases), as tfjs adds them to the loss
+  // regularisers (l1l2 on kernels, biases, embeddings), as tfjs adds them to the loss (frozen
+  // layers' terms too, as tfjs counts them; only trainable weights get their gradient)
   const regTerms: Ref[] = [];
   const c0 = o.constF([0]);
-  wi = 0;
-  for (const l of layers) {
-    let slots: Array<[Ref, number, Regularizer | undefined]>;
-    if (l.type === 'embedding') slots = [[weights[wi]!, wi++, l.embeddingsRegularizer]];
-    else if (l.type === 'batchNormalization') {
-      wi += Number(l.scale ?? true) + Number(l.center ?? true);
-      continue;
-    } else if (l.type === 'dense' || l.type === 'conv2d') {
-      slots = [[weights[wi]!, wi, l.kernelRegularizer]];
-      wi++;
-      if (l.useBias ?? true) slots.push([weights[wi]!, wi++, l.biasRegularizer]);
-    } else continue;
-    for (const [w, k, reg] of slots) {
-      if (!reg) continue;
-      if (reg.l1) {
-        regTerms.push(o.sum(o.mul(o.constF([reg.l1]), o.abs(w)), allAxes(weightsMeta[k]!.shape)));
-        // d|w|/dw as tfjs takes it: +1 for w > 0, else -1 (also at 0, where biases start)
-        const slope = o.sub(o.mul(o.cast(o.greater(w, c0), 'bool', 'float32'), o.constF([2])), o.constF([1]));
-        grads[k] = o.add(grads[k]!, o.mul(o.constF([reg.l1]), slope));
-      }
-      if (reg.l2) {
-        regTerms.push(o.sum(o.mul(o.constF([reg.l2]), o.square(w)), allAxes(weightsMeta[k]!.shape)));
-        grads[k] = o.add(grads[k]!, o.mul(o.constF([2 * reg.l2]), w));
-      }
+  for (const { w, k, rank, reg } of regularised) {
+    const axes = [...Array(rank).keys()];
+    if (reg.l1) {
+      regTerms.push(o.sum(o.mul(o.constF([reg.l1]), o.abs(w)), axes));
+      // d|w|/dw as tfjs takes it: +1 for w > 0, else -1 (also at 0, where biases start)
+      const slope = o.sub(o.mul(o.cast(o.greater(w, c0), 'bool', 'float32'), o.constF([2])), o.constF([1]));
+      if (k >= 0) grads[k] = o.add(grads[k]!, o.mul(o.constF([reg.l1]), slope));
+    }
+    if (reg.l2) {
+      regTerms.push(o.sum(o.mul(o.constF([reg.l2]), o.square(w)), axes));
+      if (k >= 0) grads[k] = o.add(grads[k]!, o.mul(o.constF([2 * reg.l2]), w));
     }
   }
   if (regTerms.length) batchLoss = o.add(batchLoss, o.addN(regTerms));
@@ -453,6 +463,7 @@ export function compileTrainStep(
     usesSampleWeights: !!swAll,
     usesSeed: needsSeed,
     weightCount: weights.length,
+    frozenWeights,
     stateWeights,
     slots: slotSpecs,
     accumulators,
@@ -465,12 +476,7 @@ function pair(v: number | number[]): [number, number] {
   return Array.isArray(v) ? [v[0]!, v[1] ?? v[0]!] : [v, v];
 }
 
-function allAxes(shape: number[]): number[] {
-  return shape.map((_, i) => i);
-}
-
 function unsupportedLayer(l: LayerSpec): string | null {
-  if (l.trainable === false) return 'frozen layers run on the eager path';
   switch (l.type) {
     case 'dense':
     case 'conv2d': {

@@ -52,6 +52,7 @@ export class GraphTrainer {
     private readonly tf: Tf,
     private readonly program: TrainStepProgram,
     private readonly variables: TfModule.Variable[],
+    private readonly frozen: TfModule.Variable[],
     private readonly state: TfModule.Variable[],
     private readonly data: { xs: Tensor; ys: Tensor; sampleWeights: Tensor | null },
     seed: number,
@@ -80,8 +81,9 @@ export class GraphTrainer {
     });
     if ('unsupported' in program) return program;
     const variables = model.trainableWeights.map((w) => w.read() as TfModule.Variable);
+    const frozen = program.frozenWeights.map((w) => w.read() as TfModule.Variable);
     const state = program.stateWeights.map((w) => w.read() as TfModule.Variable);
-    return new GraphTrainer(tf, program, variables, state, data, seed);
+    return new GraphTrainer(tf, program, variables, frozen, state, data, seed);
   }
 
   /** One step on the samples at `indices`; returns the batch's mean loss (a device scalar). */
@@ -95,7 +97,7 @@ export class GraphTrainer {
     if (p.usesSampleWeights) inputs.push(this.data.sampleWeights!);
     inputs.push(hyper);
     if (seed) inputs.push(seed);
-    inputs.push(...this.variables, ...this.state, ...this.slots, ...this.accs);
+    inputs.push(...this.variables, ...this.frozen, ...this.state, ...this.slots, ...this.accs);
     let outputs: Tensor[];
     try {
       outputs = this.backend.executeMultipleOutputs(p.name, [], inputs, p.outputCount);
