@@ -120,6 +120,10 @@ describe('graph training step: same results as the eager loop', () => {
           { type: 'dense', units: 8, activation: 'softplus', biasRegularizer: { l2: 0.02 } },
           { type: 'dense', units: 6, activation: 'softsign' },
           { type: 'dense', units: 6, activation: 'softmax' },
+          { type: 'dense', units: 7, activation: 'hardSigmoid' },
+          { type: 'dense', units: 7, activation: 'swish' },
+          { type: 'dense', units: 7, activation: 'mish' },
+          { type: 'dense', units: 7, activation: 'gelu' },
           { type: 'dense', units: 3 },
         ],
       },
@@ -355,10 +359,10 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
     expect(r.engine.reason).toMatch(/model\.layers\[0\] \(lstm\)/);
     await expect(fit(model, spec, x, y, { epochs: 1, batchSize: 16, engine: 'graph' })).rejects.toThrow(/engine 'graph' is not possible here: model\.layers\[0\] \(lstm\)/);
     model.dispose();
-    const swish: TrainModelSpec = { ...spec, model: { inputShape: [3], layers: [{ type: 'dense', units: 2, activation: 'swish' }, { type: 'dense', units: 2 }] } };
-    const built = buildModel(swish, { seed: 1 });
-    const program = compileTrainStep(built.model, swish, { xDtype: 'float32', yDtype: 'int32', sampleWeights: false });
-    expect(program).toEqual({ unsupported: 'model.layers[0] (dense): activation swish' });
+    const channelsFirst: TrainModelSpec = { ...spec, model: { inputShape: [3, 4, 4], layers: [{ type: 'batchNormalization', axis: 1 }, { type: 'flatten' }, { type: 'dense', units: 2 }] } };
+    const built = buildModel(channelsFirst, { seed: 1 });
+    const program = compileTrainStep(built.model, channelsFirst, { xDtype: 'float32', yDtype: 'int32', sampleWeights: false });
+    expect(program).toEqual({ unsupported: 'model.layers[0] (batchNormalization) over axis 1; only the last axis compiles' });
     built.model.dispose();
   });
 

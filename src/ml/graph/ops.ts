@@ -115,6 +115,7 @@ export class Ops {
   // activations and their gradients (TensorFlow's fused gradient kernels)
   unary(op: string, x: Ref, out: string) { return this.one(op, [x], { T: F }, out); }
   binary(op: string, a: Ref, b: Ref, out: string) { return this.one(op, [a, b], { T: F }, out); }
+  logicalAnd(a: Ref, b: Ref) { return this.one('LogicalAnd', [a, b], {}, 'z'); }
 
   /** [B, C] logits, int32 [B] labels → per-sample loss [B] and d(loss)/d(logits) [B, C]. */
   sparseSoftmaxCrossEntropy(logits: Ref, labels: Ref): [Ref, Ref] {
