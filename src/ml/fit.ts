@@ -342,7 +342,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
               let per = perSampleLoss(tf, spec.loss, out, yb, kind);
               if (wb) per = tf.mul(per, wb);
               let loss = tf.mean(per) as TfModule.Scalar;
-              for (const reg of model.calculateLosses()) loss = tf.add(loss, reg);
+              for (const reg of regularizationLosses(model)) loss = tf.add(loss, reg);
               if (metrics.length) {
                 batchSums = metricSums(tf, spec.loss, metrics, out, yb, kind);
                 for (const t of Object.values(batchSums)) tf.keep(t);
@@ -430,6 +430,19 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
     engine,
     samplesPerSecond: seconds > 0 ? samplesSeen / seconds : 0,
   };
+}
+
+/**
+ * The model's regularisation terms. tfjs's calculateLosses() misses those of recurrent layers'
+ * cells (an LSTM's kernelRegularizer would silently do nothing), so they are added here.
+ */
+function regularizationLosses(model: LayersModel): TfModule.Scalar[] {
+  const out = model.calculateLosses() as TfModule.Scalar[];
+  for (const layer of model.layers) {
+    const cell = (layer as unknown as { cell?: TfModule.layers.Layer }).cell;
+    if (cell) out.push(...(cell.calculateLosses() as TfModule.Scalar[]));
+  }
+  return out;
 }
 
 /** optimizer.dispose() plus the tensors tfjs forgets (MomentumOptimizer leaks SGD's `c` scalar). */

@@ -104,6 +104,13 @@ export class FunctionBuilder {
     return outputArgs.map((o) => `${name}:${o}:0` as Ref);
   }
 
+  /** Add a node whose output `outputArg` is a list of `count` tensors; returns a ref to each. */
+  nodeList(op: string, inputs: Ref[], attrs: Record<string, Attr>, outputArg: string, count: number, hint = op): Ref[] {
+    const [first] = this.node(op, inputs, attrs, [outputArg], hint);
+    const base = first!.slice(0, -2);
+    return Array.from({ length: count }, (_, i) => `${base}:${i}` as Ref);
+  }
+
   /** Declare the next output (the order is the order of executeOp's outputs). */
   output(name: string, dtype: DType, ref: Ref): void {
     this.outputs.push({ name: this.unique(`out_${name.toLowerCase()}`), type: DT[dtype], ref });

@@ -148,6 +148,15 @@ export class Ops {
       )
       .slice(0, 3);
   }
+  // lists along an axis (recurrent layers unroll over time with these)
+  unpack(x: Ref, count: number, axis: number) { return this.g.nodeList('Unpack', [x], { T: F, num: { i: count }, axis: { i: axis } }, 'output', count); }
+  pack(xs: Ref[], axis: number) { return this.one('Pack', xs, { T: F, N: { i: xs.length }, axis: { i: axis } }); }
+  split(x: Ref, count: number, axis: number) { return this.g.nodeList('Split', [this.constI([axis]), x], { T: F, num_split: { i: count } }, 'output', count); }
+  splitSizes(x: Ref, sizes: number[], axis: number) {
+    return this.g.nodeList('SplitV', [x, this.constI(sizes, [sizes.length]), this.constI([axis])], { T: F, Tlen: I, num_split: { i: sizes.length } }, 'output', sizes.length);
+  }
+  concat(xs: Ref[], axis: number) { return this.one('ConcatV2', [...xs, this.constI([axis])], { T: F, N: { i: xs.length }, Tidx: I }); }
+  zerosLike(x: Ref) { return this.one('ZerosLike', [x], { T: F }, 'y'); }
   statelessUniform(shape: Ref, seed: Ref) {
     return this.one('StatelessRandomUniform', [shape, seed], { dtype: F, T: I, Tseed: I });
   }

@@ -13,6 +13,7 @@ import type { Activation, LayerSpec, MetricName, Regularizer, TrainModelSpec } f
 import { outputKindFor } from '../model.ts';
 import { FunctionBuilder, type DType, type Ref } from './function-def.ts';
 import { Ops, type Padding } from './ops.ts';
+import { recurrent } from './recurrent.ts';
 
 type LayersModel = TfModule.LayersModel;
 
@@ -182,6 +183,39 @@ export function compileTrainStep(
         const features = (tfLayer.outputShape as number[])[1]!;
         h = o.reshape(input, o.constI([-1, features]));
         tapes.push({ backward: (dy, needDx) => ({ grads: [], dx: needDx ? o.reshape(dy, o.shape(input)) : undefined }) });
+        break;
+      }
+      case 'lstm':
+      case 'gru': {
+        const shape = (tfLayer.input as TfModule.SymbolicTensor).shape;
+        if (shape.length !== 3 || !shape[1] || !shape[2]) return { unsupported: `model.layers[${i}] (${l.type}) needs a fixed [steps, features] input` };
+        if ((l.dropout ?? 0) > 0 || (l.recurrentDropout ?? 0) > 0) return { unsupported: `model.layers[${i}] (${l.type}) with dropout or recurrentDropout` };
+        const frozen = !tfLayer.trainable;
+        const kernel = takeWeight(i, l.kernelRegularizer).w;
+        const recurrentKernel = takeWeight(i, undefined).w;
+        const bias = takeWeight(i, undefined).w;
+        const rnn = recurrent(
+          o,
+          { apply: (act, z) => activate(o, act, z), grad: (act, da, z, a) => activationGrad(o, act, da, z, a) },
+          {
+            kind: l.type,
+            units: l.units,
+            steps: shape[1],
+            features: shape[2],
+            activation: l.activation ?? 'tanh',
+            recurrentActivation: l.recurrentActivation ?? 'hardSigmoid',
+            returnSequences: l.returnSequences ?? false,
+          },
+          input,
+          { kernel, recurrentKernel, bias },
+        );
+        h = rnn.output;
+        tapes.push({
+          backward: (dy, needDx) => {
+            const g = rnn.backward(dy, needDx);
+            return { grads: frozen ? [] : [g.kernel, g.recurrentKernel, g.bias], dx: g.dx };
+          },
+        });
         break;
       }
       case 'embedding': {
@@ -490,7 +524,13 @@ function unsupportedLayer(l: LayerSpec): string | null {
     case 'dropout':
     case 'batchNormalization':
     case 'embedding':
+    case 'lstm':
+    case 'gru': {
+      for (const act of [l.type === 'lstm' || l.type === 'gru' ? l.activation : undefined, 'recurrentActivation' in l ? l.recurrentActivation : undefined]) {
+        if (act && !GRAD_ACTIVATIONS.has(act)) return `activation ${act}`;
+      }
       return null;
+    }
     default:
       return 'layer type not compiled to a graph';
   }
