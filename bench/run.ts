@@ -25,8 +25,8 @@ const benches: { name: string; run: () => Promise<string> }[] = [
   {
     name: 'train',
     run: async () => {
-      const { trainSpeed, formatTrainSpeed, measureBlocking, formatBlocking } = await import('./train-speed.ts');
-      return `${formatTrainSpeed(await trainSpeed())}\n\n${formatBlocking(await measureBlocking())}`;
+      const { trainSpeed, formatTrainSpeed, measureBlocking, formatBlocking, recurrentSpeed, formatRecurrent } = await import('./train-speed.ts');
+      return `${formatTrainSpeed(await trainSpeed())}\n\n${formatRecurrent(await recurrentSpeed())}\n\n${formatBlocking(await measureBlocking())}`;
     },
   },
 ];

@@ -7,6 +7,7 @@
 //   npx tsx bench/train-speed.ts [--samples 4096] [--batch-sizes 32,128] [--no-js] [--no-pytorch]
 //   npx tsx bench/train-speed.ts --blocking        event-loop blocking per batch
 //   npx tsx bench/train-speed.ts --profile         kernels and their time in one training step
+//   npx tsx bench/train-speed.ts --recurrent       LSTM/GRU on the graph step and on eager ops
 //
 // Exported: trainSpeed(options) for bench/run.ts.
 import { spawnSync } from 'node:child_process';
@@ -380,7 +381,61 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+export interface RecurrentRow {
+  model: string;
+  engine: 'graph' | 'eager';
+  /** The first epoch, including the graph step's compilation. */
+  firstEpochMs: number;
+  samplesPerSecond: number;
+}
+
+/** LSTM and GRU classifiers (32 units, 20 steps of 8 features, batch 32) on both engines. */
+export async function recurrentSpeed(samples = { graph: 2048, eager: 256 }): Promise<RecurrentRow[]> {
+  selectBackend('cpu');
+  const steps = 20;
+  const features = 8;
+  const rows: RecurrentRow[] = [];
+  const engines = graphStepUnavailable(getTf()) ? (['eager'] as const) : (['graph', 'eager'] as const);
+  for (const type of ['lstm', 'gru'] as const) {
+    const spec: TrainModelSpec = {
+      model: { inputShape: [steps, features], layers: [{ type, units: 32 }, { type: 'dense', units: 3 }] },
+      optimizer: { type: 'adam' },
+      loss: 'sparseCategoricalCrossentropy',
+    };
+    for (const engine of engines) {
+      const n = samples[engine];
+      let s = 5;
+      const x = Float32Array.from({ length: n * steps * features }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+      const y = Int32Array.from({ length: n }, (_, i) => i % 3);
+      const { model } = buildModel(spec, { seed: 1 });
+      const t0 = performance.now();
+      let t1 = 0;
+      await fit(model, spec, { data: x, shape: [n, steps, features] }, { data: y, shape: [n] }, {
+        epochs: 3,
+        batchSize: 32,
+        engine,
+        onEpochEnd: (e) => void (e === 0 && (t1 = performance.now())),
+      });
+      const perEpoch = (performance.now() - t1) / 2;
+      model.dispose();
+      rows.push({ model: `${type.toUpperCase()} 32 units, ${steps}x${features}`, engine, firstEpochMs: t1 - t0, samplesPerSecond: n / (perEpoch / 1000) });
+    }
+  }
+  return rows;
+}
+
+export function formatRecurrent(rows: RecurrentRow[]): string {
+  return [
+    `${'recurrent (batch 32)'.padEnd(26)} ${'engine'.padStart(6)} ${'samples/s'.padStart(10)} ${'first epoch ms'.padStart(15)}`,
+    ...rows.map((r) => `${r.model.padEnd(26)} ${r.engine.padStart(6)} ${num(r.samplesPerSecond)} ${r.firstEpochMs.toFixed(0).padStart(15)}`),
+  ].join('\n');
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv.includes('--recurrent')) {
+    console.log(formatRecurrent(await recurrentSpeed()));
+    process.exit(0);
+  }
   if (process.argv.includes('--profile')) {
     for (const b of (arg('--batch-sizes') ?? '32').split(',').map(Number)) console.log(formatProfile(await profileStep(b)));
     process.exit(0);
