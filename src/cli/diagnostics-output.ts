@@ -1,6 +1,6 @@
 /** Renders diagnostics for people (with the source line), for machines (JSON) and for GitHub Actions. */
 import pc from 'picocolors';
-import type { Diagnostic } from '../spec/diagnostics.ts';
+import { CREDENTIAL_CODES, type Diagnostic } from '../spec/diagnostics.ts';
 
 export type OutputFormat = 'human' | 'json' | 'github';
 
@@ -12,7 +12,9 @@ export function renderHuman(d: Diagnostic, text?: string): string {
   const head = `${pc.bold(`${d.file}:${d.line}:${d.column}`)}: ${d.severity === 'error' ? pc.red('error') : pc.yellow('warning')}: ${d.message} ${pc.dim(`[${d.code}]`)}`;
   const src = sourceLine(text, d.line);
   const lines = [head];
-  if (src !== undefined && src.trim() !== '') {
+  if (src !== undefined && src.trim() !== '' && CREDENTIAL_CODES.has(d.code)) {
+    lines.push(pc.dim(`  ${d.line} | `) + pc.dim('(not shown: the line holds a credential)'));
+  } else if (src !== undefined && src.trim() !== '') {
     const num = String(d.line);
     lines.push(pc.dim(`  ${num} | `) + src, pc.dim(`  ${' '.repeat(num.length)} | `) + ' '.repeat(Math.max(0, d.column - 1)) + pc.red('^'));
   }

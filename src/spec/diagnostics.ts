@@ -13,6 +13,12 @@ export interface Diagnostic {
   path: string;
 }
 
+/**
+ * Rules whose offending source line holds a credential: renderers point at the line without
+ * quoting it (diagnostics end up in CI logs). Their messages and hints never quote the value.
+ */
+export const CREDENTIAL_CODES: ReadonlySet<string> = new Set(['security.literal-secret', 'security.url-credentials']);
+
 /** Thrown when a spec cannot be used; carries every diagnostic found, not just the first. */
 export class SpecError extends Error {
   override name = 'SpecError';

@@ -1,6 +1,7 @@
 /**
  * Checks the schema cannot express: the DAG (unknown needs, cycles), references in `when` and
- * `${…}`, artifact types between stages, param defaults, cron and time zones, optimize targets.
+ * `${…}`, artifact types between stages, param defaults, cron and time zones, optimize targets,
+ * credentials written into the file instead of `${secrets.NAME}` (literal-secrets.ts).
  * Runs on schema-valid data only, so shapes can be trusted here.
  */
 import { Cron } from 'croner';
@@ -12,6 +13,7 @@ import { pointer } from './diagnostics.ts';
 import type { LoadedSpec } from './load.ts';
 import { allowedProperties, suggest } from './schema.ts';
 import { isArtifactType, STAGE_INPUTS, stageOutputs } from './stage-kinds.ts';
+import { checkLiteralSecrets } from './literal-secrets.ts';
 import type { Param, Pipeline, Stage } from './types.gen.ts';
 import type { ArtifactKind } from '../compiler/plan.ts';
 
@@ -39,6 +41,7 @@ export function semanticDiagnostics(spec: LoadedSpec, p: Pipeline): Diagnostic[]
     checkInputs(r, p);
   }
   checkStageRules(r, p);
+  checkLiteralSecrets(r, spec.data, p);
   checkSchedule(r, p);
   return r.diagnostics;
 }

@@ -53,6 +53,17 @@ describe('mlpipe validate', () => {
     expect(mlpipe('validate', empty).err).toMatch(/no \.yaml or \.yml files/);
   });
 
+  it('refuses a credential written into the file without printing it, in every format', () => {
+    const f = 'test/fixtures/invalid/literal-auth-header.yaml';
+    for (const format of ['human', 'json', 'github']) {
+      const r = mlpipe('validate', '--format', format, f);
+      expect(r.code).toBe(1);
+      expect(r.out).toContain('security.literal-secret');
+      expect(r.out + r.err).not.toContain('tok-5e1f9a2c');
+    }
+    expect(mlpipe('validate', f).out).toContain('  9 | (not shown: the line holds a credential)');
+  });
+
   it('refuses an oversized file before parsing it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mlpipe-'));
     const f = join(dir, 'big.yaml');
