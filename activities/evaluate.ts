@@ -1,7 +1,9 @@
 // evaluate: model + preprocessed dataset → metrics on a split (default test) with
 // scikit-learn's definitions, gate checks (`passed`), and the run report's evaluation section.
 import type { JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import { getTf } from '../src/ml/backend.ts';
 import { loadModel, predict, type ModelMeta } from '../src/ml/checkpoint.ts';
+import { inferenceFn } from '../src/ml/graph/forward.ts';
 import { featureTensor, labelVector, splitIndices, type Dataset, type SplitName } from '../src/ml/dataset.ts';
 import { computeMetrics, REGRESSION_METRICS, type EvalMetricName, type MetricValue } from '../src/ml/metrics.ts';
 import { updateRunReport, type EvaluationSection } from '../src/ml/report.ts';
@@ -41,7 +43,14 @@ export function evaluateDataset(
       invalid(`${at}: metric ${m} is for ${classification ? 'regression' : 'classification'} models; this model is a ${classification ? 'classifier' : 'regressor'}`);
     }
   }
-  const p = predict(model, meta, x);
+  // one TensorFlow function per batch when the model compiles to a graph
+  const inference = inferenceFn(getTf(), model, meta.spec);
+  let p;
+  try {
+    p = predict(model, meta, x, 512, inference.apply);
+  } finally {
+    inference.dispose();
+  }
   const values: Record<string, MetricValue | null> = {};
   for (const m of cfg.metrics) {
     try {

@@ -184,7 +184,14 @@ export interface Predictions {
  * Run a loaded model over features (e.g. from applyTransform) in batches: class ids and
  * probabilities for classifiers, values for regressors. Used by evaluate and the model server.
  */
-export function predict(model: TfModule.LayersModel, meta: ModelMeta, x: { data: Float32Array; shape: number[] }, batch = 512): Predictions {
+export function predict(
+  model: TfModule.LayersModel,
+  meta: ModelMeta,
+  x: { data: Float32Array; shape: number[] },
+  batch = 512,
+  /** The model's inference pass (e.g. a GraphPredictor's); default model.predict. */
+  forward: (x: TfModule.Tensor) => TfModule.Tensor = (t) => model.predict(t) as TfModule.Tensor,
+): Predictions {
   const tf = getTf();
   const n = x.shape[0]!;
   const width = x.data.length / n;
@@ -197,7 +204,7 @@ export function predict(model: TfModule.LayersModel, meta: ModelMeta, x: { data:
     const b = Math.min(batch, n - s);
     const out = tf.tidy(() => {
       const xb = tf.tensor(x.data.subarray(s * width, (s + b) * width), [b, ...x.shape.slice(1)]);
-      const raw = model.predict(xb) as TfModule.Tensor;
+      const raw = forward(xb);
       return classification ? toProbabilities(raw, meta.outputKind, meta.loss) : raw;
     });
     units = out.shape.at(-1) ?? 1;

@@ -11,6 +11,7 @@ import { backendInfo, getTf, type BackendInfo } from './backend.ts';
 import { finishMetrics, isClassification, metricSums, perSampleLoss } from './losses.ts';
 import type { LearningRateScheduleSpec, TrainModelSpec } from './model-spec.ts';
 import { baseLearningRate, buildOptimizer, outputKindFor, setLearningRate } from './model.ts';
+import { inferenceFn } from './graph/forward.ts';
 import { GraphTrainer } from './graph/trainer.ts';
 
 type Tf = typeof TfModule;
@@ -209,9 +210,19 @@ function monitorMode(monitor: string, mode: EarlyStopping['mode']): 'min' | 'max
 
 /**
  * Evaluate a model on data: mean loss and the spec's metrics. Runs in batches without
- * gradients, yielding to the event loop between batches; the model is left unchanged.
+ * gradients (one TensorFlow function per batch when the model compiles to a graph), yielding to
+ * the event loop between batches; the model is left unchanged.
  */
 export async function evaluate(model: LayersModel, spec: TrainModelSpec, x: ArrayData, y: ArrayData, batchSize = 256): Promise<EpochLogs> {
+  const inference = inferenceFn(getTf(), model, spec);
+  try {
+    return await evaluateWith(inference.apply, spec, x, y, batchSize);
+  } finally {
+    inference.dispose();
+  }
+}
+
+async function evaluateWith(apply: (x: Tensor) => Tensor, spec: TrainModelSpec, x: ArrayData, y: ArrayData, batchSize: number): Promise<EpochLogs> {
   const tf = getTf();
   const n = checkData('evaluate', x, y);
   const kind = outputKindFor(spec);
@@ -226,7 +237,7 @@ export async function evaluate(model: LayersModel, spec: TrainModelSpec, x: Arra
       tf.tidy(() => {
         const xb = xs.slice(start, size);
         const yb = ys.slice(start, size);
-        const out = model.apply(xb, { training: false }) as Tensor;
+        const out = apply(xb);
         lossSum += tf.sum(perSampleLoss(tf, spec.loss, out, yb, kind)).dataSync()[0]!;
         for (const [k, t] of Object.entries(metricSums(tf, spec.loss, metrics, out, yb, kind))) addSum(sums, k, t);
       });
@@ -286,6 +297,9 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
       engine = { engine: 'graph' };
     }
   }
+  // the validation pass: a compiled inference function alongside the graph step, else eager
+  const inference = graph && opts.validation ? inferenceFn(tf, model, spec) : null;
+  const validate = inference?.apply ?? ((xb: Tensor) => model.apply(xb, { training: false }) as Tensor);
   if (opts.resumeFrom) {
     restoreModel(tf, model, opts.resumeFrom.weights);
     if (graph) graph.restoreOptimizer(opts.resumeFrom.optimizer);
@@ -377,7 +391,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
       tf.dispose(lossSum);
       lossSum = null;
       if (opts.validation) {
-        const v = await evaluate(model, spec, opts.validation.x, opts.validation.y, opts.batchSize);
+        const v = await evaluateWith(validate, spec, opts.validation.x, opts.validation.y, opts.batchSize);
         for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
       }
       logs.learningRate = scheduledLearningRate(baseLr, schedule, epoch, opts.epochs);
@@ -417,6 +431,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
   } finally {
     tf.dispose([xs, ys, ...(weightsAll ? [weightsAll] : []), ...(bestWeights ?? []), ...(lossSum ? [lossSum] : [])]);
     graph?.dispose();
+    inference?.dispose();
     disposeOptimizer(tf, optimizer);
   }
   const seconds = (performance.now() - t0) / 1000;

@@ -14,7 +14,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as TfModule from '@tensorflow/tfjs';
 import { defaultStore, type ArtifactStore } from '../artifacts/index.ts';
-import { selectBackend } from '../ml/backend.ts';
+import { getTf, selectBackend } from '../ml/backend.ts';
 import { loadModel, type ModelMeta } from '../ml/checkpoint.ts';
 import { Rng } from '../ml/data-rng.ts';
 import { DataError } from '../ml/data-sources.ts';
@@ -22,6 +22,7 @@ import { applyTransform, type Transform } from '../ml/preprocess.ts';
 import { parseDuration } from '../spec/duration.ts';
 // The batch predictor evaluate uses (probabilities from logits, argmax): one definition of "predict".
 import { predict } from '../ml/checkpoint.ts';
+import { inferenceFn } from '../ml/graph/forward.ts';
 import { FeatureLog, MetricsBook, ruleBreaches } from './metrics.ts';
 import writeFileAtomic from 'write-file-atomic';
 import { liveVersions, Registry, settleCandidate, type ModelVersion, type RegistryEntry } from './registry.ts';
@@ -46,7 +47,14 @@ interface Loaded {
   version: ModelVersion;
   model: TfModule.LayersModel;
   meta: ModelMeta;
+  /** The model's inference pass, compiled to one TensorFlow function when it can be. */
+  inference: ReturnType<typeof inferenceFn>;
   transform?: Transform;
+}
+
+function unload(l: Loaded): void {
+  l.inference.dispose();
+  l.model.dispose();
 }
 
 interface Served {
@@ -125,7 +133,7 @@ export class ModelServer {
       await new Promise<void>((r) => http.close(() => r()));
     }
     if (this.o.advertise !== false) rmSync(serverFile(this.registry), { force: true });
-    for (const s of this.models.values()) for (const l of s.versions.values()) l.model.dispose();
+    for (const s of this.models.values()) for (const l of s.versions.values()) unload(l);
     this.models.clear();
   }
 
@@ -163,7 +171,7 @@ export class ModelServer {
           this.o.log?.(`${name} ${v}: cannot load: ${(e as Error).message}`);
         }
       }
-      for (const [v, l] of s.versions) if (!loaded.has(v)) l.model.dispose();
+      for (const [v, l] of s.versions) if (!loaded.has(v)) unload(l);
       s.versions = loaded;
       s.entry = entry;
       this.models.set(name, s);
@@ -174,7 +182,7 @@ export class ModelServer {
   private async load(v: ModelVersion): Promise<Loaded> {
     const { model, meta } = await loadModel(await this.store.get(v.model));
     const transform = v.transform ? (JSON.parse((await this.store.get(v.transform)).toString('utf8')) as Transform) : undefined;
-    return { version: v, model, meta, transform };
+    return { version: v, model, meta, inference: inferenceFn(getTf(), model, meta.spec), transform };
   }
 
   /** A canary observed for its whole duration is promoted, or rolled back if it breaks the rule. */
@@ -266,7 +274,7 @@ export class ModelServer {
   private run(l: Loaded, rows: Record<string, unknown>[]): Prediction[] {
     if (!l.transform) throw new HttpError(500, `version ${l.version.version} has no transform; deploy it with its preprocess stage's transform`);
     const x = applyTransform(l.transform, rows);
-    const p = predict(l.model, l.meta, x);
+    const p = predict(l.model, l.meta, x, 512, l.inference.apply);
     const classes = l.meta.classes ?? l.transform.classes;
     if (l.meta.outputKind === 'values') return Array.from(p.yPred, (value) => ({ value }));
     return Array.from(p.yPred, (id, i) => {

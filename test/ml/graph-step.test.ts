@@ -4,7 +4,7 @@
 // resume from the other engine's checkpoints.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type * as TfModule from '@tensorflow/tfjs';
-import { fit, type ArrayData, type FitOptions, type TrainingState } from '../../src/ml/fit.ts';
+import { evaluate, fit, type ArrayData, type FitOptions, type TrainingState } from '../../src/ml/fit.ts';
 import { compileTrainStep } from '../../src/ml/graph/train-step.ts';
 import { buildModel } from '../../src/ml/model.ts';
 import type { TrainModelSpec } from '../../src/ml/model-spec.ts';
@@ -476,6 +476,90 @@ describe('graph training step: bad data', () => {
     await expect(fit(model, spec, { data: randoms(24, 3), shape: [8, 3] }, { data: labels, shape: [8] }, { epochs: 1, batchSize: 4, shuffle: false, engine: 'graph' }))
       .rejects.toThrow(/^training step 2 failed in TensorFlow: .*label value of 7 which is outside the valid range of \[0, 3\)/);
     expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+});
+
+describe('graph inference pass (validation, evaluate, serving)', () => {
+  it('gives model.apply(x, { training: false })\'s outputs: batch norm on moving statistics, dropout off, recurrent, conv, embedding', async () => {
+    const { GraphPredictor } = await import('../../src/ml/graph/forward.ts');
+    const cases: Array<[TrainModelSpec, ArrayData, ArrayData]> = [
+      [
+        {
+          model: {
+            inputShape: [8, 8, 2],
+            layers: [
+              { type: 'conv2d', filters: 4, kernelSize: 3, activation: 'relu', padding: 'same' },
+              { type: 'batchNormalization', momentum: 0.5 },
+              { type: 'maxPooling2d', poolSize: 2 },
+              { type: 'dropout', rate: 0.5 },
+              { type: 'flatten' },
+              { type: 'dense', units: 3, activation: 'softmax' },
+            ],
+          },
+          optimizer: { type: 'adam', learningRate: 0.01 },
+          loss: 'sparseCategoricalCrossentropy',
+        },
+        { data: randoms(64 * 128, 40), shape: [64, 8, 8, 2] },
+        { data: classes(64, 3, 41), shape: [64] },
+      ],
+      [
+        { model: { inputShape: [6, 3], layers: [{ type: 'gru', units: 5, returnSequences: true }, { type: 'lstm', units: 4 }, { type: 'dense', units: 2 }] }, optimizer: { type: 'sgd' }, loss: 'meanSquaredError' },
+        { data: randoms(64 * 18, 42), shape: [64, 6, 3] },
+        { data: randoms(64 * 2, 43), shape: [64, 2] },
+      ],
+      [
+        { model: { inputShape: [4], layers: [{ type: 'embedding', inputDim: 10, outputDim: 3 }, { type: 'flatten' }, { type: 'dense', units: 1, activation: 'sigmoid' }] }, optimizer: { type: 'sgd' }, loss: 'binaryCrossentropy' },
+        { data: Float32Array.from(randoms(64 * 4, 44), (r) => Math.floor(r * 10)), shape: [64, 4] },
+        { data: Float32Array.from(classes(64, 2, 45)), shape: [64, 1] },
+      ],
+    ];
+    for (const [spec, x, y] of cases) {
+      const { model } = buildModel(spec, { seed: 3 });
+      await fit(model, spec, x, y, { epochs: 2, batchSize: 16 }); // moving statistics move
+      const p = GraphPredictor.create(tf, model, spec);
+      if (!(p instanceof GraphPredictor)) throw new Error(`not compiled: ${p.unsupported}`);
+      const xs = tf.tensor(x.data, x.shape);
+      const got = p.apply(xs);
+      const want = model.apply(xs, { training: false }) as TfModule.Tensor;
+      expect(got.shape).toEqual(want.shape);
+      const [g, w] = [got.dataSync(), want.dataSync()];
+      let worst = 0;
+      for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i]! - w[i]!));
+      expect(worst, spec.model.layers.map((l) => l.type).join(',')).toBeLessThan(1e-4);
+      tf.dispose([xs, got, want]);
+      p.dispose();
+      expect(() => p.apply(xs)).toThrow(/after dispose/);
+      model.dispose();
+    }
+  });
+
+  it('validation logs are the same whether the validation pass runs as a graph or eagerly', async () => {
+    const spec: TrainModelSpec = {
+      model: { inputShape: [5], layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'batchNormalization' }, { type: 'dropout', rate: 0.3 }, { type: 'dense', units: 3 }] },
+      optimizer: { type: 'adam', learningRate: 0.01 },
+      loss: 'sparseCategoricalCrossentropy',
+      metrics: ['accuracy', 'precision', 'recall'],
+    };
+    const x = { data: randoms(N * 5, 46), shape: [N, 5] };
+    const y = { data: classes(N, 3, 47), shape: [N] };
+    const validation = { x: { data: randoms(40 * 5, 48), shape: [40, 5] }, y: { data: classes(40, 3, 49), shape: [40] } };
+    const { model } = buildModel(spec, { seed: 1 });
+    const r = await fit(model, spec, x, y, { epochs: 2, batchSize: 16, validation });
+    expect(r.engine.engine).toBe('graph');
+    // the same model evaluated eagerly
+    process.env.MLPIPE_TF_GRAPH = '0';
+    let eager;
+    try {
+      eager = await evaluate(model, spec, validation.x, validation.y, 16);
+    } finally {
+      delete process.env.MLPIPE_TF_GRAPH;
+    }
+    const graph = await evaluate(model, spec, validation.x, validation.y, 16);
+    for (const k of ['loss', 'accuracy', 'precision', 'recall']) {
+      expect(graph[k]).toBeCloseTo(eager[k]!, 5);
+      expect(r.history.at(-1)!.logs[`val_${k}`]).toBeCloseTo(eager[k]!, 5);
+    }
     model.dispose();
   });
 });

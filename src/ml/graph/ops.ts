@@ -137,6 +137,15 @@ export class Ops {
       ['y', 'batch_mean', 'batch_variance', 'reserve_space_1', 'reserve_space_2', 'reserve_space_3'],
     );
   }
+  /** Inference-mode batch norm with given (moving) mean and variance. */
+  fusedBatchNormInfer(x: Ref, scale: Ref, offset: Ref, mean: Ref, variance: Ref, epsilon: number): Ref {
+    return this.g.node(
+      'FusedBatchNormV3',
+      [x, scale, offset, mean, variance],
+      { T: F, U: F, epsilon: { f: epsilon }, exponential_avg_factor: { f: 1 }, data_format: { s: 'NHWC' }, is_training: { b: false } },
+      ['y', 'batch_mean', 'batch_variance', 'reserve_space_1', 'reserve_space_2', 'reserve_space_3'],
+    )[0]!;
+  }
   /** Gradients of fusedBatchNorm: [dx, dScale, dOffset]. */
   fusedBatchNormGrad(dy: Ref, x: Ref, scale: Ref, reserve: Ref[], epsilon: number): Ref[] {
     return this.g

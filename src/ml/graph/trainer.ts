@@ -15,7 +15,7 @@ interface FunctionBinding {
   addFunctionDef(bytes: Uint8Array): void;
   removeFunction(name: string): void;
 }
-interface NativeBackend {
+export interface NativeBackend {
   binding: Partial<FunctionBinding>;
   executeMultipleOutputs(name: string, attrs: unknown[], inputs: Tensor[], numOutputs: number): Tensor[];
 }
