@@ -5,7 +5,7 @@
  * history event; errors and outputs that would carry it back are redacted.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { findTemplates, readsSecrets } from '../../src/compiler/expr.ts';
+import { findTemplates, readsSecrets, unescapeTemplates } from '../../src/compiler/expr.ts';
 import type { JsonValue } from '../../src/compiler/plan.ts';
 
 export const SECRET_ENV_PREFIX = 'MLPIPE_SECRET_';
@@ -18,7 +18,11 @@ export interface Resolved<T> {
   secrets: string[];
 }
 
-/** Replaces every `${secrets.NAME}` in strings anywhere in `value` with the worker's env value. */
+/**
+ * Replaces every `${secrets.NAME}` in strings anywhere in `value` with the worker's env value,
+ * then turns escapes (`$${`) into the literal `${` they stand for: this is the last phase of
+ * template resolution, so an escaped `$${secrets.X}` stays text and is never resolved.
+ */
 export function resolveSecrets<T extends JsonValue>(value: T, env: NodeJS.ProcessEnv, stage: string): Resolved<T> {
   const used = new Set<string>();
   const walk = (v: JsonValue): JsonValue => {
@@ -51,7 +55,7 @@ export function resolveSecrets<T extends JsonValue>(value: T, env: NodeJS.Proces
     }
     return out + s.slice(last);
   };
-  return { value: walk(value) as T, secrets: [...used] };
+  return { value: unescapeTemplates(walk(value) as T), secrets: [...used] };
 }
 
 /** `text` with every secret replaced by `[redacted]`. */

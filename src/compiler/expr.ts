@@ -142,6 +142,11 @@ export function findTemplates(s: string): TemplatePart[] {
  * `${expr}` takes the expression's typed value (so `epochs: ${params.epochs}` stays a number).
  * `filter` decides which expressions to resolve now; others are left in place (the compiler
  * resolves params-only expressions and leaves stage references for the workflow).
+ *
+ * Escapes (`$${`) are kept: templates are resolved in three phases (params when compiling,
+ * stage outputs in the workflow, secrets on the worker), and unescaping early would turn a
+ * literal into a template for the next phase. The worker's last phase unescapes
+ * (`unescapeTemplates`).
  */
 export function resolveTemplates(
   value: JsonValue,
@@ -160,7 +165,7 @@ export function resolveTemplates(
 
 function resolveString(s: string, ctx: ExprContext, filter: (expr: string) => boolean): JsonValue {
   const parts = findTemplates(s);
-  if (parts.length === 0) return s.replaceAll('$${', '${');
+  if (parts.length === 0) return s;
   const only = parts[0]!;
   if (parts.length === 1 && only.start === 0 && only.end === s.length) {
     return filter(only.expr) ? evaluate(only.expr, ctx) : s;
@@ -168,7 +173,7 @@ function resolveString(s: string, ctx: ExprContext, filter: (expr: string) => bo
   let out = '';
   let last = 0;
   for (const p of parts) {
-    out += s.slice(last, p.start).replaceAll('$${', '${');
+    out += s.slice(last, p.start);
     if (filter(p.expr)) {
       const v = evaluate(p.expr, ctx);
       out += typeof v === 'string' ? v : JSON.stringify(v);
@@ -177,7 +182,17 @@ function resolveString(s: string, ctx: ExprContext, filter: (expr: string) => bo
     }
     last = p.end;
   }
-  return out + s.slice(last).replaceAll('$${', '${');
+  return out + s.slice(last);
+}
+
+/** `$${` → `${` in every string of `value`: the literal text, once no phase resolves templates. */
+export function unescapeTemplates<T extends JsonValue>(value: T): T {
+  if (typeof value === 'string') return value.replaceAll('$${', '${') as T;
+  if (Array.isArray(value)) return value.map((v) => unescapeTemplates(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unescapeTemplates(v)])) as T;
+  }
+  return value;
 }
 
 /**

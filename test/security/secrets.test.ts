@@ -37,6 +37,11 @@ describe('resolveSecrets', () => {
     expect(r.secrets).toEqual([TOKEN]);
   });
 
+  it('an escaped $${secrets.NAME} stays literal text and is never resolved', () => {
+    const r = resolveSecrets({ note: 'write $${secrets.API_TOKEN} in the spec', h: 'Bearer ${secrets.API_TOKEN}' }, env, 'data');
+    expect(r.value).toEqual({ note: 'write ${secrets.API_TOKEN} in the spec', h: `Bearer ${TOKEN}` });
+  });
+
   it('a missing secret is a non-retryable error naming the variable, not a value', () => {
     expect(() => resolveSecrets({ a: '${secrets.OTHER}' }, env, 'data')).toThrow(
       'stage "data" needs secret OTHER, but this worker has no MLPIPE_SECRET_OTHER in its environment',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateCondition, ExpressionError, findTemplates, references, resolveTemplates, type ExprContext } from '../../src/compiler/expr.ts';
+import { evaluateCondition, ExpressionError, findTemplates, references, resolveTemplates, unescapeTemplates, type ExprContext } from '../../src/compiler/expr.ts';
 
 const ctx: ExprContext = {
   params: { epochs: 5, lr: 0.01, name: 'churn', deploy: true },
@@ -27,8 +27,13 @@ describe('expressions', () => {
     expect(resolveTemplates({ e: '${params.epochs}', s: 'run-${params.name}-${params.epochs * 2}', l: '$${not}' }, ctx)).toEqual({
       e: 5,
       s: 'run-churn-10',
-      l: '${not}',
+      l: '$${not}', // kept escaped until the worker's last phase (unescapeTemplates)
     });
+    // a literal `$${stages...}` survives the compile and workflow phases as a literal
+    const compiled = resolveTemplates({ t: 'a $${stages.x.outputs.y} ${params.name}' }, ctx, (e) => e.startsWith('params'));
+    expect(compiled).toEqual({ t: 'a $${stages.x.outputs.y} churn' });
+    expect(resolveTemplates(compiled, ctx)).toEqual(compiled);
+    expect(unescapeTemplates(compiled)).toEqual({ t: 'a ${stages.x.outputs.y} churn' });
   });
 
   it('resolves only what the filter allows (compile time: params; run time: stages)', () => {
