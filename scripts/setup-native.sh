@@ -112,10 +112,22 @@ fi
 
 # 3. Build the addon with the node-gyp that ships with npm (or one on PATH), against the
 # headers of the node that runs mlpipe (no header download).
+# When tfjs-node already worked (its own install), a failed rebuild must not take that away:
+# its addon is put back and setup goes on with a warning (training then runs eager ops).
+backup="$PKG/lib.mlpipe-backup"
+build_fail() {
+  if [ "$reuse_deps" = 1 ]; then
+    if [ -d "$backup" ]; then rm -rf "$PKG/lib"; mv "$backup" "$PKG/lib"; fi
+    say "warning: could not rebuild tfjs-node's addon with graph functions ($1); keeping its own addon,"
+    say "  so training runs eager ops (about 3x slower). fix: ${2:-see above}, then re-run this script"
+    exit 0
+  fi
+  die "$@"
+}
 NODE_BIN="$(command -v node)"
 NODE_PREFIX="$(cd "$(dirname "$(readlink -f "$NODE_BIN")")/.." && pwd)"
 [ -f "$NODE_PREFIX/include/node/node_api.h" ] ||
-  die "Node headers not found under $NODE_PREFIX/include/node" \
+  build_fail "Node headers not found under $NODE_PREFIX/include/node" \
     "install them (Debian: apt-get install libnode-dev, or use a Node from nodejs.org which ships include/)"
 GYP=""
 NPM_BIN="$(command -v npm || true)"
@@ -125,30 +137,32 @@ if [ -n "$NPM_BIN" ]; then
 fi
 [ -n "$GYP" ] || [ ! -f "$ROOT/node_modules/node-gyp/bin/node-gyp.js" ] || GYP="$ROOT/node_modules/node-gyp/bin/node-gyp.js"
 if [ -z "$GYP" ] && command -v node-gyp >/dev/null; then GYP="$(readlink -f "$(command -v node-gyp)")"; fi
-[ -n "$GYP" ] || die "node-gyp not found" "install npm (it bundles node-gyp) or 'npm i -g node-gyp'"
+[ -n "$GYP" ] || build_fail "node-gyp not found" "install npm (it bundles node-gyp) or 'npm i -g node-gyp'"
 command -v g++ >/dev/null && command -v make >/dev/null ||
-  die "a C++ toolchain is needed to build the addon" "Debian/Ubuntu: apt-get install -y g++ make python3"
+  build_fail "a C++ toolchain is needed to build the addon" "Debian/Ubuntu: apt-get install -y g++ make python3"
 
 node "$ROOT/scripts/native/patch-binding.mjs" "$PKG" | sed 's/^/[setup-native] /' ||
-  die "could not add the function-library extension to tfjs-node's binding" "see the message above"
+  build_fail "could not add the function-library extension to tfjs-node's binding" "see the message above"
 say "building tfjs_binding.node with $(node "$GYP" --version) (Node headers: $NODE_PREFIX/include/node)"
-rm -rf "$PKG/lib" "$PKG/build"
+rm -rf "$PKG/build" "$backup"
+if [ "$reuse_deps" = 1 ] && [ -d "$PKG/lib" ]; then mv "$PKG/lib" "$backup"; else rm -rf "$PKG/lib"; fi
 log="$CACHE/node-gyp-build.log"
 mkdir -p "$CACHE"
 if ! (cd "$PKG" && node "$GYP" rebuild --nodedir="$NODE_PREFIX" --jobs="$(nproc 2>/dev/null || echo 2)" \
   --module_name=tfjs_binding --module_path="$PKG/lib/napi-v$NAPI_VERSION" \
   --napi_build_version="$NAPI_VERSION") >"$log" 2>&1; then
   tail -n 30 "$log" >&2
-  die "node-gyp build failed (full log: $log)" "check the compiler errors above; a different TF version may need other headers"
+  build_fail "node-gyp build failed (full log: $log)" "check the compiler errors above; a different TF version may need other headers"
 fi
 addon="$PKG/lib/napi-v$NAPI_VERSION/tfjs_binding.node"
-[ -f "$addon" ] || die "node-gyp reported success but $addon does not exist" "see $log"
+[ -f "$addon" ] || build_fail "node-gyp reported success but $addon does not exist" "see $log"
 
 # 4. Prove it: load, run an op, report versions.
-out="$(probe)" || die "the rebuilt addon does not load" \
+out="$(probe)" || build_fail "the rebuilt addon does not load" \
   "run: node -e \"require('@tensorflow/tfjs-node')\" in $ROOT to see the loader error; ldd $addon"
 set -- $out
-[ "$1" = tensorflow ] || die "tfjs-node loaded but the backend is '$1', not 'tensorflow'" "see $log"
-[ "$4" = functions ] || die "the rebuilt addon lacks addFunctionDef" "see $log; scripts/native/patch-binding.mjs should have added it"
+[ "$1" = tensorflow ] || build_fail "tfjs-node loaded but the backend is '$1', not 'tensorflow'" "see $log"
+[ "$4" = functions ] || build_fail "the rebuilt addon lacks addFunctionDef" "see $log; scripts/native/patch-binding.mjs should have added it"
+rm -rf "$backup"
 say "ok: backend $1, tfjs-node $2, TensorFlow $3, graph functions ($addon)"
 case "$3" in "$TF_VERSION"*) ;; *) say "warning: expected TensorFlow $TF_VERSION, got $3" ;; esac

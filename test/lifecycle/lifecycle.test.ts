@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { buildActivities } from '../../activities/index.ts';
 import { defaultStore } from '../../src/artifacts/index.ts';
@@ -140,7 +140,10 @@ describe('pipelines/lifecycle.yaml end to end', () => {
     const again = await runInput(client, retrain.workflowId);
     expect(again.plan.params).toMatchObject({ trigger: 'drift', epochs: 2, minF1: 0.5 });
     expect(again.plan.nodes.every((n) => n.activity.taskQueue === queue)).toBe(true);
-    await retrain.terminate('test: the retrain run was started; not running it to the end');
+    // (with graph-compiled training the retrain run may already have finished: that is fine too)
+    await retrain.terminate('test: the retrain run was started; not running it to the end').catch((e: unknown) => {
+      if (!(e instanceof WorkflowNotFoundError)) throw e;
+    });
 
     // notify: the team's own activity wrote the message.
     expect(out('notify')).toEqual({ delivered: true });
