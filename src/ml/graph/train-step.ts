@@ -2,15 +2,14 @@
 // gather the batch, forward pass, loss, backward pass (hand-written gradients, one TensorFlow
 // gradient kernel per layer), regularisation, the optimizer's update and the epoch's metric
 // sums, all in one graph. Run through the native binding it costs one op dispatch per batch
-// instead of ~160, and TensorFlow's graph optimiser fuses and parallelises it; the update
+// instead of ~160, and TensorFlow optimises and schedules the graph as a whole; the update
 // formulas follow tfjs's optimizers exactly, so results match the eager path (tested).
 //
 // Layers, activations and optimizers outside the supported set make compileTrainStep return
 // `{ unsupported }`, and fit() then runs the eager loop instead.
 import type * as TfModule from '@tensorflow/tfjs';
 import { isClassification } from '../losses.ts';
-import type { MetricName, Regularizer, TrainModelSpec } from '../model-spec.ts';
-import { outputKindFor } from '../model.ts';
+import type { MetricName, TrainModelSpec } from '../model-spec.ts';
 import { FunctionBuilder, type DType, type Ref } from './function-def.ts';
 import { declareWeights, layerGraph, unsupportedLayers } from './layers.ts';
 import { Ops } from './ops.ts';
@@ -57,7 +56,6 @@ export function compileTrainStep(
   const why = unsupportedLayers(layers);
   if (why) return { unsupported: why };
   if (data.xDtype !== 'float32') return { unsupported: 'inputs are not float32' };
-  const kind = outputKindFor(spec);
   const loss = spec.loss;
   const last = layers[layers.length - 1]!;
   const lastAct = last.type === 'dense' || last.type === 'conv2d' ? (last.activation ?? 'linear') : undefined;
