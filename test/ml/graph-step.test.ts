@@ -361,6 +361,52 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
     model.dispose();
   });
 
+  it('recurrent dropout: gradients agree with finite differences through the masks, and masks follow the seed', async () => {
+    for (const type of ['lstm', 'gru'] as const) {
+      const spec: TrainModelSpec = {
+        model: { inputShape: [4, 3], layers: [{ type, units: 3, dropout: 0.3, recurrentDropout: 0.4, returnSequences: true }, { type: 'flatten' }, { type: 'dense', units: 2 }] },
+        optimizer: { type: 'sgd', learningRate: 1 },
+        loss: 'meanSquaredError',
+      };
+      const n = 8;
+      const x = { data: randoms(n * 12, 50), shape: [n, 4, 3] };
+      const y = { data: randoms(n * 2, 51), shape: [n, 2] };
+      // one full-batch step, unshuffled, seed 9: the masks come from [9, 0] every time
+      const lossAt = async (weights: Float32Array[], lr: number) => {
+        const s2: TrainModelSpec = { ...spec, optimizer: { type: 'sgd', learningRate: lr } };
+        const { model } = buildModel(s2, { seed: 2 });
+        model.setWeights(weights.map((w, k) => tf.tensor(w, model.getWeights()[k]!.shape)));
+        const r = await fit(model, s2, x, y, { epochs: 1, batchSize: n, shuffle: false, seed: 9, engine: 'graph' });
+        const after = weightsOf(model);
+        model.dispose();
+        return { loss: r.history[0]!.logs.loss!, after };
+      };
+      const { model } = buildModel(spec, { seed: 2 });
+      const w0 = weightsOf(model);
+      model.dispose();
+      const step = await lossAt(w0, 1); // sgd with lr 1: w1 = w0 - gradient
+      // directional derivatives along random directions over every weight: (L(w + εv) − L(w − εv)) / 2ε = ∇L·v
+      for (const dirSeed of [60, 61, 62]) {
+        const v = w0.map((w, k) => Float32Array.from(randoms(w.length, dirSeed * 10 + k), (r) => r - 0.5));
+        let analytic = 0;
+        w0.forEach((w, k) => w.forEach((wj, j) => (analytic += (wj - step.after[k]![j]!) * v[k]![j]!)));
+        const eps = 1e-2;
+        const shifted = (sign: number) => w0.map((w, k) => w.map((wj, j) => wj + sign * eps * v[k]![j]!));
+        const numeric = ((await lossAt(shifted(1), 0)).loss - (await lossAt(shifted(-1), 0)).loss) / (2 * eps);
+        expect(Math.abs(analytic - numeric), `${type}, direction ${dirSeed}: ${analytic} vs ${numeric}`).toBeLessThan(1e-3 + 0.01 * Math.abs(numeric));
+      }
+      // the masks matter and follow the seed
+      const other = await (async () => {
+        const { model: m } = buildModel(spec, { seed: 2 });
+        const r = await fit(m, spec, x, y, { epochs: 1, batchSize: n, shuffle: false, seed: 10, engine: 'graph' });
+        m.dispose();
+        return r.history[0]!.logs.loss!;
+      })();
+      expect(Math.abs(other - step.loss)).toBeGreaterThan(1e-6);
+      expect((await lossAt(w0, 1)).loss).toBe(step.loss);
+    }
+  });
+
   it('a dropout mask keeps about 1 - rate of the units and scales them by 1 / (1 - rate)', async () => {
     // One step of plain sgd with lr 1 on a linear model: the first layer's kernel gradient is
     // zero exactly where the mask dropped a unit, so the changed columns count the kept units.
@@ -382,8 +428,8 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
 
   it('falls back to the eager loop, saying why, for layers it does not compile; engine graph then fails naming the layer', async () => {
     const spec: TrainModelSpec = {
-      // tfjs draws recurrent dropout masks its own (unseeded) way: not compiled
-      model: { inputShape: [5, 3], layers: [{ type: 'lstm', units: 4, recurrentDropout: 0.2 }, { type: 'dense', units: 2 }] },
+      // tfjs applies a dense layer to the last axis of a rank-3 input; the graph step does not
+      model: { inputShape: [5, 3], layers: [{ type: 'dense', units: 4 }, { type: 'flatten' }, { type: 'dense', units: 2 }] },
       optimizer: { type: 'adam' },
       loss: 'sparseCategoricalCrossentropy',
     };
@@ -392,8 +438,8 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
     const { model } = buildModel(spec, { seed: 1 });
     const r = await fit(model, spec, x, y, { epochs: 1, batchSize: 16 });
     expect(r.engine.engine).toBe('eager');
-    expect(r.engine.reason).toBe('model.layers[0] (lstm) with dropout or recurrentDropout');
-    await expect(fit(model, spec, x, y, { epochs: 1, batchSize: 16, engine: 'graph' })).rejects.toThrow(/engine 'graph' is not possible here: model\.layers\[0\] \(lstm\) with dropout/);
+    expect(r.engine.reason).toBe('model.layers[0] (dense) on a rank-3 input; flatten first');
+    await expect(fit(model, spec, x, y, { epochs: 1, batchSize: 16, engine: 'graph' })).rejects.toThrow(/engine 'graph' is not possible here: model\.layers\[0\] \(dense\) on a rank-3 input/);
     model.dispose();
     const channelsFirst: TrainModelSpec = { ...spec, model: { inputShape: [3, 4, 4], layers: [{ type: 'batchNormalization', axis: 1 }, { type: 'flatten' }, { type: 'dense', units: 2 }] } };
     const built = buildModel(channelsFirst, { seed: 1 });

@@ -75,6 +75,18 @@ export function declareWeights(g: FunctionBuilder, model: TfModule.LayersModel, 
   return { weights, weightsMeta, frozenWeights, stateWeights, stateIn, takeWeight, regularised, unused };
 }
 
+/**
+ * Dropout masks of a recurrent layer for one batch, from the step's seed (offset per layer and
+ * per mask): tfjs draws them once per call and shares them across time steps; so does this.
+ */
+function recurrentMasks(o: Ops, x: Ref, seed: Ref | null, layer: number, features: number, units: number, dropout: number, recurrentDropout: number) {
+  const masks: { x?: Ref; h?: Ref } = {};
+  const seedFor = (k: number) => o.addI(seed!, o.constI([0, (layer + 1) * 7919 + k]));
+  if (dropout > 0) masks.x = o.dropoutMask(o.batchShape(x, [features]), seedFor(1), dropout);
+  if (recurrentDropout > 0) masks.h = o.dropoutMask(o.batchShape(x, [units]), seedFor(2), recurrentDropout);
+  return masks;
+}
+
 /** Why a model's layers cannot compile (first reason), or null. */
 export function unsupportedLayers(layers: LayerSpec[]): string | null {
   for (const [i, l] of layers.entries()) {
@@ -162,7 +174,6 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
       case 'gru': {
         const shape = (tfLayer.input as TfModule.SymbolicTensor).shape;
         if (shape.length !== 3 || !shape[1] || !shape[2]) return { unsupported: `model.layers[${i}] (${l.type}) needs a fixed [steps, features] input` };
-        if ((l.dropout ?? 0) > 0 || (l.recurrentDropout ?? 0) > 0) return { unsupported: `model.layers[${i}] (${l.type}) with dropout or recurrentDropout` };
         const frozen = !tfLayer.trainable;
         const kernel = takeWeight(i, l.kernelRegularizer).w;
         const recurrentKernel = takeWeight(i, undefined).w;
@@ -181,6 +192,7 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
           },
           input,
           { kernel, recurrentKernel, bias },
+          train ? recurrentMasks(o, input, seed, i, shape[2], l.units, l.dropout ?? 0, l.recurrentDropout ?? 0) : {},
         );
         h = rnn.output;
         tapes.push({
@@ -250,9 +262,7 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
           break;
         }
         // a fresh mask per step and per layer from the step's seed: reproducible, never reused
-        const layerSeed = o.addI(seed!, o.constI([0, (i + 1) * 7919]));
-        const keep = o.cast(o.greaterEqual(o.statelessUniform(o.shape(input), layerSeed), o.constF([l.rate])), 'bool', 'float32');
-        const mask = o.mul(keep, o.constF([1 / (1 - l.rate)]));
+        const mask = o.dropoutMask(o.shape(input), o.addI(seed!, o.constI([0, (i + 1) * 7919])), l.rate);
         h = o.mul(input, mask);
         tapes.push({ backward: (dy) => ({ grads: [], dx: o.mul(dy, mask) }) });
         break;

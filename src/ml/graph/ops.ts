@@ -170,4 +170,16 @@ export class Ops {
     return this.one('StatelessRandomUniform', [shape, seed], { dtype: F, T: I, Tseed: I });
   }
   addI(a: Ref, b: Ref) { return this.one('AddV2', [a, b], { T: I }, 'z'); }
+  /** The int32 shape [batch of `x`, ...rest]. */
+  batchShape(x: Ref, rest: number[]) {
+    const b = this.one('StridedSlice', [this.shape(x), this.constI([0], [1]), this.constI([1], [1]), this.constI([1], [1])], {
+      T: I, Index: I, begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 0 },
+    });
+    return this.one('ConcatV2', [b, this.constI(rest, [rest.length]), this.constI([0])], { T: I, N: { i: 2 }, Tidx: I });
+  }
+  /** An inverted-dropout mask of `shape`: 1 / (1 - rate) where kept, 0 where dropped. */
+  dropoutMask(shape: Ref, seed: Ref, rate: number) {
+    const keep = this.cast(this.greaterEqual(this.statelessUniform(shape, seed), this.constF([rate])), 'bool', 'float32');
+    return this.mul(keep, this.constF([1 / (1 - rate)]));
+  }
 }

@@ -22,6 +22,14 @@ export interface RecurrentSpec {
   returnSequences: boolean;
 }
 
+/** Dropout masks, drawn once per batch and shared by every step (as tfjs does). */
+export interface RecurrentMasks {
+  /** [B, features], on every step's input. */
+  x?: Ref;
+  /** [B, units], on the previous state where the cell reads it. */
+  h?: Ref;
+}
+
 export interface RecurrentWeights {
   kernel: Ref;
   recurrentKernel: Ref;
@@ -35,16 +43,17 @@ export interface RecurrentTape {
 }
 
 /** Forward pass over `x` [B, T, D]; the returned tape computes the gradients. */
-export function recurrent(o: Ops, f: ActivationFns, spec: RecurrentSpec, x: Ref, w: RecurrentWeights): RecurrentTape {
+export function recurrent(o: Ops, f: ActivationFns, spec: RecurrentSpec, x: Ref, w: RecurrentWeights, masks: RecurrentMasks = {}): RecurrentTape {
   const gates = spec.kind === 'lstm' ? 4 : 3;
   const U = spec.units;
   const T = spec.steps;
+  const xMask = masks.x ? o.reshape(masks.x, o.constI([-1, 1, spec.features])) : null;
   // the input's contribution to every gate at every step: one product for the whole sequence
-  const xFlat = o.reshape(x, o.constI([-1, spec.features]));
+  const xFlat = o.reshape(xMask ? o.mul(x, xMask) : x, o.constI([-1, spec.features]));
   const xw = o.biasAdd(o.matMul(xFlat, w.kernel), w.bias);
   const xwSteps = o.unpack(o.reshape(xw, o.constI([-1, T, gates * U])), T, 1);
   const cell = spec.kind === 'lstm' ? lstmCell : gruCell;
-  const run = cell(o, f, spec, xwSteps, w.recurrentKernel);
+  const run = cell(o, f, spec, xwSteps, w.recurrentKernel, masks.h ?? null);
   const output = spec.returnSequences ? o.pack(run.hs, 1) : run.hs[T - 1]!;
   return {
     output,
@@ -56,7 +65,7 @@ export function recurrent(o: Ops, f: ActivationFns, spec: RecurrentSpec, x: Ref,
         kernel: o.matMul(xFlat, dxwFlat, true, false),
         recurrentKernel: dRecurrent,
         bias: o.biasAddGrad(dxwFlat),
-        dx: needDx ? o.reshape(o.matMul(dxwFlat, w.kernel, false, true), o.constI([-1, T, spec.features])) : undefined,
+        dx: needDx ? masked(o, o.reshape(o.matMul(dxwFlat, w.kernel, false, true), o.constI([-1, T, spec.features])), xMask) : undefined,
       };
     },
   };
@@ -69,8 +78,9 @@ interface CellRun {
 }
 
 const sum = (o: Ops, a: Ref | null, b: Ref | null): Ref | null => (a && b ? o.add(a, b) : (a ?? b));
+const masked = (o: Ops, d: Ref, mask: Ref | null): Ref => (mask ? o.mul(d, mask) : d);
 
-function lstmCell(o: Ops, f: ActivationFns, spec: RecurrentSpec, xw: Ref[], rk: Ref): CellRun {
+function lstmCell(o: Ops, f: ActivationFns, spec: RecurrentSpec, xw: Ref[], rk: Ref, hMask: Ref | null): CellRun {
   const ra = spec.recurrentActivation;
   const act = spec.activation;
   type Step = { z: Ref[]; i: Ref; f: Ref; g: Ref; o: Ref; c: Ref; ac: Ref; h: Ref; hPrev: Ref | null; cPrev: Ref | null };
@@ -78,8 +88,9 @@ function lstmCell(o: Ops, f: ActivationFns, spec: RecurrentSpec, xw: Ref[], rk: 
   let h: Ref | null = null;
   let c: Ref | null = null;
   for (let t = 0; t < xw.length; t++) {
-    // h_0 = c_0 = 0: the first step has no recurrent product
-    const zAll: Ref = h ? o.add(xw[t]!, o.matMul(h, rk)) : xw[t]!;
+    // h_0 = c_0 = 0: the first step has no recurrent product; the state is read through the mask
+    const hRead = h ? masked(o, h, hMask) : null;
+    const zAll: Ref = hRead ? o.add(xw[t]!, o.matMul(hRead, rk)) : xw[t]!;
     const z = o.split(zAll, 4, 1);
     const ig = f.apply(ra, z[0]!);
     const fg = f.apply(ra, z[1]!);
@@ -88,7 +99,7 @@ function lstmCell(o: Ops, f: ActivationFns, spec: RecurrentSpec, xw: Ref[], rk: 
     const cNew: Ref = c ? o.add(o.mul(fg, c), o.mul(ig, g)) : o.mul(ig, g);
     const ac = f.apply(act, cNew);
     const hNew: Ref = o.mul(og, ac);
-    steps.push({ z, i: ig, f: fg, g, o: og, c: cNew, ac, h: hNew, hPrev: h, cPrev: c });
+    steps.push({ z, i: ig, f: fg, g, o: og, c: cNew, ac, h: hNew, hPrev: hRead, cPrev: c });
     h = hNew;
     c = cNew;
   }
@@ -112,7 +123,7 @@ function lstmCell(o: Ops, f: ActivationFns, spec: RecurrentSpec, xw: Ref[], rk: 
         dxw[t] = dz;
         if (s.hPrev) {
           dRk.push(o.matMul(s.hPrev, dz, true, false));
-          dhNext = o.matMul(dz, rk, false, true);
+          dhNext = masked(o, o.matMul(dz, rk, false, true), hMask);
           dcNext = o.mul(dc, s.f);
         }
       }
@@ -121,7 +132,7 @@ function lstmCell(o: Ops, f: ActivationFns, spec: RecurrentSpec, xw: Ref[], rk: 
   };
 }
 
-function gruCell(o: Ops, f: ActivationFns, spec: RecurrentSpec, xw: Ref[], rk: Ref): CellRun {
+function gruCell(o: Ops, f: ActivationFns, spec: RecurrentSpec, xw: Ref[], rk: Ref, hMask: Ref | null): CellRun {
   const ra = spec.recurrentActivation;
   const act = spec.activation;
   const U = spec.units;
@@ -139,15 +150,17 @@ function gruCell(o: Ops, f: ActivationFns, spec: RecurrentSpec, xw: Ref[], rk: R
       const hh = f.apply(act, xH);
       s = { preZ: xZ, preR: null, preH: xH, z, r: null, hh, rh: null, h: o.mul(o.sub(o.constF([1]), z), hh), hPrev: null };
     } else {
-      const [recZ, recR] = o.split(o.matMul(h, rkZR), 2, 1) as [Ref, Ref];
+      // tfjs's GRU uses the masked previous state everywhere in the step, the carry included
+      const hm = masked(o, h, hMask);
+      const [recZ, recR] = o.split(o.matMul(hm, rkZR), 2, 1) as [Ref, Ref];
       const preZ = o.add(xZ, recZ);
       const preR = o.add(xR, recR);
       const z = f.apply(ra, preZ);
       const r = f.apply(ra, preR);
-      const rh = o.mul(r, h);
+      const rh = o.mul(r, hm);
       const preH = o.add(xH, o.matMul(rh, rkH));
       const hh = f.apply(act, preH);
-      s = { preZ, preR, preH, z, r, hh, rh, h: o.add(o.mul(z, h), o.mul(o.sub(o.constF([1]), z), hh)), hPrev: h };
+      s = { preZ, preR, preH, z, r, hh, rh, h: o.add(o.mul(z, hm), o.mul(o.sub(o.constF([1]), z), hh)), hPrev: hm };
     }
     steps.push(s);
     h = s.h;
@@ -177,7 +190,7 @@ function gruCell(o: Ops, f: ActivationFns, spec: RecurrentSpec, xw: Ref[], rk: R
         const dZR = o.concat([dPreZ, dPreR], 1);
         dRkZR.push(o.matMul(s.hPrev, dZR, true, false));
         dxw[t] = o.concat([dPreZ, dPreR, dPreH], 1);
-        dhNext = o.addN([o.mul(dh, s.z), o.mul(dRh, s.r!), o.matMul(dZR, rkZR, false, true)]);
+        dhNext = masked(o, o.addN([o.mul(dh, s.z), o.mul(dRh, s.r!), o.matMul(dZR, rkZR, false, true)]), hMask);
       }
       const zeros = (): Ref => o.zerosLike(rk);
       const dRecurrent = dRkZR.length ? o.concat([o.addN(dRkZR), o.addN(dRkH)], 1) : zeros();

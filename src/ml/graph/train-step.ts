@@ -76,7 +76,7 @@ export function compileTrainStep(
   const idx = g.input('idx', 'int32');
   const swAll = data.sampleWeights ? g.input('sample_weights', 'float32') : null;
   const hyperIn = g.input('hyper', 'float32');
-  const needsSeed = layers.some((l) => l.type === 'dropout' && l.rate > 0);
+  const needsSeed = layers.some((l) => (l.type === 'dropout' && l.rate > 0) || ((l.type === 'lstm' || l.type === 'gru') && ((l.dropout ?? 0) > 0 || (l.recurrentDropout ?? 0) > 0)));
   const seed = needsSeed ? g.input('seed', 'int32') : null;
   const wts = declareWeights(g, model, spec);
   const { weights, weightsMeta, frozenWeights, stateWeights, stateIn, takeWeight, regularised } = wts;
