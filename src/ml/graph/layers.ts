@@ -56,9 +56,15 @@ export function declareWeights(g: FunctionBuilder, model: TfModule.LayersModel, 
   const layers = spec.model.layers;
   const weightsMeta = model.trainableWeights.map((w) => ({ name: w.name, shape: w.shape.map((d) => d!) }));
   const weights = weightsMeta.map((_, i) => g.input(`w${i}`, 'float32'));
-  const frozenWeights = layers.flatMap((l, i) => (l.type !== 'batchNormalization' && !model.layers[i]!.trainable ? model.layers[i]!.nonTrainableWeights : []));
+  // (a frozen batch norm lists gamma, beta, moving mean, moving variance as non-trainable: the
+  // first are frozen weights, the statistics stay state, updated as tfjs does in training)
+  const frozenWeights = layers.flatMap((l, i) => {
+    const tl = model.layers[i]!;
+    if (tl.trainable) return [];
+    return l.type === 'batchNormalization' ? tl.nonTrainableWeights.slice(0, -2) : tl.nonTrainableWeights;
+  });
   const frozenIn = frozenWeights.map((_, i) => g.input(`frozen${i}`, 'float32'));
-  const stateWeights = layers.flatMap((l, i) => (l.type === 'batchNormalization' ? model.layers[i]!.nonTrainableWeights : []));
+  const stateWeights = layers.flatMap((l, i) => (l.type === 'batchNormalization' ? model.layers[i]!.nonTrainableWeights.slice(-2) : []));
   const stateIn = stateWeights.map((_, i) => g.input(`state${i}`, 'float32'));
   let wi = 0;
   let fi = 0;
@@ -112,19 +118,22 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
     switch (l.type) {
       case 'dense':
       case 'conv2d': {
-        if (l.type === 'dense' && (tfLayer.input as TfModule.SymbolicTensor).shape.length !== 2) {
-          return { unsupported: `model.layers[${i}] (dense) on a rank-${(tfLayer.input as TfModule.SymbolicTensor).shape.length} input; flatten first` };
-        }
+        // a dense layer on [B, ..., D] acts on the last axis (as tfjs's does): flatten to 2-D around it
+        const inShape = (tfLayer.input as TfModule.SymbolicTensor).shape;
+        const flat = l.type === 'dense' && inShape.length > 2;
+        if (flat && inShape.slice(1).some((d) => d === null)) return { unsupported: `model.layers[${i}] (dense) on an input of unknown shape` };
+        const layerIn = input;
+        const input2 = flat ? o.reshape(layerIn, o.constI([-1, inShape[inShape.length - 1]!])) : layerIn;
         const frozen = !tfLayer.trainable;
         const w = takeWeight(i, l.kernelRegularizer).w;
         const hasBias = l.useBias ?? true;
         const b = hasBias ? takeWeight(i, l.biasRegularizer).w : null;
         let z: Ref;
         let conv: { strides: [number, number]; padding: Padding; dilations: [number, number]; kernel: number[] } | null = null;
-        if (l.type === 'dense') z = o.matMul(input, w);
+        if (l.type === 'dense') z = o.matMul(input2, w);
         else {
           conv = { strides: pair(l.strides ?? 1), padding: l.padding === 'same' ? 'SAME' : 'VALID', dilations: pair(l.dilationRate ?? 1), kernel: tfLayer.weights[0]!.shape.map((d) => d!) };
-          z = o.conv2d(input, w, conv.strides, conv.padding, conv.dilations);
+          z = o.conv2d(input2, w, conv.strides, conv.padding, conv.dilations);
         }
         if (b) z = o.biasAdd(z, b);
         const act = l.activation ?? 'linear';
@@ -132,18 +141,21 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
         const fused = isLast && opts.fuseLast;
         const a = fused ? z : activate(o, act, z);
         if (fused) logits = z;
-        h = a;
+        const outShape = (tfLayer.outputShape as number[]).map((d, k) => (k === 0 ? -1 : d));
+        h = flat ? o.reshape(a, o.constI(outShape, [outShape.length])) : a;
         tapes.push({
-          backward: (dy, needDx) => {
+          backward: (dyOut, needDx) => {
+            const dy = flat ? o.reshape(dyOut, o.constI([-1, l.units])) : dyOut;
             const dz = fused ? dy : activationGrad(o, act, dy, z, a);
             const grads: Ref[] = [];
             if (!frozen) {
-              if (conv) grads.push(o.conv2dBackpropFilter(input, o.constI(conv.kernel), dz, conv.strides, conv.padding, conv.dilations));
-              else grads.push(o.matMul(input, dz, true, false));
+              if (conv) grads.push(o.conv2dBackpropFilter(input2, o.constI(conv.kernel), dz, conv.strides, conv.padding, conv.dilations));
+              else grads.push(o.matMul(input2, dz, true, false));
               if (b) grads.push(o.biasAddGrad(dz));
             }
             let dx: Ref | undefined;
-            if (needDx) dx = conv ? o.conv2dBackpropInput(o.shape(input), w, dz, conv.strides, conv.padding, conv.dilations) : o.matMul(dz, w, false, true);
+            if (needDx) dx = conv ? o.conv2dBackpropInput(o.shape(input2), w, dz, conv.strides, conv.padding, conv.dilations) : o.matMul(dz, w, false, true);
+            if (dx && flat) dx = o.reshape(dx, o.shape(layerIn));
             return { dx, grads };
           },
         });
@@ -223,7 +235,7 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
         if (rank !== 2 && rank !== 4) return { unsupported: `model.layers[${i}] (batchNormalization) on a rank-${rank} input` };
         if (l.axis !== undefined && l.axis !== -1 && l.axis !== rank - 1) return { unsupported: `model.layers[${i}] (batchNormalization) over axis ${l.axis}; only the last axis compiles` };
         const channels = (tfLayer.input as TfModule.SymbolicTensor).shape[rank - 1]!;
-        if (train && !tfLayer.trainable) return { unsupported: `model.layers[${i}] (batchNormalization) is frozen` };
+        const frozen = !tfLayer.trainable;
         const gamma = (l.scale ?? true) ? takeWeight(i, undefined).w : null;
         const beta = (l.center ?? true) ? takeWeight(i, undefined).w : null;
         const epsilon = l.epsilon ?? 1e-3;
@@ -250,7 +262,7 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
           backward: (dy, needDx) => {
             const dy4 = rank === 4 ? dy : o.reshape(dy, o.constI([-1, 1, 1, channels]));
             const [dx4, dScale, dOffset] = o.fusedBatchNormGrad(dy4, x4, scale, reserve, epsilon);
-            const grads = [...(gamma ? [dScale!] : []), ...(beta ? [dOffset!] : [])];
+            const grads = frozen ? [] : [...(gamma ? [dScale!] : []), ...(beta ? [dOffset!] : [])];
             return { grads, dx: needDx ? (rank === 4 ? dx4 : o.reshape(dx4!, o.constI([-1, channels]))) : undefined };
           },
         });
