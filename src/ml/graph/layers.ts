@@ -232,7 +232,10 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
       }
       case 'batchNormalization': {
         const rank = (tfLayer.input as TfModule.SymbolicTensor).shape.length;
-        if (rank !== 2 && rank !== 4) return { unsupported: `model.layers[${i}] (batchNormalization) on a rank-${rank} input` };
+        // statistics are per channel over every other axis: any rank runs as NHWC [-1, 1, 1, C]
+        const shape = (tfLayer.input as TfModule.SymbolicTensor).shape;
+        if (rank < 2 || shape.slice(1).some((d) => d === null)) return { unsupported: `model.layers[${i}] (batchNormalization) on an input of unknown shape` };
+        const back = (t: Ref) => (rank === 4 ? t : o.reshape(t, o.constI(shape.map((d, k) => (k === 0 ? -1 : d!)), [rank])));
         if (l.axis !== undefined && l.axis !== -1 && l.axis !== rank - 1) return { unsupported: `model.layers[${i}] (batchNormalization) over axis ${l.axis}; only the last axis compiles` };
         const channels = (tfLayer.input as TfModule.SymbolicTensor).shape[rank - 1]!;
         const frozen = !tfLayer.trainable;
@@ -247,7 +250,7 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
         if (!train) {
           // inference: normalise with the moving statistics, as tfjs does outside training
           const y4 = o.fusedBatchNormInfer(x4, scale, offset, movingMean, movingVar, epsilon);
-          h = rank === 4 ? y4 : o.reshape(y4, o.constI([-1, channels]));
+          h = back(y4);
           break;
         }
         const [y4, mean, besselVar, ...reserve] = o.fusedBatchNorm(x4, scale, offset, epsilon);
@@ -257,13 +260,13 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
         const biasedVar = o.mul(besselVar!, o.div(o.sub(perChannel, o.constF([1])), perChannel));
         const decay = o.constF([1 - momentum]);
         stateOut.push(o.sub(movingMean, o.mul(o.sub(movingMean, mean!), decay)), o.sub(movingVar, o.mul(o.sub(movingVar, biasedVar), decay)));
-        h = rank === 4 ? y4! : o.reshape(y4!, o.constI([-1, channels]));
+        h = back(y4!);
         tapes.push({
           backward: (dy, needDx) => {
             const dy4 = rank === 4 ? dy : o.reshape(dy, o.constI([-1, 1, 1, channels]));
             const [dx4, dScale, dOffset] = o.fusedBatchNormGrad(dy4, x4, scale, reserve, epsilon);
             const grads = frozen ? [] : [...(gamma ? [dScale!] : []), ...(beta ? [dOffset!] : [])];
-            return { grads, dx: needDx ? (rank === 4 ? dx4 : o.reshape(dx4!, o.constI([-1, channels]))) : undefined };
+            return { grads, dx: needDx ? back(dx4!) : undefined };
           },
         });
         break;
