@@ -222,3 +222,36 @@ export function checkLiteralSecrets(r: Reporter, raw: unknown, p: Pipeline): voi
     if (stage.type === 'activity' && stage.input !== undefined) checkActivityInput(r, raw, stage.input, [...base, 'input']);
   }
 }
+
+const MASK = '***';
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/:@"']+):([^\s/@"']+)@/gi;
+const QUERY_PARAM = /([?&])([^=&#\s"']+)=([^&#\s"']*)/g;
+const KEY_VALUE = /(["']?)([A-Za-z0-9_-]+)\1(\s*:[ \t]*)("([^"]*)"|'([^']*)'|([^\s,{}[\]#"'`]+(?:[ \t]+[^\s,{}[\]#"'`]+)*))/g;
+
+/**
+ * `text` with credential-looking values replaced by `***`: passwords in URLs, sensitive query
+ * parameters and, in YAML source lines (`yaml: true`), sensitive `key: value` pairs
+ * (header-like names), unless the value is a `${secrets.*}` reference. A safety net for
+ * anything that echoes spec text (diagnostic messages, the source lines the CLI prints),
+ * whatever rule reported it. (Prose is not masked by key: "Unexpected token: EOF" stays.)
+ */
+export function maskCredentials(text: string, opts: { yaml?: boolean } = {}): string {
+  const isRef = (v: string) => /^\s*(\w+\s+)?\$\{\s*secrets\.[^}]*\}\s*$/.test(v);
+  return text
+    .replace(URL_USERINFO, (_m, scheme: string, user: string) => `${scheme}${user}:${MASK}@`)
+    .replace(QUERY_PARAM, (m, sep: string, name: string, value: string) => {
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // keep the raw name
+      }
+      return value && isSensitiveQueryParam(decoded) && !isRef(value) ? `${sep}${name}=${MASK}` : m;
+    })
+    .replace(opts.yaml ? KEY_VALUE : /(?!)/g, (m, q: string, key: string, colon: string, raw: string, dq?: string, sq?: string, bare?: string) => {
+      const value = dq ?? sq ?? bare ?? '';
+      if (!value.trim() || !isSensitiveHeader(key) || isRef(value)) return m;
+      const masked = dq !== undefined ? `"${MASK}"` : sq !== undefined ? `'${MASK}'` : MASK;
+      return `${q}${key}${q}${colon}${masked}`;
+    });
+}

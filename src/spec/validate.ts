@@ -5,6 +5,7 @@
  */
 import type { ParamType, ParamValue } from '../compiler/plan.ts';
 import { references, resolveTemplates } from '../compiler/expr.ts';
+import { maskCredentials } from './literal-secrets.ts';
 import { SpecError, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { loadSpecFile, type LoadedSpec } from './load.ts';
 import { schemaDiagnostics, suggest } from './schema.ts';
@@ -129,6 +130,15 @@ function holdsTemplate(data: unknown, ptr: string): boolean {
   return typeof v === 'string' && v.includes('${');
 }
 
+/**
+ * Sorted, with credential-looking values masked in messages and hints: several rules quote spec
+ * values (a pattern mismatch, an override), and a secret pasted into the file must not reach
+ * CI logs through them (src/spec/literal-secrets.ts reports the paste itself).
+ */
+function finish(diagnostics: Diagnostic[]): Diagnostic[] {
+  return sortDiagnostics(diagnostics).map((d) => ({ ...d, message: maskCredentials(d.message), ...(d.hint ? { hint: maskCredentials(d.hint) } : {}) }));
+}
+
 /** Validates loaded YAML; never throws for bad input (diagnostics say what is wrong). */
 export function validateLoaded(spec: LoadedSpec, overrides: Record<string, string> = {}): ValidationResult {
   const diagnostics: Diagnostic[] = [];
@@ -141,10 +151,10 @@ export function validateLoaded(spec: LoadedSpec, overrides: Record<string, strin
   const data = substituteParams(spec.data, params, paramTypes);
   const schemaDiags = schemaDiagnostics(spec, data, (ptr) => holdsTemplate(data, ptr));
   diagnostics.push(...schemaDiags);
-  if (schemaDiags.length) return { file: spec.file, diagnostics: sortDiagnostics(diagnostics) };
+  if (schemaDiags.length) return { file: spec.file, diagnostics: finish(diagnostics) };
   const pipeline = data as unknown as Pipeline;
   diagnostics.push(...semanticDiagnostics(spec, pipeline));
-  const sorted = sortDiagnostics(diagnostics);
+  const sorted = finish(diagnostics);
   return sorted.some((d) => d.severity === 'error')
     ? { file: spec.file, diagnostics: sorted }
     : { file: spec.file, diagnostics: sorted, valid: { spec, pipeline, params, paramTypes } };

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { renderGithub, renderHuman } from '../../src/cli/diagnostics-output.ts';
 import { compile } from '../../src/compiler/compile.ts';
 import { formatOne } from '../../src/spec/diagnostics.ts';
-import { isSensitiveHeader, isSensitiveQueryParam } from '../../src/spec/literal-secrets.ts';
+import { isSensitiveHeader, isSensitiveQueryParam, maskCredentials } from '../../src/spec/literal-secrets.ts';
 import { loadSpecText } from '../../src/spec/load.ts';
 import { validateFile, validateLoaded } from '../../src/spec/validate.ts';
 
@@ -147,5 +147,29 @@ describe('credentials written into a spec', () => {
       expect(isSensitiveQueryParam(q), q).toBe(true);
     }
     for (const q of ['keys', 'tokenizer', 'page', 'day', 'session_id']) expect(isSensitiveQueryParam(q), q).toBe(false);
+  });
+});
+
+describe('credentials never reach printed diagnostics, whatever rule fires', () => {
+  it('masks passwords in URLs, sensitive query parameters and header-like key: value pairs, not secret references', () => {
+    expect(maskCredentials('see https://bob:hunter2@h.example/x?token=abc&page=2')).toBe('see https://bob:***@h.example/x?token=***&page=2');
+    expect(maskCredentials('headers: { Authorization: "Bearer abc", Accept: "text/csv", X-Api-Key: k1 }', { yaml: true })).toBe(
+      'headers: { Authorization: "***", Accept: "text/csv", X-Api-Key: *** }',
+    );
+    expect(maskCredentials("url: 'https://h/x?api_key=${secrets.K}', token: '${secrets.T}'", { yaml: true })).toBe("url: 'https://h/x?api_key=${secrets.K}', token: '${secrets.T}'");
+    expect(maskCredentials('units: 16, learningRate: 0.01', { yaml: true })).toBe('units: 16, learningRate: 0.01');
+    // messages are prose: only URLs are masked there
+    expect(maskCredentials('Unexpected token: EOF in https://h/x?sig=abc')).toBe('Unexpected token: EOF in https://h/x?sig=***');
+  });
+
+  it('a schema error on the line of a pasted credential prints that line masked', () => {
+    // the bad checksum stops validation at the schema, before the literal-secret rule runs
+    const text = spec(csv(`, headers: { Authorization: "Bearer ${SECRET}" }, sha256: nothex`, `https://h.example/a.csv?key=${SECRET}`));
+    const { r, codes, printed } = check(text);
+    expect(codes.some((c) => c.startsWith('schema.'))).toBe(true);
+    expect(codes).not.toContain('security.literal-secret');
+    expect(printed).not.toContain(SECRET);
+    expect(printed).toContain('Authorization: "***"');
+    expect(r.diagnostics.length).toBeGreaterThan(0);
   });
 });
