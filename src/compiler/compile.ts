@@ -26,6 +26,19 @@ function cacheOf(c: Cache | undefined): { enabled: boolean; ttlMs?: number } | u
   return { enabled: c.enabled ?? true, ...(c.ttl ? { ttlMs: parseDuration(c.ttl) } : {}) };
 }
 
+/**
+ * A collect stage reading a file or URL whose content can change under the same config: the
+ * step cache (keyed by config) would serve yesterday's data, so it runs every time unless its
+ * content is pinned by `sha256` or the stage sets `cache` itself. Its dataset is
+ * content-addressed, so unchanged data still makes every downstream stage a cache hit.
+ * (Built-in sources, mnist and seeded synthetic data, are what their config says.)
+ */
+function readsChangingData(kind: StageKind, s: Stage): boolean {
+  if (kind !== 'collect') return false;
+  const src = (s as { source?: { type?: string; sha256?: string } }).source;
+  return (src?.type === 'csv' || src?.type === 'json' || src?.type === 'ndjson') && !src.sha256;
+}
+
 function activityOptions(p: Pipeline, kind: StageKind, s: Stage): ActivityOptionsPlan {
   const d = p.defaults ?? {};
   const retry = { ...d.retry, ...s.retry };
@@ -66,7 +79,7 @@ function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): 
       return [input, { stage: b.stage, output: b.output, kind: t }];
     }),
   );
-  const cache = cacheOf(s.cache) ?? cacheOf(p.defaults?.cache) ?? { enabled: true };
+  const cache = cacheOf(s.cache) ?? (readsChangingData(kind, s) ? { enabled: false } : undefined) ?? cacheOf(p.defaults?.cache) ?? { enabled: true };
   return {
     id: name,
     kind,
