@@ -79,6 +79,9 @@ describe('training survives a killed worker', () => {
     const clean = await (await env.start(plan)).result();
     await stop(steady);
     expect(clean.stages.train!.outputs.epochs).toBe(EPOCHS);
+    // the worker says at start what training runs on
+    expect(steady.output()).toMatch(/training: tensorflow \(TensorFlow 2\.21[^)]*\), graph steps on/);
+    expect(steady.output()).not.toContain('serves the GPU queue');
 
     // 2. The same pipeline with no cache; its worker is killed mid-training.
     const first = spawnWorker(testAddress(), env.queue, env.home);

@@ -16,6 +16,19 @@ interface WorkerFlags extends ConnectionFlags {
   shutdownGrace: string;
 }
 
+/** What training will run on here, so an operator sees a missing native build or GPU at start. */
+async function trainingLine(servesGpuQueue: boolean): Promise<string> {
+  const { selectBackend } = await import('../../ml/backend.ts');
+  const { graphStepUnavailable } = await import('../../ml/graph/trainer.ts');
+  const { tf, info } = selectBackend();
+  const why = graphStepUnavailable(tf);
+  let line = `training: ${info.backend}${info.tfVersion ? ` (TensorFlow ${info.tfVersion})` : ''}, graph steps ${why ? `off: ${why}` : 'on'}`;
+  if (servesGpuQueue && info.backend !== 'tensorflow-gpu') {
+    line += `\nnote: this worker serves the GPU queue without a CUDA backend, so GPU stages train on the CPU here; pass --no-gpu-queue on CPU-only workers of a cluster`;
+  }
+  return line;
+}
+
 export function register(program: Command): void {
   withConnectionOptions(
     program
@@ -49,6 +62,7 @@ export function register(program: Command): void {
     });
     const queues = workers.map((w) => w.options.taskQueue).join(', ');
     process.stdout.write(`mlpipe worker on ${cfg.address} (${cfg.namespace}), queues: ${queues}. Ctrl-C to stop.\n`);
+    process.stdout.write(`${await trainingLine(o.gpuQueue)}\n`);
     // The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown of every worker.
     await runWorkers(workers);
     await connection.close();
