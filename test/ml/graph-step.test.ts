@@ -479,6 +479,12 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
     expect(r.engine.reason).toBe('a sparseCategoricalCrossentropy model must end in a dense or conv2d layer here');
     await expect(fit(model, spec, x, y, { epochs: 1, batchSize: 16, engine: 'graph' })).rejects.toThrow(/engine 'graph' is not possible here: a sparseCategoricalCrossentropy model must end in a dense/);
     model.dispose();
+    const long: TrainModelSpec = { ...spec, model: { inputShape: [200, 2], layers: [{ type: 'gru', units: 2, returnSequences: true }, { type: 'lstm', units: 2 }, { type: 'dense', units: 2 }] } };
+    const longModel = buildModel(long, { seed: 1 });
+    expect(compileTrainStep(longModel.model, long, { xDtype: 'float32', yDtype: 'int32', sampleWeights: false })).toEqual({
+      unsupported: 'model.layers[1] (lstm): 400 unrolled time steps in all, over 256 (compiling the unrolled graph would block for many seconds)',
+    });
+    longModel.model.dispose();
     const channelsFirst: TrainModelSpec = { ...spec, model: { inputShape: [3, 4, 4], layers: [{ type: 'batchNormalization', axis: 1 }, { type: 'flatten' }, { type: 'dense', units: 2 }] } };
     const built = buildModel(channelsFirst, { seed: 1 });
     const program = compileTrainStep(built.model, channelsFirst, { xDtype: 'float32', yDtype: 'int32', sampleWeights: false });

@@ -8,6 +8,13 @@ import type { FunctionBuilder, Ref } from './function-def.ts';
 import type { Ops, Padding } from './ops.ts';
 import { recurrent } from './recurrent.ts';
 
+/**
+ * Recurrent layers are unrolled; TensorFlow's graph optimiser takes superlinear time on long
+ * unrolled graphs (one LSTM: 300 steps ~7 s, 600 steps ~44 s, blocking the first batch and with
+ * it the activity's heartbeats), so longer sequences train on eager ops.
+ */
+export const MAX_UNROLLED_STEPS = 256;
+
 /** One layer's backward pass: its weights' gradients (in weight order) and, if asked, its input's. */
 export interface Tape {
   backward: (dy: Ref, needDx: boolean) => { dx?: Ref; grads: Ref[] };
@@ -109,6 +116,7 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
   const train = opts.mode === 'train';
   const stateOut: Ref[] = [];
   let stateAt = 0;
+  let unrolled = 0;
   const tapes: Tape[] = [];
   let h: Ref = x;
   let logits: Ref | null = null;
@@ -186,6 +194,10 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
       case 'gru': {
         const shape = (tfLayer.input as TfModule.SymbolicTensor).shape;
         if (shape.length !== 3 || !shape[1] || !shape[2]) return { unsupported: `model.layers[${i}] (${l.type}) needs a fixed [steps, features] input` };
+        unrolled += shape[1];
+        if (unrolled > MAX_UNROLLED_STEPS) {
+          return { unsupported: `model.layers[${i}] (${l.type}): ${unrolled} unrolled time steps in all, over ${MAX_UNROLLED_STEPS} (compiling the unrolled graph would block for many seconds)` };
+        }
         const frozen = !tfLayer.trainable;
         const kernel = takeWeight(i, l.kernelRegularizer).w;
         const recurrentKernel = takeWeight(i, undefined).w;
