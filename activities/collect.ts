@@ -13,6 +13,7 @@ import {
   type TableSchema,
 } from '../src/ml/data-sources.ts';
 import { generateSynthetic, type SyntheticConfig } from '../src/ml/synthetic.ts';
+import { resolveInside } from '../src/artifacts/paths.ts';
 import { mapError, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
 
 type Source =
@@ -27,6 +28,26 @@ export interface CollectConfig {
   onBadRows?: 'fail' | 'drop';
   /** The pipeline file's directory, added by the compiler; source paths stay inside it. */
   __baseDir?: string;
+  /** That directory relative to its git checkout's top, for workers with their own checkout. */
+  __repoDir?: string;
+}
+
+/** Env var (set by `mlpipe worker --repo-root`): where this worker sees the pipelines' git checkout. */
+export const REPO_ROOT_ENV = 'MLPIPE_REPO_ROOT';
+
+/**
+ * Where a collect stage's relative paths resolve: the spec's directory inside this worker's
+ * checkout when the worker was given one (the plan may come from another machine), else the
+ * directory the plan was compiled in.
+ */
+export function sourceBaseDir(cfg: Pick<CollectConfig, '__baseDir' | '__repoDir'>, at: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const root = env[REPO_ROOT_ENV];
+  if (!root || cfg.__repoDir === undefined) return cfg.__baseDir;
+  try {
+    return resolveInside(root, cfg.__repoDir || '.');
+  } catch (e) {
+    throw new DataError(`${at}: ${(e as Error).message}`);
+  }
 }
 
 /** Load the source into a dataset (with statistics). Throws DataError on bad input. */
@@ -39,7 +60,7 @@ export async function collectDataset(cfg: CollectConfig, at: string, signal?: Ab
     case 'csv':
     case 'json':
     case 'ndjson': {
-      const buf = await readSourceBytes(src, cfg.__baseDir, at, signal);
+      const buf = await readSourceBytes(src, sourceBaseDir(cfg, at), at, signal);
       const file = src.path ?? src.url ?? '?';
       const r =
         src.type === 'csv'

@@ -18,6 +18,11 @@ export const ALWAYS_NON_RETRYABLE = ['InvalidInput'];
 export interface CompileOptions {
   /** Directory of the pipeline file: collect stages read relative paths from here, never above. */
   baseDir: string;
+  /**
+   * The same directory relative to its git work tree's top ('' or 'a/b'): a worker started with
+   * `--repo-root` (its own checkout) resolves collect paths there instead of `baseDir`.
+   */
+  repoDir?: string;
 }
 
 function cacheOf(c: Cache | undefined): { enabled: boolean; ttlMs?: number } | undefined {
@@ -65,7 +70,11 @@ function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): 
   const kind = s.type as StageKind;
   const config: JsonObject = {};
   for (const [k, v] of Object.entries(s)) if (!COMMON_FIELDS.has(k)) config[k] = v as JsonObject[string];
-  if (kind === 'collect') config.__baseDir = opts.baseDir;
+  if (kind === 'collect') {
+    config.__baseDir = opts.baseDir;
+    // where a worker with its own checkout (`mlpipe worker --repo-root`) finds the same files
+    if (opts.repoDir !== undefined) config.__repoDir = opts.repoDir;
+  }
   if (kind === 'optimize') {
     // Trials train the tuned stage's model with overrides: they need its whole config.
     const tuned = p.stages[(s as { tunes: string }).tunes]!;

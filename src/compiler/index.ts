@@ -18,6 +18,7 @@ export interface CompileResult {
 export async function compileFile(file: string, opts: { params?: Record<string, string> } = {}): Promise<CompileResult> {
   const result = await validateFile(file, opts.params ?? {});
   if (!result.valid) throw new SpecError(result.diagnostics);
-  const plan = compile(result.valid, { baseDir: dirname(resolve(file)) });
-  return { plan, source: sourceInfo(file) };
+  const source = sourceInfo(file);
+  const plan = compile(result.valid, { baseDir: dirname(resolve(file)), ...(source.repoDir !== undefined ? { repoDir: source.repoDir } : {}) });
+  return { plan, source };
 }

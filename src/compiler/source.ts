@@ -10,6 +10,8 @@ export interface SourceInfo {
   gitBranch?: string;
   /** `origin`'s URL with any credentials removed. */
   gitRemote?: string;
+  /** The spec's directory relative to the git work tree's top ('' at the top, else 'a/b'). */
+  repoDir?: string;
 }
 
 function git(cwd: string, args: string[]): string | undefined {
@@ -35,8 +37,10 @@ export function stripCredentials(url: string): string {
 export function sourceInfo(file: string): SourceInfo {
   const abs = resolve(file);
   const dir = dirname(abs);
+  const prefix = git(dir, ['rev-parse', '--show-prefix']);
+  const repoDir = prefix !== undefined ? { repoDir: prefix.replace(/\/$/, '') } : {};
   const sha = git(dir, ['rev-parse', 'HEAD']);
-  if (!sha) return { file: abs };
+  if (!sha) return { file: abs, ...repoDir };
   const remote = git(dir, ['remote', 'get-url', 'origin']);
   const branch = git(dir, ['rev-parse', '--abbrev-ref', 'HEAD']);
   return {
@@ -45,5 +49,6 @@ export function sourceInfo(file: string): SourceInfo {
     gitDirty: (git(dir, ['status', '--porcelain']) ?? '') !== '',
     ...(branch && branch !== 'HEAD' ? { gitBranch: branch } : {}),
     ...(remote ? { gitRemote: stripCredentials(remote) } : {}),
+    ...repoDir,
   };
 }

@@ -55,7 +55,9 @@ export async function readSourceBytes(
     name = src.path;
     const st = await stat(file).catch(() => null);
     if (!st?.isFile()) {
-      throw new DataError(`${where}: ${src.path} does not exist (looked in ${baseDir}); fix source.path`);
+      throw new DataError(
+        `${where}: ${src.path} does not exist (looked in ${baseDir}); fix source.path, or start workers whose checkout lies elsewhere with --repo-root <their checkout>`,
+      );
     }
     if (st.size > limit) {
       throw new DataError(`${where}: ${src.path} is ${st.size} bytes, over the limit of ${limit}; raise source.maxBytes`);

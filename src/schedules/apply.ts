@@ -105,8 +105,8 @@ export async function loadDesired(files: string[], o: LoadOptions = {}): Promise
       out.errors.push(`${f}: the schedule's params do not validate: ${withParams.diagnostics.map((d) => d.message).join('; ')}`);
       continue;
     }
-    const plan = compile(withParams.valid, { baseDir: baseDirFor(f, o) });
     const source = sourceInfo(f);
+    const plan = compile(withParams.valid, { baseDir: baseDirFor(f, o), ...(source.repoDir !== undefined ? { repoDir: source.repoDir } : {}) });
     if (source.gitDirty && source.gitSha && !dirty.has(source.gitSha)) {
       dirty.add(source.gitSha);
       out.warnings.push(

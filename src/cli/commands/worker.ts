@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { mlpipeHome } from '../../home.ts';
 import { buildActivities } from '../../../activities/index.ts';
@@ -14,6 +15,7 @@ interface WorkerFlags extends ConnectionFlags {
   gpuQueue: boolean;
   maxConcurrentActivities: number;
   shutdownGrace: string;
+  repoRoot?: string;
 }
 
 /** What training will run on here, so an operator sees a missing native build or GPU at start. */
@@ -40,9 +42,11 @@ export function register(program: Command): void {
       .option('--gpus <n>', 'GPUs here: GPU-queue stages run at most one per GPU (default 1 slot)', positiveInt('--gpus'), 1)
       .option('--no-gpu-queue', 'do not serve the mlpipe-gpu queue (CPU-only worker in a cluster)')
       .option('--max-concurrent-activities <n>', 'stages at once on the main queue', positiveInt('--max-concurrent-activities'), 4)
-      .option('--shutdown-grace <duration>', 'time running stages get to checkpoint on shutdown', '30s'),
+      .option('--shutdown-grace <duration>', 'time running stages get to checkpoint on shutdown', '30s')
+      .option('--repo-root <dir>', "this worker's checkout of the pipelines' git repo: collect stages read relative paths there (env MLPIPE_REPO_ROOT)"),
   ).action(async (o: WorkerFlags) => {
     const cfg = configFrom(o);
+    if (o.repoRoot) process.env.MLPIPE_REPO_ROOT = resolve(o.repoRoot);
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // TensorFlow's C++ start-up chatter
     const connection = await connectWorkerConnection(cfg);
     const activities = await buildActivities({
