@@ -151,6 +151,22 @@ describe('graph training step: same results as the eager loop', () => {
     }
   });
 
+  it('integer labels and targets where the loss and metrics read them as floats', async () => {
+    const binary: TrainModelSpec = {
+      model: { inputShape: [4], layers: [{ type: 'dense', units: 4, activation: 'relu' }, { type: 'dense', units: 1 }] },
+      optimizer: { type: 'sgd', learningRate: 0.1 },
+      loss: 'binaryCrossentropy',
+      metrics: ['accuracy', 'recall'],
+    };
+    let r = await both(binary, { data: randoms(N * 4, 56), shape: [N, 4] }, { data: classes(N, 2, 57), shape: [N, 1] });
+    expectSameLogs(r.graph, r.eager);
+    expectSameWeights(r.graph.w, r.eager.w);
+    const counts: TrainModelSpec = { ...binary, loss: 'meanSquaredError', metrics: ['meanSquaredError', 'meanAbsoluteError'], optimizer: { type: 'sgd', learningRate: 0.01 } };
+    r = await both(counts, { data: randoms(N * 4, 58), shape: [N, 4] }, { data: classes(N, 5, 59), shape: [N, 1] });
+    expectSameLogs(r.graph, r.eager);
+    expectSameWeights(r.graph.w, r.eager.w);
+  });
+
   it('regression: mean squared and absolute error losses and metrics; adagrad and plain sgd', async () => {
     for (const [loss, optimizer] of [
       ['meanSquaredError', { type: 'adagrad', learningRate: 0.1 }],

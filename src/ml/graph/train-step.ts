@@ -84,7 +84,12 @@ export function compileTrainStep(
   if (firstTrainable < 0) return { unsupported: 'no layer has trainable weights' };
 
   const x = o.gather(xAll, idx, 'float32');
-  let y = o.gather(yAll, idx, data.yDtype);
+  const y = o.gather(yAll, idx, data.yDtype);
+  // the batch's labels as the loss and metrics read them: floats, or class ids [B] (made once)
+  let yFloatRef: Ref | null = null;
+  const yFloat = () => (yFloatRef ??= data.yDtype === 'float32' ? y : o.cast(y, data.yDtype, 'float32'));
+  let classIdsRef: Ref | null = null;
+  const classIds = () => (classIdsRef ??= o.reshape(data.yDtype === 'int32' ? y : o.cast(y, data.yDtype, 'int32'), o.constI([-1]), 'int32'));
   const batch = o.cast(o.size(idx, 'int32'), 'int32', 'float32');
 
   const net = layerGraph(o, model, spec, x, { mode: 'train', fuseLast: isClassification(loss), seed, takeWeight, stateIn });
@@ -98,15 +103,12 @@ export function compileTrainStep(
   let dOut: Ref; // d(per-sample loss)/d(out), before the 1/B and sample weight factors
   if (loss === 'sparseCategoricalCrossentropy' || loss === 'categoricalCrossentropy') {
     if (loss === 'sparseCategoricalCrossentropy') {
-      const labels = o.reshape(data.yDtype === 'int32' ? y : o.cast(y, data.yDtype, 'int32'), o.constI([-1]), 'int32');
-      [perSample, dOut] = o.sparseSoftmaxCrossEntropy(logits!, labels);
+      [perSample, dOut] = o.sparseSoftmaxCrossEntropy(logits!, classIds());
     } else {
-      if (data.yDtype !== 'float32') y = o.cast(y, data.yDtype, 'float32');
-      [perSample, dOut] = o.softmaxCrossEntropy(logits!, y);
+      [perSample, dOut] = o.softmaxCrossEntropy(logits!, yFloat());
     }
   } else {
-    if (data.yDtype !== 'float32') y = o.cast(y, data.yDtype, 'float32');
-    const target = o.reshape(y, o.shape(out));
+    const target = o.reshape(yFloat(), o.shape(out));
     const k = o.constF([units]);
     if (loss === 'binaryCrossentropy') {
       const z = logits!;
@@ -257,15 +259,11 @@ export function compileTrainStep(
     if (loss === 'binaryCrossentropy') {
       classes = 2;
       pred = o.reshape(o.cast(o.greater(logits!, c(0)), 'bool', 'int32'), o.constI([-1]), 'int32');
-      const yf = data.yDtype === 'float32' ? y : o.cast(y, data.yDtype, 'float32');
-      truth = o.cast(o.greater(o.reshape(yf, o.constI([-1])), c(0.5)), 'bool', 'int32');
+      truth = o.cast(o.greater(o.reshape(yFloat(), o.constI([-1])), c(0.5)), 'bool', 'int32');
     } else {
       classes = units;
       pred = o.argMax(logits!, 1);
-      truth =
-        loss === 'sparseCategoricalCrossentropy'
-          ? o.reshape(data.yDtype === 'int32' ? y : o.cast(y, data.yDtype, 'int32'), o.constI([-1]), 'int32')
-          : o.argMax(y, 1);
+      truth = loss === 'sparseCategoricalCrossentropy' ? classIds() : o.argMax(yFloat(), 1);
     }
     accumulators.push({ key: 'correct', shape: [] });
     const correct = o.sum(o.cast(o.equalI(pred, truth), 'bool', 'float32'), [0]);
@@ -277,8 +275,7 @@ export function compileTrainStep(
     }
   }
   if (needs.se || needs.ae) {
-    const target = o.reshape(data.yDtype === 'float32' ? y : o.cast(y, data.yDtype, 'float32'), o.shape(out));
-    const d = o.sub(out, target);
+    const d = o.sub(out, o.reshape(yFloat(), o.shape(out)));
     if (needs.se) {
       accumulators.push({ key: 'se', shape: [] });
       const se = o.sum(o.square(d), [0, 1]);
