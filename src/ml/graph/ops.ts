@@ -58,8 +58,12 @@ export class Ops {
   }
   /** Element `i` of a 1-D float tensor, as a scalar. */
   element(a: Ref, i: number) {
+    return this.slice1(a, i, 'float32', true);
+  }
+  /** `a[i:i+1]` of a 1-D tensor, or `a[i]` with `shrink`. */
+  private slice1(a: Ref, i: number, t: DType, shrink: boolean) {
     return this.one('StridedSlice', [a, this.constI([i], [1]), this.constI([i + 1], [1]), this.constI([1], [1])], {
-      T: F, Index: I, begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 1 },
+      T: { type: t }, Index: I, begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: shrink ? 1 : 0 },
     });
   }
   argMax(a: Ref, axis: number) { return this.one('ArgMax', [a, this.constI([axis])], { T: F, Tidx: I, output_type: I }); }
@@ -172,9 +176,7 @@ export class Ops {
   addI(a: Ref, b: Ref) { return this.one('AddV2', [a, b], { T: I }, 'z'); }
   /** The int32 shape [batch of `x`, ...rest]. */
   batchShape(x: Ref, rest: number[]) {
-    const b = this.one('StridedSlice', [this.shape(x), this.constI([0], [1]), this.constI([1], [1]), this.constI([1], [1])], {
-      T: I, Index: I, begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 0 },
-    });
+    const b = this.slice1(this.shape(x), 0, 'int32', false);
     return this.one('ConcatV2', [b, this.constI(rest, [rest.length]), this.constI([0])], { T: I, N: { i: 2 }, Tidx: I });
   }
   /** An inverted-dropout mask of `shape`: 1 / (1 - rate) where kept, 0 where dropped. */
