@@ -88,13 +88,18 @@ export function declareWeights(g: FunctionBuilder, model: TfModule.LayersModel, 
   return { weights, weightsMeta, frozenWeights, stateWeights, stateIn, takeWeight, regularised, unused };
 }
 
+/** The seed of mask `k` of layer `layer` in this step: distinct per layer and mask, from the step's seed. */
+function maskSeed(o: Ops, seed: Ref, layer: number, k: number): Ref {
+  return o.addI(seed, o.constI([0, (layer + 1) * 7919 + k]));
+}
+
 /**
  * Dropout masks of a recurrent layer for one batch, from the step's seed (offset per layer and
  * per mask): tfjs draws them once per call and shares them across time steps; so does this.
  */
 function recurrentMasks(o: Ops, x: Ref, seed: Ref | null, layer: number, features: number, units: number, dropout: number, recurrentDropout: number) {
   const masks: { x?: Ref; h?: Ref } = {};
-  const seedFor = (k: number) => o.addI(seed!, o.constI([0, (layer + 1) * 7919 + k]));
+  const seedFor = (k: number) => maskSeed(o, seed!, layer, k);
   if (dropout > 0) masks.x = o.dropoutMask(o.batchShape(x, [features]), seedFor(1), dropout);
   if (recurrentDropout > 0) masks.h = o.dropoutMask(o.batchShape(x, [units]), seedFor(2), recurrentDropout);
   return masks;
@@ -289,7 +294,7 @@ export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModel
           break;
         }
         // a fresh mask per step and per layer from the step's seed: reproducible, never reused
-        const mask = o.dropoutMask(o.shape(input), o.addI(seed!, o.constI([0, (i + 1) * 7919])), l.rate);
+        const mask = o.dropoutMask(o.shape(input), maskSeed(o, seed!, i, 0), l.rate);
         h = o.mul(input, mask);
         tapes.push({ backward: (dy) => ({ grads: [], dx: o.mul(dy, mask) }) });
         break;
