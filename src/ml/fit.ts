@@ -335,7 +335,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
           order[j] = t;
         }
       }
-      lossSum = tf.scalar(0);
+      lossSum = graph ? null : tf.scalar(0); // the graph step sums its loss on the device itself
       const sums: Record<string, number | Float32Array> = {};
       let batch = 0;
       for (let s = 0; s < n; s += opts.batchSize, batch++) {
@@ -387,8 +387,8 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
         Object.assign(sums, graph.readAccumulators());
         graph.resetAccumulators();
       }
-      const logs: EpochLogs = { loss: (graph ? (sums.loss as number) : lossSum.dataSync()[0]!) / n, ...finishMetrics(metrics, n, sums) };
-      tf.dispose(lossSum);
+      const logs: EpochLogs = { loss: (lossSum ? lossSum.dataSync()[0]! : (sums.loss as number)) / n, ...finishMetrics(metrics, n, sums) };
+      if (lossSum) tf.dispose(lossSum);
       lossSum = null;
       if (opts.validation) {
         const v = await evaluateWith(validate, spec, opts.validation.x, opts.validation.y, opts.batchSize);
