@@ -1,11 +1,11 @@
-// optimize: hyper-parameter search (src/ml/search.ts) over the tuned train stage's config. Each
+// optimize: hyper-parameter search (src/ml/search/) over the tuned train stage's config. Each
 // trial runs the train stage's core (activities/train.ts) in-process on the same dataset with the
 // trial's values set at their config paths; successive halving sets `epochs` to the rung's budget.
 // The compiler embeds the tuned stage's resolved config as `__tunedConfig`. Heartbeats carry every
 // finished trial, so a retried attempt only runs the trials that were not finished.
 import { CancelledFailure } from '@temporalio/common';
 import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
-import { search, setPath, type Method, type Space, type TrialRecord } from '../src/ml/search.ts';
+import { search, setPath, type Method, type Space, type TrialRecord } from '../src/ml/search/index.ts';
 import { invalid, lineage, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import { trainCore } from './train.ts';
 

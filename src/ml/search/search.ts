@@ -1,15 +1,13 @@
-// Hyper-parameter search over a `space` of config paths (`optimizer.learningRate`,
-// `model.layers[0].units`): grid, seeded random, and successive halving (many configs on a small
+// The in-process search that the optimize stage runs today: every trial in one call, over a
+// `space` of config paths: grid, seeded random, and successive halving (many configs on a small
 // budget, the better half promoted to twice the budget until one is left at the full budget).
 // The trial itself is a callback, so the same search drives real training and the unit tests.
-import { Rng } from './data-rng.ts';
+// (study.ts is the ask/tell form, with TPE and ASHA, for trials run as separate activities.)
+import { Rng } from '../data-rng.ts';
+import { gridParams } from './grid.ts';
+import { sampleParams, type ParamValues, type Space } from './space.ts';
+import { better } from './trials.ts';
 
-export type Dimension =
-  | { type: 'uniform' | 'logUniform'; min: number; max: number }
-  | { type: 'int'; min: number; max: number; step?: number }
-  | { type: 'choice'; values: (string | number | boolean)[] };
-export type Space = Record<string, Dimension>;
-export type ParamValues = Record<string, string | number | boolean>;
 export type Method = 'grid' | 'random' | 'successiveHalving';
 
 export interface TrialRecord<A = unknown> {
@@ -37,78 +35,6 @@ export interface SearchOptions<A> {
   done?: TrialRecord<A>[];
   run: (params: ParamValues, id: number, budget?: number) => Promise<{ value: number | null; artifact?: A }>;
   onTrial?: (t: TrialRecord<A>, all: TrialRecord<A>[]) => void;
-}
-
-/** Points per axis of a continuous dimension in a grid. */
-export const GRID_POINTS = 3;
-
-export function sampleParams(space: Space, rng: Rng): ParamValues {
-  const out: ParamValues = {};
-  for (const [path, d] of Object.entries(space).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (d.type === 'choice') out[path] = d.values[rng.int(d.values.length)]!;
-    else if (d.type === 'int') {
-      const step = d.step ?? 1;
-      out[path] = d.min + step * rng.int(Math.floor((d.max - d.min) / step) + 1);
-    } else if (d.type === 'uniform') out[path] = d.min + rng.next() * (d.max - d.min);
-    else out[path] = Math.exp(Math.log(d.min) + rng.next() * (Math.log(d.max) - Math.log(d.min)));
-  }
-  return out;
-}
-
-function axis(d: Dimension): (string | number | boolean)[] {
-  if (d.type === 'choice') return d.values;
-  if (d.type === 'int') {
-    const step = d.step ?? 1;
-    const all: number[] = [];
-    for (let v = d.min; v <= d.max; v += step) all.push(v);
-    if (all.length <= GRID_POINTS * 2) return all;
-    return Array.from({ length: GRID_POINTS }, (_, i) => all[Math.round((i * (all.length - 1)) / (GRID_POINTS - 1))]!);
-  }
-  return Array.from({ length: GRID_POINTS }, (_, i) => {
-    const f = i / (GRID_POINTS - 1);
-    return d.type === 'uniform' ? d.min + f * (d.max - d.min) : Math.exp(Math.log(d.min) + f * (Math.log(d.max) - Math.log(d.min)));
-  });
-}
-
-/** Every combination: choice values, all ints (or GRID_POINTS of them), GRID_POINTS of a range. */
-export function gridParams(space: Space): ParamValues[] {
-  let out: ParamValues[] = [{}];
-  for (const [path, d] of Object.entries(space).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    out = out.flatMap((p) => axis(d).map((v) => ({ ...p, [path]: v })));
-  }
-  return out;
-}
-
-/** `obj` with `path` (`a.b[2].c`) set to `value`; missing objects on the way are created. */
-export function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.').flatMap((part) => {
-    const m = /^([^[]+)(?:\[(\d+)\])?$/.exec(part);
-    if (!m) throw new Error(`bad config path ${JSON.stringify(path)}`);
-    return m[2] !== undefined ? [m[1]!, Number(m[2])] : [m[1]!];
-  });
-  let cur: Record<string | number, unknown> = obj;
-  keys.forEach((k, i) => {
-    if (i === keys.length - 1) {
-      cur[k] = value;
-      return;
-    }
-    let next = cur[k];
-    if (next === undefined || next === null) {
-      if (typeof keys[i + 1] === 'number') throw new Error(`config path ${path}: ${keys.slice(0, i + 1).join('.')} is not a list in the tuned stage`);
-      next = cur[k] = {};
-    }
-    if (typeof next !== 'object') throw new Error(`config path ${path}: ${keys.slice(0, i + 1).join('.')} is a ${typeof next}, not an object`);
-    if (typeof keys[i + 1] === 'number' && (!Array.isArray(next) || (keys[i + 1] as number) >= next.length)) {
-      throw new Error(`config path ${path}: no item ${keys[i + 1]} in ${String(keys[i])} of the tuned stage`);
-    }
-    cur = next as Record<string | number, unknown>;
-  });
-}
-
-export function better(a: number | null, b: number | null, direction: 'minimize' | 'maximize'): boolean {
-  if (a === null || !Number.isFinite(a)) return false;
-  if (b === null || !Number.isFinite(b)) return true;
-  return direction === 'maximize' ? a > b : a < b;
 }
 
 async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
