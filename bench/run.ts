@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, each against its baseline run side by side, printed as
- * ratios. `npm run bench -- --only spec,orchestration,train` picks some.
+ * ratios. `npm run bench -- --only spec,orchestration,train,search` picks some.
  */
 const only = (() => {
   const i = process.argv.indexOf('--only');
@@ -27,6 +27,13 @@ const benches: { name: string; run: () => Promise<string> }[] = [
     run: async () => {
       const { trainSpeed, formatTrainSpeed, measureBlocking, formatBlocking, recurrentSpeed, formatRecurrent } = await import('./train-speed.ts');
       return `${formatTrainSpeed(await trainSpeed())}\n\n${formatRecurrent(await recurrentSpeed())}\n\n${formatBlocking(await measureBlocking())}`;
+    },
+  },
+  {
+    name: 'search',
+    run: async () => {
+      const { searchQuality, formatSearchQuality } = await import('./search-quality.ts');
+      return formatSearchQuality(await searchQuality());
     },
   },
 ];
