@@ -9,7 +9,7 @@ const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
 const LOGISTIC_C = Math.sqrt(3) / Math.PI;
 
 /** Φ(a), the standard normal CDF, taking erfc in the tails where 1 ± erf would cancel. */
-export function ndtr(a: number): number {
+function ndtr(a: number): number {
   const x = a / Math.SQRT2;
   if (x < -Math.SQRT1_2) return 0.5 * erfc(-x);
   if (x < Math.SQRT1_2) return 0.5 + 0.5 * erf(x);
