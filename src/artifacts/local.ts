@@ -1,15 +1,20 @@
 // Local artifact store: `<root>/sha256/<2 hex>/<64 hex>` blobs (content-addressed, immutable),
-// `<root>/runs/<workflow>/<n>.json` lineage records. A blob is written to `<root>/tmp/` and
-// renamed into place only once complete and fsynced, so a reader never sees half an artifact.
+// `<root>/runs/<workflow>/<n>.json` lineage records, `<root>/runs/<workflow>/files/<name>` run
+// files. A blob is written to `<root>/tmp/` and renamed into place only once complete and
+// fsynced, so a reader never sees half an artifact.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import writeFileAtomic from 'write-file-atomic';
 import type { ArtifactRef } from '../compiler/plan.ts';
 import {
-  ArtifactIntegrityError,
   ArtifactNotFoundError,
+  corrupt,
   digestHex,
+  runFileName,
+  StoreUnavailableError,
+  verifiedChunks,
   type ArtifactRecord,
   type ArtifactStore,
   type PutOptions,
@@ -29,6 +34,10 @@ export function runDirName(workflowId: string): string {
 
 export class LocalArtifactStore implements ArtifactStore {
   constructor(readonly root: string) {}
+
+  get location(): string {
+    return this.root;
+  }
 
   private blobPath(hex: string): string {
     return join(this.root, 'sha256', hex.slice(0, 2), hex);
@@ -100,13 +109,17 @@ export class LocalArtifactStore implements ArtifactStore {
       throw e;
     }
     const actual = createHash('sha256').update(buf).digest('hex');
-    if (actual !== hex) {
-      throw new ArtifactIntegrityError(
-        `artifact ${ref.digest} (${ref.kind}) is corrupt: its content hashes to sha256:${actual}. ` +
-          `Delete ${this.blobPath(hex)} and re-run the stage that produced it.`,
-      );
-    }
+    if (actual !== hex) throw corrupt(ref, actual, `Delete ${this.blobPath(hex)} and re-run the stage that produced it.`);
     return buf;
+  }
+
+  async *getStream(ref: ArtifactRef): AsyncGenerator<Uint8Array> {
+    const file = this.blobPath(digestHex(ref.digest));
+    const opened = await open(file).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') throw new ArtifactNotFoundError(`artifact ${ref.digest} (${ref.kind}) is not in the store at ${this.root}`);
+      throw e;
+    });
+    yield* verifiedChunks(opened.createReadStream(), ref, `Delete ${file} and re-run the stage that produced it.`);
   }
 
   async stat(ref: ArtifactRef): Promise<{ sizeBytes: number } | null> {
@@ -152,5 +165,44 @@ export class LocalArtifactStore implements ArtifactStore {
       }
     }
     await unlink(this.blobPath(hex)).catch(() => undefined);
+  }
+
+  private runFile(workflowId: string, name: string): string {
+    return join(this.root, 'runs', runDirName(workflowId), 'files', runFileName(name));
+  }
+
+  async putRunFile(workflowId: string, name: string, data: Uint8Array): Promise<void> {
+    const file = this.runFile(workflowId, name);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFileAtomic(file, Buffer.from(data.buffer, data.byteOffset, data.byteLength)); // temp file, fsync, rename
+  }
+
+  async getRunFile(workflowId: string, name: string): Promise<Buffer | null> {
+    return readFile(this.runFile(workflowId, name)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw e;
+    });
+  }
+
+  async listRunFiles(workflowId: string, prefix: string): Promise<string[]> {
+    const dir = join(this.root, 'runs', runDirName(workflowId), 'files');
+    const all = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+    return all
+      .filter((d) => d.isFile() && !d.name.startsWith('.'))
+      .map((d) => relative(dir, join(d.parentPath, d.name)).split(sep).join('/'))
+      .filter((n) => n.startsWith(prefix))
+      .sort();
+  }
+
+  async check(): Promise<void> {
+    try {
+      await mkdir(this.root, { recursive: true });
+    } catch (e) {
+      throw new StoreUnavailableError(
+        `cannot use the artifact store at ${this.root} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ` +
+          'point --store / MLPIPE_STORE (or MLPIPE_HOME) at a writable directory',
+        { cause: e },
+      );
+    }
   }
 }
