@@ -79,6 +79,6 @@ export function createS3Client(env: NodeJS.ProcessEnv, o: ClientOptions = {}): S
     ...(env.AWS_RETRY_MODE ? { retryMode: env.AWS_RETRY_MODE } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { requestTimeout: o.requestTimeoutMs ?? 60_000, connectionTimeout: o.connectTimeoutMs ?? 10_000 },
+    requestHandler: { requestTimeout: o.requestTimeoutMs ?? 60_000, connectionTimeout: o.connectTimeoutMs ?? 10_000, throwOnRequestTimeout: true },
   });
 }

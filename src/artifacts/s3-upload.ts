@@ -27,6 +27,8 @@ const PART_CONCURRENCY = 4;
 export interface UploadSource {
   size: number;
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Hands back a buffer `read` gave once its part is sent (so a file source can reuse it). */
+  release?(buf: Uint8Array): void;
 }
 
 export function bufferSource(data: Uint8Array): UploadSource {
@@ -87,6 +89,7 @@ async function putParts(ctx: S3Ctx, key: string, src: UploadSource, partSize: nu
       const res = await call(ctx, 'UploadPart', key, () =>
         ctx.client.send(new UploadPartCommand({ Bucket: ctx.bucket, Key: key, UploadId, PartNumber: i + 1, Body: body, ChecksumSHA256: sum })),
       );
+      src.release?.(body);
       return { PartNumber: i + 1, ETag: res.ETag, ChecksumSHA256: sum };
     });
     let done;

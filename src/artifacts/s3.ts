@@ -16,7 +16,7 @@ import { explainS3Error, isNotFound } from './s3-errors.ts';
 import { S3LineageLog } from './s3-lineage.ts';
 import { call, deleteKey, getSmall, listKeys, putSmall, type S3Ctx } from './s3-ops.ts';
 import { objectChunks } from './s3-read.ts';
-import { bufferSource, publish, type UploadSource } from './s3-upload.ts';
+import { bufferSource, PART_SIZE, publish, type UploadSource } from './s3-upload.ts';
 import {
   ArtifactNotFoundError,
   digestHex,
@@ -81,13 +81,15 @@ export class S3ArtifactStore implements ArtifactStore {
         hash.update(chunk);
         await fh.write(chunk);
       }
+      const spare: Buffer[] = []; // part buffers, reused: memory stays at parts in flight
       const src: UploadSource = {
         size,
         read: async (off, len) => {
-          const buf = Buffer.allocUnsafe(len);
-          const { bytesRead } = await fh.read(buf, 0, len, off);
+          const buf = spare.pop() ?? Buffer.allocUnsafe(this.o.partSize ?? PART_SIZE);
+          const { bytesRead } = await fh.read(buf, 0, Math.min(len, buf.length), off);
           return buf.subarray(0, bytesRead);
         },
+        release: (b) => spare.push(Buffer.from(b.buffer)), // a whole part-sized buffer (too big for the shared pool)
       };
       return await this.store(hash.digest('hex'), src, opts);
     } finally {

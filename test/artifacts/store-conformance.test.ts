@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ArtifactRef } from '../../src/compiler/plan.ts';
 import {
   ArtifactIntegrityError,
   ArtifactNotFoundError,
   LocalArtifactStore,
   S3ArtifactStore,
-  type ArtifactRef,
   type ArtifactStore,
   type Lineage,
 } from '../../src/artifacts/index.ts';
