@@ -1,8 +1,20 @@
 import { existsSync } from 'node:fs';
-import { reportPath } from '../ml/report.ts';
+import { defaultStore, type ArtifactStore } from '../artifacts/index.ts';
+import { fetchRunReport, reportPath } from '../ml/report.ts';
 
-/** `report: <path>` when the run's HTML report exists on this machine (local mode), else nothing. */
-export function reportLine(workflowId: string): string {
-  const file = reportPath(workflowId);
-  return existsSync(file) ? `report: ${file}\n` : '';
+/**
+ * The run's HTML report on this host: rendered from the store into the local cache, else one an
+ * older mlpipe left in `$MLPIPE_HOME/runs/`; null when there is none.
+ */
+export async function findReport(workflowId: string, store: ArtifactStore = defaultStore()): Promise<string | null> {
+  const file = await fetchRunReport(workflowId, store);
+  if (file) return file;
+  const old = reportPath(workflowId);
+  return existsSync(old) ? old : null;
+}
+
+/** `report: <path>` when the run has a report, else nothing (a store that cannot be read says nothing here). */
+export async function reportLine(workflowId: string): Promise<string> {
+  const file = await findReport(workflowId).catch(() => null);
+  return file ? `report: ${file}\n` : '';
 }

@@ -1,7 +1,10 @@
-// Run reports: `<mlpipeHome()>/runs/<workflow id>/report.html`, a self-contained page with inline
-// SVG charts (loss/metric curves per epoch, confusion matrix, lineage). Stages add their section
-// to `report.json` beside it and the HTML is re-rendered; both are written atomically.
-import { mkdir, readFile } from 'node:fs/promises';
+// Run reports: a self-contained page with inline SVG charts (loss/metric curves per epoch,
+// confusion matrix, lineage). Each train or evaluate stage writes its section as a run file of
+// the artifact store (`report/<training|evaluation>/<stage>.json`), so stages on any hosts add to
+// one report; the page is rendered from the sections and the run's lineage into a local cache,
+// `<MLPIPE_HOME>/runs/<workflow id>/report.html`: by each stage on its host, and by
+// `mlpipe report <run>` on any host that uses the same store.
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { RunContext } from '../compiler/plan.ts';
@@ -37,38 +40,56 @@ export interface RunReportData {
   lineage: ArtifactRecord[];
 }
 
+/** One stage's section, as stored. */
+interface SectionFile {
+  run: RunContext;
+  updatedAt: string;
+  training?: TrainingSection;
+  evaluation?: EvaluationSection;
+}
+
 export function runDir(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
   return join(mlpipeHome(env), 'runs', runDirName(workflowId));
 }
 
-/** Where a run's HTML report is (whether or not it exists yet). */
+/** Where a run's HTML report is cached on this host (whether or not it exists yet). */
 export function reportPath(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
   return join(runDir(workflowId, env), 'report.html');
 }
 
-
-/** Merge a stage's section into the run's report and re-render it. Returns the HTML path. */
+/** Store a stage's section of the run's report and render the report here. Returns the HTML path. */
 export async function updateRunReport(
   run: RunContext,
-  store: ArtifactStore | undefined,
+  store: ArtifactStore,
   add: { training?: TrainingSection; evaluation?: EvaluationSection },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
-  const dir = runDir(run.workflowId, env);
-  await mkdir(dir, { recursive: true });
-  const jsonPath = join(dir, 'report.json');
-  let data: RunReportData;
-  try {
-    data = JSON.parse(await readFile(jsonPath, 'utf8')) as RunReportData;
-  } catch {
-    data = { run, updatedAt: '', training: {}, evaluation: {}, lineage: [] };
+  const updatedAt = new Date().toISOString();
+  for (const [kind, section] of [['training', add.training], ['evaluation', add.evaluation]] as const) {
+    if (!section) continue;
+    const file: SectionFile = { run, updatedAt, [kind]: section };
+    await store.putRunFile(run.workflowId, `report/${kind}/${encodeURIComponent(section.stage)}.json`, Buffer.from(JSON.stringify(file)));
   }
-  data.run = run;
-  data.updatedAt = new Date().toISOString();
-  if (add.training) data.training[add.training.stage] = add.training;
-  if (add.evaluation) data.evaluation[add.evaluation.stage] = add.evaluation;
-  if (store) data.lineage = await store.list(run.workflowId);
-  await writeFileAtomic(jsonPath, JSON.stringify(data, null, 1));
+  return (await fetchRunReport(run.workflowId, store, env))!;
+}
+
+/**
+ * Render a run's report from its sections and lineage in `store` into this host's cache; returns
+ * the HTML path, or null when the store holds no section of the run.
+ */
+export async function fetchRunReport(workflowId: string, store: ArtifactStore, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  const names = await store.listRunFiles(workflowId, 'report/');
+  const files = (await Promise.all(names.map((n) => store.getRunFile(workflowId, n))))
+    .filter((b): b is Buffer => b !== null)
+    .map((b) => JSON.parse(b.toString('utf8')) as SectionFile)
+    .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
+  const last = files.at(-1);
+  if (!last) return null;
+  const data: RunReportData = { run: last.run, updatedAt: last.updatedAt, training: {}, evaluation: {}, lineage: await store.list(workflowId) };
+  for (const f of files) {
+    if (f.training) data.training[f.training.stage] = f.training;
+    if (f.evaluation) data.evaluation[f.evaluation.stage] = f.evaluation;
+  }
   return writeRunReport(data, env);
 }
 

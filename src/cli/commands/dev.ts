@@ -5,6 +5,7 @@ import { mlpipeHome } from '../../home.ts';
 import { buildActivities } from '../../../activities/index.ts';
 import { UsageError } from '../errors.ts';
 import { configFrom, loadPlan, withConnectionOptions } from '../temporal-options.ts';
+import { checkedStore, withStoreOption } from '../store-option.ts';
 import { collectParam } from '../options.ts';
 import { connectClient, connectWorkerConnection, type ConnectionFlags } from '../../temporal/connection.ts';
 import { isServing, startDevServer, type DevServer } from '../../temporal/dev-server.ts';
@@ -22,7 +23,7 @@ interface DevFlags extends ConnectionFlags {
 }
 
 export function register(program: Command): void {
-  withConnectionOptions(
+  withStoreOption(withConnectionOptions(
     program
       .command('dev <file>')
       .description('one command for a newcomer: local Temporal server + worker + run + live follow (Ctrl-C exits)')
@@ -31,9 +32,10 @@ export function register(program: Command): void {
       .option('--no-cache', 'run every stage even when the step cache has its outputs')
       .option('--exit', 'exit when the run ends instead of keeping the UI up')
       .option('--ui-port <n>', 'Temporal Web UI port', '8233'),
-  ).action(async (file: string, o: DevFlags) => {
+  )).action(async (file: string, o: DevFlags) => {
     const { plan, source } = await loadPlan(file, o.param);
     const cfg = configFrom(o);
+    await checkedStore();
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // TensorFlow's C++ start-up chatter
     // Our own Ctrl-C handling (below) shuts the workers down; the table shows failures, so only
     // errors are logged.
@@ -70,7 +72,7 @@ export function register(program: Command): void {
             `(carry on with 'mlpipe server' + 'mlpipe worker')\n`,
         );
       } else {
-        process.stdout.write(`${outcomeText(view)}\n${reportLine(view.workflowId)}`);
+        process.stdout.write(`${outcomeText(view)}\n${await reportLine(view.workflowId)}`);
         if (view.status !== 'COMPLETED') process.exitCode = 1;
         if (!o.exit && !abort.signal.aborted) {
           process.stdout.write(`UI: ${uiBase} — Ctrl-C to stop the worker${server ? ' and the server' : ''}\n`);

@@ -1,22 +1,25 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import { ReportedFailure } from '../errors.ts';
+import { withStoreOption } from '../store-option.ts';
 
 export function register(program: Command): void {
-  program
-    .command('report <run>')
-    .description("print where a run's HTML report is (loss curves, confusion matrix, lineage)")
-    .action(async (run: string) => {
-      const { reportPath } = await import('../../ml/report.ts');
-      const file = reportPath(run);
-      if (!existsSync(file)) {
-        process.stderr.write(
-          `mlpipe: no report for ${run} at ${file}\n` +
-            '  reports are written by train and evaluate stages into the worker\'s MLPIPE_HOME: ' +
-            'check the run id (mlpipe list) and, in cluster mode, look on the worker that ran them\n',
-        );
-        throw new ReportedFailure('no report');
-      }
-      process.stdout.write(`${file}\n`);
-    });
+  withStoreOption(
+    program
+      .command('report <run>')
+      .description("fetch a run's HTML report (loss curves, confusion matrix, lineage) from the store and print its local path"),
+  ).action(async (run: string) => {
+    const { defaultStore } = await import('../../artifacts/index.ts');
+    const { findReport } = await import('../report-link.ts');
+    const store = defaultStore();
+    const file = await findReport(run, store);
+    if (!file) {
+      process.stderr.write(
+        `mlpipe: no report for ${run} in the store at ${store.location}\n` +
+          '  reports are written by train and evaluate stages into the artifact store: check the run id (mlpipe list) ' +
+          'and that --store / MLPIPE_STORE names the store the workers use\n',
+      );
+      throw new ReportedFailure('no report');
+    }
+    process.stdout.write(`${file}\n`);
+  });
 }

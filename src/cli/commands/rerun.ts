@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { clientFrom, withConnectionOptions } from '../temporal-options.ts';
+import { withStoreOption } from '../store-option.ts';
 import type { ConnectionFlags } from '../../temporal/connection.ts';
 import { followRun, outcomeText } from '../../temporal/follow.ts';
 import { reportLine } from '../report-link.ts';
 import { rerunFrom } from '../../temporal/runs.ts';
 
 export function register(program: Command): void {
-  withConnectionOptions(
+  withStoreOption(withConnectionOptions(
     program
       .command('rerun <run>')
       .description('start a new run of the same plan from a stage, reusing every finished upstream stage')
@@ -15,7 +16,7 @@ export function register(program: Command): void {
       .option('-f, --follow', 'show a live table of stages, then the result')
       .option('--no-cache', 'do not use the step cache for the stages that run again')
       .option('--task-queue <q>', "workflow task queue (default: the old run's)"),
-  ).action(async (run: string, o: ConnectionFlags & { from: string; follow?: boolean; cache: boolean; taskQueue?: string }) => {
+  )).action(async (run: string, o: ConnectionFlags & { from: string; follow?: boolean; cache: boolean; taskQueue?: string }) => {
     const client = await clientFrom(o);
     let handle;
     try {
@@ -26,7 +27,7 @@ export function register(program: Command): void {
     process.stdout.write(`started ${handle.workflowId} (reusing ${run} up to ${o.from})\n`);
     if (o.follow) {
       const view = await followRun(client, handle.workflowId);
-      process.stdout.write(`${outcomeText(view)}\n${reportLine(view.workflowId)}`);
+      process.stdout.write(`${outcomeText(view)}\n${await reportLine(view.workflowId)}`);
       if (view.status !== 'COMPLETED') process.exitCode = 1;
     }
     await client.connection.close();

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { clientFrom, configFrom, loadPlan, withConnectionOptions } from '../temporal-options.ts';
+import { withStoreOption } from '../store-option.ts';
 import { collectParam } from '../options.ts';
 import { DEFAULT_ADDRESS, type ConnectionFlags } from '../../temporal/connection.ts';
 import { followRun, outcomeText } from '../../temporal/follow.ts';
@@ -18,7 +19,7 @@ interface RunFlags extends ConnectionFlags {
 }
 
 export function register(program: Command): void {
-  withConnectionOptions(
+  withStoreOption(withConnectionOptions(
     program
       .command('run <file>')
       .description('compile a pipeline and start it as a Temporal workflow (id <pipeline>/<run key>)')
@@ -29,7 +30,7 @@ export function register(program: Command): void {
       .option('--run-key <key>', 'the run key (default: UTC time + random suffix)')
       .option('--trigger <t>', 'manual | schedule | drift (search attribute MlpipeTrigger)', 'manual')
       .option('--task-queue <q>', 'workflow task queue (default mlpipe)'),
-  ).action(async (file: string, o: RunFlags) => {
+  )).action(async (file: string, o: RunFlags) => {
     if (!['manual', 'schedule', 'drift'].includes(o.trigger)) throw new UsageError(`--trigger must be manual, schedule or drift`);
     const { plan, source } = await loadPlan(file, o.param);
     const client = await clientFrom(o);
@@ -49,7 +50,7 @@ export function register(program: Command): void {
     }
     if (o.follow || o.wait) {
       const view = o.follow ? await followRun(client, handle.workflowId) : await waitFor(client, handle.workflowId);
-      process.stdout.write(`${outcomeText(view)}\n${reportLine(view.workflowId)}`);
+      process.stdout.write(`${outcomeText(view)}\n${await reportLine(view.workflowId)}`);
       if (view.status !== 'COMPLETED') process.exitCode = 1;
     }
     await client.connection.close();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
+import { checkedStore, withStoreOption } from '../store-option.ts';
 
 function port(v: string): number {
   const n = Number(v);
@@ -8,22 +9,24 @@ function port(v: string): number {
 }
 
 export function register(program: Command): void {
-  program
-    .command('serve')
-    .description('run the model server: serves every model in the registry and follows deploys/rollbacks (docs/serving.md)')
-    .option('--host <ip>', 'address to bind (127.0.0.1 unless you mean it)', '127.0.0.1')
-    .option('--port <n>', 'port (0: a free one)', port, 8501)
-    .option('--seed <n>', 'seed of canary routing (repeatable splits)', (v: string) => Number(v))
-    .action(async (o: { host: string; port: number; seed?: number }) => {
-      const { ModelServer } = await import('../../serving/server.ts');
-      const server = new ModelServer({ host: o.host, port: o.port, seed: o.seed, log: (l) => process.stderr.write(`${l}\n`) });
-      const url = await server.start();
-      process.stdout.write(`mlpipe model server at ${url} (registry ${server.registry.dir}). Ctrl-C to stop.\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      await server.stop();
+  withStoreOption(
+    program
+      .command('serve')
+      .description('run the model server: serves every model in the registry and follows deploys/rollbacks (docs/serving.md)')
+      .option('--host <ip>', 'address to bind (127.0.0.1 unless you mean it)', '127.0.0.1')
+      .option('--port <n>', 'port (0: a free one)', port, 8501)
+      .option('--seed <n>', 'seed of canary routing (repeatable splits)', (v: string) => Number(v)),
+  ).action(async (o: { host: string; port: number; seed?: number }) => {
+    const store = await checkedStore();
+    const { ModelServer } = await import('../../serving/server.ts');
+    const server = new ModelServer({ host: o.host, port: o.port, seed: o.seed, log: (l) => process.stderr.write(`${l}\n`) });
+    const url = await server.start();
+    process.stdout.write(`mlpipe model server at ${url} (registry ${server.registry.dir}, artifacts ${store}). Ctrl-C to stop.\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
     });
+    await server.stop();
+  });
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { mlpipeHome } from '../../home.ts';
 import { buildActivities } from '../../../activities/index.ts';
 import { configFrom, positiveInt, withConnectionOptions } from '../temporal-options.ts';
+import { checkedStore, withStoreOption } from '../store-option.ts';
 import { connectWorkerConnection, type ConnectionFlags } from '../../temporal/connection.ts';
 import { createWorkers, runWorkers } from '../../temporal/worker.ts';
 import { DEFAULT_TASK_QUEUE } from '../../../workflows/api.ts';
@@ -32,7 +33,7 @@ async function trainingLine(servesGpuQueue: boolean): Promise<string> {
 }
 
 export function register(program: Command): void {
-  withConnectionOptions(
+  withStoreOption(withConnectionOptions(
     program
       .command('worker')
       .description('run pipeline workflows and stage activities until SIGINT/SIGTERM')
@@ -44,10 +45,11 @@ export function register(program: Command): void {
       .option('--max-concurrent-activities <n>', 'stages at once on the main queue', positiveInt('--max-concurrent-activities'), 4)
       .option('--shutdown-grace <duration>', 'time running stages get to checkpoint on shutdown', '30s')
       .option('--repo-root <dir>', "this worker's checkout of the pipelines' git repo: collect stages read relative paths there (env MLPIPE_REPO_ROOT)"),
-  ).action(async (o: WorkerFlags) => {
+  )).action(async (o: WorkerFlags) => {
     const cfg = configFrom(o);
     if (o.repoRoot) process.env.MLPIPE_REPO_ROOT = resolve(o.repoRoot);
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // TensorFlow's C++ start-up chatter
+    const store = await checkedStore(); // a wrong bucket or credentials fail here, not in every stage
     const connection = await connectWorkerConnection(cfg);
     const activities = await buildActivities({
       home: mlpipeHome(),
@@ -66,7 +68,7 @@ export function register(program: Command): void {
     });
     const queues = workers.map((w) => w.options.taskQueue).join(', ');
     process.stdout.write(`mlpipe worker on ${cfg.address} (${cfg.namespace}), queues: ${queues}. Ctrl-C to stop.\n`);
-    process.stdout.write(`${await trainingLine(o.gpuQueue)}\n`);
+    process.stdout.write(`artifacts: ${store}\n${await trainingLine(o.gpuQueue)}\n`);
     // The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown of every worker.
     await runWorkers(workers);
     await connection.close();
