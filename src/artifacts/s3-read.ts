@@ -18,6 +18,7 @@ export interface ReadOptions {
 export async function* objectChunks(ctx: S3Ctx, key: string, o: ReadOptions): AsyncGenerator<Uint8Array> {
   let offset = 0;
   let etag: string | undefined;
+  let started = false;
   for (let broken = 0; ; ) {
     let body: Readable;
     try {
@@ -25,10 +26,12 @@ export async function* objectChunks(ctx: S3Ctx, key: string, o: ReadOptions): As
         new GetObjectCommand({
           Bucket: ctx.bucket,
           Key: key,
-          ...(etag ? { IfMatch: etag, ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}) } : {}),
+          ...(etag ? { IfMatch: etag } : {}),
+          ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}),
         }),
       );
-      if (etag === undefined) {
+      if (!started) {
+        started = true;
         etag = res.ETag;
         o.onLength?.(res.ContentLength ?? 0);
       }
