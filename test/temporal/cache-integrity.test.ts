@@ -58,7 +58,8 @@ describe('step cache and corrupt artifacts', () => {
     expect(same.stages.prep!.cached).toBe(true); // the hit, while the blob is intact
 
     const bytes = readFileSync(blob);
-    bytes[bytes.length >> 1] ^= 0xff; // one flipped byte, same size
+    const at = bytes.length >> 1;
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at); // one flipped byte, same size
     writeFileSync(blob, bytes);
     expect(sha(blob)).not.toBe(ref.digest);
 
