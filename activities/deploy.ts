@@ -4,7 +4,7 @@
 import type { JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
 import { mlpipeHome } from '../src/home.ts';
 import { findServer, startDetachedServer } from '../src/serving/local.ts';
-import { nextVersion, Registry, registryDir, type RollbackRule, type Traffic, type VersionPolicy } from '../src/serving/registry.ts';
+import { nextVersion, Registry, registryDir, withdrawVersion, type RollbackRule, type Traffic, type VersionPolicy } from '../src/serving/registry.ts';
 import { parseDuration } from '../src/spec/duration.ts';
 import { invalid, lineage, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
 
@@ -89,6 +89,7 @@ export async function deployCore(input: StageActivityInput, env: StageEnv, o: De
       transform,
       createdAt: now.toISOString(),
       source: { workflowId: input.run.workflowId, runId: input.run.runId, pipeline: input.run.pipeline, stage: input.stage, ...(input.run.gitSha ? { gitSha: input.run.gitSha } : {}) },
+      previous: structuredClone(e.traffic),
     });
     if (strategy.type === 'replace' || !e.traffic.primary) {
       // Nothing to compare a canary or shadow with on a first deploy: it takes all traffic.
@@ -111,8 +112,28 @@ export async function deployCore(input: StageActivityInput, env: StageEnv, o: De
   });
   if (gitShaError) invalid(`${at}: ${gitShaError}`);
 
+  // All or nothing: a failure after registering withdraws this stage's version, so no version
+  // takes traffic from a deploy that failed (a retry registers it again).
+  try {
+    return await finish(input, env, cfg, { registry, home, version, traffic: entry.traffic, rollback, autostart: o.autostart });
+  } catch (e) {
+    await registry
+      .update(cfg.modelName, (cur) => withdrawVersion(cur, version, `${at}: ${(e as Error).message}`))
+      .catch((u: unknown) => console.warn(`${at}: could not withdraw version ${version} after the failure: ${(u as Error).message}`));
+    throw e;
+  }
+}
+
+async function finish(
+  input: StageActivityInput,
+  env: StageEnv,
+  cfg: DeployConfig,
+  d: { registry: Registry; home: string; version: string; traffic: Traffic; rollback?: RollbackRule; autostart?: boolean },
+): Promise<StageResult> {
+  const { registry, home, version, rollback } = d;
+  const strategy = cfg.strategy ?? { type: 'replace' };
   let server = findServer(registry);
-  const autostart = o.autostart ?? process.env.MLPIPE_SERVE_AUTOSTART !== '0';
+  const autostart = d.autostart ?? process.env.MLPIPE_SERVE_AUTOSTART !== '0';
   if (!server && autostart) {
     server = await startDetachedServer(registry, { home, host: cfg.server?.host, port: cfg.server?.port });
   }
@@ -124,7 +145,7 @@ export async function deployCore(input: StageActivityInput, env: StageEnv, o: De
     endpoint,
     registry: registry.dir,
     strategy: strategy.type,
-    traffic: entry.traffic,
+    traffic: d.traffic,
     ...(rollback ? { rollback } : {}),
     deployedAt: new Date().toISOString(),
   };

@@ -5,6 +5,7 @@ import { getTf } from '../src/ml/backend.ts';
 import { loadModel, predict, type ModelMeta } from '../src/ml/checkpoint.ts';
 import { inferenceFn } from '../src/ml/graph/forward.ts';
 import { featureTensor, labelVector, splitIndices, type Dataset, type SplitName } from '../src/ml/dataset.ts';
+import { alignLabels, unseenWarning, type UnseenLabels } from '../src/ml/labels.ts';
 import { computeMetrics, REGRESSION_METRICS, type EvalMetricName, type MetricValue } from '../src/ml/metrics.ts';
 import { updateRunReport, type EvaluationSection } from '../src/ml/report.ts';
 import type * as TfModule from '@tensorflow/tfjs';
@@ -14,6 +15,8 @@ export interface EvaluateConfig {
   split?: SplitName;
   metrics: EvalMetricName[];
   gates?: { metric: EvalMetricName; min?: number; max?: number }[];
+  /** Labels the model was not trained on: an error (default) or classes of their own. */
+  unseenLabels?: UnseenLabels;
 }
 
 export function evaluateDataset(
@@ -22,7 +25,7 @@ export function evaluateDataset(
   ds: Dataset,
   cfg: EvaluateConfig,
   at: string,
-): { values: Record<string, MetricValue | null>; gates: EvaluationSection['gates']; passed: boolean; n: number } {
+): { values: Record<string, MetricValue | null>; gates: EvaluationSection['gates']; passed: boolean; n: number; classes?: string[]; warnings: string[] } {
   const split = cfg.split ?? 'test';
   let idx: Uint32Array;
   try {
@@ -36,8 +39,26 @@ export function evaluateDataset(
   if (x.shape.slice(1).join('x') !== want) {
     invalid(`${at}: the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes [${meta.featureShape.join(', ')}]; evaluate on the dataset the model was trained on`);
   }
-  const yTrue = Float64Array.from(labelVector(ds, idx));
   const classification = meta.outputKind !== 'values';
+  let yTrue: Float64Array = Float64Array.from(labelVector(ds, idx));
+  let classes: string[] | undefined;
+  let classIds: number[] | undefined;
+  const warnings: string[] = [];
+  if (classification) {
+    // The dataset's class ids are its own; the model's come from its training transform.
+    let aligned;
+    try {
+      aligned = alignLabels(yTrue, idx, ds.classes, meta, cfg.unseenLabels ?? 'error');
+    } catch (e) {
+      return invalid(`${at}: ${(e as Error).message}`);
+    }
+    ({ yTrue, classes, labels: classIds } = aligned);
+    const w = unseenWarning(aligned.unseen);
+    if (w) {
+      console.warn(`${at}: ${w}`);
+      warnings.push(w);
+    }
+  }
   for (const m of cfg.metrics) {
     if (REGRESSION_METRICS.includes(m) === classification) {
       invalid(`${at}: metric ${m} is for ${classification ? 'regression' : 'classification'} models; this model is a ${classification ? 'classifier' : 'regressor'}`);
@@ -54,7 +75,7 @@ export function evaluateDataset(
   const values: Record<string, MetricValue | null> = {};
   for (const m of cfg.metrics) {
     try {
-      Object.assign(values, computeMetrics([m], yTrue, p.yPred, p.scores as number[][] | undefined));
+      Object.assign(values, computeMetrics([m], yTrue, p.yPred, p.scores as number[][] | undefined, classIds));
     } catch (e) {
       if (m !== 'rocAuc') throw e;
       values[m] = null; // undefined with one class present; the gate (if any) fails
@@ -62,12 +83,12 @@ export function evaluateDataset(
   }
   const gates = (cfg.gates ?? []).map((g) => {
     let v = values[g.metric];
-    if (v === undefined) v = (computeMetrics([g.metric], yTrue, p.yPred, p.scores as number[][] | undefined)[g.metric] ?? null);
+    if (v === undefined) v = (computeMetrics([g.metric], yTrue, p.yPred, p.scores as number[][] | undefined, classIds)[g.metric] ?? null);
     const value = typeof v === 'number' ? v : null;
     const passed = value !== null && (g.min === undefined || value >= g.min) && (g.max === undefined || value <= g.max);
     return { metric: g.metric, ...(g.min !== undefined ? { min: g.min } : {}), ...(g.max !== undefined ? { max: g.max } : {}), value, passed };
   });
-  return { values, gates, passed: gates.every((g) => g.passed), n: idx.length };
+  return { values, gates, passed: gates.every((g) => g.passed), n: idx.length, classes, warnings };
 }
 
 export async function evaluateCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
@@ -82,13 +103,14 @@ export async function evaluateCore(input: StageActivityInput, env: StageEnv): Pr
   } finally {
     model.dispose();
   }
-  const classes = meta.classes ?? ds.classes;
-  const doc = { stage: input.stage, split: cfg.split ?? 'test', samples: r.n, metrics: r.values, gates: r.gates, passed: r.passed, classes };
+  const classes = r.classes;
+  const warnings = r.warnings.length ? { warnings: r.warnings } : {};
+  const doc = { stage: input.stage, split: cfg.split ?? 'test', samples: r.n, metrics: r.values, gates: r.gates, passed: r.passed, classes, ...warnings };
   const ref = await env.store.put(Buffer.from(JSON.stringify(doc, null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
   const outputs: Record<string, JsonValue> = { metrics: { ...ref }, passed: r.passed };
   for (const [k, v] of Object.entries(r.values)) outputs[k] = v;
   await updateRunReport(input.run, env.store, {
-    evaluation: { stage: input.stage, split: doc.split, metrics: r.values, classes, gates: r.gates, passed: r.passed },
+    evaluation: { stage: input.stage, split: doc.split, metrics: r.values, classes, gates: r.gates, passed: r.passed, ...warnings },
   }).catch((e: unknown) => console.warn(`${at}: could not write the run report: ${(e as Error).message}`));
   return { outputs };
 }

@@ -13,6 +13,7 @@ import { STAGE_KINDS, type StageActivityInput, type StageKind, type StageResult 
 import { createStepCacheActivities } from '../src/temporal/step-cache.ts';
 import { activityName, CACHE_LOOKUP, CACHE_STORE, type StageActivityResult } from '../workflows/api.ts';
 import { redactError, redactOutputs, resolveSecrets } from './lib/secrets.ts';
+import { noSpaceFailure } from './lib/stage.ts';
 import { loadUserActivities, toOutputs, type UserActivities } from './user.ts';
 
 export type StageActivity = (input: StageActivityInput) => Promise<StageResult>;
@@ -79,7 +80,7 @@ function wrap(fn: StageActivity): (i: StageActivityInput) => Promise<StageActivi
     try {
       res = await fn({ ...input, config });
     } catch (err) {
-      throw redactError(err, secrets);
+      throw redactError(noSpaceFailure(err, Context.current().info.attempt), secrets);
     }
     const outputs = res && typeof res === 'object' && res.outputs && typeof res.outputs === 'object' ? res.outputs : {};
     return { outputs: redactOutputs(outputs, secrets), attempt: Context.current().info.attempt };

@@ -12,6 +12,7 @@ import type { ArtifactStore } from '../src/artifacts/index.ts';
 import { column, isNumeric, splitIndices, type Dataset } from '../src/ml/dataset.ts';
 import { driftStatistic, type DriftTest } from '../src/ml/drift.ts';
 import { applyTransform, type Transform } from '../src/ml/preprocess.ts';
+import { clientToken, TOKEN_FILE_ENV } from '../src/serving/auth.ts';
 import { findServer } from '../src/serving/local.ts';
 import { ruleBreaches, type VersionMetrics } from '../src/serving/metrics.ts';
 import { Registry, settleCandidate } from '../src/serving/registry.ts';
@@ -59,8 +60,13 @@ export interface DriftResult {
   note?: string;
 }
 
-async function getJson(url: string): Promise<unknown> {
-  const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+async function getJson(url: string, token?: string): Promise<unknown> {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const r = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+  if (r.status === 401 || r.status === 403) {
+    // The server's reason says what to change (no token configured, or another one).
+    invalid(`GET ${url}: HTTP ${r.status} ${await r.text()}; monitor sends the token in ${TOKEN_FILE_ENV}, else <registry>/_auth-token`);
+  }
   if (!r.ok) throw new Error(`GET ${url}: HTTP ${r.status} ${await r.text()}`);
   return r.json();
 }
@@ -202,15 +208,22 @@ export async function monitorCore(input: StageActivityInput, env: StageEnv, o: M
     ? (JSON.parse((await env.store.get(version.transform)).toString('utf8')) as Transform)
     : undefined;
 
-  // Recent traffic: wait (heartbeating) for enough rows to test, at most waitMs.
+  // Recent traffic (for drift tests only: the request log needs the server's token): wait
+  // (heartbeating) for enough rows to test, at most waitMs.
   const tests = cfg.drift ?? [];
   const minSamples = o.minSamples ?? 50;
   const deadline = Date.now() + Math.min(o.waitMs ?? 60_000, windowMs);
   let rows: LoggedRow[] = [];
-  for (;;) {
-    rows = ((await getJson(`${endpoint}/recent?window=${windowMs}ms`)) as { rows: LoggedRow[] }).rows;
+  let token: string | undefined;
+  try {
+    token = tests.length ? clientToken(registry.dir) : undefined;
+  } catch (e) {
+    return invalid(`${at}: ${(e as Error).message}`);
+  }
+  while (tests.length) {
+    rows = ((await getJson(`${endpoint}/recent?window=${windowMs}ms`, token)) as { rows: LoggedRow[] }).rows;
     env.heartbeat({ progress: { message: `waiting for traffic: ${rows.length}/${minSamples} rows` } });
-    if (tests.length === 0 || rows.length >= minSamples || Date.now() >= deadline) break;
+    if (rows.length >= minSamples || Date.now() >= deadline) break;
     if (env.signal?.aborted) throw new Error(`${at}: cancelled`);
     await new Promise((r) => setTimeout(r, o.pollMs ?? 1000));
   }
@@ -272,7 +285,7 @@ export async function monitorCore(input: StageActivityInput, env: StageEnv, o: M
     version: dep.version,
     endpoint,
     windowMs,
-    samples: rows.length,
+    ...(tests.length ? { samples: rows.length } : {}),
     drift,
     drifted,
     metrics,

@@ -1,8 +1,11 @@
 // train: dataset artifact → tfjs model built from the spec (src/ml/model.ts), trained by
 // src/ml/fit.ts with checkpoints in the artifact store. A retried attempt resumes from the
 // checkpoint named in the last heartbeat (or, failing that, this run's latest checkpoint of the
-// stage), not from epoch 0. Cancellation stops at the next batch and keeps the last checkpoint.
+// stage), not from epoch 0; so does `mlpipe rerun --from` from the earlier run's latest checkpoint
+// when the stage's config and inputs are the same. Cancellation stops at the next batch and keeps
+// the last checkpoint.
 import { CancelledFailure } from '@temporalio/common';
+import { canonicalJson, sha256Hex } from '../src/compiler/canonical.ts';
 import type { ArtifactRef, JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
 import { isArtifactRef } from '../src/compiler/plan.ts';
 import { backendInfo, selectBackend, type BackendPreference } from '../src/ml/backend.ts';
@@ -98,20 +101,34 @@ function balancedWeights(y: Float32Array, k: number): Record<number, number> {
   return w;
 }
 
+/** What a checkpoint of another run must match to be resumed from: this stage's config and inputs. */
+function fingerprint(input: StageActivityInput): string {
+  const inputs = Object.fromEntries(Object.entries(input.inputs).map(([k, v]) => [k, v.digest]));
+  return sha256Hex(canonicalJson({ kind: input.kind, config: input.config, inputs }));
+}
+
+/** A run's checkpoints of this stage from the same plan, newest first. */
+async function checkpointsOf(input: StageActivityInput, env: StageEnv, workflowId: string): Promise<ArtifactRef[]> {
+  const recs = (await env.store.list(workflowId)).filter(
+    (r) => r.lineage.stage === input.stage && r.lineage.planHash === input.run.planHash && r.lineage.name?.startsWith('checkpoint-'),
+  );
+  return recs.reverse().map((r) => r.ref);
+}
+
 /**
  * Checkpoints a retry may resume from, best first: the one named in the last heartbeat, then
  * (the last heartbeat may not have reached the server before the worker died) this run's
- * checkpoints of the stage from the same plan, newest first.
+ * checkpoints of the stage from the same plan, newest first; with none, on a rerun, the earlier
+ * run's.
  */
 async function resumeCandidates(input: StageActivityInput, env: StageEnv): Promise<ArtifactRef[]> {
   const hb = env.heartbeatDetails as Partial<TrainHeartbeat> | undefined;
   const out: ArtifactRef[] = [];
   if (hb && isArtifactRef(hb.checkpoint)) out.push(hb.checkpoint);
-  if (env.attempt <= 1 && out.length === 0) return out;
-  const recs = (await env.store.list(input.run.workflowId)).filter(
-    (r) => r.lineage.stage === input.stage && r.lineage.planHash === input.run.planHash && r.lineage.name?.startsWith('checkpoint-'),
-  );
-  for (const r of recs.reverse()) if (!out.some((o) => o.digest === r.ref.digest)) out.push(r.ref);
+  if (env.attempt > 1 || out.length > 0) {
+    for (const r of await checkpointsOf(input, env, input.run.workflowId)) if (!out.some((o) => o.digest === r.digest)) out.push(r);
+  }
+  if (out.length === 0 && input.run.rerunOf) out.push(...(await checkpointsOf(input, env, input.run.rerunOf)));
   return out;
 }
 
@@ -120,10 +137,13 @@ async function loadResume(input: StageActivityInput, env: StageEnv, epochs: numb
   for (const ref of await resumeCandidates(input, env)) {
     try {
       const cp = decodeCheckpoint(await env.store.get(ref));
-      if (cp.header.stage !== input.stage || cp.header.epochs !== epochs || cp.header.workflowId !== input.run.workflowId) {
+      const own = cp.header.workflowId === input.run.workflowId && cp.header.epochs === epochs;
+      const earlier = !!input.run.rerunOf && cp.header.workflowId === input.run.rerunOf && cp.header.fingerprint === fingerprint(input);
+      if (cp.header.stage !== input.stage || !(own || earlier)) {
         console.warn(`${where(input)}: checkpoint ${ref.digest} is for another run or configuration; not resuming from it`);
         continue;
       }
+      if (earlier) console.log(`${where(input)}: resuming at epoch ${cp.header.epoch} from the checkpoint of the earlier run ${input.run.rerunOf}`);
       return { ref, cp };
     } catch (e) {
       console.warn(`${where(input)}: checkpoint ${ref.digest} is unusable (${(e as Error).message}); trying an older one`);
@@ -287,7 +307,7 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
         (everyMs !== undefined && Date.now() - lastSaveAt >= everyMs) ||
         state.nextEpoch === cfg.epochs;
       if (!due) return;
-      const buf = encodeCheckpoint(state, { workflowId: input.run.workflowId, stage: input.stage, epochs: cfg.epochs, seed, history });
+      const buf = encodeCheckpoint(state, { workflowId: input.run.workflowId, stage: input.stage, epochs: cfg.epochs, seed, history, fingerprint: fingerprint(input) });
       const ref = await env.store.put(buf, { kind: 'model', lineage: lineage(input, env, `checkpoint-epoch-${state.nextEpoch}`) });
       lastCheckpoint = ref;
       lastCheckpointEpoch = state.nextEpoch;

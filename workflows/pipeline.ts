@@ -15,6 +15,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -181,6 +182,8 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
     pipeline: plan.pipeline,
     planHash: plan.hash,
     ...(input.gitSha ? { gitSha: input.gitSha } : {}),
+    // Rerun runs name their earlier run to the stages (train resumes from its checkpoints).
+    ...(input.rerunOf && patched('rerun-of-in-stage-input') ? { rerunOf: input.rerunOf } : {}),
   };
 
   function resolveInputs(node: PlanNode): Record<string, ArtifactRef> {

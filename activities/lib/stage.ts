@@ -3,7 +3,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactKind, ArtifactRef, StageActivityInput } from '../../src/compiler/plan.ts';
-import { defaultStore, PathEscapeError, type ArtifactStore, type Lineage } from '../../src/artifacts/index.ts';
+import { defaultStore, PathEscapeError, StoreFullError, type ArtifactStore, type Lineage } from '../../src/artifacts/index.ts';
 import { decodeDataset, encodeDataset, type Dataset } from '../../src/ml/dataset.ts';
 import { DataError } from '../../src/ml/data-sources.ts';
 
@@ -64,6 +64,29 @@ export function mapError(e: unknown): never {
     throw ApplicationFailure.nonRetryable(e.message, 'InvalidInput');
   }
   throw e;
+}
+
+/** First pause before retrying a stage that ran out of disk, doubling per attempt up to 10 minutes. */
+export const NO_SPACE_RETRY_MS = 30_000;
+
+/**
+ * A full disk needs an operator to make room, which the stage's usual backoff (about a second)
+ * never gives: such a failure becomes `NoSpace`, retried after a longer pause (the retry policy's
+ * attempt limit still holds). Other errors pass through.
+ */
+export function noSpaceFailure(err: unknown, attempt: number): unknown {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof StoreFullError || code === 'ENOSPC' || code === 'EDQUOT') {
+      const delayMs = Math.min(NO_SPACE_RETRY_MS * 2 ** Math.max(0, attempt - 1), 10 * 60_000);
+      return ApplicationFailure.create({
+        message: `${e.message} (attempt ${attempt}; the next one in ${delayMs / 1000} s)`,
+        type: 'NoSpace',
+        nextRetryDelay: delayMs,
+      });
+    }
+  }
+  return err;
 }
 
 export function invalid(message: string): never {

@@ -3,7 +3,7 @@
 // files. A blob is written to `<root>/tmp/` and renamed into place only once complete and
 // fsynced, so a reader never sees half an artifact.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import writeFileAtomic from 'write-file-atomic';
@@ -18,6 +18,7 @@ import {
   type ArtifactRecord,
   type ArtifactStore,
   type PutOptions,
+  StoreFullError,
 } from './store.ts';
 
 export class ArtifactTooLargeError extends Error {
@@ -25,6 +26,30 @@ export class ArtifactTooLargeError extends Error {
     super(message);
     this.name = 'ArtifactTooLargeError';
   }
+}
+
+const MiB = 1024 * 1024;
+const bytes = (n: number) => (n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : `${n} bytes`);
+
+/**
+ * A full file system (ENOSPC, or a quota) as a StoreFullError naming the path being written and
+ * the space left, so the operator knows where to make room; other errors pass through.
+ */
+async function spaceError(e: unknown, root: string, path: string): Promise<unknown> {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return e;
+  let space = 'its free space could not be read';
+  try {
+    const fs = await statfs(root);
+    space = `${bytes(fs.bavail * fs.bsize)} free of ${bytes(fs.blocks * fs.bsize)}`;
+  } catch {
+    // the report is still worth giving without the numbers
+  }
+  return new StoreFullError(
+    `the artifact store is out of space (${code}) writing ${path}: ${space} on the file system of ${root}. ` +
+      'Free space there or point MLPIPE_ARTIFACTS (or MLPIPE_HOME) at a larger disk; the stage is retried after a longer pause',
+    path,
+  );
 }
 
 /** A workflow id as one safe path segment (ids may contain `/`). */
@@ -52,11 +77,12 @@ export class LocalArtifactStore implements ArtifactStore {
     opts: PutOptions & { maxBytes?: number },
   ): Promise<ArtifactRef> {
     const tmpDir = join(this.root, 'tmp');
-    await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const fh = await mkdir(tmpDir, { recursive: true })
+      .then(() => open(tmp, 'wx', 0o644))
+      .catch(async (e: unknown) => Promise.reject(await spaceError(e, this.root, tmp)));
     const hash = createHash('sha256');
     let size = 0;
-    const fh = await open(tmp, 'wx', 0o644);
     let hex: string;
     try {
       for await (const chunk of chunks) {
@@ -76,7 +102,7 @@ export class LocalArtifactStore implements ArtifactStore {
     } catch (e) {
       await fh.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
-      throw e;
+      throw await spaceError(e, this.root, tmp);
     }
     const ref: ArtifactRef = {
       kind: opts.kind,
@@ -93,8 +119,13 @@ export class LocalArtifactStore implements ArtifactStore {
     await mkdir(dir, { recursive: true });
     const name = `${Date.now().toString().padStart(15, '0')}-${randomBytes(4).toString('hex')}.json`;
     const tmp = join(dir, `.${name}.tmp`);
-    await writeFile(tmp, JSON.stringify(rec, null, 2));
-    await rename(tmp, join(dir, name));
+    try {
+      await writeFile(tmp, JSON.stringify(rec, null, 2));
+      await rename(tmp, join(dir, name));
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw await spaceError(e, this.root, tmp);
+    }
   }
 
   async get(ref: ArtifactRef): Promise<Buffer> {

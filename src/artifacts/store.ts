@@ -84,6 +84,14 @@ export class ArtifactIntegrityError extends Error {
   }
 }
 
+/** The store's file system is full (ENOSPC, or a quota): says where, and how much space is left. */
+export class StoreFullError extends Error {
+  constructor(message: string, readonly path: string) {
+    super(message);
+    this.name = 'StoreFullError';
+  }
+}
+
 export class ArtifactNotFoundError extends Error {
   constructor(message: string) {
     super(message);

@@ -144,6 +144,8 @@ export interface RunContext {
   pipeline: string;
   planHash: string;
   gitSha?: string;
+  /** `mlpipe rerun`: the earlier run, whose checkpoints a stage with the same config and inputs resumes from. */
+  rerunOf?: string;
 }
 
 /** The argument of every stage activity. */

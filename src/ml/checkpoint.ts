@@ -118,6 +118,8 @@ export interface CheckpointHeader {
   epochs: number;
   /** Seed of the data order, so a resumed run is reproducible too. */
   seed: number;
+  /** Hash of the stage's resolved config and input digests: a rerun resumes only from its own. */
+  fingerprint?: string;
   history: Array<{ epoch: number; logs: EpochLogs }>;
   nextEpoch: number;
   best?: TrainingState['best'];

@@ -167,13 +167,15 @@ export type MetricValue = number | number[][];
 
 /**
  * Compute the requested metrics. Classification needs `yPred` class ids (and `scores` for
- * rocAuc); regression needs `yPred` values.
+ * rocAuc); regression needs `yPred` values. `classIds`: the confusion matrix's rows and columns
+ * (every class the model knows, so it lines up with the class names), default the ids present.
  */
 export function computeMetrics(
   names: readonly EvalMetricName[],
   yTrue: Labels,
   yPred: Labels,
   scores?: ArrayLike<number> | number[][],
+  classIds?: number[],
 ): Record<string, MetricValue> {
   const out: Record<string, MetricValue> = {};
   for (const name of names) {
@@ -182,7 +184,7 @@ export function computeMetrics(
         out[name] = accuracy(yTrue, yPred);
         break;
       case 'confusionMatrix':
-        out[name] = confusionMatrix(yTrue, yPred);
+        out[name] = confusionMatrix(yTrue, yPred, classIds ?? classLabels(yTrue, yPred));
         break;
       case 'rocAuc':
         if (!scores) throw new Error('rocAuc needs prediction scores');

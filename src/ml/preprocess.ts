@@ -7,6 +7,7 @@ import type { Column, Dataset, NumericColumn, SplitName, TextColumn } from './da
 import { column, featureTensor, isNumeric, size, SPLITS } from './dataset.ts';
 import { Rng, permutation } from './data-rng.ts';
 import { DataError, type ColumnSpec } from './data-sources.ts';
+import { checkRows } from './input-check.ts';
 import { splitRows, type SplitSpec } from './preprocess-split.ts';
 
 export type PreprocessStep =
@@ -296,13 +297,25 @@ export function applyStep(ds: Dataset, f: FittedStep, at: string): Dataset {
   }
 }
 
-/** A raw input column; `shape` for tensor columns (e.g. an image sent as nested or flat arrays). */
-export type InputColumn = ColumnSpec & { shape?: number[] };
+/**
+ * A raw input column; `shape` for tensor columns (e.g. an image sent as nested or flat arrays),
+ * with `range`, the smallest and largest value in the training rows, that served values must keep.
+ */
+export type InputColumn = ColumnSpec & { shape?: number[]; range?: [number, number] };
 
-function columnSpec(c: Column): InputColumn {
-  return isNumeric(c)
-    ? { name: c.name, type: c.type, nullable: c.nullable, ...(c.shape.length ? { shape: c.shape } : {}) }
-    : { name: c.name, type: c.type, nullable: c.nullable, values: (c as TextColumn).categories };
+function columnSpec(c: Column, train: ArrayLike<number>): InputColumn {
+  if (!isNumeric(c)) return { name: c.name, type: c.type, nullable: c.nullable, values: (c as TextColumn).categories };
+  if (!c.shape.length) return { name: c.name, type: c.type, nullable: c.nullable };
+  const w = size(c.shape);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < train.length; i++) {
+    for (const v of c.data.subarray(train[i]! * w, train[i]! * w + w)) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  return { name: c.name, type: c.type, nullable: c.nullable, shape: c.shape, ...(lo <= hi ? { range: [lo, hi] as [number, number] } : {}) };
 }
 
 /** Flip/shift copies of the train split's images (the dataset's single tensor feature column). */
@@ -390,7 +403,7 @@ export function runPreprocess(input: Dataset, steps: PreprocessStep[], label: st
   const train = ds.splits.train!;
   // 2. Column steps, fitted on train rows.
   const fitted: FittedStep[] = [];
-  const inputCols = ds.columns.map(columnSpec);
+  const inputCols = ds.columns.map((c) => columnSpec(c, train));
   for (const s of steps) {
     if (isRowStep(s)) continue;
     const f = fitStep(ds, s, train, at);
@@ -432,40 +445,26 @@ export function applyTransformToDataset(t: Transform, ds: Dataset, at = 'transfo
 
 /**
  * Serving: raw rows (objects of input column values, no label needed) → the model's input tensor,
- * exactly as training saw it. Throws DataError naming the row and column of a bad value.
+ * exactly as training saw it. Throws DataError naming the row and column of a bad value (every
+ * value is checked against the input schema first: src/ml/input-check.ts).
  */
 export function applyTransform(t: Transform, rows: Record<string, unknown>[]): { data: Float32Array; shape: number[] } {
+  checkRows(t, rows);
   const specs = t.input.filter((c) => c.name !== t.label);
+  const missing = (v: unknown) => v === null || v === undefined || v === '';
   const columns: Column[] = specs.map((s) => {
     if (s.type === 'string' || s.type === 'category') {
-      return { name: s.name, type: s.type, values: rows.map((r) => (r[s.name] === null || r[s.name] === undefined ? null : String(r[s.name]))) };
+      return { name: s.name, type: s.type, values: rows.map((r) => (missing(r[s.name]) ? null : String(r[s.name]))) };
     }
     if (s.shape && s.shape.length) {
       const w = size(s.shape);
-      const data = new Float32Array(rows.length * w);
+      const data = new Float32Array(rows.length * w).fill(NaN);
       rows.forEach((r, i) => {
-        const flat = Array.isArray(r[s.name]) ? (r[s.name] as unknown[]).flat(Infinity) : [];
-        if (flat.length !== w) {
-          throw new DataError(`row ${i + 1}, column ${JSON.stringify(s.name)}: needs ${w} numbers (shape [${s.shape!.join(', ')}]), got ${flat.length}`);
-        }
-        flat.forEach((v, k) => (data[i * w + k] = Number(v)));
+        if (!missing(r[s.name])) data.set((r[s.name] as unknown[]).flat(Infinity) as number[], i * w);
       });
       return { name: s.name, type: 'number' as const, shape: s.shape, data };
     }
-    const data = new Float32Array(rows.length);
-    rows.forEach((r, i) => {
-      const v = r[s.name];
-      if (v === null || v === undefined || v === '') {
-        if (!s.nullable && !t.steps.some((f) => f.type === 'impute' && s.name in f.fills)) {
-          throw new DataError(`row ${i + 1}, column ${JSON.stringify(s.name)}: value is missing; send a ${s.type}`);
-        }
-        data[i] = NaN;
-        return;
-      }
-      const x = typeof v === 'boolean' ? Number(v) : Number(v);
-      if (!Number.isFinite(x)) throw new DataError(`row ${i + 1}, column ${JSON.stringify(s.name)}: ${JSON.stringify(v)} is not a number`);
-      data[i] = x;
-    });
+    const data = Float32Array.from(rows, (r) => (missing(r[s.name]) ? NaN : Number(r[s.name])));
     return { name: s.name, type: s.type as NumericColumn['type'], shape: [], data };
   });
   const out = applyTransformToDataset(t, { rows: rows.length, columns }, 'serving');

@@ -30,6 +30,8 @@ export interface EvaluationSection {
   classes?: string[];
   gates: Array<{ metric: string; min?: number; max?: number; value: number | null; passed: boolean }>;
   passed: boolean;
+  /** e.g. labels the model was not trained on, counted as classes of their own. */
+  warnings?: string[];
 }
 
 export interface RunReportData {
@@ -136,6 +138,7 @@ export function renderReport(d: RunReportData): string {
   for (const e of Object.values(d.evaluation)) {
     out.push(
       `<h2>Evaluation: ${esc(e.stage)} (${esc(e.split)} split) — <span class="${e.passed ? 'pass' : 'fail'}">${e.passed ? 'passed' : 'failed'}</span></h2>`,
+      ...(e.warnings ?? []).map((w) => `<p class="fail">warning: ${esc(w)}</p>`),
       '<table><tr><th>metric</th><th>value</th></tr>',
     );
     for (const [k, v] of Object.entries(e.metrics)) if (!Array.isArray(v)) out.push(`<tr><td>${esc(k)}</td><td>${fmt(v)}</td></tr>`);

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureLocalToken, TOKEN_FILE_ENV } from './auth.ts';
 import type { Registry } from './registry.ts';
 import { serverFile } from './server.ts';
 
@@ -12,6 +13,8 @@ export interface ServerInfo {
   url: string;
   pid: number;
   startedAt: string;
+  /** Whether it has an auth token (feedback and the request log on). */
+  auth?: boolean;
 }
 
 function alive(pid: number): boolean {
@@ -35,7 +38,8 @@ export function findServer(registry: Registry): ServerInfo | undefined {
 
 /**
  * Starts `mlpipe serve` detached (its own process group, output to `<home>/serving/serve.log`)
- * and waits up to `timeoutMs` for it to advertise itself.
+ * and waits up to `timeoutMs` for it to advertise itself. Its auth token: MLPIPE_SERVE_AUTH_TOKEN_FILE's
+ * when set (the child inherits it), else `<registry>/_auth-token`, so monitor can read its request log.
  */
 export async function startDetachedServer(
   registry: Registry,
@@ -46,6 +50,7 @@ export async function startDetachedServer(
   const out = openSync(join(logDir, 'serve.log'), 'a');
   const bin = fileURLToPath(new URL('../../bin/mlpipe.js', import.meta.url));
   const args = [bin, 'serve', '--host', o.host ?? '127.0.0.1', '--port', String(o.port ?? 0)];
+  if (!process.env[TOKEN_FILE_ENV]) args.push('--auth-token-file', ensureLocalToken(registry.dir));
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', out, out],

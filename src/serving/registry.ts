@@ -24,6 +24,8 @@ export interface ModelVersion {
   transform?: ArtifactRef;
   createdAt: string;
   source: { workflowId: string; runId: string; pipeline: string; stage: string; gitSha?: string };
+  /** The traffic its deploy replaced: what a failed deploy puts back (`withdrawVersion`). */
+  previous?: Traffic;
 }
 
 /** How traffic is split: `primary` answers; a candidate gets a canary share or shadow copies. */
@@ -152,6 +154,26 @@ export function nextVersion(entry: RegistryEntry | undefined, policy: VersionPol
 /** Versions a request can reach: primary and candidate. */
 export function liveVersions(e: RegistryEntry): string[] {
   return [e.traffic.primary, e.traffic.candidate?.version].filter((v): v is string => !!v);
+}
+
+/**
+ * Undo a deploy that failed after registering `version`: the version goes, and the traffic it
+ * took goes back to what it replaced (versions withdrawn meanwhile excepted), with an event.
+ */
+export function withdrawVersion(e: RegistryEntry, version: string, reason: string, now = new Date()): RegistryEntry {
+  const v = e.versions.find((x) => x.version === version);
+  if (!v) return e;
+  e.versions = e.versions.filter((x) => x !== v);
+  const kept = (name: string | null | undefined) => !!name && e.versions.some((x) => x.version === name);
+  const prev = v.previous ?? { primary: null };
+  const prevCandidate = prev.candidate && kept(prev.candidate.version) ? { candidate: prev.candidate } : {};
+  if (e.traffic.primary === version) {
+    e.traffic = { primary: kept(prev.primary) ? prev.primary : null, ...prevCandidate };
+  } else if (e.traffic.candidate?.version === version) {
+    e.traffic = { primary: e.traffic.primary, ...(prevCandidate.candidate?.version !== e.traffic.primary ? prevCandidate : {}) };
+  }
+  e.events.push({ at: now.toISOString(), event: 'withdrawn (deploy failed)', version, reason: reason.slice(0, 500) });
+  return e;
 }
 
 /** Promote the candidate (it becomes primary) or roll it back (primary stays), with an event. */

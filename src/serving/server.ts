@@ -6,6 +6,7 @@
 //   GET  /v1/models/<name>/metrics?window=1h   per version: requests, errors, latency p50/p95
 //   GET  /v1/models/<name>/recent?window=1h    recent request rows (drift monitoring)
 //   GET  /healthz
+// Feedback (`labels`) and /recent need the bearer token (src/serving/auth.ts) and are off without one.
 // Requests are turned into features by the version's saved transform (src/ml/preprocess.ts
 // applyTransform: the exact fitted steps of training, so no training/serving skew).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,6 +24,7 @@ import { parseDuration } from '../spec/duration.ts';
 // The batch predictor evaluate uses (probabilities from logits, argmax): one definition of "predict".
 import { predict } from '../ml/checkpoint.ts';
 import { inferenceFn } from '../ml/graph/forward.ts';
+import { bearerMatches, TOKEN_FILE_ENV } from './auth.ts';
 import { FeatureLog, MetricsBook, ruleBreaches } from './metrics.ts';
 import writeFileAtomic from 'write-file-atomic';
 import { liveVersions, Registry, settleCandidate, type ModelVersion, type RegistryEntry } from './registry.ts';
@@ -40,6 +42,8 @@ export interface ServerOptions {
   pollMs?: number;
   /** Write `<registry>/_server.json` so deploys find this server (default true). */
   advertise?: boolean;
+  /** Bearer token for feedback and the request log; without one both are off. */
+  authToken?: string;
   log?: (line: string) => void;
 }
 
@@ -73,7 +77,7 @@ export interface Prediction {
 const MAX_BODY = 10 * 1024 * 1024;
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
   }
 }
@@ -111,7 +115,8 @@ export class ModelServer {
     this.url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
     if (this.o.advertise !== false) {
       mkdirSync(this.registry.dir, { recursive: true });
-      writeFileAtomic.sync(serverFile(this.registry), JSON.stringify({ url: this.url, pid: process.pid, startedAt: new Date().toISOString() }));
+      const info = { url: this.url, pid: process.pid, startedAt: new Date().toISOString(), auth: !!this.o.authToken };
+      writeFileAtomic.sync(serverFile(this.registry), JSON.stringify(info));
     }
     const tick = () => {
       this.polling = this.sync().catch((e: Error) => this.o.log?.(`registry sync failed: ${e.message}`));
@@ -222,26 +227,47 @@ export class ModelServer {
       const window = windowOf(url);
       if (m[2] === ':predict') {
         if (req.method !== 'POST') throw new HttpError(405, 'predict takes POST');
-        return send(res, 200, await this.predict(s, await readJson(req)));
+        return send(res, 200, await this.predict(s, await readJson(req), req));
       }
       if (req.method !== 'GET') throw new HttpError(405, `${path} takes GET`);
       if (m[2] === '/metrics') return send(res, 200, { model: s.entry.name, windowMs: window, versions: s.metrics.summary(window) });
-      if (m[2] === '/recent') return send(res, 200, { model: s.entry.name, windowMs: window, rows: s.features.since(window) });
+      if (m[2] === '/recent') {
+        this.authorize(req, 'the request log (/recent: raw rows as sent)');
+        return send(res, 200, { model: s.entry.name, windowMs: window, rows: s.features.since(window) });
+      }
       return send(res, 200, describe(s));
     } catch (e) {
       const status = e instanceof HttpError ? e.status : e instanceof DataError ? 400 : 500;
-      send(res, status, { error: (e as Error).message });
+      send(res, status, { error: (e as Error).message }, e instanceof HttpError ? e.headers : {});
     }
   }
 
-  private async predict(s: Served, body: unknown): Promise<unknown> {
+  /** Feedback and the request log: only with the server's token, and off when it has none. */
+  private authorize(req: IncomingMessage, what: string): void {
+    const token = this.o.authToken;
+    if (!token) {
+      throw new HttpError(403, `${what} is disabled: this server has no auth token; start it with --auth-token-file <file> (or ${TOKEN_FILE_ENV})`);
+    }
+    if (!bearerMatches(token, req.headers.authorization)) {
+      throw new HttpError(401, `${what} needs the header "Authorization: Bearer <token>" with this server's token`, { 'www-authenticate': 'Bearer realm="mlpipe"' });
+    }
+  }
+
+  private async predict(s: Served, body: unknown, req: IncomingMessage): Promise<unknown> {
     const b = body as { instances?: unknown; labels?: unknown };
-    if (!b || !Array.isArray(b.instances) || b.instances.some((r) => !r || typeof r !== 'object' || Array.isArray(r))) {
+    if (!b || typeof b !== 'object' || !Array.isArray(b.instances) || b.instances.some((r) => !r || typeof r !== 'object' || Array.isArray(r))) {
       throw new HttpError(400, 'send {"instances": [{"<column>": value, ...}, ...]}');
     }
     const rows = b.instances as Record<string, unknown>[];
-    const labels = Array.isArray(b.labels) ? b.labels : undefined;
-    if (labels && labels.length !== rows.length) throw new HttpError(400, `labels: ${labels.length} for ${rows.length} instances`);
+    let labels: unknown[] | undefined;
+    if (b.labels !== undefined) {
+      // Feedback moves accuracy, which can roll a canary back: only from who holds the token.
+      this.authorize(req, 'feedback (`labels`)');
+      if (!Array.isArray(b.labels) || b.labels.length !== rows.length) {
+        throw new HttpError(400, `labels: send an array with one label per instance (${rows.length})`);
+      }
+      labels = b.labels;
+    }
     const version = this.route(s);
     if (!version) throw new HttpError(503, `model ${s.entry.name} has no loadable version`);
     const t0 = performance.now();
@@ -275,6 +301,7 @@ export class ModelServer {
     if (!l.transform) throw new HttpError(500, `version ${l.version.version} has no transform; deploy it with its preprocess stage's transform`);
     const x = applyTransform(l.transform, rows);
     const p = predict(l.model, l.meta, x, 512, l.inference.apply);
+    checkFinite(l, p);
     const classes = l.meta.classes ?? l.transform.classes;
     if (l.meta.outputKind === 'values') return Array.from(p.yPred, (value) => ({ value }));
     return Array.from(p.yPred, (id, i) => {
@@ -282,6 +309,18 @@ export class ModelServer {
       const probabilities = Array.isArray(sc) ? sc[i]! : sc ? [1 - sc[i]!, sc[i]!] : undefined;
       return { label: classes?.[id] ?? id, ...(probabilities ? { probabilities } : {}) };
     });
+  }
+}
+
+/** A NaN or infinite output is the model's failure (a 500 counted as an error), never an answer. */
+function checkFinite(l: Loaded, p: ReturnType<typeof predict>): void {
+  const n = p.yPred.length;
+  for (let i = 0; i < n; i++) {
+    const sc = p.scores;
+    const row = l.meta.outputKind === 'values' ? [p.yPred[i]!] : Array.isArray(sc) ? sc[i]! : sc ? [sc[i]!] : [];
+    if (row.some((v) => !Number.isFinite(v))) {
+      throw new Error(`version ${l.version.version}: the model's output for row ${i + 1} is not a finite number (${row.join(', ')}); the input is far outside what it was trained on, or the model is broken`);
+    }
   }
 }
 
@@ -339,8 +378,8 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

@@ -391,6 +391,10 @@ export type EvaluateStage = StageCommon & {
     min?: number;
     max?: number;
   }[];
+  /**
+   * A label in the evaluated data that the model was not trained on (its class ids come from the training transform): `error` (default) fails the stage naming the label and its rows; `ownClass` counts each such label as a class of its own (every such row is a miss) and warns in the metrics artifact and the report.
+   */
+  unseenLabels?: 'error' | 'ownClass';
 };
 /**
  * This interface was referenced by `Pipeline`'s JSON-Schema

@@ -35,6 +35,7 @@ export interface StartRunOptions {
   trigger?: Trigger;
   noCache?: boolean;
   reuse?: PipelineInput['reuse'];
+  rerunOf?: string;
   taskQueue?: string;
   continueAsNewAfterEvents?: number;
 }
@@ -119,6 +120,7 @@ export async function startRun(
     ...(o.noCache ? { noCache: true } : {}),
     ...(o.source?.gitSha ? { gitSha: o.source.gitSha } : {}),
     ...(o.reuse ? { reuse: o.reuse } : {}),
+    ...(o.rerunOf ? { rerunOf: o.rerunOf } : {}),
     ...(o.continueAsNewAfterEvents ? { continueAsNewAfterEvents: o.continueAsNewAfterEvents } : {}),
   };
   return client.workflow.start<typeof pipeline>(PIPELINE_WORKFLOW_TYPE, {
@@ -241,7 +243,8 @@ export function downstreamOf(plan: Plan, from: string): Set<string> {
 
 /**
  * A new run of the same plan that reuses the outputs of every stage the old run finished,
- * except `from` and its downstream stages, which run again.
+ * except `from` and its downstream stages, which run again. Those may resume from the old run's
+ * checkpoints (train, when its config and inputs match); `noCache` starts them afresh.
  */
 export async function rerunFrom(
   client: Client,
@@ -269,6 +272,7 @@ export async function rerunFrom(
     plan,
     reuse,
     taskQueue,
+    ...(o.noCache ? {} : { rerunOf: workflowId }),
     ...(input.gitSha ? { source: { gitSha: input.gitSha } } : {}),
     ...(o.runKey ? { runKey: o.runKey } : {}),
     ...(o.noCache ? { noCache: true } : {}),

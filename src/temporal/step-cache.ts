@@ -3,13 +3,16 @@
  * seen before reuses those outputs. One JSON file per key under `<home>/cache/steps/`; the
  * workflow reaches it through two local activities (so only the key and outputs, a few hundred
  * bytes, enter history). Outputs are artifact refs and scalars; the artifacts themselves live
- * in the content-addressed artifact store, so a cached ref stays valid while its file exists.
+ * in the content-addressed artifact store. A hit is taken only when every local artifact it
+ * names is there and still hashes to its digest (an object-store artifact: is there, same size); a missing or corrupt one makes the stage run
+ * again (which writes the blob afresh), so a damaged artifact is never handed on.
  */
 import { createHash } from 'node:crypto';
 import writeFileAtomic from 'write-file-atomic';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { defaultStore } from '../artifacts/index.ts';
 import type { JsonValue } from '../compiler/plan.ts';
 import { isArtifactRef } from '../compiler/plan.ts';
 import type { CacheLookupInput, CacheLookupResult, CacheStoreInput } from '../../workflows/api.ts';
@@ -40,18 +43,38 @@ interface Entry {
   outputs: Record<string, JsonValue>;
 }
 
-/** A cached output pointing at a local artifact file that is gone is no hit. */
-function artifactsPresent(outputs: Record<string, JsonValue>): boolean {
-  for (const v of Object.values(outputs)) {
-    if (isArtifactRef(v) && v.uri.startsWith('file://')) {
-      try {
-        if (!existsSync(fileURLToPath(v.uri))) return false;
-      } catch {
-        return false;
-      }
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/** Why a cached output's local artifact cannot be used (gone or corrupt), or undefined when all can. */
+async function unusableArtifact(outputs: Record<string, JsonValue>): Promise<string | undefined> {
+  for (const [name, v] of Object.entries(outputs)) {
+    if (!isArtifactRef(v)) continue;
+    if (!v.uri.startsWith('file://')) {
+      // Object stores checked the SHA-256 when the object was published and every read
+      // verifies it again; here a HEAD (present, same size) is what a cache hit can afford.
+      const found = await defaultStore().stat(v).catch(() => null);
+      if (found?.sizeBytes !== v.sizeBytes) return `output ${name}: ${v.uri} is not in the store (or has another size)`;
+      continue;
     }
+    let path: string;
+    try {
+      path = fileURLToPath(v.uri);
+    } catch {
+      return `output ${name}: ${v.uri} is not a file path`;
+    }
+    let actual: string;
+    try {
+      actual = await fileSha256(path);
+    } catch (e) {
+      return `output ${name}: ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    }
+    if (actual !== v.digest) return `output ${name}: ${path} is corrupt (its content hashes to ${actual}, not ${v.digest})`;
   }
-  return true;
+  return undefined;
 }
 
 export function createStepCacheActivities(home: string) {
@@ -68,7 +91,11 @@ export function createStepCacheActivities(home: string) {
       }
       const age = Date.now() - Date.parse(entry.storedAt);
       if (i.ttlMs !== undefined && !(age <= i.ttlMs)) return { key };
-      if (!artifactsPresent(entry.outputs)) return { key };
+      const why = await unusableArtifact(entry.outputs);
+      if (why) {
+        console.warn(`step cache: not reusing stage ${JSON.stringify(entry.stage)}'s outputs, running it again: ${why}`);
+        return { key };
+      }
       return { key, outputs: entry.outputs };
     },
     async store(i: CacheStoreInput): Promise<void> {

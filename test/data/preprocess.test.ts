@@ -68,18 +68,20 @@ describe('preprocess', () => {
     const test = ds.splits!.test!;
     const rows = Array.from(test, (r) => {
       const [a, b, c, d] = lines[r]!.split(',');
-      return { sepal_length: a, sepal_width: b, petal_length: Number(c), petal_width: Number(d) };
+      return { sepal_length: Number(a), sepal_width: Number(b), petal_length: Number(c), petal_width: Number(d) };
     });
     const served = applyTransform(transform, rows);
     const trained = featureTensor(ds, test);
     expect(served.shape).toEqual(trained.shape);
     expect(Array.from(served.data)).toEqual(Array.from(trained.data));
     expect(() => applyTransform(transform, [{ sepal_length: 'x', sepal_width: 1, petal_length: 1, petal_width: 1 }])).toThrow(
-      /row 1, column "sepal_length": "x" is not a number/,
+      /row 1, column "sepal_length": "x" is a string; send a number/,
     );
+    // Numbers as text are refused too: a JSON client sends numbers (issue 10 item 7).
+    expect(() => applyTransform(transform, [{ ...rows[0], sepal_width: '3.5' }])).toThrow(/row 1, column "sepal_width": "3.5" is a string/);
   });
 
-  it('imputes, one-hot encodes (unknown → zeros) and augments images', () => {
+  it('imputes, one-hot encodes (an unknown category refused when served) and augments images', () => {
     const ds: Dataset = {
       rows: 4,
       label: 'y',
@@ -101,7 +103,8 @@ describe('preprocess', () => {
     );
     expect(dataset.columns.map((c) => c.name)).toEqual(['a', 'c_blue', 'c_red', 'y']);
     expect(Array.from(featureTensor(dataset).data)).toEqual([1, 0, 1, 3, 1, 0, 3, 0, 1, 5, 0, 1]);
-    expect(Array.from(applyTransform(transform, [{ a: null, c: 'green' }]).data)).toEqual([3, 0, 0]);
+    expect(Array.from(applyTransform(transform, [{ a: null, c: 'red' }]).data)).toEqual([3, 0, 1]);
+    expect(() => applyTransform(transform, [{ a: null, c: 'green' }])).toThrow(/row 1, column "c": "green" is not one of the values seen in training \("blue", "red"\)/);
 
     const img: Dataset = {
       rows: 2,

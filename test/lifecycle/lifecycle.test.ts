@@ -14,6 +14,7 @@ import { buildActivities } from '../../activities/index.ts';
 import { defaultStore } from '../../src/artifacts/index.ts';
 import type { ArtifactRef } from '../../src/compiler/plan.ts';
 import { compileFile } from '../../src/compiler/index.ts';
+import { ensureLocalToken, readTokenFile } from '../../src/serving/auth.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
 import { runInput, startRun } from '../../src/temporal/runs.ts';
@@ -36,7 +37,9 @@ beforeAll(async () => {
   delete process.env.MLPIPE_ARTIFACTS;
   // The test runs the model server itself (deploys find it through <registry>/_server.json).
   process.env.MLPIPE_SERVE_AUTOSTART = '0';
-  server = new ModelServer({ registry: new Registry(registryDir(home)), store: defaultStore(), pollMs: 100 });
+  // With the token beside the registry, as a local-mode server has it, so monitor reads /recent.
+  const authToken = readTokenFile(ensureLocalToken(registryDir(home)));
+  server = new ModelServer({ registry: new Registry(registryDir(home)), store: defaultStore(), pollMs: 100, authToken });
   await server.start();
   const address = testAddress();
   client = new Client({ connection: await Connection.connect({ address }), namespace: 'default' });

@@ -1,8 +1,10 @@
+import { statSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deployCore } from '../../activities/deploy.ts';
+import { localTokenFile, readTokenFile } from '../../src/serving/auth.ts';
 import { findServer } from '../../src/serving/local.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
-import { deployInput, irisArtifacts, post } from './helpers.ts';
+import { bearer, deployInput, get, irisArtifacts, post } from './helpers.ts';
 
 let pid: number | undefined;
 afterAll(() => {
@@ -31,6 +33,12 @@ describe('local mode: deploy with no server running', () => {
     }
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ version: 'v1', predictions: [{ label: expect.any(String) }] });
+    // It has a token (beside the registry, owner-only), so monitor can read its request log.
+    expect(info.auth).toBe(true);
+    const tokenFile = localTokenFile(registry.dir);
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    expect((await fetch(`${d.outputs.endpoint}/recent`)).status).toBe(401);
+    expect((await get(`${d.outputs.endpoint}/recent`, bearer(readTokenFile(tokenFile)))).rows).toHaveLength(1);
     // A second deploy reuses the running server rather than starting another.
     const d2 = await deployCore(deployInput({ modelName: 'iris' }, { model: m, transform: t }, a.workflowId, 'deploy-2'), { ...a.env, store }, { registry, autostart: true });
     expect(findServer(registry)!.pid).toBe(pid);

@@ -42,15 +42,19 @@ export function deployInput(config: JsonObject, inputs: Record<string, ArtifactR
   return { ...stageInput('deploy', config, inputs, workflowId), stage };
 }
 
-export async function post(url: string, body: unknown): Promise<{ status: number; json: any }> {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: r.status, json: await r.json() };
+/** `body` as JSON, or a string sent as it is (JSON that JSON.stringify cannot write, e.g. 1e999). */
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: text });
+  return { status: r.status, json: await r.json(), headers: r.headers };
 }
 
-export async function get(url: string): Promise<any> {
-  const r = await fetch(url);
+export async function get(url: string, headers: Record<string, string> = {}): Promise<any> {
+  const r = await fetch(url, { headers });
   return r.json();
 }
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** Waits until the server shows the registry revision `rev` of `name`. */
 export async function waitRevision(base: string, name: string, rev: number): Promise<any> {

@@ -8,6 +8,7 @@ import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
 import { decodeDataset, isNumeric, splitIndices } from '../../src/ml/dataset.ts';
 import { ks, psi } from '../../src/ml/drift.ts';
 import { applyTransform, type Transform } from '../../src/ml/preprocess.ts';
+import { ensureLocalToken, readTokenFile } from '../../src/serving/auth.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
 import { deployInput, irisArtifacts, post, waitRevision } from './helpers.ts';
@@ -30,7 +31,8 @@ const hook = createServer((req, res) => {
 beforeAll(async () => {
   a = await irisArtifacts('monitor/run-1');
   const registry = new Registry(registryDir(a.home));
-  server = new ModelServer({ registry, store: a.env.store, seed: 1, pollMs: 50 });
+  // The request log needs the server's token; monitor finds it beside the registry.
+  server = new ModelServer({ registry, store: a.env.store, seed: 1, pollMs: 50, authToken: readTokenFile(ensureLocalToken(registry.dir)) });
   base = await server.start();
   const model = await a.train();
   const d = await deployCore(deployInput({ modelName: 'iris' }, { model, transform: a.transform }, a.workflowId), a.env, { registry, autostart: false });
@@ -92,6 +94,26 @@ describe('monitor', () => {
     expect(r.outputs).toMatchObject({ drifted: false, breached: false });
     const report = JSON.parse((await a.env.store.get(r.outputs.report as unknown as ArtifactRef)).toString());
     expect(report.drift[0]).toMatchObject({ value: null, note: expect.stringMatching(/needs 50/) });
+  });
+});
+
+describe('monitor: the request log needs the token', () => {
+  it('drift against a server without a token fails the stage, non-retryable, with the server\'s reason', async () => {
+    const registry = new Registry(registryDir(a.home));
+    const open = new ModelServer({ registry, store: a.env.store, pollMs: 50, advertise: false });
+    await open.start();
+    try {
+      await waitRevision(open.url, 'iris', registry.get('iris')!.revision);
+      const dep = JSON.parse((await a.env.store.get(deployment)).toString());
+      const lineage = { workflowId: a.workflowId, runId: 'r1', pipeline: 'test', stage: 'deploy', attempt: 1, planHash: 'h', inputs: {} };
+      const elsewhere = await a.env.store.put(Buffer.from(JSON.stringify({ ...dep, endpoint: `${open.url}/v1/models/iris` })), { kind: 'deployment', lineage });
+      const input = stageInput('monitor', { drift: [{ feature: 'sepal_length', test: 'psi', threshold: 0.2 }] }, { deployment: elsewhere, dataset: a.dataset }, a.workflowId);
+      const err = await monitorCore(input, a.env).then(() => undefined, (e: Error & { type?: string; nonRetryable?: boolean }) => e);
+      expect(err).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+      expect(err!.message).toMatch(/\/recent\?window=3600000ms: HTTP 403 .*is disabled: this server has no auth token; start it with --auth-token-file/);
+    } finally {
+      await open.stop();
+    }
   });
 });
 

@@ -6,7 +6,9 @@ import { loadModel } from '../../src/ml/checkpoint.ts';
 import { decodeDataset, featureTensor, isNumeric, type Dataset } from '../../src/ml/dataset.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
-import { deployInput, get, irisArtifacts, post, waitRevision } from './helpers.ts';
+import { bearer, deployInput, get, irisArtifacts, post, waitRevision } from './helpers.ts';
+
+const TOKEN = 'server-test-token-0123456789abcdef';
 
 let a: Awaited<ReturnType<typeof irisArtifacts>>;
 let server: ModelServer;
@@ -23,7 +25,7 @@ beforeAll(async () => {
   a = await irisArtifacts();
   models = [await a.train(), await a.train({ seed: 2, optimizer: { type: 'adam', learningRate: 0.01 } }), await a.train({ seed: 3 })];
   registry = new Registry(registryDir(a.home));
-  server = new ModelServer({ registry, store: a.env.store, seed: 7, pollMs: 50 });
+  server = new ModelServer({ registry, store: a.env.store, seed: 7, pollMs: 50, authToken: TOKEN });
   base = await server.start();
   const raw = decodeDataset(await a.env.store.get(a.raw));
   rawRows = Array.from({ length: raw.rows }, (_, i) => {
@@ -70,7 +72,7 @@ describe('model server over HTTP', () => {
     const m = await get(`${base}/v1/models/iris/metrics`);
     expect(m.versions.v1).toMatchObject({ requests: 1, errors: 0, errorRate: 0 });
     expect(m.versions.v1.latencyP50Ms).toBeGreaterThan(0);
-    const recent = await get(`${base}/v1/models/iris/recent?window=1h`);
+    const recent = await get(`${base}/v1/models/iris/recent?window=1h`, bearer(TOKEN));
     expect(recent.rows).toHaveLength(20);
     expect(recent.rows[0].row).toEqual(rawRows[0]);
   });
@@ -115,7 +117,7 @@ describe('model server over HTTP', () => {
     const view = await waitRevision(base, 'iris', 3);
     expect(view).toMatchObject({ primary: 'v1', shadow: 'v3', traffic: { v1: 100 } });
     for (let i = 0; i < 30; i++) {
-      const r = await post(`${base}/v1/models/iris:predict`, { instances: [rawRows[i]], labels: ['setosa'] });
+      const r = await post(`${base}/v1/models/iris:predict`, { instances: [rawRows[i]], labels: ['setosa'] }, bearer(TOKEN));
       expect(r.json).toMatchObject({ version: 'v1' });
     }
     await new Promise((r) => setTimeout(r, 100)); // shadow copies run after the answer

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readTokenFile, TOKEN_FILE_ENV } from '../../serving/auth.ts';
 import { UsageError } from '../errors.ts';
 import { checkedStore, withStoreOption } from '../store-option.ts';
 
@@ -15,13 +16,21 @@ export function register(program: Command): void {
       .description('run the model server: serves every model in the registry and follows deploys/rollbacks (docs/serving.md)')
       .option('--host <ip>', 'address to bind (127.0.0.1 unless you mean it)', '127.0.0.1')
       .option('--port <n>', 'port (0: a free one)', port, 8501)
-      .option('--seed <n>', 'seed of canary routing (repeatable splits)', (v: string) => Number(v)),
-  ).action(async (o: { host: string; port: number; seed?: number }) => {
+      .option('--seed <n>', 'seed of canary routing (repeatable splits)', (v: string) => Number(v))
+      .option('--auth-token-file <file>', `bearer token for feedback (labels) and /recent; both are off without one (env ${TOKEN_FILE_ENV})`, process.env[TOKEN_FILE_ENV] || undefined),
+  ).action(async (o: { host: string; port: number; seed?: number; authTokenFile?: string }) => {
+    let authToken: string | undefined;
+    try {
+      authToken = o.authTokenFile ? readTokenFile(o.authTokenFile) : undefined;
+    } catch (e) {
+      throw new UsageError(`--auth-token-file: ${(e as Error).message}`);
+    }
     const store = await checkedStore();
     const { ModelServer } = await import('../../serving/server.ts');
-    const server = new ModelServer({ host: o.host, port: o.port, seed: o.seed, log: (l) => process.stderr.write(`${l}\n`) });
+    const server = new ModelServer({ host: o.host, port: o.port, seed: o.seed, authToken, log: (l) => process.stderr.write(`${l}\n`) });
     const url = await server.start();
-    process.stdout.write(`mlpipe model server at ${url} (registry ${server.registry.dir}, artifacts ${store}). Ctrl-C to stop.\n`);
+    const auth = authToken ? 'feedback and /recent need the bearer token' : 'feedback and /recent are off (no --auth-token-file)';
+    process.stdout.write(`mlpipe model server at ${url} (registry ${server.registry.dir}, artifacts ${store}; ${auth}). Ctrl-C to stop.\n`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);
