@@ -53,13 +53,14 @@ async function fileSha256(path: string): Promise<string> {
 async function unusableArtifact(outputs: Record<string, JsonValue>): Promise<string | undefined> {
   for (const [name, v] of Object.entries(outputs)) {
     if (!isArtifactRef(v)) continue;
-    if (!v.uri.startsWith('file://')) {
+    if (v.uri.startsWith('s3://')) {
       // Object stores checked the SHA-256 when the object was published and every read
       // verifies it again; here a HEAD (present, same size) is what a cache hit can afford.
       const found = await defaultStore().stat(v).catch(() => null);
       if (found?.sizeBytes !== v.sizeBytes) return `output ${name}: ${v.uri} is not in the store (or has another size)`;
       continue;
     }
+    if (!v.uri.startsWith('file://')) continue;
     let path: string;
     try {
       path = fileURLToPath(v.uri);
