@@ -7,23 +7,50 @@
 # (pip can fetch it from a mirror or a local wheel dir), put them where tfjs-node's binding.gyp
 # looks (deps/lib, deps/include) and build the addon from source with node-gyp.
 #
+# --gpu does the same for @tensorflow/tfjs-node-gpu with the GPU-enabled `tensorflow` wheel and
+# the CUDA 12 runtime wheels it declares (scripts/native/gpu-libs.sh); it builds on a machine
+# without a GPU too, and says whether a CUDA device initialised.
+#
 # Idempotent: exits at once when tfjs-node already loads with the native backend. The extracted
 # libraries are cached outside node_modules (MLPIPE_CACHE, default ~/.cache/mlpipe) so a re-run
 # after `npm ci` (which wipes the package) only relinks and rebuilds the addon (~1 min).
 #
 # Env: MLPIPE_CACHE          cache root (wheels/, libtensorflow-<ver>/)
 #      MLPIPE_TF_WHEEL       path to a tensorflow-cpu wheel to use (air-gapped route)
-#      MLPIPE_TF_VERSION     tensorflow-cpu version (default 2.21.0)
+#      MLPIPE_TF_GPU_WHEEL   with --gpu: path to a tensorflow (GPU) wheel to use
+#      MLPIPE_TF_VERSION     tensorflow(-cpu) version (default 2.21.0)
 #      PIP_* (PIP_INDEX_URL, PIP_FIND_LINKS, ...) are honoured by pip as usual.
 #      MLPIPE_NATIVE_FORCE=1 rebuild even if tfjs-node already works.
 set -euo pipefail
+
+GPU=0
+case "${1:-}" in
+  --gpu) GPU=1 ;;
+  "") ;;
+  *) printf '[setup-native] ERROR: unknown option %s (usage: setup-native.sh [--gpu])\n' "$1" >&2; exit 2 ;;
+esac
 
 TF_VERSION="${MLPIPE_TF_VERSION:-2.21.0}"
 CACHE="${MLPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlpipe}"
 WHEEL_DIR="$CACHE/wheels"
 LIB_CACHE="$CACHE/libtensorflow-$TF_VERSION"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PKG="$ROOT/node_modules/@tensorflow/tfjs-node"
+NAME=tfjs-node
+WHEEL_PROJECT=tensorflow-cpu
+WHEEL_ENV=MLPIPE_TF_WHEEL
+WHEEL="${MLPIPE_TF_WHEEL:-}"
+WHEEL_MB=270
+BUILD_LOG=node-gyp-build.log
+if [ "$GPU" = 1 ]; then
+  NAME=tfjs-node-gpu
+  WHEEL_PROJECT=tensorflow
+  WHEEL_ENV=MLPIPE_TF_GPU_WHEEL
+  WHEEL="${MLPIPE_TF_GPU_WHEEL:-}"
+  WHEEL_MB=570
+  LIB_CACHE="$CACHE/libtensorflow-gpu-$TF_VERSION"
+  BUILD_LOG=node-gyp-build-gpu.log
+fi
+PKG="$ROOT/node_modules/@tensorflow/$NAME"
 NAPI_VERSION=8 # tfjs-node's package.json lists napi 3..8; Node >= 20 picks the highest
 
 say() { printf '[setup-native] %s\n' "$*"; }
@@ -39,52 +66,57 @@ die() {
 # that runs a whole training step as one TensorFlow graph.
 probe() {
   (cd "$ROOT" && TF_CPP_MIN_LOG_LEVEL=2 node -e '
-    const tf = require("@tensorflow/tfjs-node");
+    const tf = require(process.argv[1]);
     tf.tensor([1, 2]).square().dataSync();
     const b = tf.backend().binding;
     const fns = typeof b.addFunctionDef === "function" ? "functions" : "no-functions";
     process.stdout.write([tf.getBackend(), tf.version["tfjs-node"], b.TF_Version, fns].join(" ") + "\n");
-  ' 2>/dev/null)
+  ' "@tensorflow/$NAME" 2>/dev/null)
 }
 
-[ -d "$PKG" ] || die "node_modules/@tensorflow/tfjs-node is missing" "run 'npm ci' (or 'npm install') in $ROOT first"
+[ -d "$PKG" ] || die "node_modules/@tensorflow/$NAME is missing" "run 'npm ci' (or 'npm install') in $ROOT first"
+[ "$GPU" = 0 ] || source "$ROOT/scripts/native/gpu-libs.sh"
 
 reuse_deps=0
 if [ "${MLPIPE_NATIVE_FORCE:-0}" != 1 ] && out="$(probe)" && [ "${out%% *}" = tensorflow ]; then
   if [ "${out##* }" = functions ]; then
-    say "tfjs-node already works: backend tensorflow, TensorFlow $(echo "$out" | awk '{print $3}'), graph functions"
+    say "$NAME already works: backend tensorflow, TensorFlow $(echo "$out" | awk '{print $3}'), graph functions"
+    [ "$GPU" = 0 ] || gpu_report
     exit 0
   fi
   # A working addon from tfjs-node's own install (its downloaded libtensorflow in deps/):
   # keep those libraries, rebuild only the addon with the function-library extension.
-  say "tfjs-node works (TensorFlow $(echo "$out" | awk '{print $3}')) but lacks graph functions; rebuilding its addon"
+  say "$NAME works (TensorFlow $(echo "$out" | awk '{print $3}')) but lacks graph functions; rebuilding its addon"
   reuse_deps=1
 else
-  say "tfjs-node has no working native addon; building it against TensorFlow $TF_VERSION"
+  say "$NAME has no working native addon; building it against TensorFlow $TF_VERSION"
 fi
 
 # 1. Libraries and headers, cached outside node_modules.
 if [ "$reuse_deps" = 1 ]; then
   say "using the libraries tfjs-node installed in $PKG/deps"
-elif [ ! -f "$LIB_CACHE/lib/libtensorflow_cc.so.2" ] || [ ! -f "$LIB_CACHE/include/tensorflow/c/c_api.h" ]; then
-  wheel="${MLPIPE_TF_WHEEL:-}"
+elif [ ! -f "$LIB_CACHE/lib/libtensorflow_cc.so.2" ] || [ ! -f "$LIB_CACHE/include/tensorflow/c/c_api.h" ] ||
+  { [ "$GPU" = 1 ] && [ ! -f "$LIB_CACHE/$CUDA_PINS" ]; }; then
+  wheel="$WHEEL"
   if [ -z "$wheel" ]; then
-    wheel="$(ls "$WHEEL_DIR"/tensorflow_cpu-"$TF_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
+    wheel="$(ls "$WHEEL_DIR"/"${WHEEL_PROJECT//-/_}"-"$TF_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
   fi
   if [ -z "$wheel" ]; then
-    command -v python3 >/dev/null || die "python3 not found (needed to fetch and unpack the tensorflow-cpu wheel)" \
-      "install python3 with pip, or set MLPIPE_TF_WHEEL=/path/to/tensorflow_cpu-$TF_VERSION-*.whl"
+    command -v python3 >/dev/null || die "python3 not found (needed to fetch and unpack the $WHEEL_PROJECT wheel)" \
+      "install python3 with pip, or set $WHEEL_ENV=/path/to/${WHEEL_PROJECT//-/_}-$TF_VERSION-*.whl"
     mkdir -p "$WHEEL_DIR"
-    say "downloading tensorflow-cpu==$TF_VERSION wheel (~270 MB) into $WHEEL_DIR"
-    python3 -m pip download --no-deps --only-binary=:all: "tensorflow-cpu==$TF_VERSION" -d "$WHEEL_DIR" ||
-      die "pip could not download tensorflow-cpu==$TF_VERSION" \
-        "set PIP_INDEX_URL to a reachable mirror, or copy the wheel here and set MLPIPE_TF_WHEEL=/path/to/it (see docs/native-tensorflow.md, air-gapped route)"
-    wheel="$(ls "$WHEEL_DIR"/tensorflow_cpu-"$TF_VERSION"-*.whl | head -n1)"
+    say "downloading $WHEEL_PROJECT==$TF_VERSION wheel (~$WHEEL_MB MB) into $WHEEL_DIR"
+    python3 -m pip download --no-deps --only-binary=:all: "$WHEEL_PROJECT==$TF_VERSION" -d "$WHEEL_DIR" ||
+      die "pip could not download $WHEEL_PROJECT==$TF_VERSION" \
+        "set PIP_INDEX_URL to a reachable mirror, or copy the wheel here and set $WHEEL_ENV=/path/to/it (see docs/native-tensorflow.md, air-gapped route)"
+    wheel="$(ls "$WHEEL_DIR"/"${WHEEL_PROJECT//-/_}"-"$TF_VERSION"-*.whl | head -n1)"
   fi
-  [ -f "$wheel" ] || die "wheel $wheel does not exist" "point MLPIPE_TF_WHEEL at a tensorflow-cpu wheel file"
+  [ -f "$wheel" ] || die "wheel $wheel does not exist" "point $WHEEL_ENV at a $WHEEL_PROJECT wheel file"
+  [ "$GPU" = 0 ] || pins="$(gpu_read_pins "$wheel")"
   say "extracting libtensorflow and headers from $(basename "$wheel") into $LIB_CACHE"
   python3 "$ROOT/scripts/native/extract-libtensorflow.py" "$wheel" "$LIB_CACHE" ||
     die "could not extract $wheel" "delete it and re-run so pip fetches it again"
+  [ "$GPU" = 0 ] || printf '%s\n' "$pins" >"$LIB_CACHE/$CUDA_PINS"
 else
   say "using cached libraries in $LIB_CACHE"
 fi
@@ -108,6 +140,7 @@ cp -r "$LIB_CACHE/include" "$PKG/deps/include"
   ln -sf libtensorflow_cc.so.2 libtensorflow.so.2.9.1
   ln -sf libtensorflow_framework.so.2 libtensorflow_framework.so.2.9.1
 )
+[ "$GPU" = 0 ] || gpu_place_cuda_libs
 fi
 
 # 3. Build the addon with the node-gyp that ships with npm (or one on PATH), against the
@@ -118,7 +151,7 @@ backup="$PKG/lib.mlpipe-backup"
 build_fail() {
   if [ "$reuse_deps" = 1 ]; then
     if [ -d "$backup" ]; then rm -rf "$PKG/lib"; mv "$backup" "$PKG/lib"; fi
-    say "warning: could not rebuild tfjs-node's addon with graph functions ($1); keeping its own addon,"
+    say "warning: could not rebuild $NAME's addon with graph functions ($1); keeping its own addon,"
     say "  so training runs eager ops (about 3x slower). fix: ${2:-see above}, then re-run this script"
     exit 0
   fi
@@ -142,13 +175,15 @@ command -v g++ >/dev/null && command -v make >/dev/null ||
   build_fail "a C++ toolchain is needed to build the addon" "Debian/Ubuntu: apt-get install -y g++ make python3"
 
 node "$ROOT/scripts/native/patch-binding.mjs" "$PKG" | sed 's/^/[setup-native] /' ||
-  build_fail "could not add the function-library extension to tfjs-node's binding" "see the message above"
+  build_fail "could not add the function-library extension to $NAME's binding" "see the message above"
 say "building tfjs_binding.node with $(node "$GYP" --version) (Node headers: $NODE_PREFIX/include/node)"
 rm -rf "$PKG/build" "$backup"
 if [ "$reuse_deps" = 1 ] && [ -d "$PKG/lib" ]; then mv "$PKG/lib" "$backup"; else rm -rf "$PKG/lib"; fi
-log="$CACHE/node-gyp-build.log"
+log="$CACHE/$BUILD_LOG"
 mkdir -p "$CACHE"
-if ! (cd "$PKG" && node "$GYP" rebuild --nodedir="$NODE_PREFIX" --jobs="$(nproc 2>/dev/null || echo 2)" \
+link_env=() # --gpu: LDFLAGS for the CUDA libraries the addon loads itself (gpu_link_flags)
+[ "$GPU" = 0 ] || [ "$reuse_deps" = 1 ] || link_env=("LDFLAGS=$(gpu_link_flags)")
+if ! (cd "$PKG" && env "${link_env[@]}" node "$GYP" rebuild --nodedir="$NODE_PREFIX" --jobs="$(nproc 2>/dev/null || echo 2)" \
   --module_name=tfjs_binding --module_path="$PKG/lib/napi-v$NAPI_VERSION" \
   --napi_build_version="$NAPI_VERSION") >"$log" 2>&1; then
   tail -n 30 "$log" >&2
@@ -159,10 +194,14 @@ addon="$PKG/lib/napi-v$NAPI_VERSION/tfjs_binding.node"
 
 # 4. Prove it: load, run an op, report versions.
 out="$(probe)" || build_fail "the rebuilt addon does not load" \
-  "run: node -e \"require('@tensorflow/tfjs-node')\" in $ROOT to see the loader error; ldd $addon"
+  "run: node -e \"require('@tensorflow/$NAME')\" in $ROOT to see the loader error; ldd $addon"
 set -- $out
-[ "$1" = tensorflow ] || build_fail "tfjs-node loaded but the backend is '$1', not 'tensorflow'" "see $log"
+[ "$1" = tensorflow ] || build_fail "$NAME loaded but the backend is '$1', not 'tensorflow'" "see $log"
 [ "$4" = functions ] || build_fail "the rebuilt addon lacks addFunctionDef" "see $log; scripts/native/patch-binding.mjs should have added it"
 rm -rf "$backup"
-say "ok: backend $1, tfjs-node $2, TensorFlow $3, graph functions ($addon)"
+say "ok: backend $1, $NAME $2, TensorFlow $3, graph functions ($addon)"
 case "$3" in "$TF_VERSION"*) ;; *) say "warning: expected TensorFlow $TF_VERSION, got $3" ;; esac
+if [ "$GPU" = 1 ]; then
+  [ "$reuse_deps" = 1 ] || gpu_check_links "$addon"
+  gpu_report
+fi
