@@ -2,12 +2,14 @@
 // here, so there is never a second copy of tfjs-core (an ESM/CJS double load would register the
 // native backend in one copy and run ops in the other).
 //
-// Order (preference `auto`): tfjs-node-gpu when installed and a CUDA device initialises, else
-// tfjs-node (native TensorFlow on CPU), else pure-JS tfjs with a loud warning. See
-// docs/native-tensorflow.md.
+// Order (preference `auto`): tfjs-node-gpu when built and a CUDA device initialises (asked of a
+// child process first, ./gpu-probe.ts), else tfjs-node (native TensorFlow on CPU), else pure-JS
+// tfjs with a loud warning. One process runs one native package: see docs/native-tensorflow.md.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as TfModule from '@tensorflow/tfjs';
 import { installNativeGradients } from './native-kernels.ts';
+import { GPU_PACKAGE, probeGpu } from './gpu-probe.ts';
 
 export type Tf = typeof TfModule;
 export type BackendPreference = 'auto' | 'gpu' | 'cpu' | 'js';
@@ -28,10 +30,13 @@ export interface SelectedBackend {
 
 const require = createRequire(import.meta.url);
 const FIX = 'run `npm run setup` (or `bash scripts/setup-native.sh`) to build the native TensorFlow backend';
+const CPU_PACKAGE = '@tensorflow/tfjs-node';
+type NativePackage = typeof CPU_PACKAGE | typeof GPU_PACKAGE;
 
 let selected: SelectedBackend | undefined;
 let selectedFor: BackendPreference | undefined;
 let warned = false;
+let warnedGpu = false;
 
 interface NativeBinding {
   TF_Version: string;
@@ -52,7 +57,29 @@ function errorText(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
 }
 
-function tryNative(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'): Tf | string {
+/**
+ * The native package whose libtensorflow this process has loaded already (by any thread or
+ * module), read from the loader's own map. Both bundle a libtensorflow_cc.so.2: a second addon
+ * would bind to the first one's library, and its 'tensorflow' backend would never register.
+ */
+function loadedPackage(): NativePackage | undefined {
+  let maps: string;
+  try {
+    maps = readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return undefined; // not Linux: no GPU route there
+  }
+  const m = /\/@tensorflow\/(tfjs-node(?:-gpu)?)\/deps\/lib\/libtensorflow(?:_cc)?\.so/.exec(maps);
+  return m ? (`@tensorflow/${m[1]}` as NativePackage) : undefined;
+}
+
+function clash(pkg: NativePackage): string | undefined {
+  const other = loadedPackage();
+  if (!other || other === pkg) return undefined;
+  return `this process already runs TensorFlow from ${other}, and a second native TensorFlow (${pkg}) cannot share it`;
+}
+
+function tryNative(pkg: NativePackage): Tf | string {
   try {
     require.resolve(pkg);
   } catch {
@@ -103,26 +130,14 @@ export function selectBackend(preference: BackendPreference = preferenceFromEnv(
     result = pureJs(['MLPIPE_TF_BACKEND/preference is js'], true);
   }
   if (!result && (preference === 'auto' || preference === 'gpu')) {
-    const gpu = tryNative('@tensorflow/tfjs-node-gpu');
-    if (typeof gpu !== 'string' && binding(gpu).isUsingGpuDevice()) {
-      result = { tf: gpu, info: nativeInfo(gpu, 'tensorflow-gpu') };
-    } else {
-      const why = typeof gpu === 'string' ? gpu : '@tensorflow/tfjs-node-gpu loaded but no CUDA device initialised';
-      if (preference === 'gpu') {
-        throw new Error(
-          `GPU training was requested but is unavailable: ${why}. Fix: install @tensorflow/tfjs-node-gpu ` +
-            'with CUDA/cuDNN as in docs/native-tensorflow.md (GPU route), or set the preference to auto/cpu.',
-        );
-      }
-      if (typeof gpu !== 'string') {
-        // The GPU package owns the 'tensorflow' backend now; it runs on the CPU just as well.
-        result = { tf: gpu, info: nativeInfo(gpu, 'tensorflow') };
-      }
-      reasons.push(why);
-    }
+    result = selectGpu(preference, reasons);
   }
   if (!result) {
-    const cpu = tryNative('@tensorflow/tfjs-node');
+    const why = clash(CPU_PACKAGE);
+    if (why) {
+      throw new Error(`The CPU backend is unavailable: ${why}. Fix: train on the CPU in a process started with MLPIPE_TF_BACKEND=cpu.`);
+    }
+    const cpu = tryNative(CPU_PACKAGE);
     if (typeof cpu !== 'string') result = { tf: cpu, info: nativeInfo(cpu, 'tensorflow') };
     else reasons.push(cpu);
   }
@@ -130,6 +145,47 @@ export function selectBackend(preference: BackendPreference = preferenceFromEnv(
   selected = result;
   selectedFor = preference;
   return result;
+}
+
+/**
+ * tfjs-node-gpu when it has a CUDA device; undefined (with the reason added) to go on to the CPU
+ * build. `auto` keeps to the native package this process already runs, without probing.
+ */
+function selectGpu(preference: 'auto' | 'gpu', reasons: string[]): SelectedBackend | undefined {
+  const loaded = loadedPackage();
+  if (preference === 'auto' && loaded === CPU_PACKAGE) return undefined;
+  const probe = loaded === GPU_PACKAGE ? undefined : probeGpu();
+  let why: string;
+  let fix = 'see docs/native-tensorflow.md (GPU route)';
+  if (probe && !probe.ok) {
+    ({ reason: why, fix } = probe);
+  } else if (loaded === CPU_PACKAGE) {
+    why = clash(GPU_PACKAGE)!;
+    fix = 'start the process with MLPIPE_TF_BACKEND=gpu (or auto) so that it loads the GPU build first (docs/native-tensorflow.md, GPU route)';
+  } else {
+    const gpu = tryNative(GPU_PACKAGE);
+    if (typeof gpu === 'string') {
+      why = gpu;
+    } else if (binding(gpu).isUsingGpuDevice()) {
+      return { tf: gpu, info: nativeInfo(gpu, 'tensorflow-gpu') };
+    } else if (preference === 'auto') {
+      // Loaded here, tfjs-node cannot be any more; the GPU build runs on the CPU just as well.
+      console.warn(`mlpipe: ${GPU_PACKAGE} has no CUDA device in this process; training on its CPU device`);
+      return { tf: gpu, info: nativeInfo(gpu, 'tensorflow') };
+    } else {
+      why = `${GPU_PACKAGE} has no CUDA device in this process`;
+    }
+  }
+  if (preference === 'gpu') {
+    throw new Error(`GPU training was requested but is unavailable: ${why}. Fix: ${fix}; or set the preference to auto/cpu.`);
+  }
+  // Built for a GPU but none here: one line. CPU users without the GPU build hear nothing.
+  if (probe && !probe.ok && probe.built && !warnedGpu) {
+    warnedGpu = true;
+    console.warn(`mlpipe: training on the CPU build (${CPU_PACKAGE}): ${why}`);
+  }
+  reasons.push(why);
+  return undefined;
 }
 
 function nativeInfo(tf: Tf, backend: BackendName): BackendInfo {

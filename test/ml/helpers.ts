@@ -4,10 +4,14 @@ import { expect } from 'vitest';
 import { selectBackend, type SelectedBackend } from '../../src/ml/backend.ts';
 import type { ArrayData } from '../../src/ml/fit.ts';
 
-/** The backend the tests must run on: native TensorFlow, unless MLPIPE_TF_BACKEND=js was asked for. */
+/**
+ * The backend the tests must run on: native TensorFlow, unless MLPIPE_TF_BACKEND=js was asked for
+ * (or =gpu: the CUDA build, as scripts/gpu-check.sh runs the graph-step tests).
+ */
 export function expectNativeBackend(): SelectedBackend {
   const sel = selectBackend();
-  const wanted = process.env.MLPIPE_TF_BACKEND === 'js' ? 'cpu-js' : 'tensorflow';
+  const pref = process.env.MLPIPE_TF_BACKEND;
+  const wanted = pref === 'js' ? 'cpu-js' : pref === 'gpu' ? 'tensorflow-gpu' : 'tensorflow';
   expect(
     sel.info.backend,
     `backend is ${sel.info.backend}, expected ${wanted}: the native TensorFlow addon is missing or broken; run \`bash scripts/setup-native.sh\``,
