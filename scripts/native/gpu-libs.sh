@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The CUDA side of `scripts/setup-native.sh --gpu` (sourced by it; uses its say/die, ROOT, PKG,
 # CACHE, WHEEL_DIR, LIB_CACHE, TF_VERSION).
 #
@@ -123,8 +124,8 @@ gpu_check_links() {
     [ -z "$bad" ] || die "$found has unresolved dependencies: $bad" "see ldd $found"
     summary+=("$name")
   done
-  local IFS=,
-  say "library paths (readelf/ldd): the addon finds deps/lib through its rpath; TensorFlow finds ${summary[*]} in deps/nvidia; no LD_LIBRARY_PATH"
+  say "library paths (readelf/ldd): the addon finds deps/lib through its rpath; TensorFlow finds" \
+    "$(printf '%s, ' "${summary[@]}" | sed 's/, $//') in deps/nvidia; no LD_LIBRARY_PATH"
 }
 
 # Says whether a CUDA device initialised, through mlpipe's own backend selection.
