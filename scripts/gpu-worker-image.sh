@@ -23,6 +23,8 @@ say() { printf '[gpu-worker-image] %s\n' "$*"; }
 
 say "npm ci"
 npm ci --no-audit --no-fund
+# The stamp scripts/setup.sh keeps, so that it (and scripts/gpu-check.sh) does not reinstall.
+sha256sum package-lock.json | cut -d' ' -f1 >node_modules/.mlpipe-lock.sha256
 say "tfjs-node (CPU build)"
 bash scripts/setup-native.sh
 say "tfjs-node-gpu (CUDA build)"

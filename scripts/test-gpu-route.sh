@@ -136,11 +136,13 @@ mkdir -p "$BASE/tmp"
 rc=$?
 grep '^\[gpu-worker-image\]\|^\[setup-native\] ok' "$BASE/image.log" | sed 's/^/  /' | cut -c1-200
 check "gpu-worker-image.sh builds tfjs-node and tfjs-node-gpu" test "$rc" = 0
-check "and removes its cache (the image layer holds no wheels)" test -z "$(ls -A "$BASE/tmp")"
+check "and removes its cache (the image layer holds no wheels)" test -z "$(ls -d "$BASE"/tmp/mlpipe-cache.* 2>/dev/null)"
 sel auto
 check "both builds load without the cache (auto: $(gpu_here && echo tensorflow-gpu || echo 'tensorflow, after the one line'))" \
   out_has "^RESULT \{\"backend\":\"$(gpu_here && echo tensorflow-gpu || echo tensorflow)\""
 check "the GPU build's CUDA libraries are in node_modules" test -s "$PKG/deps/nvidia/cudnn/lib/libcudnn.so.9"
+check "scripts/setup.sh afterwards reinstalls nothing (gpu-check.sh calls it)" \
+  bash -c "cd '$REPO' && MLPIPE_SKIP_BROWSER=1 bash scripts/setup.sh 2>&1 | grep -q 'npm packages up to date'"
 
 say "$([ "$fails" = 0 ] && echo "all checks passed" || echo "$fails check(s) FAILED")"
 [ "$fails" = 0 ]
