@@ -22,7 +22,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { evaluateCondition, readsSecrets, resolveTemplates, type ExprContext } from '../src/compiler/expr.ts';
+import { evaluateCondition, readsSecrets, resolveTemplates, type ExprContext, type ExprOptions } from '../src/compiler/expr.ts';
 import {
   isArtifactRef,
   type ArtifactRef,
@@ -174,6 +174,13 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
       Object.entries(stages).map(([id, s]) => [id, { status: s.status, outputs: s.outputs }]),
     ),
   });
+  // Histories recorded before these existed replay without them (docs/runtime.md).
+  const exprOptions: ExprOptions = {
+    // an expression over the cost limit fails its stage instead of stalling the workflow task
+    bounded: patched('expr-cost-bound'),
+    // params and upstream outputs substituted into a stage are data, never templates
+    escapeValues: patched('substituted-values-are-data'),
+  };
   const now = () => new Date().toISOString();
   const info = workflowInfo();
   const run = {
@@ -206,7 +213,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
     if (node.when) {
       let go: boolean;
       try {
-        go = evaluateCondition(node.when, exprContext());
+        go = evaluateCondition(node.when, exprContext(), exprOptions);
       } catch (err) {
         st.status = 'failed';
         st.error = (err as Error).message;
@@ -231,7 +238,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
       Object.assign(st, { status: 'running', rounds: round, startedAt: now(), error: undefined });
       try {
         // `${secrets.*}` stays as written: the worker resolves it (its value never enters the history).
-        const config = resolveTemplates({ ...node.config, ...override }, exprContext(), (e) => !readsSecrets(e)) as JsonObject;
+        const config = resolveTemplates({ ...node.config, ...override }, exprContext(), (e) => !readsSecrets(e), exprOptions) as JsonObject;
         const inputs = resolveInputs(node);
         let key: string | undefined;
         if (node.cache.enabled) {

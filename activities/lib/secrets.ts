@@ -5,7 +5,7 @@
  * history event; errors and outputs that would carry it back are redacted.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { findTemplates, readsSecrets, unescapeTemplates } from '../../src/compiler/expr.ts';
+import { findTemplates, readsSecrets, substitute, unescapeTemplates } from '../../src/compiler/expr.ts';
 import type { JsonValue } from '../../src/compiler/plan.ts';
 
 export const SECRET_ENV_PREFIX = 'MLPIPE_SECRET_';
@@ -31,12 +31,12 @@ export function resolveSecrets<T extends JsonValue>(value: T, env: NodeJS.Proces
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
     return v;
   };
+  // Secret values are substituted escaped, like every value, so the unescape below gives them
+  // back exactly (a value holding `$${` included).
   const resolveString = (s: string): string => {
     if (!s.includes('${')) return s;
-    let out = '';
-    let last = 0;
-    for (const t of findTemplates(s)) {
-      if (!readsSecrets(t.expr)) continue;
+    return substitute(s, findTemplates(s), (t) => {
+      if (!readsSecrets(t.expr)) return undefined;
       const m = NAME.exec(t.expr);
       if (!m) {
         throw ApplicationFailure.nonRetryable(`stage "${stage}": \`\${${t.expr}}\`: a secret is written \${secrets.NAME} and used as a whole`, 'InvalidInput');
@@ -50,10 +50,8 @@ export function resolveSecrets<T extends JsonValue>(value: T, env: NodeJS.Proces
         );
       }
       used.add(secret);
-      out += s.slice(last, t.start) + secret;
-      last = t.end;
-    }
-    return out + s.slice(last);
+      return secret;
+    });
   };
   return { value: unescapeTemplates(walk(value) as T), secrets: [...used] };
 }

@@ -10,12 +10,31 @@
  *   stages.<name>.status             'succeeded' | 'skipped' | …
  */
 import { parse } from '@marcbachmann/cel-js';
+import { EXPR_COST_LIMIT, expressionCost, formatCost, shapeOf, UnboundedExpression, type Shape } from './expr-cost.ts';
 import type { JsonValue, ParamType, ParamValue } from './plan.ts';
 
 export interface ExprContext {
   params: Record<string, ParamValue>;
   paramTypes: Record<string, ParamType>;
   stages: Record<string, { status: string; outputs: Record<string, JsonValue> }>;
+}
+
+/**
+ * How evaluation behaves; both on by default. The workflow turns them off only to replay
+ * histories recorded before they existed (`patched()` in workflows/pipeline.ts).
+ */
+export interface ExprOptions {
+  /**
+   * Before evaluating, bound the expression's cost with the sizes of the values it reads
+   * (src/compiler/expr-cost.ts) and refuse it over EXPR_COST_LIMIT: it never runs long enough
+   * to stall a workflow task.
+   */
+  bounded?: boolean;
+  /**
+   * A value substituted into a template is data: its `${` are escaped (`$${`), so no later
+   * phase (the workflow's stage outputs, the worker's secrets) resolves them.
+   */
+  escapeValues?: boolean;
 }
 
 export class ExpressionError extends Error {
@@ -48,6 +67,14 @@ function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
 }
 
+/**
+ * The cost bound of evaluating `expr` when its variables have `roots`' shapes (validate's
+ * assumed sizes). Throws UnboundedExpression for what no size bounds.
+ */
+export function costOf(expr: string, roots: Record<string, Shape>): number {
+  return expressionCost((compile(expr) as unknown as { ast: unknown }).ast, roots);
+}
+
 /** Throws ExpressionError when `expr` does not parse. */
 export function checkSyntax(expr: string): void {
   compile(expr);
@@ -61,11 +88,32 @@ function celContext(ctx: ExprContext): Record<string, unknown> {
   return { params, stages: ctx.stages };
 }
 
+/** Refuses `expr` when evaluating it over `vars` could cost more than EXPR_COST_LIMIT. */
+function checkCost(expr: string, fn: Compiled, vars: Record<string, unknown>): void {
+  let cost: number;
+  try {
+    cost = expressionCost((fn as unknown as { ast: unknown }).ast, { params: shapeOf(vars.params), stages: shapeOf(vars.stages) });
+  } catch (err) {
+    const why = err instanceof UnboundedExpression ? err.message : `its cost cannot be bounded (${firstLine(err)})`;
+    throw new ExpressionError(`\`${expr}\`: ${why}`, expr);
+  }
+  if (!(cost <= EXPR_COST_LIMIT)) {
+    throw new ExpressionError(
+      `\`${expr}\` would cost about ${formatCost(cost)} to evaluate with this run's values, over the limit of ${formatCost(EXPR_COST_LIMIT)} ` +
+        '(nested .all/.exists/.map/.filter multiply by the size of each list): compute it in an upstream stage, or nest less',
+      expr,
+    );
+  }
+}
+
 /** Evaluates one expression; bigint results come back as numbers so they stay JSON. */
-export function evaluate(expr: string, ctx: ExprContext): JsonValue {
+export function evaluate(expr: string, ctx: ExprContext, opts: ExprOptions = {}): JsonValue {
   let value: unknown;
   try {
-    value = compile(expr)(celContext(ctx));
+    const fn = compile(expr);
+    const vars = celContext(ctx);
+    if (opts.bounded !== false) checkCost(expr, fn, vars);
+    value = fn(vars);
   } catch (err) {
     if (err instanceof ExpressionError) throw err;
     throw new ExpressionError(`cannot evaluate \`${expr}\`: ${firstLine(err)}`, expr);
@@ -89,8 +137,8 @@ function toJson(value: unknown, expr: string): JsonValue {
 }
 
 /** Evaluates a `when` condition; anything but a boolean is an error, not a truthy guess. */
-export function evaluateCondition(expr: string, ctx: ExprContext): boolean {
-  const value = evaluate(expr, ctx);
+export function evaluateCondition(expr: string, ctx: ExprContext, opts: ExprOptions = {}): boolean {
+  const value = evaluate(expr, ctx, opts);
   if (typeof value !== 'boolean') {
     throw new ExpressionError(`\`${expr}\` must give true or false, got ${JSON.stringify(value)}`, expr);
   }
@@ -146,43 +194,77 @@ export function findTemplates(s: string): TemplatePart[] {
  * Escapes (`$${`) are kept: templates are resolved in three phases (params when compiling,
  * stage outputs in the workflow, secrets on the worker), and unescaping early would turn a
  * literal into a template for the next phase. The worker's last phase unescapes
- * (`unescapeTemplates`).
+ * (`unescapeTemplates`). For the same reason a substituted value is escaped (`escapeValues`):
+ * a param or an upstream output holding `${secrets.X}` is text, never a template.
  */
 export function resolveTemplates(
   value: JsonValue,
   ctx: ExprContext,
   filter: (expr: string) => boolean = () => true,
+  opts: ExprOptions = {},
 ): JsonValue {
-  if (typeof value === 'string') return resolveString(value, ctx, filter);
-  if (Array.isArray(value)) return value.map((v) => resolveTemplates(v, ctx, filter));
+  if (typeof value === 'string') return resolveString(value, ctx, filter, opts);
+  if (Array.isArray(value)) return value.map((v) => resolveTemplates(v, ctx, filter, opts));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, JsonValue> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = resolveTemplates(v, ctx, filter);
+    for (const [k, v] of Object.entries(value)) out[k] = resolveTemplates(v, ctx, filter, opts);
     return out;
   }
   return value;
 }
 
-function resolveString(s: string, ctx: ExprContext, filter: (expr: string) => boolean): JsonValue {
+function resolveString(s: string, ctx: ExprContext, filter: (expr: string) => boolean, opts: ExprOptions): JsonValue {
   const parts = findTemplates(s);
   if (parts.length === 0) return s;
   const only = parts[0]!;
+  const escape = opts.escapeValues !== false;
   if (parts.length === 1 && only.start === 0 && only.end === s.length) {
-    return filter(only.expr) ? evaluate(only.expr, ctx) : s;
+    if (!filter(only.expr)) return s;
+    const v = evaluate(only.expr, ctx, opts);
+    return escape ? escapeTemplates(v) : v;
   }
+  return substitute(s, parts, (p) => {
+    if (!filter(p.expr)) return undefined;
+    const v = evaluate(p.expr, ctx, opts);
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  }, escape);
+}
+
+/**
+ * `s` with each of its template `parts` replaced by `valueOf(part)` (kept as written when that
+ * gives undefined). With `escape`, values are escaped so the result reads back as the same text
+ * and holds no new template: `${` in a value becomes `$${`, and a value that ends in `$` just
+ * before a `{` gets one more `$` (else the two would join into a `${`).
+ */
+export function substitute(s: string, parts: TemplatePart[], valueOf: (p: TemplatePart) => string | undefined, escape = true): string {
   let out = '';
   let last = 0;
+  let dollarEnd = false; // the text so far ends with a substituted value's `$`
+  const append = (text: string, isValue: boolean) => {
+    if (text === '') return;
+    if (dollarEnd && text.startsWith('{')) out += '$';
+    out += text;
+    dollarEnd = isValue && text.endsWith('$');
+  };
   for (const p of parts) {
-    out += s.slice(last, p.start);
-    if (filter(p.expr)) {
-      const v = evaluate(p.expr, ctx);
-      out += typeof v === 'string' ? v : JSON.stringify(v);
-    } else {
-      out += s.slice(p.start, p.end);
-    }
+    append(s.slice(last, p.start), false);
+    const v = valueOf(p);
+    if (v === undefined) append(s.slice(p.start, p.end), false);
+    else append(escape ? v.replaceAll('${', '$${') : v, escape);
     last = p.end;
   }
-  return out + s.slice(last);
+  append(s.slice(last), false);
+  return out;
+}
+
+/** `${` → `$${` in every string of `value` (not in keys, which no phase reads as templates). */
+export function escapeTemplates<T extends JsonValue>(value: T): T {
+  if (typeof value === 'string') return value.replaceAll('${', '$${') as T;
+  if (Array.isArray(value)) return value.map((v) => escapeTemplates(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeTemplates(v)])) as T;
+  }
+  return value;
 }
 
 /** `$${` → `${` in every string of `value`: the literal text, once no phase resolves templates. */

@@ -14,6 +14,7 @@ import type { LoadedSpec } from './load.ts';
 import { allowedProperties, suggest } from './schema.ts';
 import { isArtifactType, STAGE_INPUTS, stageOutputs } from './stage-kinds.ts';
 import { checkLiteralSecrets } from './literal-secrets.ts';
+import { checkExpressionCost } from './expr-cost.ts';
 import type { Param, Pipeline, Stage } from './types.gen.ts';
 import type { ArtifactKind } from '../compiler/plan.ts';
 
@@ -38,6 +39,7 @@ export function semanticDiagnostics(spec: LoadedSpec, p: Pipeline): Diagnostic[]
   const dagOk = checkNeeds(r, p);
   if (dagOk) {
     checkReferences(r, p);
+    checkExpressionCost(r, p);
     checkInputs(r, p);
   }
   checkStageRules(r, p);
@@ -130,7 +132,7 @@ function checkNeeds(r: Reporter, p: Pipeline): boolean {
 // ---- references in `when` and `${…}` --------------------------------------------------------
 
 /** Every string in a stage with a `${…}`, and the `when` expression, with their paths. */
-function* expressionsOf(name: string, stage: Stage): Generator<{ path: Path; expr: string; isWhen: boolean }> {
+export function* expressionsOf(name: string, stage: Stage): Generator<{ path: Path; expr: string; isWhen: boolean }> {
   if (stage.when !== undefined) yield { path: ['stages', name, 'when'], expr: stage.when, isWhen: true };
   function* walk(v: unknown, path: Path): Generator<{ path: Path; expr: string; isWhen: boolean }> {
     if (typeof v === 'string') {
