@@ -234,7 +234,8 @@ function resolveString(s: string, ctx: ExprContext, filter: (expr: string) => bo
  * `s` with each of its template `parts` replaced by `valueOf(part)` (kept as written when that
  * gives undefined). With `escape`, values are escaped so the result reads back as the same text
  * and holds no new template: `${` in a value becomes `$${`, and a value that ends in `$` just
- * before a `{` gets one more `$` (else the two would join into a `${`).
+ * before a `{` gets one more `$` (else the two would join into a `${`). A value ending in `$`
+ * right before a template left for a later phase is an ExpressionError: no text expresses it.
  */
 export function substitute(s: string, parts: TemplatePart[], valueOf: (p: TemplatePart) => string | undefined, escape = true): string {
   let out = '';
@@ -249,17 +250,24 @@ export function substitute(s: string, parts: TemplatePart[], valueOf: (p: Templa
   for (const p of parts) {
     append(s.slice(last, p.start), false);
     const v = valueOf(p);
+    if (v === undefined && dollarEnd) {
+      // `$` then `${…}` reads as an escape: no text says "a value's `$`, then a template"
+      throw new ExpressionError(`a value ending in \`$\` stands right before \`\${${p.expr}}\` in "${s}": put a character between them`, p.expr);
+    }
     if (v === undefined) append(s.slice(p.start, p.end), false);
-    else append(escape ? v.replaceAll('${', '$${') : v, escape);
+    else append(escape ? escapeText(v) : v, escape);
     last = p.end;
   }
   append(s.slice(last), false);
   return out;
 }
 
+// (a replacer function: in a replacement string `$$` would mean one `$`)
+const escapeText = (s: string): string => s.replaceAll('${', () => '$${');
+
 /** `${` → `$${` in every string of `value` (not in keys, which no phase reads as templates). */
 export function escapeTemplates<T extends JsonValue>(value: T): T {
-  if (typeof value === 'string') return value.replaceAll('${', '$${') as T;
+  if (typeof value === 'string') return escapeText(value) as T;
   if (Array.isArray(value)) return value.map((v) => escapeTemplates(v)) as T;
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeTemplates(v)])) as T;
@@ -269,7 +277,7 @@ export function escapeTemplates<T extends JsonValue>(value: T): T {
 
 /** `$${` → `${` in every string of `value`: the literal text, once no phase resolves templates. */
 export function unescapeTemplates<T extends JsonValue>(value: T): T {
-  if (typeof value === 'string') return value.replaceAll('$${', '${') as T;
+  if (typeof value === 'string') return value.replaceAll('$${', () => '${') as T;
   if (Array.isArray(value)) return value.map((v) => unescapeTemplates(v)) as T;
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unescapeTemplates(v)])) as T;

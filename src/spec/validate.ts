@@ -4,7 +4,7 @@
  * step runs only when the one before it found the data usable.
  */
 import type { ParamType, ParamValue } from '../compiler/plan.ts';
-import { references, resolveTemplates } from '../compiler/expr.ts';
+import { findTemplates, references, resolveTemplates } from '../compiler/expr.ts';
 import { maskCredentials } from './literal-secrets.ts';
 import { SpecError, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { loadSpecFile, type LoadedSpec } from './load.ts';
@@ -126,8 +126,13 @@ function holdsTemplate(data: unknown, ptr: string): boolean {
     if (v === null || typeof v !== 'object') return false;
     v = (v as Record<string, unknown>)[seg.replaceAll('~1', '/').replaceAll('~0', '~')];
   }
-  // Unclosed `${` too: the semantic checks report its syntax with a better message.
-  return typeof v === 'string' && v.includes('${');
+  if (typeof v !== 'string') return false;
+  try {
+    // An escaped `$${` (literal text, or a substituted param holding `${`) is no template.
+    return findTemplates(v).length > 0;
+  } catch {
+    return true; // unclosed `${`: the semantic checks report its syntax with a better message
+  }
 }
 
 /**
