@@ -14,6 +14,7 @@ import { createStepCacheActivities } from '../src/temporal/step-cache.ts';
 import { activityName, CACHE_LOOKUP, CACHE_STORE, type StageActivityResult } from '../workflows/api.ts';
 import { redactError, redactOutputs, resolveSecrets } from './lib/secrets.ts';
 import { noSpaceFailure } from './lib/stage.ts';
+import { redactStandardStreams, rememberSecrets, secretsInUse } from '../src/redaction.ts';
 import { loadUserActivities, toOutputs, type UserActivities } from './user.ts';
 
 export type StageActivity = (input: StageActivityInput) => Promise<StageResult>;
@@ -70,20 +71,21 @@ function unavailable(input: StageActivityInput, why: string): never {
 
 /**
  * Around every stage activity: resolves `${secrets.*}` from the worker's environment (and keeps
- * their values out of errors and outputs), checks the result's shape and adds the attempt
- * number (the workflow reports it).
+ * every secret this worker has used out of errors and outputs, in all their encodings), checks
+ * the result's shape and adds the attempt number (the workflow reports it).
  */
 function wrap(fn: StageActivity): (i: StageActivityInput) => Promise<StageActivityResult> {
   return async (input) => {
     const { value: config, secrets } = resolveSecrets(input.config, process.env, input.stage);
+    rememberSecrets(secrets);
     let res: StageResult;
     try {
       res = await fn({ ...input, config });
     } catch (err) {
-      throw redactError(noSpaceFailure(err, Context.current().info.attempt), secrets);
+      throw redactError(noSpaceFailure(err, Context.current().info.attempt), secretsInUse());
     }
     const outputs = res && typeof res === 'object' && res.outputs && typeof res.outputs === 'object' ? res.outputs : {};
-    return { outputs: redactOutputs(outputs, secrets), attempt: Context.current().info.attempt };
+    return { outputs: redactOutputs(outputs, secretsInUse()), attempt: Context.current().info.attempt };
   };
 }
 
@@ -104,6 +106,8 @@ function userDispatcher(user: UserActivities | undefined, source: string): Stage
 
 /** Builds the activities object for Worker.create. */
 export async function buildActivities(opts: ActivityOptions): Promise<Record<string, (...args: never[]) => Promise<unknown>>> {
+  // A process that runs stages keeps their secrets out of its logs and console output.
+  redactStandardStreams();
   let user: UserActivities | undefined;
   if (opts.userModule) user = await loadUserActivities(opts.userModule);
   if (opts.userActivities) user = { ...user, ...opts.userActivities };

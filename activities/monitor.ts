@@ -19,6 +19,7 @@ import { Registry, settleCandidate } from '../src/serving/registry.ts';
 import { parseDuration } from '../src/spec/duration.ts';
 import { connectClient, connectionConfig } from '../src/temporal/connection.ts';
 import { runInput, startRun } from '../src/temporal/runs.ts';
+import { redactValue, secretsInUse } from '../src/redaction.ts';
 import type { Deployment } from './deploy.ts';
 import { activityContext, invalid, lineage, readDataset, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
 
@@ -293,7 +294,8 @@ export async function monitorCore(input: StageActivityInput, env: StageEnv, o: M
     breached,
     ...(action ? { action } : {}),
   };
-  const ref = await env.store.put(Buffer.from(JSON.stringify(report, null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
+  // an alert's error can quote the webhook, a secret
+  const ref = await env.store.put(Buffer.from(JSON.stringify(redactValue(report, secretsInUse()), null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
   return { outputs: { report: { ...ref }, drifted, breached } };
 }
 

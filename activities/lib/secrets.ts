@@ -2,15 +2,15 @@
  * `${secrets.NAME}` in a stage's fields: resolved here, on the worker, from its environment
  * variable `MLPIPE_SECRET_NAME`, just before the stage runs. The compiler and the workflow leave
  * these references as written, so a secret's value is never in a plan, a workflow input or a
- * history event; errors and outputs that would carry it back are redacted.
+ * history event; errors and outputs that would carry it back are redacted (src/redaction.ts).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { findTemplates, readsSecrets, substitute, unescapeTemplates } from '../../src/compiler/expr.ts';
 import type { JsonValue } from '../../src/compiler/plan.ts';
+import { redactValue } from '../../src/redaction.ts';
 
 export const SECRET_ENV_PREFIX = 'MLPIPE_SECRET_';
 const NAME = /^secrets\.([A-Z][A-Z0-9_]*)$/;
-const REDACTED = '[redacted]';
 
 export interface Resolved<T> {
   value: T;
@@ -56,27 +56,9 @@ export function resolveSecrets<T extends JsonValue>(value: T, env: NodeJS.Proces
   return { value: unescapeTemplates(walk(value) as T), secrets: [...used] };
 }
 
-/** `text` with every secret replaced by `[redacted]`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) out = out.split(s).join(REDACTED);
-  return out;
-}
+export { redactError, redactText as redact } from '../../src/redaction.ts';
 
-/** Redacts an error's message, stack and causes in place (they become the activity's failure). */
-export function redactError(err: unknown, secrets: readonly string[]): unknown {
-  if (secrets.length === 0) return err;
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    e.message = redact(e.message, secrets);
-    if (e.stack) e.stack = redact(e.stack, secrets);
-  }
-  return err;
-}
-
-/** Outputs become workflow history: redact any secret a stage returned. */
+/** Outputs become workflow history: redact any secret in them (keys too). */
 export function redactOutputs<T>(outputs: T, secrets: readonly string[]): T {
-  if (secrets.length === 0) return outputs;
-  const text = JSON.stringify(outputs);
-  const clean = redact(text, secrets);
-  return clean === text ? outputs : (JSON.parse(clean) as T);
+  return redactValue(outputs, secrets);
 }

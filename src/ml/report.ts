@@ -11,6 +11,7 @@ import type { RunContext } from '../compiler/plan.ts';
 import { runDirName } from '../artifacts/local.ts';
 import type { ArtifactRecord, ArtifactStore } from '../artifacts/store.ts';
 import { mlpipeHome } from '../home.ts';
+import { redactValue, secretsInUse } from '../redaction.ts';
 import { esc, heatmap, lineChart, lineageGraph } from './report-svg.ts';
 
 export interface TrainingSection {
@@ -69,7 +70,8 @@ export async function updateRunReport(
   const updatedAt = new Date().toISOString();
   for (const [kind, section] of [['training', add.training], ['evaluation', add.evaluation]] as const) {
     if (!section) continue;
-    const file: SectionFile = { run, updatedAt, [kind]: section };
+    // whatever a section quotes (class names from the data, a reason from an error) holds no secret
+    const file = redactValue<SectionFile>({ run, updatedAt, [kind]: section }, secretsInUse());
     await store.putRunFile(run.workflowId, `report/${kind}/${encodeURIComponent(section.stage)}.json`, Buffer.from(JSON.stringify(file)));
   }
   return (await fetchRunReport(run.workflowId, store, env))!;

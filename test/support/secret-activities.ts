@@ -6,6 +6,7 @@
 import { appendFileSync } from 'node:fs';
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { JsonValue } from '../../src/compiler/plan.ts';
+import { encodings } from './secret-forms.ts';
 
 type In = Record<string, JsonValue>;
 const obj = (i: JsonValue): In => (i && typeof i === 'object' && !Array.isArray(i) ? (i as In) : {});
@@ -23,20 +24,6 @@ export async function echo(input: JsonValue): Promise<In> {
 /** Returns text that reads like a secret reference: an output is data, never a template. */
 export async function emit(input: JsonValue): Promise<In> {
   return { v: `\${secrets.${String(obj(input).name)}}`, list: [`\${secrets.${String(obj(input).name)}}`] };
-}
-
-/** `s` as the encodings a secret takes on its way out: JSON, URL (both ways), base64, util.inspect. */
-export function encodings(s: string): { raw: string } & Record<string, string> {
-  return {
-    raw: s,
-    json: JSON.stringify({ s }),
-    url: `https://example.test/cb?token=${encodeURIComponent(s)}`,
-    form: new URLSearchParams({ token: s }).toString(),
-    whatwg: new URL(`https://example.test/cb?k=${s}`).href,
-    base64: Buffer.from(s).toString('base64'),
-    base64url: Buffer.from(s).toString('base64url'),
-    basic: `Basic ${Buffer.from(`user:${s}`).toString('base64')}`,
-  };
 }
 
 /** Logs the secret (console and the activity logger) and returns it, in every encoding. */
