@@ -14,7 +14,7 @@ import { executeChanges, loadDesired, planChanges } from '../../src/schedules/ap
 import { scheduleIdFor } from '../../src/schedules/options.ts';
 import type { Registry } from '../../src/serving/registry.ts';
 import { describeRun, rerunFrom, startRun, type StartRunOptions } from '../../src/temporal/runs.ts';
-import { approveUpdate, retryUpdate, skipUpdate, statusQuery, type RunStatus, type StageStatus } from '../../workflows/api.ts';
+import { approveUpdate, retryUpdate, skipUpdate, statusQuery, type PipelineResult, type RunStatus, type StageStatus } from '../../workflows/api.ts';
 import { spawnWorker } from '../../test/support/processes.ts';
 import * as specs from './specs.ts';
 
@@ -69,9 +69,10 @@ async function start(ctx: RecordContext, c: { plan: Plan; source: SourceInfo }, 
 }
 
 /** Runs to the end; a failed or cancelled run is expected only when `fails`. */
-async function finish(h: WorkflowHandle, fails = false): Promise<void> {
-  const err = await h.result().then(() => undefined, (e: unknown) => e);
+async function finish(h: WorkflowHandle, fails = false): Promise<PipelineResult | undefined> {
+  const [res, err] = await h.result().then((r: PipelineResult) => [r, undefined] as const, (e: unknown) => [undefined, e] as const);
   if (!!err !== fails) throw new Error(`${h.workflowId}: ${fails ? 'succeeded, expected a failure' : `failed: ${String(err)}`}`);
+  return res;
 }
 
 const example = (file: string, params: Record<string, string>, exercises: string): Case => ({
@@ -138,12 +139,12 @@ const regression: Case = {
     await finish(cached);
     const st = await cached.query(statusQuery);
     if (!Object.values(st.stages).every((s) => s.cached)) throw new Error('regression: the second run was not served from the step cache');
-    const rerun = await rerunFrom(ctx.client, first.workflowId, 'train');
+    const rerun = await rerunFrom(ctx.client, first.workflowId, 'train', { noCache: true });
     await finish(rerun);
     return [
       { name: 'example-regression', workflowId: first.workflowId, exercises: 'pipelines/regression.yaml (epochs 2): collect, preprocess, train, evaluate; step cache look-ups (misses) and stores' },
       { name: 'step-cache-hits', workflowId: cached.workflowId, exercises: 'the same plan again: every stage answered from the step cache' },
-      { name: 'rerun-from-train', workflowId: rerun.workflowId, exercises: 'mlpipe rerun --from train: data and prep reused from the earlier run (input.reuse), train and evaluate run' },
+      { name: 'rerun-from-train', workflowId: rerun.workflowId, exercises: 'mlpipe rerun --from train --no-cache: data and prep reused from the earlier run (input.reuse), train and evaluate run again' },
     ];
   },
 };
@@ -160,14 +161,14 @@ const workerKilled: Case = {
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
       const second = spawnWorker(ctx.address, queue, ctx.home);
+      let res: PipelineResult | undefined;
       try {
-        await finish(h);
+        res = await finish(h);
       } finally {
         second.kill('SIGTERM');
         await new Promise((r) => second.once('exit', r));
       }
-      const train = (await h.query(statusQuery)).stages.train!;
-      if (train.attempts < 2) throw new Error('worker-killed: training finished before the kill');
+      if (res!.stages.train!.attempts < 2) throw new Error('worker-killed: training finished before the kill');
       return [{ name: this.name, workflowId: h.workflowId, exercises: 'one `mlpipe worker` process (workflow and activities) SIGKILLed at epoch 3 of 16; a second worker resumes training from its checkpoint (heartbeat timeout, retry, workflow task timeouts on the dead sticky queue)' }];
     } finally {
       first.kill('SIGKILL');
