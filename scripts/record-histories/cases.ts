@@ -14,7 +14,7 @@ import { executeChanges, loadDesired, planChanges } from '../../src/schedules/ap
 import { scheduleIdFor } from '../../src/schedules/options.ts';
 import type { Registry } from '../../src/serving/registry.ts';
 import { describeRun, rerunFrom, startRun, type StartRunOptions } from '../../src/temporal/runs.ts';
-import { approveUpdate, retryUpdate, skipUpdate, statusQuery, type PipelineResult, type RunStatus, type StageStatus } from '../../workflows/api.ts';
+import { retryUpdate, skipUpdate, statusQuery, type PipelineResult, type RunStatus, type StageStatus } from '../../workflows/api.ts';
 import { spawnWorker } from '../../test/support/processes.ts';
 import * as specs from './specs.ts';
 
@@ -195,10 +195,10 @@ const approvalGate: Case = {
     const h = await start(ctx, await compileSpec(ctx, 'approval-gate', specs.approvalGate));
     await stageIs(h, 'ship', 'awaiting-approval');
     await stageIs(h, 'risky', 'awaiting-approval');
-    await h.executeUpdate(approveUpdate, { args: ['ship'] });
+    await h.signal('approve', 'ship');
     await h.executeUpdate(skipUpdate, { args: ['risky'] });
     await finish(h);
-    return [{ name: this.name, workflowId: h.workflowId, exercises: 'approval: true: one stage approved by update, another skipped at its gate by update (its dependent skips)' }];
+    return [{ name: this.name, workflowId: h.workflowId, exercises: 'approval: true: one stage approved by signal, another skipped at its gate by update (its dependent skips)' }];
   },
 };
 
