@@ -8,6 +8,7 @@ import { findTemplates, references, resolveTemplates } from '../compiler/expr.ts
 import { maskCredentials } from './literal-secrets.ts';
 import { SpecError, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { loadSpecFile, type LoadedSpec } from './load.ts';
+import { planSizeDiagnostics } from './plan-size.ts';
 import { reservedNameDiagnostics } from './reserved-names.ts';
 import { schemaDiagnostics, suggest } from './schema.ts';
 import { paramValueProblem, semanticDiagnostics } from './semantic.ts';
@@ -166,6 +167,7 @@ export function validateLoaded(spec: LoadedSpec, overrides: Record<string, strin
   if (schemaDiags.length) return { file: spec.file, diagnostics: finish(diagnostics) };
   const pipeline = data as unknown as Pipeline;
   diagnostics.push(...semanticDiagnostics(spec, pipeline));
+  if (!diagnostics.some((d) => d.severity === 'error')) diagnostics.push(...planSizeDiagnostics(spec, pipeline));
   const sorted = finish(diagnostics);
   return sorted.some((d) => d.severity === 'error')
     ? { file: spec.file, diagnostics: sorted }
