@@ -133,7 +133,11 @@ export class LocalArtifactStore implements ArtifactStore {
       buf = await readFile(this.blobPath(hex));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new ArtifactNotFoundError(`artifact ${ref.digest} (${ref.kind}) is not in the store at ${this.root}`);
+        throw new ArtifactNotFoundError(
+          `artifact ${ref.digest} (${ref.kind}) is not in the store at ${this.root}. The store is per worker ` +
+            '($MLPIPE_HOME/artifacts, or MLPIPE_ARTIFACTS): a worker started with another MLPIPE_HOME, or on another machine, ' +
+            'does not see what other workers wrote; start every worker with the same MLPIPE_HOME, or MLPIPE_ARTIFACTS on shared storage',
+        );
       }
       throw e;
     }
