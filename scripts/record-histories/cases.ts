@@ -169,7 +169,7 @@ const workerKilled: Case = {
         await new Promise((r) => second.once('exit', r));
       }
       if (res!.stages.train!.attempts < 2) throw new Error('worker-killed: training finished before the kill');
-      return [{ name: this.name, workflowId: h.workflowId, exercises: 'one `mlpipe worker` process (workflow and activities) SIGKILLed at epoch 3 of 16; a second worker takes the workflow over and resumes training from its checkpoint (the train activity's second attempt)' }];
+      return [{ name: this.name, workflowId: h.workflowId, exercises: 'one `mlpipe worker` process (workflow and activities) SIGKILLed at epoch 3 of 16; a second worker takes the workflow over and resumes training from its checkpoint (attempt 2 of the train activity)' }];
     } finally {
       first.kill('SIGKILL');
     }
