@@ -126,6 +126,16 @@ export class LocalArtifactStore implements ArtifactStore {
     }
   }
 
+  /** A local store belongs to the worker's host and home: say so, and how workers share one. */
+  private missing(ref: ArtifactRef): ArtifactNotFoundError {
+    return new ArtifactNotFoundError(
+      `artifact ${ref.digest} (${ref.kind}) is not in the store at ${this.root}. A local store is per worker ` +
+        '($MLPIPE_HOME/artifacts unless --store / MLPIPE_STORE says otherwise): a worker started with another MLPIPE_HOME, ' +
+        'or on another machine, does not see what other workers wrote; start every worker with the same MLPIPE_HOME, ' +
+        'or point --store / MLPIPE_STORE at one store they share (a shared directory or s3://…)',
+    );
+  }
+
   async get(ref: ArtifactRef): Promise<Buffer> {
     const hex = digestHex(ref.digest);
     let buf: Buffer;
@@ -133,11 +143,7 @@ export class LocalArtifactStore implements ArtifactStore {
       buf = await readFile(this.blobPath(hex));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new ArtifactNotFoundError(
-          `artifact ${ref.digest} (${ref.kind}) is not in the store at ${this.root}. The store is per worker ` +
-            '($MLPIPE_HOME/artifacts, or MLPIPE_ARTIFACTS): a worker started with another MLPIPE_HOME, or on another machine, ' +
-            'does not see what other workers wrote; start every worker with the same MLPIPE_HOME, or MLPIPE_ARTIFACTS on shared storage',
-        );
+        throw this.missing(ref);
       }
       throw e;
     }
@@ -149,7 +155,7 @@ export class LocalArtifactStore implements ArtifactStore {
   async *getStream(ref: ArtifactRef): AsyncGenerator<Uint8Array> {
     const file = this.blobPath(digestHex(ref.digest));
     const opened = await open(file).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') throw new ArtifactNotFoundError(`artifact ${ref.digest} (${ref.kind}) is not in the store at ${this.root}`);
+      if (e.code === 'ENOENT') throw this.missing(ref);
       throw e;
     });
     yield* verifiedChunks(opened.createReadStream(), ref, `Delete ${file} and re-run the stage that produced it.`);
