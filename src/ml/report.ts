@@ -62,19 +62,21 @@ export function reportPath(workflowId: string, env: NodeJS.ProcessEnv = process.
 }
 
 /**
- * A report an older mlpipe wrote beside its report.json in `$MLPIPE_HOME/runs/`, under the run's
- * directory or the one an earlier naming gave it (shared by ids such as `a/1` and `a_1`: the
- * report.json says whose it is); null when there is none.
+ * A report an older mlpipe left in `$MLPIPE_HOME/runs/`: in the run's directory, or in the one an
+ * earlier naming gave it, which ids such as `a/1` and `a_1` shared (the report.json an older
+ * mlpipe wrote beside it says whose it is); null when there is none.
  */
 export function oldReportPath(workflowId: string, env: NodeJS.ProcessEnv = process.env): string | null {
   for (const d of runDirNames(workflowId)) {
     const dir = join(mlpipeHome(env), 'runs', d);
+    if (!existsSync(join(dir, 'report.html'))) continue;
+    let owner: string | undefined;
     try {
-      const data = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { run?: { workflowId?: string } };
-      if (data.run?.workflowId === workflowId && existsSync(join(dir, 'report.html'))) return join(dir, 'report.html');
+      owner = (JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { run?: { workflowId?: string } }).run?.workflowId;
     } catch {
-      // no report of an older mlpipe here
+      owner = undefined; // none beside it
     }
+    if (owner === workflowId || (owner === undefined && d === runDirName(workflowId))) return join(dir, 'report.html');
   }
   return null;
 }
