@@ -85,8 +85,25 @@ function wrap(fn: StageActivity): (i: StageActivityInput) => Promise<StageActivi
       throw redactError(noSpaceFailure(err, Context.current().info.attempt), secretsInUse());
     }
     const outputs = res && typeof res === 'object' && res.outputs && typeof res.outputs === 'object' ? res.outputs : {};
-    return { outputs: redactOutputs(outputs, secretsInUse()), attempt: Context.current().info.attempt };
+    const result = { outputs: redactOutputs(outputs, secretsInUse()), attempt: Context.current().info.attempt };
+    checkResultSize(input, result);
+    return result;
   };
+}
+
+/** Temporal's default payload limit: a larger result fails the activity with a bare size error. */
+export const MAX_RESULT_BYTES = 2 * 1024 * 1024;
+
+/** A stage's outputs land in the run's history: refuse a result Temporal would refuse, and say what to do. */
+function checkResultSize(input: StageActivityInput, result: StageActivityResult): void {
+  const bytes = Buffer.byteLength(JSON.stringify(result));
+  if (bytes <= MAX_RESULT_BYTES) return;
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  throw ApplicationFailure.nonRetryable(
+    `stage "${input.stage}" (${input.kind}): its outputs are ${mb(bytes)}, over the ${mb(MAX_RESULT_BYTES)} Temporal keeps for a stage result in the run's history; ` +
+      'store large data as an artifact (defaultStore().put in src/artifacts) and return its reference',
+    'OutputsTooLarge',
+  );
 }
 
 function userDispatcher(user: UserActivities | undefined, source: string): StageActivity {

@@ -20,6 +20,7 @@ import {
   type PutOptions,
   StoreFullError,
 } from './store.ts';
+import { runDirName, runDirNames } from './run-dir.ts';
 
 export class ArtifactTooLargeError extends Error {
   constructor(message: string) {
@@ -52,10 +53,7 @@ async function spaceError(e: unknown, root: string, path: string): Promise<unkno
   );
 }
 
-/** A workflow id as one safe path segment (ids may contain `/`). */
-export function runDirName(workflowId: string): string {
-  return workflowId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_') || '_';
-}
+export { runDirName };
 
 export class LocalArtifactStore implements ArtifactStore {
   constructor(readonly root: string) {}
@@ -128,6 +126,16 @@ export class LocalArtifactStore implements ArtifactStore {
     }
   }
 
+  /** A local store belongs to the worker's host and home: say so, and how workers share one. */
+  private missing(ref: ArtifactRef): ArtifactNotFoundError {
+    return new ArtifactNotFoundError(
+      `artifact ${ref.digest} (${ref.kind}) is not in the store at ${this.root}. A local store is per worker ` +
+        '($MLPIPE_HOME/artifacts unless --store / MLPIPE_STORE says otherwise): a worker started with another MLPIPE_HOME, ' +
+        'or on another machine, does not see what other workers wrote; start every worker with the same MLPIPE_HOME, ' +
+        'or point --store / MLPIPE_STORE at one store they share (a shared directory or s3://…)',
+    );
+  }
+
   async get(ref: ArtifactRef): Promise<Buffer> {
     const hex = digestHex(ref.digest);
     let buf: Buffer;
@@ -135,7 +143,7 @@ export class LocalArtifactStore implements ArtifactStore {
       buf = await readFile(this.blobPath(hex));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new ArtifactNotFoundError(`artifact ${ref.digest} (${ref.kind}) is not in the store at ${this.root}`);
+        throw this.missing(ref);
       }
       throw e;
     }
@@ -147,7 +155,7 @@ export class LocalArtifactStore implements ArtifactStore {
   async *getStream(ref: ArtifactRef): AsyncGenerator<Uint8Array> {
     const file = this.blobPath(digestHex(ref.digest));
     const opened = await open(file).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') throw new ArtifactNotFoundError(`artifact ${ref.digest} (${ref.kind}) is not in the store at ${this.root}`);
+      if (e.code === 'ENOENT') throw this.missing(ref);
       throw e;
     });
     yield* verifiedChunks(opened.createReadStream(), ref, `Delete ${file} and re-run the stage that produced it.`);
@@ -163,15 +171,21 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async list(workflowId: string): Promise<ArtifactRecord[]> {
-    const dir = join(this.root, 'runs', runDirName(workflowId));
-    let names: string[];
-    try {
-      names = (await readdir(dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort();
-    } catch {
-      return [];
+    const found = await this.records(workflowId);
+    return found.sort((a, b) => (a.name < b.name ? -1 : 1)).map((f) => f.rec);
+  }
+
+  /** The run's record files: its own directory, and the one an earlier version named (checked by workflow id). */
+  private async records(workflowId: string): Promise<{ path: string; name: string; rec: ArtifactRecord }[]> {
+    const out: { path: string; name: string; rec: ArtifactRecord }[] = [];
+    for (const d of runDirNames(workflowId)) {
+      const dir = join(this.root, 'runs', d);
+      for (const n of await readdir(dir).catch(() => [] as string[])) {
+        if (!n.endsWith('.json') || n.startsWith('.')) continue;
+        const rec = JSON.parse(await readFile(join(dir, n), 'utf8')) as ArtifactRecord;
+        if (rec.lineage.workflowId === workflowId) out.push({ path: join(dir, n), name: n, rec });
+      }
     }
-    const out: ArtifactRecord[] = [];
-    for (const n of names) out.push(JSON.parse(await readFile(join(dir, n), 'utf8')) as ArtifactRecord);
     return out;
   }
 
@@ -181,12 +195,7 @@ export class LocalArtifactStore implements ArtifactStore {
    */
   async remove(ref: ArtifactRef, workflowId: string): Promise<void> {
     const hex = digestHex(ref.digest);
-    const dir = join(this.root, 'runs', runDirName(workflowId));
-    for (const n of await readdir(dir).catch(() => [] as string[])) {
-      if (!n.endsWith('.json') || n.startsWith('.')) continue;
-      const rec = JSON.parse(await readFile(join(dir, n), 'utf8')) as ArtifactRecord;
-      if (rec.ref.digest === ref.digest) await rm(join(dir, n), { force: true });
-    }
+    for (const f of await this.records(workflowId)) if (f.rec.ref.digest === ref.digest) await rm(f.path, { force: true });
     const runs = join(this.root, 'runs');
     for (const r of await readdir(runs).catch(() => [] as string[])) {
       for (const n of await readdir(join(runs, r)).catch(() => [] as string[])) {
@@ -198,8 +207,8 @@ export class LocalArtifactStore implements ArtifactStore {
     await unlink(this.blobPath(hex)).catch(() => undefined);
   }
 
-  private runFile(workflowId: string, name: string): string {
-    return join(this.root, 'runs', runDirName(workflowId), 'files', runFileName(name));
+  private runFile(workflowId: string, name: string, dir = runDirName(workflowId)): string {
+    return join(this.root, 'runs', dir, 'files', runFileName(name));
   }
 
   async putRunFile(workflowId: string, name: string, data: Uint8Array): Promise<void> {
@@ -208,21 +217,28 @@ export class LocalArtifactStore implements ArtifactStore {
     await writeFileAtomic(file, Buffer.from(data.buffer, data.byteOffset, data.byteLength)); // temp file, fsync, rename
   }
 
+  /** The run's file, else one an earlier version wrote under its old directory name. */
   async getRunFile(workflowId: string, name: string): Promise<Buffer | null> {
-    return readFile(this.runFile(workflowId, name)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return null;
-      throw e;
-    });
+    for (const dir of runDirNames(workflowId)) {
+      const found = await readFile(this.runFile(workflowId, name, dir)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return null;
+        throw e;
+      });
+      if (found) return found;
+    }
+    return null;
   }
 
   async listRunFiles(workflowId: string, prefix: string): Promise<string[]> {
-    const dir = join(this.root, 'runs', runDirName(workflowId), 'files');
-    const all = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-    return all
-      .filter((d) => d.isFile() && !d.name.startsWith('.'))
-      .map((d) => relative(dir, join(d.parentPath, d.name)).split(sep).join('/'))
-      .filter((n) => n.startsWith(prefix))
-      .sort();
+    const names = new Set<string>();
+    for (const d of runDirNames(workflowId)) {
+      const dir = join(this.root, 'runs', d, 'files');
+      for (const e of await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+        const n = relative(dir, join(e.parentPath, e.name)).split(sep).join('/');
+        if (e.isFile() && !e.name.startsWith('.') && n.startsWith(prefix)) names.add(n);
+      }
+    }
+    return [...names].sort();
   }
 
   async check(): Promise<void> {

@@ -3,15 +3,15 @@
 // (the key names the digest, so forgetting one needs a listing, not a read of every record), and
 // per artifact and run a marker `<prefix>refs/<hex>/<run>` that says the run still uses it.
 import { randomBytes } from 'node:crypto';
-import { runDirName } from './local.ts';
+import { runDirName, runDirNames } from './run-dir.ts';
 import { deleteKey, getSmall, listKeys, mapLimit, putSmall, type S3Ctx } from './s3-ops.ts';
 import { digestHex, type ArtifactRecord, type LineageLog } from './store.ts';
 
 export class S3LineageLog implements LineageLog {
   constructor(private readonly ctx: S3Ctx, private readonly prefix: string) {}
 
-  private runPrefix(workflowId: string): string {
-    return `${this.prefix}runs/${runDirName(workflowId)}/lineage/`;
+  private runPrefix(dir: string): string {
+    return `${this.prefix}runs/${dir}/lineage/`;
   }
 
   private marker(hex: string, workflowId: string): string {
@@ -22,18 +22,24 @@ export class S3LineageLog implements LineageLog {
     const hex = digestHex(rec.ref.digest);
     const name = `${Date.now().toString().padStart(15, '0')}-${randomBytes(4).toString('hex')}-${hex}.json`;
     await putSmall(this.ctx, this.marker(hex, rec.lineage.workflowId), new Uint8Array());
-    await putSmall(this.ctx, this.runPrefix(rec.lineage.workflowId) + name, Buffer.from(JSON.stringify(rec, null, 2)));
+    await putSmall(this.ctx, this.runPrefix(runDirName(rec.lineage.workflowId)) + name, Buffer.from(JSON.stringify(rec, null, 2)));
   }
 
+  /** Also what an earlier version recorded under the run's old directory name, checked by workflow id. */
   async list(workflowId: string): Promise<ArtifactRecord[]> {
-    const keys = (await listKeys(this.ctx, this.runPrefix(workflowId))).filter((k) => k.endsWith('.json')).sort();
+    const keys: string[] = [];
+    for (const dir of runDirNames(workflowId)) keys.push(...(await listKeys(this.ctx, this.runPrefix(dir))).filter((k) => k.endsWith('.json')));
+    keys.sort((a, b) => (a.slice(a.lastIndexOf('/')) < b.slice(b.lastIndexOf('/')) ? -1 : 1));
     const bodies = await mapLimit(keys, 8, (k) => getSmall(this.ctx, k));
-    return bodies.filter((b): b is Buffer => b !== null).map((b) => JSON.parse(b.toString('utf8')) as ArtifactRecord);
+    return bodies
+      .filter((b): b is Buffer => b !== null)
+      .map((b) => JSON.parse(b.toString('utf8')) as ArtifactRecord)
+      .filter((r) => r.lineage.workflowId === workflowId);
   }
 
   async forget(workflowId: string, digest: string): Promise<boolean> {
     const hex = digestHex(digest);
-    for (const k of await listKeys(this.ctx, this.runPrefix(workflowId))) {
+    for (const k of await listKeys(this.ctx, this.runPrefix(runDirName(workflowId)))) {
       if (k.endsWith(`-${hex}.json`)) await deleteKey(this.ctx, k);
     }
     await deleteKey(this.ctx, this.marker(hex, workflowId));

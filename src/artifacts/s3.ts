@@ -10,7 +10,8 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { ArtifactRef } from '../compiler/plan.ts';
-import { ArtifactTooLargeError, runDirName } from './local.ts';
+import { ArtifactTooLargeError } from './local.ts';
+import { runDirName, runDirNames } from './run-dir.ts';
 import { createS3Client, endpointLabel, parseS3Uri, type ClientOptions } from './s3-client.ts';
 import { explainS3Error, isNotFound } from './s3-errors.ts';
 import { S3LineageLog } from './s3-lineage.ts';
@@ -153,21 +154,30 @@ export class S3ArtifactStore implements ArtifactStore {
     if (!(await this.lineage.forget(workflowId, ref.digest))) await deleteKey(this.ctx, this.blobKey(digestHex(ref.digest)));
   }
 
-  private runFiles(workflowId: string): string {
-    return `${this.prefix}runs/${runDirName(workflowId)}/files/`;
+  private runFiles(dir: string): string {
+    return `${this.prefix}runs/${dir}/files/`;
   }
 
   async putRunFile(workflowId: string, name: string, data: Uint8Array): Promise<void> {
-    await putSmall(this.ctx, this.runFiles(workflowId) + runFileName(name), data);
+    await putSmall(this.ctx, this.runFiles(runDirName(workflowId)) + runFileName(name), data);
   }
 
-  getRunFile(workflowId: string, name: string): Promise<Buffer | null> {
-    return getSmall(this.ctx, this.runFiles(workflowId) + runFileName(name));
+  /** The run's file, else one an earlier version wrote under its old directory name. */
+  async getRunFile(workflowId: string, name: string): Promise<Buffer | null> {
+    for (const dir of runDirNames(workflowId)) {
+      const found = await getSmall(this.ctx, this.runFiles(dir) + runFileName(name));
+      if (found) return found;
+    }
+    return null;
   }
 
   async listRunFiles(workflowId: string, prefix: string): Promise<string[]> {
-    const base = this.runFiles(workflowId);
-    return (await listKeys(this.ctx, base + prefix)).map((k) => k.slice(base.length)).sort();
+    const names = new Set<string>();
+    for (const dir of runDirNames(workflowId)) {
+      const base = this.runFiles(dir);
+      for (const k of await listKeys(this.ctx, base + prefix)) names.add(k.slice(base.length));
+    }
+    return [...names].sort();
   }
 
   async check(): Promise<void> {

@@ -9,7 +9,12 @@ const RUN_PARAM_CODES = new Set(['params.unknown-override', 'params.override-typ
 /** Compiles a pipeline file; on invalid input prints the located diagnostics and exits 1. */
 export async function compileOrReport(file: string, params: Record<string, string> = {}): Promise<CompileResult> {
   try {
-    return await compileFile(file, { params });
+    const compiled = await compileFile(file, { params });
+    if (compiled.warnings.length) {
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      for (const d of compiled.warnings) process.stderr.write(renderHuman(d, text) + '\n');
+    }
+    return compiled;
   } catch (err) {
     if (!(err instanceof SpecError)) throw err;
     if (err.diagnostics.some((d) => d.code === 'io.read')) throw new UsageError(err.diagnostics[0]!.message);

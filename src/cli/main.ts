@@ -36,7 +36,18 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`mlpipe: ${err.message}\n`);
       return EXIT.usage;
     }
-    process.stderr.write(`mlpipe: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`mlpipe: ${errorText(err)}\n`);
     return EXIT.failed;
   }
+}
+
+/** The message and its causes' (a server's reason sits in the cause of the SDK's error), each once. */
+function errorText(err: unknown): string {
+  let text = err instanceof Error ? err.message : String(err);
+  let e = (err as { cause?: unknown } | undefined)?.cause as { details?: string; message?: string; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++, e = e.cause as typeof e) {
+    const m = e.details || e.message;
+    if (m && !text.includes(m)) text += `: ${m}`;
+  }
+  return text;
 }

@@ -14,8 +14,11 @@ async function walk(dir: string, out: string[]): Promise<void> {
   }
 }
 
-/** Every .yaml/.yml file named or found below a named directory (dot dirs and node_modules skipped). */
-export async function pipelineFiles(args: string[]): Promise<string[]> {
+/**
+ * Every .yaml/.yml file named or found below a named directory (dot dirs and node_modules
+ * skipped). A directory with none is a usage error unless `allowEmpty` (apply: no pipelines).
+ */
+export async function pipelineFiles(args: string[], o: { allowEmpty?: boolean } = {}): Promise<string[]> {
   const files: string[] = [];
   for (const arg of args) {
     let st;
@@ -27,7 +30,7 @@ export async function pipelineFiles(args: string[]): Promise<string[]> {
     if (st.isDirectory()) {
       const found: string[] = [];
       await walk(arg, found);
-      if (found.length === 0) throw new UsageError(`no .yaml or .yml files in ${arg}`);
+      if (found.length === 0 && !o.allowEmpty) throw new UsageError(`no .yaml or .yml files in ${arg}`);
       files.push(...found);
     } else {
       files.push(arg);

@@ -1,16 +1,12 @@
-import { existsSync } from 'node:fs';
 import { defaultStore, type ArtifactStore } from '../artifacts/index.ts';
-import { fetchRunReport, reportPath } from '../ml/report.ts';
+import { fetchRunReport, oldReportPath } from '../ml/report.ts';
 
 /**
  * The run's HTML report on this host: rendered from the store into the local cache, else one an
  * older mlpipe left in `$MLPIPE_HOME/runs/`; null when there is none.
  */
 export async function findReport(workflowId: string, store: ArtifactStore = defaultStore()): Promise<string | null> {
-  const file = await fetchRunReport(workflowId, store);
-  if (file) return file;
-  const old = reportPath(workflowId);
-  return existsSync(old) ? old : null;
+  return (await fetchRunReport(workflowId, store)) ?? oldReportPath(workflowId);
 }
 
 /** `report: <path>` when the run has a report, else nothing (a store that cannot be read says nothing here). */

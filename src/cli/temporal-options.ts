@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { Plan } from '../compiler/plan.ts';
 import { UsageError } from './errors.ts';
+import { prototypeKeyPath } from '../spec/reserved-names.ts';
 import { connectClient, connectionConfig, type ConnectionConfig, type ConnectionFlags } from '../temporal/connection.ts';
 import type { SourceInfo } from '../temporal/runs.ts';
 
@@ -54,6 +55,8 @@ export async function loadPlan(file: string, params: Record<string, string> = {}
       throw new UsageError(`cannot read plan ${file}: ${(err as Error).message}`);
     }
     if (plan.apiVersion !== 'mlpipe.dev/plan/v1') throw new UsageError(`${file} is not a compiled plan (apiVersion mlpipe.dev/plan/v1)`);
+    const proto = prototypeKeyPath(plan);
+    if (proto !== undefined) throw new UsageError(`${file}: a \`__proto__\` key at ${proto}; compile plans with \`mlpipe plan\`, which refuses such keys`);
     if (Object.keys(params).length) throw new UsageError('--param applies to specs, not to compiled plans');
     return { plan, source: { file } };
   }

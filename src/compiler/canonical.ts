@@ -9,12 +9,13 @@ import { createHash } from 'node:crypto';
 export function canonical<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : canonical(v))) as T;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(value).sort()) {
-    const v = (value as Record<string, unknown>)[k];
-    if (v !== undefined && typeof v !== 'function') out[k] = canonical(v);
-  }
-  return out as T;
+  // fromEntries defines keys (a `__proto__` key stays data; assigning it would set the prototype)
+  const out = Object.keys(value)
+    .sort()
+    .map((k) => [k, (value as Record<string, unknown>)[k]] as const)
+    .filter(([, v]) => v !== undefined && typeof v !== 'function')
+    .map(([k, v]) => [k, canonical(v)]);
+  return Object.fromEntries(out) as T;
 }
 
 export function canonicalJson(value: unknown): string {

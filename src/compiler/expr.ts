@@ -81,10 +81,9 @@ export function checkSyntax(expr: string): void {
 }
 
 function celContext(ctx: ExprContext): Record<string, unknown> {
-  const params: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(ctx.params)) {
-    params[k] = ctx.paramTypes[k] === 'integer' && typeof v === 'number' ? BigInt(v) : v;
-  }
+  const params = Object.fromEntries(
+    Object.entries(ctx.params).map(([k, v]) => [k, ctx.paramTypes[k] === 'integer' && typeof v === 'number' ? BigInt(v) : v]),
+  );
   return { params, stages: ctx.stages };
 }
 
@@ -206,9 +205,8 @@ export function resolveTemplates(
   if (typeof value === 'string') return resolveString(value, ctx, filter, opts);
   if (Array.isArray(value)) return value.map((v) => resolveTemplates(v, ctx, filter, opts));
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, JsonValue> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = resolveTemplates(v, ctx, filter, opts);
-    return out;
+    // fromEntries defines keys: a `__proto__` key in user data stays data
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveTemplates(v, ctx, filter, opts)]));
   }
   return value;
 }

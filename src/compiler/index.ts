@@ -1,6 +1,6 @@
 /** The compiler's front door: a pipeline file and `--param`s in, a plan (or a SpecError) out. */
 import { dirname, resolve } from 'node:path';
-import { SpecError } from '../spec/diagnostics.ts';
+import { SpecError, type Diagnostic } from '../spec/diagnostics.ts';
 import { validateFile } from '../spec/validate.ts';
 import { compile } from './compile.ts';
 import type { Plan } from './plan.ts';
@@ -13,6 +13,8 @@ export { SpecError } from '../spec/diagnostics.ts';
 export interface CompileResult {
   plan: Plan;
   source: SourceInfo;
+  /** Located warnings of a valid spec (a large plan). */
+  warnings: Diagnostic[];
 }
 
 export async function compileFile(file: string, opts: { params?: Record<string, string> } = {}): Promise<CompileResult> {
@@ -20,5 +22,5 @@ export async function compileFile(file: string, opts: { params?: Record<string, 
   if (!result.valid) throw new SpecError(result.diagnostics);
   const source = sourceInfo(file);
   const plan = compile(result.valid, { baseDir: dirname(resolve(file)), ...(source.repoDir !== undefined ? { repoDir: source.repoDir } : {}) });
-  return { plan, source };
+  return { plan, source, warnings: result.diagnostics.filter((d) => d.severity === 'warning') };
 }

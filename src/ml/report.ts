@@ -4,11 +4,12 @@
 // one report; the page is rendered from the sections and the run's lineage into a local cache,
 // `<MLPIPE_HOME>/runs/<workflow id>/report.html`: by each stage on its host, and by
 // `mlpipe report <run>` on any host that uses the same store.
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { RunContext } from '../compiler/plan.ts';
-import { runDirName } from '../artifacts/local.ts';
+import { runDirName, runDirNames } from '../artifacts/run-dir.ts';
 import type { ArtifactRecord, ArtifactStore } from '../artifacts/store.ts';
 import { mlpipeHome } from '../home.ts';
 import { redactValue, secretsInUse } from '../redaction.ts';
@@ -60,6 +61,26 @@ export function reportPath(workflowId: string, env: NodeJS.ProcessEnv = process.
   return join(runDir(workflowId, env), 'report.html');
 }
 
+/**
+ * A report an older mlpipe left in `$MLPIPE_HOME/runs/`: in the run's directory, or in the one an
+ * earlier naming gave it, which ids such as `a/1` and `a_1` shared (the report.json an older
+ * mlpipe wrote beside it says whose it is); null when there is none.
+ */
+export function oldReportPath(workflowId: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  for (const d of runDirNames(workflowId)) {
+    const dir = join(mlpipeHome(env), 'runs', d);
+    if (!existsSync(join(dir, 'report.html'))) continue;
+    let owner: string | undefined;
+    try {
+      owner = (JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { run?: { workflowId?: string } }).run?.workflowId;
+    } catch {
+      owner = undefined; // none beside it
+    }
+    if (owner === workflowId || (owner === undefined && d === runDirName(workflowId))) return join(dir, 'report.html');
+  }
+  return null;
+}
+
 /** Store a stage's section of the run's report and render the report here. Returns the HTML path. */
 export async function updateRunReport(
   run: RunContext,
@@ -86,6 +107,7 @@ export async function fetchRunReport(workflowId: string, store: ArtifactStore, e
   const files = (await Promise.all(names.map((n) => store.getRunFile(workflowId, n))))
     .filter((b): b is Buffer => b !== null)
     .map((b) => JSON.parse(b.toString('utf8')) as SectionFile)
+    .filter((f) => f.run.workflowId === workflowId) // an earlier naming let runs share a directory
     .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
   const last = files.at(-1);
   if (!last) return null;

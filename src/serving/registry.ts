@@ -4,7 +4,9 @@
 // renamed over the old one (a reader sees the old or the new entry, never half of one), under a
 // per-model lock file so two writers (a deploy and a rollback) do not lose each other's update.
 import writeFileAtomic from 'write-file-atomic';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ArtifactRef } from '../compiler/plan.ts';
 import { mlpipeHome } from '../home.ts';
@@ -76,7 +78,14 @@ export class Registry {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
-    return JSON.parse(text) as RegistryEntry;
+    try {
+      return JSON.parse(text) as RegistryEntry;
+    } catch (e) {
+      throw new Error(
+        `model registry entry ${this.file(name)} is not valid JSON (${(e as Error).message}); mlpipe writes it atomically, so it was ` +
+          `changed outside mlpipe or the disk is damaged: restore it from a backup, or move it away to start model "${name}" afresh (its versions and traffic are forgotten)`,
+      );
+    }
   }
 
   /** Model names with an entry. */
@@ -109,22 +118,58 @@ export class Registry {
 }
 
 const STALE_LOCK_MS = 30_000;
+/** Waiting outlasts the stale limit, so a lock left by a writer that died is always broken in time. */
+const LOCK_WAIT_MS = STALE_LOCK_MS + 15_000;
 
-/** An exclusive lock file; a lock older than 30 s (its writer died) is broken. */
+/** True unless `pid` is certainly gone (another user's live process answers EPERM). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether a lock's holder is gone: its process has died on this host, or it is older than the stale limit. */
+function abandoned(path: string, owner: string): boolean {
+  const [pid, host] = owner.split(' ');
+  if (host === hostname() && Number(pid) > 0 && !alive(Number(pid))) return true;
+  return Date.now() - statSync(path).mtimeMs > STALE_LOCK_MS; // another host's, or not yet written
+}
+
+/**
+ * An exclusive lock file holding `<pid> <host> <nonce>`. A lock whose holder died on this host is
+ * broken at once; any other is broken once older than 30 s (a writer on another host that died).
+ */
 async function lock(path: string): Promise<() => void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
   for (let i = 0; ; i++) {
+    const me = `${process.pid} ${hostname()} ${randomBytes(6).toString('hex')}`;
     try {
-      closeSync(openSync(path, 'wx'));
+      const fd = openSync(path, 'wx');
+      try {
+        writeSync(fd, me);
+      } finally {
+        closeSync(fd);
+      }
       return () => rmSync(path, { force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       try {
-        if (Date.now() - statSync(path).mtimeMs > STALE_LOCK_MS) rmSync(path, { force: true });
+        const owner = readFileSync(path, 'utf8');
+        // Re-read before removing: a lock taken meanwhile holds another nonce and stays.
+        if (abandoned(path, owner) && readFileSync(path, 'utf8') === owner) {
+          rmSync(path, { force: true });
+          continue;
+        }
       } catch {
         // released meanwhile
       }
-      if (i > 2000) throw new Error(`registry lock ${path} is held too long; remove it if no deploy is running`);
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 10));
+      if (Date.now() > deadline) {
+        throw new Error(`registry lock ${path} is held by a live writer for over ${LOCK_WAIT_MS / 1000} s; remove it if no deploy is running`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(100, 5 + i) * (0.5 + Math.random())));
     }
   }
 }

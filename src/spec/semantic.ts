@@ -109,7 +109,7 @@ function checkNeeds(r: Reporter, p: Pipeline): boolean {
       if (need === name) {
         r.error(['stages', name, 'needs', i], 'dag.self-need', `stage \`${name}\` needs itself`, 'remove it from `needs`');
         ok = false;
-      } else if (!(need in p.stages)) {
+      } else if (!Object.hasOwn(p.stages, need)) {
         const s = suggest(need, names);
         r.error(['stages', name, 'needs', i], 'dag.unknown-need', `stage \`${name}\` needs \`${need}\`, which is not a stage of this pipeline`,
           s ? `did you mean \`${s}\`?` : `stages: ${names.join(', ')}`);
@@ -190,7 +190,7 @@ function checkReferences(r: Reporter, p: Pipeline): void {
           }
         } else if (root === 'stages') {
           if (a === undefined) continue;
-          if (!(a in p.stages)) {
+          if (!Object.hasOwn(p.stages, a)) {
             const s = suggest(a, Object.keys(p.stages));
             r.error(path, 'expr.unknown-stage', `${where} refers to stage \`${a}\`, which does not exist`, s ? `did you mean \`${s}\`?` : undefined);
             continue;
@@ -273,7 +273,7 @@ export function bindInputs(p: Pipeline, needs: Needs, name: string, report?: Rep
       continue;
     }
     const [src, outName] = ref.split('.') as [string, string | undefined];
-    if (!(src in p.stages)) {
+    if (!Object.hasOwn(p.stages, src)) {
       const s = suggest(src, Object.keys(p.stages));
       report?.error(at, 'inputs.unknown-stage', `input \`${input}\` of stage \`${name}\` comes from \`${src}\`, which is not a stage`, s ? `did you mean \`${s}\`?` : undefined);
       continue;

@@ -8,6 +8,8 @@ import { findTemplates, references, resolveTemplates } from '../compiler/expr.ts
 import { maskCredentials } from './literal-secrets.ts';
 import { SpecError, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { loadSpecFile, type LoadedSpec } from './load.ts';
+import { planSizeDiagnostics } from './plan-size.ts';
+import { reservedNameDiagnostics } from './reserved-names.ts';
 import { schemaDiagnostics, suggest } from './schema.ts';
 import { paramValueProblem, semanticDiagnostics } from './semantic.ts';
 import type { Param, Pipeline } from './types.gen.ts';
@@ -30,7 +32,10 @@ export interface ValidationResult {
 export function parseParamValue(name: string, param: Param, raw: string): ParamValue {
   let value: ParamValue = raw;
   if (param.type === 'integer' || param.type === 'number') {
-    value = raw.trim() === '' ? NaN : Number(raw);
+    value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value)) {
+      throw new Error(`param \`${name}\` must be ${param.type === 'integer' ? 'an integer' : 'a number'}, not ${raw === '' ? 'empty' : `\`${raw}\``}`);
+    }
   } else if (param.type === 'boolean') {
     if (raw !== 'true' && raw !== 'false') throw new Error(`param \`${name}\` must be true or false, not \`${raw}\``);
     value = raw === 'true';
@@ -39,7 +44,7 @@ export function parseParamValue(name: string, param: Param, raw: string): ParamV
     value = match ?? raw;
   }
   const problem = paramValueProblem(param, value);
-  if (problem) throw new Error(`param \`${name}\` ${problem.replace('NaN', `\`${raw}\``)}`);
+  if (problem) throw new Error(`param \`${name}\` ${problem}`);
   return value;
 }
 
@@ -50,8 +55,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Param values of a run: declared defaults overridden by `overrides` (raw strings from the CLI). */
 function resolveParams(spec: LoadedSpec, data: Record<string, unknown>, overrides: Record<string, string>, diags: Diagnostic[]) {
   const declared = (isObject(data.params) ? data.params : {}) as Record<string, Param>;
-  const params: Record<string, ParamValue> = {};
-  const paramTypes: Record<string, ParamType> = {};
+  // Keyed by names from the spec and the command line: no prototype to collide with.
+  const params: Record<string, ParamValue> = Object.create(null) as Record<string, ParamValue>;
+  const paramTypes: Record<string, ParamType> = Object.create(null) as Record<string, ParamType>;
   const err = (path: (string | number)[], code: string, message: string, hint?: string) => {
     const pos = spec.locate(path, 'key');
     diags.push({ file: spec.file, ...pos, severity: 'error', code, message, hint, path: '' });
@@ -63,7 +69,7 @@ function resolveParams(spec: LoadedSpec, data: Record<string, unknown>, override
     if (p.default !== undefined && !paramValueProblem(p, p.default)) params[name] = p.default;
   }
   for (const [name, raw] of Object.entries(overrides)) {
-    const p = declared[name];
+    const p = Object.hasOwn(declared, name) ? declared[name] : undefined;
     if (!p || !isObject(p)) {
       const s = suggest(name, Object.keys(declared));
       err(['params'], 'params.unknown-override', `--param ${name}: the pipeline declares no param \`${name}\``,
@@ -152,6 +158,8 @@ export function validateLoaded(spec: LoadedSpec, overrides: Record<string, strin
     diagnostics.push({ file: spec.file, ...pos, severity: 'error', code: 'schema.type', message: 'a pipeline file must be a map with apiVersion, metadata and stages', path: '' });
     return { file: spec.file, diagnostics };
   }
+  const reserved = reservedNameDiagnostics(spec);
+  if (reserved.length) return { file: spec.file, diagnostics: finish(reserved) };
   const { params, paramTypes } = resolveParams(spec, spec.data, overrides, diagnostics);
   const data = substituteParams(spec.data, params, paramTypes);
   const schemaDiags = schemaDiagnostics(spec, data, (ptr) => holdsTemplate(data, ptr));
@@ -159,6 +167,7 @@ export function validateLoaded(spec: LoadedSpec, overrides: Record<string, strin
   if (schemaDiags.length) return { file: spec.file, diagnostics: finish(diagnostics) };
   const pipeline = data as unknown as Pipeline;
   diagnostics.push(...semanticDiagnostics(spec, pipeline));
+  if (!diagnostics.some((d) => d.severity === 'error')) diagnostics.push(...planSizeDiagnostics(spec, pipeline));
   const sorted = finish(diagnostics);
   return sorted.some((d) => d.severity === 'error')
     ? { file: spec.file, diagnostics: sorted }

@@ -3,7 +3,7 @@
  * with mlpipe's ids, summary and search attributes; read a run's status with live progress.
  */
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { Plan } from '../compiler/plan.ts';
 import {
   DEFAULT_TASK_QUEUE,
@@ -123,12 +123,25 @@ export async function startRun(
     ...(o.rerunOf ? { rerunOf: o.rerunOf } : {}),
     ...(o.continueAsNewAfterEvents ? { continueAsNewAfterEvents: o.continueAsNewAfterEvents } : {}),
   };
-  return client.workflow.start<typeof pipeline>(PIPELINE_WORKFLOW_TYPE, {
-    workflowId: workflowIdFor(o.plan.pipeline, runKey),
-    taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
-    args: [input],
-    ...runMetadata(o.plan, o.source, trigger),
-  });
+  try {
+    return await client.workflow.start<typeof pipeline>(PIPELINE_WORKFLOW_TYPE, {
+      workflowId: workflowIdFor(o.plan.pipeline, runKey),
+      taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
+      args: [input],
+      ...runMetadata(o.plan, o.source, trigger),
+    });
+  } catch (err) {
+    throw withServerReason(err);
+  }
+}
+
+/** The SDK says only "Failed to start Workflow"; the server's reason is in the gRPC cause. */
+export function withServerReason(err: unknown): unknown {
+  if (!(err instanceof ServiceError)) return err;
+  const cause = err.cause as { details?: string; message?: string } | undefined;
+  const reason = cause?.details || cause?.message;
+  if (!reason || err.message.includes(reason)) return err;
+  return new ServiceError(`${err.message}: ${reason}`, { cause: err.cause as Error });
 }
 
 export interface LiveStage {

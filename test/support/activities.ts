@@ -105,3 +105,8 @@ export async function checkpointed(input: JsonValue): Promise<In> {
   }
   return { resumedFrom: from, attempt: attempt(), pid: process.pid };
 }
+
+/** Returns a string output of `bytes` bytes (outputs too large for a history). */
+export async function large(input: JsonValue): Promise<In> {
+  return { blob: 'x'.repeat(Number(obj(input).bytes ?? 0)) };
+}

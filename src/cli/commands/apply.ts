@@ -8,6 +8,7 @@ import type { ConnectionFlags } from '../../temporal/connection.ts';
 
 interface ApplyFlags extends ConnectionFlags {
   dryRun?: boolean;
+  allowEmpty?: boolean;
   format: 'human' | 'json' | 'github';
   scope: string;
   taskQueue?: string;
@@ -23,6 +24,7 @@ export function register(program: Command): void {
       .description('make the Temporal Schedules match the pipelines in a directory (create, update, delete; validates everything first)')
       .argument('<paths...>', 'pipeline files, or directories to search for .yaml/.yml files')
       .option('--dry-run', 'print what would change, change nothing')
+      .option('--allow-empty', 'with no pipeline files at all, delete every schedule of the scope')
       .option('--format <format>', 'human, json, or github (invalid files as GitHub Actions annotations, the rest as human)', oneOf(['human', 'json', 'github'] as const), 'human')
       .option('--scope <name>', 'only schedules applied with this scope are updated or deleted (one per repo or team)', 'default')
       .option('--task-queue <q>', 'workflow task queue of scheduled runs (default mlpipe)')
@@ -32,7 +34,8 @@ export function register(program: Command): void {
     const { renderGithub, renderHuman } = await import('../diagnostics-output.ts');
     const { clientFrom } = await import('../temporal-options.ts');
     const json = o.format === 'json';
-    const files = await pipelineFiles(paths);
+    // An emptied directory is a valid state (its schedules go), but deleting all is confirmed below.
+    const files = await pipelineFiles(paths, { allowEmpty: true });
     if (o.workersRoot && (paths.length !== 1 || !(await stat(paths[0]!)).isDirectory())) {
       throw new UsageError('--workers-root needs exactly one directory to apply');
     }
@@ -67,6 +70,13 @@ export function register(program: Command): void {
     const client = await clientFrom(o);
     try {
       const changes = await planChanges(client, loaded, o.scope);
+      const deletes = changes.filter((c) => c.action === 'delete');
+      if (files.length === 0 && deletes.length && !o.dryRun && !o.allowEmpty) {
+        throw new UsageError(
+          `no pipeline files in ${paths.join(', ')}: applying would delete all ${deletes.length} schedule(s) of scope "${o.scope}" ` +
+            `(${deletes.map((c) => c.scheduleId).join(', ')}); pass --allow-empty to confirm, or --dry-run to look first`,
+        );
+      }
       const conflicts = changes.filter((c) => c.action === 'conflict');
       if (!conflicts.length && !o.dryRun) await executeChanges(client, changes);
       const applied = !conflicts.length && !o.dryRun;

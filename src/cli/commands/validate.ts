@@ -26,10 +26,8 @@ export function register(program: Command): void {
         for (const r of results) for (const d of r.diagnostics) process.stdout.write(renderGithub(d) + '\n');
       } else {
         for (const r of results) {
-          if (r.valid) {
-            process.stdout.write(`✓ ${r.file}\n`);
-            continue;
-          }
+          if (r.valid) process.stdout.write(`✓ ${r.file}\n`);
+          if (r.diagnostics.length === 0) continue;
           const text = await readFile(r.file, 'utf8').catch(() => undefined);
           for (const d of r.diagnostics) process.stdout.write(renderHuman(d, text) + '\n');
         }
