@@ -1,7 +1,7 @@
 /**
  * The YAML parser's errors turned into what the user should read: one error per mistake, at the
  * line that caused it, with a hint (src/spec/yaml-structure.ts finds those), and whatever the
- * parser reported that no structural mistake explains, once per line.
+ * parser reported that no structural mistake explains.
  */
 import { isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type YAMLError } from 'yaml';
 import { where } from './schema.ts';
@@ -10,7 +10,7 @@ import { firstMistakes } from './yaml-structure.ts';
 export const PARSE_OPTIONS = { uniqueKeys: true, merge: true, prettyErrors: false, schema: 'core' } as const;
 
 /** More mistakes than this in one file: the rest is left to the parser's own messages. */
-const MAX_MISTAKES = 20;
+const MAX_MISTAKES = 10;
 
 export interface YamlProblem {
   line: number;
@@ -44,7 +44,8 @@ function parserMessage(m: string): string {
 /**
  * Explains `problems` (the parser's, for `text`): structural mistakes one at a time, each fix
  * checked against the parser (a mistake whose fix leaves the parser's errors as they were is
- * not the cause and is dropped), then the parser's remaining errors, one per line.
+ * not the cause and is dropped), then what the parser still reports: every key set twice, and
+ * its first other error.
  */
 export function explainYamlProblems(text: string, problems: YamlProblem[]): YamlProblem[] {
   const found: YamlProblem[] = [];
@@ -61,12 +62,10 @@ export function explainYamlProblems(text: string, problems: YamlProblem[]): Yaml
     current = m.fixed;
     left = after;
   }
-  const lines = new Set(found.map((p) => p.line));
-  for (const p of left) {
-    if (lines.has(p.line)) continue;
-    lines.add(p.line);
-    found.push(p);
-  }
+  // Of what is left, a key set twice stands alone; the first other error usually causes the
+  // ones after it (the parser reports every line after it lost track).
+  const other = left.find((p) => p.code !== 'yaml.duplicate-key');
+  found.push(...left.filter((p) => p.code === 'yaml.duplicate-key' || p === other));
   return found.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 

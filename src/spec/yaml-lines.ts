@@ -10,6 +10,13 @@ export interface Opener {
   col: number;
 }
 
+/** Quoted text not closed on its line. */
+export interface OpenQuote {
+  char: '"' | "'";
+  line: number;
+  col: number;
+}
+
 export type Value =
   /** nothing after the key or dash: a nested block (or null) follows */
   | { kind: 'none' }
@@ -17,7 +24,7 @@ export type Value =
   | { kind: 'scalar'; plain: boolean }
   | { kind: 'block-scalar' }
   /** `[` or `{` not closed on this line */
-  | { kind: 'open-flow'; open: Opener[]; quote?: '"' | "'" }
+  | { kind: 'open-flow'; open: Opener[]; quote?: OpenQuote }
   /** a quoted value not closed on this line */
   | { kind: 'open-quote'; quote: '"' | "'"; col: number }
   /** `key: - item` */
@@ -59,16 +66,16 @@ function opensQuote(text: string, i: number): boolean {
 
 export interface FlowScan {
   open: Opener[];
-  quote?: '"' | "'";
+  quote?: OpenQuote;
   mismatch?: { opener: Opener; col: number; closer: string };
 }
 
 /** Follows brackets (and the quotes inside them) from `from` to the end of the line or a comment. */
-export function scanFlow(text: string, line: number, from: number, open: Opener[], quote?: '"' | "'"): FlowScan {
+export function scanFlow(text: string, line: number, from: number, open: Opener[], quote?: OpenQuote): FlowScan {
   const stack = [...open];
   let i = from;
   if (quote) {
-    const end = quoteEnd(text, i, quote);
+    const end = quoteEnd(text, i, quote.char);
     if (end < 0) return { open: stack, quote };
     i = end + 1;
   }
@@ -77,7 +84,7 @@ export function scanFlow(text: string, line: number, from: number, open: Opener[
     if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) break;
     if ((c === '"' || c === "'") && opensQuote(text, i)) {
       const end = quoteEnd(text, i + 1, c);
-      if (end < 0) return { open: stack, quote: c };
+      if (end < 0) return { open: stack, quote: { char: c, line, col: i } };
       i = end;
     } else if (c === '[' || c === '{') {
       stack.push({ char: c, line, col: i });

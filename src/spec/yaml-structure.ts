@@ -6,7 +6,7 @@
  * the fix is what the parser wanted (src/spec/load.ts). Only run on files the parser refused.
  */
 import { where } from './schema.ts';
-import { closerOf, commentStart, lineShape, quoteEnd, scanFlow, type LineShape, type Opener } from './yaml-lines.ts';
+import { closerOf, commentStart, lineShape, quoteEnd, scanFlow, type LineShape, type OpenQuote, type Opener } from './yaml-lines.ts';
 
 export interface StructureMistake {
   /** 1-based, like every diagnostic. */
@@ -25,6 +25,8 @@ interface Block {
   kind: 'map' | 'seq';
   path: string[];
   items: number;
+  /** Its first line (0-based) and what it holds, in case that line is the one indented wrongly. */
+  first?: { line: number; what: string };
   /** The latest key of a map (`-` for a list), for "align it with `type`", and its value. */
   last?: { name: string; line: number; value?: { col: number; text: string } };
 }
@@ -78,10 +80,11 @@ function scan(text: string): StructureMistake | StructureMistake[] | undefined {
   let opener: { indent: number; path: string[]; byKey: boolean } | undefined;
   let plainAt: number | undefined; // a plain scalar owned by this column may continue on deeper lines
   let blockScalarOwner: number | undefined;
-  let flow: (Multiline & { open: Opener[]; quote?: '"' | "'"; last: number }) | undefined;
-  let quote: (Multiline & { char: '"' | "'"; col: number }) | undefined;
+  let flow: (Multiline & { open: Opener[]; quote?: OpenQuote; last: number }) | undefined;
+  let quote: (Multiline & OpenQuote) | undefined;
 
   const unclosedFlow = (f: NonNullable<typeof flow>) => {
+    if (f.quote) return unclosedQuote({ ...f, ...f.quote });
     const o = f.open[0]!;
     const closers = (o.char === '{' ? ' ' : '') + [...f.open].reverse().map(closerOf).join('');
     const what = `the ${o.char === '[' ? 'list' : 'map'} ${f.name ? `of \`${f.name}\`` : 'in this list item'}`;
@@ -92,9 +95,14 @@ function scan(text: string): StructureMistake | StructureMistake[] | undefined {
     const hint = f.last === o.line ? `close it on its line: \`${close(body(o.line)).trim()}\`` : `add \`${closers}\` where it ends (line ${f.last + 1})`;
     return mistake(o.line, o.col, 'yaml.unclosed-bracket', `${what} is not closed: \`${o.char}\` has no \`${closerOf(o)}\``, hint.replace(`\`${closers}\``, `\`${closers.trim()}\``), close, f.last);
   };
-  const unclosedQuote = (q: NonNullable<typeof quote>) =>
+  const unclosedQuote = (q: Multiline & OpenQuote) =>
     mistake(q.line, q.col, 'yaml.unclosed-quote', `the quoted text ${q.name ? `of \`${q.name}\` ` : ''}is not closed: \`${q.char}\` has no closing \`${q.char}\``,
-      `end the text with \`${q.char}\` on the same line`, (l) => l.trimEnd() + q.char);
+      `end the text with \`${q.char}\` on the same line`, (l) => {
+        // before the brackets that end the line, if any: `{ lr: "${params.lr} }`
+        const t = l.trimEnd();
+        const closers = /\s*[\]}][\]}\s]*$/.exec(t.slice(q.col + 1));
+        return closers ? t.slice(0, q.col + 1 + closers.index) + q.char + t.slice(q.col + 1 + closers.index) : t + q.char;
+      });
 
   for (let i = 0; i < lines.length; i++) {
     const raw = body(i);
@@ -167,8 +175,10 @@ function scan(text: string): StructureMistake | StructureMistake[] | undefined {
         const last = popped.last;
         const hint = !last ? `indent it to column ${popped.indent + 1}, like the others`
           : popped.kind === 'seq' ? `align its \`-\` with the one on line ${last.line}` : `align it with \`${last.name}\` on line ${last.line}`;
-        return mistake(i, ind, 'yaml.indent', `${nameOf(shape)} is indented less than ${othersOf(popped)} (column ${ind + 1}; they start at column ${popped.indent + 1})`,
+        const tooLittle = mistake(i, ind, 'yaml.indent', `${nameOf(shape)} is indented less than ${othersOf(popped)} (column ${ind + 1}; they start at column ${popped.indent + 1})`,
           hint, (l) => reindent(l, popped.indent));
+        // or: the first line of the block above, or of the one left, is the one indented wrongly
+        return [tooLittle, ...firstLineWrong(top, ind, i, shape), ...firstLineWrong(popped, ind, i, shape)];
       } else {
         return moreIndented(i, shape, top!);
       }
@@ -190,8 +200,10 @@ function scan(text: string): StructureMistake | StructureMistake[] | undefined {
         stack.push(block);
       }
     }
+    block.first ??= { line: i, what: nameOf(shape) };
     if (dash && !shape.key) block.last = { name: '-', line: i + 1 };
     if (shape.key) {
+      if (!dash) block.items++;
       const text = raw.slice(shape.valueCol, commentStart(raw) < 0 ? undefined : commentStart(raw)).trim();
       block.last = { name: shape.key.name, line: i + 1, ...(shape.value.kind === 'scalar' ? { value: { col: shape.valueCol, text } } : {}) };
       path = [...block.path, shape.key.name];
@@ -253,13 +265,22 @@ function scan(text: string): StructureMistake | StructureMistake[] | undefined {
     const tooFar = mistake(i, shape.indent, 'yaml.indent', `${nameOf(shape)} is indented more than ${othersOf(top)} (column ${shape.indent + 1}; they start at column ${top.indent + 1})`,
       hint, () => reindent(raw, top.indent));
     const v = top.kind === 'map' ? last?.value : undefined;
-    if (!last || !v) return tooFar;
+    if (!last || !v) return [tooFar, ...firstLineWrong(top, shape.indent, i, shape)];
     // or: the key above was meant to hold these lines, and its value is the mistake
     const withFields = mistake(last.line - 1, v.col, 'yaml.value-and-fields',
       `\`${last.name}\` has a value (\`${v.text}\`) and also fields indented below it`,
       `remove the value after \`${last.name}:\` to give it the fields below, or align them with \`${last.name}\``,
       (l) => l.slice(0, v.col).trimEnd());
-    return [tooFar, withFields];
+    return [tooFar, ...firstLineWrong(top, shape.indent, i, shape), withFields];
+  }
+
+  /** When `b` holds one item so far, the reading that its line, not line i, is indented wrongly. */
+  function firstLineWrong(b: Block | undefined, ind: number, i: number, shape: LineShape): StructureMistake[] {
+    const first = b?.first;
+    if (!b || !first || b.items !== 1) return [];
+    const than = `the ${b.kind === 'seq' ? 'items' : 'fields'} after it (column ${b.indent + 1}; they start at column ${ind + 1})`;
+    return [mistake(first.line, b.indent, 'yaml.indent', `${first.what} is indented ${b.indent > ind ? 'more' : 'less'} than ${than}`,
+      `align it with ${nameOf(shape)} on line ${i + 1}`, (l) => reindent(l, ind))];
   }
 
   function missingColon(i: number, shape: LineShape, raw: string): StructureMistake | undefined {
@@ -270,7 +291,7 @@ function scan(text: string): StructureMistake | StructureMistake[] | undefined {
       return mistake(i, col, 'yaml.missing-space', `no space after the colon in \`${text.trim()}\`: YAML reads it as one text, not a key and a value`,
         `write \`${glued[1]}: ${glued[2]!.trim()}\``, (l) => l.slice(0, col + 1) + ' ' + l.slice(col + 1));
     }
-    const bare = /^([A-Za-z_][\w.-]*)(\s+(\S.*))?$/.exec(text);
+    const bare = /^([A-Za-z_][\w.-]*)(\s+(\S.*?))?\s*$/.exec(text);
     if (!bare) return undefined;
     const col = shape.indent + bare[1]!.length;
     return mistake(i, col, 'yaml.missing-colon', `\`${bare[1]}\` is not followed by a colon`,
@@ -288,15 +309,18 @@ function scan(text: string): StructureMistake | StructureMistake[] | undefined {
     return false;
   }
 
-  function tabMistake(i: number, col: number): StructureMistake {
+  function tabMistake(i: number, col: number): StructureMistake[] {
     const others = lines.map((l, n) => (n !== i && /^[ ]*\t/.test(l) ? n + 1 : 0)).filter(Boolean);
     const more = others.length ? ` (so ${others.length === 1 ? 'is line' : 'are lines'} ${others.slice(0, 5).join(', ')}${others.length > 5 ? ', …' : ''})` : '';
+    const tabbed = (l: string, width: number) => l.replace(/^[ \t]+/, (ws) => ws.replaceAll('\t', ' '.repeat(width)));
+    const m = (fix: (l: string) => string) => mistake(i, col, 'yaml.tab', `this line is indented with a tab${more}; YAML indents with spaces only`,
+      'replace the tabs with spaces, and set your editor to indent YAML with spaces', fix);
+    if (others.length) {
+      // a file indented with tabs throughout: so many spaces per tab that its structure holds
+      return [2, 4, 8].map((w) => ({ ...m((l) => tabbed(l, w)), fixed: lines.map((l) => tabbed(l, w)).join('\n') }));
+    }
+    // one tab among spaces: it stands for the indentation the context expects, or a few spaces
     const expected = opener ? opener.indent + 2 : (stack.at(-1)?.indent ?? 0);
-    const m = mistake(i, col, 'yaml.tab', `this line is indented with a tab${more}; YAML indents with spaces only`,
-      'replace the tabs with spaces, and set your editor to indent YAML with spaces', (l) => reindent(l, expected));
-    if (!others.length) return m;
-    // A file indented with tabs throughout: two spaces per tab keeps its structure.
-    const fixed = m.fixed.split('\n').map((l) => l.replace(/^[ \t]+/, (ws) => ws.replaceAll('\t', '  '))).join('\n');
-    return { ...m, fixed };
+    return [m((l) => reindent(l, expected)), ...[0, 1, 2, 4, 8].map((w) => m((l) => tabbed(l, w)))];
   }
 }

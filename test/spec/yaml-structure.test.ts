@@ -68,6 +68,19 @@ describe('YAML structure mistakes', () => {
     expect(firstMistakes(text)).toEqual([]);
   });
 
+  it('survives random damage: only located spec errors, never a crash', () => {
+    let seed = 7;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const marks = ['\t', ':', ' ', '[', ']', '{', '}', '"', "'", '-', '#', '|', '\n', ','];
+    for (let k = 0; k < 300; k++) {
+      let text = read(pipelines[rnd(pipelines.length)]!);
+      const p = rnd(text.length);
+      text = text.slice(0, p) + (rnd(2) ? marks[rnd(marks.length)] : '') + text.slice(p + rnd(2));
+      const lines = text.split('\n').length;
+      for (const d of diagnostics(text)) expect(d.line >= 1 && d.line <= lines && d.column >= 1, JSON.stringify(d)).toBe(true);
+    }
+  });
+
   describe.each(pipelines)('%s, mistaken one line at a time', (f) => {
     const lines = read(f).split('\n');
     const targets = siblingKeyLines(lines);
