@@ -2,7 +2,10 @@
 // Entry point of the `mlpipe` command. The sources are TypeScript run through tsx's loader,
 // so there is no build step between a `git pull` and a working CLI.
 import { register } from 'tsx/esm/api';
+import { loadNativeQuietly } from './quiet-native.js';
 
+// First, before any other thread runs: `dev`, `worker` and `serve` load TensorFlow quietly.
+loadNativeQuietly();
 register();
 // `mlpipe … | head`: the reader went away; stop quietly instead of crashing on EPIPE.
 for (const stream of [process.stdout, process.stderr]) {
