@@ -2,11 +2,11 @@
 // Entry point of the `mlpipe` command. The sources are TypeScript run through tsx's loader,
 // so there is no build step between a `git pull` and a working CLI.
 import { register } from 'tsx/esm/api';
-import { loadNativeQuietly } from './quiet-native.js';
 
-// First, before any other thread runs: `dev`, `worker` and `serve` load TensorFlow quietly.
-loadNativeQuietly();
 register();
+// First, before anything else runs: `dev`, `worker` and `serve` load TensorFlow quietly.
+const { startNativeQuietly } = await import('../src/cli/native-start.ts');
+await startNativeQuietly(process.argv);
 // `mlpipe … | head`: the reader went away; stop quietly instead of crashing on EPIPE.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => {

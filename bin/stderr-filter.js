@@ -1,5 +1,5 @@
 // Sidecar of an mlpipe process whose stderr is a socket (a Node.js parent's pipe, systemd's
-// journal), which cannot be silenced for a moment and put back (bin/quiet-native.js): that
+// journal), which cannot be silenced for a moment and put back (src/cli/native-start.ts): that
 // process writes its stderr into this one's stdin for its whole life, and this one passes it on
 // to the real stderr without TensorFlow's start-up lines. It ends when its input does, so it
 // ignores the signals a terminal sends to the whole process group.
