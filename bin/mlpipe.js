@@ -4,6 +4,9 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// First, before anything else runs: `dev`, `worker` and `serve` load TensorFlow quietly.
+const { startNativeQuietly } = await import('../src/cli/native-start.ts');
+await startNativeQuietly(process.argv);
 // `mlpipe … | head`: the reader went away; stop quietly instead of crashing on EPIPE.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => {

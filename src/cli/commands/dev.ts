@@ -31,12 +31,12 @@ export function register(program: Command): void {
       .option('--activities <module>', "your own activities (the 'activity' stage type); env MLPIPE_ACTIVITIES")
       .option('--no-cache', 'run every stage even when the step cache has its outputs')
       .option('--exit', 'exit when the run ends instead of keeping the UI up')
-      .option('--ui-port <n>', 'Temporal Web UI port', '8233'),
+      .option('--ui-port <n>', 'Temporal Web UI port', '8233')
+      .option('--verbose', "show TensorFlow's native start-up and info logs"),
   )).action(async (file: string, o: DevFlags) => {
     const { plan, source } = await loadPlan(file, o.param);
     const cfg = configFrom(o);
     await checkedStore();
-    process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // TensorFlow's C++ start-up chatter
     // Our own Ctrl-C handling (below) shuts the workers down; the table shows failures, so only
     // errors are logged.
     Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });

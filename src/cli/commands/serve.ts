@@ -17,6 +17,7 @@ export function register(program: Command): void {
       .option('--host <ip>', 'address to bind (127.0.0.1 unless you mean it)', '127.0.0.1')
       .option('--port <n>', 'port (0: a free one)', port, 8501)
       .option('--seed <n>', 'seed of canary routing (repeatable splits)', (v: string) => Number(v))
+      .option('--verbose', "show TensorFlow's native start-up and info logs")
       .option('--auth-token-file <file>', `bearer token for feedback (labels) and /recent; both are off without one (env ${TOKEN_FILE_ENV})`, process.env[TOKEN_FILE_ENV] || undefined),
   ).action(async (o: { host: string; port: number; seed?: number; authTokenFile?: string }) => {
     let authToken: string | undefined;

@@ -44,11 +44,11 @@ export function register(program: Command): void {
       .option('--no-gpu-queue', 'do not serve the mlpipe-gpu queue (CPU-only worker in a cluster)')
       .option('--max-concurrent-activities <n>', 'stages at once on the main queue', positiveInt('--max-concurrent-activities'), 4)
       .option('--shutdown-grace <duration>', 'time running stages get to checkpoint on shutdown', '30s')
-      .option('--repo-root <dir>', "this worker's checkout of the pipelines' git repo: collect stages read relative paths there (env MLPIPE_REPO_ROOT)"),
+      .option('--repo-root <dir>', "this worker's checkout of the pipelines' git repo: collect stages read relative paths there (env MLPIPE_REPO_ROOT)")
+      .option('--verbose', "show TensorFlow's native start-up and info logs"),
   )).action(async (o: WorkerFlags) => {
     const cfg = configFrom(o);
     if (o.repoRoot) process.env.MLPIPE_REPO_ROOT = resolve(o.repoRoot);
-    process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // TensorFlow's C++ start-up chatter
     const store = await checkedStore(); // a wrong bucket or credentials fail here, not in every stage
     const connection = await connectWorkerConnection(cfg);
     const activities = await buildActivities({
