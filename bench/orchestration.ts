@@ -18,7 +18,6 @@ import { buildActivities } from '../activities/index.ts';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server.ts';
 import { startRun } from '../src/temporal/runs.ts';
 import { createWorkers } from '../src/temporal/worker.ts';
-import * as testActivities from '../test/support/activities.ts';
 import { chainPlan, fanOutPlan } from '../test/support/plans.ts';
 import { onQueue } from '../test/support/temporal-queue.ts';
 import { freePort } from '../test/support/ports.ts';
@@ -59,7 +58,7 @@ export async function runOrchestrationBench(o: { stages?: number; reps?: number;
   const client = new Client({ connection: await Connection.connect({ address }) });
   const qM = `bench-mlpipe-${process.pid}`;
   const qB = `bench-baseline-${process.pid}`;
-  const activities = await buildActivities({ home: dir, userActivities: { ...testActivities } });
+  const activities = await buildActivities({ home: dir, userModule: fileURLToPath(new URL('../test/support/activities.ts', import.meta.url)) });
   const mlpipeWorkers = await createWorkers({ connection: conn, namespace: 'default', activities, taskQueue: qM, gpuQueue: false, maxConcurrentActivities: 100 });
   const baselineWorker = await Worker.create({
     connection: conn,

@@ -92,18 +92,19 @@ export async function consume(input: JsonValue): Promise<In> {
 
 /**
  * `steps` steps of `stepMs`, heartbeating a checkpoint after each; a retried attempt resumes
- * from the last checkpoint. Returns which steps this attempt ran (worker-kill test).
+ * from the last checkpoint. Returns which steps this attempt ran and the worker that ran it
+ * (worker-kill test; user activities run in a child process of the worker: its ppid).
  */
 export async function checkpointed(input: JsonValue): Promise<In> {
   const i = obj(input);
   const steps = Number(i.steps ?? 10);
   const from = lastCheckpoint<{ step: number }>()?.step ?? 0;
-  record(i, `attempt ${attempt()} from ${from} pid ${process.pid}`);
+  record(i, `attempt ${attempt()} from ${from} pid ${process.ppid}`);
   for (let s = from; s < steps; s++) {
     await sleep(Number(i.stepMs ?? 200));
     reportProgress({ step: s + 1, steps }, { step: s + 1 });
   }
-  return { resumedFrom: from, attempt: attempt(), pid: process.pid };
+  return { resumedFrom: from, attempt: attempt(), pid: process.ppid };
 }
 
 /** Returns a string output of `bytes` bytes (outputs too large for a history). */

@@ -1,0 +1,134 @@
+/**
+ * The child processes that run users' activities (user-child.ts), one execution per child at a
+ * time. A process, not a worker thread, so that nothing a user's code does (a loop that never
+ * yields, a promise that never settles, a native crash, running out of memory, process.exit)
+ * can hold or take down the worker: killing the child always frees the stage's slot.
+ *
+ * A child costs about 0.3 s to start (Node, tsx and the module; a worker thread costs about
+ * 0.2 s and contains less), so children are reused: one that finished an execution goes back to
+ * the pool, one stays warm, and others exit after a minute unused. Children are unref'd: they
+ * never keep the worker alive, and they exit when it does (user-child.ts).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { FromChild } from './user-protocol.ts';
+
+const CHILD = fileURLToPath(new URL('./user-child.ts', import.meta.url));
+// The child runs TypeScript (ours and the user's module) through tsx's loader, as bin/mlpipe.js.
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
+}
+
+export class UserChild {
+  readonly proc: ChildProcess;
+  /** The module's function names once it loaded; rejects with the reason it did not. */
+  readonly ready: Promise<string[]>;
+  private stderrTail = '';
+
+  constructor(module: string, env: NodeJS.ProcessEnv) {
+    this.proc = fork(CHILD, [module], {
+      execArgv: ['--import', TSX_LOADER],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      env,
+    });
+    // Passed through to the worker's stderr; the tail tells an out-of-memory death from others.
+    this.proc.stderr!.on('data', (d: Buffer) => {
+      process.stderr.write(d);
+      this.stderrTail = (this.stderrTail + d.toString()).slice(-4096);
+    });
+    this.ready = new Promise<string[]>((resolve, reject) => {
+      const done = () => {
+        this.proc.off('message', onMessage);
+        this.proc.off('exit', onExit);
+        this.proc.off('error', onError);
+      };
+      const onMessage = (m: FromChild) => {
+        if (m.type === 'ready') resolve(m.names);
+        else if (m.type === 'load-error') reject(new Error(m.message));
+        else return;
+        done();
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+        done();
+        reject(new Error(`the user activities process ${describeExit(code, signal)} before it loaded ${module}`));
+      };
+      const onError = (e: Error) => {
+        done();
+        reject(new Error(`cannot start a process for user activities: ${e.message}`));
+      };
+      this.proc.on('message', onMessage);
+      this.proc.on('exit', onExit);
+      this.proc.on('error', onError);
+    });
+    this.ready.catch(() => this.kill());
+    this.proc.unref();
+    (this.proc.channel as { unref?: () => void } | undefined)?.unref?.();
+  }
+
+  get exited(): boolean {
+    return this.proc.exitCode !== null || this.proc.signalCode !== null;
+  }
+
+  /** V8 says so on stderr before it aborts. */
+  get outOfMemory(): boolean {
+    return /heap out of memory/i.test(this.stderrTail);
+  }
+
+  kill(): void {
+    if (!this.exited) this.proc.kill('SIGKILL');
+  }
+}
+
+export class UserActivityPool {
+  private idle: { child: UserChild; timer?: NodeJS.Timeout }[] = [];
+
+  /** `env`: set in children on top of the worker's environment. */
+  constructor(
+    readonly module: string,
+    private readonly env: NodeJS.ProcessEnv = {},
+    private readonly idleMs = 60_000,
+  ) {}
+
+  /** Starts the first child: the module's function names, or the reason it does not load. */
+  async start(): Promise<string[]> {
+    const child = this.spawn();
+    const names = await child.ready;
+    this.release(child);
+    return names;
+  }
+
+  /** A child ready to run an execution: an idle one, or a new one. */
+  async acquire(): Promise<UserChild> {
+    for (let e = this.idle.pop(); e; e = this.idle.pop()) {
+      clearTimeout(e.timer);
+      if (!e.child.exited) return e.child;
+    }
+    const child = this.spawn();
+    await child.ready;
+    return child;
+  }
+
+  /** Back to the pool after a clean execution. */
+  release(child: UserChild): void {
+    if (child.exited) return;
+    const entry: { child: UserChild; timer?: NodeJS.Timeout } = { child };
+    if (this.idle.length > 0) {
+      entry.timer = setTimeout(() => this.expire(entry), this.idleMs).unref();
+    }
+    this.idle.push(entry);
+  }
+
+  private expire(entry: { child: UserChild }): void {
+    if (this.idle.length <= 1) return; // the last one stays warm
+    this.idle = this.idle.filter((e) => e !== entry);
+    entry.child.kill();
+  }
+
+  private spawn(): UserChild {
+    return new UserChild(this.module, { ...process.env, ...this.env });
+  }
+}
