@@ -6,11 +6,12 @@
  *
  * A child costs about 0.3 s to start (Node, tsx and the module; a worker thread costs about
  * 0.2 s and contains less), so children are reused: one that finished an execution goes back to
- * the pool, one stays warm, and others exit after a minute unused. Children are unref'd: they
- * never keep the worker alive, and they exit when it does (user-child.ts).
+ * the pool, one stays warm, and others exit after a minute unused. Idle children never keep the
+ * worker's process alive, and they exit when it does (user-child.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FromChild } from './user-protocol.ts';
 
@@ -65,8 +66,15 @@ export class UserChild {
       this.proc.on('error', onError);
     });
     this.ready.catch(() => this.kill());
-    this.proc.unref();
-    (this.proc.channel as { unref?: () => void } | undefined)?.unref?.();
+  }
+
+  /** An idle child must not keep the worker's process alive; a busy one does, as any activity. */
+  setIdle(idle: boolean): void {
+    const handles = [this.proc, this.proc.channel, this.proc.stderr as Socket];
+    for (const h of handles) {
+      if (idle) h?.unref();
+      else h?.ref();
+    }
   }
 
   get exited(): boolean {
@@ -105,7 +113,9 @@ export class UserActivityPool {
   async acquire(): Promise<UserChild> {
     for (let e = this.idle.pop(); e; e = this.idle.pop()) {
       clearTimeout(e.timer);
-      if (!e.child.exited) return e.child;
+      if (e.child.exited) continue;
+      e.child.setIdle(false);
+      return e.child;
     }
     const child = this.spawn();
     await child.ready;
@@ -115,6 +125,7 @@ export class UserActivityPool {
   /** Back to the pool after a clean execution. */
   release(child: UserChild): void {
     if (child.exited) return;
+    child.setIdle(true);
     const entry: { child: UserChild; timer?: NodeJS.Timeout } = { child };
     if (this.idle.length > 0) {
       entry.timer = setTimeout(() => this.expire(entry), this.idleMs).unref();

@@ -111,3 +111,26 @@ export async function checkpointed(input: JsonValue): Promise<In> {
 export async function large(input: JsonValue): Promise<In> {
   return { blob: 'x'.repeat(Number(obj(input).bytes ?? 0)) };
 }
+
+/** Never returns and never yields: `while (true) {}` (isolation tests). Logs its pid first. */
+export async function spin(input: JsonValue): Promise<never> {
+  record(obj(input), `pid ${process.pid}`);
+  for (;;) {
+    // a user's loop that never awaits
+  }
+}
+
+/** Never settles and ignores cancellation (isolation tests). Logs its pid first. */
+export async function hang(input: JsonValue): Promise<never> {
+  record(obj(input), `pid ${process.pid}`);
+  return new Promise<never>(() => setInterval(() => undefined, 60_000));
+}
+
+/** Its process dies under it: `how` is 'kill' (SIGKILL, as the OOM killer does) or 'exit'. */
+export async function crash(input: JsonValue): Promise<never> {
+  const i = obj(input);
+  record(i, `pid ${process.pid}`);
+  if (i.how === 'exit') process.exit(3);
+  process.kill(process.pid, 'SIGKILL');
+  return new Promise<never>(() => undefined);
+}
