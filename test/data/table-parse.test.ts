@@ -3,17 +3,18 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DataError } from '../../src/ml/data-sources.ts';
+import { DataError, type TableSchema } from '../../src/ml/data-sources.ts';
 import { parseTable, parseTableSync, type TableRequest } from '../../src/ml/table-parse.ts';
 import { irisSchema } from './pipeline-helpers.ts';
 
 const IRIS = readFileSync(resolve('pipelines/data/iris.csv'));
 const req = (r: Partial<TableRequest>): TableRequest => ({ format: 'csv', onBadRows: 'fail', where: 'collect stage "data"', file: 'd', ...r });
 const inThread = { inlineMaxBytes: 0 };
+const iris = irisSchema as TableSchema;
 
 describe('parsing tables off the event loop', () => {
   it('gives the same dataset and statistics in a thread as inline (csv, json, ndjson)', async () => {
-    const csv = req({ schema: irisSchema });
+    const csv = req({ schema: iris });
     expect(await parseTable(IRIS, csv, inThread)).toEqual(parseTableSync(IRIS, csv));
     const rows = [{ a: 1, s: 'x' }, { a: 2.5, s: 'y' }, { a: null, s: 'x' }];
     const json = Buffer.from(JSON.stringify(rows));
@@ -37,7 +38,7 @@ describe('parsing tables off the event loop', () => {
 
   it('stops the thread when the stage is cancelled', async () => {
     const ac = new AbortController();
-    const p = parseTable(IRIS, req({ schema: irisSchema }), { ...inThread, signal: ac.signal });
+    const p = parseTable(IRIS, req({ schema: iris }), { ...inThread, signal: ac.signal });
     ac.abort(new Error('stage cancelled'));
     await expect(p).rejects.toThrow('stage cancelled');
   });
