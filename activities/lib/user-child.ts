@@ -38,6 +38,14 @@ function toFailure(err: unknown) {
   return defaultFailureConverter.errorToFailure(err, defaultPayloadConverter);
 }
 
+function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
 function logger(id: number): Logger {
   const log = (level: LogLevel, message: string, meta?: Record<string, unknown>) => {
     try {
@@ -85,7 +93,8 @@ async function run(fns: UserActivities, m: Extract<ToChild, { type: 'run' }>): P
       send({ type: 'done', id: m.id, ok: false, failure: toFailure(ApplicationFailure.nonRetryable(why, 'InvalidOutput')) });
     }
   } catch (e) {
-    send({ type: 'done', id: m.id, ok: false, failure: toFailure(e) });
+    const code = errorCode(e);
+    send({ type: 'done', id: m.id, ok: false, failure: toFailure(e), ...(code ? { code } : {}) });
   } finally {
     clearInterval(alive);
     current = undefined;

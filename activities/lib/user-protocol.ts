@@ -20,6 +20,7 @@ export type FromChild =
   | { type: 'heartbeat'; id: number; details: unknown }
   | { type: 'log'; id: number; level: LogLevel; message: string; meta?: Record<string, unknown> }
   | { type: 'done'; id: number; ok: true; value: unknown }
-  | { type: 'done'; id: number; ok: false; failure: ProtoFailure };
+  /** `code`: a Node error code (ENOSPC…) of the error or its causes, which a Failure does not carry. */
+  | { type: 'done'; id: number; ok: false; failure: ProtoFailure; code?: string };
 
 export const ALIVE_EVERY_MS = 1_000;

@@ -72,9 +72,11 @@ export async function runInChild(pool: UserActivityPool, name: string, input: Js
       } else if (m.type === 'log') {
         ctx.log.log(m.level, m.message, m.meta);
       } else if (m.type === 'done') {
-        settle(true, () =>
-          m.ok ? resolve(m.value) : reject(defaultFailureConverter.failureToError(m.failure, defaultPayloadConverter)),
-        );
+        settle(true, () => {
+          if (m.ok) return resolve(m.value);
+          const err = defaultFailureConverter.failureToError(m.failure, defaultPayloadConverter);
+          reject(m.code ? Object.assign(err, { code: m.code }) : err); // a full disk is still NoSpace
+        });
       }
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {

@@ -134,3 +134,8 @@ export async function crash(input: JsonValue): Promise<never> {
   process.kill(process.pid, 'SIGKILL');
   return new Promise<never>(() => undefined);
 }
+
+/** Fails as a write to a full disk does (Node's ENOSPC error). */
+export async function fullDisk(): Promise<never> {
+  throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+}

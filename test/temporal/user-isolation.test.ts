@@ -124,6 +124,16 @@ describe('user activities run where they can be stopped', () => {
     }, 120_000);
   }
 
+  it("a user activity's failure comes back with its type, and a full disk's error code", async () => {
+    const w = oneSlotWorker();
+    const fixable = await failureOf((await env.start(makePlan('needs-fix', { f: { fn: 'needsFix', maximumAttempts: 5 } }))).result());
+    expect(fixable).toBe('stage "f" (activity) failed: input.ok is not true: fix the config and retry');
+    const full = await failureOf((await env.start(makePlan('full-disk', { f: { fn: 'fullDisk', maximumAttempts: 1 } }))).result());
+    // ENOSPC crossed the process boundary: the stage failed as NoSpace, with its longer backoff
+    expect(full).toBe('stage "f" (activity) failed: ENOSPC: no space left on device, write (attempt 1; the next one in 30 s)');
+    await stop(w);
+  }, 120_000);
+
   it('a SIGKILLed worker does not leave its hung user activity running', async () => {
     const w = oneSlotWorker();
     const log = logFile();
