@@ -12,6 +12,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FromChild } from './user-protocol.ts';
 
@@ -91,14 +92,22 @@ export class UserChild {
   }
 }
 
+type Waiter = { resolve: (c: UserChild) => void; reject: (e: Error) => void };
+
 export class UserActivityPool {
   private idle: { child: UserChild; timer?: NodeJS.Timeout }[] = [];
+  private waiters: Waiter[] = [];
+  private starting = 0;
 
-  /** `env`: set in children on top of the worker's environment. */
+  /**
+   * `env`: set in children on top of the worker's environment. `maxStarting`: children starting
+   * at once; a burst of executions (a wide fan-out) waits for those or for a child another
+   * execution frees, instead of starting a process each and starving the machine.
+   */
   constructor(
     readonly module: string,
     private readonly env: NodeJS.ProcessEnv = {},
-    private readonly idleMs = 60_000,
+    private readonly o: { idleMs?: number; maxStarting?: number } = {},
   ) {}
 
   /** Starts the first child: the module's function names, or the reason it does not load. */
@@ -109,28 +118,66 @@ export class UserActivityPool {
     return names;
   }
 
-  /** A child ready to run an execution: an idle one, or a new one. */
-  async acquire(): Promise<UserChild> {
+  /** A child ready to run an execution: an idle one, else the next one started or freed. */
+  acquire(signal?: AbortSignal): Promise<UserChild> {
     for (let e = this.idle.pop(); e; e = this.idle.pop()) {
       clearTimeout(e.timer);
       if (e.child.exited) continue;
       e.child.setIdle(false);
-      return e.child;
+      return Promise.resolve(e.child);
     }
-    const child = this.spawn();
-    await child.ready;
-    return child;
+    return new Promise<UserChild>((resolve, reject) => {
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(signal!.reason);
+      };
+      const waiter: Waiter = {
+        resolve: (c) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(c);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+      this.startMore();
+    });
   }
 
-  /** Back to the pool after a clean execution. */
+  /** Back to the pool after a clean execution (to a waiting execution first). */
   release(child: UserChild): void {
     if (child.exited) return;
+    const waiter = this.waiters.shift();
+    if (waiter) return waiter.resolve(child);
     child.setIdle(true);
     const entry: { child: UserChild; timer?: NodeJS.Timeout } = { child };
     if (this.idle.length > 0) {
-      entry.timer = setTimeout(() => this.expire(entry), this.idleMs).unref();
+      entry.timer = setTimeout(() => this.expire(entry), this.o.idleMs ?? 60_000).unref();
     }
     this.idle.push(entry);
+  }
+
+  /** Starts children for the waiters that no starting child will serve, up to maxStarting. */
+  private startMore(): void {
+    const max = this.o.maxStarting ?? Math.max(1, availableParallelism());
+    while (this.waiters.length > this.starting && this.starting < max) {
+      this.starting++;
+      const child = this.spawn();
+      child.ready.then(
+        () => {
+          this.starting--;
+          this.release(child);
+        },
+        (e: Error) => {
+          this.starting--;
+          this.waiters.shift()?.reject(e);
+          this.startMore();
+        },
+      );
+    }
   }
 
   private expire(entry: { child: UserChild }): void {

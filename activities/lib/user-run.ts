@@ -34,15 +34,25 @@ function cancellationFlags(ctx: Context): Record<string, boolean> {
   return d ? { ...d } : {};
 }
 
+/** A child from the pool; the stage heartbeats (keeping its last checkpoint) and can be cancelled meanwhile. */
+async function childFor(pool: UserActivityPool, ctx: Context, what: string): Promise<UserChild> {
+  const beat = setInterval(() => ctx.heartbeat(ctx.info.heartbeatDetails), ALIVE_EVERY_MS);
+  try {
+    return await pool.acquire(ctx.cancellationSignal);
+  } catch (e) {
+    if (ctx.cancellationSignal.aborted) throw new CancelledFailure(String((ctx.cancellationSignal.reason as Error | undefined)?.message ?? 'cancelled'));
+    throw ApplicationFailure.retryable(`${what}: ${(e as Error).message}`, 'UserActivityUnavailable');
+  } finally {
+    clearInterval(beat);
+  }
+}
+
 export async function runInChild(pool: UserActivityPool, name: string, input: JsonValue, stage: StageActivityInput): Promise<unknown> {
   const ctx = Context.current();
   const what = `user activity "${name}" (stage "${stage.stage}")`;
-  let child: UserChild;
-  try {
-    child = await pool.acquire();
-  } catch (e) {
-    throw ApplicationFailure.retryable(`${what}: ${(e as Error).message}`, 'UserActivityUnavailable');
-  }
+  const budget = attemptBudgetMs(ctx.info);
+  const deadline = budget === undefined ? undefined : Date.now() + budget;
+  const child = await childFor(pool, ctx, what);
   const id = ++lastId;
   let lastDetails: unknown = ctx.info.heartbeatDetails;
   let lastSign = Date.now();
@@ -111,19 +121,18 @@ export async function runInChild(pool: UserActivityPool, name: string, input: Js
         }
       }, ALIVE_EVERY_MS),
     );
-    const budget = attemptBudgetMs(ctx.info);
-    if (budget !== undefined) {
+    if (deadline !== undefined) {
       timers.push(
         setTimeout(
           () => fail(ApplicationFailure.retryable(`${what} ran past its timeout (${budget} ms) and was stopped`, 'UserActivityTimedOut')),
-          budget,
+          deadline - Date.now(),
         ),
       );
     }
     child.proc.on('message', onMessage);
     child.proc.once('exit', onExit);
+    post({ type: 'run', id, name, input, stage, info: ctx.info });
     if (ctx.cancellationSignal.aborted) onCancel();
     else ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
-    post({ type: 'run', id, name, input, stage, info: ctx.info });
   });
 }
