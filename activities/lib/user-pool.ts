@@ -170,6 +170,7 @@ export class UserActivityPool {
         () => {
           this.starting--;
           this.release(child);
+          this.startMore();
         },
         (e: Error) => {
           this.starting--;
