@@ -139,3 +139,9 @@ export async function crash(input: JsonValue): Promise<never> {
 export async function fullDisk(): Promise<never> {
   throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
 }
+
+/** Allocates until the JavaScript heap runs out (run it in a child with a small heap). */
+export async function hog(): Promise<never> {
+  const keep: number[][] = [];
+  for (;;) keep.push(new Array(1_000_000).fill(1));
+}

@@ -4,7 +4,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Info } from '@temporalio/activity';
 import { UserActivityPool, type UserChild } from '../../activities/lib/user-pool.ts';
+import type { ToChild } from '../../activities/lib/user-protocol.ts';
+import type { StageActivityInput } from '../../src/compiler/plan.ts';
 import { TEST_ACTIVITIES } from '../support/temporal.ts';
 
 const held: UserChild[] = [];
@@ -51,6 +54,17 @@ describe('user activity processes', () => {
     ac.abort(new Error('stage cancelled'));
     await expect(waiting).rejects.toThrow('stage cancelled');
     held.push(await busy);
+  });
+
+  it('tells a child that ran out of heap from other deaths', async () => {
+    const pool = new UserActivityPool(TEST_ACTIVITIES, { NODE_OPTIONS: '--max-old-space-size=48' });
+    const child = await pool.acquire();
+    held.push(child);
+    const exited = new Promise((r) => child.proc.once('exit', r));
+    const run: ToChild = { type: 'run', id: 1, name: 'hog', input: {}, stage: {} as StageActivityInput, info: {} as Info };
+    child.proc.send(run);
+    await exited;
+    expect(child.outOfMemory).toBe(true);
   });
 
   it('a child inherits the environment, with what the pool sets on top', async () => {
