@@ -6,7 +6,8 @@
  *
  * A child costs about 0.3 s to start (Node, tsx and the module; a worker thread costs about
  * 0.2 s and contains less), so children are reused: one that finished an execution goes back to
- * the pool, one stays warm, and others exit after a minute unused. Idle children never keep the
+ * the pool (or straight to an execution waiting for one), one stays warm, and others exit after a
+ * minute unused. At most one child per CPU starts at a time. Idle children never keep the
  * worker's process alive, and they exit when it does (user-child.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -67,6 +68,8 @@ export class UserChild {
       this.proc.on('error', onError);
     });
     this.ready.catch(() => this.kill());
+    // A message to a child that just died fails on its channel; its 'exit' tells the execution.
+    this.proc.on('error', () => undefined);
   }
 
   /** An idle child must not keep the worker's process alive; a busy one does, as any activity. */

@@ -99,10 +99,12 @@ export async function runInChild(pool: UserActivityPool, name: string, input: Js
       timers.push(setTimeout(() => fail(new CancelledFailure(reason)), CANCEL_GRACE_MS));
     };
     const post = (m: ToChild) => {
+      const unreachable = (e: Error) =>
+        fail(ApplicationFailure.retryable(`${what}: cannot reach its process: ${e.message}`, 'UserActivityCrashed'));
       try {
-        child.proc.send(m);
+        child.proc.send(m, (e) => e && unreachable(e));
       } catch (e) {
-        fail(ApplicationFailure.retryable(`${what}: cannot reach its process: ${(e as Error).message}`, 'UserActivityCrashed'));
+        unreachable(e as Error); // a value that cannot be serialised
       }
     };
 
