@@ -13,6 +13,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FromChild } from './user-protocol.ts';
@@ -25,6 +26,32 @@ export function describeExit(code: number | null, signal: NodeJS.Signals | null)
   return signal ? `was killed by ${signal}` : `exited with code ${code}`;
 }
 
+/**
+ * A child's output, written by the worker a line at a time: it goes through the worker's own
+ * stdout and stderr, so the redaction of secrets there (src/redaction.ts) sees whole lines.
+ */
+function forwardLines(from: Readable, to: NodeJS.WriteStream, seen?: (text: string) => void): void {
+  let partial = '';
+  from.setEncoding('utf8');
+  from.on('data', (text: string) => {
+    seen?.(text);
+    const end = text.lastIndexOf('\n');
+    if (end < 0) {
+      partial += text;
+      if (partial.length > 65_536) {
+        to.write(partial); // no newline in sight: do not hold it all
+        partial = '';
+      }
+      return;
+    }
+    to.write(partial + text.slice(0, end + 1));
+    partial = text.slice(end + 1);
+  });
+  from.on('end', () => {
+    if (partial) to.write(partial);
+  });
+}
+
 export class UserChild {
   readonly proc: ChildProcess;
   /** The module's function names once it loaded; rejects with the reason it did not. */
@@ -35,13 +62,12 @@ export class UserChild {
     this.proc = fork(CHILD, [module], {
       execArgv: ['--import', TSX_LOADER],
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env,
     });
-    // Passed through to the worker's stderr; the tail tells an out-of-memory death from others.
-    this.proc.stderr!.on('data', (d: Buffer) => {
-      process.stderr.write(d);
-      this.stderrTail = (this.stderrTail + d.toString()).slice(-4096);
+    forwardLines(this.proc.stdout!, process.stdout);
+    forwardLines(this.proc.stderr!, process.stderr, (text) => {
+      this.stderrTail = (this.stderrTail + text).slice(-4096); // tells an out-of-memory death from others
     });
     this.ready = new Promise<string[]>((resolve, reject) => {
       const done = () => {
@@ -74,7 +100,7 @@ export class UserChild {
 
   /** An idle child must not keep the worker's process alive; a busy one does, as any activity. */
   setIdle(idle: boolean): void {
-    const handles = [this.proc, this.proc.channel, this.proc.stderr as Socket];
+    const handles = [this.proc, this.proc.channel, this.proc.stdout as Socket, this.proc.stderr as Socket];
     for (const h of handles) {
       if (idle) h?.unref();
       else h?.ref();

@@ -11,7 +11,14 @@
  *     back as if it had run here; a crash fails only this attempt.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure, defaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  defaultFailureConverter,
+  defaultPayloadConverter,
+  TemporalFailure,
+  type ProtoFailure,
+} from '@temporalio/common';
 import type { JsonValue, StageActivityInput } from '../../src/compiler/plan.ts';
 import { describeExit, type UserActivityPool, type UserChild } from './user-pool.ts';
 import { ALIVE_EVERY_MS, type FromChild, type ToChild } from './user-protocol.ts';
@@ -45,6 +52,15 @@ async function childFor(pool: UserActivityPool, ctx: Context, what: string): Pro
   } finally {
     clearInterval(beat);
   }
+}
+
+/** The child's failure as the error it threw (its Node error `code` too: a full disk is still NoSpace). */
+function errorFrom(failure: ProtoFailure, code: string | undefined): Error {
+  const err = defaultFailureConverter.failureToError(failure, defaultPayloadConverter);
+  // The SDK would send the attached proto as it came; dropped, the failure is encoded again from
+  // the error, after the worker has redacted secrets from it.
+  for (let e: unknown = err; e instanceof TemporalFailure; e = e.cause) e.failure = undefined;
+  return code ? Object.assign(err, { code }) : err;
 }
 
 export async function runInChild(pool: UserActivityPool, name: string, input: JsonValue, stage: StageActivityInput): Promise<unknown> {
@@ -84,8 +100,7 @@ export async function runInChild(pool: UserActivityPool, name: string, input: Js
       } else if (m.type === 'done') {
         settle(true, () => {
           if (m.ok) return resolve(m.value);
-          const err = defaultFailureConverter.failureToError(m.failure, defaultPayloadConverter);
-          reject(m.code ? Object.assign(err, { code: m.code }) : err); // a full disk is still NoSpace
+          reject(errorFrom(m.failure, m.code));
         });
       }
     };
