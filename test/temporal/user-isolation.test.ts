@@ -97,6 +97,21 @@ describe('user activities run where they can be stopped', () => {
     }, 120_000);
   }
 
+  it('spin: with a heartbeat timeout, the blocked process is stopped after it, long before start-to-close', async () => {
+    const w = oneSlotWorker();
+    const log = logFile();
+    const plan = makePlan('spin-heartbeat', {
+      stuck: { fn: 'spin', input: { log }, startToCloseTimeoutMs: 600_000, heartbeatTimeoutMs: 3_000, maximumAttempts: 1 },
+    });
+    const h = await env.start(plan);
+    const pid = await startedPid(log);
+    const msg = await failureOf(h.result());
+    expect(msg).toContain('user activity "spin" (stage "stuck"): its process did not answer for longer than the heartbeat timeout (3000 ms)');
+    await waitFor(() => !alive(pid), 30_000, 'the blocked process to be killed');
+    await unrelatedRunCompletes('spin-heartbeat');
+    await stop(w);
+  }, 120_000);
+
   it('SIGTERM: a worker running a hung activity exits after its shutdown grace', async () => {
     const w = oneSlotWorker();
     const log = logFile();
