@@ -4,14 +4,8 @@ import type { StageActivityInput, StageResult } from '../src/compiler/plan.ts';
 import type { Dataset } from '../src/ml/dataset.ts';
 import { computeStats } from '../src/ml/dataset-stats.ts';
 import { loadMnist } from '../src/ml/data-mnist.ts';
-import {
-  DataError,
-  parseCsvTable,
-  parseJsonTable,
-  readSourceBytes,
-  type FileOrUrl,
-  type TableSchema,
-} from '../src/ml/data-sources.ts';
+import { DataError, readSourceBytes, type FileOrUrl, type TableSchema } from '../src/ml/data-sources.ts';
+import { parseTable } from '../src/ml/table-parse.ts';
 import { generateSynthetic, type SyntheticConfig } from '../src/ml/synthetic.ts';
 import { resolveInside } from '../src/artifacts/paths.ts';
 import { mapError, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
@@ -50,25 +44,23 @@ export function sourceBaseDir(cfg: Pick<CollectConfig, '__baseDir' | '__repoDir'
   }
 }
 
-/** Load the source into a dataset (with statistics). Throws DataError on bad input. */
-export async function collectDataset(cfg: CollectConfig, at: string, signal?: AbortSignal): Promise<Dataset> {
+/**
+ * Load the source into a dataset (with statistics). Throws DataError on bad input. `onPhase`
+ * hears what it is doing (heartbeat progress).
+ */
+export async function collectDataset(cfg: CollectConfig, at: string, signal?: AbortSignal, onPhase?: (message: string) => void): Promise<Dataset> {
   const src = cfg.source;
-  const policy = cfg.onBadRows ?? 'fail';
   let ds: Dataset;
-  let dropped = 0;
   switch (src.type) {
     case 'csv':
     case 'json':
     case 'ndjson': {
       const buf = await readSourceBytes(src, sourceBaseDir(cfg, at), at, signal);
       const file = src.path ?? src.url ?? '?';
-      const r =
-        src.type === 'csv'
-          ? parseCsvTable(buf, src, cfg.schema, policy, at, file)
-          : parseJsonTable(buf, src.type, cfg.schema, policy, at, file);
-      ds = r.dataset;
-      dropped = r.dropped;
-      break;
+      onPhase?.(`parsing ${file} (${buf.length} bytes)`);
+      const csv = src.type === 'csv' ? { header: src.header, delimiter: src.delimiter } : undefined;
+      // with its statistics; a big file off this thread, so the worker stays responsive
+      return parseTable(buf, { format: src.type, csv, schema: cfg.schema, onBadRows: cfg.onBadRows ?? 'fail', where: at, file }, { signal });
     }
     case 'mnist':
       ds = await loadMnist(src.limit);
@@ -79,22 +71,30 @@ export async function collectDataset(cfg: CollectConfig, at: string, signal?: Ab
     default:
       throw new DataError(`${at}: unknown source type ${JSON.stringify((src as { type: string }).type)}`);
   }
-  if (cfg.schema?.label && src.type !== 'csv' && src.type !== 'json' && src.type !== 'ndjson') {
+  if (cfg.schema?.label) {
     if (!ds.columns.some((c) => c.name === cfg.schema!.label)) {
       throw new DataError(`${at}: schema.label ${JSON.stringify(cfg.schema.label)} is not a column of the ${src.type} source (columns: ${ds.columns.map((c) => c.name).join(', ')})`);
     }
     ds.label = cfg.schema.label;
   }
-  ds.stats = computeStats(ds, dropped);
+  ds.stats = computeStats(ds);
   return ds;
 }
 
 export async function collectCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const cfg = input.config as unknown as CollectConfig;
   try {
-    const ds = await withHeartbeats(env, { stage: input.stage, phase: 'collect' }, () => collectDataset(cfg, where(input), env.signal));
-    const ref = await writeDataset(env.store, ds, input, env);
-    return { outputs: { dataset: { ...ref }, rows: ds.rows } };
+    const beat = { stage: input.stage, phase: 'collect', progress: { message: 'reading the source' } };
+    const onPhase = (message: string) => {
+      beat.progress = { message };
+      env.heartbeat(beat);
+    };
+    return await withHeartbeats(env, beat, async () => {
+      const ds = await collectDataset(cfg, where(input), env.signal, onPhase);
+      onPhase(`storing ${ds.rows} rows`);
+      const ref = await writeDataset(env.store, ds, input, env);
+      return { outputs: { dataset: { ...ref }, rows: ds.rows } };
+    });
   } catch (e) {
     return mapError(e);
   }

@@ -6,7 +6,7 @@ import { mlpipeHome } from '../src/home.ts';
 import { findServer, startDetachedServer } from '../src/serving/local.ts';
 import { nextVersion, Registry, registryDir, withdrawVersion, type RollbackRule, type Traffic, type VersionPolicy } from '../src/serving/registry.ts';
 import { parseDuration } from '../src/spec/duration.ts';
-import { invalid, lineage, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
+import { invalid, lineage, requireInput, stageEnv, where, withHeartbeats, type StageEnv } from './lib/stage.ts';
 
 export interface DeployConfig {
   modelName: string;
@@ -155,5 +155,7 @@ async function finish(
 }
 
 export async function deploy(input: StageActivityInput): Promise<StageResult> {
-  return deployCore(input, stageEnv());
+  const env = stageEnv();
+  // Registry locks and a starting model server can take a while: keep heartbeating through them.
+  return withHeartbeats(env, { stage: input.stage, phase: 'deploy' }, () => deployCore(input, env));
 }

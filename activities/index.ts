@@ -7,6 +7,7 @@
  * A kind module exports its activity as `default`, as the kind's name (`export async function
  * train`), or as `run`: `(input: StageActivityInput) => Promise<StageResult>`.
  */
+import { resolve } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { STAGE_KINDS, type StageActivityInput, type StageKind, type StageResult } from '../src/compiler/plan.ts';
@@ -15,17 +16,17 @@ import { activityName, CACHE_LOOKUP, CACHE_STORE, type StageActivityResult } fro
 import { redactError, redactOutputs, resolveSecrets } from './lib/secrets.ts';
 import { noSpaceFailure } from './lib/stage.ts';
 import { redactStandardStreams, rememberSecrets, secretsInUse } from '../src/redaction.ts';
-import { loadUserActivities, toOutputs, type UserActivities } from './user.ts';
+import { UserActivityPool } from './lib/user-pool.ts';
+import { runInChild } from './lib/user-run.ts';
+import { toOutputs } from './user.ts';
 
 export type StageActivity = (input: StageActivityInput) => Promise<StageResult>;
 
 export interface ActivityOptions {
   /** Data dir (step cache). */
   home: string;
-  /** File of users' own activities (`--activities` / MLPIPE_ACTIVITIES). */
+  /** File of users' own activities (`--activities` / MLPIPE_ACTIVITIES): they run in child processes. */
   userModule?: string;
-  /** Users' activities given directly (tests, embedding). Merged over `userModule`'s. */
-  userActivities?: UserActivities;
   /** Replace the module-backed activity of some kinds (embedding, tests). */
   kinds?: Partial<Record<StageKind, StageActivity>>;
 }
@@ -106,18 +107,18 @@ function checkResultSize(input: StageActivityInput, result: StageActivityResult)
   );
 }
 
-function userDispatcher(user: UserActivities | undefined, source: string): StageActivity {
+/** Users' own activities: each execution runs in a child process (lib/user-run.ts). */
+function userDispatcher(user: { pool: UserActivityPool; names: string[] } | undefined): StageActivity {
   return async (input) => {
     const name = input.config.activity ?? input.config.name;
     if (typeof name !== 'string') unavailable(input, 'an activity stage needs `activity: <exported function name>`');
     if (!user) {
       unavailable(input, `no user activities are loaded; start the worker with --activities <file> or MLPIPE_ACTIVITIES`);
     }
-    const fn = user[name];
-    if (!fn) {
-      unavailable(input, `no user activity "${name}" in ${source} (it has: ${Object.keys(user).sort().join(', ')})`);
+    if (!user.names.includes(name)) {
+      unavailable(input, `no user activity "${name}" in ${user.pool.module} (it has: ${user.names.join(', ')})`);
     }
-    return { outputs: toOutputs(await fn(input.config.input ?? {}, input)) };
+    return { outputs: toOutputs(await runInChild(user.pool, name, input.config.input ?? {}, input)) };
   };
 }
 
@@ -125,17 +126,19 @@ function userDispatcher(user: UserActivities | undefined, source: string): Stage
 export async function buildActivities(opts: ActivityOptions): Promise<Record<string, (...args: never[]) => Promise<unknown>>> {
   // A process that runs stages keeps their secrets out of its logs and console output.
   redactStandardStreams();
-  let user: UserActivities | undefined;
-  if (opts.userModule) user = await loadUserActivities(opts.userModule);
-  if (opts.userActivities) user = { ...user, ...opts.userActivities };
-  const source = opts.userModule ?? 'the given activities';
+  let user: { pool: UserActivityPool; names: string[] } | undefined;
+  if (opts.userModule) {
+    // Children see the worker's data dir even when it was given here rather than in the environment.
+    const pool = new UserActivityPool(resolve(opts.userModule), { MLPIPE_HOME: opts.home });
+    user = { pool, names: await pool.start() };
+  }
 
   const acts: Record<string, (i: never) => Promise<unknown>> = {};
   for (const kind of STAGE_KINDS) {
     const given = opts.kinds?.[kind];
     let fn: StageActivity;
     if (given) fn = given;
-    else if (kind === 'activity') fn = userDispatcher(user, source);
+    else if (kind === 'activity') fn = userDispatcher(user);
     else fn = moduleBackedActivity(kind);
     acts[activityName(kind)] = wrap(fn);
   }

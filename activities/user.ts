@@ -10,6 +10,10 @@
  * returns an object of outputs (or `{ outputs }`, or nothing). Throw to fail; throw
  * ApplicationFailure.nonRetryable(...) (from @temporalio/activity's re-export of common) to fail
  * without retries. Progress: src/temporal/progress.ts.
+ *
+ * The module is loaded, and each execution runs, in a child process of the worker
+ * (lib/user-pool.ts, lib/user-child.ts), which is killed at the stage's timeout or on
+ * cancellation; input, outputs, heartbeats and errors cross over as data (lib/user-run.ts).
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -2,7 +2,9 @@
  * Orchestration overhead: a generated 100-stage no-op plan (a chain, and a wide fan-out) through
  * mlpipe's interpreter vs. the same shape as a hand-written Temporal workflow with no-op
  * activities, side by side on one dev server, alternating runs. Prints the ratio (goal ≤ 1.3×)
- * and the per-stage overhead in ms.
+ * and the per-stage overhead in ms. The no-op stages run in the worker, as the baseline's; the
+ * `user` shapes run the same no-ops as users' activities, in child processes of the worker
+ * (activities/lib/user-pool.ts): the price of that isolation, with no goal.
  *
  *   npx tsx bench/orchestration.ts [--stages 100] [--reps 3]
  *   MLPIPE_BENCH_TEMPORAL_ADDRESS=host:port to use a running server instead of a fresh one.
@@ -14,17 +16,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Plan } from '../src/compiler/plan.ts';
-import { buildActivities } from '../activities/index.ts';
+import { buildActivities, type StageActivity } from '../activities/index.ts';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server.ts';
 import { startRun } from '../src/temporal/runs.ts';
 import { createWorkers } from '../src/temporal/worker.ts';
-import * as testActivities from '../test/support/activities.ts';
 import { chainPlan, fanOutPlan } from '../test/support/plans.ts';
 import { onQueue } from '../test/support/temporal-queue.ts';
 import { freePort } from '../test/support/ports.ts';
 
 export interface ShapeResult {
-  shape: 'chain' | 'fan-out';
+  shape: 'chain' | 'fan-out' | 'chain, user' | 'fan-out, user';
   stages: number;
   /** Best of the runs: the least disturbed by other load on the machine. */
   baselineMs: number;
@@ -59,8 +60,14 @@ export async function runOrchestrationBench(o: { stages?: number; reps?: number;
   const client = new Client({ connection: await Connection.connect({ address }) });
   const qM = `bench-mlpipe-${process.pid}`;
   const qB = `bench-baseline-${process.pid}`;
-  const activities = await buildActivities({ home: dir, userActivities: { ...testActivities } });
-  const mlpipeWorkers = await createWorkers({ connection: conn, namespace: 'default', activities, taskQueue: qM, gpuQueue: false, maxConcurrentActivities: 100 });
+  const qU = `bench-user-${process.pid}`;
+  const noop: StageActivity = async () => ({ outputs: { ok: true } });
+  const inWorker = await buildActivities({ home: dir, kinds: { activity: noop } });
+  const asUsers = await buildActivities({ home: dir, userModule: fileURLToPath(new URL('../test/support/activities.ts', import.meta.url)) });
+  const mlpipeWorkers = [
+    ...(await createWorkers({ connection: conn, namespace: 'default', activities: inWorker, taskQueue: qM, gpuQueue: false, maxConcurrentActivities: 100 })),
+    ...(await createWorkers({ connection: conn, namespace: 'default', activities: asUsers, taskQueue: qU, gpuQueue: false, maxConcurrentActivities: 100 })),
+  ];
   const baselineWorker = await Worker.create({
     connection: conn,
     taskQueue: qB,
@@ -72,16 +79,18 @@ export async function runOrchestrationBench(o: { stages?: number; reps?: number;
   const running = all.map((w) => w.run());
   const shapes: ShapeResult[] = [];
   try {
-    const cases: { shape: ShapeResult['shape']; plan: Plan; baseline: string }[] = [
-      { shape: 'chain', plan: chainPlan(n), baseline: 'baselineChain' },
-      { shape: 'fan-out', plan: fanOutPlan(n), baseline: 'baselineFanOut' },
+    const cases: { shape: ShapeResult['shape']; plan: Plan; baseline: string; queue: string }[] = [
+      { shape: 'chain', plan: chainPlan(n), baseline: 'baselineChain', queue: qM },
+      { shape: 'fan-out', plan: fanOutPlan(n), baseline: 'baselineFanOut', queue: qM },
+      { shape: 'chain, user', plan: chainPlan(n), baseline: 'baselineChain', queue: qU },
+      { shape: 'fan-out, user', plan: fanOutPlan(n), baseline: 'baselineFanOut', queue: qU },
     ];
     let k = 0;
     for (const c of cases) {
-      const plan = onQueue(c.plan, qM);
+      const plan = onQueue(c.plan, c.queue);
       const timeMlpipe = async () => {
         const t = performance.now();
-        await (await startRun(client, { plan, taskQueue: qM, runKey: `bench-${process.pid}-${k++}` })).result();
+        await (await startRun(client, { plan, taskQueue: c.queue, runKey: `bench-${process.pid}-${k++}` })).result();
         return performance.now() - t;
       };
       const timeBaseline = async () => {
@@ -130,11 +139,11 @@ export async function runOrchestrationBench(o: { stages?: number; reps?: number;
 export function formatOrchestration(r: OrchestrationBenchResult): string {
   const rows = r.shapes.map(
     (s) =>
-      `${s.shape.padEnd(8)} ${String(s.stages).padStart(6)} ${s.baselineMs.toFixed(0).padStart(11)} ${s.mlpipeMs.toFixed(0).padStart(9)} ${`${s.ratio.toFixed(2)}x`.padStart(7)} ${s.overheadPerStageMs.toFixed(2).padStart(14)}  ${`${(s.mlpipeMedianMs / s.baselineMedianMs).toFixed(2)}x`.padStart(12)}  ${s.ratio <= r.goalRatio ? 'ok' : `over goal (${r.goalRatio}x)`}`,
+      `${s.shape.padEnd(13)} ${String(s.stages).padStart(6)} ${s.baselineMs.toFixed(0).padStart(11)} ${s.mlpipeMs.toFixed(0).padStart(9)} ${`${s.ratio.toFixed(2)}x`.padStart(7)} ${s.overheadPerStageMs.toFixed(2).padStart(14)}  ${`${(s.mlpipeMedianMs / s.baselineMedianMs).toFixed(2)}x`.padStart(12)}  ${s.shape.endsWith('user') ? 'isolation, no goal' : s.ratio <= r.goalRatio ? 'ok' : `over goal (${r.goalRatio}x)`}`,
   );
   return [
     `orchestration overhead: best of alternating runs (goal ≤ ${r.goalRatio}x); load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
-    'shape    stages baseline ms mlpipe ms   ratio overhead/stage median ratio',
+    'shape         stages baseline ms mlpipe ms   ratio overhead/stage median ratio',
     ...rows,
   ].join('\n');
 }

@@ -63,7 +63,6 @@ async function main(): Promise<void> {
   const { createWorkers } = await import('../src/temporal/worker.ts');
   const { Registry, registryDir } = await import('../src/serving/registry.ts');
   const { ModelServer } = await import('../src/serving/server.ts');
-  const testActivities = await import('../test/support/activities.ts');
 
   const server = await startDevServer({ dbFile: join(scratch, 'temporal.db'), port: await freePort(), uiPort: null });
   process.env.MLPIPE_TEMPORAL_ADDRESS = server.address; // the monitor's retrain client
@@ -72,7 +71,7 @@ async function main(): Promise<void> {
   const registry = new Registry(registryDir(home));
   const models = new ModelServer({ registry, pollMs: 100 });
   await models.start();
-  const activities = await buildActivities({ home, userModule: join(ROOT, 'pipelines/activities.ts'), userActivities: { ...testActivities } });
+  const activities = await buildActivities({ home, userModule: join(ROOT, 'scripts/record-histories/activities.ts') });
   const workers = await createWorkers({ connection: native, namespace: 'default', activities, maxConcurrentActivities: 8, shutdownGraceTime: '1s' });
   const running = workers.map((w) => w.run());
   const ctx: RecordContext = { client, address: server.address, home, scratch, registry, serverUrl: models.url };

@@ -6,7 +6,7 @@ import { canonical, sha256Hex } from './canonical.ts';
 import { levels, type Needs } from '../spec/dag.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { bindInputs, stageNeeds } from '../spec/semantic.ts';
-import { COMMON_FIELDS, defaultHeartbeat, defaultStartToClose, isArtifactType, stageOutputs } from '../spec/stage-kinds.ts';
+import { COMMON_FIELDS, DEFAULT_HEARTBEAT, defaultStartToClose, isArtifactType, stageOutputs } from '../spec/stage-kinds.ts';
 import type { Cache, Pipeline, Stage } from '../spec/types.gen.ts';
 import type { ValidSpec } from '../spec/validate.ts';
 
@@ -48,13 +48,13 @@ function activityOptions(p: Pipeline, kind: StageKind, s: Stage): ActivityOption
   const d = p.defaults ?? {};
   const retry = { ...d.retry, ...s.retry };
   const scheduleToClose = s.timeouts?.scheduleToClose ?? d.timeouts?.scheduleToClose;
-  const heartbeat = s.heartbeatTimeout ?? d.heartbeatTimeout ?? defaultHeartbeat(kind);
+  const heartbeat = s.heartbeatTimeout ?? d.heartbeatTimeout ?? DEFAULT_HEARTBEAT;
   const gpu = (s.resources?.gpu ?? 0) > 0;
   return {
     taskQueue: s.taskQueue ?? (gpu ? d.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE : d.taskQueue ?? DEFAULT_TASK_QUEUE),
     startToCloseTimeoutMs: parseDuration(s.timeouts?.startToClose ?? d.timeouts?.startToClose ?? defaultStartToClose(kind)),
     ...(scheduleToClose ? { scheduleToCloseTimeoutMs: parseDuration(scheduleToClose) } : {}),
-    ...(heartbeat ? { heartbeatTimeoutMs: parseDuration(heartbeat) } : {}),
+    heartbeatTimeoutMs: parseDuration(heartbeat),
     retry: {
       maximumAttempts: retry.maxAttempts ?? 3,
       initialIntervalMs: parseDuration(retry.initialInterval ?? '1s'),

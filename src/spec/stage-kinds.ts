@@ -81,7 +81,9 @@ export function defaultStartToClose(kind: StageKind): string {
   return kind === 'train' || kind === 'optimize' ? '2h' : '10m';
 }
 
-/** Default heartbeat timeout by kind: only long-running kinds heartbeat. */
-export function defaultHeartbeat(kind: StageKind): string | undefined {
-  return kind === 'train' || kind === 'optimize' || kind === 'monitor' ? '1m' : undefined;
-}
+/**
+ * Default heartbeat timeout, the same for every kind: every stage heartbeats while it runs (user
+ * activities through their worker, activities/lib/user-run.ts), so a worker that dies mid-stage
+ * is noticed within a minute instead of at the start-to-close timeout.
+ */
+export const DEFAULT_HEARTBEAT = '1m';

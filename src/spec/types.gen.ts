@@ -1513,7 +1513,7 @@ export interface Defaults {
   retry?: RetryPolicy;
   timeouts?: Timeouts;
   /**
-   * How long a stage may go without a heartbeat before Temporal counts the attempt as failed. Default 1m for train, optimize and monitor; other kinds do not heartbeat.
+   * How long a stage may go without a heartbeat before Temporal counts the attempt as failed (a worker that died is noticed after it). Default 1m for every kind.
    */
   heartbeatTimeout?: string;
   /**
@@ -2182,7 +2182,7 @@ export interface Defaults1 {
   retry?: RetryPolicy;
   timeouts?: Timeouts;
   /**
-   * How long a stage may go without a heartbeat before Temporal counts the attempt as failed. Default 1m for train, optimize and monitor; other kinds do not heartbeat.
+   * How long a stage may go without a heartbeat before Temporal counts the attempt as failed (a worker that died is noticed after it). Default 1m for every kind.
    */
   heartbeatTimeout?: string;
   /**

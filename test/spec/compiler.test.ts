@@ -68,7 +68,8 @@ describe('compiler', () => {
     });
     const d = p.nodes.find((n) => n.id === 'data')!;
     expect(d.activity.taskQueue).toBe('ml');
-    expect(d.activity.heartbeatTimeoutMs).toBeUndefined();
+    // every kind heartbeats, so a worker dying mid-stage is noticed within the heartbeat timeout
+    for (const n of p.nodes) expect(n.activity.heartbeatTimeoutMs, n.kind).toBe(60_000);
     expect(d.config.__baseDir).toBe('/base');
   });
 

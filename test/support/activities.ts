@@ -92,21 +92,56 @@ export async function consume(input: JsonValue): Promise<In> {
 
 /**
  * `steps` steps of `stepMs`, heartbeating a checkpoint after each; a retried attempt resumes
- * from the last checkpoint. Returns which steps this attempt ran (worker-kill test).
+ * from the last checkpoint. Returns which steps this attempt ran and the worker that ran it
+ * (worker-kill test; user activities run in a child process of the worker: its ppid).
  */
 export async function checkpointed(input: JsonValue): Promise<In> {
   const i = obj(input);
   const steps = Number(i.steps ?? 10);
   const from = lastCheckpoint<{ step: number }>()?.step ?? 0;
-  record(i, `attempt ${attempt()} from ${from} pid ${process.pid}`);
+  record(i, `attempt ${attempt()} from ${from} pid ${process.ppid}`);
   for (let s = from; s < steps; s++) {
     await sleep(Number(i.stepMs ?? 200));
     reportProgress({ step: s + 1, steps }, { step: s + 1 });
   }
-  return { resumedFrom: from, attempt: attempt(), pid: process.pid };
+  return { resumedFrom: from, attempt: attempt(), pid: process.ppid };
 }
 
 /** Returns a string output of `bytes` bytes (outputs too large for a history). */
 export async function large(input: JsonValue): Promise<In> {
   return { blob: 'x'.repeat(Number(obj(input).bytes ?? 0)) };
+}
+
+/** Never returns and never yields: `while (true) {}` (isolation tests). Logs its pid first. */
+export async function spin(input: JsonValue): Promise<never> {
+  record(obj(input), `pid ${process.pid}`);
+  for (;;) {
+    // a user's loop that never awaits
+  }
+}
+
+/** Never settles and ignores cancellation (isolation tests). Logs its pid first. */
+export async function hang(input: JsonValue): Promise<never> {
+  record(obj(input), `pid ${process.pid}`);
+  return new Promise<never>(() => setInterval(() => undefined, 60_000));
+}
+
+/** Its process dies under it: `how` is 'kill' (SIGKILL, as the OOM killer does) or 'exit'. */
+export async function crash(input: JsonValue): Promise<never> {
+  const i = obj(input);
+  record(i, `pid ${process.pid}`);
+  if (i.how === 'exit') process.exit(3);
+  process.kill(process.pid, 'SIGKILL');
+  return new Promise<never>(() => undefined);
+}
+
+/** Fails as a write to a full disk does (Node's ENOSPC error). */
+export async function fullDisk(): Promise<never> {
+  throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+}
+
+/** Allocates until the JavaScript heap runs out (run it in a child with a small heap). */
+export async function hog(): Promise<never> {
+  const keep: number[][] = [];
+  for (;;) keep.push(new Array(1_000_000).fill(1));
 }

@@ -4,12 +4,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 export type WorkerProcess = ChildProcess & { output: () => string };
 
 /** `mlpipe worker` on `queue` as a child process; `activities` adds a user-activity module. */
-export function spawnWorker(address: string, queue: string, home: string, activities?: string): WorkerProcess {
+export function spawnWorker(address: string, queue: string, home: string, activities?: string, extraArgs: string[] = []): WorkerProcess {
   const child = spawn(
     process.execPath,
     [
       'bin/mlpipe.js', 'worker', '--address', address, '--task-queue', queue, '--no-gpu-queue', '--shutdown-grace', '1s',
       ...(activities ? ['--activities', activities] : []),
+      ...extraArgs,
     ],
     { env: { ...process.env, MLPIPE_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] },
   ) as WorkerProcess;

@@ -5,6 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
@@ -12,10 +13,12 @@ import type { Plan } from '../../src/compiler/plan.ts';
 import { createWorkers } from '../../src/temporal/worker.ts';
 import { startRun, type StartRunOptions } from '../../src/temporal/runs.ts';
 import { buildActivities } from '../../activities/index.ts';
-import * as testActivities from './activities.ts';
 import { onQueue } from './temporal-queue.ts';
 
 export { onQueue };
+
+/** The test user activities' module (run in child processes of the worker, as users' are). */
+export const TEST_ACTIVITIES = fileURLToPath(new URL('./activities.ts', import.meta.url));
 
 /** The suite's Temporal address (global setup), also readable from MLPIPE_TEST_TEMPORAL_ADDRESS. */
 export function testAddress(): string {
@@ -69,7 +72,7 @@ export async function testEnv(name: string, o: { address?: string; worker?: bool
   if (o.worker !== false) {
     quietRuntime();
     nativeConn = await NativeConnection.connect({ address });
-    const activities = await buildActivities({ home, userActivities: { ...testActivities } });
+    const activities = await buildActivities({ home, userModule: TEST_ACTIVITIES });
     workers.push(
       ...(await createWorkers({
         connection: nativeConn,

@@ -1,0 +1,45 @@
+// Big collected tables are parsed in a worker thread (src/ml/table-parse.ts): the same dataset
+// and statistics, the same located errors, and a cancellation stops the thread.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DataError, type TableSchema } from '../../src/ml/data-sources.ts';
+import { parseTable, parseTableSync, type TableRequest } from '../../src/ml/table-parse.ts';
+import { irisSchema } from './pipeline-helpers.ts';
+
+const IRIS = readFileSync(resolve('pipelines/data/iris.csv'));
+const req = (r: Partial<TableRequest>): TableRequest => ({ format: 'csv', onBadRows: 'fail', where: 'collect stage "data"', file: 'd', ...r });
+const inThread = { inlineMaxBytes: 0 };
+const iris = irisSchema as TableSchema;
+
+describe('parsing tables off the event loop', () => {
+  it('gives the same dataset and statistics in a thread as inline (csv, json, ndjson)', async () => {
+    const csv = req({ schema: iris });
+    expect(await parseTable(IRIS, csv, inThread)).toEqual(parseTableSync(IRIS, csv));
+    const rows = [{ a: 1, s: 'x' }, { a: 2.5, s: 'y' }, { a: null, s: 'x' }];
+    const json = Buffer.from(JSON.stringify(rows));
+    expect(await parseTable(json, req({ format: 'json' }), inThread)).toEqual(parseTableSync(json, req({ format: 'json' })));
+    const nd = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
+    const fromThread = await parseTable(nd, req({ format: 'ndjson' }), inThread);
+    expect(fromThread).toEqual(parseTableSync(nd, req({ format: 'ndjson' })));
+    expect(fromThread.columns[0]!).toMatchObject({ name: 'a', data: new Float32Array([1, 2.5, NaN]) });
+    expect(fromThread.stats!.columns.a).toMatchObject({ count: 2, missing: 1 });
+  });
+
+  it('reports bad data from the thread as the same located DataError', async () => {
+    const bad = Buffer.from('a,b\n1,2\n3,oops\n');
+    const r = req({ schema: { columns: [{ name: 'a', type: 'number' }, { name: 'b', type: 'number' }] } });
+    const err = await parseTable(bad, r, inThread).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toBe(
+      'collect stage "data": d row 2 (line 3), column "b": "oops" is not a number. Fix the row, or set onBadRows: drop to skip such rows',
+    );
+  });
+
+  it('stops the thread when the stage is cancelled', async () => {
+    const ac = new AbortController();
+    const p = parseTable(IRIS, req({ schema: iris }), { ...inThread, signal: ac.signal });
+    ac.abort(new Error('stage cancelled'));
+    await expect(p).rejects.toThrow('stage cancelled');
+  });
+});
