@@ -115,9 +115,11 @@ export async function writeDataset(
 
 /**
  * Heartbeat every `everyMs` while `fn` runs, so a stage with a heartbeatTimeout (and a
- * cancellation to deliver) does not look dead during a long download or parse.
+ * cancellation to deliver) does not look dead during a long download or parse. Beats are
+ * cheap: the SDK throttles what reaches the server (the worker's heartbeatThrottle), so the
+ * server sees the latest progress as often as the throttle allows.
  */
-export async function withHeartbeats<T>(env: StageEnv, details: unknown, fn: () => Promise<T>, everyMs = 5_000): Promise<T> {
+export async function withHeartbeats<T>(env: StageEnv, details: unknown, fn: () => Promise<T>, everyMs = 1_000): Promise<T> {
   env.heartbeat(details);
   const t = setInterval(() => env.heartbeat(details), everyMs);
   try {

@@ -86,6 +86,7 @@ export async function startNativeQuietly(argv: string[] = process.argv): Promise
   if (!NATIVE_COMMANDS.has(commandOf(argv) ?? '') || argv.includes('--help') || argv.includes('-h')) return;
   if (argv.includes('--verbose')) {
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '0';
+    process.env.TF_ENABLE_ONEDNN_OPTS ??= '1'; // as setNativeEnvDefaults: the same kernels on every host
     return;
   }
   const { selectBackend } = await import('../ml/backend.ts');

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import type * as TfModule from '@tensorflow/tfjs';
 import { installNativeGradients } from './native-kernels.ts';
 import { GPU_PACKAGE, probeGpu } from './gpu-probe.ts';
+import { setNativeEnvDefaults } from './native-env.ts';
 
 export type Tf = typeof TfModule;
 export type BackendPreference = 'auto' | 'gpu' | 'cpu' | 'js';
@@ -121,8 +122,8 @@ function pureJs(reasons: string[], quiet: boolean): SelectedBackend {
  */
 export function selectBackend(preference: BackendPreference = preferenceFromEnv()): SelectedBackend {
   if (selected && selectedFor === preference) return selected;
-  // Quiet TensorFlow's C++ logging unless the user asked for it; must precede the library load.
-  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  // Quiet logging and oneDNN on (unless the user chose); must precede the library load.
+  setNativeEnvDefaults();
   const reasons: string[] = [];
   let result: SelectedBackend | undefined;
 

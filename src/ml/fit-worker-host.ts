@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BackendPreference } from './backend.ts';
+import { setNativeEnvDefaults } from './native-env.ts';
 import type { ArrayData, EpochLogs, FitOptions, FitResult, NamedArray, TrainingState } from './fit.ts';
 import type { BuildOptions } from './model.ts';
 import type { TrainModelSpec } from './model-spec.ts';
@@ -77,8 +78,8 @@ export function fitInWorker(
     wantBatches: Boolean(hooks.onBatch),
   };
   // TensorFlow reads the process's real environment, which only the main thread can change
-  // (a worker's process.env is a copy): quiet its logging here, as selectBackend does.
-  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  // (a worker's process.env is a copy): set it here, as selectBackend does.
+  setNativeEnvDefaults();
   const worker = new Worker(BOOTSTRAP, { eval: true, workerData: request });
   return new Promise<WorkerFitResult>((resolve, reject) => {
     let settled = false;
