@@ -1,6 +1,6 @@
 // collect: csv/json/ndjson (file or URL), the built-in MNIST digits, or a seeded synthetic set →
 // a dataset artifact with its schema and statistics (monitoring's drift baseline).
-import type { StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import type { StageActivityInput, StageResult } from '../src/core/plan.ts';
 import type { Dataset } from '../src/ml/dataset.ts';
 import { computeStats } from '../src/ml/dataset-stats.ts';
 import { loadMnist } from '../src/ml/data-mnist.ts';

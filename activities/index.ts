@@ -10,9 +10,9 @@
 import { resolve } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { STAGE_KINDS, type StageActivityInput, type StageKind, type StageResult } from '../src/compiler/plan.ts';
+import { STAGE_KINDS, type StageActivityInput, type StageKind, type StageResult } from '../src/core/plan.ts';
 import { createStepCacheActivities } from '../src/temporal/step-cache.ts';
-import { activityName, CACHE_LOOKUP, CACHE_STORE, type StageActivityResult } from '../workflows/api.ts';
+import { activityName, CACHE_LOOKUP, CACHE_STORE, type StageActivityResult } from '../src/core/activities.ts';
 import { redactError, redactOutputs, resolveSecrets } from './lib/secrets.ts';
 import { noSpaceFailure } from './lib/stage.ts';
 import { redactStandardStreams, rememberSecrets, secretsInUse } from '../src/redaction.ts';

@@ -4,7 +4,7 @@
 // The compiler embeds the tuned stage's resolved config as `__tunedConfig`. Heartbeats carry every
 // finished trial, so a retried attempt only runs the trials that were not finished.
 import { CancelledFailure } from '@temporalio/common';
-import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { search, setPath, type Method, type Space, type TrialRecord } from '../src/ml/search/index.ts';
 import { invalid, lineage, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import { trainCore } from './train.ts';

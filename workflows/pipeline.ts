@@ -22,7 +22,16 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { evaluateCondition, readsSecrets, resolveTemplates, type ExprContext, type ExprOptions } from '../src/compiler/expr.ts';
+import {
+  activityName,
+  CACHE_LOOKUP,
+  CACHE_STORE,
+  type CacheLookupInput,
+  type CacheLookupResult,
+  type CacheStoreInput,
+  type StageActivityResult,
+} from '../src/core/activities.ts';
+import { evaluateCondition, readsSecrets, resolveTemplates, type ExprContext, type ExprOptions } from '../src/core/expr.ts';
 import {
   isArtifactRef,
   type ArtifactRef,
@@ -30,26 +39,19 @@ import {
   type JsonValue,
   type PlanNode,
   type StageActivityInput,
-} from '../src/compiler/plan.ts';
+} from '../src/core/plan.ts';
 import {
-  activityName,
   approveSignal,
   approveUpdate,
-  CACHE_LOOKUP,
-  CACHE_STORE,
   retrySignal,
   retryUpdate,
   skipSignal,
   skipUpdate,
   statusQuery,
   TERMINAL,
-  type CacheLookupInput,
-  type CacheLookupResult,
-  type CacheStoreInput,
   type PipelineInput,
   type PipelineResult,
   type RetryRequest,
-  type StageActivityResult,
   type StageState,
 } from './api.ts';
 import { describeFailure } from './failures.ts';

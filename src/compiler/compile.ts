@@ -1,10 +1,11 @@
 /**
  * Spec → plan. Pure: the same valid spec, params and base directory give a byte-identical plan.
  */
-import type { ActivityOptionsPlan, JsonObject, Plan, PlanNode, SchedulePlan, StageKind } from './plan.ts';
-import { canonical, sha256Hex } from './canonical.ts';
+import type { ActivityOptionsPlan, JsonObject, Plan, PlanNode, SchedulePlan, StageKind } from '../core/plan.ts';
+import { canonical } from '../core/canonical.ts';
+import { sha256Hex } from '../hash.ts';
 import { levels, type Needs } from '../spec/dag.ts';
-import { parseDuration } from '../spec/duration.ts';
+import { parseDuration } from '../core/duration.ts';
 import { bindInputs, stageNeeds } from '../spec/semantic.ts';
 import { COMMON_FIELDS, DEFAULT_HEARTBEAT, defaultStartToClose, isArtifactType, stageOutputs } from '../spec/stage-kinds.ts';
 import type { Cache, Pipeline, Stage } from '../spec/types.gen.ts';

@@ -12,7 +12,7 @@
  */
 import { dirname, isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
-import type { Plan } from '../compiler/plan.ts';
+import type { Plan } from '../core/plan.ts';
 import type { ValidationResult } from '../spec/validate.ts';
 import type { PipelineInput } from '../../workflows/api.ts';
 import type { SourceInfo } from '../temporal/runs.ts';

@@ -9,8 +9,9 @@
  * compares plans by `stableHash` (see below).
  */
 import type { ScheduleOptions, ScheduleOptionsStartWorkflowAction, ScheduleOverlapPolicy } from '@temporalio/client';
-import { canonicalJson, sha256Hex } from '../compiler/canonical.ts';
-import type { JsonObject, Plan, SchedulePlan } from '../compiler/plan.ts';
+import { canonicalJson } from '../core/canonical.ts';
+import { sha256Hex } from '../hash.ts';
+import type { JsonObject, Plan, SchedulePlan } from '../core/plan.ts';
 import {
   DEFAULT_TASK_QUEUE,
   PIPELINE_WORKFLOW_TYPE,

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { STAGE_KINDS, type StageKind } from '../compiler/plan.ts';
+import { STAGE_KINDS, type StageKind } from '../core/plan.ts';
 import { STAGE_INPUTS, stageOutputs } from './stage-kinds.ts';
 import { defs, deref, exampleOf, fieldRows, refName, root, SHARED_MIXINS, type FieldRow, type S } from './schema-fields.ts';
 

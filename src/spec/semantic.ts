@@ -5,8 +5,8 @@
  * Runs on schema-valid data only, so shapes can be trusted here.
  */
 import { Cron } from 'croner';
-import type { ParamType, StageKind } from '../compiler/plan.ts';
-import { checkSyntax, ExpressionError, findTemplates, references } from '../compiler/expr.ts';
+import type { ParamType, StageKind } from '../core/plan.ts';
+import { checkSyntax, ExpressionError, findTemplates, references } from '../core/expr.ts';
 import { findCycle, isUpstream, type Needs } from './dag.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { pointer } from './diagnostics.ts';
@@ -16,7 +16,7 @@ import { isArtifactType, STAGE_INPUTS, stageOutputs } from './stage-kinds.ts';
 import { checkLiteralSecrets } from './literal-secrets.ts';
 import { checkExpressionCost } from './expr-cost.ts';
 import type { Param, Pipeline, Stage } from './types.gen.ts';
-import type { ArtifactKind } from '../compiler/plan.ts';
+import type { ArtifactKind } from '../core/plan.ts';
 
 type Path = (string | number)[];
 

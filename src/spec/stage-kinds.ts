@@ -3,7 +3,7 @@
  * semantic checks use it to reject type mismatches (train needs a dataset, deploy a model) and
  * references to outputs that do not exist, and activities must return exactly these outputs.
  */
-import type { ArtifactKind, OutputType, StageKind } from '../compiler/plan.ts';
+import type { ArtifactKind, OutputType, StageKind } from '../core/plan.ts';
 
 export interface InputSpec {
   kind: ArtifactKind;

@@ -13,9 +13,9 @@ import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { defaultStore } from '../artifacts/index.ts';
-import type { JsonValue } from '../compiler/plan.ts';
-import { isArtifactRef } from '../compiler/plan.ts';
-import type { CacheLookupInput, CacheLookupResult, CacheStoreInput } from '../../workflows/api.ts';
+import type { JsonValue } from '../core/plan.ts';
+import { isArtifactRef } from '../core/plan.ts';
+import type { CacheLookupInput, CacheLookupResult, CacheStoreInput } from '../core/activities.ts';
 
 /** Bump to invalidate every cache entry when the key's meaning changes. */
 const KEY_VERSION = 1;

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectCore } from '../../activities/collect.ts';
-import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { decodeDataset, column, isNumeric } from '../../src/ml/dataset.ts';
 import { stageInput, tempDir, testEnv } from './helpers.ts';
 import { irisSchema } from './pipeline-helpers.ts';

@@ -13,7 +13,7 @@ import { collectCore } from '../../activities/collect.ts';
 import { evaluateCore } from '../../activities/evaluate.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
-import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { loadModel, predict } from '../../src/ml/checkpoint.ts';
 import { decodeDataset, featureTensor } from '../../src/ml/dataset.ts';
 import { stageInput, tempDir, testEnv } from './helpers.ts';

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StageActivityInput, StageKind, ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { StageActivityInput, StageKind, ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { LocalArtifactStore } from '../../src/artifacts/index.ts';
 import type { StageEnv } from '../../activities/lib/stage.ts';
 

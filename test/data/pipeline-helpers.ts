@@ -4,7 +4,7 @@ import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
 import { evaluateCore } from '../../activities/evaluate.ts';
-import type { ArtifactRef, StageResult } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, StageResult } from '../../src/core/plan.ts';
 import { stageInput, tempDir, testEnv } from './helpers.ts';
 
 export const irisSchema = {

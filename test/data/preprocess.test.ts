@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
-import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { decodeDataset, featureTensor, labelVector, type Dataset } from '../../src/ml/dataset.ts';
 import { applyTransform, runPreprocess, type Transform } from '../../src/ml/preprocess.ts';
 import { stageInput, tempDir, testEnv } from './helpers.ts';

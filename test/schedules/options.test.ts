@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compiler/compile.ts';
 import { validateFile } from '../../src/spec/validate.ts';
-import type { Plan } from '../../src/compiler/plan.ts';
+import type { Plan } from '../../src/core/plan.ts';
 import { planDiff } from '../../src/schedules/apply.ts';
 import { managedMemo, overlapPolicy, scheduleOptions, stableHash, toScheduleId } from '../../src/schedules/options.ts';
 import { SA_PIPELINE, SA_TRIGGER } from '../../workflows/api.ts';

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
-import type { ArtifactRef, JsonObject, StageActivityInput } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject, StageActivityInput } from '../../src/core/plan.ts';
 import { stageInput, tempDir, testEnv } from '../data/helpers.ts';
 import { irisSchema, ref } from '../data/pipeline-helpers.ts';
 

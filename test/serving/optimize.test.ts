@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { optimizeCore } from '../../activities/optimize.ts';
 import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
-import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { gridParams, search, setPath, type Space } from '../../src/ml/search/index.ts';
 import { stageInput, tempDir, testEnv } from '../data/helpers.ts';
 import { ref } from '../data/pipeline-helpers.ts';

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import type { Plan } from '../../src/compiler/plan.ts';
+import type { Plan } from '../../src/core/plan.ts';
 import { createWorkers } from '../../src/temporal/worker.ts';
 import { startRun, type StartRunOptions } from '../../src/temporal/runs.ts';
 import { buildActivities } from '../../activities/index.ts';
