@@ -1,7 +1,7 @@
 /**
  * Spec → plan. Pure: the same valid spec, params and base directory give a byte-identical plan.
  */
-import type { ActivityOptionsPlan, JsonObject, Plan, PlanNode, SchedulePlan, StageKind } from '../core/plan.ts';
+import type { ActivityOptionsPlan, JsonObject, Plan, PlanNode, SchedulePlan, SpecLocation, StageKind } from '../core/plan.ts';
 import { canonical } from '../core/canonical.ts';
 import { sha256Hex } from '../hash.ts';
 import { levels, type Needs } from '../spec/dag.ts';
@@ -66,21 +66,20 @@ function activityOptions(p: Pipeline, kind: StageKind, s: Stage): ActivityOption
   };
 }
 
+/** A stage's kind-specific fields: the ones every kind shares (needs, when, retry…) left out. */
+function ownFields(s: Stage): JsonObject {
+  return Object.fromEntries(Object.entries(s).filter(([k]) => !COMMON_FIELDS.has(k))) as JsonObject;
+}
+
 function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): PlanNode {
   const s = p.stages[name]!;
   const kind = s.type as StageKind;
-  const config: JsonObject = {};
-  for (const [k, v] of Object.entries(s)) if (!COMMON_FIELDS.has(k)) config[k] = v as JsonObject[string];
-  if (kind === 'collect') {
-    config.__baseDir = opts.baseDir;
-    // where a worker with its own checkout (`mlpipe worker --repo-root`) finds the same files
-    if (opts.repoDir !== undefined) config.__repoDir = opts.repoDir;
-  }
-  if (kind === 'optimize') {
-    // Trials train the tuned stage's model with overrides: they need its whole config.
-    const tuned = p.stages[(s as { tunes: string }).tunes]!;
-    config.__tunedConfig = Object.fromEntries(Object.entries(tuned).filter(([k]) => !COMMON_FIELDS.has(k))) as JsonObject;
-  }
+  const config = ownFields(s);
+  // where a worker with its own checkout (`mlpipe worker --repo-root`) finds the same files
+  const location: SpecLocation | undefined =
+    kind === 'collect' ? { baseDir: opts.baseDir, ...(opts.repoDir !== undefined ? { repoDir: opts.repoDir } : {}) } : undefined;
+  // Trials train the tuned stage's model with overrides: they need its whole config.
+  const tunedConfig = kind === 'optimize' ? ownFields(p.stages[(s as { tunes: string }).tunes]!) : undefined;
   const outputs = stageOutputs(kind, s as unknown as Record<string, unknown>);
   const inputs = Object.fromEntries(
     Object.entries(bindInputs(p, needs, name)).map(([input, b]) => {
@@ -97,6 +96,8 @@ function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): 
     needs: [...(s.needs ?? [])].sort(),
     ...(s.when ? { when: s.when } : {}),
     config,
+    ...(location ? { location } : {}),
+    ...(tunedConfig ? { tunedConfig } : {}),
     inputs,
     outputs,
     activity: activityOptions(p, kind, s),

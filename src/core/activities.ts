@@ -3,7 +3,7 @@
  * step cache's inputs and results. Here, not in workflows/, so that activities and the step
  * cache share it without importing workflow code.
  */
-import type { JsonObject, JsonValue, StageResult } from './plan.ts';
+import type { JsonObject, JsonValue, SpecLocation, StageResult } from './plan.ts';
 
 /** What the workflow gets back from a stage activity (the registry adds the attempt number). */
 export type StageActivityResult = StageResult & { attempt?: number };
@@ -12,6 +12,9 @@ export type StageActivityResult = StageResult & { attempt?: number };
 export interface CacheLookupInput {
   kind: string;
   config: JsonObject;
+  /** The node's `location` and resolved `tunedConfig`: part of the key like the config. */
+  location?: SpecLocation;
+  tunedConfig?: JsonObject;
   inputDigests: Record<string, string>;
   ttlMs?: number;
 }

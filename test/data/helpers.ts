@@ -21,6 +21,11 @@ export function testEnv(root = tempDir(), over: Partial<StageEnv> = {}): StageEn
   } as StageEnv & { store: LocalArtifactStore; beats: unknown[] };
 }
 
+/** A collect stage's input, its relative source paths resolving in `baseDir` (a plan's `location`). */
+export function collectInput(config: Record<string, unknown>, baseDir: string | undefined, workflowId?: string): StageActivityInput {
+  return { ...stageInput('collect', config, {}, workflowId), ...(baseDir !== undefined ? { location: { baseDir } } : {}) };
+}
+
 export function stageInput(
   kind: StageKind,
   config: Record<string, unknown>,

@@ -30,6 +30,8 @@ export async function runPlanFile(
       stage: node.id,
       kind: node.kind,
       config: node.config,
+      ...(node.location ? { location: node.location } : {}),
+      ...(node.tunedConfig ? { tunedConfig: node.tunedConfig } : {}),
       inputs,
       params: plan.params,
     };

@@ -88,7 +88,7 @@ describe('--workers-root', () => {
     expect(() => baseDirFor(file, { workersRoot: '/srv', root: join(ROOT, 'test') })).toThrow(/not inside/);
     const here = await loadDesired([file]);
     const there = await loadDesired([file], { workersRoot: '/srv/mlpipe/pipelines', root: join(ROOT, 'pipelines') });
-    const collect = (p: Plan) => p.nodes.find((n) => n.kind === 'collect')!.config.__baseDir;
+    const collect = (p: Plan) => p.nodes.find((n) => n.kind === 'collect')!.location?.baseDir;
     expect(collect(here.desired[0]!.plan)).toBe(join(ROOT, 'pipelines'));
     expect(collect(there.desired[0]!.plan)).toBe('/srv/mlpipe/pipelines');
     // Same pipeline, same portable hash: moving where apply runs never causes an update.
