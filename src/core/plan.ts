@@ -12,30 +12,16 @@ export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
-/** One module under `activities/` per kind. */
-export type StageKind =
-  | 'collect'
-  | 'preprocess'
-  | 'train'
-  | 'evaluate'
-  | 'optimize'
-  | 'deploy'
-  | 'monitor'
-  | 'activity';
-
-export const STAGE_KINDS: readonly StageKind[] = [
-  'collect',
-  'preprocess',
-  'train',
-  'evaluate',
-  'optimize',
-  'deploy',
-  'monitor',
-  'activity',
-];
+/**
+ * The stage kinds. Each has a descriptor in src/spec/stages/<kind>.ts and an activity module
+ * activities/<kind>.ts.
+ */
+export const STAGE_KINDS = ['collect', 'preprocess', 'train', 'evaluate', 'optimize', 'deploy', 'monitor', 'activity'] as const;
+export type StageKind = (typeof STAGE_KINDS)[number];
 
 /** What a stage output holds when it is an artifact (a file in the artifact store). */
-export type ArtifactKind = 'dataset' | 'transform' | 'model' | 'metrics' | 'deployment' | 'report';
+export const ARTIFACT_KINDS = ['dataset', 'transform', 'model', 'metrics', 'deployment', 'report'] as const;
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 
 export type ParamType = 'string' | 'number' | 'integer' | 'boolean' | 'enum';
 export type ParamValue = string | number | boolean;
