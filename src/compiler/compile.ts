@@ -69,7 +69,11 @@ function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): 
       return [input, { stage: b.stage, output: b.output, kind: t }];
     }),
   );
-  const cache = cacheOf(s.cache) ?? (desc.cacheOffByDefault?.(s) ? { enabled: false } : undefined) ?? cacheOf(p.defaults?.cache) ?? { enabled: true };
+  // A kind whose purpose is a side effect always runs (validate refuses `cache` on it); the
+  // workflow needs no rule of its own: it looks up only nodes whose cache is enabled.
+  const cache = !desc.cacheable
+    ? { enabled: false }
+    : cacheOf(s.cache) ?? (desc.cacheOffByDefault?.(s) ? { enabled: false } : undefined) ?? cacheOf(p.defaults?.cache) ?? { enabled: true };
   return {
     id: name,
     kind,

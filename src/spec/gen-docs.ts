@@ -163,7 +163,7 @@ function section(name: string, s: S): string[] {
 }
 
 function stageTable(): string[] {
-  const lines = ['| kind | inputs | outputs |', '| --- | --- | --- |'];
+  const lines = ['| kind | inputs | outputs | step cache |', '| --- | --- | --- | --- |'];
   for (const kind of STAGE_KINDS) {
     const inputs = Object.entries(STAGE_DESCRIPTORS[kind].inputs).map(([k, v]) => `\`${k}\` (${v.kind}${v.required ? '' : ', optional'})`).join(', ');
     const sample: Record<StageKind, Record<string, unknown>> = {
@@ -171,7 +171,8 @@ function stageTable(): string[] {
     };
     // placeholders for the fields outputs follow from, not a valid stage
     const outputs = Object.entries(stageOutputs({ type: kind, ...sample[kind] } as unknown as Stage)).map(([k, v]) => `\`${k}\` (${v})`).join(', ');
-    lines.push(`| ${kind} | ${inputs || (kind === 'activity' ? 'any upstream output named in `inputs`' : 'none')} | ${outputs} |`);
+    const cache = STAGE_DESCRIPTORS[kind].cacheable ? 'yes' : 'never: runs every time';
+    lines.push(`| ${kind} | ${inputs || (kind === 'activity' ? 'any upstream output named in `inputs`' : 'none')} | ${outputs} | ${cache} |`);
   }
   return lines;
 }

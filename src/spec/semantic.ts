@@ -326,8 +326,18 @@ function checkInputs(r: Reporter, p: Pipeline): void {
 /** Each stage against its kind's own rules (src/spec/stages/<kind>.ts). */
 function checkStageRules(r: Reporter, p: Pipeline): void {
   for (const [name, stage] of Object.entries(p.stages)) {
-    descriptorOf(stage).check?.(stage, { name, pipeline: p, report: r, at: (...rest) => ['stages', name, ...rest] });
+    const desc = descriptorOf(stage);
+    if (!desc.cacheable && cacheAskedFor(stage.cache)) {
+      r.error(['stages', name, 'cache'], 'cache.side-effect', `stage \`${name}\` (${stage.type}) runs every time: the step cache never answers for a ${stage.type} stage`,
+        `a ${stage.type} stage is there for its side effect, which a cache hit would skip: remove \`cache\``, 'key');
+    }
+    desc.check?.(stage, { name, pipeline: p, report: r, at: (...rest) => ['stages', name, ...rest] });
   }
+}
+
+/** The stage turns the step cache on itself (`cache: true`, a ttl, `enabled: true`). */
+function cacheAskedFor(c: Stage['cache']): boolean {
+  return c === true || (typeof c === 'object' && c.enabled !== false);
 }
 
 // ---- schedule -------------------------------------------------------------------------------
