@@ -1,6 +1,6 @@
 // collect: csv/json/ndjson (file or URL), the built-in MNIST digits, or a seeded synthetic set →
 // a dataset artifact with its schema and statistics (monitoring's drift baseline).
-import type { SpecLocation, StageActivityInput, StageResult } from '../src/core/plan.ts';
+import type { JsonValue, SpecLocation, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import type { Dataset } from '../src/ml/dataset.ts';
 import { computeStats } from '../src/ml/dataset-stats.ts';
 import { loadMnist } from '../src/ml/data-mnist.ts';
@@ -86,7 +86,10 @@ export async function collectCore(input: StageActivityInput, env: StageEnv): Pro
       const ds = await collectDataset(cfg, input.location, where(input), env.signal, onPhase);
       onPhase(`storing ${ds.rows} rows`);
       const ref = await writeDataset(env.store, ds, input, env);
-      return { outputs: { dataset: { ...ref }, rows: ds.rows } };
+      // rows dropped by onBadRows: drop are a result the user should see, not only in the artifact
+      const outputs: Record<string, JsonValue> = { dataset: { ...ref }, rows: ds.rows };
+      if (ds.stats?.droppedRows) outputs.droppedRows = ds.stats.droppedRows;
+      return { outputs };
     });
   } catch (e) {
     return mapError(e);

@@ -341,6 +341,9 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   model.dispose();
   const summary = {
     stage: input.stage,
+    // the run that trained it: a later run answered from the step cache links it in its report
+    workflowId: input.run.workflowId,
+    metrics: metrics.map((m) => FIT_METRIC[m]),
     backend,
     engine: res.engine,
     stopReason: res.stopReason,

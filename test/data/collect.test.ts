@@ -52,12 +52,14 @@ describe('collect: csv', () => {
     const { out, ds } = await run({ source: { type: 'csv', path: 'd.csv' }, schema, onBadRows: 'drop' }, dir);
     expect(out.outputs.rows).toBe(2);
     expect(ds.stats!.droppedRows).toBe(2);
+    expect(out.outputs.droppedRows, 'the stage outputs count the dropped rows').toBe(2);
     const b = column(ds, 'b');
     expect(isNumeric(b) && Array.from(b.data)).toEqual([2, 6]);
     // A nullable column keeps the row and counts the missing value.
     const nullable = { ...schema, columns: schema.columns.map((c) => (c.name === 'b' ? { ...c, nullable: true } : c)) };
     const r = await run({ source: { type: 'csv', path: 'd.csv' }, schema: nullable, onBadRows: 'drop' }, dir);
     expect(r.out.outputs.rows).toBe(3);
+    expect(r.out.outputs.droppedRows, "\"oops\" is still dropped").toBe(1);
     expect(r.ds.stats!.columns.b!.missing).toBe(1);
   });
 
