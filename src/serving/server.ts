@@ -15,6 +15,7 @@
 // applyTransform: the exact fitted steps of training, so no training/serving skew).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as TfModule from '@tensorflow/tfjs';
@@ -323,8 +324,49 @@ export class ModelServer {
     }
   }
 
+  /** KServe Open Inference Protocol v2 (protocols/kserve-v2.ts). */
   private async v2(req: IncomingMessage, res: ServerResponse, path: string, at: RequestLabels): Promise<void> {
-    throw new HttpError(404, `no route ${req.method} ${path}`);
+    if (path === '/v2' || path === '/v2/health/live' || path === '/v2/health/ready') {
+      if (req.method !== 'GET') throw new v2.V2Error(405, `${path} takes GET`);
+      at.route = path === '/v2' ? 'v2:server' : 'v2:health';
+      if (path === '/v2') return send(res, 200, v2.serverMetadata);
+      if (path === '/v2/health/live') return send(res, 200, { live: true });
+      const r = this.readiness();
+      return send(res, r.ready ? 200 : 503, r.ready ? { ready: true } : { ready: false, error: r.reasons.join('; ') });
+    }
+    const m = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/.exec(path);
+    if (!m) throw new v2.V2Error(404, `no route ${req.method} ${path}`);
+    const [, name, version, op] = m;
+    const s = this.served(decodeURIComponent(name!));
+    at.model = s.entry.name;
+    let pinned: string | undefined;
+    if (version !== undefined) {
+      pinned = resolveVersion(s.entry, { name: decodeURIComponent(version) });
+      if (!pinned) throw new v2.V2Error(404, `model ${s.entry.name} has no version ${JSON.stringify(version)} (versions: ${s.entry.versions.map((x) => `${versionNumber(x)} (${x.version})`).join(', ')})`);
+    }
+    if (op === '/infer') {
+      if (req.method !== 'POST') throw new v2.V2Error(405, 'infer takes POST');
+      at.route = 'v2:infer';
+      const body = await readBody(req);
+      const l = this.pick(s, pinned, at);
+      const r = v2.parseInfer(body, header(req, 'inference-header-content-length'), signature(l));
+      const out = v2.inferResponse(s.entry.name, String(versionNumber(l.version)), r, this.answer(s, l, r.rows, { pinned: !!pinned }));
+      const headers: Record<string, string | number> = { 'content-type': out.headerLength === undefined ? 'application/json' : 'application/octet-stream', 'content-length': out.body.length };
+      if (out.headerLength !== undefined) headers['inference-header-content-length'] = out.headerLength;
+      res.writeHead(200, headers);
+      res.end(out.body);
+      return;
+    }
+    if (req.method !== 'GET') throw new v2.V2Error(405, `${path} takes GET`);
+    if (op === '/ready') {
+      at.route = 'v2:ready';
+      const l = this.pick(s, pinned ?? this.route(s, true), at);
+      return send(res, 200, { name: s.entry.name, ready: true, version: String(versionNumber(l.version)) });
+    }
+    at.route = 'v2:model';
+    const l = this.pick(s, pinned ?? this.route(s, true), at);
+    const versions = pinned ? [l.version] : [...s.versions.values()].map((x) => x.version);
+    return send(res, 200, v2.modelMetadata(s.entry.name, versions.map((x) => String(versionNumber(x))), signature(l)));
   }
 
   private served(name: string): Served {
@@ -524,7 +566,13 @@ function windowOf(url: URL): number {
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The body, inflated when sent gzip/deflate (tritonclient's request compression). */
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of req) {
@@ -532,8 +580,21 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     if (n > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
     chunks.push(c as Buffer);
   }
+  const body = Buffer.concat(chunks);
+  const enc = header(req, 'content-encoding');
+  if (!enc || enc === 'identity') return body;
+  if (enc !== 'gzip' && enc !== 'deflate') throw new HttpError(415, `content-encoding ${enc} is not supported (gzip, deflate)`);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return enc === 'gzip' ? gunzipSync(body, { maxOutputLength: MAX_BODY }) : inflateSync(body, { maxOutputLength: MAX_BODY });
+  } catch (e) {
+    throw new HttpError(400, `cannot inflate the ${enc} body: ${(e as Error).message}`);
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const body = await readBody(req);
+  try {
+    return JSON.parse(body.toString('utf8'));
   } catch (e) {
     throw new HttpError(400, `request body is not JSON: ${(e as Error).message}`);
   }
