@@ -30,6 +30,8 @@ export interface RequestLabels {
 
 export class ServingMetrics {
   readonly registry = new Registry();
+  /** The last split set per model, so versions that left it lose their gauge. */
+  private readonly splits = new Map<string, Record<string, number>>();
   private readonly requests = new Counter({
     name: 'mlpipe_serving_requests_total',
     help: 'HTTP requests by route, model, version and status code',
@@ -107,7 +109,6 @@ export class ServingMetrics {
     for (const [v, w] of Object.entries(split)) this.weight.set({ model, version: v }, w);
     this.splits.set(model, split);
   }
-  private readonly splits = new Map<string, Record<string, number>>();
 
   setReady(ok: boolean): void {
     this.ready.set(ok ? 1 : 0);

@@ -262,7 +262,8 @@ export class ModelServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
     const at: RequestLabels = { route: 'unknown', model: '', version: '' };
-    res.once('finish', () => this.prom.request(at, res.statusCode, (performance.now() - t0) / 1000));
+    // 'close' also fires when the client goes away mid-answer, which is worth counting too.
+    res.once('close', () => this.prom.request(at, res.statusCode, (performance.now() - t0) / 1000));
     try {
       const url = new URL(req.url ?? '/', 'http://x');
       const path = url.pathname;
