@@ -221,6 +221,8 @@ export class ModelServer {
     if (this.stopping) reasons.push('shutting down');
     for (const name of this.registry.names()) {
       const s = this.models.get(name);
+      // A model with no live version (every one withdrawn) has nothing to load: not a reason.
+      if (s && liveVersions(s.entry).length === 0) continue;
       if (!s || !this.route(s, true)) reasons.push(`model ${name} has no loaded version${s?.failed.size ? ` (${[...s.failed].map(([v, e]) => `${v}: ${e}`).join('; ')})` : ''}`);
     }
     return { ready: reasons.length === 0, reasons };
@@ -338,11 +340,11 @@ export class ModelServer {
     const m = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/.exec(path);
     if (!m) throw new v2.V2Error(404, `no route ${req.method} ${path}`);
     const [, name, version, op] = m;
-    const s = this.served(decodeURIComponent(name!));
+    const s = this.served(decodePart(name!));
     at.model = s.entry.name;
     let pinned: string | undefined;
     if (version !== undefined) {
-      pinned = resolveVersion(s.entry, { name: decodeURIComponent(version) });
+      pinned = resolveVersion(s.entry, { name: decodePart(version) });
       if (!pinned) throw new v2.V2Error(404, `model ${s.entry.name} has no version ${JSON.stringify(version)} (versions: ${s.entry.versions.map((x) => `${versionNumber(x)} (${x.version})`).join(', ')})`);
     }
     if (op === '/infer') {
@@ -564,6 +566,15 @@ function windowOf(url: URL): number {
     return parseDuration(w);
   } catch (e) {
     throw new HttpError(400, (e as Error).message);
+  }
+}
+
+/** A percent-encoded path segment (tritonclient quotes model names); malformed is the caller's 400. */
+function decodePart(x: string): string {
+  try {
+    return decodeURIComponent(x);
+  } catch {
+    throw new HttpError(400, `malformed percent-encoding in the path: ${x}`);
   }
 }
 
