@@ -279,12 +279,16 @@ export class ModelServer {
         return send(res, 200, { ok: true, ready: r.ready, models: [...this.models.keys()] });
       }
       if (path === '/v2' || path.startsWith('/v2/')) return await this.v2(req, res, path, at);
-      const m = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(:predict|\/metadata|\/metrics|\/recent)?$/.exec(path);
+      const m = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(:predict|:classify|:regress|\/metadata|\/metrics|\/recent)?$/.exec(path);
       if (!m) throw new HttpError(404, `no route ${req.method} ${path}`);
       const [, name, number, label, op] = m;
       const s = this.served(name!);
       at.model = s.entry.name;
       const pinned = number !== undefined || label !== undefined ? this.pin(s, number, label) : undefined;
+      if (op === ':classify' || op === ':regress') {
+        at.route = 'tfserving:predict';
+        throw new tfs.TfError(400, `${op.slice(1)} takes tf.Example inputs, which mlpipe models do not export; use ${path.replace(op, ':predict')} (signatures serving_default and predict)`);
+      }
       if (op === ':predict') {
         if (req.method !== 'POST') throw new HttpError(405, 'predict takes POST');
         const body = await readJson(req);

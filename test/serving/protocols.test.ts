@@ -59,6 +59,8 @@ describe('TF Serving bodies', () => {
     expect(parsePredict({ inputs: [img] }, image)).toMatchObject({ rows: [{ image: img }], columnar: true });
     expect(parsePredict({ inputs: { image: [img, img] } }, image).rows).toHaveLength(2);
     expect(parsePredict({ inputs: { a: [1, 2], b: [3, 4] } }, two).rows).toEqual([{ a: 1, b: 3 }, { a: 2, b: 4 }]);
+    const text = signatureOf(transform([{ name: 'x', type: 'number' }, { name: 'color', type: 'category' }], []), classifier);
+    expect(parsePredict({ instances: [[1, { b64: Buffer.from('grün').toString('base64') }]] }, text).rows).toEqual([{ x: 1, color: 'grün' }]);
   });
 
   it('refuses what TF Serving refuses, with 400 and a reason', () => {

@@ -7,6 +7,9 @@
 // Row format {"instances": [...]}: an object per row keyed by input name; with one input, the
 // value itself; with several scalar inputs, a list in the signature's input order (an mlpipe
 // convenience: TF Serving allows lists only for one input). Columnar {"inputs": ...} likewise.
+// String inputs also take TF Serving's {"b64": "..."}. :classify and :regress (tf.Example
+// signatures) are not exported: they answer 400 pointing at :predict, as TF Serving does for a
+// model without such a signature.
 import type { Signature, TensorSpec, RowResult } from '../signature.ts';
 import { outputValue } from '../signature.ts';
 
@@ -46,8 +49,25 @@ function row(sig: Signature, x: unknown, i: number): Record<string, unknown> {
   );
 }
 
+/** TF Serving's binary strings, {"b64": "..."}, as text for the string inputs. */
+function decodeB64(rows: Record<string, unknown>[], sig: Signature): Record<string, unknown>[] {
+  const strings = sig.inputs.filter((s) => s.dtype === 'string').map((s) => s.name);
+  for (const r of rows) {
+    for (const n of strings) {
+      const v = r[n];
+      if (isObject(v) && typeof v.b64 === 'string') r[n] = Buffer.from(v.b64, 'base64').toString('utf8');
+    }
+  }
+  return rows;
+}
+
 /** A predict body → rows; throws TfError(400) on a body TF Serving would refuse. */
 export function parsePredict(body: unknown, sig: Signature): TfRequest {
+  const r = parseBody(body, sig);
+  return { ...r, rows: decodeB64(r.rows, sig) };
+}
+
+function parseBody(body: unknown, sig: Signature): TfRequest {
   if (!isObject(body)) throw new TfError(400, 'JSON Value not an object: send {"instances": [...]} or {"inputs": ...}');
   if (body.signature_name !== undefined && typeof body.signature_name !== 'string') throw new TfError(400, '"signature_name" must be a string');
   const outputs = outputsOf(sig, body.signature_name as string | undefined);

@@ -100,6 +100,7 @@ e = post(":predict", {"signature_name": "serving_default", "instances": [named[0
 check('row 2, column "petal_width"' in e, f"a missing value names row and column: {e}")
 e = post(":predict", {"instances": lists[:1], "inputs": lists[:1]}, 400)["error"]
 check("inputs" in e and "instances" in e, e)
+check(":predict" in post(":classify", {"examples": [{}]}, 400)["error"], "classify points at predict")
 r = requests.get(f"{base}/v1/models/nope", timeout=30)
 check(r.status_code == 404 and "error" in r.json(), f"unknown model: {r.status_code} {r.text}")
 r = requests.post(api + ":predict", data="{not json", headers={"content-type": "application/json"}, timeout=30)
