@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer } from '../../src/serving/server.ts';
 import { post, waitRevision } from './helpers.ts';
-import { FEATURES, irisWithIds } from './protocol-helpers.ts';
+import { FEATURES, irisWithIds, setupHint } from './protocol-helpers.ts';
 
 let a: Awaited<ReturnType<typeof irisWithIds>>;
 let server: ModelServer;
@@ -43,7 +43,7 @@ async function scrape(): Promise<{ types: Record<string, string>; samples: Sampl
   child.stderr.on('data', (d) => (err += d));
   child.stdin.end(text);
   const code = await new Promise<number | null>((res) => child.on('close', res));
-  if (code !== 0) throw new Error(`prometheus_client could not parse /metrics: ${err}\n${text.slice(0, 2000)}`);
+  if (code !== 0) throw new Error(`prometheus_client could not parse /metrics${setupHint(err)}: ${err}\n${text.slice(0, 2000)}`);
   return JSON.parse(out);
 }
 

@@ -45,12 +45,18 @@ export async function irisWithIds(workflowId: string) {
 
 const run = promisify(execFile);
 
+/** The python clients come from scripts/setup.sh: say so when one is missing. */
+export function setupHint(stderr = ''): string {
+  const m = /ModuleNotFoundError: No module named '([^']+)'/.exec(stderr);
+  return m ? ` (python3 lacks ${m[1]}: run scripts/setup.sh, which installs tritonclient[http], requests and prometheus-client)` : '';
+}
+
 /** Runs a python client script (async: the server under test runs in this process). */
 export async function python(script: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
   try {
     return await run('python3', [resolve('test/serving/clients', script), ...args], { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
   } catch (e) {
     const x = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${script} failed: ${x.message}\n--- stdout\n${x.stdout ?? ''}\n--- stderr\n${x.stderr ?? ''}`);
+    throw new Error(`${script} failed: ${x.message}${setupHint(x.stderr)}\n--- stdout\n${x.stdout ?? ''}\n--- stderr\n${x.stderr ?? ''}`);
   }
 }
