@@ -1,6 +1,6 @@
 // evaluate: model + preprocessed dataset → metrics on a split (default test) with
 // scikit-learn's definitions, gate checks (`passed`), and the run report's evaluation section.
-import type { JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import type { JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { getTf } from '../src/ml/backend.ts';
 import { loadModel, predict, type ModelMeta } from '../src/ml/checkpoint.ts';
 import { inferenceFn } from '../src/ml/graph/forward.ts';

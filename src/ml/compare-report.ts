@@ -5,7 +5,7 @@
  * every run overlaid (from the history artifacts in the store).
  */
 import type { ArtifactStore } from '../artifacts/store.ts';
-import { isArtifactRef } from '../compiler/plan.ts';
+import { isArtifactRef } from '../core/plan.ts';
 import type { CompareRow, RunSummary } from '../temporal/compare.ts';
 import { esc, lineChart } from './report-svg.ts';
 

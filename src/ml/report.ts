@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import type { RunContext } from '../compiler/plan.ts';
+import type { RunContext } from '../core/plan.ts';
 import { runDirName, runDirNames } from '../artifacts/run-dir.ts';
 import type { ArtifactRecord, ArtifactStore } from '../artifacts/store.ts';
 import { mlpipeHome } from '../home.ts';

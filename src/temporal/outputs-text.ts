@@ -4,7 +4,7 @@
  * (optimize's `best.lr=0.01`); artifact references are left out (they are ids, not results;
  * `--json` and `mlpipe report` have them).
  */
-import type { JsonValue } from '../compiler/plan.ts';
+import type { JsonValue } from '../core/plan.ts';
 
 const MAX_WIDTH = 160;
 
