@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { ArtifactRef } from '../compiler/plan.ts';
+import type { ArtifactRef } from '../core/plan.ts';
 import { mlpipeHome } from '../home.ts';
 
 export type VersionPolicy = 'increment' | 'gitSha' | 'timestamp';

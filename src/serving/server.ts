@@ -25,7 +25,7 @@ import { loadModel, type ModelMeta } from '../ml/checkpoint.ts';
 import { Rng } from '../ml/data-rng.ts';
 import { DataError } from '../ml/data-sources.ts';
 import { applyTransform, type Transform } from '../ml/preprocess.ts';
-import { parseDuration } from '../spec/duration.ts';
+import { parseDuration } from '../core/duration.ts';
 // The batch predictor evaluate uses (probabilities from logits, argmax): one definition of "predict".
 import { predict } from '../ml/checkpoint.ts';
 import { inferenceFn } from '../ml/graph/forward.ts';

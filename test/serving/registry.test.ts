@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ArtifactRef } from '../../src/compiler/plan.ts';
+import type { ArtifactRef } from '../../src/core/plan.ts';
 import { nextVersion, Registry, settleCandidate, type RegistryEntry } from '../../src/serving/registry.ts';
 import { tempDir } from '../data/helpers.ts';
 
