@@ -8,7 +8,7 @@ import { collectCore } from '../../activities/collect.ts';
 import { deployCore } from '../../activities/deploy.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
-import type { JsonObject } from '../../src/compiler/plan.ts';
+import type { JsonObject } from '../../src/core/plan.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { stageInput, tempDir, testEnv } from '../data/helpers.ts';
 import { irisSchema, ref } from '../data/pipeline-helpers.ts';
