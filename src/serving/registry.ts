@@ -70,7 +70,11 @@ export class Registry {
     return join(this.dir, `${name}.json`);
   }
 
-  get(name: string): RegistryEntry | undefined {
+  async get(name: string): Promise<RegistryEntry | undefined> {
+    return this.read(name);
+  }
+
+  private read(name: string): RegistryEntry | undefined {
     let text: string;
     try {
       text = readFileSync(this.file(name), 'utf8');
@@ -89,7 +93,7 @@ export class Registry {
   }
 
   /** Model names with an entry. */
-  names(): string[] {
+  async names(): Promise<string[]> {
     let files: string[];
     try {
       files = readdirSync(this.dir);
@@ -105,7 +109,7 @@ export class Registry {
     mkdirSync(this.dir, { recursive: true });
     const release = await lock(`${file}.lock`);
     try {
-      const cur = this.get(name) ?? { format: 'mlpipe-registry/v1', name, revision: 0, versions: [], traffic: { primary: null }, events: [] };
+      const cur = this.read(name) ?? { format: 'mlpipe-registry/v1', name, revision: 0, versions: [], traffic: { primary: null }, events: [] };
       const next = await fn(structuredClone(cur));
       next.revision = cur.revision + 1;
       next.events = next.events.slice(-100);

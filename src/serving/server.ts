@@ -144,10 +144,10 @@ export class ModelServer {
 
   /** Load what the registry says is live; drop what is no longer; settle canaries past their duration. */
   async sync(): Promise<void> {
-    for (const name of this.registry.names()) {
+    for (const name of await this.registry.names()) {
       let entry: RegistryEntry | undefined;
       try {
-        entry = this.registry.get(name);
+        entry = await this.registry.get(name);
       } catch (e) {
         this.o.log?.(`registry entry ${name}: ${(e as Error).message}`);
         continue;

@@ -35,7 +35,7 @@ describe('registry recovery', () => {
     await reg.update('churn', (e) => e);
     writeFileSync(join(reg.dir, 'churn.json'), '{"format": "mlpipe-registry/v1", "name": "ch');
     const expected = `model registry entry ${join(reg.dir, 'churn.json')} is not valid JSON`;
-    expect(() => reg.get('churn')).toThrow(expected);
+    await expect(reg.get('churn')).rejects.toThrow(expected);
     await expect(reg.update('churn', (e) => e)).rejects.toThrow(/restore it from a backup, or move it away to start model "churn" afresh/);
     expect(existsSync(join(reg.dir, 'churn.json.lock'))).toBe(false); // the failed update let go of the lock
   });

@@ -22,7 +22,7 @@ describe('model registry', () => {
     let stop = false;
     const reader = (async () => {
       while (!stop) {
-        const e = reg.get('churn'); // throws on a half-written file
+        const e = await reg.get('churn'); // throws on a half-written file
         if (e) {
           expect(e.versions.length).toBe(e.revision);
           reads++;
@@ -36,12 +36,12 @@ describe('model registry', () => {
     })));
     stop = true;
     await reader;
-    const e = reg.get('churn')!;
+    const e = (await reg.get('churn'))!;
     expect(e.revision).toBe(40);
     expect(new Set(e.versions.map((v) => v.version)).size).toBe(40);
     expect(e.versions.map((v) => v.version).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))[39]).toBe('v40');
     expect(reads).toBeGreaterThan(0);
-    expect(reg.names()).toEqual(['churn']);
+    expect(await reg.names()).toEqual(['churn']);
   });
 
   it('a failing update leaves the entry as it was and releases the lock', async () => {
@@ -51,7 +51,7 @@ describe('model registry', () => {
     await expect(reg.update('m', () => { throw new Error('boom'); })).rejects.toThrow('boom');
     expect(readFileSync(join(reg.dir, 'm.json'), 'utf8')).toBe(before);
     await reg.update('m', (e) => addVersion(e, 2)); // not dead-locked
-    expect(reg.get('m')!.versions.map((v) => v.version)).toEqual(['v1', 'v2']);
+    expect((await reg.get('m'))!.versions.map((v) => v.version)).toEqual(['v1', 'v2']);
   });
 
   it('a stale lock left by a dead writer is broken', async () => {
@@ -63,7 +63,7 @@ describe('model registry', () => {
     const old = new Date(Date.now() - 60_000);
     utimesSync(lock, old, old);
     await reg.update('m', (e) => addVersion(e, 2));
-    expect(reg.get('m')!.revision).toBe(2);
+    expect((await reg.get('m'))!.revision).toBe(2);
   });
 
   it('version policies: increment, gitSha (suffix on a repeat), timestamp', () => {
@@ -93,8 +93,8 @@ describe('model registry', () => {
     expect(r.events.at(-1)).toMatchObject({ event: 'rolledBack', version: 'v2', reason: 'error rate' });
   });
 
-  it('rejects a model name that could escape the registry dir', () => {
+  it('rejects a model name that could escape the registry dir', async () => {
     const reg = new Registry(join(tempDir('mlpipe-reg-'), 'registry'));
-    expect(() => reg.get('../etc')).toThrow(/bad model name/);
+    await expect(reg.get('../etc')).rejects.toThrow(/bad model name/);
   });
 });
