@@ -11,7 +11,7 @@ import { emptyEntry, ensureModelRow, loadEntry, saveEntry } from './registry-sql
 
 const done = new Set<string>();
 
-export async function importJsonEntries(db: Db, dir: string, log = (l: string) => process.stderr.write(`${l}\n`)): Promise<void> {
+export async function importJsonEntries(db: Db, dir: string, log: (line: string) => void = (l) => void process.stderr.write(`${l}\n`)): Promise<void> {
   const key = `${db.where}\0${dir}`;
   if (done.has(key)) return;
   let files: string[];
