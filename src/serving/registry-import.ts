@@ -9,11 +9,21 @@ import type { Db } from '../db/index.ts';
 import type { RegistryEntry } from './registry.ts';
 import { emptyEntry, ensureModelRow, loadEntry, saveEntry } from './registry-sql.ts';
 
-const done = new Set<string>();
+/** Per database and dir, once per process (the first caller's run; a failed one is tried again). */
+const runs = new Map<string, Promise<void>>();
 
-export async function importJsonEntries(db: Db, dir: string, log: (line: string) => void = (l) => void process.stderr.write(`${l}\n`)): Promise<void> {
+export function importJsonEntries(db: Db, dir: string, log: (line: string) => void = (l) => void process.stderr.write(`${l}\n`)): Promise<void> {
   const key = `${db.where}\0${dir}`;
-  if (done.has(key)) return;
+  let p = runs.get(key);
+  if (!p) {
+    p = importAll(db, dir, log);
+    runs.set(key, p);
+    p.catch(() => runs.delete(key));
+  }
+  return p;
+}
+
+async function importAll(db: Db, dir: string, log: (line: string) => void): Promise<void> {
   let files: string[];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('_'));
@@ -48,5 +58,4 @@ export async function importJsonEntries(db: Db, dir: string, log: (line: string)
       // Another process renamed it first.
     }
   }
-  done.add(key);
 }

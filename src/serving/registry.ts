@@ -87,8 +87,6 @@ export function registryDir(home = mlpipeHome()): string {
 }
 
 export class Registry {
-  private opened?: Promise<Db>;
-
   /**
    * `db`: a database or its URL; default MLPIPE_DB, else SQLite in the home `dir` is in
    * (`<home>/metadata.db` for `<home>/registry`).
@@ -98,21 +96,15 @@ export class Registry {
     private readonly db?: Db | string,
   ) {}
 
-  /** The database, opened (and migrated) on first use, with this dir's JSON entries imported. */
-  database(): Promise<Db> {
-    if (!this.opened) {
-      const p = (async () => {
-        const db = typeof this.db === 'object' ? this.db : await openDb(dbUrl(this.db, dirname(this.dir)));
-        await importJsonEntries(db, this.dir);
-        return db;
-      })();
-      this.opened = p;
-      // A failed open is retried by the next call (the database server may be up by then).
-      p.catch(() => {
-        if (this.opened === p) this.opened = undefined;
-      });
-    }
-    return this.opened;
+  /**
+   * The database, opened (and migrated) on first use, with this dir's JSON entries imported.
+   * Not kept here: the process's shared handle (src/db) is looked up each time, so a handle
+   * closed meanwhile (closeDbs) is opened again.
+   */
+  async database(): Promise<Db> {
+    const db = typeof this.db === 'object' ? this.db : await openDb(dbUrl(this.db, dirname(this.dir)));
+    await importJsonEntries(db, this.dir);
+    return db;
   }
 
   async get(name: string): Promise<RegistryEntry | undefined> {
@@ -239,5 +231,18 @@ export function settleCandidate(e: RegistryEntry, outcome: 'promote' | 'rollback
   if (outcome === 'promote') e.traffic = { primary: c.version };
   else e.traffic = { primary: e.traffic.primary };
   e.events.push({ at: now.toISOString(), event: outcome === 'promote' ? 'promoted' : 'rolledBack', version: c.version, reason });
+  return e;
+}
+
+/**
+ * Make `version` the primary by hand (`mlpipe models promote|rollback <name> <version>`): any
+ * candidate is dropped (settled as `event` if it is the one named), with an event.
+ */
+export function setPrimary(e: RegistryEntry, version: string, event: 'promoted' | 'rolledBack', reason: string, now = new Date()): RegistryEntry {
+  if (!e.versions.some((v) => v.version === version)) {
+    throw new Error(`model "${e.name}" has no version "${version}"; it has ${e.versions.map((v) => v.version).join(', ') || 'none'}`);
+  }
+  e.traffic = { primary: version };
+  e.events.push({ at: now.toISOString(), event, version, reason });
   return e;
 }
