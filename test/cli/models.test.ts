@@ -18,6 +18,7 @@ afterAll(async () => {
   await closeDbs();
   await Promise.all(made.map((d) => d.drop()));
   delete process.env.MLPIPE_DB;
+  delete process.env.MLPIPE_HOME;
 });
 
 const ref = (n: number): ArtifactRef => ({ kind: 'model', uri: `file:///m/${n}`, digest: `sha256:${String(n).repeat(64).slice(0, 64)}`, sizeBytes: n });
@@ -135,6 +136,14 @@ describe('mlpipe models settings', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('MLPIPE_DB (or --db) "mysql://root:***@db/x" has an unknown scheme');
     expect(r.err).not.toContain('hunter2');
+  });
+
+  it('mlpipe serve fails at start on a database it cannot reach, naming the setting', async () => {
+    process.env.MLPIPE_HOME = tempDir('mlpipe-models-home-');
+    const r = await mlpipe('serve', '--port', '0', '--db', 'postgres://postgres:hunter2@127.0.0.1:1/test');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^mlpipe: cannot reach the PostgreSQL server of postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test .*fix the host and port in MLPIPE_DB \(or --db\)\n$/);
+    expect((await mlpipe('serve', '--db', 'sqlite://')).code).toBe(2);
   });
 
   it('the real binary lists the models of MLPIPE_DB', async () => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readTokenFile, TOKEN_FILE_ENV } from '../../serving/auth.ts';
 import { UsageError } from '../errors.ts';
 import { checkedStore, withStoreOption } from '../store-option.ts';
+import { checkedDb, withDbOption } from '../db-option.ts';
 
 function port(v: string): number {
   const n = Number(v);
@@ -10,7 +11,7 @@ function port(v: string): number {
 }
 
 export function register(program: Command): void {
-  withStoreOption(
+  withDbOption(withStoreOption(
     program
       .command('serve')
       .description('run the model server: serves every model in the registry and follows deploys/rollbacks (docs/serving.md)')
@@ -19,7 +20,7 @@ export function register(program: Command): void {
       .option('--seed <n>', 'seed of canary routing (repeatable splits)', (v: string) => Number(v))
       .option('--verbose', "show TensorFlow's native start-up and info logs")
       .option('--auth-token-file <file>', `bearer token for feedback (labels) and /recent; both are off without one (env ${TOKEN_FILE_ENV})`, process.env[TOKEN_FILE_ENV] || undefined),
-  ).action(async (o: { host: string; port: number; seed?: number; authTokenFile?: string }) => {
+  )).action(async (o: { host: string; port: number; seed?: number; authTokenFile?: string }) => {
     let authToken: string | undefined;
     try {
       authToken = o.authTokenFile ? readTokenFile(o.authTokenFile) : undefined;
@@ -27,11 +28,12 @@ export function register(program: Command): void {
       throw new UsageError(`--auth-token-file: ${(e as Error).message}`);
     }
     const store = await checkedStore();
+    const db = await checkedDb();
     const { ModelServer } = await import('../../serving/server.ts');
     const server = new ModelServer({ host: o.host, port: o.port, seed: o.seed, authToken, log: (l) => process.stderr.write(`${l}\n`) });
     const url = await server.start();
     const auth = authToken ? 'feedback and /recent need the bearer token' : 'feedback and /recent are off (no --auth-token-file)';
-    process.stdout.write(`mlpipe model server at ${url} (registry ${server.registry.dir}, artifacts ${store}; ${auth}). Ctrl-C to stop.\n`);
+    process.stdout.write(`mlpipe model server at ${url} (registry ${db}, artifacts ${store}; ${auth}). Ctrl-C to stop.\n`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);
