@@ -111,6 +111,8 @@ export class ModelServer {
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private synced = false;
+  /** The registry's model names at the last sync (readiness is answered without a database read). */
+  private registeredNames: string[] = [];
   private stopping = false;
   /** Prometheus metrics (GET /metrics). */
   readonly prom = new ServingMetrics();
@@ -166,10 +168,12 @@ export class ModelServer {
 
   /** Load what the registry says is live; drop what is no longer; settle canaries past their duration. */
   async sync(): Promise<void> {
-    for (const name of this.registry.names()) {
+    const names = await this.registry.names();
+    this.registeredNames = names;
+    for (const name of names) {
       let entry: RegistryEntry | undefined;
       try {
-        entry = this.registry.get(name);
+        entry = await this.registry.get(name);
       } catch (e) {
         this.o.log?.(`registry entry ${name}: ${(e as Error).message}`);
         continue;
@@ -219,7 +223,7 @@ export class ModelServer {
     const reasons: string[] = [];
     if (!this.synced) reasons.push('loading the registry');
     if (this.stopping) reasons.push('shutting down');
-    for (const name of this.registry.names()) {
+    for (const name of this.registeredNames) {
       const s = this.models.get(name);
       // A model with no live version (every one withdrawn) has nothing to load: not a reason.
       if (s && liveVersions(s.entry).length === 0) continue;

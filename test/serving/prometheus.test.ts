@@ -90,7 +90,7 @@ describe('/metrics', () => {
     expect((await fetch(`${base}/livez`)).status).toBe(200);
     expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ ready: true, reasons: [] });
     // A model registered with no loadable version: alive, not ready, and the reason names it.
-    const good = a.registry.get('iris')!.versions[0]!;
+    const good = (await a.registry.get('iris'))!.versions[0]!;
     const rev = (await a.registry.update('broken', (e) => ({ ...e, versions: [{ ...good, model: { ...good.model, digest: '0'.repeat(64) } }], traffic: { primary: good.version } }))).revision;
     await waitRevision(base, 'broken', rev);
     expect((await fetch(`${base}/livez`)).status).toBe(200);
