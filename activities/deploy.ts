@@ -151,6 +151,6 @@ async function finish(
 
 export async function deploy(input: StageActivityInput): Promise<StageResult> {
   const env = stageEnv();
-  // Registry locks and a starting model server can take a while: keep heartbeating through them.
+  // A registry write queued behind another and a starting model server can take a while: keep heartbeating through them.
   return withHeartbeats(env, { stage: input.stage, phase: 'deploy' }, () => deployCore(input, env));
 }

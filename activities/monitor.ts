@@ -199,7 +199,7 @@ export async function monitorCore(input: StageActivityInput, env: StageEnv, o: M
     // Retryable: the server may be starting.
     throw new Error(`${at}: no model server answers for ${dep.model} (tried: ${candidates.join(', ') || 'none advertised'}); start one with \`mlpipe serve\``);
   }
-  const entry = registry.get(dep.model);
+  const entry = await registry.get(dep.model);
   const version = entry?.versions.find((v) => v.version === dep.version);
   const transform = version?.transform
     ? (JSON.parse((await env.store.get(version.transform)).toString('utf8')) as Transform)

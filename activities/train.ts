@@ -203,7 +203,7 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   // with the same architecture.
   let warm = input.inputs.model;
   if (!warm && cfg.warmStart) {
-    const found = registeredModel(cfg.warmStart.model, cfg.warmStart.version);
+    const found = await registeredModel(cfg.warmStart.model, cfg.warmStart.version);
     if (typeof found === 'string') return invalid(`${at}: warmStart: ${found}`);
     warm = found;
   }
@@ -366,8 +366,8 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
 }
 
 /** The model artifact of a registered version (default: the one serving), or why there is none. */
-function registeredModel(name: string, version?: string): ArtifactRef | string {
-  const entry = new Registry().get(name);
+async function registeredModel(name: string, version?: string): Promise<ArtifactRef | string> {
+  const entry = await new Registry().get(name);
   if (!entry || entry.versions.length === 0) return `no model named "${name}" is registered; deploy one first (mlpipe registry: ${registryDir()})`;
   const want = version ?? entry.traffic.primary ?? entry.versions.at(-1)!.version;
   const v = entry.versions.find((x) => x.version === want);

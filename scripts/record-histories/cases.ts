@@ -272,7 +272,7 @@ const deployCanary: Case = {
   async run(ctx) {
     const h = await start(ctx, await compileSpec(ctx, 'deploy-canary', specs.deployCanary));
     await finish(h);
-    const traffic = ctx.registry.get('record-canary')?.traffic;
+    const traffic = (await ctx.registry.get('record-canary'))?.traffic;
     if (traffic?.candidate?.mode !== 'canary') throw new Error(`deploy-canary: no canary in the registry: ${JSON.stringify(traffic)}`);
     return [{ name: this.name, workflowId: h.workflowId, exercises: 'deploy v1 (replace), then v2 as a 20% canary beside it with a rollback rule' }];
   },

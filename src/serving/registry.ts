@@ -1,15 +1,20 @@
-// The model registry: model name → versions and the traffic split, one JSON file per model under
-// `<mlpipeHome>/registry/<name>.json`. Deploy writes it; the model server (`mlpipe serve`) watches
-// it; monitor reads it and may roll a canary back. Every write goes to a temp file, is fsynced and
-// renamed over the old one (a reader sees the old or the new entry, never half of one), under a
-// per-model lock file so two writers (a deploy and a rollback) do not lose each other's update.
-import writeFileAtomic from 'write-file-atomic';
-import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
+// The model registry: model name → versions and the traffic split, in the metadata database
+// (src/db: SQLite in the home by default, PostgreSQL with MLPIPE_DB; docs/metadata.md). Deploy
+// writes it; the model server (`mlpipe serve`) polls each entry's revision; monitor reads it and
+// may roll a canary back; `mlpipe models` reads and changes it. Every change is one transaction
+// that locks the model's row, so concurrent writers (a deploy and a rollback, on any host) queue
+// and never lose each other's update. The whole history is kept: every version ever registered,
+// every event, and each traffic split with the time it took effect (`servedAt`).
+//
+// `dir` (`<home>/registry`) still holds this host's files beside the registry: the running
+// server's address (`_server.json`) and its token; JSON entries an older mlpipe wrote there are
+// imported once (registry-import.ts).
+import { dirname, join } from 'node:path';
 import type { ArtifactRef } from '../core/plan.ts';
+import { dbUrl, openDb, type Db } from '../db/index.ts';
 import { mlpipeHome } from '../home.ts';
+import { importJsonEntries } from './registry-import.ts';
+import { emptyEntry, ensureModelRow, loadEntry, saveEntry, toEvent } from './registry-sql.ts';
 
 export type VersionPolicy = 'increment' | 'gitSha' | 'timestamp';
 
@@ -45,132 +50,130 @@ export interface Traffic {
   };
 }
 
+export interface RegistryEvent {
+  at: string;
+  event: string;
+  version: string;
+  reason?: string;
+}
+
 export interface RegistryEntry {
   format: 'mlpipe-registry/v1';
   name: string;
   /** Bumped on every write; the server reloads when it changes. */
   revision: number;
+  /** The live versions (withdrawn ones are in `Registry.versions(name, { withdrawn: true })`). */
   versions: ModelVersion[];
   traffic: Traffic;
-  /** What happened, newest last (deploys, promotions, rollbacks), at most 100 events. */
-  events: { at: string; event: string; version: string; reason?: string }[];
+  /** The newest 100 events, oldest first; an update appends here. `Registry.history` has them all. */
+  events: RegistryEvent[];
+}
+
+/** A traffic split and when it took effect. */
+export interface TrafficChange {
+  revision: number;
+  at: string;
+  traffic: Traffic;
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function checkName(name: string): void {
+  if (!NAME.test(name) || name.length > 63) throw new Error(`bad model name ${JSON.stringify(name)}: use lower-case letters, digits and dashes`);
+}
 
 export function registryDir(home = mlpipeHome()): string {
   return join(home, 'registry');
 }
 
 export class Registry {
-  constructor(readonly dir: string = registryDir()) {}
+  /**
+   * `db`: a database or its URL; default MLPIPE_DB, else SQLite in the home `dir` is in
+   * (`<home>/metadata.db` for `<home>/registry`).
+   */
+  constructor(
+    readonly dir: string = registryDir(),
+    private readonly db?: Db | string,
+  ) {}
 
-  private file(name: string): string {
-    if (!NAME.test(name) || name.length > 63) throw new Error(`bad model name ${JSON.stringify(name)}: use lower-case letters, digits and dashes`);
-    return join(this.dir, `${name}.json`);
+  /**
+   * The database, opened (and migrated) on first use, with this dir's JSON entries imported.
+   * Not kept here: the process's shared handle (src/db) is looked up each time, so a handle
+   * closed meanwhile (closeDbs) is opened again.
+   */
+  async database(): Promise<Db> {
+    const db = typeof this.db === 'object' ? this.db : await openDb(dbUrl(this.db, dirname(this.dir)));
+    await importJsonEntries(db, this.dir);
+    return db;
   }
 
-  get(name: string): RegistryEntry | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.file(name), 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
-    try {
-      return JSON.parse(text) as RegistryEntry;
-    } catch (e) {
-      throw new Error(
-        `model registry entry ${this.file(name)} is not valid JSON (${(e as Error).message}); mlpipe writes it atomically, so it was ` +
-          `changed outside mlpipe or the disk is damaged: restore it from a backup, or move it away to start model "${name}" afresh (its versions and traffic are forgotten)`,
-      );
-    }
+  async get(name: string): Promise<RegistryEntry | undefined> {
+    checkName(name);
+    const db = await this.database();
+    return db.read((tx) => loadEntry(tx, name));
   }
 
   /** Model names with an entry. */
-  names(): string[] {
-    let files: string[];
-    try {
-      files = readdirSync(this.dir);
-    } catch {
-      return [];
-    }
-    return files.filter((f) => f.endsWith('.json') && !f.startsWith('_')).map((f) => f.slice(0, -5)).sort();
+  async names(): Promise<string[]> {
+    const db = await this.database();
+    return (await db.all<{ name: string }>('SELECT name FROM models WHERE revision > 0 ORDER BY name')).map((r) => r.name);
   }
 
-  /** Read-modify-write under the model's lock; `fn` gets a copy (a fresh entry if none) and returns the new one. */
+  /**
+   * Read-modify-write in one transaction holding the model's row lock; `fn` gets a copy (a fresh
+   * entry if none) and returns the new one. Nothing is written if `fn` throws.
+   */
   async update(name: string, fn: (e: RegistryEntry) => RegistryEntry | Promise<RegistryEntry>): Promise<RegistryEntry> {
-    const file = this.file(name);
-    mkdirSync(this.dir, { recursive: true });
-    const release = await lock(`${file}.lock`);
-    try {
-      const cur = this.get(name) ?? { format: 'mlpipe-registry/v1', name, revision: 0, versions: [], traffic: { primary: null }, events: [] };
+    checkName(name);
+    const db = await this.database();
+    return db.write(async (tx) => {
+      const now = new Date().toISOString();
+      await ensureModelRow(tx, name, now);
+      const cur = (await loadEntry(tx, name, db.forUpdate)) ?? emptyEntry(name);
       const next = await fn(structuredClone(cur));
-      next.revision = cur.revision + 1;
-      next.events = next.events.slice(-100);
-      writeFileAtomic.sync(file, JSON.stringify(next, null, 1)); // temp file, fsync, rename
-      return next;
-    } finally {
-      release();
-    }
+      return saveEntry(tx, cur, next, now);
+    });
   }
-}
 
-const STALE_LOCK_MS = 30_000;
-/** Waiting outlasts the stale limit, so a lock left by a writer that died is always broken in time. */
-const LOCK_WAIT_MS = STALE_LOCK_MS + 15_000;
-
-/** True unless `pid` is certainly gone (another user's live process answers EPERM). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  /** Every event of `name`, oldest first (or the newest `limit`), with the revision that made it. */
+  async history(name: string, o: { limit?: number } = {}): Promise<(RegistryEvent & { revision: number })[]> {
+    checkName(name);
+    const db = await this.database();
+    const rows = await db.all<Parameters<typeof toEvent>[0]>(
+      `SELECT at, event, version, reason, revision FROM model_events WHERE model = $1 ORDER BY id DESC${o.limit ? ' LIMIT $2' : ''}`,
+      o.limit ? [name, o.limit] : [name],
+    );
+    return rows.reverse().map(toEvent);
   }
-}
 
-/** Whether a lock's holder is gone: its process has died on this host, or it is older than the stale limit. */
-function abandoned(path: string, owner: string): boolean {
-  const [pid, host] = owner.split(' ');
-  if (host === hostname() && Number(pid) > 0 && !alive(Number(pid))) return true;
-  return Date.now() - statSync(path).mtimeMs > STALE_LOCK_MS; // another host's, or not yet written
-}
+  /** Every traffic split `name` has had, oldest first. */
+  async trafficHistory(name: string): Promise<TrafficChange[]> {
+    checkName(name);
+    const db = await this.database();
+    const rows = await db.all<{ revision: number; at: string; traffic: string }>('SELECT revision, at, traffic FROM model_traffic WHERE model = $1 ORDER BY revision', [name]);
+    return rows.map((r) => ({ revision: Number(r.revision), at: r.at, traffic: JSON.parse(r.traffic) as Traffic }));
+  }
 
-/**
- * An exclusive lock file holding `<pid> <host> <nonce>`. A lock whose holder died on this host is
- * broken at once; any other is broken once older than 30 s (a writer on another host that died).
- */
-async function lock(path: string): Promise<() => void> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (let i = 0; ; i++) {
-    const me = `${process.pid} ${hostname()} ${randomBytes(6).toString('hex')}`;
-    try {
-      const fd = openSync(path, 'wx');
-      try {
-        writeSync(fd, me);
-      } finally {
-        closeSync(fd);
-      }
-      return () => rmSync(path, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      try {
-        const owner = readFileSync(path, 'utf8');
-        // Re-read before removing: a lock taken meanwhile holds another nonce and stays.
-        if (abandoned(path, owner) && readFileSync(path, 'utf8') === owner) {
-          rmSync(path, { force: true });
-          continue;
-        }
-      } catch {
-        // released meanwhile
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`registry lock ${path} is held by a live writer for over ${LOCK_WAIT_MS / 1000} s; remove it if no deploy is running`);
-      }
-      await new Promise((r) => setTimeout(r, Math.min(100, 5 + i) * (0.5 + Math.random())));
-    }
+  /** The traffic split in effect at `at` (which version served, and any candidate), or undefined before the first. */
+  async servedAt(name: string, at: Date): Promise<TrafficChange | undefined> {
+    checkName(name);
+    const db = await this.database();
+    const [r] = await db.all<{ revision: number; at: string; traffic: string }>(
+      'SELECT revision, at, traffic FROM model_traffic WHERE model = $1 AND at <= $2 ORDER BY revision DESC LIMIT 1',
+      [name, at.toISOString()],
+    );
+    return r ? { revision: Number(r.revision), at: r.at, traffic: JSON.parse(r.traffic) as Traffic } : undefined;
+  }
+
+  /** The versions of `name` in registration order; with `withdrawn`, also those a failed deploy withdrew. */
+  async versions(name: string, o: { withdrawn?: boolean } = {}): Promise<(ModelVersion & { withdrawnAt?: string })[]> {
+    checkName(name);
+    const db = await this.database();
+    const rows = await db.all<{ doc: string; withdrawn_at: string | null }>(
+      `SELECT doc, withdrawn_at FROM model_versions WHERE model = $1${o.withdrawn ? '' : ' AND withdrawn_at IS NULL'} ORDER BY id`,
+      [name],
+    );
+    return rows.map((r) => ({ ...(JSON.parse(r.doc) as ModelVersion), ...(r.withdrawn_at ? { withdrawnAt: r.withdrawn_at } : {}) }));
   }
 }
 
@@ -228,5 +231,18 @@ export function settleCandidate(e: RegistryEntry, outcome: 'promote' | 'rollback
   if (outcome === 'promote') e.traffic = { primary: c.version };
   else e.traffic = { primary: e.traffic.primary };
   e.events.push({ at: now.toISOString(), event: outcome === 'promote' ? 'promoted' : 'rolledBack', version: c.version, reason });
+  return e;
+}
+
+/**
+ * Make `version` the primary by hand (`mlpipe models promote|rollback <name> <version>`): any
+ * candidate is dropped (settled as `event` if it is the one named), with an event.
+ */
+export function setPrimary(e: RegistryEntry, version: string, event: 'promoted' | 'rolledBack', reason: string, now = new Date()): RegistryEntry {
+  if (!e.versions.some((v) => v.version === version)) {
+    throw new Error(`model "${e.name}" has no version "${version}"; it has ${e.versions.map((v) => v.version).join(', ') || 'none'}`);
+  }
+  e.traffic = { primary: version };
+  e.events.push({ at: now.toISOString(), event, version, reason });
   return e;
 }

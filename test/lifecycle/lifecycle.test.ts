@@ -63,7 +63,7 @@ afterAll(async () => {
 async function sendTraffic(endpoint: () => string | undefined): Promise<void> {
   const deadline = Date.now() + 150_000;
   const reg = new Registry(registryDir(home));
-  while (!reg.get('churn') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while (!(await reg.get('churn')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const url = endpoint() ?? `${server.url}/v1/models/churn`;
   for (let b = 0; b < 10; b++) {
     const instances = Array.from({ length: 20 }, (_, i) => {
@@ -115,7 +115,7 @@ describe('pipelines/lifecycle.yaml end to end', () => {
     endpoint = out('deploy').endpoint as string;
     expect(out('deploy').version).toBe('v1');
     expect(endpoint).toBe(`${server.url}/v1/models/churn`);
-    const entry = new Registry(registryDir(home)).get('churn')!;
+    const entry = (await new Registry(registryDir(home)).get('churn'))!;
     expect(entry.traffic.primary).toBe('v1');
     expect(entry.versions[0]!.source).toMatchObject({ workflowId: handle.workflowId, stage: 'deploy' });
     const p = await fetch(`${endpoint}:predict`, { method: 'POST', body: JSON.stringify({ instances: [{ x0: 1, x1: 2, x2: 3, x3: 4, x4: 5, x5: 6 }] }) });

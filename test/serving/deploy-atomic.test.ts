@@ -38,27 +38,27 @@ describe('deploy is all or nothing', () => {
   it('a deploy that fails after registering withdraws its version and gives the traffic back', async () => {
     await deploy({}, models[0]!, 'deploy-1', false);
     await deploy({ strategy: { type: 'canary', weight: 10 } }, models[1]!, 'deploy-2', false);
-    const before = registry.get('iris')!;
+    const before = (await registry.get('iris'))!;
     expect(before.traffic).toMatchObject({ primary: 'v1', candidate: { version: 'v2', weight: 10 } });
     expect(findServer(registry)).toBeUndefined();
 
     // Replace: v3 becomes primary, then the server it starts on the held port fails.
     const err = await deploy({ strategy: { type: 'replace' }, server: { port } }, models[2]!, 'deploy-3', true).then(() => undefined, (e: Error) => e);
     expect(err?.message).toMatch(/the model server did not start; see .*serve\.log/);
-    let after = registry.get('iris')!;
+    let after = (await registry.get('iris'))!;
     expect(after.versions.map((v) => v.version)).toEqual(['v1', 'v2']);
     expect(after.traffic).toEqual(before.traffic);
     expect(after.events.at(-1)).toMatchObject({ event: 'withdrawn (deploy failed)', version: 'v3', reason: expect.stringMatching(/did not start/) });
 
     // Canary over a canary: the earlier candidate comes back.
     await expect(deploy({ strategy: { type: 'canary', weight: 50 }, server: { port } }, models[2]!, 'deploy-4', true)).rejects.toThrow(/did not start/);
-    after = registry.get('iris')!;
+    after = (await registry.get('iris'))!;
     expect(after.versions.map((v) => v.version)).toEqual(['v1', 'v2']);
     expect(after.traffic).toEqual(before.traffic);
 
     // The retry (nothing in the way now) registers the version again.
     const ok = await deploy({ strategy: { type: 'replace' } }, models[2]!, 'deploy-3', false);
     expect(ok.outputs.version).toBe('v3');
-    expect(registry.get('iris')!.traffic).toEqual({ primary: 'v3' });
+    expect((await registry.get('iris'))!.traffic).toEqual({ primary: 'v3' });
   }, 120_000);
 });

@@ -103,7 +103,7 @@ describe('monitor: the request log needs the token', () => {
     const open = new ModelServer({ registry, store: a.env.store, pollMs: 50, advertise: false });
     await open.start();
     try {
-      await waitRevision(open.url, 'iris', registry.get('iris')!.revision);
+      await waitRevision(open.url, 'iris', (await registry.get('iris'))!.revision);
       const dep = JSON.parse((await a.env.store.get(deployment)).toString());
       const lineage = { workflowId: a.workflowId, runId: 'r1', pipeline: 'test', stage: 'deploy', attempt: 1, planHash: 'h', inputs: {} };
       const elsewhere = await a.env.store.put(Buffer.from(JSON.stringify({ ...dep, endpoint: `${open.url}/v1/models/iris` })), { kind: 'deployment', lineage });
@@ -126,7 +126,7 @@ describe('monitor: rollback rule', () => {
       a.env, { registry, autostart: false },
     );
     expect(d.outputs.version).toBe('v2');
-    const rev = registry.get('iris')!.revision;
+    const rev = (await registry.get('iris'))!.revision;
     await waitRevision(base, 'iris', rev);
     for (let i = 0; i < 40; i++) await post(`${base}/v1/models/iris:predict`, { instances: [rows[i]] });
     const r = await monitorCore(stageInput('monitor', { window: '1h', metrics: ['latencyP95', 'requests'] }, { deployment: d.outputs.deployment as unknown as ArtifactRef }, a.workflowId), a.env);
@@ -134,7 +134,7 @@ describe('monitor: rollback rule', () => {
     const report = JSON.parse((await a.env.store.get(r.outputs.report as unknown as ArtifactRef)).toString());
     expect(report.rollback).toMatchObject({ rolledBack: 'v2', breaches: [expect.stringMatching(/latency p95/)] });
     expect(report.metrics.v2.requests).toBeGreaterThan(0);
-    const e = registry.get('iris')!;
+    const e = (await registry.get('iris'))!;
     expect(e.traffic).toEqual({ primary: 'v1' });
     expect(e.events.at(-1)).toMatchObject({ event: 'rolledBack', version: 'v2', reason: expect.stringMatching(/^monitor: latency p95/) });
   });

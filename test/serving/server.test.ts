@@ -133,8 +133,8 @@ describe('model server over HTTP', () => {
     let view = await waitRevision(base, 'iris', 5);
     expect(view.primary).toBe('v1');
     expect(view.candidate).toBeNull();
-    expect(registry.get('iris')!.events.at(-1)).toMatchObject({ event: 'rolledBack', version: 'v4' });
-    expect(registry.get('iris')!.events.at(-1)!.reason).toMatch(/latency p95/);
+    expect((await registry.get('iris'))!.events.at(-1)).toMatchObject({ event: 'rolledBack', version: 'v4' });
+    expect((await registry.get('iris'))!.events.at(-1)!.reason).toMatch(/latency p95/);
 
     await deploy({ strategy: { type: 'canary', weight: 50, duration: '300ms' }, rollback: { errorRateAbove: 0.5 } }, models[2]!, 'deploy-5');
     await waitRevision(base, 'iris', 6);
@@ -145,11 +145,11 @@ describe('model server over HTTP', () => {
   });
 
   it('a retried deploy registers nothing new', async () => {
-    const before = registry.get('iris')!.revision;
+    const before = (await registry.get('iris'))!.revision;
     const d = await deploy({ strategy: { type: 'canary', weight: 50, duration: '300ms' } }, models[2]!, 'deploy-5');
     expect(d.outputs.version).toBe('v5');
     expect(d.outputs.endpoint).toBe(`${base}/v1/models/iris`);
-    expect(registry.get('iris')!.versions).toHaveLength(5);
-    expect(registry.get('iris')!.revision).toBe(before + 1);
+    expect((await registry.get('iris'))!.versions).toHaveLength(5);
+    expect((await registry.get('iris'))!.revision).toBe(before + 1);
   });
 });

@@ -6,6 +6,7 @@ import { buildActivities } from '../../../activities/index.ts';
 import { UsageError } from '../errors.ts';
 import { configFrom, loadPlan, withConnectionOptions } from '../temporal-options.ts';
 import { checkedStore, withStoreOption } from '../store-option.ts';
+import { checkedDb, withDbOption } from '../db-option.ts';
 import { collectParam } from '../options.ts';
 import { connectClient, connectWorkerConnection, type ConnectionFlags } from '../../temporal/connection.ts';
 import { isServing, startDevServer, type DevServer } from '../../temporal/dev-server.ts';
@@ -23,7 +24,7 @@ interface DevFlags extends ConnectionFlags {
 }
 
 export function register(program: Command): void {
-  withStoreOption(withConnectionOptions(
+  withDbOption(withStoreOption(withConnectionOptions(
     program
       .command('dev <file>')
       .description('one command for a newcomer: local Temporal server + worker + run + live follow (Ctrl-C exits)')
@@ -33,10 +34,11 @@ export function register(program: Command): void {
       .option('--exit', 'exit when the run ends instead of keeping the UI up')
       .option('--ui-port <n>', 'Temporal Web UI port', '8233')
       .option('--verbose', "show TensorFlow's native start-up and info logs"),
-  )).action(async (file: string, o: DevFlags) => {
+  ))).action(async (file: string, o: DevFlags) => {
     const { plan, source } = await loadPlan(file, o.param);
     const cfg = configFrom(o);
     await checkedStore();
+    await checkedDb();
     // Our own Ctrl-C handling (below) shuts the workers down; the table shows failures, so only
     // errors are logged.
     Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });

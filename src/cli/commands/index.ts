@@ -35,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   schedules: () => import('./schedules.ts'),
   // the model server
   serve: () => import('./serve.ts'),
+  models: () => import('./models.ts'),
 };
 
 /** Registers the command named in `argv` (all of them when none is, or for help). */

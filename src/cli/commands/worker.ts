@@ -4,6 +4,7 @@ import { mlpipeHome } from '../../home.ts';
 import { buildActivities } from '../../../activities/index.ts';
 import { configFrom, positiveInt, withConnectionOptions } from '../temporal-options.ts';
 import { checkedStore, withStoreOption } from '../store-option.ts';
+import { checkedDb, withDbOption } from '../db-option.ts';
 import { connectWorkerConnection, type ConnectionFlags } from '../../temporal/connection.ts';
 import { createWorkers, runWorkers } from '../../temporal/worker.ts';
 import { DEFAULT_TASK_QUEUE } from '../../../workflows/api.ts';
@@ -33,7 +34,7 @@ async function trainingLine(servesGpuQueue: boolean): Promise<string> {
 }
 
 export function register(program: Command): void {
-  withStoreOption(withConnectionOptions(
+  withDbOption(withStoreOption(withConnectionOptions(
     program
       .command('worker')
       .description('run pipeline workflows and stage activities until SIGINT/SIGTERM')
@@ -46,10 +47,11 @@ export function register(program: Command): void {
       .option('--shutdown-grace <duration>', 'time running stages get to checkpoint on shutdown', '30s')
       .option('--repo-root <dir>', "this worker's checkout of the pipelines' git repo: collect stages read relative paths there (env MLPIPE_REPO_ROOT)")
       .option('--verbose', "show TensorFlow's native start-up and info logs"),
-  )).action(async (o: WorkerFlags) => {
+  ))).action(async (o: WorkerFlags) => {
     const cfg = configFrom(o);
     if (o.repoRoot) process.env.MLPIPE_REPO_ROOT = resolve(o.repoRoot);
     const store = await checkedStore(); // a wrong bucket or credentials fail here, not in every stage
+    const db = await checkedDb(); // likewise a database down, or one a newer mlpipe migrated
     const connection = await connectWorkerConnection(cfg);
     const activities = await buildActivities({
       home: mlpipeHome(),
@@ -68,7 +70,7 @@ export function register(program: Command): void {
     });
     const queues = workers.map((w) => w.options.taskQueue).join(', ');
     process.stdout.write(`mlpipe worker on ${cfg.address} (${cfg.namespace}), queues: ${queues}. Ctrl-C to stop.\n`);
-    process.stdout.write(`artifacts: ${store}\n${await trainingLine(o.gpuQueue)}\n`);
+    process.stdout.write(`artifacts: ${store}\nmetadata: ${db}\n${await trainingLine(o.gpuQueue)}\n`);
     // The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown of every worker.
     await runWorkers(workers);
     await connection.close();
