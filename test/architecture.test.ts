@@ -41,10 +41,13 @@ function importsOf(source: string): { spec: string; typeOnly: boolean }[] {
   return out;
 }
 
+/** A path with `/` separators, whatever the platform. */
+const slashed = (p: string): string => p.split('\\').join('/');
+
 function tsFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.parentPath.includes('node_modules') && !e.parentPath.includes('fixtures'))
-    .map((e) => relative(ROOT, join(e.parentPath, e.name)).split('\\').join('/'));
+    .map((e) => slashed(relative(ROOT, join(e.parentPath, e.name))));
 }
 
 function allImports(): Import[] {
@@ -52,7 +55,7 @@ function allImports(): Import[] {
     tsFiles(dir).flatMap((from) =>
       importsOf(readFileSync(join(ROOT, from), 'utf8')).map(({ spec, typeOnly }) => ({
         from,
-        to: spec.startsWith('.') ? normalize(join(dirname(from), spec)).split('\\').join('/') : spec,
+        to: spec.startsWith('.') ? slashed(normalize(join(dirname(from), spec))) : spec,
         typeOnly,
       })),
     ),
@@ -94,7 +97,10 @@ const RULES: Rule[] = [
     name: `${SERVICES.join(', ')} do not import activities/ or src/cli`,
     breaks: (i) => under(i.from, ...SERVICES) && under(i.to, 'activities', 'src/cli'),
   },
-  { name: 'activities/ do not import src/cli or workflows/', breaks: (i) => under(i.from, 'activities') && under(i.to, 'src/cli', 'workflows') },
+  {
+    name: 'activities/ do not import src/cli or workflows/',
+    breaks: (i) => under(i.from, 'activities') && under(i.to, 'src/cli', 'workflows'),
+  },
   {
     name: 'src/db imports nothing of mlpipe but src/db and src/home.ts',
     breaks: (i) => under(i.from, 'src/db') && isLocal(i.to) && !under(i.to, 'src/db') && i.to !== 'src/home.ts',
