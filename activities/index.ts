@@ -9,6 +9,7 @@
  */
 import { resolve } from 'node:path';
 import { Context } from '@temporalio/activity';
+import { relayProgress } from './lib/live-progress.ts';
 import { ApplicationFailure } from '@temporalio/common';
 import { STAGE_KINDS, type JsonObject, type StageActivityInput, type StageKind, type StageResult } from '../src/core/plan.ts';
 import { liftLegacyFields } from '../src/core/legacy-plan.ts';
@@ -83,10 +84,13 @@ function wrap(fn: StageActivity): (i: StageActivityInput) => Promise<StageActivi
     rememberSecrets(secrets);
     const { config, tunedConfig } = value as { config: JsonObject; tunedConfig: JsonObject | null };
     let res: StageResult;
+    const stopRelay = relayProgress(Context.current(), input.stage);
     try {
       res = await fn({ ...input, config, ...(tunedConfig ? { tunedConfig } : {}) });
     } catch (err) {
       throw redactError(noSpaceFailure(err, Context.current().info.attempt), secretsInUse());
+    } finally {
+      stopRelay();
     }
     const outputs = res && typeof res === 'object' && res.outputs && typeof res.outputs === 'object' ? res.outputs : {};
     const result = { outputs: redactOutputs(outputs, secretsInUse()), attempt: Context.current().info.attempt };

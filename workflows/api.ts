@@ -6,6 +6,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { JsonObject, JsonValue, ParamValue, Plan } from '../src/core/plan.ts';
+import { STAGE_PROGRESS_SIGNAL, type StageProgress } from '../src/core/activities.ts';
 
 export const PIPELINE_WORKFLOW_TYPE = 'pipeline';
 export const DEFAULT_TASK_QUEUE = 'mlpipe';
@@ -92,6 +93,7 @@ export const statusQuery = defineQuery<RunStatus>('status');
 export const approveSignal = defineSignal<[string]>('approve');
 export const retrySignal = defineSignal<[RetryRequest]>('retry');
 export const skipSignal = defineSignal<[string]>('skip');
+export const stageProgressSignal = defineSignal<[StageProgress]>(STAGE_PROGRESS_SIGNAL);
 export const approveUpdate = defineUpdate<string, [string]>('approve-stage');
 export const retryUpdate = defineUpdate<string, [RetryRequest]>('retry-stage');
 export const skipUpdate = defineUpdate<string, [string]>('skip-stage');

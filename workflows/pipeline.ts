@@ -30,6 +30,7 @@ import {
   type CacheLookupResult,
   type CacheStoreInput,
   type StageActivityResult,
+  type StageProgress,
 } from '../src/core/activities.ts';
 import { evaluateCondition, readsSecrets, resolveTemplates, type ExprContext, type ExprOptions } from '../src/core/expr.ts';
 import {
@@ -42,6 +43,7 @@ import {
 } from '../src/core/plan.ts';
 import {
   approveSignal,
+  stageProgressSignal,
   approveUpdate,
   retrySignal,
   retryUpdate,
@@ -162,6 +164,14 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
     }
   };
   setHandler(approveSignal, guarded(checkApprove, approve));
+  // Live progress for the UI's Current Details; not part of the run's state (queries have the
+  // server's heartbeats), and kept only while the stage runs.
+  const liveProgress = new Map<string, string>();
+  setHandler(stageProgressSignal, ({ stage, text }: StageProgress) => {
+    if (!nodes.has(stage) || typeof text !== 'string') return;
+    liveProgress.set(stage, text.slice(0, 200));
+    setCurrentDetails(currentDetails());
+  });
   setHandler(retrySignal, guarded((r: RetryRequest) => checkWaiting(r.stage, false), retry));
   setHandler(skipSignal, guarded((s: string) => checkWaiting(s, true), skip));
   setHandler(approveUpdate, approve, { validator: checkApprove });
@@ -323,7 +333,12 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
   function currentDetails(): string {
     const rows = plan.nodes.map((n) => {
       const s = state(n.id);
-      const note = s.status === 'skipped' || s.status === 'cancelled' ? (s.reason ?? '') : s.error ?? '';
+      const note =
+        s.status === 'skipped' || s.status === 'cancelled'
+          ? (s.reason ?? '')
+          : s.status === 'running'
+            ? (liveProgress.get(n.id) ?? s.error ?? '')
+            : (s.error ?? '');
       return `| ${n.id} | ${n.kind} | ${s.status}${s.cached ? ' (cached)' : ''} | ${note.replace(/\|/g, '\\|').slice(0, 120)} |`;
     });
     return [`**${plan.pipeline}**`, '', '| stage | kind | status | note |', '| --- | --- | --- | --- |', ...rows].join('\n');

@@ -32,3 +32,10 @@ export interface CacheStoreInput {
 export const activityName = (kind: string): string => `stage.${kind}`;
 export const CACHE_LOOKUP = 'mlpipe.cacheLookup';
 export const CACHE_STORE = 'mlpipe.cacheStore';
+
+/** A running stage's latest progress as one line, relayed from its heartbeats to the workflow (activities/lib/live-progress.ts). */
+export interface StageProgress {
+  stage: string;
+  text: string;
+}
+export const STAGE_PROGRESS_SIGNAL = 'stageProgress';

@@ -82,7 +82,7 @@ beforeAll(async () => {
   tmp.push(dir);
   server = await startDevServer({ dbFile: join(dir, 'temporal.db'), port: await freePort(), uiPort: await freePort() });
   env = await testEnv('ui', { address: server.address });
-  repo = gitRepo({ 'train.yaml': fixture('ui-train', { name, queue: env.queue }).replaceAll('@MS@', '60000') });
+  repo = gitRepo({ 'train.yaml': fixture('ui-train', { name, queue: env.queue }).replaceAll('@MS@', '120000') });
   tmp.push(repo.dir);
   commit = repo.commit('ui pipeline');
   await apply(env.client, repo.dir, { scope: `ui-${tag}`, queue: env.queue });
@@ -150,17 +150,28 @@ describe('the Temporal UI shows mlpipe runs', () => {
     await openTab('Pending Activities', '/pending-activities');
     await visible(page.getByText('Heartbeat Details'));
     await visible(page.getByText('"progress"'));
-    await visible(page.getByText('"steps": 60000'));
+    await visible(page.getByText('"steps": 120000'));
     await shot('03-pending-activities.png');
   });
 
-  it("shows the run's summary and details (pipeline, plan hash, git commit, stages)", async () => {
+  it("shows the run's summary and details (pipeline, plan hash, git commit, stages with live progress)", async () => {
     await openTab('User Metadata', '/user-metadata');
     await inAnyFrame(`${name}: 2 stages, schedule, ${commit.slice(0, 10)}`);
     await inAnyFrame('prepare (activity), train (activity)');
     await inAnyFrame(`${commit} on main from https://git.example.com/ml/pipelines.git`);
+    // Current Details: the stage table with the running stage's relayed progress (`step n/120000`,
+    // the slash typeset as a fraction slash); the UI reads them when the page loads
+    for (let i = 0; ; i++) {
+      try {
+        await inAnyFrame('120000 · ETA', 8_000);
+        break;
+      } catch (err) {
+        if (i >= 6) throw err;
+        await page.reload();
+      }
+    }
     await shot('04-user-metadata.png');
-  });
+  }, 120_000);
 
   it('shows the search attributes and the git memo (no credentials)', async () => {
     await openTab('Search Attributes', '/search-attributes');
