@@ -52,6 +52,8 @@ export interface ServerOptions {
   pollMs?: number;
   /** Write `<registry>/_server.json` so deploys find this server (default true). */
   advertise?: boolean;
+  /** How long stop() lets requests in flight finish before cutting their connections (ms, default 10 s). */
+  shutdownGraceMs?: number;
   /** Bearer token for feedback and the request log; without one both are off. */
   authToken?: string;
   log?: (line: string) => void;
@@ -156,8 +158,16 @@ export class ModelServer {
     clearTimeout(this.timer);
     await this.polling;
     if (http) {
-      http.closeAllConnections?.();
-      await new Promise<void>((r) => http.close(() => r()));
+      // Graceful: no new connections, idle keep-alive ones closed now, requests in flight answered
+      // (readiness already says "shutting down"); whatever is left after the grace is cut.
+      this.prom.setReady(false);
+      // A connection that answers its last request then idles closes at once, not after 5 s of keep-alive.
+      http.keepAliveTimeout = 50;
+      const closed = new Promise<void>((r) => http.close(() => r()));
+      http.closeIdleConnections();
+      const cut = setTimeout(() => http.closeAllConnections(), this.o.shutdownGraceMs ?? 10_000);
+      await closed;
+      clearTimeout(cut);
     }
     if (this.o.advertise !== false) rmSync(serverFile(this.registry), { force: true });
     for (const s of this.models.values()) for (const l of s.versions.values()) unload(l);

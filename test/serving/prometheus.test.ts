@@ -4,6 +4,7 @@
  * latency histograms, errors, load times and the traffic split; /livez and /readyz differ.
  */
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer } from '../../src/serving/server.ts';
@@ -103,5 +104,32 @@ describe('/metrics', () => {
     expect(status.model_version_status).toMatchObject([{ version: '1', state: 'END', status: { error_code: 'UNAVAILABLE' } }]);
     expect((await scrape()).samples.find((s) => s.name === 'mlpipe_serving_ready')?.value).toBe(0);
     expect((await post(`${base}/v1/models/iris:predict`, { instances: [Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]))] })).status).toBe(200);
+  });
+
+  it('stop() drains: new connections are refused, a request in flight is answered, then it ends promptly', async () => {
+    const row = Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]));
+    const body = JSON.stringify({ instances: [row] });
+    const { port } = new URL(base);
+    // Headers and half the body now, the rest after stop() has begun.
+    const answer = new Promise<{ status: number; body: string }>((res, rej) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/models/iris:predict', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+        let text = '';
+        r.on('data', (d) => (text += d));
+        r.on('end', () => res({ status: r.statusCode!, body: text }));
+      });
+      req.on('error', rej);
+      req.write(body.slice(0, 10));
+      setTimeout(() => {
+        const t0 = Date.now();
+        stopped = server.stop().then(() => Date.now() - t0);
+        setTimeout(() => req.end(body.slice(10)), 300);
+      }, 300);
+    });
+    let stopped: Promise<number> | undefined;
+    const r = await answer;
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).predictions).toHaveLength(1);
+    expect(await stopped!).toBeLessThan(2_000);
+    await expect(fetch(`${base}/livez`)).rejects.toThrow();
   });
 });
