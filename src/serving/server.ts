@@ -14,6 +14,7 @@
 // Requests are turned into features by the version's saved transform (src/ml/preprocess.ts
 // applyTransform: the exact fitted steps of training, so no training/serving skew).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -52,6 +53,8 @@ export interface ServerOptions {
   pollMs?: number;
   /** Write `<registry>/_server.json` so deploys find this server (default true). */
   advertise?: boolean;
+  /** Serve HTTPS with this PEM certificate chain and key (mlpipe serve --tls-cert/--tls-key). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   /** How long stop() lets requests in flight finish before cutting their connections (ms, default 10 s). */
   shutdownGraceMs?: number;
   /** Bearer token for feedback and the request log; without one both are off. */
@@ -109,7 +112,7 @@ export class ModelServer {
   private readonly store: ArtifactStore;
   private readonly models = new Map<string, Served>();
   private readonly rng: Rng;
-  private http?: Server;
+  private http?: Server | TlsServer;
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private synced = false;
@@ -128,14 +131,15 @@ export class ModelServer {
     selectBackend();
     await this.sync();
     this.synced = true;
-    this.http = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.http = this.o.tls ? createTlsServer({ cert: this.o.tls.cert, key: this.o.tls.key }, handler) : createServer(handler);
     const host = this.o.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       this.http!.once('error', reject);
       this.http!.listen(this.o.port ?? 0, host, () => resolve());
     });
     const addr = this.http.address() as AddressInfo;
-    this.url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+    this.url = `${this.o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
     if (this.o.advertise !== false) {
       mkdirSync(this.registry.dir, { recursive: true });
       const info = { url: this.url, pid: process.pid, startedAt: new Date().toISOString(), auth: !!this.o.authToken };

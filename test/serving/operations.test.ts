@@ -1,10 +1,14 @@
 /**
- * Issue 13: GET /metrics is Prometheus text (parsed by prometheus_client's own parser, test/serving/
- * clients/parse_metrics.py) that counts the requests made, by route, model, version and code, with
- * latency histograms, errors, load times and the traffic split; /livez and /readyz differ.
+ * Issue 13, operations: GET /metrics is Prometheus text (parsed by prometheus_client's own parser,
+ * test/serving/clients/parse_metrics.py) that counts the requests made, by route, model, version
+ * and code, with latency histograms, errors, load times and the traffic split; /livez and /readyz
+ * differ; HTTPS with --tls-cert/--tls-key; stop() drains requests in flight.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer } from '../../src/serving/server.ts';
@@ -104,6 +108,33 @@ describe('/metrics', () => {
     expect(status.model_version_status).toMatchObject([{ version: '1', state: 'END', status: { error_code: 'UNAVAILABLE' } }]);
     expect((await scrape()).samples.find((s) => s.name === 'mlpipe_serving_ready')?.value).toBe(0);
     expect((await post(`${base}/v1/models/iris:predict`, { instances: [Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]))] })).status).toBe(200);
+  });
+
+  it('HTTPS with a certificate and key: clients that trust it get answers; plain HTTP does not', async () => {
+    const cert = join(a.root, 'cert.pem');
+    const key = join(a.root, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const tls = new ModelServer({ registry: a.registry, store: a.env.store, pollMs: 50, advertise: false, tls: { cert: readFileSync(cert), key: readFileSync(key) } });
+    const url = await tls.start();
+    try {
+      expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const row = Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]));
+      const body = JSON.stringify({ instances: [Object.values(row)] });
+      const r = await new Promise<{ status: number; json: any }>((res, rej) => {
+        const req = httpsRequest(`${url}/v1/models/iris/versions/1:predict`, { method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json' } }, (x) => {
+          let t = '';
+          x.on('data', (d) => (t += d));
+          x.on('end', () => res({ status: x.statusCode!, json: JSON.parse(t) }));
+        });
+        req.on('error', rej);
+        req.end(body);
+      });
+      expect(r.status).toBe(200);
+      expect(r.json.predictions[0]).toHaveLength(3);
+      await expect(fetch(`${url.replace('https:', 'http:')}/livez`)).rejects.toThrow();
+    } finally {
+      await tls.stop();
+    }
   });
 
   it('stop() drains: new connections are refused, a request in flight is answered, then it ends promptly', async () => {
