@@ -55,6 +55,11 @@ export interface ServerOptions {
   advertise?: boolean;
   /** Serve HTTPS with this PEM certificate chain and key (mlpipe serve --tls-cert/--tls-key). */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Limits, each answered with a 4xx and its reason: body bytes (413, default 10 MiB, also after
+   *  gzip/deflate), rows per request (413, default 10,000), time to receive the body (408, default 30 s). */
+  maxBodyBytes?: number;
+  maxRows?: number;
+  bodyTimeoutMs?: number;
   /** How long stop() lets requests in flight finish before cutting their connections (ms, default 10 s). */
   shutdownGraceMs?: number;
   /** Bearer token for feedback and the request log; without one both are off. */
@@ -96,6 +101,8 @@ export interface Prediction {
 }
 
 const MAX_BODY = 10 * 1024 * 1024;
+const MAX_ROWS = 10_000;
+const BODY_TIMEOUT_MS = 30_000;
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
@@ -305,7 +312,7 @@ export class ModelServer {
       }
       if (op === ':predict') {
         if (req.method !== 'POST') throw new HttpError(405, 'predict takes POST');
-        const body = await readJson(req);
+        const body = parseJson(await this.body(req));
         if (isMlpipeBody(body)) {
           at.route = 'mlpipe:predict';
           return send(res, 200, await this.predict(s, body, req, pinned, at));
@@ -368,7 +375,7 @@ export class ModelServer {
     if (op === '/infer') {
       if (req.method !== 'POST') throw new v2.V2Error(405, 'infer takes POST');
       at.route = 'v2:infer';
-      const body = await readBody(req);
+      const body = await this.body(req);
       const l = this.pick(s, pinned, at);
       const r = v2.parseInfer(body, header(req, 'inference-header-content-length'), signature(l));
       const out = v2.inferResponse(s.entry.name, String(versionNumber(l.version)), r, this.answer(s, l, r.rows, { pinned: !!pinned }));
@@ -388,6 +395,44 @@ export class ModelServer {
     const l = this.pick(s, pinned ?? this.route(s, true), at);
     const versions = pinned ? [l.version] : [...s.versions.values()].map((x) => x.version);
     return send(res, 200, v2.modelMetadata(s.entry.name, versions.map((x) => String(versionNumber(x))), signature(l)));
+  }
+
+  /** The body within the size and time limits, inflated when sent gzip/deflate (tritonclient's request compression). */
+  private body(req: IncomingMessage): Promise<Buffer> {
+    const max = this.o.maxBodyBytes ?? MAX_BODY;
+    const ms = this.o.bodyTimeoutMs ?? BODY_TIMEOUT_MS;
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      const done = (e?: Error) => {
+        clearTimeout(timer);
+        req.removeListener('data', data);
+        if (e) return reject(e);
+        resolve(Buffer.concat(chunks));
+      };
+      // A client that never finishes its body would hold a connection (and shutdown) forever.
+      // Refused before its end, the rest of the body is not read: the answer closes the connection.
+      const close = { connection: 'close' };
+      const timer = setTimeout(() => done(new HttpError(408, `the request body did not arrive within ${ms} ms (mlpipe serve --body-timeout)`, close)), ms);
+      const data = (c: Buffer) => {
+        n += c.length;
+        if (n > max) done(new HttpError(413, `request body over ${max} bytes (mlpipe serve --max-body)`, close));
+        else chunks.push(c);
+      };
+      req.on('data', data);
+      req.once('end', () => done());
+      req.once('error', (e) => done(e));
+    }).then((body) => {
+      const enc = header(req, 'content-encoding');
+      if (!enc || enc === 'identity') return body;
+      if (enc !== 'gzip' && enc !== 'deflate') throw new HttpError(415, `content-encoding ${enc} is not supported (gzip, deflate)`);
+      try {
+        return enc === 'gzip' ? gunzipSync(body, { maxOutputLength: max }) : inflateSync(body, { maxOutputLength: max });
+      } catch (e) {
+        const over = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+        throw new HttpError(over ? 413 : 400, over ? `request body over ${max} bytes once inflated (mlpipe serve --max-body)` : `cannot inflate the ${enc} body: ${(e as Error).message}`);
+      }
+    });
   }
 
   private served(name: string): Served {
@@ -472,6 +517,9 @@ export class ModelServer {
 
   /** Run `rows` on version `l` and record it (metrics, the feature log, a shadow copy), for every protocol. */
   private answer(s: Served, l: Loaded, rows: Record<string, unknown>[], o: { labels?: unknown[]; pinned: boolean }): RowResult[] {
+    const max = this.o.maxRows ?? MAX_ROWS;
+    // One huge batch holds the (single) event loop for every other client: refuse it with the way out.
+    if (rows.length > max) throw new HttpError(413, `${rows.length} rows in one request; the limit is ${max} (mlpipe serve --max-rows): send them in smaller requests`);
     const version = l.version.version;
     const t0 = performance.now();
     let out: RowResult[];
@@ -601,28 +649,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The body, inflated when sent gzip/deflate (tritonclient's request compression). */
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
-    chunks.push(c as Buffer);
-  }
-  const body = Buffer.concat(chunks);
-  const enc = header(req, 'content-encoding');
-  if (!enc || enc === 'identity') return body;
-  if (enc !== 'gzip' && enc !== 'deflate') throw new HttpError(415, `content-encoding ${enc} is not supported (gzip, deflate)`);
-  try {
-    return enc === 'gzip' ? gunzipSync(body, { maxOutputLength: MAX_BODY }) : inflateSync(body, { maxOutputLength: MAX_BODY });
-  } catch (e) {
-    throw new HttpError(400, `cannot inflate the ${enc} body: ${(e as Error).message}`);
-  }
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const body = await readBody(req);
+function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (e) {

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer } from '../../src/serving/server.ts';
@@ -134,6 +135,46 @@ describe('/metrics', () => {
       await expect(fetch(`${url.replace('https:', 'http:')}/livez`)).rejects.toThrow();
     } finally {
       await tls.stop();
+    }
+  });
+
+  it('limits: rows per request, body size (also inflated) and body time, each a 4xx with its reason', async () => {
+    const small = new ModelServer({ registry: a.registry, store: a.env.store, pollMs: 50, advertise: false, maxRows: 3, maxBodyBytes: 2000, bodyTimeoutMs: 300 });
+    const url = await small.start();
+    try {
+      await waitRevision(url, 'iris', 2);
+      const row = Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]));
+      const four = [row, row, row, row];
+      const why = /^4 rows in one request; the limit is 3 \(mlpipe serve --max-rows\)/;
+      for (const [path, body] of [
+        ['/v1/models/iris:predict', { instances: four }],
+        ['/v1/models/iris:predict', { instances: four.map((r) => Object.values(r)) }],
+        ['/v2/models/iris/infer', { inputs: FEATURES.map((f) => ({ name: f, shape: [4], datatype: 'FP32', data: four.map((r) => r[f]) })) }],
+      ] as const) {
+        const r = await post(`${url}${path}`, body);
+        expect(r.status, path).toBe(413);
+        expect(r.json.error).toMatch(why);
+      }
+      expect((await post(`${url}/v1/models/iris:predict`, { instances: [row, row, row] })).status).toBe(200);
+      const big = await post(`${url}/v1/models/iris:predict`, { instances: [row], pad: 'x'.repeat(3000) });
+      expect([big.status, big.json.error]).toEqual([413, 'request body over 2000 bytes (mlpipe serve --max-body)']);
+      const bomb = await fetch(`${url}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify({ instances: [row], pad: ' '.repeat(100_000) })) });
+      expect([bomb.status, ((await bomb.json()) as { error: string }).error]).toEqual([413, 'request body over 2000 bytes once inflated (mlpipe serve --max-body)']);
+      // Half a body, then nothing: 408, and the connection is closed.
+      const slow = await new Promise<{ status: number; body: string; connection?: string }>((res, rej) => {
+        const req = request({ host: '127.0.0.1', port: new URL(url).port, method: 'POST', path: '/v1/models/iris:predict', headers: { 'content-length': 100 } }, (r) => {
+          let t = '';
+          r.on('data', (d) => (t += d));
+          r.on('end', () => res({ status: r.statusCode!, body: t, connection: r.headers.connection }));
+        });
+        req.on('error', rej);
+        req.write('{"instances": [');
+      });
+      expect(slow.status).toBe(408);
+      expect(JSON.parse(slow.body).error).toBe('the request body did not arrive within 300 ms (mlpipe serve --body-timeout)');
+      expect(slow.connection).toBe('close');
+    } finally {
+      await small.stop();
     }
   });
 
