@@ -14,6 +14,7 @@
 // Requests are turned into features by the version's saved transform (src/ml/preprocess.ts
 // applyTransform: the exact fitted steps of training, so no training/serving skew).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -52,6 +53,15 @@ export interface ServerOptions {
   pollMs?: number;
   /** Write `<registry>/_server.json` so deploys find this server (default true). */
   advertise?: boolean;
+  /** Serve HTTPS with this PEM certificate chain and key (mlpipe serve --tls-cert/--tls-key). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Limits, each answered with a 4xx and its reason: body bytes (413, default 10 MiB, also after
+   *  gzip/deflate), rows per request (413, default 10,000), time to receive the body (408, default 30 s). */
+  maxBodyBytes?: number;
+  maxRows?: number;
+  bodyTimeoutMs?: number;
+  /** How long stop() lets requests in flight finish before cutting their connections (ms, default 10 s). */
+  shutdownGraceMs?: number;
   /** Bearer token for feedback and the request log; without one both are off. */
   authToken?: string;
   log?: (line: string) => void;
@@ -91,6 +101,8 @@ export interface Prediction {
 }
 
 const MAX_BODY = 10 * 1024 * 1024;
+const MAX_ROWS = 10_000;
+const BODY_TIMEOUT_MS = 30_000;
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
@@ -107,7 +119,7 @@ export class ModelServer {
   private readonly store: ArtifactStore;
   private readonly models = new Map<string, Served>();
   private readonly rng: Rng;
-  private http?: Server;
+  private http?: Server | TlsServer;
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private synced = false;
@@ -128,14 +140,15 @@ export class ModelServer {
     selectBackend();
     await this.sync();
     this.synced = true;
-    this.http = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.http = this.o.tls ? createTlsServer({ cert: this.o.tls.cert, key: this.o.tls.key }, handler) : createServer(handler);
     const host = this.o.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       this.http!.once('error', reject);
       this.http!.listen(this.o.port ?? 0, host, () => resolve());
     });
     const addr = this.http.address() as AddressInfo;
-    this.url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+    this.url = `${this.o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
     if (this.o.advertise !== false) {
       mkdirSync(this.registry.dir, { recursive: true });
       const info = { url: this.url, pid: process.pid, startedAt: new Date().toISOString(), auth: !!this.o.authToken };
@@ -158,8 +171,16 @@ export class ModelServer {
     clearTimeout(this.timer);
     await this.polling;
     if (http) {
-      http.closeAllConnections?.();
-      await new Promise<void>((r) => http.close(() => r()));
+      // Graceful: no new connections, idle keep-alive ones closed now, requests in flight answered
+      // (readiness already says "shutting down"); whatever is left after the grace is cut.
+      this.prom.setReady(false);
+      // A connection that answers its last request then idles closes at once, not after 5 s of keep-alive.
+      http.keepAliveTimeout = 50;
+      const closed = new Promise<void>((r) => http.close(() => r()));
+      http.closeIdleConnections();
+      const cut = setTimeout(() => http.closeAllConnections(), this.o.shutdownGraceMs ?? 10_000);
+      await closed;
+      clearTimeout(cut);
     }
     if (this.o.advertise !== false) rmSync(serverFile(this.registry), { force: true });
     for (const s of this.models.values()) for (const l of s.versions.values()) unload(l);
@@ -295,7 +316,7 @@ export class ModelServer {
       }
       if (op === ':predict') {
         if (req.method !== 'POST') throw new HttpError(405, 'predict takes POST');
-        const body = await readJson(req);
+        const body = parseJson(await this.body(req));
         if (isMlpipeBody(body)) {
           at.route = 'mlpipe:predict';
           return send(res, 200, await this.predict(s, body, req, pinned, at));
@@ -358,7 +379,7 @@ export class ModelServer {
     if (op === '/infer') {
       if (req.method !== 'POST') throw new v2.V2Error(405, 'infer takes POST');
       at.route = 'v2:infer';
-      const body = await readBody(req);
+      const body = await this.body(req);
       const l = this.pick(s, pinned, at);
       const r = v2.parseInfer(body, header(req, 'inference-header-content-length'), signature(l));
       const out = v2.inferResponse(s.entry.name, String(versionNumber(l.version)), r, this.answer(s, l, r.rows, { pinned: !!pinned }));
@@ -378,6 +399,44 @@ export class ModelServer {
     const l = this.pick(s, pinned ?? this.route(s, true), at);
     const versions = pinned ? [l.version] : [...s.versions.values()].map((x) => x.version);
     return send(res, 200, v2.modelMetadata(s.entry.name, versions.map((x) => String(versionNumber(x))), signature(l)));
+  }
+
+  /** The body within the size and time limits, inflated when sent gzip/deflate (tritonclient's request compression). */
+  private body(req: IncomingMessage): Promise<Buffer> {
+    const max = this.o.maxBodyBytes ?? MAX_BODY;
+    const ms = this.o.bodyTimeoutMs ?? BODY_TIMEOUT_MS;
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      const done = (e?: Error) => {
+        clearTimeout(timer);
+        req.removeListener('data', data);
+        if (e) return reject(e);
+        resolve(Buffer.concat(chunks));
+      };
+      // A client that never finishes its body would hold a connection (and shutdown) forever.
+      // Refused before its end, the rest of the body is not read: the answer closes the connection.
+      const close = { connection: 'close' };
+      const timer = setTimeout(() => done(new HttpError(408, `the request body did not arrive within ${ms} ms (mlpipe serve --body-timeout)`, close)), ms);
+      const data = (c: Buffer) => {
+        n += c.length;
+        if (n > max) done(new HttpError(413, `request body over ${max} bytes (mlpipe serve --max-body)`, close));
+        else chunks.push(c);
+      };
+      req.on('data', data);
+      req.once('end', () => done());
+      req.once('error', (e) => done(e));
+    }).then((body) => {
+      const enc = header(req, 'content-encoding');
+      if (!enc || enc === 'identity') return body;
+      if (enc !== 'gzip' && enc !== 'deflate') throw new HttpError(415, `content-encoding ${enc} is not supported (gzip, deflate)`);
+      try {
+        return enc === 'gzip' ? gunzipSync(body, { maxOutputLength: max }) : inflateSync(body, { maxOutputLength: max });
+      } catch (e) {
+        const over = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+        throw new HttpError(over ? 413 : 400, over ? `request body over ${max} bytes once inflated (mlpipe serve --max-body)` : `cannot inflate the ${enc} body: ${(e as Error).message}`);
+      }
+    });
   }
 
   private served(name: string): Served {
@@ -462,6 +521,9 @@ export class ModelServer {
 
   /** Run `rows` on version `l` and record it (metrics, the feature log, a shadow copy), for every protocol. */
   private answer(s: Served, l: Loaded, rows: Record<string, unknown>[], o: { labels?: unknown[]; pinned: boolean }): RowResult[] {
+    const max = this.o.maxRows ?? MAX_ROWS;
+    // One huge batch holds the (single) event loop for every other client: refuse it with the way out.
+    if (rows.length > max) throw new HttpError(413, `${rows.length} rows in one request; the limit is ${max} (mlpipe serve --max-rows): send them in smaller requests`);
     const version = l.version.version;
     const t0 = performance.now();
     let out: RowResult[];
@@ -591,28 +653,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The body, inflated when sent gzip/deflate (tritonclient's request compression). */
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
-    chunks.push(c as Buffer);
-  }
-  const body = Buffer.concat(chunks);
-  const enc = header(req, 'content-encoding');
-  if (!enc || enc === 'identity') return body;
-  if (enc !== 'gzip' && enc !== 'deflate') throw new HttpError(415, `content-encoding ${enc} is not supported (gzip, deflate)`);
-  try {
-    return enc === 'gzip' ? gunzipSync(body, { maxOutputLength: MAX_BODY }) : inflateSync(body, { maxOutputLength: MAX_BODY });
-  } catch (e) {
-    throw new HttpError(400, `cannot inflate the ${enc} body: ${(e as Error).message}`);
-  }
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const body = await readBody(req);
+function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (e) {

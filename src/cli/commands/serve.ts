@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { parseDuration } from '../../core/duration.ts';
 import { readTokenFile, TOKEN_FILE_ENV } from '../../serving/auth.ts';
 import { UsageError } from '../errors.ts';
 import { checkedStore, withStoreOption } from '../store-option.ts';
@@ -10,6 +12,38 @@ function port(v: string): number {
   return n;
 }
 
+function positive(flag: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} expects a whole number of 1 or more, got "${v}"`);
+    return n;
+  };
+}
+
+function duration(flag: string): (v: string) => number {
+  return (v) => {
+    try {
+      return parseDuration(v);
+    } catch (e) {
+      throw new UsageError(`${flag}: ${(e as Error).message}`);
+    }
+  };
+}
+
+/** Both files or neither; read now so a wrong path is a usage error, not a crash after start-up. */
+function readTls(cert?: string, key?: string): { cert: Buffer; key: Buffer } | undefined {
+  if (!cert && !key) return undefined;
+  if (!cert || !key) throw new UsageError(`--tls-cert and --tls-key go together (got only ${cert ? '--tls-cert' : '--tls-key'})`);
+  const read = (flag: string, f: string) => {
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw new UsageError(`${flag}: cannot read ${f}: ${(e as Error).message}`);
+    }
+  };
+  return { cert: read('--tls-cert', cert), key: read('--tls-key', key) };
+}
+
 export function register(program: Command): void {
   withDbOption(withStoreOption(
     program
@@ -19,18 +53,24 @@ export function register(program: Command): void {
       .option('--port <n>', 'port (0: a free one)', port, 8501)
       .option('--seed <n>', 'seed of canary routing (repeatable splits)', (v: string) => Number(v))
       .option('--verbose', "show TensorFlow's native start-up and info logs")
+      .option('--max-rows <n>', 'rows per request at most (413 beyond)', positive('--max-rows'), 10_000)
+      .option('--max-body <bytes>', 'request body size at most, also once inflated (413 beyond)', positive('--max-body'), 10 * 1024 * 1024)
+      .option('--body-timeout <duration>', 'time to receive a request body (408 beyond), e.g. 30s', duration('--body-timeout'), 30_000)
+      .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); needs --tls-key')
+      .option('--tls-key <file>', 'the PEM private key of --tls-cert')
       .option('--auth-token-file <file>', `bearer token for feedback (labels) and /recent; both are off without one (env ${TOKEN_FILE_ENV})`, process.env[TOKEN_FILE_ENV] || undefined),
-  )).action(async (o: { host: string; port: number; seed?: number; authTokenFile?: string }) => {
+  )).action(async (o: { host: string; port: number; seed?: number; authTokenFile?: string; tlsCert?: string; tlsKey?: string; maxRows: number; maxBody: number; bodyTimeout: number }) => {
     let authToken: string | undefined;
     try {
       authToken = o.authTokenFile ? readTokenFile(o.authTokenFile) : undefined;
     } catch (e) {
       throw new UsageError(`--auth-token-file: ${(e as Error).message}`);
     }
+    const tls = readTls(o.tlsCert, o.tlsKey);
     const store = await checkedStore();
     const db = await checkedDb();
     const { ModelServer } = await import('../../serving/server.ts');
-    const server = new ModelServer({ host: o.host, port: o.port, seed: o.seed, authToken, log: (l) => process.stderr.write(`${l}\n`) });
+    const server = new ModelServer({ host: o.host, port: o.port, seed: o.seed, authToken, tls, maxRows: o.maxRows, maxBodyBytes: o.maxBody, bodyTimeoutMs: o.bodyTimeout, log: (l) => process.stderr.write(`${l}\n`) });
     const url = await server.start();
     const auth = authToken ? 'feedback and /recent need the bearer token' : 'feedback and /recent are off (no --auth-token-file)';
     process.stdout.write(`mlpipe model server at ${url} (registry ${db}, artifacts ${store}; ${auth}). Ctrl-C to stop.\n`);

@@ -1,9 +1,15 @@
 /**
- * Issue 13: GET /metrics is Prometheus text (parsed by prometheus_client's own parser, test/serving/
- * clients/parse_metrics.py) that counts the requests made, by route, model, version and code, with
- * latency histograms, errors, load times and the traffic split; /livez and /readyz differ.
+ * Issue 13, operations: GET /metrics is Prometheus text (parsed by prometheus_client's own parser,
+ * test/serving/clients/parse_metrics.py) that counts the requests made, by route, model, version
+ * and code, with latency histograms, errors, load times and the traffic split; /livez and /readyz
+ * differ; HTTPS with --tls-cert/--tls-key; stop() drains requests in flight.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer } from '../../src/serving/server.ts';
@@ -103,5 +109,99 @@ describe('/metrics', () => {
     expect(status.model_version_status).toMatchObject([{ version: '1', state: 'END', status: { error_code: 'UNAVAILABLE' } }]);
     expect((await scrape()).samples.find((s) => s.name === 'mlpipe_serving_ready')?.value).toBe(0);
     expect((await post(`${base}/v1/models/iris:predict`, { instances: [Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]))] })).status).toBe(200);
+  });
+
+  it('HTTPS with a certificate and key: clients that trust it get answers; plain HTTP does not', async () => {
+    const cert = join(a.root, 'cert.pem');
+    const key = join(a.root, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const tls = new ModelServer({ registry: a.registry, store: a.env.store, pollMs: 50, advertise: false, tls: { cert: readFileSync(cert), key: readFileSync(key) } });
+    const url = await tls.start();
+    try {
+      expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const row = Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]));
+      const body = JSON.stringify({ instances: [Object.values(row)] });
+      const r = await new Promise<{ status: number; json: any }>((res, rej) => {
+        const req = httpsRequest(`${url}/v1/models/iris/versions/1:predict`, { method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json' } }, (x) => {
+          let t = '';
+          x.on('data', (d) => (t += d));
+          x.on('end', () => res({ status: x.statusCode!, json: JSON.parse(t) }));
+        });
+        req.on('error', rej);
+        req.end(body);
+      });
+      expect(r.status).toBe(200);
+      expect(r.json.predictions[0]).toHaveLength(3);
+      await expect(fetch(`${url.replace('https:', 'http:')}/livez`)).rejects.toThrow();
+    } finally {
+      await tls.stop();
+    }
+  });
+
+  it('limits: rows per request, body size (also inflated) and body time, each a 4xx with its reason', async () => {
+    const small = new ModelServer({ registry: a.registry, store: a.env.store, pollMs: 50, advertise: false, maxRows: 3, maxBodyBytes: 2000, bodyTimeoutMs: 300 });
+    const url = await small.start();
+    try {
+      await waitRevision(url, 'iris', 2);
+      const row = Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]));
+      const four = [row, row, row, row];
+      const why = /^4 rows in one request; the limit is 3 \(mlpipe serve --max-rows\)/;
+      for (const [path, body] of [
+        ['/v1/models/iris:predict', { instances: four }],
+        ['/v1/models/iris:predict', { instances: four.map((r) => Object.values(r)) }],
+        ['/v2/models/iris/infer', { inputs: FEATURES.map((f) => ({ name: f, shape: [4], datatype: 'FP32', data: four.map((r) => r[f]) })) }],
+      ] as const) {
+        const r = await post(`${url}${path}`, body);
+        expect(r.status, path).toBe(413);
+        expect(r.json.error).toMatch(why);
+      }
+      expect((await post(`${url}/v1/models/iris:predict`, { instances: [row, row, row] })).status).toBe(200);
+      const big = await post(`${url}/v1/models/iris:predict`, { instances: [row], pad: 'x'.repeat(3000) });
+      expect([big.status, big.json.error]).toEqual([413, 'request body over 2000 bytes (mlpipe serve --max-body)']);
+      const bomb = await fetch(`${url}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify({ instances: [row], pad: ' '.repeat(100_000) })) });
+      expect([bomb.status, ((await bomb.json()) as { error: string }).error]).toEqual([413, 'request body over 2000 bytes once inflated (mlpipe serve --max-body)']);
+      // Half a body, then nothing: 408, and the connection is closed.
+      const slow = await new Promise<{ status: number; body: string; connection?: string }>((res, rej) => {
+        const req = request({ host: '127.0.0.1', port: new URL(url).port, method: 'POST', path: '/v1/models/iris:predict', headers: { 'content-length': 100 } }, (r) => {
+          let t = '';
+          r.on('data', (d) => (t += d));
+          r.on('end', () => res({ status: r.statusCode!, body: t, connection: r.headers.connection }));
+        });
+        req.on('error', rej);
+        req.write('{"instances": [');
+      });
+      expect(slow.status).toBe(408);
+      expect(JSON.parse(slow.body).error).toBe('the request body did not arrive within 300 ms (mlpipe serve --body-timeout)');
+      expect(slow.connection).toBe('close');
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it('stop() drains: new connections are refused, a request in flight is answered, then it ends promptly', async () => {
+    const row = Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]));
+    const body = JSON.stringify({ instances: [row] });
+    const { port } = new URL(base);
+    // Headers and half the body now, the rest after stop() has begun.
+    const answer = new Promise<{ status: number; body: string }>((res, rej) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/models/iris:predict', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+        let text = '';
+        r.on('data', (d) => (text += d));
+        r.on('end', () => res({ status: r.statusCode!, body: text }));
+      });
+      req.on('error', rej);
+      req.write(body.slice(0, 10));
+      setTimeout(() => {
+        const t0 = Date.now();
+        stopped = server.stop().then(() => Date.now() - t0);
+        setTimeout(() => req.end(body.slice(10)), 300);
+      }, 300);
+    });
+    let stopped: Promise<number> | undefined;
+    const r = await answer;
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).predictions).toHaveLength(1);
+    expect(await stopped!).toBeLessThan(2_000);
+    await expect(fetch(`${base}/livez`)).rejects.toThrow();
   });
 });
