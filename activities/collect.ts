@@ -1,6 +1,6 @@
 // collect: csv/json/ndjson (file or URL), the built-in MNIST digits, or a seeded synthetic set →
 // a dataset artifact with its schema and statistics (monitoring's drift baseline).
-import type { StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import type { JsonValue, SpecLocation, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import type { Dataset } from '../src/ml/dataset.ts';
 import { computeStats } from '../src/ml/dataset-stats.ts';
 import { loadMnist } from '../src/ml/data-mnist.ts';
@@ -20,10 +20,6 @@ export interface CollectConfig {
   source: Source;
   schema?: TableSchema;
   onBadRows?: 'fail' | 'drop';
-  /** The pipeline file's directory, added by the compiler; source paths stay inside it. */
-  __baseDir?: string;
-  /** That directory relative to its git checkout's top, for workers with their own checkout. */
-  __repoDir?: string;
 }
 
 /** Env var (set by `mlpipe worker --repo-root`): where this worker sees the pipelines' git checkout. */
@@ -34,11 +30,11 @@ export const REPO_ROOT_ENV = 'MLPIPE_REPO_ROOT';
  * checkout when the worker was given one (the plan may come from another machine), else the
  * directory the plan was compiled in.
  */
-export function sourceBaseDir(cfg: Pick<CollectConfig, '__baseDir' | '__repoDir'>, at: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function sourceBaseDir(location: SpecLocation | undefined, at: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const root = env[REPO_ROOT_ENV];
-  if (!root || cfg.__repoDir === undefined) return cfg.__baseDir;
+  if (!root || location?.repoDir === undefined) return location?.baseDir;
   try {
-    return resolveInside(root, cfg.__repoDir || '.');
+    return resolveInside(root, location.repoDir || '.');
   } catch (e) {
     throw new DataError(`${at}: ${(e as Error).message}`);
   }
@@ -48,14 +44,20 @@ export function sourceBaseDir(cfg: Pick<CollectConfig, '__baseDir' | '__repoDir'
  * Load the source into a dataset (with statistics). Throws DataError on bad input. `onPhase`
  * hears what it is doing (heartbeat progress).
  */
-export async function collectDataset(cfg: CollectConfig, at: string, signal?: AbortSignal, onPhase?: (message: string) => void): Promise<Dataset> {
+export async function collectDataset(
+  cfg: CollectConfig,
+  location: SpecLocation | undefined,
+  at: string,
+  signal?: AbortSignal,
+  onPhase?: (message: string) => void,
+): Promise<Dataset> {
   const src = cfg.source;
   let ds: Dataset;
   switch (src.type) {
     case 'csv':
     case 'json':
     case 'ndjson': {
-      const buf = await readSourceBytes(src, sourceBaseDir(cfg, at), at, signal);
+      const buf = await readSourceBytes(src, sourceBaseDir(location, at), at, signal);
       const file = src.path ?? src.url ?? '?';
       onPhase?.(`parsing ${file} (${buf.length} bytes)`);
       const csv = src.type === 'csv' ? { header: src.header, delimiter: src.delimiter } : undefined;
@@ -90,10 +92,13 @@ export async function collectCore(input: StageActivityInput, env: StageEnv): Pro
       env.heartbeat(beat);
     };
     return await withHeartbeats(env, beat, async () => {
-      const ds = await collectDataset(cfg, where(input), env.signal, onPhase);
+      const ds = await collectDataset(cfg, input.location, where(input), env.signal, onPhase);
       onPhase(`storing ${ds.rows} rows`);
       const ref = await writeDataset(env.store, ds, input, env);
-      return { outputs: { dataset: { ...ref }, rows: ds.rows } };
+      // rows dropped by onBadRows: drop are a result the user should see, not only in the artifact
+      const outputs: Record<string, JsonValue> = { dataset: { ...ref }, rows: ds.rows };
+      if (ds.stats?.droppedRows) outputs.droppedRows = ds.stats.droppedRows;
+      return { outputs };
     });
   } catch (e) {
     return mapError(e);

@@ -1,11 +1,11 @@
 // deploy: registers a model version (model + transform artifacts) in the model registry and sets
 // its traffic (replace, canary, shadow). It never runs a server itself: `mlpipe serve` follows
 // the registry (docs/serving.md). In local mode, when no server is running, it starts one detached.
-import type { JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import type { JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { mlpipeHome } from '../src/home.ts';
 import { findServer, startDetachedServer } from '../src/serving/local.ts';
 import { nextVersion, Registry, registryDir, withdrawVersion, type RollbackRule, type Traffic, type VersionPolicy } from '../src/serving/registry.ts';
-import { parseDuration } from '../src/spec/duration.ts';
+import { parseDuration } from '../src/core/duration.ts';
 import { invalid, lineage, requireInput, stageEnv, where, withHeartbeats, type StageEnv } from './lib/stage.ts';
 
 export interface DeployConfig {

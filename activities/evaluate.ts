@@ -1,6 +1,6 @@
 // evaluate: model + preprocessed dataset → metrics on a split (default test) with
 // scikit-learn's definitions, gate checks (`passed`), and the run report's evaluation section.
-import type { JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import type { JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { getTf } from '../src/ml/backend.ts';
 import { loadModel, predict, type ModelMeta } from '../src/ml/checkpoint.ts';
 import { inferenceFn } from '../src/ml/graph/forward.ts';
@@ -105,7 +105,7 @@ export async function evaluateCore(input: StageActivityInput, env: StageEnv): Pr
   }
   const classes = r.classes;
   const warnings = r.warnings.length ? { warnings: r.warnings } : {};
-  const doc = { stage: input.stage, split: cfg.split ?? 'test', samples: r.n, metrics: r.values, gates: r.gates, passed: r.passed, classes, ...warnings };
+  const doc = { stage: input.stage, workflowId: input.run.workflowId, split: cfg.split ?? 'test', samples: r.n, metrics: r.values, gates: r.gates, passed: r.passed, classes, ...warnings };
   const ref = await env.store.put(Buffer.from(JSON.stringify(doc, null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
   const outputs: Record<string, JsonValue> = { metrics: { ...ref }, passed: r.passed };
   for (const [k, v] of Object.entries(r.values)) outputs[k] = v;

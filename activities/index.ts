@@ -10,9 +10,10 @@
 import { resolve } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { STAGE_KINDS, type StageActivityInput, type StageKind, type StageResult } from '../src/compiler/plan.ts';
+import { STAGE_KINDS, type JsonObject, type StageActivityInput, type StageKind, type StageResult } from '../src/core/plan.ts';
+import { liftLegacyFields } from '../src/core/legacy-plan.ts';
 import { createStepCacheActivities } from '../src/temporal/step-cache.ts';
-import { activityName, CACHE_LOOKUP, CACHE_STORE, type StageActivityResult } from '../workflows/api.ts';
+import { activityName, CACHE_LOOKUP, CACHE_STORE, type StageActivityResult } from '../src/core/activities.ts';
 import { redactError, redactOutputs, resolveSecrets } from './lib/secrets.ts';
 import { noSpaceFailure } from './lib/stage.ts';
 import { redactStandardStreams, rememberSecrets, secretsInUse } from '../src/redaction.ts';
@@ -76,12 +77,14 @@ function unavailable(input: StageActivityInput, why: string): never {
  * the result's shape and adds the attempt number (the workflow reports it).
  */
 function wrap(fn: StageActivity): (i: StageActivityInput) => Promise<StageActivityResult> {
-  return async (input) => {
-    const { value: config, secrets } = resolveSecrets(input.config, process.env, input.stage);
+  return async (given) => {
+    const input = liftLegacyFields(given); // a run started by an older mlpipe
+    const { value, secrets } = resolveSecrets({ config: input.config, tunedConfig: input.tunedConfig ?? null }, process.env, input.stage);
     rememberSecrets(secrets);
+    const { config, tunedConfig } = value as { config: JsonObject; tunedConfig: JsonObject | null };
     let res: StageResult;
     try {
-      res = await fn({ ...input, config });
+      res = await fn({ ...input, config, ...(tunedConfig ? { tunedConfig } : {}) });
     } catch (err) {
       throw redactError(noSpaceFailure(err, Context.current().info.attempt), secretsInUse());
     }

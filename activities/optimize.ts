@@ -1,10 +1,10 @@
 // optimize: hyper-parameter search (src/ml/search/) over the tuned train stage's config. Each
 // trial runs the train stage's core (activities/train.ts) in-process on the same dataset with the
 // trial's values set at their config paths; successive halving sets `epochs` to the rung's budget.
-// The compiler embeds the tuned stage's resolved config as `__tunedConfig`. Heartbeats carry every
+// The plan carries the tuned stage's resolved config beside this one (`tunedConfig`). Heartbeats carry every
 // finished trial, so a retried attempt only runs the trials that were not finished.
 import { CancelledFailure } from '@temporalio/common';
-import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { search, setPath, type Method, type Space, type TrialRecord } from '../src/ml/search/index.ts';
 import { invalid, lineage, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import { trainCore } from './train.ts';
@@ -17,8 +17,6 @@ export interface OptimizeConfig {
   parallelism?: number;
   seed?: number;
   objective: { metric: string; direction: 'minimize' | 'maximize' };
-  /** The tuned stage's config (embedded by the compiler). */
-  __tunedConfig?: JsonObject;
 }
 
 interface OptimizeHeartbeat {
@@ -29,9 +27,9 @@ interface OptimizeHeartbeat {
 export async function optimizeCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const at = where(input);
   const cfg = input.config as unknown as OptimizeConfig;
-  const tuned = cfg.__tunedConfig;
+  const tuned = input.tunedConfig;
   if (!tuned || typeof tuned !== 'object') {
-    invalid(`${at}: the plan does not carry the config of the tuned stage ${JSON.stringify(cfg.tunes)} (__tunedConfig); recompile the pipeline with this mlpipe version`);
+    invalid(`${at}: the plan does not carry the config of the tuned stage ${JSON.stringify(cfg.tunes)} (tunedConfig); recompile the pipeline with this mlpipe version`);
   }
   const dataset = requireInput(input, 'dataset', 'dataset');
   const method = cfg.method ?? 'random';

@@ -1,6 +1,6 @@
 // preprocess: the spec's ordered steps → a dataset artifact with its splits and a transform
 // artifact (the fitted column steps) that the model server applies to requests.
-import type { ArtifactRef, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
+import type { ArtifactRef, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { computeStats } from '../src/ml/dataset-stats.ts';
 import { runPreprocess, type PreprocessStep } from '../src/ml/preprocess.ts';
 import { lineage, mapError, readDataset, requireInput, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';

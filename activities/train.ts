@@ -5,9 +5,10 @@
 // when the stage's config and inputs are the same. Cancellation stops at the next batch and keeps
 // the last checkpoint.
 import { CancelledFailure } from '@temporalio/common';
-import { canonicalJson, sha256Hex } from '../src/compiler/canonical.ts';
-import type { ArtifactRef, JsonValue, StageActivityInput, StageResult } from '../src/compiler/plan.ts';
-import { isArtifactRef } from '../src/compiler/plan.ts';
+import { canonicalJson } from '../src/core/canonical.ts';
+import { sha256Hex } from '../src/hash.ts';
+import type { ArtifactRef, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
+import { isArtifactRef } from '../src/core/plan.ts';
 import { backendInfo, selectBackend, type BackendPreference } from '../src/ml/backend.ts';
 import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel, type Checkpoint } from '../src/ml/checkpoint.ts';
 import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
@@ -340,6 +341,9 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   model.dispose();
   const summary = {
     stage: input.stage,
+    // the run that trained it: a later run answered from the step cache links it in its report
+    workflowId: input.run.workflowId,
+    metrics: metrics.map((m) => FIT_METRIC[m]),
     backend,
     engine: res.engine,
     stopReason: res.stopReason,

@@ -17,7 +17,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { JsonValue, StageActivityInput } from '../src/compiler/plan.ts';
+import type { JsonValue, StageActivityInput } from '../src/core/plan.ts';
 
 export type UserActivity = (input: JsonValue, stage: StageActivityInput) => unknown;
 export type UserActivities = Record<string, UserActivity>;

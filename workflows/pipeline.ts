@@ -22,7 +22,16 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { evaluateCondition, readsSecrets, resolveTemplates, type ExprContext, type ExprOptions } from '../src/compiler/expr.ts';
+import {
+  activityName,
+  CACHE_LOOKUP,
+  CACHE_STORE,
+  type CacheLookupInput,
+  type CacheLookupResult,
+  type CacheStoreInput,
+  type StageActivityResult,
+} from '../src/core/activities.ts';
+import { evaluateCondition, readsSecrets, resolveTemplates, type ExprContext, type ExprOptions } from '../src/core/expr.ts';
 import {
   isArtifactRef,
   type ArtifactRef,
@@ -30,26 +39,19 @@ import {
   type JsonValue,
   type PlanNode,
   type StageActivityInput,
-} from '../src/compiler/plan.ts';
+} from '../src/core/plan.ts';
 import {
-  activityName,
   approveSignal,
   approveUpdate,
-  CACHE_LOOKUP,
-  CACHE_STORE,
   retrySignal,
   retryUpdate,
   skipSignal,
   skipUpdate,
   statusQuery,
   TERMINAL,
-  type CacheLookupInput,
-  type CacheLookupResult,
-  type CacheStoreInput,
   type PipelineInput,
   type PipelineResult,
   type RetryRequest,
-  type StageActivityResult,
   type StageState,
 } from './api.ts';
 import { describeFailure } from './failures.ts';
@@ -238,11 +240,17 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
       Object.assign(st, { status: 'running', rounds: round, startedAt: now(), error: undefined });
       try {
         // `${secrets.*}` stays as written: the worker resolves it (its value never enters the history).
-        const config = resolveTemplates({ ...node.config, ...override }, exprContext(), (e) => !readsSecrets(e), exprOptions) as JsonObject;
+        const resolve = (c: JsonObject) => resolveTemplates(c, exprContext(), (e) => !readsSecrets(e), exprOptions) as JsonObject;
+        const config = resolve({ ...node.config, ...override });
+        // The compiler's facts beside the config (older plans carry them inside it): passed on as they are.
+        const extra = {
+          ...(node.location ? { location: node.location } : {}),
+          ...(node.tunedConfig ? { tunedConfig: resolve(node.tunedConfig) } : {}),
+        };
         const inputs = resolveInputs(node);
         let key: string | undefined;
         if (node.cache.enabled) {
-          const found = await lookup(node, config, inputs);
+          const found = await lookup(node, config, extra, inputs);
           key = found?.key;
           if (found?.outputs && !input.noCache) {
             Object.assign(st, { status: 'succeeded', outputs: found.outputs, cached: true, cacheKey: key, attempts: 0, endedAt: now() });
@@ -254,6 +262,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
           stage: node.id,
           kind: node.kind,
           config,
+          ...extra,
           inputs,
           params,
         });
@@ -290,10 +299,10 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
     }
   }
 
-  async function lookup(node: PlanNode, config: JsonObject, inputs: Record<string, ArtifactRef>) {
+  async function lookup(node: PlanNode, config: JsonObject, extra: Pick<CacheLookupInput, 'location' | 'tunedConfig'>, inputs: Record<string, ArtifactRef>) {
     const inputDigests = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.digest]));
     try {
-      return await stepCache(node.id)[CACHE_LOOKUP]({ kind: node.kind, config, inputDigests, ttlMs: node.cache.ttlMs });
+      return await stepCache(node.id)[CACHE_LOOKUP]({ kind: node.kind, config, ...extra, inputDigests, ttlMs: node.cache.ttlMs });
     } catch (err) {
       if (isCancellation(err)) throw err;
       log.warn(`stage ${node.id}: step cache unavailable, running it: ${describeFailure(err)}`);

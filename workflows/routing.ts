@@ -1,4 +1,4 @@
-import type { PlanNode } from '../src/compiler/plan.ts';
+import type { PlanNode } from '../src/core/plan.ts';
 import { DEFAULT_TASK_QUEUE, GPU_TASK_QUEUE } from './api.ts';
 
 /**

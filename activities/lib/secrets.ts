@@ -5,8 +5,8 @@
  * history event; errors and outputs that would carry it back are redacted (src/redaction.ts).
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { findTemplates, readsSecrets, substitute, unescapeTemplates } from '../../src/compiler/expr.ts';
-import type { JsonValue } from '../../src/compiler/plan.ts';
+import { findTemplates, readsSecrets, substitute, unescapeTemplates } from '../../src/core/expr.ts';
+import type { JsonValue } from '../../src/core/plan.ts';
 import { redactValue } from '../../src/redaction.ts';
 
 export const SECRET_ENV_PREFIX = 'MLPIPE_SECRET_';

@@ -2,7 +2,7 @@
 // call outside a worker works too), the artifact store, lineage records and error mapping.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ArtifactKind, ArtifactRef, StageActivityInput } from '../../src/compiler/plan.ts';
+import type { ArtifactKind, ArtifactRef, StageActivityInput } from '../../src/core/plan.ts';
 import { defaultStore, PathEscapeError, StoreFullError, type ArtifactStore, type Lineage } from '../../src/artifacts/index.ts';
 import { decodeDataset, encodeDataset, type Dataset } from '../../src/ml/dataset.ts';
 import { DataError } from '../../src/ml/data-sources.ts';

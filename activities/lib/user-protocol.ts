@@ -6,7 +6,7 @@
  */
 import type { Info } from '@temporalio/activity';
 import type { LogLevel, ProtoFailure } from '@temporalio/common';
-import type { JsonValue, StageActivityInput } from '../../src/compiler/plan.ts';
+import type { JsonValue, StageActivityInput } from '../../src/core/plan.ts';
 
 export type ToChild =
   | { type: 'run'; id: number; name: string; input: JsonValue; stage: StageActivityInput; info: Info }

@@ -19,7 +19,7 @@ import {
   TemporalFailure,
   type ProtoFailure,
 } from '@temporalio/common';
-import type { JsonValue, StageActivityInput } from '../../src/compiler/plan.ts';
+import type { JsonValue, StageActivityInput } from '../../src/core/plan.ts';
 import { describeExit, type UserActivityPool, type UserChild } from './user-pool.ts';
 import { ALIVE_EVERY_MS, type FromChild, type ToChild } from './user-protocol.ts';
 

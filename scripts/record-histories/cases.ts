@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { compileFile } from '../../src/compiler/index.ts';
-import type { Plan } from '../../src/compiler/plan.ts';
+import type { Plan } from '../../src/core/plan.ts';
 import type { SourceInfo } from '../../src/compiler/source.ts';
 import { pipelineFiles } from '../../src/cli/pipeline-files.ts';
 import { executeChanges, loadDesired, planChanges } from '../../src/schedules/apply.ts';

@@ -7,7 +7,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink, write
 import { dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import writeFileAtomic from 'write-file-atomic';
-import type { ArtifactRef } from '../compiler/plan.ts';
+import type { ArtifactRef } from '../core/plan.ts';
 import {
   ArtifactNotFoundError,
   corrupt,

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import type { ArtifactRef } from '../compiler/plan.ts';
+import type { ArtifactRef } from '../core/plan.ts';
 import { ArtifactTooLargeError } from './local.ts';
 import { runDirName, runDirNames } from './run-dir.ts';
 import { createS3Client, endpointLabel, parseS3Uri, type ClientOptions } from './s3-client.ts';

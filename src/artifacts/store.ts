@@ -4,7 +4,7 @@
 // record (who made it, from what) is kept per put; a run also has named files (its report
 // sections) that any host can read back.
 import { createHash } from 'node:crypto';
-import type { ArtifactKind, ArtifactRef } from '../compiler/plan.ts';
+import type { ArtifactKind, ArtifactRef } from '../core/plan.ts';
 
 /** Where an artifact came from. One record per put (the same bytes may be put by several runs). */
 export interface Lineage {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
-import type { Plan } from '../compiler/plan.ts';
+import type { Plan } from '../core/plan.ts';
 import { UsageError } from './errors.ts';
 import { prototypeKeyPath } from '../spec/reserved-names.ts';
 import { connectClient, connectionConfig, type ConnectionConfig, type ConnectionFlags } from '../temporal/connection.ts';

@@ -1,12 +1,14 @@
 /**
  * Spec → plan. Pure: the same valid spec, params and base directory give a byte-identical plan.
  */
-import type { ActivityOptionsPlan, JsonObject, Plan, PlanNode, SchedulePlan, StageKind } from './plan.ts';
-import { canonical, sha256Hex } from './canonical.ts';
+import type { ActivityOptionsPlan, Plan, PlanNode, SchedulePlan } from '../core/plan.ts';
+import { canonical } from '../core/canonical.ts';
+import { sha256Hex } from '../hash.ts';
 import { levels, type Needs } from '../spec/dag.ts';
-import { parseDuration } from '../spec/duration.ts';
+import { parseDuration } from '../core/duration.ts';
 import { bindInputs, stageNeeds } from '../spec/semantic.ts';
-import { COMMON_FIELDS, DEFAULT_HEARTBEAT, defaultStartToClose, isArtifactType, stageOutputs } from '../spec/stage-kinds.ts';
+import { DEFAULT_HEARTBEAT, isArtifactType, ownFields } from '../spec/stage-common.ts';
+import { descriptorOf, stageOutputs } from '../spec/stages/index.ts';
 import type { Cache, Pipeline, Stage } from '../spec/types.gen.ts';
 import type { ValidSpec } from '../spec/validate.ts';
 
@@ -31,20 +33,7 @@ function cacheOf(c: Cache | undefined): { enabled: boolean; ttlMs?: number } | u
   return { enabled: c.enabled ?? true, ...(c.ttl ? { ttlMs: parseDuration(c.ttl) } : {}) };
 }
 
-/**
- * A collect stage reading a file or URL whose content can change under the same config: the
- * step cache (keyed by config) would serve yesterday's data, so it runs every time unless its
- * content is pinned by `sha256` or the stage sets `cache` itself. Its dataset is
- * content-addressed, so unchanged data still makes every downstream stage a cache hit.
- * (Built-in sources, mnist and seeded synthetic data, are what their config says.)
- */
-function readsChangingData(kind: StageKind, s: Stage): boolean {
-  if (kind !== 'collect') return false;
-  const src = (s as { source?: { type?: string; sha256?: string } }).source;
-  return (src?.type === 'csv' || src?.type === 'json' || src?.type === 'ndjson') && !src.sha256;
-}
-
-function activityOptions(p: Pipeline, kind: StageKind, s: Stage): ActivityOptionsPlan {
+function activityOptions(p: Pipeline, s: Stage): ActivityOptionsPlan {
   const d = p.defaults ?? {};
   const retry = { ...d.retry, ...s.retry };
   const scheduleToClose = s.timeouts?.scheduleToClose ?? d.timeouts?.scheduleToClose;
@@ -52,7 +41,7 @@ function activityOptions(p: Pipeline, kind: StageKind, s: Stage): ActivityOption
   const gpu = (s.resources?.gpu ?? 0) > 0;
   return {
     taskQueue: s.taskQueue ?? (gpu ? d.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE : d.taskQueue ?? DEFAULT_TASK_QUEUE),
-    startToCloseTimeoutMs: parseDuration(s.timeouts?.startToClose ?? d.timeouts?.startToClose ?? defaultStartToClose(kind)),
+    startToCloseTimeoutMs: parseDuration(s.timeouts?.startToClose ?? d.timeouts?.startToClose ?? descriptorOf(s).defaultStartToClose),
     ...(scheduleToClose ? { scheduleToCloseTimeoutMs: parseDuration(scheduleToClose) } : {}),
     heartbeatTimeoutMs: parseDuration(heartbeat),
     retry: {
@@ -67,28 +56,24 @@ function activityOptions(p: Pipeline, kind: StageKind, s: Stage): ActivityOption
 
 function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): PlanNode {
   const s = p.stages[name]!;
-  const kind = s.type as StageKind;
-  const config: JsonObject = {};
-  for (const [k, v] of Object.entries(s)) if (!COMMON_FIELDS.has(k)) config[k] = v as JsonObject[string];
-  if (kind === 'collect') {
-    config.__baseDir = opts.baseDir;
-    // where a worker with its own checkout (`mlpipe worker --repo-root`) finds the same files
-    if (opts.repoDir !== undefined) config.__repoDir = opts.repoDir;
-  }
-  if (kind === 'optimize') {
-    // Trials train the tuned stage's model with overrides: they need its whole config.
-    const tuned = p.stages[(s as { tunes: string }).tunes]!;
-    config.__tunedConfig = Object.fromEntries(Object.entries(tuned).filter(([k]) => !COMMON_FIELDS.has(k))) as JsonObject;
-  }
-  const outputs = stageOutputs(kind, s as unknown as Record<string, unknown>);
+  const kind = s.type;
+  const desc = descriptorOf(s);
+  const config = ownFields(s);
+  // facts only the compiler knows, beside the config (collect's location, optimize's tunedConfig)
+  const beside = desc.compile?.(s, { pipeline: p, ...opts }) ?? {};
+  const outputs = stageOutputs(s);
   const inputs = Object.fromEntries(
     Object.entries(bindInputs(p, needs, name)).map(([input, b]) => {
-      const t = stageOutputs(p.stages[b.stage]!.type as StageKind, p.stages[b.stage] as unknown as Record<string, unknown>)[b.output]!;
+      const t = stageOutputs(p.stages[b.stage]!)[b.output]!;
       if (!isArtifactType(t)) throw new Error(`internal: input ${input} of ${name} bound to non-artifact ${b.stage}.${b.output}`);
       return [input, { stage: b.stage, output: b.output, kind: t }];
     }),
   );
-  const cache = cacheOf(s.cache) ?? (readsChangingData(kind, s) ? { enabled: false } : undefined) ?? cacheOf(p.defaults?.cache) ?? { enabled: true };
+  // A kind whose purpose is a side effect always runs (validate refuses `cache` on it); the
+  // workflow needs no rule of its own: it looks up only nodes whose cache is enabled.
+  const cache = !desc.cacheable
+    ? { enabled: false }
+    : cacheOf(s.cache) ?? (desc.cacheOffByDefault?.(s) ? { enabled: false } : undefined) ?? cacheOf(p.defaults?.cache) ?? { enabled: true };
   return {
     id: name,
     kind,
@@ -96,9 +81,10 @@ function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): 
     needs: [...(s.needs ?? [])].sort(),
     ...(s.when ? { when: s.when } : {}),
     config,
+    ...beside,
     inputs,
     outputs,
-    activity: activityOptions(p, kind, s),
+    activity: activityOptions(p, s),
     cache,
     onFailure: s.onFailure ?? p.defaults?.onFailure ?? 'fail',
     approval: s.approval ?? false,

@@ -1,5 +1,5 @@
 /** The plan's DAG as Mermaid and Graphviz DOT text. Conditional stages are drawn dashed. */
-import type { Plan } from './plan.ts';
+import type { Plan } from '../core/plan.ts';
 
 export function toMermaid(plan: Plan): string {
   const lines = ['flowchart TD'];

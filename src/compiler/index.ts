@@ -3,11 +3,11 @@ import { dirname, resolve } from 'node:path';
 import { SpecError, type Diagnostic } from '../spec/diagnostics.ts';
 import { validateFile } from '../spec/validate.ts';
 import { compile } from './compile.ts';
-import type { Plan } from './plan.ts';
+import type { Plan } from '../core/plan.ts';
 import { sourceInfo, type SourceInfo } from './source.ts';
 
 export { compile } from './compile.ts';
-export type { Plan } from './plan.ts';
+export type { Plan } from '../core/plan.ts';
 export { SpecError } from '../spec/diagnostics.ts';
 
 export interface CompileResult {

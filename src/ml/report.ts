@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import type { RunContext } from '../compiler/plan.ts';
+import type { RunContext } from '../core/plan.ts';
 import { runDirName, runDirNames } from '../artifacts/run-dir.ts';
 import type { ArtifactRecord, ArtifactStore } from '../artifacts/store.ts';
 import { mlpipeHome } from '../home.ts';
@@ -23,6 +23,8 @@ export interface TrainingSection {
   engine?: { engine: 'graph' | 'eager'; reason?: string };
   stopReason: string;
   metrics: string[];
+  /** Set when the stage came from the step cache: the run that trained it ('' when unknown). */
+  cachedFrom?: string;
 }
 
 export interface EvaluationSection {
@@ -34,6 +36,8 @@ export interface EvaluationSection {
   passed: boolean;
   /** e.g. labels the model was not trained on, counted as classes of their own. */
   warnings?: string[];
+  /** Set when the stage came from the step cache: the run that evaluated it ('' when unknown). */
+  cachedFrom?: string;
 }
 
 export interface RunReportData {
@@ -119,6 +123,11 @@ export async function fetchRunReport(workflowId: string, store: ArtifactStore, e
   return writeRunReport(data, env);
 }
 
+function cachedNote(from: string | undefined): string {
+  if (from === undefined) return '';
+  return ` <small>(from the step cache${from ? `: computed by run <code>${esc(from)}</code>` : ''})</small>`;
+}
+
 /** Render `data` to report.html; returns its path. */
 export async function writeRunReport(data: RunReportData, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const file = reportPath(data.run.workflowId, env);
@@ -145,7 +154,7 @@ export function renderReport(d: RunReportData): string {
     const epochs = t.history.map((h) => h.logs);
     const series = (k: string) => epochs.map((l) => l[k] ?? null);
     out.push(
-      `<h2>Training: ${esc(t.stage)}</h2>`,
+      `<h2>Training: ${esc(t.stage)}${cachedNote(t.cachedFrom)}</h2>`,
       `<p>${t.history.length} epochs · stopped: ${esc(t.stopReason)} · backend ${esc(t.backend.backend)}` +
         (t.backend.tfVersion ? ` (TensorFlow ${esc(t.backend.tfVersion)})` : '') + ` · tfjs ${esc(t.backend.tfjsVersion)}` +
         (t.engine ? ` · ${t.engine.engine === 'graph' ? 'graph training step' : `eager ops${t.engine.reason ? ` (${esc(t.engine.reason)})` : ''}`}` : '') + '</p>',
@@ -161,7 +170,7 @@ export function renderReport(d: RunReportData): string {
   }
   for (const e of Object.values(d.evaluation)) {
     out.push(
-      `<h2>Evaluation: ${esc(e.stage)} (${esc(e.split)} split) — <span class="${e.passed ? 'pass' : 'fail'}">${e.passed ? 'passed' : 'failed'}</span></h2>`,
+      `<h2>Evaluation: ${esc(e.stage)} (${esc(e.split)} split)${cachedNote(e.cachedFrom)} — <span class="${e.passed ? 'pass' : 'fail'}">${e.passed ? 'passed' : 'failed'}</span></h2>`,
       ...(e.warnings ?? []).map((w) => `<p class="fail">warning: ${esc(w)}</p>`),
       '<table><tr><th>metric</th><th>value</th></tr>',
     );

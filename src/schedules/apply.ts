@@ -12,14 +12,14 @@
  */
 import { dirname, isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
-import type { Plan } from '../compiler/plan.ts';
+import type { Plan } from '../core/plan.ts';
+import { baseDirs, portablePlan } from '../compiler/portable.ts';
 import type { ValidationResult } from '../spec/validate.ts';
 import type { PipelineInput } from '../../workflows/api.ts';
 import type { SourceInfo } from '../temporal/runs.ts';
 import {
   DEFAULT_SCOPE,
   managedMemo,
-  portablePlan,
   scheduleIdFor,
   scheduleOptions,
   scheduleText,
@@ -33,11 +33,6 @@ export interface Desired extends ScheduleSource {
   source: SourceInfo;
   /** Collect stages' base dir was given (`--workers-root`): a change of it is a change. */
   baseDirPinned?: boolean;
-}
-
-/** The collect stages' base dirs (machine paths the portable hash leaves out). */
-function baseDirs(plan: Plan): string[] {
-  return plan.nodes.map((n) => n.config.__baseDir).filter((d): d is string => typeof d === 'string');
 }
 
 export interface Loaded {

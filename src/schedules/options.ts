@@ -9,8 +9,10 @@
  * compares plans by `stableHash` (see below).
  */
 import type { ScheduleOptions, ScheduleOptionsStartWorkflowAction, ScheduleOverlapPolicy } from '@temporalio/client';
-import { canonicalJson, sha256Hex } from '../compiler/canonical.ts';
-import type { JsonObject, Plan, SchedulePlan } from '../compiler/plan.ts';
+import { canonicalJson } from '../core/canonical.ts';
+import { sha256Hex } from '../hash.ts';
+import { portablePlan } from '../compiler/portable.ts';
+import type { Plan, SchedulePlan } from '../core/plan.ts';
 import {
   DEFAULT_TASK_QUEUE,
   PIPELINE_WORKFLOW_TYPE,
@@ -47,25 +49,7 @@ export function managedMemo(memo: Record<string, unknown> | undefined): ManagedM
   return { managedBy: 'mlpipe', pipeline: memo.pipeline, scope: typeof memo.scope === 'string' ? memo.scope : DEFAULT_SCOPE };
 }
 
-/**
- * The plan without what depends on the machine that compiled it: the compiler writes the spec's
- * absolute directory into every collect stage (`config.__baseDir`), so the compiler's `hash`
- * differs between a laptop and a CI checkout of the same commit. `apply` compares this instead.
- */
-export function portablePlan(plan: Plan): JsonObject {
-  const { hash: _hash, ...rest } = plan;
-  return JSON.parse(
-    JSON.stringify({
-      ...rest,
-      nodes: plan.nodes.map((n) => {
-        const { __baseDir: _b, ...config } = n.config;
-        return { ...n, config };
-      }),
-    }),
-  ) as JsonObject;
-}
-
-/** What `apply` compares: the portable plan and the workflow task queue of the action. */
+/** What `apply` compares: the portable plan (no machine paths) and the workflow task queue of the action. */
 export function stableHash(plan: Plan, taskQueue: string): string {
   return sha256Hex(canonicalJson({ plan: portablePlan(plan), taskQueue }));
 }

@@ -10,7 +10,7 @@
 // server's address (`_server.json`) and its token; JSON entries an older mlpipe wrote there are
 // imported once (registry-import.ts).
 import { dirname, join } from 'node:path';
-import type { ArtifactRef } from '../compiler/plan.ts';
+import type { ArtifactRef } from '../core/plan.ts';
 import { dbUrl, openDb, type Db } from '../db/index.ts';
 import { mlpipeHome } from '../home.ts';
 import { importJsonEntries } from './registry-import.ts';

@@ -1,16 +1,21 @@
 // The model server: serves every model in the registry over HTTP (node:http) and follows the
 // registry as deploys and rollbacks change it (polling each entry's revision, so it works the
-// same on every file system). Routes:
-//   POST /v1/models/<name>:predict   {"instances": [{col: value, ...}], "labels"?: [...]}
-//   GET  /v1/models/<name>            versions and the traffic split
+// same on every file system). Routes (docs/serving.md):
+//   POST /v1/models/<name>:predict   mlpipe's own: {"instances": [{col: value, ...}], "labels"?: [...]}
+//                                    TF Serving's: any other body, or one with "signature_name"
+//   POST /v1/models/<name>/versions/<n>:predict, /labels/<label>:predict   (TF Serving, pinned)
+//   GET  /v1/models/<name>[/versions/<n>]   versions, the traffic split and TF Serving's model status
+//   GET  /v1/models/<name>[/versions/<n>]/metadata   TF Serving's signature_def
 //   GET  /v1/models/<name>/metrics?window=1h   per version: requests, errors, latency p50/p95
 //   GET  /v1/models/<name>/recent?window=1h    recent request rows (drift monitoring)
-//   GET  /healthz
+//   /v2/...                          KServe Open Inference Protocol v2 (protocols/kserve-v2.ts)
+//   GET  /healthz, /livez (liveness), /readyz (readiness), /metrics (Prometheus)
 // Feedback (`labels`) and /recent need the bearer token (src/serving/auth.ts) and are off without one.
 // Requests are turned into features by the version's saved transform (src/ml/preprocess.ts
 // applyTransform: the exact fitted steps of training, so no training/serving skew).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as TfModule from '@tensorflow/tfjs';
@@ -20,7 +25,7 @@ import { loadModel, type ModelMeta } from '../ml/checkpoint.ts';
 import { Rng } from '../ml/data-rng.ts';
 import { DataError } from '../ml/data-sources.ts';
 import { applyTransform, type Transform } from '../ml/preprocess.ts';
-import { parseDuration } from '../spec/duration.ts';
+import { parseDuration } from '../core/duration.ts';
 // The batch predictor evaluate uses (probabilities from logits, argmax): one definition of "predict".
 import { predict } from '../ml/checkpoint.ts';
 import { inferenceFn } from '../ml/graph/forward.ts';
@@ -28,6 +33,11 @@ import { bearerMatches, TOKEN_FILE_ENV } from './auth.ts';
 import { FeatureLog, MetricsBook, ruleBreaches } from './metrics.ts';
 import writeFileAtomic from 'write-file-atomic';
 import { liveVersions, Registry, settleCandidate, type ModelVersion, type RegistryEntry } from './registry.ts';
+import { ServingMetrics, type RequestLabels } from './prometheus.ts';
+import { servingTransform, signatureOf, type RowResult, type Signature } from './signature.ts';
+import * as tfs from './protocols/tfserving.ts';
+import * as v2 from './protocols/kserve-v2.ts';
+import { labelsOf, resolveVersion, versionNumber } from './protocols/versions.ts';
 
 export interface ServerOptions {
   registry?: Registry;
@@ -53,7 +63,9 @@ interface Loaded {
   meta: ModelMeta;
   /** The model's inference pass, compiled to one TensorFlow function when it can be. */
   inference: ReturnType<typeof inferenceFn>;
+  /** The saved transform, its input schema narrowed to the columns the model uses. */
   transform?: Transform;
+  signature?: Signature;
 }
 
 function unload(l: Loaded): void {
@@ -66,12 +78,16 @@ interface Served {
   versions: Map<string, Loaded>;
   metrics: MetricsBook;
   features: FeatureLog;
+  /** Live versions that failed to load, with why (model status, readiness). */
+  failed: Map<string, string>;
 }
 
 export interface Prediction {
   label?: string | number;
   probabilities?: number[];
   value?: number;
+  /** Columns sent that the model does not use (an id), echoed back. */
+  passthrough?: Record<string, unknown>;
 }
 
 const MAX_BODY = 10 * 1024 * 1024;
@@ -94,6 +110,12 @@ export class ModelServer {
   private http?: Server;
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
+  private synced = false;
+  /** The registry's model names at the last sync (readiness is answered without a database read). */
+  private registeredNames: string[] = [];
+  private stopping = false;
+  /** Prometheus metrics (GET /metrics). */
+  readonly prom = new ServingMetrics();
   url = '';
 
   constructor(private readonly o: ServerOptions = {}) {
@@ -105,6 +127,7 @@ export class ModelServer {
   async start(): Promise<string> {
     selectBackend();
     await this.sync();
+    this.synced = true;
     this.http = createServer((req, res) => void this.handle(req, res));
     const host = this.o.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
@@ -131,6 +154,7 @@ export class ModelServer {
   async stop(): Promise<void> {
     const http = this.http;
     this.http = undefined;
+    this.stopping = true;
     clearTimeout(this.timer);
     await this.polling;
     if (http) {
@@ -144,7 +168,9 @@ export class ModelServer {
 
   /** Load what the registry says is live; drop what is no longer; settle canaries past their duration. */
   async sync(): Promise<void> {
-    for (const name of await this.registry.names()) {
+    const names = await this.registry.names();
+    this.registeredNames = names;
+    for (const name of names) {
       let entry: RegistryEntry | undefined;
       try {
         entry = await this.registry.get(name);
@@ -158,7 +184,7 @@ export class ModelServer {
         await this.settleIfDue(s);
         continue;
       }
-      s ??= { entry, versions: new Map(), metrics: new MetricsBook(), features: new FeatureLog() };
+      s ??= { entry, versions: new Map(), metrics: new MetricsBook(), features: new FeatureLog(), failed: new Map() };
       const live = liveVersions(entry);
       const loaded = new Map<string, Loaded>();
       for (const v of live) {
@@ -169,25 +195,49 @@ export class ModelServer {
         }
         const version = entry.versions.find((x) => x.version === v);
         if (!version) continue;
+        const t0 = performance.now();
         try {
           loaded.set(v, await this.load(version));
+          this.prom.loaded(name, v, (performance.now() - t0) / 1000);
+          s.failed.delete(v);
           this.o.log?.(`${name} ${v}: loaded`);
         } catch (e) {
+          this.prom.loadFailed(name, v);
+          s.failed.set(v, (e as Error).message);
           this.o.log?.(`${name} ${v}: cannot load: ${(e as Error).message}`);
         }
       }
+      for (const v of s.failed.keys()) if (!live.includes(v)) s.failed.delete(v);
       for (const [v, l] of s.versions) if (!loaded.has(v)) unload(l);
       s.versions = loaded;
       s.entry = entry;
       this.models.set(name, s);
+      this.prom.traffic(name, split(entry));
       await this.settleIfDue(s);
     }
+    this.prom.setReady(this.readiness().ready);
+  }
+
+  /** Ready: the first registry sync is done, not stopping, and every model has a version to answer. */
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.synced) reasons.push('loading the registry');
+    if (this.stopping) reasons.push('shutting down');
+    for (const name of this.registeredNames) {
+      const s = this.models.get(name);
+      // A model with no live version (every one withdrawn) has nothing to load: not a reason.
+      if (s && liveVersions(s.entry).length === 0) continue;
+      if (!s || !this.route(s, true)) reasons.push(`model ${name} has no loaded version${s?.failed.size ? ` (${[...s.failed].map(([v, e]) => `${v}: ${e}`).join('; ')})` : ''}`);
+    }
+    return { ready: reasons.length === 0, reasons };
   }
 
   private async load(v: ModelVersion): Promise<Loaded> {
     const { model, meta } = await loadModel(await this.store.get(v.model));
-    const transform = v.transform ? (JSON.parse((await this.store.get(v.transform)).toString('utf8')) as Transform) : undefined;
-    return { version: v, model, meta, inference: inferenceFn(getTf(), model, meta.spec), transform };
+    const saved = v.transform ? (JSON.parse((await this.store.get(v.transform)).toString('utf8')) as Transform) : undefined;
+    const transform = saved && servingTransform(saved);
+    const signature = transform && signatureOf(transform, meta);
+    return { version: v, model, meta, inference: inferenceFn(getTf(), model, meta.spec), transform, signature };
   }
 
   /** A canary observed for its whole duration is promoted, or rolled back if it breaks the rule. */
@@ -206,40 +256,169 @@ export class ModelServer {
     this.o.log?.(`${s.entry.name} ${c.version}: ${next.traffic.primary === c.version ? 'promoted' : 'rolled back'}`);
   }
 
-  /** The version a request goes to: the canary gets `weight`% of requests. */
-  private route(s: Served): string | undefined {
+  /** The version a request goes to: the canary gets `weight`% of requests. `peek`: no draw. */
+  private route(s: Served, peek = false): string | undefined {
     const c = s.entry.traffic.candidate;
-    if (c?.mode === 'canary' && s.versions.has(c.version) && this.rng.next() * 100 < c.weight) return c.version;
+    if (!peek && c?.mode === 'canary' && s.versions.has(c.version) && this.rng.next() * 100 < c.weight) return c.version;
     const p = s.entry.traffic.primary;
     if (p && s.versions.has(p)) return p;
     return c?.mode === 'canary' && s.versions.has(c.version) ? c.version : undefined;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    const at: RequestLabels = { route: 'unknown', model: '', version: '' };
+    // 'close' also fires when the client goes away mid-answer, which is worth counting too.
+    res.once('close', () => this.prom.request(at, res.statusCode, (performance.now() - t0) / 1000));
     try {
       const url = new URL(req.url ?? '/', 'http://x');
       const path = url.pathname;
-      if (path === '/healthz' && req.method === 'GET') return send(res, 200, { ok: true, models: [...this.models.keys()] });
-      const m = /^\/v1\/models\/([a-z0-9-]+)(:predict|\/metrics|\/recent)?$/.exec(path);
+      if (path === '/metrics' || path === '/healthz' || path === '/livez' || path === '/readyz') {
+        if (req.method !== 'GET') throw new HttpError(405, `${path} takes GET`);
+        at.route = path === '/metrics' ? 'metrics' : 'health';
+        if (path === '/metrics') return sendText(res, 200, await this.prom.text(), this.prom.contentType);
+        if (path === '/livez') return send(res, 200, { live: true });
+        const r = this.readiness();
+        if (path === '/readyz') return send(res, r.ready ? 200 : 503, r);
+        return send(res, 200, { ok: true, ready: r.ready, models: [...this.models.keys()] });
+      }
+      if (path === '/v2' || path.startsWith('/v2/')) return await this.v2(req, res, path, at);
+      const m = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(:predict|:classify|:regress|\/metadata|\/metrics|\/recent)?$/.exec(path);
       if (!m) throw new HttpError(404, `no route ${req.method} ${path}`);
-      const s = this.models.get(m[1]!);
-      if (!s) throw new HttpError(404, `no model ${JSON.stringify(m[1])} is deployed (models: ${[...this.models.keys()].join(', ') || 'none'})`);
-      const window = windowOf(url);
-      if (m[2] === ':predict') {
+      const [, name, number, label, op] = m;
+      const s = this.served(name!);
+      at.model = s.entry.name;
+      const pinned = number !== undefined || label !== undefined ? this.pin(s, number, label) : undefined;
+      if (op === ':classify' || op === ':regress') {
+        at.route = 'tfserving:predict';
+        throw new tfs.TfError(400, `${op.slice(1)} takes tf.Example inputs, which mlpipe models do not export; use ${path.replace(op, ':predict')} (signatures serving_default and predict)`);
+      }
+      if (op === ':predict') {
         if (req.method !== 'POST') throw new HttpError(405, 'predict takes POST');
-        return send(res, 200, await this.predict(s, await readJson(req), req));
+        const body = await readJson(req);
+        if (isMlpipeBody(body)) {
+          at.route = 'mlpipe:predict';
+          return send(res, 200, await this.predict(s, body, req, pinned, at));
+        }
+        at.route = 'tfserving:predict';
+        const l = this.pick(s, pinned, at);
+        const r = tfs.parsePredict(body, signature(l));
+        return send(res, 200, tfs.predictResponse(r, this.answer(s, l, r.rows, { pinned: !!pinned })));
       }
       if (req.method !== 'GET') throw new HttpError(405, `${path} takes GET`);
-      if (m[2] === '/metrics') return send(res, 200, { model: s.entry.name, windowMs: window, versions: s.metrics.summary(window) });
-      if (m[2] === '/recent') {
+      if (op === '/metadata') {
+        at.route = 'tfserving:metadata';
+        const l = this.pick(s, pinned ?? this.route(s, true), at);
+        return send(res, 200, tfs.metadataResponse(s.entry.name, versionNumber(l.version), signature(l)));
+      }
+      if (pinned) {
+        at.route = 'tfserving:status';
+        at.version = pinned;
+        return send(res, 200, tfs.statusResponse([this.state(s, pinned)]));
+      }
+      const window = windowOf(url);
+      if (op === '/metrics') {
+        at.route = 'mlpipe:metrics';
+        return send(res, 200, { model: s.entry.name, windowMs: window, versions: s.metrics.summary(window) });
+      }
+      if (op === '/recent') {
+        at.route = 'mlpipe:recent';
         this.authorize(req, 'the request log (/recent: raw rows as sent)');
         return send(res, 200, { model: s.entry.name, windowMs: window, rows: s.features.since(window) });
       }
-      return send(res, 200, describe(s));
+      at.route = 'mlpipe:model';
+      // mlpipe's description and TF Serving's model status in one answer (their keys do not clash).
+      return send(res, 200, { ...(describe(s) as object), ...(tfs.statusResponse(liveVersions(s.entry).map((v) => this.state(s, v))) as object) });
     } catch (e) {
-      const status = e instanceof HttpError ? e.status : e instanceof DataError ? 400 : 500;
+      const status = e instanceof HttpError || e instanceof tfs.TfError || e instanceof v2.V2Error ? e.status : e instanceof DataError ? 400 : 500;
       send(res, status, { error: (e as Error).message }, e instanceof HttpError ? e.headers : {});
     }
+  }
+
+  /** KServe Open Inference Protocol v2 (protocols/kserve-v2.ts). */
+  private async v2(req: IncomingMessage, res: ServerResponse, path: string, at: RequestLabels): Promise<void> {
+    if (path === '/v2' || path === '/v2/health/live' || path === '/v2/health/ready') {
+      if (req.method !== 'GET') throw new v2.V2Error(405, `${path} takes GET`);
+      at.route = path === '/v2' ? 'v2:server' : 'v2:health';
+      if (path === '/v2') return send(res, 200, v2.serverMetadata);
+      if (path === '/v2/health/live') return send(res, 200, { live: true });
+      const r = this.readiness();
+      return send(res, r.ready ? 200 : 503, r.ready ? { ready: true } : { ready: false, error: r.reasons.join('; ') });
+    }
+    const m = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/.exec(path);
+    if (!m) throw new v2.V2Error(404, `no route ${req.method} ${path}`);
+    const [, name, version, op] = m;
+    const s = this.served(decodePart(name!));
+    at.model = s.entry.name;
+    let pinned: string | undefined;
+    if (version !== undefined) {
+      pinned = resolveVersion(s.entry, { name: decodePart(version) });
+      if (!pinned) throw new v2.V2Error(404, `model ${s.entry.name} has no version ${JSON.stringify(version)} (versions: ${s.entry.versions.map((x) => `${versionNumber(x)} (${x.version})`).join(', ')})`);
+    }
+    if (op === '/infer') {
+      if (req.method !== 'POST') throw new v2.V2Error(405, 'infer takes POST');
+      at.route = 'v2:infer';
+      const body = await readBody(req);
+      const l = this.pick(s, pinned, at);
+      const r = v2.parseInfer(body, header(req, 'inference-header-content-length'), signature(l));
+      const out = v2.inferResponse(s.entry.name, String(versionNumber(l.version)), r, this.answer(s, l, r.rows, { pinned: !!pinned }));
+      const headers: Record<string, string | number> = { 'content-type': out.headerLength === undefined ? 'application/json' : 'application/octet-stream', 'content-length': out.body.length };
+      if (out.headerLength !== undefined) headers['inference-header-content-length'] = out.headerLength;
+      res.writeHead(200, headers);
+      res.end(out.body);
+      return;
+    }
+    if (req.method !== 'GET') throw new v2.V2Error(405, `${path} takes GET`);
+    if (op === '/ready') {
+      at.route = 'v2:ready';
+      const l = this.pick(s, pinned ?? this.route(s, true), at);
+      return send(res, 200, { name: s.entry.name, ready: true, version: String(versionNumber(l.version)) });
+    }
+    at.route = 'v2:model';
+    const l = this.pick(s, pinned ?? this.route(s, true), at);
+    const versions = pinned ? [l.version] : [...s.versions.values()].map((x) => x.version);
+    return send(res, 200, v2.modelMetadata(s.entry.name, versions.map((x) => String(versionNumber(x))), signature(l)));
+  }
+
+  private served(name: string): Served {
+    const s = this.models.get(name);
+    if (!s) throw new HttpError(404, `no model ${JSON.stringify(name)} is deployed (models: ${[...this.models.keys()].join(', ') || 'none'})`);
+    return s;
+  }
+
+  /** The registry version a /versions/<n> or /labels/<label> path names (404 if none). */
+  private pin(s: Served, number?: string, label?: string): string {
+    const v = resolveVersion(s.entry, { number, label });
+    if (v) return v;
+    throw new HttpError(
+      404,
+      number !== undefined
+        ? `Servable not found for request: Specific(${s.entry.name}, ${number}) (versions: ${s.entry.versions.map((x) => `${versionNumber(x)} (${x.version})`).join(', ')})`
+        : `Unrecognized servable version label: ${label} (labels: stable, canary, or a version name like ${s.entry.versions.at(-1)?.version ?? 'v1'})`,
+    );
+  }
+
+  /** The loaded version a request goes to: the pinned one, or the traffic split's pick. */
+  private pick(s: Served, pinned: string | undefined, at: RequestLabels): Loaded {
+    const version = pinned ?? this.route(s);
+    if (!version) throw new HttpError(503, `model ${s.entry.name} has no loadable version`);
+    const l = s.versions.get(version);
+    if (!l) {
+      const why = s.failed.get(version);
+      if (why) throw new HttpError(503, `version ${version} of ${s.entry.name} failed to load: ${why}`);
+      throw new HttpError(404, `Servable not found for request: Specific(${s.entry.name}, ${versionNumber(s.entry.versions.find((x) => x.version === version)!)}): version ${version} is not live (live: ${[...s.versions.keys()].join(', ') || 'none'})`);
+    }
+    at.version = version;
+    return l;
+  }
+
+  private state(s: Served, version: string): tfs.VersionState {
+    const v = s.entry.versions.find((x) => x.version === version)!;
+    const number = versionNumber(v);
+    if (s.versions.has(version)) return { number, state: 'AVAILABLE' };
+    const why = s.failed.get(version);
+    if (why) return { number, state: 'END', error: why };
+    return { number, state: liveVersions(s.entry).includes(version) ? 'LOADING' : 'END' };
   }
 
   /** Feedback and the request log: only with the server's token, and off when it has none. */
@@ -253,7 +432,8 @@ export class ModelServer {
     }
   }
 
-  private async predict(s: Served, body: unknown, req: IncomingMessage): Promise<unknown> {
+  /** mlpipe's own route: labels, probabilities, pass-through columns, the version that answered. */
+  private async predict(s: Served, body: unknown, req: IncomingMessage, pinned: string | undefined, at: RequestLabels): Promise<unknown> {
     const b = body as { instances?: unknown; labels?: unknown };
     if (!b || typeof b !== 'object' || !Array.isArray(b.instances) || b.instances.some((r) => !r || typeof r !== 'object' || Array.isArray(r))) {
       throw new HttpError(400, 'send {"instances": [{"<column>": value, ...}, ...]}');
@@ -268,36 +448,52 @@ export class ModelServer {
       }
       labels = b.labels;
     }
-    const version = this.route(s);
-    if (!version) throw new HttpError(503, `model ${s.entry.name} has no loadable version`);
+    const l = this.pick(s, pinned, at);
+    const out = this.answer(s, l, rows, { labels, pinned: !!pinned });
+    const used = new Set(l.signature?.inputs.map((c) => c.name));
+    const predictions: Prediction[] = out.map((r, i) => {
+      const p: Prediction = r.value !== undefined ? { value: r.value } : { label: r.label, ...(r.probabilities ? { probabilities: r.probabilities } : {}) };
+      const extra = Object.entries(rows[i]!).filter(([k]) => !used.has(k));
+      if (extra.length) p.passthrough = Object.fromEntries(extra);
+      return p;
+    });
+    return { model: s.entry.name, version: l.version.version, predictions };
+  }
+
+  /** Run `rows` on version `l` and record it (metrics, the feature log, a shadow copy), for every protocol. */
+  private answer(s: Served, l: Loaded, rows: Record<string, unknown>[], o: { labels?: unknown[]; pinned: boolean }): RowResult[] {
+    const version = l.version.version;
     const t0 = performance.now();
-    let out: Prediction[];
+    let out: RowResult[];
     try {
-      out = this.run(s.versions.get(version)!, rows);
+      out = this.run(l, rows);
     } catch (e) {
       // Bad input is the caller's error (400), not the version's; anything else counts against it.
       if (!(e instanceof DataError)) s.metrics.record(version, { t: Date.now(), ok: false, ms: performance.now() - t0 });
       throw e;
     }
-    s.metrics.record(version, { t: Date.now(), ok: true, ms: performance.now() - t0, ...score(out, labels) });
+    s.metrics.record(version, { t: Date.now(), ok: true, ms: performance.now() - t0, ...score(out, o.labels) });
     s.features.add(version, rows);
+    this.prom.answered(s.entry.name, version, rows.length);
     const c = s.entry.traffic.candidate;
-    if (c?.mode === 'shadow' && s.versions.has(c.version)) {
+    // A pinned request asked for one version: it is not the traffic a shadow mirrors.
+    if (!o.pinned && c?.mode === 'shadow' && s.versions.has(c.version)) {
       // A copy for the shadow after the answer is computed; its result is only measured.
       setImmediate(() => {
         const t1 = performance.now();
         try {
           const so = this.run(s.versions.get(c.version)!, rows);
-          s.metrics.record(c.version, { t: Date.now(), ok: true, ms: performance.now() - t1, ...score(so, labels) }, true);
+          s.metrics.record(c.version, { t: Date.now(), ok: true, ms: performance.now() - t1, ...score(so, o.labels) }, true);
+          this.prom.answered(s.entry.name, c.version, rows.length, true);
         } catch {
           s.metrics.record(c.version, { t: Date.now(), ok: false, ms: performance.now() - t1 }, true);
         }
       });
     }
-    return { model: s.entry.name, version, predictions: out };
+    return out;
   }
 
-  private run(l: Loaded, rows: Record<string, unknown>[]): Prediction[] {
+  private run(l: Loaded, rows: Record<string, unknown>[]): RowResult[] {
     if (!l.transform) throw new HttpError(500, `version ${l.version.version} has no transform; deploy it with its preprocess stage's transform`);
     const x = applyTransform(l.transform, rows);
     const p = predict(l.model, l.meta, x, 512, l.inference.apply);
@@ -307,9 +503,21 @@ export class ModelServer {
     return Array.from(p.yPred, (id, i) => {
       const sc = p.scores;
       const probabilities = Array.isArray(sc) ? sc[i]! : sc ? [1 - sc[i]!, sc[i]!] : undefined;
-      return { label: classes?.[id] ?? id, ...(probabilities ? { probabilities } : {}) };
+      return { label: classes?.[id] ?? id, classId: id, ...(probabilities ? { probabilities } : {}) };
     });
   }
+}
+
+/** mlpipe's own body: rows as objects and no TF Serving `signature_name` (docs/serving.md). */
+function isMlpipeBody(body: unknown): boolean {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
+  const b = body as Record<string, unknown>;
+  return b.signature_name === undefined && b.inputs === undefined && Array.isArray(b.instances) && b.instances.every((r) => !!r && typeof r === 'object' && !Array.isArray(r));
+}
+
+function signature(l: Loaded): Signature {
+  if (!l.signature) throw new HttpError(500, `version ${l.version.version} has no transform; deploy it with its preprocess stage's transform`);
+  return l.signature;
 }
 
 /** A NaN or infinite output is the model's failure (a 500 counted as an error), never an answer. */
@@ -324,7 +532,7 @@ function checkFinite(l: Loaded, p: ReturnType<typeof predict>): void {
   }
 }
 
-function score(out: Prediction[], labels?: unknown[]): { hits?: number; labelled?: number } {
+function score(out: RowResult[], labels?: unknown[]): { hits?: number; labelled?: number } {
   if (!labels) return {};
   let hits = 0;
   out.forEach((p, i) => {
@@ -333,23 +541,29 @@ function score(out: Prediction[], labels?: unknown[]): { hits?: number; labelled
   return { hits, labelled: labels.length };
 }
 
+/** Percent of requests per version, as the registry's traffic says. */
+function split(e: RegistryEntry): Record<string, number> {
+  const t = e.traffic;
+  const out: Record<string, number> = {};
+  if (t.primary) out[t.primary] = 100;
+  if (t.candidate?.mode === 'canary') {
+    if (t.primary) out[t.primary] = 100 - t.candidate.weight;
+    out[t.candidate.version] = t.primary ? t.candidate.weight : 100;
+  }
+  return out;
+}
+
 function describe(s: Served): unknown {
   const t = s.entry.traffic;
-  const split: Record<string, number> = {};
-  if (t.primary) split[t.primary] = 100;
-  if (t.candidate?.mode === 'canary') {
-    if (t.primary) split[t.primary] = 100 - t.candidate.weight;
-    split[t.candidate.version] = t.primary ? t.candidate.weight : 100;
-  }
   return {
     name: s.entry.name,
     revision: s.entry.revision,
     primary: t.primary,
     candidate: t.candidate ?? null,
-    traffic: split,
+    traffic: split(s.entry),
     shadow: t.candidate?.mode === 'shadow' ? t.candidate.version : null,
     loaded: [...s.versions.keys()],
-    versions: s.entry.versions.map((v) => ({ version: v.version, createdAt: v.createdAt, source: v.source, model: v.model.digest })),
+    versions: s.entry.versions.map((v) => ({ version: v.version, number: versionNumber(v), labels: labelsOf(s.entry, v.version), createdAt: v.createdAt, source: v.source, model: v.model.digest })),
   };
 }
 
@@ -363,7 +577,22 @@ function windowOf(url: URL): number {
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/** A percent-encoded path segment (tritonclient quotes model names); malformed is the caller's 400. */
+function decodePart(x: string): string {
+  try {
+    return decodeURIComponent(x);
+  } catch {
+    throw new HttpError(400, `malformed percent-encoding in the path: ${x}`);
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The body, inflated when sent gzip/deflate (tritonclient's request compression). */
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of req) {
@@ -371,11 +600,29 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     if (n > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
     chunks.push(c as Buffer);
   }
+  const body = Buffer.concat(chunks);
+  const enc = header(req, 'content-encoding');
+  if (!enc || enc === 'identity') return body;
+  if (enc !== 'gzip' && enc !== 'deflate') throw new HttpError(415, `content-encoding ${enc} is not supported (gzip, deflate)`);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return enc === 'gzip' ? gunzipSync(body, { maxOutputLength: MAX_BODY }) : inflateSync(body, { maxOutputLength: MAX_BODY });
+  } catch (e) {
+    throw new HttpError(400, `cannot inflate the ${enc} body: ${(e as Error).message}`);
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const body = await readBody(req);
+  try {
+    return JSON.parse(body.toString('utf8'));
   } catch (e) {
     throw new HttpError(400, `request body is not JSON: ${(e as Error).message}`);
   }
+}
+
+function sendText(res: ServerResponse, status: number, text: string, contentType: string): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

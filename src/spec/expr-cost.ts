@@ -1,10 +1,10 @@
 /**
  * Expressions too costly to evaluate, refused at validate with their place: the static half of
- * the cost bound (src/compiler/expr-cost.ts; the workflow checks again with each run's values).
+ * the cost bound (src/core/expr-cost.ts; the workflow checks again with each run's values).
  * Sizes validate cannot know count as ASSUMED_SIZE: a string param, anything a stage outputs.
  */
-import { checkSyntax, costOf } from '../compiler/expr.ts';
-import { ASSUMED_SIZE, bounded, EXPR_COST_LIMIT, formatCost, SCALAR, UnboundedExpression, type Shape } from '../compiler/expr-cost.ts';
+import { checkSyntax, costOf } from '../core/expr.ts';
+import { ASSUMED_SIZE, bounded, EXPR_COST_LIMIT, formatCost, SCALAR, UnboundedExpression, type Shape } from '../core/expr-cost.ts';
 import { expressionsOf, type Reporter } from './semantic.ts';
 import type { Param, Pipeline } from './types.gen.ts';
 

@@ -9,7 +9,7 @@
  * `onBreach.webhook`, and inside an activity stage's free-form `input` every string that starts
  * with http(s):// and every map under a key named `headers`.
  */
-import { findTemplates, readsSecrets, references, type TemplatePart } from '../compiler/expr.ts';
+import { findTemplates, readsSecrets, references, type TemplatePart } from '../core/expr.ts';
 import type { Reporter } from './semantic.ts';
 import { where } from './schema.ts';
 import type { Pipeline } from './types.gen.ts';

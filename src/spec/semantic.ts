@@ -5,20 +5,20 @@
  * Runs on schema-valid data only, so shapes can be trusted here.
  */
 import { Cron } from 'croner';
-import type { ParamType, StageKind } from '../compiler/plan.ts';
-import { checkSyntax, ExpressionError, findTemplates, references } from '../compiler/expr.ts';
+import type { ParamType } from '../core/plan.ts';
+import { checkSyntax, ExpressionError, findTemplates, references } from '../core/expr.ts';
 import { findCycle, isUpstream, type Needs } from './dag.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { pointer } from './diagnostics.ts';
 import type { LoadedSpec } from './load.ts';
-import { allowedProperties, suggest } from './schema.ts';
-import { isArtifactType, STAGE_INPUTS, stageOutputs } from './stage-kinds.ts';
+import { suggest } from './schema.ts';
+import { isArtifactType } from './stage-common.ts';
+import { descriptorOf, stageOutputs } from './stages/index.ts';
+import type { Path } from './stages/descriptor.ts';
 import { checkLiteralSecrets } from './literal-secrets.ts';
 import { checkExpressionCost } from './expr-cost.ts';
 import type { Param, Pipeline, Stage } from './types.gen.ts';
-import type { ArtifactKind } from '../compiler/plan.ts';
-
-type Path = (string | number)[];
+import type { ArtifactKind } from '../core/plan.ts';
 
 export class Reporter {
   readonly diagnostics: Diagnostic[] = [];
@@ -205,7 +205,7 @@ function checkReferences(r: Reporter, p: Pipeline): void {
             continue;
           }
           const target = p.stages[a]!;
-          const outputs = stageOutputs(target.type as StageKind, target as unknown as Record<string, unknown>);
+          const outputs = stageOutputs(target);
           if (c !== undefined && !(c in outputs)) {
             const s = suggest(c, Object.keys(outputs));
             r.error(path, 'expr.unknown-output', `${where} refers to output \`${c}\` of stage \`${a}\` (a ${target.type} stage), which it does not produce`,
@@ -229,7 +229,7 @@ const producerMemo = new WeakMap<Needs, Map<string, { stages: string[]; distance
 function nearestProducers(p: Pipeline, needs: Needs, name: string, kind: ArtifactKind): string[] {
   let memo = producerMemo.get(needs);
   if (!memo) producerMemo.set(needs, (memo = new Map()));
-  const produces = (s: string) => Object.values(stageOutputs(p.stages[s]!.type as StageKind, p.stages[s] as unknown as Record<string, unknown>)).includes(kind);
+  const produces = (s: string) => Object.values(stageOutputs(p.stages[s]!)).includes(kind);
   const visit = (s: string): { stages: string[]; distance: number } => {
     const key = `${s}\u0000${kind}`;
     const known = memo!.get(key);
@@ -258,11 +258,11 @@ export interface Binding {
  */
 export function bindInputs(p: Pipeline, needs: Needs, name: string, report?: Reporter): Record<string, Binding> {
   const stage = p.stages[name]!;
-  const kind = stage.type as StageKind;
+  const kind = stage.type;
   const out: Record<string, Binding> = {};
-  const specs = STAGE_INPUTS[kind];
+  const specs = descriptorOf(stage).inputs;
   const explicit = stage.inputs ?? {};
-  const outputsOf = (s: string) => stageOutputs(p.stages[s]!.type as StageKind, p.stages[s] as unknown as Record<string, unknown>);
+  const outputsOf = (s: string) => stageOutputs(p.stages[s]!);
 
   for (const [input, ref] of Object.entries(explicit)) {
     const at = ['stages', name, 'inputs', input];
@@ -323,110 +323,21 @@ function checkInputs(r: Reporter, p: Pipeline): void {
 
 // ---- per-kind rules -------------------------------------------------------------------------
 
+/** Each stage against its kind's own rules (src/spec/stages/<kind>.ts). */
 function checkStageRules(r: Reporter, p: Pipeline): void {
-  const trainProps = allowedProperties({ $ref: '#/$defs/TrainConfig' });
   for (const [name, stage] of Object.entries(p.stages)) {
-    const at = (...rest: Path) => ['stages', name, ...rest];
-    if (stage.type === 'evaluate') {
-      (stage.gates ?? []).forEach((g, i) => {
-        if (!stage.metrics.includes(g.metric)) {
-          r.error(at('gates', i, 'metric'), 'evaluate.gate-metric', `gate on \`${g.metric}\` but stage \`${name}\` does not compute it`, `add ${g.metric} to \`metrics\``);
-        }
-        if (g.min !== undefined && g.max !== undefined && g.min > g.max) {
-          r.error(at('gates', i), 'evaluate.gate-range', `gate on \`${g.metric}\` has min ${g.min} > max ${g.max}`);
-        }
-      });
+    const desc = descriptorOf(stage);
+    if (!desc.cacheable && cacheAskedFor(stage.cache)) {
+      r.error(['stages', name, 'cache'], 'cache.side-effect', `stage \`${name}\` (${stage.type}) runs every time: the step cache never answers for a ${stage.type} stage`,
+        `a ${stage.type} stage is there for its side effect, which a cache hit would skip: remove \`cache\``, 'key');
     }
-    if (stage.type === 'optimize') {
-      const target = p.stages[stage.tunes];
-      if (!target) {
-        const s = suggest(stage.tunes, Object.keys(p.stages));
-        r.error(at('tunes'), 'optimize.unknown-stage', `stage \`${name}\` tunes \`${stage.tunes}\`, which is not a stage`, s ? `did you mean \`${s}\`?` : undefined);
-      } else if (target.type !== 'train') {
-        r.error(at('tunes'), 'optimize.not-train', `stage \`${name}\` tunes \`${stage.tunes}\`, a ${target.type} stage; only train stages can be tuned`);
-      } else {
-        for (const key of Object.keys(stage.space)) {
-          const head = key.split(/[.[]/)[0]!;
-          if (!trainProps.includes(head)) {
-            const s = suggest(head, trainProps);
-            r.error(at('space', key), 'optimize.unknown-path', `search dimension \`${key}\` does not name a field of a train stage`, s ? `did you mean \`${s}\`?` : undefined, 'key');
-          }
-        }
-        const outs = stageOutputs('train', target as unknown as Record<string, unknown>);
-        const metric = stage.objective.metric;
-        if (!(metric in outs) || !['number'].includes(outs[metric]!)) {
-          const s = suggest(metric, Object.keys(outs));
-          r.error(at('objective', 'metric'), 'optimize.unknown-metric', `objective \`${metric}\` is not a metric stage \`${stage.tunes}\` reports`,
-            s ? `did you mean \`${s}\`?` : `add it to \`metrics\` of \`${stage.tunes}\``);
-        }
-      }
-      for (const [key, dim] of Object.entries(stage.space)) {
-        if ('min' in dim && dim.min >= dim.max) r.error(at('space', key), 'optimize.range', `search dimension \`${key}\` has min ${dim.min} >= max ${dim.max}`);
-        if (dim.type === 'logUniform' && dim.min <= 0) r.error(at('space', key, 'min'), 'optimize.log-range', `logUniform \`${key}\` needs min > 0`);
-      }
-      if (stage.method === 'grid' && Object.values(stage.space).some((d) => d.type === 'uniform' || d.type === 'logUniform')) {
-        r.error(at('method'), 'optimize.grid-continuous', 'grid search needs discrete dimensions (int or choice)', 'use method: random, or choice values');
-      }
-    }
-    if (stage.type === 'preprocess') {
-      stage.steps.forEach((s, i) => {
-        if (s.type === 'split') {
-          const sum = s.train + (s.validation ?? 0) + (s.test ?? 0);
-          if (Math.abs(sum - 1) > 1e-9) r.error(at('steps', i), 'preprocess.split-sum', `split shares add up to ${sum}, not 1`, 'make train + validation + test = 1');
-        }
-        if (s.type === 'minMaxScale' && s.min !== undefined && s.max !== undefined && s.min >= s.max) {
-          r.error(at('steps', i), 'preprocess.range', `minMaxScale has min ${s.min} >= max ${s.max}`);
-        }
-        if (s.type === 'impute' && s.strategy === 'constant' && s.value === undefined) {
-          r.error(at('steps', i), 'preprocess.impute-value', 'impute with strategy constant needs `value`');
-        }
-      });
-    }
-    if (stage.type === 'collect') {
-      const src = stage.source;
-      if ((src.type === 'csv' || src.type === 'json' || src.type === 'ndjson') && (src.path === undefined) === (src.url === undefined)) {
-        r.error(at('source'), 'collect.path-or-url', `source of stage \`${name}\` needs exactly one of \`path\` and \`url\``);
-      }
-      if ((src.type === 'csv' || src.type === 'json' || src.type === 'ndjson') && src.path !== undefined && (src.path.startsWith('/') || src.path.split(/[\\/]/).includes('..'))) {
-        r.error(at('source', 'path'), 'collect.path-escape', `path \`${src.path}\` leaves the pipeline's directory`, 'use a path relative to the pipeline file, without `..`');
-      }
-      const cols = stage.schema?.columns?.map((c) => c.name) ?? [];
-      if (stage.schema?.label && cols.length && !cols.includes(stage.schema.label)) {
-        r.error(at('schema', 'label'), 'collect.label', `label \`${stage.schema.label}\` is not a declared column`, suggest(stage.schema.label, cols) ? `did you mean \`${suggest(stage.schema.label, cols)}\`?` : undefined);
-      }
-      if (new Set(cols).size !== cols.length) r.error(at('schema', 'columns'), 'collect.duplicate-column', 'columns must have distinct names');
-    }
-    if (stage.type === 'train' && stage.earlyStopping?.monitor) {
-      const outs = stageOutputs('train', stage as unknown as Record<string, unknown>);
-      const m = stage.earlyStopping.monitor;
-      if (!(m in outs) || outs[m] !== 'number') {
-        const s = suggest(m, Object.keys(outs).filter((k) => outs[k] === 'number'));
-        r.error(at('earlyStopping', 'monitor'), 'train.monitor', `early stopping monitors \`${m}\`, which stage \`${name}\` does not report`, s ? `did you mean \`${s}\`?` : undefined);
-      }
-    }
-    const urls: [Path, string | undefined][] = [
-      [at('source', 'url'), stage.type === 'collect' && 'url' in stage.source ? stage.source.url : undefined],
-      [at('onBreach', 'webhook'), stage.type === 'monitor' ? stage.onBreach?.webhook : undefined],
-    ];
-    for (const [path, url] of urls) {
-      if (url && hasCredentials(url)) {
-        r.error(path, 'security.url-credentials', 'this URL carries a user name or password, which would be kept in the plan and the workflow history',
-          'give the server access another way (a token the worker reads from its environment, a network rule)');
-      }
-    }
-    if (stage.type === 'monitor' && stage.onBreach?.action === 'retrain' && stage.onBreach.webhook) {
-      r.error(at('onBreach', 'webhook'), 'monitor.webhook', '`webhook` goes with action alert', 'drop it or use action: alert');
-    }
+    desc.check?.(stage, { name, pipeline: p, report: r, at: (...rest) => ['stages', name, ...rest] });
   }
 }
 
-function hasCredentials(url: string): boolean {
-  try {
-    const u = new URL(url);
-    return u.username !== '' || u.password !== '';
-  } catch {
-    return false; // the schema's pattern reports malformed URLs
-  }
+/** The stage turns the step cache on itself (`cache: true`, a ttl, `enabled: true`). */
+function cacheAskedFor(c: Stage['cache']): boolean {
+  return c === true || (typeof c === 'object' && c.enabled !== false);
 }
 
 // ---- schedule -------------------------------------------------------------------------------

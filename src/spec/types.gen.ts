@@ -1525,7 +1525,7 @@ export interface Defaults {
    */
   gpuTaskQueue?: string;
   /**
-   * Step cache of every stage. On by default, except for collect stages that read a file or URL without `sha256`.
+   * Step cache of every stage. On by default, except for collect stages that read a file or URL without `sha256`; deploy, monitor and activity stages always run.
    */
   cache?:
     | boolean
@@ -1684,7 +1684,7 @@ export interface StageCommon {
   taskQueue?: string;
   resources?: Resources;
   /**
-   * Step cache of this stage; overrides `defaults.cache`.
+   * Step cache of this stage; overrides `defaults.cache`. Not for deploy, monitor and activity stages, which always run.
    */
   cache?:
     | boolean
@@ -2194,7 +2194,7 @@ export interface Defaults1 {
    */
   gpuTaskQueue?: string;
   /**
-   * Step cache of every stage. On by default, except for collect stages that read a file or URL without `sha256`.
+   * Step cache of every stage. On by default, except for collect stages that read a file or URL without `sha256`; deploy, monitor and activity stages always run.
    */
   cache?:
     | boolean

@@ -3,8 +3,8 @@
  * substituted → JSON Schema → semantic checks. Every step reports located diagnostics; a
  * step runs only when the one before it found the data usable.
  */
-import type { ParamType, ParamValue } from '../compiler/plan.ts';
-import { findTemplates, references, resolveTemplates } from '../compiler/expr.ts';
+import type { ParamType, ParamValue } from '../core/plan.ts';
+import { findTemplates, references, resolveTemplates } from '../core/expr.ts';
 import { maskCredentials } from './literal-secrets.ts';
 import { SpecError, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { loadSpecFile, type LoadedSpec } from './load.ts';

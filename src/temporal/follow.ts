@@ -5,6 +5,7 @@
 import pc from 'picocolors';
 import type { Client } from '@temporalio/client';
 import type { StageState } from '../../workflows/api.ts';
+import { outputsText } from './outputs-text.ts';
 import { describeRun, type LiveStage, type RunView } from './runs.ts';
 import type { Progress } from './progress.ts';
 
@@ -81,7 +82,9 @@ export function stageLines(view: RunView, tty: boolean): string[] {
           ? (st.reason ?? '')
           : st.error && st.status !== 'succeeded'
             ? st.error
-            : '';
+            : st.status === 'succeeded'
+              ? outputsText(st.outputs)
+              : '';
     const statusText = tty ? colour(status).padEnd(18 + (colour(status).length - status.length)) : status.padEnd(18);
     return `${id.padEnd(width)}  ${statusText}${attempt}${extra ? `  ${extra}` : ''}`.trimEnd();
   });

@@ -9,7 +9,7 @@
  * Outside an activity (plain unit tests of ML code) these are no-ops.
  */
 import { Context } from '@temporalio/activity';
-import type { JsonValue } from '../compiler/plan.ts';
+import type { JsonValue } from '../core/plan.ts';
 
 export interface Progress {
   epoch?: number;

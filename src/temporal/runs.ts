@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ServiceError, WorkflowNotFoundError, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import type { Plan } from '../compiler/plan.ts';
+import type { Plan } from '../core/plan.ts';
 import {
   DEFAULT_TASK_QUEUE,
   PIPELINE_WORKFLOW_TYPE,

@@ -13,9 +13,10 @@ import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { defaultStore } from '../artifacts/index.ts';
-import type { JsonValue } from '../compiler/plan.ts';
-import { isArtifactRef } from '../compiler/plan.ts';
-import type { CacheLookupInput, CacheLookupResult, CacheStoreInput } from '../../workflows/api.ts';
+import type { JsonValue } from '../core/plan.ts';
+import { isArtifactRef } from '../core/plan.ts';
+import type { CacheLookupInput, CacheLookupResult, CacheStoreInput } from '../core/activities.ts';
+import { legacyConfig } from '../core/legacy-plan.ts';
 
 /** Bump to invalidate every cache entry when the key's meaning changes. */
 const KEY_VERSION = 1;
@@ -31,8 +32,10 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-export function cacheKey(i: Pick<CacheLookupInput, 'kind' | 'config' | 'inputDigests'>): string {
-  const body = canonicalJson({ v: KEY_VERSION, kind: i.kind, config: i.config, inputs: i.inputDigests });
+export function cacheKey(i: Pick<CacheLookupInput, 'kind' | 'config' | 'location' | 'tunedConfig' | 'inputDigests'>): string {
+  // location and tunedConfig are hashed where older plans kept them (inside the config), so a
+  // plan compiled today finds the entries its predecessors stored.
+  const body = canonicalJson({ v: KEY_VERSION, kind: i.kind, config: legacyConfig(i), inputs: i.inputDigests });
   return createHash('sha256').update(body).digest('hex');
 }
 

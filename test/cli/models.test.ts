@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import type { ArtifactRef } from '../../src/compiler/plan.ts';
+import type { ArtifactRef } from '../../src/core/plan.ts';
 import { closeDbs } from '../../src/db/index.ts';
 import { nextVersion, Registry, type RegistryEntry, type Traffic } from '../../src/serving/registry.ts';
 import { tempDir } from '../data/helpers.ts';

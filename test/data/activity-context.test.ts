@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { collect } from '../../activities/collect.ts';
 import { preprocess } from '../../activities/preprocess.ts';
 import { train, type TrainHeartbeat } from '../../activities/train.ts';
-import { stageInput, tempDir } from './helpers.ts';
+import { collectInput, stageInput, tempDir } from './helpers.ts';
 import { irisSchema, ref } from './pipeline-helpers.ts';
 
 describe('activities in a Temporal activity context', () => {
@@ -19,7 +19,7 @@ describe('activities in a Temporal activity context', () => {
     copyFileSync(resolve('pipelines/data/iris.csv'), join(dir, 'iris.csv'));
     const wf = 'ctx/run-1';
     // Outside any activity context: the default store under MLPIPE_HOME is used.
-    const c = await collect(stageInput('collect', { source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema, __baseDir: dir }, {}, wf));
+    const c = await collect(collectInput({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, dir, wf));
     const p = await preprocess(stageInput('preprocess', {
       steps: [{ type: 'labelEncode', columns: ['species'] }, { type: 'standardize' }, { type: 'split', train: 0.8, test: 0.2, seed: 1 }],
     }, { dataset: ref(c, 'dataset') }, wf));

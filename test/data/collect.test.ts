@@ -5,15 +5,15 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectCore } from '../../activities/collect.ts';
-import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { decodeDataset, column, isNumeric } from '../../src/ml/dataset.ts';
-import { stageInput, tempDir, testEnv } from './helpers.ts';
+import { collectInput, tempDir, testEnv } from './helpers.ts';
 import { irisSchema } from './pipeline-helpers.ts';
 
 const IRIS = resolve('pipelines/data/iris.csv');
 
-async function run(config: Record<string, unknown>, env = testEnv()) {
-  const out = await collectCore(stageInput('collect', config), env);
+async function run(config: Record<string, unknown>, baseDir?: string, env = testEnv()) {
+  const out = await collectCore(collectInput(config, baseDir), env);
   const ds = decodeDataset(await env.store.get(out.outputs.dataset as unknown as ArtifactRef));
   return { out, ds, env };
 }
@@ -22,7 +22,7 @@ describe('collect: csv', () => {
   it('loads the Iris csv with its declared schema and statistics', async () => {
     const dir = tempDir();
     copyFileSync(IRIS, join(dir, 'iris.csv'));
-    const { out, ds } = await run({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema, __baseDir: dir });
+    const { out, ds } = await run({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, dir);
     expect(out.outputs.rows).toBe(150);
     expect((out.outputs.dataset as JsonObject).kind).toBe('dataset');
     expect(ds.label).toBe('species');
@@ -46,24 +46,26 @@ describe('collect: csv', () => {
         { name: 'label', type: 'category' },
       ],
     };
-    const bad = run({ source: { type: 'csv', path: 'd.csv' }, schema, __baseDir: dir });
+    const bad = run({ source: { type: 'csv', path: 'd.csv' }, schema }, dir);
     await expect(bad).rejects.toThrow(/d\.csv row 2 \(line 3\), column "b": "oops" is not a number.*onBadRows: drop/);
     await expect(bad).rejects.toMatchObject({ type: 'InvalidInput', nonRetryable: true });
-    const { out, ds } = await run({ source: { type: 'csv', path: 'd.csv' }, schema, onBadRows: 'drop', __baseDir: dir });
+    const { out, ds } = await run({ source: { type: 'csv', path: 'd.csv' }, schema, onBadRows: 'drop' }, dir);
     expect(out.outputs.rows).toBe(2);
     expect(ds.stats!.droppedRows).toBe(2);
+    expect(out.outputs.droppedRows, 'the stage outputs count the dropped rows').toBe(2);
     const b = column(ds, 'b');
     expect(isNumeric(b) && Array.from(b.data)).toEqual([2, 6]);
     // A nullable column keeps the row and counts the missing value.
     const nullable = { ...schema, columns: schema.columns.map((c) => (c.name === 'b' ? { ...c, nullable: true } : c)) };
-    const r = await run({ source: { type: 'csv', path: 'd.csv' }, schema: nullable, onBadRows: 'drop', __baseDir: dir });
+    const r = await run({ source: { type: 'csv', path: 'd.csv' }, schema: nullable, onBadRows: 'drop' }, dir);
     expect(r.out.outputs.rows).toBe(3);
+    expect(r.out.outputs.droppedRows, "\"oops\" is still dropped").toBe(1);
     expect(r.ds.stats!.columns.b!.missing).toBe(1);
   });
 
   it('refuses a source path outside the pipeline directory', async () => {
     const dir = tempDir();
-    await expect(run({ source: { type: 'csv', path: '../../etc/passwd' }, __baseDir: dir })).rejects.toMatchObject({
+    await expect(run({ source: { type: 'csv', path: '../../etc/passwd' } }, dir)).rejects.toMatchObject({
       type: 'InvalidInput',
       message: expect.stringMatching(/leaves its root/),
     });
@@ -73,11 +75,11 @@ describe('collect: csv', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'd.ndjson'), '{"x":1,"y":0}\n{"x":2}\n');
     const schema = { label: 'y', columns: [{ name: 'x', type: 'number' }, { name: 'y', type: 'integer' }] };
-    await expect(run({ source: { type: 'ndjson', path: 'd.ndjson' }, schema, __baseDir: dir })).rejects.toThrow(
+    await expect(run({ source: { type: 'ndjson', path: 'd.ndjson' }, schema }, dir)).rejects.toThrow(
       /line 2, column "y": is missing/,
     );
     writeFileSync(join(dir, 'd.json'), JSON.stringify([{ x: 1, y: 0 }, { x: 2.5, y: 1 }]));
-    const { ds } = await run({ source: { type: 'json', path: 'd.json' }, schema, __baseDir: dir });
+    const { ds } = await run({ source: { type: 'json', path: 'd.json' }, schema }, dir);
     expect(ds.rows).toBe(2);
   });
 });

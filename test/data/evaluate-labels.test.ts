@@ -13,10 +13,10 @@ import { collectCore } from '../../activities/collect.ts';
 import { evaluateCore } from '../../activities/evaluate.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
-import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { ArtifactRef } from '../../src/core/plan.ts';
 import { loadModel, predict } from '../../src/ml/checkpoint.ts';
 import { decodeDataset, featureTensor } from '../../src/ml/dataset.ts';
-import { stageInput, tempDir, testEnv } from './helpers.ts';
+import { collectInput, stageInput, tempDir, testEnv } from './helpers.ts';
 import { irisSchema, ref } from './pipeline-helpers.ts';
 
 const IRIS = readFileSync(resolve('pipelines/data/iris.csv'), 'utf8').trim().split('\n');
@@ -34,7 +34,7 @@ async function evalData(name: string, lines: string[], values?: string[]) {
     ...irisSchema,
     columns: irisSchema.columns.map((c) => (c.name === 'species' ? { name: 'species', type: 'category', ...(values ? { values } : {}) } : c)),
   };
-  const c = await collectCore(stageInput('collect', { source: { type: 'csv', path: name }, schema, __baseDir: dir } as JsonObject), env);
+  const c = await collectCore(collectInput({ source: { type: 'csv', path: name }, schema }, dir), env);
   const prep = await preprocessCore(
     stageInput('preprocess', { steps: [{ type: 'labelEncode', columns: ['species'] }, { type: 'split', train: 0.5, test: 0.5, seed: 4, stratify: true }] }, { dataset: ref(c, 'dataset') }),
     env,
@@ -63,7 +63,7 @@ beforeAll(async () => {
   process.env.MLPIPE_HOME = join(tempDir(), 'home');
   dir = tempDir();
   writeFileSync(join(dir, 'iris.csv'), IRIS.join('\n') + '\n');
-  const c = await collectCore(stageInput('collect', { source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema, __baseDir: dir } as JsonObject), env);
+  const c = await collectCore(collectInput({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, dir), env);
   const p = await preprocessCore(
     stageInput('preprocess', { steps: [{ type: 'labelEncode', columns: ['species'] }, { type: 'split', train: 0.8, test: 0.2, seed: 1, stratify: true }] }, { dataset: ref(c, 'dataset') }),
     env,

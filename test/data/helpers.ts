@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StageActivityInput, StageKind, ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { StageActivityInput, StageKind, ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { LocalArtifactStore } from '../../src/artifacts/index.ts';
 import type { StageEnv } from '../../activities/lib/stage.ts';
 
@@ -19,6 +19,11 @@ export function testEnv(root = tempDir(), over: Partial<StageEnv> = {}): StageEn
     beats,
     ...over,
   } as StageEnv & { store: LocalArtifactStore; beats: unknown[] };
+}
+
+/** A collect stage's input, its relative source paths resolving in `baseDir` (a plan's `location`). */
+export function collectInput(config: Record<string, unknown>, baseDir: string | undefined, workflowId?: string): StageActivityInput {
+  return { ...stageInput('collect', config, {}, workflowId), ...(baseDir !== undefined ? { location: { baseDir } } : {}) };
 }
 
 export function stageInput(

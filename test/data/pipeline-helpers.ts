@@ -4,8 +4,8 @@ import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
 import { evaluateCore } from '../../activities/evaluate.ts';
-import type { ArtifactRef, StageResult } from '../../src/compiler/plan.ts';
-import { stageInput, tempDir, testEnv } from './helpers.ts';
+import type { ArtifactRef, StageResult } from '../../src/core/plan.ts';
+import { collectInput, stageInput, tempDir, testEnv } from './helpers.ts';
 
 export const irisSchema = {
   label: 'species',
@@ -27,7 +27,7 @@ export async function prepared(collect: Record<string, unknown>, steps: Record<s
   const env = testEnv(root);
   const dir = tempDir();
   copyFileSync(resolve('pipelines/data/iris.csv'), join(dir, 'iris.csv'));
-  const c = await collectCore(stageInput('collect', { ...collect, __baseDir: dir }, {}, workflowId), env);
+  const c = await collectCore(collectInput(collect, dir, workflowId), env);
   const p = await preprocessCore(stageInput('preprocess', { steps }, { dataset: ref(c, 'dataset') }, workflowId), env);
   return { env, dataset: ref(p, 'dataset'), workflowId };
 }

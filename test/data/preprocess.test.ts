@@ -3,10 +3,10 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
-import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { decodeDataset, featureTensor, labelVector, type Dataset } from '../../src/ml/dataset.ts';
 import { applyTransform, runPreprocess, type Transform } from '../../src/ml/preprocess.ts';
-import { stageInput, tempDir, testEnv } from './helpers.ts';
+import { collectInput, stageInput, tempDir, testEnv } from './helpers.ts';
 import { irisSchema } from './pipeline-helpers.ts';
 
 
@@ -14,7 +14,7 @@ async function irisPipeline(steps: Record<string, unknown>[]) {
   const env = testEnv();
   const dir = tempDir();
   copyFileSync(resolve('pipelines/data/iris.csv'), join(dir, 'iris.csv'));
-  const c = await collectCore(stageInput('collect', { source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema, __baseDir: dir }), env);
+  const c = await collectCore(collectInput({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, dir), env);
   const p = await preprocessCore(stageInput('preprocess', { steps }, { dataset: c.outputs.dataset as unknown as ArtifactRef }), env);
   const ds = decodeDataset(await env.store.get(p.outputs.dataset as unknown as ArtifactRef));
   const transform = JSON.parse((await env.store.get(p.outputs.transform as unknown as ArtifactRef)).toString()) as Transform;

@@ -7,7 +7,7 @@ import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
 import type { StageEnv } from '../../activities/lib/stage.ts';
 import { compileFile } from '../../src/compiler/index.ts';
-import type { ArtifactRef, StageActivityInput, StageResult } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, StageActivityInput, StageResult } from '../../src/core/plan.ts';
 
 const CORES = { collect: collectCore, preprocess: preprocessCore, train: trainCore, evaluate: evaluateCore } as const;
 
@@ -30,6 +30,8 @@ export async function runPlanFile(
       stage: node.id,
       kind: node.kind,
       config: node.config,
+      ...(node.location ? { location: node.location } : {}),
+      ...(node.tunedConfig ? { tunedConfig: node.tunedConfig } : {}),
       inputs,
       params: plan.params,
     };

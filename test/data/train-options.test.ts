@@ -8,7 +8,7 @@ import { trainCore } from '../../activities/train.ts';
 import { loadModel } from '../../src/ml/checkpoint.ts';
 import { Rng } from '../../src/ml/data-rng.ts';
 import { Registry } from '../../src/serving/registry.ts';
-import { stageInput, tempDir, testEnv } from './helpers.ts';
+import { collectInput, stageInput, tempDir, testEnv } from './helpers.ts';
 import { irisSchema, prepared, ref } from './pipeline-helpers.ts';
 
 const irisSteps = [
@@ -105,11 +105,10 @@ describe('train options', () => {
     writeFileSync(join(dir, 'imb.json'), JSON.stringify(rows));
     process.env.MLPIPE_HOME = tempDir();
     const env = testEnv();
-    const c = await collectCore(stageInput('collect', {
+    const c = await collectCore(collectInput({
       source: { type: 'json', path: 'imb.json' },
       schema: { label: 'y', columns: [{ name: 'a', type: 'number' }, { name: 'b', type: 'number' }, { name: 'y', type: 'integer' }] },
-      __baseDir: dir,
-    }), env);
+    }, dir), env);
     const p = await preprocessCore(stageInput('preprocess', { steps: [{ type: 'split', train: 1, seed: 1 }] }, { dataset: ref(c, 'dataset') }), env);
     const cfg = (extra: Record<string, unknown>) => ({
       model: { layers: [{ type: 'dense', units: 2, activation: 'softmax' }] },

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalArtifactStore } from '../../src/artifacts/index.ts';
 import { compileFile } from '../../src/compiler/index.ts';
-import type { ArtifactRef } from '../../src/compiler/plan.ts';
+import type { ArtifactRef } from '../../src/core/plan.ts';
 import { failureMessage, rerunFrom } from '../../src/temporal/runs.ts';
 import { NO_SPACE_RETRY_MS } from '../../activities/lib/stage.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from '../support/processes.ts';

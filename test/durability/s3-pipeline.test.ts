@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ArtifactStore } from '../../src/artifacts/index.ts';
 import { compileFile } from '../../src/compiler/index.ts';
-import { isArtifactRef, type ArtifactRef, type JsonValue } from '../../src/compiler/plan.ts';
+import { isArtifactRef, type ArtifactRef, type JsonValue } from '../../src/core/plan.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { describeRun } from '../../src/temporal/runs.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from '../support/processes.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalArtifactStore } from '../../src/artifacts/index.ts';
 import { compileFile } from '../../src/compiler/index.ts';
-import type { ArtifactRef } from '../../src/compiler/plan.ts';
+import type { ArtifactRef } from '../../src/core/plan.ts';
 import { describeRun } from '../../src/temporal/runs.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from '../support/processes.ts';
 import { testAddress, testEnv, type TestEnv } from '../support/temporal.ts';

@@ -12,7 +12,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { buildActivities } from '../../activities/index.ts';
 import { defaultStore } from '../../src/artifacts/index.ts';
-import type { ArtifactRef } from '../../src/compiler/plan.ts';
+import type { ArtifactRef } from '../../src/core/plan.ts';
 import { compileFile } from '../../src/compiler/index.ts';
 import { ensureLocalToken, readTokenFile } from '../../src/serving/auth.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';

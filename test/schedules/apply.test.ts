@@ -11,6 +11,7 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { SA_GIT_SHA, SA_PIPELINE, SA_TRIGGER } from '../../workflows/api.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
 import { apply, cli, fixture, gitRepo, until } from './helpers.ts';
+import type { Plan } from '../../src/core/plan.ts';
 
 const tag = randomBytes(3).toString('hex');
 const scope = `test-${tag}`;
@@ -248,7 +249,7 @@ describe('mlpipe apply', () => {
       expect((await act('/srv/a')).action).toBe('create');
       const baseDir = async () => {
         const d = await env.client.schedule.getHandle(`mlpipe:${name}`).describe();
-        return (d.action.args![0] as { plan: { nodes: { config: { __baseDir?: string } }[] } }).plan.nodes[0]!.config.__baseDir;
+        return (d.action.args![0] as { plan: Plan }).plan.nodes[0]!.location?.baseDir;
       };
       expect(await baseDir()).toBe('/srv/a');
       expect((await act('/srv/a')).action).toBe('unchanged');

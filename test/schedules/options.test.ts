@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compiler/compile.ts';
 import { validateFile } from '../../src/spec/validate.ts';
-import type { Plan } from '../../src/compiler/plan.ts';
+import type { Plan } from '../../src/core/plan.ts';
 import { planDiff } from '../../src/schedules/apply.ts';
 import { managedMemo, overlapPolicy, scheduleOptions, stableHash, toScheduleId } from '../../src/schedules/options.ts';
 import { SA_PIPELINE, SA_TRIGGER } from '../../workflows/api.ts';
@@ -88,7 +88,7 @@ describe('--workers-root', () => {
     expect(() => baseDirFor(file, { workersRoot: '/srv', root: join(ROOT, 'test') })).toThrow(/not inside/);
     const here = await loadDesired([file]);
     const there = await loadDesired([file], { workersRoot: '/srv/mlpipe/pipelines', root: join(ROOT, 'pipelines') });
-    const collect = (p: Plan) => p.nodes.find((n) => n.kind === 'collect')!.config.__baseDir;
+    const collect = (p: Plan) => p.nodes.find((n) => n.kind === 'collect')!.location?.baseDir;
     expect(collect(here.desired[0]!.plan)).toBe(join(ROOT, 'pipelines'));
     expect(collect(there.desired[0]!.plan)).toBe('/srv/mlpipe/pipelines');
     // Same pipeline, same portable hash: moving where apply runs never causes an update.

@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployCore } from '../../activities/deploy.ts';
-import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { findServer } from '../../src/serving/local.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { deployInput, irisArtifacts } from './helpers.ts';

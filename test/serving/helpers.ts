@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
-import type { ArtifactRef, JsonObject, StageActivityInput } from '../../src/compiler/plan.ts';
-import { stageInput, tempDir, testEnv } from '../data/helpers.ts';
+import type { ArtifactRef, JsonObject, StageActivityInput } from '../../src/core/plan.ts';
+import { collectInput, stageInput, tempDir, testEnv } from '../data/helpers.ts';
 import { irisSchema, ref } from '../data/pipeline-helpers.ts';
 
 export const irisSteps = [
@@ -31,7 +31,7 @@ export async function irisArtifacts(workflowId = 'serving/run-1') {
   const env = testEnv(root);
   const dir = tempDir();
   copyFileSync(resolve('pipelines/data/iris.csv'), join(dir, 'iris.csv'));
-  const c = await collectCore(stageInput('collect', { source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema, __baseDir: dir } as JsonObject, {}, workflowId), env);
+  const c = await collectCore(collectInput({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, dir, workflowId), env);
   const p = await preprocessCore(stageInput('preprocess', { steps: irisSteps }, { dataset: ref(c, 'dataset') }, workflowId), env);
   const train = async (over: JsonObject = {}) =>
     ref(await trainCore(stageInput('train', { ...irisTrain, ...over }, { dataset: ref(p, 'dataset') }, workflowId), env), 'model');

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployCore } from '../../activities/deploy.ts';
 import { monitorCore } from '../../activities/monitor.ts';
 import { stageInput } from '../data/helpers.ts';
-import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { decodeDataset, isNumeric, splitIndices } from '../../src/ml/dataset.ts';
 import { ks, psi } from '../../src/ml/drift.ts';
 import { applyTransform, type Transform } from '../../src/ml/preprocess.ts';

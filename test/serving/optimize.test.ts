@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { optimizeCore } from '../../activities/optimize.ts';
 import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
-import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { gridParams, search, setPath, type Space } from '../../src/ml/search/index.ts';
 import { stageInput, tempDir, testEnv } from '../data/helpers.ts';
 import { ref } from '../data/pipeline-helpers.ts';
@@ -91,12 +91,14 @@ describe('optimize activity (real training)', () => {
       optimizer: { type: 'sgd', learningRate: 0.1 },
       loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], epochs: 3, batchSize: 32, seed: 1,
     };
-    const r = await optimizeCore(stageInput('optimize', {
-      tunes: 'train', method: 'grid', parallelism: 2,
-      space: { 'optimizer.learningRate': { type: 'choice', values: [1e-6, 0.3] } },
-      objective: { metric: 'val_accuracy', direction: 'maximize' },
-      __tunedConfig: tuned,
-    } as unknown as JsonObject, { dataset: ref(p, 'dataset') }, wf), env);
+    const r = await optimizeCore({
+      ...stageInput('optimize', {
+        tunes: 'train', method: 'grid', parallelism: 2,
+        space: { 'optimizer.learningRate': { type: 'choice', values: [1e-6, 0.3] } },
+        objective: { metric: 'val_accuracy', direction: 'maximize' },
+      } as unknown as JsonObject, { dataset: ref(p, 'dataset') }, wf),
+      tunedConfig: tuned as unknown as JsonObject,
+    }, env);
     expect(r.outputs.best).toEqual({ 'optimizer.learningRate': 0.3 });
     expect(r.outputs.bestValue as number).toBeGreaterThan(0.8);
     expect(r.outputs.model).toMatchObject({ kind: 'model' });
@@ -110,9 +112,11 @@ describe('optimize activity (real training)', () => {
   it('a space path that is not in the tuned config fails before any training', async () => {
     const env = testEnv(tempDir('mlpipe-opt-'));
     const fake = { kind: 'dataset', uri: 'file:///x', digest: `sha256:${'0'.repeat(64)}`, sizeBytes: 1 } as ArtifactRef;
-    await expect(optimizeCore(stageInput('optimize', {
-      tunes: 'train', space: { 'model.layers[5].units': { type: 'int', min: 1, max: 4 } }, objective: { metric: 'val_loss', direction: 'minimize' },
-      __tunedConfig: { model: { layers: [] }, epochs: 1 },
-    } as unknown as JsonObject, { dataset: fake }), env)).rejects.toThrow(/no item 5/);
+    await expect(optimizeCore({
+      ...stageInput('optimize', {
+        tunes: 'train', space: { 'model.layers[5].units': { type: 'int', min: 1, max: 4 } }, objective: { metric: 'val_loss', direction: 'minimize' },
+      } as unknown as JsonObject, { dataset: fake }),
+      tunedConfig: { model: { layers: [] }, epochs: 1 },
+    }, env)).rejects.toThrow(/no item 5/);
   });
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ArtifactRef } from '../../src/compiler/plan.ts';
+import type { ArtifactRef } from '../../src/core/plan.ts';
 import { closeDbs } from '../../src/db/index.ts';
 import { nextVersion, Registry, settleCandidate, withdrawVersion, type RegistryEntry } from '../../src/serving/registry.ts';
 import { tempDir } from '../data/helpers.ts';

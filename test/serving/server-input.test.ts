@@ -12,11 +12,11 @@ import { collectCore } from '../../activities/collect.ts';
 import { deployCore } from '../../activities/deploy.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
-import type { ArtifactRef, JsonObject } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { Rng } from '../../src/ml/data-rng.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
-import { stageInput, tempDir } from '../data/helpers.ts';
+import { collectInput, stageInput, tempDir } from '../data/helpers.ts';
 import { ref } from '../data/pipeline-helpers.ts';
 import { bearer, deployInput, get, irisArtifacts, post, waitRevision } from './helpers.ts';
 
@@ -36,8 +36,8 @@ const dense2 = (extra: JsonObject[] = []): JsonObject => ({
 });
 
 /** collect → preprocess → train → deploy of one more model into the test's registry. */
-async function deployModel(name: string, collect: JsonObject, steps: object[], train: JsonObject): Promise<void> {
-  const c = await collectCore(stageInput('collect', collect, {}, a.workflowId), a.env);
+async function deployModel(name: string, collect: JsonObject, steps: object[], train: JsonObject, baseDir?: string): Promise<void> {
+  const c = await collectCore(collectInput(collect, baseDir, a.workflowId), a.env);
   const p = await preprocessCore(stageInput('preprocess', { steps } as JsonObject, { dataset: ref(c, 'dataset') }, a.workflowId), a.env);
   const t = await trainCore(stageInput('train', train, { dataset: ref(p, 'dataset') }, a.workflowId), a.env);
   const inputs: Record<string, ArtifactRef> = { model: ref(t, 'model'), transform: ref(p, 'transform') };
@@ -55,9 +55,10 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'c.json'), JSON.stringify(Array.from({ length: 90 }, (_, i) => ({ x: rng.normal() + (i % 2), color: colors[i % 3], y: i % 2 }))));
   await deployModel(
     'colors',
-    { source: { type: 'json', path: 'c.json' }, schema: { label: 'y', columns: [{ name: 'x', type: 'number' }, { name: 'color', type: 'category' }, { name: 'y', type: 'integer' }] }, __baseDir: dir },
+    { source: { type: 'json', path: 'c.json' }, schema: { label: 'y', columns: [{ name: 'x', type: 'number' }, { name: 'color', type: 'category' }, { name: 'y', type: 'integer' }] } },
     [{ type: 'oneHot', columns: ['color'] }, { type: 'split', train: 0.8, test: 0.2, seed: 1 }],
     dense2(),
+    dir,
   );
   // 4x4 one-channel images with pixels in [0, 1].
   await deployModel(

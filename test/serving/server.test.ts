@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployCore } from '../../activities/deploy.ts';
 import { predict } from '../../activities/evaluate.ts';
-import type { ArtifactRef } from '../../src/compiler/plan.ts';
+import type { ArtifactRef } from '../../src/core/plan.ts';
 import { loadModel } from '../../src/ml/checkpoint.ts';
 import { decodeDataset, featureTensor, isNumeric, type Dataset } from '../../src/ml/dataset.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';

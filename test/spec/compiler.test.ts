@@ -70,7 +70,9 @@ describe('compiler', () => {
     expect(d.activity.taskQueue).toBe('ml');
     // every kind heartbeats, so a worker dying mid-stage is noticed within the heartbeat timeout
     for (const n of p.nodes) expect(n.activity.heartbeatTimeoutMs, n.kind).toBe(60_000);
-    expect(d.config.__baseDir).toBe('/base');
+    expect(d.location).toEqual({ baseDir: '/base' });
+    expect(d.config).not.toHaveProperty('__baseDir');
+    expect(t.location).toBeUndefined(); // only collect reads files relative to the spec
   });
 
   it('keeps stage-output references for the workflow and `when` as written', () => {
@@ -104,8 +106,9 @@ describe('compiler: optimize', () => {
   it('gives an optimize stage the tuned train stage config, params substituted', () => {
     const p = plan(spec(train + `  tune:\n    type: optimize\n    needs: [prep]\n    tunes: train\n    space: { epochs: { type: int, min: 1, max: 3 } }\n    objective: { metric: val_loss, direction: minimize }\n`));
     const tune = p.nodes.find((n) => n.id === 'tune')!;
-    expect(tune.config.__tunedConfig).toMatchObject({ epochs: 3, loss: 'meanSquaredError', optimizer: { type: 'sgd' } });
-    expect(tune.config.__tunedConfig).not.toHaveProperty('needs');
+    expect(tune.tunedConfig).toMatchObject({ epochs: 3, loss: 'meanSquaredError', optimizer: { type: 'sgd' } });
+    expect(tune.tunedConfig).not.toHaveProperty('needs');
+    expect(tune.config).not.toHaveProperty('__tunedConfig');
     expect(tune.inputs.dataset).toEqual({ stage: 'prep', output: 'dataset', kind: 'dataset' });
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { STAGE_KINDS } from '../../src/compiler/plan.ts';
+import { STAGE_KINDS } from '../../src/core/plan.ts';
 import { compileFile } from '../../src/compiler/index.ts';
 import { descriptionOf, generatedDocs, stageExampleFile, yamlValue } from '../../src/spec/gen-docs.ts';
 import { defs, exampleOf, fieldRows, root, type FieldRow } from '../../src/spec/schema-fields.ts';

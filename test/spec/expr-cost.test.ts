@@ -1,10 +1,10 @@
 /**
- * The expression cost bound (src/compiler/expr-cost.ts): validate's estimate with assumed sizes,
+ * The expression cost bound (src/core/expr-cost.ts): validate's estimate with assumed sizes,
  * and the check `evaluate` makes with the actual values before it runs an expression.
  */
 import { describe, expect, it } from 'vitest';
-import { costOf, evaluate, evaluateCondition, ExpressionError, type ExprContext } from '../../src/compiler/expr.ts';
-import { ASSUMED_SIZE, bounded, EXPR_COST_LIMIT, SCALAR, type Shape } from '../../src/compiler/expr-cost.ts';
+import { costOf, evaluate, evaluateCondition, ExpressionError, type ExprContext } from '../../src/core/expr.ts';
+import { ASSUMED_SIZE, bounded, EXPR_COST_LIMIT, SCALAR, type Shape } from '../../src/core/expr-cost.ts';
 import { loadSpecText } from '../../src/spec/load.ts';
 import { validateLoaded } from '../../src/spec/validate.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateCondition, ExpressionError, findTemplates, references, resolveTemplates, unescapeTemplates, type ExprContext } from '../../src/compiler/expr.ts';
+import { evaluateCondition, ExpressionError, findTemplates, references, resolveTemplates, unescapeTemplates, type ExprContext } from '../../src/core/expr.ts';
 
 const ctx: ExprContext = {
   params: { epochs: 5, lr: 0.01, name: 'churn', deploy: true },

@@ -4,8 +4,8 @@
  * worker's final unescape gives the value back exactly.
  */
 import { describe, expect, it } from 'vitest';
-import { resolveTemplates, unescapeTemplates, type ExprContext } from '../../src/compiler/expr.ts';
-import type { JsonValue } from '../../src/compiler/plan.ts';
+import { resolveTemplates, unescapeTemplates, type ExprContext } from '../../src/core/expr.ts';
+import type { JsonValue } from '../../src/core/plan.ts';
 import { resolveSecrets } from '../../activities/lib/secrets.ts';
 import { compileFile } from '../../src/compiler/index.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -6,7 +6,7 @@
 import { appendFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ArtifactRef, JsonValue } from '../../src/compiler/plan.ts';
+import type { ArtifactRef, JsonValue } from '../../src/core/plan.ts';
 import { attempt, cancellationSignal, lastCheckpoint, reportProgress } from '../../src/temporal/progress.ts';
 
 type In = Record<string, JsonValue>;

@@ -3,7 +3,7 @@
  * `activity` stages running test/support/activities.ts functions.
  */
 import { createHash } from 'node:crypto';
-import type { JsonObject, JsonValue, Plan, PlanNode } from '../../src/compiler/plan.ts';
+import type { JsonObject, JsonValue, Plan, PlanNode } from '../../src/core/plan.ts';
 
 export interface StageSpec {
   /** A function of test/support/activities.ts. */

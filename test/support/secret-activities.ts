@@ -5,7 +5,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { ApplicationFailure, log } from '@temporalio/activity';
-import type { JsonValue } from '../../src/compiler/plan.ts';
+import type { JsonValue } from '../../src/core/plan.ts';
 import { encodings } from './secret-forms.ts';
 
 type In = Record<string, JsonValue>;

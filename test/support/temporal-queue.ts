@@ -1,4 +1,4 @@
-import type { Plan } from '../../src/compiler/plan.ts';
+import type { Plan } from '../../src/core/plan.ts';
 
 /**
  * Every node's activities on `queue` (tests and bench keep their tasks apart this way); nodes

@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import type { Plan } from '../../src/compiler/plan.ts';
+import type { Plan } from '../../src/core/plan.ts';
 import { createWorkers } from '../../src/temporal/worker.ts';
 import { startRun, type StartRunOptions } from '../../src/temporal/runs.ts';
-import { buildActivities } from '../../activities/index.ts';
+import { buildActivities, type ActivityOptions } from '../../activities/index.ts';
 import { onQueue } from './temporal-queue.ts';
 
 export { onQueue };
@@ -61,7 +61,10 @@ export function quietRuntime(): void {
  * `gpus`: also serve `<queue>-gpu` with that many slots (as `mlpipe worker --gpus` serves
  * mlpipe-gpu); route a node there with `taskQueue: env.queue + '-gpu'` (onQueue keeps it).
  */
-export async function testEnv(name: string, o: { address?: string; worker?: boolean; gpus?: number } = {}): Promise<TestEnv> {
+export async function testEnv(
+  name: string,
+  o: { address?: string; worker?: boolean; gpus?: number; kinds?: ActivityOptions['kinds'] } = {},
+): Promise<TestEnv> {
   const address = o.address ?? testAddress();
   const queue = `test-${name}-${process.pid}`;
   const home = mkdtempSync(join(tmpdir(), `mlpipe-test-${name}-`));
@@ -72,7 +75,7 @@ export async function testEnv(name: string, o: { address?: string; worker?: bool
   if (o.worker !== false) {
     quietRuntime();
     nativeConn = await NativeConnection.connect({ address });
-    const activities = await buildActivities({ home, userModule: TEST_ACTIVITIES });
+    const activities = await buildActivities({ home, userModule: TEST_ACTIVITIES, ...(o.kinds ? { kinds: o.kinds } : {}) });
     workers.push(
       ...(await createWorkers({
         connection: nativeConn,

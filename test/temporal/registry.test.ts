@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { moduleBackedActivity } from '../../activities/index.ts';
 import { loadUserActivities, toOutputs } from '../../activities/user.ts';
-import type { StageActivityInput } from '../../src/compiler/plan.ts';
+import type { StageActivityInput } from '../../src/core/plan.ts';
 import { cacheKey } from '../../src/temporal/step-cache.ts';
 import { progressFrom } from '../../src/temporal/runs.ts';
 import { progressText } from '../../src/temporal/follow.ts';

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Info } from '@temporalio/activity';
 import { UserActivityPool, type UserChild } from '../../activities/lib/user-pool.ts';
 import type { ToChild } from '../../activities/lib/user-protocol.ts';
-import type { StageActivityInput } from '../../src/compiler/plan.ts';
+import type { StageActivityInput } from '../../src/core/plan.ts';
 import { TEST_ACTIVITIES } from '../support/temporal.ts';
 
 const held: UserChild[] = [];

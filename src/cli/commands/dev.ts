@@ -74,7 +74,7 @@ export function register(program: Command): void {
             `(carry on with 'mlpipe server' + 'mlpipe worker')\n`,
         );
       } else {
-        process.stdout.write(`${outcomeText(view)}\n${await reportLine(view.workflowId)}`);
+        process.stdout.write(`${outcomeText(view)}\n${await reportLine(view)}`);
         if (view.status !== 'COMPLETED') process.exitCode = 1;
         if (!o.exit && !abort.signal.aborted) {
           process.stdout.write(`UI: ${uiBase} — Ctrl-C to stop the worker${server ? ' and the server' : ''}\n`);

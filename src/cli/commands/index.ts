@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   skip: () => import('./skip.ts'),
   rerun: () => import('./rerun.ts'),
   report: () => import('./report.ts'),
+  compare: () => import('./compare.ts'),
   // schedules from git
   apply: () => import('./apply.ts'),
   schedules: () => import('./schedules.ts'),

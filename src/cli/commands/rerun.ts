@@ -27,7 +27,7 @@ export function register(program: Command): void {
     process.stdout.write(`started ${handle.workflowId} (reusing ${run} up to ${o.from})\n`);
     if (o.follow) {
       const view = await followRun(client, handle.workflowId);
-      process.stdout.write(`${outcomeText(view)}\n${await reportLine(view.workflowId)}`);
+      process.stdout.write(`${outcomeText(view)}\n${await reportLine(view)}`);
       if (view.status !== 'COMPLETED') process.exitCode = 1;
     }
     await client.connection.close();

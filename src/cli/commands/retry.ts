@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { JsonObject } from '../../compiler/plan.ts';
+import type { JsonObject } from '../../core/plan.ts';
 import { UsageError } from '../errors.ts';
 import { clientFrom, withConnectionOptions } from '../temporal-options.ts';
 import { collectParam } from '../options.ts';

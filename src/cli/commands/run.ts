@@ -50,7 +50,7 @@ export function register(program: Command): void {
     }
     if (o.follow || o.wait) {
       const view = o.follow ? await followRun(client, handle.workflowId) : await waitFor(client, handle.workflowId);
-      process.stdout.write(`${outcomeText(view)}\n${await reportLine(view.workflowId)}`);
+      process.stdout.write(`${outcomeText(view)}\n${await reportLine(view)}`);
       if (view.status !== 'COMPLETED') process.exitCode = 1;
     }
     await client.connection.close();

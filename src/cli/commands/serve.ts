@@ -14,7 +14,7 @@ export function register(program: Command): void {
   withDbOption(withStoreOption(
     program
       .command('serve')
-      .description('run the model server: serves every model in the registry and follows deploys/rollbacks (docs/serving.md)')
+      .description('run the model server: serves every model in the registry (mlpipe, TF Serving REST and KServe v2 protocols, Prometheus /metrics) and follows deploys/rollbacks (docs/serving.md)')
       .option('--host <ip>', 'address to bind (127.0.0.1 unless you mean it)', '127.0.0.1')
       .option('--port <n>', 'port (0: a free one)', port, 8501)
       .option('--seed <n>', 'seed of canary routing (repeatable splits)', (v: string) => Number(v))
@@ -34,6 +34,8 @@ export function register(program: Command): void {
     const url = await server.start();
     const auth = authToken ? 'feedback and /recent need the bearer token' : 'feedback and /recent are off (no --auth-token-file)';
     process.stdout.write(`mlpipe model server at ${url} (registry ${db}, artifacts ${store}; ${auth}). Ctrl-C to stop.\n`);
+    // The other doors on the same port (docs/serving.md#protocols-which-route-to-use).
+    process.stdout.write(`  TF Serving REST: ${url}/v1/models/<name>[/versions/<n>]:predict   KServe v2: ${url}/v2/models/<name>/infer\n  Prometheus: ${url}/metrics   liveness: ${url}/livez   readiness: ${url}/readyz\n`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);

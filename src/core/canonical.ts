@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /**
  * A deep copy of JSON-like data with object keys in sorted order and undefined members dropped
  * (undefined in arrays becomes null), as JSON.stringify would write them. Equal values give
@@ -20,8 +18,4 @@ export function canonical<T>(value: T): T {
 
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(canonical(value)) ?? 'null';
-}
-
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }

@@ -26,7 +26,7 @@ export interface ExprContext {
 export interface ExprOptions {
   /**
    * Before evaluating, bound the expression's cost with the sizes of the values it reads
-   * (src/compiler/expr-cost.ts) and refuse it over EXPR_COST_LIMIT: it never runs long enough
+   * (src/core/expr-cost.ts) and refuse it over EXPR_COST_LIMIT: it never runs long enough
    * to stall a workflow task.
    */
   bounded?: boolean;

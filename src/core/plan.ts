@@ -12,30 +12,16 @@ export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
-/** One module under `activities/` per kind. */
-export type StageKind =
-  | 'collect'
-  | 'preprocess'
-  | 'train'
-  | 'evaluate'
-  | 'optimize'
-  | 'deploy'
-  | 'monitor'
-  | 'activity';
-
-export const STAGE_KINDS: readonly StageKind[] = [
-  'collect',
-  'preprocess',
-  'train',
-  'evaluate',
-  'optimize',
-  'deploy',
-  'monitor',
-  'activity',
-];
+/**
+ * The stage kinds. Each has a descriptor in src/spec/stages/<kind>.ts and an activity module
+ * activities/<kind>.ts.
+ */
+export const STAGE_KINDS = ['collect', 'preprocess', 'train', 'evaluate', 'optimize', 'deploy', 'monitor', 'activity'] as const;
+export type StageKind = (typeof STAGE_KINDS)[number];
 
 /** What a stage output holds when it is an artifact (a file in the artifact store). */
-export type ArtifactKind = 'dataset' | 'transform' | 'model' | 'metrics' | 'deployment' | 'report';
+export const ARTIFACT_KINDS = ['dataset', 'transform', 'model', 'metrics', 'deployment', 'report'] as const;
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 
 export type ParamType = 'string' | 'number' | 'integer' | 'boolean' | 'enum';
 export type ParamValue = string | number | boolean;
@@ -68,6 +54,20 @@ export interface InputBinding {
 /** Output names a stage kind produces, and their types (artifacts or scalars usable in `when`). */
 export type OutputType = ArtifactKind | 'number' | 'boolean' | 'string' | 'object';
 
+/**
+ * Where the pipeline file was when it was compiled: a collect stage reads relative paths from
+ * here. The compiler's knowledge, not the user's config, so it travels beside the config.
+ */
+export interface SpecLocation {
+  /** The pipeline file's absolute directory on the compiling machine. */
+  baseDir: string;
+  /**
+   * The same directory relative to its git work tree's top ('' or 'a/b'): a worker started with
+   * `--repo-root` (its own checkout) resolves collect paths there instead of `baseDir`.
+   */
+  repoDir?: string;
+}
+
 export interface PlanNode {
   /** The stage's name in the spec. */
   id: string;
@@ -83,6 +83,13 @@ export interface PlanNode {
    * activity starts.
    */
   config: JsonObject;
+  /** collect stages: where the spec was compiled (relative source paths resolve there). */
+  location?: SpecLocation;
+  /**
+   * optimize stages: the tuned train stage's own fields (substituted like `config`); trials
+   * train its model with overrides, so they need the whole of it.
+   */
+  tunedConfig?: JsonObject;
   /** Input name (e.g. `dataset`, `model`) to the upstream output it reads. */
   inputs: Record<string, InputBinding>;
   /** Output name to its type. */
@@ -155,6 +162,10 @@ export interface StageActivityInput {
   kind: StageKind;
   /** The node's config with every `${…}` resolved. */
   config: JsonObject;
+  /** The node's `location` (collect). */
+  location?: SpecLocation;
+  /** The node's `tunedConfig` (optimize), its `${…}` resolved like `config`'s. */
+  tunedConfig?: JsonObject;
   /** Input name to the artifact it binds to. */
   inputs: Record<string, ArtifactRef>;
   params: Record<string, ParamValue>;
