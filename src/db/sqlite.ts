@@ -55,7 +55,9 @@ export async function openSqlite(path: string, where: string): Promise<Db> {
       const [text, args] = positional(sql, params);
       try {
         const stmt = db.prepare(text);
-        return (stmt.reader ? stmt.all(args) : (stmt.run(args), [])) as T[];
+        if (stmt.reader) return stmt.all(args) as T[];
+        stmt.run(args);
+        return [];
       } catch (e) {
         throw explain(e);
       }
