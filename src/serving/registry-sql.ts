@@ -2,7 +2,7 @@
 // transaction. An entry is stored as its parts: the model row (revision, traffic now), one row per
 // version ever registered, every event, and every traffic split with the time it took effect.
 import type { Queryable } from '../db/index.ts';
-import type { ModelVersion, RegistryEntry, RegistryEvent, Traffic } from './registry.ts';
+import type { ModelVersion, RegistryEntry, RegistryEvent, Traffic, TrafficChange } from './registry.ts';
 
 /** Events an entry carries (the newest); `Registry.history` has them all. */
 export const ENTRY_EVENTS = 100;
@@ -24,7 +24,7 @@ interface EventRow {
   revision: number;
 }
 
-export const toEvent = (r: EventRow): RegistryEvent & { revision: number } => ({
+const toEvent = (r: EventRow): RegistryEvent & { revision: number } => ({
   at: r.at,
   event: r.event,
   version: r.version,
@@ -92,4 +92,42 @@ export async function ensureModelRow(tx: Queryable, name: string, now: string): 
   await tx.run('INSERT INTO models (name, revision, traffic, created_at, updated_at) VALUES ($1, 0, $2, $3, $3) ON CONFLICT (name) DO NOTHING', [
     name, JSON.stringify({ primary: null }), now,
   ]);
+}
+
+/** Every event of `name`, oldest first (or the newest `limit`), with the revision that made it. */
+export async function eventsOf(q: Queryable, name: string, limit?: number): Promise<(RegistryEvent & { revision: number })[]> {
+  const rows = await q.all<EventRow>(
+    `SELECT at, event, version, reason, revision FROM model_events WHERE model = $1 ORDER BY id DESC${limit ? ' LIMIT $2' : ''}`,
+    limit ? [name, limit] : [name],
+  );
+  return rows.reverse().map(toEvent);
+}
+
+interface TrafficRow {
+  revision: number;
+  at: string;
+  traffic: string;
+}
+
+const toChange = (r: TrafficRow): TrafficChange => ({ revision: Number(r.revision), at: r.at, traffic: JSON.parse(r.traffic) as Traffic });
+
+export async function trafficOf(q: Queryable, name: string): Promise<TrafficChange[]> {
+  return (await q.all<TrafficRow>('SELECT revision, at, traffic FROM model_traffic WHERE model = $1 ORDER BY revision', [name])).map(toChange);
+}
+
+/** The newest change at or before `at` (ISO times sort as text). */
+export async function trafficAt(q: Queryable, name: string, at: Date): Promise<TrafficChange | undefined> {
+  const [r] = await q.all<TrafficRow>(
+    'SELECT revision, at, traffic FROM model_traffic WHERE model = $1 AND at <= $2 ORDER BY revision DESC LIMIT 1',
+    [name, at.toISOString()],
+  );
+  return r && toChange(r);
+}
+
+export async function versionsOf(q: Queryable, name: string, withdrawn: boolean): Promise<(ModelVersion & { withdrawnAt?: string })[]> {
+  const rows = await q.all<{ doc: string; withdrawn_at: string | null }>(
+    `SELECT doc, withdrawn_at FROM model_versions WHERE model = $1${withdrawn ? '' : ' AND withdrawn_at IS NULL'} ORDER BY id`,
+    [name],
+  );
+  return rows.map((r) => ({ ...(JSON.parse(r.doc) as ModelVersion), ...(r.withdrawn_at ? { withdrawnAt: r.withdrawn_at } : {}) }));
 }
