@@ -10,7 +10,7 @@ import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
 import type { JsonObject } from '../../src/core/plan.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
-import { stageInput, tempDir, testEnv } from '../data/helpers.ts';
+import { collectInput, stageInput, tempDir, testEnv } from '../data/helpers.ts';
 import { irisSchema, ref } from '../data/pipeline-helpers.ts';
 import { deployInput, irisTrain } from './helpers.ts';
 
@@ -25,7 +25,7 @@ export async function irisWithIds(workflowId: string) {
   const lines = readFileSync(resolve('pipelines/data/iris.csv'), 'utf8').trim().split('\n');
   writeFileSync(join(dir, 'iris.csv'), [`id,${lines[0]}`, ...lines.slice(1).map((l, i) => `row-${i + 1},${l}`)].join('\n'));
   const schema = { ...irisSchema, columns: [{ name: 'id', type: 'string' }, ...irisSchema.columns] };
-  const c = await collectCore(stageInput('collect', { source: { type: 'csv', path: 'iris.csv' }, schema, __baseDir: dir } as JsonObject, {}, workflowId), env);
+  const c = await collectCore(collectInput({ source: { type: 'csv', path: 'iris.csv' }, schema }, dir, workflowId), env);
   const steps: JsonObject[] = [{ type: 'drop', columns: ['id'] }, { type: 'labelEncode', columns: ['species'] }, { type: 'standardize' }, { type: 'split', train: 0.8, test: 0.2, seed: 7, stratify: true }];
   const p = await preprocessCore(stageInput('preprocess', { steps }, { dataset: ref(c, 'dataset') }, workflowId), env);
   const registry = new Registry(registryDir(home));
