@@ -42,13 +42,21 @@ export async function openSqlite(path: string, where: string): Promise<Db> {
   } catch (e) {
     throw new Error(`cannot open the SQLite database ${path} (from ${DB_SETTING}): ${(e as Error).message}; fix the path or its permissions`);
   }
-  try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL'); // a committed deploy survives a power cut too
-    db.pragma('foreign_keys = ON');
-  } catch (e) {
-    db.close();
-    throw explain(e);
+  // Switching a new file to WAL takes a lock that processes starting at the same time contend for.
+  for (let i = 0, deadline = Date.now() + BUSY_MS; ; i++) {
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL'); // a committed deploy survives a power cut too
+      db.pragma('foreign_keys = ON');
+      break;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_BUSY' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, Math.min(50, 2 + i)));
+        continue;
+      }
+      db.close();
+      throw explain(e);
+    }
   }
   const tx: Queryable = {
     async all<T>(sql: string, params: unknown[] = []) {
