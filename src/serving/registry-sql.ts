@@ -74,7 +74,8 @@ export async function saveEntry(tx: Queryable, cur: RegistryEntry, next: Registr
     }
   }
   // Events are append-only: the ones past what the update was given are new.
-  for (const e of next.events.slice(cur.events.length)) {
+  const events = next.events ?? []; // an update that built a new entry may leave them out
+  for (const e of events.slice(cur.events.length)) {
     await tx.run('INSERT INTO model_events (model, revision, at, event, version, reason) VALUES ($1, $2, $3, $4, $5, $6)', [
       name, revision, e.at || now, e.event, e.version, e.reason ?? null,
     ]);
@@ -84,7 +85,7 @@ export async function saveEntry(tx: Queryable, cur: RegistryEntry, next: Registr
     await tx.run('INSERT INTO model_traffic (model, revision, at, traffic) VALUES ($1, $2, $3, $4)', [name, revision, now, traffic]);
   }
   await tx.run('UPDATE models SET revision = $2, traffic = $3, updated_at = $4 WHERE name = $1', [name, revision, traffic, now]);
-  return { ...next, format: 'mlpipe-registry/v1', name, revision, events: next.events.slice(-ENTRY_EVENTS) };
+  return { ...next, format: 'mlpipe-registry/v1', name, revision, events: events.slice(-ENTRY_EVENTS) };
 }
 
 /** Makes sure `name` has a row (revision 0 until the transaction writes it), so it can be locked. */
