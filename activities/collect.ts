@@ -4,23 +4,14 @@ import type { JsonValue, SpecLocation, StageActivityInput, StageResult } from '.
 import type { Dataset } from '../src/ml/dataset.ts';
 import { computeStats } from '../src/ml/dataset-stats.ts';
 import { loadMnist } from '../src/ml/data-mnist.ts';
-import { DataError, readSourceBytes, type FileOrUrl, type TableSchema } from '../src/ml/data-sources.ts';
+import { DataError, readSourceBytes } from '../src/ml/data-sources.ts';
 import { parseTable } from '../src/ml/table-parse.ts';
-import { generateSynthetic, type SyntheticConfig } from '../src/ml/synthetic.ts';
+import { generateSynthetic } from '../src/ml/synthetic.ts';
 import { resolveInside } from '../src/artifacts/paths.ts';
-import { mapError, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
+import { mapError, stageConfig, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
+import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 
-type Source =
-  | ({ type: 'csv'; header?: boolean; delimiter?: string } & FileOrUrl)
-  | ({ type: 'json' | 'ndjson' } & FileOrUrl)
-  | { type: 'mnist'; limit?: number }
-  | ({ type: 'synthetic' } & SyntheticConfig);
-
-export interface CollectConfig {
-  source: Source;
-  schema?: TableSchema;
-  onBadRows?: 'fail' | 'drop';
-}
+type CollectConfig = StageConfig<'collect'>;
 
 /** Env var (set by `mlpipe worker --repo-root`): where this worker sees the pipelines' git checkout. */
 export const REPO_ROOT_ENV = 'MLPIPE_REPO_ROOT';
@@ -84,7 +75,7 @@ export async function collectDataset(
 }
 
 export async function collectCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
-  const cfg = input.config as unknown as CollectConfig;
+  const cfg = stageConfig(input, 'collect');
   try {
     const beat = { stage: input.stage, phase: 'collect', progress: { message: 'reading the source' } };
     const onPhase = (message: string) => {

@@ -4,17 +4,12 @@
 import type { JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { mlpipeHome } from '../src/home.ts';
 import { findServer, startDetachedServer } from '../src/serving/local.ts';
-import { nextVersion, Registry, registryDir, withdrawVersion, type RollbackRule, type Traffic, type VersionPolicy } from '../src/serving/registry.ts';
+import { nextVersion, Registry, registryDir, withdrawVersion, type RollbackRule, type Traffic } from '../src/serving/registry.ts';
 import { parseDuration } from '../src/core/duration.ts';
-import { invalid, lineage, requireInput, stageEnv, where, withHeartbeats, type StageEnv } from './lib/stage.ts';
+import { invalid, lineage, requireInput, stageEnv, where, withHeartbeats, stageConfig, type StageEnv } from './lib/stage.ts';
+import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 
-export interface DeployConfig {
-  modelName: string;
-  versionPolicy?: VersionPolicy;
-  strategy?: { type: 'replace' } | { type: 'canary'; weight: number; duration?: string } | { type: 'shadow' };
-  rollback?: { errorRateAbove?: number; latencyP95Above?: string; accuracyBelow?: number };
-  server?: { host?: string; port?: number };
-}
+export type DeployConfig = StageConfig<'deploy'>;
 
 export interface Deployment {
   format: 'mlpipe-deployment/v1';
@@ -51,7 +46,7 @@ export function rollbackRule(r: DeployConfig['rollback'], at: string): RollbackR
 
 export async function deployCore(input: StageActivityInput, env: StageEnv, o: DeployOptions = {}): Promise<StageResult> {
   const at = where(input);
-  const cfg = input.config as unknown as DeployConfig;
+  const cfg = stageConfig(input, 'deploy');
   if (typeof cfg.modelName !== 'string') invalid(`${at}: needs \`modelName\``);
   const model = requireInput(input, 'model', 'model');
   if (!input.inputs.transform) {

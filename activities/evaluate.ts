@@ -4,20 +4,15 @@ import type { JsonValue, StageActivityInput, StageResult } from '../src/core/pla
 import { getTf } from '../src/ml/backend.ts';
 import { loadModel, predict, type ModelMeta } from '../src/ml/checkpoint.ts';
 import { inferenceFn } from '../src/ml/graph/forward.ts';
-import { featureTensor, labelVector, splitIndices, type Dataset, type SplitName } from '../src/ml/dataset.ts';
-import { alignLabels, unseenWarning, type UnseenLabels } from '../src/ml/labels.ts';
-import { computeMetrics, REGRESSION_METRICS, type EvalMetricName, type MetricValue } from '../src/ml/metrics.ts';
+import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
+import { alignLabels, unseenWarning } from '../src/ml/labels.ts';
+import { computeMetrics, REGRESSION_METRICS, type MetricValue } from '../src/ml/metrics.ts';
 import { updateRunReport, type EvaluationSection } from '../src/ml/report.ts';
 import type * as TfModule from '@tensorflow/tfjs';
-import { invalid, lineage, readDataset, requireInput, stageEnv, where, withHeartbeats, type StageEnv } from './lib/stage.ts';
+import { invalid, lineage, readDataset, requireInput, stageEnv, where, withHeartbeats, stageConfig, type StageEnv } from './lib/stage.ts';
+import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 
-export interface EvaluateConfig {
-  split?: SplitName;
-  metrics: EvalMetricName[];
-  gates?: { metric: EvalMetricName; min?: number; max?: number }[];
-  /** Labels the model was not trained on: an error (default) or classes of their own. */
-  unseenLabels?: UnseenLabels;
-}
+export type EvaluateConfig = StageConfig<'evaluate'>;
 
 export function evaluateDataset(
   model: TfModule.LayersModel,
@@ -93,7 +88,7 @@ export function evaluateDataset(
 
 export async function evaluateCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const at = where(input);
-  const cfg = input.config as unknown as EvaluateConfig;
+  const cfg = stageConfig(input, 'evaluate');
   const modelRef = requireInput(input, 'model', 'model');
   const ds = await readDataset(env.store, requireInput(input, 'dataset', 'dataset'));
   const { model, meta } = await loadModel(await env.store.get(modelRef));

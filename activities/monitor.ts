@@ -21,16 +21,12 @@ import { connectClient, connectionConfig } from '../src/temporal/connection.ts';
 import { runInput, startRun } from '../src/temporal/runs.ts';
 import { redactValue, secretsInUse } from '../src/redaction.ts';
 import type { Deployment } from './deploy.ts';
-import { activityContext, invalid, lineage, readDataset, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
+import { activityContext, invalid, lineage, readDataset, requireInput, stageEnv, where, stageConfig, type StageEnv } from './lib/stage.ts';
+import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 
 type MonitorMetric = 'latencyP50' | 'latencyP95' | 'errorRate' | 'requests' | 'accuracy';
 
-export interface MonitorConfig {
-  window?: string;
-  metrics?: MonitorMetric[];
-  drift?: { feature: string; test: DriftTest; threshold: number }[];
-  onBreach?: { action: 'alert' | 'retrain'; pipeline?: string; params?: Record<string, string | number | boolean>; webhook?: string };
-}
+export type MonitorConfig = StageConfig<'monitor'>;
 
 export interface MonitorOptions {
   /** Fewest recent rows a drift test needs (default 50). */
@@ -184,7 +180,7 @@ async function alert(webhook: string | undefined, payload: unknown): Promise<{ d
 
 export async function monitorCore(input: StageActivityInput, env: StageEnv, o: MonitorOptions = {}): Promise<StageResult> {
   const at = where(input);
-  const cfg = input.config as unknown as MonitorConfig;
+  const cfg = stageConfig(input, 'monitor');
   const depRef = requireInput(input, 'deployment', 'deployment');
   const dep = JSON.parse((await env.store.get(depRef)).toString('utf8')) as Deployment;
   const windowMs = parseDuration(cfg.window ?? '1h');

@@ -6,18 +6,8 @@
 import { CancelledFailure } from '@temporalio/common';
 import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { search, setPath, type Method, type Space, type TrialRecord } from '../src/ml/search/index.ts';
-import { invalid, lineage, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
+import { invalid, lineage, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import { trainCore } from './train.ts';
-
-export interface OptimizeConfig {
-  tunes: string;
-  space: Space;
-  method?: Method;
-  trials?: number;
-  parallelism?: number;
-  seed?: number;
-  objective: { metric: string; direction: 'minimize' | 'maximize' };
-}
 
 interface OptimizeHeartbeat {
   progress: { message: string; step: number; steps: number; best?: number };
@@ -26,7 +16,7 @@ interface OptimizeHeartbeat {
 
 export async function optimizeCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const at = where(input);
-  const cfg = input.config as unknown as OptimizeConfig;
+  const cfg = stageConfig(input, 'optimize');
   const tuned = input.tunedConfig;
   if (!tuned || typeof tuned !== 'object') {
     invalid(`${at}: the plan does not carry the config of the tuned stage ${JSON.stringify(cfg.tunes)} (tunedConfig); recompile the pipeline with this mlpipe version`);

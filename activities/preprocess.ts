@@ -2,16 +2,14 @@
 // artifact (the fitted column steps) that the model server applies to requests.
 import type { ArtifactRef, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { computeStats } from '../src/ml/dataset-stats.ts';
-import { runPreprocess, type PreprocessStep } from '../src/ml/preprocess.ts';
-import { lineage, mapError, readDataset, requireInput, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
+import { runPreprocess } from '../src/ml/preprocess.ts';
+import { lineage, mapError, readDataset, requireInput, stageEnv, where, withHeartbeats, writeDataset, stageConfig, type StageEnv } from './lib/stage.ts';
+import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 
-export interface PreprocessConfig {
-  label?: string;
-  steps: PreprocessStep[];
-}
+export type PreprocessConfig = StageConfig<'preprocess'>;
 
 export async function preprocessCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
-  const cfg = input.config as unknown as PreprocessConfig;
+  const cfg = stageConfig(input, 'preprocess');
   const ref = requireInput(input, 'dataset', 'dataset');
   try {
     return await withHeartbeats(env, { stage: input.stage, phase: 'preprocess' }, () => run(input, env, cfg, ref));

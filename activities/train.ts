@@ -14,30 +14,18 @@ import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel, type Checkp
 import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
 import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type FitOptions } from '../src/ml/fit.ts';
 import { buildModel, ModelSpecError } from '../src/ml/model.ts';
-import type { LearningRateScheduleSpec, LossName, MetricName, ModelSpec, OptimizerSpec, TrainModelSpec } from '../src/ml/model-spec.ts';
+import type { LossName, MetricName, TrainModelSpec } from '../src/ml/model-spec.ts';
 import { updateRunReport } from '../src/ml/report.ts';
 import { Registry } from '../src/serving/registry.ts';
-import { invalid, lineage, readDataset, requireInput, stageEnv, where, type StageEnv } from './lib/stage.ts';
+import { invalid, lineage, readDataset, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
+import type { StageConfig } from '../src/spec/stages/descriptor.ts';
+import type { TrainMetric } from '../src/spec/types.gen.ts';
 
-type TrainMetric = 'accuracy' | 'mse' | 'mae' | 'precision' | 'recall';
-
-export interface TrainConfig {
-  model: ModelSpec;
-  optimizer: OptimizerSpec;
-  learningRateSchedule?: LearningRateScheduleSpec;
-  loss: LossName;
-  metrics?: TrainMetric[];
-  epochs: number;
-  batchSize?: number;
-  validationSplit?: number;
-  shuffle?: boolean;
-  seed?: number;
-  earlyStopping?: { monitor?: string; patience?: number; minDelta?: number; mode?: 'min' | 'max'; restoreBest?: boolean };
-  classWeights?: 'balanced' | Record<string, number>;
-  checkpoint?: { everyEpochs?: number; everyMinutes?: number; keepLast?: number };
-  warmStart?: { model: string; version?: string; freezeLayers?: number };
-  backend?: 'auto' | 'gpu' | 'cpu';
-}
+/**
+ * The schema requires these on TrainStage; the type generated from its `allOf` leaves them
+ * optional, so they are required again here.
+ */
+export type TrainConfig = StageConfig<'train'> & Required<Pick<StageConfig<'train'>, 'model' | 'optimizer' | 'loss' | 'epochs'>>;
 
 /** What every heartbeat carries; a retry resumes from `checkpoint`. */
 export interface TrainHeartbeat {
@@ -155,7 +143,7 @@ async function loadResume(input: StageActivityInput, env: StageEnv, epochs: numb
 
 export async function trainCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const at = where(input);
-  const cfg = input.config as unknown as TrainConfig;
+  const cfg = stageConfig(input, 'train') as TrainConfig;
   const pref: BackendPreference | undefined = cfg.backend && cfg.backend !== 'auto' ? cfg.backend : undefined;
   selectBackend(pref);
   const backend = backendInfo();

@@ -2,7 +2,8 @@
 // call outside a worker works too), the artifact store, lineage records and error mapping.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ArtifactKind, ArtifactRef, StageActivityInput } from '../../src/core/plan.ts';
+import type { ArtifactKind, ArtifactRef, StageActivityInput, StageKind } from '../../src/core/plan.ts';
+import type { StageConfig } from '../../src/spec/stages/descriptor.ts';
 import { defaultStore, PathEscapeError, StoreFullError, type ArtifactStore, type Lineage } from '../../src/artifacts/index.ts';
 import { decodeDataset, encodeDataset, type Dataset } from '../../src/ml/dataset.ts';
 import { DataError } from '../../src/ml/data-sources.ts';
@@ -52,6 +53,15 @@ export function lineage(input: StageActivityInput, env: StageEnv, name?: string)
     inputs,
     name,
   };
+}
+
+/**
+ * The stage's config, typed by its kind's schema: validate held it to the schema, and the
+ * workflow and worker only replaced `${…}` inside it since. (`kind` names the schema: an
+ * optimize trial runs train's.)
+ */
+export function stageConfig<K extends StageKind>(input: StageActivityInput, _kind: K): StageConfig<K> {
+  return input.config as unknown as StageConfig<K>;
 }
 
 export function where(input: StageActivityInput): string {

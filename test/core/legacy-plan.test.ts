@@ -19,7 +19,10 @@ import { cacheKey } from '../../src/temporal/step-cache.ts';
 function asLegacy(plan: Plan): Plan {
   return {
     ...plan,
-    nodes: plan.nodes.map(({ location: _l, tunedConfig: _t, ...n }) => ({ ...n, config: legacyConfig({ config: n.config, location: _l, tunedConfig: _t }) })),
+    nodes: plan.nodes.map(({ location: _l, tunedConfig: _t, ...n }) => ({
+      ...n,
+      config: legacyConfig({ config: n.config, location: _l, tunedConfig: _t }),
+    })),
   };
 }
 
@@ -29,7 +32,11 @@ describe('plans with the compiler facts in their config', () => {
   it('lift into the typed fields, and lower back to the same config', () => {
     const old = { config: { source: { type: 'csv' }, __baseDir: '/a/p', __repoDir: 'p', __tunedConfig: { epochs: 3 } } };
     const lifted = liftLegacyFields(old);
-    expect(lifted).toEqual({ config: { source: { type: 'csv' } }, location: { baseDir: '/a/p', repoDir: 'p' }, tunedConfig: { epochs: 3 } });
+    expect(lifted).toEqual({
+      config: { source: { type: 'csv' } },
+      location: { baseDir: '/a/p', repoDir: 'p' },
+      tunedConfig: { epochs: 3 },
+    });
     expect(legacyConfig(lifted)).toEqual(old.config);
     const today = { config: { a: 1 }, location: { baseDir: '/b' } };
     expect(liftLegacyFields(today)).toBe(today);
@@ -38,7 +45,9 @@ describe('plans with the compiler facts in their config', () => {
   it('give the step cache the same key as their recompiled twins', () => {
     const key = cacheKey({ kind: 'collect', config: { a: 1 }, location: { baseDir: '/a', repoDir: '' }, inputDigests: {} });
     expect(cacheKey({ kind: 'collect', config: { a: 1, __baseDir: '/a', __repoDir: '' }, inputDigests: {} })).toBe(key);
-    expect(cacheKey({ kind: 'collect', config: { a: 1 }, location: { baseDir: '/elsewhere', repoDir: '' }, inputDigests: {} })).not.toBe(key);
+    expect(cacheKey({ kind: 'collect', config: { a: 1 }, location: { baseDir: '/elsewhere', repoDir: '' }, inputDigests: {} })).not.toBe(
+      key,
+    );
     const tuned = cacheKey({ kind: 'optimize' as const, config: { tunes: 't' }, tunedConfig: { epochs: 3 }, inputDigests: {} });
     expect(cacheKey({ kind: 'optimize' as const, config: { tunes: 't', __tunedConfig: { epochs: 3 } }, inputDigests: {} })).toBe(tuned);
     expect(cacheKey({ kind: 'optimize' as const, config: { tunes: 't' }, tunedConfig: { epochs: 4 }, inputDigests: {} })).not.toBe(tuned);
@@ -57,14 +66,33 @@ describe('plans with the compiler facts in their config', () => {
   it('reach a stage activity with the typed fields, secrets resolved in the tuned config too', async () => {
     const seen: StageActivityInput[] = [];
     const record = async (i: StageActivityInput) => (seen.push(i), { outputs: {} });
-    const acts = (await buildActivities({ home: tmpdir(), kinds: { collect: record, optimize: record } })) as unknown as Record<string, (i: StageActivityInput) => Promise<unknown>>;
+    const acts = (await buildActivities({ home: tmpdir(), kinds: { collect: record, optimize: record } })) as unknown as Record<
+      string,
+      (i: StageActivityInput) => Promise<unknown>
+    >;
     const env = new MockActivityEnvironment();
     process.env.MLPIPE_SECRET_LEGACY_TOKEN = 'tok';
     try {
       const base = { run, inputs: {}, params: {} };
-      await env.run(acts['stage.collect']!, { ...base, stage: 'data', kind: 'collect' as const, config: { source: { type: 'csv' }, __baseDir: '/a/p', __repoDir: 'p' } });
-      await env.run(acts['stage.optimize']!, { ...base, stage: 'tune', kind: 'optimize' as const, config: { tunes: 't', __tunedConfig: { key: '${secrets.LEGACY_TOKEN}' } } });
-      await env.run(acts['stage.optimize']!, { ...base, stage: 'tune', kind: 'optimize' as const, config: { tunes: 't' }, tunedConfig: { key: '${secrets.LEGACY_TOKEN}' } });
+      await env.run(acts['stage.collect']!, {
+        ...base,
+        stage: 'data',
+        kind: 'collect' as const,
+        config: { source: { type: 'csv' }, __baseDir: '/a/p', __repoDir: 'p' },
+      });
+      await env.run(acts['stage.optimize']!, {
+        ...base,
+        stage: 'tune',
+        kind: 'optimize' as const,
+        config: { tunes: 't', __tunedConfig: { key: '${secrets.LEGACY_TOKEN}' } },
+      });
+      await env.run(acts['stage.optimize']!, {
+        ...base,
+        stage: 'tune',
+        kind: 'optimize' as const,
+        config: { tunes: 't' },
+        tunedConfig: { key: '${secrets.LEGACY_TOKEN}' },
+      });
     } finally {
       delete process.env.MLPIPE_SECRET_LEGACY_TOKEN;
     }

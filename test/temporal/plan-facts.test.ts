@@ -27,7 +27,12 @@ afterAll(async () => {
 function plan(baseDir: string, epochs: number): Plan {
   const p = makePlan('facts', { size: { fn: 'produce', input: { value: 'x', size: epochs } } });
   const cached = (n: PlanNode): PlanNode => ({ ...n, cache: { enabled: true } });
-  const data: PlanNode = { ...cached(node('data', { fn: 'unused' })), kind: 'collect', config: { source: { type: 'csv', path: 'a.csv' } }, location: { baseDir, repoDir: 'p' } };
+  const data: PlanNode = {
+    ...cached(node('data', { fn: 'unused' })),
+    kind: 'collect',
+    config: { source: { type: 'csv', path: 'a.csv' } },
+    location: { baseDir, repoDir: 'p' },
+  };
   const tune: PlanNode = {
     ...cached(node('tune', { fn: 'unused', needs: ['size'] })),
     kind: 'optimize',
@@ -40,7 +45,11 @@ function plan(baseDir: string, epochs: number): Plan {
 describe('location and tunedConfig through the workflow', () => {
   it('reach the activity resolved, and key the step cache', async () => {
     const r1 = await (await env.start(plan('/a/p', 3))).result();
-    expect(r1.stages.data!.outputs).toEqual({ config: { source: { type: 'csv', path: 'a.csv' } }, location: { baseDir: '/a/p', repoDir: 'p' }, tuned: null });
+    expect(r1.stages.data!.outputs).toEqual({
+      config: { source: { type: 'csv', path: 'a.csv' } },
+      location: { baseDir: '/a/p', repoDir: 'p' },
+      tuned: null,
+    });
     // the secret was resolved on the worker (and is redacted from the outputs it came back in)
     expect(r1.stages.tune!.outputs).toEqual({ config: { tunes: 'train' }, location: null, tuned: { epochs: 3, token: '[redacted]' } });
     const r2 = await (await env.start(plan('/a/p', 3))).result();

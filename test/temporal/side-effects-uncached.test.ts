@@ -14,7 +14,12 @@ import type { ArtifactKind, ArtifactRef, StageActivityInput } from '../../src/co
 import { testEnv, type TestEnv } from '../support/temporal.ts';
 
 const calls: Record<string, number> = {};
-const ref = (kind: ArtifactKind, what: string): ArtifactRef => ({ kind, uri: `mem://${what}`, digest: `sha256:${what.padEnd(64, '0')}`, sizeBytes: 1 });
+const ref = (kind: ArtifactKind, what: string): ArtifactRef => ({
+  kind,
+  uri: `mem://${what}`,
+  digest: `sha256:${what.padEnd(64, '0')}`,
+  sizeBytes: 1,
+});
 const counted = (outputs: Record<string, unknown>) => async (i: StageActivityInput) => {
   calls[i.kind] = (calls[i.kind] ?? 0) + 1;
   return { outputs: outputs as never };
@@ -60,7 +65,13 @@ describe('side effects and the step cache', () => {
     const log = join(dir, 'notify.log');
     writeFileSync(join(dir, 'p.yaml'), spec(log));
     const { plan } = await compileFile(join(dir, 'p.yaml'));
-    expect(Object.fromEntries(plan.nodes.map((n) => [n.id, n.cache.enabled]))).toEqual({ data: true, fit: true, ship: false, watch: false, notify: false });
+    expect(Object.fromEntries(plan.nodes.map((n) => [n.id, n.cache.enabled]))).toEqual({
+      data: true,
+      fit: true,
+      ship: false,
+      watch: false,
+      notify: false,
+    });
 
     const first = await (await env.start(plan)).result();
     expect(first.stages.ship!.status).toBe('succeeded');

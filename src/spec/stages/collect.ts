@@ -27,15 +27,26 @@ export const collect: StageKindDescriptor<'collect'> = {
       c.report.error(c.at('source'), 'collect.path-or-url', `source of stage \`${c.name}\` needs exactly one of \`path\` and \`url\``);
     }
     if (isTableSource(src) && src.path !== undefined && (src.path.startsWith('/') || src.path.split(/[\\/]/).includes('..'))) {
-      c.report.error(c.at('source', 'path'), 'collect.path-escape', `path \`${src.path}\` leaves the pipeline's directory`, 'use a path relative to the pipeline file, without `..`');
+      c.report.error(
+        c.at('source', 'path'),
+        'collect.path-escape',
+        `path \`${src.path}\` leaves the pipeline's directory`,
+        'use a path relative to the pipeline file, without `..`',
+      );
     }
     const cols = stage.schema?.columns?.map((col) => col.name) ?? [];
     const label = stage.schema?.label;
     if (label && cols.length && !cols.includes(label)) {
       const s = suggest(label, cols);
-      c.report.error(c.at('schema', 'label'), 'collect.label', `label \`${label}\` is not a declared column`, s ? `did you mean \`${s}\`?` : undefined);
+      c.report.error(
+        c.at('schema', 'label'),
+        'collect.label',
+        `label \`${label}\` is not a declared column`,
+        s ? `did you mean \`${s}\`?` : undefined,
+      );
     }
-    if (new Set(cols).size !== cols.length) c.report.error(c.at('schema', 'columns'), 'collect.duplicate-column', 'columns must have distinct names');
+    if (new Set(cols).size !== cols.length)
+      c.report.error(c.at('schema', 'columns'), 'collect.duplicate-column', 'columns must have distinct names');
     reportUrlCredentials(c, c.at('source', 'url'), 'url' in src ? src.url : undefined);
   },
   // where a worker with its own checkout (`mlpipe worker --repo-root`) finds the same files

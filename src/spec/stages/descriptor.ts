@@ -63,8 +63,12 @@ export interface StageKindDescriptor<K extends StageKind = StageKind> {
 /** `url` names a user or password (kept in the plan and the history if allowed). */
 export function reportUrlCredentials(c: CheckContext, path: Path, url: string | undefined): void {
   if (!url || !hasCredentials(url)) return;
-  c.report.error(path, 'security.url-credentials', 'this URL carries a user name or password, which would be kept in the plan and the workflow history',
-    'give the server access another way (a token the worker reads from its environment, a network rule)');
+  c.report.error(
+    path,
+    'security.url-credentials',
+    'this URL carries a user name or password, which would be kept in the plan and the workflow history',
+    'give the server access another way (a token the worker reads from its environment, a network rule)',
+  );
 }
 
 function hasCredentials(url: string): boolean {

@@ -15,7 +15,12 @@ export const evaluate: StageKindDescriptor<'evaluate'> = {
   check(stage, c) {
     (stage.gates ?? []).forEach((g, i) => {
       if (!stage.metrics.includes(g.metric)) {
-        c.report.error(c.at('gates', i, 'metric'), 'evaluate.gate-metric', `gate on \`${g.metric}\` but stage \`${c.name}\` does not compute it`, `add ${g.metric} to \`metrics\``);
+        c.report.error(
+          c.at('gates', i, 'metric'),
+          'evaluate.gate-metric',
+          `gate on \`${g.metric}\` but stage \`${c.name}\` does not compute it`,
+          `add ${g.metric} to \`metrics\``,
+        );
       }
       if (g.min !== undefined && g.max !== undefined && g.min > g.max) {
         c.report.error(c.at('gates', i), 'evaluate.gate-range', `gate on \`${g.metric}\` has min ${g.min} > max ${g.max}`);

@@ -16,32 +16,58 @@ export const optimize: StageKindDescriptor<'optimize'> = {
     const target = c.pipeline.stages[stage.tunes];
     if (!target) {
       const s = suggest(stage.tunes, Object.keys(c.pipeline.stages));
-      c.report.error(c.at('tunes'), 'optimize.unknown-stage', `stage \`${c.name}\` tunes \`${stage.tunes}\`, which is not a stage`, s ? `did you mean \`${s}\`?` : undefined);
+      c.report.error(
+        c.at('tunes'),
+        'optimize.unknown-stage',
+        `stage \`${c.name}\` tunes \`${stage.tunes}\`, which is not a stage`,
+        s ? `did you mean \`${s}\`?` : undefined,
+      );
     } else if (target.type !== 'train') {
-      c.report.error(c.at('tunes'), 'optimize.not-train', `stage \`${c.name}\` tunes \`${stage.tunes}\`, a ${target.type} stage; only train stages can be tuned`);
+      c.report.error(
+        c.at('tunes'),
+        'optimize.not-train',
+        `stage \`${c.name}\` tunes \`${stage.tunes}\`, a ${target.type} stage; only train stages can be tuned`,
+      );
     } else {
       trainProps ??= allowedProperties({ $ref: '#/$defs/TrainConfig' });
       for (const key of Object.keys(stage.space)) {
         const head = key.split(/[.[]/)[0]!;
         if (!trainProps.includes(head)) {
           const s = suggest(head, trainProps);
-          c.report.error(c.at('space', key), 'optimize.unknown-path', `search dimension \`${key}\` does not name a field of a train stage`, s ? `did you mean \`${s}\`?` : undefined, 'key');
+          c.report.error(
+            c.at('space', key),
+            'optimize.unknown-path',
+            `search dimension \`${key}\` does not name a field of a train stage`,
+            s ? `did you mean \`${s}\`?` : undefined,
+            'key',
+          );
         }
       }
       const outs = trainOutputs(target);
       const metric = stage.objective.metric;
       if (!(metric in outs) || !['number'].includes(outs[metric]!)) {
         const s = suggest(metric, Object.keys(outs));
-        c.report.error(c.at('objective', 'metric'), 'optimize.unknown-metric', `objective \`${metric}\` is not a metric stage \`${stage.tunes}\` reports`,
-          s ? `did you mean \`${s}\`?` : `add it to \`metrics\` of \`${stage.tunes}\``);
+        c.report.error(
+          c.at('objective', 'metric'),
+          'optimize.unknown-metric',
+          `objective \`${metric}\` is not a metric stage \`${stage.tunes}\` reports`,
+          s ? `did you mean \`${s}\`?` : `add it to \`metrics\` of \`${stage.tunes}\``,
+        );
       }
     }
     for (const [key, dim] of Object.entries(stage.space)) {
-      if ('min' in dim && dim.min >= dim.max) c.report.error(c.at('space', key), 'optimize.range', `search dimension \`${key}\` has min ${dim.min} >= max ${dim.max}`);
-      if (dim.type === 'logUniform' && dim.min <= 0) c.report.error(c.at('space', key, 'min'), 'optimize.log-range', `logUniform \`${key}\` needs min > 0`);
+      if ('min' in dim && dim.min >= dim.max)
+        c.report.error(c.at('space', key), 'optimize.range', `search dimension \`${key}\` has min ${dim.min} >= max ${dim.max}`);
+      if (dim.type === 'logUniform' && dim.min <= 0)
+        c.report.error(c.at('space', key, 'min'), 'optimize.log-range', `logUniform \`${key}\` needs min > 0`);
     }
     if (stage.method === 'grid' && Object.values(stage.space).some((d) => d.type === 'uniform' || d.type === 'logUniform')) {
-      c.report.error(c.at('method'), 'optimize.grid-continuous', 'grid search needs discrete dimensions (int or choice)', 'use method: random, or choice values');
+      c.report.error(
+        c.at('method'),
+        'optimize.grid-continuous',
+        'grid search needs discrete dimensions (int or choice)',
+        'use method: random, or choice values',
+      );
     }
   },
   // Trials train the tuned stage's model with overrides: they need its whole config.

@@ -5,7 +5,14 @@ import type { StageKindDescriptor, StageOf } from './descriptor.ts';
 
 /** Loss, history and every metric, on the train and the validation split. */
 export function trainOutputs(stage: Pick<StageOf<'train'>, 'metrics'>): Record<string, OutputType> {
-  const out: Record<string, OutputType> = { model: 'model', history: 'metrics', loss: 'number', val_loss: 'number', epochs: 'number', backend: 'string' };
+  const out: Record<string, OutputType> = {
+    model: 'model',
+    history: 'metrics',
+    loss: 'number',
+    val_loss: 'number',
+    epochs: 'number',
+    backend: 'string',
+  };
   for (const m of stage.metrics ?? []) {
     out[m] = 'number';
     out[`val_${m}`] = 'number';
@@ -24,8 +31,16 @@ export const train: StageKindDescriptor<'train'> = {
     if (!m) return;
     const outs = trainOutputs(stage);
     if (!(m in outs) || outs[m] !== 'number') {
-      const s = suggest(m, Object.keys(outs).filter((k) => outs[k] === 'number'));
-      c.report.error(c.at('earlyStopping', 'monitor'), 'train.monitor', `early stopping monitors \`${m}\`, which stage \`${c.name}\` does not report`, s ? `did you mean \`${s}\`?` : undefined);
+      const s = suggest(
+        m,
+        Object.keys(outs).filter((k) => outs[k] === 'number'),
+      );
+      c.report.error(
+        c.at('earlyStopping', 'monitor'),
+        'train.monitor',
+        `early stopping monitors \`${m}\`, which stage \`${c.name}\` does not report`,
+        s ? `did you mean \`${s}\`?` : undefined,
+      );
     }
   },
 };
