@@ -82,7 +82,11 @@ export async function saveEntry(tx: Queryable, cur: RegistryEntry, next: Registr
   }
   const traffic = JSON.stringify(next.traffic);
   if (traffic !== JSON.stringify(cur.traffic)) {
-    await tx.run('INSERT INTO model_traffic (model, revision, at, traffic) VALUES ($1, $2, $3, $4)', [name, revision, now, traffic]);
+    // Never before the previous change: writers on hosts whose clocks disagree still leave a
+    // timeline in revision order, so "what served at T" has one answer.
+    const [last] = await tx.all<{ at: string | null }>('SELECT MAX(at) AS at FROM model_traffic WHERE model = $1', [name]);
+    const at = last?.at && last.at > now ? last.at : now;
+    await tx.run('INSERT INTO model_traffic (model, revision, at, traffic) VALUES ($1, $2, $3, $4)', [name, revision, at, traffic]);
   }
   await tx.run('UPDATE models SET revision = $2, traffic = $3, updated_at = $4 WHERE name = $1', [name, revision, traffic, now]);
   return { ...next, format: 'mlpipe-registry/v1', name, revision, events: events.slice(-ENTRY_EVENTS) };

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { ArtifactRef } from '../../src/core/plan.ts';
 import { closeDbs } from '../../src/db/index.ts';
 import { nextVersion, Registry, settleCandidate, withdrawVersion, type RegistryEntry } from '../../src/serving/registry.ts';
@@ -137,6 +137,21 @@ describe.each(BACKENDS)('model registry on %s', (backend) => {
     expect((await reg.servedAt('m', t2))!.traffic).toMatchObject({ primary: 'v1', candidate: { version: 'v2', weight: 10 } });
     expect(await reg.servedAt('m', t3)).toMatchObject({ revision: 3, traffic: { primary: 'v2' } });
     expect((await reg.trafficHistory('m')).map((c) => c.revision)).toEqual([1, 2, 3]);
+  });
+
+  it('a writer whose clock is an hour behind does not put its change before the previous one', async () => {
+    const { reg } = fresh(backend);
+    await reg.update('m', (e) => addVersion(e, 1));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() - 3_600_000);
+    try {
+      await reg.update('m', (e) => addVersion(e, 2));
+    } finally {
+      vi.useRealTimers();
+    }
+    const [first, second] = await reg.trafficHistory('m');
+    expect(second!.at >= first!.at).toBe(true);
+    expect((await reg.servedAt('m', new Date()))!.traffic).toEqual({ primary: 'v2' });
   });
 
   it('a withdrawn version is kept (marked) and its name can be registered again', async () => {
