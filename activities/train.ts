@@ -16,7 +16,7 @@ import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type 
 import { buildModel, ModelSpecError } from '../src/ml/model.ts';
 import type { LossName, MetricName, TrainModelSpec } from '../src/ml/model-spec.ts';
 import { updateRunReport } from '../src/ml/report.ts';
-import { Registry, registryDir } from '../src/serving/registry.ts';
+import { Registry } from '../src/serving/registry.ts';
 import { invalid, lineage, readDataset, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 import type { TrainMetric } from '../src/spec/types.gen.ts';
@@ -367,8 +367,11 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
 
 /** The model artifact of a registered version (default: the one serving), or why there is none. */
 async function registeredModel(name: string, version?: string): Promise<ArtifactRef | string> {
-  const entry = await new Registry().get(name);
-  if (!entry || entry.versions.length === 0) return `no model named "${name}" is registered; deploy one first (mlpipe registry: ${registryDir()})`;
+  const registry = new Registry();
+  const entry = await registry.get(name);
+  if (!entry || entry.versions.length === 0) {
+    return `no model named "${name}" is registered in ${(await registry.database()).where}; deploy one first, or check MLPIPE_DB (or --db)`;
+  }
   const want = version ?? entry.traffic.primary ?? entry.versions.at(-1)!.version;
   const v = entry.versions.find((x) => x.version === want);
   if (!v) return `model "${name}" has no version "${want}"; it has ${entry.versions.map((x) => x.version).join(', ')}`;

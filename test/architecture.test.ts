@@ -102,8 +102,9 @@ const RULES: Rule[] = [
     breaks: (i) => under(i.from, 'activities') && under(i.to, 'src/cli', 'workflows'),
   },
   {
-    name: 'src/db imports nothing of mlpipe but src/db and src/home.ts',
-    breaks: (i) => under(i.from, 'src/db') && isLocal(i.to) && !under(i.to, 'src/db') && i.to !== 'src/home.ts',
+    // src/redaction.ts: a password in MLPIPE_DB becomes a secret the worker redacts.
+    name: 'src/db imports nothing of mlpipe but src/db, src/home.ts and src/redaction.ts',
+    breaks: (i) => under(i.from, 'src/db') && isLocal(i.to) && !under(i.to, 'src/db') && !['src/home.ts', 'src/redaction.ts'].includes(i.to),
   },
 ];
 
@@ -151,6 +152,7 @@ describe('import rules (docs/DEVELOPERS.md)', () => {
       { from: 'src/compiler/compile.ts', to: 'src/spec/semantic.ts', typeOnly: false },
       { from: 'test/cli/x.test.ts', to: 'src/cli/main.ts', typeOnly: false },
       { from: 'src/db/index.ts', to: 'src/home.ts', typeOnly: false },
+      { from: 'src/db/index.ts', to: 'src/redaction.ts', typeOnly: false },
       { from: 'src/db/sqlite.ts', to: 'better-sqlite3', typeOnly: false },
     ];
     expect(broken(fine)).toEqual([]);

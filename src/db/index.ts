@@ -2,6 +2,7 @@
 // cluster, chosen by `--db` / MLPIPE_DB. Opening one applies its pending migrations. A process
 // shares one handle per URL (a pool on PostgreSQL), opened on first use; the driver is loaded
 // only then, so commands that never touch metadata do not load it.
+import { rememberSecrets } from '../redaction.ts';
 import type { Db } from './types.ts';
 import { parseDbUrl } from './url.ts';
 
@@ -28,6 +29,10 @@ async function connect(url: string): Promise<Db> {
     const { openSqlite } = await import('./sqlite.ts');
     return openSqlite(t.path, t.where);
   }
+  // Messages name the database by its redacted URL; the password is also one of the secrets a
+  // worker keeps out of everything it lets go of (stage results, failures, its output).
+  const password = new URL(t.url).password;
+  if (password) rememberSecrets([password, decodeURIComponent(password)]);
   const { openPostgres } = await import('./postgres.ts');
   return openPostgres(t.url, t.schema, t.where);
 }

@@ -9,6 +9,11 @@ import { migrate } from './migrations.ts';
 
 /** Arbitrary: the first half of the advisory-lock key mlpipe's migrations take. */
 const MIGRATION_LOCK = 727_001;
+/**
+ * A writer waits this long for a row another holds, and the server ends a session idle this long
+ * inside a transaction (a process hung mid-write), so no writer waits forever behind a stuck one.
+ */
+const LOCK_WAIT_MS = 60_000;
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET']);
 
@@ -22,6 +27,7 @@ function explain(e: unknown, where: string): Error {
   if (err.code === '28P01' || err.code === '28000') {
     return new Error(`PostgreSQL refused the login to ${where} (${msg}): fix the user or password in ${DB_SETTING}`);
   }
+  if (err.code === '55P03') return new Error(`another writer held the row for over ${LOCK_WAIT_MS / 1000} s on ${where} (${msg}); is a process stuck inside a transaction?`);
   if (err.code === '3D000') return new Error(`${msg} on the server of ${where}: create it, or fix the database name in ${DB_SETTING}`);
   return err;
 }
@@ -38,9 +44,15 @@ function queryable(c: pg.PoolClient | pg.Pool): Queryable {
 }
 
 export async function openPostgres(url: string, schema: string | undefined, where: string): Promise<Db> {
+  const settings = [
+    ...(schema ? [`-c search_path=${schema}`] : []),
+    `-c lock_timeout=${LOCK_WAIT_MS}`,
+    `-c idle_in_transaction_session_timeout=${LOCK_WAIT_MS}`,
+    new URL(url).searchParams.get('options') ?? '', // the user's own, which ours would replace
+  ];
   const pool = new pg.Pool({
     connectionString: url,
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    options: settings.join(' ').trim(),
     max: 4,
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 5_000,
@@ -56,6 +68,11 @@ export async function openPostgres(url: string, schema: string | undefined, wher
       throw explain(e, where);
     }
     let broken: Error | undefined;
+    // The server may end the session mid-transaction (restart, idle timeout): the query fails, and
+    // the client's 'error' event, which nothing else listens to while it is checked out, must not
+    // crash the process.
+    const onError = (e: Error) => (broken = e);
+    client.on('error', onError);
     try {
       await client.query(begin);
       const result = await fn(queryable(client));
@@ -65,7 +82,8 @@ export async function openPostgres(url: string, schema: string | undefined, wher
       await client.query('ROLLBACK').catch((r: Error) => (broken = r));
       throw explain(e, where);
     } finally {
-      client.release(broken); // a connection that could not roll back is discarded
+      client.off('error', onError);
+      client.release(broken); // a connection that failed or could not roll back is discarded
     }
   };
   const direct = queryable(pool);

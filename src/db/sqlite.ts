@@ -1,7 +1,9 @@
 // The embedded backend: one SQLite file through better-sqlite3 (synchronous; version 12, as 13
 // crashes on Node 20). WAL lets readers in other processes go on while one writes; writes take
 // the database's write lock up front (BEGIN IMMEDIATE), so two processes' read-modify-writes
-// queue instead of failing half-way. Within a process one connection serves everything, so its
+// queue instead of failing half-way. Waiting for that lock is an async retry loop, not SQLite's
+// busy handler (which sleeps inside the call): a model server waiting behind a deploy in another
+// process keeps answering requests. Within a process one connection serves everything, so its
 // transactions (whose callbacks may await) are run one at a time by a queue.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -12,6 +14,8 @@ import { migrate } from './migrations.ts';
 
 /** How long a writer waits for another process's write transaction (they last milliseconds). */
 const BUSY_MS = 60_000;
+/** SQLite's own blocking wait, for the brief locks outside BEGIN IMMEDIATE (WAL checkpoints). */
+const SYNC_BUSY_MS = 100;
 
 /** `$1`-style SQL to SQLite's `?`, with the parameters in the order they appear. */
 function positional(sql: string, params: unknown[]): [string, unknown[]] {
@@ -34,24 +38,34 @@ export async function openSqlite(path: string, where: string): Promise<Db> {
   let db: Database.Database;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path, { timeout: BUSY_MS });
+    db = new Database(path, { timeout: SYNC_BUSY_MS });
   } catch (e) {
     throw new Error(`cannot open the SQLite database ${path} (from ${DB_SETTING}): ${(e as Error).message}; fix the path or its permissions`);
   }
-  try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL'); // a committed deploy survives a power cut too
-    db.pragma('foreign_keys = ON');
-  } catch (e) {
-    db.close();
-    throw explain(e);
+  // Switching a new file to WAL takes a lock that processes starting at the same time contend for.
+  for (let i = 0, deadline = Date.now() + BUSY_MS; ; i++) {
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL'); // a committed deploy survives a power cut too
+      db.pragma('foreign_keys = ON');
+      break;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_BUSY' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, Math.min(50, 2 + i)));
+        continue;
+      }
+      db.close();
+      throw explain(e);
+    }
   }
   const tx: Queryable = {
     async all<T>(sql: string, params: unknown[] = []) {
       const [text, args] = positional(sql, params);
       try {
         const stmt = db.prepare(text);
-        return (stmt.reader ? stmt.all(args) : (stmt.run(args), [])) as T[];
+        if (stmt.reader) return stmt.all(args) as T[];
+        stmt.run(args);
+        return [];
       } catch (e) {
         throw explain(e);
       }
@@ -73,10 +87,17 @@ export async function openSqlite(path: string, where: string): Promise<Db> {
   };
   const transaction = <T>(begin: string, fn: (t: Queryable) => Promise<T>) =>
     queued(async () => {
-      try {
-        db.exec(begin);
-      } catch (e) {
-        throw explain(e);
+      for (let i = 0, deadline = Date.now() + BUSY_MS; ; i++) {
+        db.pragma('busy_timeout = 0'); // fail at once when another process writes; wait below, async
+        try {
+          db.exec(begin);
+          break;
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw explain(e);
+          await new Promise((r) => setTimeout(r, Math.min(50, 2 + i) * (0.5 + Math.random())));
+        } finally {
+          db.pragma(`busy_timeout = ${SYNC_BUSY_MS}`);
+        }
       }
       try {
         const result = await fn(tx);

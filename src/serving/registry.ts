@@ -14,7 +14,7 @@ import type { ArtifactRef } from '../core/plan.ts';
 import { dbUrl, openDb, type Db } from '../db/index.ts';
 import { mlpipeHome } from '../home.ts';
 import { importJsonEntries } from './registry-import.ts';
-import { emptyEntry, ensureModelRow, loadEntry, saveEntry, toEvent } from './registry-sql.ts';
+import { emptyEntry, ensureModelRow, eventsOf, loadEntry, saveEntry, trafficAt, trafficOf, versionsOf } from './registry-sql.ts';
 
 export type VersionPolicy = 'increment' | 'gitSha' | 'timestamp';
 
@@ -138,42 +138,25 @@ export class Registry {
   /** Every event of `name`, oldest first (or the newest `limit`), with the revision that made it. */
   async history(name: string, o: { limit?: number } = {}): Promise<(RegistryEvent & { revision: number })[]> {
     checkName(name);
-    const db = await this.database();
-    const rows = await db.all<Parameters<typeof toEvent>[0]>(
-      `SELECT at, event, version, reason, revision FROM model_events WHERE model = $1 ORDER BY id DESC${o.limit ? ' LIMIT $2' : ''}`,
-      o.limit ? [name, o.limit] : [name],
-    );
-    return rows.reverse().map(toEvent);
+    return eventsOf(await this.database(), name, o.limit);
   }
 
   /** Every traffic split `name` has had, oldest first. */
   async trafficHistory(name: string): Promise<TrafficChange[]> {
     checkName(name);
-    const db = await this.database();
-    const rows = await db.all<{ revision: number; at: string; traffic: string }>('SELECT revision, at, traffic FROM model_traffic WHERE model = $1 ORDER BY revision', [name]);
-    return rows.map((r) => ({ revision: Number(r.revision), at: r.at, traffic: JSON.parse(r.traffic) as Traffic }));
+    return trafficOf(await this.database(), name);
   }
 
   /** The traffic split in effect at `at` (which version served, and any candidate), or undefined before the first. */
   async servedAt(name: string, at: Date): Promise<TrafficChange | undefined> {
     checkName(name);
-    const db = await this.database();
-    const [r] = await db.all<{ revision: number; at: string; traffic: string }>(
-      'SELECT revision, at, traffic FROM model_traffic WHERE model = $1 AND at <= $2 ORDER BY revision DESC LIMIT 1',
-      [name, at.toISOString()],
-    );
-    return r ? { revision: Number(r.revision), at: r.at, traffic: JSON.parse(r.traffic) as Traffic } : undefined;
+    return trafficAt(await this.database(), name, at);
   }
 
   /** The versions of `name` in registration order; with `withdrawn`, also those a failed deploy withdrew. */
   async versions(name: string, o: { withdrawn?: boolean } = {}): Promise<(ModelVersion & { withdrawnAt?: string })[]> {
     checkName(name);
-    const db = await this.database();
-    const rows = await db.all<{ doc: string; withdrawn_at: string | null }>(
-      `SELECT doc, withdrawn_at FROM model_versions WHERE model = $1${o.withdrawn ? '' : ' AND withdrawn_at IS NULL'} ORDER BY id`,
-      [name],
-    );
-    return rows.map((r) => ({ ...(JSON.parse(r.doc) as ModelVersion), ...(r.withdrawn_at ? { withdrawnAt: r.withdrawn_at } : {}) }));
+    return versionsOf(await this.database(), name, !!o.withdrawn);
   }
 }
 

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { closeDbs, openDb, parseDbUrl, redactUrl } from '../../src/db/index.ts';
 import { LATEST, MIGRATIONS } from '../../src/db/migrations.ts';
+import { secretsInUse } from '../../src/redaction.ts';
 import { tempDir } from '../data/helpers.ts';
 import { BACKENDS, freshDb, PG_URL, type TestDb } from '../support/db.ts';
 
@@ -87,6 +88,7 @@ describe('database settings', () => {
     const err = await openDb('postgres://postgres:s3cret@127.0.0.1:1/test').catch((e: Error) => e);
     expect((err as Error).message).toMatch(/^cannot reach the PostgreSQL server of postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test \(.*ECONNREFUSED.*\): start it, or fix the host and port in MLPIPE_DB \(or --db\)$/);
     expect((err as Error).message).not.toContain('s3cret');
+    expect(secretsInUse()).toContain('s3cret'); // redacted from whatever this process lets out
   });
 
   it('a login the server refuses, and a missing database, say what to fix', async () => {

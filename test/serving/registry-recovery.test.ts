@@ -39,4 +39,38 @@ describe.each(BACKENDS)('registry recovery on %s', (backend) => {
     expect(e.revision).toBe(2);
     expect(Date.now() - started).toBeLessThan(10_000);
   }, 90_000);
+
+  it('while a writer holds its transaction, readers go on and a writer waiting does not stall the process', async () => {
+    const db = freshDb(backend);
+    made.push(db);
+    const reg = new Registry(join(tempDir('mlpipe-reg-'), 'registry'), db.url);
+    await reg.update('m', (e) => e);
+    /** Timer ticks in 600 ms: how free the event loop is. */
+    const ticks = async () => {
+      let n = 0;
+      const timer = setInterval(() => n++, 10);
+      await new Promise((r) => setTimeout(r, 600));
+      clearInterval(timer);
+      return n;
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', holder, reg.dir, db.url], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      await waitFor(() => out.includes('locked') || child.exitCode !== null, 60_000, 'the child to open its transaction');
+      expect((await reg.get('m'))!.revision).toBe(1); // a reader is not blocked
+      const free = await ticks();
+      let settled = false;
+      const waiting = reg.update('m', (e) => e).finally(() => (settled = true));
+      const meanwhile = await ticks();
+      expect(settled).toBe(false); // it waits for the lock...
+      expect(meanwhile).toBeGreaterThan(free / 2); // ...without holding up the event loop (a server keeps answering)
+      child.kill('SIGKILL');
+      await exited;
+      expect((await waiting).revision).toBe(2);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 90_000);
 });

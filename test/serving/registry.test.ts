@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { ArtifactRef } from '../../src/core/plan.ts';
 import { closeDbs } from '../../src/db/index.ts';
 import { nextVersion, Registry, settleCandidate, withdrawVersion, type RegistryEntry } from '../../src/serving/registry.ts';
@@ -139,6 +139,21 @@ describe.each(BACKENDS)('model registry on %s', (backend) => {
     expect((await reg.trafficHistory('m')).map((c) => c.revision)).toEqual([1, 2, 3]);
   });
 
+  it('a writer whose clock is an hour behind does not put its change before the previous one', async () => {
+    const { reg } = fresh(backend);
+    await reg.update('m', (e) => addVersion(e, 1));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() - 3_600_000);
+    try {
+      await reg.update('m', (e) => addVersion(e, 2));
+    } finally {
+      vi.useRealTimers();
+    }
+    const [first, second] = await reg.trafficHistory('m');
+    expect(second!.at >= first!.at).toBe(true);
+    expect((await reg.servedAt('m', new Date()))!.traffic).toEqual({ primary: 'v2' });
+  });
+
   it('a withdrawn version is kept (marked) and its name can be registered again', async () => {
     const { reg } = fresh(backend);
     await reg.update('m', (e) => addVersion(e, 1));
@@ -166,14 +181,18 @@ describe.each(BACKENDS)('model registry on %s', (backend) => {
     writeFileSync(join(dir, '_server.json'), '{}'); // not an entry
     const db = freshDb(backend);
     made.push(db);
-    const lines: string[] = [];
-    const { importJsonEntries } = await import('../../src/serving/registry-import.ts');
-    const { openDb } = await import('../../src/db/index.ts');
-    await importJsonEntries(await openDb(db.url), dir, (l) => void lines.push(l));
-    expect(lines.join('\n')).toMatch(new RegExp(`model registry entry ${join(dir, 'broken.json')} is not valid JSON .*restore it from a backup, or move it away to start model "broken" afresh`));
-    expect(lines.join('\n')).toContain(`model registry: imported ${join(dir, 'old.json')}`);
+    // Two processes open the registry of that home at once (a worker and `mlpipe serve`): the
+    // entry is imported once, the file renamed once.
+    const outs = await Promise.all(
+      [0, 1].map(() => run(process.execPath, ['--import', 'tsx', '-e', `import { Registry } from './src/serving/registry.ts'; console.log((await new Registry(${JSON.stringify(dir)}, ${JSON.stringify(db.url)}).names()).join(','));`, '--input-type=module'], { cwd: root, timeout: 60_000 })),
+    );
+    expect(outs.map((o) => o.stdout.trim())).toEqual(['old', 'old']);
+    const said = outs.map((o) => o.stderr).join('');
+    expect(said).toMatch(new RegExp(`model registry entry ${join(dir, 'broken.json')} is not valid JSON .*restore it from a backup, or move it away to start model "broken" afresh`));
+    expect(said.match(/model registry: imported /g)).toHaveLength(1);
     expect(existsSync(join(dir, 'old.json'))).toBe(false);
     expect(existsSync(join(dir, 'old.json.imported'))).toBe(true);
+    expect(existsSync(join(dir, 'broken.json'))).toBe(true); // left for the user
     const reg = new Registry(dir, db.url);
     const e = (await reg.get('old'))!;
     expect(e).toMatchObject({ revision: 7, traffic: { primary: 'v1' }, versions: [{ version: 'v1' }], events: [{ version: 'v1', at: '2026-01-02T03:04:05.000Z' }] });
