@@ -87,8 +87,7 @@ export async function collectCore(input: StageActivityInput, env: StageEnv): Pro
       onPhase(`storing ${ds.rows} rows`);
       const ref = await writeDataset(env.store, ds, input, env);
       // rows dropped by onBadRows: drop are a result the user should see, not only in the artifact
-      const outputs: Record<string, JsonValue> = { dataset: { ...ref }, rows: ds.rows };
-      if (ds.stats?.droppedRows) outputs.droppedRows = ds.stats.droppedRows;
+      const outputs: Record<string, JsonValue> = { dataset: { ...ref }, rows: ds.rows, droppedRows: ds.stats?.droppedRows ?? 0 };
       return { outputs };
     });
   } catch (e) {

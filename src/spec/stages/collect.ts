@@ -13,7 +13,7 @@ export function isTableSource(src: Source): src is CsvSource | JsonSource {
 export const collect: StageKindDescriptor<'collect'> = {
   kind: 'collect',
   inputs: {},
-  outputs: () => ({ dataset: 'dataset', rows: 'number' }),
+  outputs: () => ({ dataset: 'dataset', rows: 'number', droppedRows: 'number' }),
   defaultStartToClose: '10m',
   cacheable: true,
   // The step cache (keyed by config) would serve yesterday's data: a file or URL is read every
