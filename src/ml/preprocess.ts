@@ -4,7 +4,7 @@
 // training and serving see identical features. Row steps (shuffle, split, augment) only shape
 // the training data and are not part of the transform.
 import type { Column, Dataset, NumericColumn, SplitName, TextColumn } from './dataset.ts';
-import { column, featureTensor, isNumeric, size, SPLITS } from './dataset.ts';
+import { column, featureTensor, isNumeric, size, } from './dataset.ts';
 import { Rng, permutation } from './data-rng.ts';
 import { DataError, type ColumnSpec } from './data-sources.ts';
 import { checkRows } from './input-check.ts';
@@ -188,7 +188,7 @@ function fitStep(ds: Dataset, step: PreprocessStep, train: ArrayLike<number>, at
         if (isNumeric(c) && c.shape.length > 0) throw new DataError(`${at}: ${step.type}: column ${JSON.stringify(name)} is a tensor`);
         const declared = !isNumeric(c) ? c.categories : undefined;
         let cats: string[];
-        if (declared && declared.length) cats = declared;
+        if (declared?.length) cats = declared;
         else {
           const seen = new Set<string>();
           for (let i = 0; i < train.length; i++) {
@@ -456,7 +456,7 @@ export function applyTransform(t: Transform, rows: Record<string, unknown>[]): {
     if (s.type === 'string' || s.type === 'category') {
       return { name: s.name, type: s.type, values: rows.map((r) => (missing(r[s.name]) ? null : String(r[s.name]))) };
     }
-    if (s.shape && s.shape.length) {
+    if (s.shape?.length) {
       const w = size(s.shape);
       const data = new Float32Array(rows.length * w).fill(NaN);
       rows.forEach((r, i) => {

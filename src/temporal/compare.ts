@@ -42,7 +42,7 @@ export async function summarizeRun(client: Client, workflowId: string): Promise<
   const data: Record<string, string> = {};
   for (const id of input.plan.nodes.map((n) => n.id)) {
     const st = stages[id];
-    if (!st || st.status !== 'succeeded') continue;
+    if (st?.status !== 'succeeded') continue;
     for (const [k, v] of Object.entries(scalarOutputs(st.outputs))) results[`${id}.${k}`] = v;
     for (const [k, v] of Object.entries(st.outputs)) if (isArtifactRef(v) && v.kind === 'dataset') data[`${id}.${k}`] = v.digest;
   }

@@ -89,10 +89,10 @@ describe('a finished run, as the user sees it', () => {
     expect(cmp.code, cmp.out).toBe(0);
     const row = (name: string) => cmp.out.split('\n').find((l) => l.slice(2).startsWith(`${name} `)) ?? '';
     expect(row('params.epochs')).toMatch(/^\* params\.epochs\s+5\s+5\s+3$/);
-    expect(row('params.learningRate')).toMatch(/^  params\.learningRate\s+0\.01\s+0\.01\s+0\.01$/);
+    expect(row('params.learningRate')).toMatch(/^ {2}params\.learningRate\s+0\.01\s+0\.01\s+0\.01$/);
     expect(row('results.train.epochs')).toMatch(/^\* results\.train\.epochs\s+5\s+5\s+3$/);
-    expect(row('results.data.rows')).toMatch(/^  results\.data\.rows\s+150\s+150\s+150$/);
-    expect(row('data.data.dataset')).toMatch(/^  data\.data\.dataset\s+([0-9a-f]{12})\s+\1\s+\1$/);
+    expect(row('results.data.rows')).toMatch(/^ {2}results\.data\.rows\s+150\s+150\s+150$/);
+    expect(row('data.data.dataset')).toMatch(/^ {2}data\.data\.dataset\s+([0-9a-f]{12})\s+\1\s+\1$/);
     const cmpHtml = readFileSync(page, 'utf8');
     expect(cmpHtml).toMatch(/<tr class="differs"><td>params\.epochs<\/td><td>5<\/td><td>5<\/td><td>3<\/td><\/tr>/);
     expect(cmpHtml).toContain('Training: train, loss per epoch');
