@@ -19,23 +19,19 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type * as TfModule from '@tensorflow/tfjs';
 import { defaultStore, type ArtifactStore } from '../artifacts/index.ts';
-import { getTf, selectBackend } from '../ml/backend.ts';
-import { loadModel, type ModelMeta } from '../ml/checkpoint.ts';
+import { selectBackend } from '../ml/backend.ts';
 import { Rng } from '../ml/data-rng.ts';
 import { DataError } from '../ml/data-sources.ts';
-import { applyTransform, type Transform } from '../ml/preprocess.ts';
 import { parseDuration } from '../core/duration.ts';
-// The batch predictor evaluate uses (probabilities from logits, argmax): one definition of "predict".
-import { predict } from '../ml/checkpoint.ts';
-import { inferenceFn } from '../ml/graph/forward.ts';
+// Scoring shared with the batch `predict` stage, so both give the same answer for a row.
+import { disposeScoringModel, loadScoringModel, scoreRows, type ScoringModel } from './score.ts';
 import { bearerMatches, TOKEN_FILE_ENV } from './auth.ts';
 import { FeatureLog, MetricsBook, ruleBreaches } from './metrics.ts';
 import writeFileAtomic from 'write-file-atomic';
 import { liveVersions, Registry, settleCandidate, type ModelVersion, type RegistryEntry } from './registry.ts';
 import { ServingMetrics, type RequestLabels } from './prometheus.ts';
-import { servingTransform, signatureOf, type RowResult, type Signature } from './signature.ts';
+import type { RowResult, Signature } from './signature.ts';
 import * as tfs from './protocols/tfserving.ts';
 import * as v2 from './protocols/kserve-v2.ts';
 import { labelsOf, resolveVersion, versionNumber } from './protocols/versions.ts';
@@ -67,20 +63,12 @@ export interface ServerOptions {
   log?: (line: string) => void;
 }
 
-interface Loaded {
+interface Loaded extends ScoringModel {
   version: ModelVersion;
-  model: TfModule.LayersModel;
-  meta: ModelMeta;
-  /** The model's inference pass, compiled to one TensorFlow function when it can be. */
-  inference: ReturnType<typeof inferenceFn>;
-  /** The saved transform, its input schema narrowed to the columns the model uses. */
-  transform?: Transform;
-  signature?: Signature;
 }
 
 function unload(l: Loaded): void {
-  l.inference.dispose();
-  l.model.dispose();
+  disposeScoringModel(l);
 }
 
 interface Served {
@@ -254,11 +242,7 @@ export class ModelServer {
   }
 
   private async load(v: ModelVersion): Promise<Loaded> {
-    const { model, meta } = await loadModel(await this.store.get(v.model));
-    const saved = v.transform ? (JSON.parse((await this.store.get(v.transform)).toString('utf8')) as Transform) : undefined;
-    const transform = saved && servingTransform(saved);
-    const signature = transform && signatureOf(transform, meta);
-    return { version: v, model, meta, inference: inferenceFn(getTf(), model, meta.spec), transform, signature };
+    return { version: v, ...(await loadScoringModel(this.store, v.model, v.transform)) };
   }
 
   /** A canary observed for its whole duration is promoted, or rolled back if it breaks the rule. */
@@ -556,17 +540,9 @@ export class ModelServer {
   }
 
   private run(l: Loaded, rows: Record<string, unknown>[]): RowResult[] {
-    if (!l.transform) throw new HttpError(500, `version ${l.version.version} has no transform; deploy it with its preprocess stage's transform`);
-    const x = applyTransform(l.transform, rows);
-    const p = predict(l.model, l.meta, x, 512, l.inference.apply);
-    checkFinite(l, p);
-    const classes = l.meta.classes ?? l.transform.classes;
-    if (l.meta.outputKind === 'values') return Array.from(p.yPred, (value) => ({ value }));
-    return Array.from(p.yPred, (id, i) => {
-      const sc = p.scores;
-      const probabilities = Array.isArray(sc) ? sc[i]! : sc ? [1 - sc[i]!, sc[i]!] : undefined;
-      return { label: classes?.[id] ?? id, classId: id, ...(probabilities ? { probabilities } : {}) };
-    });
+    const t = l.transform;
+    if (!t) throw new HttpError(500, `version ${l.version.version} has no transform; deploy it with its preprocess stage's transform`);
+    return scoreRows({ ...l, transform: t }, rows, `version ${l.version.version}`);
   }
 }
 
@@ -580,18 +556,6 @@ function isMlpipeBody(body: unknown): boolean {
 function signature(l: Loaded): Signature {
   if (!l.signature) throw new HttpError(500, `version ${l.version.version} has no transform; deploy it with its preprocess stage's transform`);
   return l.signature;
-}
-
-/** A NaN or infinite output is the model's failure (a 500 counted as an error), never an answer. */
-function checkFinite(l: Loaded, p: ReturnType<typeof predict>): void {
-  const n = p.yPred.length;
-  for (let i = 0; i < n; i++) {
-    const sc = p.scores;
-    const row = l.meta.outputKind === 'values' ? [p.yPred[i]!] : Array.isArray(sc) ? sc[i]! : sc ? [sc[i]!] : [];
-    if (row.some((v) => !Number.isFinite(v))) {
-      throw new Error(`version ${l.version.version}: the model's output for row ${i + 1} is not a finite number (${row.join(', ')}); the input is far outside what it was trained on, or the model is broken`);
-    }
-  }
 }
 
 function score(out: RowResult[], labels?: unknown[]): { hits?: number; labelled?: number } {
