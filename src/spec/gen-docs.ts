@@ -167,7 +167,7 @@ function stageTable(): string[] {
   for (const kind of STAGE_KINDS) {
     const inputs = Object.entries(STAGE_DESCRIPTORS[kind].inputs).map(([k, v]) => `\`${k}\` (${v.kind}${v.required ? '' : ', optional'})`).join(', ');
     const sample: Record<StageKind, Record<string, unknown>> = {
-      collect: {}, preprocess: {}, train: { metrics: ['<m>'] }, evaluate: { metrics: ['<metric>'] }, optimize: {}, deploy: {}, monitor: {}, activity: { outputs: { '<name>': '<type>' } },
+      collect: {}, preprocess: {}, train: { metrics: ['<m>'] }, evaluate: { metrics: ['<metric>'] }, predict: {}, optimize: {}, deploy: {}, monitor: {}, activity: { outputs: { '<name>': '<type>' } },
     };
     // placeholders for the fields outputs follow from, not a valid stage
     const outputs = Object.entries(stageOutputs({ type: kind, ...sample[kind] } as unknown as Stage)).map(([k, v]) => `\`${k}\` (${v})`).join(', ');

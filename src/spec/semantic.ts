@@ -42,7 +42,7 @@ export function semanticDiagnostics(spec: LoadedSpec, p: Pipeline): Diagnostic[]
     checkExpressionCost(r, p);
     checkInputs(r, p);
   }
-  checkStageRules(r, p);
+  checkStageRules(r, p, dagOk);
   checkLiteralSecrets(r, spec.data, p);
   checkSchedule(r, p);
   return r.diagnostics;
@@ -324,14 +324,16 @@ function checkInputs(r: Reporter, p: Pipeline): void {
 // ---- per-kind rules -------------------------------------------------------------------------
 
 /** Each stage against its kind's own rules (src/spec/stages/<kind>.ts). */
-function checkStageRules(r: Reporter, p: Pipeline): void {
+function checkStageRules(r: Reporter, p: Pipeline, dagOk: boolean): void {
+  const needs = stageNeeds(p);
   for (const [name, stage] of Object.entries(p.stages)) {
     const desc = descriptorOf(stage);
     if (!desc.cacheable && cacheAskedFor(stage.cache)) {
       r.error(['stages', name, 'cache'], 'cache.side-effect', `stage \`${name}\` (${stage.type}) runs every time: the step cache never answers for a ${stage.type} stage`,
         `a ${stage.type} stage is there for its side effect, which a cache hit would skip: remove \`cache\``, 'key');
     }
-    desc.check?.(stage, { name, pipeline: p, report: r, at: (...rest) => ['stages', name, ...rest] });
+    const boundInputs = dagOk ? () => bindInputs(p, needs, name) : undefined;
+    desc.check?.(stage, { name, pipeline: p, report: r, at: (...rest) => ['stages', name, ...rest], boundInputs });
   }
 }
 

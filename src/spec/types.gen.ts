@@ -16,6 +16,7 @@ export type Stage =
   | PreprocessStage
   | TrainStage
   | EvaluateStage
+  | PredictStage
   | OptimizeStage
   | DeployStage
   | MonitorStage
@@ -902,6 +903,39 @@ export type EvalMetric =
   | 'mae'
   | 'r2';
 /**
+ * Scores a dataset with a model through its saved transform, as the model server does, and writes a `predictions` dataset: the columns the model does not use (ids, the label) kept beside `prediction` and, for classifiers, `probability_<class>`. Inputs: `dataset` (raw rows, as collect wrote them, or already preprocessed when there is no transform), `model` (from train or optimize, unless `model` names a registered version) and `transform` (from preprocess).
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "PredictStage".
+ */
+export type PredictStage = StageCommon & {
+  /**
+   * Selects this stage kind.
+   */
+  type: 'predict';
+  /**
+   * Score with a version from the model registry (and the transform it was deployed with) instead of the `model` input of an upstream train or optimize stage. When set, it wins over any upstream model.
+   */
+  model?: {
+    /**
+     * The registered model's name (a deploy stage's `modelName`).
+     */
+    name: string;
+    /**
+     * The registered version to score with. Default: the version that serves the model's traffic now (its primary); the step cache is then off unless the stage sets `cache`, since the registry may serve another version next time.
+     */
+    version?: string;
+  };
+  /**
+   * The rows to score: every row (`all`), or one split of a dataset that has them.
+   */
+  split?: 'all' | 'train' | 'validation' | 'test';
+  /**
+   * Rows turned into features and scored at a time: bounds the memory of the transform and of the model's tensors on large inputs.
+   */
+  batchRows?: number;
+};
+/**
  * Searches hyper-parameters of a train stage: each trial trains its config with the trial's values.
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
@@ -1653,7 +1687,7 @@ export interface StageCommon {
   /**
    * The stage kind; each has its own fields (below).
    */
-  type?: 'collect' | 'preprocess' | 'train' | 'evaluate' | 'optimize' | 'deploy' | 'monitor' | 'activity';
+  type?: 'collect' | 'preprocess' | 'train' | 'evaluate' | 'predict' | 'optimize' | 'deploy' | 'monitor' | 'activity';
   /**
    * What the stage does; kept in the plan.
    */

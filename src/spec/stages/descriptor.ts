@@ -29,6 +29,8 @@ export interface CheckContext {
   report: Reporter;
   /** A path inside this stage, for diagnostics. */
   at(...rest: Path): Path;
+  /** Where its inputs come from (`needs` and `inputs`); undefined when the DAG itself is invalid. */
+  boundInputs?(): Record<string, { stage: string; output: string }>;
 }
 
 export interface CompileContext {

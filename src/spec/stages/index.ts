@@ -12,6 +12,7 @@ import type { StageKindDescriptor } from './descriptor.ts';
 import { evaluate } from './evaluate.ts';
 import { monitor } from './monitor.ts';
 import { optimize } from './optimize.ts';
+import { predict } from './predict.ts';
 import { preprocess } from './preprocess.ts';
 import { train } from './train.ts';
 
@@ -20,6 +21,7 @@ export const STAGE_DESCRIPTORS: { [K in StageKind]: StageKindDescriptor<K> } = {
   preprocess,
   train,
   evaluate,
+  predict,
   optimize,
   deploy,
   monitor,
