@@ -36,6 +36,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   // the model server
   serve: () => import('./serve.ts'),
   models: () => import('./models.ts'),
+  // artifacts
+  artifacts: () => import('./artifacts.ts'),
 };
 
 /** Registers the command named in `argv` (all of them when none is, or for help). */

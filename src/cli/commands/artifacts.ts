@@ -1,0 +1,149 @@
+// `mlpipe artifacts ls <run>` and `mlpipe artifacts get <run> <stage>.<output>`: a run's artifacts
+// from the store's lineage records (stage, kind, size, digest, what each was made from), and one of
+// them exported: datasets and predictions as CSV or JSON, a model as a TensorFlow.js directory.
+// Output names come from the run's stage outputs when Temporal answers, else from the kinds.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { ArtifactRecord, ArtifactStore } from '../../artifacts/index.ts';
+import { ARTIFACT_KINDS, isArtifactRef, type ArtifactKind, type ArtifactRef } from '../../core/plan.ts';
+import { STAGE_DESCRIPTORS } from '../../spec/stages/index.ts';
+import type { ConnectionFlags } from '../../temporal/connection.ts';
+import type { RunView } from '../../temporal/runs.ts';
+import { UsageError } from '../errors.ts';
+import { viewIfReachable } from '../run-view.ts';
+import { withStoreOption } from '../store-option.ts';
+import { withConnectionOptions } from '../temporal-options.ts';
+
+interface Named extends ArtifactRecord {
+  /** `<stage>.<output>`. */
+  name: string;
+}
+
+const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
+
+function sizeText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/** Each record named `<stage>.<output>`: the stage's output with its digest, else its label or kind. */
+function named(records: ArtifactRecord[], view: RunView | undefined): Named[] {
+  return records.map((r) => {
+    const outs = view?.run?.stages[r.lineage.stage]?.outputs ?? {};
+    const out = Object.entries(outs).find(([, v]) => isArtifactRef(v) && v.digest === r.ref.digest)?.[0];
+    return { ...r, name: `${r.lineage.stage}.${out ?? r.lineage.name ?? r.ref.kind}` };
+  });
+}
+
+async function runRecords(run: string, o: ConnectionFlags): Promise<{ store: ArtifactStore; records: Named[]; view?: RunView }> {
+  const { defaultStore } = await import('../../artifacts/index.ts');
+  const store = defaultStore();
+  const [records, view] = await Promise.all([store.list(run), viewIfReachable(run, o)]);
+  return { store, records: named(records, view), view };
+}
+
+/** Where each input came from: the artifact of this run with that digest, else the digest. */
+function lineageText(r: Named, all: Named[]): string {
+  return Object.entries(r.lineage.inputs)
+    .map(([k, d]) => `${k}←${all.find((x) => x.ref.digest === d)?.name ?? short(d)}`)
+    .join(' ');
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return `${rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n')}\n`;
+}
+
+function noArtifacts(run: string, store: ArtifactStore): never {
+  throw new UsageError(
+    `no artifacts of run "${run}" in the store at ${store.location}; check the run id (mlpipe list) and that --store / MLPIPE_STORE names the store the workers use`,
+  );
+}
+
+/** The kind of an output name of any stage kind (`predictions` is a dataset), for runs Temporal no longer has. */
+function kindOfOutput(output: string): ArtifactKind | undefined {
+  if ((ARTIFACT_KINDS as readonly string[]).includes(output)) return output as ArtifactKind;
+  for (const d of Object.values(STAGE_DESCRIPTORS)) {
+    // a bare stage of that kind: the artifact outputs never depend on its fields
+    const t = d.outputs({ type: d.kind } as never)[output];
+    if (t && (ARTIFACT_KINDS as readonly string[]).includes(t)) return t as ArtifactKind;
+  }
+  return undefined;
+}
+
+/** The artifact `<stage>.<output>` names: the run's own output if Temporal has it, else the newest matching record. */
+function pick(want: string, records: Named[], view: RunView | undefined, run: string, store: ArtifactStore): ArtifactRef {
+  const dot = want.indexOf('.');
+  if (dot <= 0) throw new UsageError(`name the artifact as <stage>.<output>, e.g. train.model (got "${want}"); \`mlpipe artifacts ls ${run}\` lists them`);
+  const [stage, output] = [want.slice(0, dot), want.slice(dot + 1)];
+  const fromRun = view?.run?.stages[stage]?.outputs[output];
+  if (isArtifactRef(fromRun)) return fromRun;
+  const kind = kindOfOutput(output);
+  const hits = records.filter((r) => r.name === want || (r.lineage.stage === stage && !r.lineage.name && r.ref.kind === kind));
+  if (hits.length) return hits.at(-1)!.ref;
+  if (!records.length) noArtifacts(run, store);
+  throw new UsageError(`run "${run}" has no artifact ${want}; it has: ${[...new Set(records.map((r) => r.name))].join(', ')}`);
+}
+
+async function exportArtifact(store: ArtifactStore, ref: ArtifactRef, want: string, o: GetFlags): Promise<void> {
+  const format = o.format ?? (ref.kind === 'dataset' ? 'csv' : 'json');
+  if (format === 'parquet') throw new UsageError('Parquet export is not available in this build: use --format csv or json');
+  if (format !== 'csv' && format !== 'json') throw new UsageError(`--format takes csv or json; got "${format}"`);
+  const bytes = await store.get(ref);
+  if (ref.kind === 'model') {
+    const { writeModelDir } = await import('../artifact-export.ts');
+    const dir = resolve(o.output ?? want.replace('.', '-'));
+    const files = writeModelDir(bytes, dir);
+    process.stdout.write(`${dir}\n`);
+    process.stderr.write(`wrote ${files.join(', ')}: load it with tf.loadLayersModel('file://${dir}/model.json')\n`);
+    return;
+  }
+  if (o.split && ref.kind !== 'dataset') throw new UsageError(`--split is for datasets; ${want} is a ${ref.kind}`);
+  let text: string | Buffer = bytes;
+  if (ref.kind === 'dataset') {
+    const { decodeDataset } = await import('../../ml/dataset.ts');
+    const { datasetCsv, datasetJson, selectSplit } = await import('../artifact-export.ts');
+    const ds = selectSplit(decodeDataset(bytes), o.split, want);
+    text = format === 'csv' ? datasetCsv(ds) : datasetJson(ds);
+  } else if (format === 'csv') {
+    throw new UsageError(`${want} is a ${ref.kind} (JSON); CSV is for datasets: use --format json`);
+  }
+  if (o.output) writeFileSync(o.output, text);
+  else process.stdout.write(text);
+}
+
+interface GetFlags extends ConnectionFlags {
+  format?: string;
+  split?: string;
+  output?: string;
+}
+
+export function register(program: Command): void {
+  const artifacts = program.command('artifacts').description("a run's artifacts: list them with their lineage, export one (datasets as CSV/JSON, models for TensorFlow.js)");
+
+  withConnectionOptions(withStoreOption(artifacts.command('ls <run>').description("a run's artifacts: stage.output, kind, size, digest, inputs").option('--json', 'as JSON')))
+    .action(async (run: string, o: ConnectionFlags & { json?: boolean }) => {
+      const { store, records } = await runRecords(run, o);
+      if (!records.length) noArtifacts(run, store);
+      if (o.json) return void process.stdout.write(`${JSON.stringify(records, null, 1)}\n`);
+      const rows = [['ARTIFACT', 'KIND', 'SIZE', 'DIGEST', 'CREATED', 'FROM']];
+      for (const r of records) rows.push([r.name, r.ref.kind, sizeText(r.ref.sizeBytes), short(r.ref.digest), r.createdAt.replace(/\.\d+Z$/, 'Z'), lineageText(r, records)]);
+      process.stdout.write(table(rows));
+    });
+
+  withConnectionOptions(
+    withStoreOption(
+      artifacts
+        .command('get <run> <artifact>')
+        .description('export <stage>.<output>: a dataset or predictions as CSV/JSON (--split for one split), a model as a TensorFlow.js layers model directory')
+        .option('--format <format>', 'csv (datasets, default) or json')
+        .option('--split <split>', 'only this split of a dataset: train, validation or test')
+        .option('-o, --output <path>', 'file to write (default stdout); for a model, the directory (default ./<stage>-<output>)'),
+    ),
+  ).action(async (run: string, want: string, o: GetFlags) => {
+    const { store, records, view } = await runRecords(run, o);
+    await exportArtifact(store, pick(want, records, view, run, store), want, o);
+  });
+}
