@@ -63,7 +63,7 @@ export function quietRuntime(): void {
  */
 export async function testEnv(
   name: string,
-  o: { address?: string; worker?: boolean; gpus?: number; kinds?: ActivityOptions['kinds']; db?: string } = {},
+  o: { address?: string; worker?: boolean; gpus?: number; kinds?: ActivityOptions['kinds'] } = {},
 ): Promise<TestEnv> {
   const address = o.address ?? testAddress();
   const queue = `test-${name}-${process.pid}`;
@@ -75,7 +75,7 @@ export async function testEnv(
   if (o.worker !== false) {
     quietRuntime();
     nativeConn = await NativeConnection.connect({ address });
-    const activities = await buildActivities({ home, db: o.db, userModule: TEST_ACTIVITIES, ...(o.kinds ? { kinds: o.kinds } : {}) });
+    const activities = await buildActivities({ home, userModule: TEST_ACTIVITIES, ...(o.kinds ? { kinds: o.kinds } : {}) });
     workers.push(
       ...(await createWorkers({
         connection: nativeConn,

@@ -14,18 +14,22 @@ import { freshDb } from '../support/db.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
 
 const db = freshDb('postgres');
-const savedStore = process.env.MLPIPE_STORE;
+const saved = { MLPIPE_STORE: process.env.MLPIPE_STORE, MLPIPE_DB: process.env.MLPIPE_DB };
 let hosts: TestEnv[] = [];
 beforeAll(async () => {
-  process.env.MLPIPE_STORE = join(tempDir('mlpipe-shared-store-'), 'artifacts'); // the store both reach
-  hosts = [await testEnv('cache-host-a', { db: db.url }), await testEnv('cache-host-b', { db: db.url })];
+  // What each host's `mlpipe worker` would be given (the workers here share one process).
+  process.env.MLPIPE_STORE = join(tempDir('mlpipe-shared-store-'), 'artifacts');
+  process.env.MLPIPE_DB = db.url;
+  hosts = [await testEnv('cache-host-a'), await testEnv('cache-host-b')];
 });
 afterAll(async () => {
   await Promise.all(hosts.map((h) => h.close()));
   await closeDbs();
   await db.drop();
-  if (savedStore === undefined) delete process.env.MLPIPE_STORE;
-  else process.env.MLPIPE_STORE = savedStore;
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
 });
 
 const SPEC = `apiVersion: mlpipe/v1
