@@ -19,9 +19,10 @@ import { Registry, settleCandidate } from '../src/serving/registry.ts';
 import { parseDuration } from '../src/core/duration.ts';
 import { connectClient, connectionConfig } from '../src/temporal/connection.ts';
 import { runInput, startRun } from '../src/temporal/runs.ts';
+import { activityContext, activityLog } from '../src/temporal/progress.ts';
 import { redactValue, secretsInUse } from '../src/redaction.ts';
 import type { Deployment } from './deploy.ts';
-import { activityContext, invalid, lineage, readDataset, requireInput, stageEnv, where, stageConfig, type StageEnv } from './lib/stage.ts';
+import { invalid, lineage, readDataset, requireInput, stageEnv, where, stageConfig, type StageEnv } from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 
 type MonitorMetric = 'latencyP50' | 'latencyP95' | 'errorRate' | 'requests' | 'accuracy';
@@ -163,7 +164,7 @@ function workerClient(): Client | undefined {
 }
 
 async function alert(webhook: string | undefined, payload: unknown): Promise<{ delivered: boolean; error?: string }> {
-  console.warn(`mlpipe monitor alert: ${JSON.stringify(payload)}`);
+  activityLog.warn(`mlpipe monitor alert: ${JSON.stringify(payload)}`);
   if (!webhook) return { delivered: false };
   try {
     const r = await fetch(webhook, {

@@ -8,10 +8,23 @@ import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResul
 import { search, setPath, type Method, type Space, type TrialRecord } from '../src/ml/search/index.ts';
 import { invalid, lineage, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import { trainCore } from './train.ts';
+import type { HeartbeatDetails } from '../src/temporal/progress.ts';
 
-interface OptimizeHeartbeat {
+/** Optimize's heartbeat: the search's progress, and as its checkpoint every finished trial. */
+type OptimizeHeartbeat = HeartbeatDetails<{ trials: TrialRecord<ArtifactRef>[] }> & {
   progress: { message: string; step: number; steps: number; best?: number };
-  trials: TrialRecord<ArtifactRef>[];
+};
+
+/**
+ * The trials a previous attempt finished, from its last heartbeat: `{ checkpoint: { trials } }`,
+ * or `{ trials }` beside `progress` as earlier versions sent it (a worker upgraded mid-search
+ * still skips the trials the old one finished).
+ */
+export function priorTrials(details: unknown): TrialRecord<ArtifactRef>[] {
+  if (!details || typeof details !== 'object') return [];
+  const d = details as { checkpoint?: { trials?: unknown }; trials?: unknown };
+  const trials = d.checkpoint?.trials ?? d.trials;
+  return Array.isArray(trials) ? (trials as TrialRecord<ArtifactRef>[]) : [];
 }
 
 export async function optimizeCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
@@ -33,12 +46,12 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
       invalid(`${at}: space: ${(e as Error).message}`);
     }
   }
-  const prior = (env.heartbeatDetails as Partial<OptimizeHeartbeat> | undefined)?.trials ?? [];
+  const prior = priorTrials(env.heartbeatDetails);
   const steps = method === 'grid' ? Math.min(trials, Object.values(cfg.space).reduce((a, d) => a * (d.type === 'choice' ? d.values.length : 3), 1)) : trials;
   let bestSoFar: number | undefined;
   let finished: TrialRecord<ArtifactRef>[] = prior;
   function beat(message: string): void {
-    env.heartbeat({ progress: { message, step: finished.length, steps, ...(bestSoFar !== undefined ? { best: bestSoFar } : {}) }, trials: finished } satisfies OptimizeHeartbeat);
+    env.heartbeat({ progress: { message, step: finished.length, steps, ...(bestSoFar !== undefined ? { best: bestSoFar } : {}) }, checkpoint: { trials: finished } } satisfies OptimizeHeartbeat);
   }
 
   const res = await search<ArtifactRef>({

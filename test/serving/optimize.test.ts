@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { optimizeCore } from '../../activities/optimize.ts';
+import { optimizeCore, priorTrials } from '../../activities/optimize.ts';
 import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
@@ -106,7 +106,14 @@ describe('optimize activity (real training)', () => {
     expect(doc.trials).toHaveLength(2);
     expect(doc.trials[0].value).toBeLessThan(doc.trials[1].value);
     expect(doc.best.model.digest).toBe((r.outputs.model as unknown as ArtifactRef).digest);
-    expect(env.beats.some((b) => (b as { trials: unknown[] }).trials?.length === 2)).toBe(true);
+    expect(env.beats.some((b) => (b as { checkpoint?: { trials: unknown[] } }).checkpoint?.trials.length === 2)).toBe(true);
+  });
+
+  it('a retry skips the trials of the last heartbeat, in its shape or the one older workers sent', () => {
+    const trials = [{ id: 0, params: { lr: 0.1 }, value: 0.9 }];
+    expect(priorTrials({ progress: { message: 'm', step: 1, steps: 2 }, checkpoint: { trials } })).toEqual(trials);
+    expect(priorTrials({ progress: { message: 'm', step: 1, steps: 2 }, trials })).toEqual(trials);
+    expect(priorTrials(undefined)).toEqual([]);
   });
 
   it('a space path that is not in the tuned config fails before any training', async () => {
