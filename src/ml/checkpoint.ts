@@ -73,25 +73,6 @@ export async function encodeModel(model: TfModule.LayersModel, meta: ModelMeta):
   return encodeBundle(header, [concat(saved.weightData)]);
 }
 
-export interface DecodedModel {
-  meta: ModelMeta;
-  /** tfjs model.json (with a `weights.bin` manifest) and the weights file, for export. */
-  modelJson: Record<string, unknown>;
-  weights: Uint8Array;
-}
-
-export function decodeModel(buf: Buffer): DecodedModel {
-  const { header, buffers } = decodeBundle<ModelHeader>(buf);
-  if (header.format !== 'mlpipe-model/v1') throw new Error(`not a model artifact (format ${String(header.format)})`);
-  const weights = buffers[0] ?? new Uint8Array();
-  const modelJson = {
-    ...header.modelJson,
-    weightsManifest: [{ paths: ['weights.bin'], weights: header.modelJson.weightSpecs }],
-  };
-  delete (modelJson as { weightSpecs?: unknown }).weightSpecs;
-  return { meta: header.meta, modelJson, weights };
-}
-
 /** A tfjs LayersModel from a model artifact's bytes. */
 export async function loadModel(buf: Buffer): Promise<{ model: TfModule.LayersModel; meta: ModelMeta }> {
   const tf = getTf();

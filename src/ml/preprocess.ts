@@ -470,10 +470,3 @@ export function applyTransform(t: Transform, rows: Record<string, unknown>[]): {
   const out = applyTransformToDataset(t, { rows: rows.length, columns }, 'serving');
   return featureTensor(out);
 }
-
-/** A transform artifact's bytes → the Transform (for the model server). */
-export function decodeTransform(buf: Buffer): Transform {
-  const t = JSON.parse(buf.toString('utf8')) as Transform;
-  if (t.format !== 'mlpipe-transform/v1') throw new Error(`not a transform artifact (format ${String(t.format)})`);
-  return t;
-}
