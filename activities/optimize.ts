@@ -5,7 +5,7 @@
 // finished trial, so a retried attempt only runs the trials that were not finished.
 import { CancelledFailure } from '@temporalio/common';
 import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
-import { search, setPath, type Method, type Space, type TrialRecord } from '../src/ml/search/index.ts';
+import { search, setPath, StopSearch, type Method, type Space, type TrialRecord } from '../src/ml/search/index.ts';
 import { invalid, lineage, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import { trainCore } from './train.ts';
 import type { HeartbeatDetails } from '../src/temporal/progress.ts';
@@ -64,7 +64,7 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
     maxBudget: fullEpochs,
     done: prior,
     run: async (params, id, budget) => {
-      if (env.signal?.aborted) throw Object.assign(new CancelledFailure(`${at}: cancelled`), { fatal: true });
+      if (env.signal?.aborted) throw new StopSearch(`${at}: cancelled`, { cause: new CancelledFailure(`${at}: cancelled`) });
       const config = structuredClone(tuned) as Record<string, unknown>;
       for (const [path, v] of Object.entries(params)) setPath(config, path, v);
       if (budget !== undefined) config.epochs = budget;
@@ -75,12 +75,12 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
       try {
         out = await trainCore(trialInput, { ...env, attempt: 1, heartbeatDetails: undefined, report: false, heartbeat: () => beat(`trial ${id}: training`) });
       } catch (e) {
-        if (e instanceof CancelledFailure) throw Object.assign(e, { fatal: true });
+        if (e instanceof CancelledFailure) throw new StopSearch(e.message, { cause: e });
         throw e;
       }
       const v = out.outputs[cfg.objective.metric];
       if (v === undefined) {
-        throw Object.assign(new Error(`${at}: objective metric ${JSON.stringify(cfg.objective.metric)} is not an output of the tuned stage (it has: ${Object.keys(out.outputs).join(', ')})`), { fatal: true });
+        throw new StopSearch(`${at}: objective metric ${JSON.stringify(cfg.objective.metric)} is not an output of the tuned stage (it has: ${Object.keys(out.outputs).join(', ')})`);
       }
       return { value: typeof v === 'number' ? v : null, artifact: out.outputs.model as unknown as ArtifactRef };
     },
@@ -90,8 +90,9 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
       beat(`trial ${t.id} done: ${cfg.objective.metric}=${t.value ?? 'failed'}`);
     },
   }).catch((e: unknown) => {
-    if ((e as { fatal?: boolean }).fatal && !(e instanceof CancelledFailure)) return invalid((e as Error).message);
-    throw e;
+    if (!(e instanceof StopSearch)) throw e;
+    if (e.cause instanceof CancelledFailure) throw e.cause; // cancelled: Temporal must see a cancellation
+    return invalid(e.message);
   });
 
   const best = res.best;
