@@ -4,8 +4,7 @@
 // webhook) or starts the pipeline again with trigger=drift through the worker's Temporal client.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { ArtifactRef, JsonValue, Plan, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { compileFile } from '../src/compiler/index.ts';
 import type { ArtifactStore } from '../src/artifacts/index.ts';

@@ -7,8 +7,7 @@
 import { CancelledFailure } from '@temporalio/common';
 import { canonicalJson } from '../src/core/canonical.ts';
 import { sha256Hex } from '../src/hash.ts';
-import type { ArtifactRef, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
-import { isArtifactRef } from '../src/core/plan.ts';
+import { type ArtifactRef, isArtifactRef, type JsonValue, type StageActivityInput, type StageResult } from '../src/core/plan.ts';
 import { backendInfo, selectBackend, type BackendPreference } from '../src/ml/backend.ts';
 import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel, type Checkpoint } from '../src/ml/checkpoint.ts';
 import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';

@@ -3,8 +3,7 @@
 // Transform; `applyTransform` replays exactly those fitted steps on new rows at serving time, so
 // training and serving see identical features. Row steps (shuffle, split, augment) only shape
 // the training data and are not part of the transform.
-import type { Column, Dataset, NumericColumn, SplitName, TextColumn } from './dataset.ts';
-import { column, featureTensor, isNumeric, size, SPLITS } from './dataset.ts';
+import { type Column, column, type Dataset, featureTensor, isNumeric, type NumericColumn, size, type SplitName, SPLITS, type TextColumn } from './dataset.ts';
 import { Rng, permutation } from './data-rng.ts';
 import { DataError, type ColumnSpec } from './data-sources.ts';
 import { checkRows } from './input-check.ts';

@@ -13,8 +13,7 @@ import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { defaultStore } from '../artifacts/index.ts';
-import type { JsonValue } from '../core/plan.ts';
-import { isArtifactRef } from '../core/plan.ts';
+import { isArtifactRef, type JsonValue } from '../core/plan.ts';
 import type { CacheLookupInput, CacheLookupResult, CacheStoreInput } from '../core/activities.ts';
 import { legacyConfig } from '../core/legacy-plan.ts';
 
