@@ -5,7 +5,7 @@
 // finished trial, so a retried attempt only runs the trials that were not finished.
 import { CancelledFailure } from '@temporalio/common';
 import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
-import { search, setPath, StopSearch, type Method, type Space, type TrialRecord } from '../src/ml/search/index.ts';
+import { search, setPath, StopSearch, type TrialRecord } from '../src/ml/search/index.ts';
 import { invalid, lineage, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import { trainCore } from './train.ts';
 import type { HeartbeatDetails } from '../src/temporal/progress.ts';

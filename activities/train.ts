@@ -189,7 +189,7 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   const classification = CLASSIFICATION.has(cfg.loss);
   const k = classification ? numClasses(ds, labelVector(ds)) : 1;
   const y = labelsFor(cfg.loss, yRaw, k);
-  const validation = valIdx && valIdx.length
+  const validation = valIdx?.length
     ? { x: featureTensor(ds, valIdx), y: labelsFor(cfg.loss, labelVector(ds, valIdx), k) }
     : undefined;
 

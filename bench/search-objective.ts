@@ -52,7 +52,10 @@ export function loadSplit(csvPath: string): Split {
   const nTrain = Math.round(n * 0.7);
   const mean = new Float64Array(f);
   const sq = new Float64Array(f);
-  for (let i = 0; i < nTrain; i++) rows[order[i]!]!.slice(0, f).forEach((v, j) => ((mean[j]! += Number(v)), (sq[j]! += Number(v) ** 2)));
+  for (let i = 0; i < nTrain; i++) rows[order[i]!]!.slice(0, f).forEach((v, j) => {
+      mean[j]! += Number(v);
+      sq[j]! += Number(v) ** 2;
+    });
   const sd = mean.map((m, j) => Math.sqrt(Math.max(sq[j]! / nTrain - (m / nTrain) ** 2, 1e-12)));
   mean.forEach((m, j) => (mean[j] = m / nTrain));
   const part = (idx: number[]) => {

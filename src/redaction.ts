@@ -102,7 +102,7 @@ export function secretForms(secret: string): string[] {
   let v = variants.get(secret);
   if (!v) {
     const bases = [secret, ...urlForms(secret), ...htmlForms(secret), ...base64Forms(secret)];
-    const all = [...bases.flatMap((b) => ESCAPES.map((escape) => escape(b))), ...jsonSpellings(secret)];
+    const all = [...bases.flatMap((b) => ESCAPES.map((encode) => encode(b))), ...jsonSpellings(secret)];
     v = [...new Set(all)].filter((x) => x !== '').sort((a, b) => b.length - a.length);
     variants.set(secret, v);
   }

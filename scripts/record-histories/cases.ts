@@ -120,7 +120,7 @@ const lifecycle: Case = {
   },
 };
 
-async function describeMonitorAction(ctx: RecordContext, st: RunStatus): Promise<{ workflowId: string }> {
+async function describeMonitorAction(_ctx: RecordContext, st: RunStatus): Promise<{ workflowId: string }> {
   const { defaultStore } = await import('../../src/artifacts/index.ts');
   const ref = st.stages.monitor!.outputs.report as never;
   const report = JSON.parse((await defaultStore().get(ref)).toString()) as { action?: { workflowId?: string } };

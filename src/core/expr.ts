@@ -215,27 +215,27 @@ function resolveString(s: string, ctx: ExprContext, filter: (expr: string) => bo
   const parts = findTemplates(s);
   if (parts.length === 0) return s;
   const only = parts[0]!;
-  const escape = opts.escapeValues !== false;
+  const escapeValues = opts.escapeValues !== false;
   if (parts.length === 1 && only.start === 0 && only.end === s.length) {
     if (!filter(only.expr)) return s;
     const v = evaluate(only.expr, ctx, opts);
-    return escape ? escapeTemplates(v) : v;
+    return escapeValues ? escapeTemplates(v) : v;
   }
   return substitute(s, parts, (p) => {
     if (!filter(p.expr)) return undefined;
     const v = evaluate(p.expr, ctx, opts);
     return typeof v === 'string' ? v : JSON.stringify(v);
-  }, escape);
+  }, escapeValues);
 }
 
 /**
  * `s` with each of its template `parts` replaced by `valueOf(part)` (kept as written when that
- * gives undefined). With `escape`, values are escaped so the result reads back as the same text
+ * gives undefined). With `escapeValues`, values are escaped so the result reads back as the same text
  * and holds no new template: `${` in a value becomes `$${`, and a value that ends in `$` just
  * before a `{` gets one more `$` (else the two would join into a `${`). A value ending in `$`
  * right before a template left for a later phase is an ExpressionError: no text expresses it.
  */
-export function substitute(s: string, parts: TemplatePart[], valueOf: (p: TemplatePart) => string | undefined, escape = true): string {
+export function substitute(s: string, parts: TemplatePart[], valueFor: (p: TemplatePart) => string | undefined, escapeValues = true): string {
   let out = '';
   let last = 0;
   let dollarEnd = false; // the text so far ends with a substituted value's `$`
@@ -247,13 +247,13 @@ export function substitute(s: string, parts: TemplatePart[], valueOf: (p: Templa
   };
   for (const p of parts) {
     append(s.slice(last, p.start), false);
-    const v = valueOf(p);
+    const v = valueFor(p);
     if (v === undefined && dollarEnd) {
       // `$` then `${…}` reads as an escape: no text says "a value's `$`, then a template"
       throw new ExpressionError(`a value ending in \`$\` stands right before \`\${${p.expr}}\` in "${s}": put a character between them`, p.expr);
     }
     if (v === undefined) append(s.slice(p.start, p.end), false);
-    else append(escape ? escapeText(v) : v, escape);
+    else append(escapeValues ? escapeText(v) : v, escapeValues);
     last = p.end;
   }
   append(s.slice(last), false);

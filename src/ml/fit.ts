@@ -146,9 +146,9 @@ export function scheduledLearningRate(base: number, schedule: LearningRateSchedu
   if (!schedule) return base;
   switch (schedule.type) {
     case 'step':
-      return base * Math.pow(schedule.gamma, Math.floor(epoch / Math.max(1, schedule.stepEpochs)));
+      return base * schedule.gamma ** Math.floor(epoch / Math.max(1, schedule.stepEpochs));
     case 'exponential':
-      return base * Math.pow(schedule.decayRate, epoch / Math.max(1, schedule.decayEpochs ?? 1));
+      return base * schedule.decayRate ** (epoch / Math.max(1, schedule.decayEpochs ?? 1));
     case 'cosine': {
       const min = schedule.minLearningRate ?? 0;
       return min + 0.5 * (base - min) * (1 + Math.cos((Math.PI * epoch) / Math.max(1, total)));

@@ -3,7 +3,7 @@
 // Transform; `applyTransform` replays exactly those fitted steps on new rows at serving time, so
 // training and serving see identical features. Row steps (shuffle, split, augment) only shape
 // the training data and are not part of the transform.
-import { type Column, column, type Dataset, featureTensor, isNumeric, type NumericColumn, size, type SplitName, SPLITS, type TextColumn } from './dataset.ts';
+import { type Column, column, type Dataset, featureTensor, isNumeric, type NumericColumn, size, type SplitName, type TextColumn } from './dataset.ts';
 import { Rng, permutation } from './data-rng.ts';
 import { DataError, type ColumnSpec } from './data-sources.ts';
 import { checkRows } from './input-check.ts';
@@ -187,7 +187,7 @@ function fitStep(ds: Dataset, step: PreprocessStep, train: ArrayLike<number>, at
         if (isNumeric(c) && c.shape.length > 0) throw new DataError(`${at}: ${step.type}: column ${JSON.stringify(name)} is a tensor`);
         const declared = !isNumeric(c) ? c.categories : undefined;
         let cats: string[];
-        if (declared && declared.length) cats = declared;
+        if (declared?.length) cats = declared;
         else {
           const seen = new Set<string>();
           for (let i = 0; i < train.length; i++) {
@@ -455,7 +455,7 @@ export function applyTransform(t: Transform, rows: Record<string, unknown>[]): {
     if (s.type === 'string' || s.type === 'category') {
       return { name: s.name, type: s.type, values: rows.map((r) => (missing(r[s.name]) ? null : String(r[s.name]))) };
     }
-    if (s.shape && s.shape.length) {
+    if (s.shape?.length) {
       const w = size(s.shape);
       const data = new Float32Array(rows.length * w).fill(NaN);
       rows.forEach((r, i) => {

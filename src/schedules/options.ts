@@ -16,10 +16,7 @@ import type { Plan, SchedulePlan } from '../core/plan.ts';
 import {
   DEFAULT_TASK_QUEUE,
   PIPELINE_WORKFLOW_TYPE,
-  SA_GIT_SHA,
   SA_PIPELINE,
-  SA_PLAN_HASH,
-  SA_TRIGGER,
   type PipelineInput,
 } from '../../workflows/api.ts';
 import { runMetadata, type SourceInfo } from '../temporal/runs.ts';
@@ -45,7 +42,7 @@ export interface ManagedMemo {
 }
 
 export function managedMemo(memo: Record<string, unknown> | undefined): ManagedMemo | undefined {
-  if (!memo || memo.managedBy !== 'mlpipe' || typeof memo.pipeline !== 'string') return undefined;
+  if (memo?.managedBy !== 'mlpipe' || typeof memo.pipeline !== 'string') return undefined;
   return { managedBy: 'mlpipe', pipeline: memo.pipeline, scope: typeof memo.scope === 'string' ? memo.scope : DEFAULT_SCOPE };
 }
 

@@ -263,7 +263,7 @@ export class ModelServer {
   /** A canary observed for its whole duration is promoted, or rolled back if it breaks the rule. */
   private async settleIfDue(s: Served): Promise<void> {
     const c = s.entry.traffic.candidate;
-    if (!c || c.mode !== 'canary' || c.durationMs === undefined) return;
+    if (c?.mode !== 'canary' || c.durationMs === undefined) return;
     const started = Date.parse(c.startedAt);
     if (Date.now() - started < c.durationMs) return;
     const m = s.metrics.summary(Date.now() - started)[c.version];

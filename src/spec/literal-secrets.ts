@@ -248,7 +248,7 @@ export function maskCredentials(text: string, opts: { yaml?: boolean } = {}): st
       }
       return value && isSensitiveQueryParam(decoded) && !isRef(value) ? `${sep}${name}=${MASK}` : m;
     })
-    .replace(opts.yaml ? KEY_VALUE : /(?!)/g, (m, q: string, key: string, colon: string, raw: string, dq?: string, sq?: string, bare?: string) => {
+    .replace(opts.yaml ? KEY_VALUE : /(?!)/g, (m, q: string, key: string, colon: string, _raw: string, dq?: string, sq?: string, bare?: string) => {
       const value = dq ?? sq ?? bare ?? '';
       if (!value.trim() || !isSensitiveHeader(key) || isRef(value)) return m;
       const masked = dq !== undefined ? `"${MASK}"` : sq !== undefined ? `'${MASK}'` : MASK;

@@ -60,6 +60,7 @@ function colour(status: string): string {
 function fit(line: string, columns: number | undefined): string {
   if (!columns) return line;
   // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
   const visible = line.replace(/\x1b\[[0-9;]*m/g, '').length;
   if (visible < columns) return line;
   return `${line.slice(0, columns - 2 + (line.length - visible))}…`;

@@ -65,7 +65,10 @@ describe('plans with the compiler facts in their config', () => {
 
   it('reach a stage activity with the typed fields, secrets resolved in the tuned config too', async () => {
     const seen: StageActivityInput[] = [];
-    const record = async (i: StageActivityInput) => (seen.push(i), { outputs: {} });
+    const record = async (i: StageActivityInput) => {
+      seen.push(i);
+      return { outputs: {} };
+    };
     const acts = (await buildActivities({ home: tmpdir(), kinds: { collect: record, optimize: record } })) as unknown as Record<
       string,
       (i: StageActivityInput) => Promise<unknown>

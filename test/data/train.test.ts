@@ -2,7 +2,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { heartbeatCheckpoint, trainCore, type TrainHeartbeat } from '../../activities/train.ts';
-import type { JsonObject } from '../../src/core/plan.ts';
 import { reportPath } from '../../src/ml/report.ts';
 import { stageInput } from './helpers.ts';
 import { irisSchema, prepared, ref, trainAndEvaluate } from './pipeline-helpers.ts';

@@ -65,7 +65,8 @@ describe.each(BACKENDS)('registry recovery on %s', (backend) => {
       const waiting = reg.update('m', (e) => e).finally(() => (settled = true));
       const meanwhile = await ticks();
       expect(settled).toBe(false); // it waits for the lock...
-      expect(meanwhile).toBeGreaterThan(free / 2); // ...without holding up the event loop (a server keeps answering)
+      // ...without holding up the event loop (a server keeps answering): a blocked loop ticks about once.
+      expect(meanwhile).toBeGreaterThan(Math.max(3, free / 4));
       child.kill('SIGKILL');
       await exited;
       expect((await waiting).revision).toBe(2);

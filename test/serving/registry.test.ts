@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { ArtifactRef } from '../../src/core/plan.ts';
 import { closeDbs } from '../../src/db/index.ts';
-import { nextVersion, Registry, settleCandidate, withdrawVersion, type RegistryEntry } from '../../src/serving/registry.ts';
+import { nextVersion, Registry, registryDir, settleCandidate, withdrawVersion, type RegistryEntry } from '../../src/serving/registry.ts';
 import { tempDir } from '../data/helpers.ts';
 import { BACKENDS, freshDb, type Backend, type TestDb } from '../support/db.ts';
 
@@ -204,6 +204,23 @@ describe.each(BACKENDS)('model registry on %s', (backend) => {
     const { reg } = fresh(backend);
     await expect(reg.get('../etc')).rejects.toThrow(/bad model name/);
     await expect(reg.update('Bad Name', (e) => e)).rejects.toThrow(/bad model name/);
+  });
+});
+
+describe('which database', () => {
+  it('without MLPIPE_DB: SQLite in the home the registry dir is in; with it: that one', async () => {
+    const home = tempDir('mlpipe-home-');
+    const saved = process.env.MLPIPE_DB;
+    delete process.env.MLPIPE_DB;
+    try {
+      expect((await new Registry(registryDir(home)).database()).where).toBe(`sqlite://${join(home, 'metadata.db')}`);
+      const other = freshDb('sqlite');
+      process.env.MLPIPE_DB = other.url;
+      expect((await new Registry(registryDir(home)).database()).where).toBe(other.url);
+    } finally {
+      if (saved === undefined) delete process.env.MLPIPE_DB;
+      else process.env.MLPIPE_DB = saved;
+    }
   });
 });
 

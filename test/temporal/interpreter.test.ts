@@ -126,8 +126,8 @@ describe('pipeline interpreter', () => {
     await expect(h.result()).rejects.toThrow();
     const view = await describeRun(env.client, h.workflowId);
     expect(view.status).toBe('CANCELLED');
-    expect(view.run?.stages.long!.status).toBe('cancelled');
-    expect(view.run?.stages.next!.status).toBe('cancelled');
+    expect(view.run!.stages.long!.status).toBe('cancelled');
+    expect(view.run!.stages.next!.status).toBe('cancelled');
   });
 
   it('reuses cached outputs on a second run (hit) and runs again when config changes (miss)', async () => {

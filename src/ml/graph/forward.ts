@@ -58,7 +58,7 @@ export class GraphPredictor {
 
 /** `model.apply` in inference mode through a GraphPredictor when the model compiles. */
 export function inferenceFn(tf: Tf, model: TfModule.LayersModel, spec: TrainModelSpec | undefined): { apply: (x: Tensor) => Tensor; dispose: () => void; graph: boolean } {
-  const p = spec && spec.model?.layers ? GraphPredictor.create(tf, model, spec) : null;
+  const p = spec?.model?.layers ? GraphPredictor.create(tf, model, spec) : null;
   if (p instanceof GraphPredictor) return { apply: (x) => p.apply(x), dispose: () => p.dispose(), graph: true };
   return { apply: (x) => model.apply(x, { training: false }) as Tensor, dispose: () => undefined, graph: false };
 }

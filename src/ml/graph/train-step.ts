@@ -186,7 +186,7 @@ export function compileTrainStep(
       slotKinds.push({ suffix: 'm', init: 0 }, { suffix: 'v', init: 0 });
       const b1 = opt.beta1 ?? 0.9;
       const b2 = opt.beta2 ?? 0.999;
-      hyper = (rate, it) => [rate, 1 - Math.pow(b1, it + 1), 1 - Math.pow(b2, it + 1)];
+      hyper = (rate, it) => [rate, 1 - b1 ** (it + 1), 1 - b2 ** (it + 1)];
       break;
     }
     case 'rmsprop':

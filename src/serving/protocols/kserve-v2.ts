@@ -163,7 +163,7 @@ function toBinary(values: unknown[], datatype: string): Buffer {
 export function inferResponse(model: string, version: string, req: InferRequest, results: RowResult[]): { body: Buffer; headerLength?: number } {
   const binaries: Buffer[] = [];
   const outputs = req.outputs.map(({ spec, binary }) => {
-    const values = results.map((r) => outputValue(r, spec.name)).flat();
+    const values = results.flatMap((r) => outputValue(r, spec.name));
     const datatype = DATATYPE[spec.dtype];
     const out = { name: spec.name, datatype, shape: [results.length, ...spec.shape] };
     if (!binary) return { ...out, data: values };
