@@ -25,8 +25,10 @@ import { toOutputs } from './user.ts';
 export type StageActivity = (input: StageActivityInput) => Promise<StageResult>;
 
 export interface ActivityOptions {
-  /** Data dir (step cache). */
+  /** Data dir: the step cache's database is SQLite there unless `db` or MLPIPE_DB names one. */
   home: string;
+  /** Metadata database URL for the step cache (tests, embedding); default MLPIPE_DB, else SQLite in `home`. */
+  db?: string;
   /** File of users' own activities (`--activities` / MLPIPE_ACTIVITIES): they run in child processes. */
   userModule?: string;
   /** Replace the module-backed activity of some kinds (embedding, tests). */
@@ -149,7 +151,7 @@ export async function buildActivities(opts: ActivityOptions): Promise<Record<str
     else fn = moduleBackedActivity(kind);
     acts[activityName(kind)] = wrap(fn);
   }
-  const cache = createStepCacheActivities(opts.home);
+  const cache = createStepCacheActivities(opts.home, opts.db);
   acts[CACHE_LOOKUP] = cache.lookup;
   acts[CACHE_STORE] = cache.store;
   return acts;

@@ -57,7 +57,7 @@ export async function predictCore(input: StageActivityInput, env: StageEnv, o: {
       batchRows: cfg.batchRows,
       what: src.what,
       onChunk: async (done, total) => {
-        env.heartbeat({ stage: input.stage, phase: 'predict', rows: done, of: total });
+        env.heartbeat({ progress: { stage: input.stage, phase: 'predict', step: done, steps: total, message: `${done} of ${total} rows` } });
         if (env.signal?.aborted) throw new Error(`${at}: cancelled after ${done} of ${total} rows`);
         await new Promise((r) => setImmediate(r)); // let heartbeats and cancellation through
       },
@@ -74,5 +74,5 @@ export async function predictCore(input: StageActivityInput, env: StageEnv, o: {
 
 export async function predict(input: StageActivityInput): Promise<StageResult> {
   const env = stageEnv();
-  return withHeartbeats(env, { stage: input.stage, phase: 'predict' }, () => predictCore(input, env));
+  return withHeartbeats(env, { progress: { stage: input.stage, phase: 'predict' } }, () => predictCore(input, env));
 }

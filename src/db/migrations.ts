@@ -55,6 +55,21 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'step cache',
+    up: [
+      // One row per cache key (src/temporal/step-cache.ts), shared by every worker of the
+      // database: a hit on any host for what another stored. `outputs` is the JSON text the
+      // writer made (TEXT on both backends, as model_versions.doc: read back byte for byte).
+      `CREATE TABLE step_cache (
+        key TEXT PRIMARY KEY,
+        stage TEXT NOT NULL,
+        stored_at TEXT NOT NULL,
+        outputs TEXT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 export const LATEST = MIGRATIONS.at(-1)!.version;

@@ -6,8 +6,7 @@
 //   early-stopping state), the history so far and the data-order seed.
 import type * as TfModule from '@tensorflow/tfjs';
 import { decodeBundle, encodeBundle } from '../artifacts/bundle.ts';
-import type { BackendInfo } from './backend.ts';
-import { getTf } from './backend.ts';
+import { type BackendInfo, getTf } from './backend.ts';
 import type { EpochLogs, NamedArray, TrainingState } from './fit.ts';
 import { toProbabilities, type OutputKind } from './model.ts';
 import type { TrainModelSpec } from './model-spec.ts';
@@ -75,7 +74,7 @@ export async function encodeModel(model: TfModule.LayersModel, meta: ModelMeta):
 
 export interface DecodedModel {
   meta: ModelMeta;
-  /** tfjs model.json (with a `weights.bin` manifest) and the weights file, for export. */
+  /** tfjs model.json (with a `weights.bin` manifest) and the weights file, for `mlpipe artifacts get`. */
   modelJson: Record<string, unknown>;
   weights: Uint8Array;
 }

@@ -5,8 +5,7 @@
  * its stages from the status query or, with no worker to answer, its result.
  */
 import type { Client } from '@temporalio/client';
-import type { JsonValue } from '../core/plan.ts';
-import { isArtifactRef } from '../core/plan.ts';
+import { isArtifactRef, type JsonValue } from '../core/plan.ts';
 import { statusQuery, type StageState } from '../../workflows/api.ts';
 import { runInput } from './runs.ts';
 import { scalarOutputs, type Scalar } from './outputs-text.ts';
@@ -96,4 +95,19 @@ export function compareText(runs: RunSummary[], rows: CompareRow[]): string {
   const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => row[i]!.length)));
   const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(head), ...body.map(line), '', '* the runs differ'].join('\n') + '\n';
+}
+
+/**
+ * One line per run (`mlpipe runs`): id, status, start; with `metrics`, the params that differ
+ * between the runs and every numeric or boolean result.
+ */
+export function runsTable(runs: RunSummary[], rows: CompareRow[], metrics: boolean): string {
+  const cols = metrics
+    ? rows.filter((r) => (r.section === 'params' && r.differs) || (r.section === 'results' && r.values.some((v) => v !== null && /^(-?[\d.e+-]+|true|false)$/.test(v))))
+    : [];
+  const head = ['run', 'status', 'started', ...cols.map((c) => (c.section === 'params' ? `params.${c.name}` : c.name))];
+  const body = runs.map((r, i) => [r.workflowId, r.status, (r.startTime ?? '').replace('T', ' ').slice(0, 19), ...cols.map((c) => c.values[i] ?? '–')]);
+  const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => row[i]!.length)));
+  const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(head), ...body.map(line)].join('\n') + '\n';
 }

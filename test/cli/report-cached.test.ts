@@ -97,6 +97,19 @@ describe('a finished run, as the user sees it', () => {
     expect(cmpHtml).toMatch(/<tr class="differs"><td>params\.epochs<\/td><td>5<\/td><td>5<\/td><td>3<\/td><\/tr>/);
     expect(cmpHtml).toContain('Training: train, loss per epoch');
     expect((cmpHtml.match(/<svg/g) ?? []).length).toBeGreaterThan(2);
+    // the pipeline's history, oldest first (visibility may lag a moment behind the runs)
+    let runs = { code: 1, out: '' };
+    for (let i = 0; i < 20; i++) {
+      runs = await mlpipe('runs', 'report-cached', '--metrics');
+      if ((runs.out.match(/^report-cached\//gm) ?? []).length === 3) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(runs.code, runs.out).toBe(0);
+    const lines = runs.out.trim().split('\n');
+    expect(lines[0]).toMatch(/^run\s+status\s+started\s+params\.epochs\s+.*train\.epochs/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([id1, id2, id3]);
+    const col = lines[0]!.split(/\s{2,}/).indexOf('train.epochs');
+    expect(lines.slice(1).map((l) => l.split(/\s{2,}/)[col])).toEqual(['5', '5', '3']);
     const json = await mlpipe('compare', id1, id3, '--json');
     const parsed = JSON.parse(json.out) as { rows: Array<{ name: string; differs: boolean; values: string[] }> };
     expect(parsed.rows.find((r) => r.name === 'epochs')).toMatchObject({ differs: true, values: ['5', '3'] });

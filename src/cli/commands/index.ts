@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   rerun: () => import('./rerun.ts'),
   report: () => import('./report.ts'),
   compare: () => import('./compare.ts'),
+  runs: () => import('./runs.ts'),
   // schedules from git
   apply: () => import('./apply.ts'),
   schedules: () => import('./schedules.ts'),
