@@ -12,7 +12,8 @@
 //   GET  /healthz, /livez (liveness), /readyz (readiness), /metrics (Prometheus)
 // Feedback (`labels`) and /recent need the bearer token (src/serving/auth.ts) and are off without one.
 // Requests are turned into features by the version's saved transform (src/ml/preprocess.ts
-// applyTransform: the exact fitted steps of training, so no training/serving skew).
+// applyTransform: the exact fitted steps of training, so no training/serving skew), in
+// score.ts, which the batch `predict` stage shares: served and batch predictions agree.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
