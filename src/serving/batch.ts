@@ -35,7 +35,7 @@ export async function predictDataset(ds: Dataset, idx: Uint32Array, s: ScoringMo
   const results: RowResult[] = [];
   for (let start = 0; start < idx.length; start += step) {
     const chunk = idx.subarray(start, Math.min(idx.length, start + step));
-    results.push(...scoreChunk(ds, chunk, s, used, o.what));
+    for (const r of scoreChunk(ds, chunk, s, used, o.what)) results.push(r); // (a spread of 100k rows overflows the stack)
     await o.onChunk?.(start + chunk.length, idx.length);
   }
   const keep = new Set(used);
