@@ -73,11 +73,15 @@ function kindOfOutput(output: string): ArtifactKind | undefined {
   return undefined;
 }
 
-/** The artifact `<stage>.<output>` names: the run's own output if Temporal has it, else the newest matching record. */
-function pick(want: string, records: Named[], view: RunView | undefined, run: string, store: ArtifactStore): ArtifactRef {
+function splitName(want: string, run: string): [string, string] {
   const dot = want.indexOf('.');
   if (dot <= 0) throw new UsageError(`name the artifact as <stage>.<output>, e.g. train.model (got "${want}"); \`mlpipe artifacts ls ${run}\` lists them`);
-  const [stage, output] = [want.slice(0, dot), want.slice(dot + 1)];
+  return [want.slice(0, dot), want.slice(dot + 1)];
+}
+
+/** The artifact `<stage>.<output>` names: the run's own output if Temporal has it, else the newest matching record. */
+function pick(want: string, records: Named[], view: RunView | undefined, run: string, store: ArtifactStore): ArtifactRef {
+  const [stage, output] = splitName(want, run);
   const fromRun = view?.run?.stages[stage]?.outputs[output];
   if (isArtifactRef(fromRun)) return fromRun;
   const kind = kindOfOutput(output);
@@ -143,6 +147,7 @@ export function register(program: Command): void {
         .option('-o, --output <path>', 'file to write (default stdout); for a model, the directory (default ./<stage>-<output>)'),
     ),
   ).action(async (run: string, want: string, o: GetFlags) => {
+    splitName(want, run); // a malformed name fails before any look-up
     const { store, records, view } = await runRecords(run, o);
     await exportArtifact(store, pick(want, records, view, run, store), want, o);
   });
