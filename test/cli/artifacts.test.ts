@@ -131,6 +131,17 @@ describe('mlpipe artifacts', () => {
     });
   }, 60_000);
 
+  it('a rerun the step cache answered lists and exports the artifacts an earlier run made', async () => {
+    const again = await mlpipe('run', join(dir, 'p.yaml'), '--wait', '--task-queue', env.queue);
+    expect(again.code, again.out).toBe(0);
+    const run2 = /started (\S+)/.exec(again.out)?.[1] ?? '';
+    const ls = await mlpipe('artifacts', 'ls', run2);
+    expect(ls.code, ls.out).toBe(0);
+    expect(ls.out).toMatch(/^score\.predictions\s+dataset\s.*\s-\s+\(step cache: made by an earlier run\)$/m);
+    const csv = await mlpipe('artifacts', 'get', run2, 'score.predictions');
+    expect(csv.stdout).toBe(readFileSync(join(dir, 'predictions.csv'), 'utf8'));
+  }, 120_000);
+
   it('a wrong name says what the run has', async () => {
     const r = await mlpipe('artifacts', 'get', run, 'score.nothing');
     expect(r.code).toBe(2);

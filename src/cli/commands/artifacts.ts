@@ -18,6 +18,8 @@ import { withConnectionOptions } from '../temporal-options.ts';
 interface Named extends ArtifactRecord {
   /** `<stage>.<output>`. */
   name: string;
+  /** Answered by the step cache: made by another run, whose lineage records the store keeps. */
+  cached?: boolean;
 }
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
@@ -37,15 +39,31 @@ function named(records: ArtifactRecord[], view: RunView | undefined): Named[] {
   });
 }
 
+/** Outputs of stages the step cache answered: another run's artifacts, absent from this run's records. */
+function cachedOutputs(view: RunView | undefined, have: Set<string>): Named[] {
+  const out: Named[] = [];
+  for (const [stage, st] of Object.entries(view?.run?.stages ?? {})) {
+    if (!st.cached) continue;
+    for (const [name, v] of Object.entries(st.outputs)) {
+      if (!isArtifactRef(v) || have.has(v.digest)) continue;
+      const lineage = { workflowId: '', runId: '', pipeline: '', stage, attempt: 0, planHash: '', inputs: {} };
+      out.push({ ref: v, lineage, createdAt: '', name: `${stage}.${name}`, cached: true });
+    }
+  }
+  return out;
+}
+
 async function runRecords(run: string, o: ConnectionFlags): Promise<{ store: ArtifactStore; records: Named[]; view?: RunView }> {
   const { defaultStore } = await import('../../artifacts/index.ts');
   const store = defaultStore();
   const [records, view] = await Promise.all([store.list(run), viewIfReachable(run, o)]);
-  return { store, records: named(records, view), view };
+  const own = named(records, view);
+  return { store, records: [...own, ...cachedOutputs(view, new Set(records.map((r) => r.ref.digest)))], view };
 }
 
 /** Where each input came from: the artifact of this run with that digest, else the digest. */
 function lineageText(r: Named, all: Named[]): string {
+  if (r.cached) return '(step cache: made by an earlier run)';
   return Object.entries(r.lineage.inputs)
     .map(([k, d]) => `${k}←${all.find((x) => x.ref.digest === d)?.name ?? short(d)}`)
     .join(' ');
@@ -133,7 +151,7 @@ export function register(program: Command): void {
       if (!records.length) noArtifacts(run, store);
       if (o.json) return void process.stdout.write(`${JSON.stringify(records, null, 1)}\n`);
       const rows = [['ARTIFACT', 'KIND', 'SIZE', 'DIGEST', 'CREATED', 'FROM']];
-      for (const r of records) rows.push([r.name, r.ref.kind, sizeText(r.ref.sizeBytes), short(r.ref.digest), r.createdAt.replace(/\.\d+Z$/, 'Z'), lineageText(r, records)]);
+      for (const r of records) rows.push([r.name, r.ref.kind, sizeText(r.ref.sizeBytes), short(r.ref.digest), r.createdAt.replace(/\.\d+Z$/, 'Z') || '-', lineageText(r, records)]);
       process.stdout.write(table(rows));
     });
 
