@@ -40,7 +40,10 @@ export async function predictDataset(ds: Dataset, idx: Uint32Array, s: ScoringMo
   }
   const keep = new Set(used);
   const kept = takeRows({ ...ds, columns: ds.columns.filter((c) => !keep.has(c.name)) }, idx).columns;
-  return { rows: idx.length, columns: [...kept, ...resultColumns(results, s, ds, new Set(kept.map((c) => c.name)))] };
+  const columns = [...kept, ...resultColumns(results, s, ds, new Set(kept.map((c) => c.name)))];
+  // Every row, in order: the splits still hold (`mlpipe artifacts get … --split test`).
+  const splits = idx.length === ds.rows && ds.splits ? { splits: ds.splits } : {};
+  return { rows: idx.length, columns, ...splits };
 }
 
 function scoreChunk(ds: Dataset, chunk: Uint32Array, s: ScoringModel, used: string[], what: string): RowResult[] {
