@@ -42,7 +42,7 @@ export async function predictDataset(ds: Dataset, idx: Uint32Array, s: ScoringMo
   const kept = takeRows({ ...ds, columns: ds.columns.filter((c) => !keep.has(c.name)) }, idx).columns;
   const columns = [...kept, ...resultColumns(results, s, ds, new Set(kept.map((c) => c.name)))];
   // Every row, in order: the splits still hold (`mlpipe artifacts get … --split test`).
-  const splits = idx.length === ds.rows && ds.splits ? { splits: ds.splits } : {};
+  const splits = ds.splits && idx.length === ds.rows && idx.every((r, i) => r === i) ? { splits: ds.splits } : {};
   return { rows: idx.length, columns, ...splits };
 }
 
