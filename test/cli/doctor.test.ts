@@ -1,8 +1,10 @@
 // `mlpipe doctor` against real parts: the suite's Temporal dev server, a temp local store,
 // SQLite, the PostgreSQL that runs here, and a SeaweedFS S3 server. Good settings give ✓ and exit
 // 0; bad ones give ✗ lines naming the setting to fix, exit 1, and never the password.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { closeDbs } from '../../src/db/index.ts';
@@ -79,6 +81,15 @@ describe('mlpipe doctor', () => {
     expect(by['metadata db']!.detail).toContain('postgres://postgres:***@');
     expect(r.out + r.err).not.toContain('doctor-pw-s3cret');
   }, 60_000);
+
+  it('as a command: only its lines, none of TensorFlow\'s start-up logs', () => {
+    const { store, db } = home();
+    const bin = fileURLToPath(new URL('../../bin/mlpipe.js', import.meta.url));
+    const r = spawnSync(process.execPath, [bin, 'doctor', '--address', testAddress(), '--store', store, '--db', db, '--no-gpu-queue'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter(Boolean).every((l) => /^[✓!] |^ {2}/.test(l))).toBe(true);
+    expect(r.stderr).not.toMatch(/absl::InitializeLog|oneDNN custom operations/);
+  }, 120_000);
 
   it('names a missing namespace', async () => {
     const { store, db } = home();

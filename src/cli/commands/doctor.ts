@@ -57,7 +57,8 @@ export function register(program: Command): void {
       .option('--store <uri>', STORE_HELP)
       .option('--db <url>', DB_HELP)
       .option('--no-gpu-queue', 'this worker will not serve the mlpipe-gpu queue (CPU-only worker in a cluster)')
-      .option('--json', 'print the checks as JSON'),
+      .option('--json', 'print the checks as JSON')
+      .option('--verbose', "show TensorFlow's native start-up and info logs"),
   ).action(async (o: DoctorFlags) => {
     // Through the environment, as `mlpipe worker` passes them to what it starts.
     if (o.store) process.env.MLPIPE_STORE = o.store;
