@@ -10,6 +10,7 @@ import { generateSynthetic } from '../src/ml/synthetic.ts';
 import { resolveInside } from '../src/artifacts/paths.ts';
 import { mapError, stageConfig, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
+import type { HeartbeatDetails } from '../src/temporal/progress.ts';
 
 type CollectConfig = StageConfig<'collect'>;
 
@@ -77,9 +78,9 @@ export async function collectDataset(
 export async function collectCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const cfg = stageConfig(input, 'collect');
   try {
-    const beat = { stage: input.stage, phase: 'collect', progress: { message: 'reading the source' } };
+    const beat: HeartbeatDetails = { progress: { stage: input.stage, phase: 'collect', message: 'reading the source' } };
     const onPhase = (message: string) => {
-      beat.progress = { message };
+      beat.progress = { stage: input.stage, phase: 'collect', message };
       env.heartbeat(beat);
     };
     return await withHeartbeats(env, beat, async () => {

@@ -5,6 +5,7 @@ import type { JsonValue, StageActivityInput, StageResult } from '../src/core/pla
 import { mlpipeHome } from '../src/home.ts';
 import { findServer, startDetachedServer } from '../src/serving/local.ts';
 import { nextVersion, Registry, registryDir, withdrawVersion, type RollbackRule, type Traffic } from '../src/serving/registry.ts';
+import { activityLog } from '../src/temporal/progress.ts';
 import { parseDuration } from '../src/core/duration.ts';
 import { invalid, lineage, requireInput, stageEnv, where, withHeartbeats, stageConfig, type StageEnv } from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
@@ -114,7 +115,7 @@ export async function deployCore(input: StageActivityInput, env: StageEnv, o: De
   } catch (e) {
     await registry
       .update(cfg.modelName, (cur) => withdrawVersion(cur, version, `${at}: ${(e as Error).message}`))
-      .catch((u: unknown) => console.warn(`${at}: could not withdraw version ${version} after the failure: ${(u as Error).message}`));
+      .catch((u: unknown) => activityLog.warn(`${at}: could not withdraw version ${version} after the failure: ${(u as Error).message}`));
     throw e;
   }
 }
@@ -152,5 +153,5 @@ async function finish(
 export async function deploy(input: StageActivityInput): Promise<StageResult> {
   const env = stageEnv();
   // A registry write queued behind another and a starting model server can take a while: keep heartbeating through them.
-  return withHeartbeats(env, { stage: input.stage, phase: 'deploy' }, () => deployCore(input, env));
+  return withHeartbeats(env, { progress: { stage: input.stage, phase: 'deploy' } }, () => deployCore(input, env));
 }

@@ -8,6 +8,7 @@ import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/m
 import { alignLabels, unseenWarning } from '../src/ml/labels.ts';
 import { computeMetrics, REGRESSION_METRICS, type MetricValue } from '../src/ml/metrics.ts';
 import { updateRunReport, type EvaluationSection } from '../src/ml/report.ts';
+import { activityLog } from '../src/temporal/progress.ts';
 import type * as TfModule from '@tensorflow/tfjs';
 import { invalid, lineage, readDataset, requireInput, stageEnv, where, withHeartbeats, stageConfig, type StageEnv } from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
@@ -50,7 +51,7 @@ export function evaluateDataset(
     ({ yTrue, classes, labels: classIds } = aligned);
     const w = unseenWarning(aligned.unseen);
     if (w) {
-      console.warn(`${at}: ${w}`);
+      activityLog.warn(`${at}: ${w}`);
       warnings.push(w);
     }
   }
@@ -106,13 +107,13 @@ export async function evaluateCore(input: StageActivityInput, env: StageEnv): Pr
   for (const [k, v] of Object.entries(r.values)) outputs[k] = v;
   await updateRunReport(input.run, env.store, {
     evaluation: { stage: input.stage, split: doc.split, metrics: r.values, classes, gates: r.gates, passed: r.passed, ...warnings },
-  }).catch((e: unknown) => console.warn(`${at}: could not write the run report: ${(e as Error).message}`));
+  }).catch((e: unknown) => activityLog.warn(`${at}: could not write the run report: ${(e as Error).message}`));
   return { outputs };
 }
 
 export async function evaluate(input: StageActivityInput): Promise<StageResult> {
   const env = stageEnv();
-  return withHeartbeats(env, { stage: input.stage, phase: 'evaluate' }, () => evaluateCore(input, env));
+  return withHeartbeats(env, { progress: { stage: input.stage, phase: 'evaluate' } }, () => evaluateCore(input, env));
 }
 
 // The model server imports these from here; they live in src/ml/checkpoint.ts.

@@ -4,8 +4,7 @@
 // webhook) or starts the pipeline again with trigger=drift through the worker's Temporal client.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { ArtifactRef, JsonValue, Plan, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { compileFile } from '../src/compiler/index.ts';
 import type { ArtifactStore } from '../src/artifacts/index.ts';
@@ -19,9 +18,10 @@ import { Registry, settleCandidate } from '../src/serving/registry.ts';
 import { parseDuration } from '../src/core/duration.ts';
 import { connectClient, connectionConfig } from '../src/temporal/connection.ts';
 import { runInput, startRun } from '../src/temporal/runs.ts';
+import { activityContext, activityLog } from '../src/temporal/progress.ts';
 import { redactValue, secretsInUse } from '../src/redaction.ts';
 import type { Deployment } from './deploy.ts';
-import { activityContext, invalid, lineage, readDataset, requireInput, stageEnv, where, stageConfig, type StageEnv } from './lib/stage.ts';
+import { invalid, lineage, readDataset, requireInput, stageEnv, where, stageConfig, type StageEnv } from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 
 type MonitorMetric = 'latencyP50' | 'latencyP95' | 'errorRate' | 'requests' | 'accuracy';
@@ -163,7 +163,7 @@ function workerClient(): Client | undefined {
 }
 
 async function alert(webhook: string | undefined, payload: unknown): Promise<{ delivered: boolean; error?: string }> {
-  console.warn(`mlpipe monitor alert: ${JSON.stringify(payload)}`);
+  activityLog.warn(`mlpipe monitor alert: ${JSON.stringify(payload)}`);
   if (!webhook) return { delivered: false };
   try {
     const r = await fetch(webhook, {

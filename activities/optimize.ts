@@ -5,13 +5,26 @@
 // finished trial, so a retried attempt only runs the trials that were not finished.
 import { CancelledFailure } from '@temporalio/common';
 import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
-import { search, setPath, type TrialRecord } from '../src/ml/search/index.ts';
+import { search, setPath, StopSearch, type TrialRecord } from '../src/ml/search/index.ts';
 import { invalid, lineage, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import { trainCore } from './train.ts';
+import type { HeartbeatDetails } from '../src/temporal/progress.ts';
 
-interface OptimizeHeartbeat {
+/** Optimize's heartbeat: the search's progress, and as its checkpoint every finished trial. */
+type OptimizeHeartbeat = HeartbeatDetails<{ trials: TrialRecord<ArtifactRef>[] }> & {
   progress: { message: string; step: number; steps: number; best?: number };
-  trials: TrialRecord<ArtifactRef>[];
+};
+
+/**
+ * The trials a previous attempt finished, from its last heartbeat: `{ checkpoint: { trials } }`,
+ * or `{ trials }` beside `progress` as earlier versions sent it (a worker upgraded mid-search
+ * still skips the trials the old one finished).
+ */
+export function priorTrials(details: unknown): TrialRecord<ArtifactRef>[] {
+  if (!details || typeof details !== 'object') return [];
+  const d = details as { checkpoint?: { trials?: unknown }; trials?: unknown };
+  const trials = d.checkpoint?.trials ?? d.trials;
+  return Array.isArray(trials) ? (trials as TrialRecord<ArtifactRef>[]) : [];
 }
 
 export async function optimizeCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
@@ -33,12 +46,12 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
       invalid(`${at}: space: ${(e as Error).message}`);
     }
   }
-  const prior = (env.heartbeatDetails as Partial<OptimizeHeartbeat> | undefined)?.trials ?? [];
+  const prior = priorTrials(env.heartbeatDetails);
   const steps = method === 'grid' ? Math.min(trials, Object.values(cfg.space).reduce((a, d) => a * (d.type === 'choice' ? d.values.length : 3), 1)) : trials;
   let bestSoFar: number | undefined;
   let finished: TrialRecord<ArtifactRef>[] = prior;
   function beat(message: string): void {
-    env.heartbeat({ progress: { message, step: finished.length, steps, ...(bestSoFar !== undefined ? { best: bestSoFar } : {}) }, trials: finished } satisfies OptimizeHeartbeat);
+    env.heartbeat({ progress: { message, step: finished.length, steps, ...(bestSoFar !== undefined ? { best: bestSoFar } : {}) }, checkpoint: { trials: finished } } satisfies OptimizeHeartbeat);
   }
 
   const res = await search<ArtifactRef>({
@@ -51,7 +64,7 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
     maxBudget: fullEpochs,
     done: prior,
     run: async (params, id, budget) => {
-      if (env.signal?.aborted) throw Object.assign(new CancelledFailure(`${at}: cancelled`), { fatal: true });
+      if (env.signal?.aborted) throw new StopSearch(`${at}: cancelled`, { cause: new CancelledFailure(`${at}: cancelled`) });
       const config = structuredClone(tuned) as Record<string, unknown>;
       for (const [path, v] of Object.entries(params)) setPath(config, path, v);
       if (budget !== undefined) config.epochs = budget;
@@ -62,12 +75,12 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
       try {
         out = await trainCore(trialInput, { ...env, attempt: 1, heartbeatDetails: undefined, report: false, heartbeat: () => beat(`trial ${id}: training`) });
       } catch (e) {
-        if (e instanceof CancelledFailure) throw Object.assign(e, { fatal: true });
+        if (e instanceof CancelledFailure) throw new StopSearch(e.message, { cause: e });
         throw e;
       }
       const v = out.outputs[cfg.objective.metric];
       if (v === undefined) {
-        throw Object.assign(new Error(`${at}: objective metric ${JSON.stringify(cfg.objective.metric)} is not an output of the tuned stage (it has: ${Object.keys(out.outputs).join(', ')})`), { fatal: true });
+        throw new StopSearch(`${at}: objective metric ${JSON.stringify(cfg.objective.metric)} is not an output of the tuned stage (it has: ${Object.keys(out.outputs).join(', ')})`);
       }
       return { value: typeof v === 'number' ? v : null, artifact: out.outputs.model as unknown as ArtifactRef };
     },
@@ -77,8 +90,9 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
       beat(`trial ${t.id} done: ${cfg.objective.metric}=${t.value ?? 'failed'}`);
     },
   }).catch((e: unknown) => {
-    if ((e as { fatal?: boolean }).fatal && !(e instanceof CancelledFailure)) return invalid((e as Error).message);
-    throw e;
+    if (!(e instanceof StopSearch)) throw e;
+    if (e.cause instanceof CancelledFailure) throw e.cause; // cancelled: Temporal must see a cancellation
+    return invalid(e.message);
   });
 
   const best = res.best;

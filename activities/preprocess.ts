@@ -12,7 +12,7 @@ export async function preprocessCore(input: StageActivityInput, env: StageEnv): 
   const cfg = stageConfig(input, 'preprocess');
   const ref = requireInput(input, 'dataset', 'dataset');
   try {
-    return await withHeartbeats(env, { stage: input.stage, phase: 'preprocess' }, () => run(input, env, cfg, ref));
+    return await withHeartbeats(env, { progress: { stage: input.stage, phase: 'preprocess' } }, () => run(input, env, cfg, ref));
   } catch (e) {
     return mapError(e);
   }

@@ -7,8 +7,7 @@
 import { CancelledFailure } from '@temporalio/common';
 import { canonicalJson } from '../src/core/canonical.ts';
 import { sha256Hex } from '../src/hash.ts';
-import type { ArtifactRef, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
-import { isArtifactRef } from '../src/core/plan.ts';
+import { type ArtifactRef, isArtifactRef, type JsonValue, type StageActivityInput, type StageResult } from '../src/core/plan.ts';
 import { backendInfo, selectBackend, type BackendPreference } from '../src/ml/backend.ts';
 import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel, type Checkpoint } from '../src/ml/checkpoint.ts';
 import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
@@ -17,6 +16,7 @@ import { buildModel, ModelSpecError } from '../src/ml/model.ts';
 import type { LossName, MetricName, TrainModelSpec } from '../src/ml/model-spec.ts';
 import { updateRunReport } from '../src/ml/report.ts';
 import { Registry } from '../src/serving/registry.ts';
+import { activityLog, type HeartbeatDetails, type Progress } from '../src/temporal/progress.ts';
 import { invalid, lineage, readDataset, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 import type { TrainMetric } from '../src/spec/types.gen.ts';
@@ -27,17 +27,37 @@ import type { TrainMetric } from '../src/spec/types.gen.ts';
  */
 export type TrainConfig = StageConfig<'train'> & Required<Pick<StageConfig<'train'>, 'model' | 'optimizer' | 'loss' | 'epochs'>>;
 
-/** What every heartbeat carries; a retry resumes from `checkpoint`. */
-export interface TrainHeartbeat {
+/** Train's progress: epochs completed (and the batch within the next), and the latest epoch's metrics. */
+export interface TrainProgress extends Progress {
   stage: string;
   /** Epochs completed. */
   epoch: number;
   epochs: number;
   batch?: number;
   batches?: number;
-  checkpoint: ArtifactRef | null;
-  checkpointEpoch: number | null;
-  metrics: EpochLogs;
+}
+
+/** The checkpoint a retry resumes from: the artifact and the epochs it holds. */
+export interface TrainCheckpoint {
+  ref: ArtifactRef;
+  epoch: number;
+}
+
+/** Train's heartbeat, in the shape every mlpipe heartbeat has (src/temporal/progress.ts). */
+export type TrainHeartbeat = HeartbeatDetails<TrainCheckpoint> & { progress: TrainProgress };
+
+/**
+ * The checkpoint named in the previous attempt's heartbeat. Besides `{ progress, checkpoint: {
+ * ref, epoch } }`, it reads the flat shape earlier versions sent (`{ stage, epoch, epochs,
+ * checkpoint: ArtifactRef | null, checkpointEpoch, metrics }`): a worker upgraded while a run
+ * trains resumes from the checkpoint the old worker reported.
+ */
+export function heartbeatCheckpoint(details: unknown): ArtifactRef | undefined {
+  if (!details || typeof details !== 'object') return undefined;
+  const cp = (details as { checkpoint?: unknown }).checkpoint;
+  if (isArtifactRef(cp)) return cp; // the flat shape
+  if (cp && typeof cp === 'object' && isArtifactRef((cp as Partial<TrainCheckpoint>).ref)) return (cp as TrainCheckpoint).ref;
+  return undefined;
 }
 
 const FIT_METRIC: Record<TrainMetric, MetricName> = {
@@ -111,9 +131,9 @@ async function checkpointsOf(input: StageActivityInput, env: StageEnv, workflowI
  * run's.
  */
 async function resumeCandidates(input: StageActivityInput, env: StageEnv): Promise<ArtifactRef[]> {
-  const hb = env.heartbeatDetails as Partial<TrainHeartbeat> | undefined;
   const out: ArtifactRef[] = [];
-  if (hb && isArtifactRef(hb.checkpoint)) out.push(hb.checkpoint);
+  const fromHeartbeat = heartbeatCheckpoint(env.heartbeatDetails);
+  if (fromHeartbeat) out.push(fromHeartbeat);
   if (env.attempt > 1 || out.length > 0) {
     for (const r of await checkpointsOf(input, env, input.run.workflowId)) if (!out.some((o) => o.digest === r.digest)) out.push(r);
   }
@@ -129,13 +149,13 @@ async function loadResume(input: StageActivityInput, env: StageEnv, epochs: numb
       const own = cp.header.workflowId === input.run.workflowId && cp.header.epochs === epochs;
       const earlier = !!input.run.rerunOf && cp.header.workflowId === input.run.rerunOf && cp.header.fingerprint === fingerprint(input);
       if (cp.header.stage !== input.stage || !(own || earlier)) {
-        console.warn(`${where(input)}: checkpoint ${ref.digest} is for another run or configuration; not resuming from it`);
+        activityLog.warn(`${where(input)}: checkpoint ${ref.digest} is for another run or configuration; not resuming from it`);
         continue;
       }
-      if (earlier) console.log(`${where(input)}: resuming at epoch ${cp.header.epoch} from the checkpoint of the earlier run ${input.run.rerunOf}`);
+      if (earlier) activityLog.info(`${where(input)}: resuming at epoch ${cp.header.epoch} from the checkpoint of the earlier run ${input.run.rerunOf}`);
       return { ref, cp };
     } catch (e) {
-      console.warn(`${where(input)}: checkpoint ${ref.digest} is unusable (${(e as Error).message}); trying an older one`);
+      activityLog.warn(`${where(input)}: checkpoint ${ref.digest} is unusable (${(e as Error).message}); trying an older one`);
     }
   }
   return null;
@@ -246,13 +266,8 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   const batches = Math.ceil(x.shape[0]! / (cfg.batchSize ?? 32));
   const beat = (epoch: number, batch?: number) =>
     env.heartbeat({
-      stage: input.stage,
-      epoch,
-      epochs: cfg.epochs,
-      ...(batch !== undefined ? { batch, batches } : {}),
-      checkpoint: lastCheckpoint,
-      checkpointEpoch: lastCheckpointEpoch,
-      metrics: latest,
+      progress: { ...latest, stage: input.stage, epoch, epochs: cfg.epochs, ...(batch !== undefined ? { batch, batches } : {}) },
+      ...(lastCheckpoint && lastCheckpointEpoch !== null ? { checkpoint: { ref: lastCheckpoint, epoch: lastCheckpointEpoch } } : {}),
     } satisfies TrainHeartbeat);
   beat(startEpoch);
 
@@ -360,7 +375,7 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   if (env.report !== false) {
     await updateRunReport(input.run, env.store, {
       training: { stage: input.stage, history, backend, engine: res.engine, stopReason: res.stopReason, metrics: metrics.map((m) => FIT_METRIC[m]) },
-    }).catch((e: unknown) => console.warn(`${at}: could not write the run report: ${(e as Error).message}`));
+    }).catch((e: unknown) => activityLog.warn(`${at}: could not write the run report: ${(e as Error).message}`));
   }
   return { outputs };
 }

@@ -1,27 +1,21 @@
-// Shared plumbing of the data/training activities: the Temporal context when there is one (a direct
-// call outside a worker works too), the artifact store, lineage records and error mapping.
-import { Context } from '@temporalio/activity';
+// Shared plumbing of the data/training activities: the StageEnv they run in (built from the
+// Temporal context of src/temporal/progress.ts when there is one; a direct call outside a worker
+// works too), the artifact store, lineage records and error mapping.
 import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactKind, ArtifactRef, StageActivityInput, StageKind } from '../../src/core/plan.ts';
 import type { StageConfig } from '../../src/spec/stages/descriptor.ts';
 import { defaultStore, PathEscapeError, StoreFullError, type ArtifactStore, type Lineage } from '../../src/artifacts/index.ts';
 import { decodeDataset, encodeDataset, type Dataset } from '../../src/ml/dataset.ts';
 import { DataError } from '../../src/ml/data-sources.ts';
+import { activityContext, type HeartbeatDetails } from '../../src/temporal/progress.ts';
 
-/** The activity context, or undefined when called directly (tests, scripts). */
-export function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
 
 /** Options every stage core accepts so that it runs (and is tested) without Temporal. */
 export interface StageEnv {
   store: ArtifactStore;
   attempt: number;
-  heartbeat: (details: unknown) => void;
+  /** Sends a heartbeat; every mlpipe activity sends the one shape `{ progress, checkpoint? }`. */
+  heartbeat: (details: HeartbeatDetails<unknown>) => void;
   heartbeatDetails: unknown;
   signal?: AbortSignal;
   /** Write this stage's section of the run report (optimize's trials do not). Default true. */
@@ -129,7 +123,7 @@ export async function writeDataset(
  * cheap: the SDK throttles what reaches the server (the worker's heartbeatThrottle), so the
  * server sees the latest progress as often as the throttle allows.
  */
-export async function withHeartbeats<T>(env: StageEnv, details: unknown, fn: () => Promise<T>, everyMs = 1_000): Promise<T> {
+export async function withHeartbeats<T>(env: StageEnv, details: HeartbeatDetails<unknown>, fn: () => Promise<T>, everyMs = 1_000): Promise<T> {
   env.heartbeat(details);
   const t = setInterval(() => env.heartbeat(details), everyMs);
   try {

@@ -29,8 +29,8 @@ export function configFrom(opts: ConnectionFlags): ConnectionConfig {
   }
 }
 
-export async function clientFrom(opts: ConnectionFlags): Promise<Client> {
-  return connectClient(configFrom(opts));
+export async function clientFrom(opts: ConnectionFlags, o: { connectTimeoutMs?: number } = {}): Promise<Client> {
+  return connectClient(configFrom(opts), o);
 }
 
 export function positiveInt(name: string) {

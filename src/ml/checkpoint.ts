@@ -6,8 +6,7 @@
 //   early-stopping state), the history so far and the data-order seed.
 import type * as TfModule from '@tensorflow/tfjs';
 import { decodeBundle, encodeBundle } from '../artifacts/bundle.ts';
-import type { BackendInfo } from './backend.ts';
-import { getTf } from './backend.ts';
+import { type BackendInfo, getTf } from './backend.ts';
 import type { EpochLogs, NamedArray, TrainingState } from './fit.ts';
 import { toProbabilities, type OutputKind } from './model.ts';
 import type { TrainModelSpec } from './model-spec.ts';
@@ -71,25 +70,6 @@ export async function encodeModel(model: TfModule.LayersModel, meta: ModelMeta):
     meta,
   };
   return encodeBundle(header, [concat(saved.weightData)]);
-}
-
-export interface DecodedModel {
-  meta: ModelMeta;
-  /** tfjs model.json (with a `weights.bin` manifest) and the weights file, for export. */
-  modelJson: Record<string, unknown>;
-  weights: Uint8Array;
-}
-
-export function decodeModel(buf: Buffer): DecodedModel {
-  const { header, buffers } = decodeBundle<ModelHeader>(buf);
-  if (header.format !== 'mlpipe-model/v1') throw new Error(`not a model artifact (format ${String(header.format)})`);
-  const weights = buffers[0] ?? new Uint8Array();
-  const modelJson = {
-    ...header.modelJson,
-    weightsManifest: [{ paths: ['weights.bin'], weights: header.modelJson.weightSpecs }],
-  };
-  delete (modelJson as { weightSpecs?: unknown }).weightSpecs;
-  return { meta: header.meta, modelJson, weights };
 }
 
 /** A tfjs LayersModel from a model artifact's bytes. */

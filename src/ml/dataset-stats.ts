@@ -1,8 +1,7 @@
 // Per-column statistics of a dataset, stored with it: monitoring compares live traffic with them
 // (drift baseline). Tensor columns (images) are summarised over all their values; quantiles of big
 // columns come from an evenly strided sample so that collect stays fast.
-import type { Dataset } from './dataset.ts';
-import { isNumeric, size } from './dataset.ts';
+import { type Dataset, isNumeric, size } from './dataset.ts';
 
 export interface NumericStats {
   kind: 'numeric';

@@ -67,23 +67,6 @@ export function column(ds: Dataset, name: string): Column {
   return c;
 }
 
-/** Rows `idx` of every column (splits dropped). */
-export function takeRows(ds: Dataset, idx: ArrayLike<number>): Dataset {
-  const n = idx.length;
-  const columns: Column[] = ds.columns.map((c) => {
-    if (isNumeric(c)) {
-      const w = size(c.shape);
-      const data = new Float32Array(n * w);
-      for (let i = 0; i < n; i++) data.set(c.data.subarray(idx[i]! * w, idx[i]! * w + w), i * w);
-      return { ...c, data };
-    }
-    const values = new Array<string | null>(n);
-    for (let i = 0; i < n; i++) values[i] = c.values[idx[i]!]!;
-    return { ...c, values };
-  });
-  return { rows: n, columns, label: ds.label, classes: ds.classes };
-}
-
 /** Feature columns: every column but the label. */
 export function featureColumns(ds: Dataset): Column[] {
   return ds.columns.filter((c) => c.name !== ds.label);

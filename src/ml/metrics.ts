@@ -9,10 +9,6 @@ import type { EvalMetric } from '../spec/types.gen.ts';
 /** The evaluate stage's metric names, as the schema defines them. */
 export type EvalMetricName = EvalMetric;
 
-export const CLASSIFICATION_METRICS: readonly EvalMetricName[] = [
-  'accuracy', 'precisionMicro', 'precisionMacro', 'precisionWeighted', 'recallMicro', 'recallMacro',
-  'recallWeighted', 'f1Micro', 'f1Macro', 'f1Weighted', 'confusionMatrix', 'rocAuc',
-];
 export const REGRESSION_METRICS: readonly EvalMetricName[] = ['mse', 'mae', 'r2'];
 
 type Labels = ArrayLike<number>;

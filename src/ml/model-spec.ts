@@ -21,13 +21,11 @@ export type Size2 = IntOrPair;
 export type Padding = 'valid' | 'same';
 
 export type LayerSpec = Layer;
-export type LayerType = LayerSpec['type'];
 export type DenseLayer = Extract<LayerSpec, { type: 'dense' }>;
 export type Conv2dLayer = Extract<LayerSpec, { type: 'conv2d' }>;
 
 export type ModelSpec = Model;
 export type OptimizerSpec = Optimizer;
-export type OptimizerType = OptimizerSpec['type'];
 export type LearningRateScheduleSpec = LearningRateSchedule;
 export type LossName = Loss;
 

@@ -3,8 +3,7 @@
 // Transform; `applyTransform` replays exactly those fitted steps on new rows at serving time, so
 // training and serving see identical features. Row steps (shuffle, split, augment) only shape
 // the training data and are not part of the transform.
-import type { Column, Dataset, NumericColumn, SplitName, TextColumn } from './dataset.ts';
-import { column, featureTensor, isNumeric, size, } from './dataset.ts';
+import { type Column, column, type Dataset, featureTensor, isNumeric, type NumericColumn, size, type SplitName, type TextColumn } from './dataset.ts';
 import { Rng, permutation } from './data-rng.ts';
 import { DataError, type ColumnSpec } from './data-sources.ts';
 import { checkRows } from './input-check.ts';
@@ -469,11 +468,4 @@ export function applyTransform(t: Transform, rows: Record<string, unknown>[]): {
   });
   const out = applyTransformToDataset(t, { rows: rows.length, columns }, 'serving');
   return featureTensor(out);
-}
-
-/** A transform artifact's bytes → the Transform (for the model server). */
-export function decodeTransform(buf: Buffer): Transform {
-  const t = JSON.parse(buf.toString('utf8')) as Transform;
-  if (t.format !== 'mlpipe-transform/v1') throw new Error(`not a transform artifact (format ${String(t.format)})`);
-  return t;
 }

@@ -5,8 +5,7 @@
  * from those and stored as the run's own sections, so every finished run has a report and
  * `mlpipe report` finds it later from any host on the same store.
  */
-import type { JsonValue, RunContext } from '../core/plan.ts';
-import { isArtifactRef } from '../core/plan.ts';
+import { isArtifactRef, type JsonValue, type RunContext } from '../core/plan.ts';
 import type { ArtifactStore } from '../artifacts/store.ts';
 import { updateRunReport, type EvaluationSection, type TrainingSection } from './report.ts';
 

@@ -15,7 +15,7 @@ import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@t
 import type { Plan } from '../core/plan.ts';
 import { baseDirs, portablePlan } from '../compiler/portable.ts';
 import type { ValidationResult } from '../spec/validate.ts';
-import type { PipelineInput } from '../../workflows/api.ts';
+import { DEFAULT_TASK_QUEUE, type PipelineInput } from '../../workflows/api.ts';
 import type { SourceInfo } from '../temporal/runs.ts';
 import {
   DEFAULT_SCOPE,
@@ -26,7 +26,6 @@ import {
   stableHash,
   type ScheduleSource,
 } from './options.ts';
-import { DEFAULT_TASK_QUEUE } from '../../workflows/api.ts';
 
 export interface Desired extends ScheduleSource {
   file: string;

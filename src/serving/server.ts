@@ -22,13 +22,12 @@ import { join } from 'node:path';
 import type * as TfModule from '@tensorflow/tfjs';
 import { defaultStore, type ArtifactStore } from '../artifacts/index.ts';
 import { getTf, selectBackend } from '../ml/backend.ts';
-import { loadModel, type ModelMeta } from '../ml/checkpoint.ts';
+// predict: the batch predictor evaluate uses (probabilities from logits, argmax): one definition of "predict".
+import { loadModel, type ModelMeta, predict } from '../ml/checkpoint.ts';
 import { Rng } from '../ml/data-rng.ts';
 import { DataError } from '../ml/data-sources.ts';
 import { applyTransform, type Transform } from '../ml/preprocess.ts';
 import { parseDuration } from '../core/duration.ts';
-// The batch predictor evaluate uses (probabilities from logits, argmax): one definition of "predict".
-import { predict } from '../ml/checkpoint.ts';
 import { inferenceFn } from '../ml/graph/forward.ts';
 import { bearerMatches, TOKEN_FILE_ENV } from './auth.ts';
 import { FeatureLog, MetricsBook, ruleBreaches } from './metrics.ts';

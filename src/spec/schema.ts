@@ -5,8 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { closest, distance } from 'fastest-levenshtein';
-import type { Diagnostic } from './diagnostics.ts';
-import { parsePointer } from './diagnostics.ts';
+import { type Diagnostic, parsePointer } from './diagnostics.ts';
 import type { LoadedSpec } from './load.ts';
 
 export const SCHEMA_PATH = new URL('../../schema/pipeline.schema.json', import.meta.url);

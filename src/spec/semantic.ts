@@ -5,11 +5,10 @@
  * Runs on schema-valid data only, so shapes can be trusted here.
  */
 import { Cron } from 'croner';
-import type { ParamType } from '../core/plan.ts';
+import type { ArtifactKind, ParamType } from '../core/plan.ts';
 import { checkSyntax, ExpressionError, findTemplates, references } from '../core/expr.ts';
 import { findCycle, isUpstream, type Needs } from './dag.ts';
-import type { Diagnostic } from './diagnostics.ts';
-import { pointer } from './diagnostics.ts';
+import { type Diagnostic, pointer } from './diagnostics.ts';
 import type { LoadedSpec } from './load.ts';
 import { suggest } from './schema.ts';
 import { isArtifactType } from './stage-common.ts';
@@ -18,7 +17,6 @@ import type { Path } from './stages/descriptor.ts';
 import { checkLiteralSecrets } from './literal-secrets.ts';
 import { checkExpressionCost } from './expr-cost.ts';
 import type { Param, Pipeline, Stage } from './types.gen.ts';
-import type { ArtifactKind } from '../core/plan.ts';
 
 export class Reporter {
   readonly diagnostics: Diagnostic[] = [];

@@ -5,8 +5,7 @@
  * its stages from the status query or, with no worker to answer, its result.
  */
 import type { Client } from '@temporalio/client';
-import type { JsonValue } from '../core/plan.ts';
-import { isArtifactRef } from '../core/plan.ts';
+import { isArtifactRef, type JsonValue } from '../core/plan.ts';
 import { statusQuery, type StageState } from '../../workflows/api.ts';
 import { runInput } from './runs.ts';
 import { scalarOutputs, type Scalar } from './outputs-text.ts';

@@ -56,9 +56,10 @@ export function tlsOptions(cfg: ConnectionConfig) {
   };
 }
 
-export async function connectClient(cfg: ConnectionConfig): Promise<Client> {
+export async function connectClient(cfg: ConnectionConfig, o: { connectTimeoutMs?: number } = {}): Promise<Client> {
   try {
-    const connection = await Connection.connect({ address: cfg.address, tls: tlsOptions(cfg) });
+    const timeout = o.connectTimeoutMs !== undefined ? { connectTimeout: o.connectTimeoutMs } : {};
+    const connection = await Connection.connect({ address: cfg.address, tls: tlsOptions(cfg), ...timeout });
     return new Client({ connection, namespace: cfg.namespace });
   } catch (err) {
     throw unreachable(cfg, err);

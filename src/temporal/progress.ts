@@ -1,14 +1,18 @@
 /**
- * Progress and checkpoints for long activities, carried by Temporal heartbeats.
+ * The one activity-context API of mlpipe: the context itself, progress and checkpoints carried by
+ * Temporal heartbeats, and the activity logger. Built-in activities (activities/) and user
+ * activities use it alike.
  *
  *   reportProgress({ epoch, epochs, loss }, { epoch, weightsUri })  // heartbeats
  *   const resume = lastCheckpoint<{ epoch: number }>()                // on a retried attempt
+ *   activityLog.warn('…')                                            // Temporal's activity logger
  *
+ * Every heartbeat mlpipe sends has one shape, HeartbeatDetails: `{ progress, checkpoint? }`.
  * Heartbeats are also how cancellation (run cancelled, sibling failed, worker shutting down)
  * reaches an activity: call reportProgress (or heartbeat) often and check `cancelled()`.
- * Outside an activity (plain unit tests of ML code) these are no-ops.
+ * Outside an activity (plain unit tests of ML code) these are no-ops, and the log is the console.
  */
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import type { JsonValue } from '../core/plan.ts';
 
 export interface Progress {
@@ -27,13 +31,31 @@ export interface HeartbeatDetails<C = JsonValue> {
   checkpoint?: C;
 }
 
-function context(): Context | undefined {
+/** The activity context, or undefined when called directly (tests, scripts). */
+export function activityContext(): Context | undefined {
   try {
     return Context.current();
   } catch {
     return undefined;
   }
 }
+
+const context = activityContext;
+
+/**
+ * In a worker, Temporal's activity logger (the worker's logger, with the workflow, activity and
+ * attempt attached); called directly (tests, scripts), the console as before.
+ */
+export const activityLog = {
+  info(message: string): void {
+    if (activityContext()) log.info(message);
+    else console.log(message);
+  },
+  warn(message: string): void {
+    if (activityContext()) log.warn(message);
+    else console.warn(message);
+  },
+};
 
 let lastCheckpointSent: unknown;
 

@@ -209,8 +209,11 @@ export async function describeRun(client: Client, workflowId: string): Promise<R
 const PROGRESS_KEYS = ['epoch', 'epochs', 'step', 'steps', 'batch', 'batches', 'loss', 'message'] as const;
 
 /**
- * Progress from heartbeat details: `{ progress }` (src/temporal/progress.ts), or a flat object
- * with epoch/epochs/step/steps (and `loss` or `metrics.loss`), as some activities send.
+ * Progress from heartbeat details: `{ progress }`, the one shape mlpipe's activities send
+ * (src/temporal/progress.ts). The flat shape (epoch/epochs/step/steps, and `loss` or
+ * `metrics.loss`, at the top) is still read: train sent it before, so an attempt started by an
+ * older worker (a run in flight across an upgrade) may still report it, and so may user
+ * activities that heartbeat through Temporal's own API.
  */
 export function progressFrom(details: unknown): Progress | undefined {
   if (!details || typeof details !== 'object') return undefined;

@@ -38,19 +38,19 @@ describe('activities in a Temporal activity context', () => {
     const beats: TrainHeartbeat[] = [];
     first.on('heartbeat', (d: TrainHeartbeat) => {
       beats.push(d);
-      if (d.checkpointEpoch === 2 && d.batch === undefined) first.cancel('CANCELLED');
+      if (d.checkpoint?.epoch === 2 && d.progress.batch === undefined) first.cancel('CANCELLED');
     });
     await expect(first.run(train, input)).rejects.toBeInstanceOf(CancelledFailure);
     const last = beats.at(-1)!;
-    expect(last).toMatchObject({ stage: 'train', epochs: 5, checkpointEpoch: 2 });
+    expect(last).toMatchObject({ progress: { stage: 'train', epochs: 5 }, checkpoint: { epoch: 2 } });
     // It stopped at the next batch: no heartbeat from epoch 4 or later.
-    expect(Math.max(...beats.map((b) => b.epoch))).toBeLessThanOrEqual(3);
+    expect(Math.max(...beats.map((b) => b.progress.epoch))).toBeLessThanOrEqual(3);
 
     const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: last });
     const beats2: TrainHeartbeat[] = [];
     retry.on('heartbeat', (d: TrainHeartbeat) => beats2.push(d));
     const r = (await retry.run(train, input)) as Awaited<ReturnType<typeof train>>;
-    expect(beats2[0]).toMatchObject({ epoch: 2, checkpointEpoch: 2 });
+    expect(beats2[0]).toMatchObject({ progress: { epoch: 2 }, checkpoint: { epoch: 2 } });
     expect(r.outputs.epochs).toBe(5);
     expect(typeof r.outputs.accuracy).toBe('number');
   });

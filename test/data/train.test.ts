@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { trainCore, type TrainHeartbeat } from '../../activities/train.ts';
+import { heartbeatCheckpoint, trainCore, type TrainHeartbeat } from '../../activities/train.ts';
 import { reportPath } from '../../src/ml/report.ts';
 import { stageInput } from './helpers.ts';
 import { irisSchema, prepared, ref, trainAndEvaluate } from './pipeline-helpers.ts';
@@ -98,23 +98,23 @@ describe('train: checkpoints, resume, cancellation', () => {
     const beats: TrainHeartbeat[] = [];
     const env1 = { ...prep.env, signal: ac.signal, heartbeat: (d: unknown) => {
       beats.push(d as TrainHeartbeat);
-      if ((d as TrainHeartbeat).checkpointEpoch === 4) ac.abort();
+      if ((d as TrainHeartbeat).checkpoint?.epoch === 4) ac.abort();
     } };
     await expect(trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-1'), env1)).rejects.toMatchObject({
       name: 'CancelledFailure',
       message: expect.stringMatching(/last checkpoint \(epoch 4\) is kept/),
     });
     const last = beats.at(-1)!;
-    expect(last).toMatchObject({ epoch: 4, epochs: 6, checkpointEpoch: 4 });
-    expect(last.checkpoint?.digest).toMatch(/^sha256:/);
-    expect(typeof last.metrics.loss).toBe('number');
-    expect(await prep.env.store.stat(last.checkpoint!)).not.toBeNull();
+    expect(last).toMatchObject({ progress: { epoch: 4, epochs: 6 }, checkpoint: { epoch: 4 } });
+    expect(last.checkpoint?.ref.digest).toMatch(/^sha256:/);
+    expect(typeof last.progress.loss).toBe('number');
+    expect(await prep.env.store.stat(last.checkpoint!.ref)).not.toBeNull();
     // Second attempt with the last heartbeat's details.
     const beats2: TrainHeartbeat[] = [];
     const env2 = { ...prep.env, attempt: 2, heartbeatDetails: last, heartbeat: (d: unknown) => beats2.push(d as TrainHeartbeat) };
     const r = await trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-1'), env2);
-    expect(beats2[0]).toMatchObject({ epoch: 4, checkpointEpoch: 4 });
-    const epochEnds = beats2.filter((b) => b.batch === undefined).map((b) => b.epoch);
+    expect(beats2[0]).toMatchObject({ progress: { epoch: 4 }, checkpoint: { epoch: 4 } });
+    const epochEnds = beats2.filter((b) => b.progress.batch === undefined).map((b) => b.progress.epoch);
     expect(Math.min(...epochEnds)).toBe(4);
     expect(epochEnds).toContain(6);
     expect(r.outputs.epochs).toBe(6);
@@ -124,7 +124,7 @@ describe('train: checkpoints, resume, cancellation', () => {
     // keepLast 2: only the newest two checkpoints stay recorded.
     const cps = (await prep.env.store.list('ckpt/run-1')).filter((x) => x.lineage.name?.startsWith('checkpoint-'));
     expect(cps.map((x) => x.lineage.name)).toEqual(['checkpoint-epoch-4', 'checkpoint-epoch-6']);
-    const cp2 = beats.find((b) => b.checkpointEpoch === 2)!.checkpoint!;
+    const cp2 = beats.find((b) => b.checkpoint?.epoch === 2)!.checkpoint!.ref;
     expect(await prep.env.store.stat(cp2)).toBeNull(); // its bytes are gone too
   });
 
@@ -132,14 +132,36 @@ describe('train: checkpoints, resume, cancellation', () => {
     const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'ckpt/run-2');
     const ac = new AbortController();
     const env1 = { ...prep.env, signal: ac.signal, heartbeat: (d: unknown) => {
-      if ((d as TrainHeartbeat).checkpointEpoch === 2) ac.abort();
+      if ((d as TrainHeartbeat).checkpoint?.epoch === 2) ac.abort();
     } };
     await expect(trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-2'), env1)).rejects.toThrow(/cancelled/);
     const beats: TrainHeartbeat[] = [];
     const r = await trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-2'), {
       ...prep.env, attempt: 2, heartbeatDetails: undefined, heartbeat: (d: unknown) => beats.push(d as TrainHeartbeat),
     });
-    expect(beats[0]).toMatchObject({ epoch: 2, checkpointEpoch: 2 });
+    expect(beats[0]).toMatchObject({ progress: { epoch: 2 }, checkpoint: { epoch: 2 } });
+    expect(r.outputs.epochs).toBe(6);
+  });
+
+  it('a retry resumes from the flat heartbeat an older worker sent (a worker upgraded mid-run)', async () => {
+    const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'ckpt/run-4');
+    const ac = new AbortController();
+    const beats: TrainHeartbeat[] = [];
+    const env1 = { ...prep.env, signal: ac.signal, heartbeat: (d: unknown) => {
+      beats.push(d as TrainHeartbeat);
+      if ((d as TrainHeartbeat).checkpoint?.epoch === 4) ac.abort();
+    } };
+    await expect(trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-4'), env1)).rejects.toThrow(/cancelled/);
+    // The old worker's last heartbeat named epoch 2's checkpoint; the run's newest (the fallback) is epoch 4's.
+    const cp2 = beats.find((b) => b.checkpoint?.epoch === 2)!.checkpoint!.ref;
+    const flat = { stage: 'train', epoch: 2, epochs: 6, checkpoint: cp2, checkpointEpoch: 2, metrics: { loss: 0.5 } };
+    expect(heartbeatCheckpoint(flat)).toEqual(cp2);
+    expect(heartbeatCheckpoint({ ...flat, checkpoint: null, checkpointEpoch: null })).toBeUndefined();
+    const beats2: TrainHeartbeat[] = [];
+    const r = await trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-4'), {
+      ...prep.env, attempt: 2, heartbeatDetails: flat, heartbeat: (d: unknown) => beats2.push(d as TrainHeartbeat),
+    });
+    expect(beats2[0]).toMatchObject({ progress: { epoch: 2 }, checkpoint: { epoch: 2, ref: { digest: cp2.digest } } });
     expect(r.outputs.epochs).toBe(6);
   });
 
@@ -149,16 +171,16 @@ describe('train: checkpoints, resume, cancellation', () => {
     const beats: TrainHeartbeat[] = [];
     const env1 = { ...prep.env, signal: ac.signal, heartbeat: (d: unknown) => {
       beats.push(d as TrainHeartbeat);
-      if ((d as TrainHeartbeat).checkpointEpoch === 4) ac.abort();
+      if ((d as TrainHeartbeat).checkpoint?.epoch === 4) ac.abort();
     } };
     await expect(trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-3'), env1)).rejects.toThrow(/cancelled/);
     const last = beats.at(-1)!;
-    writeFileSync(fileURLToPath(last.checkpoint!.uri), 'garbage');
+    writeFileSync(fileURLToPath(last.checkpoint!.ref.uri), 'garbage');
     const beats2: TrainHeartbeat[] = [];
     const r = await trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-3'), {
       ...prep.env, attempt: 2, heartbeatDetails: last, heartbeat: (d: unknown) => beats2.push(d as TrainHeartbeat),
     });
-    expect(beats2[0]).toMatchObject({ epoch: 2, checkpointEpoch: 2 });
+    expect(beats2[0]).toMatchObject({ progress: { epoch: 2 }, checkpoint: { epoch: 2 } });
     expect(r.outputs.epochs).toBe(6);
   });
 });

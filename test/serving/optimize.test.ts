@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { optimizeCore } from '../../activities/optimize.ts';
+import { optimizeCore, priorTrials } from '../../activities/optimize.ts';
 import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
-import { gridParams, search, setPath, type Space } from '../../src/ml/search/index.ts';
+import { gridParams, search, setPath, StopSearch, type Space } from '../../src/ml/search/index.ts';
 import { stageInput, tempDir, testEnv } from '../data/helpers.ts';
 import { ref } from '../data/pipeline-helpers.ts';
 
@@ -24,6 +24,18 @@ describe('search', () => {
     expect(Math.abs((r.best!.params['model.layers[0].units'] as number) - 64)).toBeLessThanOrEqual(40);
     expect(r.trials).toHaveLength(40);
     expect((await run(3)).trials.map((t) => t.params)).toEqual(r.trials.map((t) => t.params));
+  });
+
+  it('a failing trial only loses; StopSearch ends the search', async () => {
+    const lost = await search({ space, method: 'random', trials: 3, seed: 1, direction: 'maximize', run: async (_p, id) => {
+      if (id === 1) throw new Error('NaN loss');
+      return { value: id };
+    } });
+    expect(lost.trials.map((t) => t.error ?? t.value)).toEqual([0, 'NaN loss', 2]);
+    const stop = new StopSearch('the objective is not an output');
+    await expect(search({ space, method: 'random', trials: 3, seed: 1, direction: 'maximize', run: async () => {
+      throw stop;
+    } })).rejects.toBe(stop);
   });
 
   it('grid: every combination (3 points on a range, ints by step), best is the grid point nearest the peak', async () => {
@@ -106,7 +118,14 @@ describe('optimize activity (real training)', () => {
     expect(doc.trials).toHaveLength(2);
     expect(doc.trials[0].value).toBeLessThan(doc.trials[1].value);
     expect(doc.best.model.digest).toBe((r.outputs.model as unknown as ArtifactRef).digest);
-    expect(env.beats.some((b) => (b as { trials: unknown[] }).trials?.length === 2)).toBe(true);
+    expect(env.beats.some((b) => (b as { checkpoint?: { trials: unknown[] } }).checkpoint?.trials.length === 2)).toBe(true);
+  });
+
+  it('a retry skips the trials of the last heartbeat, in its shape or the one older workers sent', () => {
+    const trials = [{ id: 0, params: { lr: 0.1 }, value: 0.9 }];
+    expect(priorTrials({ progress: { message: 'm', step: 1, steps: 2 }, checkpoint: { trials } })).toEqual(trials);
+    expect(priorTrials({ progress: { message: 'm', step: 1, steps: 2 }, trials })).toEqual(trials);
+    expect(priorTrials(undefined)).toEqual([]);
   });
 
   it('a space path that is not in the tuned config fails before any training', async () => {

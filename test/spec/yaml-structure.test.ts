@@ -6,8 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import type { Diagnostic } from '../../src/spec/diagnostics.ts';
-import { SpecError } from '../../src/spec/diagnostics.ts';
+import { type Diagnostic, SpecError } from '../../src/spec/diagnostics.ts';
 import { loadSpecText } from '../../src/spec/load.ts';
 import { PARSE_OPTIONS } from '../../src/spec/yaml-errors.ts';
 import { lineShape } from '../../src/spec/yaml-lines.ts';

@@ -58,6 +58,8 @@ describe('activity registry', () => {
   it('reads progress from mlpipe heartbeats and from flat epoch heartbeats', () => {
     expect(progressFrom({ progress: { step: 2, steps: 4 }, checkpoint: { step: 2 } })).toEqual({ step: 2, steps: 4 });
     expect(progressFrom({ stage: 't', epoch: 3, epochs: 10, metrics: { loss: 0.25 }, checkpoint: null })).toEqual({ epoch: 3, epochs: 10, loss: 0.25 });
+    // train's heartbeat now (the flat one above is what older workers sent)
+    expect(progressFrom({ progress: { stage: 't', epoch: 3, epochs: 10, loss: 0.25 }, checkpoint: { epoch: 2 } })).toMatchObject({ epoch: 3, epochs: 10, loss: 0.25 });
     expect(progressFrom('x')).toBeUndefined();
     expect(progressText({ epoch: 5, epochs: 10, loss: 0.5 }, 10)).toBe('[#####.....] 5/10 epochs loss 0.5000');
     // ETA from the pace so far: 5 of 10 epochs in 60 s leaves about 60 s.

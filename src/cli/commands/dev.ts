@@ -39,9 +39,15 @@ export function register(program: Command): void {
     const cfg = configFrom(o);
     await checkedStore();
     await checkedDb();
-    // Our own Ctrl-C handling (below) shuts the workers down; the table shows failures, so only
-    // errors are logged.
-    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+    // Our own Ctrl-C handling (below) shuts the workers down; the table shows failures, so the
+    // SDK's own lines stay at errors, but a stage's warnings (activityLog.warn: a report it could
+    // not write, a store running out of space) reach the user.
+    Runtime.install({
+      logger: new DefaultLogger('WARN', ({ level, message, meta }) => {
+        if (level === 'ERROR' || meta?.sdkComponent === 'activity') process.stderr.write(`${level.toLowerCase()}: ${message}\n`);
+      }),
+      shutdownSignals: [],
+    });
 
     let server: DevServer | undefined;
     if (!(await isServing(cfg.address))) {

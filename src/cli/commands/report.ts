@@ -15,7 +15,7 @@ async function viewIfReachable(run: string, o: ConnectionFlags): Promise<RunView
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 5_000)));
   const attempt = (async () => {
-    const client = await clientFrom(o);
+    const client = await clientFrom(o, { connectTimeoutMs: 3_000 }); // a report needs no server: do not wait long
     try {
       return await describeRun(client, run);
     } finally {

@@ -4,7 +4,7 @@
 export { AshaOptionsError, checkAshaOptions, rungStep, shouldPrune, type AshaOptions } from './asha.ts';
 export { setPath } from './config-path.ts';
 export { GRID_POINTS, gridParams } from './grid.ts';
-export { search, type Method, type SearchOptions, type TrialRecord } from './search.ts';
+export { search, StopSearch, type Method, type SearchOptions, type TrialRecord } from './search.ts';
 export { checkSpace, sampleParams, SpaceError, walkSpace, type ChoiceValue, type Dimension, type ParamValues, type Scalar, type Space } from './space.ts';
 export { Study, StudyError, trialSeed, type SearchMethod, type StudyOptions } from './study.ts';
 export { tpeParams, type TpeOptions } from './tpe.ts';

@@ -10,6 +10,14 @@ import { better } from './trials.ts';
 
 export type Method = 'grid' | 'random' | 'successiveHalving';
 
+/**
+ * Thrown by a trial to stop the whole search (the run was cancelled, the objective is not an
+ * output at all), where any other error only loses that trial. `cause` is what stopped it.
+ */
+export class StopSearch extends Error {
+  override name = 'StopSearch';
+}
+
 export interface TrialRecord<A = unknown> {
   id: number;
   params: ParamValues;
@@ -58,8 +66,8 @@ export async function search<A>(o: SearchOptions<A>): Promise<{ best: TrialRecor
         const r = await o.run(params, id, budget);
         t = { id, params, value: r.value, ...(budget !== undefined ? { budget } : {}), ...(rung !== undefined ? { rung } : {}), ...(r.artifact !== undefined ? { artifact: r.artifact } : {}) };
       } catch (e) {
-        // A diverging config (NaN loss, bad shape) loses; anything the caller marks fatal rethrows.
-        if ((e as { fatal?: boolean }).fatal) throw e;
+        // A diverging config (NaN loss, bad shape) loses; StopSearch ends the search.
+        if (e instanceof StopSearch) throw e;
         t = { id, params, value: null, ...(budget !== undefined ? { budget } : {}), ...(rung !== undefined ? { rung } : {}), error: (e as Error).message };
       }
     }

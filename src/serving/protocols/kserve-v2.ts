@@ -6,8 +6,7 @@
 // tensor each ([-1] per scalar column, [-1, ...shape] per tensor column); outputs as in
 // ../signature.ts: probabilities FP32 [-1, k], class_id INT64 [-1], label BYTES [-1], or value FP32 [-1].
 import { readFileSync } from 'node:fs';
-import type { DType, RowResult, Signature, TensorSpec } from '../signature.ts';
-import { outputValue } from '../signature.ts';
+import { type DType, outputValue, type RowResult, type Signature, type TensorSpec } from '../signature.ts';
 
 export class V2Error extends Error {
   constructor(readonly status: number, message: string) {

@@ -10,8 +10,7 @@
 // String inputs also take TF Serving's {"b64": "..."}. :classify and :regress (tf.Example
 // signatures) are not exported: they answer 400 pointing at :predict, as TF Serving does for a
 // model without such a signature.
-import type { Signature, TensorSpec, RowResult } from '../signature.ts';
-import { outputValue } from '../signature.ts';
+import { outputValue, type RowResult, type Signature, type TensorSpec } from '../signature.ts';
 
 export const DEFAULT_SIGNATURE = 'serving_default';
 export const SIGNATURES = [DEFAULT_SIGNATURE, 'predict'] as const;

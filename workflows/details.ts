@@ -1,0 +1,42 @@
+/**
+ * The Temporal UI's "Current Details": a Markdown table of the stages, with each running stage's
+ * live progress (relayed by its activity as stageProgress signals). Metadata only: setting it is
+ * not a command, so how often it is refreshed does not matter to replay.
+ */
+import { setCurrentDetails } from '@temporalio/workflow';
+import type { Plan } from '../src/core/plan.ts';
+import type { RunState } from './run-state.ts';
+
+export class CurrentDetails {
+  // Not part of the run's state (queries have the server's heartbeats); shown only while the
+  // stage runs.
+  private readonly liveProgress = new Map<string, string>();
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly run: RunState,
+  ) {}
+
+  setProgress(stage: string, text: string): void {
+    this.liveProgress.set(stage, text.slice(0, 200));
+    this.refresh();
+  }
+
+  refresh(): void {
+    setCurrentDetails(this.render());
+  }
+
+  render(): string {
+    const rows = this.plan.nodes.map((n) => {
+      const s = this.run.stage(n.id);
+      const note =
+        s.status === 'skipped' || s.status === 'cancelled'
+          ? (s.reason ?? '')
+          : s.status === 'running'
+            ? (this.liveProgress.get(n.id) ?? s.error ?? '')
+            : (s.error ?? '');
+      return `| ${n.id} | ${n.kind} | ${s.status}${s.cached ? ' (cached)' : ''} | ${note.replace(/\|/g, '\\|').slice(0, 120)} |`;
+    });
+    return [`**${this.plan.pipeline}**`, '', '| stage | kind | status | note |', '| --- | --- | --- | --- |', ...rows].join('\n');
+  }
+}
