@@ -2,7 +2,7 @@
  * TensorFlow's native library logs through absl as it loads ("WARNING: All log messages before
  * absl::InitializeLog() is called are written to STDERR", then the oneDNN notice), before it
  * reads TF_CPP_MIN_LOG_LEVEL, straight to file descriptor 2. The commands that load it (`dev`,
- * `worker`, `serve`) select the backend here, first, before anything else runs (no other thread
+ * `worker`, `serve`, `doctor`) select the backend here, first, before anything else runs (no other thread
  * opens files then, which makes the close-then-open swaps of descriptor 2 below safe): with
  * descriptor 2 on /dev/null for that moment, or, where stderr is a socket that cannot be
  * reopened, with stderr going through a filter process for good (bin/stderr-filter.js).
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The commands that load TensorFlow's native library. */
-export const NATIVE_COMMANDS = new Set(['dev', 'worker', 'serve']);
+export const NATIVE_COMMANDS = new Set(['dev', 'worker', 'serve', 'doctor']);
 
 const FILTER = fileURLToPath(new URL('../../bin/stderr-filter.js', import.meta.url));
 

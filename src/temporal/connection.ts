@@ -43,7 +43,7 @@ export function connectionConfig(
   return cfg;
 }
 
-function tlsOptions(cfg: ConnectionConfig) {
+export function tlsOptions(cfg: ConnectionConfig) {
   if (!cfg.tls) return undefined;
   const t = cfg.tls;
   return {

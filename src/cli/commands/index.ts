@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   server: () => import('./server.ts'),
   worker: () => import('./worker.ts'),
   dev: () => import('./dev.ts'),
+  doctor: () => import('./doctor.ts'),
   // runs
   run: () => import('./run.ts'),
   status: () => import('./status.ts'),
