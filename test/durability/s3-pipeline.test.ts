@@ -114,9 +114,10 @@ describe('a pipeline whose artifacts live in S3', () => {
       const pa = desc.raw.pendingActivities?.find((p) => p.activityId?.startsWith('train'));
       const payload = pa?.heartbeatDetails?.payloads?.[0];
       if (!payload) return false;
-      const details = env.client.options.loadedDataConverter.payloadConverter.fromPayload<{ checkpoint: ArtifactRef | null }>(payload);
-      beat = { checkpoint: details.checkpoint, bytes: payload.data?.length ?? 0 };
-      return isArtifactRef(details.checkpoint);
+      // train's heartbeat: { progress, checkpoint: { ref, epoch } } (one shape for every stage)
+      const details = env.client.options.loadedDataConverter.payloadConverter.fromPayload<{ checkpoint?: { ref?: ArtifactRef } }>(payload);
+      beat = { checkpoint: details.checkpoint?.ref ?? null, bytes: payload.data?.length ?? 0 };
+      return isArtifactRef(beat.checkpoint);
     }, 180_000, 'checkpoints from host B', 100);
     b.kill('SIGKILL');
     await new Promise((r) => b.once('exit', r));
