@@ -13,7 +13,9 @@
  *   version (the registry is read from the database, the model from S3);
  * - a replacement for the killed host (a new worker, a new empty home) runs the same pipeline
  *   again and every cacheable stage is a cache hit on entries other hosts wrote;
- * - no host's home holds artifacts or a local metadata database.
+ * - no host's home holds artifacts or a local metadata database;
+ * - then ten pipelines at once on two more hosts, all deploying the same model, all complete with
+ *   ten distinct registry versions in the database and every artifact in S3.
  *
  * Hosts are separate processes with separate homes on loopback, NOT network namespaces: the
  * suite's Temporal dev server and PostgreSQL listen on 127.0.0.1 of the root namespace and are
@@ -37,7 +39,7 @@ import { waitFor } from '../support/processes.ts';
 import { startS3Server, type S3Server } from '../support/s3.ts';
 import { testAddress, testEnv, type TestEnv } from '../support/temporal.ts';
 
-const EPOCHS = 20;
+const EPOCHS = 40;
 const MODEL = 'cluster-blobs';
 const spec = (queue: string) => `apiVersion: mlpipe/v1
 metadata: { name: cluster-hosts }
@@ -240,4 +242,63 @@ describe('a cluster of hosts with no shared filesystem', () => {
       expect(existsSync(join(h.home, 'metadata.db')), `host ${h.name}: ${h.home}/metadata.db`).toBe(false);
     }
   }, 300_000);
+
+  it('10 pipelines at once across two hosts all complete, with no duplicate registry versions', async () => {
+    const bucket = await s3.bucket('many');
+    const storeUri = `s3://${bucket}/mlpipe`;
+    const cluster = { ...s3.env, MLPIPE_STORE: storeUri, MLPIPE_DB: db.url };
+    const store = new S3ArtifactStore(storeUri, { env: s3.env, spillDir: join(tmpdir(), 'mlpipe-s3-spill') });
+    const env: TestEnv = await testEnv('cluster-many', { worker: false });
+    cleanups.push(() => env.close());
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-cluster-many-'));
+    const plans = await Promise.all(Array.from({ length: 10 }, async (_, i) => {
+      const file = join(dir, `p${i}.yaml`);
+      writeFileSync(file, `apiVersion: mlpipe/v1
+metadata: { name: cluster-many }
+defaults:
+  retry: { maxAttempts: 5, initialInterval: 200ms }
+stages:
+  data: { type: collect, source: { type: synthetic, generator: blobs, samples: 120, features: 4, classes: 3, seed: ${i + 1} } }
+  prep: { type: preprocess, needs: [data], steps: [{ type: standardize }] }
+  fit:
+    type: train
+    needs: [prep]
+    model: { layers: [{ type: dense, units: 3, activation: softmax }] }
+    optimizer: { type: adam }
+    loss: sparseCategoricalCrossentropy
+    epochs: 2
+  ship: { type: deploy, needs: [fit], modelName: cluster-many }
+`);
+      return (await compileFile(file)).plan;
+    }));
+    const f = worker('f', env.queue, cluster);
+    const g = worker('g', env.queue, cluster);
+    for (const h of [f, g]) await waitFor(() => /artifacts: s3:/.test(h.output()), 60_000, `host ${h.name}'s worker`);
+    const handles = await Promise.all(plans.map((p) => env.start(p)));
+    const results = await Promise.all(handles.map((h) => h.result()));
+    await Promise.all([stop(f), stop(g)]);
+
+    for (const r of results) for (const [id, s] of Object.entries(r.stages)) expect(s.status, id).toBe('succeeded');
+    const versions = results.map((r) => r.stages.ship!.outputs.version as string);
+    expect(new Set(versions).size).toBe(10);
+    const rows = await (await openDb(db.url)).all<{ version: string }>("SELECT version FROM model_versions WHERE model = 'cluster-many'");
+    expect(rows.map((r) => r.version).sort()).toEqual([...versions].sort());
+    // Nothing missing from the store.
+    for (const r of results) {
+      for (const ref of Object.values(r.stages).flatMap((s) => Object.values(s.outputs)).filter((v): v is ArtifactRef & JsonValue => isArtifactRef(v))) {
+        expect(ref.uri.startsWith(`s3://${bucket}/mlpipe/`)).toBe(true);
+        expect(await store.stat(ref)).toEqual({ sizeBytes: ref.sizeBytes });
+      }
+    }
+    // Both hosts took part (each polls the queue; ten runs' activities spread over them).
+    const identities = new Set<string>();
+    for (const h of handles) {
+      for (const e of (await h.fetchHistory()).events ?? []) {
+        const id = e.activityTaskStartedEventAttributes?.identity;
+        if (id) identities.add(id);
+      }
+    }
+    expect([...identities].sort()).toEqual([identity(f), identity(g)].sort());
+    for (const h of [f, g]) expect(existsSync(join(h.home, 'artifacts')), `host ${h.name}`).toBe(false);
+  }, 240_000);
 });
