@@ -140,7 +140,7 @@ describe('a cluster of hosts with no shared filesystem', () => {
 
     const b = worker('b', env.queue, cluster);
     const c = worker('c', env.queue, cluster);
-    for (const h of [b, c]) await waitFor(() => /artifacts: s3:/.test(h.output()), 60_000, `host ${h.name}'s worker`);
+    for (const h of [b, c]) await waitFor(() => /state: 'RUNNING'/.test(h.output()), 60_000, `host ${h.name}'s worker polling`);
     const handle = await env.start(plan);
 
     // Find the host that is training, once a checkpoint of it is in S3, and kill it.
@@ -273,7 +273,7 @@ stages:
     }));
     const f = worker('f', env.queue, cluster);
     const g = worker('g', env.queue, cluster);
-    for (const h of [f, g]) await waitFor(() => /artifacts: s3:/.test(h.output()), 60_000, `host ${h.name}'s worker`);
+    for (const h of [f, g]) await waitFor(() => /state: 'RUNNING'/.test(h.output()), 60_000, `host ${h.name}'s worker polling`);
     const handles = await Promise.all(plans.map((p) => env.start(p)));
     const results = await Promise.all(handles.map((h) => h.result()));
     await Promise.all([stop(f), stop(g)]);
