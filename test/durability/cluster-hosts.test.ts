@@ -25,7 +25,7 @@
  * test: a real network partition, or more than one machine (docs/cluster.md says so).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,7 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
   await closeDbs();
   await db.drop();
+  for (const h of hosts) rmSync(h.home, { recursive: true, force: true });
 });
 
 /** `mlpipe <args>` as host `name`: a home of its own; only the cluster's settings in common. */
