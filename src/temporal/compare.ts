@@ -92,9 +92,13 @@ export function compareRows(runs: RunSummary[]): CompareRow[] {
 export function compareText(runs: RunSummary[], rows: CompareRow[]): string {
   const head = ['', ...runs.map((r) => r.workflowId)];
   const body = rows.map((r) => [`${r.differs ? '*' : ' '} ${r.section === 'run' ? '' : `${r.section}.`}${r.name}`, ...r.values.map((v) => v ?? '–')]);
-  const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => row[i]!.length)));
-  const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(head), ...body.map(line), '', '* the runs differ'].join('\n') + '\n';
+  return `${columns([head, ...body])}\n* the runs differ\n`;
+}
+
+/** Rows of cells as aligned text columns, two spaces apart. */
+function columns(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
 /**
@@ -107,7 +111,5 @@ export function runsTable(runs: RunSummary[], rows: CompareRow[], metrics: boole
     : [];
   const head = ['run', 'status', 'started', ...cols.map((c) => (c.section === 'params' ? `params.${c.name}` : c.name))];
   const body = runs.map((r, i) => [r.workflowId, r.status, (r.startTime ?? '').replace('T', ' ').slice(0, 19), ...cols.map((c) => c.values[i] ?? '–')]);
-  const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => row[i]!.length)));
-  const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(head), ...body.map(line)].join('\n') + '\n';
+  return columns([head, ...body]);
 }

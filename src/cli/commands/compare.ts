@@ -1,7 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ConnectionFlags } from '../../temporal/connection.ts';
+import { writeComparePage } from '../compare-page.ts';
 import { UsageError } from '../errors.ts';
 import { withStoreOption } from '../store-option.ts';
 import { clientFrom, withConnectionOptions } from '../temporal-options.ts';
@@ -24,18 +23,7 @@ export function register(program: Command): void {
       const rows = compareRows(runs);
       if (o.json) process.stdout.write(`${JSON.stringify({ runs: runs.map(({ stages: _, ...r }) => r), rows }, null, 2)}\n`);
       else process.stdout.write(compareText(runs, rows));
-      if (o.html) {
-        const { defaultStore } = await import('../../artifacts/index.ts');
-        const { mlpipeHome } = await import('../../home.ts');
-        const { lossCurves, renderCompare } = await import('../../ml/compare-report.ts');
-        const name = `${ids.map((i) => i.replace(/[^A-Za-z0-9._-]+/g, '_')).join('--').slice(0, 180)}.html`;
-        const file = typeof o.html === 'string' ? resolve(o.html) : join(mlpipeHome(), 'compare', name);
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(file, renderCompare(runs, rows, await lossCurves(runs, defaultStore())));
-        // with --json, stdout stays one JSON document
-        if (o.json) process.stderr.write(`compare: ${file}\n`);
-        else process.stdout.write(`\ncompare: ${file}\n`);
-      }
+      if (o.html) await writeComparePage(runs, rows, { html: o.html, json: o.json, label: 'compare', name: ids.map((i) => i.replace(/[^A-Za-z0-9._-]+/g, '_')).join('--') });
     } finally {
       await client.connection.close();
     }

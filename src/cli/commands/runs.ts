@@ -1,8 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ConnectionFlags } from '../../temporal/connection.ts';
 import { PIPELINE_WORKFLOW_TYPE } from '../../../workflows/api.ts';
+import { writeComparePage } from '../compare-page.ts';
 import { withStoreOption } from '../store-option.ts';
 import { clientFrom, positiveInt, withConnectionOptions } from '../temporal-options.ts';
 
@@ -41,16 +40,7 @@ export function register(program: Command): void {
       const rows = compareRows(runs);
       if (o.json) process.stdout.write(`${JSON.stringify({ runs: runs.map(({ stages: _, ...r }) => r) }, null, 2)}\n`);
       else process.stdout.write(runsTable(runs, rows, Boolean(o.metrics)));
-      if (o.html) {
-        const { defaultStore } = await import('../../artifacts/index.ts');
-        const { mlpipeHome } = await import('../../home.ts');
-        const { lossCurves, renderCompare } = await import('../../ml/compare-report.ts');
-        const file = typeof o.html === 'string' ? resolve(o.html) : join(mlpipeHome(), 'compare', `${pipeline.replace(/[^A-Za-z0-9._-]+/g, '_')}-runs.html`);
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(file, renderCompare(runs, rows, await lossCurves(runs, defaultStore())));
-        if (o.json) process.stderr.write(`runs: ${file}\n`);
-        else process.stdout.write(`\nruns: ${file}\n`);
-      }
+      if (o.html) await writeComparePage(runs, rows, { html: o.html, json: o.json, label: 'runs', name: `${pipeline}-runs` });
     } finally {
       await client.connection.close();
     }
