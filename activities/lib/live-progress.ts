@@ -12,20 +12,15 @@
 import type { Context } from '@temporalio/activity';
 import { STAGE_PROGRESS_SIGNAL, type StageProgress } from '../../src/core/activities.ts';
 import { redactValue, secretsInUse } from '../../src/redaction.ts';
+import { shortDuration } from '../../src/temporal/follow.ts';
 import { progressFrom } from '../../src/temporal/runs.ts';
 import type { Progress } from '../../src/temporal/progress.ts';
 
 /** How often at most (ms); MLPIPE_PROGRESS_RELAY_MS overrides it (tests), 0 turns the relay off. */
 export function relayMs(): number {
-  const v = Number(process.env.MLPIPE_PROGRESS_RELAY_MS);
-  return Number.isFinite(v) && process.env.MLPIPE_PROGRESS_RELAY_MS !== '' && process.env.MLPIPE_PROGRESS_RELAY_MS !== undefined ? v : 10_000;
-}
-
-function shortDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  const raw = process.env.MLPIPE_PROGRESS_RELAY_MS;
+  const v = raw ? Number(raw) : Number.NaN;
+  return Number.isFinite(v) ? v : 10_000;
 }
 
 /** Tracks a stage's progress over one attempt to give `epoch 3/10 · loss 0.4123 · ETA 20s`. */
