@@ -17,45 +17,11 @@ import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { describeRun } from '../../src/temporal/runs.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from '../support/processes.ts';
 import { startS3Server, type S3Server } from '../support/s3.ts';
+import { killableTrainSpec } from '../support/specs.ts';
 import { testAddress, testEnv, type TestEnv } from '../support/temporal.ts';
 
 const EPOCHS = 40;
-const spec = (queue: string) => `apiVersion: mlpipe/v1
-metadata: { name: s3-pipeline }
-defaults:
-  taskQueue: ${queue}
-  retry: { maxAttempts: 5, initialInterval: 200ms }
-stages:
-  data:
-    type: collect
-    source: { type: synthetic, generator: blobs, samples: 12000, features: 16, classes: 4, noise: 8, seed: 5 }
-  prep:
-    type: preprocess
-    needs: [data]
-    steps:
-      - { type: split, train: 0.8, validation: 0.1, test: 0.1, seed: 2, stratify: true }
-      - { type: standardize }
-  train:
-    type: train
-    needs: [prep]
-    heartbeatTimeout: 3s
-    model:
-      layers:
-        - { type: dense, units: 128, activation: relu }
-        - { type: dense, units: 128, activation: relu }
-        - { type: dense, units: 4, activation: softmax }
-    optimizer: { type: sgd, learningRate: 0.01, momentum: 0.9 }
-    loss: sparseCategoricalCrossentropy
-    metrics: [accuracy]
-    epochs: ${EPOCHS}
-    batchSize: 16
-    seed: 8
-    checkpoint: { everyEpochs: 1, keepLast: 2 }
-  evaluate:
-    type: evaluate
-    needs: [train]
-    metrics: [accuracy]
-`;
+const spec = (queue: string) => killableTrainSpec({ name: 's3-pipeline', queue, samples: 12000, epochs: EPOCHS });
 
 let s3: S3Server;
 const cleanups: (() => Promise<unknown>)[] = [];

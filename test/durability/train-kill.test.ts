@@ -13,46 +13,12 @@ import { compileFile } from '../../src/compiler/index.ts';
 import type { ArtifactRef } from '../../src/core/plan.ts';
 import { describeRun } from '../../src/temporal/runs.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from '../support/processes.ts';
+import { killableTrainSpec } from '../support/specs.ts';
 import { testAddress, testEnv, type TestEnv } from '../support/temporal.ts';
 
 // long enough (about a second an epoch with the graph step) to be killed in the middle
 const EPOCHS = 16;
-const spec = (queue: string) => `apiVersion: mlpipe/v1
-metadata: { name: train-kill }
-defaults:
-  taskQueue: ${queue}
-  retry: { maxAttempts: 5, initialInterval: 200ms }
-stages:
-  data:
-    type: collect
-    source: { type: synthetic, generator: blobs, samples: 12000, features: 16, classes: 4, noise: 8, seed: 5 }
-  prep:
-    type: preprocess
-    needs: [data]
-    steps:
-      - { type: split, train: 0.8, validation: 0.1, test: 0.1, seed: 2, stratify: true }
-      - { type: standardize }
-  train:
-    type: train
-    needs: [prep]
-    heartbeatTimeout: 3s
-    model:
-      layers:
-        - { type: dense, units: 128, activation: relu }
-        - { type: dense, units: 128, activation: relu }
-        - { type: dense, units: 4, activation: softmax }
-    optimizer: { type: sgd, learningRate: 0.01, momentum: 0.9 }
-    loss: sparseCategoricalCrossentropy
-    metrics: [accuracy]
-    epochs: ${EPOCHS}
-    batchSize: 16
-    seed: 8
-    checkpoint: { everyEpochs: 1, keepLast: 2 }
-  evaluate:
-    type: evaluate
-    needs: [train]
-    metrics: [accuracy]
-`;
+const spec = (queue: string) => killableTrainSpec({ name: 'train-kill', queue, samples: 12000, epochs: EPOCHS });
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
