@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { mlpipeInProcess } from '../support/cli-in-process.ts';
 import { closeDbs } from '../../src/db/index.ts';
 import { tempDir } from '../data/helpers.ts';
 import { freePort } from '../support/ports.ts';
@@ -23,25 +23,7 @@ afterEach(async () => {
   }
 });
 
-/** `mlpipe …` in this process: its exit code, stdout and stderr. */
-async function mlpipe(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out += String(c);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err += String(c);
-    return true;
-  });
-  try {
-    return { code: await main(['node', 'mlpipe', ...args]), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const mlpipe = mlpipeInProcess;
 
 const line = (out: string, name: string) => out.split('\n').find((l) => l.slice(2).startsWith(`${name} `)) ?? '';
 

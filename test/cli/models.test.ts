@@ -3,8 +3,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { mlpipeInProcess } from '../support/cli-in-process.ts';
 import type { ArtifactRef } from '../../src/core/plan.ts';
 import { closeDbs } from '../../src/db/index.ts';
 import { nextVersion, Registry, type RegistryEntry, type Traffic } from '../../src/serving/registry.ts';
@@ -33,26 +33,7 @@ function deployed(e: RegistryEntry, n: number, traffic: (v: string) => Traffic):
   return e;
 }
 
-/** `mlpipe …` in this process: its exit code, stdout and stderr. */
-async function mlpipe(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out += String(c);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err += String(c);
-    return true;
-  });
-  try {
-    const code = await main(['node', 'mlpipe', ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const mlpipe = mlpipeInProcess;
 
 async function setup(backend: Backend): Promise<{ url: string; reg: Registry; t1: Date }> {
   const db = freshDb(backend);
