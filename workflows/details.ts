@@ -1,6 +1,6 @@
 /**
  * The Temporal UI's "Current Details": a Markdown table of the stages, with each running stage's
- * live progress (relayed by its activity as stageProgress signals). Metadata only: setting it is
+ * live progress (relayed by its activity as progress signals, handlers.ts). Metadata only: setting it is
  * not a command, so how often it is refreshed does not matter to replay.
  */
 import { setCurrentDetails } from '@temporalio/workflow';

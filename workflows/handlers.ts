@@ -3,8 +3,8 @@
  * operator inbox; the stage runner acts on it. Registration order is kept as it was (a signal
  * that arrived with the start is delivered when its handler is set).
  */
-import { log, setHandler } from '@temporalio/workflow';
-import type { StageProgress } from '../src/core/activities.ts';
+import { log, setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
+import { isStageProgress, type StageProgress } from '../src/core/activities.ts';
 import type { Plan } from '../src/core/plan.ts';
 import {
   approveSignal,
@@ -63,13 +63,20 @@ export function installHandlers(plan: Plan, run: RunState, inbox: OperatorInbox,
   };
 
   setHandler(approveSignal, guarded(checkApprove, approve));
-  setHandler(stageProgressSignal, ({ stage, text }: StageProgress) => {
+  const progress = ({ stage, text }: StageProgress) => {
     if (!nodes.has(stage) || typeof text !== 'string') return;
     details.setProgress(stage, text);
-  });
+  };
+  setHandler(stageProgressSignal, progress);
   setHandler(retrySignal, guarded((r: RetryRequest) => checkWaiting(r.stage, false), retry));
   setHandler(skipSignal, guarded((s: string) => checkWaiting(s, true), skip));
   setHandler(approveUpdate, approve, { validator: checkApprove });
   setHandler(retryUpdate, retry, { validator: (r) => checkWaiting(r.stage, false) });
   setHandler(skipUpdate, skip, { validator: (s) => checkWaiting(s, true) });
+  // Progress arrives under names that are the progress line itself (src/core/activities.ts):
+  // every other name is a mistake, logged and dropped rather than buffered for the whole run.
+  setDefaultSignalHandler((name, ...args) => {
+    if (isStageProgress(args[0])) progress(args[0]);
+    else log.warn(`ignored signal ${JSON.stringify(name.slice(0, 80))}: this workflow has no such signal`);
+  });
 }

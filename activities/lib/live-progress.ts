@@ -2,15 +2,17 @@
  * Live progress in the Temporal UI. The UI shows a run's "Current Details" (set by the workflow)
  * without any clicks, but the workflow never sees heartbeats: only the server and `mlpipe status`
  * do. So, around every stage activity, the latest heartbeat's progress is relayed to the
- * workflow as a `stageProgress` signal, at most every 10 s (relayMs) and only when it changed; the
- * workflow puts it in its stage table (epoch, loss, ETA).
+ * workflow as a signal named by the progress line itself (`train · epoch 3/10 · ETA 20s · loss
+ * 0.4123`: the UI's timeline on the run's landing page labels signals by name), at most every
+ * 10 s (relayMs) and only when it changed; the workflow puts it in its stage table (Current
+ * Details, on the User Metadata tab).
  *
  * Each signal adds a few history events: the interval bounds that (about 1,400 events an hour
  * of training at 10 s; a run that grows long continues as new). The relay is best-effort: a
  * failed signal is dropped, never the stage. The text is redacted like every other output.
  */
 import type { Context } from '@temporalio/activity';
-import { STAGE_PROGRESS_SIGNAL, type StageProgress } from '../../src/core/activities.ts';
+import { progressSignalName, type StageProgress } from '../../src/core/activities.ts';
 import { redactValue, secretsInUse } from '../../src/redaction.ts';
 import { shortDuration } from '../../src/temporal/follow.ts';
 import { progressFrom } from '../../src/temporal/runs.ts';
@@ -73,7 +75,7 @@ export function relayProgress(ctx: Context, stage: string): () => void {
     if (!workflowId) return;
     client.workflow
       .getHandle(workflowId)
-      .signal<[StageProgress]>(STAGE_PROGRESS_SIGNAL, { stage, text })
+      .signal<[StageProgress]>(progressSignalName({ stage, text }), { stage, text })
       .catch(() => undefined);
   }, every);
   timer.unref();

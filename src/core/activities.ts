@@ -38,4 +38,18 @@ export interface StageProgress {
   stage: string;
   text: string;
 }
+/** The signal name earlier versions relayed progress under (still handled, for their workers). */
 export const STAGE_PROGRESS_SIGNAL = 'stageProgress';
+
+/**
+ * The name progress is relayed under: the line itself (`train · epoch 3/10 · ETA 20s · loss
+ * 0.4123`). The Temporal UI labels a signal on the run's landing page (its timeline) by its name
+ * alone (signals carry no user metadata), so the name is what makes the progress visible there
+ * without a click; the payload is the same `StageProgress` as always.
+ */
+export const progressSignalName = (p: StageProgress): string => `${p.stage} · ${p.text}`.slice(0, 160);
+
+/** Whether a signal's first argument is a relayed `StageProgress`. */
+export function isStageProgress(v: unknown): v is StageProgress {
+  return !!v && typeof v === 'object' && typeof (v as StageProgress).stage === 'string' && typeof (v as StageProgress).text === 'string';
+}

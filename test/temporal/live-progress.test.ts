@@ -1,7 +1,8 @@
 /**
  * Issue 17: the Temporal UI's Current Details (what it shows of a run without a click) carries the
- * running stage's progress: heartbeats are relayed to the workflow as `stageProgress` signals
- * (activities/lib/live-progress.ts), throttled, and the stage table shows them.
+ * running stage's progress: heartbeats are relayed to the workflow as signals named by the
+ * progress line (activities/lib/live-progress.ts; the UI's timeline labels them by name),
+ * throttled, and the stage table shows them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProgressLine } from '../../activities/lib/live-progress.ts';
@@ -42,7 +43,9 @@ describe('live progress in Current Details', () => {
     expect(seen.at(-1)).not.toBe(seen[0]); // it moves
     await handle.result();
     const events = (await handle.fetchHistory()).events ?? [];
-    const signals = events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'stageProgress').length;
+    const names = events.flatMap((e) => e.workflowExecutionSignaledEventAttributes?.signalName ?? []);
+    expect(names.every((n) => /^work · step \d+\/25( · ETA \S+)?$/.test(n)), names.join('\n')).toBe(true);
+    const signals = names.length;
     expect(signals).toBeGreaterThan(0);
     // 25 heartbeats in 5 s, relayed at most every 300 ms
     expect(signals).toBeLessThanOrEqual(20);

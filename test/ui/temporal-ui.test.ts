@@ -132,6 +132,15 @@ describe('the Temporal UI shows mlpipe runs', () => {
     await visible(page.getByRole('heading', { name: workflowId }));
   });
 
+  it('shows the training progress on the page a user lands on (the timeline labels each relay)', async () => {
+    // The landing page's timeline auto-refreshes; the relayed progress signals are labelled by
+    // their names, which are the progress lines themselves (`train · step 812/120000 · ETA …`).
+    const label = await visible(page.getByText(/^train · step \d+\/120000/), { reload: true, timeoutMs: 60_000 });
+    await label.scrollIntoViewIfNeeded();
+    await shot('01-landing-progress.png');
+    expect(page.url()).not.toMatch(/user-metadata|pending-activities/);
+  }, 90_000);
+
   it('shows the stage activities with their summaries on the timeline', async () => {
     await openTab('Timeline', '/timeline');
     await visible(page.getByText('prepare (activity)'));
