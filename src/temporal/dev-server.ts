@@ -19,6 +19,13 @@ export interface DevServerOptions {
   /** How long to wait for the frontend to answer (default 60 s). */
   readyTimeoutMs?: number;
   executable?: string;
+  /**
+   * The address it listens on when not `ip` (clients still dial `ip`): `0.0.0.0` inside a network
+   * namespace of its own, where the server's internal services dial each other on 127.0.0.1.
+   */
+  bind?: string;
+  /** A command the server runs under, e.g. `['ip', 'netns', 'exec', 'host-a']` (a network namespace). */
+  wrap?: string[];
 }
 
 export interface DevServer {
@@ -63,7 +70,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--db-filename',
     opts.dbFile,
     '--ip',
-    ip,
+    opts.bind ?? ip,
     '--port',
     String(port),
     '--namespace',
@@ -75,7 +82,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (opts.uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort ?? 8233), '--ui-ip', ip);
   const fd = openSync(logFile, 'a');
-  const child = spawn(exe, args, { stdio: ['ignore', fd, fd], detached: false });
+  const [cmd, ...argv] = [...(opts.wrap ?? []), exe, ...args];
+  const child = spawn(cmd!, argv, { stdio: ['ignore', fd, fd], detached: false });
   closeSync(fd);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let gone = false;

@@ -45,7 +45,12 @@ function findWeed(): string {
 
 let seq = 0;
 
-export async function startS3Server(): Promise<S3Server> {
+/**
+ * `ip`: the address it listens on (another than loopback: a network namespace's);
+ * `wrap`: the command it runs under (e.g. `['ip', 'netns', 'exec', 'host-a']`).
+ */
+export async function startS3Server(o: { ip?: string; wrap?: string[] } = {}): Promise<S3Server> {
+  const ip = o.ip ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'mlpipe-test-s3-'));
   const config = join(dir, 's3.json');
   writeFileSync(config, JSON.stringify({
@@ -58,7 +63,7 @@ export async function startS3Server(): Promise<S3Server> {
   }
   const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc] = ports as [number, number, number, number, number, number, number, number];
   const args = [
-    'server', '-ip=127.0.0.1', `-dir=${join(dir, 'data')}`, '-master.telemetry=false',
+    'server', `-ip=${ip}`, `-dir=${join(dir, 'data')}`, '-master.telemetry=false',
     `-master.port=${master}`, `-master.port.grpc=${masterGrpc}`, '-master.volumeSizeLimitMB=1024',
     `-volume.port=${volume}`, `-volume.port.grpc=${volumeGrpc}`, '-volume.max=200',
     '-filer', `-filer.port=${filer}`, `-filer.port.grpc=${filerGrpc}`, `-filer.localSocket=${join(dir, 'filer.sock')}`,
@@ -66,14 +71,15 @@ export async function startS3Server(): Promise<S3Server> {
     `-s3.config=${config}`, '-s3.autoCreateBucket=false', `-s3.localSocket=${join(dir, 's3.sock')}`,
   ];
   mkdirSync(join(dir, 'data'));
-  const child = spawn(findWeed(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, ...argv] = [...(o.wrap ?? []), findWeed(), ...args];
+  const child = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
 
-  const endpoint = `http://127.0.0.1:${s3}`;
+  const endpoint = `http://${ip}:${s3}`;
   const env = { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: S3_KEY.id, AWS_SECRET_ACCESS_KEY: S3_KEY.secret, AWS_REGION: 'us-east-1' };
   const client = new S3Client({
     endpoint,
