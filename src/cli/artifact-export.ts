@@ -1,8 +1,9 @@
-// What `mlpipe artifacts get` writes: a dataset (or one split, or predictions) as CSV or JSON rows,
-// and a model as a plain TensorFlow.js layers model directory (model.json + weights.bin) that
+// What `mlpipe artifacts get` writes: a dataset (or one split, or predictions) as CSV, JSON rows
+// or Parquet, and a model as a plain TensorFlow.js layers model directory (model.json + weights.bin) that
 // `tf.loadLayersModel('file://…/model.json')` loads without mlpipe.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import { decodeModel } from '../ml/checkpoint.ts';
 import { isNumeric, size, SPLITS, takeRows, type Column, type Dataset, type SplitName } from '../ml/dataset.ts';
 import { UsageError } from './errors.ts';
@@ -57,6 +58,28 @@ export function datasetJson(ds: Dataset): string {
     Object.fromEntries(ds.columns.map((c) => [c.name, isNumeric(c) && c.shape.length ? cell(c, r) : cell(c, r)[0]])),
   );
   return `${JSON.stringify(rows)}\n`;
+}
+
+/**
+ * Parquet (hyparquet-writer, Snappy): the CSV's columns with types kept: numbers as FLOAT (the
+ * dataset's own float32; a missing value as null), text and categories as STRING, a tensor column
+ * as one FLOAT column per value (`image_0`, `image_1`, …) as in the CSV, so pandas and Spark read
+ * a flat table.
+ */
+export function datasetParquet(ds: Dataset): Uint8Array {
+  const columnData = ds.columns.flatMap((c): ColumnSource[] => {
+    if (!isNumeric(c)) return [{ name: c.name, data: Array.from({ length: ds.rows }, (_, r) => c.values[r] ?? null), type: 'STRING' }];
+    const w = size(c.shape);
+    return headers(c).map((name, k) => ({
+      name,
+      data: Array.from({ length: ds.rows }, (_, r) => {
+        const v = c.data[r * w + k]!;
+        return Number.isNaN(v) ? null : v;
+      }),
+      type: 'FLOAT',
+    }));
+  });
+  return new Uint8Array(parquetWriteBuffer({ columnData, createdBy: 'mlpipe' }));
 }
 
 /** Writes model.json, weights.bin and mlpipe.json (classes, output kind, feature shape) into `dir`. */

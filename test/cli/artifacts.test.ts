@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type * as TfModule from '@tensorflow/tfjs';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/ml/backend.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
@@ -105,6 +106,27 @@ describe('mlpipe artifacts', () => {
     const rows = JSON.parse(test.stdout) as Record<string, number>[];
     expect(rows).toHaveLength(30);
     expect(Object.keys(rows[0]!).sort()).toEqual(['petal_length', 'petal_width', 'sepal_length', 'sepal_width', 'species']);
+  }, 60_000);
+
+  it('get --format parquet: the same rows as the CSV, typed (strings, float32 numbers), read back by hyparquet', async () => {
+    const file = join(dir, 'predictions.parquet');
+    const r = await mlpipe('artifacts', 'get', run, 'score.predictions', '--format', 'parquet', '-o', file);
+    expect(r.code, r.out).toBe(0);
+    const buf = await asyncBufferFromFile(file);
+    const schema = parquetSchema(await parquetMetadataAsync(buf));
+    const types = Object.fromEntries(schema.children.map((c) => [c.element.name, c.element.converted_type ?? c.element.type]));
+    expect(types).toEqual({ id: 'UTF8', species: 'UTF8', prediction: 'UTF8', probability_setosa: 'FLOAT', probability_versicolor: 'FLOAT', probability_virginica: 'FLOAT' });
+    const rows = (await parquetReadObjects({ file: buf })) as Record<string, string | number>[];
+    const csv = readFileSync(join(dir, 'predictions.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    expect(rows).toHaveLength(csv.length);
+    rows.forEach((row, i) => {
+      expect([row.id, row.species, row.prediction]).toEqual(csv[i]!.slice(0, 3));
+      // The CSV writes each float32 as its shortest text: it reads back as the same float32.
+      expect(row.probability_setosa).toBe(Math.fround(Number(csv[i]![3])));
+    });
+    const bad = await mlpipe('artifacts', 'get', run, 'train.history', '--format', 'parquet');
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toMatch(/Parquet is for datasets: use --format json/);
   }, 60_000);
 
   it('get: the model is a TensorFlow.js directory that tfjs-node loads, giving the predictions the stage wrote', async () => {

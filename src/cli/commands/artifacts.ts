@@ -111,8 +111,7 @@ function pick(want: string, records: Named[], view: RunView | undefined, run: st
 
 async function exportArtifact(store: ArtifactStore, ref: ArtifactRef, want: string, o: GetFlags): Promise<void> {
   const format = o.format ?? (ref.kind === 'dataset' ? 'csv' : 'json');
-  if (format === 'parquet') throw new UsageError('Parquet export is not available in this build: use --format csv or json');
-  if (format !== 'csv' && format !== 'json') throw new UsageError(`--format takes csv or json; got "${format}"`);
+  if (format !== 'csv' && format !== 'json' && format !== 'parquet') throw new UsageError(`--format takes csv, json or parquet; got "${format}"`);
   const bytes = await store.get(ref);
   if (ref.kind === 'model') {
     const { writeModelDir } = await import('../artifact-export.ts');
@@ -123,14 +122,17 @@ async function exportArtifact(store: ArtifactStore, ref: ArtifactRef, want: stri
     return;
   }
   if (o.split && ref.kind !== 'dataset') throw new UsageError(`--split is for datasets; ${want} is a ${ref.kind}`);
-  let text: string | Buffer = bytes;
+  let text: string | Uint8Array = bytes;
   if (ref.kind === 'dataset') {
     const { decodeDataset } = await import('../../ml/dataset.ts');
-    const { datasetCsv, datasetJson, selectSplit } = await import('../artifact-export.ts');
+    const { datasetCsv, datasetJson, datasetParquet, selectSplit } = await import('../artifact-export.ts');
     const ds = selectSplit(decodeDataset(bytes), o.split, want);
-    text = format === 'csv' ? datasetCsv(ds) : datasetJson(ds);
-  } else if (format === 'csv') {
-    throw new UsageError(`${want} is a ${ref.kind} (JSON); CSV is for datasets: use --format json`);
+    if (format === 'parquet' && !o.output && process.stdout.isTTY) {
+      throw new UsageError('Parquet is binary: write it to a file with -o <file>.parquet (or pipe it)');
+    }
+    text = format === 'csv' ? datasetCsv(ds) : format === 'json' ? datasetJson(ds) : datasetParquet(ds);
+  } else if (format !== 'json') {
+    throw new UsageError(`${want} is a ${ref.kind} (JSON); ${format === 'csv' ? 'CSV' : 'Parquet'} is for datasets: use --format json`);
   }
   if (o.output) writeFileSync(o.output, text);
   else process.stdout.write(text);
@@ -160,7 +162,7 @@ export function register(program: Command): void {
       artifacts
         .command('get <run> <artifact>')
         .description('export <stage>.<output>: a dataset or predictions as CSV/JSON (--split for one split), a model as a TensorFlow.js layers model directory')
-        .option('--format <format>', 'csv (datasets, default) or json')
+        .option('--format <format>', 'csv (datasets, default), json or parquet (datasets)')
         .option('--split <split>', 'only this split of a dataset: train, validation or test')
         .option('-o, --output <path>', 'file to write (default stdout); for a model, the directory (default ./<stage>-<output>)'),
     ),
