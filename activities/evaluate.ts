@@ -1,5 +1,7 @@
 // evaluate: model + preprocessed dataset → metrics on a split (default test) with
 // scikit-learn's definitions, gate checks (`passed`), and the run report's evaluation section.
+// Given a predict stage's output instead (`inputs.predictions`), it scores the predictions that
+// stage wrote against the label column they kept: no model is loaded.
 import type { JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { getTf } from '../src/ml/backend.ts';
 import { loadModel, predict, type ModelMeta } from '../src/ml/checkpoint.ts';
@@ -7,6 +9,7 @@ import { inferenceFn } from '../src/ml/graph/forward.ts';
 import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
 import { alignLabels, unseenWarning } from '../src/ml/labels.ts';
 import { computeMetrics, REGRESSION_METRICS, type MetricValue } from '../src/ml/metrics.ts';
+import { scoredRows } from '../src/ml/prediction-rows.ts';
 import { updateRunReport, type EvaluationSection } from '../src/ml/report.ts';
 import { activityLog } from '../src/temporal/progress.ts';
 import type * as TfModule from '@tensorflow/tfjs';
@@ -55,11 +58,7 @@ export function evaluateDataset(
       warnings.push(w);
     }
   }
-  for (const m of cfg.metrics) {
-    if (REGRESSION_METRICS.includes(m) === classification) {
-      invalid(`${at}: metric ${m} is for ${classification ? 'regression' : 'classification'} models; this model is a ${classification ? 'classifier' : 'regressor'}`);
-    }
-  }
+  checkMetricKinds(cfg, classification, 'model', at);
   // one TensorFlow function per batch when the model compiles to a graph
   const inference = inferenceFn(getTf(), model, meta.spec);
   let p;
@@ -68,10 +67,25 @@ export function evaluateDataset(
   } finally {
     inference.dispose();
   }
+  const scored = metricsAndGates(cfg, yTrue, p.yPred, p.scores as number[][] | undefined, classIds);
+  return { ...scored, n: idx.length, classes, warnings };
+}
+
+function checkMetricKinds(cfg: EvaluateConfig, classification: boolean, what: 'model' | 'predictions', at: string): void {
+  for (const m of cfg.metrics) {
+    if (REGRESSION_METRICS.includes(m) === classification) {
+      const is = what === 'model' ? `this model is a ${classification ? 'classifier' : 'regressor'}` : `these are a ${classification ? 'classifier' : 'regressor'}'s predictions`;
+      invalid(`${at}: metric ${m} is for ${classification ? 'regression' : 'classification'} models; ${is}`);
+    }
+  }
+}
+
+/** The configured metrics over scored rows, and the gates on them. */
+function metricsAndGates(cfg: EvaluateConfig, yTrue: ArrayLike<number>, yPred: ArrayLike<number>, scores: number[][] | undefined, classIds: number[] | undefined) {
   const values: Record<string, MetricValue | null> = {};
   for (const m of cfg.metrics) {
     try {
-      Object.assign(values, computeMetrics([m], yTrue, p.yPred, p.scores as number[][] | undefined, classIds));
+      Object.assign(values, computeMetrics([m], yTrue, yPred, scores, classIds));
     } catch (e) {
       if (m !== 'rocAuc') throw e;
       values[m] = null; // undefined with one class present; the gate (if any) fails
@@ -79,29 +93,62 @@ export function evaluateDataset(
   }
   const gates = (cfg.gates ?? []).map((g) => {
     let v = values[g.metric];
-    if (v === undefined) v = (computeMetrics([g.metric], yTrue, p.yPred, p.scores as number[][] | undefined, classIds)[g.metric] ?? null);
+    if (v === undefined) v = (computeMetrics([g.metric], yTrue, yPred, scores, classIds)[g.metric] ?? null);
     const value = typeof v === 'number' ? v : null;
     const passed = value !== null && (g.min === undefined || value >= g.min) && (g.max === undefined || value <= g.max);
     return { metric: g.metric, ...(g.min !== undefined ? { min: g.min } : {}), ...(g.max !== undefined ? { max: g.max } : {}), value, passed };
   });
-  return { values, gates, passed: gates.every((g) => g.passed), n: idx.length, classes, warnings };
+  return { values, gates, passed: gates.every((g) => g.passed) };
+}
+
+/**
+ * A predict stage's output scored against the label column it kept. Its split (default test)
+ * when it has splits (it scored every row of a split dataset); every row when it has none.
+ */
+export function evaluatePredictions(ds: Dataset, cfg: EvaluateConfig, at: string) {
+  let idx: Uint32Array;
+  const split = cfg.split ?? (ds.splits ? 'test' : 'all');
+  try {
+    idx = splitIndices(ds, split);
+  } catch (e) {
+    return invalid(`${at}: the predictions: ${(e as Error).message.replace(/; add a `split` step to preprocess$/, '; predict every row of a split dataset, or leave `split` out to score all rows')}`);
+  }
+  if (idx.length === 0) invalid(`${at}: the ${split} split of the predictions is empty`);
+  let rows;
+  try {
+    rows = scoredRows(ds, idx, cfg.unseenLabels ?? 'error');
+  } catch (e) {
+    return invalid(`${at}: ${(e as Error).message}`);
+  }
+  checkMetricKinds(cfg, rows.classification, 'predictions', at);
+  if (cfg.metrics.includes('rocAuc') && rows.classification && !rows.scores) {
+    invalid(`${at}: rocAuc needs the class probabilities, which these predictions lack (no \`probability_<class>\` columns)`);
+  }
+  const w = unseenWarning(rows.unseen);
+  if (w) activityLog.warn(`${at}: ${w}`);
+  const scored = metricsAndGates(cfg, rows.yTrue, rows.yPred, rows.scores, rows.classIds);
+  return { ...scored, split, n: idx.length, classes: rows.classes, warnings: w ? [w] : [] };
 }
 
 export async function evaluateCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const at = where(input);
   const cfg = stageConfig(input, 'evaluate');
-  const modelRef = requireInput(input, 'model', 'model');
-  const ds = await readDataset(env.store, requireInput(input, 'dataset', 'dataset'));
-  const { model, meta } = await loadModel(await env.store.get(modelRef));
-  let r;
-  try {
-    r = evaluateDataset(model, meta, ds, cfg, at);
-  } finally {
-    model.dispose();
+  let r: ReturnType<typeof evaluateDataset> & { split?: string };
+  if (input.inputs.predictions) {
+    r = evaluatePredictions(await readDataset(env.store, requireInput(input, 'predictions', 'dataset')), cfg, at);
+  } else {
+    const modelRef = requireInput(input, 'model', 'model');
+    const ds = await readDataset(env.store, requireInput(input, 'dataset', 'dataset'));
+    const { model, meta } = await loadModel(await env.store.get(modelRef));
+    try {
+      r = evaluateDataset(model, meta, ds, cfg, at);
+    } finally {
+      model.dispose();
+    }
   }
   const classes = r.classes;
   const warnings = r.warnings.length ? { warnings: r.warnings } : {};
-  const doc = { stage: input.stage, workflowId: input.run.workflowId, split: cfg.split ?? 'test', samples: r.n, metrics: r.values, gates: r.gates, passed: r.passed, classes, ...warnings };
+  const doc = { stage: input.stage, workflowId: input.run.workflowId, split: r.split ?? cfg.split ?? 'test', samples: r.n, metrics: r.values, gates: r.gates, passed: r.passed, classes, ...warnings };
   const ref = await env.store.put(Buffer.from(JSON.stringify(doc, null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
   const outputs: Record<string, JsonValue> = { metrics: { ...ref }, passed: r.passed };
   for (const [k, v] of Object.entries(r.values)) outputs[k] = v;

@@ -43,7 +43,10 @@ export async function predictDataset(ds: Dataset, idx: Uint32Array, s: ScoringMo
   const columns = [...kept, ...resultColumns(results, s, ds, new Set(kept.map((c) => c.name)))];
   // Every row, in order: the splits still hold (`mlpipe artifacts get … --split test`).
   const splits = ds.splits && idx.length === ds.rows && idx.every((r, i) => r === i) ? { splits: ds.splits } : {};
-  return { rows: idx.length, columns, ...splits };
+  // The label, when kept, stays the label (with its class names): an evaluate stage scores the
+  // predictions against it.
+  const label = ds.label && kept.some((c) => c.name === ds.label) ? { label: ds.label, ...(ds.classes ? { classes: ds.classes } : {}) } : {};
+  return { rows: idx.length, columns, ...splits, ...label };
 }
 
 function scoreChunk(ds: Dataset, chunk: Uint32Array, s: ScoringModel, used: string[], what: string): RowResult[] {

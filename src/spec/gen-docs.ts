@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { STAGE_KINDS, type StageKind } from '../core/plan.ts';
 import { STAGE_DESCRIPTORS, stageOutputs } from './stages/index.ts';
 import type { Stage } from './types.gen.ts';
+import type { InputSpec } from './stages/descriptor.ts';
 import { defs, deref, exampleOf, fieldRows, refName, root, SHARED_MIXINS, type FieldRow, type S } from './schema-fields.ts';
 
 /** Where the example pipeline of a stage kind lives (relative to the repository root). */
@@ -165,7 +166,7 @@ function section(name: string, s: S): string[] {
 function stageTable(): string[] {
   const lines = ['| kind | inputs | outputs | step cache |', '| --- | --- | --- | --- |'];
   for (const kind of STAGE_KINDS) {
-    const inputs = Object.entries(STAGE_DESCRIPTORS[kind].inputs).map(([k, v]) => `\`${k}\` (${v.kind}${v.required ? '' : ', optional'})`).join(', ');
+    const inputs = Object.entries(STAGE_DESCRIPTORS[kind].inputs).map(([k, v]) => `\`${k}\` (${v.kind}${inputNote(v)})`).join(', ');
     const sample: Record<StageKind, Record<string, unknown>> = {
       collect: {}, preprocess: {}, train: { metrics: ['<m>'] }, evaluate: { metrics: ['<metric>'] }, predict: {}, optimize: {}, deploy: {}, monitor: {}, activity: { outputs: { '<name>': '<type>' } },
     };
@@ -201,4 +202,10 @@ export function generatedDocs(): string {
   ];
   for (const [name, s] of Object.entries(defs)) if (!includedOnly.has(name)) out.push(...section(name, s));
   return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+}
+
+function inputNote(v: InputSpec): string {
+  if (v.onlyNamed) return ', optional, only when named in `inputs`';
+  if (v.unlessNamed) return `, unless \`${v.unlessNamed}\` is given`;
+  return v.required ? '' : ', optional';
 }

@@ -295,7 +295,7 @@ export function bindInputs(p: Pipeline, needs: Needs, name: string, report?: Rep
   }
 
   for (const [input, spec] of Object.entries(specs)) {
-    if (input in explicit) continue;
+    if (input in explicit || spec.onlyNamed || (spec.unlessNamed && spec.unlessNamed in explicit)) continue;
     const found = nearestProducers(p, needs, name, spec.kind).map((s) => {
       const outs = outputsOf(s);
       return { stage: s, output: outs[input] === spec.kind ? input : Object.keys(outs).find((o) => outs[o] === spec.kind)! };

@@ -2,6 +2,7 @@
 // process: the same rows give the same labels and probabilities, and the `id` that preprocess
 // dropped is kept in the predictions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluateCore } from '../../activities/evaluate.ts';
 import { predictCore } from '../../activities/predict.ts';
 import { readDataset } from '../../activities/lib/stage.ts';
 import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
@@ -74,5 +75,26 @@ describe('predict stage', () => {
     await expect(predictions({ model: { name: 'iris', version: 'v9' } }, { dataset: a.raw })).rejects.toThrow(/"iris" has no live version "v9" \(it has v1, v2\)/);
     await expect(predictions({ model: { name: 'nope' } }, { dataset: a.raw })).rejects.toThrow(/no model "nope" in the registry; deploy it first/);
     await expect(predictions({ model: { name: 'iris' }, split: 'test' }, { dataset: a.raw })).rejects.toThrow(/split: the dataset has no test split/);
+  }, 60_000);
+
+  it('evaluate scores the predictions a predict stage wrote: the same metrics as evaluating the model itself', async () => {
+    const v2 = (await a.registry.get('iris'))!.versions.find((v) => v.version === 'v2')!;
+    const metrics = ['accuracy', 'f1Macro', 'rocAuc', 'confusionMatrix'];
+    // The preprocessed dataset scored by the bare model: every row, so its splits still hold.
+    const scored = await predictCore(stageInput('predict', {}, { dataset: a.prepared, model: v2.model }, wf), a.env, { registry: a.registry });
+    const fromPredictions = await evaluateCore(stageInput('evaluate', { metrics }, { predictions: ref(scored, 'predictions') }, wf), a.env);
+    const fromModel = await evaluateCore(stageInput('evaluate', { metrics }, { model: v2.model, dataset: a.prepared }, wf), a.env);
+    for (const m of metrics) expect(fromPredictions.outputs[m], m).toEqual(fromModel.outputs[m]);
+    expect(fromPredictions.outputs.accuracy).toBeGreaterThan(0.6);
+
+    // Raw rows scored by a registered version: no splits, so every row, against the kept label.
+    const { ds } = await predictions({ model: { name: 'iris', version: 'v1' } }, { dataset: a.raw });
+    const raw = await predictCore(stageInput('predict', { model: { name: 'iris', version: 'v1' } }, { dataset: a.raw }, wf), a.env, { registry: a.registry });
+    const e = await evaluateCore(stageInput('evaluate', { metrics: ['accuracy'], gates: [{ metric: 'accuracy', min: 0.99 }] }, { predictions: ref(raw, 'predictions') }, wf), a.env);
+    const right = (col(ds, 'prediction') as string[]).filter((p, i) => p === col(ds, 'species')[i]).length;
+    expect(e.outputs.accuracy).toBeCloseTo(right / 150, 12);
+    expect(e.outputs.passed).toBe(right / 150 >= 0.99);
+    // A dataset that is not predictions says what it takes.
+    await expect(evaluateCore(stageInput('evaluate', { metrics: ['accuracy'] }, { predictions: a.raw }, wf), a.env)).rejects.toThrow(/has no `prediction` column .*takes a predict stage's output/);
   }, 60_000);
 });

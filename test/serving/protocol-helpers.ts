@@ -40,7 +40,7 @@ export async function irisWithIds(workflowId: string) {
     const v = l.split(',');
     return { id: `row-${i + 1}`, ...Object.fromEntries(FEATURES.map((f, k) => [f, Number(v[k])])) } as Record<string, unknown>;
   });
-  return { root, home, env, registry, rows, raw: ref(c, 'dataset'), transform: ref(p, 'transform') };
+  return { root, home, env, registry, rows, raw: ref(c, 'dataset'), prepared: ref(p, 'dataset'), transform: ref(p, 'transform') };
 }
 
 const run = promisify(execFile);

@@ -20,8 +20,8 @@ stages:
   score: ${score}
 `;
 
-const validate = (score: string) => validateLoaded(loadSpecText('t.yaml', spec(score)), {});
-const errors = (score: string) => validate(score).diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.column} ${d.code}: ${d.message}`);
+const validate = (score: string, extra = '') => validateLoaded(loadSpecText('t.yaml', spec(score) + extra), {});
+const errors = (score: string, extra = '') => validate(score, extra).diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.column} ${d.code}: ${d.message}`);
 
 describe('predict stage', () => {
   it('compiles: the raw rows from collect, the model from train, the transform from preprocess; cacheable', () => {
@@ -69,5 +69,23 @@ describe('predict stage', () => {
   it('the schema holds its fields: a bad split or model name is refused', () => {
     expect(errors('{ type: predict, needs: [data, train], split: holdout }').join('\n')).toMatch(/split/);
     expect(errors('{ type: predict, needs: [data], model: { name: Iris } }').join('\n')).toMatch(/name/);
+  });
+
+  it('an evaluate stage scores a predict stage\'s output when it names it: no model or dataset bound', () => {
+    const grade = '  grade: { type: evaluate, needs: [score], metrics: [accuracy], inputs: { predictions: score } }\n';
+    const r = validate('{ type: predict, needs: [data, train] }', grade);
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const node = compile(r.valid!, { baseDir: '/base' }).nodes.find((n) => n.id === 'grade')!;
+    expect(node.inputs).toEqual({ predictions: { stage: 'score', output: 'predictions', kind: 'dataset' } });
+    // Without `inputs.predictions` it needs its model and dataset, as before.
+    expect(errors('{ type: predict, needs: [data, train] }', '  grade: { type: evaluate, needs: [data], metrics: [accuracy] }\n')).toEqual([
+      '14:35 inputs.missing: stage `grade` (evaluate) needs a model, but no stage it needs produces one',
+    ]);
+    expect(errors('{ type: predict, needs: [data, train] }', '  grade: { type: evaluate, needs: [score, train], metrics: [accuracy], inputs: { predictions: score, model: train } }\n')).toEqual([
+      '14:102 evaluate.predictions-and-model: stage `grade` scores the predictions it is given (`inputs.predictions`), so it takes no model',
+    ]);
+    expect(errors('{ type: predict, needs: [data, train] }', '  grade: { type: evaluate, needs: [score, prep], metrics: [accuracy], inputs: { predictions: prep } }\n')).toEqual([
+      '14:94 evaluate.predictions-source: `inputs.predictions` of stage `grade` comes from `prep`, a preprocess stage; it takes a predict stage\'s output',
+    ]);
   });
 });

@@ -18,6 +18,10 @@ export type StageConfig<K extends StageKind> = Omit<StageOf<K>, keyof StageCommo
 export interface InputSpec {
   kind: ArtifactKind;
   required: boolean;
+  /** Bound only when the stage names it in `inputs` (its kind is too common to guess the producer). */
+  onlyNamed?: boolean;
+  /** Neither bound nor required when the stage names this other input (an alternative to it). */
+  unlessNamed?: string;
 }
 
 export type Path = (string | number)[];
