@@ -24,7 +24,7 @@ describe('example pipelines through the activities', () => {
     expect(r.evaluate!.outputs.passed).toBe(true);
   });
 
-  it('docs/examples/stages/predict.yaml scores every raw row, keeping the label beside the prediction', { timeout: 120_000 }, async () => {
+  it('docs/examples/stages/predict.yaml scores every raw row, keeping the label beside the prediction; grade scores them', { timeout: 120_000 }, async () => {
     process.env.MLPIPE_HOME = tempDir();
     const env = testEnv();
     const r = await runPlanFile('docs/examples/stages/predict.yaml', {}, env, 'examples/predict');
@@ -34,5 +34,7 @@ describe('example pipelines through the activities', () => {
     const [truth, pred] = [ds.columns[0]!, ds.columns[1]!] as { values: string[] }[];
     const right = truth!.values.filter((v, i) => v === pred!.values[i]).length;
     expect(right / 150).toBeGreaterThan(0.9);
+    // The evaluate stage on the predictions: every row (the raw rows have no splits), the same count.
+    expect(r.grade!.outputs.accuracy).toBeCloseTo(right / 150, 12);
   });
 });
