@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import { decodeModel } from '../ml/checkpoint.ts';
-import { isNumeric, size, SPLITS, takeRows, type Column, type Dataset, type SplitName } from '../ml/dataset.ts';
+import { decodeDataset, isNumeric, size, SPLITS, takeRows, type Column, type Dataset, type SplitName } from '../ml/dataset.ts';
 import { UsageError } from './errors.ts';
 
 /** A float32 as the shortest decimal that reads back as the same float32 (5.1, not 5.099999904632568). */
@@ -92,4 +92,34 @@ export function writeModelDir(bytes: Buffer, dir: string): string[] {
   const { spec: _spec, ...about } = meta;
   writeFileSync(join(dir, 'mlpipe.json'), `${JSON.stringify(about, null, 1)}\n`);
   return ['model.json', 'weights.bin', 'mlpipe.json'];
+}
+
+/** What `mlpipe artifacts show` prints of an artifact's content: a dataset's shape, a model's signature, a JSON document. */
+export function describeContent(kind: string, bytes: Buffer): Record<string, unknown> {
+  if (kind === 'dataset') {
+    const ds = decodeDataset(bytes);
+    return {
+      rows: ds.rows,
+      columns: ds.columns.map((c) => `${c.name}: ${c.type}${isNumeric(c) && c.shape.length ? `[${c.shape.join('×')}]` : ''}`),
+      ...(ds.label ? { label: ds.label } : {}),
+      ...(ds.classes ? { classes: ds.classes } : {}),
+      ...(ds.splits ? { splits: Object.fromEntries(Object.entries(ds.splits).map(([k, v]) => [k, v!.length])) } : {}),
+    };
+  }
+  if (kind === 'model') {
+    const { meta, modelJson } = decodeModel(bytes);
+    const layers = (modelJson as { modelTopology?: { config?: { layers?: { class_name: string }[] } } }).modelTopology?.config?.layers ?? [];
+    return {
+      output: meta.outputKind,
+      featureShape: meta.featureShape,
+      ...(meta.classes ? { classes: meta.classes } : meta.numClasses ? { classes: meta.numClasses } : {}),
+      layers: layers.map((l) => l.class_name).join(' → '),
+      loss: meta.loss,
+    };
+  }
+  try {
+    return { json: JSON.parse(bytes.toString('utf8')) as unknown };
+  } catch {
+    return {}; // a binary artifact (checkpoint, transform): its size and digest say enough
+  }
 }

@@ -108,6 +108,22 @@ describe('mlpipe artifacts', () => {
     expect(Object.keys(rows[0]!).sort()).toEqual(['petal_length', 'petal_width', 'sepal_length', 'sepal_width', 'species']);
   }, 60_000);
 
+  it('show: one artifact with its lineage and the shape of its content (a dataset, a model, a JSON document)', async () => {
+    const ds = JSON.parse((await mlpipe('artifacts', 'show', run, 'prep.dataset', '--json')).stdout) as Record<string, unknown>;
+    expect(ds).toMatchObject({ artifact: 'prep.dataset', kind: 'dataset', rows: 150, label: 'species', classes: ['setosa', 'versicolor', 'virginica'], splits: { train: 120, test: 30 } });
+    expect(ds.columns).toEqual(['sepal_length: number', 'sepal_width: number', 'petal_length: number', 'petal_width: number', 'species: integer']);
+    expect(ds.madeBy).toMatch(/^prep \(attempt 1\) of artifacts-cli\//);
+    expect(ds.from).toBe('dataset←data.dataset');
+    const model = await mlpipe('artifacts', 'show', run, 'train.model');
+    expect(model.code, model.out).toBe(0);
+    expect(model.stdout).toMatch(/^featureShape\s+\[4\]$/m);
+    expect(model.stdout).toMatch(/^classes\s+setosa, versicolor, virginica$/m);
+    expect(model.stdout).toMatch(/^layers\s+Dense → Dense$/m);
+    const history = await mlpipe('artifacts', 'show', run, 'train.history');
+    expect(history.stdout).toMatch(/^kind\s+metrics$/m);
+    expect(history.stdout).toMatch(/"epochs": 5/);
+  }, 60_000);
+
   it('get --format parquet: the same rows as the CSV, typed (strings, float32 numbers), read back by hyparquet', async () => {
     const file = join(dir, 'predictions.parquet');
     const r = await mlpipe('artifacts', 'get', run, 'score.predictions', '--format', 'parquet', '-o', file);

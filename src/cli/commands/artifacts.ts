@@ -1,6 +1,7 @@
-// `mlpipe artifacts ls <run>` and `mlpipe artifacts get <run> <stage>.<output>`: a run's artifacts
-// from the store's lineage records (stage, kind, size, digest, what each was made from), and one of
-// them exported: datasets and predictions as CSV or JSON, a model as a TensorFlow.js directory.
+// `mlpipe artifacts ls <run>`, `show <run> <stage>.<output>` and `get <run> <stage>.<output>`: a
+// run's artifacts from the store's lineage records (stage, kind, size, digest, what each was made
+// from), one of them described (its lineage and content), and one exported: datasets and
+// predictions as CSV, JSON or Parquet, a model as a TensorFlow.js directory.
 // Output names come from the run's stage outputs when Temporal answers, else from the kinds.
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -145,7 +146,7 @@ interface GetFlags extends ConnectionFlags {
 }
 
 export function register(program: Command): void {
-  const artifacts = program.command('artifacts').description("a run's artifacts: list them with their lineage, export one (datasets as CSV/JSON, models for TensorFlow.js)");
+  const artifacts = program.command('artifacts').description("a run's artifacts: list them with their lineage, show one, export one (datasets as CSV/JSON/Parquet, models for TensorFlow.js)");
 
   withConnectionOptions(withStoreOption(artifacts.command('ls <run>').description("a run's artifacts: stage.output, kind, size, digest, inputs").option('--json', 'as JSON')))
     .action(async (run: string, o: ConnectionFlags & { json?: boolean }) => {
@@ -156,6 +157,40 @@ export function register(program: Command): void {
       for (const r of records) rows.push([r.name, r.ref.kind, sizeText(r.ref.sizeBytes), short(r.ref.digest), r.createdAt.replace(/\.\d+Z$/, 'Z') || '-', lineageText(r, records)]);
       process.stdout.write(table(rows));
     });
+
+  withConnectionOptions(
+    withStoreOption(
+      artifacts
+        .command('show <run> <artifact>')
+        .description("one artifact: kind, digest, where it is, the stage that made it and from what, and its content's shape")
+        .option('--json', 'as JSON'),
+    ),
+  ).action(async (run: string, want: string, o: ConnectionFlags & { json?: boolean }) => {
+    splitName(want, run);
+    const { store, records, view } = await runRecords(run, o);
+    const ref = pick(want, records, view, run, store);
+    const rec = records.find((r) => r.ref.digest === ref.digest);
+    const { describeContent } = await import('../artifact-export.ts');
+    const about = {
+      artifact: want,
+      kind: ref.kind,
+      digest: ref.digest,
+      uri: ref.uri,
+      size: ref.sizeBytes,
+      ...(rec?.cached ? { madeBy: '(step cache: an earlier run)' } : rec ? { madeBy: `${rec.lineage.stage} (attempt ${rec.lineage.attempt}) of ${rec.lineage.workflowId}`, created: rec.createdAt } : {}),
+      ...(rec && !rec.cached ? { from: lineageText(rec, records) || '(no inputs)' } : {}),
+      ...describeContent(ref.kind, Buffer.from(await store.get(ref))),
+    };
+    if (o.json) return void process.stdout.write(`${JSON.stringify(about, null, 1)}\n`);
+    const { json, ...fields } = about as typeof about & { json?: unknown };
+    const text = (v: unknown) => (typeof v === 'string' ? v : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join(', ') : JSON.stringify(v));
+    const w = Math.max(...Object.keys(fields).map((k) => k.length));
+    for (const [k, v] of Object.entries(fields)) process.stdout.write(`${k.padEnd(w)}  ${text(v)}\n`);
+    if (json !== undefined) {
+      const doc = JSON.stringify(json, null, 1);
+      process.stdout.write(`${doc.length > 4000 ? `${doc.slice(0, 4000)}\n… (${doc.length} characters: --json or \`get\` for all)` : doc}\n`);
+    }
+  });
 
   withConnectionOptions(
     withStoreOption(
