@@ -1,7 +1,8 @@
 // Reading the collect stage's sources: bytes from a file (inside the pipeline's directory) or an
 // http(s) URL, streamed with a size limit and an optional sha256 check, then parsed (csv, json,
-// ndjson) and held to the declared column schema. A value that does not fit is an error naming
-// the row and column, or (onBadRows: drop) a dropped, counted row: never a silent NaN.
+// ndjson; Parquet and Arrow in table-columnar.ts) and held to the declared column schema. A value
+// that does not fit is an error naming the row and column, or (onBadRows: drop) a dropped, counted
+// row: never a silent NaN. Messages show a short form of a bad value (never a whole array).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -27,6 +28,8 @@ export interface ColumnSpec {
   type: ColumnType;
   nullable?: boolean;
   values?: (string | number | boolean)[];
+  /** Each value is an array of this shape (nested, or flat row-major); the column is a tensor. */
+  shape?: number[];
 }
 
 export interface TableSchema {
@@ -107,7 +110,7 @@ export async function readSourceBytes(
 }
 
 /** One input record: values by column name, and where it came from (for messages). */
-interface RawRow {
+export interface RawRow {
   values: Record<string, unknown>;
   place: string;
 }
@@ -115,31 +118,94 @@ interface RawRow {
 const MISSING = new Set(['', 'NA', 'NaN', 'nan', 'null', 'NULL']);
 
 function isMissing(v: unknown, type: ColumnType): boolean {
-  if (v === null || v === undefined) return true;
+  if (v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v))) return true;
   return typeof v === 'string' && type !== 'string' && type !== 'category' ? MISSING.has(v.trim()) : v === '';
 }
 
-type Converted = { ok: true; v: number | string | null } | { ok: false; why: string };
+type Value = number | string | null | Float32Array;
+type Converted = { ok: true; v: Value } | { ok: false; why: string };
+
+/** A bad value as a message shows it: short, so a 784-pixel row never fills a log. */
+export function showValue(v: unknown): string {
+  if (Array.isArray(v)) return `an array of ${v.length} item${v.length === 1 ? '' : 's'}`;
+  if (v !== null && typeof v === 'object') return 'an object';
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+function scalar(v: unknown, type: ColumnType): Converted {
+  const show = showValue(v);
+  if (type === 'boolean') {
+    const s = String(v).trim().toLowerCase();
+    if (v === true || s === 'true' || s === '1') return { ok: true, v: 1 };
+    if (v === false || s === 'false' || s === '0') return { ok: true, v: 0 };
+    return { ok: false, why: `${show} is not a boolean (true/false/1/0)` };
+  }
+  const x = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
+  if (!Number.isFinite(x)) return { ok: false, why: `${show} is not a number` };
+  if (type === 'integer' && !Number.isInteger(x)) return { ok: false, why: `${show} is not an integer` };
+  return { ok: true, v: x };
+}
+
+/**
+ * An array value of a column with a declared `shape`: nested to match the shape, or flat with the
+ * shape's product of items; row-major either way. A missing item is NaN when the column is nullable.
+ */
+function tensor(v: unknown, c: ColumnSpec & { shape: number[] }): Converted {
+  const shape = c.shape;
+  const total = shape.reduce((a, b) => a * b, 1);
+  const dims = `[${shape.join(', ')}]`;
+  if (!Array.isArray(v)) return { ok: false, why: `${showValue(v)} is not an array (the column's shape is ${dims})` };
+  const out = new Float32Array(total);
+  let k = 0;
+  const flat = shape.length > 1 && v.length === total && !v.some(Array.isArray);
+  const walk = (a: unknown, depth: number, at: number[]): string | undefined => {
+    if (depth < shape.length) {
+      const want = flat ? total : shape[depth]!;
+      if (!Array.isArray(a)) return `item ${at.map((i) => `[${i}]`).join('')} is ${showValue(a)}, not an array`;
+      if (a.length !== want) {
+        const where = at.length ? `item ${at.map((i) => `[${i}]`).join('')} has` : 'has';
+        return `${where} ${a.length} items; the shape ${dims} needs ${want} there (or ${total} in one flat array)`;
+      }
+      for (let i = 0; i < a.length; i++) {
+        const why = walk(a[i], flat ? shape.length : depth + 1, [...at, i]);
+        if (why) return why;
+      }
+      return undefined;
+    }
+    const place = `item ${at.map((i) => `[${i}]`).join('')}`;
+    if (isMissing(a, c.type)) {
+      if (!c.nullable) return `${place} is missing and the column is not nullable`;
+      out[k++] = NaN;
+      return undefined;
+    }
+    const s = scalar(a, c.type);
+    if (!s.ok) return `${place}: ${s.why}`;
+    out[k++] = s.v as number;
+    return undefined;
+  };
+  const why = walk(v, 0, []);
+  return why ? { ok: false, why } : { ok: true, v: out };
+}
 
 function convert(v: unknown, c: ColumnSpec): Converted {
   if (isMissing(v, c.type)) {
-    return c.nullable ? { ok: true, v: null } : { ok: false, why: 'is missing and the column is not nullable' };
+    if (!c.nullable) return { ok: false, why: 'is missing and the column is not nullable' };
+    return { ok: true, v: c.shape ? new Float32Array(c.shape.reduce((a, b) => a * b, 1)).fill(NaN) : null };
   }
-  const show = JSON.stringify(v);
+  if (c.shape) {
+    if (c.type === 'string' || c.type === 'category') return { ok: false, why: `a ${c.type} column cannot have a shape; use type: number` };
+    return tensor(v, c as ColumnSpec & { shape: number[] });
+  }
+  if (Array.isArray(v)) {
+    return { ok: false, why: `${showValue(v)} where one value was expected; declare the column's shape in schema.columns to read arrays` };
+  }
+  const show = showValue(v);
   switch (c.type) {
     case 'number':
-    case 'integer': {
-      const x = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
-      if (!Number.isFinite(x)) return { ok: false, why: `${show} is not a number` };
-      if (c.type === 'integer' && !Number.isInteger(x)) return { ok: false, why: `${show} is not an integer` };
-      return { ok: true, v: x };
-    }
-    case 'boolean': {
-      const s = String(v).trim().toLowerCase();
-      if (v === true || s === 'true' || s === '1') return { ok: true, v: 1 };
-      if (v === false || s === 'false' || s === '0') return { ok: true, v: 0 };
-      return { ok: false, why: `${show} is not a boolean (true/false/1/0)` };
-    }
+    case 'integer':
+    case 'boolean':
+      return scalar(v, c.type);
     case 'string':
       return typeof v === 'object' ? { ok: false, why: `${show} is not a string` } : { ok: true, v: String(v) };
     case 'category': {
@@ -153,8 +219,17 @@ function convert(v: unknown, c: ColumnSpec): Converted {
   }
 }
 
-/** Without a declared schema: numbers where every present value is one, else strings. */
-function inferSchema(names: string[], rows: RawRow[], label?: string): ColumnSpec[] {
+/** The nesting of an array value (`[[1, 2], [3, 4]]` → [2, 2]); undefined for a scalar. */
+function arrayShape(v: unknown): number[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  return [v.length, ...(arrayShape(v[0]) ?? [])];
+}
+
+/**
+ * Without a declared schema: numbers where every present value is one, else strings; an array
+ * column takes the shape of its first value (numbers). Parquet and Arrow pass their own types.
+ */
+function inferSchema(names: string[], rows: RawRow[], label?: string, known?: Map<string, ColumnType>): ColumnSpec[] {
   return names.map((name) => {
     let numeric = true;
     let integer = true;
@@ -165,11 +240,16 @@ function inferSchema(names: string[], rows: RawRow[], label?: string): ColumnSpe
         missing = true;
         continue;
       }
+      const shape = arrayShape(v);
+      if (shape) return { name, type: 'number', shape, nullable: rows.some((x) => isMissing(x.values[name], 'number')) };
       const x = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
       if (!Number.isFinite(x)) numeric = false;
       else if (!Number.isInteger(x)) integer = false;
     }
-    const type: ColumnType = numeric ? (name === label && integer ? 'integer' : 'number') : name === label ? 'category' : 'string';
+    const own = known?.get(name);
+    if (own === 'boolean') return { name, type: own, nullable: missing };
+    const isText = own ? own === 'string' : !numeric;
+    const type: ColumnType = !isText ? (name === label && integer ? 'integer' : 'number') : name === label ? 'category' : 'string';
     return { name, type, nullable: missing };
   });
 }
@@ -179,15 +259,17 @@ export interface TableResult {
   dropped: number;
 }
 
-function buildTable(
+/** Rows held to the schema (declared, or inferred with `known` types) as a dataset. */
+export function buildTable(
   names: string[],
   rows: RawRow[],
   schema: TableSchema | undefined,
   onBadRows: 'fail' | 'drop',
   where: string,
   file: string,
+  known?: Map<string, ColumnType>,
 ): TableResult {
-  const specs = schema?.columns ?? inferSchema(names, rows, schema?.label);
+  const specs = schema?.columns ?? inferSchema(names, rows, schema?.label, known);
   for (const s of specs) {
     if (!names.includes(s.name)) {
       throw new DataError(
@@ -199,10 +281,10 @@ function buildTable(
   if (schema?.label && !specs.some((s) => s.name === schema.label)) {
     throw new DataError(`${where}: schema.label ${JSON.stringify(schema.label)} is not a declared column; add it to schema.columns`);
   }
-  const kept: (number | string | null)[][] = [];
+  const kept: Value[][] = [];
   let dropped = 0;
   for (const r of rows) {
-    const out: (number | string | null)[] = [];
+    const out: Value[] = [];
     let bad: string | undefined;
     for (const s of specs) {
       const c = convert(r.values[s.name], s);
@@ -231,6 +313,12 @@ function buildTable(
         categories: s.values?.map(String),
         nullable: s.nullable,
       };
+    }
+    if (s.shape) {
+      const w = s.shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(kept.length * w);
+      kept.forEach((r, i) => data.set(r[j] as Float32Array, i * w));
+      return { name: s.name, type: s.type, shape: s.shape, data, nullable: s.nullable };
     }
     const data = new Float32Array(kept.length);
     kept.forEach((r, i) => (data[i] = r[j] === null ? NaN : (r[j] as number)));

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataError, type TableSchema } from '../../src/ml/data-sources.ts';
-import { parseTable, parseTableSync, type TableRequest } from '../../src/ml/table-parse.ts';
+import { parseTable, parseTableHere, type TableRequest } from '../../src/ml/table-parse.ts';
 import { irisSchema } from './pipeline-helpers.ts';
 
 const IRIS = readFileSync(resolve('pipelines/data/iris.csv'));
@@ -15,13 +15,13 @@ const iris = irisSchema as TableSchema;
 describe('parsing tables off the event loop', () => {
   it('gives the same dataset and statistics in a thread as inline (csv, json, ndjson)', async () => {
     const csv = req({ schema: iris });
-    expect(await parseTable(IRIS, csv, inThread)).toEqual(parseTableSync(IRIS, csv));
+    expect(await parseTable(IRIS, csv, inThread)).toEqual(await parseTableHere(IRIS, csv));
     const rows = [{ a: 1, s: 'x' }, { a: 2.5, s: 'y' }, { a: null, s: 'x' }];
     const json = Buffer.from(JSON.stringify(rows));
-    expect(await parseTable(json, req({ format: 'json' }), inThread)).toEqual(parseTableSync(json, req({ format: 'json' })));
+    expect(await parseTable(json, req({ format: 'json' }), inThread)).toEqual(await parseTableHere(json, req({ format: 'json' })));
     const nd = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
     const fromThread = await parseTable(nd, req({ format: 'ndjson' }), inThread);
-    expect(fromThread).toEqual(parseTableSync(nd, req({ format: 'ndjson' })));
+    expect(fromThread).toEqual(await parseTableHere(nd, req({ format: 'ndjson' })));
     expect(fromThread.columns[0]!).toMatchObject({ name: 'a', data: new Float32Array([1, 2.5, NaN]) });
     expect(fromThread.stats!.columns.a).toMatchObject({ count: 2, missing: 1 });
   });
