@@ -5,13 +5,13 @@
 // must have the declared size (or is scaled to it with `resize`) and channel count; a file that
 // does not decode or does not fit is an error naming its path. Hidden entries and files with
 // other extensions are skipped.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveInside } from '../artifacts/paths.ts';
 import type { ImageFolderSource } from '../spec/types.gen.ts';
 import { getTf, type Tf } from './backend.ts';
 import { DataError } from './data-sources.ts';
-import type { Dataset } from './dataset.ts';
+import { column, isNumeric, type Dataset } from './dataset.ts';
 
 const IMAGE = /\.(png|jpe?g)$/i;
 export const DEFAULT_MAX_FILES = 100_000;
@@ -116,4 +116,30 @@ export async function loadImageFolder(
       { name: 'label', type: 'integer', shape: [], data: labels },
     ],
   };
+}
+
+/**
+ * The reverse: an image dataset (`image` [h, w, c] in [0, 1], integer `label`) as a class-per-folder
+ * PNG tree under `dir`: `<dir>/<class>/<row, 5 digits>.png`, the class named by `classes` or the
+ * label's number. Makes example and test data (scripts/make-digits-folder.ts).
+ */
+export async function writeImageFolder(ds: Dataset, dir: string, classes?: string[]): Promise<number> {
+  const img = column(ds, 'image');
+  const lab = column(ds, 'label');
+  if (!isNumeric(img) || img.shape.length !== 3 || !isNumeric(lab)) throw new Error('writeImageFolder needs an image [h, w, c] and a numeric label column');
+  const tf = getTf();
+  const node = (tf as unknown as { node?: { encodePng: (t: unknown) => Promise<Uint8Array> } }).node;
+  if (!node) throw new Error('writeImageFolder needs the native TensorFlow backend (tfjs-node)');
+  const px = img.shape.reduce((a, b) => a * b, 1);
+  for (let i = 0; i < ds.rows; i++) {
+    const cls = classes?.[lab.data[i]!] ?? String(lab.data[i]);
+    await mkdir(`${dir}/${cls}`, { recursive: true });
+    const t = tf.tidy(() => tf.tensor3d(img.data.subarray(i * px, (i + 1) * px), img.shape as [number, number, number]).mul(255).round().toInt());
+    try {
+      await writeFile(`${dir}/${cls}/${String(i).padStart(5, '0')}.png`, await node.encodePng(t));
+    } finally {
+      t.dispose();
+    }
+  }
+  return ds.rows;
 }
