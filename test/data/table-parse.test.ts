@@ -1,6 +1,8 @@
 // Big collected tables are parsed in a worker thread (src/ml/table-parse.ts): the same dataset
 // and statistics, the same located errors, and a cancellation stops the thread.
 import { readFileSync } from 'node:fs';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataError, type TableSchema } from '../../src/ml/data-sources.ts';
@@ -24,6 +26,19 @@ describe('parsing tables off the event loop', () => {
     expect(fromThread).toEqual(await parseTableHere(nd, req({ format: 'ndjson' })));
     expect(fromThread.columns[0]!).toMatchObject({ name: 'a', data: new Float32Array([1, 2.5, NaN]) });
     expect(fromThread.stats!.columns.a).toMatchObject({ count: 2, missing: 1 });
+  });
+
+  it('reads Parquet and Arrow in a thread as inline', async () => {
+    const x = Float64Array.from({ length: 1000 }, (_, i) => i / 8);
+    const s = Array.from({ length: 1000 }, (_, i) => `k${i % 5}`);
+    const pq = Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'x', data: x, type: 'DOUBLE' }, { name: 's', data: s, type: 'STRING' }] }));
+    const arrow = Buffer.from(tableToIPC(tableFromArrays({ x, s }), 'file'));
+    for (const [format, buf] of [['parquet', pq], ['arrow', arrow]] as const) {
+      const fromThread = await parseTable(buf, req({ format }), inThread);
+      expect(fromThread, format).toEqual(await parseTableHere(buf, req({ format })));
+      expect(fromThread.rows).toBe(1000);
+      expect(fromThread.columns.map((c) => c.type)).toEqual(['number', 'string']);
+    }
   });
 
   it('reports bad data from the thread as the same located DataError', async () => {
