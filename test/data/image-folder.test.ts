@@ -9,6 +9,7 @@ import { collectCore } from '../../activities/collect.ts';
 import type { ArtifactRef } from '../../src/core/plan.ts';
 import { loadMnist } from '../../src/ml/data-mnist.ts';
 import { writeImageFolder } from '../../src/ml/data-images.ts';
+import { getTf } from '../../src/ml/backend.ts';
 import { column, decodeDataset, isNumeric, type Dataset, type NumericColumn } from '../../src/ml/dataset.ts';
 import { collectInput, tempDir, testEnv } from './helpers.ts';
 import { runPlanFile } from './run-plan.ts';
@@ -73,6 +74,35 @@ describe('collect: a class-per-folder image tree', () => {
     expect(folder.evaluate!.outputs.passed).toBe(true);
     // Same digits, different row order (folders group them by class), so different splits: close, not equal.
     expect(Math.abs(a - b)).toBeLessThanOrEqual(0.03);
+  });
+
+  it('decodes JPEG (grey and RGB) too, close to the pixels it was written from', { timeout: 60_000 }, async () => {
+    const tf = getTf();
+    const node = (tf as unknown as { node: { encodeJpeg(t: unknown, format: string, quality: number): Promise<Uint8Array> } }).node;
+    const jpg = tempDir();
+    const want = column(mnist, 'image') as NumericColumn;
+    const labels = column(mnist, 'label') as NumericColumn;
+    for (let i = 0; i < 4; i++) {
+      mkdirSync(join(jpg, 'grey', `c${labels.data[i]}`), { recursive: true });
+      mkdirSync(join(jpg, 'rgb', `c${labels.data[i]}`), { recursive: true });
+      const grey = tf.tidy(() => tf.tensor3d(want.data.subarray(i * 784, (i + 1) * 784), [28, 28, 1]).mul(255).round().toInt());
+      const rgb = tf.tidy(() => tf.tile(grey, [1, 1, 3]));
+      writeFileSync(join(jpg, 'grey', `c${labels.data[i]}`, `${i}.jpg`), await node.encodeJpeg(grey, 'grayscale', 95));
+      writeFileSync(join(jpg, 'rgb', `c${labels.data[i]}`, `${i}.JPEG`), await node.encodeJpeg(rgb, 'rgb', 95));
+      tf.dispose([grey, rgb]);
+    }
+    const grey = await collect({ source: { type: 'imageFolder', path: 'grey', size: [28, 28] } }, jpg);
+    const rgb = await collect({ source: { type: 'imageFolder', path: 'rgb', size: [28, 28], channels: 3 } }, jpg);
+    expect(grey.rows).toBe(4);
+    expect((column(rgb, 'image') as NumericColumn).shape).toEqual([28, 28, 3]);
+    // JPEG is lossy: the mean error stays small (a wrong decode, e.g. transposed, would be ~0.2).
+    const g = column(grey, 'image') as NumericColumn;
+    const byFile = grey.classes!.flatMap((c) => [0, 1, 2, 3].filter((i) => `c${labels.data[i]}` === c));
+    let err = 0;
+    byFile.forEach((src, row) => {
+      for (let k = 0; k < 784; k++) err += Math.abs(g.data[row * 784 + k]! - want.data[src * 784 + k]!);
+    });
+    expect(err / (4 * 784)).toBeLessThan(0.02);
   });
 
   it('names a corrupt file, a wrong size or channel count, and scales with resize', { timeout: 60_000 }, async () => {

@@ -47,6 +47,10 @@ export const collect: StageKindDescriptor<'collect'> = {
     if (src.type === 'imageFolder' && stage.schema?.columns) {
       c.report.error(c.at('schema', 'columns'), 'collect.image-columns', 'an imageFolder source has fixed columns (`image`, `label`)', 'remove schema.columns; schema.label may only be `label`');
     }
+    const imageLabel = src.type === 'imageFolder' ? stage.schema?.label : undefined;
+    if (imageLabel !== undefined && imageLabel !== 'label') {
+      c.report.error(c.at('schema', 'label'), 'collect.label', `label \`${imageLabel}\` is not a column of an imageFolder source`, 'its label column is `label` (the class index): remove schema.label or write `label`');
+    }
     const cols = stage.schema?.columns?.map((col) => col.name) ?? [];
     const label = stage.schema?.label;
     if (label && cols.length && !cols.includes(label)) {
