@@ -15,6 +15,8 @@ import { column, isNumeric, type Dataset } from './dataset.ts';
 
 const IMAGE = /\.(png|jpe?g)$/i;
 export const DEFAULT_MAX_FILES = 100_000;
+/** The decoded pixels (float32) are held in memory: refuse a folder that needs more. */
+export const MAX_PIXEL_BYTES = 4 * 1024 ** 3;
 
 type DecodeImage = (content: Uint8Array, channels?: number) => ReturnType<Tf['zeros']>;
 
@@ -74,6 +76,13 @@ export async function loadImageFolder(
   const tf = getTf();
   const { files, classes } = await listImages(root, src.path, where, src.maxFiles ?? DEFAULT_MAX_FILES);
   const px = h * w * ch;
+  const need = files.length * px * 4;
+  if (need > MAX_PIXEL_BYTES) {
+    throw new DataError(
+      `${where}: ${files.length} images of ${h}x${w}x${ch} need ${(need / 1024 ** 3).toFixed(1)} GiB as float32, over the ${MAX_PIXEL_BYTES / 1024 ** 3} GiB ` +
+        'an imageFolder dataset may hold in memory; declare a smaller size with resize: true, or use fewer images',
+    );
+  }
   const images = new Float32Array(files.length * px);
   const labels = new Float32Array(files.length);
   for (const [i, f] of files.entries()) {

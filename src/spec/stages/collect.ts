@@ -1,4 +1,4 @@
-/** collect: reads a dataset from a file, a URL, MNIST or a generator. */
+/** collect: reads a dataset from a file (csv, json, ndjson, parquet, arrow), a URL, an image folder, MNIST or a generator. */
 import { suggest } from '../schema.ts';
 import type { ColumnarSource, CsvSource, JsonSource } from '../types.gen.ts';
 import { reportUrlCredentials, type StageKindDescriptor, type StageOf } from './descriptor.ts';
