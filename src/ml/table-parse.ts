@@ -1,5 +1,5 @@
-// Parsing a collected table (csv, json, ndjson) and computing its statistics. Both are
-// synchronous and take seconds on a big file (about 20 s for 30 MB of CSV on a busy 2-core
+// Parsing a collected table (csv, json, ndjson, parquet, arrow) and computing its statistics. Both
+// are CPU-bound and take seconds on a big file (about 20 s for 30 MB of CSV on a busy 2-core
 // machine), which would block the worker's event loop: no heartbeats, no answers to workflow
 // queries, no cancellation. Big inputs are therefore parsed in a worker thread
 // (table-parse-worker.ts), killed if the stage is cancelled; small ones inline, where a thread's
@@ -9,10 +9,11 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { computeStats } from './dataset-stats.ts';
 import { DataError, parseCsvTable, parseJsonTable, type TableSchema } from './data-sources.ts';
+import { parseColumnarTable } from './table-columnar.ts';
 import type { Dataset } from './dataset.ts';
 
 export interface TableRequest {
-  format: 'csv' | 'json' | 'ndjson';
+  format: 'csv' | 'json' | 'ndjson' | 'parquet' | 'arrow';
   csv?: { header?: boolean; delimiter?: string };
   schema?: TableSchema;
   onBadRows: 'fail' | 'drop';
@@ -24,12 +25,17 @@ export interface TableRequest {
 /** Inputs up to this size are parsed on the calling thread. */
 export const INLINE_MAX_BYTES = 1024 * 1024;
 
-/** The table with its statistics; throws DataError naming the row and column of bad data. */
-export function parseTableSync(buf: Buffer, r: TableRequest): Dataset {
+/**
+ * The table with its statistics, on this thread; throws DataError naming the row and column of
+ * bad data. (Async only because hyparquet's reader is; it does no I/O.)
+ */
+export async function parseTableHere(buf: Buffer, r: TableRequest): Promise<Dataset> {
   const t =
     r.format === 'csv'
       ? parseCsvTable(buf, r.csv ?? {}, r.schema, r.onBadRows, r.where, r.file)
-      : parseJsonTable(buf, r.format, r.schema, r.onBadRows, r.where, r.file);
+      : r.format === 'json' || r.format === 'ndjson'
+        ? parseJsonTable(buf, r.format, r.schema, r.onBadRows, r.where, r.file)
+        : await parseColumnarTable(buf, r.format, r.schema, r.onBadRows, r.where, r.file);
   t.dataset.stats = computeStats(t.dataset, t.dropped);
   return t.dataset;
 }
@@ -44,13 +50,13 @@ const BOOTSTRAP = `
     .catch((e) => { require('node:worker_threads').parentPort.postMessage({ ok: false, dataError: false, message: 'the parsing thread failed to start: ' + (e && e.message) }); });
 `;
 
-/** parseTableSync, in a worker thread when `buf` is big; `signal` stops the thread. */
+/** parseTableHere, in a worker thread when `buf` is big; `signal` stops the thread. */
 export async function parseTable(
   buf: Buffer,
   r: TableRequest,
   o: { signal?: AbortSignal; inlineMaxBytes?: number } = {},
 ): Promise<Dataset> {
-  if (buf.length <= (o.inlineMaxBytes ?? INLINE_MAX_BYTES)) return parseTableSync(buf, r);
+  if (buf.length <= (o.inlineMaxBytes ?? INLINE_MAX_BYTES)) return parseTableHere(buf, r);
   o.signal?.throwIfAborted();
   const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { buf, request: r } });
   return new Promise<Dataset>((resolve, reject) => {

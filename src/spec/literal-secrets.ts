@@ -5,7 +5,7 @@
  * workflow history. Diagnostics name the field and the header or parameter, never the value
  * (they are printed to CI logs).
  *
- * Where a spec carries them: a csv/json/ndjson collect source's `url` and `headers`, a monitor's
+ * Where a spec carries them: a file collect source's (csv, json, ndjson, parquet, arrow) `url` and `headers`, a monitor's
  * `onBreach.webhook`, and inside an activity stage's free-form `input` every string that starts
  * with http(s):// and every map under a key named `headers`.
  */

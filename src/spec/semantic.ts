@@ -1,7 +1,8 @@
 /**
  * Checks the schema cannot express: the DAG (unknown needs, cycles), references in `when` and
  * `${…}`, artifact types between stages, param defaults, cron and time zones, optimize targets,
- * credentials written into the file instead of `${secrets.NAME}` (literal-secrets.ts).
+ * credentials written into the file instead of `${secrets.NAME}` (literal-secrets.ts), and the
+ * column names a local csv/Parquet source's header can confirm (source-columns.ts).
  * Runs on schema-valid data only, so shapes can be trusted here.
  */
 import { Cron } from 'croner';
@@ -16,6 +17,7 @@ import { descriptorOf, stageOutputs } from './stages/index.ts';
 import type { Path } from './stages/descriptor.ts';
 import { checkLiteralSecrets } from './literal-secrets.ts';
 import { checkExpressionCost } from './expr-cost.ts';
+import { checkSourceColumns } from './source-columns.ts';
 import type { Param, Pipeline, Stage } from './types.gen.ts';
 
 export class Reporter {
@@ -41,6 +43,7 @@ export function semanticDiagnostics(spec: LoadedSpec, p: Pipeline): Diagnostic[]
     checkInputs(r, p);
   }
   checkStageRules(r, p, dagOk);
+  if (dagOk) checkSourceColumns(r, p, spec.file, (name) => bindInputs(p, stageNeeds(p), name));
   checkLiteralSecrets(r, spec.data, p);
   checkSchedule(r, p);
   return r.diagnostics;

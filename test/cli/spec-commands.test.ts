@@ -17,7 +17,7 @@ describe('mlpipe validate', () => {
   it('exits 0 for the example pipelines', () => {
     const r = mlpipe('validate', 'pipelines/');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/4 pipeline files valid/);
+    expect(r.out).toMatch(/5 pipeline files valid/);
   });
 
   it('exits 1 with a located error, the source line and a hint', () => {

@@ -1,13 +1,17 @@
-/** collect: reads a dataset from a file, a URL, MNIST or a generator. */
+/** collect: reads a dataset from a file (csv, json, ndjson, parquet, arrow), a URL, an image folder, MNIST or a generator. */
 import { suggest } from '../schema.ts';
-import type { CsvSource, JsonSource } from '../types.gen.ts';
+import type { ColumnarSource, CsvSource, JsonSource } from '../types.gen.ts';
 import { reportUrlCredentials, type StageKindDescriptor, type StageOf } from './descriptor.ts';
 
 type Source = StageOf<'collect'>['source'];
 
-/** A csv/json/ndjson source: a file or URL whose content can change under the same config. */
-export function isTableSource(src: Source): src is CsvSource | JsonSource {
-  return src.type === 'csv' || src.type === 'json' || src.type === 'ndjson';
+/** A csv/json/ndjson/parquet/arrow source: a file or URL whose content can change under the same config. */
+export function isTableSource(src: Source): src is CsvSource | JsonSource | ColumnarSource {
+  return src.type === 'csv' || src.type === 'json' || src.type === 'ndjson' || src.type === 'parquet' || src.type === 'arrow';
+}
+
+function leavesDir(path: string): boolean {
+  return path.startsWith('/') || path.split(/[\\/]/).includes('..');
 }
 
 export const collect: StageKindDescriptor<'collect'> = {
@@ -20,19 +24,32 @@ export const collect: StageKindDescriptor<'collect'> = {
   // time unless its content is pinned by `sha256`. Its dataset is content-addressed, so unchanged
   // data still makes every downstream stage a cache hit. (mnist and seeded synthetic data are
   // what their config says.)
-  cacheOffByDefault: (s) => isTableSource(s.source) && !s.source.sha256,
+  // (An image folder has no pin: it is read every time.)
+  cacheOffByDefault: (s) => (isTableSource(s.source) && !s.source.sha256) || s.source.type === 'imageFolder',
   check(stage, c) {
     const src = stage.source;
     if (isTableSource(src) && (src.path === undefined) === (src.url === undefined)) {
       c.report.error(c.at('source'), 'collect.path-or-url', `source of stage \`${c.name}\` needs exactly one of \`path\` and \`url\``);
     }
-    if (isTableSource(src) && src.path !== undefined && (src.path.startsWith('/') || src.path.split(/[\\/]/).includes('..'))) {
+    if ((isTableSource(src) || src.type === 'imageFolder') && src.path !== undefined && leavesDir(src.path)) {
       c.report.error(
         c.at('source', 'path'),
         'collect.path-escape',
         `path \`${src.path}\` leaves the pipeline's directory`,
         'use a path relative to the pipeline file, without `..`',
       );
+    }
+    stage.schema?.columns?.forEach((col, i) => {
+      if (col.shape && (col.type === 'string' || col.type === 'category')) {
+        c.report.error(c.at('schema', 'columns', i, 'shape'), 'collect.shape-type', `column \`${col.name}\` is ${col.type}: only number, integer and boolean columns have a shape`, 'use type: number');
+      }
+    });
+    if (src.type === 'imageFolder' && stage.schema?.columns) {
+      c.report.error(c.at('schema', 'columns'), 'collect.image-columns', 'an imageFolder source has fixed columns (`image`, `label`)', 'remove schema.columns; schema.label may only be `label`');
+    }
+    const imageLabel = src.type === 'imageFolder' ? stage.schema?.label : undefined;
+    if (imageLabel !== undefined && imageLabel !== 'label') {
+      c.report.error(c.at('schema', 'label'), 'collect.label', `label \`${imageLabel}\` is not a column of an imageFolder source`, 'its label column is `label` (the class index): remove schema.label or write `label`');
     }
     const cols = stage.schema?.columns?.map((col) => col.name) ?? [];
     const label = stage.schema?.label;
