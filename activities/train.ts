@@ -10,7 +10,7 @@ import { sha256Hex } from '../src/hash.ts';
 import { type ArtifactRef, isArtifactRef, type JsonValue, type StageActivityInput, type StageResult } from '../src/core/plan.ts';
 import { backendInfo, selectBackend, type BackendPreference } from '../src/ml/backend.ts';
 import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel, type Checkpoint } from '../src/ml/checkpoint.ts';
-import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
+import { featureColumns, featureTensor, isNumeric, labelVector, rowPlace, size, splitIndices, type Dataset } from '../src/ml/dataset.ts';
 import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type FitOptions } from '../src/ml/fit.ts';
 import { buildModel, ModelSpecError } from '../src/ml/model.ts';
 import type { LossName, MetricName, TrainModelSpec } from '../src/ml/model-spec.ts';
@@ -88,16 +88,35 @@ function labelsFor(loss: LossName, y: Float32Array, k: number): ArrayData {
   return { data: y, shape: [n, 1] };
 }
 
-function checkFinite(ds: Dataset, x: ArrayData, at: string): void {
+/**
+ * The first missing or infinite feature, named by its source place (file, line or row, column):
+ * `rows` are the dataset rows the tensor was built from.
+ */
+function checkFinite(ds: Dataset, x: ArrayData, rows: ArrayLike<number>, at: string): void {
   for (let i = 0; i < x.data.length; i++) {
     if (!Number.isFinite(x.data[i]!)) {
       const width = x.data.length / x.shape[0]!;
+      const sample = Math.floor(i / width);
+      const { name, item } = featureAt(ds, i % width);
+      const value = x.data[i]!;
       invalid(
-        `${at}: the features hold a missing or infinite value (sample ${Math.floor(i / width) + 1}, value ${i % width}); ` +
-          `add an impute step to preprocess (feature columns: ${ds.columns.filter((c) => c.name !== ds.label).map((c) => c.name).join(', ')})`,
+        `${at}: ${rowPlace(ds, rows[sample]!)}, column ${JSON.stringify(name)}${item}: the feature is ${Number.isNaN(value) ? 'missing (NaN)' : String(value)} ` +
+          `when it reaches training (training sample ${sample + 1}); fix the row, or add an impute step to preprocess ` +
+          `(feature columns: ${featureColumns(ds).map((c) => c.name).join(', ')})`,
       );
     }
   }
+}
+
+/** Which feature column (and item of a tensor column) holds position k of a feature row. */
+function featureAt(ds: Dataset, k: number): { name: string; item: string } {
+  let o = 0;
+  for (const c of featureColumns(ds)) {
+    const w = isNumeric(c) ? size(c.shape) : 1;
+    if (k < o + w) return { name: c.name, item: w > 1 ? ` item ${k - o}` : '' };
+    o += w;
+  }
+  return { name: '?', item: '' };
 }
 
 function balancedWeights(y: Float32Array, k: number): Record<number, number> {
@@ -184,7 +203,7 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     trainIdx = trainIdx.subarray(0, trainIdx.length - nVal);
   }
   const x = featureTensor(ds, trainIdx);
-  checkFinite(ds, x, at);
+  checkFinite(ds, x, trainIdx, at);
   const yRaw = labelVector(ds, trainIdx);
   const classification = CLASSIFICATION.has(cfg.loss);
   const k = classification ? numClasses(ds, labelVector(ds)) : 1;

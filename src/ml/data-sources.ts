@@ -114,6 +114,8 @@ export async function readSourceBytes(
 export interface RawRow {
   values: Record<string, unknown>;
   place: string;
+  /** Its line (csv, ndjson) or 1-based row (json array, parquet, arrow) in the source: the dataset's origin. */
+  at: number;
 }
 
 /**
@@ -159,6 +161,7 @@ export function buildTable(
   where: string,
   file: string,
   known?: Map<string, ColumnType>,
+  unit: 'line' | 'row' = 'row',
 ): TableResult {
   const specs = schema?.columns ?? inferSchema(names, rows, schema?.label, known);
   for (const s of specs) {
@@ -173,6 +176,7 @@ export function buildTable(
     throw new DataError(`${where}: schema.label ${JSON.stringify(schema.label)} is not a declared column; add it to schema.columns`);
   }
   const kept: Value[][] = [];
+  const keptAt: number[] = [];
   let dropped = 0;
   for (const r of rows) {
     const out: Value[] = [];
@@ -193,6 +197,7 @@ export function buildTable(
       throw new DataError(bad);
     }
     kept.push(out);
+    keptAt.push(r.at);
   }
   if (kept.length === 0) throw new DataError(`${where}: ${file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
   const columns: Column[] = specs.map((s, j) => {
@@ -215,7 +220,8 @@ export function buildTable(
     kept.forEach((r, i) => (data[i] = r[j] === null ? NaN : (r[j] as number)));
     return { name: s.name, type: s.type, shape: [], data, nullable: s.nullable };
   });
-  return { dataset: { rows: kept.length, columns, label: schema?.label }, dropped };
+  const origin = { file, unit, at: Uint32Array.from(keptAt) };
+  return { dataset: { rows: kept.length, columns, label: schema?.label, origin }, dropped };
 }
 
 export function parseCsvTable(
@@ -253,16 +259,16 @@ export function parseCsvTable(
     names.forEach((n, j) => (values[n] = r.record[j]));
     const place = `row ${i + 1} (line ${r.info.lines})`;
     if (r.record.length !== names.length) {
-      if (onBadRows === 'drop') return { values: { __bad: true }, place };
+      if (onBadRows === 'drop') return { values: { __bad: true }, place, at: r.info.lines };
       throw new DataError(
         `${where}: ${file} ${place}: has ${r.record.length} fields, the header has ${names.length}. ` +
           'Fix the row, or set onBadRows: drop to skip such rows',
       );
     }
-    return { values, place };
+    return { values, place, at: r.info.lines };
   });
   const good = rows.filter((r) => !r.values.__bad);
-  const res = buildTable(names, good, schema, onBadRows, where, file);
+  const res = buildTable(names, good, schema, onBadRows, where, file, undefined, 'line');
   return { ...res, dropped: res.dropped + rows.length - good.length };
 }
 
@@ -276,12 +282,12 @@ export function parseJsonTable(
 ): TableResult {
   const rows: RawRow[] = [];
   let dropped = 0;
-  const addObject = (o: unknown, place: string) => {
+  const addObject = (o: unknown, place: string, at: number) => {
     if (typeof o !== 'object' || o === null || Array.isArray(o)) {
       if (onBadRows === 'drop') return void dropped++;
       throw new DataError(`${where}: ${file} ${place} is not a JSON object; each row must be an object of column values`);
     }
-    rows.push({ values: o as Record<string, unknown>, place });
+    rows.push({ values: o as Record<string, unknown>, place, at });
   };
   const text = buf.toString('utf8');
   if (format === 'json') {
@@ -292,7 +298,7 @@ export function parseJsonTable(
       throw new DataError(`${where}: ${file} is not valid JSON: ${(e as Error).message}`);
     }
     if (!Array.isArray(doc)) throw new DataError(`${where}: ${file} must hold a JSON array of row objects`);
-    doc.forEach((o, i) => addObject(o, `row ${i + 1}`));
+    doc.forEach((o, i) => addObject(o, `row ${i + 1}`, i + 1));
   } else {
     text.split('\n').forEach((line, i) => {
       if (line.trim() === '') return;
@@ -303,11 +309,11 @@ export function parseJsonTable(
         if (onBadRows === 'drop') return void dropped++;
         throw new DataError(`${where}: ${file} line ${i + 1} is not valid JSON (${(e as Error).message}); fix it or set onBadRows: drop`);
       }
-      addObject(o, `line ${i + 1}`);
+      addObject(o, `line ${i + 1}`, i + 1);
     });
   }
   const names = schema?.columns?.map((c) => c.name) ?? [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
   // A declared column absent from one object is a missing value, not a schema error.
-  const res = buildTable(names, rows, schema, onBadRows, where, file);
+  const res = buildTable(names, rows, schema, onBadRows, where, file, undefined, format === 'ndjson' ? 'line' : 'row');
   return { ...res, dropped: res.dropped + dropped };
 }

@@ -27,6 +27,18 @@ export interface TextColumn {
 }
 export type Column = NumericColumn | TextColumn;
 
+/**
+ * Where each row came from, so a bad value found later (an expectation, a NaN reaching training)
+ * names the source file and line: `at[r]` is row r's CSV or NDJSON line (`unit: 'line'`) or its
+ * 1-based row in a JSON array, Parquet or Arrow file (`unit: 'row'`). Kept through row selection,
+ * splits (index lists) and augmentation (a copy points at its original).
+ */
+export interface RowOrigin {
+  file: string;
+  unit: 'line' | 'row';
+  at: Uint32Array;
+}
+
 export interface Dataset {
   rows: number;
   columns: Column[];
@@ -37,6 +49,22 @@ export interface Dataset {
   /** Row indices of each split. */
   splits?: Partial<Record<SplitName, Uint32Array>>;
   stats?: DatasetStats;
+  origin?: RowOrigin;
+}
+
+/** Row r's place in its source (`data.csv line 7`, `data.parquet row 7`); `row r+1` without an origin. */
+export function rowPlace(ds: Pick<Dataset, 'origin'>, r: number): string {
+  const o = ds.origin;
+  if (!o || r >= o.at.length) return `row ${r + 1}`;
+  return `${o.file} ${o.unit} ${o.at[r]}`;
+}
+
+/** The origin of rows `idx` (undefined without one). */
+export function takeOrigin(origin: RowOrigin | undefined, idx: ArrayLike<number>): RowOrigin | undefined {
+  if (!origin) return undefined;
+  const at = new Uint32Array(idx.length);
+  for (let i = 0; i < idx.length; i++) at[i] = origin.at[idx[i]!]!;
+  return { ...origin, at };
 }
 
 /** A dataset of square one-channel images (`image`, side×side×1, values in [0, 1]) and integer `label`s. */
@@ -81,7 +109,7 @@ export function takeRows(ds: Dataset, idx: ArrayLike<number>): Dataset {
     for (let i = 0; i < n; i++) values[i] = c.values[idx[i]!]!;
     return { ...c, values };
   });
-  return { rows: n, columns, label: ds.label, classes: ds.classes };
+  return { rows: n, columns, label: ds.label, classes: ds.classes, origin: takeOrigin(ds.origin, idx) };
 }
 
 /** Feature columns: every column but the label. */
@@ -166,6 +194,8 @@ interface DatasetHeader {
   columns: ColumnHeader[];
   splits?: Partial<Record<SplitName, number>>;
   stats?: DatasetStats;
+  /** Row origins: the file, the unit and the buffer holding one Uint32 per row. */
+  origin?: { file: string; unit: 'line' | 'row'; part: number };
 }
 
 function bytes(a: Float32Array | Uint32Array): Uint8Array {
@@ -189,6 +219,11 @@ export function encodeDataset(ds: Dataset): Buffer {
       splits[s] = buffers.length - 1;
     }
   }
+  let origin: DatasetHeader['origin'];
+  if (ds.origin && ds.origin.at.length === ds.rows) {
+    buffers.push(bytes(ds.origin.at));
+    origin = { file: ds.origin.file, unit: ds.origin.unit, part: buffers.length - 1 };
+  }
   const header: DatasetHeader = {
     format: 'mlpipe-dataset/v1',
     rows: ds.rows,
@@ -197,6 +232,7 @@ export function encodeDataset(ds: Dataset): Buffer {
     columns,
     splits: ds.splits ? splits : undefined,
     stats: ds.stats,
+    origin,
   };
   return encodeBundle(header, buffers);
 }
@@ -224,5 +260,10 @@ export function decodeDataset(buf: Buffer): Dataset {
       }
     }
   }
-  return { rows: h.rows, columns, label: h.label, classes: h.classes, splits, stats: h.stats };
+  let origin: RowOrigin | undefined;
+  if (h.origin) {
+    const b = buffers[h.origin.part]!;
+    origin = { file: h.origin.file, unit: h.origin.unit, at: new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4) };
+  }
+  return { rows: h.rows, columns, label: h.label, classes: h.classes, splits, stats: h.stats, origin };
 }

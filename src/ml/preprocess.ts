@@ -3,7 +3,7 @@
 // Transform; `applyTransform` replays exactly those fitted steps on new rows at serving time, so
 // training and serving see identical features. Row steps (shuffle, split, augment) only shape
 // the training data and are not part of the transform.
-import { type Column, column, type Dataset, featureTensor, isNumeric, type NumericColumn, size, type SplitName, type TextColumn } from './dataset.ts';
+import { type Column, column, type Dataset, featureTensor, isNumeric, type NumericColumn, size, type SplitName, takeOrigin, type TextColumn } from './dataset.ts';
 import { Rng, permutation } from './data-rng.ts';
 import { DataError, type ColumnSpec } from './data-sources.ts';
 import { checkRows } from './input-check.ts';
@@ -374,7 +374,9 @@ function augment(ds: Dataset, step: Extract<PreprocessStep, { type: 'augment' }>
   newTrain.set(added, train.length);
   // Mix the copies into the train order so batches are not all-augmented at the end.
   new Rng((step.seed ?? 0) + 1).shuffle(newTrain);
-  return { ...ds, rows: ds.rows + extra, columns, splits: { ...ds.splits, train: newTrain } };
+  // a copy's origin is its original's, so a bad value in it still names the source line
+  const origin = ds.origin && takeOrigin(ds.origin, [...Array.from({ length: ds.rows }, (_, i) => i), ...newRows]);
+  return { ...ds, rows: ds.rows + extra, columns, splits: { ...ds.splits, train: newTrain }, origin };
 }
 
 /**

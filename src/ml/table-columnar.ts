@@ -60,7 +60,7 @@ async function parquetRows(buf: Buffer, where: string, file: string): Promise<{ 
         'Write it with snappy, gzip, brotli or no compression (pandas: df.to_parquet(path), the default)',
     );
   }
-  return { names, rows: objects.map((o, i) => ({ values: rowOf(names, (n) => o[n]), place: `row ${i + 1}` })) };
+  return { names, rows: objects.map((o, i) => ({ values: rowOf(names, (n) => o[n]), place: `row ${i + 1}`, at: i + 1 })) };
 }
 
 function arrowRows(buf: Buffer, where: string, file: string): { names: string[]; rows: RawRow[] } {
@@ -83,7 +83,7 @@ function arrowRows(buf: Buffer, where: string, file: string): { names: string[];
   const cols = names.map((n) => table.getChild(n)!);
   const rows: RawRow[] = [];
   for (let i = 0; i < table.numRows; i++) {
-    rows.push({ values: rowOf(names, (_n, j) => cols[j]!.get(i)), place: `row ${i + 1}` });
+    rows.push({ values: rowOf(names, (_n, j) => cols[j]!.get(i)), place: `row ${i + 1}`, at: i + 1 });
   }
   return { names, rows };
 }
