@@ -10,7 +10,9 @@ import { DataError, readSourceBytes } from '../src/ml/data-sources.ts';
 import { parseTable } from '../src/ml/table-parse.ts';
 import { generateSynthetic } from '../src/ml/synthetic.ts';
 import { resolveInside } from '../src/artifacts/paths.ts';
-import { mapError, stageConfig, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
+import { evaluateExpectations, failureMessage, type ExpectationSummary } from '../src/ml/expectations.ts';
+import { updateRunReport } from '../src/ml/report.ts';
+import { invalid, mapError, readDataset, stageConfig, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 import type { HeartbeatDetails } from '../src/temporal/progress.ts';
 
@@ -92,10 +94,28 @@ export async function collectCore(input: StageActivityInput, env: StageEnv): Pro
     };
     return await withHeartbeats(env, beat, async () => {
       const ds = await collectDataset(cfg, input.location, where(input), env.signal, onPhase);
+      const droppedRows = ds.stats?.droppedRows ?? 0;
+      let expectations: ExpectationSummary | undefined;
+      if (cfg.expect?.length) {
+        onPhase(`checking ${cfg.expect.length} expectations`);
+        const refInput = input.inputs.reference;
+        const reference = refInput ? await readDataset(env.store, refInput) : undefined;
+        expectations = evaluateExpectations(ds, cfg.expect, reference, where(input));
+      }
+      // the report shows the data checks (a failed run's too: that is when they matter)
+      if (expectations || droppedRows) {
+        await updateRunReport(input.run, env.store, { data: { stage: input.stage, rows: ds.rows, droppedRows, expectations: expectations?.results } });
+      }
+      const failed = expectations && failureMessage(expectations, where(input));
+      if (failed) invalid(failed);
       onPhase(`storing ${ds.rows} rows`);
       const ref = await writeDataset(env.store, ds, input, env);
       // rows dropped by onBadRows: drop are a result the user should see, not only in the artifact
-      const outputs: Record<string, JsonValue> = { dataset: { ...ref }, rows: ds.rows, droppedRows: ds.stats?.droppedRows ?? 0 };
+      const outputs: Record<string, JsonValue> = { dataset: { ...ref }, rows: ds.rows, droppedRows };
+      if (expectations) {
+        const { passed, failed: f, results } = expectations;
+        outputs.expectations = { passed, failed: f, results: results as unknown as JsonValue[] };
+      }
       return { outputs };
     });
   } catch (e) {

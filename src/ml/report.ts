@@ -13,6 +13,7 @@ import { runDirName, runDirNames } from '../artifacts/run-dir.ts';
 import type { ArtifactRecord, ArtifactStore } from '../artifacts/store.ts';
 import { mlpipeHome } from '../home.ts';
 import { redactValue, secretsInUse } from '../redaction.ts';
+import type { ExpectationResult } from './expectations.ts';
 import { esc, heatmap, lineChart, lineageGraph } from './report-svg.ts';
 
 export interface TrainingSection {
@@ -40,11 +41,20 @@ export interface EvaluationSection {
   cachedFrom?: string;
 }
 
+/** A collect stage's data checks: rows kept and dropped, and its expectations' results. */
+export interface DataSection {
+  stage: string;
+  rows: number;
+  droppedRows: number;
+  expectations?: ExpectationResult[];
+}
+
 export interface RunReportData {
   run: RunContext;
   updatedAt: string;
   training: Record<string, TrainingSection>;
   evaluation: Record<string, EvaluationSection>;
+  data?: Record<string, DataSection>;
   lineage: ArtifactRecord[];
 }
 
@@ -54,6 +64,7 @@ interface SectionFile {
   updatedAt: string;
   training?: TrainingSection;
   evaluation?: EvaluationSection;
+  data?: DataSection;
 }
 
 export function runDir(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -89,11 +100,11 @@ export function oldReportPath(workflowId: string, env: NodeJS.ProcessEnv = proce
 export async function updateRunReport(
   run: RunContext,
   store: ArtifactStore,
-  add: { training?: TrainingSection; evaluation?: EvaluationSection },
+  add: { training?: TrainingSection; evaluation?: EvaluationSection; data?: DataSection },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   const updatedAt = new Date().toISOString();
-  for (const [kind, section] of [['training', add.training], ['evaluation', add.evaluation]] as const) {
+  for (const [kind, section] of [['training', add.training], ['evaluation', add.evaluation], ['data', add.data]] as const) {
     if (!section) continue;
     // whatever a section quotes (class names from the data, a reason from an error) holds no secret
     const file = redactValue<SectionFile>({ run, updatedAt, [kind]: section }, secretsInUse());
@@ -115,8 +126,9 @@ export async function fetchRunReport(workflowId: string, store: ArtifactStore, e
     .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
   const last = files.at(-1);
   if (!last) return null;
-  const data: RunReportData = { run: last.run, updatedAt: last.updatedAt, training: {}, evaluation: {}, lineage: await store.list(workflowId) };
+  const data: RunReportData = { run: last.run, updatedAt: last.updatedAt, training: {}, evaluation: {}, data: {}, lineage: await store.list(workflowId) };
   for (const f of files) {
+    if (f.data) data.data![f.data.stage] = f.data;
     if (f.training) data.training[f.training.stage] = f.training;
     if (f.evaluation) data.evaluation[f.evaluation.stage] = f.evaluation;
   }
@@ -150,6 +162,7 @@ export function renderReport(d: RunReportData): string {
     `<p>Pipeline <b>${esc(d.run.pipeline)}</b> · run id <code>${esc(d.run.runId)}</code> · plan <code>${esc(d.run.planHash.slice(0, 12))}</code>` +
       (d.run.gitSha ? ` · git <code>${esc(d.run.gitSha.slice(0, 12))}</code>` : '') + ` · updated ${esc(d.updatedAt)}</p>`,
   );
+  for (const s of Object.values(d.data ?? {})) out.push(...dataSection(s));
   for (const t of Object.values(d.training)) {
     const epochs = t.history.map((h) => h.logs);
     const series = (k: string) => epochs.map((l) => l[k] ?? null);
@@ -218,4 +231,27 @@ export function renderReport(d: RunReportData): string {
   }
   out.push('</body></html>');
   return out.join('\n');
+}
+
+/** A collect stage's rows, dropped rows and expectations as a table. */
+function dataSection(s: DataSection): string[] {
+  const failed = s.expectations?.filter((r) => !r.passed) ?? [];
+  const errors = failed.filter((r) => r.severity === 'error').length;
+  const verdict = !s.expectations ? '' : errors ? ' — <span class="fail">expectations failed</span>' : ' — <span class="pass">expectations met</span>';
+  const out = [
+    `<h2>Data: ${esc(s.stage)}${verdict}</h2>`,
+    `<p>${s.rows} rows · ${s.droppedRows} dropped as bad (onBadRows: drop)` +
+      (s.expectations ? ` · ${s.expectations.length - failed.length} of ${s.expectations.length} expectations passed` : '') + '</p>',
+  ];
+  if (!s.expectations?.length) return out;
+  out.push('<table><tr><th>column</th><th>rule</th><th>severity</th><th>expected</th><th>observed</th><th>failing rows</th><th>e.g.</th><th></th></tr>');
+  for (const r of s.expectations) {
+    const state = r.passed ? '<td class="pass">ok</td>' : `<td class="fail">${r.severity === 'error' ? 'FAILED' : 'warning'}</td>`;
+    out.push(
+      `<tr><td>${esc(r.column ?? '–')}</td><td>${esc(r.rule)}</td><td>${esc(r.severity)}</td><td>${esc(r.expected)}</td><td>${esc(r.observed)}</td>` +
+        `<td>${r.failingRows}</td><td>${r.places.map(esc).join('<br>')}</td>${state}</tr>`,
+    );
+  }
+  out.push('</table>');
+  return out;
 }

@@ -91,6 +91,14 @@ function collectColumns(
   if (label && !declared && !header.includes(label)) {
     r.error(at('schema', 'label'), 'collect.label', `label \`${label}\` is not a column of ${src.path}`, mean(label, header));
   }
+  // expectations' columns (declared columns are checked by the collect descriptor)
+  if (!declared) {
+    stage.expect?.forEach((e, i) => {
+      if (e.column !== undefined && !header.includes(e.column)) {
+        r.error(at('expect', i, 'column'), 'collect.expect-column', `column \`${e.column}\` is not a column of ${src.path}`, mean(e.column, header));
+      }
+    });
+  }
   return { columns, header, file: src.path };
 }
 

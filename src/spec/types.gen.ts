@@ -55,6 +55,10 @@ export type CollectStage = StageCommon & {
    * A row that does not fit the schema: `fail` the stage naming its row and column, or `drop` it (counted).
    */
   onBadRows?: 'fail' | 'drop';
+  /**
+   * Checks on the collected rows, evaluated before the dataset is stored: a failing `error` rule fails the stage naming the column, the rule, the observed value and up to five offending rows (file, line or row, column); `warn` rules are recorded. The counts are the stage's `expectations` output.
+   */
+  expect?: Expectation[];
 };
 /**
  * A stage name: lower-case letters, digits and `_`, starting with a letter (usable as `stages.<name>` in expressions).
@@ -1958,6 +1962,80 @@ export interface Column {
    * @minItems 1
    */
   shape?: number[];
+}
+/**
+ * One check on the collected dataset: `column` plus exactly one rule (`range`, `values`, `unique`, `nullShare`, `distribution`), or `rows` alone; with its `severity`.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "Expectation".
+ */
+export interface Expectation {
+  /**
+   * The column the rule checks; every rule but `rows` needs one.
+   */
+  column?: string;
+  /**
+   * Every present value of the column (every item of an array column) lies within `min`..`max`; missing values are left to `nullShare`.
+   */
+  range?: {
+    /**
+     * The smallest value allowed (inclusive).
+     */
+    min?: number;
+    /**
+     * The largest value allowed (inclusive).
+     */
+    max?: number;
+  };
+  /**
+   * The allowed values: a present value outside this set fails (numbers compare as numbers, text as text).
+   *
+   * @minItems 1
+   */
+  values?: (string | number | boolean)[];
+  /**
+   * No two rows share a value of the column (missing values are not compared).
+   */
+  unique?: true;
+  /**
+   * At most this share of the column's values is missing (empty, `NA`, `NaN`, `null`; an array column's row counts when any item is).
+   */
+  nullShare?: {
+    /**
+     * The largest share (0–1) of rows whose value is missing.
+     */
+    max: number;
+  };
+  /**
+   * The dataset's row count (after `onBadRows: drop`) lies within `min`..`max`. Takes no `column`.
+   */
+  rows?: {
+    /**
+     * The smallest row count allowed (inclusive).
+     */
+    min?: number;
+    /**
+     * The largest row count allowed (inclusive).
+     */
+    max?: number;
+  };
+  /**
+   * The numeric column's distribution against the same column of the reference dataset, the stage's `inputs.reference` (an upstream stage's dataset).
+   */
+  distribution?: {
+    /**
+     * `psi`: population stability index over 10 bins at the reference's deciles; `ks`: the two-sample Kolmogorov–Smirnov statistic. The same code as monitor's drift tests.
+     */
+    test?: 'psi' | 'ks';
+    /**
+     * Fails when the statistic is above this (PSI: 0.1–0.25 are common; KS: 0.1).
+     */
+    max: number;
+  };
+  /**
+   * `error`: a failure fails the stage (not retried: the data is wrong); `warn`: it is recorded in the stage's outputs and the run report, and the stage goes on.
+   */
+  severity?: 'error' | 'warn';
 }
 /**
  * What a train stage trains and how; optimize trials override parts of it.

@@ -1,7 +1,7 @@
 /** collect: reads a dataset from a file (csv, json, ndjson, parquet, arrow), a URL, an image folder, MNIST or a generator. */
 import { suggest } from '../schema.ts';
 import type { ColumnarSource, CsvSource, JsonSource } from '../types.gen.ts';
-import { reportUrlCredentials, type StageKindDescriptor, type StageOf } from './descriptor.ts';
+import { type CheckContext, reportUrlCredentials, type StageKindDescriptor, type StageOf } from './descriptor.ts';
 
 type Source = StageOf<'collect'>['source'];
 
@@ -16,8 +16,9 @@ function leavesDir(path: string): boolean {
 
 export const collect: StageKindDescriptor<'collect'> = {
   kind: 'collect',
-  inputs: {},
-  outputs: () => ({ dataset: 'dataset', rows: 'number', droppedRows: 'number' }),
+  // the reference a `distribution` expectation compares with: an upstream stage's dataset
+  inputs: { reference: { kind: 'dataset', required: false, onlyNamed: true } },
+  outputs: (s) => ({ dataset: 'dataset', rows: 'number', droppedRows: 'number', ...(s.expect?.length ? { expectations: 'object' as const } : {}) }),
   defaultStartToClose: '10m',
   cacheable: true,
   // The step cache (keyed by config) would serve yesterday's data: a file or URL is read every
@@ -64,8 +65,51 @@ export const collect: StageKindDescriptor<'collect'> = {
     }
     if (new Set(cols).size !== cols.length)
       c.report.error(c.at('schema', 'columns'), 'collect.duplicate-column', 'columns must have distinct names');
+    checkExpectations(stage, c, cols);
     reportUrlCredentials(c, c.at('source', 'url'), 'url' in src ? src.url : undefined);
   },
   // where a worker with its own checkout (`mlpipe worker --repo-root`) finds the same files
   compile: (_s, c) => ({ location: { baseDir: c.baseDir, ...(c.repoDir !== undefined ? { repoDir: c.repoDir } : {}) } }),
 };
+
+const RULES = ['range', 'values', 'unique', 'nullShare', 'rows', 'distribution'] as const;
+
+/** One rule per expectation, a column for every rule but `rows`, a declared column, a reference for `distribution`. */
+function checkExpectations(stage: StageOf<'collect'>, c: CheckContext, declared: string[]): void {
+  const named = c.pipeline.stages[c.name]?.inputs ?? {};
+  stage.expect?.forEach((e, i) => {
+    const rules = RULES.filter((k) => e[k] !== undefined);
+    if (rules.length !== 1) {
+      c.report.error(
+        c.at('expect', i),
+        'collect.expect-rule',
+        rules.length ? `this expectation states ${rules.length} rules (${rules.join(', ')})` : 'this expectation states no rule',
+        `give exactly one of ${RULES.join(', ')}; write one list item per rule`,
+      );
+      return;
+    }
+    const rule = rules[0]!;
+    if (rule === 'rows' && e.column !== undefined) {
+      c.report.error(c.at('expect', i, 'column'), 'collect.expect-column', 'a `rows` expectation counts the whole dataset and takes no column', 'remove `column`');
+    } else if (rule !== 'rows' && e.column === undefined) {
+      c.report.error(c.at('expect', i), 'collect.expect-column', `a \`${rule}\` expectation needs the \`column\` it checks`, 'add `column: <name>`');
+    } else if (e.column !== undefined && declared.length && !declared.includes(e.column)) {
+      const s = suggest(e.column, declared);
+      c.report.error(c.at('expect', i, 'column'), 'collect.expect-column', `column \`${e.column}\` is not a declared column`, s ? `did you mean \`${s}\`?` : `declared: ${declared.join(', ')}`);
+    }
+    if (e.range && e.range.min !== undefined && e.range.max !== undefined && e.range.min > e.range.max) {
+      c.report.error(c.at('expect', i, 'range'), 'collect.expect-range', `min ${e.range.min} is above max ${e.range.max}`, 'swap them');
+    }
+    if (e.rows && e.rows.min !== undefined && e.rows.max !== undefined && e.rows.min > e.rows.max) {
+      c.report.error(c.at('expect', i, 'rows'), 'collect.expect-range', `min ${e.rows.min} is above max ${e.rows.max}`, 'swap them');
+    }
+    if (rule === 'distribution' && !named.reference) {
+      c.report.error(
+        c.at('expect', i, 'distribution'),
+        'collect.expect-reference',
+        'a `distribution` expectation compares with a reference dataset, and this stage names none',
+        'add `inputs: { reference: <stage> }` naming an upstream stage whose dataset is the reference (and list it in `needs`)',
+      );
+    }
+  });
+}

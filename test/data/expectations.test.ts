@@ -1,0 +1,174 @@
+// Expectations (collect's `expect:`) and row origins: every rule's verdict with the source rows
+// that break it, through the real collect activity (files on disk, the local artifact store, the
+// run report), and a NaN that reaches training named by file, line and column.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { collectCore } from '../../activities/collect.ts';
+import { preprocessCore } from '../../activities/preprocess.ts';
+import { trainCore } from '../../activities/train.ts';
+import type { JsonObject } from '../../src/core/plan.ts';
+import { decodeDataset, rowPlace } from '../../src/ml/dataset.ts';
+import { ks, psi } from '../../src/ml/drift.ts';
+import { evaluateExpectations } from '../../src/ml/expectations.ts';
+import type { TableSchema } from '../../src/ml/data-sources.ts';
+import { parseTableHere } from '../../src/ml/table-parse.ts';
+import { reportPath } from '../../src/ml/report.ts';
+import { outputsText } from '../../src/temporal/outputs-text.ts';
+import { collectInput, stageInput, tempDir, testEnv } from './helpers.ts';
+import { ref } from './pipeline-helpers.ts';
+
+// line 1 is the header; line 4 is blank-free, so csv line n is row n-1
+const CSV = ['id,age,kind,income', '1,34,a,100', '2,-3,b,', '3,150,c,300', '2,40,a,', '5,41,b,500', '6,42,a,600'].join('\n');
+
+async function table(text: string, file = 'people.csv', format: 'csv' | 'ndjson' = 'csv', schema?: TableSchema) {
+  return parseTableHere(Buffer.from(text), { format, onBadRows: 'drop', where: 'collect stage "data"', file, schema });
+}
+
+describe('expectations: each rule on a parsed csv', () => {
+  it('passes what holds and names the source lines of what does not', async () => {
+    const ds = await table(CSV);
+    const s = evaluateExpectations(
+      ds,
+      [
+        { column: 'age', range: { min: 0, max: 120 } },
+        { column: 'kind', values: ['a', 'b'] },
+        { column: 'id', unique: true },
+        { column: 'income', nullShare: { max: 0.1 } },
+        { rows: { min: 3, max: 10 } },
+        { column: 'age', range: { min: -10 } },
+      ],
+      undefined,
+      'collect stage "data"',
+    );
+    const [range, values, unique, nulls, rows, loose] = s.results;
+    expect(range).toMatchObject({ rule: 'range', column: 'age', passed: false, failingRows: 2, observed: 'min -3, max 150' });
+    expect(range!.places).toEqual(['people.csv line 3, column "age"', 'people.csv line 4, column "age"']);
+    expect(values).toMatchObject({ passed: false, failingRows: 1, observed: 'other values: "c"', places: ['people.csv line 4, column "kind"'] });
+    expect(unique).toMatchObject({ passed: false, failingRows: 1, places: ['people.csv line 5, column "id"'] });
+    expect(nulls).toMatchObject({ passed: false, failingRows: 2, observed: '0.333333 missing (2 of 6 rows)' });
+    expect(nulls!.places).toEqual(['people.csv line 3, column "income"', 'people.csv line 5, column "income"']);
+    expect(rows).toMatchObject({ passed: true, observed: '6 rows' });
+    expect(loose).toMatchObject({ passed: true });
+    expect(s.passed).toBe(2);
+    expect(s.failed).toBe(4);
+  });
+
+  it('keeps the source lines of rows after dropped ones, and ndjson lines', async () => {
+    // line 3 is bad (a text age) and dropped: the row after it is still line 4
+    const schema: TableSchema = { columns: [{ name: 'id', type: 'integer' }, { name: 'age', type: 'number' }] };
+    const ds = await table('id,age\n1,5\n2,x\n3,-1\n', 'people.csv', 'csv', schema);
+    expect(ds.stats!.droppedRows).toBe(1);
+    const s = evaluateExpectations(ds, [{ column: 'age', range: { min: 0 } }], undefined, 'here');
+    expect(s.results[0]!.places).toEqual(['people.csv line 4, column "age"']);
+    const nd = await table('{"age": 1}\n\n{"age": 200}\n', 'events.ndjson', 'ndjson');
+    expect(rowPlace(nd, 1)).toBe('events.ndjson line 3');
+  });
+
+  it('distribution: the same PSI and KS as monitor, against a reference dataset', async () => {
+    const ref = await table(['x', ...Array.from({ length: 200 }, (_, i) => String(i % 50))].join('\n'), 'ref.csv');
+    const cur = await table(['x', ...Array.from({ length: 200 }, (_, i) => String((i % 50) + 20))].join('\n'), 'cur.csv');
+    const col = (d: typeof ref) => (d.columns[0] as { data: Float32Array }).data;
+    const s = evaluateExpectations(
+      cur,
+      [
+        { column: 'x', distribution: { test: 'psi', max: 0.2 } },
+        { column: 'x', distribution: { test: 'ks', max: 0.9 }, severity: 'warn' },
+      ],
+      ref,
+      'here',
+    );
+    const p = psi(col(ref), col(cur)).value;
+    expect(p).toBeGreaterThan(0.2);
+    expect(s.results[0]).toMatchObject({ passed: false, observed: `psi ${Number(p.toPrecision(6))}` });
+    expect(s.results[1]).toMatchObject({ passed: true, severity: 'warn', observed: `ks ${Number(ks(col(ref), col(cur)).toPrecision(6))}` });
+    expect(() => evaluateExpectations(cur, [{ column: 'x', distribution: { max: 0.2 } }], undefined, 'here')).toThrow(/needs a reference dataset; name one in inputs.reference/);
+  });
+
+  it('a column the data lacks, or a text column under range, is a clear error', async () => {
+    const ds = await table(CSV);
+    expect(() => evaluateExpectations(ds, [{ column: 'agee', range: { min: 0 } }], undefined, 'here')).toThrow(/column "agee", which the data does not have \(its columns: id, age, kind, income\)/);
+    expect(() => evaluateExpectations(ds, [{ column: 'kind', range: { min: 0 } }], undefined, 'here')).toThrow(/needs numbers.*use values: for text/);
+  });
+});
+
+describe('expectations through the collect activity', () => {
+  function setup() {
+    const root = tempDir();
+    process.env.MLPIPE_HOME = join(root, 'home');
+    const dir = tempDir();
+    writeFileSync(join(dir, 'people.csv'), CSV);
+    return { env: testEnv(root), dir };
+  }
+
+  it('an error rule fails the stage non-retryably naming column, rule, observed value and lines; the report shows the table', async () => {
+    const { env, dir } = setup();
+    const input = collectInput({ source: { type: 'csv', path: 'people.csv' }, expect: [{ column: 'age', range: { min: 0, max: 120 } }, { column: 'id', unique: true, severity: 'warn' }] }, dir, 'exp/run-1');
+    const run = collectCore(input, env);
+    await expect(run).rejects.toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+    await expect(run).rejects.toThrow(
+      'collect stage "collect": 1 expectation failed: column "age" range: expected within [0, 120], observed min -3, max 150; 2 rows, ' +
+        'e.g. people.csv line 3, column "age"; people.csv line 4, column "age". Fix the data, or change the rule',
+    );
+    expect((await env.store.list('exp/run-1')).filter((r) => r.ref.kind === 'dataset'), 'no dataset is stored').toEqual([]);
+    const html = readFileSync(reportPath('exp/run-1'), 'utf8');
+    expect(html).toContain('<h2>Data: collect — <span class="fail">expectations failed</span></h2>');
+    expect(html).toContain('<td>age</td><td>range</td><td>error</td><td>within [0, 120]</td><td>min -3, max 150</td><td>2</td>');
+    expect(html).toContain('<td class="fail">warning</td>');
+  });
+
+  it('warn rules are recorded in the outputs (shown by mlpipe status), and a reference input drives distribution', async () => {
+    const { env, dir } = setup();
+    const reference = await collectCore(collectInput({ source: { type: 'csv', path: 'people.csv' } }, dir, 'exp/run-2'), env);
+    const input = {
+      ...collectInput(
+        {
+          source: { type: 'csv', path: 'people.csv' },
+          expect: [
+            { column: 'age', range: { min: 0 }, severity: 'warn' },
+            { rows: { min: 6 } },
+            { column: 'age', distribution: { test: 'ks', max: 0.01 } },
+          ],
+        },
+        dir,
+        'exp/run-2',
+      ),
+      inputs: { reference: ref(reference, 'dataset') },
+    };
+    const out = await collectCore(input, env);
+    const summary = out.outputs.expectations as JsonObject;
+    expect(summary).toMatchObject({ passed: 2, failed: 1 });
+    expect((summary.results as JsonObject[])[2]).toMatchObject({ rule: 'distribution', observed: 'ks 0', passed: true });
+    expect(outputsText(out.outputs)).toBe('rows=6 droppedRows=0 expectations.passed=2 expectations.failed=1');
+    const html = readFileSync(reportPath('exp/run-2'), 'utf8');
+    expect(html).toContain('2 of 3 expectations passed');
+  });
+});
+
+describe('located row errors', () => {
+  it('a NaN that reaches training names the source file, line and column, through shuffle and split', async () => {
+    const root = tempDir();
+    process.env.MLPIPE_HOME = join(root, 'home');
+    const env = testEnv(root);
+    const dir = tempDir();
+    const lines = ['a,b,y'];
+    for (let i = 0; i < 40; i++) lines.push(`${i},${i === 17 ? '' : i * 2},${i % 2}`);
+    lines.splice(5, 0, 'bad,row,here'); // dropped: every later line number moves down by one
+    writeFileSync(join(dir, 'd.csv'), lines.join('\n'));
+    const schema = { label: 'y', columns: [{ name: 'a', type: 'number' }, { name: 'b', type: 'number', nullable: true }, { name: 'y', type: 'integer' }] };
+    const c = await collectCore(collectInput({ source: { type: 'csv', path: 'd.csv' }, schema, onBadRows: 'drop' }, dir), env);
+    expect(c.outputs.droppedRows).toBe(1);
+    const p = await preprocessCore(
+      stageInput('preprocess', { steps: [{ type: 'shuffle', seed: 3 }, { type: 'split', train: 0.9, test: 0.1, seed: 1 }] }, { dataset: ref(c, 'dataset') }),
+      env,
+    );
+    const prepared = decodeDataset(await env.store.get(ref(p, 'dataset')));
+    expect(prepared.origin?.at.length).toBe(40);
+    const train = { model: { layers: [{ type: 'dense', units: 2, activation: 'softmax' }] }, optimizer: { type: 'adam' }, loss: 'sparseCategoricalCrossentropy', epochs: 1 };
+    expect(Array.from(prepared.splits!.train!).some((r) => prepared.origin!.at[r] === 20), 'the seeded split keeps the NaN row in train').toBe(true);
+    const run = trainCore(stageInput('train', train, { dataset: ref(p, 'dataset') }), env);
+    // the header is line 1 and the dropped row line 6, so the value of i = 17 sits on line 20
+    await expect(run).rejects.toThrow(/train stage "train": d\.csv line 20, column "b": the feature is missing \(NaN\) when it reaches training.*add an impute step/);
+    await expect(run).rejects.toMatchObject({ type: 'InvalidInput' });
+  });
+});
