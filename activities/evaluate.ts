@@ -7,6 +7,7 @@ import { getTf } from '../src/ml/backend.ts';
 import { loadModel, predict, type ModelMeta } from '../src/ml/checkpoint.ts';
 import { inferenceFn } from '../src/ml/graph/forward.ts';
 import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
+import { nonFiniteMessage } from '../src/ml/finite-check.ts';
 import { alignLabels, unseenWarning } from '../src/ml/labels.ts';
 import { computeMetrics, REGRESSION_METRICS, type MetricValue } from '../src/ml/metrics.ts';
 import { scoredRows } from '../src/ml/prediction-rows.ts';
@@ -39,6 +40,8 @@ export function evaluateDataset(
     invalid(`${at}: the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes [${meta.featureShape.join(', ')}]; evaluate on the dataset the model was trained on`);
   }
   const classification = meta.outputKind !== 'values';
+  const bad = nonFiniteMessage(ds, x, idx, 'evaluation');
+  if (bad) invalid(`${at}: ${bad}`);
   let yTrue: Float64Array = Float64Array.from(labelVector(ds, idx));
   let classes: string[] | undefined;
   let classIds: number[] | undefined;

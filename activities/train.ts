@@ -10,7 +10,8 @@ import { sha256Hex } from '../src/hash.ts';
 import { type ArtifactRef, isArtifactRef, type JsonValue, type StageActivityInput, type StageResult } from '../src/core/plan.ts';
 import { backendInfo, selectBackend, type BackendPreference } from '../src/ml/backend.ts';
 import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel, type Checkpoint } from '../src/ml/checkpoint.ts';
-import { featureColumns, featureTensor, isNumeric, labelVector, rowPlace, size, splitIndices, type Dataset } from '../src/ml/dataset.ts';
+import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
+import { nonFiniteMessage } from '../src/ml/finite-check.ts';
 import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type FitOptions } from '../src/ml/fit.ts';
 import { buildModel, ModelSpecError } from '../src/ml/model.ts';
 import type { LossName, MetricName, TrainModelSpec } from '../src/ml/model-spec.ts';
@@ -86,37 +87,6 @@ function labelsFor(loss: LossName, y: Float32Array, k: number): ArrayData {
   }
   if (loss === 'sparseCategoricalCrossentropy') return { data: y, shape: [n] };
   return { data: y, shape: [n, 1] };
-}
-
-/**
- * The first missing or infinite feature, named by its source place (file, line or row, column):
- * `rows` are the dataset rows the tensor was built from.
- */
-function checkFinite(ds: Dataset, x: ArrayData, rows: ArrayLike<number>, at: string): void {
-  for (let i = 0; i < x.data.length; i++) {
-    if (!Number.isFinite(x.data[i]!)) {
-      const width = x.data.length / x.shape[0]!;
-      const sample = Math.floor(i / width);
-      const { name, item } = featureAt(ds, i % width);
-      const value = x.data[i]!;
-      invalid(
-        `${at}: ${rowPlace(ds, rows[sample]!)}, column ${JSON.stringify(name)}${item}: the feature is ${Number.isNaN(value) ? 'missing (NaN)' : String(value)} ` +
-          `when it reaches training (training sample ${sample + 1}); fix the row, or add an impute step to preprocess ` +
-          `(feature columns: ${featureColumns(ds).map((c) => c.name).join(', ')})`,
-      );
-    }
-  }
-}
-
-/** Which feature column (and item of a tensor column) holds position k of a feature row. */
-function featureAt(ds: Dataset, k: number): { name: string; item: string } {
-  let o = 0;
-  for (const c of featureColumns(ds)) {
-    const w = isNumeric(c) ? size(c.shape) : 1;
-    if (k < o + w) return { name: c.name, item: w > 1 ? ` item ${k - o}` : '' };
-    o += w;
-  }
-  return { name: '?', item: '' };
 }
 
 function balancedWeights(y: Float32Array, k: number): Record<number, number> {
@@ -203,14 +173,20 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     trainIdx = trainIdx.subarray(0, trainIdx.length - nVal);
   }
   const x = featureTensor(ds, trainIdx);
-  checkFinite(ds, x, trainIdx, at);
   const yRaw = labelVector(ds, trainIdx);
+  const bad = nonFiniteMessage(ds, x, trainIdx, 'training', yRaw);
+  if (bad) invalid(`${at}: ${bad}`);
   const classification = CLASSIFICATION.has(cfg.loss);
   const k = classification ? numClasses(ds, labelVector(ds)) : 1;
   const y = labelsFor(cfg.loss, yRaw, k);
-  const validation = valIdx?.length
-    ? { x: featureTensor(ds, valIdx), y: labelsFor(cfg.loss, labelVector(ds, valIdx), k) }
-    : undefined;
+  let validation: { x: ArrayData; y: ArrayData } | undefined;
+  if (valIdx?.length) {
+    const vx = featureTensor(ds, valIdx);
+    const vy = labelVector(ds, valIdx);
+    const badVal = nonFiniteMessage(ds, vx, valIdx, 'validation', vy);
+    if (badVal) invalid(`${at}: ${badVal}`);
+    validation = { x: vx, y: labelsFor(cfg.loss, vy, k) };
+  }
 
   const metrics = cfg.metrics ?? [];
   const spec: TrainModelSpec = {

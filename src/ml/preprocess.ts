@@ -3,7 +3,7 @@
 // Transform; `applyTransform` replays exactly those fitted steps on new rows at serving time, so
 // training and serving see identical features. Row steps (shuffle, split, augment) only shape
 // the training data and are not part of the transform.
-import { type Column, column, type Dataset, featureTensor, isNumeric, type NumericColumn, size, type SplitName, takeOrigin, type TextColumn } from './dataset.ts';
+import { type Column, column, type Dataset, featureTensor, isNumeric, type NumericColumn, rowPlace, size, type SplitName, takeOrigin, type TextColumn } from './dataset.ts';
 import { Rng, permutation } from './data-rng.ts';
 import { DataError, type ColumnSpec } from './data-sources.ts';
 import { checkRows } from './input-check.ts';
@@ -274,7 +274,7 @@ export function applyStep(ds: Dataset, f: FittedStep, at: string): Dataset {
           const i = k === null ? undefined : index.get(k);
           if (i === undefined) {
             throw new DataError(
-              `${at}: labelEncode: row ${r + 1}, column ${JSON.stringify(name)}: ${k === null ? 'missing value' : JSON.stringify(k)} ` +
+              `${at}: labelEncode: ${rowPlace(ds, r)}, column ${JSON.stringify(name)}: ${k === null ? 'missing value' : JSON.stringify(k)} ` +
                 `is not one of the ${cats.length} values seen in training (${cats.slice(0, 10).join(', ')}); impute it or declare the column's values`,
             );
           }

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
+import { evaluateCore } from '../../activities/evaluate.ts';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { JsonObject } from '../../src/core/plan.ts';
 import { decodeDataset, rowPlace } from '../../src/ml/dataset.ts';
 import { ks, psi } from '../../src/ml/drift.ts';
@@ -170,5 +172,48 @@ describe('located row errors', () => {
     // the header is line 1 and the dropped row line 6, so the value of i = 17 sits on line 20
     await expect(run).rejects.toThrow(/train stage "train": d\.csv line 20, column "b": the feature is missing \(NaN\) when it reaches training.*add an impute step/);
     await expect(run).rejects.toMatchObject({ type: 'InvalidInput' });
+    // the dropped row is counted in the report's data section too
+    expect(readFileSync(reportPath('test/run-1'), 'utf8')).toContain('40 rows · 1 dropped as bad (onBadRows: drop)');
+  });
+
+  it('evaluation and a missing label name their source rows too', async () => {
+    const root = tempDir();
+    process.env.MLPIPE_HOME = join(root, 'home');
+    const env = testEnv(root);
+    const dir = tempDir();
+    const schema = { label: 'y', columns: [{ name: 'a', type: 'number', nullable: true }, { name: 'y', type: 'category', values: ['even', 'odd'] }] };
+    const steps = [{ type: 'split', train: 0.5, test: 0.5, seed: 2 }, { type: 'labelEncode', columns: ['y'] }];
+    const prepare = async (name: string, missingAt: (i: number) => boolean) => {
+      const lines = ['a,y', ...Array.from({ length: 20 }, (_, i) => `${missingAt(i) ? '' : i},${i % 2 ? 'odd' : 'even'}`)];
+      writeFileSync(join(dir, name), lines.join('\n'));
+      const c = await collectCore(collectInput({ source: { type: 'csv', path: name }, schema }, dir), env);
+      return ref(await preprocessCore(stageInput('preprocess', { steps }, { dataset: ref(c, 'dataset') }), env), 'dataset');
+    };
+    const clean = await prepare('clean.csv', () => false);
+    const holes = await prepare('holes.csv', (i) => i % 3 === 0);
+    const train = { model: { layers: [{ type: 'dense', units: 2, activation: 'softmax' }] }, optimizer: { type: 'adam' }, loss: 'sparseCategoricalCrossentropy', epochs: 1 };
+    const t = await trainCore(stageInput('train', train, { dataset: clean }), env);
+    // the first test row of holes.csv with a missing `a` is the one named
+    const h = decodeDataset(await env.store.get(holes));
+    const firstLine = Array.from(h.splits!.test!).map((r) => h.origin!.at[r]!).find((line) => (line - 2) % 3 === 0);
+    const e = evaluateCore(stageInput('evaluate', { metrics: ['accuracy'] }, { dataset: holes, model: ref(t, 'model') }), env);
+    await expect(e).rejects.toThrow(new RegExp(`evaluate stage "evaluate": holes\\.csv line ${firstLine}, column "a": the feature is missing \\(NaN\\) when it reaches evaluation`));
+
+    // a regression label left missing: named where it reaches training
+    const r = ['a,y', '1,1', '2,', '3,3'].join('\n');
+    writeFileSync(join(dir, 'r.csv'), r);
+    const rs = { label: 'y', columns: [{ name: 'a', type: 'number' }, { name: 'y', type: 'number', nullable: true }] };
+    const rc = await collectCore(collectInput({ source: { type: 'csv', path: 'r.csv' }, schema: rs }, dir), env);
+    const reg = { model: { layers: [{ type: 'dense', units: 1 }] }, optimizer: { type: 'adam' }, loss: 'meanSquaredError', epochs: 1 };
+    await expect(trainCore(stageInput('train', reg, { dataset: ref(rc, 'dataset') }), env)).rejects.toThrow(/r\.csv line 3, column "y": the label is missing \(NaN\) when it reaches training/);
+  });
+
+  it('Parquet rows are named by their row number', async () => {
+    const dir = tempDir();
+    const root = tempDir();
+    process.env.MLPIPE_HOME = join(root, 'home');
+    writeFileSync(join(dir, 'd.parquet'), Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'x', data: [1, 2, null, 4], type: 'DOUBLE' }] })));
+    const input = collectInput({ source: { type: 'parquet', path: 'd.parquet' }, expect: [{ column: 'x', nullShare: { max: 0 } }] }, dir);
+    await expect(collectCore(input, testEnv(root))).rejects.toThrow(/column "x" nullShare: expected at most 0 missing, observed 0\.25 missing \(1 of 4 rows\); 1 row, e\.g\. d\.parquet row 3, column "x"/);
   });
 });
