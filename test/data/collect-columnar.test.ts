@@ -39,6 +39,9 @@ function values(ds: Dataset, name: string): unknown[] {
   return isNumeric(c) ? Array.from(c.data) : c.values;
 }
 
+/** A dataset without its row origins (which name each source's own file and lines). */
+const content = (ds: Dataset) => ({ ...ds, origin: undefined });
+
 describe('collect: parquet and arrow', () => {
   it('reads Iris from Parquet and Arrow (file and stream) into the same dataset and statistics as from csv', { timeout: 60_000 }, async () => {
     const dir = tempDir();
@@ -51,13 +54,17 @@ write(t, 'iris')`);
     const fromCsv = await run({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, dir);
     for (const [type, path] of [['parquet', 'iris.parquet'], ['arrow', 'iris.arrow'], ['arrow', 'iris.arrows']] as const) {
       const r = await run({ source: { type, path }, schema: irisSchema }, dir);
-      expect(r.ds, `${path} as declared`).toEqual(fromCsv.ds);
+      expect(content(r.ds), `${path} as declared`).toEqual(content(fromCsv.ds));
+      // rows keep their own source places: the Parquet/Arrow row, not the csv line
+      expect(r.ds.origin).toMatchObject({ file: path, unit: 'row' });
+      expect(Array.from(r.ds.origin!.at.subarray(0, 2))).toEqual([1, 2]);
       expect(r.out.outputs.rows).toBe(150);
     }
     // Without a declared schema the types come from the file and match csv's inference.
     const inferredCsv = await run({ source: { type: 'csv', path: 'iris.csv' }, schema: { label: 'species' } }, dir);
     const inferredPq = await run({ source: { type: 'parquet', path: 'iris.parquet' }, schema: { label: 'species' } }, dir);
-    expect(inferredPq.ds).toEqual(inferredCsv.ds);
+    expect(content(inferredPq.ds)).toEqual(content(inferredCsv.ds));
+    expect(Array.from(inferredCsv.ds.origin!.at.subarray(0, 2)), 'csv rows are named by line (the header is line 1)').toEqual([2, 3]);
     expect(column(inferredPq.ds, 'species').type).toBe('category');
   });
 
@@ -174,7 +181,8 @@ write(csv.read_csv('iris.csv'), 'iris')`);
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/iris.parquet`;
       const { ds } = await run({ source: { type: 'parquet', url }, schema: irisSchema });
       const local = await run({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, dir);
-      expect(ds).toEqual(local.ds);
+      expect(content(ds)).toEqual(content(local.ds));
+      expect(ds.origin?.file).toBe(url);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
