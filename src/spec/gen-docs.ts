@@ -168,7 +168,7 @@ function stageTable(): string[] {
   for (const kind of STAGE_KINDS) {
     const inputs = Object.entries(STAGE_DESCRIPTORS[kind].inputs).map(([k, v]) => `\`${k}\` (${v.kind}${inputNote(v)})`).join(', ');
     const sample: Record<StageKind, Record<string, unknown>> = {
-      collect: {}, preprocess: {}, train: { metrics: ['<m>'] }, evaluate: { metrics: ['<metric>'] }, predict: {}, optimize: {}, deploy: {}, monitor: {}, activity: { outputs: { '<name>': '<type>' } },
+      collect: { expect: [{}] }, preprocess: {}, train: { metrics: ['<m>'] }, evaluate: { metrics: ['<metric>'] }, predict: {}, optimize: {}, deploy: {}, monitor: {}, activity: { outputs: { '<name>': '<type>' } },
     };
     // placeholders for the fields outputs follow from, not a valid stage
     const outputs = Object.entries(stageOutputs({ type: kind, ...sample[kind] } as unknown as Stage)).map(([k, v]) => `\`${k}\` (${v})`).join(', ');
@@ -187,7 +187,7 @@ export function generatedDocs(): string {
     '',
     '## Stage inputs and outputs',
     '',
-    'Inputs bind to the nearest upstream stage that produces the artifact (set `inputs:` when two are equally near). Outputs are what `stages.<name>.outputs.<key>` reads in `when` and `${…}`; `<m>` stands for each training metric, `<metric>` for each evaluation metric.',
+    'Inputs bind to the nearest upstream stage that produces the artifact (set `inputs:` when two are equally near). Outputs are what `stages.<name>.outputs.<key>` reads in `when` and `${…}`; `<m>` stands for each training metric, `<metric>` for each evaluation metric; a collect stage with `expect:` rules also outputs `expectations` (`passed`, `failed`, `results`).',
     '',
     ...stageTable(),
     '',
