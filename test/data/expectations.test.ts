@@ -14,7 +14,7 @@ import { decodeDataset, rowPlace } from '../../src/ml/dataset.ts';
 import { ks, psi } from '../../src/ml/drift.ts';
 import { evaluateExpectations } from '../../src/ml/expectations.ts';
 import type { TableSchema } from '../../src/ml/data-sources.ts';
-import { parseTableHere } from '../../src/ml/table-parse.ts';
+import { parseTable, parseTableHere } from '../../src/ml/table-parse.ts';
 import { reportPath } from '../../src/ml/report.ts';
 import { outputsText } from '../../src/temporal/outputs-text.ts';
 import { collectInput, stageInput, tempDir, testEnv } from './helpers.ts';
@@ -65,6 +65,9 @@ describe('expectations: each rule on a parsed csv', () => {
     expect(s.results[0]!.places).toEqual(['people.csv line 4, column "age"']);
     const nd = await table('{"age": 1}\n\n{"age": 200}\n', 'events.ndjson', 'ndjson');
     expect(rowPlace(nd, 1)).toBe('events.ndjson line 3');
+    // a big file is parsed in a worker thread: the origin comes back from it too (blank line 3 skipped)
+    const threaded = await parseTable(Buffer.from('a\n1\n\n2\n'), { format: 'csv', onBadRows: 'fail', where: 'here', file: 'f.csv' }, { inlineMaxBytes: 0 });
+    expect([rowPlace(threaded, 0), rowPlace(threaded, 1)]).toEqual(['f.csv line 2', 'f.csv line 4']);
   });
 
   it('distribution: the same PSI and KS as monitor, against a reference dataset', async () => {
