@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFile } from '../../src/compiler/index.ts';
 import { describeRun } from '../../src/temporal/runs.ts';
 import { outputsText } from '../../src/temporal/outputs-text.ts';
+import { stageLines } from '../../src/temporal/follow.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
 
 let env: TestEnv;
@@ -61,10 +62,14 @@ describe('collect expectations through Temporal', () => {
       '      - { column: x, distribution: { test: psi, max: 0.1 } }',
       '      - { rows: { min: 50 } }',
     ].join('\n'));
-    const r = await (await env.start((await compileFile(file)).plan)).result();
+    const h = await env.start((await compileFile(file)).plan);
+    const r = await h.result();
     const outputs = r.stages.data!.outputs;
     expect(outputs).toMatchObject({ rows: 60, droppedRows: 1, expectations: { passed: 2, failed: 1 } });
     expect(outputsText(outputs)).toBe('rows=60 droppedRows=1 expectations.passed=2 expectations.failed=1');
+    // the line `mlpipe status` prints for the stage
+    const lines = stageLines(await describeRun(env.client, h.workflowId), false);
+    expect(lines.find((l) => l.startsWith('data '))).toMatch(/^data\s+succeeded\s+rows=60 droppedRows=1 expectations\.passed=2 expectations\.failed=1$/);
   });
 
   it('fails the run at once on an error rule, naming column, rule, observed value and csv line', { timeout: 120_000 }, async () => {
