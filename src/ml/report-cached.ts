@@ -1,13 +1,15 @@
 /**
  * Report sections for stages answered from the step cache. A cached train or evaluate stage runs
  * no activity, so it writes no section; but its outputs name the artifacts its first run wrote
- * (train's `history`, evaluate's `metrics`), which hold everything a section shows. Built here
+ * (train's `history`, evaluate's `metrics`), which hold everything a section shows; a collect
+ * stage's outputs hold its whole data section (rows, dropped rows, expectations' results). Built here
  * from those and stored as the run's own sections, so every finished run has a report and
  * `mlpipe report` finds it later from any host on the same store.
  */
 import { isArtifactRef, type JsonValue, type RunContext } from '../core/plan.ts';
 import type { ArtifactStore } from '../artifacts/store.ts';
-import { updateRunReport, type EvaluationSection, type TrainingSection } from './report.ts';
+import type { ExpectationResult } from './expectations.ts';
+import { updateRunReport, type DataSection, type EvaluationSection, type TrainingSection } from './report.ts';
 
 /** What this needs of a stage's state (workflows/api.ts StageState). */
 export interface FinishedStage {
@@ -59,6 +61,10 @@ export async function addCachedSections(run: RunContext, stages: Record<string, 
   let added = 0;
   for (const [stage, st] of Object.entries(stages)) {
     if (!st.cached || st.status !== 'succeeded') continue;
+    if (st.kind === 'collect') {
+      added += await addCachedData(run, stage, st, store);
+      continue;
+    }
     const kind = st.kind === 'train' ? 'training' : st.kind === 'evaluate' ? 'evaluation' : null;
     if (!kind) continue;
     if (await store.getRunFile(run.workflowId, `report/${kind}/${encodeURIComponent(stage)}.json`)) continue;
@@ -68,4 +74,21 @@ export async function addCachedSections(run: RunContext, stages: Record<string, 
     added++;
   }
   return added;
+}
+
+/** A cached collect stage's data section, from its outputs alone; 0 when it has nothing to show. */
+async function addCachedData(run: RunContext, stage: string, st: FinishedStage, store: ArtifactStore): Promise<number> {
+  const exp = st.outputs.expectations as { results?: unknown } | undefined;
+  const droppedRows = typeof st.outputs.droppedRows === 'number' ? st.outputs.droppedRows : 0;
+  if (!exp && !droppedRows) return 0;
+  if (await store.getRunFile(run.workflowId, `report/data/${encodeURIComponent(stage)}.json`)) return 0;
+  const section: DataSection = {
+    stage,
+    rows: typeof st.outputs.rows === 'number' ? st.outputs.rows : 0,
+    droppedRows,
+    ...(Array.isArray(exp?.results) ? { expectations: exp.results as ExpectationResult[] } : {}),
+    cachedFrom: '',
+  };
+  await updateRunReport(run, store, { data: section });
+  return 1;
 }

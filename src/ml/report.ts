@@ -47,6 +47,8 @@ export interface DataSection {
   rows: number;
   droppedRows: number;
   expectations?: ExpectationResult[];
+  /** Set when the stage came from the step cache ('' when the computing run is unknown). */
+  cachedFrom?: string;
 }
 
 export interface RunReportData {
@@ -239,7 +241,7 @@ function dataSection(s: DataSection): string[] {
   const errors = failed.filter((r) => r.severity === 'error').length;
   const verdict = !s.expectations ? '' : errors ? ' — <span class="fail">expectations failed</span>' : ' — <span class="pass">expectations met</span>';
   const out = [
-    `<h2>Data: ${esc(s.stage)}${verdict}</h2>`,
+    `<h2>Data: ${esc(s.stage)}${cachedNote(s.cachedFrom)}${verdict}</h2>`,
     `<p>${s.rows} rows · ${s.droppedRows} dropped as bad (onBadRows: drop)` +
       (s.expectations ? ` · ${s.expectations.length - failed.length} of ${s.expectations.length} expectations passed` : '') + '</p>',
   ];

@@ -16,6 +16,7 @@ import { evaluateExpectations } from '../../src/ml/expectations.ts';
 import type { TableSchema } from '../../src/ml/data-sources.ts';
 import { parseTable, parseTableHere } from '../../src/ml/table-parse.ts';
 import { reportPath } from '../../src/ml/report.ts';
+import { addCachedSections } from '../../src/ml/report-cached.ts';
 import { outputsText } from '../../src/temporal/outputs-text.ts';
 import { collectInput, stageInput, tempDir, testEnv } from './helpers.ts';
 import { ref } from './pipeline-helpers.ts';
@@ -147,6 +148,24 @@ describe('expectations through the collect activity', () => {
     expect(outputsText(out.outputs)).toBe('rows=6 droppedRows=0 expectations.passed=2 expectations.failed=1');
     const html = readFileSync(reportPath('exp/run-2'), 'utf8');
     expect(html).toContain('2 of 3 expectations passed');
+  });
+});
+
+describe('the report of a cached collect stage', () => {
+  it('is built from its outputs: rows, dropped rows and the expectations table', async () => {
+    const root = tempDir();
+    process.env.MLPIPE_HOME = join(root, 'home');
+    const env = testEnv(root);
+    const dir = tempDir();
+    writeFileSync(join(dir, 'people.csv'), CSV);
+    const first = await collectCore(collectInput({ source: { type: 'csv', path: 'people.csv' }, expect: [{ column: 'id', unique: true, severity: 'warn' }] }, dir, 'exp/run-3'), env);
+    const run = { workflowId: 'exp/run-4', runId: 'r4', pipeline: 'test', planHash: 'plan-hash' };
+    const added = await addCachedSections(run, { collect: { kind: 'collect', status: 'succeeded', cached: true, outputs: first.outputs } }, env.store);
+    expect(added).toBe(1);
+    const html = readFileSync(reportPath('exp/run-4'), 'utf8');
+    expect(html).toContain('<h2>Data: collect <small>(from the step cache)</small> — <span class="pass">expectations met</span></h2>');
+    expect(html).toContain('<td>id</td><td>unique</td><td>warn</td><td>no repeated value</td><td>1 repeated value</td><td>1</td><td>people.csv line 5, column &quot;id&quot;</td><td class="fail">warning</td>');
+    expect(await addCachedSections(run, { collect: { kind: 'collect', status: 'succeeded', cached: true, outputs: first.outputs } }, env.store), 'once').toBe(0);
   });
 });
 
