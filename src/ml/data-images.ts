@@ -124,6 +124,8 @@ export async function loadImageFolder(
       { name: 'image', type: 'number', shape: [h, w, ch], data: images },
       { name: 'label', type: 'integer', shape: [], data: labels },
     ],
+    // each row named by its image's path in messages (expectations, a bad value in training)
+    origin: { file: src.path, unit: 'file', at: Uint32Array.from(files, (_, i) => i), files: files.map((f) => f.rel) },
   };
 }
 

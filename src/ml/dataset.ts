@@ -30,13 +30,16 @@ export type Column = NumericColumn | TextColumn;
 /**
  * Where each row came from, so a bad value found later (an expectation, a NaN reaching training)
  * names the source file and line: `at[r]` is row r's CSV or NDJSON line (`unit: 'line'`) or its
- * 1-based row in a JSON array, Parquet or Arrow file (`unit: 'row'`). Kept through row selection,
+ * 1-based row in a JSON array, Parquet or Arrow file (`unit: 'row'`), or the index of its image
+ * in `files` (`unit: 'file'`, an image folder). Kept through row selection,
  * splits (index lists) and augmentation (a copy points at its original).
  */
 export interface RowOrigin {
   file: string;
-  unit: 'line' | 'row';
+  unit: 'line' | 'row' | 'file';
   at: Uint32Array;
+  /** unit 'file' (an image folder): `at[r]` indexes these paths, one file per row. */
+  files?: string[];
 }
 
 export interface Dataset {
@@ -56,6 +59,7 @@ export interface Dataset {
 export function rowPlace(ds: Pick<Dataset, 'origin'>, r: number): string {
   const o = ds.origin;
   if (!o || r >= o.at.length) return `row ${r + 1}`;
+  if (o.unit === 'file') return o.files?.[o.at[r]!] ?? `row ${r + 1}`;
   return `${o.file} ${o.unit} ${o.at[r]}`;
 }
 
@@ -195,7 +199,7 @@ interface DatasetHeader {
   splits?: Partial<Record<SplitName, number>>;
   stats?: DatasetStats;
   /** Row origins: the file, the unit and the buffer holding one Uint32 per row. */
-  origin?: { file: string; unit: 'line' | 'row'; part: number };
+  origin?: { file: string; unit: 'line' | 'row' | 'file'; part: number; files?: string[] };
 }
 
 function bytes(a: Float32Array | Uint32Array): Uint8Array {
@@ -222,7 +226,7 @@ export function encodeDataset(ds: Dataset): Buffer {
   let origin: DatasetHeader['origin'];
   if (ds.origin && ds.origin.at.length === ds.rows) {
     buffers.push(bytes(ds.origin.at));
-    origin = { file: ds.origin.file, unit: ds.origin.unit, part: buffers.length - 1 };
+    origin = { file: ds.origin.file, unit: ds.origin.unit, part: buffers.length - 1, ...(ds.origin.files ? { files: ds.origin.files } : {}) };
   }
   const header: DatasetHeader = {
     format: 'mlpipe-dataset/v1',
@@ -263,7 +267,7 @@ export function decodeDataset(buf: Buffer): Dataset {
   let origin: RowOrigin | undefined;
   if (h.origin) {
     const b = buffers[h.origin.part]!;
-    origin = { file: h.origin.file, unit: h.origin.unit, at: new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4) };
+    origin = { file: h.origin.file, unit: h.origin.unit, at: new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4), ...(h.origin.files ? { files: h.origin.files } : {}) };
   }
   return { rows: h.rows, columns, label: h.label, classes: h.classes, splits, stats: h.stats, origin };
 }

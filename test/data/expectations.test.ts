@@ -9,6 +9,8 @@ import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
 import { evaluateCore } from '../../activities/evaluate.ts';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { writeImageFolder } from '../../src/ml/data-images.ts';
+import { loadMnist } from '../../src/ml/data-mnist.ts';
 import type { JsonObject } from '../../src/core/plan.ts';
 import { decodeDataset, rowPlace } from '../../src/ml/dataset.ts';
 import { ks, psi } from '../../src/ml/drift.ts';
@@ -228,6 +230,16 @@ describe('located row errors', () => {
     const rc = await collectCore(collectInput({ source: { type: 'csv', path: 'r.csv' }, schema: rs }, dir), env);
     const reg = { model: { layers: [{ type: 'dense', units: 1 }] }, optimizer: { type: 'adam' }, loss: 'meanSquaredError', epochs: 1 };
     await expect(trainCore(stageInput('train', reg, { dataset: ref(rc, 'dataset') }), env)).rejects.toThrow(/r\.csv line 3, column "y": the label is missing \(NaN\) when it reaches training/);
+  });
+
+  it('image-folder rows are named by their file', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const root = tempDir();
+    process.env.MLPIPE_HOME = join(root, 'home');
+    await writeImageFolder(await loadMnist(12), join(dir, 'digits'));
+    const input = collectInput({ source: { type: 'imageFolder', path: 'digits', size: [28, 28] }, expect: [{ column: 'label', values: [100] }] }, dir);
+    // no label is 100: the first five rows (class by class, files in name order) are named by path
+    await expect(collectCore(input, testEnv(root))).rejects.toThrow(/column "label" values: expected one of 100, observed other values: .*; 12 rows, e\.g\. (digits\/\d\/\d+\.png, column "label"; ){4}digits\/\d\/\d+\.png, column "label"\./);
   });
 
   it('Parquet rows are named by their row number', async () => {
