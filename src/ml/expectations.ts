@@ -6,6 +6,7 @@ import type { Expectation } from '../spec/types.gen.ts';
 import { DataError } from './data-sources.ts';
 import { type Column, type Dataset, isNumeric, rowPlace, size } from './dataset.ts';
 import { driftStatistic } from './drift.ts';
+import { showValue } from './table-values.ts';
 
 export const MAX_PLACES = 5;
 
@@ -124,8 +125,9 @@ function evaluateOne(ds: Dataset, e: Expectation, reference: Dataset | undefined
         }
         return out;
       });
-      const observed = count ? `other values: ${[...seen].map((v) => JSON.stringify(v)).join(', ')}` : 'only allowed values';
-      return { rule, column: c.name, expected: `one of ${e.values!.map((v) => JSON.stringify(v)).join(', ')}`, observed, failingRows: count, places };
+      // values quoted short, as every data message does (a long text never fills the history)
+      const observed = count ? `other values: ${[...seen].map(showValue).join(', ')}` : 'only allowed values';
+      return { rule, column: c.name, expected: `one of ${listed(e.values!)}`, observed, failingRows: count, places };
     }
     case 'unique': {
       const c = columnOf(ds, e.column, rule, at);
@@ -163,6 +165,12 @@ function evaluateOne(ds: Dataset, e: Expectation, reference: Dataset | undefined
       return { rule, column: c.name, expected: `${test} at most ${num(e.distribution!.max)}`, observed: `${test} ${num(value)}`, failingRows: 0, places: [], passed: value <= e.distribution!.max };
     }
   }
+}
+
+/** Up to ten allowed values, then how many there are. */
+function listed(values: (string | number | boolean)[]): string {
+  const head = values.slice(0, 10).map(showValue).join(', ');
+  return values.length > 10 ? `${head}, … (${values.length} in all)` : head;
 }
 
 function bounds(min: number | undefined, max: number | undefined): string {
