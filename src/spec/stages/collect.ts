@@ -65,7 +65,10 @@ export const collect: StageKindDescriptor<'collect'> = {
     }
     if (new Set(cols).size !== cols.length)
       c.report.error(c.at('schema', 'columns'), 'collect.duplicate-column', 'columns must have distinct names');
-    checkExpectations(stage, c, cols);
+    // image sources have fixed columns; a table source's are known when declared (or, in
+    // validate, from the file's header: source-columns.ts)
+    const fixed = src.type === 'imageFolder' || src.type === 'mnist' ? ['image', 'label'] : cols;
+    checkExpectations(stage, c, fixed, fixed === cols ? 'a declared column' : `a column of an ${src.type} source (image, label)`);
     reportUrlCredentials(c, c.at('source', 'url'), 'url' in src ? src.url : undefined);
   },
   // where a worker with its own checkout (`mlpipe worker --repo-root`) finds the same files
@@ -75,7 +78,7 @@ export const collect: StageKindDescriptor<'collect'> = {
 const RULES = ['range', 'values', 'unique', 'nullShare', 'rows', 'distribution'] as const;
 
 /** One rule per expectation, a column for every rule but `rows`, a declared column, a reference for `distribution`. */
-function checkExpectations(stage: StageOf<'collect'>, c: CheckContext, declared: string[]): void {
+function checkExpectations(stage: StageOf<'collect'>, c: CheckContext, declared: string[], what: string): void {
   const named = c.pipeline.stages[c.name]?.inputs ?? {};
   stage.expect?.forEach((e, i) => {
     const rules = RULES.filter((k) => e[k] !== undefined);
@@ -95,7 +98,7 @@ function checkExpectations(stage: StageOf<'collect'>, c: CheckContext, declared:
       c.report.error(c.at('expect', i), 'collect.expect-column', `a \`${rule}\` expectation needs the \`column\` it checks`, 'add `column: <name>`');
     } else if (e.column !== undefined && declared.length && !declared.includes(e.column)) {
       const s = suggest(e.column, declared);
-      c.report.error(c.at('expect', i, 'column'), 'collect.expect-column', `column \`${e.column}\` is not a declared column`, s ? `did you mean \`${s}\`?` : `declared: ${declared.join(', ')}`);
+      c.report.error(c.at('expect', i, 'column'), 'collect.expect-column', `column \`${e.column}\` is not ${what}`, s ? `did you mean \`${s}\`?` : `declared: ${declared.join(', ')}`);
     }
     if (e.range && e.range.min !== undefined && e.range.max !== undefined && e.range.min > e.range.max) {
       c.report.error(c.at('expect', i, 'range'), 'collect.expect-range', `min ${e.range.min} is above max ${e.range.max}`, 'swap them');
