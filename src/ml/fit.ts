@@ -236,14 +236,10 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
   const n = checkFitData(x, y, opts);
   const schedule = opts.learningRateSchedule ?? spec.learningRateSchedule;
   const baseLr = baseLearningRate(spec.optimizer);
-  // the eager engine trains with it (the graph step keeps its own slots)
+  // built whichever engine runs: the eager one trains with it, the graph step keeps its own slots
   const optimizer = buildOptimizer(spec.optimizer);
   if (opts.classWeight && !isClassification(spec.loss)) throw new Error(`fit: classWeight needs a classification loss, not ${spec.loss}`);
-  const data: TrainingTensors = {
-    xs: tf.tensor(x.data, x.shape),
-    ys: tf.tensor(y.data, y.shape),
-    sampleWeights: opts.classWeight ? tf.tensor1d(sampleWeights(spec.loss, y, opts.classWeight)) : null,
-  };
+  const data = trainingTensors(tf, spec, x, y, opts.classWeight);
   const engine = startEngine(tf, model, spec, data, optimizer, opts);
   const validation = validationPass(tf, model, spec, engine, opts);
   if (opts.resumeFrom) {
@@ -308,6 +304,15 @@ function checkFitData(x: ArrayData, y: ArrayData, opts: FitOptions): number {
   if (!(opts.batchSize >= 1)) throw new Error(`fit: batchSize ${opts.batchSize} must be >= 1`);
   if (opts.validation) checkData('fit: validation data', opts.validation.x, opts.validation.y);
   return n;
+}
+
+/** The training set on the device, with class weights as per-sample loss weights. */
+function trainingTensors(tf: Tf, spec: TrainModelSpec, x: ArrayData, y: ArrayData, classWeight: FitOptions['classWeight']): TrainingTensors {
+  return {
+    xs: tf.tensor(x.data, x.shape),
+    ys: tf.tensor(y.data, y.shape),
+    sampleWeights: classWeight ? tf.tensor1d(sampleWeights(spec.loss, y, classWeight)) : null,
+  };
 }
 
 /** The validation pass: a compiled inference function alongside the graph step, else eager. */
