@@ -1,7 +1,8 @@
-// The training engine: a custom loop over `optimizer.minimize` (not LayersModel.fit), so that
-// cancellation, resume, checkpoints, class weights, logits-aware losses and learning-rate
-// schedules live in one small, testable place, and the layers API's per-batch callback overhead
-// is avoided (docs/native-tensorflow.md has the measurements).
+// The training engine: a custom loop (not LayersModel.fit), so that cancellation, resume,
+// checkpoints, class weights, logits-aware losses and learning-rate schedules live in one small,
+// testable place, and the layers API's per-batch callback overhead is avoided
+// (docs/native-tensorflow.md has the measurements). Each batch runs on the graph step or on
+// `optimizer.minimize` (fit-engines.ts); the epochs, callbacks and checkpoints are here.
 //
 // Native TF ops block the event loop for a whole batch; the loop yields to it after every batch
 // so Temporal heartbeats and cancellation get through (per-batch times for the example models
