@@ -47,6 +47,13 @@ export interface StageState {
   /** Why it was skipped / its last error. */
   reason?: string;
   error?: string;
+  /** A forEach stage: each item's own state, in item order (its outputs are lists of theirs). */
+  items?: ItemState[];
+}
+
+/** One item of a forEach stage (id `<stage>[<index>]`): the item and how its unit went. */
+export interface ItemState extends StageState {
+  item: JsonValue;
 }
 
 export interface PipelineInput {

@@ -4,7 +4,8 @@
  * not a command, so how often it is refreshed does not matter to replay.
  */
 import { setCurrentDetails } from '@temporalio/workflow';
-import type { Plan } from '../src/core/plan.ts';
+import { itemId, type Plan } from '../src/core/plan.ts';
+import type { StageState } from './api.ts';
 import type { RunState } from './run-state.ts';
 
 export class CurrentDetails {
@@ -27,15 +28,19 @@ export class CurrentDetails {
   }
 
   render(): string {
-    const rows = this.plan.nodes.map((n) => {
-      const s = this.run.stage(n.id);
+    const row = (id: string, kind: string, s: StageState) => {
       const note =
         s.status === 'skipped' || s.status === 'cancelled'
           ? (s.reason ?? '')
           : s.status === 'running'
-            ? (this.liveProgress.get(n.id) ?? s.error ?? '')
-            : (s.error ?? '');
-      return `| ${n.id} | ${n.kind} | ${s.status}${s.cached ? ' (cached)' : ''} | ${note.replace(/\|/g, '\\|').slice(0, 120)} |`;
+            ? (this.liveProgress.get(id) ?? s.error ?? '')
+            : (s.error ?? (s.items ? s.reason : undefined) ?? '');
+      return `| ${id} | ${kind} | ${s.status}${s.cached ? ' (cached)' : ''} | ${note.replace(/\|/g, '\\|').slice(0, 120)} |`;
+    };
+    // a forEach stage's items follow it, each on its own row
+    const rows = this.plan.nodes.flatMap((n) => {
+      const s = this.run.stage(n.id);
+      return [row(n.id, n.kind, s), ...(s.items ?? []).map((it, i) => row(itemId(n.id, i), n.kind, it))];
     });
     return [`**${this.plan.pipeline}**`, '', '| stage | kind | status | note |', '| --- | --- | --- | --- |', ...rows].join('\n');
   }

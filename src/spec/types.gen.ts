@@ -64,6 +64,13 @@ export type CollectStage = StageCommon & {
  */
 export type StageName = string;
 /**
+ * The items: a non-empty list, or one `${…}` expression that gives a non-empty list when the stage starts.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "ForEachItems".
+ */
+export type ForEachItems = unknown[] | string;
+/**
  * A csv file or URL.
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
@@ -1450,6 +1457,32 @@ export type Loss =
   | 'binaryCrossentropy'
   | 'meanSquaredError'
   | 'meanAbsoluteError';
+/**
+ * Fan-out: the items alone (a list or `${…}`), or `{ items, as, parallelism, onItemFailure }`.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "ForEach".
+ */
+export type ForEach =
+  | ForEachItems
+  | {
+      /**
+       * The items: a non-empty list, or one `${…}` expression that gives a non-empty list when the stage starts.
+       */
+      items: unknown[] | string;
+      /**
+       * The item's name in expressions (`${<as>}`, `${<as>.field}`); not `params`, `stages` or `secrets`.
+       */
+      as?: string;
+      /**
+       * Items in flight at once. Default: every item (at most 100).
+       */
+      parallelism?: number;
+      /**
+       * `failFast`: the first item that fails for good cancels the others and fails the stage. `continue`: the other items run on; the stage succeeds with the items that succeeded (it fails only when none did), the failed ones listed in its `items`.
+       */
+      onItemFailure?: 'failFast' | 'continue';
+    };
 
 /**
  * An mlpipe pipeline (apiVersion mlpipe/v1): params, defaults, an optional schedule and a DAG of stages.
@@ -1706,6 +1739,29 @@ export interface StageCommon {
    * Run only if this CEL condition is true; otherwise the stage and its dependents are skipped.
    */
   when?: string;
+  /**
+   * Run the stage once per item (fan-out): a list, a `${…}` expression giving one, or `{ items, as, parallelism, onItemFailure }`. Each item is its own unit (`<stage>[<i>]`), with the item as `${item}` (or the `as` name) in its fields and `when`; downstream stages see each output as a list in item order.
+   */
+  forEach?:
+    | ForEachItems
+    | {
+        /**
+         * The items: a non-empty list, or one `${…}` expression that gives a non-empty list when the stage starts.
+         */
+        items: unknown[] | string;
+        /**
+         * The item's name in expressions (`${<as>}`, `${<as>.field}`); not `params`, `stages` or `secrets`.
+         */
+        as?: string;
+        /**
+         * Items in flight at once. Default: every item (at most 100).
+         */
+        parallelism?: number;
+        /**
+         * `failFast`: the first item that fails for good cancels the others and fails the stage. `continue`: the other items run on; the stage succeeds with the items that succeeded (it fails only when none did), the failed ones listed in its `items`.
+         */
+        onItemFailure?: 'failFast' | 'continue';
+      };
   retry?: RetryPolicy1;
   timeouts?: Timeouts1;
   /**
