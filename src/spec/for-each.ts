@@ -19,11 +19,17 @@ const TAKEN_NAMES = new Set([
 export const DEFAULT_ITEM_NAME = 'item';
 
 /** The stage's fan-out with defaults filled in, or undefined for a plain stage. */
+/**
+ * `forEach` as the schema allows it. (The schema gives each shape its own keywords under one
+ * union `type`, for errors that name the field at fault; the generated type reads that union badly.)
+ */
+type ForEachField = JsonValue[] | string | { items: JsonValue[] | string } & Partial<Omit<ForEachPlan, 'items'>>;
+
 export function forEachOf(s: Stage): ForEachPlan | undefined {
-  const f = s.forEach;
+  const f = s.forEach as ForEachField | undefined;
   if (f === undefined) return undefined;
   const o = typeof f === 'string' || Array.isArray(f) ? { items: f } : f;
-  const items = o.items as JsonValue[] | string;
+  const items = o.items;
   return {
     items,
     as: ('as' in o && o.as) || DEFAULT_ITEM_NAME,
@@ -34,7 +40,8 @@ export function forEachOf(s: Stage): ForEachPlan | undefined {
 
 /** Where `forEach`'s items are written (the shorthand or `forEach.items`). */
 function itemsPath(name: string, s: Stage): (string | number)[] {
-  return typeof s.forEach === 'object' && !Array.isArray(s.forEach) ? ['stages', name, 'forEach', 'items'] : ['stages', name, 'forEach'];
+  const f = s.forEach as ForEachField | undefined;
+  return typeof f === 'object' && !Array.isArray(f) ? ['stages', name, 'forEach', 'items'] : ['stages', name, 'forEach'];
 }
 
 export function checkForEach(r: Reporter, p: Pipeline, needs: Needs | undefined): void {
@@ -85,7 +92,7 @@ function checkListInputs(r: Reporter, p: Pipeline, needs: Needs): void {
       if (!from) continue;
       const at = stage.inputs && input in stage.inputs ? ['stages', name, 'inputs', input] : ['stages', name, stage.needs ? 'needs' : 'type'];
       if (!own) {
-        r.error(at, 'forEach.list-input', `input \`${input}\` of stage \`${name}\` comes from \`${b.stage}\`, a forEach stage whose \`${b.output}\` is a list (one per item); a ${stage.type} stage takes one`,
+        r.error(at, 'forEach.list-input', `input \`${input}\` of stage \`${name}\` comes from \`${b.stage}\`, a forEach stage whose \`${b.output}\` is a list (one per item), but ${/^[aeiou]/.test(stage.type) ? 'an' : 'a'} ${stage.type} stage takes one`,
           `give \`${name}\` the same \`forEach\` (item i then reads item i of \`${b.stage}\`), or take the input from another stage`);
       } else if (Array.isArray(own.items) && Array.isArray(from.items) && own.items.length !== from.items.length) {
         r.error(itemsPath(name, stage), 'forEach.length-mismatch', `stage \`${name}\` has ${own.items.length} items but reads \`${input}\` from \`${b.stage}\`, which has ${from.items.length}`,

@@ -64,10 +64,47 @@ export type CollectStage = StageCommon & {
  */
 export type StageName = string;
 /**
- * The items: a non-empty list, or one `${…}` expression that gives a non-empty list when the stage starts.
+ * Run the stage once per item (fan-out): a list, a `${…}` expression giving one, or `{ items, as, parallelism, onItemFailure }`. Each item is its own unit (`<stage>[<i>]`), with the item as `${item}` (or the `as` name) in its fields and `when`; downstream stages see each output as a list in item order.
  *
- * This interface was referenced by `Pipeline`'s JSON-Schema
- * via the `definition` "ForEachItems".
+ * @minItems 1
+ */
+export type ForEach = {
+  items: ForEachItems;
+  /**
+   * The item's name in expressions (`${<as>}`, `${<as>.field}`); not `params`, `stages` or `secrets`.
+   */
+  as?: string;
+  /**
+   * Items in flight at once. Default: every item (at most 100).
+   */
+  parallelism?: number;
+  /**
+   * `failFast`: the first item that fails for good cancels the others and fails the stage. `continue`: the other items run on; the stage succeeds with the items that succeeded (it fails only when none did), the failed ones listed in its `items`.
+   */
+  onItemFailure?: 'failFast' | 'continue';
+} & (
+  | unknown[]
+  | string
+  | {
+      items: ForEachItems;
+      /**
+       * The item's name in expressions (`${<as>}`, `${<as>.field}`); not `params`, `stages` or `secrets`.
+       */
+      as?: string;
+      /**
+       * Items in flight at once. Default: every item (at most 100).
+       */
+      parallelism?: number;
+      /**
+       * `failFast`: the first item that fails for good cancels the others and fails the stage. `continue`: the other items run on; the stage succeeds with the items that succeeded (it fails only when none did), the failed ones listed in its `items`.
+       */
+      onItemFailure?: 'failFast' | 'continue';
+    }
+);
+/**
+ * The items: a non-empty list, or one `${…}` expression giving one.
+ *
+ * @minItems 1
  */
 export type ForEachItems = unknown[] | string;
 /**
@@ -1458,18 +1495,27 @@ export type Loss =
   | 'meanSquaredError'
   | 'meanAbsoluteError';
 /**
- * Fan-out: the items alone (a list or `${…}`), or `{ items, as, parallelism, onItemFailure }`.
+ * The items: a non-empty list, or one `${…}` expression that gives a non-empty list when the stage starts.
+ *
+ * @minItems 1
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "ForEachItems".
+ */
+export type ForEachItems1 = unknown[] | string;
+/**
+ * Fan-out: a non-empty list of items, one `${…}` expression giving one, or `{ items, as, parallelism, onItemFailure }`.
+ *
+ * @minItems 1
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "ForEach".
  */
-export type ForEach =
-  | ForEachItems
+export type ForEach1 =
+  | unknown[]
+  | string
   | {
-      /**
-       * The items: a non-empty list, or one `${…}` expression that gives a non-empty list when the stage starts.
-       */
-      items: unknown[] | string;
+      items: ForEachItems;
       /**
        * The item's name in expressions (`${<as>}`, `${<as>.field}`); not `params`, `stages` or `secrets`.
        */
@@ -1739,29 +1785,7 @@ export interface StageCommon {
    * Run only if this CEL condition is true; otherwise the stage and its dependents are skipped.
    */
   when?: string;
-  /**
-   * Run the stage once per item (fan-out): a list, a `${…}` expression giving one, or `{ items, as, parallelism, onItemFailure }`. Each item is its own unit (`<stage>[<i>]`), with the item as `${item}` (or the `as` name) in its fields and `when`; downstream stages see each output as a list in item order.
-   */
-  forEach?:
-    | ForEachItems
-    | {
-        /**
-         * The items: a non-empty list, or one `${…}` expression that gives a non-empty list when the stage starts.
-         */
-        items: unknown[] | string;
-        /**
-         * The item's name in expressions (`${<as>}`, `${<as>.field}`); not `params`, `stages` or `secrets`.
-         */
-        as?: string;
-        /**
-         * Items in flight at once. Default: every item (at most 100).
-         */
-        parallelism?: number;
-        /**
-         * `failFast`: the first item that fails for good cancels the others and fails the stage. `continue`: the other items run on; the stage succeeds with the items that succeeded (it fails only when none did), the failed ones listed in its `items`.
-         */
-        onItemFailure?: 'failFast' | 'continue';
-      };
+  forEach?: ForEach;
   retry?: RetryPolicy1;
   timeouts?: Timeouts1;
   /**
