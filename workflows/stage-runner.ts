@@ -8,7 +8,7 @@
  */
 import { ActivityFailure, ApplicationFailure, condition, isCancellation } from '@temporalio/workflow';
 import { evaluateCondition, readsSecrets, resolveTemplates, type ExprOptions } from '../src/core/expr.ts';
-import { isArtifactRef, type ArtifactRef, type JsonObject, type PlanNode, type RunContext } from '../src/core/plan.ts';
+import { isArtifactRef, type ArtifactRef, type JsonObject, type JsonValue, type PlanNode, type RunContext } from '../src/core/plan.ts';
 import { describeFailure } from './failures.ts';
 import { runForEach, type ItemUnit } from './for-each.ts';
 import type { OperatorInbox } from './operator.ts';
@@ -126,6 +126,14 @@ function resolveInputs(node: PlanNode, state: RunState, unit?: ItemUnit): Record
   const out: Record<string, ArtifactRef> = {};
   for (const [name, b] of Object.entries(node.inputs)) {
     const upstream = state.stage(b.stage);
+    if (unit && !upstream.items && Array.isArray(upstream.outputs[b.output])) {
+      // a forEach stage reused by `rerun --from` brings its lists, not its items
+      const v = (upstream.outputs[b.output] as JsonValue[])[unit.index];
+      if (isArtifactRef(v)) {
+        out[name] = v;
+        continue;
+      }
+    }
     if (upstream.items && unit) {
       const it = upstream.items[unit.index];
       const v = it?.status === 'succeeded' ? it.outputs[b.output] : undefined;

@@ -78,6 +78,19 @@ export function checkForEach(r: Reporter, p: Pipeline, needs: Needs | undefined)
     }
   }
   if (needs) checkListInputs(r, p, needs);
+  checkTunedStages(r, p);
+}
+
+/** optimize trains the tuned stage's config with overrides: its item must be the optimize stage's own. */
+function checkTunedStages(r: Reporter, p: Pipeline): void {
+  for (const [name, stage] of Object.entries(p.stages)) {
+    if (stage.type !== 'optimize') continue;
+    const tuned = Object.hasOwn(p.stages, stage.tunes) ? forEachOf(p.stages[stage.tunes]!) : undefined;
+    if (tuned && forEachOf(stage)?.as !== tuned.as) {
+      r.error(['stages', name, 'tunes'], 'forEach.tunes-for-each', `stage \`${name}\` tunes \`${stage.tunes}\`, a forEach stage: its trials would not know which item to train on`,
+        `give \`${name}\` a \`forEach\` with \`as: ${tuned.as}\` (one search per item), or tune a stage without forEach`);
+    }
+  }
 }
 
 /**

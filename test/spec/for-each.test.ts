@@ -122,6 +122,23 @@ describe('forEach validation', () => {
     ]);
   });
 
+  it('refuses an optimize stage tuning a forEach stage unless it fans out over the same item', () => {
+    const tune = (fe: string) => `  tune:
+    type: optimize
+    needs: [prep]
+    tunes: train
+${fe}    space:
+      optimizer.learningRate: { type: logUniform, min: 0.0001, max: 0.05 }
+    trials: 2
+    objective: { metric: loss, direction: minimize }
+`;
+    const tuned = train('    forEach: { items: [1, 2], as: seed }\n    seed: "${seed}"\n');
+    expect(check(spec(tuned + tune(''))).messages).toEqual([
+      '26:12 forEach.tunes-for-each stage `tune` tunes `train`, a forEach stage: its trials would not know which item to train on',
+    ]);
+    expect(check(spec(tuned + tune('    forEach: { items: [1, 2], as: seed }\n'))).messages).toEqual([]);
+  });
+
   it('finds the free variables of an expression, not those its macros bind', () => {
     expect(freeRoots('l.all(x, x > item) && stages.a.outputs.b.exists(item, item == 1)').sort()).toEqual(['item', 'l', 'stages']);
   });
