@@ -67,6 +67,7 @@ export type StageName = string;
  * Run the stage once per item (fan-out): a list, a `${…}` expression giving one, or `{ items, as, parallelism, onItemFailure }`. Each item is its own unit (`<stage>[<i>]`), with the item as `${item}` (or the `as` name) in its fields and `when`; downstream stages see each output as a list in item order.
  *
  * @minItems 1
+ * @maxItems 1000
  */
 export type ForEach = {
   items: ForEachItems;
@@ -105,6 +106,7 @@ export type ForEach = {
  * The items: a non-empty list, or one `${…}` expression giving one.
  *
  * @minItems 1
+ * @maxItems 1000
  */
 export type ForEachItems = unknown[] | string;
 /**
@@ -1498,6 +1500,7 @@ export type Loss =
  * The items: a non-empty list, or one `${…}` expression that gives a non-empty list when the stage starts.
  *
  * @minItems 1
+ * @maxItems 1000
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "ForEachItems".
@@ -1507,6 +1510,7 @@ export type ForEachItems1 = unknown[] | string;
  * Fan-out: a non-empty list of items, one `${…}` expression giving one, or `{ items, as, parallelism, onItemFailure }`.
  *
  * @minItems 1
+ * @maxItems 1000
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "ForEach".
