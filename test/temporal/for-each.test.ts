@@ -84,6 +84,10 @@ describe('forEach', () => {
     const lines = stageLines(await describeRun(env.client, h.workflowId), false);
     expect(lines.find((l) => l.startsWith('  fan[2]'))).toMatch(/skipped\s+when: item\.v != 3 is false/);
     expect(lines.find((l) => l.startsWith('  fan[3]'))).toMatch(/succeeded/);
+    // The Temporal UI's Current Details: a row per item under its stage.
+    const meta = await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(meta.currentDetails).toContain('| fan[2] | activity | skipped | when: item.v != 3 is false |');
+    expect(meta.currentDetails).toContain('| fan[3] | activity | succeeded |');
   });
 
   it('keeps at most `parallelism` items in flight', async () => {
