@@ -7,12 +7,16 @@
  * Failure policy: `failFast` cancels the other items at the first item that fails for good and
  * fails the stage; `continue` lets them run and fails the stage only when no item succeeded.
  *
+ * Continue-as-new: when the history is long the stage starts no more items, lets the running ones
+ * end and returns unfinished; the next run carries its items and runs the rest.
+ *
  * Replay: only plans with `forEach` come here (a newer plan field), so the commands of plans
  * without one are unchanged. Items start in index order, each in this stage's own scope.
  */
 import { ApplicationFailure, CancellationScope, condition, isCancellation } from '@temporalio/workflow';
 import { readsSecrets, resolveTemplates } from '../src/core/expr.ts';
 import { itemId, type JsonValue, type PlanNode } from '../src/core/plan.ts';
+import { TERMINAL } from './api.ts';
 import { describeFailure } from './failures.ts';
 import type { StageRunContext } from './stage-runner.ts';
 
@@ -32,8 +36,10 @@ export async function runForEach(node: PlanNode, ctx: StageRunContext, runUnit: 
   const { state, inbox } = ctx;
   const fe = node.forEach!;
   const id = node.id;
+  // Items carried over a continue-as-new: the stage was approved and its items evaluated before.
+  const resumed = state.stage(id).items;
   // The approval gate is the stage's, once, before any item.
-  if (node.approval && !inbox.isApproved(id)) {
+  if (!resumed && node.approval && !inbox.isApproved(id)) {
     state.markAwaitingApproval(id);
     await condition(() => inbox.isApproved(id) || inbox.hasDecision(id));
     if (inbox.takeSkip(id)) {
@@ -42,8 +48,9 @@ export async function runForEach(node: PlanNode, ctx: StageRunContext, runUnit: 
     }
   }
   state.markRunning(id, 1);
-  const items = evaluateItems(node, ctx);
-  state.startItems(id, items);
+  const items = resumed ? resumed.map((i) => i.item) : evaluateItems(node, ctx);
+  if (!resumed) state.startItems(id, items);
+  const pausing = () => ctx.shouldContinueAsNew?.() ?? false;
 
   const scope = new CancellationScope();
   const running = new Map<number, Promise<void>>();
@@ -51,8 +58,9 @@ export async function runForEach(node: PlanNode, ctx: StageRunContext, runUnit: 
   let failedFast: { index: number; err: unknown } | undefined;
   let cancelledBy: unknown;
   for (;;) {
-    while (!failedFast && cancelledBy === undefined && !scope.consideredCancelled && running.size < fe.parallelism && next < items.length) {
+    while (!failedFast && cancelledBy === undefined && !scope.consideredCancelled && !pausing() && running.size < fe.parallelism && next < items.length) {
       const index = next++;
+      if (state.isTerminal(itemId(id, index))) continue; // ended before a continue-as-new
       // Each item is the stage's node under its own id; the gate was passed above.
       const itemNode: PlanNode = { ...node, id: itemId(id, index), approval: false };
       const unit: ItemUnit = { index, vars: { [fe.as]: items[index]! } };
@@ -86,6 +94,8 @@ export async function runForEach(node: PlanNode, ctx: StageRunContext, runUnit: 
     state.markCancelled(id);
     throw cancelledBy ?? new Error('cancelled');
   }
+  // The history is long: the rest of the items run after the continue-as-new (run-state.ts carries them).
+  if (state.stage(id).items!.some((i) => !TERMINAL.includes(i.status))) return;
   state.collectItems(id, 'not run');
   const all = state.stage(id).items!;
   const failed = all.filter((i) => i.status === 'failed');

@@ -22,10 +22,14 @@ export class RunState {
     this.params = { ...(input.carried?.params ?? plan.params) };
     for (const n of plan.nodes) {
       const carried = input.carried?.stages[n.id];
+      const fresh: StageState = { status: 'pending', kind: n.kind, attempts: 0, rounds: 0, outputs: {} };
       this.stages[n.id] =
         carried && TERMINAL.includes(carried.status)
           ? carried
-          : { status: 'pending', kind: n.kind, attempts: 0, rounds: 0, outputs: {} };
+          : carried?.items
+            ? // a forEach stage paused for continue-as-new: its ended items are kept, the rest run here
+              { ...fresh, items: carried.items.map((i) => (TERMINAL.includes(i.status) ? i : { ...fresh, item: i.item })) }
+            : fresh;
     }
     for (const [id, outputs] of Object.entries(input.reuse ?? {})) {
       const s = this.stages[id];

@@ -23,6 +23,8 @@ export interface StageRunContext {
   run: RunContext;
   /** `--no-cache`: look-ups are skipped (outputs are still stored). */
   noCache: boolean;
+  /** The history is long enough to continue as new (a forEach stage pauses between items). */
+  shouldContinueAsNew?: () => boolean;
 }
 
 /**

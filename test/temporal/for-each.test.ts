@@ -195,15 +195,25 @@ describe('forEach', () => {
     );
   });
 
-  it('survives continue-as-new: the items and their collected outputs are carried', async () => {
-    const stages: Record<string, Parameters<typeof makePlan>[1][string]> = {};
-    for (let i = 0; i < 6; i++) stages[`n${i}`] = { fn: 'noop', ...(i ? { needs: [`n${i - 1}`] } : {}) };
-    stages.fan = { fn: 'noop', needs: ['n1'], input: { value: '${item}' }, forEach: each(['x', 'y', 'z'], { parallelism: 1 }) };
-    stages.after = { fn: 'noop', needs: ['fan', 'n5'], input: { value: '${stages.fan.outputs.value}' } };
+  it('survives continue-as-new: finished items are carried, the rest run in the next execution, each once', async () => {
+    const log = join(env.home, 'fe-can.txt');
+    const items = ['x0', 'x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7'];
+    const stages: Record<string, Parameters<typeof makePlan>[1][string]> = {
+      first: { fn: 'noop' },
+      fan: { fn: 'consume', needs: ['first'], input: { value: '${item}', log }, forEach: each(items, { parallelism: 1 }) },
+      after: { fn: 'noop', needs: ['fan'], input: { value: '${stages.fan.items.map(i, i.item)}' } },
+    };
     const h = await env.start(makePlan('fe-can', stages), { continueAsNewAfterEvents: 30 });
     const res = await h.result();
     expect((await h.describe()).runId).not.toBe(h.firstExecutionRunId);
-    expect(res.stages.fan!.items!.map((i) => i.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-    expect(res.stages.after!.outputs.value).toEqual(['x', 'y', 'z']);
+    // the first execution stopped part-way through the items
+    const first = await env.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId).fetchHistory();
+    const startedThere = (first.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityId?.startsWith('fan[')).length;
+    expect(startedThere).toBeGreaterThan(0);
+    expect(startedThere).toBeLessThan(items.length);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(items.map((i) => `consume "${i}"`));
+    expect(res.stages.fan!.items!.map((i) => i.status)).toEqual(items.map(() => 'succeeded'));
+    expect(res.stages.fan!.outputs.ok).toEqual(items.map(() => true));
+    expect(res.stages.after!.outputs.value).toEqual(items);
   });
 });
