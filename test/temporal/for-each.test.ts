@@ -194,6 +194,11 @@ describe('forEach', () => {
     expect(await failureOf((await env.start(bad)).result())).toContain(
       'forEach of stage "fan": `${stages.src.outputs.value}` gave "abc", not a list',
     );
+    const empty = makePlan('fe-expr-empty', {
+      src: { fn: 'noop', input: { value: [] } },
+      fan: { fn: 'noop', needs: ['src'], forEach: each('${stages.src.outputs.value}') },
+    });
+    expect(await failureOf((await env.start(empty)).result())).toContain('`${stages.src.outputs.value}` gave an empty list: there is nothing to run');
   });
 
   it('survives continue-as-new: finished items are carried, the rest run in the next execution, each once', async () => {
