@@ -35,6 +35,8 @@ export class RunState {
       const s = this.stages[id];
       if (s && s.status === 'pending') {
         Object.assign(s, { status: 'succeeded', outputs, cached: true, reason: 'reused from the earlier run' });
+        const items = input.reuseItems?.[id];
+        if (items) s.items = items;
       }
     }
   }

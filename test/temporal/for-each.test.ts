@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ForEachPlan, JsonValue } from '../../src/core/plan.ts';
+import type { ArtifactRef, ForEachPlan, JsonValue } from '../../src/core/plan.ts';
 import { workflowBundle } from '../../src/temporal/bundle.ts';
 import { stageLines } from '../../src/temporal/follow.ts';
-import { describeRun } from '../../src/temporal/runs.ts';
+import { describeRun, rerunFrom } from '../../src/temporal/runs.ts';
 import { retryUpdate, statusQuery, type RunStatus } from '../../workflows/api.ts';
 import { makePlan } from '../support/plans.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
@@ -179,6 +179,25 @@ describe('forEach', () => {
     expect(res.stages.fan!.outputs.fixed).toEqual([true, true]);
     expect(res.stages.after!.status).toBe('succeeded');
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, await h.fetchHistory(), h.workflowId);
+  });
+
+  it('gives item i of a forEach stage the artifact of item i upstream, also in a rerun that reuses the upstream stage', async () => {
+    const plan = makePlan('fe-zip', {
+      prod: { fn: 'produce', input: { value: '${item}' }, forEach: each(['p', 'q']) },
+      cons: { fn: 'inputDigests', needs: ['prod'], inputs: { data: { stage: 'prod', output: 'dataset', kind: 'dataset' } }, forEach: each(['p', 'q']) },
+      after: { fn: 'noop', needs: ['cons'], input: { value: '${stages.prod.items.map(i, i.status)}' } },
+    });
+    const h = await env.start(plan);
+    const res = await h.result();
+    const produced = (res.stages.prod!.outputs.dataset as unknown as ArtifactRef[]).map((a) => a.digest);
+    expect(new Set(produced).size).toBe(2);
+    expect(res.stages.cons!.outputs.digests).toEqual(produced.map((d) => ({ data: d })));
+
+    const again = await (await rerunFrom(env.client, h.workflowId, 'cons')).result();
+    expect(again.stages.prod!.reason).toBe('reused from the earlier run');
+    expect(again.stages.prod!.items!.map((i) => i.item)).toEqual(['p', 'q']);
+    expect(again.stages.cons!.outputs.digests).toEqual(produced.map((d) => ({ data: d })));
+    expect(again.stages.after!.outputs.value).toEqual(['succeeded', 'succeeded']);
   });
 
   it('takes its items from an expression, and fails the stage clearly when that is no list', async () => {
