@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compiler/compile.ts';
+import { toDot, toMermaid } from '../../src/compiler/graph.ts';
 import { freeRoots } from '../../src/core/expr.ts';
 import { loadSpecText } from '../../src/spec/load.ts';
 import { validateLoaded } from '../../src/spec/validate.ts';
@@ -62,6 +63,12 @@ describe('forEach in the plan', () => {
     description: "\${region}"
 `)));
     expect(p.nodes.find((x) => x.id === 'train')!.forEach).toEqual({ items: ['eu', 'us'], as: 'region', parallelism: 1, onItemFailure: 'continue' });
+  });
+
+  it('draws a forEach stage with its fan-out', () => {
+    const p = plan(spec(train('    forEach: [1, 2, 3]\n')));
+    expect(toMermaid(p)).toContain('train["train<br/><i>train</i><br/>for each of 3 items"]');
+    expect(toDot(p)).toContain('"train" [label="train\\n(train)\\nfor each of 3 items"];');
   });
 
   it('adds nothing to the nodes of stages without forEach', () => {
