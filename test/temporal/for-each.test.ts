@@ -103,6 +103,15 @@ describe('forEach', () => {
     }
   });
 
+  it("keeps the UI's Current Details short for many items: a count instead of a row each", async () => {
+    const items = Array.from({ length: 25 }, (_, i) => i);
+    const h = await env.start(makePlan('fe-many', { fan: { fn: 'noop', input: { value: '${item}' }, forEach: each(items) } }));
+    expect((await h.result()).stages.fan!.outputs.value).toEqual(items);
+    const meta = await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(meta.currentDetails).toContain('| fan[…] | activity | 25 items | 25 succeeded |');
+    expect(meta.currentDetails).not.toContain('| fan[0] |');
+  });
+
   it('hits the step cache per item on a rerun; a changed item runs alone', async () => {
     const log = join(env.home, 'fe-cache.txt');
     const plan = (items: string[]) =>
