@@ -66,6 +66,9 @@ function fit(line: string, columns: number | undefined): string {
   return `${line.slice(0, columns - 2 + (line.length - visible))}…`;
 }
 
+/** On a terminal, a forEach stage with more items shows the running, waiting and failed ones and a count. */
+const MAX_TTY_ITEMS = 20;
+
 /** One line per stage, and per item of a forEach stage (indented under it). */
 export function stageLines(view: RunView, tty: boolean): string[] {
   return stageRows(view, tty).map((r) => r.line);
@@ -75,12 +78,21 @@ export function stageLines(view: RunView, tty: boolean): string[] {
 function stageRows(view: RunView, tty: boolean): { id: string; st: StageState; line: string }[] {
   const run = view.run;
   if (!run) return [{ id: '', st: { status: 'pending', kind: '', attempts: 0, rounds: 0, outputs: {} }, line: `${view.workflowId}: ${view.status} (no worker answered the status query)` }];
-  const units = run.order.flatMap((id) => {
+  type Unit = { id: string; label: string; st: StageState; count?: string };
+  const units = run.order.flatMap((id): Unit[] => {
     const st = run.stages[id] as StageState;
-    return [{ id, label: id, st }, ...(st.items ?? []).map((it, i) => ({ id: `${id}[${i}]`, label: `  ${id}[${i}]`, st: it as StageState }))];
+    const items: Unit[] = (st.items ?? []).map((it, i) => ({ id: `${id}[${i}]`, label: `  ${id}[${i}]`, st: it }));
+    if (!tty || items.length <= MAX_TTY_ITEMS) return [{ id, label: id, st }, ...items];
+    // A screen holds a few lines: of many items, those not ended and the failed ones, then a count.
+    const byStatus = new Map<string, number>();
+    for (const it of items) byStatus.set(it.st.status, (byStatus.get(it.st.status) ?? 0) + 1);
+    const shown = items.filter((it) => !['pending', 'succeeded', 'skipped', 'cancelled'].includes(it.st.status)).slice(0, MAX_TTY_ITEMS);
+    const count = `${items.length} items: ${[...byStatus].map(([s, k]) => `${k} ${s}`).join(', ')}`;
+    return [{ id, label: id, st }, ...shown, { id: `${id}[…]`, label: `  ${id}[…]`, st, count }];
   });
   const width = Math.max(5, ...units.map((u) => u.label.length));
-  return units.map(({ id, label, st }) => {
+  return units.map(({ id, label, st, count }) => {
+    if (count !== undefined) return { id, st, line: `${label.padEnd(width)}  ${count}` };
     const live: LiveStage = view.live[id] ?? {};
     const status = st.cached && st.status === 'succeeded' ? 'succeeded (cached)' : st.status;
     const attempt = live.attempt && live.attempt > 1 ? ` attempt ${live.attempt}` : '';

@@ -110,6 +110,11 @@ describe('forEach', () => {
     const meta = await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     expect(meta.currentDetails).toContain('| fan[…] | activity | 25 items | 25 succeeded |');
     expect(meta.currentDetails).not.toContain('| fan[0] |');
+    // `mlpipe status` on a terminal: a count; piped: every item
+    const view = await describeRun(env.client, h.workflowId);
+    expect(stageLines(view, true).some((l) => /^ {2}fan\[…\]\s+25 items: 25 succeeded$/.test(l))).toBe(true);
+    expect(stageLines(view, true).some((l) => l.includes('fan[0]'))).toBe(false);
+    expect(stageLines(view, false).filter((l) => l.startsWith('  fan['))).toHaveLength(25);
   });
 
   it('hits the step cache per item on a rerun; a changed item runs alone', async () => {
