@@ -18,13 +18,13 @@ const TAKEN_NAMES = new Set([
 
 export const DEFAULT_ITEM_NAME = 'item';
 
-/** The stage's fan-out with defaults filled in, or undefined for a plain stage. */
 /**
  * `forEach` as the schema allows it. (The schema gives each shape its own keywords under one
  * union `type`, for errors that name the field at fault; the generated type reads that union badly.)
  */
-type ForEachField = JsonValue[] | string | { items: JsonValue[] | string } & Partial<Omit<ForEachPlan, 'items'>>;
+type ForEachField = JsonValue[] | string | ({ items: JsonValue[] | string } & Partial<Omit<ForEachPlan, 'items'>>);
 
+/** The stage's fan-out with defaults filled in, or undefined for a plain stage. */
 export function forEachOf(s: Stage): ForEachPlan | undefined {
   const f = s.forEach as ForEachField | undefined;
   if (f === undefined) return undefined;
