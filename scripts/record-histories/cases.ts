@@ -281,6 +281,7 @@ const deployCanary: Case = {
 export const CASES: Case[] = [
   example('iris-mlp.yaml', { epochs: '5' }, 'pipelines/iris-mlp.yaml (epochs 5): a CSV collect (cache off), preprocess, train, evaluate with a gate'),
   example('mnist-lenet.yaml', { epochs: '1', minAccuracy: '0.5' }, 'pipelines/mnist-lenet.yaml (epochs 1): the MNIST collect, augment, a CNN with checkpoints, evaluate'),
+  example('foreach-seeds.yaml', { epochs: '3' }, 'pipelines/foreach-seeds.yaml (epochs 3): forEach fan-out: train once per seed (literal items, parallelism 2), evaluate per seed (items from an expression over the train items, inputs item by item)'),
   regression,
   lifecycle,
   deployCanary,
