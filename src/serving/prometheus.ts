@@ -75,6 +75,20 @@ export class ServingMetrics {
     labelNames: ['model', 'version'] as const,
     registers: [this.registry],
   });
+  private readonly batchRequests = new Histogram({
+    name: 'mlpipe_serving_batch_requests',
+    help: 'Requests scored together in one pass of the model (micro-batching: above 1 when concurrent requests were batched)',
+    labelNames: ['model', 'version'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+  private readonly batchRows = new Histogram({
+    name: 'mlpipe_serving_batch_rows',
+    help: 'Rows scored in one pass of the model (at most --max-batch, unless one request alone has more)',
+    labelNames: ['model', 'version'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
+    registers: [this.registry],
+  });
   private readonly ready = new Gauge({
     name: 'mlpipe_serving_ready',
     help: '1 when every registered model has a servable version (the readiness probe passes)',
@@ -93,6 +107,11 @@ export class ServingMetrics {
 
   answered(model: string, version: string, rows: number, shadow = false): void {
     this.rows.inc({ model, version, shadow: String(shadow) }, rows);
+  }
+
+  batched(model: string, version: string, requests: number, rows: number): void {
+    this.batchRequests.observe({ model, version }, requests);
+    this.batchRows.observe({ model, version }, rows);
   }
 
   loaded(model: string, version: string, seconds: number): void {

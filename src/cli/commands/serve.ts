@@ -30,6 +30,25 @@ function duration(flag: string): (v: string) => number {
   };
 }
 
+const MAX_BATCH_ENV = 'MLPIPE_SERVE_MAX_BATCH';
+const MAX_WAIT_ENV = 'MLPIPE_SERVE_MAX_WAIT';
+
+function durationOrZero(flag: string): (v: string) => number {
+  const d = duration(flag);
+  return (v) => (/^0+(\.0+)?(ms|s|m|h|d)?$/.test(v) ? 0 : d(v));
+}
+
+/** A flag's default from its environment variable (checked like the flag), else `fallback`. */
+function envNumber(name: string, parse: (v: string) => number, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  try {
+    return parse(v);
+  } catch (e) {
+    throw new UsageError(`${name}: ${(e as Error).message}`);
+  }
+}
+
 /** Both files or neither; read now so a wrong path is a usage error, not a crash after start-up. */
 function readTls(cert?: string, key?: string): { cert: Buffer; key: Buffer } | undefined {
   if (!cert && !key) return undefined;
@@ -56,10 +75,12 @@ export function register(program: Command): void {
       .option('--max-rows <n>', 'rows per request at most (413 beyond)', positive('--max-rows'), 10_000)
       .option('--max-body <bytes>', 'request body size at most, also once inflated (413 beyond)', positive('--max-body'), 10 * 1024 * 1024)
       .option('--body-timeout <duration>', 'time to receive a request body (408 beyond), e.g. 30s', duration('--body-timeout'), 30_000)
+      .option('--max-batch <rows>', `micro-batching: rows scored in one pass at most, over concurrent requests (default 256; 1: every request alone; env ${MAX_BATCH_ENV})`, positive('--max-batch'))
+      .option('--max-wait <duration>', `micro-batching: the longest a request waits for others still arriving, default 2ms (0ms: never wait; env ${MAX_WAIT_ENV})`, durationOrZero('--max-wait'))
       .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); needs --tls-key')
       .option('--tls-key <file>', 'the PEM private key of --tls-cert')
       .option('--auth-token-file <file>', `bearer token for feedback (labels) and /recent; both are off without one (env ${TOKEN_FILE_ENV})`, process.env[TOKEN_FILE_ENV] || undefined),
-  )).action(async (o: { host: string; port: number; seed?: number; authTokenFile?: string; tlsCert?: string; tlsKey?: string; maxRows: number; maxBody: number; bodyTimeout: number }) => {
+  )).action(async (o: { host: string; port: number; seed?: number; authTokenFile?: string; tlsCert?: string; tlsKey?: string; maxRows: number; maxBody: number; bodyTimeout: number; maxBatch?: number; maxWait?: number }) => {
     let authToken: string | undefined;
     try {
       authToken = o.authTokenFile ? readTokenFile(o.authTokenFile) : undefined;
@@ -67,10 +88,12 @@ export function register(program: Command): void {
       throw new UsageError(`--auth-token-file: ${(e as Error).message}`);
     }
     const tls = readTls(o.tlsCert, o.tlsKey);
+    const maxBatch = o.maxBatch ?? envNumber(MAX_BATCH_ENV, positive('--max-batch'), 256);
+    const maxWait = o.maxWait ?? envNumber(MAX_WAIT_ENV, durationOrZero('--max-wait'), 2);
     const store = await checkedStore();
     const db = await checkedDb();
     const { ModelServer } = await import('../../serving/server.ts');
-    const server = new ModelServer({ host: o.host, port: o.port, seed: o.seed, authToken, tls, maxRows: o.maxRows, maxBodyBytes: o.maxBody, bodyTimeoutMs: o.bodyTimeout, log: (l) => process.stderr.write(`${l}\n`) });
+    const server = new ModelServer({ host: o.host, port: o.port, seed: o.seed, authToken, tls, maxRows: o.maxRows, maxBodyBytes: o.maxBody, bodyTimeoutMs: o.bodyTimeout, batch: { maxBatch, maxWaitMs: maxWait }, log: (l) => process.stderr.write(`${l}\n`) });
     const url = await server.start();
     const auth = authToken ? 'feedback and /recent need the bearer token' : 'feedback and /recent are off (no --auth-token-file)';
     process.stdout.write(`mlpipe model server at ${url} (registry ${db}, artifacts ${store}; ${auth}). Ctrl-C to stop.\n`);
