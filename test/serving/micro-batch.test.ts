@@ -96,7 +96,7 @@ describe('micro-batching', () => {
     const url = await serve({ maxBatch: 10_000, maxWaitMs: 30_000 });
     const list = bodies(40, 17);
     // Each alone first: one request in flight, so each is its own batch.
-    const alone = [];
+    const alone: { status: number; json: any }[] = [];
     for (const { body } of list) alone.push(await post(`${url}${PATH}`, body));
     const before = await histogram(url, 'mlpipe_serving_batch_requests');
     expect(before.count).toBe(39);
@@ -121,7 +121,7 @@ describe('micro-batching', () => {
   it('a batch never passes --max-batch rows; answers stay each caller\'s own', async () => {
     const url = await serve({ maxBatch: 8, maxWaitMs: 30_000 });
     const list = bodies(30);
-    const alone = [];
+    const alone: { status: number; json: any }[] = [];
     for (const { body } of list) alone.push(await post(`${url}${PATH}`, body));
     const before = await histogram(url, 'mlpipe_serving_batch_rows');
     const got = await together(url, list);
