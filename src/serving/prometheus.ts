@@ -61,6 +61,7 @@ export class ServingMetrics {
     name: 'mlpipe_serving_model_load_seconds',
     help: 'How long the last load of a version took (fetch, decode, compile)',
     labelNames: ['model', 'version'] as const,
+    aggregator: 'max',
     registers: [this.registry],
   });
   private readonly loadFailures = new Counter({
@@ -73,6 +74,8 @@ export class ServingMetrics {
     name: 'mlpipe_serving_traffic_weight_percent',
     help: 'The registry\'s traffic split: percent of requests each live version is meant to get',
     labelNames: ['model', 'version'] as const,
+    // With --workers N every worker holds the same split: one copy, not N times it.
+    aggregator: 'first',
     registers: [this.registry],
   });
   private readonly batchRequests = new Histogram({
@@ -91,7 +94,8 @@ export class ServingMetrics {
   });
   private readonly ready = new Gauge({
     name: 'mlpipe_serving_ready',
-    help: '1 when every registered model has a servable version (the readiness probe passes)',
+    help: '1 when every registered model has a servable version (the readiness probe passes); with --workers, in every worker',
+    aggregator: 'min',
     registers: [this.registry],
   });
 

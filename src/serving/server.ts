@@ -65,6 +65,8 @@ export interface ServerOptions {
   authToken?: string;
   /** Micro-batching of concurrent requests per version (micro-batch.ts): rows per pass, longest wait. */
   batch?: Partial<BatchOptions>;
+  /** Set in a worker of `mlpipe serve --workers N` (cluster.ts): readiness and /metrics span every worker. */
+  cluster?: ClusterHooks;
   log?: (line: string) => void;
 }
 
@@ -86,6 +88,17 @@ interface Served {
   features: FeatureLog;
   /** Live versions that failed to load, with why (model status, readiness). */
   failed: Map<string, string>;
+}
+
+export interface ClusterHooks {
+  /** This worker's number (1…N). */
+  id: number;
+  /** Why the other workers are not ready (empty: all are). */
+  reasons(): string[];
+  /** Prometheus text summed over every worker. */
+  metrics(): Promise<string>;
+  /** This worker's own readiness, after every registry sync and on stop. */
+  readiness(r: { ready: boolean; reasons: string[] }): void;
 }
 
 export interface Prediction {
@@ -140,6 +153,7 @@ export class ModelServer {
     selectBackend();
     await this.sync();
     this.synced = true;
+    this.prom.setReady(this.ownReadiness().ready);
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     this.http = this.o.tls ? createTlsServer({ cert: this.o.tls.cert, key: this.o.tls.key }, handler) : createServer(handler);
     const host = this.o.host ?? '127.0.0.1';
@@ -149,6 +163,7 @@ export class ModelServer {
     });
     const addr = this.http.address() as AddressInfo;
     this.url = `${this.o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+    this.o.cluster?.readiness(this.ownReadiness());
     if (this.o.advertise !== false) {
       mkdirSync(this.registry.dir, { recursive: true });
       const info = { url: this.url, pid: process.pid, startedAt: new Date().toISOString(), auth: !!this.o.authToken };
@@ -174,6 +189,7 @@ export class ModelServer {
       // Graceful: no new connections, idle keep-alive ones closed now, requests in flight answered
       // (readiness already says "shutting down"); whatever is left after the grace is cut.
       this.prom.setReady(false);
+      this.o.cluster?.readiness(this.ownReadiness());
       // A connection that answers its last request then idles closes at once, not after 5 s of keep-alive.
       http.keepAliveTimeout = 50;
       const closed = new Promise<void>((r) => http.close(() => r()));
@@ -236,11 +252,23 @@ export class ModelServer {
       this.prom.traffic(name, split(entry));
       await this.settleIfDue(s);
     }
-    this.prom.setReady(this.readiness().ready);
+    const own = this.ownReadiness();
+    this.prom.setReady(own.ready);
+    if (this.http) this.o.cluster?.readiness(own);
   }
 
-  /** Ready: the first registry sync is done, not stopping, and every model has a version to answer. */
+  /**
+   * Ready: the first registry sync is done, not stopping, every model has a version to answer and,
+   * with --workers N, every other worker is ready too (a load balancer may send the next request
+   * to any of them).
+   */
   readiness(): { ready: boolean; reasons: string[] } {
+    const own = this.ownReadiness();
+    const reasons = [...own.reasons, ...(this.o.cluster?.reasons() ?? [])];
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  private ownReadiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (!this.synced) reasons.push('loading the registry');
     if (this.stopping) reasons.push('shutting down');
@@ -314,11 +342,12 @@ export class ModelServer {
       if (path === '/metrics' || path === '/healthz' || path === '/livez' || path === '/readyz') {
         if (req.method !== 'GET') throw new HttpError(405, `${path} takes GET`);
         at.route = path === '/metrics' ? 'metrics' : 'health';
-        if (path === '/metrics') return sendText(res, 200, await this.prom.text(), this.prom.contentType);
+        if (path === '/metrics') return sendText(res, 200, await (this.o.cluster?.metrics() ?? this.prom.text()), this.prom.contentType);
         if (path === '/livez') return send(res, 200, { live: true });
         const r = this.readiness();
         if (path === '/readyz') return send(res, r.ready ? 200 : 503, r);
-        return send(res, 200, { ok: true, ready: r.ready, models: [...this.models.keys()] });
+        const worker = this.o.cluster ? { worker: { id: this.o.cluster.id, pid: process.pid } } : {};
+        return send(res, 200, { ok: true, ready: r.ready, models: [...this.models.keys()], ...worker });
       }
       if (path === '/v2' || path.startsWith('/v2/')) return await this.v2(req, res, path, at, arrived);
       const m = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(:predict|:classify|:regress|\/metadata|\/metrics|\/recent)?$/.exec(path);
