@@ -34,14 +34,15 @@ export class MetricsBook {
     let list = this.events.get(version);
     if (!list) this.events.set(version, (list = []));
     list.push(e);
-    if (list.length > MAX_EVENTS) list.splice(0, list.length - MAX_EVENTS);
+    // Trimmed in chunks: a splice of 20,000 entries on every request costs more than the request.
+    if (list.length > 2 * MAX_EVENTS) list.splice(0, list.length - MAX_EVENTS);
     if (shadow) this.shadows.add(version);
   }
 
   summary(sinceMs = Infinity, now = Date.now()): Record<string, VersionMetrics> {
     const out: Record<string, VersionMetrics> = {};
     for (const [v, list] of this.events) {
-      const es = list.filter((e) => now - e.t <= sinceMs);
+      const es = list.slice(-MAX_EVENTS).filter((e) => now - e.t <= sinceMs);
       const lat = Float64Array.from(es.map((e) => e.ms)).sort();
       const errors = es.filter((e) => !e.ok).length;
       const labelled = es.reduce((a, e) => a + (e.labelled ?? 0), 0);
@@ -73,10 +74,11 @@ export class FeatureLog {
   constructor(private readonly max = 5_000) {}
   add(version: string, rows: Record<string, unknown>[], t = Date.now()): void {
     for (const row of rows) this.rows.push({ t, version, row });
-    if (this.rows.length > this.max) this.rows.splice(0, this.rows.length - this.max);
+    // Trimmed in chunks (see MetricsBook.record); readers see the newest `max` only.
+    if (this.rows.length > 2 * this.max) this.rows.splice(0, this.rows.length - this.max);
   }
   since(sinceMs = Infinity, now = Date.now()): LoggedRow[] {
-    return this.rows.filter((r) => now - r.t <= sinceMs);
+    return this.rows.slice(-this.max).filter((r) => now - r.t <= sinceMs);
   }
 }
 
