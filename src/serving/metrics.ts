@@ -15,7 +15,7 @@ export interface VersionMetrics {
   shadow: boolean;
 }
 
-interface Event {
+export interface MetricEvent {
   t: number;
   ok: boolean;
   ms: number;
@@ -24,13 +24,13 @@ interface Event {
   labelled?: number;
 }
 
-const MAX_EVENTS = 20_000;
+export const MAX_EVENTS = 20_000;
 
 export class MetricsBook {
-  private events = new Map<string, Event[]>();
+  private events = new Map<string, MetricEvent[]>();
   private shadows = new Set<string>();
 
-  record(version: string, e: Event, shadow = false): void {
+  record(version: string, e: MetricEvent, shadow = false): void {
     let list = this.events.get(version);
     if (!list) this.events.set(version, (list = []));
     list.push(e);
@@ -69,9 +69,11 @@ export interface LoggedRow {
 }
 
 /** The last `max` request rows of a model (raw features, as sent), for drift monitoring. */
+export const FEATURE_ROWS = 5_000;
+
 export class FeatureLog {
   private rows: LoggedRow[] = [];
-  constructor(private readonly max = 5_000) {}
+  constructor(private readonly max = FEATURE_ROWS) {}
   add(version: string, rows: Record<string, unknown>[], t = Date.now()): void {
     for (const row of rows) this.rows.push({ t, version, row });
     // Trimmed in chunks (see MetricsBook.record); readers see the newest `max` only.

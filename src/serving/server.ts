@@ -30,7 +30,8 @@ import { checkFinite, disposeScoringModel, loadScoringModel, resultsOf, type Sco
 import { applyTransform } from '../ml/preprocess.ts';
 import { DEFAULT_BATCH, MicroBatcher, type BatchOptions } from './micro-batch.ts';
 import { bearerMatches, TOKEN_FILE_ENV } from './auth.ts';
-import { FeatureLog, MetricsBook, ruleBreaches } from './metrics.ts';
+import { FEATURE_ROWS, FeatureLog, MAX_EVENTS, MetricsBook, ruleBreaches, type MetricEvent } from './metrics.ts';
+import { ServingLog } from './serving-log.ts';
 import writeFileAtomic from 'write-file-atomic';
 import { liveVersions, Registry, settleCandidate, type ModelVersion, type RegistryEntry } from './registry.ts';
 import { ServingMetrics, type RequestLabels } from './prometheus.ts';
@@ -65,6 +66,8 @@ export interface ServerOptions {
   authToken?: string;
   /** Micro-batching of concurrent requests per version (micro-batch.ts): rows per pass, longest wait. */
   batch?: Partial<BatchOptions>;
+  /** Persist request metrics and the request log in the metadata database (serving-log.ts; default true). */
+  persistLog?: boolean;
   /** Set in a worker of `mlpipe serve --workers N` (cluster.ts): readiness and /metrics span every worker. */
   cluster?: ClusterHooks;
   log?: (line: string) => void;
@@ -138,6 +141,7 @@ export class ModelServer {
   /** POST requests whose body is still being read: a batch waits for them (up to maxWait). */
   private receiving = 0;
   private readonly batch: BatchOptions;
+  private readonly servingLog?: ServingLog;
   /** Prometheus metrics (GET /metrics). */
   readonly prom = new ServingMetrics();
   url = '';
@@ -147,6 +151,7 @@ export class ModelServer {
     this.store = o.store ?? defaultStore();
     this.rng = new Rng(o.seed ?? Math.floor(Math.random() * 2 ** 31));
     this.batch = { ...DEFAULT_BATCH, ...o.batch };
+    if (o.persistLog !== false) this.servingLog = new ServingLog(() => this.registry.database());
   }
 
   async start(): Promise<string> {
@@ -170,7 +175,9 @@ export class ModelServer {
       writeFileAtomic.sync(serverFile(this.registry), JSON.stringify(info));
     }
     const tick = () => {
-      this.polling = this.sync().catch((e: Error) => this.o.log?.(`registry sync failed: ${e.message}`));
+      this.polling = this.sync()
+        .catch((e: Error) => this.o.log?.(`registry sync failed: ${e.message}`))
+        .then(() => this.flushLog());
       void this.polling.then(() => {
         if (this.http) this.timer = setTimeout(tick, this.o.pollMs ?? 500);
       });
@@ -198,9 +205,14 @@ export class ModelServer {
       await closed;
       clearTimeout(cut);
     }
+    await this.flushLog();
     if (this.o.advertise !== false) rmSync(serverFile(this.registry), { force: true });
     for (const s of this.models.values()) for (const l of s.versions.values()) unload(l);
     this.models.clear();
+  }
+
+  private async flushLog(): Promise<void> {
+    await this.servingLog?.flush().catch((e: Error) => this.o.log?.(`cannot write the serving log (kept for the next try): ${e.message}`));
   }
 
   /** Load what the registry says is live; drop what is no longer; settle canaries past their duration. */
@@ -221,7 +233,10 @@ export class ModelServer {
         await this.settleIfDue(s);
         continue;
       }
-      s ??= { entry, versions: new Map(), metrics: new MetricsBook(), features: new FeatureLog(), failed: new Map() };
+      if (!s) {
+        s = { entry, versions: new Map(), metrics: new MetricsBook(), features: new FeatureLog(), failed: new Map() };
+        await this.restore(s);
+      }
       const live = liveVersions(entry);
       const loaded = new Map<string, Loaded>();
       for (const v of live) {
@@ -583,11 +598,13 @@ export class ModelServer {
       checkFinite(`version ${version}`, out);
     } catch (e) {
       // Bad input is the caller's error (400), not the version's; anything else counts against it.
-      if (!(e instanceof DataError)) s.metrics.record(version, { t: Date.now(), ok: false, ms: performance.now() - t0 });
+      if (!(e instanceof DataError)) this.record(s, version, { t: Date.now(), ok: false, ms: performance.now() - t0 });
       throw e;
     }
-    s.metrics.record(version, { t: Date.now(), ok: true, ms: performance.now() - t0, ...score(out, o.labels) });
-    s.features.add(version, rows);
+    this.record(s, version, { t: Date.now(), ok: true, ms: performance.now() - t0, ...score(out, o.labels) });
+    const now = Date.now();
+    s.features.add(version, rows, now);
+    this.servingLog?.requestRows(s.entry.name, version, rows, now);
     this.prom.answered(s.entry.name, version, rows.length);
     const c = s.entry.traffic.candidate;
     const shadow = c?.mode === 'shadow' ? s.versions.get(c.version) : undefined;
@@ -605,10 +622,28 @@ export class ModelServer {
       if (s.versions.get(version) !== l) return;
       const so = await l.batcher.submit(this.features(l, rows));
       checkFinite(`version ${version}`, so);
-      s.metrics.record(version, { t: Date.now(), ok: true, ms: performance.now() - t1, ...score(so, labels) }, true);
+      this.record(s, version, { t: Date.now(), ok: true, ms: performance.now() - t1, ...score(so, labels) }, true);
       this.prom.answered(s.entry.name, version, rows.length, true);
     } catch {
-      s.metrics.record(version, { t: Date.now(), ok: false, ms: performance.now() - t1 }, true);
+      this.record(s, version, { t: Date.now(), ok: false, ms: performance.now() - t1 }, true);
+    }
+  }
+
+  /** A request in the in-memory metrics and, persisted at the next flush, the serving log. */
+  private record(s: Served, version: string, e: MetricEvent, shadow = false): void {
+    s.metrics.record(version, e, shadow);
+    this.servingLog?.event(s.entry.name, version, e, shadow);
+  }
+
+  /** What an earlier server (or another worker) logged for this model: its metrics and rows. */
+  private async restore(s: Served): Promise<void> {
+    if (!this.servingLog) return;
+    try {
+      const { events, rows } = await this.servingLog.load(s.entry.name, MAX_EVENTS, FEATURE_ROWS);
+      for (const x of events) s.metrics.record(x.version, x.e, x.shadow);
+      for (const r of rows) s.features.add(r.version, [r.row], r.t);
+    } catch (e) {
+      this.o.log?.(`${s.entry.name}: cannot read the serving log: ${(e as Error).message}`);
     }
   }
 
