@@ -5,6 +5,7 @@
  * concurrent clients (autocannon, keep-alive), for:
  *   - in-process: the saved transform and one pass of the model called directly (the floor);
  *   - mlpipe:     `mlpipe serve` in its own process (TF Serving's row format, raw values);
+ *   - unbatched:  the same with --max-batch 1 (micro-batching off), at 64 clients only;
  *   - python:     bench/serving_tf_server.py, the same weights in Keras on tensorflow-cpu
  *                 (MLPIPE_BENCH_PYTHON, default python3; skipped with the reason if it lacks TF).
  * autocannon's latencies are whole milliseconds, too coarse at concurrency 1: there a sequential
@@ -213,24 +214,30 @@ export async function servingBench(): Promise<ServingBench> {
   const { models, env, home, rootDir } = await buildModels();
   const out: ServingBench = { cores: cpus().length, load: loadavg()[0]!, python: '', rows: [], notes: [] };
   // mlpipe serve, one process (the default), on the registry the models were deployed to.
-  const port = await freePort();
-  const serve = spawn(process.execPath, [join(root, 'bin/mlpipe.js'), 'serve', '--port', String(port), '--store', join(rootDir, 'artifacts')], { env: { ...process.env, MLPIPE_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const tfVersion = pythonHasTf();
-  out.python = tfVersion ? `${PYTHON}, tensorflow ${tfVersion}` : `skipped: ${PYTHON} cannot import tensorflow (pip install tensorflow-cpu, or set MLPIPE_BENCH_PYTHON)`;
-  try {
-    await waitLine(serve, /mlpipe model server at \S+/, 'mlpipe serve');
+  const startServe = async (extra: string[]) => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [join(root, 'bin/mlpipe.js'), 'serve', '--port', String(port), '--store', join(rootDir, 'artifacts'), ...extra], { env: { ...process.env, MLPIPE_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    await waitLine(child, /mlpipe model server at \S+/, 'mlpipe serve');
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 600; i++) {
       const r = await fetch(`${base}/readyz`).catch(() => undefined);
       if (r?.status === 200) break;
       await new Promise((res) => setTimeout(res, 100));
     }
+    return { child, base };
+  };
+  const tfVersion = pythonHasTf();
+  out.python = tfVersion ? `${PYTHON}, tensorflow ${tfVersion}` : `skipped: ${PYTHON} cannot import tensorflow (pip install tensorflow-cpu, or set MLPIPE_BENCH_PYTHON)`;
+  const { child: serve, base } = await startServe([]);
+  const unbatched = await startServe(['--max-batch', '1']);
+  try {
     for (const m of models) {
       const fl = await inProcess(m, env);
       for (const c of CONCURRENCY) out.rows.push({ model: m.name, target: 'in-process', concurrency: c, m: fl });
       const url = `${base}/v1/models/${m.name}:predict`;
       const body = JSON.stringify({ instances: [m.values.length === 1 ? m.values[0] : m.values] });
       for (const c of CONCURRENCY) out.rows.push({ model: m.name, target: 'mlpipe', concurrency: c, m: await measure(url, body, c) });
+      out.rows.push({ model: m.name, target: 'unbatched', concurrency: 64, m: await measure(`${unbatched.base}/v1/models/${m.name}:predict`, body, 64) });
       if (!tfVersion) continue;
       const dir = join(rootDir, `export-${m.name}`);
       mkdirSync(dir, { recursive: true });
@@ -255,6 +262,7 @@ export async function servingBench(): Promise<ServingBench> {
     }
   } finally {
     await stopChild(serve);
+    await stopChild(unbatched.child);
   }
   return out;
 }
@@ -279,6 +287,8 @@ export function formatServing(b: ServingBench): string {
     const ml = get(model, 'mlpipe', 64);
     const py = get(model, 'python', 64);
     if (ml && py) lines.push(`${model}: mlpipe req/s at c=64 / python req/s: ${(ml.rps / py.rps).toFixed(2)}x (goal >= 1)`);
+    const ub = get(model, 'unbatched', 64);
+    if (ml && ub) lines.push(`${model}: mlpipe req/s at c=64 with micro-batching / with --max-batch 1: ${(ml.rps / ub.rps).toFixed(2)}x`);
     const py1 = get(model, 'python', 1);
     if (one && py1) lines.push(`${model}: mlpipe p50 at c=1 / python p50: ${(one.p50 / py1.p50).toFixed(2)}x`);
   }

@@ -13,6 +13,8 @@ export interface StoredEvent {
 }
 
 const DAY = 24 * 3600 * 1000;
+/** While the database cannot be written, at most this many requests and rows wait (the oldest go). */
+const MAX_BUFFER = 100_000;
 
 export class ServingLog {
   private events: { model: string; version: string; e: MetricEvent; shadow: boolean }[] = [];
@@ -26,10 +28,12 @@ export class ServingLog {
 
   event(model: string, version: string, e: MetricEvent, shadow = false): void {
     this.events.push({ model, version, e, shadow });
+    if (this.events.length > MAX_BUFFER * 1.5) this.events.splice(0, this.events.length - MAX_BUFFER);
   }
 
   requestRows(model: string, version: string, rows: Record<string, unknown>[], t: number): void {
     for (const row of rows) this.rows.push({ model, version, t, row });
+    if (this.rows.length > MAX_BUFFER * 1.5) this.rows.splice(0, this.rows.length - MAX_BUFFER);
   }
 
   /** Writes what is buffered; a failure keeps it for the next try (the server logs why). */
