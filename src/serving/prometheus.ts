@@ -92,6 +92,11 @@ export class ServingMetrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
     registers: [this.registry],
   });
+  private readonly inFlight = new Gauge({
+    name: 'mlpipe_serving_requests_in_flight',
+    help: 'HTTP requests received (headers read) and not yet answered, this one included',
+    registers: [this.registry],
+  });
   private readonly ready = new Gauge({
     name: 'mlpipe_serving_ready',
     help: '1 when every registered model has a servable version (the readiness probe passes); with --workers, in every worker',
@@ -103,7 +108,13 @@ export class ServingMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'mlpipe_serving_' });
   }
 
+  /** A request has arrived; `request()` counts it once answered. */
+  started(): void {
+    this.inFlight.inc();
+  }
+
   request(l: RequestLabels, code: number, seconds: number): void {
+    this.inFlight.dec();
     this.requests.inc({ ...l, code: String(code) });
     this.latency.observe(l, seconds);
     if (code >= 400) this.errors.inc({ ...l, kind: code >= 500 ? 'server' : 'client' });

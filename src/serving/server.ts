@@ -341,6 +341,7 @@ export class ModelServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
     const at: RequestLabels = { route: 'unknown', model: '', version: '' };
+    this.prom.started();
     // 'close' also fires when the client goes away mid-answer, which is worth counting too.
     res.once('close', () => this.prom.request(at, res.statusCode, (performance.now() - t0) / 1000));
     // Every POST is a prediction on its way: micro-batches wait for it until it is read (or refused).

@@ -5,12 +5,14 @@
  * Batching is observed through /metrics (mlpipe_serving_batch_requests / _rows histograms).
  *
  * To make "arrived together" certain rather than likely, every request sends its headers and half
- * its body, and only once all are waiting the other halves: the server holds the batch while a
+ * its body, and only once the server counts all of them in flight (mlpipe_serving_requests_in_flight)
+ * the other halves: the server holds the batch while a
  * request is still being read (up to max-wait, here far longer than the test needs).
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer } from '../../src/serving/server.ts';
+import { waitFor } from '../support/processes.ts';
 import { post, waitRevision } from './helpers.ts';
 import { FEATURES, irisWithIds } from './protocol-helpers.ts';
 
@@ -64,7 +66,10 @@ async function together(url: string, list: { body: unknown }[]): Promise<{ statu
     });
   });
   // Every request's headers must have reached the server before any body is completed.
-  await new Promise((r) => setTimeout(r, 500));
+  await waitFor(async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    return Number(/^mlpipe_serving_requests_in_flight (\S+)$/m.exec(text)?.[1]) >= list.length + 1;
+  }, 60_000, 'every request to be in flight', 50);
   for (const f of rest) f();
   return Promise.all(answers);
 }
