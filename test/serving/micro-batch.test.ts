@@ -5,9 +5,9 @@
  * Batching is observed through /metrics (mlpipe_serving_batch_requests / _rows histograms).
  *
  * To make "arrived together" certain rather than likely, every request sends its headers and half
- * its body, and only once the server counts all of them in flight (mlpipe_serving_requests_in_flight)
- * the other halves: the server holds the batch while a
- * request is still being read (up to max-wait, here far longer than the test needs).
+ * its body, and the other halves go only once the server counts all of them in flight
+ * (mlpipe_serving_requests_in_flight): the server holds the batch while a request is still being
+ * read (up to max-wait, here far longer than the test needs).
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
