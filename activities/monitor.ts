@@ -14,7 +14,7 @@ import { applyTransform, type Transform } from '../src/ml/preprocess.ts';
 import { clientToken, TOKEN_FILE_ENV } from '../src/serving/auth.ts';
 import { findServer } from '../src/serving/local.ts';
 import { ruleBreaches, type VersionMetrics } from '../src/serving/metrics.ts';
-import { Registry, settleCandidate } from '../src/serving/registry.ts';
+import { type ModelVersion, Registry, type RegistryEntry, settleCandidate } from '../src/serving/registry.ts';
 import { parseDuration } from '../src/core/duration.ts';
 import { connectClient, connectionConfig } from '../src/temporal/connection.ts';
 import { runInput, startRun } from '../src/temporal/runs.ts';
@@ -185,96 +185,29 @@ export async function monitorCore(input: StageActivityInput, env: StageEnv, o: M
   const dep = JSON.parse((await env.store.get(depRef)).toString('utf8')) as Deployment;
   const windowMs = parseDuration(cfg.window ?? '1h');
   const registry = new Registry(dep.registry);
-  // The deploy's endpoint, else the server running now (it may have restarted on another port).
-  const advertised = findServer(registry);
-  const candidates = [dep.endpoint, advertised ? `${advertised.url}/v1/models/${dep.model}` : ''].filter((u) => u);
-  let endpoint: string | undefined;
-  for (const u of new Set(candidates)) {
-    if (await getJson(u).then(() => true, () => false)) {
-      endpoint = u;
-      break;
-    }
-  }
-  if (!endpoint) {
-    // Retryable: the server may be starting.
-    throw new Error(`${at}: no model server answers for ${dep.model} (tried: ${candidates.join(', ') || 'none advertised'}); start one with \`mlpipe serve\``);
-  }
+  const endpoint = await liveEndpoint(at, dep, registry);
   const entry = await registry.get(dep.model);
   const version = entry?.versions.find((v) => v.version === dep.version);
   const transform = version?.transform
     ? (JSON.parse((await env.store.get(version.transform)).toString('utf8')) as Transform)
     : undefined;
 
-  // Recent traffic (for drift tests only: the request log needs the server's token): wait
-  // (heartbeating) for enough rows to test, at most waitMs.
   const tests = cfg.drift ?? [];
   const minSamples = o.minSamples ?? 50;
-  const deadline = Date.now() + Math.min(o.waitMs ?? 60_000, windowMs);
-  let rows: LoggedRow[] = [];
-  let token: string | undefined;
-  try {
-    token = tests.length ? clientToken(registry.dir) : undefined;
-  } catch (e) {
-    return invalid(`${at}: ${(e as Error).message}`);
-  }
-  while (tests.length) {
-    rows = ((await getJson(`${endpoint}/recent?window=${windowMs}ms`, token)) as { rows: LoggedRow[] }).rows;
-    env.heartbeat({ progress: { message: `waiting for traffic: ${rows.length}/${minSamples} rows` } });
-    if (rows.length >= minSamples || Date.now() >= deadline) break;
-    if (env.signal?.aborted) throw new Error(`${at}: cancelled`);
-    await new Promise((r) => setTimeout(r, o.pollMs ?? 1000));
-  }
-
-  // Drift.
-  const drift: DriftResult[] = [];
-  if (tests.length) {
-    const dsRef = requireInput(input, 'dataset', 'dataset');
-    const ds = await readDataset(env.store, dsRef);
-    const transformed = !!version?.transform && (await isTransformed(env.store, dsRef, version.transform, [input.run.workflowId, version.source.workflowId]));
-    for (const t of tests) {
-      const base = { feature: t.feature, test: t.test, threshold: t.threshold, space: transformed ? ('transformed' as const) : ('raw' as const) };
-      let ref: Float64Array;
-      let cur: Float64Array;
-      try {
-        ref = referenceValues(ds, t.feature);
-        cur = currentValues(rows, t.feature, transformed ? transform : undefined);
-      } catch (e) {
-        return invalid(`${at}: drift on ${t.feature}: ${(e as Error).message}`);
-      }
-      const n = cur.filter(Number.isFinite).length;
-      if (n < minSamples) {
-        drift.push({ ...base, value: null, drifted: false, reference: ref.length, current: n, note: `only ${n} recent rows (needs ${minSamples})` });
-        continue;
-      }
-      const value = driftStatistic(t.test, ref, cur);
-      drift.push({ ...base, value, drifted: value > t.threshold, reference: ref.length, current: n });
-    }
-  }
+  const rows = tests.length ? await recentRows(at, endpoint, registry, windowMs, minSamples, env, o) : [];
+  const drift = tests.length ? await driftResults(input, env, tests, rows, minSamples, version, transform) : [];
   const drifted = drift.some((d) => d.drifted);
 
-  // Serving metrics and the rollback rule.
   const served = ((await getJson(`${endpoint}/metrics?window=${windowMs}ms`)) as { versions: Record<string, VersionMetrics> }).versions;
   const wanted = cfg.metrics ?? ['latencyP95', 'errorRate', 'requests'];
   const metrics = Object.fromEntries(Object.entries(served).map(([v, m]) => [v, pickMetrics(m, wanted)]));
-  const ruleBroken = ruleBreaches(served[dep.version], dep.rollback);
-  let rolledBack: string | undefined;
-  if (ruleBroken.length && entry?.traffic.candidate?.version === dep.version) {
-    await registry.update(dep.model, (e) => (e.traffic.candidate?.version === dep.version ? settleCandidate(e, 'rollback', `monitor: ${ruleBroken.join('; ')}`) : e));
-    rolledBack = dep.version;
-  }
+  const { ruleBroken, rolledBack } = await checkRollbackRule(registry, entry, dep, served[dep.version]);
   const breached = drifted || ruleBroken.length > 0;
 
   let action: Record<string, JsonValue> | undefined;
   if (breached && cfg.onBreach) {
     const summary = { model: dep.model, version: dep.version, run: input.run.workflowId, drift: drift.filter((d) => d.drifted).map((d) => `${d.feature} ${d.test}=${d.value?.toFixed(4)}`), rule: ruleBroken };
-    if (cfg.onBreach.action === 'alert') {
-      action = { action: 'alert', ...(await alert(cfg.onBreach.webhook, summary)) };
-    } else {
-      const client = o.client ?? workerClient() ?? (await connectClient(connectionConfig()));
-      const r = await retrain(input, cfg.onBreach, client);
-      action = { action: 'retrain', ...r };
-      if (cfg.onBreach.webhook) action.alert = await alert(cfg.onBreach.webhook, { ...summary, retrain: r.workflowId });
-    }
+    action = await actOnBreach(input, cfg.onBreach, summary, o);
   }
 
   const report = {
@@ -293,6 +226,98 @@ export async function monitorCore(input: StageActivityInput, env: StageEnv, o: M
   // an alert's error can quote the webhook, a secret
   const ref = await env.store.put(Buffer.from(JSON.stringify(redactValue(report, secretsInUse()), null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
   return { outputs: { report: { ...ref }, drifted, breached } };
+}
+
+/** The deploy's endpoint, else the server running now (it may have restarted on another port). */
+async function liveEndpoint(at: string, dep: Deployment, registry: Registry): Promise<string> {
+  const advertised = findServer(registry);
+  const candidates = [dep.endpoint, advertised ? `${advertised.url}/v1/models/${dep.model}` : ''].filter((u) => u);
+  for (const u of new Set(candidates)) {
+    if (await getJson(u).then(() => true, () => false)) return u;
+  }
+  // Retryable: the server may be starting.
+  throw new Error(`${at}: no model server answers for ${dep.model} (tried: ${candidates.join(', ') || 'none advertised'}); start one with \`mlpipe serve\``);
+}
+
+/**
+ * Recent traffic, for the drift tests (the request log needs the server's token): waits,
+ * heartbeating, for `minSamples` rows, at most `o.waitMs` (and never longer than the window).
+ */
+async function recentRows(at: string, endpoint: string, registry: Registry, windowMs: number, minSamples: number, env: StageEnv, o: MonitorOptions): Promise<LoggedRow[]> {
+  const deadline = Date.now() + Math.min(o.waitMs ?? 60_000, windowMs);
+  let token: string | undefined;
+  try {
+    token = clientToken(registry.dir);
+  } catch (e) {
+    return invalid(`${at}: ${(e as Error).message}`);
+  }
+  for (;;) {
+    const rows = ((await getJson(`${endpoint}/recent?window=${windowMs}ms`, token)) as { rows: LoggedRow[] }).rows;
+    env.heartbeat({ progress: { message: `waiting for traffic: ${rows.length}/${minSamples} rows` } });
+    if (rows.length >= minSamples || Date.now() >= deadline) return rows;
+    if (env.signal?.aborted) throw new Error(`${at}: cancelled`);
+    await new Promise((r) => setTimeout(r, o.pollMs ?? 1000));
+  }
+}
+
+/**
+ * Each drift test on the recent rows against the training data. When the reference is a
+ * preprocessed dataset, the rows go through the saved transform first, so both compare alike.
+ */
+async function driftResults(
+  input: StageActivityInput,
+  env: StageEnv,
+  tests: NonNullable<MonitorConfig['drift']>,
+  rows: LoggedRow[],
+  minSamples: number,
+  version: ModelVersion | undefined,
+  transform: Transform | undefined,
+): Promise<DriftResult[]> {
+  const at = where(input);
+  const dsRef = requireInput(input, 'dataset', 'dataset');
+  const ds = await readDataset(env.store, dsRef);
+  const transformed = !!version?.transform && (await isTransformed(env.store, dsRef, version.transform, [input.run.workflowId, version.source.workflowId]));
+  const drift: DriftResult[] = [];
+  for (const t of tests) {
+    const base = { feature: t.feature, test: t.test, threshold: t.threshold, space: transformed ? ('transformed' as const) : ('raw' as const) };
+    let ref: Float64Array;
+    let cur: Float64Array;
+    try {
+      ref = referenceValues(ds, t.feature);
+      cur = currentValues(rows, t.feature, transformed ? transform : undefined);
+    } catch (e) {
+      return invalid(`${at}: drift on ${t.feature}: ${(e as Error).message}`);
+    }
+    const n = cur.filter(Number.isFinite).length;
+    if (n < minSamples) {
+      drift.push({ ...base, value: null, drifted: false, reference: ref.length, current: n, note: `only ${n} recent rows (needs ${minSamples})` });
+      continue;
+    }
+    const value = driftStatistic(t.test, ref, cur);
+    drift.push({ ...base, value, drifted: value > t.threshold, reference: ref.length, current: n });
+  }
+  return drift;
+}
+
+/** The deployment's rollback rule on its version's serving metrics; a breaking canary is rolled back in the registry. */
+async function checkRollbackRule(registry: Registry, entry: RegistryEntry | undefined, dep: Deployment, served: VersionMetrics | undefined) {
+  const ruleBroken = ruleBreaches(served, dep.rollback);
+  let rolledBack: string | undefined;
+  if (ruleBroken.length && entry?.traffic.candidate?.version === dep.version) {
+    await registry.update(dep.model, (e) => (e.traffic.candidate?.version === dep.version ? settleCandidate(e, 'rollback', `monitor: ${ruleBroken.join('; ')}`) : e));
+    rolledBack = dep.version;
+  }
+  return { ruleBroken, rolledBack };
+}
+
+/** What `onBreach` asks for: an alert, or a retrain (alerting too when it names a webhook). */
+async function actOnBreach(input: StageActivityInput, cfg: NonNullable<MonitorConfig['onBreach']>, summary: Record<string, unknown>, o: MonitorOptions): Promise<Record<string, JsonValue>> {
+  if (cfg.action === 'alert') return { action: 'alert', ...(await alert(cfg.webhook, summary)) };
+  const client = o.client ?? workerClient() ?? (await connectClient(connectionConfig()));
+  const r = await retrain(input, cfg, client);
+  const action: Record<string, JsonValue> = { action: 'retrain', ...r };
+  if (cfg.webhook) action.alert = await alert(cfg.webhook, { ...summary, retrain: r.workflowId });
+  return action;
 }
 
 export async function monitor(input: StageActivityInput): Promise<StageResult> {

@@ -81,4 +81,13 @@ else
     say "could not install chromium: run 'sudo apt-get install chromium' (the UI test needs /usr/bin/chromium)"
   fi
 fi
+# 5. iproute2 (`ip`) for the cluster test's hosts in network namespaces (it falls back to
+#    loopback processes, saying so, where namespaces cannot be made).
+if command -v ip >/dev/null 2>&1; then
+  say "ip: $(command -v ip)"
+else
+  say "installing iproute2 (Debian package) for the cluster test's network namespaces"
+  { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 >/dev/null; } ||
+    say "could not install iproute2: the cluster test will run its hosts on loopback"
+fi
 say "done"

@@ -47,6 +47,13 @@ export interface StageState {
   /** Why it was skipped / its last error. */
   reason?: string;
   error?: string;
+  /** A forEach stage: each item's own state, in item order (its outputs are lists of theirs). */
+  items?: ItemState[];
+}
+
+/** One item of a forEach stage (id `<stage>[<index>]`): the item and how its unit went. */
+export interface ItemState extends StageState {
+  item: JsonValue;
 }
 
 export interface PipelineInput {
@@ -57,6 +64,8 @@ export interface PipelineInput {
   gitSha?: string;
   /** Stages whose outputs are taken as given (`mlpipe rerun --from`): not run again. */
   reuse?: Record<string, Record<string, JsonValue>>;
+  /** The items of the forEach stages in `reuse`, as the earlier run ended them. */
+  reuseItems?: Record<string, ItemState[]>;
   /** `mlpipe rerun`: the earlier run's workflow id (a stage may resume from its checkpoints). */
   rerunOf?: string;
   /** Continue-as-new after this many history events (default: when the server suggests it). */

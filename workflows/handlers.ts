@@ -32,7 +32,8 @@ export function installHandlers(plan: Plan, run: RunState, inbox: OperatorInbox,
     if (run.isTerminal(stage)) throw new Error(`stage "${stage}" is already ${run.stage(stage).status}`);
   };
   const checkWaiting = (stage: string, allowGate: boolean) => {
-    if (!nodes.has(stage)) throw new Error(`no stage "${stage}" in pipeline ${plan.pipeline}`);
+    // a forEach item (`<stage>[<i>]`) waits on its own
+    if (!nodes.has(stage) && !run.has(stage)) throw new Error(`no stage "${stage}" in pipeline ${plan.pipeline}`);
     const st = run.stage(stage).status;
     if (st === 'awaiting-operator' || (allowGate && st === 'awaiting-approval')) return;
     throw new Error(
@@ -64,7 +65,7 @@ export function installHandlers(plan: Plan, run: RunState, inbox: OperatorInbox,
 
   setHandler(approveSignal, guarded(checkApprove, approve));
   const progress = ({ stage, text }: StageProgress) => {
-    if (!nodes.has(stage) || typeof text !== 'string') return;
+    if (!run.has(stage) || typeof text !== 'string') return;
     details.setProgress(stage, text);
   };
   setHandler(stageProgressSignal, progress);

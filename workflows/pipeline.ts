@@ -63,6 +63,8 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
       ...(input.rerunOf && patched('rerun-of-in-stage-input') ? { rerunOf: input.rerunOf } : {}),
     },
     noCache: Boolean(input.noCache),
+    // a forEach stage stops starting items then, and its finished items are carried
+    shouldContinueAsNew: () => shouldContinueAsNew(),
   };
 
   const limit = input.continueAsNewAfterEvents;

@@ -6,7 +6,7 @@
  */
 import type { ExprContext } from '../src/core/expr.ts';
 import type { JsonValue, ParamValue, Plan } from '../src/core/plan.ts';
-import { TERMINAL, type PipelineInput, type RunStatus, type StageState } from './api.ts';
+import { TERMINAL, type ItemState, type PipelineInput, type RunStatus, type StageState } from './api.ts';
 
 /** new Date() is Temporal's replay-safe clock inside the workflow. */
 const now = () => new Date().toISOString();
@@ -22,21 +22,38 @@ export class RunState {
     this.params = { ...(input.carried?.params ?? plan.params) };
     for (const n of plan.nodes) {
       const carried = input.carried?.stages[n.id];
+      const fresh: StageState = { status: 'pending', kind: n.kind, attempts: 0, rounds: 0, outputs: {} };
       this.stages[n.id] =
         carried && TERMINAL.includes(carried.status)
           ? carried
-          : { status: 'pending', kind: n.kind, attempts: 0, rounds: 0, outputs: {} };
+          : carried?.items
+            ? // a forEach stage paused for continue-as-new: its ended items are kept, the rest run here
+              { ...fresh, items: carried.items.map((i) => (TERMINAL.includes(i.status) ? i : { ...fresh, item: i.item })) }
+            : fresh;
     }
     for (const [id, outputs] of Object.entries(input.reuse ?? {})) {
       const s = this.stages[id];
       if (s && s.status === 'pending') {
         Object.assign(s, { status: 'succeeded', outputs, cached: true, reason: 'reused from the earlier run' });
+        const items = input.reuseItems?.[id];
+        if (items) s.items = items;
       }
     }
   }
 
+  /** A stage's state, or a forEach item's by its id `<stage>[<index>]`. */
   stage(id: string): StageState {
-    return this.stages[id]!;
+    return this.stages[id] ?? this.item(id)!;
+  }
+
+  /** Is `id` a stage or a started forEach item of this run? */
+  has(id: string): boolean {
+    return Object.hasOwn(this.stages, id) || this.item(id) !== undefined;
+  }
+
+  private item(id: string): ItemState | undefined {
+    const m = /^(.+)\[(\d+)\]$/.exec(id);
+    return m && Object.hasOwn(this.stages, m[1]!) ? this.stages[m[1]!]!.items?.[Number(m[2])] : undefined;
   }
 
   isTerminal(id: string): boolean {
@@ -65,7 +82,13 @@ export class RunState {
       params: this.params,
       paramTypes: this.plan.paramTypes,
       stages: Object.fromEntries(
-        Object.entries(this.stages).map(([id, s]) => [id, { status: s.status, outputs: s.outputs }]),
+        Object.entries(this.stages).map(([id, s]) => [
+          id,
+          // forEach stages also show their items (plain stages' context stays as it always was)
+          s.items
+            ? { status: s.status, outputs: s.outputs, items: s.items.map((i) => ({ item: i.item, status: i.status, outputs: i.outputs })) }
+            : { status: s.status, outputs: s.outputs },
+        ]),
       ),
     };
   }
@@ -131,6 +154,27 @@ export class RunState {
   /** Cancelled while it ran. */
   markCancelled(id: string): void {
     Object.assign(this.stage(id), { status: 'cancelled', endedAt: now() });
+  }
+
+  /** A forEach stage has its items: each starts pending. */
+  startItems(id: string, items: JsonValue[]): void {
+    const s = this.stage(id);
+    s.items = items.map((item) => ({ item, status: 'pending', kind: s.kind, attempts: 0, rounds: 0, outputs: {} }));
+  }
+
+  /**
+   * Every item of a forEach stage has ended: items never started are cancelled, and the stage's
+   * outputs become lists of its succeeded items' outputs, in item order.
+   */
+  collectItems(id: string, reason: string): void {
+    const s = this.stage(id);
+    const items = s.items ?? [];
+    for (const i of items) if (!TERMINAL.includes(i.status)) Object.assign(i, { status: 'cancelled', reason });
+    const done = items.filter((i) => i.status === 'succeeded');
+    const names = [...new Set(done.flatMap((i) => Object.keys(i.outputs)))];
+    s.outputs = Object.fromEntries(names.map((n) => [n, done.map((i) => i.outputs[n] ?? null)]));
+    s.cached = done.length > 0 && done.every((i) => i.cached);
+    s.attempts = items.reduce((n, i) => n + i.attempts, 0);
   }
 
   /** The run ends early (a failure or a cancellation): the stages it never finished. */

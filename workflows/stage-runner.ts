@@ -8,8 +8,9 @@
  */
 import { ActivityFailure, ApplicationFailure, condition, isCancellation } from '@temporalio/workflow';
 import { evaluateCondition, readsSecrets, resolveTemplates, type ExprOptions } from '../src/core/expr.ts';
-import { isArtifactRef, type ArtifactRef, type JsonObject, type PlanNode, type RunContext } from '../src/core/plan.ts';
+import { isArtifactRef, type ArtifactRef, type JsonObject, type JsonValue, type PlanNode, type RunContext } from '../src/core/plan.ts';
 import { describeFailure } from './failures.ts';
+import { runForEach, type ItemUnit } from './for-each.ts';
 import type { OperatorInbox } from './operator.ts';
 import type { RunState } from './run-state.ts';
 import { cacheLookup, cacheStore, stageActivity } from './stage-activities.ts';
@@ -22,15 +23,23 @@ export interface StageRunContext {
   run: RunContext;
   /** `--no-cache`: look-ups are skipped (outputs are still stored). */
   noCache: boolean;
+  /** The history is long enough to continue as new (a forEach stage pauses between items). */
+  shouldContinueAsNew?: () => boolean;
 }
 
-export async function runStage(node: PlanNode, ctx: StageRunContext): Promise<void> {
+/**
+ * Runs a stage, or (with `unit`) one item of a forEach stage: then `node` is the item's node (id
+ * `<stage>[<i>]`) and its expressions see the item (workflows/for-each.ts).
+ */
+export async function runStage(node: PlanNode, ctx: StageRunContext, unit?: ItemUnit): Promise<void> {
+  if (node.forEach && !unit) return runForEach(node, ctx, runStage);
   const { state, inbox, exprOptions } = ctx;
   const id = node.id;
+  const exprContext = () => (unit ? { ...state.exprContext(), vars: unit.vars } : state.exprContext());
   if (node.when) {
     let go: boolean;
     try {
-      go = evaluateCondition(node.when, state.exprContext(), exprOptions);
+      go = evaluateCondition(node.when, exprContext(), exprOptions);
     } catch (err) {
       state.markWhenFailed(id, (err as Error).message);
       throw ApplicationFailure.nonRetryable((err as Error).message, 'ExpressionError');
@@ -54,14 +63,14 @@ export async function runStage(node: PlanNode, ctx: StageRunContext): Promise<vo
     try {
       // `${secrets.*}` stays as written: the worker resolves it (its value never enters the history).
       const resolve = (c: JsonObject) =>
-        resolveTemplates(c, state.exprContext(), (e) => !readsSecrets(e), exprOptions) as JsonObject;
+        resolveTemplates(c, exprContext(), (e) => !readsSecrets(e), exprOptions) as JsonObject;
       const config = resolve({ ...node.config, ...override });
       // The compiler's facts beside the config (older plans carry them inside it): passed on as they are.
       const extra = {
         ...(node.location ? { location: node.location } : {}),
         ...(node.tunedConfig ? { tunedConfig: resolve(node.tunedConfig) } : {}),
       };
-      const inputs = resolveInputs(node, state);
+      const inputs = resolveInputs(node, state, unit);
       let key: string | undefined;
       if (node.cache.enabled) {
         const found = await cacheLookup(node, config, extra, inputs);
@@ -111,11 +120,36 @@ export async function runStage(node: PlanNode, ctx: StageRunContext): Promise<vo
   }
 }
 
-/** The artifacts bound to the node's inputs: each an output of a stage that has succeeded. */
-function resolveInputs(node: PlanNode, state: RunState): Record<string, ArtifactRef> {
+/**
+ * The artifacts bound to the node's inputs: each an output of a stage that has succeeded. An item
+ * bound to a forEach stage reads that stage's item with the same index.
+ */
+function resolveInputs(node: PlanNode, state: RunState, unit?: ItemUnit): Record<string, ArtifactRef> {
   const out: Record<string, ArtifactRef> = {};
   for (const [name, b] of Object.entries(node.inputs)) {
-    const v = state.stage(b.stage).outputs[b.output];
+    const upstream = state.stage(b.stage);
+    if (unit && !upstream.items && Array.isArray(upstream.outputs[b.output])) {
+      // a forEach stage reused by `rerun --from` brings its lists, not its items
+      const v = (upstream.outputs[b.output] as JsonValue[])[unit.index];
+      if (isArtifactRef(v)) {
+        out[name] = v;
+        continue;
+      }
+    }
+    if (upstream.items && unit) {
+      const it = upstream.items[unit.index];
+      const v = it?.status === 'succeeded' ? it.outputs[b.output] : undefined;
+      if (!isArtifactRef(v)) {
+        throw ApplicationFailure.nonRetryable(
+          `input "${name}" wants output "${b.output}" of item ${unit.index} of forEach stage "${b.stage}", which ` +
+            (it ? `is ${it.status}` : `has only ${upstream.items.length} items`) + ': item i of this stage reads item i of that one',
+          'MissingInput',
+        );
+      }
+      out[name] = v;
+      continue;
+    }
+    const v = upstream.outputs[b.output];
     if (!isArtifactRef(v)) {
       throw ApplicationFailure.nonRetryable(
         `input "${name}" wants output "${b.output}" of stage "${b.stage}", which it did not produce`,

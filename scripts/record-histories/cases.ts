@@ -281,6 +281,19 @@ const deployCanary: Case = {
 export const CASES: Case[] = [
   example('iris-mlp.yaml', { epochs: '5' }, 'pipelines/iris-mlp.yaml (epochs 5): a CSV collect (cache off), preprocess, train, evaluate with a gate'),
   example('mnist-lenet.yaml', { epochs: '1', minAccuracy: '0.5' }, 'pipelines/mnist-lenet.yaml (epochs 1): the MNIST collect, augment, a CNN with checkpoints, evaluate'),
+  {
+    // Its data is made, not committed: 600 PNG digits (scripts/make-digits-folder.ts makes 3,000).
+    ...example('digits-folder.yaml', { epochs: '1', minAccuracy: '0.1' }, 'pipelines/digits-folder.yaml (epochs 1): an imageFolder collect (cache off), split, a CNN, evaluate with a gate'),
+    async run(ctx) {
+      const { writeImageFolder } = await import('../../src/ml/data-images.ts');
+      const { loadMnist } = await import('../../src/ml/data-mnist.ts');
+      await writeImageFolder(await loadMnist(600), resolve('pipelines/data/digits'));
+      const h = await start(ctx, await compileFile(resolve('pipelines/digits-folder.yaml'), { params: { epochs: '1', minAccuracy: '0.1' } }));
+      await finish(h);
+      return [{ name: this.name, workflowId: h.workflowId, exercises: 'pipelines/digits-folder.yaml (epochs 1): an imageFolder collect (cache off), split, a CNN, evaluate with a gate' }];
+    },
+  },
+  example('foreach-seeds.yaml', { epochs: '3' }, 'pipelines/foreach-seeds.yaml (epochs 3): forEach fan-out: train once per seed (literal items, parallelism 2), evaluate per seed (items from an expression over the train items, inputs item by item)'),
   regression,
   lifecycle,
   deployCanary,

@@ -9,6 +9,7 @@ import { parseDuration } from '../core/duration.ts';
 import { bindInputs, stageNeeds } from '../spec/semantic.ts';
 import { DEFAULT_HEARTBEAT, isArtifactType, ownFields } from '../spec/stage-common.ts';
 import { descriptorOf, stageOutputs } from '../spec/stages/index.ts';
+import { forEachOf } from '../spec/for-each.ts';
 import type { Cache, Pipeline, Stage } from '../spec/types.gen.ts';
 import type { ValidSpec } from '../spec/validate.ts';
 
@@ -71,6 +72,7 @@ function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): 
   );
   // A kind whose purpose is a side effect always runs (validate refuses `cache` on it); the
   // workflow needs no rule of its own: it looks up only nodes whose cache is enabled.
+  const forEach = forEachOf(s);
   const cache = !desc.cacheable
     ? { enabled: false }
     : cacheOf(s.cache) ?? (desc.cacheOffByDefault?.(s) ? { enabled: false } : undefined) ?? cacheOf(p.defaults?.cache) ?? { enabled: true };
@@ -89,6 +91,8 @@ function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): 
     onFailure: s.onFailure ?? p.defaults?.onFailure ?? 'fail',
     approval: s.approval ?? false,
     resources: { ...s.resources },
+    // only forEach stages carry it: plans of other stages stay byte-identical
+    ...(forEach ? { forEach } : {}),
   };
 }
 

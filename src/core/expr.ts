@@ -8,6 +8,7 @@
  *   params.<name>                    the run's params (integer params are CEL ints)
  *   stages.<name>.outputs.<key>      an upstream stage's outputs (numbers are CEL doubles)
  *   stages.<name>.status             'succeeded' | 'skipped' | …
+ *   item (or its `as` name)          in a forEach stage: the item this unit runs for
  */
 import { parse } from '@marcbachmann/cel-js';
 import { EXPR_COST_LIMIT, expressionCost, formatCost, shapeOf, UnboundedExpression, type Shape } from './expr-cost.ts';
@@ -16,7 +17,9 @@ import type { JsonValue, ParamType, ParamValue } from './plan.ts';
 export interface ExprContext {
   params: Record<string, ParamValue>;
   paramTypes: Record<string, ParamType>;
-  stages: Record<string, { status: string; outputs: Record<string, JsonValue> }>;
+  stages: Record<string, { status: string; outputs: Record<string, JsonValue>; items?: JsonValue[] }>;
+  /** More root variables: a forEach item under its `as` name. */
+  vars?: Record<string, JsonValue>;
 }
 
 /**
@@ -84,14 +87,15 @@ function celContext(ctx: ExprContext): Record<string, unknown> {
   const params = Object.fromEntries(
     Object.entries(ctx.params).map(([k, v]) => [k, ctx.paramTypes[k] === 'integer' && typeof v === 'number' ? BigInt(v) : v]),
   );
-  return { params, stages: ctx.stages };
+  return { ...ctx.vars, params, stages: ctx.stages };
 }
 
 /** Refuses `expr` when evaluating it over `vars` could cost more than EXPR_COST_LIMIT. */
 function checkCost(expr: string, fn: Compiled, vars: Record<string, unknown>): void {
   let cost: number;
   try {
-    cost = expressionCost((fn as unknown as { ast: unknown }).ast, { params: shapeOf(vars.params), stages: shapeOf(vars.stages) });
+    const roots = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, shapeOf(v)]));
+    cost = expressionCost((fn as unknown as { ast: unknown }).ast, roots);
   } catch (err) {
     const why = err instanceof UnboundedExpression ? err.message : `its cost cannot be bounded (${firstLine(err)})`;
     throw new ExpressionError(`\`${expr}\`: ${why}`, expr);
@@ -304,6 +308,37 @@ export function references(expr: string): string[][] {
   const out: string[][] = [];
   walk((compile(expr) as unknown as { ast: AstNode }).ast, out);
   return out;
+}
+
+/** CEL macros that bind a variable (their first argument) in the rest of their arguments. */
+const BINDING_MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+
+/**
+ * The roots of the variables an expression reads from outside (a macro's own variable, as `x`
+ * in `l.all(x, x > 0)`, is not one): what validate checks the item name against.
+ */
+export function freeRoots(expr: string): string[] {
+  const out = new Set<string>();
+  const visit = (node: unknown, bound: ReadonlySet<string>): void => {
+    if (Array.isArray(node)) return node.forEach((n) => visit(n, bound));
+    if (!isNode(node)) return;
+    if (node.op === 'id' && typeof node.args === 'string') {
+      if (!bound.has(node.args)) out.add(node.args);
+      return;
+    }
+    if (node.op === 'rcall' && Array.isArray(node.args)) {
+      const [name, receiver, args] = node.args as [unknown, unknown, unknown];
+      const first = Array.isArray(args) ? args[0] : undefined;
+      if (typeof name === 'string' && BINDING_MACROS.has(name) && isNode(first) && first.op === 'id' && typeof first.args === 'string') {
+        visit(receiver, bound);
+        visit((args as unknown[]).slice(1), new Set([...bound, first.args as string]));
+        return;
+      }
+    }
+    visit(node.args, bound);
+  };
+  visit((compile(expr) as unknown as { ast: AstNode }).ast, new Set());
+  return [...out];
 }
 
 interface AstNode {

@@ -101,6 +101,27 @@ export interface PlanNode {
   /** The node waits for an `approve` signal before it starts. */
   approval: boolean;
   resources: { cpu?: number; memory?: string; gpu?: number };
+  /** The stage runs once per item (docs/spec.md, "forEach"); absent on plain stages. */
+  forEach?: ForEachPlan;
+}
+
+/** A forEach stage's fan-out, with the spec's defaults filled in. */
+export interface ForEachPlan {
+  /** The items, or one `${…}` expression the workflow evaluates to them when the stage starts. */
+  items: JsonValue[] | string;
+  /** The item's name in the stage's expressions. */
+  as: string;
+  /** Items in flight at once. */
+  parallelism: number;
+  onItemFailure: 'failFast' | 'continue';
+}
+
+/** Items in flight at once when the spec does not say. */
+export const DEFAULT_FOR_EACH_PARALLELISM = 100;
+
+/** The id of item `index` of a forEach stage: its activity id and its key in the status. */
+export function itemId(stage: string, index: number): string {
+  return `${stage}[${index}]`;
 }
 
 export interface SchedulePlan {

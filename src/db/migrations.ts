@@ -70,6 +70,36 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 3,
+    name: 'serving log',
+    up: [
+      // Each request a model server answered (src/serving/serving-log.ts): what the per-version
+      // metrics and the canary's rollback rule are computed from, kept across server restarts.
+      // `t` is epoch milliseconds; `shadow` 1 for a shadow copy.
+      `CREATE TABLE serving_requests (
+        id {{id}},
+        model TEXT NOT NULL,
+        version TEXT NOT NULL,
+        t BIGINT NOT NULL,
+        ok INTEGER NOT NULL,
+        ms DOUBLE PRECISION NOT NULL,
+        hits INTEGER,
+        labelled INTEGER,
+        shadow INTEGER NOT NULL
+      )`,
+      'CREATE INDEX serving_requests_model ON serving_requests (model, t)',
+      // The raw rows clients sent (JSON text), for drift monitoring (/recent).
+      `CREATE TABLE serving_rows (
+        id {{id}},
+        model TEXT NOT NULL,
+        version TEXT NOT NULL,
+        t BIGINT NOT NULL,
+        row TEXT NOT NULL
+      )`,
+      'CREATE INDEX serving_rows_model ON serving_rows (model, t)',
+    ],
+  },
 ];
 
 export const LATEST = MIGRATIONS.at(-1)!.version;

@@ -1,18 +1,20 @@
-// The training engine: a custom loop over `optimizer.minimize` (not LayersModel.fit), so that
-// cancellation, resume, checkpoints, class weights, logits-aware losses and learning-rate
-// schedules live in one small, testable place, and the layers API's per-batch callback overhead
-// is avoided (docs/native-tensorflow.md has the measurements).
+// The training engine: a custom loop (not LayersModel.fit), so that cancellation, resume,
+// checkpoints, class weights, logits-aware losses and learning-rate schedules live in one small,
+// testable place, and the layers API's per-batch callback overhead is avoided
+// (docs/native-tensorflow.md has the measurements). Each batch runs on the graph step or on
+// `optimizer.minimize` (fit-engines.ts); the epochs, callbacks and checkpoints are here.
 //
 // Native TF ops block the event loop for a whole batch; the loop yields to it after every batch
 // so Temporal heartbeats and cancellation get through (per-batch times for the example models
 // are in the docs; for bigger ones use fitInWorker from src/ml/fit-worker-host.ts).
 import type * as TfModule from '@tensorflow/tfjs';
 import { backendInfo, getTf, type BackendInfo } from './backend.ts';
+import { EarlyStopper } from './early-stopping.ts';
+import { addSum, disposeTrainingTensors, startEngine, type TrainEngine, type TrainingTensors } from './fit-engines.ts';
+import { inferenceFn } from './graph/forward.ts';
 import { finishMetrics, isClassification, metricSums, perSampleLoss } from './losses.ts';
 import type { LearningRateScheduleSpec, TrainModelSpec } from './model-spec.ts';
 import { baseLearningRate, buildOptimizer, outputKindFor, setLearningRate } from './model.ts';
-import { inferenceFn } from './graph/forward.ts';
-import { GraphTrainer } from './graph/trainer.ts';
 
 type Tf = typeof TfModule;
 type Tensor = TfModule.Tensor;
@@ -122,25 +124,6 @@ export function restoreModel(tf: Tf, model: LayersModel, weights: NamedArray[]):
   tf.dispose(tensors);
 }
 
-async function snapshotOptimizer(opt: TfModule.Optimizer): Promise<NamedArray[]> {
-  const named = await opt.getWeights();
-  const out = named.map(({ name, tensor }) => ({
-    name,
-    shape: tensor.shape.slice(),
-    dtype: tensor.dtype as 'float32' | 'int32',
-    data: tensor.dataSync().slice() as Float32Array | Int32Array,
-  }));
-  // getWeights returns the slot variables themselves plus a fresh `iter` scalar: free the latter
-  const tf = getTf();
-  for (const { tensor } of named) if (!(tensor instanceof tf.Variable)) tensor.dispose();
-  return out;
-}
-
-async function restoreOptimizer(tf: Tf, opt: TfModule.Optimizer, slots: NamedArray[]): Promise<void> {
-  if (slots.length === 0) return;
-  await opt.setWeights(slots.map((s) => ({ name: s.name, tensor: tf.tensor(s.data, s.shape, s.dtype) })));
-}
-
 /** Learning rate for an epoch under a schedule (epoch 0-based; total = planned epochs). */
 export function scheduledLearningRate(base: number, schedule: LearningRateScheduleSpec | undefined, epoch: number, total: number): number {
   if (!schedule) return base;
@@ -203,11 +186,6 @@ function checkData(where: string, x: ArrayData, y: ArrayData): number {
 
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
-function monitorMode(monitor: string, mode: EarlyStopping['mode']): 'min' | 'max' {
-  if (mode === 'min' || mode === 'max') return mode;
-  return /acc|precision|recall|auc|f1/i.test(monitor) ? 'max' : 'min';
-}
-
 /**
  * Evaluate a model on data: mean loss and the spec's metrics. Runs in batches without
  * gradients (one TensorFlow function per batch when the model compiles to a graph), yielding to
@@ -249,16 +227,6 @@ async function evaluateWith(apply: (x: Tensor) => Tensor, spec: TrainModelSpec, 
   return { loss: lossSum / n, ...finishMetrics(metrics, n, sums) };
 }
 
-function addSum(sums: Record<string, number | Float32Array>, key: string, t: Tensor): void {
-  const v = t.dataSync() as Float32Array;
-  if (t.size === 1) sums[key] = ((sums[key] as number | undefined) ?? 0) + v[0]!;
-  else {
-    const prev = sums[key] as Float32Array | undefined;
-    if (!prev) sums[key] = Float32Array.from(v);
-    else for (let i = 0; i < v.length; i++) prev[i]! += v[i]!;
-  }
-}
-
 /**
  * Train `model` (from buildModel) under `spec`'s optimizer, loss, metrics and schedule.
  * Returns when the epochs are done, early stopping fires or `signal` aborts (checked before
@@ -266,172 +234,56 @@ function addSum(sums: Record<string, number | Float32Array>, key: string, t: Ten
  */
 export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData, y: ArrayData, opts: FitOptions): Promise<FitResult> {
   const tf = getTf();
-  const n = checkData('fit: training data', x, y);
-  if (!(opts.batchSize >= 1)) throw new Error(`fit: batchSize ${opts.batchSize} must be >= 1`);
-  if (opts.validation) checkData('fit: validation data', opts.validation.x, opts.validation.y);
-  const kind = outputKindFor(spec);
-  const metrics = spec.metrics ?? [];
+  const n = checkFitData(x, y, opts);
   const schedule = opts.learningRateSchedule ?? spec.learningRateSchedule;
   const baseLr = baseLearningRate(spec.optimizer);
+  // built whichever engine runs: the eager one trains with it, the graph step keeps its own slots
   const optimizer = buildOptimizer(spec.optimizer);
-  const vars = model.trainableWeights.map((w) => w.read() as TfModule.Variable);
   if (opts.classWeight && !isClassification(spec.loss)) throw new Error(`fit: classWeight needs a classification loss, not ${spec.loss}`);
-
-  const start = opts.resumeFrom?.nextEpoch ?? 0;
-  const xs = tf.tensor(x.data, x.shape);
-  const ys = tf.tensor(y.data, y.shape);
-  const weightsAll = opts.classWeight ? tf.tensor1d(sampleWeights(spec.loss, y, opts.classWeight)) : null;
-
-  let graph: GraphTrainer | null = null;
-  let engine: EngineInfo = { engine: 'eager', reason: 'engine: eager requested' };
-  if ((opts.engine ?? 'auto') !== 'eager') {
-    const made = GraphTrainer.create(tf, model, spec, { xs, ys, sampleWeights: weightsAll }, opts.seed ?? 0x5eed);
-    if ('unsupported' in made) {
-      if (opts.engine === 'graph') {
-        tf.dispose([xs, ys, ...(weightsAll ? [weightsAll] : [])]);
-        throw new Error(`fit: engine 'graph' is not possible here: ${made.unsupported}`);
-      }
-      engine = { engine: 'eager', reason: made.unsupported };
-    } else {
-      graph = made;
-      engine = { engine: 'graph' };
-    }
-  }
-  // the validation pass: a compiled inference function alongside the graph step, else eager
-  const inference = graph && opts.validation ? inferenceFn(tf, model, spec) : null;
-  const validate = inference?.apply ?? ((xb: Tensor) => model.apply(xb, { training: false }) as Tensor);
+  const data = trainingTensors(tf, spec, x, y, opts.classWeight);
+  const engine = startEngine(tf, model, spec, data, optimizer, opts);
+  const validation = validationPass(tf, model, spec, engine, opts);
   if (opts.resumeFrom) {
     restoreModel(tf, model, opts.resumeFrom.weights);
-    if (graph) graph.restoreOptimizer(opts.resumeFrom.optimizer);
-    else await restoreOptimizer(tf, optimizer, opts.resumeFrom.optimizer);
+    await engine.restoreOptimizer(opts.resumeFrom.optimizer);
   }
 
-  const es = opts.earlyStopping;
-  const monitor = es?.monitor ?? (opts.validation ? 'val_loss' : 'loss');
-  const mode = monitorMode(monitor, es?.mode);
-  const minDelta = Math.abs(es?.minDelta ?? 0);
-  let best = opts.resumeFrom?.best ?? { value: mode === 'min' ? Infinity : -Infinity, epoch: -1, wait: 0 };
-  let bestWeights: Tensor[] | null = null;
+  const stopper = new EarlyStopper(tf, opts.earlyStopping, !!opts.validation, opts.resumeFrom?.best);
+  const start = opts.resumeFrom?.nextEpoch ?? 0;
   const history: FitResult['history'] = [];
   let stopReason: FitResult['stopReason'] = 'completed';
   let finalEpoch = start - 1;
   let samplesSeen = 0;
   const t0 = performance.now();
-  // the eager loop's running loss sum for the epoch (freed in `finally` if a batch throws)
-  let lossSum: Tensor | null = null;
-
   try {
-    epochs: for (let epoch = start; epoch < opts.epochs; epoch++) {
+    for (let epoch = start; epoch < opts.epochs; epoch++) {
       const learningRate = scheduledLearningRate(baseLr, schedule, epoch, opts.epochs);
       setLearningRate(optimizer, learningRate);
-      const order = Int32Array.from({ length: n }, (_, i) => i);
-      if (opts.shuffle ?? true) {
-        // seeded per epoch, so a run resumed at epoch k sees the same order as an uninterrupted one
-        const random = rng((opts.seed ?? 0x5eed) * 1000003 + epoch);
-        for (let i = n - 1; i > 0; i--) {
-          const j = Math.floor(random() * (i + 1));
-          const t = order[i]!;
-          order[i] = order[j]!;
-          order[j] = t;
-        }
+      const trained = await trainEpoch(engine, epochOrder(n, opts, epoch), learningRate, epoch, opts);
+      samplesSeen += trained.samples;
+      if (trained.cancelled) {
+        stopReason = 'cancelled';
+        break;
       }
-      lossSum = graph ? null : tf.scalar(0); // the graph step sums its loss on the device itself
-      const sums: Record<string, number | Float32Array> = {};
-      let batch = 0;
-      for (let s = 0; s < n; s += opts.batchSize, batch++) {
-        if (opts.signal?.aborted) {
-          stopReason = 'cancelled';
-          break epochs;
-        }
-        const size = Math.min(opts.batchSize, n - s);
-        const batchLoss = graph ? graph.step(order.subarray(s, s + size), learningRate) : tf.tidy(() => {
-          const idx = tf.tensor1d(order.subarray(s, s + size), 'int32');
-          const xb = tf.gather(xs, idx);
-          const yb = tf.gather(ys, idx);
-          const wb = weightsAll ? tf.gather(weightsAll, idx) : null;
-          let batchSums: Record<string, Tensor> = {};
-          const cost = optimizer.minimize(
-            () => {
-              const out = model.apply(xb, { training: true }) as Tensor;
-              let per = perSampleLoss(tf, spec.loss, out, yb, kind);
-              if (wb) per = tf.mul(per, wb);
-              let loss = tf.mean(per) as TfModule.Scalar;
-              for (const reg of regularizationLosses(model)) loss = tf.add(loss, reg);
-              if (metrics.length) {
-                batchSums = metricSums(tf, spec.loss, metrics, out, yb, kind);
-                for (const t of Object.values(batchSums)) tf.keep(t);
-              }
-              return loss;
-            },
-            true,
-            vars,
-          )!;
-          // metric sums (a few scalars, kept above) are read back per batch; the loss stays on the
-          // device until the epoch ends unless onBatch asks for it
-          for (const [k, t] of Object.entries(batchSums)) {
-            addSum(sums, k, t);
-            t.dispose();
-          }
-          const next = tf.add(lossSum!, tf.mul(cost, size));
-          tf.dispose(lossSum!);
-          lossSum = tf.keep(next);
-          return cost;
-        });
-        if (opts.onBatch) await opts.onBatch(epoch, batch, batchLoss.dataSync()[0]!);
-        batchLoss.dispose();
-        samplesSeen += size;
-        await yieldToEventLoop();
-      }
-      if (graph) {
-        // the graph step summed loss and metrics on the device; one read per epoch
-        Object.assign(sums, graph.readAccumulators());
-        graph.resetAccumulators();
-      }
-      const logs: EpochLogs = { loss: (lossSum ? lossSum.dataSync()[0]! : (sums.loss as number)) / n, ...finishMetrics(metrics, n, sums) };
-      if (lossSum) tf.dispose(lossSum);
-      lossSum = null;
-      if (opts.validation) {
-        const v = await evaluateWith(validate, spec, opts.validation.x, opts.validation.y, opts.batchSize);
-        for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
-      }
-      logs.learningRate = scheduledLearningRate(baseLr, schedule, epoch, opts.epochs);
+      const logs = await epochLogs(engine, spec, n, learningRate, validation.apply, opts);
       history.push({ epoch, logs });
       finalEpoch = epoch;
       if (opts.onEpochEnd) await opts.onEpochEnd(epoch, logs);
-
-      let stop = false;
-      if (es) {
-        const current = logs[monitor];
-        if (current === undefined) {
-          throw new Error(`earlyStopping.monitor: '${monitor}' is not logged; available: ${Object.keys(logs).join(', ')}`);
-        }
-        const improved = mode === 'min' ? current < best.value - minDelta : current > best.value + minDelta;
-        if (improved) {
-          best = { value: current, epoch, wait: 0 };
-          if (es.restoreBestWeights) {
-            tf.dispose(bestWeights ?? []);
-            bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
-          }
-        } else if (++best.wait >= Math.max(1, es.patience ?? 0)) {
-          stop = true;
-        }
-      }
+      const stop = stopper.update(model, epoch, logs);
       if (opts.onCheckpoint && opts.checkpointEvery && (epoch + 1) % opts.checkpointEvery === 0) {
-        await opts.onCheckpoint(await captureState(model, graph ?? optimizer, epoch + 1, es ? best : undefined));
+        await opts.onCheckpoint(await captureState(model, engine, epoch + 1, stopper.checkpointBest()));
       }
       if (stop) {
         stopReason = 'earlyStopping';
         break;
       }
     }
-    if (stopReason === 'earlyStopping' && bestWeights) {
-      model.setWeights(bestWeights);
-      finalEpoch = best.epoch;
-    }
+    if (stopReason === 'earlyStopping') finalEpoch = stopper.restoreBest(model) ?? finalEpoch;
   } finally {
-    tf.dispose([xs, ys, ...(weightsAll ? [weightsAll] : []), ...(bestWeights ?? []), ...(lossSum ? [lossSum] : [])]);
-    graph?.dispose();
-    inference?.dispose();
+    disposeTrainingTensors(tf, data);
+    stopper.dispose();
+    engine.dispose();
+    validation.dispose();
     disposeOptimizer(tf, optimizer);
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -439,25 +291,86 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
     stopReason,
     epochsRun: history.length,
     finalEpoch,
-    bestEpoch: es && best.epoch >= 0 ? best.epoch : null,
+    bestEpoch: stopper.bestEpoch(),
     history,
     backend: backendInfo(),
-    engine,
+    engine: engine.info,
     samplesPerSecond: seconds > 0 ? samplesSeen / seconds : 0,
   };
 }
 
-/**
- * The model's regularisation terms. tfjs's calculateLosses() misses those of recurrent layers'
- * cells (an LSTM's kernelRegularizer would silently do nothing), so they are added here.
- */
-function regularizationLosses(model: LayersModel): TfModule.Scalar[] {
-  const out = model.calculateLosses() as TfModule.Scalar[];
-  for (const layer of model.layers) {
-    const cell = (layer as unknown as { cell?: TfModule.layers.Layer }).cell;
-    if (cell) out.push(...(cell.calculateLosses() as TfModule.Scalar[]));
+/** The training (and validation) data's sample counts and sizes, and the batch size; returns the sample count. */
+function checkFitData(x: ArrayData, y: ArrayData, opts: FitOptions): number {
+  const n = checkData('fit: training data', x, y);
+  if (!(opts.batchSize >= 1)) throw new Error(`fit: batchSize ${opts.batchSize} must be >= 1`);
+  if (opts.validation) checkData('fit: validation data', opts.validation.x, opts.validation.y);
+  return n;
+}
+
+/** The training set on the device, with class weights as per-sample loss weights. */
+function trainingTensors(tf: Tf, spec: TrainModelSpec, x: ArrayData, y: ArrayData, classWeight: FitOptions['classWeight']): TrainingTensors {
+  return {
+    xs: tf.tensor(x.data, x.shape),
+    ys: tf.tensor(y.data, y.shape),
+    sampleWeights: classWeight ? tf.tensor1d(sampleWeights(spec.loss, y, classWeight)) : null,
+  };
+}
+
+/** The validation pass: a compiled inference function alongside the graph step, else eager. */
+function validationPass(tf: Tf, model: LayersModel, spec: TrainModelSpec, engine: TrainEngine, opts: FitOptions) {
+  const inference = engine.info.engine === 'graph' && opts.validation ? inferenceFn(tf, model, spec) : null;
+  return {
+    apply: inference?.apply ?? ((xb: Tensor) => model.apply(xb, { training: false }) as Tensor),
+    dispose: () => inference?.dispose(),
+  };
+}
+
+/** The order of an epoch's samples: shuffled unless `shuffle: false`. */
+function epochOrder(n: number, opts: FitOptions, epoch: number): Int32Array {
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  if (opts.shuffle ?? true) {
+    // seeded per epoch, so a run resumed at epoch k sees the same order as an uninterrupted one
+    const random = rng((opts.seed ?? 0x5eed) * 1000003 + epoch);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      const t = order[i]!;
+      order[i] = order[j]!;
+      order[j] = t;
+    }
   }
-  return out;
+  return order;
+}
+
+/**
+ * One epoch's batches in `order`, yielding to the event loop after each (heartbeats, cancels);
+ * stops before a batch once `signal` has aborted. Returns the samples trained on.
+ */
+async function trainEpoch(engine: TrainEngine, order: Int32Array, learningRate: number, epoch: number, opts: FitOptions) {
+  engine.beginEpoch();
+  const n = order.length;
+  let samples = 0;
+  for (let s = 0, batch = 0; s < n; s += opts.batchSize, batch++) {
+    if (opts.signal?.aborted) return { samples, cancelled: true };
+    const size = Math.min(opts.batchSize, n - s);
+    const batchLoss = engine.step(order.subarray(s, s + size), learningRate);
+    if (opts.onBatch) await opts.onBatch(epoch, batch, batchLoss.dataSync()[0]!);
+    batchLoss.dispose();
+    samples += size;
+    await yieldToEventLoop();
+  }
+  return { samples, cancelled: false };
+}
+
+/** An epoch's logs: mean loss and metrics, the validation pass's as `val_*`, the learning rate. */
+async function epochLogs(engine: TrainEngine, spec: TrainModelSpec, n: number, learningRate: number, validate: (x: Tensor) => Tensor, opts: FitOptions) {
+  const { lossSum, sums } = engine.endEpoch();
+  const logs: EpochLogs = { loss: lossSum / n, ...finishMetrics(spec.metrics ?? [], n, sums) };
+  if (opts.validation) {
+    const v = await evaluateWith(validate, spec, opts.validation.x, opts.validation.y, opts.batchSize);
+    for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
+  }
+  logs.learningRate = learningRate;
+  return logs;
 }
 
 /** optimizer.dispose() plus the tensors tfjs forgets (MomentumOptimizer leaks SGD's `c` scalar). */
@@ -466,7 +379,7 @@ function disposeOptimizer(tf: Tf, opt: TfModule.Optimizer): void {
   for (const v of Object.values(opt)) if (v instanceof tf.Tensor && !v.isDisposed) v.dispose();
 }
 
-async function captureState(model: LayersModel, optimizer: TfModule.Optimizer | GraphTrainer, nextEpoch: number, best: TrainingState['best']): Promise<TrainingState> {
-  const slots = optimizer instanceof GraphTrainer ? optimizer.snapshotOptimizer() : await snapshotOptimizer(optimizer);
+async function captureState(model: LayersModel, engine: TrainEngine, nextEpoch: number, best: TrainingState['best']): Promise<TrainingState> {
+  const slots = await engine.snapshotOptimizer();
   return { nextEpoch, weights: await snapshotModel(model), optimizer: slots, ...(best ? { best: { ...best } } : {}) };
 }

@@ -221,12 +221,13 @@ export function renderReport(d: RunReportData): string {
       return { id: s, label: s, sub: [...new Set(recs.map((r) => r.ref.kind))].join(', ') };
     });
     out.push('<h2>Lineage</h2>', lineageGraph(nodes, [...edges].map((e) => e.split('\u0000') as [string, string])));
-    out.push('<table><tr><th>stage</th><th>attempt</th><th>kind</th><th>artifact</th><th>size</th><th>inputs</th><th>created</th></tr>');
+    out.push('<table><tr><th>stage</th><th>attempt</th><th>kind</th><th>artifact</th><th>size</th><th>inputs</th><th>created</th><th>get it</th></tr>');
     for (const r of d.lineage) {
       out.push(
         `<tr><td>${esc(r.lineage.stage)}${r.lineage.name ? ` (${esc(r.lineage.name)})` : ''}</td><td>${r.lineage.attempt}</td><td>${esc(r.ref.kind)}</td>` +
           `<td><code title="${esc(r.ref.uri)}">${esc(r.ref.digest.slice(0, 19))}</code></td><td>${r.ref.sizeBytes}</td>` +
-          `<td>${Object.entries(r.lineage.inputs).map(([k, v]) => `${esc(k)}: <code>${esc(v.slice(0, 19))}</code>`).join('<br>')}</td><td>${esc(r.createdAt)}</td></tr>`,
+          `<td>${Object.entries(r.lineage.inputs).map(([k, v]) => `${esc(k)}: <code>${esc(v.slice(0, 19))}</code>`).join('<br>')}</td><td>${esc(r.createdAt)}</td>` +
+          `<td>${exportCommand(d.run.workflowId, r)}</td></tr>`,
       );
     }
     out.push('</table>');
@@ -256,4 +257,18 @@ function dataSection(s: DataSection): string[] {
   }
   out.push('</table>');
   return out;
+}
+
+/**
+ * The command that exports an artifact of the report's run (`mlpipe artifacts get`): a dataset
+ * as CSV or Parquet, a model as a TensorFlow.js directory. A page cannot hold the files
+ * themselves (it is one self-contained file; the artifacts may be gigabytes in S3), so it links
+ * to them the way a terminal can follow.
+ */
+function exportCommand(workflowId: string, r: ArtifactRecord): string {
+  if (r.lineage.name?.startsWith('checkpoint-')) return '';
+  const name = `${r.lineage.stage}.${r.lineage.name ?? r.ref.kind}`;
+  const quoted = /^[\w./%:-]+$/.test(workflowId) ? workflowId : `'${workflowId.replace(/'/g, `'\\''`)}'`;
+  const fmt = r.ref.kind === 'dataset' ? ' [--format parquet] -o ' + `${r.lineage.stage}.csv` : r.ref.kind === 'model' ? ` -o ${r.lineage.stage}-model` : '';
+  return `<code>mlpipe artifacts get ${esc(quoted)} ${esc(name)}${esc(fmt)}</code>`;
 }

@@ -15,7 +15,7 @@ export interface VersionMetrics {
   shadow: boolean;
 }
 
-interface Event {
+export interface MetricEvent {
   t: number;
   ok: boolean;
   ms: number;
@@ -24,24 +24,25 @@ interface Event {
   labelled?: number;
 }
 
-const MAX_EVENTS = 20_000;
+export const MAX_EVENTS = 20_000;
 
 export class MetricsBook {
-  private events = new Map<string, Event[]>();
+  private events = new Map<string, MetricEvent[]>();
   private shadows = new Set<string>();
 
-  record(version: string, e: Event, shadow = false): void {
+  record(version: string, e: MetricEvent, shadow = false): void {
     let list = this.events.get(version);
     if (!list) this.events.set(version, (list = []));
     list.push(e);
-    if (list.length > MAX_EVENTS) list.splice(0, list.length - MAX_EVENTS);
+    // Trimmed in chunks: a splice of 20,000 entries on every request costs more than the request.
+    if (list.length > 2 * MAX_EVENTS) list.splice(0, list.length - MAX_EVENTS);
     if (shadow) this.shadows.add(version);
   }
 
   summary(sinceMs = Infinity, now = Date.now()): Record<string, VersionMetrics> {
     const out: Record<string, VersionMetrics> = {};
     for (const [v, list] of this.events) {
-      const es = list.filter((e) => now - e.t <= sinceMs);
+      const es = list.slice(-MAX_EVENTS).filter((e) => now - e.t <= sinceMs);
       const lat = Float64Array.from(es.map((e) => e.ms)).sort();
       const errors = es.filter((e) => !e.ok).length;
       const labelled = es.reduce((a, e) => a + (e.labelled ?? 0), 0);
@@ -68,15 +69,18 @@ export interface LoggedRow {
 }
 
 /** The last `max` request rows of a model (raw features, as sent), for drift monitoring. */
+export const FEATURE_ROWS = 5_000;
+
 export class FeatureLog {
   private rows: LoggedRow[] = [];
-  constructor(private readonly max = 5_000) {}
+  constructor(private readonly max = FEATURE_ROWS) {}
   add(version: string, rows: Record<string, unknown>[], t = Date.now()): void {
     for (const row of rows) this.rows.push({ t, version, row });
-    if (this.rows.length > this.max) this.rows.splice(0, this.rows.length - this.max);
+    // Trimmed in chunks (see MetricsBook.record); readers see the newest `max` only.
+    if (this.rows.length > 2 * this.max) this.rows.splice(0, this.rows.length - this.max);
   }
   since(sinceMs = Infinity, now = Date.now()): LoggedRow[] {
-    return this.rows.filter((r) => now - r.t <= sinceMs);
+    return this.rows.slice(-this.max).filter((r) => now - r.t <= sinceMs);
   }
 }
 

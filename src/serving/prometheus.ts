@@ -61,6 +61,7 @@ export class ServingMetrics {
     name: 'mlpipe_serving_model_load_seconds',
     help: 'How long the last load of a version took (fetch, decode, compile)',
     labelNames: ['model', 'version'] as const,
+    aggregator: 'max',
     registers: [this.registry],
   });
   private readonly loadFailures = new Counter({
@@ -73,11 +74,33 @@ export class ServingMetrics {
     name: 'mlpipe_serving_traffic_weight_percent',
     help: 'The registry\'s traffic split: percent of requests each live version is meant to get',
     labelNames: ['model', 'version'] as const,
+    // With --workers N every worker holds the same split: one copy, not N times it.
+    aggregator: 'first',
+    registers: [this.registry],
+  });
+  private readonly batchRequests = new Histogram({
+    name: 'mlpipe_serving_batch_requests',
+    help: 'Requests scored together in one pass of the model (micro-batching: above 1 when concurrent requests were batched)',
+    labelNames: ['model', 'version'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+  private readonly batchRows = new Histogram({
+    name: 'mlpipe_serving_batch_rows',
+    help: 'Rows scored in one pass of the model (at most --max-batch, unless one request alone has more)',
+    labelNames: ['model', 'version'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
+    registers: [this.registry],
+  });
+  private readonly inFlight = new Gauge({
+    name: 'mlpipe_serving_requests_in_flight',
+    help: 'HTTP requests received (headers read) and not yet answered, this one included',
     registers: [this.registry],
   });
   private readonly ready = new Gauge({
     name: 'mlpipe_serving_ready',
-    help: '1 when every registered model has a servable version (the readiness probe passes)',
+    help: '1 when every registered model has a servable version (the readiness probe passes); with --workers, in every worker',
+    aggregator: 'min',
     registers: [this.registry],
   });
 
@@ -85,7 +108,13 @@ export class ServingMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'mlpipe_serving_' });
   }
 
+  /** A request has arrived; `request()` counts it once answered. */
+  started(): void {
+    this.inFlight.inc();
+  }
+
   request(l: RequestLabels, code: number, seconds: number): void {
+    this.inFlight.dec();
     this.requests.inc({ ...l, code: String(code) });
     this.latency.observe(l, seconds);
     if (code >= 400) this.errors.inc({ ...l, kind: code >= 500 ? 'server' : 'client' });
@@ -93,6 +122,11 @@ export class ServingMetrics {
 
   answered(model: string, version: string, rows: number, shadow = false): void {
     this.rows.inc({ model, version, shadow: String(shadow) }, rows);
+  }
+
+  batched(model: string, version: string, requests: number, rows: number): void {
+    this.batchRequests.observe({ model, version }, requests);
+    this.batchRows.observe({ model, version }, rows);
   }
 
   loaded(model: string, version: string, seconds: number): void {

@@ -5,7 +5,7 @@ import type { ArtifactRef } from '../core/plan.ts';
 import type { ArtifactStore } from '../artifacts/index.ts';
 import { getTf } from '../ml/backend.ts';
 // The batch predictor evaluate uses (probabilities from logits, argmax): one definition of "predict".
-import { loadModel, predict, type ModelMeta, type Predictions } from '../ml/checkpoint.ts';
+import { loadModel, predict, type ModelMeta } from '../ml/checkpoint.ts';
 import { inferenceFn } from '../ml/graph/forward.ts';
 import { applyTransform, decodeTransform, type Transform } from '../ml/preprocess.ts';
 import { servingTransform, signatureOf, type RowResult, type Signature } from './signature.ts';
@@ -44,8 +44,18 @@ export function scoreRows(s: ScoringModel & { transform: Transform }, rows: Reco
 
 /** Features already transformed ([n, …featureShape]) → one answer per row. */
 export function scoreFeatures(s: ScoringModel, x: { data: Float32Array; shape: number[] }, classes: string[] | undefined, what: string): RowResult[] {
+  const out = resultsOf(s, x, classes);
+  checkFinite(what, out);
+  return out;
+}
+
+/**
+ * The model's answers for features, not yet checked for NaN: the micro-batcher (micro-batch.ts)
+ * scores several requests in one pass and checks each request's own rows, so one request's
+ * broken output does not fail the others in its batch.
+ */
+export function resultsOf(s: ScoringModel, x: { data: Float32Array; shape: number[] }, classes: string[] | undefined): RowResult[] {
   const p = predict(s.model, s.meta, x, 512, s.inference.apply);
-  checkFinite(what, s.meta, p);
   if (s.meta.outputKind === 'values') return Array.from(p.yPred, (value) => ({ value }));
   return Array.from(p.yPred, (id, i) => {
     const sc = p.scores;
@@ -54,14 +64,12 @@ export function scoreFeatures(s: ScoringModel, x: { data: Float32Array; shape: n
   });
 }
 
-/** A NaN or infinite output is the model's failure, never an answer. */
-function checkFinite(what: string, meta: ModelMeta, p: Predictions): void {
-  const n = p.yPred.length;
-  for (let i = 0; i < n; i++) {
-    const sc = p.scores;
-    const row = meta.outputKind === 'values' ? [p.yPred[i]!] : Array.isArray(sc) ? sc[i]! : sc ? [sc[i]!] : [];
+/** A NaN or infinite output is the model's failure, never an answer (rows counted from 1). */
+export function checkFinite(what: string, out: RowResult[]): void {
+  out.forEach((r, i) => {
+    const row = r.value !== undefined ? [r.value] : (r.probabilities ?? []);
     if (row.some((v) => !Number.isFinite(v))) {
       throw new Error(`${what}: the model's output for row ${i + 1} is not a finite number (${row.join(', ')}); the input is far outside what it was trained on, or the model is broken`);
     }
-  }
+  });
 }

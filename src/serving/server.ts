@@ -26,9 +26,12 @@ import { Rng } from '../ml/data-rng.ts';
 import { DataError } from '../ml/data-sources.ts';
 import { parseDuration } from '../core/duration.ts';
 // Scoring shared with the batch `predict` stage, so both give the same answer for a row.
-import { disposeScoringModel, loadScoringModel, scoreRows, type ScoringModel } from './score.ts';
+import { checkFinite, disposeScoringModel, loadScoringModel, resultsOf, type ScoringModel } from './score.ts';
+import { applyTransform } from '../ml/preprocess.ts';
+import { DEFAULT_BATCH, MicroBatcher, type BatchOptions } from './micro-batch.ts';
 import { bearerMatches, TOKEN_FILE_ENV } from './auth.ts';
-import { FeatureLog, MetricsBook, ruleBreaches } from './metrics.ts';
+import { FEATURE_ROWS, FeatureLog, MAX_EVENTS, MetricsBook, ruleBreaches, type MetricEvent } from './metrics.ts';
+import { ServingLog } from './serving-log.ts';
 import writeFileAtomic from 'write-file-atomic';
 import { liveVersions, Registry, settleCandidate, type ModelVersion, type RegistryEntry } from './registry.ts';
 import { ServingMetrics, type RequestLabels } from './prometheus.ts';
@@ -61,14 +64,23 @@ export interface ServerOptions {
   shutdownGraceMs?: number;
   /** Bearer token for feedback and the request log; without one both are off. */
   authToken?: string;
+  /** Micro-batching of concurrent requests per version (micro-batch.ts): rows per pass, longest wait. */
+  batch?: Partial<BatchOptions>;
+  /** Persist request metrics and the request log in the metadata database (serving-log.ts; default true). */
+  persistLog?: boolean;
+  /** Set in a worker of `mlpipe serve --workers N` (cluster.ts): readiness and /metrics span every worker. */
+  cluster?: ClusterHooks;
   log?: (line: string) => void;
 }
 
 interface Loaded extends ScoringModel {
   version: ModelVersion;
+  batcher: MicroBatcher;
 }
 
 function unload(l: Loaded): void {
+  // Requests already queued for this version are answered by it before it goes.
+  l.batcher.flush();
   disposeScoringModel(l);
 }
 
@@ -79,6 +91,17 @@ interface Served {
   features: FeatureLog;
   /** Live versions that failed to load, with why (model status, readiness). */
   failed: Map<string, string>;
+}
+
+export interface ClusterHooks {
+  /** This worker's number (1…N). */
+  id: number;
+  /** Why the other workers are not ready (empty: all are). */
+  reasons(): string[];
+  /** Prometheus text summed over every worker. */
+  metrics(): Promise<string>;
+  /** This worker's own readiness, after every registry sync and on stop. */
+  readiness(r: { ready: boolean; reasons: string[] }): void;
 }
 
 export interface Prediction {
@@ -115,6 +138,10 @@ export class ModelServer {
   /** The registry's model names at the last sync (readiness is answered without a database read). */
   private registeredNames: string[] = [];
   private stopping = false;
+  /** POST requests whose body is still being read: a batch waits for them (up to maxWait). */
+  private receiving = 0;
+  private readonly batch: BatchOptions;
+  private readonly servingLog?: ServingLog;
   /** Prometheus metrics (GET /metrics). */
   readonly prom = new ServingMetrics();
   url = '';
@@ -123,12 +150,15 @@ export class ModelServer {
     this.registry = o.registry ?? new Registry();
     this.store = o.store ?? defaultStore();
     this.rng = new Rng(o.seed ?? Math.floor(Math.random() * 2 ** 31));
+    this.batch = { ...DEFAULT_BATCH, ...o.batch };
+    if (o.persistLog !== false) this.servingLog = new ServingLog(() => this.registry.database());
   }
 
   async start(): Promise<string> {
     selectBackend();
     await this.sync();
     this.synced = true;
+    this.prom.setReady(this.ownReadiness().ready);
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     this.http = this.o.tls ? createTlsServer({ cert: this.o.tls.cert, key: this.o.tls.key }, handler) : createServer(handler);
     const host = this.o.host ?? '127.0.0.1';
@@ -138,13 +168,16 @@ export class ModelServer {
     });
     const addr = this.http.address() as AddressInfo;
     this.url = `${this.o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+    this.o.cluster?.readiness(this.ownReadiness());
     if (this.o.advertise !== false) {
       mkdirSync(this.registry.dir, { recursive: true });
       const info = { url: this.url, pid: process.pid, startedAt: new Date().toISOString(), auth: !!this.o.authToken };
       writeFileAtomic.sync(serverFile(this.registry), JSON.stringify(info));
     }
     const tick = () => {
-      this.polling = this.sync().catch((e: Error) => this.o.log?.(`registry sync failed: ${e.message}`));
+      this.polling = this.sync()
+        .catch((e: Error) => this.o.log?.(`registry sync failed: ${e.message}`))
+        .then(() => this.flushLog());
       void this.polling.then(() => {
         if (this.http) this.timer = setTimeout(tick, this.o.pollMs ?? 500);
       });
@@ -163,6 +196,7 @@ export class ModelServer {
       // Graceful: no new connections, idle keep-alive ones closed now, requests in flight answered
       // (readiness already says "shutting down"); whatever is left after the grace is cut.
       this.prom.setReady(false);
+      this.o.cluster?.readiness(this.ownReadiness());
       // A connection that answers its last request then idles closes at once, not after 5 s of keep-alive.
       http.keepAliveTimeout = 50;
       const closed = new Promise<void>((r) => http.close(() => r()));
@@ -171,9 +205,14 @@ export class ModelServer {
       await closed;
       clearTimeout(cut);
     }
+    await this.flushLog();
     if (this.o.advertise !== false) rmSync(serverFile(this.registry), { force: true });
     for (const s of this.models.values()) for (const l of s.versions.values()) unload(l);
     this.models.clear();
+  }
+
+  private async flushLog(): Promise<void> {
+    await this.servingLog?.flush().catch((e: Error) => this.o.log?.(`cannot write the serving log (kept for the next try): ${e.message}`));
   }
 
   /** Load what the registry says is live; drop what is no longer; settle canaries past their duration. */
@@ -194,7 +233,10 @@ export class ModelServer {
         await this.settleIfDue(s);
         continue;
       }
-      s ??= { entry, versions: new Map(), metrics: new MetricsBook(), features: new FeatureLog(), failed: new Map() };
+      if (!s) {
+        s = { entry, versions: new Map(), metrics: new MetricsBook(), features: new FeatureLog(), failed: new Map() };
+        await this.restore(s);
+      }
       const live = liveVersions(entry);
       const loaded = new Map<string, Loaded>();
       for (const v of live) {
@@ -207,7 +249,7 @@ export class ModelServer {
         if (!version) continue;
         const t0 = performance.now();
         try {
-          loaded.set(v, await this.load(version));
+          loaded.set(v, await this.load(name, version));
           this.prom.loaded(name, v, (performance.now() - t0) / 1000);
           s.failed.delete(v);
           this.o.log?.(`${name} ${v}: loaded`);
@@ -225,11 +267,23 @@ export class ModelServer {
       this.prom.traffic(name, split(entry));
       await this.settleIfDue(s);
     }
-    this.prom.setReady(this.readiness().ready);
+    const own = this.ownReadiness();
+    this.prom.setReady(own.ready);
+    if (this.http) this.o.cluster?.readiness(own);
   }
 
-  /** Ready: the first registry sync is done, not stopping, and every model has a version to answer. */
+  /**
+   * Ready: the first registry sync is done, not stopping, every model has a version to answer and,
+   * with --workers N, every other worker is ready too (a load balancer may send the next request
+   * to any of them).
+   */
   readiness(): { ready: boolean; reasons: string[] } {
+    const own = this.ownReadiness();
+    const reasons = [...own.reasons, ...(this.o.cluster?.reasons() ?? [])];
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  private ownReadiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (!this.synced) reasons.push('loading the registry');
     if (this.stopping) reasons.push('shutting down');
@@ -242,8 +296,21 @@ export class ModelServer {
     return { ready: reasons.length === 0, reasons };
   }
 
-  private async load(v: ModelVersion): Promise<Loaded> {
-    return { version: v, ...(await loadScoringModel(this.store, v.model, v.transform)) };
+  private async load(name: string, v: ModelVersion): Promise<Loaded> {
+    const m = await loadScoringModel(this.store, v.model, v.transform);
+    const batcher = new MicroBatcher(
+      (x) => resultsOf(m, x, m.meta.classes ?? m.transform?.classes),
+      this.batch,
+      () => this.receiving > 0,
+      (requests, rows) => this.prom.batched(name, v.version, requests, rows),
+    );
+    return { version: v, ...m, batcher };
+  }
+
+  /** A request has been read (or refused): batches that waited for it may go now. */
+  private arrivedOne(): void {
+    if (--this.receiving > 0) return;
+    for (const s of this.models.values()) for (const l of s.versions.values()) l.batcher.arrived();
   }
 
   /** A canary observed for its whole duration is promoted, or rolled back if it breaks the rule. */
@@ -274,21 +341,31 @@ export class ModelServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
     const at: RequestLabels = { route: 'unknown', model: '', version: '' };
+    this.prom.started();
     // 'close' also fires when the client goes away mid-answer, which is worth counting too.
     res.once('close', () => this.prom.request(at, res.statusCode, (performance.now() - t0) / 1000));
+    // Every POST is a prediction on its way: micro-batches wait for it until it is read (or refused).
+    let reading = req.method === 'POST';
+    if (reading) this.receiving++;
+    const arrived = () => {
+      if (!reading) return;
+      reading = false;
+      this.arrivedOne();
+    };
     try {
       const url = new URL(req.url ?? '/', 'http://x');
       const path = url.pathname;
       if (path === '/metrics' || path === '/healthz' || path === '/livez' || path === '/readyz') {
         if (req.method !== 'GET') throw new HttpError(405, `${path} takes GET`);
         at.route = path === '/metrics' ? 'metrics' : 'health';
-        if (path === '/metrics') return sendText(res, 200, await this.prom.text(), this.prom.contentType);
+        if (path === '/metrics') return sendText(res, 200, await (this.o.cluster?.metrics() ?? this.prom.text()), this.prom.contentType);
         if (path === '/livez') return send(res, 200, { live: true });
         const r = this.readiness();
         if (path === '/readyz') return send(res, r.ready ? 200 : 503, r);
-        return send(res, 200, { ok: true, ready: r.ready, models: [...this.models.keys()] });
+        const worker = this.o.cluster ? { worker: { id: this.o.cluster.id, pid: process.pid } } : {};
+        return send(res, 200, { ok: true, ready: r.ready, models: [...this.models.keys()], ...worker });
       }
-      if (path === '/v2' || path.startsWith('/v2/')) return await this.v2(req, res, path, at);
+      if (path === '/v2' || path.startsWith('/v2/')) return await this.v2(req, res, path, at, arrived);
       const m = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(:predict|:classify|:regress|\/metadata|\/metrics|\/recent)?$/.exec(path);
       if (!m) throw new HttpError(404, `no route ${req.method} ${path}`);
       const [, name, number, label, op] = m;
@@ -304,12 +381,12 @@ export class ModelServer {
         const body = parseJson(await this.body(req));
         if (isMlpipeBody(body)) {
           at.route = 'mlpipe:predict';
-          return send(res, 200, await this.predict(s, body, req, pinned, at));
+          return send(res, 200, await this.predict(s, body, req, pinned, at, arrived));
         }
         at.route = 'tfserving:predict';
         const l = this.pick(s, pinned, at);
         const r = tfs.parsePredict(body, signature(l));
-        return send(res, 200, tfs.predictResponse(r, this.answer(s, l, r.rows, { pinned: !!pinned })));
+        return send(res, 200, tfs.predictResponse(r, await this.answer(s, l, r.rows, { pinned: !!pinned, arrived })));
       }
       if (req.method !== 'GET') throw new HttpError(405, `${path} takes GET`);
       if (op === '/metadata') {
@@ -338,11 +415,13 @@ export class ModelServer {
     } catch (e) {
       const status = e instanceof HttpError || e instanceof tfs.TfError || e instanceof v2.V2Error ? e.status : e instanceof DataError ? 400 : 500;
       send(res, status, { error: (e as Error).message }, e instanceof HttpError ? e.headers : {});
+    } finally {
+      arrived();
     }
   }
 
   /** KServe Open Inference Protocol v2 (protocols/kserve-v2.ts). */
-  private async v2(req: IncomingMessage, res: ServerResponse, path: string, at: RequestLabels): Promise<void> {
+  private async v2(req: IncomingMessage, res: ServerResponse, path: string, at: RequestLabels, arrived: () => void): Promise<void> {
     if (path === '/v2' || path === '/v2/health/live' || path === '/v2/health/ready') {
       if (req.method !== 'GET') throw new v2.V2Error(405, `${path} takes GET`);
       at.route = path === '/v2' ? 'v2:server' : 'v2:health';
@@ -367,7 +446,7 @@ export class ModelServer {
       const body = await this.body(req);
       const l = this.pick(s, pinned, at);
       const r = v2.parseInfer(body, header(req, 'inference-header-content-length'), signature(l));
-      const out = v2.inferResponse(s.entry.name, String(versionNumber(l.version)), r, this.answer(s, l, r.rows, { pinned: !!pinned }));
+      const out = v2.inferResponse(s.entry.name, String(versionNumber(l.version)), r, await this.answer(s, l, r.rows, { pinned: !!pinned, arrived }));
       const headers: Record<string, string | number> = { 'content-type': out.headerLength === undefined ? 'application/json' : 'application/octet-stream', 'content-length': out.body.length };
       if (out.headerLength !== undefined) headers['inference-header-content-length'] = out.headerLength;
       res.writeHead(200, headers);
@@ -477,7 +556,7 @@ export class ModelServer {
   }
 
   /** mlpipe's own route: labels, probabilities, pass-through columns, the version that answered. */
-  private async predict(s: Served, body: unknown, req: IncomingMessage, pinned: string | undefined, at: RequestLabels): Promise<unknown> {
+  private async predict(s: Served, body: unknown, req: IncomingMessage, pinned: string | undefined, at: RequestLabels, arrived: () => void): Promise<unknown> {
     const b = body as { instances?: unknown; labels?: unknown };
     if (!b || typeof b !== 'object' || !Array.isArray(b.instances) || b.instances.some((r) => !r || typeof r !== 'object' || Array.isArray(r))) {
       throw new HttpError(400, 'send {"instances": [{"<column>": value, ...}, ...]}');
@@ -493,7 +572,7 @@ export class ModelServer {
       labels = b.labels;
     }
     const l = this.pick(s, pinned, at);
-    const out = this.answer(s, l, rows, { labels, pinned: !!pinned });
+    const out = await this.answer(s, l, rows, { labels, pinned: !!pinned, arrived });
     const used = new Set(l.signature?.inputs.map((c) => c.name));
     const predictions: Prediction[] = out.map((r, i) => {
       const p: Prediction = r.value !== undefined ? { value: r.value } : { label: r.label, ...(r.probabilities ? { probabilities: r.probabilities } : {}) };
@@ -505,7 +584,7 @@ export class ModelServer {
   }
 
   /** Run `rows` on version `l` and record it (metrics, the feature log, a shadow copy), for every protocol. */
-  private answer(s: Served, l: Loaded, rows: Record<string, unknown>[], o: { labels?: unknown[]; pinned: boolean }): RowResult[] {
+  private async answer(s: Served, l: Loaded, rows: Record<string, unknown>[], o: { labels?: unknown[]; pinned: boolean; arrived: () => void }): Promise<RowResult[]> {
     const max = this.o.maxRows ?? MAX_ROWS;
     // One huge batch holds the (single) event loop for every other client: refuse it with the way out.
     if (rows.length > max) throw new HttpError(413, `${rows.length} rows in one request; the limit is ${max} (mlpipe serve --max-rows): send them in smaller requests`);
@@ -513,37 +592,67 @@ export class ModelServer {
     const t0 = performance.now();
     let out: RowResult[];
     try {
-      out = this.run(l, rows);
+      const x = this.features(l, rows);
+      // Read and checked: a batch need not wait for this request any more.
+      o.arrived();
+      out = await l.batcher.submit(x);
+      checkFinite(`version ${version}`, out);
     } catch (e) {
       // Bad input is the caller's error (400), not the version's; anything else counts against it.
-      if (!(e instanceof DataError)) s.metrics.record(version, { t: Date.now(), ok: false, ms: performance.now() - t0 });
+      if (!(e instanceof DataError)) this.record(s, version, { t: Date.now(), ok: false, ms: performance.now() - t0 });
       throw e;
     }
-    s.metrics.record(version, { t: Date.now(), ok: true, ms: performance.now() - t0, ...score(out, o.labels) });
-    s.features.add(version, rows);
+    this.record(s, version, { t: Date.now(), ok: true, ms: performance.now() - t0, ...score(out, o.labels) });
+    const now = Date.now();
+    s.features.add(version, rows, now);
+    this.servingLog?.requestRows(s.entry.name, version, rows, now);
     this.prom.answered(s.entry.name, version, rows.length);
     const c = s.entry.traffic.candidate;
+    const shadow = c?.mode === 'shadow' ? s.versions.get(c.version) : undefined;
     // A pinned request asked for one version: it is not the traffic a shadow mirrors.
-    if (!o.pinned && c?.mode === 'shadow' && s.versions.has(c.version)) {
-      // A copy for the shadow after the answer is computed; its result is only measured.
-      setImmediate(() => {
-        const t1 = performance.now();
-        try {
-          const so = this.run(s.versions.get(c.version)!, rows);
-          s.metrics.record(c.version, { t: Date.now(), ok: true, ms: performance.now() - t1, ...score(so, o.labels) }, true);
-          this.prom.answered(s.entry.name, c.version, rows.length, true);
-        } catch {
-          s.metrics.record(c.version, { t: Date.now(), ok: false, ms: performance.now() - t1 }, true);
-        }
-      });
-    }
+    // The shadow's copy is scored after the answer is sent; its result is only measured.
+    if (!o.pinned && shadow) setImmediate(() => void this.shadow(s, shadow, rows, o.labels));
     return out;
   }
 
-  private run(l: Loaded, rows: Record<string, unknown>[]): RowResult[] {
+  private async shadow(s: Served, l: Loaded, rows: Record<string, unknown>[], labels?: unknown[]): Promise<void> {
+    const version = l.version.version;
+    const t1 = performance.now();
+    try {
+      // Still live? A sync may have unloaded it since the answer.
+      if (s.versions.get(version) !== l) return;
+      const so = await l.batcher.submit(this.features(l, rows));
+      checkFinite(`version ${version}`, so);
+      this.record(s, version, { t: Date.now(), ok: true, ms: performance.now() - t1, ...score(so, labels) }, true);
+      this.prom.answered(s.entry.name, version, rows.length, true);
+    } catch {
+      this.record(s, version, { t: Date.now(), ok: false, ms: performance.now() - t1 }, true);
+    }
+  }
+
+  /** A request in the in-memory metrics and, persisted at the next flush, the serving log. */
+  private record(s: Served, version: string, e: MetricEvent, shadow = false): void {
+    s.metrics.record(version, e, shadow);
+    this.servingLog?.event(s.entry.name, version, e, shadow);
+  }
+
+  /** What an earlier server (or another worker) logged for this model: its metrics and rows. */
+  private async restore(s: Served): Promise<void> {
+    if (!this.servingLog) return;
+    try {
+      const { events, rows } = await this.servingLog.load(s.entry.name, MAX_EVENTS, FEATURE_ROWS);
+      for (const x of events) s.metrics.record(x.version, x.e, x.shadow);
+      for (const r of rows) s.features.add(r.version, [r.row], r.t);
+    } catch (e) {
+      this.o.log?.(`${s.entry.name}: cannot read the serving log: ${(e as Error).message}`);
+    }
+  }
+
+  /** Raw rows → the version's features through its saved transform (DataError naming row and column). */
+  private features(l: Loaded, rows: Record<string, unknown>[]): { data: Float32Array; shape: number[] } {
     const t = l.transform;
     if (!t) throw new HttpError(500, `version ${l.version.version} has no transform; deploy it with its preprocess stage's transform`);
-    return scoreRows({ ...l, transform: t }, rows, `version ${l.version.version}`);
+    return applyTransform(t, rows);
   }
 }
 

@@ -200,7 +200,8 @@ function toDiagnostic(spec: LoadedSpec, e: ErrorObject): Diagnostic {
     }
     case 'type':
       code = 'schema.type';
-      message = `${where(path)} must be ${(e.params as { type: string }).type.replace(/,/g, ' or ')}, not ${typeName(e.data)}`;
+      // a union type comes as a list (or, from older ajv, as `a,b`)
+      message = `${where(path)} must be ${[(e.params as { type: string | string[] }).type].flat().join(',').replace(/,/g, ' or ')}, not ${typeName(e.data)}`;
       break;
     case 'pattern':
       code = 'schema.pattern';
@@ -226,6 +227,10 @@ function toDiagnostic(spec: LoadedSpec, e: ErrorObject): Diagnostic {
     case 'uniqueItems':
       code = `schema.${e.keyword.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
       message = `${where(path)} ${e.message}` + (['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword) ? `, got ${show(e.data)}` : '');
+      if (e.keyword === 'minItems' && Array.isArray(e.data) && e.data.length === 0) {
+        const limit = (e.params as { limit: number }).limit;
+        message = `${where(path)} is an empty list; it needs at least ${limit} ${limit === 1 ? 'item' : 'items'}`;
+      }
       break;
   }
   const pos = spec.locate(at, which);

@@ -17,6 +17,7 @@ import { descriptorOf, stageOutputs } from './stages/index.ts';
 import type { Path } from './stages/descriptor.ts';
 import { checkLiteralSecrets } from './literal-secrets.ts';
 import { checkExpressionCost } from './expr-cost.ts';
+import { checkForEach, forEachOf } from './for-each.ts';
 import { checkSourceColumns } from './source-columns.ts';
 import type { Param, Pipeline, Stage } from './types.gen.ts';
 
@@ -44,6 +45,7 @@ export function semanticDiagnostics(spec: LoadedSpec, p: Pipeline): Diagnostic[]
   }
   checkStageRules(r, p, dagOk);
   if (dagOk) checkSourceColumns(r, p, spec.file, (name) => bindInputs(p, stageNeeds(p), name));
+  checkForEach(r, p, dagOk ? stageNeeds(p) : undefined);
   checkLiteralSecrets(r, spec.data, p);
   checkSchedule(r, p);
   return r.diagnostics;
@@ -201,6 +203,7 @@ function checkReferences(r: Reporter, p: Pipeline): void {
             continue;
           }
           if (b === 'status' || b === undefined) continue;
+          if (b === 'items' && forEachOf(p.stages[a]!)) continue; // a forEach stage's items: [{ item, status, outputs }]
           if (b !== 'outputs') {
             r.error(path, 'expr.unknown-field', `${where} refers to \`stages.${a}.${b}\``, `use \`stages.${a}.outputs.<name>\` or \`stages.${a}.status\``);
             continue;

@@ -12,6 +12,7 @@ export const COMMON_FIELDS = new Set([
   'needs',
   'inputs',
   'when',
+  'forEach',
   'retry',
   'timeouts',
   'heartbeatTimeout',

@@ -68,6 +68,52 @@ export type CollectStage = StageCommon & {
  */
 export type StageName = string;
 /**
+ * Run the stage once per item (fan-out): a list, a `${…}` expression giving one, or `{ items, as, parallelism, onItemFailure }`. Each item is its own unit (`<stage>[<i>]`), with the item as `${item}` (or the `as` name) in its fields and `when`; downstream stages see each output as a list in item order.
+ *
+ * @minItems 1
+ * @maxItems 1000
+ */
+export type ForEach = {
+  items: ForEachItems;
+  /**
+   * The item's name in expressions (`${<as>}`, `${<as>.field}`); not `params`, `stages` or `secrets`.
+   */
+  as?: string;
+  /**
+   * Items in flight at once. Default: every item (at most 100).
+   */
+  parallelism?: number;
+  /**
+   * `failFast`: the first item that fails for good cancels the others and fails the stage. `continue`: the other items run on; the stage succeeds with the items that succeeded (it fails only when none did), the failed ones listed in its `items`.
+   */
+  onItemFailure?: 'failFast' | 'continue';
+} & (
+  | unknown[]
+  | string
+  | {
+      items: ForEachItems;
+      /**
+       * The item's name in expressions (`${<as>}`, `${<as>.field}`); not `params`, `stages` or `secrets`.
+       */
+      as?: string;
+      /**
+       * Items in flight at once. Default: every item (at most 100).
+       */
+      parallelism?: number;
+      /**
+       * `failFast`: the first item that fails for good cancels the others and fails the stage. `continue`: the other items run on; the stage succeeds with the items that succeeded (it fails only when none did), the failed ones listed in its `items`.
+       */
+      onItemFailure?: 'failFast' | 'continue';
+    }
+);
+/**
+ * The items: a non-empty list, or one `${…}` expression giving one.
+ *
+ * @minItems 1
+ * @maxItems 1000
+ */
+export type ForEachItems = unknown[] | string;
+/**
  * A csv file or URL.
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
@@ -1466,6 +1512,43 @@ export type Loss =
   | 'binaryCrossentropy'
   | 'meanSquaredError'
   | 'meanAbsoluteError';
+/**
+ * The items: a non-empty list, or one `${…}` expression that gives a non-empty list when the stage starts.
+ *
+ * @minItems 1
+ * @maxItems 1000
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "ForEachItems".
+ */
+export type ForEachItems1 = unknown[] | string;
+/**
+ * Fan-out: a non-empty list of items, one `${…}` expression giving one, or `{ items, as, parallelism, onItemFailure }`.
+ *
+ * @minItems 1
+ * @maxItems 1000
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "ForEach".
+ */
+export type ForEach1 =
+  | unknown[]
+  | string
+  | {
+      items: ForEachItems;
+      /**
+       * The item's name in expressions (`${<as>}`, `${<as>.field}`); not `params`, `stages` or `secrets`.
+       */
+      as?: string;
+      /**
+       * Items in flight at once. Default: every item (at most 100).
+       */
+      parallelism?: number;
+      /**
+       * `failFast`: the first item that fails for good cancels the others and fails the stage. `continue`: the other items run on; the stage succeeds with the items that succeeded (it fails only when none did), the failed ones listed in its `items`.
+       */
+      onItemFailure?: 'failFast' | 'continue';
+    };
 
 /**
  * An mlpipe pipeline (apiVersion mlpipe/v1): params, defaults, an optional schedule and a DAG of stages.
@@ -1722,6 +1805,7 @@ export interface StageCommon {
    * Run only if this CEL condition is true; otherwise the stage and its dependents are skipped.
    */
   when?: string;
+  forEach?: ForEach;
   retry?: RetryPolicy1;
   timeouts?: Timeouts1;
   /**

@@ -66,13 +66,33 @@ function fit(line: string, columns: number | undefined): string {
   return `${line.slice(0, columns - 2 + (line.length - visible))}…`;
 }
 
-/** One line per stage. */
+/** On a terminal, a forEach stage with more items shows the running, waiting and failed ones and a count. */
+const MAX_TTY_ITEMS = 20;
+
+/** One line per stage, and per item of a forEach stage (indented under it). */
 export function stageLines(view: RunView, tty: boolean): string[] {
+  return stageRows(view, tty).map((r) => r.line);
+}
+
+/** The stages and forEach items in display order, each with its state and its line. */
+function stageRows(view: RunView, tty: boolean): { id: string; st: StageState; line: string }[] {
   const run = view.run;
-  if (!run) return [`${view.workflowId}: ${view.status} (no worker answered the status query)`];
-  const width = Math.max(5, ...run.order.map((s) => s.length));
-  return run.order.map((id) => {
+  if (!run) return [{ id: '', st: { status: 'pending', kind: '', attempts: 0, rounds: 0, outputs: {} }, line: `${view.workflowId}: ${view.status} (no worker answered the status query)` }];
+  type Unit = { id: string; label: string; st: StageState; count?: string };
+  const units = run.order.flatMap((id): Unit[] => {
     const st = run.stages[id] as StageState;
+    const items: Unit[] = (st.items ?? []).map((it, i) => ({ id: `${id}[${i}]`, label: `  ${id}[${i}]`, st: it }));
+    if (!tty || items.length <= MAX_TTY_ITEMS) return [{ id, label: id, st }, ...items];
+    // A screen holds a few lines: of many items, those not ended and the failed ones, then a count.
+    const byStatus = new Map<string, number>();
+    for (const it of items) byStatus.set(it.st.status, (byStatus.get(it.st.status) ?? 0) + 1);
+    const shown = items.filter((it) => !['pending', 'succeeded', 'skipped', 'cancelled'].includes(it.st.status)).slice(0, MAX_TTY_ITEMS);
+    const count = `${items.length} items: ${[...byStatus].map(([s, k]) => `${k} ${s}`).join(', ')}`;
+    return [{ id, label: id, st }, ...shown, { id: `${id}[…]`, label: `  ${id}[…]`, st, count }];
+  });
+  const width = Math.max(5, ...units.map((u) => u.label.length));
+  return units.map(({ id, label, st, count }) => {
+    if (count !== undefined) return { id, st, line: `${label.padEnd(width)}  ${count}` };
     const live: LiveStage = view.live[id] ?? {};
     const status = st.cached && st.status === 'succeeded' ? 'succeeded (cached)' : st.status;
     const attempt = live.attempt && live.attempt > 1 ? ` attempt ${live.attempt}` : '';
@@ -84,10 +104,10 @@ export function stageLines(view: RunView, tty: boolean): string[] {
           : st.error && st.status !== 'succeeded'
             ? st.error
             : st.status === 'succeeded'
-              ? outputsText(st.outputs)
+              ? (st.items && st.reason ? `${st.reason}; ` : '') + outputsText(st.outputs)
               : '';
     const statusText = tty ? colour(status).padEnd(18 + (colour(status).length - status.length)) : status.padEnd(18);
-    return `${id.padEnd(width)}  ${statusText}${attempt}${extra ? `  ${extra}` : ''}`.trimEnd();
+    return { id, st, line: `${label.padEnd(width)}  ${statusText}${attempt}${extra ? `  ${extra}` : ''}`.trimEnd() };
   });
 }
 
@@ -106,19 +126,19 @@ export async function followRun(client: Client, workflowId: string, o: FollowOpt
   let view: RunView;
   for (;;) {
     view = await describeRun(client, workflowId);
-    const lines = stageLines(view, tty);
+    const rows = stageRows(view, tty);
+    const lines = rows.map((r) => r.line);
     if (tty) {
       if (drawn) out.write(`\x1b[${drawn}A`);
       for (const l of lines) out.write(`\x1b[2K${fit(l, out.columns)}\n`);
       drawn = lines.length;
     } else {
       // Plain output: a line when a stage's status (not its progress) changes.
-      for (const [i, id] of (view.run?.order ?? []).entries()) {
-        const st = view.run!.stages[id]!;
+      for (const { id, st, line } of view.run ? rows : []) {
         const key = `${st.status}/${st.rounds}`;
         if (seen.get(id) !== key) {
           seen.set(id, key);
-          if (st.status !== 'pending') out.write(`${lines[i]}\n`);
+          if (st.status !== 'pending') out.write(`${line}\n`);
         }
       }
     }

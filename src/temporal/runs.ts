@@ -35,6 +35,7 @@ export interface StartRunOptions {
   trigger?: Trigger;
   noCache?: boolean;
   reuse?: PipelineInput['reuse'];
+  reuseItems?: PipelineInput['reuseItems'];
   rerunOf?: string;
   taskQueue?: string;
   continueAsNewAfterEvents?: number;
@@ -120,6 +121,7 @@ export async function startRun(
     ...(o.noCache ? { noCache: true } : {}),
     ...(o.source?.gitSha ? { gitSha: o.source.gitSha } : {}),
     ...(o.reuse ? { reuse: o.reuse } : {}),
+    ...(o.reuseItems ? { reuseItems: o.reuseItems } : {}),
     ...(o.rerunOf ? { rerunOf: o.rerunOf } : {}),
     ...(o.continueAsNewAfterEvents ? { continueAsNewAfterEvents: o.continueAsNewAfterEvents } : {}),
   };
@@ -283,10 +285,16 @@ export async function rerunFrom(
   const taskQueue = o.taskQueue ?? (await handle.describe()).taskQueue; // where the old run ran
   const again = downstreamOf(plan, from);
   const reuse: NonNullable<PipelineInput['reuse']> = {};
-  for (const [id, s] of Object.entries(stages)) if (!again.has(id) && s.status === 'succeeded') reuse[id] = s.outputs;
+  const reuseItems: NonNullable<PipelineInput['reuseItems']> = {};
+  for (const [id, s] of Object.entries(stages)) {
+    if (again.has(id) || s.status !== 'succeeded') continue;
+    reuse[id] = s.outputs;
+    if (s.items) reuseItems[id] = s.items; // a forEach stage: `stages.<id>.items` and item i's inputs downstream
+  }
   return startRun(client, {
     plan,
     reuse,
+    ...(Object.keys(reuseItems).length ? { reuseItems } : {}),
     taskQueue,
     ...(o.noCache ? {} : { rerunOf: workflowId }),
     ...(input.gitSha ? { source: { gitSha: input.gitSha } } : {}),

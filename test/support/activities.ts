@@ -6,7 +6,7 @@
 import { appendFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ArtifactRef, JsonValue } from '../../src/core/plan.ts';
+import type { ArtifactRef, JsonValue, StageActivityInput } from '../../src/core/plan.ts';
 import { attempt, cancellationSignal, lastCheckpoint, reportProgress } from '../../src/temporal/progress.ts';
 
 type In = Record<string, JsonValue>;
@@ -81,6 +81,11 @@ export async function produce(input: JsonValue): Promise<In> {
   const digest = `sha256:${createHash('sha256').update(JSON.stringify(i.value ?? null)).digest('hex')}`;
   const artifact: ArtifactRef = { kind: 'dataset', uri: `mem://${digest}`, digest, sizeBytes: 0 };
   return { dataset: artifact as unknown as JsonValue, size: Number(i.size ?? 0) };
+}
+
+/** The digests of the artifacts bound to its stage's inputs (which item of a forEach stage it read). */
+export async function inputDigests(_input: JsonValue, stage: StageActivityInput): Promise<In> {
+  return { digests: Object.fromEntries(Object.entries(stage.inputs).map(([k, v]) => [k, v.digest])) };
 }
 
 /** Records a run of a consumer stage (counts executions). */

@@ -3,7 +3,7 @@
  * `activity` stages running test/support/activities.ts functions.
  */
 import { createHash } from 'node:crypto';
-import type { JsonObject, JsonValue, Plan, PlanNode } from '../../src/core/plan.ts';
+import type { ForEachPlan, JsonObject, JsonValue, Plan, PlanNode } from '../../src/core/plan.ts';
 
 export interface StageSpec {
   /** A function of test/support/activities.ts. */
@@ -23,6 +23,8 @@ export interface StageSpec {
   gpu?: number;
   taskQueue?: string;
   config?: JsonObject;
+  /** A forEach stage: its items and policy (as the compiler writes them). */
+  forEach?: ForEachPlan;
 }
 
 export function node(id: string, s: StageSpec): PlanNode {
@@ -50,6 +52,7 @@ export function node(id: string, s: StageSpec): PlanNode {
     onFailure: s.onFailure ?? 'fail',
     approval: s.approval ?? false,
     resources: s.gpu ? { gpu: s.gpu } : {},
+    ...(s.forEach ? { forEach: s.forEach } : {}),
   };
 }
 

@@ -9,10 +9,11 @@
 // `{ unsupported }`, and fit() then runs the eager loop instead.
 import type * as TfModule from '@tensorflow/tfjs';
 import { isClassification } from '../losses.ts';
-import type { MetricName, TrainModelSpec } from '../model-spec.ts';
+import type { LossName, MetricName, TrainModelSpec } from '../model-spec.ts';
 import { FunctionBuilder, type DType, type Ref } from './function-def.ts';
-import { declareWeights, layerGraph, unsupportedLayers } from './layers.ts';
+import { declareWeights, type LayerGraph, layerGraph, type Tape, unsupportedLayers, type WeightInputs } from './layers.ts';
 import { Ops } from './ops.ts';
+import { type GraphOptimizer, graphOptimizer } from './optimizers.ts';
 
 type LayersModel = TfModule.LayersModel;
 
@@ -42,118 +43,209 @@ export type CompileResult = TrainStepProgram | { unsupported: string };
 
 let counter = 0;
 
+type StepData = { xDtype: DType; yDtype: DType; sampleWeights: boolean };
+
 /**
  * Build the step function for `model` (from buildModel(spec)) with training data of the given
  * dtypes. The model's trainable weights are the function's weight inputs, in order.
  */
-export function compileTrainStep(
-  model: LayersModel,
-  spec: TrainModelSpec,
-  data: { xDtype: DType; yDtype: DType; sampleWeights: boolean },
-): CompileResult {
-  const layers = spec.model.layers;
-  if (model.layers.length !== layers.length) return { unsupported: 'the built model has a different number of layers than the spec' };
-  const why = unsupportedLayers(layers);
+export function compileTrainStep(model: LayersModel, spec: TrainModelSpec, data: StepData): CompileResult {
+  const why = unsupportedModel(model, spec, data);
   if (why) return { unsupported: why };
-  if (data.xDtype !== 'float32') return { unsupported: 'inputs are not float32' };
+  const units = model.outputs[0]!.shape[1]!;
+  const name = `mlpipe_train_step_${process.pid}_${++counter}`;
+  const g = new FunctionBuilder(name);
+  const o = new Ops(g);
+  const inputs = declareDataInputs(g, spec, data);
+  const wts = declareWeights(g, model, spec);
+  const firstTrainable = spec.model.layers.findIndex((_, i) => model.layers[i]!.trainable && model.layers[i]!.trainableWeights.length > 0);
+  if (firstTrainable < 0) return { unsupported: 'no layer has trainable weights' };
+  const batch = gatherBatch(o, inputs, data.yDtype);
+
+  const net = layerGraph(o, model, spec, batch.x, {
+    mode: 'train',
+    fuseLast: isClassification(spec.loss),
+    seed: inputs.seed,
+    takeWeight: wts.takeWeight,
+    stateIn: wts.stateIn,
+  });
+  if ('unsupported' in net) return net;
+  const unused = wts.unused();
+  if (unused) return { unsupported: unused };
+
+  const loss = perSampleLoss(o, spec.loss, net, batch, units);
+  if ('unsupported' in loss) return loss;
+  const weighted = weightedBatchLoss(o, loss, batch);
+  const grads = backward(net.tapes, weighted.dPre, wts.weights.length, firstTrainable);
+  const batchLoss = addRegularisers(o, wts.regularised, grads, weighted.batchLoss);
+
+  const lr = o.element(inputs.hyperIn, 0);
+  const optimizer = graphOptimizer(spec.optimizer);
+  if ('unsupported' in optimizer) return optimizer;
+  const updated = applyOptimizer(g, o, optimizer, wts, grads, lr, inputs.hyperIn);
+
+  const acc = epochAccumulators(o, spec, net, batch, batchLoss, units);
+  const accIn = acc.accumulators.map((a) => g.input(`acc_${a.key}`, 'float32'));
+
+  g.output('loss', 'float32', batchLoss);
+  updated.weights.forEach((w, i) => g.output(`w${i}`, 'float32', w));
+  net.stateOut.forEach((v, i) => g.output(`state${i}`, 'float32', v));
+  updated.slots.forEach((s, i) => g.output(`s${i}`, 'float32', s));
+  accIn.forEach((a, i) => g.output(`acc_${acc.accumulators[i]!.key}`, 'float32', acc.updates[i]!(a)));
+
+  return {
+    name,
+    bytes: g.encode(),
+    usesSampleWeights: !!inputs.swAll,
+    usesSeed: !!inputs.seed,
+    weightCount: wts.weights.length,
+    frozenWeights: wts.frozenWeights,
+    stateWeights: wts.stateWeights,
+    slots: updated.slotSpecs,
+    accumulators: acc.accumulators,
+    outputCount: g.outputCount,
+    hyper: optimizer.hyper,
+  };
+}
+
+/** Why this model and data cannot run as a graph step (checked before anything is built), or null. */
+function unsupportedModel(model: LayersModel, spec: TrainModelSpec, data: StepData): string | null {
+  const layers = spec.model.layers;
+  if (model.layers.length !== layers.length) return 'the built model has a different number of layers than the spec';
+  const why = unsupportedLayers(layers);
+  if (why) return why;
+  if (data.xDtype !== 'float32') return 'inputs are not float32';
   const loss = spec.loss;
   const last = layers[layers.length - 1]!;
   const lastAct = last.type === 'dense' || last.type === 'conv2d' ? (last.activation ?? 'linear') : undefined;
   if (isClassification(loss)) {
-    if (last.type !== 'dense' && last.type !== 'conv2d') return { unsupported: `a ${loss} model must end in a dense or conv2d layer here` };
+    // the loss is fused with the last layer's activation (on its logits), so it must have one
+    if (last.type !== 'dense' && last.type !== 'conv2d') return `a ${loss} model must end in a dense or conv2d layer here`;
     const fusable = loss === 'binaryCrossentropy' ? ['linear', 'sigmoid'] : ['linear', 'softmax'];
-    if (!fusable.includes(lastAct!)) return { unsupported: `the last activation ${lastAct} with ${loss}` };
+    if (!fusable.includes(lastAct!)) return `the last activation ${lastAct} with ${loss}`;
   }
-  const outShape = model.outputs[0]!.shape;
-  if (outShape.length !== 2) return { unsupported: 'the model output is not [batch, units]' };
-  const units = outShape[1]!;
+  if (model.outputs[0]!.shape.length !== 2) return 'the model output is not [batch, units]';
+  return null;
+}
 
-  const name = `mlpipe_train_step_${process.pid}_${++counter}`;
-  const g = new FunctionBuilder(name);
-  const o = new Ops(g);
+/** The step's data inputs, declared before the weights (the program's input order). */
+interface DataInputs {
+  xAll: Ref;
+  yAll: Ref;
+  idx: Ref;
+  swAll: Ref | null;
+  hyperIn: Ref;
+  seed: Ref | null;
+}
+
+function declareDataInputs(g: FunctionBuilder, spec: TrainModelSpec, data: StepData): DataInputs {
   const xAll = g.input('x_all', 'float32');
   const yAll = g.input('y_all', data.yDtype);
   const idx = g.input('idx', 'int32');
   const swAll = data.sampleWeights ? g.input('sample_weights', 'float32') : null;
   const hyperIn = g.input('hyper', 'float32');
-  const needsSeed = layers.some((l) => (l.type === 'dropout' && l.rate > 0) || ((l.type === 'lstm' || l.type === 'gru') && ((l.dropout ?? 0) > 0 || (l.recurrentDropout ?? 0) > 0)));
+  const needsSeed = spec.model.layers.some(
+    (l) => (l.type === 'dropout' && l.rate > 0) || ((l.type === 'lstm' || l.type === 'gru') && ((l.dropout ?? 0) > 0 || (l.recurrentDropout ?? 0) > 0)),
+  );
   const seed = needsSeed ? g.input('seed', 'int32') : null;
-  const wts = declareWeights(g, model, spec);
-  const { weights, weightsMeta, frozenWeights, stateWeights, stateIn, takeWeight, regularised } = wts;
-  const firstTrainable = spec.model.layers.findIndex((_, i) => model.layers[i]!.trainable && model.layers[i]!.trainableWeights.length > 0);
-  if (firstTrainable < 0) return { unsupported: 'no layer has trainable weights' };
+  return { xAll, yAll, idx, swAll, hyperIn, seed };
+}
 
-  const x = o.gather(xAll, idx, 'float32');
-  const y = o.gather(yAll, idx, data.yDtype);
-  // the batch's labels as the loss and metrics read them: floats, or class ids [B] (made once)
+/** This step's batch, gathered from the whole training set by the batch's indices. */
+interface Batch extends DataInputs {
+  x: Ref;
+  y: Ref;
+  /** The batch size as a float. */
+  size: Ref;
+  /** The labels as floats (made on first use, once). */
+  yFloat(): Ref;
+  /** The labels as class ids [B] (made on first use, once). */
+  classIds(): Ref;
+}
+
+function gatherBatch(o: Ops, inputs: DataInputs, yDtype: DType): Batch {
+  const x = o.gather(inputs.xAll, inputs.idx, 'float32');
+  const y = o.gather(inputs.yAll, inputs.idx, yDtype);
   let yFloatRef: Ref | null = null;
-  const yFloat = () => (yFloatRef ??= data.yDtype === 'float32' ? y : o.cast(y, data.yDtype, 'float32'));
+  const yFloat = () => (yFloatRef ??= yDtype === 'float32' ? y : o.cast(y, yDtype, 'float32'));
   let classIdsRef: Ref | null = null;
-  const classIds = () => (classIdsRef ??= o.reshape(data.yDtype === 'int32' ? y : o.cast(y, data.yDtype, 'int32'), o.constI([-1]), 'int32'));
-  const batch = o.cast(o.size(idx, 'int32'), 'int32', 'float32');
+  const classIds = () => (classIdsRef ??= o.reshape(yDtype === 'int32' ? y : o.cast(y, yDtype, 'int32'), o.constI([-1]), 'int32'));
+  const size = o.cast(o.size(inputs.idx, 'int32'), 'int32', 'float32');
+  return { ...inputs, x, y, size, yFloat, classIds };
+}
 
-  const net = layerGraph(o, model, spec, x, { mode: 'train', fuseLast: isClassification(loss), seed, takeWeight, stateIn });
-  if ('unsupported' in net) return net;
-  const { out, logits, tapes, stateOut } = net;
-  const unused = wts.unused();
-  if (unused) return { unsupported: unused };
+/** The loss per sample [B] and its gradient with respect to the output (or the logits). */
+interface PerSampleLoss {
+  perSample: Ref;
+  /** d(per-sample loss)/d(out), before the 1/B and sample weight factors. */
+  dOut: Ref;
+}
 
-  // loss per sample [B] and its gradient with respect to the output (or logits)
-  let perSample: Ref;
-  let dOut: Ref; // d(per-sample loss)/d(out), before the 1/B and sample weight factors
-  if (loss === 'sparseCategoricalCrossentropy' || loss === 'categoricalCrossentropy') {
-    if (loss === 'sparseCategoricalCrossentropy') {
-      [perSample, dOut] = o.sparseSoftmaxCrossEntropy(logits!, classIds());
-    } else {
-      [perSample, dOut] = o.softmaxCrossEntropy(logits!, yFloat());
-    }
-  } else {
-    const target = o.reshape(yFloat(), o.shape(out));
-    const k = o.constF([units]);
-    if (loss === 'binaryCrossentropy') {
-      const z = logits!;
-      // max(z,0) - z*y + log(1 + exp(-|z|)), as the eager loss; gradient (sigmoid(z) - y) / units
-      const l = o.add(o.sub(o.relu(z), o.mul(z, target)), o.log1p(o.exp(o.neg(o.abs(z)))));
-      perSample = o.mean(l, [1]);
-      dOut = o.div(o.sub(o.unary('Sigmoid', z, 'y'), target), k);
-    } else if (loss === 'meanSquaredError') {
-      const d = o.sub(out, target);
-      perSample = o.mean(o.square(d), [1]);
-      dOut = o.div(o.mul(d, o.constF([2])), k);
-    } else if (loss === 'meanAbsoluteError') {
-      const d = o.sub(out, target);
-      perSample = o.mean(o.abs(d), [1]);
-      dOut = o.div(o.sign(d), k);
-    } else {
-      return { unsupported: `loss ${loss}` };
-    }
+function perSampleLoss(o: Ops, loss: LossName, net: LayerGraph, batch: Batch, units: number): PerSampleLoss | { unsupported: string } {
+  const { out, logits } = net;
+  if (loss === 'sparseCategoricalCrossentropy') {
+    const [perSample, dOut] = o.sparseSoftmaxCrossEntropy(logits!, batch.classIds());
+    return { perSample, dOut };
   }
-  const invB = o.div(o.constF([1]), batch);
-  let batchLoss: Ref;
-  let dPre: Ref;
-  if (swAll) {
-    const sw = o.gather(swAll, idx, 'float32');
-    batchLoss = o.mul(o.sum(o.mul(perSample, sw), [0]), invB);
-    dPre = o.mul(dOut, o.reshape(o.mul(sw, invB), o.constI([-1, 1])));
-  } else {
-    batchLoss = o.mean(perSample, [0]);
-    dPre = o.mul(dOut, invB);
+  if (loss === 'categoricalCrossentropy') {
+    const [perSample, dOut] = o.softmaxCrossEntropy(logits!, batch.yFloat());
+    return { perSample, dOut };
   }
+  const target = o.reshape(batch.yFloat(), o.shape(out));
+  const k = o.constF([units]);
+  if (loss === 'binaryCrossentropy') {
+    const z = logits!;
+    // max(z,0) - z*y + log(1 + exp(-|z|)), as the eager loss; gradient (sigmoid(z) - y) / units
+    const l = o.add(o.sub(o.relu(z), o.mul(z, target)), o.log1p(o.exp(o.neg(o.abs(z)))));
+    return { perSample: o.mean(l, [1]), dOut: o.div(o.sub(o.unary('Sigmoid', z, 'y'), target), k) };
+  }
+  if (loss === 'meanSquaredError') {
+    const d = o.sub(out, target);
+    return { perSample: o.mean(o.square(d), [1]), dOut: o.div(o.mul(d, o.constF([2])), k) };
+  }
+  if (loss === 'meanAbsoluteError') {
+    const d = o.sub(out, target);
+    return { perSample: o.mean(o.abs(d), [1]), dOut: o.div(o.sign(d), k) };
+  }
+  return { unsupported: `loss ${loss}` };
+}
 
-  // backward, last layer first
-  // (layers below the first trainable one need no gradient at all)
-  const grads: Ref[] = new Array(weights.length);
+/** The batch's loss (mean, or weighted by the sample weights) and the output gradient it implies. */
+function weightedBatchLoss(o: Ops, { perSample, dOut }: PerSampleLoss, batch: Batch): { batchLoss: Ref; dPre: Ref } {
+  const invB = o.div(o.constF([1]), batch.size);
+  if (batch.swAll) {
+    const sw = o.gather(batch.swAll, batch.idx, 'float32');
+    return {
+      batchLoss: o.mul(o.sum(o.mul(perSample, sw), [0]), invB),
+      dPre: o.mul(dOut, o.reshape(o.mul(sw, invB), o.constI([-1, 1]))),
+    };
+  }
+  return { batchLoss: o.mean(perSample, [0]), dPre: o.mul(dOut, invB) };
+}
+
+/**
+ * The backward pass, last layer first: the trainable weights' gradients in weight order. Layers
+ * below the first trainable one need no gradient at all, so the pass stops there.
+ */
+function backward(tapes: Tape[], dPre: Ref, weightCount: number, firstTrainable: number): Ref[] {
+  const grads: Ref[] = new Array(weightCount);
   let dy = dPre;
-  let gi = weights.length;
+  let gi = weightCount;
   for (let i = tapes.length - 1; i >= firstTrainable; i--) {
     const { dx, grads: gs } = tapes[i]!.backward(dy, i > firstTrainable);
     gi -= gs.length;
     gs.forEach((gr, k) => (grads[gi + k] = gr));
     if (i > firstTrainable) dy = dx!;
   }
+  return grads;
+}
 
-  // regularisers (l1l2 on kernels, biases, embeddings), as tfjs adds them to the loss (frozen
-  // layers' terms too, as tfjs counts them; only trainable weights get their gradient)
+/**
+ * Regularisers (l1l2 on kernels, biases, embeddings), as tfjs adds them to the loss (frozen
+ * layers' terms too, as tfjs counts them; only trainable weights get their gradient, added to
+ * `grads` in place). Returns the batch loss with the terms added.
+ */
+function addRegularisers(o: Ops, regularised: WeightInputs['regularised'], grads: Ref[], batchLoss: Ref): Ref {
   const regTerms: Ref[] = [];
   const c0 = o.constF([0]);
   for (const { w, k, rank, reg } of regularised) {
@@ -169,147 +261,75 @@ export function compileTrainStep(
       if (k >= 0) grads[k] = o.add(grads[k]!, o.mul(o.constF([2 * reg.l2]), w));
     }
   }
-  if (regTerms.length) batchLoss = o.add(batchLoss, o.addN(regTerms));
+  return regTerms.length ? o.add(batchLoss, o.addN(regTerms)) : batchLoss;
+}
 
-  // optimizer
-  const lr = o.element(hyperIn, 0);
-  const opt = spec.optimizer;
-  const slotSpecs: TrainStepProgram['slots'] = [];
-  const slotKinds: Array<{ suffix: string; init: number }> = [];
-  let hyper: TrainStepProgram['hyper'];
-  switch (opt.type) {
-    case 'sgd':
-      if (opt.momentum) slotKinds.push({ suffix: 'momentum', init: 0 });
-      hyper = (rate) => [rate];
-      break;
-    case 'adam': {
-      slotKinds.push({ suffix: 'm', init: 0 }, { suffix: 'v', init: 0 });
-      const b1 = opt.beta1 ?? 0.9;
-      const b2 = opt.beta2 ?? 0.999;
-      hyper = (rate, it) => [rate, 1 - b1 ** (it + 1), 1 - b2 ** (it + 1)];
-      break;
-    }
-    case 'rmsprop':
-      slotKinds.push({ suffix: 'rms', init: 0 }, { suffix: 'momentum', init: 0 });
-      hyper = (rate) => [rate];
-      break;
-    case 'adagrad':
-      slotKinds.push({ suffix: 'accumulator', init: opt.initialAccumulatorValue ?? 0.1 });
-      hyper = (rate) => [rate];
-      break;
-    default:
-      return { unsupported: `optimizer ${(opt as { type?: string }).type}` };
-  }
-  for (const { suffix, init } of slotKinds) for (const w of weightsMeta) slotSpecs.push({ name: `${w.name}/${suffix}`, shape: w.shape, init });
+/**
+ * Declare the optimizer's slot inputs (tfjs's order: each slot kind for every weight) and emit
+ * every weight's update: the new weights and the new slots, in input order.
+ */
+function applyOptimizer(g: FunctionBuilder, o: Ops, opt: GraphOptimizer, wts: WeightInputs, grads: Ref[], lr: Ref, hyperIn: Ref) {
+  const n = wts.weights.length;
+  const slotSpecs: TrainStepProgram['slots'] = opt.slotKinds.flatMap(({ suffix, init }) =>
+    wts.weightsMeta.map((w) => ({ name: `${w.name}/${suffix}`, shape: w.shape, init })),
+  );
   const slotIn = slotSpecs.map((_, i) => g.input(`s${i}`, 'float32'));
-  const slot = (kind: number, w: number) => slotIn[kind * weights.length + w]!;
-  const newWeights: Ref[] = [];
-  const newSlots: Ref[] = new Array(slotIn.length);
-  const setSlot = (kind: number, w: number, v: Ref) => (newSlots[kind * weights.length + w] = v);
-  const c = (v: number) => o.constF([v]);
-  weights.forEach((w, k) => {
-    const gr = grads[k]!;
-    switch (opt.type) {
-      case 'sgd':
-        if (opt.momentum) {
-          const acc = o.add(o.mul(slot(0, k), c(opt.momentum)), gr);
-          setSlot(0, k, acc);
-          const step = opt.nesterov ? o.add(gr, o.mul(acc, c(opt.momentum))) : acc;
-          newWeights.push(o.sub(w, o.mul(lr, step)));
-        } else newWeights.push(o.sub(w, o.mul(lr, gr)));
-        break;
-      case 'adam': {
-        const b1 = opt.beta1 ?? 0.9;
-        const b2 = opt.beta2 ?? 0.999;
-        const m = o.add(o.mul(slot(0, k), c(b1)), o.mul(gr, c(1 - b1)));
-        const v = o.add(o.mul(slot(1, k), c(b2)), o.mul(o.square(gr), c(1 - b2)));
-        setSlot(0, k, m);
-        setSlot(1, k, v);
-        const mHat = o.div(m, o.element(hyperIn, 1));
-        const vHat = o.div(v, o.element(hyperIn, 2));
-        newWeights.push(o.sub(w, o.mul(o.div(mHat, o.add(o.sqrt(vHat), c(opt.epsilon ?? 1e-7))), lr)));
-        break;
-      }
-      case 'rmsprop': {
-        const rho = opt.rho ?? 0.9;
-        const ms = o.add(o.mul(slot(0, k), c(rho)), o.mul(o.square(gr), c(1 - rho)));
-        const mom = o.add(o.mul(slot(1, k), c(opt.momentum ?? 0)), o.div(o.mul(gr, lr), o.sqrt(o.add(ms, c(opt.epsilon ?? 1e-7)))));
-        setSlot(0, k, ms);
-        setSlot(1, k, mom);
-        newWeights.push(o.sub(w, mom));
-        break;
-      }
-      case 'adagrad': {
-        const acc = o.add(slot(0, k), o.square(gr));
-        setSlot(0, k, acc);
-        newWeights.push(o.sub(w, o.mul(o.div(gr, o.sqrt(o.add(acc, c(1e-7)))), lr)));
-        break;
-      }
-    }
+  const weights: Ref[] = [];
+  const slots: Ref[] = new Array(slotIn.length);
+  wts.weights.forEach((w, k) => {
+    const current = opt.slotKinds.map((_, kind) => slotIn[kind * n + k]!);
+    const update = opt.update(o, w, grads[k]!, current, lr, hyperIn);
+    weights.push(update.weight);
+    update.slots.forEach((s, kind) => (slots[kind * n + k] = s));
   });
+  return { slotSpecs, weights, slots };
+}
 
-  // epoch accumulators: loss sum, then the metrics' sums
-  const accumulators: TrainStepProgram['accumulators'] = [{ key: 'loss', shape: [] }];
-  const accUpdates: Array<(acc: Ref) => Ref> = [(acc) => o.add(acc, o.mul(batchLoss, batch))];
+/** The epoch's sums kept on the device: loss sum first, then what the metrics need. */
+interface Accumulators {
+  accumulators: TrainStepProgram['accumulators'];
+  /** Each accumulator's new value from its input, in the same order. */
+  updates: Array<(acc: Ref) => Ref>;
+}
+
+function epochAccumulators(o: Ops, spec: TrainModelSpec, net: LayerGraph, batch: Batch, batchLoss: Ref, units: number): Accumulators {
+  const acc: Accumulators = {
+    accumulators: [{ key: 'loss', shape: [] }],
+    updates: [(a) => o.add(a, o.mul(batchLoss, batch.size))],
+  };
+  const sum = (key: string, shape: number[], value: Ref) => {
+    acc.accumulators.push({ key, shape });
+    acc.updates.push((a) => o.add(a, value));
+  };
   const needs = metricNeeds(spec.metrics ?? []);
-  if (isClassification(loss) && needs.classes) {
-    let pred: Ref;
-    let truth: Ref;
-    let classes: number;
-    if (loss === 'binaryCrossentropy') {
-      classes = 2;
-      pred = o.reshape(o.cast(o.greater(logits!, c(0)), 'bool', 'int32'), o.constI([-1]), 'int32');
-      truth = o.cast(o.greater(o.reshape(yFloat(), o.constI([-1])), c(0.5)), 'bool', 'int32');
-    } else {
-      classes = units;
-      pred = o.argMax(logits!, 1);
-      truth = loss === 'sparseCategoricalCrossentropy' ? classIds() : o.argMax(yFloat(), 1);
-    }
-    accumulators.push({ key: 'correct', shape: [] });
-    const correct = o.sum(o.cast(o.equalI(pred, truth), 'bool', 'float32'), [0]);
-    accUpdates.push((acc) => o.add(acc, correct));
-    if (needs.confusion) {
-      accumulators.push({ key: 'confusion', shape: [classes, classes] });
-      const conf = o.matMul(o.oneHot(truth, classes), o.oneHot(pred, classes), true, false);
-      accUpdates.push((acc) => o.add(acc, conf));
-    }
+  if (isClassification(spec.loss) && needs.classes) {
+    const { pred, truth, classes } = predictedClasses(o, spec.loss, net.logits!, batch, units);
+    sum('correct', [], o.sum(o.cast(o.equalI(pred, truth), 'bool', 'float32'), [0]));
+    if (needs.confusion) sum('confusion', [classes, classes], o.matMul(o.oneHot(truth, classes), o.oneHot(pred, classes), true, false));
   }
   if (needs.se || needs.ae) {
-    const d = o.sub(out, o.reshape(yFloat(), o.shape(out)));
-    if (needs.se) {
-      accumulators.push({ key: 'se', shape: [] });
-      const se = o.sum(o.square(d), [0, 1]);
-      accUpdates.push((acc) => o.add(acc, se));
-    }
-    if (needs.ae) {
-      accumulators.push({ key: 'ae', shape: [] });
-      const ae = o.sum(o.abs(d), [0, 1]);
-      accUpdates.push((acc) => o.add(acc, ae));
-    }
-    accumulators.push({ key: 'elements', shape: [] });
-    const count = o.cast(o.size(out), 'int32', 'float32');
-    accUpdates.push((acc) => o.add(acc, count));
+    const d = o.sub(net.out, o.reshape(batch.yFloat(), o.shape(net.out)));
+    if (needs.se) sum('se', [], o.sum(o.square(d), [0, 1]));
+    if (needs.ae) sum('ae', [], o.sum(o.abs(d), [0, 1]));
+    sum('elements', [], o.cast(o.size(net.out), 'int32', 'float32'));
   }
-  const accIn = accumulators.map((a) => g.input(`acc_${a.key}`, 'float32'));
+  return acc;
+}
 
-  g.output('loss', 'float32', batchLoss);
-  newWeights.forEach((w, i) => g.output(`w${i}`, 'float32', w));
-  stateOut.forEach((v, i) => g.output(`state${i}`, 'float32', v));
-  newSlots.forEach((s, i) => g.output(`s${i}`, 'float32', s));
-  accIn.forEach((acc, i) => g.output(`acc_${accumulators[i]!.key}`, 'float32', accUpdates[i]!(acc)));
-
+/** Predicted and true class ids [B] of a classification batch, and the number of classes. */
+function predictedClasses(o: Ops, loss: LossName, logits: Ref, batch: Batch, units: number) {
+  const c = (v: number) => o.constF([v]);
+  if (loss === 'binaryCrossentropy') {
+    return {
+      classes: 2,
+      pred: o.reshape(o.cast(o.greater(logits, c(0)), 'bool', 'int32'), o.constI([-1]), 'int32'),
+      truth: o.cast(o.greater(o.reshape(batch.yFloat(), o.constI([-1])), c(0.5)), 'bool', 'int32'),
+    };
+  }
   return {
-    name,
-    bytes: g.encode(),
-    usesSampleWeights: !!swAll,
-    usesSeed: needsSeed,
-    weightCount: weights.length,
-    frozenWeights,
-    stateWeights,
-    slots: slotSpecs,
-    accumulators,
-    outputCount: g.outputCount,
-    hyper,
+    classes: units,
+    pred: o.argMax(logits, 1),
+    truth: loss === 'sparseCategoricalCrossentropy' ? batch.classIds() : o.argMax(batch.yFloat(), 1),
   };
 }
 
