@@ -134,7 +134,8 @@ async function resumeCandidates(input: StageActivityInput, env: StageEnv): Promi
   const out: ArtifactRef[] = [];
   const fromHeartbeat = heartbeatCheckpoint(env.heartbeatDetails);
   if (fromHeartbeat) out.push(fromHeartbeat);
-  if (env.attempt > 1 || out.length > 0) {
+  // A promoted trial continues from its checkpoint of the earlier rung from its first attempt.
+  if (env.attempt > 1 || out.length > 0 || input.trial?.continues) {
     for (const r of await checkpointsOf(input, env, input.run.workflowId)) if (!out.some((o) => o.digest === r.digest)) out.push(r);
   }
   if (out.length === 0 && input.run.rerunOf) out.push(...(await checkpointsOf(input, env, input.run.rerunOf)));
@@ -146,7 +147,9 @@ async function loadResume(input: StageActivityInput, env: StageEnv, epochs: numb
   for (const ref of await resumeCandidates(input, env)) {
     try {
       const cp = decodeCheckpoint(await env.store.get(ref));
-      const own = cp.header.workflowId === input.run.workflowId && cp.header.epochs === epochs;
+      // A trial promoted to a later rung may resume a checkpoint planned for fewer epochs.
+      const sameRun = cp.header.workflowId === input.run.workflowId;
+      const own = sameRun && (cp.header.epochs === epochs || (!!input.trial?.continues && cp.header.epoch <= epochs));
       const earlier = !!input.run.rerunOf && cp.header.workflowId === input.run.rerunOf && cp.header.fingerprint === fingerprint(input);
       if (cp.header.stage !== input.stage || !(own || earlier)) {
         activityLog.warn(`${where(input)}: checkpoint ${ref.digest} is for another run or configuration; not resuming from it`);
@@ -372,7 +375,10 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     outputs[m] = last[FIT_METRIC[m]] ?? null;
     outputs[`val_${m}`] = last[`val_${FIT_METRIC[m]}`] ?? null;
   }
-  if (env.report !== false) {
+  // A search's trial reports where its leg started (the study's table keeps it, the durability
+  // test reads it) and leaves the run report to the optimize stage.
+  if (input.trial) outputs.resumedFromEpoch = startEpoch;
+  if (env.report !== false && !input.trial) {
     await updateRunReport(input.run, env.store, {
       training: { stage: input.stage, history, backend, engine: res.engine, stopReason: res.stopReason, metrics: metrics.map((m) => FIT_METRIC[m]) },
     }).catch((e: unknown) => activityLog.warn(`${at}: could not write the run report: ${(e as Error).message}`));

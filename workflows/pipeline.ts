@@ -50,6 +50,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
   };
   const info = workflowInfo();
   const ctx: StageRunContext = {
+    plan,
     state,
     inbox,
     exprOptions,

@@ -6,15 +6,16 @@
  * activity, step-cache store, condition). Keep their number and order, and keep them directly in
  * this function: an extra async hop can reorder the commands of stages that resume together.
  */
-import { ActivityFailure, ApplicationFailure, condition, isCancellation } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, isCancellation, patched } from '@temporalio/workflow';
 import { evaluateCondition, readsSecrets, resolveTemplates, type ExprOptions } from '../src/core/expr.ts';
-import { isArtifactRef, type ArtifactRef, type JsonObject, type PlanNode, type RunContext } from '../src/core/plan.ts';
+import { isArtifactRef, type ArtifactRef, type JsonObject, type Plan, type PlanNode, type RunContext } from '../src/core/plan.ts';
 import { describeFailure } from './failures.ts';
 import type { OperatorInbox } from './operator.ts';
 import type { RunState } from './run-state.ts';
-import { cacheLookup, cacheStore, stageActivity } from './stage-activities.ts';
+import { cacheLookup, cacheStore, stageActivity, studyChild } from './stage-activities.ts';
 
 export interface StageRunContext {
+  plan: Plan;
   state: RunState;
   inbox: OperatorInbox;
   exprOptions: ExprOptions;
@@ -71,7 +72,7 @@ export async function runStage(node: PlanNode, ctx: StageRunContext): Promise<vo
           return;
         }
       }
-      const res = await stageActivity(node, round)({
+      const res = await stageCall(node, ctx.plan, round)({
         run: ctx.run,
         stage: id,
         kind: node.kind,
@@ -109,6 +110,18 @@ export async function runStage(node: PlanNode, ctx: StageRunContext): Promise<vo
       if (d.req.params) state.overrideParams(d.req.params);
     }
   }
+}
+
+/**
+ * The call that runs the stage: its activity, or for an optimize stage (in runs started since
+ * `optimize-trials-as-activities`) the optimizeStudy child workflow. Older histories replay
+ * their one optimize activity.
+ */
+function stageCall(node: PlanNode, plan: Plan, round: number) {
+  if (node.kind !== 'optimize') return stageActivity(node, round);
+  const tuned = plan.nodes.find((n) => n.id === node.config.tunes);
+  if (!tuned || !patched('optimize-trials-as-activities')) return stageActivity(node, round);
+  return studyChild(node, tuned, round);
 }
 
 /** The artifacts bound to the node's inputs: each an output of a stage that has succeeded. */

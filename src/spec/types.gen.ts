@@ -957,15 +957,28 @@ export type OptimizeStage = StageCommon & {
     [k: string]: SearchDimension;
   };
   /**
-   * `grid`: every combination (continuous ranges at 3 points), capped at `trials`; `random`: seeded samples; `successiveHalving`: samples trained on a small epoch budget, the better half promoted at twice the budget until the tuned stage's full epochs.
+   * `grid`: every combination (continuous ranges at 3 points), capped at `trials`; `random`: seeded samples; `tpe`: the Tree-structured Parzen Estimator (Optuna's default sampler; random for the first 10 trials); `asha`: random samples with asynchronous successive halving: each trial trains to a rung's epoch budget and goes on from its checkpoint only while in the top 1/`asha.reductionFactor` at that rung; `successiveHalving`: as `asha` with reduction factor 2 (older specs).
    */
-  method?: 'grid' | 'random' | 'successiveHalving';
+  method?: 'grid' | 'random' | 'tpe' | 'asha' | 'successiveHalving';
+  /**
+   * Early stopping of `asha` (and, with any other method, turns it on): the rungs and how many trials go on from each.
+   */
+  asha?: {
+    /**
+     * Epochs of the first rung.
+     */
+    minResource?: number;
+    /**
+     * eta: one in eta trials goes on at each rung; rungs sit at minResource · eta^k epochs, up to the tuned stage's `epochs`.
+     */
+    reductionFactor?: number;
+  };
   /**
    * Trials in all.
    */
   trials?: number;
   /**
-   * Trials running at once.
+   * Trials running at once across the cluster (each trial is its own activity on the tuned stage's task queue). With `tpe` or `asha` above 1 the trials depend on the order results arrive in; 1 makes a seeded search exactly reproducible.
    */
   parallelism?: number;
   /**

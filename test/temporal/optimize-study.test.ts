@@ -1,0 +1,120 @@
+/**
+ * Issue 14, trials as durable units, on the real dev server with the real train activity: an
+ * optimize stage runs as the optimizeStudy child workflow, each trial its own `stage.train`
+ * activity (`tune.trial-<n>`); the same seed gives the same trials and the same best; ASHA trains
+ * trials rung by rung, prunes with a reason and continues promoted ones from their checkpoints.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultStore } from '../../src/artifacts/index.ts';
+import { compileFile } from '../../src/compiler/index.ts';
+import type { ArtifactRef, Plan, StudyTrial } from '../../src/core/plan.ts';
+import { testEnv, type TestEnv } from '../support/temporal.ts';
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await testEnv('optimize-study');
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+function spec(search: string): string {
+  return `apiVersion: mlpipe/v1
+metadata: { name: optimize-study }
+stages:
+  data: { type: collect, source: { type: synthetic, generator: blobs, samples: 300, features: 4, classes: 3, noise: 4, seed: 1 } }
+  prep: { type: preprocess, needs: [data], steps: [{ type: split, train: 0.7, validation: 0.3, seed: 1 }, { type: standardize }] }
+  train:
+    type: train
+    needs: [prep]
+    model: { layers: [{ type: dense, units: 8, activation: relu }, { type: dense, units: 3, activation: softmax }] }
+    optimizer: { type: adam, learningRate: 0.01 }
+    loss: sparseCategoricalCrossentropy
+    metrics: [accuracy]
+    epochs: 4
+    batchSize: 32
+    seed: 2
+  tune:
+    type: optimize
+    needs: [prep]
+    tunes: train
+    space:
+      optimizer.learningRate: { type: logUniform, min: 0.001, max: 0.1 }
+      model.layers[0].units: { type: int, min: 4, max: 16, step: 4 }
+    objective: { metric: val_loss, direction: minimize }
+${search}`;
+}
+
+async function compiled(search: string): Promise<Plan> {
+  const dir = mkdtempSync(join(tmpdir(), 'mlpipe-optimize-study-'));
+  writeFileSync(join(dir, 'p.yaml'), spec(search));
+  return (await compileFile(join(dir, 'p.yaml'))).plan;
+}
+
+/** The trial activities the child workflow scheduled: [activity id, summary]. */
+async function trialActivities(workflowId: string): Promise<{ id: string; type: string; summary: string }[]> {
+  const history = await env.client.workflow.getHandle(`${workflowId}.tune`).fetchHistory();
+  return (history.events ?? [])
+    .filter((e) => e.activityTaskScheduledEventAttributes)
+    .map((e) => {
+      const a = e.activityTaskScheduledEventAttributes!;
+      const data = e.userMetadata?.summary?.data;
+      return { id: a.activityId!, type: a.activityType!.name!, summary: data ? JSON.parse(Buffer.from(data).toString()) : '' };
+    });
+}
+
+async function table(ref: unknown): Promise<StudyTrial[]> {
+  // in-process workers write where this process's MLPIPE_HOME says
+  return (JSON.parse((await defaultStore().get(ref as ArtifactRef)).toString()) as { trials: StudyTrial[] }).trials;
+}
+
+describe('optimize: every trial its own activity', () => {
+  it('random: trials as train activities, parallelism 2; the same seed gives the same trials and best', async () => {
+    const plan = await compiled('    method: random\n    trials: 4\n    parallelism: 2\n    seed: 3\n');
+    const h1 = await env.start(plan, { noCache: true });
+    const r1 = await h1.result();
+    expect(r1.stages.tune!.status).toBe('succeeded');
+    const acts = await trialActivities(h1.workflowId);
+    expect(acts.map((a) => a.id).sort()).toEqual(['tune', 'tune.trial-0', 'tune.trial-1', 'tune.trial-2', 'tune.trial-3']);
+    expect(acts.filter((a) => a.type === 'stage.train')).toHaveLength(4);
+    expect(acts.find((a) => a.id === 'tune')!.type).toBe('stage.optimize');
+    expect(acts.find((a) => a.id === 'tune.trial-2')!.summary).toMatch(/^trial 2 \(train\): model\.layers\[0\]\.units=\d+, optimizer\.learningRate=0\.\d+/);
+
+    const out = r1.stages.tune!.outputs;
+    const rows = await table(out.trials);
+    expect(rows.map((t) => t.state)).toEqual(['complete', 'complete', 'complete', 'complete']);
+    const values = rows.map((t) => t.value!);
+    expect(out.bestValue).toBe(Math.min(...values));
+    expect(out.best).toEqual(rows[values.indexOf(Math.min(...values))]!.params);
+    expect((rows as (StudyTrial & { bestSoFar: number })[]).at(-1)!.bestSoFar).toBe(out.bestValue);
+
+    const r2 = await (await env.start(plan, { noCache: true })).result();
+    expect((await table(r2.stages.tune!.outputs.trials)).map((t) => [t.params, t.value])).toEqual(rows.map((t) => [t.params, t.value]));
+    expect(r2.stages.tune!.outputs.best).toEqual(out.best);
+    expect(r2.stages.tune!.outputs.bestValue).toBe(out.bestValue);
+  }, 180_000);
+
+  it('asha: rung by rung, the weak pruned with a reason, the promoted continued from their checkpoints', async () => {
+    const plan = await compiled('    method: asha\n    asha: { minResource: 1, reductionFactor: 2 }\n    trials: 6\n    parallelism: 1\n    seed: 5\n');
+    const h = await env.start(plan, { noCache: true });
+    const r = await h.result();
+    expect(r.stages.tune!.status).toBe('succeeded');
+    const rows = await table(r.stages.tune!.outputs.trials);
+    const pruned = rows.filter((t) => t.state === 'pruned');
+    const complete = rows.filter((t) => t.state === 'complete');
+    expect(pruned.length).toBeGreaterThan(0);
+    expect(complete.length).toBeGreaterThan(0);
+    for (const t of pruned) expect(t.reason).toMatch(/^pruned at epoch [12]: val_loss .* top 1\/2/);
+    // legs at 1, 2 and 4 epochs: a promoted leg starts where the one before ended
+    for (const t of complete) {
+      expect(t.resumedFromEpoch).toEqual([0, 1, 2]);
+      expect(t.epochs).toBe(4);
+    }
+    const ids = (await trialActivities(h.workflowId)).map((a) => a.id);
+    expect(ids).toContain(`tune.trial-${complete[0]!.id}.rung-2`);
+    for (const t of pruned) expect(ids).not.toContain(`tune.trial-${t.id}.rung-2`);
+  }, 180_000);
+});
