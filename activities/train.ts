@@ -15,6 +15,7 @@ import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type 
 import { buildModel, ModelSpecError } from '../src/ml/model.ts';
 import type { LossName, MetricName, TrainModelSpec } from '../src/ml/model-spec.ts';
 import { updateRunReport } from '../src/ml/report.ts';
+import { setPath } from '../src/core/search/config-path.ts';
 import { Registry } from '../src/serving/registry.ts';
 import { activityLog, type HeartbeatDetails, type Progress } from '../src/temporal/progress.ts';
 import { invalid, lineage, readDataset, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
@@ -166,7 +167,7 @@ async function loadResume(input: StageActivityInput, env: StageEnv, epochs: numb
 
 export async function trainCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const at = where(input);
-  const cfg = stageConfig(input, 'train') as TrainConfig;
+  const cfg = withParams(stageConfig(input, 'train') as TrainConfig, at);
   const pref: BackendPreference | undefined = cfg.backend && cfg.backend !== 'auto' ? cfg.backend : undefined;
   selectBackend(pref);
   const backend = backendInfo();
@@ -384,6 +385,28 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     }).catch((e: unknown) => activityLog.warn(`${at}: could not write the run report: ${(e as Error).message}`));
   }
   return { outputs };
+}
+
+/**
+ * The config with `params` (config path → value, a search's winner) applied and dropped. The
+ * overridden config must still be a train config: a bad path or value is the spec's error.
+ */
+function withParams(cfg: TrainConfig, at: string): TrainConfig {
+  const params = cfg.params as unknown;
+  if (params === undefined) return cfg;
+  if (!params || typeof params !== 'object' || Array.isArray(params)) {
+    return invalid(`${at}: params must be an object of config path → value (as an optimize stage's \`best\` output), not ${JSON.stringify(params)}`);
+  }
+  const out = structuredClone(cfg) as Record<string, unknown>;
+  delete out.params;
+  for (const [path, v] of Object.entries(params)) {
+    try {
+      setPath(out, path, v);
+    } catch (e) {
+      invalid(`${at}: params: ${(e as Error).message}`);
+    }
+  }
+  return out as TrainConfig;
 }
 
 /** The model artifact of a registered version (default: the one serving), or why there is none. */

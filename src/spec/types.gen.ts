@@ -2033,6 +2033,12 @@ export interface TrainConfig {
    * Where training runs: `auto` takes the GPU if one initialises, else native CPU; `gpu` fails without one; `cpu` never uses the GPU.
    */
   backend?: 'auto' | 'gpu' | 'cpu';
+  /**
+   * Overrides by config path (`optimizer.learningRate`, `model.layers[0].units`), applied to this stage's config before training: usually a search's winner, `${stages.tune.outputs.best}` (with `needs: [tune]`).
+   */
+  params?: {
+    [k: string]: string | number | boolean;
+  };
 }
 /**
  * The layers.

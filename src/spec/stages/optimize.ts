@@ -70,6 +70,10 @@ export const optimize: StageKindDescriptor<'optimize'> = {
       );
     }
   },
-  // Trials train the tuned stage's model with overrides: they need its whole config.
-  compile: (stage, c) => ({ tunedConfig: ownFields(c.pipeline.stages[stage.tunes]!) }),
+  // Trials train the tuned stage's model with overrides: they need its whole config, except its
+  // own `params` overrides (usually this search's result, which trials cannot read yet).
+  compile: (stage, c) => {
+    const { params: _, ...tuned } = ownFields(c.pipeline.stages[stage.tunes]!);
+    return { tunedConfig: tuned };
+  },
 };
