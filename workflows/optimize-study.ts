@@ -13,8 +13,9 @@
  */
 import { ApplicationFailure, defineSignal, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
 import { activityName, STAGE_PROGRESS_SIGNAL, type StageActivityResult, type StageProgress } from '../src/core/activities.ts';
-import { isArtifactRef, type JsonObject, type PlanNode, type StageActivityInput, type StudyTrial } from '../src/core/plan.ts';
-import { rungStep, setPath, Study, type AshaOptions, type Direction, type SearchMethod, type Space } from '../src/core/search/index.ts';
+import { isArtifactRef, type JsonObject, type PlanNode, type StageActivityInput } from '../src/core/plan.ts';
+import { driveStudy, legBudgets, type Leg, type LegResult } from '../src/core/search/drive.ts';
+import { setPath, Study, type AshaOptions, type Direction, type SearchMethod, type Space } from '../src/core/search/index.ts';
 import { describeFailure } from './failures.ts';
 import { taskQueueFor } from './routing.ts';
 
@@ -40,14 +41,6 @@ interface OptimizeConfig {
 type StageFn = (input: StageActivityInput) => Promise<StageActivityResult>;
 
 const nonRetryable = (message: string) => ApplicationFailure.nonRetryable(message, 'InvalidSearch');
-
-/** The epoch budgets of a trial's legs: each rung below the full epochs, then the full epochs. */
-export function legBudgets(fullEpochs: number, asha: AshaOptions | undefined): number[] {
-  if (!asha) return [fullEpochs];
-  const out: number[] = [];
-  for (let k = 0; rungStep(k, asha) < fullEpochs; k++) out.push(rungStep(k, asha));
-  return [...out, fullEpochs];
-}
 
 /** ASHA's options from the config: `asha` (or `successiveHalving`, eta 2) or explicit `asha` options. */
 export function ashaOptions(cfg: OptimizeConfig): AshaOptions | undefined {
@@ -89,7 +82,6 @@ export async function optimizeStudy({ node, tuned, input }: OptimizeStudyInput):
     throw nonRetryable(`${at}: ${(e as Error).message}`);
   }
   const budgets = legBudgets(fullEpochs, asha);
-  const rows = new Map<number, StudyTrial>();
 
   const a = tuned.activity;
   const trainLeg = (activityId: string, summary: string): StageFn =>
@@ -109,71 +101,47 @@ export async function optimizeStudy({ node, tuned, input }: OptimizeStudyInput):
       summary,
     })[activityName('train')] as StageFn;
 
-  async function runTrial(id: number, params: Record<string, string | number | boolean>): Promise<void> {
-    const row: StudyTrial = { id, params, state: 'running', resumedFromEpoch: [], attempts: [] };
-    rows.set(id, row);
+  // One leg: the tuned config with the trial's values, trained to the leg's epochs as `<stage>.trial-<n>`.
+  async function runLeg(leg: Leg): Promise<LegResult> {
     const config = structuredCopy(tunedConfig!);
-    for (const [path, v] of Object.entries(params)) setPath(config, path, v);
-    const stage = `${node.id}.trial-${id}`;
-    let value: number | null = null;
-    try {
-      for (let k = 0; k < budgets.length; k++) {
-        const epochs = budgets[k]!;
-        const activityId = k === 0 ? stage : `${stage}.rung-${k}`;
-        const summary = `trial ${id} (train${budgets.length > 1 ? `, ${epochs} epochs` : ''}): ${paramsText(params)}`;
-        const res = await trainLeg(activityId, summary)({
-          run: input.run,
-          stage,
-          kind: 'train',
-          config: { ...config, epochs },
-          inputs: { dataset: dataset! },
-          params: input.params,
-          trial: { of: node.id, id, continues: k > 0 },
-        });
-        const out = res.outputs;
-        if (!(metric in out)) {
-          throw nonRetryable(`${at}: objective metric ${JSON.stringify(metric)} is not an output of the tuned stage (it has: ${Object.keys(out).join(', ')})`);
-        }
-        value = typeof out[metric] === 'number' ? (out[metric] as number) : null;
-        if (isArtifactRef(out.model)) row.model = out.model;
-        if (typeof out.epochs === 'number') row.epochs = out.epochs;
-        row.resumedFromEpoch!.push(typeof out.resumedFromEpoch === 'number' ? out.resumedFromEpoch : 0);
-        row.attempts!.push(res.attempt ?? 1);
-        if (k === budgets.length - 1 || value === null) break;
-        if (study.report(id, epochs, value)) {
-          Object.assign(row, study.trials[id], { reason: `pruned at epoch ${epochs}: ${metric} ${value} is not in the top 1/${asha!.reductionFactor} of the trials at this rung` });
-          return;
-        }
-      }
-    } catch (err) {
-      if (isCancellation(err) || (err instanceof ApplicationFailure && err.type === 'InvalidSearch')) throw err;
-      Object.assign(row, study.tell(id, null, describeFailure(err)));
-      return;
+    for (const [path, v] of Object.entries(leg.params)) setPath(config, path, v);
+    const stage = `${node.id}.trial-${leg.trial}`;
+    const res = await trainLeg(
+      leg.index === 0 ? stage : `${stage}.rung-${leg.index}`,
+      `trial ${leg.trial} (train${leg.legs > 1 ? `, ${leg.epochs} epochs` : ''}): ${paramsText(leg.params)}`,
+    )({
+      run: input.run,
+      stage,
+      kind: 'train',
+      config: { ...config, epochs: leg.epochs },
+      inputs: { dataset: dataset! },
+      params: input.params,
+      trial: { of: node.id, id: leg.trial, continues: leg.index > 0 },
+    });
+    const out = res.outputs;
+    if (!(metric in out)) {
+      throw nonRetryable(`${at}: objective metric ${JSON.stringify(metric)} is not an output of the tuned stage (it has: ${Object.keys(out).join(', ')})`);
     }
-    Object.assign(row, study.tell(id, value));
+    return {
+      value: typeof out[metric] === 'number' ? out[metric] : null,
+      ...(isArtifactRef(out.model) ? { model: out.model } : {}),
+      ...(typeof out.epochs === 'number' ? { epochs: out.epochs } : {}),
+      ...(typeof out.resumedFromEpoch === 'number' ? { resumedFromEpoch: out.resumedFromEpoch } : {}),
+      attempt: res.attempt ?? 1,
+    };
   }
 
-  // Keep `parallelism` trials in flight; a new one is asked for as soon as one ends.
-  const want = cfg.trials ?? 10;
-  const parallelism = Math.max(1, cfg.parallelism ?? 1);
-  const inFlight = new Map<number, Promise<void>>();
-  let asked = 0;
-  let exhausted = false;
-  for (;;) {
-    while (!exhausted && inFlight.size < parallelism && asked < want) {
-      const t = study.ask();
-      if (!t) {
-        exhausted = true; // a grid with fewer points than `trials`
-        break;
-      }
-      asked++;
-      inFlight.set(t.id, runTrial(t.id, t.params).finally(() => inFlight.delete(t.id)));
-    }
-    if (inFlight.size === 0) break;
-    await Promise.race(inFlight.values());
-  }
-
-  const trials = [...rows.values()].sort((x, y) => x.id - y.id);
+  const trials = await driveStudy({
+    study,
+    trials: cfg.trials ?? 10,
+    parallelism: cfg.parallelism ?? 1,
+    budgets,
+    runLeg,
+    // cancellation and a search that cannot work (no such metric) stop it; anything else loses one trial
+    fatal: (err) => isCancellation(err) || (err instanceof ApplicationFailure && err.type === 'InvalidSearch'),
+    describe: describeFailure,
+    prunedReason: (epochs, value) => `pruned at epoch ${epochs}: ${metric} ${value} is not in the top 1/${asha!.reductionFactor} of the trials at this rung`,
+  });
   const write = proxyActivities<Record<string, StageFn>>({
     taskQueue: taskQueueFor(node),
     startToCloseTimeout: node.activity.startToCloseTimeoutMs,

@@ -8,6 +8,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../../src/temporal/bundle.ts';
 import { defaultStore } from '../../src/artifacts/index.ts';
 import { compileFile } from '../../src/compiler/index.ts';
 import type { ArtifactRef, Plan, StudyTrial } from '../../src/core/plan.ts';
@@ -66,6 +68,18 @@ async function trialActivities(workflowId: string): Promise<{ id: string; type: 
     });
 }
 
+/** Replays the run's and its search's histories against the current workflow code: the errors. */
+async function replayErrors(workflowIds: string[]): Promise<string[]> {
+  const histories = await Promise.all(
+    workflowIds.map(async (workflowId) => ({ workflowId, history: await env.client.workflow.getHandle(workflowId).fetchHistory() })),
+  );
+  const errors: string[] = [];
+  for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+    if (r.error) errors.push(`${r.workflowId}: ${r.error.message}`);
+  }
+  return errors;
+}
+
 async function table(ref: unknown): Promise<StudyTrial[]> {
   // in-process workers write where this process's MLPIPE_HOME says
   return (JSON.parse((await defaultStore().get(ref as ArtifactRef)).toString()) as { trials: StudyTrial[] }).trials;
@@ -116,5 +130,7 @@ describe('optimize: every trial its own activity', () => {
     const ids = (await trialActivities(h.workflowId)).map((a) => a.id);
     expect(ids).toContain(`tune.trial-${complete[0]!.id}.rung-2`);
     for (const t of pruned) expect(ids).not.toContain(`tune.trial-${t.id}.rung-2`);
+    // deterministic: the run and its search replay against the workflow code that ran them
+    expect(await replayErrors([h.workflowId, `${h.workflowId}.tune`])).toEqual([]);
   }, 180_000);
 });
