@@ -13,7 +13,9 @@ import type { StudyTrial } from '../src/core/plan.ts';
 import { search, setPath, StopSearch, type TrialRecord } from '../src/ml/search/index.ts';
 import { invalid, lineage, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import { trainCore } from './train.ts';
-import type { HeartbeatDetails } from '../src/temporal/progress.ts';
+import { activityLog, type HeartbeatDetails } from '../src/temporal/progress.ts';
+import { updateRunReport } from '../src/ml/report.ts';
+import type { SearchSection } from '../src/ml/report-search.ts';
 
 /** Optimize's heartbeat: the search's progress, and as its checkpoint every finished trial. */
 type OptimizeHeartbeat = HeartbeatDetails<{ trials: TrialRecord<ArtifactRef>[] }> & {
@@ -154,6 +156,24 @@ async function writeStudy(input: StageActivityInput, env: StageEnv, trials: Stud
     trials: rows,
   };
   const trialsRef = await env.store.put(Buffer.from(JSON.stringify(doc, null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
+  const search: SearchSection = {
+    stage: input.stage,
+    tunes: cfg.tunes,
+    method: cfg.method ?? 'random',
+    metric: cfg.objective.metric,
+    direction: dir,
+    best: best.id,
+    trials: rows.map((t) => ({
+      id: t.id,
+      state: t.state,
+      value: t.state === 'complete' ? (t.value ?? null) : null,
+      bestSoFar: t.bestSoFar,
+      params: t.params,
+      ...(t.epochs !== undefined ? { epochs: t.epochs } : {}),
+      ...(t.reason || t.error ? { note: t.reason ?? t.error } : {}),
+    })),
+  };
+  await updateRunReport(input.run, env.store, { search }).catch((e: unknown) => activityLog.warn(`${at}: could not write the run report: ${(e as Error).message}`));
   return { outputs: { model: { ...best.model! }, best: best.params, bestValue: best.value!, trials: { ...trialsRef } } };
 }
 

@@ -1,6 +1,6 @@
 // Run reports: a self-contained page with inline SVG charts (loss/metric curves per epoch,
 // confusion matrix, lineage). Each train or evaluate stage writes its section as a run file of
-// the artifact store (`report/<training|evaluation>/<stage>.json`), so stages on any hosts add to
+// the artifact store (`report/<training|evaluation|search>/<stage>.json`), so stages on any hosts add to
 // one report; the page is rendered from the sections and the run's lineage into a local cache,
 // `<MLPIPE_HOME>/runs/<workflow id>/report.html`: by each stage on its host, and by
 // `mlpipe report <run>` on any host that uses the same store.
@@ -13,6 +13,7 @@ import { runDirName, runDirNames } from '../artifacts/run-dir.ts';
 import type { ArtifactRecord, ArtifactStore } from '../artifacts/store.ts';
 import { mlpipeHome } from '../home.ts';
 import { redactValue, secretsInUse } from '../redaction.ts';
+import { renderSearch, type SearchSection } from './report-search.ts';
 import { esc, heatmap, lineChart, lineageGraph } from './report-svg.ts';
 
 export interface TrainingSection {
@@ -45,6 +46,8 @@ export interface RunReportData {
   updatedAt: string;
   training: Record<string, TrainingSection>;
   evaluation: Record<string, EvaluationSection>;
+  /** Searches (optimize stages); absent in reports older versions cached. */
+  search?: Record<string, SearchSection>;
   lineage: ArtifactRecord[];
 }
 
@@ -54,6 +57,7 @@ interface SectionFile {
   updatedAt: string;
   training?: TrainingSection;
   evaluation?: EvaluationSection;
+  search?: SearchSection;
 }
 
 export function runDir(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -89,11 +93,11 @@ export function oldReportPath(workflowId: string, env: NodeJS.ProcessEnv = proce
 export async function updateRunReport(
   run: RunContext,
   store: ArtifactStore,
-  add: { training?: TrainingSection; evaluation?: EvaluationSection },
+  add: { training?: TrainingSection; evaluation?: EvaluationSection; search?: SearchSection },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   const updatedAt = new Date().toISOString();
-  for (const [kind, section] of [['training', add.training], ['evaluation', add.evaluation]] as const) {
+  for (const [kind, section] of [['training', add.training], ['evaluation', add.evaluation], ['search', add.search]] as const) {
     if (!section) continue;
     // whatever a section quotes (class names from the data, a reason from an error) holds no secret
     const file = redactValue<SectionFile>({ run, updatedAt, [kind]: section }, secretsInUse());
@@ -115,10 +119,11 @@ export async function fetchRunReport(workflowId: string, store: ArtifactStore, e
     .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
   const last = files.at(-1);
   if (!last) return null;
-  const data: RunReportData = { run: last.run, updatedAt: last.updatedAt, training: {}, evaluation: {}, lineage: await store.list(workflowId) };
+  const data: RunReportData = { run: last.run, updatedAt: last.updatedAt, training: {}, evaluation: {}, search: {}, lineage: await store.list(workflowId) };
   for (const f of files) {
     if (f.training) data.training[f.training.stage] = f.training;
     if (f.evaluation) data.evaluation[f.evaluation.stage] = f.evaluation;
+    if (f.search) data.search![f.search.stage] = f.search;
   }
   return writeRunReport(data, env);
 }
@@ -150,6 +155,7 @@ export function renderReport(d: RunReportData): string {
     `<p>Pipeline <b>${esc(d.run.pipeline)}</b> · run id <code>${esc(d.run.runId)}</code> · plan <code>${esc(d.run.planHash.slice(0, 12))}</code>` +
       (d.run.gitSha ? ` · git <code>${esc(d.run.gitSha.slice(0, 12))}</code>` : '') + ` · updated ${esc(d.updatedAt)}</p>`,
   );
+  for (const s of Object.values(d.search ?? {})) out.push(renderSearch(s));
   for (const t of Object.values(d.training)) {
     const epochs = t.history.map((h) => h.logs);
     const series = (k: string) => epochs.map((l) => l[k] ?? null);

@@ -4,7 +4,7 @@
  * activity (`tune.trial-<n>`); the same seed gives the same trials and the same best; ASHA trains
  * trials rung by rung, prunes with a reason and continues promoted ones from their checkpoints.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../../src/temporal/bundle.ts';
 import { defaultStore } from '../../src/artifacts/index.ts';
 import { compileFile } from '../../src/compiler/index.ts';
+import { fetchRunReport } from '../../src/ml/report.ts';
 import type { ArtifactRef, Plan, StudyTrial } from '../../src/core/plan.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
 
@@ -104,6 +105,12 @@ describe('optimize: every trial its own activity', () => {
     expect(out.bestValue).toBe(Math.min(...values));
     expect(out.best).toEqual(rows[values.indexOf(Math.min(...values))]!.params);
     expect((rows as (StudyTrial & { bestSoFar: number })[]).at(-1)!.bestSoFar).toBe(out.bestValue);
+
+    // the run report: the search's chart and its table, a row per trial with the best so far
+    const html = readFileSync((await fetchRunReport(h1.workflowId, defaultStore()))!, 'utf8');
+    expect(html).toContain('<h2>Search: tune (tunes train, random)</h2>');
+    expect(html).toContain('aria-label="val_loss per trial"');
+    expect(html.match(/<tr( class="pass")?><td>\d+<\/td><td>complete<\/td>/g)).toHaveLength(4);
 
     const r2 = await (await env.start(plan, { noCache: true })).result();
     expect((await table(r2.stages.tune!.outputs.trials)).map((t) => [t.params, t.value])).toEqual(rows.map((t) => [t.params, t.value]));
