@@ -18,13 +18,13 @@ import { testEnv, type TestEnv } from '../support/temporal.ts';
 
 let env: TestEnv;
 beforeAll(async () => {
-  env = await testEnv('optimize-study');
+  env = await testEnv('optimize-study', { gpus: 1 }); // also serves <queue>-gpu, one trial at a time
 });
 afterAll(async () => {
   await env?.close();
 });
 
-function spec(search: string): string {
+function spec(search: string, trainExtra = ''): string {
   return `apiVersion: mlpipe/v1
 metadata: { name: optimize-study }
 stages:
@@ -40,7 +40,7 @@ stages:
     epochs: 4
     batchSize: 32
     seed: 2
-  tune:
+${trainExtra}  tune:
     type: optimize
     needs: [prep]
     tunes: train
@@ -51,21 +51,21 @@ stages:
 ${search}`;
 }
 
-async function compiled(search: string): Promise<Plan> {
+async function compiled(search: string, trainExtra = ''): Promise<Plan> {
   const dir = mkdtempSync(join(tmpdir(), 'mlpipe-optimize-study-'));
-  writeFileSync(join(dir, 'p.yaml'), spec(search));
+  writeFileSync(join(dir, 'p.yaml'), spec(search, trainExtra));
   return (await compileFile(join(dir, 'p.yaml'))).plan;
 }
 
 /** The trial activities the child workflow scheduled: [activity id, summary]. */
-async function trialActivities(workflowId: string): Promise<{ id: string; type: string; summary: string }[]> {
+async function trialActivities(workflowId: string): Promise<{ id: string; type: string; summary: string; queue: string }[]> {
   const history = await env.client.workflow.getHandle(`${workflowId}.tune`).fetchHistory();
   return (history.events ?? [])
     .filter((e) => e.activityTaskScheduledEventAttributes)
     .map((e) => {
       const a = e.activityTaskScheduledEventAttributes!;
       const data = e.userMetadata?.summary?.data;
-      return { id: a.activityId!, type: a.activityType!.name!, summary: data ? JSON.parse(Buffer.from(data).toString()) : '' };
+      return { id: a.activityId!, type: a.activityType!.name!, summary: data ? JSON.parse(Buffer.from(data).toString()) : '', queue: a.taskQueue!.name! };
     });
 }
 
@@ -140,4 +140,13 @@ describe('optimize: every trial its own activity', () => {
     // deterministic: the run and its search replay against the workflow code that ran them
     expect(await replayErrors([h.workflowId, `${h.workflowId}.tune`])).toEqual([]);
   }, 180_000);
+
+  it("trials go to the tuned stage's queue: a GPU train stage's to the GPU queue", async () => {
+    const plan = await compiled('    method: random\n    trials: 2\n    parallelism: 2\n', '    resources: { gpu: 1 }\n');
+    const h = await env.start(plan, { noCache: true });
+    expect((await h.result()).stages.tune!.status).toBe('succeeded');
+    const acts = await trialActivities(h.workflowId);
+    expect(acts.filter((a) => a.type === 'stage.train').map((a) => a.queue)).toEqual([`${env.queue}-gpu`, `${env.queue}-gpu`]);
+    expect(acts.find((a) => a.id === 'tune')!.queue).toBe(env.queue); // the write-up is the optimize stage's own
+  }, 120_000);
 });
