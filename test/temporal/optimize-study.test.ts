@@ -14,6 +14,7 @@ import { defaultStore } from '../../src/artifacts/index.ts';
 import { compileFile } from '../../src/compiler/index.ts';
 import { fetchRunReport } from '../../src/ml/report.ts';
 import type { ArtifactRef, Plan, StudyTrial } from '../../src/core/plan.ts';
+import { waitFor } from '../support/processes.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
 
 let env: TestEnv;
@@ -148,5 +149,21 @@ describe('optimize: every trial its own activity', () => {
     const acts = await trialActivities(h.workflowId);
     expect(acts.filter((a) => a.type === 'stage.train').map((a) => a.queue)).toEqual([`${env.queue}-gpu`, `${env.queue}-gpu`]);
     expect(acts.find((a) => a.id === 'tune')!.queue).toBe(env.queue); // the write-up is the optimize stage's own
+  }, 120_000);
+
+  it('cancelling the run cancels the search and its running trials', async () => {
+    const plan = await compiled('    method: random\n    trials: 4\n    parallelism: 2\n');
+    const slow = { ...plan, nodes: plan.nodes.map((n) => (n.id === 'tune' ? { ...n, tunedConfig: { ...n.tunedConfig!, epochs: 200 } } : n)) };
+    const h = await env.start(slow, { noCache: true });
+    const child = env.client.workflow.getHandle(`${h.workflowId}.tune`);
+    await waitFor(async () => ((await child.describe().catch(() => undefined))?.raw.pendingActivities?.length ?? 0) > 0, 60_000, 'a running trial');
+    await h.cancel();
+    await expect(h.result()).rejects.toThrow();
+    await waitFor(async () => (await child.describe()).status.name !== 'RUNNING', 60_000, 'the search to end');
+    expect((await child.describe()).status.name).toBe('CANCELLED');
+    // the trials that were running were asked to stop (PENDING_ACTIVITY_STATE_CANCEL_REQUESTED = 3)
+    const left = (await child.describe()).raw.pendingActivities ?? [];
+    expect(left.length).toBeGreaterThan(0);
+    for (const p of left) expect([p.activityId, p.state]).toEqual([expect.stringMatching(/^tune\.trial-\d+$/), 3]);
   }, 120_000);
 });
