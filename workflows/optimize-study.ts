@@ -11,9 +11,9 @@
  * A child keeps the run's own history short (a search's trials are in this one) and shows the
  * search as one workflow with one activity per trial in the UI.
  */
-import { ApplicationFailure, defineSignal, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, defineSignal, getExternalWorkflowHandle, isCancellation, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import { activityName, STAGE_PROGRESS_SIGNAL, type StageActivityResult, type StageProgress } from '../src/core/activities.ts';
-import { isArtifactRef, type JsonObject, type PlanNode, type StageActivityInput } from '../src/core/plan.ts';
+import { isArtifactRef, type JsonObject, type PlanNode, type StageActivityInput, type StudyTrial } from '../src/core/plan.ts';
 import { driveStudy, legBudgets, type Leg, type LegResult } from '../src/core/search/drive.ts';
 import { setPath, Study, type AshaOptions, type Direction, type SearchMethod, type Space } from '../src/core/search/index.ts';
 import { describeFailure } from './failures.ts';
@@ -59,9 +59,17 @@ function paramsText(params: Record<string, unknown>): string {
 }
 
 export async function optimizeStudy({ node, tuned, input }: OptimizeStudyInput): Promise<StageActivityResult> {
-  // Trials relay their heartbeats here (activities/lib/live-progress.ts): keep the latest line per trial.
+  // Trials relay their heartbeats here (activities/lib/live-progress.ts): the latest line per
+  // trial shows in this workflow's Current Details; the run's stage table gets a line per trial end.
   const progress = new Map<string, string>();
-  setHandler(defineSignal<[StageProgress]>(STAGE_PROGRESS_SIGNAL), (p) => void progress.set(p.stage, p.text));
+  let latest: StudyTrial[] = [];
+  const show = () => setCurrentDetails(studyDetails(node.id, latest, progress));
+  setHandler(defineSignal<[StageProgress]>(STAGE_PROGRESS_SIGNAL), (p) => {
+    progress.set(p.stage, p.text);
+    show();
+  });
+  const parent = workflowInfo().parent;
+  let ended = 0;
 
   const cfg = input.config as unknown as OptimizeConfig;
   const at = `stage "${node.id}" (optimize)`;
@@ -140,6 +148,18 @@ export async function optimizeStudy({ node, tuned, input }: OptimizeStudyInput):
     // cancellation and a search that cannot work (no such metric) stop it; anything else loses one trial
     fatal: (err) => isCancellation(err) || (err instanceof ApplicationFailure && err.type === 'InvalidSearch'),
     describe: describeFailure,
+    onChange: (table) => {
+      latest = table;
+      show();
+      const done = table.filter((t) => t.state !== 'running').length;
+      if (!parent || done === ended) return;
+      ended = done;
+      // One signal per finished trial: the run's Current Details say how far the search is.
+      const text = `${done}/${cfg.trials ?? 10} trials${bestLine(table, metric, direction)}`;
+      void getExternalWorkflowHandle(parent.workflowId, parent.runId)
+        .signal(STAGE_PROGRESS_SIGNAL, { stage: node.id, text } satisfies StageProgress)
+        .catch(() => undefined);
+    },
     prunedReason: (epochs, value) => `pruned at epoch ${epochs}: ${metric} ${value} is not in the top 1/${asha!.reductionFactor} of the trials at this rung`,
   });
   const write = proxyActivities<Record<string, StageFn>>({
@@ -156,6 +176,26 @@ export async function optimizeStudy({ node, tuned, input }: OptimizeStudyInput):
     summary: `${node.id} (optimize): the trials table and the best trial`,
   })[activityName('optimize')] as StageFn;
   return await write({ ...input, study: { trials } });
+}
+
+/** `, best val_loss 0.1234 (trial 3)` once a trial is complete. */
+function bestLine(table: StudyTrial[], metric: string, direction: Direction): string {
+  let best: StudyTrial | undefined;
+  for (const t of table) {
+    if (t.state !== 'complete' || typeof t.value !== 'number') continue;
+    if (!best || (direction === 'maximize' ? t.value > best.value! : t.value < best.value!)) best = t;
+  }
+  return best ? `, best ${metric} ${Number(best.value!.toPrecision(4))} (trial ${best.id})` : '';
+}
+
+/** The search's Current Details in the UI: a row per trial, live progress for running ones. */
+function studyDetails(stage: string, table: StudyTrial[], progress: Map<string, string>): string {
+  const rows = table.map((t) => {
+    const note = t.state === 'running' ? (progress.get(`${stage}.trial-${t.id}`) ?? '') : (t.reason ?? t.error ?? '');
+    const value = typeof t.value === 'number' ? String(Number(t.value.toPrecision(5))) : '';
+    return `| ${t.id} | ${t.state} | ${value} | ${paramsText(t.params).replace(/\|/g, '\\|')} | ${note.replace(/\|/g, '\\|').slice(0, 120)} |`;
+  });
+  return [`**search ${stage}**`, '', '| trial | state | value | params | note |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
 
 /** A deep copy of plain JSON (structuredClone is not in the workflow sandbox). */

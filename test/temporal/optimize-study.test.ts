@@ -107,6 +107,15 @@ describe('optimize: every trial its own activity', () => {
     expect(out.best).toEqual(rows[values.indexOf(Math.min(...values))]!.params);
     expect((rows as (StudyTrial & { bestSoFar: number })[]).at(-1)!.bestSoFar).toBe(out.bestValue);
 
+    // the run's stage table heard of each finished trial (a stageProgress signal per trial end)
+    const conv = env.client.options.loadedDataConverter.payloadConverter;
+    const signals = ((await h1.fetchHistory()).events ?? [])
+      .filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'stageProgress')
+      .map((e) => conv.fromPayload<{ stage: string; text: string }>(e.workflowExecutionSignaledEventAttributes!.input!.payloads![0]!))
+      .filter((p) => p.stage === 'tune');
+    expect(signals.map((p) => p.text.split(' trials')[0])).toEqual(['1/4', '2/4', '3/4', '4/4']);
+    expect(signals.at(-1)!.text).toBe(`4/4 trials, best val_loss ${Number((out.bestValue as number).toPrecision(4))} (trial ${rows.find((t) => t.value === out.bestValue)!.id})`);
+
     // the run report: the search's chart and its table, a row per trial with the best so far
     const html = readFileSync((await fetchRunReport(h1.workflowId, defaultStore()))!, 'utf8');
     expect(html).toContain('<h2>Search: tune (tunes train, random)</h2>');

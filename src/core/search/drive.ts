@@ -43,6 +43,8 @@ export interface DriveOptions {
   describe: (err: unknown) => string;
   /** Says why a pruned trial stopped. */
   prunedReason: (epochs: number, value: number) => string;
+  /** Called when a trial starts and when it ends, with the table so far (progress for people). */
+  onChange?: (table: StudyTrial[]) => void;
 }
 
 /** The epoch budgets of a trial's legs: each ASHA rung below the full epochs, then the full epochs. */
@@ -56,6 +58,7 @@ export function legBudgets(fullEpochs: number, asha: AshaOptions | undefined): n
 /** Runs the search to its end; the table in trial order. */
 export async function driveStudy(o: DriveOptions): Promise<StudyTrial[]> {
   const rows = new Map<number, StudyTrial>();
+  const table = () => [...rows.values()].sort((a, b) => a.id - b.id);
 
   async function runTrial(id: number, params: ParamValues): Promise<void> {
     const row: StudyTrial = { id, params, state: 'running', resumedFromEpoch: [], attempts: [] };
@@ -96,10 +99,17 @@ export async function driveStudy(o: DriveOptions): Promise<StudyTrial[]> {
         break;
       }
       asked++;
-      inFlight.set(t.id, runTrial(t.id, t.params).finally(() => inFlight.delete(t.id)));
+      inFlight.set(
+        t.id,
+        runTrial(t.id, t.params).finally(() => {
+          inFlight.delete(t.id);
+          o.onChange?.(table());
+        }),
+      );
+      o.onChange?.(table());
     }
     if (inFlight.size === 0) break;
     await Promise.race(inFlight.values());
   }
-  return [...rows.values()].sort((a, b) => a.id - b.id);
+  return table();
 }
