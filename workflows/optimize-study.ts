@@ -11,10 +11,10 @@
  * A child keeps the run's own history short (a search's trials are in this one) and shows the
  * search as one workflow with one activity per trial in the UI.
  */
-import { ApplicationFailure, defineSignal, getExternalWorkflowHandle, isCancellation, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, defineSignal, getExternalWorkflowHandle, isCancellation, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import { activityName, STAGE_PROGRESS_SIGNAL, type StageActivityResult, type StageProgress } from '../src/core/activities.ts';
 import { isArtifactRef, type JsonObject, type PlanNode, type StageActivityInput, type StudyTrial } from '../src/core/plan.ts';
-import { driveStudy, legBudgets, type Leg, type LegResult } from '../src/core/search/drive.ts';
+import { driveStudy, legBudgets, studyTrial, type Leg, type LegResult } from '../src/core/search/drive.ts';
 import { setPath, Study, type AshaOptions, type Direction, type SearchMethod, type Space } from '../src/core/search/index.ts';
 import { describeFailure } from './failures.ts';
 import { taskQueueFor } from './routing.ts';
@@ -25,6 +25,10 @@ export interface OptimizeStudyInput {
   tuned: PlanNode;
   /** The optimize activity's input, config and tunedConfig resolved. */
   input: StageActivityInput;
+  /** Continue as new once the history has this many events (the run's `continueAsNewAfterEvents`; tests). */
+  continueAsNewAfterEvents?: number;
+  /** The finished trials of the execution this one continues. */
+  carried?: StudyTrial[];
 }
 
 /** The optimize config fields the study reads (the schema's OptimizeStage; src/spec is not workflow code). */
@@ -58,7 +62,8 @@ function paramsText(params: Record<string, unknown>): string {
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 }
 
-export async function optimizeStudy({ node, tuned, input }: OptimizeStudyInput): Promise<StageActivityResult> {
+export async function optimizeStudy(args: OptimizeStudyInput): Promise<StageActivityResult> {
+  const { node, tuned, input, carried = [] } = args;
   // Trials relay their heartbeats here (activities/lib/live-progress.ts): the latest line per
   // trial shows in this workflow's Current Details; the run's stage table gets a line per trial end.
   const progress = new Map<string, string>();
@@ -69,7 +74,7 @@ export async function optimizeStudy({ node, tuned, input }: OptimizeStudyInput):
     show();
   });
   const parent = workflowInfo().parent;
-  let ended = 0;
+  let ended = carried.length;
 
   const cfg = input.config as unknown as OptimizeConfig;
   const at = `stage "${node.id}" (optimize)`;
@@ -83,7 +88,7 @@ export async function optimizeStudy({ node, tuned, input }: OptimizeStudyInput):
   const { metric, direction } = cfg.objective;
   let study: Study;
   try {
-    study = new Study({ space: cfg.space, method, direction, seed: cfg.seed ?? 0, ...(asha ? { asha } : {}) });
+    study = new Study({ space: cfg.space, method, direction, seed: cfg.seed ?? 0, ...(asha ? { asha } : {}), trials: carried.map(studyTrial) });
     // Every path must exist in the tuned config before anything trains.
     for (const path of Object.keys(cfg.space)) setPath(structuredCopy(tunedConfig), path, 0);
   } catch (e) {
@@ -139,8 +144,12 @@ export async function optimizeStudy({ node, tuned, input }: OptimizeStudyInput):
     };
   }
 
-  const trials = await driveStudy({
+  // A long search continues as new between trials (its finished rows carried), so its history stays bounded.
+  const limit = args.continueAsNewAfterEvents;
+  const { table: trials, paused } = await driveStudy({
     study,
+    done: carried,
+    pause: () => workflowInfo().continueAsNewSuggested || (limit !== undefined && workflowInfo().historyLength >= limit),
     trials: cfg.trials ?? 10,
     parallelism: cfg.parallelism ?? 1,
     budgets,
@@ -162,6 +171,7 @@ export async function optimizeStudy({ node, tuned, input }: OptimizeStudyInput):
     },
     prunedReason: (epochs, value) => `pruned at epoch ${epochs}: ${metric} ${value} is not in the top 1/${asha!.reductionFactor} of the trials at this rung`,
   });
+  if (paused) return await continueAsNew<typeof optimizeStudy>({ ...args, carried: trials });
   const write = proxyActivities<Record<string, StageFn>>({
     taskQueue: taskQueueFor(node),
     startToCloseTimeout: node.activity.startToCloseTimeoutMs,

@@ -64,6 +64,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
       ...(input.rerunOf && patched('rerun-of-in-stage-input') ? { rerunOf: input.rerunOf } : {}),
     },
     noCache: Boolean(input.noCache),
+    ...(input.continueAsNewAfterEvents !== undefined ? { continueAsNewAfterEvents: input.continueAsNewAfterEvents } : {}),
   };
 
   const limit = input.continueAsNewAfterEvents;

@@ -23,6 +23,8 @@ export interface StageRunContext {
   run: RunContext;
   /** `--no-cache`: look-ups are skipped (outputs are still stored). */
   noCache: boolean;
+  /** The run's history limit (tests): a search's child workflow continues as new at it too. */
+  continueAsNewAfterEvents?: number;
 }
 
 export async function runStage(node: PlanNode, ctx: StageRunContext): Promise<void> {
@@ -72,7 +74,7 @@ export async function runStage(node: PlanNode, ctx: StageRunContext): Promise<vo
           return;
         }
       }
-      const res = await stageCall(node, ctx.plan, round)({
+      const res = await stageCall(node, ctx, round)({
         run: ctx.run,
         stage: id,
         kind: node.kind,
@@ -117,11 +119,11 @@ export async function runStage(node: PlanNode, ctx: StageRunContext): Promise<vo
  * `optimize-trials-as-activities`) the optimizeStudy child workflow. Older histories replay
  * their one optimize activity.
  */
-function stageCall(node: PlanNode, plan: Plan, round: number) {
+function stageCall(node: PlanNode, ctx: StageRunContext, round: number) {
   if (node.kind !== 'optimize') return stageActivity(node, round);
-  const tuned = plan.nodes.find((n) => n.id === node.config.tunes);
+  const tuned = ctx.plan.nodes.find((n) => n.id === node.config.tunes);
   if (!tuned || !patched('optimize-trials-as-activities')) return stageActivity(node, round);
-  return studyChild(node, tuned, round);
+  return studyChild(node, tuned, round, ctx.continueAsNewAfterEvents);
 }
 
 /** The artifacts bound to the node's inputs: each an output of a stage that has succeeded. */

@@ -6,7 +6,7 @@
  * train activities: test/temporal/optimize-study.test.ts and test/durability/trials-kill.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { driveStudy, legBudgets, Study, type DriveOptions, type Leg, type LegResult, type Space } from '../../src/core/search/index.ts';
+import { driveStudy, legBudgets, Study, studyTrial, type DriveOptions, type Leg, type LegResult, type Space } from '../../src/core/search/index.ts';
 
 const space: Space = { lr: { type: 'logUniform', min: 1e-4, max: 1e-1 }, units: { type: 'int', min: 4, max: 64, step: 4 } };
 /** A known objective (lower is better): best near lr 0.01, units 32; a rung's value improves with epochs. */
@@ -27,6 +27,9 @@ function options(o: Partial<DriveOptions> & { method?: 'random' | 'tpe' | 'asha'
   };
 }
 
+/** The table of a search run to its end. */
+const drive = async (o: DriveOptions) => (await driveStudy(o)).table;
+
 /** Lets every pending promise callback run. */
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
@@ -44,7 +47,7 @@ describe('driveStudy', () => {
   it('keeps at most `parallelism` trials in flight and runs every trial once', async () => {
     const pending: { leg: Leg; done: (r: LegResult) => void }[] = [];
     let max = 0;
-    const run = driveStudy(
+    const run = drive(
       options({
         trials: 7,
         parallelism: 3,
@@ -70,19 +73,19 @@ describe('driveStudy', () => {
   });
 
   it('the same seed gives the same trials and best, whatever order the legs finish in (random)', async () => {
-    const inOrder = await driveStudy(options({ trials: 6, parallelism: 1, seed: 9 }));
-    const shuffled = await driveStudy(
+    const inOrder = await drive(options({ trials: 6, parallelism: 1, seed: 9 }));
+    const shuffled = await drive(
       options({ trials: 6, parallelism: 3, seed: 9, runLeg: (l) => new Promise((r) => setTimeout(() => r({ value: objective(l) }), (l.trial * 7) % 5)) }),
     );
     expect(shuffled.map((t) => [t.params, t.value])).toEqual(inOrder.map((t) => [t.params, t.value]));
-    const tpeA = await driveStudy(options({ method: 'tpe', trials: 14, seed: 4 }));
-    const tpeB = await driveStudy(options({ method: 'tpe', trials: 14, seed: 4 }));
+    const tpeA = await drive(options({ method: 'tpe', trials: 14, seed: 4 }));
+    const tpeB = await drive(options({ method: 'tpe', trials: 14, seed: 4 }));
     expect(tpeB).toEqual(tpeA);
   });
 
   it('asha: legs per rung; the workflow stops a pruned trial with its reason and continues a promoted one', async () => {
     const legs: Leg[] = [];
-    const table = await driveStudy(
+    const table = await drive(
       options({
         method: 'asha',
         trials: 8,
@@ -115,7 +118,7 @@ describe('driveStudy', () => {
   });
 
   it('a failed leg fails its trial only; a fatal one stops the search', async () => {
-    const table = await driveStudy(
+    const table = await drive(
       options({
         trials: 4,
         runLeg: async (l) => {
@@ -126,7 +129,7 @@ describe('driveStudy', () => {
     );
     expect(table.map((t) => t.state)).toEqual(['complete', 'failed', 'complete', 'complete']);
     expect(table[1]!.error).toBe('out of memory');
-    const fatal = driveStudy(
+    const fatal = drive(
       options({
         trials: 4,
         fatal: (e) => (e as Error).message === 'cancelled',
@@ -140,9 +143,28 @@ describe('driveStudy', () => {
   });
 
   it('a diverged leg (no value) fails the trial; a grid stops at its last point', async () => {
-    const table = await driveStudy(options({ trials: 3, runLeg: async (l) => ({ value: l.trial === 0 ? null : objective(l) }) }));
+    const table = await drive(options({ trials: 3, runLeg: async (l) => ({ value: l.trial === 0 ? null : objective(l) }) }));
     expect(table.map((t) => t.state)).toEqual(['failed', 'complete', 'complete']);
-    const grid = await driveStudy(options({ method: 'grid', trials: 10, parallelism: 2 }));
+    const grid = await drive(options({ method: 'grid', trials: 10, parallelism: 2 }));
     expect(grid.map((t) => t.params.units)).toEqual([8, 16, 32]);
+  });
+
+  it('pauses between trials when asked, and a study continued from the finished rows ends where an uninterrupted one does', async () => {
+    const whole = await drive(options({ method: 'tpe', trials: 14, seed: 6 }));
+    let rows: Awaited<ReturnType<typeof driveStudy>>['table'] = [];
+    let pauses = 0;
+    // pause after every 4 trials asked, as a workflow continuing as new would; carry the finished rows
+    for (;;) {
+      const study = new Study({ space, method: 'tpe', direction: 'minimize', seed: 6, trials: rows.map(studyTrial) });
+      const start = rows.length;
+      let size = start;
+      const r = await driveStudy(options({ method: 'tpe', trials: 14, seed: 6, study, done: rows, onChange: (t) => (size = t.length), pause: () => size - start >= 4 }));
+      expect(r.table.every((t) => t.state !== 'running')).toBe(true);
+      rows = r.table;
+      if (!r.paused) break;
+      pauses++;
+    }
+    expect(pauses).toBe(3);
+    expect(rows).toEqual(whole);
   });
 });

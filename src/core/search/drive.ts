@@ -7,6 +7,7 @@ import type { ArtifactRef, StudyTrial } from '../plan.ts';
 import { rungStep, type AshaOptions } from './asha.ts';
 import type { ParamValues } from './space.ts';
 import type { Study } from './study.ts';
+import type { Trial } from './trials.ts';
 
 /** What one leg of a trial (a train activity) returned. */
 export interface LegResult {
@@ -45,6 +46,19 @@ export interface DriveOptions {
   prunedReason: (epochs: number, value: number) => string;
   /** Called when a trial starts and when it ends, with the table so far (progress for people). */
   onChange?: (table: StudyTrial[]) => void;
+  /**
+   * The finished rows of the search this one continues (its study was built from them): kept in
+   * the table and counted against `trials`.
+   */
+  done?: StudyTrial[];
+  /** True: ask for no more trials, finish those in flight and return (the caller continues as new). */
+  pause?: () => boolean;
+}
+
+/** A search's table, and whether it paused before its end (`pause`) and should continue. */
+export interface DriveResult {
+  table: StudyTrial[];
+  paused: boolean;
 }
 
 /** The epoch budgets of a trial's legs: each ASHA rung below the full epochs, then the full epochs. */
@@ -55,9 +69,9 @@ export function legBudgets(fullEpochs: number, asha: AshaOptions | undefined): n
   return [...out, fullEpochs];
 }
 
-/** Runs the search to its end; the table in trial order. */
-export async function driveStudy(o: DriveOptions): Promise<StudyTrial[]> {
-  const rows = new Map<number, StudyTrial>();
+/** Runs the search to its end, or until `pause` says so; the table in trial order. */
+export async function driveStudy(o: DriveOptions): Promise<DriveResult> {
+  const rows = new Map<number, StudyTrial>((o.done ?? []).map((t) => [t.id, t]));
   const table = () => [...rows.values()].sort((a, b) => a.id - b.id);
 
   async function runTrial(id: number, params: ParamValues): Promise<void> {
@@ -89,10 +103,11 @@ export async function driveStudy(o: DriveOptions): Promise<StudyTrial[]> {
 
   // A new trial is asked for as soon as one ends, so the sampler sees every result before then.
   const inFlight = new Map<number, Promise<void>>();
-  let asked = 0;
+  let asked = rows.size;
   let exhausted = false;
+  let paused = false;
   for (;;) {
-    while (!exhausted && inFlight.size < Math.max(1, o.parallelism) && asked < o.trials) {
+    while (!exhausted && !(paused ||= o.pause?.() ?? false) && inFlight.size < Math.max(1, o.parallelism) && asked < o.trials) {
       const t = o.study.ask();
       if (!t) {
         exhausted = true; // a grid with fewer points than `trials`
@@ -111,5 +126,17 @@ export async function driveStudy(o: DriveOptions): Promise<StudyTrial[]> {
     if (inFlight.size === 0) break;
     await Promise.race(inFlight.values());
   }
-  return table();
+  return { table: table(), paused: paused && !exhausted && asked < o.trials };
+}
+
+/** The study's own view of a finished row (the table a continued study starts from). */
+export function studyTrial(t: StudyTrial): Trial {
+  return {
+    id: t.id,
+    params: t.params,
+    state: t.state,
+    ...(t.value !== undefined ? { value: t.value } : {}),
+    ...(t.intermediate ? { intermediate: t.intermediate } : {}),
+    ...(t.error !== undefined ? { error: t.error } : {}),
+  };
 }

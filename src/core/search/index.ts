@@ -4,7 +4,7 @@
 // Study; src/ml/search/search.ts is the older in-process loop.
 export { AshaOptionsError, checkAshaOptions, rungStep, shouldPrune, type AshaOptions } from './asha.ts';
 export { setPath } from './config-path.ts';
-export { driveStudy, legBudgets, type DriveOptions, type Leg, type LegResult } from './drive.ts';
+export { driveStudy, legBudgets, studyTrial, type DriveOptions, type DriveResult, type Leg, type LegResult } from './drive.ts';
 export { GRID_POINTS, gridParams } from './grid.ts';
 export { checkSpace, sampleParams, SpaceError, walkSpace, type ChoiceValue, type Dimension, type ParamValues, type Scalar, type Space } from './space.ts';
 export { Study, StudyError, trialSeed, type SearchMethod, type StudyOptions } from './study.ts';
