@@ -950,12 +950,7 @@ export type OptimizeStage = StageCommon & {
    * A stage name: lower-case letters, digits and `_`, starting with a letter (usable as `stages.<name>` in expressions).
    */
   tunes: string;
-  /**
-   * Dimension per config path of the tuned stage, e.g. `optimizer.learningRate`, `model.layers[2].units`.
-   */
-  space: {
-    [k: string]: SearchDimension;
-  };
+  space: SearchSpace;
   /**
    * `grid`: every combination (continuous ranges at 3 points), capped at `trials`; `random`: seeded samples; `tpe`: the Tree-structured Parzen Estimator (Optuna's default sampler; random for the first 10 trials); `asha`: random samples with asynchronous successive halving: each trial trains to a rung's epoch budget and goes on from its checkpoint only while in the top 1/`asha.reductionFactor` at that rung; `successiveHalving`: as `asha` with reduction factor 2 (older specs).
    */
@@ -1037,6 +1032,10 @@ export type SearchDimension =
        * Distance between values.
        */
       step?: number;
+      /**
+       * Spread the values evenly over orders of magnitude (needs `min` ≥ 1 and no `step`).
+       */
+      log?: boolean;
     }
   | {
       /**
@@ -1044,11 +1043,20 @@ export type SearchDimension =
        */
       type: 'choice';
       /**
-       * The values to try.
+       * The values to try; a value may open a sub-space of dimensions that exist only while it is chosen.
        *
        * @minItems 1
        */
-      values: (string | number | boolean)[];
+      values: (
+        | (string | number | boolean)
+        | {
+            /**
+             * The value.
+             */
+            value: string | number | boolean;
+            space: SearchSpace1;
+          }
+      )[];
     };
 /**
  * Registers the model (with its preprocessing transform) as a new version in the model registry and sets its traffic; starts a local model server if none runs.
@@ -2136,6 +2144,18 @@ export interface Regularizer5 {
   l2?: number;
 }
 /**
+ * Dimension per config path of the tuned stage, e.g. `optimizer.learningRate`, `model.layers[2].units`.
+ */
+export interface SearchSpace {
+  [k: string]: SearchDimension;
+}
+/**
+ * Dimensions that exist only while this value is chosen (sub-spaces nest).
+ */
+export interface SearchSpace1 {
+  [k: string]: SearchDimension;
+}
+/**
  * Who and what the pipeline is.
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
@@ -2365,4 +2385,13 @@ export interface Model1 {
    * @minItems 1
    */
   layers: Layer[];
+}
+/**
+ * Dimension per config path of the tuned stage, e.g. `optimizer.learningRate`, `model.layers[2].units`; a path appears once in the whole space.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "SearchSpace".
+ */
+export interface SearchSpace2 {
+  [k: string]: SearchDimension;
 }

@@ -48,6 +48,7 @@ ${trainExtra}  tune:
     space:
       optimizer.learningRate: { type: logUniform, min: 0.001, max: 0.1 }
       model.layers[0].units: { type: int, min: 4, max: 16, step: 4 }
+      optimizer.type: { type: choice, values: [adam, { value: sgd, space: { optimizer.momentum: { type: uniform, min: 0, max: 0.9 } } }] }
     objective: { metric: val_loss, direction: minimize }
 ${search}`;
 }
@@ -102,6 +103,8 @@ describe('optimize: every trial its own activity', () => {
     const out = r1.stages.tune!.outputs;
     const rows = await table(out.trials);
     expect(rows.map((t) => t.state)).toEqual(['complete', 'complete', 'complete', 'complete']);
+    // a conditional dimension: momentum exactly in the trials that chose sgd
+    for (const t of rows) expect('optimizer.momentum' in t.params).toBe(t.params['optimizer.type'] === 'sgd');
     const values = rows.map((t) => t.value!);
     expect(out.bestValue).toBe(Math.min(...values));
     expect(out.best).toEqual(rows[values.indexOf(Math.min(...values))]!.params);
