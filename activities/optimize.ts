@@ -1,14 +1,21 @@
-// optimize: hyper-parameter search (src/ml/search/) over the tuned train stage's config. Each
-// trial runs the train stage's core (activities/train.ts) in-process on the same dataset with the
-// trial's values set at their config paths; successive halving sets `epochs` to the rung's budget.
-// The plan carries the tuned stage's resolved config beside this one (`tunedConfig`). Heartbeats carry every
-// finished trial, so a retried attempt only runs the trials that were not finished.
+// optimize: hyper-parameter search over the tuned train stage's config.
+// - Runs started by this version: the optimizeStudy workflow (workflows/optimize-study.ts) runs
+//   each trial as its own train activity and then calls this activity with the finished table
+//   (`input.study`): it only writes the trials artifact and the outputs (writeStudy).
+// - Runs of older workflows (histories recorded before `optimize-trials-as-activities`): every
+//   trial runs the train stage's core in-process on the same dataset with the trial's values set
+//   at their config paths; successive halving sets `epochs` to the rung's budget. Heartbeats
+//   carry every finished trial, so a retried attempt only runs the trials that were not finished.
+// The plan carries the tuned stage's resolved config beside this one (`tunedConfig`).
 import { CancelledFailure } from '@temporalio/common';
 import type { ArtifactRef, JsonObject, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
+import type { StudyTrial } from '../src/core/plan.ts';
 import { search, setPath, StopSearch, type TrialRecord } from '../src/ml/search/index.ts';
 import { invalid, lineage, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import { trainCore } from './train.ts';
-import type { HeartbeatDetails } from '../src/temporal/progress.ts';
+import { activityLog, type HeartbeatDetails } from '../src/temporal/progress.ts';
+import { updateRunReport } from '../src/ml/report.ts';
+import type { SearchSection } from '../src/ml/report-search.ts';
 
 /** Optimize's heartbeat: the search's progress, and as its checkpoint every finished trial. */
 type OptimizeHeartbeat = HeartbeatDetails<{ trials: TrialRecord<ArtifactRef>[] }> & {
@@ -34,8 +41,10 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
   if (!tuned || typeof tuned !== 'object') {
     invalid(`${at}: the plan does not carry the config of the tuned stage ${JSON.stringify(cfg.tunes)} (tunedConfig); recompile the pipeline with this mlpipe version`);
   }
+  if (input.study) return writeStudy(input, env, input.study.trials);
   const dataset = requireInput(input, 'dataset', 'dataset');
   const method = cfg.method ?? 'random';
+  if (method === 'tpe' || method === 'asha') invalid(`${at}: method ${method} runs only as a durable search (trials as activities); this run's workflow predates it: start a new run`);
   const trials = cfg.trials ?? 10;
   const fullEpochs = Number(tuned.epochs ?? 1);
   // Check every path against the tuned config before training anything.
@@ -116,6 +125,56 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
     trials: { ...trialsRef },
   };
   return { outputs };
+}
+
+/** The outputs of a search whose trials ran as their own activities: the best trial's model and params. */
+async function writeStudy(input: StageActivityInput, env: StageEnv, trials: StudyTrial[]): Promise<StageResult> {
+  const at = where(input);
+  const cfg = stageConfig(input, 'optimize');
+  const dir = cfg.objective.direction;
+  let best: StudyTrial | undefined;
+  for (const t of trials) {
+    if (t.state !== 'complete' || typeof t.value !== 'number' || !Number.isFinite(t.value) || !t.model) continue;
+    if (!best || (dir === 'maximize' ? t.value > best.value! : t.value < best.value!)) best = t;
+  }
+  if (!best) {
+    const why = trials.find((t) => t.error)?.error;
+    return invalid(`${at}: no trial produced a value of ${cfg.objective.metric}${why ? ` (first error: ${why})` : ''}`);
+  }
+  // Best so far after each trial, in id order: the report's curve and the table's last column.
+  let running: number | undefined;
+  const rows = trials.map((t) => {
+    if (t.state === 'complete' && typeof t.value === 'number' && (running === undefined || (dir === 'maximize' ? t.value > running : t.value < running))) running = t.value;
+    return { ...t, bestSoFar: running ?? null };
+  });
+  const doc = {
+    stage: input.stage,
+    tunes: cfg.tunes,
+    method: cfg.method ?? 'random',
+    objective: cfg.objective,
+    best: { id: best.id, params: best.params, value: best.value, model: best.model },
+    trials: rows,
+  };
+  const trialsRef = await env.store.put(Buffer.from(JSON.stringify(doc, null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
+  const search: SearchSection = {
+    stage: input.stage,
+    tunes: cfg.tunes,
+    method: cfg.method ?? 'random',
+    metric: cfg.objective.metric,
+    direction: dir,
+    best: best.id,
+    trials: rows.map((t) => ({
+      id: t.id,
+      state: t.state,
+      value: t.state === 'complete' ? (t.value ?? null) : null,
+      bestSoFar: t.bestSoFar,
+      params: t.params,
+      ...(t.epochs !== undefined ? { epochs: t.epochs } : {}),
+      ...(t.reason || t.error ? { note: t.reason ?? t.error } : {}),
+    })),
+  };
+  await updateRunReport(input.run, env.store, { search }).catch((e: unknown) => activityLog.warn(`${at}: could not write the run report: ${(e as Error).message}`));
+  return { outputs: { model: { ...best.model! }, best: best.params, bestValue: best.value!, trials: { ...trialsRef } } };
 }
 
 export async function optimize(input: StageActivityInput): Promise<StageResult> {

@@ -16,6 +16,7 @@ import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type 
 import { buildModel, ModelSpecError } from '../src/ml/model.ts';
 import type { LossName, MetricName, TrainModelSpec } from '../src/ml/model-spec.ts';
 import { updateRunReport } from '../src/ml/report.ts';
+import { setPath } from '../src/core/search/config-path.ts';
 import { Registry } from '../src/serving/registry.ts';
 import { activityLog, type HeartbeatDetails, type Progress } from '../src/temporal/progress.ts';
 import { invalid, lineage, readDataset, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
@@ -123,7 +124,8 @@ async function resumeCandidates(input: StageActivityInput, env: StageEnv): Promi
   const out: ArtifactRef[] = [];
   const fromHeartbeat = heartbeatCheckpoint(env.heartbeatDetails);
   if (fromHeartbeat) out.push(fromHeartbeat);
-  if (env.attempt > 1 || out.length > 0) {
+  // A promoted trial continues from its checkpoint of the earlier rung from its first attempt.
+  if (env.attempt > 1 || out.length > 0 || input.trial?.continues) {
     for (const r of await checkpointsOf(input, env, input.run.workflowId)) if (!out.some((o) => o.digest === r.digest)) out.push(r);
   }
   if (out.length === 0 && input.run.rerunOf) out.push(...(await checkpointsOf(input, env, input.run.rerunOf)));
@@ -135,7 +137,9 @@ async function loadResume(input: StageActivityInput, env: StageEnv, epochs: numb
   for (const ref of await resumeCandidates(input, env)) {
     try {
       const cp = decodeCheckpoint(await env.store.get(ref));
-      const own = cp.header.workflowId === input.run.workflowId && cp.header.epochs === epochs;
+      // A trial promoted to a later rung may resume a checkpoint planned for fewer epochs.
+      const sameRun = cp.header.workflowId === input.run.workflowId;
+      const own = sameRun && (cp.header.epochs === epochs || (!!input.trial?.continues && cp.header.epoch <= epochs));
       const earlier = !!input.run.rerunOf && cp.header.workflowId === input.run.rerunOf && cp.header.fingerprint === fingerprint(input);
       if (cp.header.stage !== input.stage || !(own || earlier)) {
         activityLog.warn(`${where(input)}: checkpoint ${ref.digest} is for another run or configuration; not resuming from it`);
@@ -152,7 +156,7 @@ async function loadResume(input: StageActivityInput, env: StageEnv, epochs: numb
 
 export async function trainCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const at = where(input);
-  const cfg = stageConfig(input, 'train') as TrainConfig;
+  const cfg = withParams(stageConfig(input, 'train') as TrainConfig, at);
   const pref: BackendPreference | undefined = cfg.backend && cfg.backend !== 'auto' ? cfg.backend : undefined;
   selectBackend(pref);
   const backend = backendInfo();
@@ -367,12 +371,37 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     outputs[m] = last[FIT_METRIC[m]] ?? null;
     outputs[`val_${m}`] = last[`val_${FIT_METRIC[m]}`] ?? null;
   }
-  if (env.report !== false) {
+  // A search's trial reports where its leg started (the study's table keeps it, the durability
+  // test reads it) and leaves the run report to the optimize stage.
+  if (input.trial) outputs.resumedFromEpoch = startEpoch;
+  if (env.report !== false && !input.trial) {
     await updateRunReport(input.run, env.store, {
       training: { stage: input.stage, history, backend, engine: res.engine, stopReason: res.stopReason, metrics: metrics.map((m) => FIT_METRIC[m]) },
     }).catch((e: unknown) => activityLog.warn(`${at}: could not write the run report: ${(e as Error).message}`));
   }
   return { outputs };
+}
+
+/**
+ * The config with `params` (config path → value, a search's winner) applied and dropped. The
+ * overridden config must still be a train config: a bad path or value is the spec's error.
+ */
+function withParams(cfg: TrainConfig, at: string): TrainConfig {
+  const params = cfg.params as unknown;
+  if (params === undefined) return cfg;
+  if (!params || typeof params !== 'object' || Array.isArray(params)) {
+    return invalid(`${at}: params must be an object of config path → value (as an optimize stage's \`best\` output), not ${JSON.stringify(params)}`);
+  }
+  const out = structuredClone(cfg) as Record<string, unknown>;
+  delete out.params;
+  for (const [path, v] of Object.entries(params)) {
+    try {
+      setPath(out, path, v);
+    } catch (e) {
+      invalid(`${at}: params: ${(e as Error).message}`);
+    }
+  }
+  return out as TrainConfig;
 }
 
 /** The model artifact of a registered version (default: the one serving), or why there is none. */

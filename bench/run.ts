@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, each against its baseline run side by side, printed as
- * ratios. `npm run bench -- --only spec,orchestration,train,search,serving` picks some.
+ * ratios. `npm run bench -- --only spec,orchestration,train,search,search-workers,serving` picks some.
  */
 const only = (() => {
   const i = process.argv.indexOf('--only');
@@ -34,6 +34,13 @@ const benches: { name: string; run: () => Promise<string> }[] = [
     run: async () => {
       const { searchQuality, formatSearchQuality } = await import('./search-quality.ts');
       return formatSearchQuality(await searchQuality());
+    },
+  },
+  {
+    name: 'search-workers',
+    run: async () => {
+      const { searchWorkers, formatSearchWorkers } = await import('./search-workers.ts');
+      return formatSearchWorkers(await searchWorkers());
     },
   },
   {

@@ -27,7 +27,7 @@ def export(out_path):
 
 
 def suggest(trial, path, d):
-    """One mlpipe dimension (src/ml/search/space.ts) as the matching Optuna distribution."""
+    """One mlpipe dimension (src/core/search/space.ts) as the matching Optuna distribution."""
     if d["type"] == "uniform":
         return trial.suggest_float(path, d["min"], d["max"])
     if d["type"] == "logUniform":

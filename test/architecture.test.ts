@@ -74,7 +74,8 @@ interface Rule {
 }
 
 /** Pure packages the workflow-safe core may use (the workflow bundle runs them in its sandbox). */
-const CORE_PACKAGES = ['@marcbachmann/cel-js'];
+// @stdlib's erf/erfc: the TPE's truncated normals (src/core/search/truncnorm.ts).
+const CORE_PACKAGES = ['@marcbachmann/cel-js', '@stdlib/math-base-special-erf', '@stdlib/math-base-special-erfc'];
 const SERVICES = ['src/ml', 'src/artifacts', 'src/serving', 'src/temporal', 'src/schedules', 'src/db'];
 
 const RULES: Rule[] = [

@@ -50,6 +50,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
   };
   const info = workflowInfo();
   const ctx: StageRunContext = {
+    plan,
     state,
     inbox,
     exprOptions,
@@ -65,6 +66,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
     noCache: Boolean(input.noCache),
     // a forEach stage stops starting items then, and its finished items are carried
     shouldContinueAsNew: () => shouldContinueAsNew(),
+    ...(input.continueAsNewAfterEvents !== undefined ? { continueAsNewAfterEvents: input.continueAsNewAfterEvents } : {}),
   };
 
   const limit = input.continueAsNewAfterEvents;

@@ -3,7 +3,7 @@
  * as the worker registers it) and the step cache's local activities. Options and activity ids are
  * part of the commands a history records: change them only behind `patched()`.
  */
-import { isCancellation, log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { executeChild, isCancellation, log, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import {
   activityName,
   CACHE_LOOKUP,
@@ -15,6 +15,7 @@ import {
 } from '../src/core/activities.ts';
 import type { ArtifactRef, JsonObject, JsonValue, PlanNode, StageActivityInput } from '../src/core/plan.ts';
 import { describeFailure } from './failures.ts';
+import { optimizeStudy } from './optimize-study.ts';
 import { taskQueueFor } from './routing.ts';
 
 type StageFn = (input: StageActivityInput) => Promise<StageActivityResult>;
@@ -40,6 +41,19 @@ export function stageActivity(node: PlanNode, round: number): StageFn {
     summary: `${node.id} (${node.kind})`,
   });
   return proxy[activityName(node.kind)] as StageFn;
+}
+
+/**
+ * An optimize stage's search as a child workflow (`<run id>.<stage>`, `#<round>` after a fix and
+ * continue) that runs each trial as its own activity; it answers like the stage activity would.
+ */
+export function studyChild(node: PlanNode, tuned: PlanNode, round: number, continueAsNewAfterEvents?: number): StageFn {
+  return (input) =>
+    executeChild(optimizeStudy, {
+      args: [{ node, tuned, input, ...(continueAsNewAfterEvents ? { continueAsNewAfterEvents } : {}) }],
+      workflowId: `${workflowInfo().workflowId}.${node.id}${round === 1 ? '' : `#${round}`}`,
+      staticSummary: `${node.id}: hyper-parameter search over ${String(input.config.tunes)}`,
+    });
 }
 
 /** The step cache's local activities, with a summary naming the stage (shown in the UI's timeline). */

@@ -6,16 +6,17 @@
  * activity, step-cache store, condition). Keep their number and order, and keep them directly in
  * this function: an extra async hop can reorder the commands of stages that resume together.
  */
-import { ActivityFailure, ApplicationFailure, condition, isCancellation } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, isCancellation, patched } from '@temporalio/workflow';
 import { evaluateCondition, readsSecrets, resolveTemplates, type ExprOptions } from '../src/core/expr.ts';
-import { isArtifactRef, type ArtifactRef, type JsonObject, type JsonValue, type PlanNode, type RunContext } from '../src/core/plan.ts';
+import { isArtifactRef, type ArtifactRef, type JsonObject, type JsonValue, type Plan, type PlanNode, type RunContext } from '../src/core/plan.ts';
 import { describeFailure } from './failures.ts';
 import { runForEach, type ItemUnit } from './for-each.ts';
 import type { OperatorInbox } from './operator.ts';
 import type { RunState } from './run-state.ts';
-import { cacheLookup, cacheStore, stageActivity } from './stage-activities.ts';
+import { cacheLookup, cacheStore, stageActivity, studyChild } from './stage-activities.ts';
 
 export interface StageRunContext {
+  plan: Plan;
   state: RunState;
   inbox: OperatorInbox;
   exprOptions: ExprOptions;
@@ -25,6 +26,8 @@ export interface StageRunContext {
   noCache: boolean;
   /** The history is long enough to continue as new (a forEach stage pauses between items). */
   shouldContinueAsNew?: () => boolean;
+  /** The run's history limit (tests): a search's child workflow continues as new at it too. */
+  continueAsNewAfterEvents?: number;
 }
 
 /**
@@ -80,7 +83,7 @@ export async function runStage(node: PlanNode, ctx: StageRunContext, unit?: Item
           return;
         }
       }
-      const res = await stageActivity(node, round)({
+      const res = await stageCall(node, ctx, round)({
         run: ctx.run,
         stage: id,
         kind: node.kind,
@@ -118,6 +121,18 @@ export async function runStage(node: PlanNode, ctx: StageRunContext, unit?: Item
       if (d.req.params) state.overrideParams(d.req.params);
     }
   }
+}
+
+/**
+ * The call that runs the stage: its activity, or for an optimize stage (in runs started since
+ * `optimize-trials-as-activities`) the optimizeStudy child workflow. Older histories replay
+ * their one optimize activity.
+ */
+function stageCall(node: PlanNode, ctx: StageRunContext, round: number) {
+  if (node.kind !== 'optimize') return stageActivity(node, round);
+  const tuned = ctx.plan.nodes.find((n) => n.id === node.config.tunes);
+  if (!tuned || !patched('optimize-trials-as-activities')) return stageActivity(node, round);
+  return studyChild(node, tuned, round, ctx.continueAsNewAfterEvents);
 }
 
 /**

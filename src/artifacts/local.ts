@@ -182,7 +182,14 @@ export class LocalArtifactStore implements ArtifactStore {
       const dir = join(this.root, 'runs', d);
       for (const n of await readdir(dir).catch(() => [] as string[])) {
         if (!n.endsWith('.json') || n.startsWith('.')) continue;
-        const rec = JSON.parse(await readFile(join(dir, n), 'utf8')) as ArtifactRecord;
+        // Another stage of the run (a parallel trial dropping an old checkpoint) may remove a
+        // record between the listing and the read: it is gone, not an error.
+        const text = await readFile(join(dir, n), 'utf8').catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return undefined;
+          throw e;
+        });
+        if (text === undefined) continue;
+        const rec = JSON.parse(text) as ArtifactRecord;
         if (rec.lineage.workflowId === workflowId) out.push({ path: join(dir, n), name: n, rec });
       }
     }

@@ -190,6 +190,35 @@ export interface StageActivityInput {
   /** Input name to the artifact it binds to. */
   inputs: Record<string, ArtifactRef>;
   params: Record<string, ParamValue>;
+  /**
+   * A train activity that is one trial of an optimize stage's search (workflows/optimize-study.ts).
+   * `continues`: a trial promoted to a later ASHA rung, which resumes from its checkpoint of the
+   * earlier rung (fewer planned epochs) instead of starting over.
+   */
+  trial?: { of: string; id: number; continues: boolean };
+  /** An optimize stage whose trials ran as their own activities: the finished table, to write up. */
+  study?: { trials: StudyTrial[] };
+}
+
+/** A row of a durable search's table: the study's trial and what its train activities returned. */
+export interface StudyTrial {
+  id: number;
+  params: Record<string, string | number | boolean>;
+  state: 'running' | 'complete' | 'pruned' | 'failed';
+  value?: number;
+  /** The objective at each rung's epoch (ASHA). */
+  intermediate?: Record<string, number>;
+  error?: string;
+  /** Why a pruned trial stopped. */
+  reason?: string;
+  /** The model of its last leg. */
+  model?: ArtifactRef;
+  /** Epochs trained in all. */
+  epochs?: number;
+  /** Per leg (rung), the epoch its final attempt started from: above 0 when it resumed a checkpoint. */
+  resumedFromEpoch?: number[];
+  /** Per leg, the attempt that finished it. */
+  attempts?: number[];
 }
 
 /** What every stage activity returns: artifact refs and scalars, keyed by output name. */

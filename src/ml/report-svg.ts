@@ -12,8 +12,8 @@ function niceNum(v: number): string {
   return a >= 1000 || a < 0.01 ? v.toExponential(1) : Number(v.toPrecision(3)).toString();
 }
 
-/** Line chart: one series per name over epochs (1-based on the x axis). */
-export function lineChart(title: string, series: Record<string, (number | null)[]>, width = 520, height = 280): string {
+/** Line chart: one series per name over epochs (or `xLabel`; 1-based on the x axis). */
+export function lineChart(title: string, series: Record<string, (number | null)[]>, width = 520, height = 280, xLabel = 'epoch'): string {
   const names = Object.keys(series).filter((n) => series[n]!.some((v) => v !== null && Number.isFinite(v)));
   const m = { l: 56, r: 120, t: 28, b: 36 };
   const w = width - m.l - m.r;
@@ -47,7 +47,7 @@ export function lineChart(title: string, series: Record<string, (number | null)[
     const i = Math.round((t * (n - 1)) / Math.max(1, ticks - 1));
     parts.push(`<text x="${x(i)}" y="${m.t + h + 14}" font-size="10" text-anchor="middle" font-family="sans-serif">${i + 1}</text>`);
   }
-  parts.push(`<text x="${m.l + w / 2}" y="${height - 6}" font-size="11" text-anchor="middle" font-family="sans-serif">epoch</text>`);
+  parts.push(`<text x="${m.l + w / 2}" y="${height - 6}" font-size="11" text-anchor="middle" font-family="sans-serif">${esc(xLabel)}</text>`);
   names.forEach((name, k) => {
     const color = COLORS[k % COLORS.length]!;
     const pts = series[name]!

@@ -1,6 +1,6 @@
 // Run reports: a self-contained page with inline SVG charts (loss/metric curves per epoch,
 // confusion matrix, lineage). Each train or evaluate stage writes its section as a run file of
-// the artifact store (`report/<training|evaluation>/<stage>.json`), so stages on any hosts add to
+// the artifact store (`report/<training|evaluation|search>/<stage>.json`), so stages on any hosts add to
 // one report; the page is rendered from the sections and the run's lineage into a local cache,
 // `<MLPIPE_HOME>/runs/<workflow id>/report.html`: by each stage on its host, and by
 // `mlpipe report <run>` on any host that uses the same store.
@@ -14,6 +14,7 @@ import type { ArtifactRecord, ArtifactStore } from '../artifacts/store.ts';
 import { mlpipeHome } from '../home.ts';
 import { redactValue, secretsInUse } from '../redaction.ts';
 import type { ExpectationResult } from './expectations.ts';
+import { renderSearch, type SearchSection } from './report-search.ts';
 import { esc, heatmap, lineChart, lineageGraph } from './report-svg.ts';
 
 export interface TrainingSection {
@@ -57,6 +58,8 @@ export interface RunReportData {
   training: Record<string, TrainingSection>;
   evaluation: Record<string, EvaluationSection>;
   data?: Record<string, DataSection>;
+  /** Searches (optimize stages); absent in reports older versions cached. */
+  search?: Record<string, SearchSection>;
   lineage: ArtifactRecord[];
 }
 
@@ -67,6 +70,7 @@ interface SectionFile {
   training?: TrainingSection;
   evaluation?: EvaluationSection;
   data?: DataSection;
+  search?: SearchSection;
 }
 
 export function runDir(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -102,11 +106,12 @@ export function oldReportPath(workflowId: string, env: NodeJS.ProcessEnv = proce
 export async function updateRunReport(
   run: RunContext,
   store: ArtifactStore,
-  add: { training?: TrainingSection; evaluation?: EvaluationSection; data?: DataSection },
+  add: { training?: TrainingSection; evaluation?: EvaluationSection; data?: DataSection; search?: SearchSection },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   const updatedAt = new Date().toISOString();
-  for (const [kind, section] of [['training', add.training], ['evaluation', add.evaluation], ['data', add.data]] as const) {
+  const sections = [['training', add.training], ['evaluation', add.evaluation], ['data', add.data], ['search', add.search]] as const;
+  for (const [kind, section] of sections) {
     if (!section) continue;
     // whatever a section quotes (class names from the data, a reason from an error) holds no secret
     const file = redactValue<SectionFile>({ run, updatedAt, [kind]: section }, secretsInUse());
@@ -128,11 +133,12 @@ export async function fetchRunReport(workflowId: string, store: ArtifactStore, e
     .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
   const last = files.at(-1);
   if (!last) return null;
-  const data: RunReportData = { run: last.run, updatedAt: last.updatedAt, training: {}, evaluation: {}, data: {}, lineage: await store.list(workflowId) };
+  const data: RunReportData = { run: last.run, updatedAt: last.updatedAt, training: {}, evaluation: {}, data: {}, search: {}, lineage: await store.list(workflowId) };
   for (const f of files) {
     if (f.data) data.data![f.data.stage] = f.data;
     if (f.training) data.training[f.training.stage] = f.training;
     if (f.evaluation) data.evaluation[f.evaluation.stage] = f.evaluation;
+    if (f.search) data.search![f.search.stage] = f.search;
   }
   return writeRunReport(data, env);
 }
@@ -165,6 +171,7 @@ export function renderReport(d: RunReportData): string {
       (d.run.gitSha ? ` · git <code>${esc(d.run.gitSha.slice(0, 12))}</code>` : '') + ` · updated ${esc(d.updatedAt)}</p>`,
   );
   for (const s of Object.values(d.data ?? {})) out.push(...dataSection(s));
+  for (const s of Object.values(d.search ?? {})) out.push(renderSearch(s));
   for (const t of Object.values(d.training)) {
     const epochs = t.history.map((h) => h.logs);
     const series = (k: string) => epochs.map((l) => l[k] ?? null);

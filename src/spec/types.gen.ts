@@ -1012,22 +1012,30 @@ export type OptimizeStage = StageCommon & {
    * A stage name: lower-case letters, digits and `_`, starting with a letter (usable as `stages.<name>` in expressions).
    */
   tunes: string;
+  space: SearchSpace;
   /**
-   * Dimension per config path of the tuned stage, e.g. `optimizer.learningRate`, `model.layers[2].units`.
+   * `grid`: every combination (continuous ranges at 3 points), capped at `trials`; `random`: seeded samples; `tpe`: the Tree-structured Parzen Estimator (Optuna's default sampler; random for the first 10 trials); `asha`: random samples with asynchronous successive halving: each trial trains to a rung's epoch budget and goes on from its checkpoint only while in the top 1/`asha.reductionFactor` at that rung; `successiveHalving`: as `asha` with reduction factor 2 (older specs).
    */
-  space: {
-    [k: string]: SearchDimension;
+  method?: 'grid' | 'random' | 'tpe' | 'asha' | 'successiveHalving';
+  /**
+   * Early stopping of `asha` (and, with any other method, turns it on): the rungs and how many trials go on from each.
+   */
+  asha?: {
+    /**
+     * Epochs of the first rung.
+     */
+    minResource?: number;
+    /**
+     * eta: one in eta trials goes on at each rung; rungs sit at minResource · eta^k epochs, up to the tuned stage's `epochs`.
+     */
+    reductionFactor?: number;
   };
-  /**
-   * `grid`: every combination (continuous ranges at 3 points), capped at `trials`; `random`: seeded samples; `successiveHalving`: samples trained on a small epoch budget, the better half promoted at twice the budget until the tuned stage's full epochs.
-   */
-  method?: 'grid' | 'random' | 'successiveHalving';
   /**
    * Trials in all.
    */
   trials?: number;
   /**
-   * Trials running at once.
+   * Trials running at once across the cluster (each trial is its own activity on the tuned stage's task queue). With `tpe` or `asha` above 1 the trials depend on the order results arrive in; 1 makes a seeded search exactly reproducible.
    */
   parallelism?: number;
   /**
@@ -1086,6 +1094,10 @@ export type SearchDimension =
        * Distance between values.
        */
       step?: number;
+      /**
+       * Spread the values evenly over orders of magnitude (needs `min` ≥ 1 and no `step`).
+       */
+      log?: boolean;
     }
   | {
       /**
@@ -1093,11 +1105,20 @@ export type SearchDimension =
        */
       type: 'choice';
       /**
-       * The values to try.
+       * The values to try; a value may open a sub-space of dimensions that exist only while it is chosen.
        *
        * @minItems 1
        */
-      values: (string | number | boolean)[];
+      values: (
+        | (string | number | boolean)
+        | {
+            /**
+             * The value.
+             */
+            value: string | number | boolean;
+            space: SearchSpace1;
+          }
+      )[];
     };
 /**
  * Registers the model (with its preprocessing transform) as a new version in the model registry and sets its traffic; starts a local model server if none runs.
@@ -2235,6 +2256,12 @@ export interface TrainConfig {
    * Where training runs: `auto` takes the GPU if one initialises, else native CPU; `gpu` fails without one; `cpu` never uses the GPU.
    */
   backend?: 'auto' | 'gpu' | 'cpu';
+  /**
+   * Overrides by config path (`optimizer.learningRate`, `model.layers[0].units`), applied to this stage's config before training: usually a search's winner, `${stages.tune.outputs.best}` (with `needs: [tune]`).
+   */
+  params?: {
+    [k: string]: string | number | boolean;
+  };
 }
 /**
  * The layers.
@@ -2330,6 +2357,18 @@ export interface Regularizer5 {
    * L2 factor: l2 · Σw².
    */
   l2?: number;
+}
+/**
+ * Dimension per config path of the tuned stage, e.g. `optimizer.learningRate`, `model.layers[2].units`.
+ */
+export interface SearchSpace {
+  [k: string]: SearchDimension;
+}
+/**
+ * Dimensions that exist only while this value is chosen (sub-spaces nest).
+ */
+export interface SearchSpace1 {
+  [k: string]: SearchDimension;
 }
 /**
  * Who and what the pipeline is.
@@ -2561,4 +2600,13 @@ export interface Model1 {
    * @minItems 1
    */
   layers: Layer[];
+}
+/**
+ * Dimension per config path of the tuned stage, e.g. `optimizer.learningRate`, `model.layers[2].units`; a path appears once in the whole space.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "SearchSpace".
+ */
+export interface SearchSpace2 {
+  [k: string]: SearchDimension;
 }

@@ -101,7 +101,8 @@ describe('mlpipe plan, graph, schema, --version, --help', () => {
     expect(r.out).toContain('flowchart TD');
     expect(r.out).toContain('evaluate -.-> deploy');
     expect(r.out).toContain('"prep" -> "train";');
-    expect(r.out).toContain('level 2: train, tune');
+    expect(r.out).toContain('"tune" -> "train";'); // the final train takes the tuned params
+    expect(r.out).toContain('level 2: tune\nlevel 3: train');
   });
 
   it('schema prints the JSON Schema', () => {

@@ -28,6 +28,22 @@ const mlp = (lr: number, epochs: number, extra: Record<string, unknown> = {}) =>
 });
 
 describe('train options', () => {
+  it('params (a search\'s winner) override config paths before training; a path that misses is the spec\'s error', async () => {
+    const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'opt/params');
+    const t = await trainCore(
+      stageInput('train', mlp(0.05, 2, { params: { 'optimizer.learningRate': 0.003, 'model.layers[0].units': 8, epochs: 1 } }), { dataset: prep.dataset }, 'opt/params'),
+      prep.env,
+    );
+    const { model, meta } = await loadModel(await prep.env.store.get(ref(t, 'model')));
+    expect(meta.spec.optimizer).toMatchObject({ learningRate: 0.003 });
+    expect(model.layers[0]!.getConfig().units).toBe(8);
+    expect(t.outputs.epochs).toBe(1);
+    model.dispose();
+    await expect(
+      trainCore(stageInput('train', mlp(0.05, 1, { params: { 'model.layers[7].units': 8 } }), { dataset: prep.dataset }, 'opt/params'), prep.env),
+    ).rejects.toThrow(/params: config path model\.layers\[7\]\.units: no item 7 in layers/);
+  });
+
   it('early stopping ends training before the epoch budget', async () => {
     const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'opt/es');
     const t = await trainCore(

@@ -14,6 +14,7 @@ import { buildActivities } from '../../activities/index.ts';
 import { defaultStore } from '../../src/artifacts/index.ts';
 import type { ArtifactRef } from '../../src/core/plan.ts';
 import { compileFile } from '../../src/compiler/index.ts';
+import { decodeModel } from '../../src/ml/checkpoint.ts';
 import { ensureLocalToken, readTokenFile } from '../../src/serving/auth.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
@@ -110,6 +111,10 @@ describe('pipelines/lifecycle.yaml end to end', () => {
     expect(Object.keys(out('tune').best as object).sort()).toEqual(['batchSize', 'optimizer.learningRate']);
     const trials = JSON.parse((await defaultStore().get(out('tune').trials as unknown as ArtifactRef)).toString());
     expect(trials.trials).toHaveLength(8);
+    // train: trained with the tuned params (its model's spec holds the winning learning rate)
+    const best = out('tune').best as Record<string, number>;
+    const model = decodeModel(await defaultStore().get(out('train').model as unknown as ArtifactRef));
+    expect(model.meta.spec.optimizer).toMatchObject({ learningRate: best['optimizer.learningRate'] });
 
     // deploy: a registry entry and an endpoint that answers.
     endpoint = out('deploy').endpoint as string;

@@ -3,10 +3,10 @@
 // budget, the better half promoted to twice the budget until one is left at the full budget).
 // The trial itself is a callback, so the same search drives real training and the unit tests.
 // (study.ts is the ask/tell form, with TPE and ASHA, for trials run as separate activities.)
-import { Rng } from '../data-rng.ts';
-import { gridParams } from './grid.ts';
-import { sampleParams, type ParamValues, type Space } from './space.ts';
-import { better } from './trials.ts';
+import { Rng } from '../../core/rng.ts';
+import { gridParams } from '../../core/search/grid.ts';
+import { sampleParams, type ParamValues, type Space } from '../../core/search/space.ts';
+import { better } from '../../core/search/trials.ts';
 
 export type Method = 'grid' | 'random' | 'successiveHalving';
 

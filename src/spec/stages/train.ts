@@ -1,6 +1,6 @@
 /** train: fits a model on a dataset (optionally warm-started from an upstream model). */
 import type { OutputType } from '../../core/plan.ts';
-import { suggest } from '../schema.ts';
+import { allowedProperties, suggest } from '../schema.ts';
 import type { StageKindDescriptor, StageOf } from './descriptor.ts';
 
 /** Loss, history and every metric, on the train and the validation split. */
@@ -27,6 +27,7 @@ export const train: StageKindDescriptor<'train'> = {
   defaultStartToClose: '2h',
   cacheable: true,
   check(stage, c) {
+    checkParams(stage, c);
     const m = stage.earlyStopping?.monitor;
     if (!m) return;
     const outs = trainOutputs(stage);
@@ -44,3 +45,19 @@ export const train: StageKindDescriptor<'train'> = {
     }
   },
 };
+
+let trainProps: string[] | undefined;
+
+/** `params` written out (not a `${…}` of a search's result): every path starts at a train field. */
+function checkParams(stage: StageOf<'train'>, c: Parameters<NonNullable<StageKindDescriptor<'train'>['check']>>[1]): void {
+  const params: unknown = stage.params;
+  if (!params || typeof params !== 'object') return;
+  trainProps ??= allowedProperties({ $ref: '#/$defs/TrainConfig' }).filter((p) => p !== 'params');
+  for (const key of Object.keys(params)) {
+    const head = key.split(/[.[]/)[0]!;
+    if (trainProps.includes(head)) continue;
+    const s = suggest(head, trainProps);
+    c.report.error(c.at('params', key), 'train.params-path', `params \`${key}\` does not name a field of a train stage`, s ? `did you mean \`${s}\`?` : undefined, 'key');
+  }
+}
+

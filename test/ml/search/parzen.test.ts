@@ -4,11 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/ml/data-rng.ts';
-import { buildParzen, defaultWeights, logPdfParzen, sampleParzen } from '../../../src/ml/search/parzen.ts';
-import type { Dimension, Scalar } from '../../../src/ml/search/space.ts';
-import { splitTrials } from '../../../src/ml/search/tpe.ts';
-import type { Direction, Trial } from '../../../src/ml/search/trials.ts';
-import { logGaussMass, ppf } from '../../../src/ml/search/truncnorm.ts';
+import { buildParzen, defaultWeights, logPdfParzen, sampleParzen } from '../../../src/core/search/parzen.ts';
+import type { Dimension, Scalar } from '../../../src/core/search/space.ts';
+import { splitTrials } from '../../../src/core/search/tpe.ts';
+import type { Direction, Trial } from '../../../src/core/search/trials.ts';
+import { logGaussMass, ppf } from '../../../src/core/search/truncnorm.ts';
 
 interface Golden {
   optuna: string;

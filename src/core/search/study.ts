@@ -3,12 +3,12 @@
 // continues exactly where the study that wrote the table was. Nothing else is kept: the random
 // numbers of trial n come from a generator seeded by (seed, n), so the next suggestion depends on
 // the seed and the table alone.
-import { Rng } from '../data-rng.ts';
+import { Rng } from '../rng.ts';
 import { checkAshaOptions, shouldPrune, type AshaOptions } from './asha.ts';
 import { gridParams } from './grid.ts';
 import { allDimensions, checkSpace, invalidValue, sampleParams, walkSpace, type ParamValues, type Space } from './space.ts';
 import { tpeParams, type TpeOptions } from './tpe.ts';
-import { bestTrial, type Direction, type Trial } from './trials.ts';
+import { bestTrial, copyTrial, type Direction, type Trial } from './trials.ts';
 
 /** `asha`: random sampling with ASHA early stopping (Li et al.'s setting). */
 export type SearchMethod = 'grid' | 'random' | 'tpe' | 'asha';
@@ -43,7 +43,7 @@ export class Study {
     checkSpace(o.space);
     if (o.asha) checkAshaOptions(o.asha);
     this.grid = o.method === 'grid' ? gridParams(o.space) : undefined;
-    this.trials = (o.trials ?? []).map((t) => structuredClone(t));
+    this.trials = (o.trials ?? []).map((t) => copyTrial(t));
     this.trials.forEach((t, i) => checkTrial(o.space, t, i));
   }
 
@@ -59,7 +59,7 @@ export class Study {
     else params = sampleParams(this.o.space, rng);
     const t: Trial = { id, params, state: 'running' };
     this.trials.push(t);
-    return structuredClone(t);
+    return copyTrial(t);
   }
 
   /** A trial's final objective; null or NaN: it failed (diverged, crashed) and informs no sampler. */
@@ -72,7 +72,7 @@ export class Study {
       t.state = 'complete';
       t.value = value;
     }
-    return structuredClone(t);
+    return copyTrial(t);
   }
 
   /**

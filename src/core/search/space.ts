@@ -2,7 +2,7 @@
 // `model.layers[0].units`). A choice value may carry a sub-space whose dimensions exist only when
 // that value is chosen (`optimizer.type: sgd` opens `optimizer.momentum`); sub-spaces nest. Every
 // sampler walks the space the same way (walkSpace), so none can emit an inactive dimension.
-import type { Rng } from '../data-rng.ts';
+import type { Rng } from '../rng.ts';
 
 export type Scalar = string | number | boolean;
 /** A choice value; one with a `space` opens that sub-space only while it is chosen. */

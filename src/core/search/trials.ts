@@ -38,3 +38,8 @@ export function bestTrial(trials: readonly Trial[], direction: Direction): Trial
   for (const t of trials) if (t.state === 'complete' && (!best || better(t.value, best.value, direction))) best = t;
   return best;
 }
+
+/** A copy of a trial that shares nothing with it (structuredClone is not in the workflow sandbox). */
+export function copyTrial(t: Trial): Trial {
+  return { ...t, params: { ...t.params }, ...(t.intermediate ? { intermediate: { ...t.intermediate } } : {}) };
+}

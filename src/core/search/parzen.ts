@@ -3,7 +3,7 @@
 // kernel; each kernel is a product over the dimensions of a truncated normal (numeric, in the log
 // for log dimensions, integrated over the step's cell for ints) or a categorical distribution.
 // One dimension gives the univariate estimator, several the multivariate one.
-import type { Rng } from '../data-rng.ts';
+import type { Rng } from '../rng.ts';
 import { intHigh, type Dimension } from './space.ts';
 import { logGaussMass, truncnormFromUniform, truncnormLogPdf } from './truncnorm.ts';
 

@@ -1,4 +1,4 @@
-// Config paths (`model.layers[0].units`) into the tuned stage's config.
+// Config paths (`model.layers[0].units`) into a train config: a search trial's values, a train stage's `params`.
 
 /** `obj` with `path` (`a.b[2].c`) set to `value`; missing objects on the way are created. */
 export function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
@@ -15,12 +15,12 @@ export function setPath(obj: Record<string, unknown>, path: string, value: unkno
     }
     let next = cur[k];
     if (next === undefined || next === null) {
-      if (typeof keys[i + 1] === 'number') throw new Error(`config path ${path}: ${keys.slice(0, i + 1).join('.')} is not a list in the tuned stage`);
+      if (typeof keys[i + 1] === 'number') throw new Error(`config path ${path}: ${keys.slice(0, i + 1).join('.')} is not a list in the train config`);
       next = cur[k] = {};
     }
     if (typeof next !== 'object') throw new Error(`config path ${path}: ${keys.slice(0, i + 1).join('.')} is a ${typeof next}, not an object`);
     if (typeof keys[i + 1] === 'number' && (!Array.isArray(next) || (keys[i + 1] as number) >= next.length)) {
-      throw new Error(`config path ${path}: no item ${keys[i + 1]} in ${String(keys[i])} of the tuned stage`);
+      throw new Error(`config path ${path}: no item ${keys[i + 1]} in ${String(keys[i])} of the train config`);
     }
     cur = next as Record<string | number, unknown>;
   });

@@ -12,7 +12,7 @@
 //   has as one joint point (Optuna's relative sampling over the intersection search space) and the
 //   others univariately. Optuna 5 made multivariate its single-objective default; earlier
 //   versions, and this module, default to univariate.
-import type { Rng } from '../data-rng.ts';
+import type { Rng } from '../rng.ts';
 import { buildParzen, logPdfParzen, sampleParzen } from './parzen.ts';
 import { allDimensions, choiceValue, sampleParams, singleValue, walkSpace, type Dimension, type ParamValues, type Scalar, type Space } from './space.ts';
 import { reportedSteps, type Direction, type Trial } from './trials.ts';
