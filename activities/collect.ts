@@ -2,16 +2,16 @@
 // MNIST digits, or a seeded synthetic set →
 // a dataset artifact with its schema and statistics (monitoring's drift baseline).
 import type { JsonValue, SpecLocation, StageActivityInput, StageResult } from '../src/core/plan.ts';
-import type { Dataset } from '../src/ml/dataset.ts';
-import { computeStats } from '../src/ml/dataset-stats.ts';
-import { loadMnist } from '../src/ml/data-mnist.ts';
-import { loadImageFolder } from '../src/ml/data-images.ts';
-import { DataError, readSourceBytes } from '../src/ml/data-sources.ts';
-import { parseTable } from '../src/ml/table-parse.ts';
-import { generateSynthetic } from '../src/ml/synthetic.ts';
+import type { Dataset } from '../src/ml/data/dataset.ts';
+import { computeStats } from '../src/ml/data/dataset-stats.ts';
+import { loadMnist } from '../src/ml/data/mnist.ts';
+import { loadImageFolder } from '../src/ml/data/images.ts';
+import { DataError, readSourceBytes } from '../src/ml/data/sources.ts';
+import { parseTable } from '../src/ml/data/table-parse.ts';
+import { generateSynthetic } from '../src/ml/data/synthetic.ts';
 import { resolveInside } from '../src/artifacts/paths.ts';
-import { evaluateExpectations, failureMessage, type ExpectationSummary } from '../src/ml/expectations.ts';
-import { updateRunReport } from '../src/ml/report.ts';
+import { evaluateExpectations, failureMessage, type ExpectationSummary } from '../src/ml/data/expectations.ts';
+import { updateRunReport } from '../src/ml/report/report.ts';
 import { invalid, mapError, readDataset, stageConfig, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 import type { HeartbeatDetails } from '../src/temporal/progress.ts';

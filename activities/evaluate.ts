@@ -3,15 +3,15 @@
 // Given a predict stage's output instead (`inputs.predictions`), it scores the predictions that
 // stage wrote against the label column they kept: no model is loaded.
 import type { JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
-import { getTf } from '../src/ml/backend.ts';
-import { loadModel, predict, type ModelMeta } from '../src/ml/checkpoint.ts';
-import { inferenceFn } from '../src/ml/graph/forward.ts';
-import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
-import { nonFiniteMessage } from '../src/ml/finite-check.ts';
-import { alignLabels, unseenWarning } from '../src/ml/labels.ts';
-import { computeMetrics, REGRESSION_METRICS, type MetricValue } from '../src/ml/metrics.ts';
-import { scoredRows } from '../src/ml/prediction-rows.ts';
-import { updateRunReport, type EvaluationSection } from '../src/ml/report.ts';
+import { getTf } from '../src/ml/runtime/backend.ts';
+import { loadModel, predict, type ModelMeta } from '../src/ml/train/checkpoint.ts';
+import { inferenceFn } from '../src/ml/train/graph/forward.ts';
+import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/data/dataset.ts';
+import { nonFiniteMessage } from '../src/ml/data/finite-check.ts';
+import { alignLabels, unseenWarning } from '../src/ml/eval/labels.ts';
+import { computeMetrics, REGRESSION_METRICS, type MetricValue } from '../src/ml/eval/metrics.ts';
+import { scoredRows } from '../src/ml/eval/prediction-rows.ts';
+import { updateRunReport, type EvaluationSection } from '../src/ml/report/report.ts';
 import { activityLog } from '../src/temporal/progress.ts';
 import type * as TfModule from '@tensorflow/tfjs';
 import { invalid, lineage, readDataset, requireInput, stageEnv, where, withHeartbeats, stageConfig, type StageEnv } from './lib/stage.ts';
@@ -166,5 +166,5 @@ export async function evaluate(input: StageActivityInput): Promise<StageResult> 
   return withHeartbeats(env, { progress: { stage: input.stage, phase: 'evaluate' } }, () => evaluateCore(input, env));
 }
 
-// The model server imports these from here; they live in src/ml/checkpoint.ts.
-export { predict, type Predictions } from '../src/ml/checkpoint.ts';
+// The model server imports these from here; they live in src/ml/train/checkpoint.ts.
+export { predict, type Predictions } from '../src/ml/train/checkpoint.ts';

@@ -1,5 +1,5 @@
 // monitor: compares recent serving traffic with the training data (PSI / KS per feature,
-// src/ml/drift.ts), reads the server's per-version metrics, checks the deployment's rollback
+// src/ml/eval/drift.ts), reads the server's per-version metrics, checks the deployment's rollback
 // rule (rolling a breaking canary back in the registry), and on a breach alerts (log + optional
 // webhook) or starts the pipeline again with trigger=drift through the worker's Temporal client.
 import { existsSync } from 'node:fs';
@@ -8,9 +8,9 @@ import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/c
 import type { ArtifactRef, JsonValue, Plan, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { compileFile } from '../src/compiler/index.ts';
 import type { ArtifactStore } from '../src/artifacts/index.ts';
-import { column, isNumeric, splitIndices, type Dataset } from '../src/ml/dataset.ts';
-import { driftStatistic, type DriftTest } from '../src/ml/drift.ts';
-import { applyTransform, type Transform } from '../src/ml/preprocess.ts';
+import { column, isNumeric, splitIndices, type Dataset } from '../src/ml/data/dataset.ts';
+import { driftStatistic, type DriftTest } from '../src/ml/eval/drift.ts';
+import { applyTransform, type Transform } from '../src/ml/data/preprocess.ts';
 import { clientToken, TOKEN_FILE_ENV } from '../src/serving/auth.ts';
 import { findServer } from '../src/serving/local.ts';
 import { ruleBreaches, type VersionMetrics } from '../src/serving/metrics.ts';

@@ -14,8 +14,8 @@ import { search, setPath, StopSearch, type TrialRecord } from '../src/ml/search/
 import { invalid, lineage, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
 import { trainCore } from './train.ts';
 import { activityLog, type HeartbeatDetails } from '../src/temporal/progress.ts';
-import { updateRunReport } from '../src/ml/report.ts';
-import type { SearchSection } from '../src/ml/report-search.ts';
+import { updateRunReport } from '../src/ml/report/report.ts';
+import type { SearchSection } from '../src/ml/report/search.ts';
 
 /** Optimize's heartbeat: the search's progress, and as its checkpoint every finished trial. */
 type OptimizeHeartbeat = HeartbeatDetails<{ trials: TrialRecord<ArtifactRef>[] }> & {

@@ -2,8 +2,8 @@
 // a version from the model registry) through its saved transform, on the model server's own path
 // (src/serving/score.ts), so a batch prediction and a served answer for the same row agree.
 import type { ArtifactRef, StageActivityInput, StageResult } from '../src/core/plan.ts';
-import { DataError } from '../src/ml/data-sources.ts';
-import { splitIndices, type Dataset } from '../src/ml/dataset.ts';
+import { DataError } from '../src/ml/data/sources.ts';
+import { splitIndices, type Dataset } from '../src/ml/data/dataset.ts';
 import { predictDataset } from '../src/serving/batch.ts';
 import { Registry } from '../src/serving/registry.ts';
 import { disposeScoringModel, loadScoringModel } from '../src/serving/score.ts';

@@ -1,8 +1,8 @@
 // preprocess: the spec's ordered steps → a dataset artifact with its splits and a transform
 // artifact (the fitted column steps) that the model server applies to requests.
 import type { ArtifactRef, StageActivityInput, StageResult } from '../src/core/plan.ts';
-import { computeStats } from '../src/ml/dataset-stats.ts';
-import { runPreprocess } from '../src/ml/preprocess.ts';
+import { computeStats } from '../src/ml/data/dataset-stats.ts';
+import { runPreprocess } from '../src/ml/data/preprocess.ts';
 import { lineage, mapError, readDataset, requireInput, stageEnv, where, withHeartbeats, writeDataset, stageConfig, type StageEnv } from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 

@@ -1,5 +1,5 @@
-// train: dataset artifact → tfjs model built from the spec (src/ml/model.ts), trained by
-// src/ml/fit.ts with checkpoints in the artifact store. A retried attempt resumes from the
+// train: dataset artifact → tfjs model built from the spec (src/ml/train/model.ts), trained by
+// src/ml/train/fit.ts with checkpoints in the artifact store. A retried attempt resumes from the
 // checkpoint named in the last heartbeat (or, failing that, this run's latest checkpoint of the
 // stage), not from epoch 0; so does `mlpipe rerun --from` from the earlier run's latest checkpoint
 // when the stage's config and inputs are the same. Cancellation stops at the next batch and keeps
@@ -8,14 +8,14 @@ import { CancelledFailure } from '@temporalio/common';
 import { canonicalJson } from '../src/core/canonical.ts';
 import { sha256Hex } from '../src/hash.ts';
 import { type ArtifactRef, isArtifactRef, type JsonValue, type StageActivityInput, type StageResult } from '../src/core/plan.ts';
-import { backendInfo, selectBackend, type BackendPreference } from '../src/ml/backend.ts';
-import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel, type Checkpoint } from '../src/ml/checkpoint.ts';
-import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/dataset.ts';
-import { nonFiniteMessage } from '../src/ml/finite-check.ts';
-import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type FitOptions } from '../src/ml/fit.ts';
-import { buildModel, ModelSpecError } from '../src/ml/model.ts';
-import type { LossName, MetricName, TrainModelSpec } from '../src/ml/model-spec.ts';
-import { updateRunReport } from '../src/ml/report.ts';
+import { backendInfo, selectBackend, type BackendPreference } from '../src/ml/runtime/backend.ts';
+import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel, type Checkpoint } from '../src/ml/train/checkpoint.ts';
+import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/data/dataset.ts';
+import { nonFiniteMessage } from '../src/ml/data/finite-check.ts';
+import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type FitOptions } from '../src/ml/train/fit.ts';
+import { buildModel, ModelSpecError } from '../src/ml/train/model.ts';
+import type { LossName, MetricName, TrainModelSpec } from '../src/ml/train/model-spec.ts';
+import { updateRunReport } from '../src/ml/report/report.ts';
 import { setPath } from '../src/core/search/config-path.ts';
 import { Registry } from '../src/serving/registry.ts';
 import { activityLog, type HeartbeatDetails, type Progress } from '../src/temporal/progress.ts';
@@ -229,7 +229,7 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   if (warm) {
     const { model: prev } = await loadModel(await env.store.get(warm));
     try {
-      restoreModel((await import('../src/ml/backend.ts')).getTf(), model, await snapshotModel(prev));
+      restoreModel((await import('../src/ml/runtime/backend.ts')).getTf(), model, await snapshotModel(prev));
     } catch (e) {
       return invalid(`${at}: warm start from ${warm.digest}: ${(e as Error).message}`);
     } finally {

@@ -11,10 +11,10 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
-import { permutation } from '../src/ml/data-rng.ts';
-import { fit, type ArrayData } from '../src/ml/fit.ts';
-import { buildModel } from '../src/ml/model.ts';
-import type { TrainModelSpec } from '../src/ml/model-spec.ts';
+import { permutation } from '../src/ml/data/rng.ts';
+import { fit, type ArrayData } from '../src/ml/train/fit.ts';
+import { buildModel } from '../src/ml/train/model.ts';
+import type { TrainModelSpec } from '../src/ml/train/model-spec.ts';
 import { setPath, type ParamValues, type Space } from '../src/ml/search/index.ts';
 
 /** The searched dimensions: the learning rate and the hidden layer's units, dropout and L2. */

@@ -1,6 +1,6 @@
 // Speed race: the seed's LeNet CNN (32x32x3 → conv 6@5x5 → pool → conv 16@5x5 → pool → 120 → 84
 // → 10; SGD lr 0.001 momentum 0.9; cross-entropy on logits) trained side by side in one run by
-// mlpipe's training path (src/ml/fit.ts) on tfjs-node, by tfjs's LayersModel.fit on tfjs-node
+// mlpipe's training path (src/ml/train/fit.ts) on tfjs-node, by tfjs's LayersModel.fit on tfjs-node
 // (to show what the custom loop buys), by pure-JS tfjs (short run) and by PyTorch CPU
 // (bench/pytorch_lenet.py, the seed's own model code). Synthetic data: speed only.
 //
@@ -13,13 +13,13 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { getTf, selectBackend, type BackendInfo } from '../src/ml/backend.ts';
-import { graphStepUnavailable } from '../src/ml/graph/trainer.ts';
-import { fit, type ArrayData } from '../src/ml/fit.ts';
+import { getTf, selectBackend, type BackendInfo } from '../src/ml/runtime/backend.ts';
+import { graphStepUnavailable } from '../src/ml/train/graph/trainer.ts';
+import { fit, type ArrayData } from '../src/ml/train/fit.ts';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
-import { perSampleLoss } from '../src/ml/losses.ts';
-import { buildModel, buildOptimizer } from '../src/ml/model.ts';
-import type { TrainModelSpec } from '../src/ml/model-spec.ts';
+import { perSampleLoss } from '../src/ml/train/losses.ts';
+import { buildModel, buildOptimizer } from '../src/ml/train/model.ts';
+import type { TrainModelSpec } from '../src/ml/train/model-spec.ts';
 
 export const LENET: TrainModelSpec = {
   model: {

@@ -3,8 +3,8 @@
 // (ignored by git; under 1 MB of PNGs per 3000 images). Usage: npx tsx scripts/make-digits-folder.ts [N] [dir]
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { loadMnist } from '../src/ml/data-mnist.ts';
-import { writeImageFolder } from '../src/ml/data-images.ts';
+import { loadMnist } from '../src/ml/data/mnist.ts';
+import { writeImageFolder } from '../src/ml/data/images.ts';
 
 const n = Number(process.argv[2] ?? 3000);
 const dir = resolve(process.argv[3] ?? 'pipelines/data/digits');

@@ -5,8 +5,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactKind, ArtifactRef, StageActivityInput, StageKind } from '../../src/core/plan.ts';
 import type { StageConfig } from '../../src/spec/stages/descriptor.ts';
 import { defaultStore, PathEscapeError, StoreFullError, type ArtifactStore, type Lineage } from '../../src/artifacts/index.ts';
-import { decodeDataset, encodeDataset, type Dataset } from '../../src/ml/dataset.ts';
-import { DataError } from '../../src/ml/data-sources.ts';
+import { decodeDataset, encodeDataset, type Dataset } from '../../src/ml/data/dataset.ts';
+import { DataError } from '../../src/ml/data/sources.ts';
 import { activityContext, type HeartbeatDetails } from '../../src/temporal/progress.ts';
 
 

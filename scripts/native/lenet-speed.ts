@@ -6,9 +6,9 @@
 //   node --import tsx scripts/native/lenet-speed.ts [--expect tensorflow-gpu] [--batch-sizes 32,128,512] [--samples 8192]
 import { parseArgs } from 'node:util';
 import { LENET } from '../../bench/train-speed.ts';
-import { selectBackend } from '../../src/ml/backend.ts';
-import { fit } from '../../src/ml/fit.ts';
-import { buildModel } from '../../src/ml/model.ts';
+import { selectBackend } from '../../src/ml/runtime/backend.ts';
+import { fit } from '../../src/ml/train/fit.ts';
+import { buildModel } from '../../src/ml/train/model.ts';
 
 const { values } = parseArgs({
   options: {

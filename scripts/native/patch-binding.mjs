@@ -4,7 +4,7 @@
 //   removeFunction(name)   TFE_ContextRemoveFunction
 //   hasFunction(name)      TFE_ContextHasFunction
 // A registered function runs through the binding's existing executeOp as one op, so mlpipe can
-// run a whole training step as one TensorFlow graph (src/ml/graph/). Idempotent (a marker
+// run a whole training step as one TensorFlow graph (src/ml/train/graph/). Idempotent (a marker
 // comment says it is done); fails loudly if tfjs-node's sources no longer look as expected.
 //
 // usage: node scripts/native/patch-binding.mjs node_modules/@tensorflow/tfjs-node

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { selectBackend, type BackendPreference } from '../../src/ml/backend.ts';
+import { selectBackend, type BackendPreference } from '../../src/ml/runtime/backend.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { preload: { type: 'string' } } });
 if (values.preload) createRequire(import.meta.url)(values.preload);

@@ -285,8 +285,8 @@ export const CASES: Case[] = [
     // Its data is made, not committed: 600 PNG digits (scripts/make-digits-folder.ts makes 3,000).
     ...example('digits-folder.yaml', { epochs: '1', minAccuracy: '0.1' }, 'pipelines/digits-folder.yaml (epochs 1): an imageFolder collect (cache off), split, a CNN, evaluate with a gate'),
     async run(ctx) {
-      const { writeImageFolder } = await import('../../src/ml/data-images.ts');
-      const { loadMnist } = await import('../../src/ml/data-mnist.ts');
+      const { writeImageFolder } = await import('../../src/ml/data/images.ts');
+      const { loadMnist } = await import('../../src/ml/data/mnist.ts');
       await writeImageFolder(await loadMnist(600), resolve('pipelines/data/digits'));
       const h = await start(ctx, await compileFile(resolve('pipelines/digits-folder.yaml'), { params: { epochs: '1', minAccuracy: '0.1' } }));
       await finish(h);

@@ -4,8 +4,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
-import { decodeModel } from '../ml/checkpoint.ts';
-import { decodeDataset, isNumeric, size, SPLITS, takeRows, type Column, type Dataset, type SplitName } from '../ml/dataset.ts';
+import { decodeModel } from '../ml/train/checkpoint.ts';
+import { decodeDataset, isNumeric, size, SPLITS, takeRows, type Column, type Dataset, type SplitName } from '../ml/data/dataset.ts';
 import { UsageError } from './errors.ts';
 
 /** A float32 as the shortest decimal that reads back as the same float32 (5.1, not 5.099999904632568). */

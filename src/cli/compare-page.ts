@@ -14,7 +14,7 @@ export async function writeComparePage(
 ): Promise<void> {
   const { defaultStore } = await import('../artifacts/index.ts');
   const { mlpipeHome } = await import('../home.ts');
-  const { lossCurves, renderCompare } = await import('../ml/compare-report.ts');
+  const { lossCurves, renderCompare } = await import('../ml/report/compare.ts');
   const safe = o.name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 180);
   const file = typeof o.html === 'string' ? resolve(o.html) : join(mlpipeHome(), 'compare', `${safe}.html`);
   mkdirSync(dirname(file), { recursive: true });

@@ -118,8 +118,8 @@ export async function checkDb(explicit?: string): Promise<CheckResult> {
 
 /** Native TensorFlow or pure JS, and whether a GPU-queue worker here would have CUDA. */
 export async function checkBackend(gpuQueue: boolean): Promise<CheckResult[]> {
-  const { selectBackend } = await import('../ml/backend.ts');
-  const { probeGpu } = await import('../ml/gpu-probe.ts');
+  const { selectBackend } = await import('../ml/runtime/backend.ts');
+  const { probeGpu } = await import('../ml/runtime/gpu-probe.ts');
   const out: CheckResult[] = [];
   let backend: string;
   const warn = console.warn;

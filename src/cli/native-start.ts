@@ -89,7 +89,7 @@ export async function startNativeQuietly(argv: string[] = process.argv): Promise
     process.env.TF_ENABLE_ONEDNN_OPTS ??= '1'; // as setNativeEnvDefaults: the same kernels on every host
     return;
   }
-  const { selectBackend } = await import('../ml/backend.ts');
+  const { selectBackend } = await import('../ml/runtime/backend.ts');
   const select = () => {
     try {
       selectBackend();

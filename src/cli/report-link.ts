@@ -1,12 +1,12 @@
 import { defaultStore, type ArtifactStore } from '../artifacts/index.ts';
-import { addCachedSections } from '../ml/report-cached.ts';
-import { fetchRunReport, oldReportPath } from '../ml/report.ts';
+import { addCachedSections } from '../ml/report/cached.ts';
+import { fetchRunReport, oldReportPath } from '../ml/report/report.ts';
 import type { RunView } from '../temporal/runs.ts';
 
 /**
  * The run's HTML report on this host: rendered from the store into the local cache, else one an
  * older mlpipe left in `$MLPIPE_HOME/runs/`; null when there is none. Given the run's view, the
- * stages it took from the step cache get their sections first (src/ml/report-cached.ts).
+ * stages it took from the step cache get their sections first (src/ml/report/cached.ts).
  */
 export async function findReport(workflowId: string, store: ArtifactStore = defaultStore(), view?: RunView): Promise<string | null> {
   if (view?.run) {

@@ -1,5 +1,5 @@
 // Seeded randomness, the same numbers on every machine (mulberry32 + Box-Muller). Pure, so the
-// workflow-safe search (src/core/search/) can draw with it; data work uses it via src/ml/data-rng.ts.
+// workflow-safe search (src/core/search/) can draw with it; data work uses it via src/ml/data/rng.ts.
 export class Rng {
   private s: number;
   private spare: number | undefined;

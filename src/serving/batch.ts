@@ -2,9 +2,9 @@
 // at a time so the transform's arrays and the model's tensors stay bounded however large it is.
 // The result is a dataset: the columns the model does not use (ids, the label) kept as they were,
 // then `prediction` and, for classifiers, `probability_<class>`.
-import { DataError } from '../ml/data-sources.ts';
-import { featureColumns, featureTensor, isNumeric, size, takeRows, type Column, type Dataset } from '../ml/dataset.ts';
-import type { Transform } from '../ml/preprocess.ts';
+import { DataError } from '../ml/data/sources.ts';
+import { featureColumns, featureTensor, isNumeric, size, takeRows, type Column, type Dataset } from '../ml/data/dataset.ts';
+import type { Transform } from '../ml/data/preprocess.ts';
 import { scoreFeatures, scoreRows, type ScoringModel } from './score.ts';
 import type { RowResult } from './signature.ts';
 

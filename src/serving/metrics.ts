@@ -1,6 +1,6 @@
 // Per-version serving metrics and the recent-features log, both bounded in memory. Windows are
 // by time (`sinceMs`) so monitor compares "the last hour" rather than "the last N requests".
-import { quantile } from '../ml/dataset-stats.ts';
+import { quantile } from '../ml/data/dataset-stats.ts';
 import type { RollbackRule } from './registry.ts';
 
 export interface VersionMetrics {

@@ -3,11 +3,11 @@
 import type * as TfModule from '@tensorflow/tfjs';
 import type { ArtifactRef } from '../core/plan.ts';
 import type { ArtifactStore } from '../artifacts/index.ts';
-import { getTf } from '../ml/backend.ts';
+import { getTf } from '../ml/runtime/backend.ts';
 // The batch predictor evaluate uses (probabilities from logits, argmax): one definition of "predict".
-import { loadModel, predict, type ModelMeta } from '../ml/checkpoint.ts';
-import { inferenceFn } from '../ml/graph/forward.ts';
-import { applyTransform, decodeTransform, type Transform } from '../ml/preprocess.ts';
+import { loadModel, predict, type ModelMeta } from '../ml/train/checkpoint.ts';
+import { inferenceFn } from '../ml/train/graph/forward.ts';
+import { applyTransform, decodeTransform, type Transform } from '../ml/data/preprocess.ts';
 import { servingTransform, signatureOf, type RowResult, type Signature } from './signature.ts';
 
 export interface ScoringModel {

@@ -11,7 +11,7 @@
 //   /v2/...                          KServe Open Inference Protocol v2 (protocols/kserve-v2.ts)
 //   GET  /healthz, /livez (liveness), /readyz (readiness), /metrics (Prometheus)
 // Feedback (`labels`) and /recent need the bearer token (src/serving/auth.ts) and are off without one.
-// Requests are turned into features by the version's saved transform (src/ml/preprocess.ts
+// Requests are turned into features by the version's saved transform (src/ml/data/preprocess.ts
 // applyTransform: the exact fitted steps of training, so no training/serving skew), in
 // score.ts, which the batch `predict` stage shares: served and batch predictions agree.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -21,13 +21,13 @@ import { gunzipSync, inflateSync } from 'node:zlib';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultStore, type ArtifactStore } from '../artifacts/index.ts';
-import { selectBackend } from '../ml/backend.ts';
-import { Rng } from '../ml/data-rng.ts';
-import { DataError } from '../ml/data-sources.ts';
+import { selectBackend } from '../ml/runtime/backend.ts';
+import { Rng } from '../ml/data/rng.ts';
+import { DataError } from '../ml/data/sources.ts';
 import { parseDuration } from '../core/duration.ts';
 // Scoring shared with the batch `predict` stage, so both give the same answer for a row.
 import { checkFinite, disposeScoringModel, loadScoringModel, resultsOf, type ScoringModel } from './score.ts';
-import { applyTransform } from '../ml/preprocess.ts';
+import { applyTransform } from '../ml/data/preprocess.ts';
 import { DEFAULT_BATCH, MicroBatcher, type BatchOptions } from './micro-batch.ts';
 import { bearerMatches, TOKEN_FILE_ENV } from './auth.ts';
 import { FEATURE_ROWS, FeatureLog, MAX_EVENTS, MetricsBook, ruleBreaches, type MetricEvent } from './metrics.ts';

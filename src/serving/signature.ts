@@ -2,8 +2,8 @@
 // REST, KServe v2): the raw columns the model really uses (one named input each) and its outputs.
 // A column that the saved transform drops (an `id` dropped in preprocess) is not an input: the
 // server answers without it, and mlpipe's route echoes it back as a pass-through column.
-import type { ModelMeta } from '../ml/checkpoint.ts';
-import type { InputColumn, Transform } from '../ml/preprocess.ts';
+import type { ModelMeta } from '../ml/train/checkpoint.ts';
+import type { InputColumn, Transform } from '../ml/data/preprocess.ts';
 
 export type DType = 'float' | 'int64' | 'bool' | 'string';
 

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import type * as TfModule from '@tensorflow/tfjs';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/ml/backend.ts';
+import { selectBackend } from '../../src/ml/runtime/backend.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
 
 let env: TestEnv;

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collectCore } from '../../activities/collect.ts';
 import type { ArtifactRef } from '../../src/core/plan.ts';
-import { column, decodeDataset, featureTensor, isNumeric } from '../../src/ml/dataset.ts';
-import { runPreprocess } from '../../src/ml/preprocess.ts';
+import { column, decodeDataset, featureTensor, isNumeric } from '../../src/ml/data/dataset.ts';
+import { runPreprocess } from '../../src/ml/data/preprocess.ts';
 import { collectInput, tempDir, testEnv } from './helpers.ts';
 
 async function run(config: Record<string, unknown>, baseDir: string) {

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collectCore } from '../../activities/collect.ts';
 import type { ArtifactRef } from '../../src/core/plan.ts';
-import { column, decodeDataset, isNumeric, type Dataset } from '../../src/ml/dataset.ts';
+import { column, decodeDataset, isNumeric, type Dataset } from '../../src/ml/data/dataset.ts';
 import { collectInput, tempDir, testEnv } from './helpers.ts';
 import { irisSchema } from './pipeline-helpers.ts';
 

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectCore } from '../../activities/collect.ts';
 import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
-import { decodeDataset, column, isNumeric } from '../../src/ml/dataset.ts';
+import { decodeDataset, column, isNumeric } from '../../src/ml/data/dataset.ts';
 import { collectInput, tempDir, testEnv } from './helpers.ts';
 import { irisSchema } from './pipeline-helpers.ts';
 

@@ -14,8 +14,8 @@ import { evaluateCore } from '../../activities/evaluate.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
 import type { ArtifactRef } from '../../src/core/plan.ts';
-import { loadModel, predict } from '../../src/ml/checkpoint.ts';
-import { decodeDataset, featureTensor } from '../../src/ml/dataset.ts';
+import { loadModel, predict } from '../../src/ml/train/checkpoint.ts';
+import { decodeDataset, featureTensor } from '../../src/ml/data/dataset.ts';
 import { collectInput, stageInput, tempDir, testEnv } from './helpers.ts';
 import { irisSchema, ref } from './pipeline-helpers.ts';
 

@@ -7,10 +7,10 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collectCore } from '../../activities/collect.ts';
 import type { ArtifactRef } from '../../src/core/plan.ts';
-import { loadMnist } from '../../src/ml/data-mnist.ts';
-import { writeImageFolder } from '../../src/ml/data-images.ts';
-import { getTf } from '../../src/ml/backend.ts';
-import { column, decodeDataset, isNumeric, type Dataset, type NumericColumn } from '../../src/ml/dataset.ts';
+import { loadMnist } from '../../src/ml/data/mnist.ts';
+import { writeImageFolder } from '../../src/ml/data/images.ts';
+import { getTf } from '../../src/ml/runtime/backend.ts';
+import { column, decodeDataset, isNumeric, type Dataset, type NumericColumn } from '../../src/ml/data/dataset.ts';
 import { collectInput, tempDir, testEnv } from './helpers.ts';
 import { runPlanFile } from './run-plan.ts';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { computeMetrics, type EvalMetricName } from '../../src/ml/metrics.ts';
+import { computeMetrics, type EvalMetricName } from '../../src/ml/eval/metrics.ts';
 
 interface Case {
   name: string;

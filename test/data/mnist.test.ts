@@ -3,7 +3,7 @@
 // backend (about 80 s on 2 cores). Pure JS is about 250x slower: the test refuses it instead of
 // passing a weaker bar.
 import { describe, expect, it } from 'vitest';
-import { backendInfo, selectBackend } from '../../src/ml/backend.ts';
+import { backendInfo, selectBackend } from '../../src/ml/runtime/backend.ts';
 import { tempDir, testEnv } from './helpers.ts';
 import { runPlanFile } from './run-plan.ts';
 

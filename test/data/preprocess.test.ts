@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { collectCore } from '../../activities/collect.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
-import { decodeDataset, featureTensor, labelVector, type Dataset } from '../../src/ml/dataset.ts';
-import { applyTransform, runPreprocess, type Transform } from '../../src/ml/preprocess.ts';
+import { decodeDataset, featureTensor, labelVector, type Dataset } from '../../src/ml/data/dataset.ts';
+import { applyTransform, runPreprocess, type Transform } from '../../src/ml/data/preprocess.ts';
 import { collectInput, stageInput, tempDir, testEnv } from './helpers.ts';
 import { irisSchema } from './pipeline-helpers.ts';
 

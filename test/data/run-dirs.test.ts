@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalArtifactStore, runDirName, type Lineage } from '../../src/artifacts/index.ts';
 import { findReport } from '../../src/cli/report-link.ts';
-import { fetchRunReport, updateRunReport } from '../../src/ml/report.ts';
+import { fetchRunReport, updateRunReport } from '../../src/ml/report/report.ts';
 import { tempDir } from './helpers.ts';
 
 const lineage = (workflowId: string): Lineage => ({ workflowId, runId: 'r', pipeline: 'p', stage: 's', attempt: 1, planHash: 'h', inputs: {} });

@@ -1,12 +1,12 @@
-// Big collected tables are parsed in a worker thread (src/ml/table-parse.ts): the same dataset
+// Big collected tables are parsed in a worker thread (src/ml/data/table-parse.ts): the same dataset
 // and statistics, the same located errors, and a cancellation stops the thread.
 import { readFileSync } from 'node:fs';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DataError, type TableSchema } from '../../src/ml/data-sources.ts';
-import { parseTable, parseTableHere, type TableRequest } from '../../src/ml/table-parse.ts';
+import { DataError, type TableSchema } from '../../src/ml/data/sources.ts';
+import { parseTable, parseTableHere, type TableRequest } from '../../src/ml/data/table-parse.ts';
 import { irisSchema } from './pipeline-helpers.ts';
 
 const IRIS = readFileSync(resolve('pipelines/data/iris.csv'));

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { heartbeatCheckpoint, trainCore, type TrainHeartbeat } from '../../activities/train.ts';
-import { reportPath } from '../../src/ml/report.ts';
+import { reportPath } from '../../src/ml/report/report.ts';
 import { stageInput } from './helpers.ts';
 import { irisSchema, prepared, ref, trainAndEvaluate } from './pipeline-helpers.ts';
 

@@ -14,7 +14,7 @@ import { buildActivities } from '../../activities/index.ts';
 import { defaultStore } from '../../src/artifacts/index.ts';
 import type { ArtifactRef } from '../../src/core/plan.ts';
 import { compileFile } from '../../src/compiler/index.ts';
-import { decodeModel } from '../../src/ml/checkpoint.ts';
+import { decodeModel } from '../../src/ml/train/checkpoint.ts';
 import { ensureLocalToken, readTokenFile } from '../../src/serving/auth.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';

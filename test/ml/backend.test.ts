@@ -1,10 +1,10 @@
-// Backend selection (src/ml/backend.ts). CI runs scripts/setup-native.sh before the tests, so the
+// Backend selection (src/ml/runtime/backend.ts). CI runs scripts/setup-native.sh before the tests, so the
 // native addon must be there: a pure-JS fallback here is a failed setup, not a pass.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { backendInfo, getTf, selectBackend } from '../../src/ml/backend.ts';
+import { backendInfo, getTf, selectBackend } from '../../src/ml/runtime/backend.ts';
 import { expectNativeBackend } from './helpers.ts';
 
 const require = createRequire(import.meta.url);

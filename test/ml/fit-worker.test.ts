@@ -3,10 +3,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { evaluate, restoreModel, type TrainingState } from '../../src/ml/fit.ts';
-import { fitInWorker } from '../../src/ml/fit-worker-host.ts';
-import { buildModel } from '../../src/ml/model.ts';
-import type { TrainModelSpec } from '../../src/ml/model-spec.ts';
+import { evaluate, restoreModel, type TrainingState } from '../../src/ml/train/fit.ts';
+import { fitInWorker } from '../../src/ml/train/fit-worker-host.ts';
+import { buildModel } from '../../src/ml/train/model.ts';
+import type { TrainModelSpec } from '../../src/ml/train/model-spec.ts';
 import { expectNativeBackend, randoms, separable } from './helpers.ts';
 
 const MLP: TrainModelSpec = {

@@ -1,11 +1,11 @@
-// The training engine (src/ml/fit.ts) on the native backend: early stopping, resume, cancel,
+// The training engine (src/ml/train/fit.ts) on the native backend: early stopping, resume, cancel,
 // class weights, schedules, losses, and that it yields to the event loop between batches.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type * as TfModule from '@tensorflow/tfjs';
-import { evaluate, fit, scheduledLearningRate, type TrainingState } from '../../src/ml/fit.ts';
-import { perSampleLoss } from '../../src/ml/losses.ts';
-import { buildModel } from '../../src/ml/model.ts';
-import type { TrainModelSpec } from '../../src/ml/model-spec.ts';
+import { evaluate, fit, scheduledLearningRate, type TrainingState } from '../../src/ml/train/fit.ts';
+import { perSampleLoss } from '../../src/ml/train/losses.ts';
+import { buildModel } from '../../src/ml/train/model.ts';
+import type { TrainModelSpec } from '../../src/ml/train/model-spec.ts';
 import { expectNativeBackend, maxAbs, randoms, separable } from './helpers.ts';
 
 let tf: typeof TfModule;

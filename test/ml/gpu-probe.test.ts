@@ -1,11 +1,11 @@
-// The GPU probe (src/ml/gpu-probe.ts) on packages that are not there, not built, or broken,
+// The GPU probe (src/ml/runtime/gpu-probe.ts) on packages that are not there, not built, or broken,
 // with a real child process each time. The probe of a real GPU build (no CUDA device here, and
 // the fallback of `auto`) is in the opt-in scripts/test-gpu-route.sh, which builds it.
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cudaFailure, probeGpuPackage } from '../../src/ml/gpu-probe.ts';
+import { cudaFailure, probeGpuPackage } from '../../src/ml/runtime/gpu-probe.ts';
 
 function fakeInstall(addon?: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'mlpipe-gpu-probe-'));

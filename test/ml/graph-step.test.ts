@@ -1,13 +1,13 @@
-// The graph training step (src/ml/graph/): one TensorFlow function per batch must train exactly
+// The graph training step (src/ml/train/graph/): one TensorFlow function per batch must train exactly
 // as the eager loop does (same weights, losses and metrics after several steps) for every layer,
 // activation, loss, optimizer and option it accepts; it must say why when it cannot run, and
 // resume from the other engine's checkpoints.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type * as TfModule from '@tensorflow/tfjs';
-import { evaluate, fit, type ArrayData, type FitOptions, type TrainingState } from '../../src/ml/fit.ts';
-import { compileTrainStep } from '../../src/ml/graph/train-step.ts';
-import { buildModel } from '../../src/ml/model.ts';
-import type { TrainModelSpec } from '../../src/ml/model-spec.ts';
+import { evaluate, fit, type ArrayData, type FitOptions, type TrainingState } from '../../src/ml/train/fit.ts';
+import { compileTrainStep } from '../../src/ml/train/graph/train-step.ts';
+import { buildModel } from '../../src/ml/train/model.ts';
+import type { TrainModelSpec } from '../../src/ml/train/model-spec.ts';
 import { expectNativeBackend, randoms } from './helpers.ts';
 
 let tf: typeof TfModule;
@@ -588,7 +588,7 @@ describe('graph training step: bad data', () => {
 
 describe('graph inference pass (validation, evaluate, serving)', () => {
   it('gives model.apply(x, { training: false })\'s outputs: batch norm on moving statistics, dropout off, recurrent, conv, embedding', async () => {
-    const { GraphPredictor } = await import('../../src/ml/graph/forward.ts');
+    const { GraphPredictor } = await import('../../src/ml/train/graph/forward.ts');
     const cases: Array<[TrainModelSpec, ArrayData, ArrayData]> = [
       [
         {

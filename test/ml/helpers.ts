@@ -1,8 +1,8 @@
 // Shared helpers for the src/ml tests. These tests run on the real native backend: CI runs
 // scripts/setup-native.sh first, and expectNativeBackend() fails loudly when it did not work.
 import { expect } from 'vitest';
-import { selectBackend, type SelectedBackend } from '../../src/ml/backend.ts';
-import type { ArrayData } from '../../src/ml/fit.ts';
+import { selectBackend, type SelectedBackend } from '../../src/ml/runtime/backend.ts';
+import type { ArrayData } from '../../src/ml/train/fit.ts';
 
 /**
  * The backend the tests must run on: native TensorFlow, unless MLPIPE_TF_BACKEND=js was asked for

@@ -4,9 +4,9 @@
 // differently fails here rather than in a user's pipeline.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type * as TfModule from '@tensorflow/tfjs';
-import { fit, evaluate } from '../../src/ml/fit.ts';
-import { buildModel, buildOptimizer, ModelSpecError } from '../../src/ml/model.ts';
-import type { Activation, Initializer, LayerSpec, OptimizerSpec, TrainModelSpec } from '../../src/ml/model-spec.ts';
+import { fit, evaluate } from '../../src/ml/train/fit.ts';
+import { buildModel, buildOptimizer, ModelSpecError } from '../../src/ml/train/model.ts';
+import type { Activation, Initializer, LayerSpec, OptimizerSpec, TrainModelSpec } from '../../src/ml/train/model-spec.ts';
 import { allFinite, expectNativeBackend, maxAbs, randoms, separable } from './helpers.ts';
 
 let tf: typeof TfModule;

@@ -10,8 +10,8 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { redactError, redactText, redactValue, rememberSecrets } from '../../src/redaction.ts';
-import { esc } from '../../src/ml/report-svg.ts';
-import { updateRunReport } from '../../src/ml/report.ts';
+import { esc } from '../../src/ml/report/svg.ts';
+import { updateRunReport } from '../../src/ml/report/report.ts';
 import { LocalArtifactStore } from '../../src/artifacts/index.ts';
 import { encodings, leakedForms } from '../support/secret-forms.ts';
 

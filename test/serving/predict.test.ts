@@ -6,7 +6,7 @@ import { evaluateCore } from '../../activities/evaluate.ts';
 import { predictCore } from '../../activities/predict.ts';
 import { readDataset } from '../../activities/lib/stage.ts';
 import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
-import { isNumeric, type Dataset } from '../../src/ml/dataset.ts';
+import { isNumeric, type Dataset } from '../../src/ml/data/dataset.ts';
 import { ModelServer } from '../../src/serving/server.ts';
 import { stageInput } from '../data/helpers.ts';
 import { ref } from '../data/pipeline-helpers.ts';

@@ -4,8 +4,8 @@
  * v2's binary tensor extension both ways (as tritonclient writes and reads it).
  */
 import { describe, expect, it } from 'vitest';
-import type { ModelMeta } from '../../src/ml/checkpoint.ts';
-import type { Transform } from '../../src/ml/preprocess.ts';
+import type { ModelMeta } from '../../src/ml/train/checkpoint.ts';
+import type { Transform } from '../../src/ml/data/preprocess.ts';
 import { inferResponse, parseInfer, V2Error } from '../../src/serving/protocols/kserve-v2.ts';
 import { metadataResponse, parsePredict, predictResponse, TfError } from '../../src/serving/protocols/tfserving.ts';
 import { servingTransform, signatureOf, usedColumns } from '../../src/serving/signature.ts';

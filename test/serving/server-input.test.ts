@@ -13,7 +13,7 @@ import { deployCore } from '../../activities/deploy.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
 import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
-import { Rng } from '../../src/ml/data-rng.ts';
+import { Rng } from '../../src/ml/data/rng.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
 import { collectInput, stageInput, tempDir } from '../data/helpers.ts';

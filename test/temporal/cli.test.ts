@@ -156,7 +156,7 @@ stages:
     const none = await mlpipe(['report', id]);
     expect(none.code).toBe(1);
     expect(none.out).toContain(`no report for ${id}`);
-    const { reportPath } = await import('../../src/ml/report.ts');
+    const { reportPath } = await import('../../src/ml/report/report.ts');
     const file = reportPath(id, { MLPIPE_HOME: env.home });
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, '<html></html>');

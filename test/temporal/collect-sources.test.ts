@@ -11,8 +11,8 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFile } from '../../src/compiler/index.ts';
 import { describeRun } from '../../src/temporal/runs.ts';
-import { loadMnist } from '../../src/ml/data-mnist.ts';
-import { writeImageFolder } from '../../src/ml/data-images.ts';
+import { loadMnist } from '../../src/ml/data/mnist.ts';
+import { writeImageFolder } from '../../src/ml/data/images.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
 
 let env: TestEnv;

@@ -12,7 +12,7 @@ import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../../src/temporal/bundle.ts';
 import { defaultStore } from '../../src/artifacts/index.ts';
 import { compileFile } from '../../src/compiler/index.ts';
-import { fetchRunReport } from '../../src/ml/report.ts';
+import { fetchRunReport } from '../../src/ml/report/report.ts';
 import type { ArtifactRef, Plan, StudyTrial } from '../../src/core/plan.ts';
 import { waitFor } from '../support/processes.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';

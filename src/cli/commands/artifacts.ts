@@ -125,7 +125,7 @@ async function exportArtifact(store: ArtifactStore, ref: ArtifactRef, want: stri
   if (o.split && ref.kind !== 'dataset') throw new UsageError(`--split is for datasets; ${want} is a ${ref.kind}`);
   let text: string | Uint8Array = bytes;
   if (ref.kind === 'dataset') {
-    const { decodeDataset } = await import('../../ml/dataset.ts');
+    const { decodeDataset } = await import('../../ml/data/dataset.ts');
     const { datasetCsv, datasetJson, datasetParquet, selectSplit } = await import('../artifact-export.ts');
     const ds = selectSplit(decodeDataset(bytes), o.split, want);
     if (format === 'parquet' && !o.output && process.stdout.isTTY) {

@@ -22,8 +22,8 @@ interface WorkerFlags extends ConnectionFlags {
 
 /** What training will run on here, so an operator sees a missing native build or GPU at start. */
 async function trainingLine(servesGpuQueue: boolean): Promise<string> {
-  const { selectBackend } = await import('../../ml/backend.ts');
-  const { graphStepUnavailable } = await import('../../ml/graph/trainer.ts');
+  const { selectBackend } = await import('../../ml/runtime/backend.ts');
+  const { graphStepUnavailable } = await import('../../ml/train/graph/trainer.ts');
   const { tf, info } = selectBackend();
   const why = graphStepUnavailable(tf);
   let line = `training: ${info.backend}${info.tfVersion ? ` (TensorFlow ${info.tfVersion})` : ''}, graph steps ${why ? `off: ${why}` : 'on'}`;

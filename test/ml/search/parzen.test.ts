@@ -3,7 +3,7 @@
 // computed by fixtures/optuna_golden.py from the same inputs.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../../src/ml/data-rng.ts';
+import { Rng } from '../../../src/ml/data/rng.ts';
 import { buildParzen, defaultWeights, logPdfParzen, sampleParzen } from '../../../src/core/search/parzen.ts';
 import type { Dimension, Scalar } from '../../../src/core/search/space.ts';
 import { splitTrials } from '../../../src/core/search/tpe.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../../src/ml/data-rng.ts';
+import { Rng } from '../../../src/ml/data/rng.ts';
 import { checkSpace, gridParams, sampleParams, walkSpace, type ParamValues, type Space } from '../../../src/ml/search/index.ts';
 
 // An optimizer choice whose values open their own dimensions, one of them nested once more.

@@ -1,0 +1,319 @@
+// Reading the collect stage's sources: bytes from a file (inside the pipeline's directory) or an
+// http(s) URL, streamed with a size limit and an optional sha256 check, then parsed (csv, json,
+// ndjson; Parquet and Arrow in table-columnar.ts) and held to the declared column schema. A value
+// that does not fit is an error naming the row and column, or (onBadRows: drop) a dropped, counted
+// row: never a silent NaN. (One value's conversion: table-values.ts.)
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { resolveInside } from '../../artifacts/paths.ts';
+import type { FileOrUrl } from '../../spec/types.gen.ts';
+import type { Column, ColumnType, Dataset } from './dataset.ts';
+import { arrayShape, convert, isMissing, type Value } from './table-values.ts';
+
+/** Bad input: the activity turns it into a non-retryable `InvalidInput` failure. */
+export class DataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataError';
+  }
+}
+
+export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
+
+export type { FileOrUrl };
+
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType;
+  nullable?: boolean;
+  values?: (string | number | boolean)[];
+  /** Each value is an array of this shape (nested, or flat row-major); the column is a tensor. */
+  shape?: number[];
+}
+
+export interface TableSchema {
+  columns?: ColumnSpec[];
+  label?: string;
+}
+
+/** Read a source's bytes. `where` prefixes messages (e.g. `collect stage "data"`). */
+export async function readSourceBytes(
+  src: FileOrUrl,
+  baseDir: string | undefined,
+  where: string,
+  signal?: AbortSignal,
+): Promise<Buffer> {
+  const limit = src.maxBytes ?? DEFAULT_MAX_BYTES;
+  let chunks: AsyncIterable<Uint8Array>;
+  let name: string;
+  if (src.path !== undefined) {
+    if (!baseDir) throw new DataError(`${where}: no base directory was given for path ${JSON.stringify(src.path)}`);
+    let file: string;
+    try {
+      file = resolveInside(baseDir, src.path);
+    } catch (e) {
+      throw new DataError(`${where}: ${(e as Error).message}`);
+    }
+    name = src.path;
+    const st = await stat(file).catch(() => null);
+    if (!st?.isFile()) {
+      throw new DataError(
+        `${where}: ${src.path} does not exist (looked in ${baseDir}); fix source.path, or start workers whose checkout lies elsewhere with --repo-root <their checkout>`,
+      );
+    }
+    if (st.size > limit) {
+      throw new DataError(`${where}: ${src.path} is ${st.size} bytes, over the limit of ${limit}; raise source.maxBytes`);
+    }
+    chunks = createReadStream(file, { signal });
+  } else if (src.url !== undefined) {
+    name = src.url;
+    let res: Response;
+    try {
+      res = await fetch(src.url, { signal, redirect: 'follow', ...(src.headers ? { headers: src.headers } : {}) });
+    } catch (e) {
+      throw new Error(`${where}: fetching ${src.url} failed: ${(e as Error).message}`); // retryable
+    }
+    if (!res.ok || !res.body) {
+      const msg = `${where}: ${src.url} answered HTTP ${res.status}`;
+      if (res.status >= 400 && res.status < 500) throw new DataError(`${msg}; fix source.url`);
+      throw new Error(msg); // 5xx: worth a retry
+    }
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (declared > limit) {
+      await res.body.cancel();
+      throw new DataError(`${where}: ${src.url} is ${declared} bytes, over the limit of ${limit}; raise source.maxBytes`);
+    }
+    chunks = res.body as unknown as AsyncIterable<Uint8Array>;
+  } else {
+    throw new DataError(`${where}: the source needs a path or a url`);
+  }
+  const hash = createHash('sha256');
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of chunks) {
+    n += c.byteLength;
+    if (n > limit) {
+      throw new DataError(`${where}: ${name} is over the limit of ${limit} bytes; raise source.maxBytes`);
+    }
+    hash.update(c);
+    parts.push(Buffer.from(c));
+  }
+  const hex = hash.digest('hex');
+  if (src.sha256 && src.sha256 !== hex) {
+    throw new DataError(
+      `${where}: ${name} has sha256 ${hex}, not the expected ${src.sha256}; the data changed: ` +
+        'check the source, then update source.sha256',
+    );
+  }
+  return Buffer.concat(parts);
+}
+
+/** One input record: values by column name, and where it came from (for messages). */
+export interface RawRow {
+  values: Record<string, unknown>;
+  place: string;
+  /** Its line (csv, ndjson) or 1-based row (json array, parquet, arrow) in the source: the dataset's origin. */
+  at: number;
+}
+
+/**
+ * Without a declared schema: numbers where every present value is one, else strings; an array
+ * column takes the shape of its first value (numbers). Parquet and Arrow pass their own types.
+ */
+function inferSchema(names: string[], rows: RawRow[], label?: string, known?: Map<string, ColumnType>): ColumnSpec[] {
+  return names.map((name) => {
+    let numeric = true;
+    let integer = true;
+    let missing = false;
+    for (const r of rows) {
+      const v = r.values[name];
+      if (isMissing(v, 'number')) {
+        missing = true;
+        continue;
+      }
+      const shape = arrayShape(v);
+      if (shape) return { name, type: 'number', shape, nullable: rows.some((x) => isMissing(x.values[name], 'number')) };
+      const x = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
+      if (!Number.isFinite(x)) numeric = false;
+      else if (!Number.isInteger(x)) integer = false;
+    }
+    const own = known?.get(name);
+    if (own === 'boolean') return { name, type: own, nullable: missing };
+    const isText = own ? own === 'string' : !numeric;
+    const type: ColumnType = !isText ? (name === label && integer ? 'integer' : 'number') : name === label ? 'category' : 'string';
+    return { name, type, nullable: missing };
+  });
+}
+
+export interface TableResult {
+  dataset: Dataset;
+  dropped: number;
+}
+
+/** Rows held to the schema (declared, or inferred with `known` types) as a dataset. */
+export function buildTable(
+  names: string[],
+  rows: RawRow[],
+  schema: TableSchema | undefined,
+  onBadRows: 'fail' | 'drop',
+  where: string,
+  file: string,
+  known?: Map<string, ColumnType>,
+  unit: 'line' | 'row' = 'row',
+): TableResult {
+  const specs = schema?.columns ?? inferSchema(names, rows, schema?.label, known);
+  for (const s of specs) {
+    if (!names.includes(s.name)) {
+      throw new DataError(
+        `${where}: ${file}: column ${JSON.stringify(s.name)} declared in schema.columns is not in the data ` +
+          `(its columns: ${names.join(', ') || 'none'}); fix the schema or the data`,
+      );
+    }
+  }
+  if (schema?.label && !specs.some((s) => s.name === schema.label)) {
+    throw new DataError(`${where}: schema.label ${JSON.stringify(schema.label)} is not a declared column; add it to schema.columns`);
+  }
+  const kept: Value[][] = [];
+  const keptAt: number[] = [];
+  let dropped = 0;
+  for (const r of rows) {
+    const out: Value[] = [];
+    let bad: string | undefined;
+    for (const s of specs) {
+      const c = convert(r.values[s.name], s);
+      if (!c.ok) {
+        bad = `${where}: ${file} ${r.place}, column ${JSON.stringify(s.name)}: ${c.why}. Fix the row, or set onBadRows: drop to skip such rows`;
+        break;
+      }
+      out.push(c.v);
+    }
+    if (bad !== undefined) {
+      if (onBadRows === 'drop') {
+        dropped++;
+        continue;
+      }
+      throw new DataError(bad);
+    }
+    kept.push(out);
+    keptAt.push(r.at);
+  }
+  if (kept.length === 0) throw new DataError(`${where}: ${file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
+  const columns: Column[] = specs.map((s, j) => {
+    if (s.type === 'string' || s.type === 'category') {
+      return {
+        name: s.name,
+        type: s.type,
+        values: kept.map((r) => r[j] as string | null),
+        categories: s.values?.map(String),
+        nullable: s.nullable,
+      };
+    }
+    if (s.shape) {
+      const w = s.shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(kept.length * w);
+      kept.forEach((r, i) => data.set(r[j] as Float32Array, i * w));
+      return { name: s.name, type: s.type, shape: s.shape, data, nullable: s.nullable };
+    }
+    const data = new Float32Array(kept.length);
+    kept.forEach((r, i) => (data[i] = r[j] === null ? NaN : (r[j] as number)));
+    return { name: s.name, type: s.type, shape: [], data, nullable: s.nullable };
+  });
+  const origin = { file, unit, at: Uint32Array.from(keptAt) };
+  return { dataset: { rows: kept.length, columns, label: schema?.label, origin }, dropped };
+}
+
+export function parseCsvTable(
+  buf: Buffer,
+  opts: { header?: boolean; delimiter?: string },
+  schema: TableSchema | undefined,
+  onBadRows: 'fail' | 'drop',
+  where: string,
+  file: string,
+): TableResult {
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parseCsv(buf, {
+      delimiter: opts.delimiter ?? ',',
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      bom: true,
+      trim: true,
+    }) as unknown as { record: string[]; info: { lines: number } }[];
+  } catch (e) {
+    throw new DataError(`${where}: ${file} is not valid CSV: ${(e as Error).message}`);
+  }
+  const header = opts.header ?? true;
+  let names: string[];
+  if (header) {
+    if (records.length === 0) throw new DataError(`${where}: ${file} is empty`);
+    names = records.shift()!.record;
+  } else {
+    const w = records[0]?.record.length ?? 0;
+    names = schema?.columns?.map((c) => c.name) ?? Array.from({ length: w }, (_, i) => `c${i}`);
+  }
+  const rows: RawRow[] = records.map((r, i) => {
+    const values: Record<string, unknown> = {};
+    names.forEach((n, j) => (values[n] = r.record[j]));
+    const place = `row ${i + 1} (line ${r.info.lines})`;
+    if (r.record.length !== names.length) {
+      if (onBadRows === 'drop') return { values: { __bad: true }, place, at: r.info.lines };
+      throw new DataError(
+        `${where}: ${file} ${place}: has ${r.record.length} fields, the header has ${names.length}. ` +
+          'Fix the row, or set onBadRows: drop to skip such rows',
+      );
+    }
+    return { values, place, at: r.info.lines };
+  });
+  const good = rows.filter((r) => !r.values.__bad);
+  const res = buildTable(names, good, schema, onBadRows, where, file, undefined, 'line');
+  return { ...res, dropped: res.dropped + rows.length - good.length };
+}
+
+export function parseJsonTable(
+  buf: Buffer,
+  format: 'json' | 'ndjson',
+  schema: TableSchema | undefined,
+  onBadRows: 'fail' | 'drop',
+  where: string,
+  file: string,
+): TableResult {
+  const rows: RawRow[] = [];
+  let dropped = 0;
+  const addObject = (o: unknown, place: string, at: number) => {
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+      if (onBadRows === 'drop') return void dropped++;
+      throw new DataError(`${where}: ${file} ${place} is not a JSON object; each row must be an object of column values`);
+    }
+    rows.push({ values: o as Record<string, unknown>, place, at });
+  };
+  const text = buf.toString('utf8');
+  if (format === 'json') {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      throw new DataError(`${where}: ${file} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(doc)) throw new DataError(`${where}: ${file} must hold a JSON array of row objects`);
+    doc.forEach((o, i) => addObject(o, `row ${i + 1}`, i + 1));
+  } else {
+    text.split('\n').forEach((line, i) => {
+      if (line.trim() === '') return;
+      let o: unknown;
+      try {
+        o = JSON.parse(line);
+      } catch (e) {
+        if (onBadRows === 'drop') return void dropped++;
+        throw new DataError(`${where}: ${file} line ${i + 1} is not valid JSON (${(e as Error).message}); fix it or set onBadRows: drop`);
+      }
+      addObject(o, `line ${i + 1}`, i + 1);
+    });
+  }
+  const names = schema?.columns?.map((c) => c.name) ?? [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
+  // A declared column absent from one object is a missing value, not a schema error.
+  const res = buildTable(names, rows, schema, onBadRows, where, file, undefined, format === 'ndjson' ? 'line' : 'row');
+  return { ...res, dropped: res.dropped + dropped };
+}

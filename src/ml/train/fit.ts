@@ -1,0 +1,385 @@
+// The training engine: a custom loop (not LayersModel.fit), so that cancellation, resume,
+// checkpoints, class weights, logits-aware losses and learning-rate schedules live in one small,
+// testable place, and the layers API's per-batch callback overhead is avoided
+// (docs/native-tensorflow.md has the measurements). Each batch runs on the graph step or on
+// `optimizer.minimize` (fit-engines.ts); the epochs, callbacks and checkpoints are here.
+//
+// Native TF ops block the event loop for a whole batch; the loop yields to it after every batch
+// so Temporal heartbeats and cancellation get through (per-batch times for the example models
+// are in the docs; for bigger ones use fitInWorker from src/ml/train/fit-worker-host.ts).
+import type * as TfModule from '@tensorflow/tfjs';
+import { backendInfo, getTf, type BackendInfo } from '../runtime/backend.ts';
+import { EarlyStopper } from './early-stopping.ts';
+import { addSum, disposeTrainingTensors, startEngine, type TrainEngine, type TrainingTensors } from './fit-engines.ts';
+import { inferenceFn } from './graph/forward.ts';
+import { finishMetrics, isClassification, metricSums, perSampleLoss } from './losses.ts';
+import type { LearningRateScheduleSpec, TrainModelSpec } from './model-spec.ts';
+import { baseLearningRate, buildOptimizer, outputKindFor, setLearningRate } from './model.ts';
+
+type Tf = typeof TfModule;
+type Tensor = TfModule.Tensor;
+type LayersModel = TfModule.LayersModel;
+
+/** A dense array with its full shape (first dimension: samples). Transferable to a worker. */
+export interface ArrayData {
+  data: Float32Array | Int32Array;
+  shape: number[];
+}
+
+export interface NamedArray {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  data: Float32Array | Int32Array;
+}
+
+/** Everything needed to continue training exactly where a checkpoint left off. */
+export interface TrainingState {
+  /** The first epoch still to run (0-based). */
+  nextEpoch: number;
+  weights: NamedArray[];
+  /** Optimizer slots (momentum, Adam moments, iteration count), as tfjs exposes them. */
+  optimizer: NamedArray[];
+  /** Early-stopping bookkeeping, so a resumed run stops where an uninterrupted one would. */
+  best?: { value: number; epoch: number; wait: number };
+}
+
+export type EpochLogs = Record<string, number>;
+
+export interface EarlyStopping {
+  /** `loss`, `val_loss`, `accuracy`, `val_accuracy`, ... (default val_loss, or loss without validation). */
+  monitor?: string;
+  patience?: number;
+  minDelta?: number;
+  mode?: 'min' | 'max' | 'auto';
+  restoreBestWeights?: boolean;
+}
+
+export interface FitOptions {
+  epochs: number;
+  batchSize: number;
+  validation?: { x: ArrayData; y: ArrayData };
+  /** Shuffle the training samples each epoch (default true), reproducibly with `seed`. */
+  shuffle?: boolean;
+  seed?: number;
+  earlyStopping?: EarlyStopping;
+  /** Loss weight per class index (classification losses only). */
+  classWeight?: Record<number, number>;
+  /** Overrides spec.learningRateSchedule. */
+  learningRateSchedule?: LearningRateScheduleSpec;
+  /** Resume: start at `state.nextEpoch` with these weights and optimizer slots. */
+  resumeFrom?: TrainingState;
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
+  /** Called after every batch; `loss` is that batch's mean loss. */
+  onBatch?: (epoch: number, batch: number, loss: number) => void | Promise<void>;
+  checkpointEvery?: number;
+  onCheckpoint?: (state: TrainingState) => void | Promise<void>;
+  /** Checked before every batch; training stops there and returns stopReason 'cancelled'. */
+  signal?: AbortSignal;
+  /**
+   * How each batch runs. `graph`: the whole step as one TensorFlow function (src/ml/train/graph/;
+   * native backend, supported layers only, else an error); `eager`: tfjs ops one by one;
+   * `auto` (default): graph when possible, else eager. MLPIPE_TF_GRAPH=0 forces eager.
+   */
+  engine?: 'auto' | 'graph' | 'eager';
+}
+
+/** Which training engine ran, and why the graph step did not when it did not. */
+export interface EngineInfo {
+  engine: 'graph' | 'eager';
+  reason?: string;
+}
+
+export interface FitResult {
+  stopReason: 'completed' | 'earlyStopping' | 'cancelled';
+  /** Epochs finished in this call (a resumed run counts only its own). */
+  epochsRun: number;
+  /** The epoch (0-based) whose weights the model holds at the end. */
+  finalEpoch: number;
+  bestEpoch: number | null;
+  history: Array<{ epoch: number; logs: EpochLogs }>;
+  backend: BackendInfo;
+  engine: EngineInfo;
+  samplesPerSecond: number;
+}
+
+/** tfjs's TrainingState snapshot helpers (also used by the checkpoint writer). */
+export async function snapshotModel(model: LayersModel): Promise<NamedArray[]> {
+  return model.weights.map((w) => {
+    const t = w.read();
+    return { name: w.name, shape: t.shape.slice(), dtype: t.dtype as 'float32' | 'int32', data: t.dataSync().slice() as Float32Array | Int32Array };
+  });
+}
+
+export function restoreModel(tf: Tf, model: LayersModel, weights: NamedArray[]): void {
+  if (weights.length !== model.weights.length) {
+    throw new Error(`resume: checkpoint has ${weights.length} weight tensors, the model ${model.weights.length}; was the model spec changed?`);
+  }
+  const tensors = weights.map((w, i) => {
+    const expect = model.weights[i]!.shape.join('x');
+    if (w.shape.join('x') !== expect) throw new Error(`resume: weight ${w.name} has shape ${w.shape.join('x')}, the model expects ${expect}`);
+    return tf.tensor(w.data, w.shape, w.dtype);
+  });
+  model.setWeights(tensors);
+  tf.dispose(tensors);
+}
+
+/** Learning rate for an epoch under a schedule (epoch 0-based; total = planned epochs). */
+export function scheduledLearningRate(base: number, schedule: LearningRateScheduleSpec | undefined, epoch: number, total: number): number {
+  if (!schedule) return base;
+  switch (schedule.type) {
+    case 'step':
+      return base * schedule.gamma ** Math.floor(epoch / Math.max(1, schedule.stepEpochs));
+    case 'exponential':
+      return base * schedule.decayRate ** (epoch / Math.max(1, schedule.decayEpochs ?? 1));
+    case 'cosine': {
+      const min = schedule.minLearningRate ?? 0;
+      return min + 0.5 * (base - min) * (1 + Math.cos((Math.PI * epoch) / Math.max(1, total)));
+    }
+    default:
+      throw new Error(`learningRateSchedule.type: unknown ${JSON.stringify((schedule as { type?: unknown }).type)}; use step, exponential or cosine`);
+  }
+}
+
+/** Per-sample loss weights from class weights; the class of a sample is read from its label. */
+function sampleWeights(loss: TrainModelSpec['loss'], y: ArrayData, classWeight: Record<number, number>): Float32Array {
+  const n = y.shape[0]!;
+  const width = y.data.length / n;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let cls: number;
+    if (loss === 'categoricalCrossentropy') {
+      cls = 0; // argmax of the one-hot row
+      for (let j = 1; j < width; j++) if (y.data[i * width + j]! > y.data[i * width + cls]!) cls = j;
+    } else if (loss === 'binaryCrossentropy') {
+      cls = y.data[i]! > 0.5 ? 1 : 0;
+    } else {
+      cls = y.data[i]!;
+    }
+    out[i] = classWeight[cls] ?? 1;
+  }
+  return out;
+}
+
+/** Mulberry32: a small seeded PRNG for reproducible shuffles. */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function checkData(where: string, x: ArrayData, y: ArrayData): number {
+  const n = x.shape[0];
+  if (n === undefined || n < 1) throw new Error(`${where}: no samples`);
+  if (y.shape[0] !== n) throw new Error(`${where}: x has ${n} samples but y has ${y.shape[0]}`);
+  for (const [name, a] of [['x', x], ['y', y]] as const) {
+    const size = a.shape.reduce((p, c) => p * c, 1);
+    if (size !== a.data.length) throw new Error(`${where}: ${name} has ${a.data.length} values but shape [${a.shape.join(', ')}] needs ${size}`);
+  }
+  return n;
+}
+
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Evaluate a model on data: mean loss and the spec's metrics. Runs in batches without
+ * gradients (one TensorFlow function per batch when the model compiles to a graph), yielding to
+ * the event loop between batches; the model is left unchanged.
+ */
+export async function evaluate(model: LayersModel, spec: TrainModelSpec, x: ArrayData, y: ArrayData, batchSize = 256): Promise<EpochLogs> {
+  const inference = inferenceFn(getTf(), model, spec);
+  try {
+    return await evaluateWith(inference.apply, spec, x, y, batchSize);
+  } finally {
+    inference.dispose();
+  }
+}
+
+async function evaluateWith(apply: (x: Tensor) => Tensor, spec: TrainModelSpec, x: ArrayData, y: ArrayData, batchSize: number): Promise<EpochLogs> {
+  const tf = getTf();
+  const n = checkData('evaluate', x, y);
+  const kind = outputKindFor(spec);
+  const metrics = spec.metrics ?? [];
+  const xs = tf.tensor(x.data, x.shape);
+  const ys = tf.tensor(y.data, y.shape);
+  let lossSum = 0;
+  const sums: Record<string, number | Float32Array> = {};
+  try {
+    for (let start = 0; start < n; start += batchSize) {
+      const size = Math.min(batchSize, n - start);
+      tf.tidy(() => {
+        const xb = xs.slice(start, size);
+        const yb = ys.slice(start, size);
+        const out = apply(xb);
+        lossSum += tf.sum(perSampleLoss(tf, spec.loss, out, yb, kind)).dataSync()[0]!;
+        for (const [k, t] of Object.entries(metricSums(tf, spec.loss, metrics, out, yb, kind))) addSum(sums, k, t);
+      });
+      await yieldToEventLoop();
+    }
+  } finally {
+    tf.dispose([xs, ys]);
+  }
+  return { loss: lossSum / n, ...finishMetrics(metrics, n, sums) };
+}
+
+/**
+ * Train `model` (from buildModel) under `spec`'s optimizer, loss, metrics and schedule.
+ * Returns when the epochs are done, early stopping fires or `signal` aborts (checked before
+ * each batch). The model keeps the final (or, with restoreBestWeights, the best) weights.
+ */
+export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData, y: ArrayData, opts: FitOptions): Promise<FitResult> {
+  const tf = getTf();
+  const n = checkFitData(x, y, opts);
+  const schedule = opts.learningRateSchedule ?? spec.learningRateSchedule;
+  const baseLr = baseLearningRate(spec.optimizer);
+  // built whichever engine runs: the eager one trains with it, the graph step keeps its own slots
+  const optimizer = buildOptimizer(spec.optimizer);
+  if (opts.classWeight && !isClassification(spec.loss)) throw new Error(`fit: classWeight needs a classification loss, not ${spec.loss}`);
+  const data = trainingTensors(tf, spec, x, y, opts.classWeight);
+  const engine = startEngine(tf, model, spec, data, optimizer, opts);
+  const validation = validationPass(tf, model, spec, engine, opts);
+  if (opts.resumeFrom) {
+    restoreModel(tf, model, opts.resumeFrom.weights);
+    await engine.restoreOptimizer(opts.resumeFrom.optimizer);
+  }
+
+  const stopper = new EarlyStopper(tf, opts.earlyStopping, !!opts.validation, opts.resumeFrom?.best);
+  const start = opts.resumeFrom?.nextEpoch ?? 0;
+  const history: FitResult['history'] = [];
+  let stopReason: FitResult['stopReason'] = 'completed';
+  let finalEpoch = start - 1;
+  let samplesSeen = 0;
+  const t0 = performance.now();
+  try {
+    for (let epoch = start; epoch < opts.epochs; epoch++) {
+      const learningRate = scheduledLearningRate(baseLr, schedule, epoch, opts.epochs);
+      setLearningRate(optimizer, learningRate);
+      const trained = await trainEpoch(engine, epochOrder(n, opts, epoch), learningRate, epoch, opts);
+      samplesSeen += trained.samples;
+      if (trained.cancelled) {
+        stopReason = 'cancelled';
+        break;
+      }
+      const logs = await epochLogs(engine, spec, n, learningRate, validation.apply, opts);
+      history.push({ epoch, logs });
+      finalEpoch = epoch;
+      if (opts.onEpochEnd) await opts.onEpochEnd(epoch, logs);
+      const stop = stopper.update(model, epoch, logs);
+      if (opts.onCheckpoint && opts.checkpointEvery && (epoch + 1) % opts.checkpointEvery === 0) {
+        await opts.onCheckpoint(await captureState(model, engine, epoch + 1, stopper.checkpointBest()));
+      }
+      if (stop) {
+        stopReason = 'earlyStopping';
+        break;
+      }
+    }
+    if (stopReason === 'earlyStopping') finalEpoch = stopper.restoreBest(model) ?? finalEpoch;
+  } finally {
+    disposeTrainingTensors(tf, data);
+    stopper.dispose();
+    engine.dispose();
+    validation.dispose();
+    disposeOptimizer(tf, optimizer);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    stopReason,
+    epochsRun: history.length,
+    finalEpoch,
+    bestEpoch: stopper.bestEpoch(),
+    history,
+    backend: backendInfo(),
+    engine: engine.info,
+    samplesPerSecond: seconds > 0 ? samplesSeen / seconds : 0,
+  };
+}
+
+/** The training (and validation) data's sample counts and sizes, and the batch size; returns the sample count. */
+function checkFitData(x: ArrayData, y: ArrayData, opts: FitOptions): number {
+  const n = checkData('fit: training data', x, y);
+  if (!(opts.batchSize >= 1)) throw new Error(`fit: batchSize ${opts.batchSize} must be >= 1`);
+  if (opts.validation) checkData('fit: validation data', opts.validation.x, opts.validation.y);
+  return n;
+}
+
+/** The training set on the device, with class weights as per-sample loss weights. */
+function trainingTensors(tf: Tf, spec: TrainModelSpec, x: ArrayData, y: ArrayData, classWeight: FitOptions['classWeight']): TrainingTensors {
+  return {
+    xs: tf.tensor(x.data, x.shape),
+    ys: tf.tensor(y.data, y.shape),
+    sampleWeights: classWeight ? tf.tensor1d(sampleWeights(spec.loss, y, classWeight)) : null,
+  };
+}
+
+/** The validation pass: a compiled inference function alongside the graph step, else eager. */
+function validationPass(tf: Tf, model: LayersModel, spec: TrainModelSpec, engine: TrainEngine, opts: FitOptions) {
+  const inference = engine.info.engine === 'graph' && opts.validation ? inferenceFn(tf, model, spec) : null;
+  return {
+    apply: inference?.apply ?? ((xb: Tensor) => model.apply(xb, { training: false }) as Tensor),
+    dispose: () => inference?.dispose(),
+  };
+}
+
+/** The order of an epoch's samples: shuffled unless `shuffle: false`. */
+function epochOrder(n: number, opts: FitOptions, epoch: number): Int32Array {
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  if (opts.shuffle ?? true) {
+    // seeded per epoch, so a run resumed at epoch k sees the same order as an uninterrupted one
+    const random = rng((opts.seed ?? 0x5eed) * 1000003 + epoch);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      const t = order[i]!;
+      order[i] = order[j]!;
+      order[j] = t;
+    }
+  }
+  return order;
+}
+
+/**
+ * One epoch's batches in `order`, yielding to the event loop after each (heartbeats, cancels);
+ * stops before a batch once `signal` has aborted. Returns the samples trained on.
+ */
+async function trainEpoch(engine: TrainEngine, order: Int32Array, learningRate: number, epoch: number, opts: FitOptions) {
+  engine.beginEpoch();
+  const n = order.length;
+  let samples = 0;
+  for (let s = 0, batch = 0; s < n; s += opts.batchSize, batch++) {
+    if (opts.signal?.aborted) return { samples, cancelled: true };
+    const size = Math.min(opts.batchSize, n - s);
+    const batchLoss = engine.step(order.subarray(s, s + size), learningRate);
+    if (opts.onBatch) await opts.onBatch(epoch, batch, batchLoss.dataSync()[0]!);
+    batchLoss.dispose();
+    samples += size;
+    await yieldToEventLoop();
+  }
+  return { samples, cancelled: false };
+}
+
+/** An epoch's logs: mean loss and metrics, the validation pass's as `val_*`, the learning rate. */
+async function epochLogs(engine: TrainEngine, spec: TrainModelSpec, n: number, learningRate: number, validate: (x: Tensor) => Tensor, opts: FitOptions) {
+  const { lossSum, sums } = engine.endEpoch();
+  const logs: EpochLogs = { loss: lossSum / n, ...finishMetrics(spec.metrics ?? [], n, sums) };
+  if (opts.validation) {
+    const v = await evaluateWith(validate, spec, opts.validation.x, opts.validation.y, opts.batchSize);
+    for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
+  }
+  logs.learningRate = learningRate;
+  return logs;
+}
+
+/** optimizer.dispose() plus the tensors tfjs forgets (MomentumOptimizer leaks SGD's `c` scalar). */
+function disposeOptimizer(tf: Tf, opt: TfModule.Optimizer): void {
+  opt.dispose();
+  for (const v of Object.values(opt)) if (v instanceof tf.Tensor && !v.isDisposed) v.dispose();
+}
+
+async function captureState(model: LayersModel, engine: TrainEngine, nextEpoch: number, best: TrainingState['best']): Promise<TrainingState> {
+  const slots = await engine.snapshotOptimizer();
+  return { nextEpoch, weights: await snapshotModel(model), optimizer: slots, ...(best ? { best: { ...best } } : {}) };
+}
