@@ -29,8 +29,8 @@ import { applyTransform } from '../src/ml/data/preprocess.ts';
 import { quantile } from '../src/ml/data/dataset-stats.ts';
 import { Registry, registryDir } from '../src/serving/registry.ts';
 import { loadScoringModel, resultsOf } from '../src/serving/score.ts';
-import { collectInput, stageInput, tempDir, testEnv } from '../test/data/helpers.ts';
-import { irisSchema, ref } from '../test/data/pipeline-helpers.ts';
+import { collectInput, stageInput, tempDir, testEnv } from '../test/support/data.ts';
+import { irisSchema, ref } from '../test/support/pipelines.ts';
 import { freePort } from '../test/support/ports.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));

@@ -5,7 +5,7 @@
 #   3. trains the seed LeNet (synthetic data) on the GPU and on the CPU build: samples/s each,
 #   4. runs pipelines/mnist-lenet.yaml end to end (mlpipe dev, a real Temporal dev server) on the
 #      GPU and on the CPU build: the train stage's samples/s and the test accuracy,
-#   5. runs the graph-step equivalence tests (test/ml/graph-step.test.ts) on the GPU backend,
+#   5. runs the graph-step equivalence tests (test/ml/train/graph-step.test.ts) on the GPU backend,
 # and prints a summary. Exits 1 at once on a machine without a GPU, else 1 if any step failed.
 # Nothing here can run on the machines this project is developed on (no GPU is lent to them
 # that runs TensorFlow's CUDA 12 build): see docs/native-tensorflow.md, GPU route.
@@ -80,8 +80,8 @@ done
 
 # 5. Graph step vs eager ops on the GPU. TF32 (Ampere and newer) rounds matmuls and convolutions
 # to 10-bit mantissas, far beyond the tests' 2e-4 tolerance; NVIDIA_TF32_OVERRIDE=0 keeps float32.
-say "graph-step equivalence tests on the GPU (test/ml/graph-step.test.ts)"
-MLPIPE_TF_BACKEND=gpu NVIDIA_TF32_OVERRIDE=0 step npx vitest run test/ml/graph-step.test.ts >"$WORK/graph-step.log" 2>&1
+say "graph-step equivalence tests on the GPU (test/ml/train/graph-step.test.ts)"
+MLPIPE_TF_BACKEND=gpu NVIDIA_TF32_OVERRIDE=0 step npx vitest run test/ml/train/graph-step.test.ts >"$WORK/graph-step.log" 2>&1
 rc=$?
 grep -E 'Test Files|Tests |FAIL|✗|×' "$WORK/graph-step.log" | sed 's/^/[gpu-check]   /'
 [ "$rc" = 0 ] || failed "graph-step tests on the GPU (exit $rc; log $WORK/graph-step.log)"

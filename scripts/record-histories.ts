@@ -2,7 +2,7 @@
  * Records the replay corpus, test/fixtures/histories/: real histories of runs that take every
  * path of the interpreter workflow (scripts/record-histories/cases.ts), as compact JSON, with
  * manifest.json saying what each exercises and which commit recorded it.
- * test/temporal/replay-corpus.test.ts replays them all against the current workflow code.
+ * test/workflows/replay-corpus.test.ts replays them all against the current workflow code.
  *
  *   npx tsx scripts/record-histories.ts                       # every case
  *   npx tsx scripts/record-histories.ts --only approval-gate  # some cases (comma-separated)
@@ -111,7 +111,7 @@ function writeManifest(recorded: ManifestEntry[]): void {
   const now = new Set(recorded.map((e) => e.file));
   const histories = [...old.filter((e) => !now.has(e.file)), ...recorded].sort((a, b) => (a.file < b.file ? -1 : 1));
   const doc = {
-    about: 'Histories of real runs, replayed against the current workflow code by test/temporal/replay-corpus.test.ts. Recorded by scripts/record-histories.ts; see docs/runtime.md, "Changing the interpreter".',
+    about: 'Histories of real runs, replayed against the current workflow code by test/workflows/replay-corpus.test.ts. Recorded by scripts/record-histories.ts; see docs/runtime.md, "Changing the interpreter".',
     histories,
   };
   writeFileSync(MANIFEST, `${JSON.stringify(doc, null, 1)}\n`);

@@ -7,7 +7,7 @@ import { readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalArtifactStore } from '../../src/artifacts/index.ts';
-import { tempDir } from '../data/helpers.ts';
+import { tempDir } from '../support/data.ts';
 
 describe('local store: listing a run while its records are removed', () => {
   it('skips a record that vanished after the directory was read', async () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ArtifactStore, storeFrom, StoreUnavailableError, type Lineage } from '../../src/artifacts/index.ts';
 import { createS3Client, endpointLabel } from '../../src/artifacts/s3-client.ts';
 import { bufferSource, publish } from '../../src/artifacts/s3-upload.ts';
-import { tempDir } from '../data/helpers.ts';
+import { tempDir } from '../support/data.ts';
 import { startFaultProxy, type Fault } from '../support/fault-proxy.ts';
 import { freePort } from '../support/ports.ts';
 import { startS3Server, type S3Server } from '../support/s3.ts';

@@ -16,7 +16,7 @@ import {
   type ArtifactStore,
   type Lineage,
 } from '../../src/artifacts/index.ts';
-import { tempDir } from '../data/helpers.ts';
+import { tempDir } from '../support/data.ts';
 import { startS3Server, type S3Server } from '../support/s3.ts';
 
 const lineage: Lineage = {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mlpipeInProcess } from '../support/cli-in-process.ts';
 import { closeDbs } from '../../src/db/index.ts';
-import { tempDir } from '../data/helpers.ts';
+import { tempDir } from '../support/data.ts';
 import { freePort } from '../support/ports.ts';
 import { startS3Server, type S3Server } from '../support/s3.ts';
 import { testAddress } from '../support/temporal.ts';

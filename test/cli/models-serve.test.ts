@@ -9,7 +9,7 @@ import { closeDbs } from '../../src/db/index.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
 import { BACKENDS, freshDb, type TestDb } from '../support/db.ts';
-import { deployInput, irisArtifacts, post, waitRevision } from '../serving/helpers.ts';
+import { deployInput, irisArtifacts, post, waitRevision } from '../support/serving.ts';
 
 let a: Awaited<ReturnType<typeof irisArtifacts>>;
 let models: ArtifactRef[];

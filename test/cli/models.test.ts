@@ -8,7 +8,7 @@ import { mlpipeInProcess } from '../support/cli-in-process.ts';
 import type { ArtifactRef } from '../../src/core/plan.ts';
 import { closeDbs } from '../../src/db/index.ts';
 import { nextVersion, Registry, type RegistryEntry, type Traffic } from '../../src/serving/registry.ts';
-import { tempDir } from '../data/helpers.ts';
+import { tempDir } from '../support/data.ts';
 import { BACKENDS, freshDb, type Backend, type TestDb } from '../support/db.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

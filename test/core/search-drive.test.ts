@@ -3,7 +3,7 @@
  * functions: trials in flight bounded by `parallelism`, every trial run once, ASHA legs (pruned
  * trials stop with a reason, promoted ones continue as the next leg), failed and fatal legs, and
  * the same seed giving the same table whatever order the legs finish in. The same loop with real
- * train activities: test/temporal/optimize-study.test.ts and test/durability/trials-kill.test.ts.
+ * train activities: test/workflows/optimize-study.test.ts and test/durability/trials-kill.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { driveStudy, legBudgets, Study, studyTrial, type DriveOptions, type Leg, type LegResult, type Space } from '../../src/core/search/index.ts';

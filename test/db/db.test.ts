@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { closeDbs, openDb, parseDbUrl, redactUrl } from '../../src/db/index.ts';
 import { LATEST, MIGRATIONS } from '../../src/db/migrations.ts';
 import { secretsInUse } from '../../src/redaction.ts';
-import { tempDir } from '../data/helpers.ts';
+import { tempDir } from '../support/data.ts';
 import { BACKENDS, freshDb, PG_URL, type TestDb } from '../support/db.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
-import { cli, fixture } from './helpers.ts';
+import { cli, fixture } from '../support/schedules.ts';
 
 const tag = randomBytes(3).toString('hex');
 const scope = `test-empty-${tag}`;

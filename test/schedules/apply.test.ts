@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { SA_GIT_SHA, SA_PIPELINE, SA_TRIGGER } from '../../workflows/api.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
-import { apply, cli, fixture, gitRepo, until } from './helpers.ts';
+import { apply, cli, fixture, gitRepo, until } from '../support/schedules.ts';
 import type { Plan } from '../../src/core/plan.ts';
 
 const tag = randomBytes(3).toString('hex');

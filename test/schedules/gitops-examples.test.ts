@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { testAddress } from '../support/temporal.ts';
-import { cli, ROOT } from './helpers.ts';
+import { cli, ROOT } from '../support/schedules.ts';
 
 const read = (f: string) => parse(readFileSync(join(ROOT, f), 'utf8')) as unknown;
 

@@ -7,7 +7,7 @@ import type { Plan } from '../../src/core/plan.ts';
 import { planDiff } from '../../src/schedules/apply.ts';
 import { managedMemo, overlapPolicy, scheduleOptions, stableHash, toScheduleId } from '../../src/schedules/options.ts';
 import { SA_PIPELINE, SA_TRIGGER } from '../../workflows/api.ts';
-import { ROOT } from './helpers.ts';
+import { ROOT } from '../support/schedules.ts';
 
 async function plan(file: string, baseDir = '/srv/a', params: Record<string, string> = {}): Promise<Plan> {
   const r = await validateFile(join(ROOT, file), params);

@@ -4,7 +4,7 @@ import { deployCore } from '../../activities/deploy.ts';
 import { localTokenFile, readTokenFile } from '../../src/serving/auth.ts';
 import { findServer } from '../../src/serving/local.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
-import { bearer, deployInput, get, irisArtifacts, post } from './helpers.ts';
+import { bearer, deployInput, get, irisArtifacts, post } from '../support/serving.ts';
 
 let pid: number | undefined;
 afterAll(() => {

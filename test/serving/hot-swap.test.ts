@@ -10,8 +10,8 @@ import type { ArtifactRef } from '../../src/core/plan.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
 import { waitFor } from '../support/processes.ts';
-import { deployInput, irisArtifacts, waitRevision } from './helpers.ts';
-import { startLoad } from './load-helpers.ts';
+import { deployInput, irisArtifacts, waitRevision } from '../support/serving.ts';
+import { startLoad } from '../support/load.ts';
 
 let a: Awaited<ReturnType<typeof irisArtifacts>>;
 let registry: Registry;

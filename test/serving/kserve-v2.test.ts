@@ -8,8 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer } from '../../src/serving/server.ts';
-import { get, post, waitRevision } from './helpers.ts';
-import { FEATURES, irisWithIds, python } from './protocol-helpers.ts';
+import { get, post, waitRevision } from '../support/serving.ts';
+import { FEATURES, irisWithIds, python } from '../support/protocols.ts';
 
 let a: Awaited<ReturnType<typeof irisWithIds>>;
 let server: ModelServer;

@@ -13,8 +13,8 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer } from '../../src/serving/server.ts';
 import { waitFor } from '../support/processes.ts';
-import { post, waitRevision } from './helpers.ts';
-import { FEATURES, irisWithIds } from './protocol-helpers.ts';
+import { post, waitRevision } from '../support/serving.ts';
+import { FEATURES, irisWithIds } from '../support/protocols.ts';
 
 let a: Awaited<ReturnType<typeof irisWithIds>>;
 const servers: ModelServer[] = [];

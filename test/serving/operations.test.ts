@@ -12,8 +12,8 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer } from '../../src/serving/server.ts';
-import { post, waitRevision } from './helpers.ts';
-import { FEATURES, irisWithIds, setupHint } from './protocol-helpers.ts';
+import { post, waitRevision } from '../support/serving.ts';
+import { FEATURES, irisWithIds, setupHint } from '../support/protocols.ts';
 
 let a: Awaited<ReturnType<typeof irisWithIds>>;
 let server: ModelServer;

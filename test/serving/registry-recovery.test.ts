@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeDbs } from '../../src/db/index.ts';
 import { Registry } from '../../src/serving/registry.ts';
-import { tempDir } from '../data/helpers.ts';
+import { tempDir } from '../support/data.ts';
 import { BACKENDS, freshDb, type TestDb } from '../support/db.ts';
 import { waitFor } from '../support/processes.ts';
 

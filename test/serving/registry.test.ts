@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { ArtifactRef } from '../../src/core/plan.ts';
 import { closeDbs } from '../../src/db/index.ts';
 import { nextVersion, Registry, registryDir, settleCandidate, withdrawVersion, type RegistryEntry } from '../../src/serving/registry.ts';
-import { tempDir } from '../data/helpers.ts';
+import { tempDir } from '../support/data.ts';
 import { BACKENDS, freshDb, type Backend, type TestDb } from '../support/db.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

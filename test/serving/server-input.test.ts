@@ -16,9 +16,9 @@ import type { ArtifactRef, JsonObject } from '../../src/core/plan.ts';
 import { Rng } from '../../src/ml/data/rng.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
-import { collectInput, stageInput, tempDir } from '../data/helpers.ts';
-import { ref } from '../data/pipeline-helpers.ts';
-import { bearer, deployInput, get, irisArtifacts, post, waitRevision } from './helpers.ts';
+import { collectInput, stageInput, tempDir } from '../support/data.ts';
+import { ref } from '../support/pipelines.ts';
+import { bearer, deployInput, get, irisArtifacts, post, waitRevision } from '../support/serving.ts';
 
 const TOKEN = 'input-test-token-0123456789abcdef';
 let a: Awaited<ReturnType<typeof irisArtifacts>>;

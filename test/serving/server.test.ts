@@ -6,7 +6,7 @@ import { loadModel } from '../../src/ml/train/checkpoint.ts';
 import { decodeDataset, featureTensor, isNumeric, type Dataset } from '../../src/ml/data/dataset.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
-import { bearer, deployInput, get, irisArtifacts, post, waitRevision } from './helpers.ts';
+import { bearer, deployInput, get, irisArtifacts, post, waitRevision } from '../support/serving.ts';
 
 const TOKEN = 'server-test-token-0123456789abcdef';
 

@@ -9,7 +9,7 @@ import { closeDbs } from '../../src/db/index.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { ModelServer } from '../../src/serving/server.ts';
 import { BACKENDS, freshDb, type TestDb } from '../support/db.ts';
-import { bearer, deployInput, get, irisArtifacts, post, waitRevision } from './helpers.ts';
+import { bearer, deployInput, get, irisArtifacts, post, waitRevision } from '../support/serving.ts';
 
 const TOKEN = 'serving-log-test-token-0123456789';
 let a: Awaited<ReturnType<typeof irisArtifacts>>;

@@ -16,8 +16,8 @@ import { findServer } from '../../src/serving/local.ts';
 import { Registry, registryDir } from '../../src/serving/registry.ts';
 import { serverFile } from '../../src/serving/server.ts';
 import { waitFor } from '../support/processes.ts';
-import { deployInput, irisArtifacts } from './helpers.ts';
-import { startLoad } from './load-helpers.ts';
+import { deployInput, irisArtifacts } from '../support/serving.ts';
+import { startLoad } from '../support/load.ts';
 
 let a: Awaited<ReturnType<typeof irisArtifacts>>;
 let registry: Registry;

@@ -14,7 +14,7 @@ import type { CacheLookupInput } from '../../src/core/activities.ts';
 import type { JsonValue } from '../../src/core/plan.ts';
 import { closeDbs, openDb } from '../../src/db/index.ts';
 import { cacheKey, createStepCacheActivities } from '../../src/temporal/step-cache.ts';
-import { tempDir } from '../data/helpers.ts';
+import { tempDir } from '../support/data.ts';
 import { BACKENDS, freshDb, type TestDb } from '../support/db.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFile } from '../../src/compiler/index.ts';
 import { closeDbs, openDb } from '../../src/db/index.ts';
-import { tempDir } from '../data/helpers.ts';
+import { tempDir } from '../support/data.ts';
 import { freshDb } from '../support/db.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
 

@@ -19,7 +19,7 @@ import { startDevServer, type DevServer } from '../../src/temporal/dev-server.ts
 import { describeRun } from '../../src/temporal/runs.ts';
 import { freePort } from '../support/ports.ts';
 import { testEnv, type TestEnv } from '../support/temporal.ts';
-import { apply, fixture, gitRepo, ROOT, until } from '../schedules/helpers.ts';
+import { apply, fixture, gitRepo, ROOT, until } from '../support/schedules.ts';
 
 const CHROMIUM = process.env.MLPIPE_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-results/ui');

@@ -2,7 +2,7 @@
 // classes are the sorted union of the true and predicted labels (unless given), the confusion
 // matrix has true labels in rows, F1 per class is 2·tp / (2·tp + fp + fn), macro is the plain
 // mean over classes, weighted weighs by true support, ROC AUC is binary or one-vs-rest macro.
-// Checked against scikit-learn's own numbers in test/data/metrics.test.ts.
+// Checked against scikit-learn's own numbers in test/ml/eval/metrics.test.ts.
 
 import type { EvalMetric } from '../../spec/types.gen.ts';
 
