@@ -1,66 +1,28 @@
-// train: dataset artifact → tfjs model built from the spec (src/ml/train/model.ts), trained by
-// src/ml/train/fit.ts with checkpoints in the artifact store. A retried attempt resumes from the
-// checkpoint named in the last heartbeat (or, failing that, this run's latest checkpoint of the
-// stage), not from epoch 0; so does `mlpipe rerun --from` from the earlier run's latest checkpoint
-// when the stage's config and inputs are the same. Cancellation stops at the next batch and keeps
-// the last checkpoint.
 import { CancelledFailure } from '@temporalio/common';
-import { canonicalJson } from '../src/core/canonical.ts';
-import { sha256Hex } from '../src/hash.ts';
-import { type ArtifactRef, isArtifactRef, type JsonValue, type StageActivityInput, type StageResult } from '../src/core/plan.ts';
-import { backendInfo, selectBackend, type BackendPreference } from '../src/ml/runtime/backend.ts';
-import { decodeCheckpoint, encodeCheckpoint, encodeModel, loadModel, type Checkpoint } from '../src/ml/train/checkpoint.ts';
+import type { ArtifactRef, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
+import { backendInfo, getTf, selectBackend, type BackendInfo } from '../src/ml/runtime/backend.ts';
+import { encodeModel, loadModel } from '../src/ml/train/checkpoint.ts';
 import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/data/dataset.ts';
 import { nonFiniteMessage } from '../src/ml/data/finite-check.ts';
-import { fit, restoreModel, snapshotModel, type ArrayData, type EpochLogs, type FitOptions } from '../src/ml/train/fit.ts';
-import { buildModel, ModelSpecError } from '../src/ml/train/model.ts';
+import { fit, restoreModel, snapshotModel, type ArrayData, type FitOptions, type FitResult } from '../src/ml/train/fit.ts';
+import { buildModel, ModelSpecError, type BuiltModel } from '../src/ml/train/model.ts';
 import type { LossName, MetricName, TrainModelSpec } from '../src/ml/train/model-spec.ts';
 import { updateRunReport } from '../src/ml/report/report.ts';
 import { setPath } from '../src/core/search/config-path.ts';
 import { Registry } from '../src/serving/registry.ts';
-import { activityLog, type HeartbeatDetails, type Progress } from '../src/temporal/progress.ts';
+import { activityLog } from '../src/temporal/progress.ts';
 import { invalid, lineage, readDataset, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
+import { TrainCheckpointer, type EpochHistory } from './lib/train-checkpoints.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 import type { TrainMetric } from '../src/spec/types.gen.ts';
+
+export { heartbeatCheckpoint, type TrainCheckpoint, type TrainHeartbeat, type TrainProgress } from './lib/train-checkpoints.ts';
 
 /**
  * The schema requires these on TrainStage; the type generated from its `allOf` leaves them
  * optional, so they are required again here.
  */
 export type TrainConfig = StageConfig<'train'> & Required<Pick<StageConfig<'train'>, 'model' | 'optimizer' | 'loss' | 'epochs'>>;
-
-/** Train's progress: epochs completed (and the batch within the next), and the latest epoch's metrics. */
-export interface TrainProgress extends Progress {
-  stage: string;
-  /** Epochs completed. */
-  epoch: number;
-  epochs: number;
-  batch?: number;
-  batches?: number;
-}
-
-/** The checkpoint a retry resumes from: the artifact and the epochs it holds. */
-export interface TrainCheckpoint {
-  ref: ArtifactRef;
-  epoch: number;
-}
-
-/** Train's heartbeat, in the shape every mlpipe heartbeat has (src/temporal/progress.ts). */
-export type TrainHeartbeat = HeartbeatDetails<TrainCheckpoint> & { progress: TrainProgress };
-
-/**
- * The checkpoint named in the previous attempt's heartbeat. Besides `{ progress, checkpoint: {
- * ref, epoch } }`, it reads the flat shape earlier versions sent (`{ stage, epoch, epochs,
- * checkpoint: ArtifactRef | null, checkpointEpoch, metrics }`): a worker upgraded while a run
- * trains resumes from the checkpoint the old worker reported.
- */
-export function heartbeatCheckpoint(details: unknown): ArtifactRef | undefined {
-  if (!details || typeof details !== 'object') return undefined;
-  const cp = (details as { checkpoint?: unknown }).checkpoint;
-  if (isArtifactRef(cp)) return cp; // the flat shape
-  if (cp && typeof cp === 'object' && isArtifactRef((cp as Partial<TrainCheckpoint>).ref)) return (cp as TrainCheckpoint).ref;
-  return undefined;
-}
 
 const FIT_METRIC: Record<TrainMetric, MetricName> = {
   accuracy: 'accuracy',
@@ -100,72 +62,68 @@ function balancedWeights(y: Float32Array, k: number): Record<number, number> {
   return w;
 }
 
-/** What a checkpoint of another run must match to be resumed from: this stage's config and inputs. */
-function fingerprint(input: StageActivityInput): string {
-  const inputs = Object.fromEntries(Object.entries(input.inputs).map(([k, v]) => [k, v.digest]));
-  return sha256Hex(canonicalJson({ kind: input.kind, config: input.config, inputs }));
-}
-
-/** A run's checkpoints of this stage from the same plan, newest first. */
-async function checkpointsOf(input: StageActivityInput, env: StageEnv, workflowId: string): Promise<ArtifactRef[]> {
-  const recs = (await env.store.list(workflowId)).filter(
-    (r) => r.lineage.stage === input.stage && r.lineage.planHash === input.run.planHash && r.lineage.name?.startsWith('checkpoint-'),
-  );
-  return recs.reverse().map((r) => r.ref);
-}
-
-/**
- * Checkpoints a retry may resume from, best first: the one named in the last heartbeat, then
- * (the last heartbeat may not have reached the server before the worker died) this run's
- * checkpoints of the stage from the same plan, newest first; with none, on a rerun, the earlier
- * run's.
- */
-async function resumeCandidates(input: StageActivityInput, env: StageEnv): Promise<ArtifactRef[]> {
-  const out: ArtifactRef[] = [];
-  const fromHeartbeat = heartbeatCheckpoint(env.heartbeatDetails);
-  if (fromHeartbeat) out.push(fromHeartbeat);
-  // A promoted trial continues from its checkpoint of the earlier rung from its first attempt.
-  if (env.attempt > 1 || out.length > 0 || input.trial?.continues) {
-    for (const r of await checkpointsOf(input, env, input.run.workflowId)) if (!out.some((o) => o.digest === r.digest)) out.push(r);
-  }
-  if (out.length === 0 && input.run.rerunOf) out.push(...(await checkpointsOf(input, env, input.run.rerunOf)));
-  return out;
-}
-
-/** The first usable checkpoint; a corrupt or vanished one is skipped (with a warning), not fatal. */
-async function loadResume(input: StageActivityInput, env: StageEnv, epochs: number): Promise<{ ref: ArtifactRef; cp: Checkpoint } | null> {
-  for (const ref of await resumeCandidates(input, env)) {
-    try {
-      const cp = decodeCheckpoint(await env.store.get(ref));
-      // A trial promoted to a later rung may resume a checkpoint planned for fewer epochs.
-      const sameRun = cp.header.workflowId === input.run.workflowId;
-      const own = sameRun && (cp.header.epochs === epochs || (!!input.trial?.continues && cp.header.epoch <= epochs));
-      const earlier = !!input.run.rerunOf && cp.header.workflowId === input.run.rerunOf && cp.header.fingerprint === fingerprint(input);
-      if (cp.header.stage !== input.stage || !(own || earlier)) {
-        activityLog.warn(`${where(input)}: checkpoint ${ref.digest} is for another run or configuration; not resuming from it`);
-        continue;
-      }
-      if (earlier) activityLog.info(`${where(input)}: resuming at epoch ${cp.header.epoch} from the checkpoint of the earlier run ${input.run.rerunOf}`);
-      return { ref, cp };
-    } catch (e) {
-      activityLog.warn(`${where(input)}: checkpoint ${ref.digest} is unusable (${(e as Error).message}); trying an older one`);
-    }
-  }
-  return null;
-}
-
 export async function trainCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const at = where(input);
   const cfg = withParams(stageConfig(input, 'train') as TrainConfig, at);
-  const pref: BackendPreference | undefined = cfg.backend && cfg.backend !== 'auto' ? cfg.backend : undefined;
-  selectBackend(pref);
+  selectBackend(cfg.backend && cfg.backend !== 'auto' ? cfg.backend : undefined);
   const backend = backendInfo();
-
   const ds = await readDataset(env.store, requireInput(input, 'dataset', 'dataset'));
+  const data = trainingData(ds, cfg, at);
+  const spec = modelSpec(cfg);
+  const { model, outputKind } = buildTrainModel(spec, cfg, data, at);
+  await warmStart(input, env, cfg, model, at);
+  const checkpoints = await TrainCheckpointer.open(input, env, {
+    epochs: cfg.epochs,
+    seed: cfg.seed ?? 0,
+    batches: Math.ceil(data.x.shape[0]! / (cfg.batchSize ?? 32)),
+    checkpoint: cfg.checkpoint,
+  });
+  const classWeight = classWeightsFor(cfg, ds, data, at);
+  const res = await fit(model, spec, data.x, data.y, fitOptions(cfg, data, classWeight, checkpoints, env.signal));
+  if (res.stopReason === 'cancelled') {
+    model.dispose();
+    throw new CancelledFailure(
+      `${at}: training cancelled after epoch ${checkpoints.history.length}; the last checkpoint (epoch ${checkpoints.last?.epoch ?? 'none'}) is kept`,
+    );
+  }
+  const modelRef = await env.store.put(
+    await encodeModel(model, {
+      outputKind,
+      loss: cfg.loss,
+      classes: ds.classes,
+      numClasses: data.classification ? data.k : undefined,
+      featureShape: data.x.shape.slice(1),
+      backend,
+      spec,
+    }),
+    { kind: 'model', lineage: lineage(input, env) },
+  );
+  model.dispose();
+  const run: FinishedFit = { res, backend, history: checkpoints.history, startEpoch: checkpoints.startEpoch };
+  const outputs = await trainOutputs(input, env, cfg, modelRef, run);
+  await reportTraining(input, env, cfg, run);
+  return { outputs };
+}
+
+/** The training rows (and validation rows, if any) as features and labels shaped for the loss. */
+interface TrainingData {
+  x: ArrayData;
+  /** The training labels as class ids or values, before shaping for the loss. */
+  yRaw: Float32Array;
+  y: ArrayData;
+  validation?: { x: ArrayData; y: ArrayData };
+  classification: boolean;
+  /** Classes (1 for regression). */
+  k: number;
+}
+
+/** The rows to train and validate on: the dataset's splits, or the last `validationSplit` of train. */
+function trainValidationRows(ds: Dataset, cfg: TrainConfig, at: string): { trainIdx: Uint32Array; valIdx?: Uint32Array } {
   let trainIdx: Uint32Array;
   let valIdx: Uint32Array | undefined = ds.splits?.validation;
   try {
     trainIdx = ds.splits?.train ?? splitIndices(ds, 'all');
+    // Reading one row surfaces a dataset without features or labels before anything is built.
     featureTensor(ds, trainIdx.subarray(0, 1));
     labelVector(ds, trainIdx.subarray(0, 1));
   } catch (e) {
@@ -176,14 +134,20 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     valIdx = trainIdx.subarray(trainIdx.length - nVal);
     trainIdx = trainIdx.subarray(0, trainIdx.length - nVal);
   }
+  return { trainIdx, valIdx };
+}
+
+function trainingData(ds: Dataset, cfg: TrainConfig, at: string): TrainingData {
+  const { trainIdx, valIdx } = trainValidationRows(ds, cfg, at);
   const x = featureTensor(ds, trainIdx);
   const yRaw = labelVector(ds, trainIdx);
   const bad = nonFiniteMessage(ds, x, trainIdx, 'training', yRaw);
   if (bad) invalid(`${at}: ${bad}`);
   const classification = CLASSIFICATION.has(cfg.loss);
+  // Classes are counted over the whole dataset: a split may miss one.
   const k = classification ? numClasses(ds, labelVector(ds)) : 1;
   const y = labelsFor(cfg.loss, yRaw, k);
-  let validation: { x: ArrayData; y: ArrayData } | undefined;
+  let validation: TrainingData['validation'];
   if (valIdx?.length) {
     const vx = featureTensor(ds, valIdx);
     const vy = labelVector(ds, valIdx);
@@ -191,25 +155,30 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     if (badVal) invalid(`${at}: ${badVal}`);
     validation = { x: vx, y: labelsFor(cfg.loss, vy, k) };
   }
+  return { x, yRaw, y, validation, classification, k };
+}
 
-  const metrics = cfg.metrics ?? [];
-  const spec: TrainModelSpec = {
+function modelSpec(cfg: TrainConfig): TrainModelSpec {
+  return {
     model: cfg.model,
     optimizer: cfg.optimizer,
     learningRateSchedule: cfg.learningRateSchedule,
     loss: cfg.loss,
-    metrics: metrics.map((m) => FIT_METRIC[m]),
+    metrics: fitMetrics(cfg),
   };
-  const seed = cfg.seed ?? 0;
-  let built;
+}
+
+/** The model for `spec`, whose last layer must fit the loss and the dataset's classes. */
+function buildTrainModel(spec: TrainModelSpec, cfg: TrainConfig, data: TrainingData, at: string): BuiltModel {
+  let built: BuiltModel;
   try {
-    built = buildModel(spec, { inputShape: x.shape.slice(1), seed });
+    built = buildModel(spec, { inputShape: data.x.shape.slice(1), seed: cfg.seed ?? 0 });
   } catch (e) {
     if (e instanceof ModelSpecError) return invalid(`${at}: ${e.message}`);
     throw e;
   }
-  const { model, outputKind } = built;
-  const outUnits = model.outputs[0]!.shape.at(-1);
+  const { classification, k } = data;
+  const outUnits = built.model.outputs[0]!.shape.at(-1);
   const wantUnits = cfg.loss === 'binaryCrossentropy' || !classification ? 1 : k;
   if (outUnits !== wantUnits) {
     return invalid(
@@ -217,135 +186,102 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
         (classification ? ` (${k} classes)` : '') + '; fix the last layer\'s units',
     );
   }
+  return built;
+}
 
-  // Warm start from an upstream model artifact, or from a registered model (`warmStart.model`),
-  // with the same architecture.
+/**
+ * Warm start from an upstream model artifact, or from a registered model (`warmStart.model`),
+ * with the same architecture; the first `freezeLayers` layers then stay as they are.
+ */
+async function warmStart(input: StageActivityInput, env: StageEnv, cfg: TrainConfig, model: BuiltModel['model'], at: string): Promise<void> {
   let warm = input.inputs.model;
   if (!warm && cfg.warmStart) {
     const found = await registeredModel(cfg.warmStart.model, cfg.warmStart.version);
     if (typeof found === 'string') return invalid(`${at}: warmStart: ${found}`);
     warm = found;
   }
-  if (warm) {
-    const { model: prev } = await loadModel(await env.store.get(warm));
-    try {
-      restoreModel((await import('../src/ml/runtime/backend.ts')).getTf(), model, await snapshotModel(prev));
-    } catch (e) {
-      return invalid(`${at}: warm start from ${warm.digest}: ${(e as Error).message}`);
-    } finally {
-      prev.dispose();
-    }
-    const freeze = cfg.warmStart?.freezeLayers ?? 0;
-    model.layers.slice(0, freeze).forEach((l) => (l.trainable = false));
+  if (!warm) return;
+  const { model: prev } = await loadModel(await env.store.get(warm));
+  try {
+    restoreModel(getTf(), model, await snapshotModel(prev));
+  } catch (e) {
+    return invalid(`${at}: warm start from ${warm.digest}: ${(e as Error).message}`);
+  } finally {
+    prev.dispose();
   }
+  const freeze = cfg.warmStart?.freezeLayers ?? 0;
+  model.layers.slice(0, freeze).forEach((l) => (l.trainable = false));
+}
 
-  // Resume.
-  let history: Array<{ epoch: number; logs: EpochLogs }> = [];
-  let resumeFrom: FitOptions['resumeFrom'];
-  let lastCheckpoint: ArtifactRef | null = null;
-  let lastCheckpointEpoch: number | null = null;
-  const resume = await loadResume(input, env, cfg.epochs);
-  if (resume) {
-    resumeFrom = resume.cp.state;
-    history = resume.cp.header.history;
-    lastCheckpoint = resume.ref;
-    lastCheckpointEpoch = resume.cp.header.epoch;
-  }
-  const startEpoch = resumeFrom?.nextEpoch ?? 0;
+/** Per-class loss weights (classification only): 'balanced', or a weight per class name or id. */
+function classWeightsFor(cfg: TrainConfig, ds: Dataset, data: TrainingData, at: string): Record<number, number> | undefined {
+  if (!data.classification || !cfg.classWeights) return undefined;
+  if (cfg.classWeights === 'balanced') return balancedWeights(data.yRaw, data.k);
+  return Object.fromEntries(
+    Object.entries(cfg.classWeights).map(([c, w]) => {
+      const id = ds.classes ? ds.classes.indexOf(c) : Number(c);
+      if (!(id >= 0) || !Number.isInteger(id)) invalid(`${at}: classWeights: ${JSON.stringify(c)} is not a class (classes: ${(ds.classes ?? [...Array(data.k).keys()]).join(', ')})`);
+      return [id, w];
+    }),
+  );
+}
 
-  const everyEpochs = cfg.checkpoint?.everyEpochs ?? (cfg.checkpoint?.everyMinutes ? undefined : 1);
-  const everyMs = cfg.checkpoint?.everyMinutes ? cfg.checkpoint.everyMinutes * 60_000 : undefined;
-  const keepLast = cfg.checkpoint?.keepLast ?? 3;
-  let lastSaveAt = Date.now();
-  // Retention spans attempts: start from this run's checkpoints of the stage, oldest first.
-  const saved: ArtifactRef[] = (await env.store.list(input.run.workflowId))
-    .filter((r) => r.lineage.stage === input.stage && r.lineage.name?.startsWith('checkpoint-'))
-    .map((r) => r.ref);
-  let latest: EpochLogs = history.at(-1)?.logs ?? {};
-  const batches = Math.ceil(x.shape[0]! / (cfg.batchSize ?? 32));
-  const beat = (epoch: number, batch?: number) =>
-    env.heartbeat({
-      progress: { ...latest, stage: input.stage, epoch, epochs: cfg.epochs, ...(batch !== undefined ? { batch, batches } : {}) },
-      ...(lastCheckpoint && lastCheckpointEpoch !== null ? { checkpoint: { ref: lastCheckpoint, epoch: lastCheckpointEpoch } } : {}),
-    } satisfies TrainHeartbeat);
-  beat(startEpoch);
-
-  const classWeight =
-    classification && cfg.classWeights
-      ? cfg.classWeights === 'balanced'
-        ? balancedWeights(yRaw, k)
-        : Object.fromEntries(Object.entries(cfg.classWeights).map(([c, w]) => {
-            const id = ds.classes ? ds.classes.indexOf(c) : Number(c);
-            if (!(id >= 0) || !Number.isInteger(id)) invalid(`${at}: classWeights: ${JSON.stringify(c)} is not a class (classes: ${(ds.classes ?? [...Array(k).keys()]).join(', ')})`);
-            return [id, w];
-          }))
-      : undefined;
-
-  const res = await fit(model, spec, x, y, {
+function fitOptions(
+  cfg: TrainConfig,
+  data: TrainingData,
+  classWeight: Record<number, number> | undefined,
+  checkpoints: TrainCheckpointer,
+  signal: AbortSignal | undefined,
+): FitOptions {
+  return {
     epochs: cfg.epochs,
     batchSize: cfg.batchSize ?? 32,
-    validation,
+    validation: data.validation,
     shuffle: cfg.shuffle ?? true,
     // Shuffles and dropout masks are seeded per epoch and step, so a resumed run continues with
     // exactly the order and masks the uninterrupted run would have used.
-    seed,
+    seed: cfg.seed ?? 0,
     earlyStopping: cfg.earlyStopping
       ? { ...cfg.earlyStopping, restoreBestWeights: cfg.earlyStopping.restoreBest }
       : undefined,
     classWeight,
-    resumeFrom,
-    signal: env.signal,
+    resumeFrom: checkpoints.resumeFrom,
+    signal,
+    // fit offers a state every epoch; the checkpointer writes only those its policy says are due.
     checkpointEvery: 1,
     onBatch: (epoch, batch) => {
-      if (batch % 10 === 0) beat(epoch, batch);
+      if (batch % 10 === 0) checkpoints.beat(epoch, batch);
     },
-    onEpochEnd: (epoch, logs) => {
-      history.push({ epoch, logs });
-      latest = logs;
-      beat(epoch + 1);
-    },
-    onCheckpoint: async (state) => {
-      const due =
-        (everyEpochs !== undefined && state.nextEpoch % everyEpochs === 0) ||
-        (everyMs !== undefined && Date.now() - lastSaveAt >= everyMs) ||
-        state.nextEpoch === cfg.epochs;
-      if (!due) return;
-      const buf = encodeCheckpoint(state, { workflowId: input.run.workflowId, stage: input.stage, epochs: cfg.epochs, seed, history, fingerprint: fingerprint(input) });
-      const ref = await env.store.put(buf, { kind: 'model', lineage: lineage(input, env, `checkpoint-epoch-${state.nextEpoch}`) });
-      lastCheckpoint = ref;
-      lastCheckpointEpoch = state.nextEpoch;
-      lastSaveAt = Date.now();
-      saved.push(ref);
-      while (saved.length > keepLast) await env.store.remove?.(saved.shift()!, input.run.workflowId);
-      beat(state.nextEpoch);
-    },
-  });
+    onEpochEnd: (epoch, logs) => checkpoints.epochEnd(epoch, logs),
+    onCheckpoint: (state) => checkpoints.offer(state),
+  };
+}
 
-  if (res.stopReason === 'cancelled') {
-    model.dispose();
-    throw new CancelledFailure(
-      `${at}: training cancelled after epoch ${history.length}; the last checkpoint (epoch ${lastCheckpointEpoch ?? 'none'}) is kept`,
-    );
-  }
+/** A completed fit: what the outputs, the history artifact and the report describe. */
+interface FinishedFit {
+  res: FitResult;
+  backend: BackendInfo;
+  history: EpochHistory;
+  startEpoch: number;
+}
 
-  const modelRef = await env.store.put(
-    await encodeModel(model, {
-      outputKind,
-      loss: cfg.loss,
-      classes: ds.classes,
-      numClasses: classification ? k : undefined,
-      featureShape: x.shape.slice(1),
-      backend,
-      spec,
-    }),
-    { kind: 'model', lineage: lineage(input, env) },
-  );
-  model.dispose();
+function fitMetrics(cfg: TrainConfig): MetricName[] {
+  return (cfg.metrics ?? []).map((m) => FIT_METRIC[m]);
+}
+
+/** The stage's outputs: the model, the history artifact, and the last epoch's losses and metrics. */
+async function trainOutputs(
+  input: StageActivityInput,
+  env: StageEnv,
+  cfg: TrainConfig,
+  modelRef: ArtifactRef,
+  { res, backend, history, startEpoch }: FinishedFit,
+): Promise<Record<string, JsonValue>> {
   const summary = {
     stage: input.stage,
     // the run that trained it: a later run answered from the step cache links it in its report
     workflowId: input.run.workflowId,
-    metrics: metrics.map((m) => FIT_METRIC[m]),
+    metrics: fitMetrics(cfg),
     backend,
     engine: res.engine,
     stopReason: res.stopReason,
@@ -367,19 +303,22 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   const last = history.at(-1)?.logs ?? {};
   outputs.loss = last.loss ?? null;
   outputs.val_loss = last.val_loss ?? null;
-  for (const m of metrics) {
+  for (const m of cfg.metrics ?? []) {
     outputs[m] = last[FIT_METRIC[m]] ?? null;
     outputs[`val_${m}`] = last[`val_${FIT_METRIC[m]}`] ?? null;
   }
   // A search's trial reports where its leg started (the study's table keeps it, the durability
   // test reads it) and leaves the run report to the optimize stage.
   if (input.trial) outputs.resumedFromEpoch = startEpoch;
-  if (env.report !== false && !input.trial) {
-    await updateRunReport(input.run, env.store, {
-      training: { stage: input.stage, history, backend, engine: res.engine, stopReason: res.stopReason, metrics: metrics.map((m) => FIT_METRIC[m]) },
-    }).catch((e: unknown) => activityLog.warn(`${at}: could not write the run report: ${(e as Error).message}`));
-  }
-  return { outputs };
+  return outputs;
+}
+
+/** The run report's training section; a report that cannot be written is a warning, not a failure. */
+async function reportTraining(input: StageActivityInput, env: StageEnv, cfg: TrainConfig, { res, backend, history }: FinishedFit): Promise<void> {
+  if (env.report === false || input.trial) return;
+  await updateRunReport(input.run, env.store, {
+    training: { stage: input.stage, history, backend, engine: res.engine, stopReason: res.stopReason, metrics: fitMetrics(cfg) },
+  }).catch((e: unknown) => activityLog.warn(`${where(input)}: could not write the run report: ${(e as Error).message}`));
 }
 
 /**

@@ -81,137 +81,176 @@ function defaultNumeric(ds: Dataset): string[] {
   return ds.columns.filter((c) => c.name !== ds.label && isNumeric(c) && c.type !== 'boolean').map((c) => c.name);
 }
 
+/** The step of type `T`, as the spec gives it. */
+type StepOf<T extends PreprocessStep['type']> = Extract<PreprocessStep, { type: T }>;
+
 function fitStep(ds: Dataset, step: PreprocessStep, train: ArrayLike<number>, at: string): FittedStep {
-  const where = `step ${step.type}`;
   switch (step.type) {
     case 'select':
     case 'drop':
-      for (const c of step.columns) requireColumn(ds, c, at, where);
+      for (const c of step.columns) requireColumn(ds, c, at, `step ${step.type}`);
       return { type: step.type, columns: step.columns };
-    case 'impute': {
-      const strategy = step.strategy ?? 'mean';
-      const cols = step.columns ?? ds.columns.filter((c) => c.name !== ds.label).map((c) => c.name);
-      const fills: Record<string, number | string> = {};
-      for (const name of cols) {
-        const c = requireColumn(ds, name, at, where);
-        if (strategy === 'constant') {
-          if (step.value === undefined) throw new DataError(`${at}: impute with strategy constant needs a value`);
-          fills[name] = isNumeric(c) ? Number(step.value) : String(step.value);
-          continue;
-        }
-        if (!isNumeric(c) || strategy === 'mostFrequent') {
-          if (!isNumeric(c) && strategy !== 'mostFrequent') {
-            throw new DataError(`${at}: impute: column ${JSON.stringify(name)} holds text; use strategy mostFrequent or constant`);
-          }
-          const counts = new Map<string, number>();
-          for (let i = 0; i < train.length; i++) {
-            const k = textKey(c, train[i]!);
-            if (k !== null) counts.set(k, (counts.get(k) ?? 0) + 1);
-          }
-          // Ties: the smallest value, as scikit-learn's SimpleImputer does.
-          const best = [...counts.entries()].sort((a, b) => b[1] - a[1] || (isNumeric(c) ? Number(a[0]) - Number(b[0]) : a[0] < b[0] ? -1 : 1))[0];
-          if (!best) throw new DataError(`${at}: impute: column ${JSON.stringify(name)} has no values in the train split`);
-          fills[name] = isNumeric(c) ? Number(best[0]) : best[0];
-          continue;
-        }
-        const w = size(c.shape);
-        const vals: number[] = [];
-        for (let i = 0; i < train.length; i++) {
-          for (let k = 0; k < w; k++) {
-            const v = c.data[train[i]! * w + k]!;
-            if (!Number.isNaN(v)) vals.push(v);
-          }
-        }
-        if (vals.length === 0) throw new DataError(`${at}: impute: column ${JSON.stringify(name)} has no values in the train split`);
-        if (strategy === 'mean') fills[name] = vals.reduce((a, b) => a + b, 0) / vals.length;
-        else {
-          vals.sort((a, b) => a - b);
-          const m = vals.length >> 1;
-          fills[name] = vals.length % 2 ? vals[m]! : (vals[m - 1]! + vals[m]!) / 2;
-        }
-      }
-      return { type: 'impute', fills };
-    }
+    case 'impute':
+      return fitImpute(ds, step, train, at);
     case 'standardize':
-    case 'minMaxScale': {
-      const cols: Record<string, { shift: number; scale: number }> = {};
-      for (const name of step.columns ?? defaultNumeric(ds)) {
-        const c = numericCol(ds, name, at, where);
-        const w = size(c.shape);
-        let n = 0;
-        let sum = 0;
-        let lo = Infinity;
-        let hi = -Infinity;
-        for (let i = 0; i < train.length; i++) {
-          for (let k = 0; k < w; k++) {
-            const v = c.data[train[i]! * w + k]!;
-            if (Number.isNaN(v)) continue;
-            n++;
-            sum += v;
-            if (v < lo) lo = v;
-            if (v > hi) hi = v;
-          }
-        }
-        if (n === 0) throw new DataError(`${at}: ${step.type}: column ${JSON.stringify(name)} has no values in the train split`);
-        if (step.type === 'standardize') {
-          const mean = sum / n;
-          let ss = 0;
-          for (let i = 0; i < train.length; i++)
-            for (let k = 0; k < w; k++) {
-              const v = c.data[train[i]! * w + k]!;
-              if (!Number.isNaN(v)) ss += (v - mean) ** 2;
-            }
-          const std = Math.sqrt(ss / n);
-          // A constant column keeps its scale (scikit-learn's StandardScaler does the same).
-          cols[name] = { shift: mean, scale: std > 0 ? 1 / std : 1 };
-        } else {
-          const a = step.min ?? 0;
-          const b = step.max ?? 1;
-          if (!(b > a)) throw new DataError(`${at}: minMaxScale: max ${b} must be greater than min ${a}`);
-          const range = hi - lo;
-          const s = range > 0 ? (b - a) / range : 1;
-          // x' = (x - lo) * s + a  ==  (x - (lo - a / s)) * s
-          cols[name] = { shift: lo - a / s, scale: s };
-        }
-      }
-      return { type: 'scale', op: step.type, columns: cols };
-    }
+    case 'minMaxScale':
+      return fitScale(ds, step, train, at);
     case 'oneHot':
-    case 'labelEncode': {
-      const cols: Record<string, string[]> = {};
-      for (const name of step.columns) {
-        const c = requireColumn(ds, name, at, where);
-        if (step.type === 'oneHot' && name === ds.label) {
-          throw new DataError(`${at}: oneHot of the label ${JSON.stringify(name)}: use labelEncode for labels (train one-hot encodes them for categorical losses)`);
-        }
-        if (isNumeric(c) && c.shape.length > 0) throw new DataError(`${at}: ${step.type}: column ${JSON.stringify(name)} is a tensor`);
-        const declared = !isNumeric(c) ? c.categories : undefined;
-        let cats: string[];
-        if (declared?.length) cats = declared;
-        else {
-          const seen = new Set<string>();
-          for (let i = 0; i < train.length; i++) {
-            const k = textKey(c, train[i]!);
-            if (k !== null) seen.add(k);
-          }
-          cats = [...seen].sort(isNumeric(c) ? (a, b) => Number(a) - Number(b) : undefined);
-        }
-        cols[name] = cats;
-      }
-      return { type: step.type, columns: cols };
-    }
-    case 'reshape': {
-      const feats = ds.columns.filter((c) => c.name !== ds.label);
-      const width = feats.reduce((a, c) => a + (isNumeric(c) ? size(c.shape) : NaN), 0);
-      if (Number.isNaN(width)) throw new DataError(`${at}: reshape: every feature must be numeric first (labelEncode/oneHot text columns)`);
-      if (width !== size(step.shape)) {
-        throw new DataError(`${at}: reshape to [${step.shape.join(', ')}] needs ${size(step.shape)} values per row, the features have ${width}`);
-      }
-      return { type: 'reshape', shape: step.shape, name: feats.length === 1 ? feats[0]!.name : 'features' };
-    }
+    case 'labelEncode':
+      return fitCategories(ds, step, train, at);
+    case 'reshape':
+      return fitReshape(ds, step, at);
     default:
       throw new DataError(`${at}: ${(step as { type: string }).type} is not a column step`);
   }
+}
+
+function fitImpute(ds: Dataset, step: StepOf<'impute'>, train: ArrayLike<number>, at: string): FittedStep {
+  const strategy = step.strategy ?? 'mean';
+  const cols = step.columns ?? ds.columns.filter((c) => c.name !== ds.label).map((c) => c.name);
+  const fills: Record<string, number | string> = {};
+  for (const name of cols) {
+    const c = requireColumn(ds, name, at, 'step impute');
+    if (strategy === 'constant') fills[name] = constantFill(c, step.value, at);
+    else if (!isNumeric(c) || strategy === 'mostFrequent') fills[name] = mostFrequentFill(c, name, strategy, train, at);
+    else fills[name] = centralFill(c, name, strategy, train, at);
+  }
+  return { type: 'impute', fills };
+}
+
+function constantFill(c: Column, value: StepOf<'impute'>['value'], at: string): number | string {
+  if (value === undefined) throw new DataError(`${at}: impute with strategy constant needs a value`);
+  return isNumeric(c) ? Number(value) : String(value);
+}
+
+/** The most frequent value in the train rows; text columns can only be imputed this way. */
+function mostFrequentFill(c: Column, name: string, strategy: string, train: ArrayLike<number>, at: string): number | string {
+  if (!isNumeric(c) && strategy !== 'mostFrequent') {
+    throw new DataError(`${at}: impute: column ${JSON.stringify(name)} holds text; use strategy mostFrequent or constant`);
+  }
+  const counts = new Map<string, number>();
+  for (let i = 0; i < train.length; i++) {
+    const k = textKey(c, train[i]!);
+    if (k !== null) counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  // Ties: the smallest value, as scikit-learn's SimpleImputer does.
+  const best = [...counts.entries()].sort((a, b) => b[1] - a[1] || (isNumeric(c) ? Number(a[0]) - Number(b[0]) : a[0] < b[0] ? -1 : 1))[0];
+  if (!best) throw new DataError(`${at}: impute: column ${JSON.stringify(name)} has no values in the train split`);
+  return isNumeric(c) ? Number(best[0]) : best[0];
+}
+
+/** The mean or median of a numeric column's present values (every element of a tensor column) in the train rows. */
+function centralFill(c: NumericColumn, name: string, strategy: 'mean' | 'median', train: ArrayLike<number>, at: string): number {
+  const w = size(c.shape);
+  const vals: number[] = [];
+  for (let i = 0; i < train.length; i++) {
+    for (let k = 0; k < w; k++) {
+      const v = c.data[train[i]! * w + k]!;
+      if (!Number.isNaN(v)) vals.push(v);
+    }
+  }
+  if (vals.length === 0) throw new DataError(`${at}: impute: column ${JSON.stringify(name)} has no values in the train split`);
+  if (strategy === 'mean') return vals.reduce((a, b) => a + b, 0) / vals.length;
+  vals.sort((a, b) => a - b);
+  const m = vals.length >> 1;
+  return vals.length % 2 ? vals[m]! : (vals[m - 1]! + vals[m]!) / 2;
+}
+
+type Scale = { shift: number; scale: number };
+
+function fitScale(ds: Dataset, step: StepOf<'standardize' | 'minMaxScale'>, train: ArrayLike<number>, at: string): FittedStep {
+  const cols: Record<string, Scale> = {};
+  for (const name of step.columns ?? defaultNumeric(ds)) {
+    const c = numericCol(ds, name, at, `step ${step.type}`);
+    const stats = presentStats(c, train);
+    if (stats.n === 0) throw new DataError(`${at}: ${step.type}: column ${JSON.stringify(name)} has no values in the train split`);
+    cols[name] = step.type === 'standardize' ? standardScale(c, train, stats) : minMaxScale(stats, step.min ?? 0, step.max ?? 1, at);
+  }
+  return { type: 'scale', op: step.type, columns: cols };
+}
+
+interface PresentStats {
+  n: number;
+  sum: number;
+  lo: number;
+  hi: number;
+}
+
+/** Count, sum and range of a numeric column's present values in the train rows, in one pass. */
+function presentStats(c: NumericColumn, train: ArrayLike<number>): PresentStats {
+  const w = size(c.shape);
+  let n = 0;
+  let sum = 0;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < train.length; i++) {
+    for (let k = 0; k < w; k++) {
+      const v = c.data[train[i]! * w + k]!;
+      if (Number.isNaN(v)) continue;
+      n++;
+      sum += v;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  return { n, sum, lo, hi };
+}
+
+function standardScale(c: NumericColumn, train: ArrayLike<number>, { n, sum }: PresentStats): Scale {
+  const w = size(c.shape);
+  const mean = sum / n;
+  let ss = 0;
+  for (let i = 0; i < train.length; i++)
+    for (let k = 0; k < w; k++) {
+      const v = c.data[train[i]! * w + k]!;
+      if (!Number.isNaN(v)) ss += (v - mean) ** 2;
+    }
+  const std = Math.sqrt(ss / n);
+  // A constant column keeps its scale (scikit-learn's StandardScaler does the same).
+  return { shift: mean, scale: std > 0 ? 1 / std : 1 };
+}
+
+function minMaxScale({ lo, hi }: PresentStats, a: number, b: number, at: string): Scale {
+  if (!(b > a)) throw new DataError(`${at}: minMaxScale: max ${b} must be greater than min ${a}`);
+  const range = hi - lo;
+  const s = range > 0 ? (b - a) / range : 1;
+  // x' = (x - lo) * s + a  ==  (x - (lo - a / s)) * s
+  return { shift: lo - a / s, scale: s };
+}
+
+function fitCategories(ds: Dataset, step: StepOf<'oneHot' | 'labelEncode'>, train: ArrayLike<number>, at: string): FittedStep {
+  const cols: Record<string, string[]> = {};
+  for (const name of step.columns) {
+    const c = requireColumn(ds, name, at, `step ${step.type}`);
+    if (step.type === 'oneHot' && name === ds.label) {
+      throw new DataError(`${at}: oneHot of the label ${JSON.stringify(name)}: use labelEncode for labels (train one-hot encodes them for categorical losses)`);
+    }
+    if (isNumeric(c) && c.shape.length > 0) throw new DataError(`${at}: ${step.type}: column ${JSON.stringify(name)} is a tensor`);
+    cols[name] = categoriesOf(c, train);
+  }
+  return { type: step.type, columns: cols };
+}
+
+/** A column's categories: those declared on a text column, else the values seen in the train rows, sorted. */
+function categoriesOf(c: Column, train: ArrayLike<number>): string[] {
+  const declared = !isNumeric(c) ? c.categories : undefined;
+  if (declared?.length) return declared;
+  const seen = new Set<string>();
+  for (let i = 0; i < train.length; i++) {
+    const k = textKey(c, train[i]!);
+    if (k !== null) seen.add(k);
+  }
+  return [...seen].sort(isNumeric(c) ? (a, b) => Number(a) - Number(b) : undefined);
+}
+
+function fitReshape(ds: Dataset, step: StepOf<'reshape'>, at: string): FittedStep {
+  const feats = ds.columns.filter((c) => c.name !== ds.label);
+  const width = feats.reduce((a, c) => a + (isNumeric(c) ? size(c.shape) : NaN), 0);
+  if (Number.isNaN(width)) throw new DataError(`${at}: reshape: every feature must be numeric first (labelEncode/oneHot text columns)`);
+  if (width !== size(step.shape)) {
+    throw new DataError(`${at}: reshape to [${step.shape.join(', ')}] needs ${size(step.shape)} values per row, the features have ${width}`);
+  }
+  return { type: 'reshape', shape: step.shape, name: feats.length === 1 ? feats[0]!.name : 'features' };
 }
 
 /** Apply one fitted step to every row. Unknown categories: oneHot → all zeros; labelEncode → error. */
