@@ -60,7 +60,11 @@ export async function collectDataset(
       onPhase?.(`parsing ${file} (${buf.length} bytes)`);
       const csv = src.type === 'csv' ? { header: src.header, delimiter: src.delimiter } : undefined;
       // with its statistics; a big file off this thread, so the worker stays responsive
-      return parseTable(buf, { format: src.type, csv, schema: cfg.schema, onBadRows: cfg.onBadRows ?? 'fail', where: at, file }, { signal });
+      return parseTable(
+        buf,
+        { format: src.type, csv, schema: cfg.schema, onBadRows: cfg.onBadRows ?? 'fail', where: at, file },
+        { signal },
+      );
     }
     case 'mnist':
       ds = await loadMnist(src.limit);
@@ -76,7 +80,9 @@ export async function collectDataset(
   }
   if (cfg.schema?.label) {
     if (!ds.columns.some((c) => c.name === cfg.schema!.label)) {
-      throw new DataError(`${at}: schema.label ${JSON.stringify(cfg.schema.label)} is not a column of the ${src.type} source (columns: ${ds.columns.map((c) => c.name).join(', ')})`);
+      throw new DataError(
+        `${at}: schema.label ${JSON.stringify(cfg.schema.label)} is not a column of the ${src.type} source (columns: ${ds.columns.map((c) => c.name).join(', ')})`,
+      );
     }
     ds.label = cfg.schema.label;
   }
@@ -104,7 +110,9 @@ export async function collectCore(input: StageActivityInput, env: StageEnv): Pro
       }
       // the report shows the data checks (a failed run's too: that is when they matter)
       if (expectations || droppedRows) {
-        await updateRunReport(input.run, env.store, { data: { stage: input.stage, rows: ds.rows, droppedRows, expectations: expectations?.results } });
+        await updateRunReport(input.run, env.store, {
+          data: { stage: input.stage, rows: ds.rows, droppedRows, expectations: expectations?.results },
+        });
       }
       const failed = expectations && failureMessage(expectations, where(input));
       if (failed) invalid(failed);

@@ -51,7 +51,9 @@ export async function deployCore(input: StageActivityInput, env: StageEnv, o: De
   if (typeof cfg.modelName !== 'string') invalid(`${at}: needs \`modelName\``);
   const model = requireInput(input, 'model', 'model');
   if (!input.inputs.transform) {
-    invalid(`${at}: needs the preprocess stage's \`transform\` so the server turns requests into features exactly as in training; add that stage to \`needs\``);
+    invalid(
+      `${at}: needs the preprocess stage's \`transform\` so the server turns requests into features exactly as in training; add that stage to \`needs\``,
+    );
   }
   const transform = requireInput(input, 'transform', 'transform');
   const home = o.home ?? mlpipeHome();
@@ -84,7 +86,13 @@ export async function deployCore(input: StageActivityInput, env: StageEnv, o: De
       model,
       transform,
       createdAt: now.toISOString(),
-      source: { workflowId: input.run.workflowId, runId: input.run.runId, pipeline: input.run.pipeline, stage: input.stage, ...(input.run.gitSha ? { gitSha: input.run.gitSha } : {}) },
+      source: {
+        workflowId: input.run.workflowId,
+        runId: input.run.runId,
+        pipeline: input.run.pipeline,
+        stage: input.stage,
+        ...(input.run.gitSha ? { gitSha: input.run.gitSha } : {}),
+      },
       previous: structuredClone(e.traffic),
     });
     if (strategy.type === 'replace' || !e.traffic.primary) {

@@ -25,7 +25,14 @@ export function evaluateDataset(
   ds: Dataset,
   cfg: EvaluateConfig,
   at: string,
-): { values: Record<string, MetricValue | null>; gates: EvaluationSection['gates']; passed: boolean; n: number; classes?: string[]; warnings: string[] } {
+): {
+  values: Record<string, MetricValue | null>;
+  gates: EvaluationSection['gates'];
+  passed: boolean;
+  n: number;
+  classes?: string[];
+  warnings: string[];
+} {
   const split = cfg.split ?? 'test';
   let idx: Uint32Array;
   try {
@@ -37,7 +44,9 @@ export function evaluateDataset(
   const x = featureTensor(ds, idx);
   const want = meta.featureShape.join('x');
   if (x.shape.slice(1).join('x') !== want) {
-    invalid(`${at}: the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes [${meta.featureShape.join(', ')}]; evaluate on the dataset the model was trained on`);
+    invalid(
+      `${at}: the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes [${meta.featureShape.join(', ')}]; evaluate on the dataset the model was trained on`,
+    );
   }
   const classification = meta.outputKind !== 'values';
   const bad = nonFiniteMessage(ds, x, idx, 'evaluation');
@@ -77,14 +86,23 @@ export function evaluateDataset(
 function checkMetricKinds(cfg: EvaluateConfig, classification: boolean, what: 'model' | 'predictions', at: string): void {
   for (const m of cfg.metrics) {
     if (REGRESSION_METRICS.includes(m) === classification) {
-      const is = what === 'model' ? `this model is a ${classification ? 'classifier' : 'regressor'}` : `these are a ${classification ? 'classifier' : 'regressor'}'s predictions`;
+      const is =
+        what === 'model'
+          ? `this model is a ${classification ? 'classifier' : 'regressor'}`
+          : `these are a ${classification ? 'classifier' : 'regressor'}'s predictions`;
       invalid(`${at}: metric ${m} is for ${classification ? 'regression' : 'classification'} models; ${is}`);
     }
   }
 }
 
 /** The configured metrics over scored rows, and the gates on them. */
-function metricsAndGates(cfg: EvaluateConfig, yTrue: ArrayLike<number>, yPred: ArrayLike<number>, scores: number[][] | undefined, classIds: number[] | undefined) {
+function metricsAndGates(
+  cfg: EvaluateConfig,
+  yTrue: ArrayLike<number>,
+  yPred: ArrayLike<number>,
+  scores: number[][] | undefined,
+  classIds: number[] | undefined,
+) {
   const values: Record<string, MetricValue | null> = {};
   for (const m of cfg.metrics) {
     try {
@@ -96,10 +114,16 @@ function metricsAndGates(cfg: EvaluateConfig, yTrue: ArrayLike<number>, yPred: A
   }
   const gates = (cfg.gates ?? []).map((g) => {
     let v = values[g.metric];
-    if (v === undefined) v = (computeMetrics([g.metric], yTrue, yPred, scores, classIds)[g.metric] ?? null);
+    if (v === undefined) v = computeMetrics([g.metric], yTrue, yPred, scores, classIds)[g.metric] ?? null;
     const value = typeof v === 'number' ? v : null;
     const passed = value !== null && (g.min === undefined || value >= g.min) && (g.max === undefined || value <= g.max);
-    return { metric: g.metric, ...(g.min !== undefined ? { min: g.min } : {}), ...(g.max !== undefined ? { max: g.max } : {}), value, passed };
+    return {
+      metric: g.metric,
+      ...(g.min !== undefined ? { min: g.min } : {}),
+      ...(g.max !== undefined ? { max: g.max } : {}),
+      value,
+      passed,
+    };
   });
   return { values, gates, passed: gates.every((g) => g.passed) };
 }
@@ -114,7 +138,9 @@ export function evaluatePredictions(ds: Dataset, cfg: EvaluateConfig, at: string
   try {
     idx = splitIndices(ds, split);
   } catch (e) {
-    return invalid(`${at}: the predictions: ${(e as Error).message.replace(/; add a `split` step to preprocess$/, '; predict every row of a split dataset, or leave `split` out to score all rows')}`);
+    return invalid(
+      `${at}: the predictions: ${(e as Error).message.replace(/; add a `split` step to preprocess$/, '; predict every row of a split dataset, or leave `split` out to score all rows')}`,
+    );
   }
   if (idx.length === 0) invalid(`${at}: the ${split} split of the predictions is empty`);
   let rows;
@@ -151,7 +177,17 @@ export async function evaluateCore(input: StageActivityInput, env: StageEnv): Pr
   }
   const classes = r.classes;
   const warnings = r.warnings.length ? { warnings: r.warnings } : {};
-  const doc = { stage: input.stage, workflowId: input.run.workflowId, split: r.split ?? cfg.split ?? 'test', samples: r.n, metrics: r.values, gates: r.gates, passed: r.passed, classes, ...warnings };
+  const doc = {
+    stage: input.stage,
+    workflowId: input.run.workflowId,
+    split: r.split ?? cfg.split ?? 'test',
+    samples: r.n,
+    metrics: r.values,
+    gates: r.gates,
+    passed: r.passed,
+    classes,
+    ...warnings,
+  };
   const ref = await env.store.put(Buffer.from(JSON.stringify(doc, null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
   const outputs: Record<string, JsonValue> = { metrics: { ...ref }, passed: r.passed };
   for (const [k, v] of Object.entries(r.values)) outputs[k] = v;

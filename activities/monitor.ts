@@ -95,7 +95,9 @@ function currentValues(rows: LoggedRow[], feature: string, transform: Transform 
   const j = transform.featureColumns.indexOf(feature);
   const width = transform.featureShape.reduce((a, b) => a * b, 1);
   if (j < 0 || width !== transform.featureColumns.length) {
-    throw new Error(`feature ${JSON.stringify(feature)} is not a scalar column of the transformed features (${transform.featureColumns.join(', ')})`);
+    throw new Error(
+      `feature ${JSON.stringify(feature)} is not a scalar column of the transformed features (${transform.featureColumns.join(', ')})`,
+    );
   }
   const out = new Float64Array(rows.length);
   rows.forEach((r, i) => {
@@ -120,7 +122,11 @@ function pickMetrics(m: VersionMetrics | undefined, wanted: MonitorMetric[]): Re
 }
 
 /** The same pipeline (or `pipeline`) again with `params`, trigger=drift, on the same task queues. */
-async function retrain(input: StageActivityInput, cfg: NonNullable<MonitorConfig['onBreach']>, client: Client): Promise<{ workflowId: string; started: boolean }> {
+async function retrain(
+  input: StageActivityInput,
+  cfg: NonNullable<MonitorConfig['onBreach']>,
+  client: Client,
+): Promise<{ workflowId: string; started: boolean }> {
   const old = await runInput(client, input.run.workflowId);
   const desc = await client.workflow.getHandle(input.run.workflowId).describe();
   const memoSpec = typeof desc.memo?.spec === 'string' ? desc.memo.spec : undefined;
@@ -135,7 +141,10 @@ async function retrain(input: StageActivityInput, cfg: NonNullable<MonitorConfig
     plan = (await compileFile(spec, { params })).plan;
     // Run where the old run ran (its nodes' task queues), not where the spec alone would send it.
     const queues = new Map(old.plan.nodes.map((n) => [n.id, n.activity.taskQueue]));
-    plan = { ...plan, nodes: plan.nodes.map((n) => (queues.has(n.id) ? { ...n, activity: { ...n.activity, taskQueue: queues.get(n.id)! } } : n)) };
+    plan = {
+      ...plan,
+      nodes: plan.nodes.map((n) => (queues.has(n.id) ? { ...n, activity: { ...n.activity, taskQueue: queues.get(n.id)! } } : n)),
+    };
   } else if (sameSpec) {
     // No spec file to recompile: the same plan with the params replaced (used by `when`).
     plan = { ...old.plan, params: { ...old.plan.params, ...overrides } };
@@ -145,7 +154,13 @@ async function retrain(input: StageActivityInput, cfg: NonNullable<MonitorConfig
   // One retrain per monitor stage run: a retried attempt finds the run it already started.
   const runKey = `drift-${input.run.runId.slice(0, 8)}-${input.stage}`;
   try {
-    const h = await startRun(client, { plan, runKey, trigger: 'drift', taskQueue: desc.taskQueue, ...(old.gitSha ? { source: { gitSha: old.gitSha } } : {}) });
+    const h = await startRun(client, {
+      plan,
+      runKey,
+      trigger: 'drift',
+      taskQueue: desc.taskQueue,
+      ...(old.gitSha ? { source: { gitSha: old.gitSha } } : {}),
+    });
     return { workflowId: h.workflowId, started: true };
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) return { workflowId: `${plan.pipeline}/${runKey}`, started: false };
@@ -188,9 +203,7 @@ export async function monitorCore(input: StageActivityInput, env: StageEnv, o: M
   const endpoint = await liveEndpoint(at, dep, registry);
   const entry = await registry.get(dep.model);
   const version = entry?.versions.find((v) => v.version === dep.version);
-  const transform = version?.transform
-    ? (JSON.parse((await env.store.get(version.transform)).toString('utf8')) as Transform)
-    : undefined;
+  const transform = version?.transform ? (JSON.parse((await env.store.get(version.transform)).toString('utf8')) as Transform) : undefined;
 
   const tests = cfg.drift ?? [];
   const minSamples = o.minSamples ?? 50;
@@ -206,7 +219,13 @@ export async function monitorCore(input: StageActivityInput, env: StageEnv, o: M
 
   let action: Record<string, JsonValue> | undefined;
   if (breached && cfg.onBreach) {
-    const summary = { model: dep.model, version: dep.version, run: input.run.workflowId, drift: drift.filter((d) => d.drifted).map((d) => `${d.feature} ${d.test}=${d.value?.toFixed(4)}`), rule: ruleBroken };
+    const summary = {
+      model: dep.model,
+      version: dep.version,
+      run: input.run.workflowId,
+      drift: drift.filter((d) => d.drifted).map((d) => `${d.feature} ${d.test}=${d.value?.toFixed(4)}`),
+      rule: ruleBroken,
+    };
     action = await actOnBreach(input, cfg.onBreach, summary, o);
   }
 
@@ -224,7 +243,10 @@ export async function monitorCore(input: StageActivityInput, env: StageEnv, o: M
     ...(action ? { action } : {}),
   };
   // an alert's error can quote the webhook, a secret
-  const ref = await env.store.put(Buffer.from(JSON.stringify(redactValue(report, secretsInUse()), null, 1)), { kind: 'metrics', lineage: lineage(input, env) });
+  const ref = await env.store.put(Buffer.from(JSON.stringify(redactValue(report, secretsInUse()), null, 1)), {
+    kind: 'metrics',
+    lineage: lineage(input, env),
+  });
   return { outputs: { report: { ...ref }, drifted, breached } };
 }
 
@@ -233,17 +255,33 @@ async function liveEndpoint(at: string, dep: Deployment, registry: Registry): Pr
   const advertised = findServer(registry);
   const candidates = [dep.endpoint, advertised ? `${advertised.url}/v1/models/${dep.model}` : ''].filter((u) => u);
   for (const u of new Set(candidates)) {
-    if (await getJson(u).then(() => true, () => false)) return u;
+    if (
+      await getJson(u).then(
+        () => true,
+        () => false,
+      )
+    )
+      return u;
   }
   // Retryable: the server may be starting.
-  throw new Error(`${at}: no model server answers for ${dep.model} (tried: ${candidates.join(', ') || 'none advertised'}); start one with \`mlpipe serve\``);
+  throw new Error(
+    `${at}: no model server answers for ${dep.model} (tried: ${candidates.join(', ') || 'none advertised'}); start one with \`mlpipe serve\``,
+  );
 }
 
 /**
  * Recent traffic, for the drift tests (the request log needs the server's token): waits,
  * heartbeating, for `minSamples` rows, at most `o.waitMs` (and never longer than the window).
  */
-async function recentRows(at: string, endpoint: string, registry: Registry, windowMs: number, minSamples: number, env: StageEnv, o: MonitorOptions): Promise<LoggedRow[]> {
+async function recentRows(
+  at: string,
+  endpoint: string,
+  registry: Registry,
+  windowMs: number,
+  minSamples: number,
+  env: StageEnv,
+  o: MonitorOptions,
+): Promise<LoggedRow[]> {
   const deadline = Date.now() + Math.min(o.waitMs ?? 60_000, windowMs);
   let token: string | undefined;
   try {
@@ -276,10 +314,16 @@ async function driftResults(
   const at = where(input);
   const dsRef = requireInput(input, 'dataset', 'dataset');
   const ds = await readDataset(env.store, dsRef);
-  const transformed = !!version?.transform && (await isTransformed(env.store, dsRef, version.transform, [input.run.workflowId, version.source.workflowId]));
+  const transformed =
+    !!version?.transform && (await isTransformed(env.store, dsRef, version.transform, [input.run.workflowId, version.source.workflowId]));
   const drift: DriftResult[] = [];
   for (const t of tests) {
-    const base = { feature: t.feature, test: t.test, threshold: t.threshold, space: transformed ? ('transformed' as const) : ('raw' as const) };
+    const base = {
+      feature: t.feature,
+      test: t.test,
+      threshold: t.threshold,
+      space: transformed ? ('transformed' as const) : ('raw' as const),
+    };
     let ref: Float64Array;
     let cur: Float64Array;
     try {
@@ -290,7 +334,14 @@ async function driftResults(
     }
     const n = cur.filter(Number.isFinite).length;
     if (n < minSamples) {
-      drift.push({ ...base, value: null, drifted: false, reference: ref.length, current: n, note: `only ${n} recent rows (needs ${minSamples})` });
+      drift.push({
+        ...base,
+        value: null,
+        drifted: false,
+        reference: ref.length,
+        current: n,
+        note: `only ${n} recent rows (needs ${minSamples})`,
+      });
       continue;
     }
     const value = driftStatistic(t.test, ref, cur);
@@ -300,18 +351,30 @@ async function driftResults(
 }
 
 /** The deployment's rollback rule on its version's serving metrics; a breaking canary is rolled back in the registry. */
-async function checkRollbackRule(registry: Registry, entry: RegistryEntry | undefined, dep: Deployment, served: VersionMetrics | undefined) {
+async function checkRollbackRule(
+  registry: Registry,
+  entry: RegistryEntry | undefined,
+  dep: Deployment,
+  served: VersionMetrics | undefined,
+) {
   const ruleBroken = ruleBreaches(served, dep.rollback);
   let rolledBack: string | undefined;
   if (ruleBroken.length && entry?.traffic.candidate?.version === dep.version) {
-    await registry.update(dep.model, (e) => (e.traffic.candidate?.version === dep.version ? settleCandidate(e, 'rollback', `monitor: ${ruleBroken.join('; ')}`) : e));
+    await registry.update(dep.model, (e) =>
+      e.traffic.candidate?.version === dep.version ? settleCandidate(e, 'rollback', `monitor: ${ruleBroken.join('; ')}`) : e,
+    );
     rolledBack = dep.version;
   }
   return { ruleBroken, rolledBack };
 }
 
 /** What `onBreach` asks for: an alert, or a retrain (alerting too when it names a webhook). */
-async function actOnBreach(input: StageActivityInput, cfg: NonNullable<MonitorConfig['onBreach']>, summary: Record<string, unknown>, o: MonitorOptions): Promise<Record<string, JsonValue>> {
+async function actOnBreach(
+  input: StageActivityInput,
+  cfg: NonNullable<MonitorConfig['onBreach']>,
+  summary: Record<string, unknown>,
+  o: MonitorOptions,
+): Promise<Record<string, JsonValue>> {
   if (cfg.action === 'alert') return { action: 'alert', ...(await alert(cfg.webhook, summary)) };
   const client = o.client ?? workerClient() ?? (await connectClient(connectionConfig()));
   const r = await retrain(input, cfg, client);

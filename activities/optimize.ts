@@ -39,12 +39,17 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
   const cfg = stageConfig(input, 'optimize');
   const tuned = input.tunedConfig;
   if (!tuned || typeof tuned !== 'object') {
-    invalid(`${at}: the plan does not carry the config of the tuned stage ${JSON.stringify(cfg.tunes)} (tunedConfig); recompile the pipeline with this mlpipe version`);
+    invalid(
+      `${at}: the plan does not carry the config of the tuned stage ${JSON.stringify(cfg.tunes)} (tunedConfig); recompile the pipeline with this mlpipe version`,
+    );
   }
   if (input.study) return writeStudy(input, env, input.study.trials);
   const dataset = requireInput(input, 'dataset', 'dataset');
   const method = cfg.method ?? 'random';
-  if (method === 'tpe' || method === 'asha') invalid(`${at}: method ${method} runs only as a durable search (trials as activities); this run's workflow predates it: start a new run`);
+  if (method === 'tpe' || method === 'asha')
+    invalid(
+      `${at}: method ${method} runs only as a durable search (trials as activities); this run's workflow predates it: start a new run`,
+    );
   const trials = cfg.trials ?? 10;
   const fullEpochs = Number(tuned.epochs ?? 1);
   // Check every path against the tuned config before training anything.
@@ -56,11 +61,20 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
     }
   }
   const prior = priorTrials(env.heartbeatDetails);
-  const steps = method === 'grid' ? Math.min(trials, Object.values(cfg.space).reduce((a, d) => a * (d.type === 'choice' ? d.values.length : 3), 1)) : trials;
+  const steps =
+    method === 'grid'
+      ? Math.min(
+          trials,
+          Object.values(cfg.space).reduce((a, d) => a * (d.type === 'choice' ? d.values.length : 3), 1),
+        )
+      : trials;
   let bestSoFar: number | undefined;
   let finished: TrialRecord<ArtifactRef>[] = prior;
   function beat(message: string): void {
-    env.heartbeat({ progress: { message, step: finished.length, steps, ...(bestSoFar !== undefined ? { best: bestSoFar } : {}) }, checkpoint: { trials: finished } } satisfies OptimizeHeartbeat);
+    env.heartbeat({
+      progress: { message, step: finished.length, steps, ...(bestSoFar !== undefined ? { best: bestSoFar } : {}) },
+      checkpoint: { trials: finished },
+    } satisfies OptimizeHeartbeat);
   }
 
   const res = await search<ArtifactRef>({
@@ -79,22 +93,40 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
       if (budget !== undefined) config.epochs = budget;
       // One checkpoint at the end of a trial (retries resume whole trials, not epochs).
       config.checkpoint = { everyEpochs: Number(config.epochs), keepLast: 1 };
-      const trialInput: StageActivityInput = { ...input, kind: 'train', stage: `${input.stage}.trial-${id}${budget !== undefined ? `-e${budget}` : ''}`, config: config as JsonObject, inputs: { dataset } };
+      const trialInput: StageActivityInput = {
+        ...input,
+        kind: 'train',
+        stage: `${input.stage}.trial-${id}${budget !== undefined ? `-e${budget}` : ''}`,
+        config: config as JsonObject,
+        inputs: { dataset },
+      };
       let out: StageResult;
       try {
-        out = await trainCore(trialInput, { ...env, attempt: 1, heartbeatDetails: undefined, report: false, heartbeat: () => beat(`trial ${id}: training`) });
+        out = await trainCore(trialInput, {
+          ...env,
+          attempt: 1,
+          heartbeatDetails: undefined,
+          report: false,
+          heartbeat: () => beat(`trial ${id}: training`),
+        });
       } catch (e) {
         if (e instanceof CancelledFailure) throw new StopSearch(e.message, { cause: e });
         throw e;
       }
       const v = out.outputs[cfg.objective.metric];
       if (v === undefined) {
-        throw new StopSearch(`${at}: objective metric ${JSON.stringify(cfg.objective.metric)} is not an output of the tuned stage (it has: ${Object.keys(out.outputs).join(', ')})`);
+        throw new StopSearch(
+          `${at}: objective metric ${JSON.stringify(cfg.objective.metric)} is not an output of the tuned stage (it has: ${Object.keys(out.outputs).join(', ')})`,
+        );
       }
       return { value: typeof v === 'number' ? v : null, artifact: out.outputs.model as unknown as ArtifactRef };
     },
     onTrial: (t, all) => {
-      if (t.value !== null && (bestSoFar === undefined || (cfg.objective.direction === 'maximize' ? t.value > bestSoFar : t.value < bestSoFar))) bestSoFar = t.value;
+      if (
+        t.value !== null &&
+        (bestSoFar === undefined || (cfg.objective.direction === 'maximize' ? t.value > bestSoFar : t.value < bestSoFar))
+      )
+        bestSoFar = t.value;
       finished = all.slice();
       beat(`trial ${t.id} done: ${cfg.objective.metric}=${t.value ?? 'failed'}`);
     },
@@ -144,7 +176,12 @@ async function writeStudy(input: StageActivityInput, env: StageEnv, trials: Stud
   // Best so far after each trial, in id order: the report's curve and the table's last column.
   let running: number | undefined;
   const rows = trials.map((t) => {
-    if (t.state === 'complete' && typeof t.value === 'number' && (running === undefined || (dir === 'maximize' ? t.value > running : t.value < running))) running = t.value;
+    if (
+      t.state === 'complete' &&
+      typeof t.value === 'number' &&
+      (running === undefined || (dir === 'maximize' ? t.value > running : t.value < running))
+    )
+      running = t.value;
     return { ...t, bestSoFar: running ?? null };
   });
   const doc = {
@@ -173,7 +210,9 @@ async function writeStudy(input: StageActivityInput, env: StageEnv, trials: Stud
       ...(t.reason || t.error ? { note: t.reason ?? t.error } : {}),
     })),
   };
-  await updateRunReport(input.run, env.store, { search }).catch((e: unknown) => activityLog.warn(`${at}: could not write the run report: ${(e as Error).message}`));
+  await updateRunReport(input.run, env.store, { search }).catch((e: unknown) =>
+    activityLog.warn(`${at}: could not write the run report: ${(e as Error).message}`),
+  );
   return { outputs: { model: { ...best.model! }, best: best.params, bestValue: best.value!, trials: { ...trialsRef } } };
 }
 

@@ -8,7 +8,17 @@ import { predictDataset } from '../src/serving/batch.ts';
 import { Registry } from '../src/serving/registry.ts';
 import { disposeScoringModel, loadScoringModel } from '../src/serving/score.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
-import { invalid, readDataset, requireInput, stageConfig, stageEnv, where, withHeartbeats, writeDataset, type StageEnv } from './lib/stage.ts';
+import {
+  invalid,
+  readDataset,
+  requireInput,
+  stageConfig,
+  stageEnv,
+  where,
+  withHeartbeats,
+  writeDataset,
+  type StageEnv,
+} from './lib/stage.ts';
 
 export type PredictConfig = StageConfig<'predict'>;
 
@@ -23,11 +33,13 @@ interface Source {
 async function registered(input: StageActivityInput, cfg: PredictConfig, at: string, registry: Registry): Promise<Source> {
   const { name, version } = cfg.model!;
   const entry = await registry.get(name);
-  if (!entry || entry.versions.length === 0) invalid(`${at}: model.name: no model "${name}" in the registry; deploy it first, or see \`mlpipe models ls\``);
+  if (!entry || entry.versions.length === 0)
+    invalid(`${at}: model.name: no model "${name}" in the registry; deploy it first, or see \`mlpipe models ls\``);
   const want = version ?? entry.traffic.primary;
   if (!want) invalid(`${at}: model "${name}" has no version serving traffic; name one: \`model: { name: ${name}, version: <v> }\``);
   const v = entry.versions.find((x) => x.version === want);
-  if (!v) invalid(`${at}: model.version: "${name}" has no live version "${want}" (it has ${entry.versions.map((x) => x.version).join(', ')})`);
+  if (!v)
+    invalid(`${at}: model.version: "${name}" has no live version "${want}" (it has ${entry.versions.map((x) => x.version).join(', ')})`);
   // The transform it was deployed with; an upstream one only where the version has none.
   const transform = v.transform ?? (input.inputs.transform && requireInput(input, 'transform', 'transform'));
   return { model: v.model, transform, what: `model ${name} ${v.version}` };
@@ -57,7 +69,9 @@ export async function predictCore(input: StageActivityInput, env: StageEnv, o: {
       batchRows: cfg.batchRows,
       what: src.what,
       onChunk: async (done, total) => {
-        env.heartbeat({ progress: { stage: input.stage, phase: 'predict', step: done, steps: total, message: `${done} of ${total} rows` } });
+        env.heartbeat({
+          progress: { stage: input.stage, phase: 'predict', step: done, steps: total, message: `${done} of ${total} rows` },
+        });
         if (env.signal?.aborted) throw new Error(`${at}: cancelled after ${done} of ${total} rows`);
         await new Promise((r) => setImmediate(r)); // let heartbeats and cancellation through
       },

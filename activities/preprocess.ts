@@ -3,7 +3,18 @@
 import type { ArtifactRef, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { computeStats } from '../src/ml/data/dataset-stats.ts';
 import { runPreprocess } from '../src/ml/data/preprocess.ts';
-import { lineage, mapError, readDataset, requireInput, stageEnv, where, withHeartbeats, writeDataset, stageConfig, type StageEnv } from './lib/stage.ts';
+import {
+  lineage,
+  mapError,
+  readDataset,
+  requireInput,
+  stageEnv,
+  where,
+  withHeartbeats,
+  writeDataset,
+  stageConfig,
+  type StageEnv,
+} from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 
 export type PreprocessConfig = StageConfig<'preprocess'>;

@@ -183,7 +183,8 @@ function buildTrainModel(spec: TrainModelSpec, cfg: TrainConfig, data: TrainingD
   if (outUnits !== wantUnits) {
     return invalid(
       `${at}: the model's last layer has ${outUnits} units but loss ${cfg.loss} on this dataset needs ${wantUnits}` +
-        (classification ? ` (${k} classes)` : '') + '; fix the last layer\'s units',
+        (classification ? ` (${k} classes)` : '') +
+        "; fix the last layer's units",
     );
   }
   return built;
@@ -193,7 +194,13 @@ function buildTrainModel(spec: TrainModelSpec, cfg: TrainConfig, data: TrainingD
  * Warm start from an upstream model artifact, or from a registered model (`warmStart.model`),
  * with the same architecture; the first `freezeLayers` layers then stay as they are.
  */
-async function warmStart(input: StageActivityInput, env: StageEnv, cfg: TrainConfig, model: BuiltModel['model'], at: string): Promise<void> {
+async function warmStart(
+  input: StageActivityInput,
+  env: StageEnv,
+  cfg: TrainConfig,
+  model: BuiltModel['model'],
+  at: string,
+): Promise<void> {
   let warm = input.inputs.model;
   if (!warm && cfg.warmStart) {
     const found = await registeredModel(cfg.warmStart.model, cfg.warmStart.version);
@@ -220,7 +227,10 @@ function classWeightsFor(cfg: TrainConfig, ds: Dataset, data: TrainingData, at: 
   return Object.fromEntries(
     Object.entries(cfg.classWeights).map(([c, w]) => {
       const id = ds.classes ? ds.classes.indexOf(c) : Number(c);
-      if (!(id >= 0) || !Number.isInteger(id)) invalid(`${at}: classWeights: ${JSON.stringify(c)} is not a class (classes: ${(ds.classes ?? [...Array(data.k).keys()]).join(', ')})`);
+      if (!(id >= 0) || !Number.isInteger(id))
+        invalid(
+          `${at}: classWeights: ${JSON.stringify(c)} is not a class (classes: ${(ds.classes ?? [...Array(data.k).keys()]).join(', ')})`,
+        );
       return [id, w];
     }),
   );
@@ -241,9 +251,7 @@ function fitOptions(
     // Shuffles and dropout masks are seeded per epoch and step, so a resumed run continues with
     // exactly the order and masks the uninterrupted run would have used.
     seed: cfg.seed ?? 0,
-    earlyStopping: cfg.earlyStopping
-      ? { ...cfg.earlyStopping, restoreBestWeights: cfg.earlyStopping.restoreBest }
-      : undefined,
+    earlyStopping: cfg.earlyStopping ? { ...cfg.earlyStopping, restoreBestWeights: cfg.earlyStopping.restoreBest } : undefined,
     classWeight,
     resumeFrom: checkpoints.resumeFrom,
     signal,
@@ -314,7 +322,12 @@ async function trainOutputs(
 }
 
 /** The run report's training section; a report that cannot be written is a warning, not a failure. */
-async function reportTraining(input: StageActivityInput, env: StageEnv, cfg: TrainConfig, { res, backend, history }: FinishedFit): Promise<void> {
+async function reportTraining(
+  input: StageActivityInput,
+  env: StageEnv,
+  cfg: TrainConfig,
+  { res, backend, history }: FinishedFit,
+): Promise<void> {
   if (env.report === false || input.trial) return;
   await updateRunReport(input.run, env.store, {
     training: { stage: input.stage, history, backend, engine: res.engine, stopReason: res.stopReason, metrics: fitMetrics(cfg) },
@@ -329,7 +342,9 @@ function withParams(cfg: TrainConfig, at: string): TrainConfig {
   const params = cfg.params as unknown;
   if (params === undefined) return cfg;
   if (!params || typeof params !== 'object' || Array.isArray(params)) {
-    return invalid(`${at}: params must be an object of config path → value (as an optimize stage's \`best\` output), not ${JSON.stringify(params)}`);
+    return invalid(
+      `${at}: params must be an object of config path → value (as an optimize stage's \`best\` output), not ${JSON.stringify(params)}`,
+    );
   }
   const out = structuredClone(cfg) as Record<string, unknown>;
   delete out.params;

@@ -45,7 +45,9 @@ export interface OrchestrationBenchResult {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export async function runOrchestrationBench(o: { stages?: number; reps?: number; address?: string } = {}): Promise<OrchestrationBenchResult> {
+export async function runOrchestrationBench(
+  o: { stages?: number; reps?: number; address?: string } = {},
+): Promise<OrchestrationBenchResult> {
   const n = o.stages ?? 100;
   const reps = o.reps ?? 5;
   try {
@@ -55,7 +57,10 @@ export async function runOrchestrationBench(o: { stages?: number; reps?: number;
   }
   let server: DevServer | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'mlpipe-bench-'));
-  const address = o.address ?? process.env.MLPIPE_BENCH_TEMPORAL_ADDRESS ?? (server = await startDevServer({ dbFile: join(dir, 'temporal.db'), port: await freePort(), uiPort: null })).address;
+  const address =
+    o.address ??
+    process.env.MLPIPE_BENCH_TEMPORAL_ADDRESS ??
+    (server = await startDevServer({ dbFile: join(dir, 'temporal.db'), port: await freePort(), uiPort: null })).address;
   const conn = await NativeConnection.connect({ address });
   const client = new Client({ connection: await Connection.connect({ address }) });
   const qM = `bench-mlpipe-${process.pid}`;
@@ -63,15 +68,35 @@ export async function runOrchestrationBench(o: { stages?: number; reps?: number;
   const qU = `bench-user-${process.pid}`;
   const noop: StageActivity = async () => ({ outputs: { ok: true } });
   const inWorker = await buildActivities({ home: dir, kinds: { activity: noop } });
-  const asUsers = await buildActivities({ home: dir, userModule: fileURLToPath(new URL('../test/support/activities.ts', import.meta.url)) });
+  const asUsers = await buildActivities({
+    home: dir,
+    userModule: fileURLToPath(new URL('../test/support/activities.ts', import.meta.url)),
+  });
   const mlpipeWorkers = [
-    ...(await createWorkers({ connection: conn, namespace: 'default', activities: inWorker, taskQueue: qM, gpuQueue: false, maxConcurrentActivities: 100 })),
-    ...(await createWorkers({ connection: conn, namespace: 'default', activities: asUsers, taskQueue: qU, gpuQueue: false, maxConcurrentActivities: 100 })),
+    ...(await createWorkers({
+      connection: conn,
+      namespace: 'default',
+      activities: inWorker,
+      taskQueue: qM,
+      gpuQueue: false,
+      maxConcurrentActivities: 100,
+    })),
+    ...(await createWorkers({
+      connection: conn,
+      namespace: 'default',
+      activities: asUsers,
+      taskQueue: qU,
+      gpuQueue: false,
+      maxConcurrentActivities: 100,
+    })),
   ];
   const baselineWorker = await Worker.create({
     connection: conn,
     taskQueue: qB,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./baseline-workflow.ts', import.meta.url)), logger: new DefaultLogger('ERROR') }),
+    workflowBundle: await bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('./baseline-workflow.ts', import.meta.url)),
+      logger: new DefaultLogger('ERROR'),
+    }),
     activities: { baselineNoop: async () => ({ ok: true }) },
     maxConcurrentActivityTaskExecutions: 100,
   });

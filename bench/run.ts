@@ -25,7 +25,9 @@ const benches: { name: string; run: () => Promise<string> }[] = [
   {
     name: 'train',
     run: async () => {
-      const { trainSpeed, formatTrainSpeed, measureBlocking, formatBlocking, recurrentSpeed, formatRecurrent } = await import('./train-speed.ts');
+      const { trainSpeed, formatTrainSpeed, measureBlocking, formatBlocking, recurrentSpeed, formatRecurrent } = await import(
+        './train-speed.ts'
+      );
       return `${formatTrainSpeed(await trainSpeed())}\n\n${formatRecurrent(await recurrentSpeed())}\n\n${formatBlocking(await measureBlocking())}`;
     },
   },

@@ -52,7 +52,8 @@ export function loadSplit(csvPath: string): Split {
   const nTrain = Math.round(n * 0.7);
   const mean = new Float64Array(f);
   const sq = new Float64Array(f);
-  for (let i = 0; i < nTrain; i++) rows[order[i]!]!.slice(0, f).forEach((v, j) => {
+  for (let i = 0; i < nTrain; i++)
+    rows[order[i]!]!.slice(0, f).forEach((v, j) => {
       mean[j]! += Number(v);
       sq[j]! += Number(v) ** 2;
     });
@@ -79,7 +80,12 @@ export function makeObjective(split: Split): (params: ParamValues) => Promise<nu
     for (const [path, v] of Object.entries(params)) setPath(spec as unknown as Record<string, unknown>, path, v);
     const { model } = buildModel(spec, { inputShape: [split.train.x.shape[1]!], seed: 1 });
     try {
-      const r = await fit(model, spec, split.train.x, split.train.y, { epochs: EPOCHS, batchSize: 32, seed: 1, validation: split.validation });
+      const r = await fit(model, spec, split.train.x, split.train.y, {
+        epochs: EPOCHS,
+        batchSize: 32,
+        seed: 1,
+        validation: split.validation,
+      });
       const loss = r.history.at(-1)!.logs.val_loss!;
       return Number.isFinite(loss) ? loss : null;
     } finally {

@@ -52,7 +52,7 @@ const OPTUNA: Record<string, string> = {
   default: 'Optuna TPE, its default (multivariate in 5.x)',
   // Optuna's random start differs from mlpipe's by luck; this row starts it from mlpipe's own
   // 10 random trials (enqueued), so only the two TPEs' choices differ.
-  sameStart: 'Optuna TPE, multivariate=False, mlpipe\'s start',
+  sameStart: "Optuna TPE, multivariate=False, mlpipe's start",
 };
 /** Which Optuna rows each mlpipe TPE row is held to. */
 const PEERS: [string, string][] = [
@@ -115,13 +115,17 @@ export async function searchQuality(o: SearchQualityOptions = {}): Promise<Searc
     try {
       const config = join(dir, 'config.json');
       const objectiveCommand = [process.execPath, '--import', 'tsx', OBJECTIVE, '--serve', csv];
-      writeFileSync(config, JSON.stringify({ space: SPACE, seeds, trials, variants: Object.keys(OPTUNA), starts, objectiveCommand, cwd: REPO }));
+      writeFileSync(
+        config,
+        JSON.stringify({ space: SPACE, seeds, trials, variants: Object.keys(OPTUNA), starts, objectiveCommand, cwd: REPO }),
+      );
       const r = python(py, ['optuna', config]);
       if (!r.ok) optuna = { error: r.error };
       else {
         const out = JSON.parse(r.stdout) as { optuna: string; runs: { variant: string; seed: number; values: (number | null)[] }[] };
         optuna = { version: out.optuna };
-        for (const [variant, method] of Object.entries(OPTUNA)) rows.push({ method, values: seeds.map((seed) => out.runs.find((x) => x.variant === variant && x.seed === seed)!.values) });
+        for (const [variant, method] of Object.entries(OPTUNA))
+          rows.push({ method, values: seeds.map((seed) => out.runs.find((x) => x.variant === variant && x.seed === seed)!.values) });
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -145,9 +149,18 @@ export function formatSearchQuality(r: SearchQualityResult): string {
   for (const row of r.rows) {
     const b = row.values.map((v) => bestOf(v));
     bests.set(row.method, b);
-    const at = (n: number) => mean(row.values.map((v) => bestOf(v, n))).toFixed(4).padStart(9);
+    const at = (n: number) =>
+      mean(row.values.map((v) => bestOf(v, n)))
+        .toFixed(4)
+        .padStart(9);
     const failed = row.values.reduce((a, v) => a + v.filter((x) => x === null).length, 0);
-    lines.push(`${row.method.padEnd(46)} ${checkpoints.map(at).join(' ')} ${sd(b).toFixed(4).padStart(7)} ${Math.min(...b).toFixed(4).padStart(7)} ${Math.max(...b).toFixed(4).padStart(7)} ${String(failed).padStart(6)}`);
+    lines.push(
+      `${row.method.padEnd(46)} ${checkpoints.map(at).join(' ')} ${sd(b).toFixed(4).padStart(7)} ${Math.min(...b)
+        .toFixed(4)
+        .padStart(7)} ${Math.max(...b)
+        .toFixed(4)
+        .padStart(7)} ${String(failed).padStart(6)}`,
+    );
   }
   if (r.optuna && 'error' in r.optuna) lines.push(`Optuna could not run: ${r.optuna.error}`);
   for (const [ours, peer] of PEERS) {
@@ -157,8 +170,10 @@ export function formatSearchQuality(r: SearchQualityResult): string {
     // The difference of the means against two standard errors of that difference.
     const diff = mean(a) - mean(b);
     const se = Math.sqrt(sd(a) ** 2 / a.length + sd(b) ** 2 / b.length);
-    const verdict = diff <= 2 * se ? 'not worse beyond the seeds\' spread' : 'WORSE beyond the seeds\' spread';
-    lines.push(`${ours} / ${peer}: ${(mean(a) / mean(b)).toFixed(3)}x (difference ${diff >= 0 ? '+' : ''}${diff.toFixed(4)}, 2 standard errors ${(2 * se).toFixed(4)}): ${verdict}`);
+    const verdict = diff <= 2 * se ? "not worse beyond the seeds' spread" : "WORSE beyond the seeds' spread";
+    lines.push(
+      `${ours} / ${peer}: ${(mean(a) / mean(b)).toFixed(3)}x (difference ${diff >= 0 ? '+' : ''}${diff.toFixed(4)}, 2 standard errors ${(2 * se).toFixed(4)}): ${verdict}`,
+    );
   }
   if (r.optuna && 'version' in r.optuna) lines.push(`Optuna ${r.optuna.version}.`);
   lines.push(`load average ${r.load.before.toFixed(1)} before, ${r.load.after.toFixed(1)} after (quality does not depend on it).`);
@@ -172,6 +187,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   };
   const seeds = arg('--seeds')?.split(',').map(Number);
   const trials = arg('--trials');
-  const r = await searchQuality({ ...(seeds ? { seeds } : {}), ...(trials ? { trials: Number(trials) } : {}), optuna: !process.argv.includes('--no-optuna'), log: (l) => console.error(l) });
+  const r = await searchQuality({
+    ...(seeds ? { seeds } : {}),
+    ...(trials ? { trials: Number(trials) } : {}),
+    optuna: !process.argv.includes('--no-optuna'),
+    log: (l) => console.error(l),
+  });
   console.log(formatSearchQuality(r));
 }

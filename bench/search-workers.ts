@@ -57,7 +57,19 @@ function worker(address: string, queue: string, store: string): ChildProcess & {
   const home = mkdtempSync(join(tmpdir(), 'mlpipe-bench-worker-'));
   const child = spawn(
     process.execPath,
-    ['bin/mlpipe.js', 'worker', '--address', address, '--task-queue', queue, '--no-gpu-queue', '--max-concurrent-activities', '1', '--shutdown-grace', '1s'],
+    [
+      'bin/mlpipe.js',
+      'worker',
+      '--address',
+      address,
+      '--task-queue',
+      queue,
+      '--no-gpu-queue',
+      '--max-concurrent-activities',
+      '1',
+      '--shutdown-grace',
+      '1s',
+    ],
     { cwd: REPO, env: { ...process.env, MLPIPE_HOME: home, MLPIPE_ARTIFACTS: store }, stdio: ['ignore', 'pipe', 'pipe'] },
   ) as ChildProcess & { output: () => string };
   let out = '';
@@ -79,7 +91,10 @@ export async function searchWorkers(o: { trials?: number; address?: string } = {
   const trials = o.trials ?? 16;
   const dir = mkdtempSync(join(tmpdir(), 'mlpipe-bench-search-'));
   let server: DevServer | undefined;
-  const address = o.address ?? process.env.MLPIPE_BENCH_TEMPORAL_ADDRESS ?? (server = await startDevServer({ dbFile: join(dir, 'temporal.db'), port: await freePort(), uiPort: null })).address;
+  const address =
+    o.address ??
+    process.env.MLPIPE_BENCH_TEMPORAL_ADDRESS ??
+    (server = await startDevServer({ dbFile: join(dir, 'temporal.db'), port: await freePort(), uiPort: null })).address;
   const client = new Client({ connection: await Connection.connect({ address }) });
   const seconds: number[] = [];
   try {

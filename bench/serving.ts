@@ -76,8 +76,25 @@ async function buildModels(): Promise<{ models: Model[]; env: ReturnType<typeof 
     {
       name: 'iris',
       collect: { source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema },
-      steps: [{ type: 'labelEncode', columns: ['species'] }, { type: 'standardize' }, { type: 'split', train: 0.8, test: 0.2, seed: 7, stratify: true }],
-      train: { model: { layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 3, activation: 'softmax' }] }, optimizer: { type: 'adam', learningRate: 0.05 }, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], epochs: 5, batchSize: 16, seed: 1 },
+      steps: [
+        { type: 'labelEncode', columns: ['species'] },
+        { type: 'standardize' },
+        { type: 'split', train: 0.8, test: 0.2, seed: 7, stratify: true },
+      ],
+      train: {
+        model: {
+          layers: [
+            { type: 'dense', units: 8, activation: 'relu' },
+            { type: 'dense', units: 3, activation: 'softmax' },
+          ],
+        },
+        optimizer: { type: 'adam', learningRate: 0.05 },
+        loss: 'sparseCategoricalCrossentropy',
+        metrics: ['accuracy'],
+        epochs: 5,
+        batchSize: 16,
+        seed: 1,
+      },
     },
     {
       name: 'mnist',
@@ -112,7 +129,11 @@ async function buildModels(): Promise<{ models: Model[]; env: ReturnType<typeof 
     const p = await preprocessCore(stageInput('preprocess', { steps: s.steps }, { dataset: ref(c, 'dataset') }, wf), env);
     const model = ref(await trainCore(stageInput('train', s.train, { dataset: ref(p, 'dataset') }, wf), env), 'model');
     const transform = ref(p, 'transform');
-    await deployCore({ ...stageInput('deploy', { modelName: s.name, strategy: { type: 'replace' } }, { model, transform }, wf), stage: 'deploy' }, env, { registry, autostart: false });
+    await deployCore(
+      { ...stageInput('deploy', { modelName: s.name, strategy: { type: 'replace' } }, { model, transform }, wf), stage: 'deploy' },
+      env,
+      { registry, autostart: false },
+    );
     const raw = decodeDataset(await env.store.get(ref(c, 'dataset')));
     const row: Record<string, unknown> = {};
     for (const col of raw.columns) {
@@ -152,10 +173,20 @@ async function sequential(url: string, body: string): Promise<Measure> {
   const u = new URL(url);
   const one = () =>
     new Promise<number>((res, rej) => {
-      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
-        r.resume();
-        r.on('end', () => res(r.statusCode!));
-      });
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (r) => {
+          r.resume();
+          r.on('end', () => res(r.statusCode!));
+        },
+      );
       req.on('error', rej);
       req.end(body);
     });
@@ -206,7 +237,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 function pythonHasTf(): string | undefined {
-  const r = spawnSync(PYTHON, ['-c', 'import tensorflow as tf; print(tf.__version__)'], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  const r = spawnSync(PYTHON, ['-c', 'import tensorflow as tf; print(tf.__version__)'], {
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -216,7 +250,11 @@ export async function servingBench(): Promise<ServingBench> {
   // mlpipe serve, one process (the default), on the registry the models were deployed to.
   const startServe = async (extra: string[]) => {
     const port = await freePort();
-    const child = spawn(process.execPath, [join(root, 'bin/mlpipe.js'), 'serve', '--port', String(port), '--store', join(rootDir, 'artifacts'), ...extra], { env: { ...process.env, MLPIPE_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [join(root, 'bin/mlpipe.js'), 'serve', '--port', String(port), '--store', join(rootDir, 'artifacts'), ...extra],
+      { env: { ...process.env, MLPIPE_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     await waitLine(child, /mlpipe model server at \S+/, 'mlpipe serve');
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 600; i++) {
@@ -227,7 +265,9 @@ export async function servingBench(): Promise<ServingBench> {
     return { child, base };
   };
   const tfVersion = pythonHasTf();
-  out.python = tfVersion ? `${PYTHON}, tensorflow ${tfVersion}` : `skipped: ${PYTHON} cannot import tensorflow (pip install tensorflow-cpu, or set MLPIPE_BENCH_PYTHON)`;
+  out.python = tfVersion
+    ? `${PYTHON}, tensorflow ${tfVersion}`
+    : `skipped: ${PYTHON} cannot import tensorflow (pip install tensorflow-cpu, or set MLPIPE_BENCH_PYTHON)`;
   const { child: serve, base } = await startServe([]);
   const unbatched = await startServe(['--max-batch', '1']);
   try {
@@ -237,7 +277,12 @@ export async function servingBench(): Promise<ServingBench> {
       const url = `${base}/v1/models/${m.name}:predict`;
       const body = JSON.stringify({ instances: [m.values.length === 1 ? m.values[0] : m.values] });
       for (const c of CONCURRENCY) out.rows.push({ model: m.name, target: 'mlpipe', concurrency: c, m: await measure(url, body, c) });
-      out.rows.push({ model: m.name, target: 'unbatched', concurrency: 64, m: await measure(`${unbatched.base}/v1/models/${m.name}:predict`, body, 64) });
+      out.rows.push({
+        model: m.name,
+        target: 'unbatched',
+        concurrency: 64,
+        m: await measure(`${unbatched.base}/v1/models/${m.name}:predict`, body, 64),
+      });
       if (!tfVersion) continue;
       const dir = join(rootDir, `export-${m.name}`);
       mkdirSync(dir, { recursive: true });
@@ -245,7 +290,9 @@ export async function servingBench(): Promise<ServingBench> {
       writeFileSync(join(dir, 'model.json'), JSON.stringify(modelJson));
       writeFileSync(join(dir, 'weights.bin'), weights);
       const pyPort = await freePort();
-      const py = spawn(PYTHON, [join(root, 'bench/serving_tf_server.py'), String(pyPort), dir, m.name], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const py = spawn(PYTHON, [join(root, 'bench/serving_tf_server.py'), String(pyPort), dir, m.name], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       try {
         await waitLine(py, /listening/, 'the Python server');
         const pyUrl = `http://127.0.0.1:${pyPort}/v1/models/${m.name}:predict`;
@@ -276,10 +323,13 @@ export function formatServing(b: ServingBench): string {
     'model  target      conc   p50 ms   p99 ms     req/s  failed',
   ];
   for (const r of b.rows) {
-    lines.push(`${r.model.padEnd(6)} ${r.target.padEnd(10)} ${String(r.concurrency).padStart(5)} ${f(r.m.p50).padStart(8)} ${f(r.m.p99).padStart(8)} ${f(r.m.rps).padStart(9)} ${String(r.m.failed).padStart(7)}`);
+    lines.push(
+      `${r.model.padEnd(6)} ${r.target.padEnd(10)} ${String(r.concurrency).padStart(5)} ${f(r.m.p50).padStart(8)} ${f(r.m.p99).padStart(8)} ${f(r.m.rps).padStart(9)} ${String(r.m.failed).padStart(7)}`,
+    );
   }
   lines.push('');
-  const get = (model: string, target: string, c: number) => b.rows.find((r) => r.model === model && r.target === target && r.concurrency === c)?.m;
+  const get = (model: string, target: string, c: number) =>
+    b.rows.find((r) => r.model === model && r.target === target && r.concurrency === c)?.m;
   for (const model of ['iris', 'mnist']) {
     const fl = get(model, 'in-process', 1);
     const one = get(model, 'mlpipe', 1);

@@ -77,7 +77,7 @@ export interface TrainSpeedResult {
 
 function data(n: number, seed = 1): { x: ArrayData; y: ArrayData } {
   let s = seed;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
   const x = new Float32Array(n * 32 * 32 * 3);
   for (let i = 0; i < x.length; i++) x[i] = rand();
   const y = Int32Array.from({ length: n }, () => Math.floor(rand() * 10));
@@ -121,7 +121,13 @@ async function mlpipeFit(samples: number, batchSize: number, epochs: number, eng
 async function layersFit(samples: number, batchSize: number, epochs: number): Promise<Speed> {
   const { tf } = selectBackend('cpu');
   const { x, y } = data(samples);
-  const { model } = buildModel({ ...LENET, model: { ...LENET.model, layers: [...LENET.model.layers.slice(0, -1), { type: 'dense', units: 10, activation: 'softmax' }] } }, { seed: 1 });
+  const { model } = buildModel(
+    {
+      ...LENET,
+      model: { ...LENET.model, layers: [...LENET.model.layers.slice(0, -1), { type: 'dense', units: 10, activation: 'softmax' }] },
+    },
+    { seed: 1 },
+  );
   model.compile({ optimizer: tf.train.momentum(0.001, 0.9), loss: 'sparseCategoricalCrossentropy' });
   const xs = tf.tensor(x.data, x.shape);
   // tfjs-layers' sparseCategoricalCrossentropy floors its labels, so it needs float32 ones
@@ -141,11 +147,23 @@ function runPytorch(python: string, batchSizes: number[], samples: number, epoch
   const script = fileURLToPath(new URL('./pytorch_lenet.py', import.meta.url));
   // TF_NUM_INTRAOP_THREADS=N runs TensorFlow on N threads; give PyTorch the same
   const threads = process.env.TF_NUM_INTRAOP_THREADS ? ['--threads', process.env.TF_NUM_INTRAOP_THREADS] : [];
-  const r = spawnSync(python, [script, '--batch-sizes', batchSizes.join(','), '--samples', String(samples), '--epochs', String(epochs), ...threads], { encoding: 'utf8' });
-  if (r.error) return { error: `could not run ${python}: ${r.error.message}; install Python 3 and torch==2.13.0 (python3 -m pip install torch==2.13.0)` };
+  const r = spawnSync(
+    python,
+    [script, '--batch-sizes', batchSizes.join(','), '--samples', String(samples), '--epochs', String(epochs), ...threads],
+    { encoding: 'utf8' },
+  );
+  if (r.error)
+    return {
+      error: `could not run ${python}: ${r.error.message}; install Python 3 and torch==2.13.0 (python3 -m pip install torch==2.13.0)`,
+    };
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
-    const parsed = JSON.parse(line) as { error?: string; torch: string; threads: number; results: Array<{ batchSize: number; samplesPerSecond: number; samplesPerCpuSecond: number }> };
+    const parsed = JSON.parse(line) as {
+      error?: string;
+      torch: string;
+      threads: number;
+      results: Array<{ batchSize: number; samplesPerSecond: number; samplesPerCpuSecond: number }>;
+    };
     if (parsed.error) return { error: parsed.error };
     return parsed;
   } catch {
@@ -172,22 +190,49 @@ export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpe
       log(`  PyTorch: skipped: ${p.error}`);
     } else {
       pytorch = { version: p.torch, threads: p.threads };
-      for (const r of p.results) rows.push({ impl: 'PyTorch CPU', batchSize: r.batchSize, samplesPerSecond: r.samplesPerSecond, samplesPerCpuSecond: r.samplesPerCpuSecond, ratioToPytorch: 1, cpuRatioToPytorch: 1 });
+      for (const r of p.results)
+        rows.push({
+          impl: 'PyTorch CPU',
+          batchSize: r.batchSize,
+          samplesPerSecond: r.samplesPerSecond,
+          samplesPerCpuSecond: r.samplesPerCpuSecond,
+          ratioToPytorch: 1,
+          cpuRatioToPytorch: 1,
+        });
     }
   }
   const { info } = selectBackend('cpu');
-  if (info.backend === 'cpu-js') log('warning: the native backend is unavailable, so the tfjs-node rows run on pure JS (run `npm run setup`)');
+  if (info.backend === 'cpu-js')
+    log('warning: the native backend is unavailable, so the tfjs-node rows run on pure JS (run `npm run setup`)');
   const graphWhy = graphStepUnavailable(getTf());
   if (graphWhy) log(`warning: the graph training step is unavailable (${graphWhy}); only the eager rows run`);
   for (const b of batchSizes) {
     if (!graphWhy) {
-      rows.push({ impl: 'mlpipe fit, graph step', batchSize: b, ...(await mlpipeFit(samples, b, epochs, 'graph')), ratioToPytorch: null, cpuRatioToPytorch: null });
+      rows.push({
+        impl: 'mlpipe fit, graph step',
+        batchSize: b,
+        ...(await mlpipeFit(samples, b, epochs, 'graph')),
+        ratioToPytorch: null,
+        cpuRatioToPytorch: null,
+      });
       log(`  mlpipe fit, graph step (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
     }
-    rows.push({ impl: 'mlpipe fit, eager ops', batchSize: b, ...(await mlpipeFit(samples, b, epochs, 'eager')), ratioToPytorch: null, cpuRatioToPytorch: null });
+    rows.push({
+      impl: 'mlpipe fit, eager ops',
+      batchSize: b,
+      ...(await mlpipeFit(samples, b, epochs, 'eager')),
+      ratioToPytorch: null,
+      cpuRatioToPytorch: null,
+    });
     log(`  mlpipe fit, eager ops (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
     if (opts.layersFit ?? true) {
-      rows.push({ impl: 'LayersModel.fit (tfjs-node)', batchSize: b, ...(await layersFit(samples, b, epochs)), ratioToPytorch: null, cpuRatioToPytorch: null });
+      rows.push({
+        impl: 'LayersModel.fit (tfjs-node)',
+        batchSize: b,
+        ...(await layersFit(samples, b, epochs)),
+        ratioToPytorch: null,
+        cpuRatioToPytorch: null,
+      });
       log(`  LayersModel.fit (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
     }
   }
@@ -196,7 +241,13 @@ export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpe
     for (const b of batchSizes) {
       // one warm-up batch is included in the first epoch; keep the run short (pure JS is slow)
       const n = Math.max(jsSamples, b);
-      rows.push({ impl: 'mlpipe fit (pure JS)', batchSize: b, ...(await mlpipeFit(n, b, 1, 'eager')), ratioToPytorch: null, cpuRatioToPytorch: null });
+      rows.push({
+        impl: 'mlpipe fit (pure JS)',
+        batchSize: b,
+        ...(await mlpipeFit(n, b, 1, 'eager')),
+        ratioToPytorch: null,
+        cpuRatioToPytorch: null,
+      });
       log(`  mlpipe fit (pure JS) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(1)} samples/s`);
     }
     selectBackend('cpu');
@@ -228,14 +279,23 @@ export function formatTrainSpeed(r: TrainSpeedResult): string {
     );
   }
   if (Math.max(r.load.before, r.load.after) > r.load.cores * 0.75) {
-    lines.push(`warning: load average ${r.load.before.toFixed(1)}/${r.load.after.toFixed(1)} on ${r.load.cores} cores: other processes compete for the CPU (PyTorch's OpenMP threads suffer most); rerun on an idle machine before trusting the ratios`);
+    lines.push(
+      `warning: load average ${r.load.before.toFixed(1)}/${r.load.after.toFixed(1)} on ${r.load.cores} cores: other processes compete for the CPU (PyTorch's OpenMP threads suffer most); rerun on an idle machine before trusting the ratios`,
+    );
   }
   return lines.join('\n');
 }
 
 /** A small MLP (MNIST-sized input) for the blocking measurement. */
 export const MLP: TrainModelSpec = {
-  model: { inputShape: [784], layers: [{ type: 'dense', units: 128, activation: 'relu' }, { type: 'dense', units: 64, activation: 'relu' }, { type: 'dense', units: 10 }] },
+  model: {
+    inputShape: [784],
+    layers: [
+      { type: 'dense', units: 128, activation: 'relu' },
+      { type: 'dense', units: 64, activation: 'relu' },
+      { type: 'dense', units: 10 },
+    ],
+  },
   optimizer: { type: 'adam', learningRate: 0.001 },
   loss: 'sparseCategoricalCrossentropy',
   metrics: ['accuracy'],
@@ -267,7 +327,7 @@ export async function measureBlocking(batchSizes = [32, 128, 512], samples = 204
     for (const [engine, b] of engines.flatMap((e) => batchSizes.map((size) => [e, size] as const))) {
       const size = shape.reduce((a, c) => a * c, 1);
       let s = 7;
-      const x = Float32Array.from({ length: samples * size }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296));
+      const x = Float32Array.from({ length: samples * size }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
       const y = Int32Array.from({ length: samples }, (_, i) => i % 10);
       const { model } = buildModel(spec, { seed: 1 });
       const gaps: number[] = [];
@@ -282,28 +342,40 @@ export async function measureBlocking(batchSizes = [32, 128, 512], samples = 204
         if (epochNow === 1) validationMax = Math.max(validationMax, now - tick);
         tick = now;
       }, 1);
-      await fit(model, spec, { data: x, shape: [samples, ...shape] }, { data: y, shape: [samples] }, {
-        epochs: 2,
-        batchSize: b,
-        engine,
-        validation: { x: { data: x.subarray(0, 1024 * size), shape: [1024, ...shape] }, y: { data: y.subarray(0, 1024), shape: [1024] } },
-        onBatch: (e, i) => {
-          const now = performance.now();
-          if (e === 1 && i > 0) gaps.push(now - last); // epoch 0 warms up
-          last = now;
-          if (i === Math.ceil(samples / b) - 1) {
-            epochNow = 1; // the validation pass follows the last batch
-            tick = now;
-          }
+      await fit(
+        model,
+        spec,
+        { data: x, shape: [samples, ...shape] },
+        { data: y, shape: [samples] },
+        {
+          epochs: 2,
+          batchSize: b,
+          engine,
+          validation: { x: { data: x.subarray(0, 1024 * size), shape: [1024, ...shape] }, y: { data: y.subarray(0, 1024), shape: [1024] } },
+          onBatch: (e, i) => {
+            const now = performance.now();
+            if (e === 1 && i > 0) gaps.push(now - last); // epoch 0 warms up
+            last = now;
+            if (i === Math.ceil(samples / b) - 1) {
+              epochNow = 1; // the validation pass follows the last batch
+              tick = now;
+            }
+          },
+          onEpochEnd: () => {
+            epochNow = 0;
+          },
         },
-        onEpochEnd: () => {
-          epochNow = 0;
-        },
-      });
+      );
       clearInterval(timer);
       model.dispose();
       gaps.sort((a, c) => a - c);
-      rows.push({ model: `${name} (${engine})`, batchSize: b, medianMs: gaps[Math.floor(gaps.length / 2)] ?? 0, maxMs: gaps.at(-1) ?? 0, validationMaxMs: validationMax });
+      rows.push({
+        model: `${name} (${engine})`,
+        batchSize: b,
+        medianMs: gaps[Math.floor(gaps.length / 2)] ?? 0,
+        maxMs: gaps.at(-1) ?? 0,
+        validationMaxMs: validationMax,
+      });
     }
   }
   return rows;
@@ -312,7 +384,10 @@ export async function measureBlocking(batchSizes = [32, 128, 512], samples = 204
 export function formatBlocking(rows: BlockingRow[]): string {
   return [
     `${'event-loop blocking'.padEnd(28)} ${'batch'.padStart(5)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)} ${'val max ms'.padStart(10)}`,
-    ...rows.map((r) => `${r.model.padEnd(28)} ${String(r.batchSize).padStart(5)} ${r.medianMs.toFixed(1).padStart(10)} ${r.maxMs.toFixed(1).padStart(8)} ${r.validationMaxMs.toFixed(1).padStart(10)}`),
+    ...rows.map(
+      (r) =>
+        `${r.model.padEnd(28)} ${String(r.batchSize).padStart(5)} ${r.medianMs.toFixed(1).padStart(10)} ${r.maxMs.toFixed(1).padStart(8)} ${r.validationMaxMs.toFixed(1).padStart(10)}`,
+    ),
   ].join('\n');
 }
 
@@ -338,7 +413,11 @@ export async function profileStep(batchSize = 32, steps = 20): Promise<KernelPro
   const vars = model.trainableWeights.map((w) => w.read() as Variable);
   const step = () =>
     tf.tidy(() => {
-      optimizer.minimize(() => tf.mean(perSampleLoss(tf, LENET.loss, model.apply(x, { training: true }) as Tensor, y, 'logits')) as Scalar, false, vars);
+      optimizer.minimize(
+        () => tf.mean(perSampleLoss(tf, LENET.loss, model.apply(x, { training: true }) as Tensor, y, 'logits')) as Scalar,
+        false,
+        vars,
+      );
     });
   for (let i = 0; i < 5; i++) step();
   const t0 = performance.now();
@@ -398,7 +477,13 @@ export async function recurrentSpeed(samples = { graph: 2048, eager: 256 }): Pro
   const engines = graphStepUnavailable(getTf()) ? (['eager'] as const) : (['graph', 'eager'] as const);
   for (const type of ['lstm', 'gru'] as const) {
     const spec: TrainModelSpec = {
-      model: { inputShape: [steps, features], layers: [{ type, units: 32 }, { type: 'dense', units: 3 }] },
+      model: {
+        inputShape: [steps, features],
+        layers: [
+          { type, units: 32 },
+          { type: 'dense', units: 3 },
+        ],
+      },
       optimizer: { type: 'adam' },
       loss: 'sparseCategoricalCrossentropy',
     };
@@ -410,15 +495,26 @@ export async function recurrentSpeed(samples = { graph: 2048, eager: 256 }): Pro
       const { model } = buildModel(spec, { seed: 1 });
       const t0 = performance.now();
       let t1 = 0;
-      await fit(model, spec, { data: x, shape: [n, steps, features] }, { data: y, shape: [n] }, {
-        epochs: 3,
-        batchSize: 32,
-        engine,
-        onEpochEnd: (e) => void (e === 0 && (t1 = performance.now())),
-      });
+      await fit(
+        model,
+        spec,
+        { data: x, shape: [n, steps, features] },
+        { data: y, shape: [n] },
+        {
+          epochs: 3,
+          batchSize: 32,
+          engine,
+          onEpochEnd: (e) => void (e === 0 && (t1 = performance.now())),
+        },
+      );
       const perEpoch = (performance.now() - t1) / 2;
       model.dispose();
-      rows.push({ model: `${type.toUpperCase()} 32 units, ${steps}x${features}`, engine, firstEpochMs: t1 - t0, samplesPerSecond: n / (perEpoch / 1000) });
+      rows.push({
+        model: `${type.toUpperCase()} 32 units, ${steps}x${features}`,
+        engine,
+        firstEpochMs: t1 - t0,
+        samplesPerSecond: n / (perEpoch / 1000),
+      });
     }
   }
   return rows;
@@ -427,7 +523,9 @@ export async function recurrentSpeed(samples = { graph: 2048, eager: 256 }): Pro
 export function formatRecurrent(rows: RecurrentRow[]): string {
   return [
     `${'recurrent (batch 32)'.padEnd(26)} ${'engine'.padStart(6)} ${'samples/s'.padStart(10)} ${'first epoch ms'.padStart(15)}`,
-    ...rows.map((r) => `${r.model.padEnd(26)} ${r.engine.padStart(6)} ${num(r.samplesPerSecond)} ${r.firstEpochMs.toFixed(0).padStart(15)}`),
+    ...rows.map(
+      (r) => `${r.model.padEnd(26)} ${r.engine.padStart(6)} ${num(r.samplesPerSecond)} ${r.firstEpochMs.toFixed(0).padStart(15)}`,
+    ),
   ].join('\n');
 }
 

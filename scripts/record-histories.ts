@@ -72,7 +72,13 @@ async function main(): Promise<void> {
   const models = new ModelServer({ registry, pollMs: 100 });
   await models.start();
   const activities = await buildActivities({ home, userModule: join(ROOT, 'scripts/record-histories/activities.ts') });
-  const workers = await createWorkers({ connection: native, namespace: 'default', activities, maxConcurrentActivities: 8, shutdownGraceTime: '1s' });
+  const workers = await createWorkers({
+    connection: native,
+    namespace: 'default',
+    activities,
+    maxConcurrentActivities: 8,
+    shutdownGraceTime: '1s',
+  });
   const running = workers.map((w) => w.run());
   const ctx: RecordContext = { client, address: server.address, home, scratch, registry, serverUrl: models.url };
 
@@ -102,16 +108,26 @@ async function save(client: Client, r: Recorded, base: Pick<ManifestEntry, 'gitS
   writeFileSync(join(OUT, `${r.name}.json`), text);
   const events = history.events?.length ?? 0;
   process.stdout.write(`  ${r.name}.json: ${events} events, ${(text.length / 1024).toFixed(1)} KiB\n`);
-  return { file: `${r.name}.json`, workflowId: r.workflowId, exercises: r.exercises, ...base, recordedAt: new Date().toISOString(), events };
+  return {
+    file: `${r.name}.json`,
+    workflowId: r.workflowId,
+    exercises: r.exercises,
+    ...base,
+    recordedAt: new Date().toISOString(),
+    events,
+  };
 }
 
 /** Entries recorded now replace those of the same file; the others stay. */
 function writeManifest(recorded: ManifestEntry[]): void {
-  const old: ManifestEntry[] = existsSync(MANIFEST) ? (JSON.parse(readFileSync(MANIFEST, 'utf8')) as { histories: ManifestEntry[] }).histories : [];
+  const old: ManifestEntry[] = existsSync(MANIFEST)
+    ? (JSON.parse(readFileSync(MANIFEST, 'utf8')) as { histories: ManifestEntry[] }).histories
+    : [];
   const now = new Set(recorded.map((e) => e.file));
   const histories = [...old.filter((e) => !now.has(e.file)), ...recorded].sort((a, b) => (a.file < b.file ? -1 : 1));
   const doc = {
-    about: 'Histories of real runs, replayed against the current workflow code by test/workflows/replay-corpus.test.ts. Recorded by scripts/record-histories.ts; see docs/runtime.md, "Changing the interpreter".',
+    about:
+      'Histories of real runs, replayed against the current workflow code by test/workflows/replay-corpus.test.ts. Recorded by scripts/record-histories.ts; see docs/runtime.md, "Changing the interpreter".',
     histories,
   };
   writeFileSync(MANIFEST, `${JSON.stringify(doc, null, 1)}\n`);
@@ -124,7 +140,7 @@ function sdkVersion(): string {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    process.stderr.write(`record-histories: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`record-histories: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },
 );

@@ -61,7 +61,8 @@ const ESCAPES = [(s: string) => s, json, inspected, (s: string) => json(json(s))
 
 /** JSON's other spellings of the value: non-ASCII as \u00e9 (Python's default), `/` as `\/`. */
 function jsonSpellings(s: string): string[] {
-  const ascii = (hex: (h: string) => string) => json(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${hex(c.charCodeAt(0).toString(16).padStart(4, '0'))}`);
+  const ascii = (hex: (h: string) => string) =>
+    json(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${hex(c.charCodeAt(0).toString(16).padStart(4, '0'))}`);
   return [json(s).replaceAll('/', '\\/'), ascii((h) => h), ascii((h) => h.toUpperCase())];
 }
 

@@ -105,7 +105,8 @@ const RULES: Rule[] = [
   {
     // src/redaction.ts: a password in MLPIPE_DB becomes a secret the worker redacts.
     name: 'src/db imports nothing of mlpipe but src/db, src/home.ts and src/redaction.ts',
-    breaks: (i) => under(i.from, 'src/db') && isLocal(i.to) && !under(i.to, 'src/db') && !['src/home.ts', 'src/redaction.ts'].includes(i.to),
+    breaks: (i) =>
+      under(i.from, 'src/db') && isLocal(i.to) && !under(i.to, 'src/db') && !['src/home.ts', 'src/redaction.ts'].includes(i.to),
   },
 ];
 

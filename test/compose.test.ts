@@ -62,7 +62,10 @@ describe('docker-compose.yml', () => {
   it('has the cluster of docs/cluster.md: Temporal, its UI, PostgreSQL, S3, CPU and GPU workers, the model server', () => {
     const images = services.map(([, s]) => s.image ?? '');
     for (const want of ['temporalio/auto-setup:', 'temporalio/ui:', 'postgres:', 'chrislusf/seaweedfs:']) {
-      expect(images.some((i) => i.startsWith(want)), want).toBe(true);
+      expect(
+        images.some((i) => i.startsWith(want)),
+        want,
+      ).toBe(true);
     }
     const commands = mlpipeServices.map(([, s]) => (s.command ?? []).join(' '));
     expect(commands).toContain('worker --no-gpu-queue');
@@ -71,7 +74,10 @@ describe('docker-compose.yml', () => {
     expect(gpu.length).toBeGreaterThan(0);
     for (const [n, s] of gpu) {
       const devices = s.deploy?.resources?.reservations?.devices ?? [];
-      expect(devices.some((d) => d.driver === 'nvidia' && d.capabilities?.includes('gpu')), n).toBe(true);
+      expect(
+        devices.some((d) => d.driver === 'nvidia' && d.capabilities?.includes('gpu')),
+        n,
+      ).toBe(true);
     }
   });
 
@@ -143,7 +149,8 @@ describe('Dockerfile', () => {
     expect(runs.some((r) => /scripts\/setup-native\.sh(?!\s+--gpu)/.test(r))).toBe(true);
     expect(runs.some((r) => /scripts\/setup-native\.sh --gpu/.test(r))).toBe(true);
     // apt caches do not stay in a layer
-    for (const r of runs.filter((x) => x.includes('apt-get install'))) expect(r).toMatch(/--no-install-recommends.*rm -rf \/var\/lib\/apt\/lists/);
+    for (const r of runs.filter((x) => x.includes('apt-get install')))
+      expect(r).toMatch(/--no-install-recommends.*rm -rf \/var\/lib\/apt\/lists/);
   });
 
   it('runs the final stages (the cpu and gpu targets) as a user that is not root, from an exec-form ENTRYPOINT', () => {
@@ -160,7 +167,9 @@ describe('Dockerfile', () => {
   });
 
   it('keeps node_modules and local state out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
     for (const p of ['node_modules', '.git', '.mlpipe']) expect(ignored).toContain(p);
   });
 });

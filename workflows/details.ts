@@ -49,7 +49,10 @@ export class CurrentDetails {
       const counts = new Map<string, number>();
       for (const it of items) counts.set(it.status, (counts.get(it.status) ?? 0) + 1);
       const summary = [...counts].map(([st, k]) => `${k} ${st}`).join(', ');
-      return [...shown.map((i) => row(itemId(n.id, i), n.kind, items[i]!)), `| ${n.id}[…] | ${n.kind} | ${items.length} items | ${summary} |`];
+      return [
+        ...shown.map((i) => row(itemId(n.id, i), n.kind, items[i]!)),
+        `| ${n.id}[…] | ${n.kind} | ${items.length} items | ${summary} |`,
+      ];
     };
     const rows = this.plan.nodes.flatMap((n) => {
       const s = this.run.stage(n.id);

@@ -6,7 +6,9 @@ export function describeFailure(err: unknown): string {
   let last = err instanceof Error ? err.message : String(err);
   for (let depth = 0; depth < 8 && e instanceof Error; depth++) {
     if (e instanceof TimeoutFailure) {
-      last = `activity timed out (${String(e.timeoutType ?? 'unknown').toLowerCase().replace(/_/g, '-')})`;
+      last = `activity timed out (${String(e.timeoutType ?? 'unknown')
+        .toLowerCase()
+        .replace(/_/g, '-')})`;
     } else if (!(e instanceof ActivityFailure)) {
       last = e.message;
     }

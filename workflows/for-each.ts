@@ -58,23 +58,32 @@ export async function runForEach(node: PlanNode, ctx: StageRunContext, runUnit: 
   let failedFast: { index: number; err: unknown } | undefined;
   let cancelledBy: unknown;
   for (;;) {
-    while (!failedFast && cancelledBy === undefined && !scope.consideredCancelled && !pausing() && running.size < fe.parallelism && next < items.length) {
+    while (
+      !failedFast &&
+      cancelledBy === undefined &&
+      !scope.consideredCancelled &&
+      !pausing() &&
+      running.size < fe.parallelism &&
+      next < items.length
+    ) {
       const index = next++;
       if (state.isTerminal(itemId(id, index))) continue; // ended before a continue-as-new
       // Each item is the stage's node under its own id; the gate was passed above.
       const itemNode: PlanNode = { ...node, id: itemId(id, index), approval: false };
       const unit: ItemUnit = { index, vars: { [fe.as]: items[index]! } };
-      const p = scope.run(() => runUnit(itemNode, ctx, unit)).then(
-        () => void running.delete(index),
-        (err: unknown) => {
-          running.delete(index);
-          if (isCancellation(err)) cancelledBy ??= err;
-          else if (fe.onItemFailure === 'failFast' && !failedFast) {
-            failedFast = { index, err };
-            scope.cancel();
-          }
-        },
-      );
+      const p = scope
+        .run(() => runUnit(itemNode, ctx, unit))
+        .then(
+          () => void running.delete(index),
+          (err: unknown) => {
+            running.delete(index);
+            if (isCancellation(err)) cancelledBy ??= err;
+            else if (fe.onItemFailure === 'failFast' && !failedFast) {
+              failedFast = { index, err };
+              scope.cancel();
+            }
+          },
+        );
       running.set(index, p);
     }
     if (running.size === 0) break;

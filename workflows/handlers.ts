@@ -38,7 +38,8 @@ export function installHandlers(plan: Plan, run: RunState, inbox: OperatorInbox,
     if (st === 'awaiting-operator' || (allowGate && st === 'awaiting-approval')) return;
     throw new Error(
       `stage "${stage}" is ${st}; only a stage waiting after a failure (onFailure: wait)` +
-        (allowGate ? ' or at an approval gate' : '') + ' can be acted on',
+        (allowGate ? ' or at an approval gate' : '') +
+        ' can be acted on',
     );
   };
   const approve = (stage: string) => {
@@ -54,14 +55,16 @@ export function installHandlers(plan: Plan, run: RunState, inbox: OperatorInbox,
     return `skipping ${stage}`;
   };
   // Signals cannot answer, and a throwing handler would fail the run: check, log, ignore.
-  const guarded = <A>(check: (a: A) => void, act: (a: A) => unknown) => (a: A) => {
-    try {
-      check(a);
-      act(a);
-    } catch (err) {
-      log.warn(`ignored signal: ${(err as Error).message}`);
-    }
-  };
+  const guarded =
+    <A>(check: (a: A) => void, act: (a: A) => unknown) =>
+    (a: A) => {
+      try {
+        check(a);
+        act(a);
+      } catch (err) {
+        log.warn(`ignored signal: ${(err as Error).message}`);
+      }
+    };
 
   setHandler(approveSignal, guarded(checkApprove, approve));
   const progress = ({ stage, text }: StageProgress) => {
@@ -69,8 +72,14 @@ export function installHandlers(plan: Plan, run: RunState, inbox: OperatorInbox,
     details.setProgress(stage, text);
   };
   setHandler(stageProgressSignal, progress);
-  setHandler(retrySignal, guarded((r: RetryRequest) => checkWaiting(r.stage, false), retry));
-  setHandler(skipSignal, guarded((s: string) => checkWaiting(s, true), skip));
+  setHandler(
+    retrySignal,
+    guarded((r: RetryRequest) => checkWaiting(r.stage, false), retry),
+  );
+  setHandler(
+    skipSignal,
+    guarded((s: string) => checkWaiting(s, true), skip),
+  );
   setHandler(approveUpdate, approve, { validator: checkApprove });
   setHandler(retryUpdate, retry, { validator: (r) => checkWaiting(r.stage, false) });
   setHandler(skipUpdate, skip, { validator: (s) => checkWaiting(s, true) });

@@ -11,7 +11,17 @@
  * A child keeps the run's own history short (a search's trials are in this one) and shows the
  * search as one workflow with one activity per trial in the UI.
  */
-import { ApplicationFailure, continueAsNew, defineSignal, getExternalWorkflowHandle, isCancellation, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  continueAsNew,
+  defineSignal,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { activityName, STAGE_PROGRESS_SIGNAL, type StageActivityResult, type StageProgress } from '../src/core/activities.ts';
 import { isArtifactRef, type JsonObject, type PlanNode, type StageActivityInput, type StudyTrial } from '../src/core/plan.ts';
 import { driveStudy, legBudgets, studyTrial, type Leg, type LegResult } from '../src/core/search/drive.ts';
@@ -88,7 +98,14 @@ export async function optimizeStudy(args: OptimizeStudyInput): Promise<StageActi
   const { metric, direction } = cfg.objective;
   let study: Study;
   try {
-    study = new Study({ space: cfg.space, method, direction, seed: cfg.seed ?? 0, ...(asha ? { asha } : {}), trials: carried.map(studyTrial) });
+    study = new Study({
+      space: cfg.space,
+      method,
+      direction,
+      seed: cfg.seed ?? 0,
+      ...(asha ? { asha } : {}),
+      trials: carried.map(studyTrial),
+    });
     // Every path must exist in the tuned config before anything trains.
     for (const path of Object.keys(cfg.space)) setPath(structuredCopy(tunedConfig), path, 0);
   } catch (e) {
@@ -133,7 +150,9 @@ export async function optimizeStudy(args: OptimizeStudyInput): Promise<StageActi
     });
     const out = res.outputs;
     if (!(metric in out)) {
-      throw nonRetryable(`${at}: objective metric ${JSON.stringify(metric)} is not an output of the tuned stage (it has: ${Object.keys(out).join(', ')})`);
+      throw nonRetryable(
+        `${at}: objective metric ${JSON.stringify(metric)} is not an output of the tuned stage (it has: ${Object.keys(out).join(', ')})`,
+      );
     }
     return {
       value: typeof out[metric] === 'number' ? out[metric] : null,
@@ -169,7 +188,8 @@ export async function optimizeStudy(args: OptimizeStudyInput): Promise<StageActi
         .signal(STAGE_PROGRESS_SIGNAL, { stage: node.id, text } satisfies StageProgress)
         .catch(() => undefined);
     },
-    prunedReason: (epochs, value) => `pruned at epoch ${epochs}: ${metric} ${value} is not in the top 1/${asha!.reductionFactor} of the trials at this rung`,
+    prunedReason: (epochs, value) =>
+      `pruned at epoch ${epochs}: ${metric} ${value} is not in the top 1/${asha!.reductionFactor} of the trials at this rung`,
   });
   if (paused) return await continueAsNew<typeof optimizeStudy>({ ...args, carried: trials });
   const write = proxyActivities<Record<string, StageFn>>({

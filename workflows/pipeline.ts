@@ -15,14 +15,7 @@
  * (and later `deprecatePatch`) so histories recorded by the old code still replay. See
  * docs/runtime.md, "Changing the interpreter".
  */
-import {
-  ApplicationFailure,
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  patched,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { ExprOptions } from '../src/core/expr.ts';
 import type { PipelineInput, PipelineResult } from './api.ts';
 import { CurrentDetails } from './details.ts';
@@ -70,8 +63,7 @@ export async function pipeline(input: PipelineInput): Promise<PipelineResult> {
   };
 
   const limit = input.continueAsNewAfterEvents;
-  const shouldContinueAsNew = () =>
-    workflowInfo().continueAsNewSuggested || (limit !== undefined && workflowInfo().historyLength >= limit);
+  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || (limit !== undefined && workflowInfo().historyLength >= limit);
   const outcome = await schedule(plan, state, details, (node) => runStage(node, ctx), shouldContinueAsNew);
 
   if (outcome.failed) {

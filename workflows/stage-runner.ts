@@ -8,7 +8,15 @@
  */
 import { ActivityFailure, ApplicationFailure, condition, isCancellation, patched } from '@temporalio/workflow';
 import { evaluateCondition, readsSecrets, resolveTemplates, type ExprOptions } from '../src/core/expr.ts';
-import { isArtifactRef, type ArtifactRef, type JsonObject, type JsonValue, type Plan, type PlanNode, type RunContext } from '../src/core/plan.ts';
+import {
+  isArtifactRef,
+  type ArtifactRef,
+  type JsonObject,
+  type JsonValue,
+  type Plan,
+  type PlanNode,
+  type RunContext,
+} from '../src/core/plan.ts';
 import { describeFailure } from './failures.ts';
 import { runForEach, type ItemUnit } from './for-each.ts';
 import type { OperatorInbox } from './operator.ts';
@@ -65,8 +73,7 @@ export async function runStage(node: PlanNode, ctx: StageRunContext, unit?: Item
     state.markRunning(id, round);
     try {
       // `${secrets.*}` stays as written: the worker resolves it (its value never enters the history).
-      const resolve = (c: JsonObject) =>
-        resolveTemplates(c, exprContext(), (e) => !readsSecrets(e), exprOptions) as JsonObject;
+      const resolve = (c: JsonObject) => resolveTemplates(c, exprContext(), (e) => !readsSecrets(e), exprOptions) as JsonObject;
       const config = resolve({ ...node.config, ...override });
       // The compiler's facts beside the config (older plans carry them inside it): passed on as they are.
       const extra = {
@@ -83,7 +90,11 @@ export async function runStage(node: PlanNode, ctx: StageRunContext, unit?: Item
           return;
         }
       }
-      const res = await stageCall(node, ctx, round)({
+      const res = await stageCall(
+        node,
+        ctx,
+        round,
+      )({
         run: ctx.run,
         stage: id,
         kind: node.kind,
@@ -157,7 +168,8 @@ function resolveInputs(node: PlanNode, state: RunState, unit?: ItemUnit): Record
       if (!isArtifactRef(v)) {
         throw ApplicationFailure.nonRetryable(
           `input "${name}" wants output "${b.output}" of item ${unit.index} of forEach stage "${b.stage}", which ` +
-            (it ? `is ${it.status}` : `has only ${upstream.items.length} items`) + ': item i of this stage reads item i of that one',
+            (it ? `is ${it.status}` : `has only ${upstream.items.length} items`) +
+            ': item i of this stage reads item i of that one',
           'MissingInput',
         );
       }

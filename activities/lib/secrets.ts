@@ -39,7 +39,10 @@ export function resolveSecrets<T extends JsonValue>(value: T, env: NodeJS.Proces
       if (!readsSecrets(t.expr)) return undefined;
       const m = NAME.exec(t.expr);
       if (!m) {
-        throw ApplicationFailure.nonRetryable(`stage "${stage}": \`\${${t.expr}}\`: a secret is written \${secrets.NAME} and used as a whole`, 'InvalidInput');
+        throw ApplicationFailure.nonRetryable(
+          `stage "${stage}": \`\${${t.expr}}\`: a secret is written \${secrets.NAME} and used as a whole`,
+          'InvalidInput',
+        );
       }
       const envName = SECRET_ENV_PREFIX + m[1];
       const secret = env[envName];

@@ -9,7 +9,6 @@ import { decodeDataset, encodeDataset, type Dataset } from '../../src/ml/data/da
 import { DataError } from '../../src/ml/data/sources.ts';
 import { activityContext, type HeartbeatDetails } from '../../src/temporal/progress.ts';
 
-
 /** Options every stage core accepts so that it runs (and is tested) without Temporal. */
 export interface StageEnv {
   store: ArtifactStore;
@@ -108,12 +107,7 @@ export async function readDataset(store: ArtifactStore, ref: ArtifactRef): Promi
   return decodeDataset(await store.get(ref));
 }
 
-export async function writeDataset(
-  store: ArtifactStore,
-  ds: Dataset,
-  input: StageActivityInput,
-  env: StageEnv,
-): Promise<ArtifactRef> {
+export async function writeDataset(store: ArtifactStore, ds: Dataset, input: StageActivityInput, env: StageEnv): Promise<ArtifactRef> {
   return store.put(encodeDataset(ds), { kind: 'dataset', lineage: lineage(input, env) });
 }
 
@@ -123,7 +117,12 @@ export async function writeDataset(
  * cheap: the SDK throttles what reaches the server (the worker's heartbeatThrottle), so the
  * server sees the latest progress as often as the throttle allows.
  */
-export async function withHeartbeats<T>(env: StageEnv, details: HeartbeatDetails<unknown>, fn: () => Promise<T>, everyMs = 1_000): Promise<T> {
+export async function withHeartbeats<T>(
+  env: StageEnv,
+  details: HeartbeatDetails<unknown>,
+  fn: () => Promise<T>,
+  everyMs = 1_000,
+): Promise<T> {
   env.heartbeat(details);
   const t = setInterval(() => env.heartbeat(details), everyMs);
   try {

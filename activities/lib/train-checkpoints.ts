@@ -54,7 +54,12 @@ function fingerprint(input: StageActivityInput): string {
  * A run's checkpoints of this stage, oldest first: of the plan `planHash` only (what a resume may
  * use), or of any plan (null: retention counts every checkpoint the stage left in the run).
  */
-async function stageCheckpoints(input: StageActivityInput, env: StageEnv, workflowId: string, planHash: string | null): Promise<ArtifactRef[]> {
+async function stageCheckpoints(
+  input: StageActivityInput,
+  env: StageEnv,
+  workflowId: string,
+  planHash: string | null,
+): Promise<ArtifactRef[]> {
   const recs = await env.store.list(workflowId);
   return recs
     .filter(
@@ -102,7 +107,10 @@ async function loadResume(input: StageActivityInput, env: StageEnv, epochs: numb
         activityLog.warn(`${where(input)}: checkpoint ${ref.digest} is for another run or configuration; not resuming from it`);
         continue;
       }
-      if (earlier) activityLog.info(`${where(input)}: resuming at epoch ${cp.header.epoch} from the checkpoint of the earlier run ${input.run.rerunOf}`);
+      if (earlier)
+        activityLog.info(
+          `${where(input)}: resuming at epoch ${cp.header.epoch} from the checkpoint of the earlier run ${input.run.rerunOf}`,
+        );
       return { ref, cp };
     } catch (e) {
       activityLog.warn(`${where(input)}: checkpoint ${ref.digest} is unusable (${(e as Error).message}); trying an older one`);
@@ -174,7 +182,13 @@ export class TrainCheckpointer {
   beat(epoch: number, batch?: number): void {
     const { input, settings, last } = this;
     this.env.heartbeat({
-      progress: { ...this.latest, stage: input.stage, epoch, epochs: settings.epochs, ...(batch !== undefined ? { batch, batches: settings.batches } : {}) },
+      progress: {
+        ...this.latest,
+        stage: input.stage,
+        epoch,
+        epochs: settings.epochs,
+        ...(batch !== undefined ? { batch, batches: settings.batches } : {}),
+      },
       ...(last ? { checkpoint: last } : {}),
     } satisfies TrainHeartbeat);
   }
@@ -193,8 +207,18 @@ export class TrainCheckpointer {
       (this.everyMs !== undefined && Date.now() - this.lastSaveAt >= this.everyMs) ||
       state.nextEpoch === settings.epochs;
     if (!due) return;
-    const header = { workflowId: input.run.workflowId, stage: input.stage, epochs: settings.epochs, seed: settings.seed, history: this.history, fingerprint: fingerprint(input) };
-    const ref = await env.store.put(encodeCheckpoint(state, header), { kind: 'model', lineage: lineage(input, env, `checkpoint-epoch-${state.nextEpoch}`) });
+    const header = {
+      workflowId: input.run.workflowId,
+      stage: input.stage,
+      epochs: settings.epochs,
+      seed: settings.seed,
+      history: this.history,
+      fingerprint: fingerprint(input),
+    };
+    const ref = await env.store.put(encodeCheckpoint(state, header), {
+      kind: 'model',
+      lineage: lineage(input, env, `checkpoint-epoch-${state.nextEpoch}`),
+    });
     this.last = { ref, epoch: state.nextEpoch };
     this.lastSaveAt = Date.now();
     this.saved.push(ref);

@@ -47,7 +47,8 @@ async function childFor(pool: UserActivityPool, ctx: Context, what: string): Pro
   try {
     return await pool.acquire(ctx.cancellationSignal);
   } catch (e) {
-    if (ctx.cancellationSignal.aborted) throw new CancelledFailure(String((ctx.cancellationSignal.reason as Error | undefined)?.message ?? 'cancelled'));
+    if (ctx.cancellationSignal.aborted)
+      throw new CancelledFailure(String((ctx.cancellationSignal.reason as Error | undefined)?.message ?? 'cancelled'));
     throw ApplicationFailure.retryable(`${what}: ${(e as Error).message}`, 'UserActivityUnavailable');
   } finally {
     clearInterval(beat);
@@ -131,7 +132,7 @@ export async function runInChild(pool: UserActivityPool, name: string, input: Js
           fail(
             ApplicationFailure.retryable(
               `${what}: its process did not answer for longer than the heartbeat timeout (${hbTimeout} ms), ` +
-                'so it was stopped; a long computation must yield (await) now and then, or raise the stage\'s heartbeatTimeout',
+                "so it was stopped; a long computation must yield (await) now and then, or raise the stage's heartbeatTimeout",
               'UserActivityUnresponsive',
             ),
           );

@@ -42,16 +42,24 @@ const rows: Array<{ batchSize: number; samplesPerSecond: number; engine: string 
 for (const batchSize of values['batch-sizes'].split(',').map(Number)) {
   const { model } = buildModel(LENET, { seed: 1 });
   let t0 = 0;
-  const r = await fit(model, LENET, { data: x, shape: [samples, 32, 32, 3] }, { data: y, shape: [samples] }, {
-    epochs: epochs + 1,
-    batchSize,
-    onEpochEnd: (e) => {
-      if (e === 0) t0 = performance.now(); // epoch 0 compiles the step and warms up
+  const r = await fit(
+    model,
+    LENET,
+    { data: x, shape: [samples, 32, 32, 3] },
+    { data: y, shape: [samples] },
+    {
+      epochs: epochs + 1,
+      batchSize,
+      onEpochEnd: (e) => {
+        if (e === 0) t0 = performance.now(); // epoch 0 compiles the step and warms up
+      },
     },
-  });
+  );
   const samplesPerSecond = (samples * epochs) / ((performance.now() - t0) / 1000);
   model.dispose();
   rows.push({ batchSize, samplesPerSecond, engine: r.engine.engine });
-  console.log(`LeNet batch ${batchSize}: ${Math.round(samplesPerSecond)} samples/s on ${info.backend} (TensorFlow ${info.tfVersion}, ${r.engine.engine} step)`);
+  console.log(
+    `LeNet batch ${batchSize}: ${Math.round(samplesPerSecond)} samples/s on ${info.backend} (TensorFlow ${info.tfVersion}, ${r.engine.engine} step)`,
+  );
 }
 console.log(JSON.stringify({ backend: info.backend, tfVersion: info.tfVersion, rows }));

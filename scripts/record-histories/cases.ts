@@ -70,7 +70,10 @@ async function start(ctx: RecordContext, c: { plan: Plan; source: SourceInfo }, 
 
 /** Runs to the end; a failed or cancelled run is expected only when `fails`. */
 async function finish(h: WorkflowHandle, fails = false): Promise<PipelineResult | undefined> {
-  const [res, err] = await h.result().then((r: PipelineResult) => [r, undefined] as const, (e: unknown) => [undefined, e] as const);
+  const [res, err] = await h.result().then(
+    (r: PipelineResult) => [r, undefined] as const,
+    (e: unknown) => [undefined, e] as const,
+  );
   if (!!err !== fails) throw new Error(`${h.workflowId}: ${fails ? 'succeeded, expected a failure' : `failed: ${String(err)}`}`);
   return res;
 }
@@ -114,8 +117,17 @@ const lifecycle: Case = {
     const retrain = ctx.client.workflow.getHandle(workflowId);
     await retrain.terminate('recorder: the drift-triggered run was started; not running it to the end').catch(() => undefined);
     return [
-      { name: this.name, workflowId: h.workflowId, exercises: 'pipelines/lifecycle.yaml (epochs 2): collect, preprocess, optimize (8 trials), train on the GPU queue, evaluate, deploy (first deploy of a canary strategy: primary), monitor (drift on live traffic, retrain on breach), a user activity, onFailure wait defaults, when true' },
-      { name: 'drift-retrain-terminated', workflowId, exercises: 'a run started by the monitor (trigger drift), cache hits for data and prep, terminated by an operator mid-run' },
+      {
+        name: this.name,
+        workflowId: h.workflowId,
+        exercises:
+          'pipelines/lifecycle.yaml (epochs 2): collect, preprocess, optimize (8 trials), train on the GPU queue, evaluate, deploy (first deploy of a canary strategy: primary), monitor (drift on live traffic, retrain on breach), a user activity, onFailure wait defaults, when true',
+      },
+      {
+        name: 'drift-retrain-terminated',
+        workflowId,
+        exercises: 'a run started by the monitor (trigger drift), cache hits for data and prep, terminated by an operator mid-run',
+      },
     ];
   },
 };
@@ -142,9 +154,22 @@ const regression: Case = {
     const rerun = await rerunFrom(ctx.client, first.workflowId, 'train', { noCache: true });
     await finish(rerun);
     return [
-      { name: 'example-regression', workflowId: first.workflowId, exercises: 'pipelines/regression.yaml (epochs 2): collect, preprocess, train, evaluate; step cache look-ups (misses) and stores' },
-      { name: 'step-cache-hits', workflowId: cached.workflowId, exercises: 'the same plan again: every stage answered from the step cache' },
-      { name: 'rerun-from-train', workflowId: rerun.workflowId, exercises: 'mlpipe rerun --from train --no-cache: data and prep reused from the earlier run (input.reuse), train and evaluate run again' },
+      {
+        name: 'example-regression',
+        workflowId: first.workflowId,
+        exercises: 'pipelines/regression.yaml (epochs 2): collect, preprocess, train, evaluate; step cache look-ups (misses) and stores',
+      },
+      {
+        name: 'step-cache-hits',
+        workflowId: cached.workflowId,
+        exercises: 'the same plan again: every stage answered from the step cache',
+      },
+      {
+        name: 'rerun-from-train',
+        workflowId: rerun.workflowId,
+        exercises:
+          'mlpipe rerun --from train --no-cache: data and prep reused from the earlier run (input.reuse), train and evaluate run again',
+      },
     ];
   },
 };
@@ -157,7 +182,10 @@ const workerKilled: Case = {
     const first = spawnWorker(ctx.address, queue, ctx.home);
     try {
       const h = await start(ctx, c, { taskQueue: queue, noCache: true });
-      await until('epoch 3 on the first worker', async () => ((await describeRun(ctx.client, h.workflowId)).live.train?.progress?.epoch ?? 0) >= 3);
+      await until(
+        'epoch 3 on the first worker',
+        async () => ((await describeRun(ctx.client, h.workflowId)).live.train?.progress?.epoch ?? 0) >= 3,
+      );
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
       const second = spawnWorker(ctx.address, queue, ctx.home);
@@ -169,7 +197,14 @@ const workerKilled: Case = {
         await new Promise((r) => second.once('exit', r));
       }
       if (res!.stages.train!.attempts < 2) throw new Error('worker-killed: training finished before the kill');
-      return [{ name: this.name, workflowId: h.workflowId, exercises: 'one `mlpipe worker` process (workflow and activities) SIGKILLed at epoch 3 of 16; a second worker takes the workflow over and resumes training from its checkpoint (attempt 2 of the train activity)' }];
+      return [
+        {
+          name: this.name,
+          workflowId: h.workflowId,
+          exercises:
+            'one `mlpipe worker` process (workflow and activities) SIGKILLed at epoch 3 of 16; a second worker takes the workflow over and resumes training from its checkpoint (attempt 2 of the train activity)',
+        },
+      ];
     } finally {
       first.kill('SIGKILL');
     }
@@ -185,7 +220,14 @@ const fixAndContinue: Case = {
     await h.executeUpdate(retryUpdate, { args: [{ stage: 'fragile', config: { input: { ok: true } }, params: { round: 2 } }] });
     await h.signal('skip', 'optional');
     await finish(h);
-    return [{ name: this.name, workflowId: h.workflowId, exercises: 'onFailure wait: one stage retried by update with fixed config and params (a later when reads the new param), another skipped by signal (its dependent skips)' }];
+    return [
+      {
+        name: this.name,
+        workflowId: h.workflowId,
+        exercises:
+          'onFailure wait: one stage retried by update with fixed config and params (a later when reads the new param), another skipped by signal (its dependent skips)',
+      },
+    ];
   },
 };
 
@@ -198,7 +240,13 @@ const approvalGate: Case = {
     await h.signal('approve', 'ship');
     await h.executeUpdate(skipUpdate, { args: ['risky'] });
     await finish(h);
-    return [{ name: this.name, workflowId: h.workflowId, exercises: 'approval: true: one stage approved by signal, another skipped at its gate by update (its dependent skips)' }];
+    return [
+      {
+        name: this.name,
+        workflowId: h.workflowId,
+        exercises: 'approval: true: one stage approved by signal, another skipped at its gate by update (its dependent skips)',
+      },
+    ];
   },
 };
 
@@ -207,7 +255,13 @@ const whenSkips: Case = {
   async run(ctx) {
     const h = await start(ctx, await compileSpec(ctx, 'when-skips', specs.whenSkips));
     await finish(h);
-    return [{ name: this.name, workflowId: h.workflowId, exercises: 'when false (the stage and its dependent skip) and true; a stage that succeeds on its second attempt' }];
+    return [
+      {
+        name: this.name,
+        workflowId: h.workflowId,
+        exercises: 'when false (the stage and its dependent skip) and true; a stage that succeeds on its second attempt',
+      },
+    ];
   },
 };
 
@@ -216,7 +270,13 @@ const failedRun: Case = {
   async run(ctx) {
     const h = await start(ctx, await compileSpec(ctx, 'failed-run', specs.failedRun));
     await finish(h, true);
-    return [{ name: this.name, workflowId: h.workflowId, exercises: 'a non-retryable failure fails the run and cancels a running sibling; its dependent never starts' }];
+    return [
+      {
+        name: this.name,
+        workflowId: h.workflowId,
+        exercises: 'a non-retryable failure fails the run and cancels a running sibling; its dependent never starts',
+      },
+    ];
   },
 };
 
@@ -239,8 +299,18 @@ const continueAsNew: Case = {
     const last = (await h.describe()).runId;
     if (last === h.firstExecutionRunId) throw new Error('continue-as-new: the run did not continue as new');
     return [
-      { name: 'continue-as-new-first', workflowId: h.workflowId, runId: h.firstExecutionRunId, exercises: 'continueAsNewAfterEvents 30 on a 12-stage chain: the first execution, which continues as new' },
-      { name: 'continue-as-new-last', workflowId: h.workflowId, runId: last, exercises: 'the last execution of that chain: carried stages and params' },
+      {
+        name: 'continue-as-new-first',
+        workflowId: h.workflowId,
+        runId: h.firstExecutionRunId,
+        exercises: 'continueAsNewAfterEvents 30 on a 12-stage chain: the first execution, which continues as new',
+      },
+      {
+        name: 'continue-as-new-last',
+        workflowId: h.workflowId,
+        runId: last,
+        exercises: 'the last execution of that chain: carried stages and params',
+      },
     ];
   },
 };
@@ -253,14 +323,24 @@ const scheduledRun: Case = {
     writeFileSync(join(dir, 'scheduled-run.yaml'), specs.scheduled);
     const scope = 'record-histories';
     const loaded = await loadDesired(await pipelineFiles([dir]), { scope });
-    if (loaded.invalid.length || loaded.errors.length) throw new Error(`scheduled: ${JSON.stringify(loaded.invalid.map((r) => r.diagnostics))} ${loaded.errors.join('; ')}`);
+    if (loaded.invalid.length || loaded.errors.length)
+      throw new Error(`scheduled: ${JSON.stringify(loaded.invalid.map((r) => r.diagnostics))} ${loaded.errors.join('; ')}`);
     await executeChanges(ctx.client, await planChanges(ctx.client, loaded, scope));
     const sched = ctx.client.schedule.getHandle(scheduleIdFor('scheduled-run'));
     try {
       await sched.trigger();
-      const workflowId = await until('the scheduled run', async () => (await sched.describe()).info.recentActions[0]?.action.workflow.workflowId);
+      const workflowId = await until(
+        'the scheduled run',
+        async () => (await sched.describe()).info.recentActions[0]?.action.workflow.workflowId,
+      );
       await finish(ctx.client.workflow.getHandle(workflowId));
-      return [{ name: this.name, workflowId, exercises: 'a run started by a Temporal Schedule made by mlpipe apply (trigger schedule, the schedule\'s params)' }];
+      return [
+        {
+          name: this.name,
+          workflowId,
+          exercises: "a run started by a Temporal Schedule made by mlpipe apply (trigger schedule, the schedule's params)",
+        },
+      ];
     } finally {
       await sched.delete();
     }
@@ -274,26 +354,57 @@ const deployCanary: Case = {
     await finish(h);
     const traffic = (await ctx.registry.get('record-canary'))?.traffic;
     if (traffic?.candidate?.mode !== 'canary') throw new Error(`deploy-canary: no canary in the registry: ${JSON.stringify(traffic)}`);
-    return [{ name: this.name, workflowId: h.workflowId, exercises: 'deploy v1 (replace), then v2 as a 20% canary beside it with a rollback rule' }];
+    return [
+      {
+        name: this.name,
+        workflowId: h.workflowId,
+        exercises: 'deploy v1 (replace), then v2 as a 20% canary beside it with a rollback rule',
+      },
+    ];
   },
 };
 
 export const CASES: Case[] = [
-  example('iris-mlp.yaml', { epochs: '5' }, 'pipelines/iris-mlp.yaml (epochs 5): a CSV collect (cache off), preprocess, train, evaluate with a gate'),
-  example('mnist-lenet.yaml', { epochs: '1', minAccuracy: '0.5' }, 'pipelines/mnist-lenet.yaml (epochs 1): the MNIST collect, augment, a CNN with checkpoints, evaluate'),
+  example(
+    'iris-mlp.yaml',
+    { epochs: '5' },
+    'pipelines/iris-mlp.yaml (epochs 5): a CSV collect (cache off), preprocess, train, evaluate with a gate',
+  ),
+  example(
+    'mnist-lenet.yaml',
+    { epochs: '1', minAccuracy: '0.5' },
+    'pipelines/mnist-lenet.yaml (epochs 1): the MNIST collect, augment, a CNN with checkpoints, evaluate',
+  ),
   {
     // Its data is made, not committed: 600 PNG digits (scripts/make-digits-folder.ts makes 3,000).
-    ...example('digits-folder.yaml', { epochs: '1', minAccuracy: '0.1' }, 'pipelines/digits-folder.yaml (epochs 1): an imageFolder collect (cache off), split, a CNN, evaluate with a gate'),
+    ...example(
+      'digits-folder.yaml',
+      { epochs: '1', minAccuracy: '0.1' },
+      'pipelines/digits-folder.yaml (epochs 1): an imageFolder collect (cache off), split, a CNN, evaluate with a gate',
+    ),
     async run(ctx) {
       const { writeImageFolder } = await import('../../src/ml/data/images.ts');
       const { loadMnist } = await import('../../src/ml/data/mnist.ts');
       await writeImageFolder(await loadMnist(600), resolve('pipelines/data/digits'));
-      const h = await start(ctx, await compileFile(resolve('pipelines/digits-folder.yaml'), { params: { epochs: '1', minAccuracy: '0.1' } }));
+      const h = await start(
+        ctx,
+        await compileFile(resolve('pipelines/digits-folder.yaml'), { params: { epochs: '1', minAccuracy: '0.1' } }),
+      );
       await finish(h);
-      return [{ name: this.name, workflowId: h.workflowId, exercises: 'pipelines/digits-folder.yaml (epochs 1): an imageFolder collect (cache off), split, a CNN, evaluate with a gate' }];
+      return [
+        {
+          name: this.name,
+          workflowId: h.workflowId,
+          exercises: 'pipelines/digits-folder.yaml (epochs 1): an imageFolder collect (cache off), split, a CNN, evaluate with a gate',
+        },
+      ];
     },
   },
-  example('foreach-seeds.yaml', { epochs: '3' }, 'pipelines/foreach-seeds.yaml (epochs 3): forEach fan-out: train once per seed (literal items, parallelism 2), evaluate per seed (items from an expression over the train items, inputs item by item)'),
+  example(
+    'foreach-seeds.yaml',
+    { epochs: '3' },
+    'pipelines/foreach-seeds.yaml (epochs 3): forEach fan-out: train once per seed (literal items, parallelism 2), evaluate per seed (items from an expression over the train items, inputs item by item)',
+  ),
   regression,
   lifecycle,
   deployCanary,

@@ -78,7 +78,10 @@ stages:
 /** A chain of `n` no-op stages. */
 export function chain(n: number): string {
   const id = (i: number) => `n${String(i).padStart(2, '0')}`;
-  const stages = Array.from({ length: n }, (_, i) => `  ${id(i)}: { type: activity, activity: noop, input: { value: ${i} }${i ? `, needs: [${id(i - 1)}]` : ''} }`);
+  const stages = Array.from(
+    { length: n },
+    (_, i) => `  ${id(i)}: { type: activity, activity: noop, input: { value: ${i} }${i ? `, needs: [${id(i - 1)}]` : ''} }`,
+  );
   return `${head('continue-as-new')}stages:\n${stages.join('\n')}\n`;
 }
 

@@ -39,7 +39,15 @@ const made = new Map<string, ArtifactStore>();
 export function defaultStore(env: NodeJS.ProcessEnv = process.env): ArtifactStore {
   const spec = env.MLPIPE_STORE;
   if (!spec) return new LocalArtifactStore(env.MLPIPE_ARTIFACTS ?? join(mlpipeHome(env), 'artifacts'));
-  const key = [spec, env.MLPIPE_HOME, env.AWS_ENDPOINT_URL_S3, env.AWS_ENDPOINT_URL, env.AWS_REGION, env.AWS_ACCESS_KEY_ID, env.AWS_PROFILE].join('\0');
+  const key = [
+    spec,
+    env.MLPIPE_HOME,
+    env.AWS_ENDPOINT_URL_S3,
+    env.AWS_ENDPOINT_URL,
+    env.AWS_REGION,
+    env.AWS_ACCESS_KEY_ID,
+    env.AWS_PROFILE,
+  ].join('\0');
   let store = made.get(key);
   if (!store) made.set(key, (store = storeFrom(spec, env)));
   return store;

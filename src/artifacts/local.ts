@@ -67,13 +67,15 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async put(data: Uint8Array, opts: PutOptions): Promise<ArtifactRef> {
-    return this.putStream((async function* () { yield data; })(), opts);
+    return this.putStream(
+      (async function* () {
+        yield data;
+      })(),
+      opts,
+    );
   }
 
-  async putStream(
-    chunks: AsyncIterable<Uint8Array>,
-    opts: PutOptions & { maxBytes?: number },
-  ): Promise<ArtifactRef> {
+  async putStream(chunks: AsyncIterable<Uint8Array>, opts: PutOptions & { maxBytes?: number }): Promise<ArtifactRef> {
     const tmpDir = join(this.root, 'tmp');
     const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
     const fh = await mkdir(tmpDir, { recursive: true })

@@ -23,9 +23,7 @@ export function resolveInside(root: string, rel: string): string {
   const absRoot = resolve(root);
   const target = resolve(absRoot, rel);
   if (!inside(absRoot, target)) {
-    throw new PathEscapeError(
-      `path ${JSON.stringify(rel)} leaves its root ${absRoot}; use a path inside that directory`,
-    );
+    throw new PathEscapeError(`path ${JSON.stringify(rel)} leaves its root ${absRoot}; use a path inside that directory`);
   }
   let realRoot: string;
   try {
@@ -40,9 +38,7 @@ export function resolveInside(root: string, rel: string): string {
     return target; // not there (the caller reports it); nothing to follow
   }
   if (!inside(realRoot, real)) {
-    throw new PathEscapeError(
-      `path ${JSON.stringify(rel)} resolves through a symlink to ${real}, outside its root ${realRoot}`,
-    );
+    throw new PathEscapeError(`path ${JSON.stringify(rel)} resolves through a symlink to ${real}, outside its root ${realRoot}`);
   }
   return real;
 }

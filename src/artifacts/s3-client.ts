@@ -68,9 +68,14 @@ export interface ClientOptions {
  */
 export function createS3Client(env: NodeJS.ProcessEnv, o: ClientOptions = {}): S3Client {
   const endpoint = configuredEndpoint(env);
-  const creds = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-    ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) }
-    : undefined;
+  const creds =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          accessKeyId: env.AWS_ACCESS_KEY_ID,
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+          ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+        }
+      : undefined;
   return new S3Client({
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
@@ -79,6 +84,10 @@ export function createS3Client(env: NodeJS.ProcessEnv, o: ClientOptions = {}): S
     ...(env.AWS_RETRY_MODE ? { retryMode: env.AWS_RETRY_MODE } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { requestTimeout: o.requestTimeoutMs ?? 60_000, connectionTimeout: o.connectTimeoutMs ?? 10_000, throwOnRequestTimeout: true },
+    requestHandler: {
+      requestTimeout: o.requestTimeoutMs ?? 60_000,
+      connectionTimeout: o.connectTimeoutMs ?? 10_000,
+      throwOnRequestTimeout: true,
+    },
   });
 }

@@ -19,7 +19,14 @@ export interface S3Where {
 }
 
 const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
-const CREDENTIALS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'InvalidClientTokenId', 'TokenRefreshRequired']);
+const CREDENTIALS = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidToken',
+  'ExpiredToken',
+  'InvalidClientTokenId',
+  'TokenRefreshRequired',
+]);
 
 /** The HTTP status, or undefined when no response came (network errors). */
 export function s3Status(e: unknown): number | undefined {
@@ -73,7 +80,10 @@ export function explainS3Error(e: unknown, w: S3Where): Error {
       { cause: e },
     );
   }
-  if (status === undefined && (NETWORK.has(err.code ?? '') || NETWORK.has(name) || name === 'TimeoutError' || /timed? ?out|socket hang up/i.test(msg))) {
+  if (
+    status === undefined &&
+    (NETWORK.has(err.code ?? '') || NETWORK.has(name) || name === 'TimeoutError' || /timed? ?out|socket hang up/i.test(msg))
+  ) {
     return new StoreUnavailableError(
       `cannot reach the S3 endpoint ${w.endpoint} (${err.code ?? name})${tries} on ${w.op} ${place}: ` +
         'check AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3) and that the server is up and reachable from this host',

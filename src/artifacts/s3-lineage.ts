@@ -8,7 +8,10 @@ import { deleteKey, getSmall, listKeys, mapLimit, putSmall, type S3Ctx } from '.
 import { digestHex, type ArtifactRecord, type LineageLog } from './store.ts';
 
 export class S3LineageLog implements LineageLog {
-  constructor(private readonly ctx: S3Ctx, private readonly prefix: string) {}
+  constructor(
+    private readonly ctx: S3Ctx,
+    private readonly prefix: string,
+  ) {}
 
   private runPrefix(dir: string): string {
     return `${this.prefix}runs/${dir}/lineage/`;
@@ -28,7 +31,8 @@ export class S3LineageLog implements LineageLog {
   /** Also what an earlier version recorded under the run's old directory name, checked by workflow id. */
   async list(workflowId: string): Promise<ArtifactRecord[]> {
     const keys: string[] = [];
-    for (const dir of runDirNames(workflowId)) keys.push(...(await listKeys(this.ctx, this.runPrefix(dir))).filter((k) => k.endsWith('.json')));
+    for (const dir of runDirNames(workflowId))
+      keys.push(...(await listKeys(this.ctx, this.runPrefix(dir))).filter((k) => k.endsWith('.json')));
     keys.sort((a, b) => (a.slice(a.lastIndexOf('/')) < b.slice(b.lastIndexOf('/')) ? -1 : 1));
     const bodies = await mapLimit(keys, 8, (k) => getSmall(this.ctx, k));
     return bodies

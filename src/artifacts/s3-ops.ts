@@ -1,13 +1,7 @@
 // Small S3 operations the store and its lineage log share: each failure comes out explained
 // (s3-errors.ts), with the operation and key it concerned.
 import { createHash } from 'node:crypto';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { explainS3Error, isNotFound } from './s3-errors.ts';
 
 export interface S3Ctx {

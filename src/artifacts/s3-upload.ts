@@ -77,8 +77,7 @@ async function putParts(ctx: S3Ctx, key: string, src: UploadSource, partSize: nu
   const { UploadId } = await call(ctx, 'CreateMultipartUpload', key, () =>
     ctx.client.send(new CreateMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, ChecksumAlgorithm: 'SHA256' })),
   );
-  const abort = () =>
-    ctx.client.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, UploadId })).catch(() => undefined);
+  const abort = () => ctx.client.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, UploadId })).catch(() => undefined);
   try {
     const n = Math.ceil(src.size / partSize);
     const digests: Buffer[] = [];
@@ -87,7 +86,9 @@ async function putParts(ctx: S3Ctx, key: string, src: UploadSource, partSize: nu
       digests[i] = createHash('sha256').update(body).digest();
       const sum = digests[i]!.toString('base64');
       const res = await call(ctx, 'UploadPart', key, () =>
-        ctx.client.send(new UploadPartCommand({ Bucket: ctx.bucket, Key: key, UploadId, PartNumber: i + 1, Body: body, ChecksumSHA256: sum })),
+        ctx.client.send(
+          new UploadPartCommand({ Bucket: ctx.bucket, Key: key, UploadId, PartNumber: i + 1, Body: body, ChecksumSHA256: sum }),
+        ),
       );
       src.release?.(body);
       return { PartNumber: i + 1, ETag: res.ETag, ChecksumSHA256: sum };

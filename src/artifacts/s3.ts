@@ -45,7 +45,10 @@ export class S3ArtifactStore implements ArtifactStore {
   private readonly prefix: string;
   private readonly lineage: LineageLog;
 
-  constructor(uri: string, private readonly o: S3StoreOptions) {
+  constructor(
+    uri: string,
+    private readonly o: S3StoreOptions,
+  ) {
     const { bucket, prefix } = parseS3Uri(uri);
     const env = o.env ?? process.env;
     this.prefix = prefix;

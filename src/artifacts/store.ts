@@ -86,7 +86,10 @@ export class ArtifactIntegrityError extends Error {
 
 /** The store's file system is full (ENOSPC, or a quota): says where, and how much space is left. */
 export class StoreFullError extends Error {
-  constructor(message: string, readonly path: string) {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
     super(message);
     this.name = 'StoreFullError';
   }
@@ -123,16 +126,15 @@ export async function* verifiedChunks(chunks: AsyncIterable<Uint8Array>, ref: Ar
 }
 
 export function corrupt(ref: ArtifactRef, actualHex: string, fix: string): ArtifactIntegrityError {
-  return new ArtifactIntegrityError(
-    `artifact ${ref.digest} (${ref.kind}) is corrupt: its content hashes to sha256:${actualHex}. ${fix}`,
-  );
+  return new ArtifactIntegrityError(`artifact ${ref.digest} (${ref.kind}) is corrupt: its content hashes to sha256:${actualHex}. ${fix}`);
 }
 
 const RUN_FILE = /^(?!\.)[A-Za-z0-9._%-]+(\/(?!\.)[A-Za-z0-9._%-]+)*$/;
 
 /** A run file's name, refused unless it is plain segments (it becomes a path or an object key). */
 export function runFileName(name: string): string {
-  if (!RUN_FILE.test(name)) throw new Error(`bad run file name ${JSON.stringify(name)}: use segments of letters, digits, . _ % - joined by /`);
+  if (!RUN_FILE.test(name))
+    throw new Error(`bad run file name ${JSON.stringify(name)}: use segments of letters, digits, . _ % - joined by /`);
   return name;
 }
 

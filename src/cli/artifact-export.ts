@@ -23,7 +23,10 @@ export function selectSplit(ds: Dataset, split: string | undefined, what: string
   if (!split) return ds;
   if (!SPLITS.includes(split as SplitName)) throw new UsageError(`--split takes ${SPLITS.join(', ')}; got "${split}"`);
   const idx = ds.splits?.[split as SplitName];
-  if (!idx) throw new UsageError(`${what} has no ${split} split (it has ${Object.keys(ds.splits ?? {}).join(', ') || 'none'}); only a preprocess stage with a split step makes them`);
+  if (!idx)
+    throw new UsageError(
+      `${what} has no ${split} split (it has ${Object.keys(ds.splits ?? {}).join(', ') || 'none'}); only a preprocess stage with a split step makes them`,
+    );
   return takeRows(ds, idx);
 }
 
@@ -48,7 +51,13 @@ function csvField(v: number | string | null): string {
 
 export function datasetCsv(ds: Dataset): string {
   const lines = [ds.columns.flatMap(headers).map(csvField).join(',')];
-  for (let r = 0; r < ds.rows; r++) lines.push(ds.columns.flatMap((c) => cell(c, r)).map(csvField).join(','));
+  for (let r = 0; r < ds.rows; r++)
+    lines.push(
+      ds.columns
+        .flatMap((c) => cell(c, r))
+        .map(csvField)
+        .join(','),
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -108,7 +117,8 @@ export function describeContent(kind: string, bytes: Buffer): Record<string, unk
   }
   if (kind === 'model') {
     const { meta, modelJson } = decodeModel(bytes);
-    const layers = (modelJson as { modelTopology?: { config?: { layers?: { class_name: string }[] } } }).modelTopology?.config?.layers ?? [];
+    const layers =
+      (modelJson as { modelTopology?: { config?: { layers?: { class_name: string }[] } } }).modelTopology?.config?.layers ?? [];
     return {
       output: meta.outputKind,
       featureShape: meta.featureShape,

@@ -17,7 +17,10 @@ export function renderHuman(d: Diagnostic, text?: string): string {
     lines.push(pc.dim(`  ${d.line} | `) + pc.dim('(not shown: the line holds a credential)'));
   } else if (src !== undefined && src.trim() !== '') {
     const num = String(d.line);
-    lines.push(pc.dim(`  ${num} | `) + maskCredentials(src, { yaml: true }), pc.dim(`  ${' '.repeat(num.length)} | `) + ' '.repeat(Math.max(0, d.column - 1)) + pc.red('^'));
+    lines.push(
+      pc.dim(`  ${num} | `) + maskCredentials(src, { yaml: true }),
+      pc.dim(`  ${' '.repeat(num.length)} | `) + ' '.repeat(Math.max(0, d.column - 1)) + pc.red('^'),
+    );
   }
   if (d.hint) lines.push(`  ${pc.cyan('hint')}: ${d.hint}`);
   return lines.join('\n');

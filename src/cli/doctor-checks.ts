@@ -37,7 +37,15 @@ export async function checkTemporal(flags: ConnectionFlags): Promise<{ result: C
     conn = await Connection.connect({ address: cfg.address, tls: tlsOptions(cfg), connectTimeout: 5_000 });
   } catch (e) {
     const local = isLoopback(cfg.address) ? "; for local mode start one with 'mlpipe server'" : '';
-    return { cfg, result: { name, status: 'fail', detail: `cannot reach Temporal at ${cfg.address} (${text(e)})`, fix: `point ${TEMPORAL_FIX} at a reachable frontend${local}` } };
+    return {
+      cfg,
+      result: {
+        name,
+        status: 'fail',
+        detail: `cannot reach Temporal at ${cfg.address} (${text(e)})`,
+        fix: `point ${TEMPORAL_FIX} at a reachable frontend${local}`,
+      },
+    };
   }
   try {
     await conn.workflowService.describeNamespace({ namespace: cfg.namespace });
@@ -109,10 +117,21 @@ export async function checkDb(explicit?: string): Promise<CheckResult> {
     const db = await openDb(url);
     const { LATEST } = await import('../db/migrations.ts');
     const v = await db.schemaVersion();
-    if (v !== LATEST) return { name, status: 'fail', detail: `${db.where} has schema version ${v}, this mlpipe needs ${LATEST}`, fix: `restart against ${DB_SETTING} so migrations apply` };
+    if (v !== LATEST)
+      return {
+        name,
+        status: 'fail',
+        detail: `${db.where} has schema version ${v}, this mlpipe needs ${LATEST}`,
+        fix: `restart against ${DB_SETTING} so migrations apply`,
+      };
     return { name, status: 'ok', detail: `${db.where} (schema version ${v}, current)` };
   } catch (e) {
-    return { name, status: 'fail', detail: `${redactUrl(url)}: ${text(e)}`, fix: `point ${DB_SETTING} at a reachable database: sqlite://<path> or postgres://user@host:5432/database` };
+    return {
+      name,
+      status: 'fail',
+      detail: `${redactUrl(url)}: ${text(e)}`,
+      fix: `point ${DB_SETTING} at a reachable database: sqlite://<path> or postgres://user@host:5432/database`,
+    };
   }
 }
 
@@ -131,11 +150,23 @@ export async function checkBackend(gpuQueue: boolean): Promise<CheckResult[]> {
     const tf = info.tfVersion ? ` (TensorFlow ${info.tfVersion})` : '';
     out.push(
       backend === 'cpu-js'
-        ? { name: 'training backend', status: 'warn', detail: 'pure JavaScript (about 250x slower than native TensorFlow)', fix: 'run `bash scripts/setup-native.sh` to build the native backend (docs/native-tensorflow.md)' }
+        ? {
+            name: 'training backend',
+            status: 'warn',
+            detail: 'pure JavaScript (about 250x slower than native TensorFlow)',
+            fix: 'run `bash scripts/setup-native.sh` to build the native backend (docs/native-tensorflow.md)',
+          }
         : { name: 'training backend', status: 'ok', detail: `${backend}${tf}` },
     );
   } catch (e) {
-    return [{ name: 'training backend', status: 'fail', detail: text(e), fix: 'fix MLPIPE_TF_BACKEND (auto, gpu, cpu or js) or the native build (docs/native-tensorflow.md)' }];
+    return [
+      {
+        name: 'training backend',
+        status: 'fail',
+        detail: text(e),
+        fix: 'fix MLPIPE_TF_BACKEND (auto, gpu, cpu or js) or the native build (docs/native-tensorflow.md)',
+      },
+    ];
   } finally {
     console.warn = warn;
   }

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { UsageError } from './errors.ts';
 
-export const STORE_HELP = 'artifact store: a directory, file:///dir or s3://bucket/prefix (env MLPIPE_STORE; default $MLPIPE_HOME/artifacts)';
+export const STORE_HELP =
+  'artifact store: a directory, file:///dir or s3://bucket/prefix (env MLPIPE_STORE; default $MLPIPE_HOME/artifacts)';
 
 export function withStoreOption(cmd: Command): Command {
   return cmd.option('--store <uri>', STORE_HELP).hook('preAction', async (c) => {

@@ -56,7 +56,8 @@ export async function loadPlan(file: string, params: Record<string, string> = {}
     }
     if (plan.apiVersion !== 'mlpipe.dev/plan/v1') throw new UsageError(`${file} is not a compiled plan (apiVersion mlpipe.dev/plan/v1)`);
     const proto = prototypeKeyPath(plan);
-    if (proto !== undefined) throw new UsageError(`${file}: a \`__proto__\` key at ${proto}; compile plans with \`mlpipe plan\`, which refuses such keys`);
+    if (proto !== undefined)
+      throw new UsageError(`${file}: a \`__proto__\` key at ${proto}; compile plans with \`mlpipe plan\`, which refuses such keys`);
     if (Object.keys(params).length) throw new UsageError('--param applies to specs, not to compiled plans');
     return { plan, source: { file } };
   }

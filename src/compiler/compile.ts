@@ -41,7 +41,7 @@ function activityOptions(p: Pipeline, s: Stage): ActivityOptionsPlan {
   const heartbeat = s.heartbeatTimeout ?? d.heartbeatTimeout ?? DEFAULT_HEARTBEAT;
   const gpu = (s.resources?.gpu ?? 0) > 0;
   return {
-    taskQueue: s.taskQueue ?? (gpu ? d.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE : d.taskQueue ?? DEFAULT_TASK_QUEUE),
+    taskQueue: s.taskQueue ?? (gpu ? (d.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE) : (d.taskQueue ?? DEFAULT_TASK_QUEUE)),
     startToCloseTimeoutMs: parseDuration(s.timeouts?.startToClose ?? d.timeouts?.startToClose ?? descriptorOf(s).defaultStartToClose),
     ...(scheduleToClose ? { scheduleToCloseTimeoutMs: parseDuration(scheduleToClose) } : {}),
     heartbeatTimeoutMs: parseDuration(heartbeat),
@@ -50,7 +50,9 @@ function activityOptions(p: Pipeline, s: Stage): ActivityOptionsPlan {
       initialIntervalMs: parseDuration(retry.initialInterval ?? '1s'),
       backoffCoefficient: retry.backoff ?? 2,
       maximumIntervalMs: parseDuration(retry.maxInterval ?? '1m'),
-      nonRetryableErrorTypes: [...new Set([...ALWAYS_NON_RETRYABLE, ...(d.retry?.nonRetryable ?? []), ...(s.retry?.nonRetryable ?? [])])].sort(),
+      nonRetryableErrorTypes: [
+        ...new Set([...ALWAYS_NON_RETRYABLE, ...(d.retry?.nonRetryable ?? []), ...(s.retry?.nonRetryable ?? [])]),
+      ].sort(),
     },
   };
 }
@@ -75,7 +77,9 @@ function nodeOf(p: Pipeline, needs: Needs, name: string, opts: CompileOptions): 
   const forEach = forEachOf(s);
   const cache = !desc.cacheable
     ? { enabled: false }
-    : cacheOf(s.cache) ?? (desc.cacheOffByDefault?.(s) ? { enabled: false } : undefined) ?? cacheOf(p.defaults?.cache) ?? { enabled: true };
+    : (cacheOf(s.cache) ??
+      (desc.cacheOffByDefault?.(s) ? { enabled: false } : undefined) ??
+      cacheOf(p.defaults?.cache) ?? { enabled: true });
   return {
     id: name,
     kind,
@@ -103,7 +107,9 @@ function schedulePlan(p: Pipeline): SchedulePlan | undefined {
   return {
     cron: s.cron === undefined ? [] : Array.isArray(s.cron) ? s.cron : [s.cron],
     intervals: every.map((e) =>
-      typeof e === 'string' ? { everyMs: parseDuration(e) } : { everyMs: parseDuration(e.every), ...(e.offset ? { offsetMs: parseDuration(e.offset) } : {}) },
+      typeof e === 'string'
+        ? { everyMs: parseDuration(e) }
+        : { everyMs: parseDuration(e.every), ...(e.offset ? { offsetMs: parseDuration(e.offset) } : {}) },
     ),
     ...(s.timezone ? { timezone: s.timezone } : {}),
     ...(s.jitter ? { jitterMs: parseDuration(s.jitter) } : {}),

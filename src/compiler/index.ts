@@ -21,6 +21,9 @@ export async function compileFile(file: string, opts: { params?: Record<string, 
   const result = await validateFile(file, opts.params ?? {});
   if (!result.valid) throw new SpecError(result.diagnostics);
   const source = sourceInfo(file);
-  const plan = compile(result.valid, { baseDir: dirname(resolve(file)), ...(source.repoDir !== undefined ? { repoDir: source.repoDir } : {}) });
+  const plan = compile(result.valid, {
+    baseDir: dirname(resolve(file)),
+    ...(source.repoDir !== undefined ? { repoDir: source.repoDir } : {}),
+  });
   return { plan, source, warnings: result.diagnostics.filter((d) => d.severity === 'warning') };
 }

@@ -164,7 +164,10 @@ class Estimator {
         return this.method(name, receiver, nodes(args), scope);
       }
       default:
-        return this.operator(n.op, nodes(a).map((x) => this.est(x, scope)));
+        return this.operator(
+          n.op,
+          nodes(a).map((x) => this.est(x, scope)),
+        );
     }
   }
 

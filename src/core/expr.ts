@@ -225,11 +225,16 @@ function resolveString(s: string, ctx: ExprContext, filter: (expr: string) => bo
     const v = evaluate(only.expr, ctx, opts);
     return escapeValues ? escapeTemplates(v) : v;
   }
-  return substitute(s, parts, (p) => {
-    if (!filter(p.expr)) return undefined;
-    const v = evaluate(p.expr, ctx, opts);
-    return typeof v === 'string' ? v : JSON.stringify(v);
-  }, escapeValues);
+  return substitute(
+    s,
+    parts,
+    (p) => {
+      if (!filter(p.expr)) return undefined;
+      const v = evaluate(p.expr, ctx, opts);
+      return typeof v === 'string' ? v : JSON.stringify(v);
+    },
+    escapeValues,
+  );
 }
 
 /**
@@ -239,7 +244,12 @@ function resolveString(s: string, ctx: ExprContext, filter: (expr: string) => bo
  * before a `{` gets one more `$` (else the two would join into a `${`). A value ending in `$`
  * right before a template left for a later phase is an ExpressionError: no text expresses it.
  */
-export function substitute(s: string, parts: TemplatePart[], valueFor: (p: TemplatePart) => string | undefined, escapeValues = true): string {
+export function substitute(
+  s: string,
+  parts: TemplatePart[],
+  valueFor: (p: TemplatePart) => string | undefined,
+  escapeValues = true,
+): string {
   let out = '';
   let last = 0;
   let dollarEnd = false; // the text so far ends with a substituted value's `$`
@@ -254,7 +264,10 @@ export function substitute(s: string, parts: TemplatePart[], valueFor: (p: Templ
     const v = valueFor(p);
     if (v === undefined && dollarEnd) {
       // `$` then `${…}` reads as an escape: no text says "a value's `$`, then a template"
-      throw new ExpressionError(`a value ending in \`$\` stands right before \`\${${p.expr}}\` in "${s}": put a character between them`, p.expr);
+      throw new ExpressionError(
+        `a value ending in \`$\` stands right before \`\${${p.expr}}\` in "${s}": put a character between them`,
+        p.expr,
+      );
     }
     if (v === undefined) append(s.slice(p.start, p.end), false);
     else append(escapeValues ? escapeText(v) : v, escapeValues);

@@ -41,5 +41,12 @@ async function connect(url: string): Promise<Db> {
 export async function closeDbs(): Promise<void> {
   const all = [...open.values()];
   open.clear();
-  await Promise.all(all.map((p) => p.then((db) => db.close(), () => undefined)));
+  await Promise.all(
+    all.map((p) =>
+      p.then(
+        (db) => db.close(),
+        () => undefined,
+      ),
+    ),
+  );
 }

@@ -119,13 +119,19 @@ export async function migrate(tx: Queryable, id: string, where: string): Promise
   const done = new Set((await tx.all<{ version: number }>('SELECT version FROM mlpipe_migrations')).map((r) => Number(r.version)));
   const newest = Math.max(0, ...done);
   if (newest > LATEST) {
-    throw new Error(`the database ${where} has schema version ${newest}, newer than this mlpipe knows (${LATEST}): upgrade mlpipe, or point MLPIPE_DB (or --db) at another database`);
+    throw new Error(
+      `the database ${where} has schema version ${newest}, newer than this mlpipe knows (${LATEST}): upgrade mlpipe, or point MLPIPE_DB (or --db) at another database`,
+    );
   }
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
     for (const sql of m.up) await tx.run(sql.replaceAll('{{id}}', id));
-    await tx.run('INSERT INTO mlpipe_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
+    await tx.run('INSERT INTO mlpipe_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+      m.version,
+      m.name,
+      new Date().toISOString(),
+    ]);
     applied.push(m.version);
   }
   return applied;

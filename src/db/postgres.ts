@@ -27,7 +27,10 @@ function explain(e: unknown, where: string): Error {
   if (err.code === '28P01' || err.code === '28000') {
     return new Error(`PostgreSQL refused the login to ${where} (${msg}): fix the user or password in ${DB_SETTING}`);
   }
-  if (err.code === '55P03') return new Error(`another writer held the row for over ${LOCK_WAIT_MS / 1000} s on ${where} (${msg}); is a process stuck inside a transaction?`);
+  if (err.code === '55P03')
+    return new Error(
+      `another writer held the row for over ${LOCK_WAIT_MS / 1000} s on ${where} (${msg}); is a process stuck inside a transaction?`,
+    );
   if (err.code === '3D000') return new Error(`${msg} on the server of ${where}: create it, or fix the database name in ${DB_SETTING}`);
   return err;
 }

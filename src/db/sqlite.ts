@@ -31,8 +31,14 @@ function positional(sql: string, params: unknown[]): [string, unknown[]] {
 export async function openSqlite(path: string, where: string): Promise<Db> {
   const explain = (e: unknown): Error => {
     const code = (e as { code?: string }).code;
-    if (code === 'SQLITE_BUSY') return new Error(`the SQLite database ${path} stayed locked by another writer for ${BUSY_MS / 1000} s; is a process stuck inside a transaction?`);
-    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return new Error(`${path} is not a usable SQLite database (${(e as Error).message}); restore it from a backup, or point ${DB_SETTING} elsewhere`);
+    if (code === 'SQLITE_BUSY')
+      return new Error(
+        `the SQLite database ${path} stayed locked by another writer for ${BUSY_MS / 1000} s; is a process stuck inside a transaction?`,
+      );
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
+      return new Error(
+        `${path} is not a usable SQLite database (${(e as Error).message}); restore it from a backup, or point ${DB_SETTING} elsewhere`,
+      );
     return e as Error;
   };
   let db: Database.Database;
@@ -40,7 +46,9 @@ export async function openSqlite(path: string, where: string): Promise<Db> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = new Database(path, { timeout: SYNC_BUSY_MS });
   } catch (e) {
-    throw new Error(`cannot open the SQLite database ${path} (from ${DB_SETTING}): ${(e as Error).message}; fix the path or its permissions`);
+    throw new Error(
+      `cannot open the SQLite database ${path} (from ${DB_SETTING}): ${(e as Error).message}; fix the path or its permissions`,
+    );
   }
   // Switching a new file to WAL takes a lock that processes starting at the same time contend for.
   for (let i = 0, deadline = Date.now() + BUSY_MS; ; i++) {

@@ -31,7 +31,9 @@ export class DbConfigError extends Error {}
 export function parseDbUrl(url: string): DbTarget {
   const where = redactUrl(url);
   const bad = (why: string) =>
-    new DbConfigError(`${DB_SETTING} "${where}" ${why}: use sqlite://<path> (e.g. sqlite:///var/lib/mlpipe/metadata.db) or postgres://user@host:5432/database`);
+    new DbConfigError(
+      `${DB_SETTING} "${where}" ${why}: use sqlite://<path> (e.g. sqlite:///var/lib/mlpipe/metadata.db) or postgres://user@host:5432/database`,
+    );
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme === 'sqlite') {
     const path = url.replace(/^sqlite:(\/\/)?/i, '');
@@ -47,7 +49,8 @@ export function parseDbUrl(url: string): DbTarget {
     }
     if (!u.hostname && !u.searchParams.get('host')) throw bad('names no host');
     const schema = u.searchParams.get('schema') ?? undefined;
-    if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw bad(`has a bad schema "${schema}" (lower-case letters, digits, _)`);
+    if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+      throw bad(`has a bad schema "${schema}" (lower-case letters, digits, _)`);
     u.searchParams.delete('schema'); // ours, not libpq's
     return { kind: 'postgres', url: u.toString(), schema, where };
   }

@@ -17,15 +17,7 @@ import { baseDirs, portablePlan } from '../compiler/portable.ts';
 import type { ValidationResult } from '../spec/validate.ts';
 import { DEFAULT_TASK_QUEUE, type PipelineInput } from '../../workflows/api.ts';
 import type { SourceInfo } from '../temporal/runs.ts';
-import {
-  DEFAULT_SCOPE,
-  managedMemo,
-  scheduleIdFor,
-  scheduleOptions,
-  scheduleText,
-  stableHash,
-  type ScheduleSource,
-} from './options.ts';
+import { DEFAULT_SCOPE, managedMemo, scheduleIdFor, scheduleOptions, scheduleText, stableHash, type ScheduleSource } from './options.ts';
 
 export interface Desired extends ScheduleSource {
   file: string;
@@ -100,7 +92,10 @@ export async function loadDesired(files: string[], o: LoadOptions = {}): Promise
       continue;
     }
     const source = sourceInfo(f);
-    const plan = compile(withParams.valid, { baseDir: baseDirFor(f, o), ...(source.repoDir !== undefined ? { repoDir: source.repoDir } : {}) });
+    const plan = compile(withParams.valid, {
+      baseDir: baseDirFor(f, o),
+      ...(source.repoDir !== undefined ? { repoDir: source.repoDir } : {}),
+    });
     if (source.gitDirty && source.gitSha && !dirty.has(source.gitSha)) {
       dirty.add(source.gitSha);
       out.warnings.push(
@@ -188,7 +183,11 @@ export async function planChanges(client: Client, loaded: Pick<Loaded, 'desired'
     }
     const memo = managedMemo(desc.memo);
     if (!memo) {
-      changes.push({ ...base, action: 'conflict', details: [`schedule ${id} exists and was not made by mlpipe; rename the pipeline or delete that schedule yourself`] });
+      changes.push({
+        ...base,
+        action: 'conflict',
+        details: [`schedule ${id} exists and was not made by mlpipe; rename the pipeline or delete that schedule yourself`],
+      });
       continue;
     }
     const old = planOf(desc);
@@ -226,7 +225,9 @@ export async function executeChanges(client: Client, changes: Change[]): Promise
       await client.schedule.create(scheduleOptions(c.desired!));
     } else if (c.action === 'update') {
       const { scheduleId: _id, memo: _memo, ...next } = scheduleOptions(c.desired!);
-      await client.schedule.getHandle(c.scheduleId).update(() => ({ ...next, state: { paused: next.state?.paused, note: next.state?.note } }));
+      await client.schedule
+        .getHandle(c.scheduleId)
+        .update(() => ({ ...next, state: { paused: next.state?.paused, note: next.state?.note } }));
     }
   }
   for (const c of changes) if (c.action === 'delete') await client.schedule.getHandle(c.scheduleId).delete();

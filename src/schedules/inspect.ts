@@ -73,7 +73,10 @@ export function describeText(v: ScheduleView): string {
     `  runs:       ${v.workflowType} on task queue ${v.taskQueue}${v.planHash ? `, plan ${v.planHash.slice(0, 12)}` : ''}`,
   ];
   if (v.spec) lines.push(`  spec:       ${v.spec}`);
-  if (v.git?.commit) lines.push(`  git:        ${v.git.commit}${v.git.dirty ? ' (dirty)' : ''}${v.git.branch ? ` on ${v.git.branch}` : ''}${v.git.remote ? ` from ${v.git.remote}` : ''}`);
+  if (v.git?.commit)
+    lines.push(
+      `  git:        ${v.git.commit}${v.git.dirty ? ' (dirty)' : ''}${v.git.branch ? ` on ${v.git.branch}` : ''}${v.git.remote ? ` from ${v.git.remote}` : ''}`,
+    );
   lines.push(`  taken:      ${v.actionsTaken} run(s)`);
   for (const r of v.recentRuns) lines.push(`    ${r.scheduledAt}  ${r.workflowId}`);
   if (v.runningRuns.length) lines.push(`  running:    ${v.runningRuns.join(', ')}`);

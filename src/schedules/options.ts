@@ -13,12 +13,7 @@ import { canonicalJson } from '../core/canonical.ts';
 import { sha256Hex } from '../hash.ts';
 import { portablePlan } from '../compiler/portable.ts';
 import type { Plan, SchedulePlan } from '../core/plan.ts';
-import {
-  DEFAULT_TASK_QUEUE,
-  PIPELINE_WORKFLOW_TYPE,
-  SA_PIPELINE,
-  type PipelineInput,
-} from '../../workflows/api.ts';
+import { DEFAULT_TASK_QUEUE, PIPELINE_WORKFLOW_TYPE, SA_PIPELINE, type PipelineInput } from '../../workflows/api.ts';
 import { runMetadata, type SourceInfo } from '../temporal/runs.ts';
 
 export const SCHEDULE_ID_PREFIX = 'mlpipe:';
@@ -107,7 +102,8 @@ export function scheduleOptions(s: ScheduleSource): ScheduleOptions<ScheduleOpti
     detailLines: ['**trigger** schedule (made by mlpipe apply)', `**schedule** ${describeSpec(sp)}`],
     memo: { schedule: scheduleIdFor(plan.pipeline) },
   });
-  const note = sp.note ?? `applied by mlpipe from ${s.file ?? plan.pipeline}${sha ? ` @ ${sha.slice(0, 10)}${source?.gitDirty ? '+dirty' : ''}` : ''}`;
+  const note =
+    sp.note ?? `applied by mlpipe from ${s.file ?? plan.pipeline}${sha ? ` @ ${sha.slice(0, 10)}${source?.gitDirty ? '+dirty' : ''}` : ''}`;
   const memo: ManagedMemo = { managedBy: 'mlpipe', pipeline: plan.pipeline, scope: s.scope ?? DEFAULT_SCOPE };
   return {
     scheduleId: scheduleIdFor(plan.pipeline),

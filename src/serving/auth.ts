@@ -22,7 +22,10 @@ export function readTokenFile(file: string): string {
     throw new Error(`cannot read the auth token file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const token = text.trim();
-  if (token.length < 16) throw new Error(`the auth token in ${file} is ${token ? 'shorter than 16 characters' : 'empty'}; put a long random token there (e.g. \`openssl rand -hex 32 > ${file}\`)`);
+  if (token.length < 16)
+    throw new Error(
+      `the auth token in ${file} is ${token ? 'shorter than 16 characters' : 'empty'}; put a long random token there (e.g. \`openssl rand -hex 32 > ${file}\`)`,
+    );
   return token;
 }
 

@@ -29,7 +29,9 @@ export async function predictDataset(ds: Dataset, idx: Uint32Array, s: ScoringMo
   const have = new Set(ds.columns.map((c) => c.name));
   const missing = used.filter((c) => !have.has(c));
   if (missing.length) {
-    throw new DataError(`the model reads column${missing.length > 1 ? 's' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')}, which the dataset lacks (it has ${[...have].join(', ')}); score a dataset with the columns the model was trained on`);
+    throw new DataError(
+      `the model reads column${missing.length > 1 ? 's' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')}, which the dataset lacks (it has ${[...have].join(', ')}); score a dataset with the columns the model was trained on`,
+    );
   }
   const step = Math.max(1, o.batchRows ?? 4096);
   const results: RowResult[] = [];
@@ -45,7 +47,8 @@ export async function predictDataset(ds: Dataset, idx: Uint32Array, s: ScoringMo
   const splits = ds.splits && idx.length === ds.rows && idx.every((r, i) => r === i) ? { splits: ds.splits } : {};
   // The label, when kept, stays the label (with its class names): an evaluate stage scores the
   // predictions against it.
-  const label = ds.label && kept.some((c) => c.name === ds.label) ? { label: ds.label, ...(ds.classes ? { classes: ds.classes } : {}) } : {};
+  const label =
+    ds.label && kept.some((c) => c.name === ds.label) ? { label: ds.label, ...(ds.classes ? { classes: ds.classes } : {}) } : {};
   return { rows: idx.length, columns, ...splits, ...label };
 }
 
@@ -59,7 +62,9 @@ function scoreChunk(ds: Dataset, chunk: Uint32Array, s: ScoringModel, used: stri
       throw new DataError(`${(e as Error).message}; or give the stage its preprocess stage's \`transform\` and the raw dataset`);
     }
     if (x.shape.slice(1).join('x') !== s.meta.featureShape.join('x')) {
-      throw new DataError(`the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes [${s.meta.featureShape.join(', ')}]; score the dataset the model was trained on, or give the stage its preprocess stage's \`transform\``);
+      throw new DataError(
+        `the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes [${s.meta.featureShape.join(', ')}]; score the dataset the model was trained on, or give the stage its preprocess stage's \`transform\``,
+      );
     }
     return scoreFeatures(s, x, s.meta.classes ?? ds.classes, what);
   }
@@ -88,7 +93,8 @@ function rowObjects(ds: Dataset, chunk: Uint32Array, used: string[]): Record<str
 
 function resultColumns(results: RowResult[], s: ScoringModel, ds: Dataset, taken: Set<string>): Column[] {
   const name = (n: string) => {
-    if (taken.has(n)) throw new DataError(`the dataset has a column ${JSON.stringify(n)}, the name of an output of the predictions; rename it in collect`);
+    if (taken.has(n))
+      throw new DataError(`the dataset has a column ${JSON.stringify(n)}, the name of an output of the predictions; rename it in collect`);
     return n;
   };
   if (s.meta.outputKind === 'values') {

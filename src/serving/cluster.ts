@@ -32,7 +32,13 @@ export const isClusterWorker = (): boolean => cluster.isWorker;
  * In the primary: starts `workers` copies of this very command (cluster.fork re-runs process.argv)
  * and resolves with the shared URL once every one listens. `stop()` drains them all.
  */
-export async function startPrimary(o: { workers: number; registry: Registry; auth: boolean; graceMs?: number; log: (l: string) => void }): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startPrimary(o: {
+  workers: number;
+  registry: Registry;
+  auth: boolean;
+  graceMs?: number;
+  log: (l: string) => void;
+}): Promise<{ url: string; stop: () => Promise<void> }> {
   const state = new Map<number, { ready: boolean; reasons: string[]; url?: string }>();
   // Slots 1…N: a worker that dies is replaced in its slot, so readiness names stable numbers.
   const slots = new Map<number, Worker>();
@@ -83,16 +89,22 @@ export async function startPrimary(o: { workers: number; registry: Registry; aut
 
   advertised = await allListening;
   mkdirSync(o.registry.dir, { recursive: true });
-  writeFileAtomic.sync(serverFile(o.registry), JSON.stringify({ url: advertised, pid: process.pid, startedAt: new Date().toISOString(), auth: o.auth, workers: o.workers }));
+  writeFileAtomic.sync(
+    serverFile(o.registry),
+    JSON.stringify({ url: advertised, pid: process.pid, startedAt: new Date().toISOString(), auth: o.auth, workers: o.workers }),
+  );
 
   const stop = async () => {
     stopping = true;
     const exits = [...slots.values()].map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
     for (const w of slots.values()) if (w.isConnected()) w.send({ mlpipe: 'stop' } satisfies Message);
     // A worker drains within its own grace; one that hangs past it (and a margin) is killed.
-    const kill = setTimeout(() => {
-      for (const w of slots.values()) if (!w.isDead()) w.process.kill('SIGKILL');
-    }, (o.graceMs ?? 10_000) + 5_000);
+    const kill = setTimeout(
+      () => {
+        for (const w of slots.values()) if (!w.isDead()) w.process.kill('SIGKILL');
+      },
+      (o.graceMs ?? 10_000) + 5_000,
+    );
     await Promise.all(exits);
     clearTimeout(kill);
     rmSync(serverFile(o.registry), { force: true });
@@ -121,11 +133,13 @@ export async function runWorker(options: ServerOptions): Promise<void> {
           .map(([k, r]) => `worker ${k}: ${r.join('; ')}`),
       metrics: () =>
         // Without the primary (it died), this worker's own metrics are all there is.
-        !process.connected ? server.prom.text() : new Promise<string>((resolve, reject) => {
-          const n = nextId++;
-          pending.set(n, { resolve, reject });
-          process.send!({ mlpipe: 'metrics', id: n } satisfies Message);
-        }),
+        !process.connected
+          ? server.prom.text()
+          : new Promise<string>((resolve, reject) => {
+              const n = nextId++;
+              pending.set(n, { resolve, reject });
+              process.send!({ mlpipe: 'metrics', id: n } satisfies Message);
+            }),
       readiness: (r) => {
         const key = JSON.stringify(r);
         if (key === last || !server.url) return;

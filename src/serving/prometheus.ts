@@ -72,7 +72,7 @@ export class ServingMetrics {
   });
   private readonly weight = new Gauge({
     name: 'mlpipe_serving_traffic_weight_percent',
-    help: 'The registry\'s traffic split: percent of requests each live version is meant to get',
+    help: "The registry's traffic split: percent of requests each live version is meant to get",
     labelNames: ['model', 'version'] as const,
     // With --workers N every worker holds the same split: one copy, not N times it.
     aggregator: 'first',

@@ -12,7 +12,11 @@ import { emptyEntry, ensureModelRow, loadEntry, saveEntry } from './registry-sql
 /** Per database and dir, once per process (the first caller's run; a failed one is tried again). */
 const runs = new Map<string, Promise<void>>();
 
-export function importJsonEntries(db: Db, dir: string, log: (line: string) => void = (l) => void process.stderr.write(`${l}\n`)): Promise<void> {
+export function importJsonEntries(
+  db: Db,
+  dir: string,
+  log: (line: string) => void = (l) => void process.stderr.write(`${l}\n`),
+): Promise<void> {
   const key = `${db.where}\0${dir}`;
   let p = runs.get(key);
   if (!p) {
@@ -39,7 +43,9 @@ async function importAll(db: Db, dir: string, log: (line: string) => void): Prom
       if (!Array.isArray(entry.versions) || typeof entry.traffic !== 'object') throw new Error('not a registry entry');
     } catch (e) {
       // Not fatal: the other models must still serve. Said on every start until it is dealt with.
-      log(`model registry entry ${file} is not valid JSON (${(e as Error).message}), so it was not imported into ${db.where}: restore it from a backup, or move it away to start model "${name}" afresh`);
+      log(
+        `model registry entry ${file} is not valid JSON (${(e as Error).message}), so it was not imported into ${db.where}: restore it from a backup, or move it away to start model "${name}" afresh`,
+      );
       continue;
     }
     const imported = await db.write(async (tx) => {
@@ -51,7 +57,11 @@ async function importAll(db: Db, dir: string, log: (line: string) => void): Prom
       await saveEntry(tx, from, { ...entry, name, events: entry.events ?? [] }, at);
       return true;
     });
-    log(imported ? `model registry: imported ${file} into ${db.where}` : `model registry: ${db.where} already has model "${name}"; ${file} was not imported`);
+    log(
+      imported
+        ? `model registry: imported ${file} into ${db.where}`
+        : `model registry: ${db.where} already has model "${name}"; ${file} was not imported`,
+    );
     try {
       renameSync(file, `${file}.imported`);
     } catch {

@@ -36,7 +36,9 @@ const toEvent = (r: EventRow): RegistryEvent & { revision: number } => ({
 export async function loadEntry(tx: Queryable, name: string, forUpdate = ''): Promise<RegistryEntry | undefined> {
   const [m] = await tx.all<ModelRow>(`SELECT revision, traffic FROM models WHERE name = $1${forUpdate}`, [name]);
   if (!m) return undefined;
-  const versions = await tx.all<{ doc: string }>('SELECT doc FROM model_versions WHERE model = $1 AND withdrawn_at IS NULL ORDER BY id', [name]);
+  const versions = await tx.all<{ doc: string }>('SELECT doc FROM model_versions WHERE model = $1 AND withdrawn_at IS NULL ORDER BY id', [
+    name,
+  ]);
   const events = await tx.all<EventRow>(
     'SELECT at, event, version, reason, revision FROM model_events WHERE model = $1 ORDER BY id DESC LIMIT $2',
     [name, ENTRY_EVENTS],
@@ -47,7 +49,9 @@ export async function loadEntry(tx: Queryable, name: string, forUpdate = ''): Pr
     revision: Number(m.revision),
     versions: versions.map((v) => JSON.parse(v.doc) as ModelVersion),
     traffic: JSON.parse(m.traffic) as Traffic,
-    events: events.reverse().map((r) => ({ at: r.at, event: r.event, version: r.version, ...(r.reason !== null ? { reason: r.reason } : {}) })),
+    events: events
+      .reverse()
+      .map((r) => ({ at: r.at, event: r.event, version: r.version, ...(r.reason !== null ? { reason: r.reason } : {}) })),
   };
 }
 
@@ -63,21 +67,40 @@ export async function saveEntry(tx: Queryable, cur: RegistryEntry, next: Registr
   const after = new Map(next.versions.map((v) => [v.version, v]));
   if (after.size !== next.versions.length) throw new Error(`model "${name}": the update lists a version twice`);
   for (const v of before.keys()) {
-    if (!after.has(v)) await tx.run('UPDATE model_versions SET withdrawn_at = $3 WHERE model = $1 AND version = $2 AND withdrawn_at IS NULL', [name, v, now]);
+    if (!after.has(v))
+      await tx.run('UPDATE model_versions SET withdrawn_at = $3 WHERE model = $1 AND version = $2 AND withdrawn_at IS NULL', [
+        name,
+        v,
+        now,
+      ]);
   }
   for (const [v, doc] of after) {
     const old = before.get(v);
     if (!old) {
-      await tx.run('INSERT INTO model_versions (model, version, doc, created_at) VALUES ($1, $2, $3, $4)', [name, v, JSON.stringify(doc), doc.createdAt || now]);
+      await tx.run('INSERT INTO model_versions (model, version, doc, created_at) VALUES ($1, $2, $3, $4)', [
+        name,
+        v,
+        JSON.stringify(doc),
+        doc.createdAt || now,
+      ]);
     } else if (JSON.stringify(old) !== JSON.stringify(doc)) {
-      await tx.run('UPDATE model_versions SET doc = $3 WHERE model = $1 AND version = $2 AND withdrawn_at IS NULL', [name, v, JSON.stringify(doc)]);
+      await tx.run('UPDATE model_versions SET doc = $3 WHERE model = $1 AND version = $2 AND withdrawn_at IS NULL', [
+        name,
+        v,
+        JSON.stringify(doc),
+      ]);
     }
   }
   // Events are append-only: the ones past what the update was given are new.
   const events = next.events ?? []; // an update that built a new entry may leave them out
   for (const e of events.slice(cur.events.length)) {
     await tx.run('INSERT INTO model_events (model, revision, at, event, version, reason) VALUES ($1, $2, $3, $4, $5, $6)', [
-      name, revision, e.at || now, e.event, e.version, e.reason ?? null,
+      name,
+      revision,
+      e.at || now,
+      e.event,
+      e.version,
+      e.reason ?? null,
     ]);
   }
   const traffic = JSON.stringify(next.traffic);
@@ -94,9 +117,10 @@ export async function saveEntry(tx: Queryable, cur: RegistryEntry, next: Registr
 
 /** Makes sure `name` has a row (revision 0 until the transaction writes it), so it can be locked. */
 export async function ensureModelRow(tx: Queryable, name: string, now: string): Promise<void> {
-  await tx.run('INSERT INTO models (name, revision, traffic, created_at, updated_at) VALUES ($1, 0, $2, $3, $3) ON CONFLICT (name) DO NOTHING', [
-    name, JSON.stringify({ primary: null }), now,
-  ]);
+  await tx.run(
+    'INSERT INTO models (name, revision, traffic, created_at, updated_at) VALUES ($1, 0, $2, $3, $3) ON CONFLICT (name) DO NOTHING',
+    [name, JSON.stringify({ primary: null }), now],
+  );
 }
 
 /** Every event of `name`, oldest first (or the newest `limit`), with the revision that made it. */
@@ -117,7 +141,9 @@ interface TrafficRow {
 const toChange = (r: TrafficRow): TrafficChange => ({ revision: Number(r.revision), at: r.at, traffic: JSON.parse(r.traffic) as Traffic });
 
 export async function trafficOf(q: Queryable, name: string): Promise<TrafficChange[]> {
-  return (await q.all<TrafficRow>('SELECT revision, at, traffic FROM model_traffic WHERE model = $1 ORDER BY revision', [name])).map(toChange);
+  return (await q.all<TrafficRow>('SELECT revision, at, traffic FROM model_traffic WHERE model = $1 ORDER BY revision', [name])).map(
+    toChange,
+  );
 }
 
 /** The newest change at or before `at` (ISO times sort as text). */

@@ -79,7 +79,8 @@ export interface TrafficChange {
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function checkName(name: string): void {
-  if (!NAME.test(name) || name.length > 63) throw new Error(`bad model name ${JSON.stringify(name)}: use lower-case letters, digits and dashes`);
+  if (!NAME.test(name) || name.length > 63)
+    throw new Error(`bad model name ${JSON.stringify(name)}: use lower-case letters, digits and dashes`);
 }
 
 export function registryDir(home = mlpipeHome()): string {
@@ -172,7 +173,8 @@ export function nextVersion(entry: RegistryEntry | undefined, policy: VersionPol
     }
     return `v${max + 1}`;
   } else if (policy === 'gitSha') {
-    if (!o.gitSha) throw new Error('versionPolicy gitSha needs the run\'s git commit; run the pipeline from a git checkout, or use increment/timestamp');
+    if (!o.gitSha)
+      throw new Error("versionPolicy gitSha needs the run's git commit; run the pipeline from a git checkout, or use increment/timestamp");
     base = o.gitSha.replace(/[^0-9a-zA-Z]/g, '').slice(0, 12);
   } else {
     base = (o.now ?? new Date()).toISOString().replace(/[-:]/g, '').replace('.', '');
@@ -221,7 +223,13 @@ export function settleCandidate(e: RegistryEntry, outcome: 'promote' | 'rollback
  * Make `version` the primary by hand (`mlpipe models promote|rollback <name> <version>`): any
  * candidate is dropped (settled as `event` if it is the one named), with an event.
  */
-export function setPrimary(e: RegistryEntry, version: string, event: 'promoted' | 'rolledBack', reason: string, now = new Date()): RegistryEntry {
+export function setPrimary(
+  e: RegistryEntry,
+  version: string,
+  event: 'promoted' | 'rolledBack',
+  reason: string,
+  now = new Date(),
+): RegistryEntry {
   if (!e.versions.some((v) => v.version === version)) {
     throw new Error(`model "${e.name}" has no version "${version}"; it has ${e.versions.map((v) => v.version).join(', ') || 'none'}`);
   }

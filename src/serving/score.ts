@@ -43,7 +43,12 @@ export function scoreRows(s: ScoringModel & { transform: Transform }, rows: Reco
 }
 
 /** Features already transformed ([n, …featureShape]) → one answer per row. */
-export function scoreFeatures(s: ScoringModel, x: { data: Float32Array; shape: number[] }, classes: string[] | undefined, what: string): RowResult[] {
+export function scoreFeatures(
+  s: ScoringModel,
+  x: { data: Float32Array; shape: number[] },
+  classes: string[] | undefined,
+  what: string,
+): RowResult[] {
   const out = resultsOf(s, x, classes);
   checkFinite(what, out);
   return out;
@@ -69,7 +74,9 @@ export function checkFinite(what: string, out: RowResult[]): void {
   out.forEach((r, i) => {
     const row = r.value !== undefined ? [r.value] : (r.probabilities ?? []);
     if (row.some((v) => !Number.isFinite(v))) {
-      throw new Error(`${what}: the model's output for row ${i + 1} is not a finite number (${row.join(', ')}); the input is far outside what it was trained on, or the model is broken`);
+      throw new Error(
+        `${what}: the model's output for row ${i + 1} is not a finite number (${row.join(', ')}); the input is far outside what it was trained on, or the model is broken`,
+      );
     }
   });
 }

@@ -117,7 +117,11 @@ const MAX_ROWS = 10_000;
 const BODY_TIMEOUT_MS = 30_000;
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -291,7 +295,10 @@ export class ModelServer {
       const s = this.models.get(name);
       // A model with no live version (every one withdrawn) has nothing to load: not a reason.
       if (s && liveVersions(s.entry).length === 0) continue;
-      if (!s || !this.route(s, true)) reasons.push(`model ${name} has no loaded version${s?.failed.size ? ` (${[...s.failed].map(([v, e]) => `${v}: ${e}`).join('; ')})` : ''}`);
+      if (!s || !this.route(s, true))
+        reasons.push(
+          `model ${name} has no loaded version${s?.failed.size ? ` (${[...s.failed].map(([v, e]) => `${v}: ${e}`).join('; ')})` : ''}`,
+        );
     }
     return { ready: reasons.length === 0, reasons };
   }
@@ -323,7 +330,11 @@ export class ModelServer {
     const why = ruleBreaches(m, c.rollback);
     const next = await this.registry.update(s.entry.name, (e) =>
       e.traffic.candidate?.version === c.version
-        ? settleCandidate(e, why.length ? 'rollback' : 'promote', why.length ? why.join('; ') : `healthy for ${c.durationMs} ms (${m?.requests ?? 0} requests)`)
+        ? settleCandidate(
+            e,
+            why.length ? 'rollback' : 'promote',
+            why.length ? why.join('; ') : `healthy for ${c.durationMs} ms (${m?.requests ?? 0} requests)`,
+          )
         : e,
     );
     this.o.log?.(`${s.entry.name} ${c.version}: ${next.traffic.primary === c.version ? 'promoted' : 'rolled back'}`);
@@ -366,7 +377,10 @@ export class ModelServer {
         return send(res, 200, { ok: true, ready: r.ready, models: [...this.models.keys()], ...worker });
       }
       if (path === '/v2' || path.startsWith('/v2/')) return await this.v2(req, res, path, at, arrived);
-      const m = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(:predict|:classify|:regress|\/metadata|\/metrics|\/recent)?$/.exec(path);
+      const m =
+        /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(:predict|:classify|:regress|\/metadata|\/metrics|\/recent)?$/.exec(
+          path,
+        );
       if (!m) throw new HttpError(404, `no route ${req.method} ${path}`);
       const [, name, number, label, op] = m;
       const s = this.served(name!);
@@ -374,7 +388,10 @@ export class ModelServer {
       const pinned = number !== undefined || label !== undefined ? this.pin(s, number, label) : undefined;
       if (op === ':classify' || op === ':regress') {
         at.route = 'tfserving:predict';
-        throw new tfs.TfError(400, `${op.slice(1)} takes tf.Example inputs, which mlpipe models do not export; use ${path.replace(op, ':predict')} (signatures serving_default and predict)`);
+        throw new tfs.TfError(
+          400,
+          `${op.slice(1)} takes tf.Example inputs, which mlpipe models do not export; use ${path.replace(op, ':predict')} (signatures serving_default and predict)`,
+        );
       }
       if (op === ':predict') {
         if (req.method !== 'POST') throw new HttpError(405, 'predict takes POST');
@@ -411,9 +428,13 @@ export class ModelServer {
       }
       at.route = 'mlpipe:model';
       // mlpipe's description and TF Serving's model status in one answer (their keys do not clash).
-      return send(res, 200, { ...(describe(s) as object), ...(tfs.statusResponse(liveVersions(s.entry).map((v) => this.state(s, v))) as object) });
+      return send(res, 200, {
+        ...(describe(s) as object),
+        ...(tfs.statusResponse(liveVersions(s.entry).map((v) => this.state(s, v))) as object),
+      });
     } catch (e) {
-      const status = e instanceof HttpError || e instanceof tfs.TfError || e instanceof v2.V2Error ? e.status : e instanceof DataError ? 400 : 500;
+      const status =
+        e instanceof HttpError || e instanceof tfs.TfError || e instanceof v2.V2Error ? e.status : e instanceof DataError ? 400 : 500;
       send(res, status, { error: (e as Error).message }, e instanceof HttpError ? e.headers : {});
     } finally {
       arrived();
@@ -438,7 +459,11 @@ export class ModelServer {
     let pinned: string | undefined;
     if (version !== undefined) {
       pinned = resolveVersion(s.entry, { name: decodePart(version) });
-      if (!pinned) throw new v2.V2Error(404, `model ${s.entry.name} has no version ${JSON.stringify(version)} (versions: ${s.entry.versions.map((x) => `${versionNumber(x)} (${x.version})`).join(', ')})`);
+      if (!pinned)
+        throw new v2.V2Error(
+          404,
+          `model ${s.entry.name} has no version ${JSON.stringify(version)} (versions: ${s.entry.versions.map((x) => `${versionNumber(x)} (${x.version})`).join(', ')})`,
+        );
     }
     if (op === '/infer') {
       if (req.method !== 'POST') throw new v2.V2Error(405, 'infer takes POST');
@@ -446,8 +471,16 @@ export class ModelServer {
       const body = await this.body(req);
       const l = this.pick(s, pinned, at);
       const r = v2.parseInfer(body, header(req, 'inference-header-content-length'), signature(l));
-      const out = v2.inferResponse(s.entry.name, String(versionNumber(l.version)), r, await this.answer(s, l, r.rows, { pinned: !!pinned, arrived }));
-      const headers: Record<string, string | number> = { 'content-type': out.headerLength === undefined ? 'application/json' : 'application/octet-stream', 'content-length': out.body.length };
+      const out = v2.inferResponse(
+        s.entry.name,
+        String(versionNumber(l.version)),
+        r,
+        await this.answer(s, l, r.rows, { pinned: !!pinned, arrived }),
+      );
+      const headers: Record<string, string | number> = {
+        'content-type': out.headerLength === undefined ? 'application/json' : 'application/octet-stream',
+        'content-length': out.body.length,
+      };
       if (out.headerLength !== undefined) headers['inference-header-content-length'] = out.headerLength;
       res.writeHead(200, headers);
       res.end(out.body);
@@ -462,7 +495,15 @@ export class ModelServer {
     at.route = 'v2:model';
     const l = this.pick(s, pinned ?? this.route(s, true), at);
     const versions = pinned ? [l.version] : [...s.versions.values()].map((x) => x.version);
-    return send(res, 200, v2.modelMetadata(s.entry.name, versions.map((x) => String(versionNumber(x))), signature(l)));
+    return send(
+      res,
+      200,
+      v2.modelMetadata(
+        s.entry.name,
+        versions.map((x) => String(versionNumber(x))),
+        signature(l),
+      ),
+    );
   }
 
   /** The body within the size and time limits, inflated when sent gzip/deflate (tritonclient's request compression). */
@@ -481,7 +522,10 @@ export class ModelServer {
       // A client that never finishes its body would hold a connection (and shutdown) forever.
       // Refused before its end, the rest of the body is not read: the answer closes the connection.
       const close = { connection: 'close' };
-      const timer = setTimeout(() => done(new HttpError(408, `the request body did not arrive within ${ms} ms (mlpipe serve --body-timeout)`, close)), ms);
+      const timer = setTimeout(
+        () => done(new HttpError(408, `the request body did not arrive within ${ms} ms (mlpipe serve --body-timeout)`, close)),
+        ms,
+      );
       const data = (c: Buffer) => {
         n += c.length;
         if (n > max) done(new HttpError(413, `request body over ${max} bytes (mlpipe serve --max-body)`, close));
@@ -498,14 +542,20 @@ export class ModelServer {
         return enc === 'gzip' ? gunzipSync(body, { maxOutputLength: max }) : inflateSync(body, { maxOutputLength: max });
       } catch (e) {
         const over = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-        throw new HttpError(over ? 413 : 400, over ? `request body over ${max} bytes once inflated (mlpipe serve --max-body)` : `cannot inflate the ${enc} body: ${(e as Error).message}`);
+        throw new HttpError(
+          over ? 413 : 400,
+          over
+            ? `request body over ${max} bytes once inflated (mlpipe serve --max-body)`
+            : `cannot inflate the ${enc} body: ${(e as Error).message}`,
+        );
       }
     });
   }
 
   private served(name: string): Served {
     const s = this.models.get(name);
-    if (!s) throw new HttpError(404, `no model ${JSON.stringify(name)} is deployed (models: ${[...this.models.keys()].join(', ') || 'none'})`);
+    if (!s)
+      throw new HttpError(404, `no model ${JSON.stringify(name)} is deployed (models: ${[...this.models.keys()].join(', ') || 'none'})`);
     return s;
   }
 
@@ -529,7 +579,10 @@ export class ModelServer {
     if (!l) {
       const why = s.failed.get(version);
       if (why) throw new HttpError(503, `version ${version} of ${s.entry.name} failed to load: ${why}`);
-      throw new HttpError(404, `Servable not found for request: Specific(${s.entry.name}, ${versionNumber(s.entry.versions.find((x) => x.version === version)!)}): version ${version} is not live (live: ${[...s.versions.keys()].join(', ') || 'none'})`);
+      throw new HttpError(
+        404,
+        `Servable not found for request: Specific(${s.entry.name}, ${versionNumber(s.entry.versions.find((x) => x.version === version)!)}): version ${version} is not live (live: ${[...s.versions.keys()].join(', ') || 'none'})`,
+      );
     }
     at.version = version;
     return l;
@@ -548,17 +601,34 @@ export class ModelServer {
   private authorize(req: IncomingMessage, what: string): void {
     const token = this.o.authToken;
     if (!token) {
-      throw new HttpError(403, `${what} is disabled: this server has no auth token; start it with --auth-token-file <file> (or ${TOKEN_FILE_ENV})`);
+      throw new HttpError(
+        403,
+        `${what} is disabled: this server has no auth token; start it with --auth-token-file <file> (or ${TOKEN_FILE_ENV})`,
+      );
     }
     if (!bearerMatches(token, req.headers.authorization)) {
-      throw new HttpError(401, `${what} needs the header "Authorization: Bearer <token>" with this server's token`, { 'www-authenticate': 'Bearer realm="mlpipe"' });
+      throw new HttpError(401, `${what} needs the header "Authorization: Bearer <token>" with this server's token`, {
+        'www-authenticate': 'Bearer realm="mlpipe"',
+      });
     }
   }
 
   /** mlpipe's own route: labels, probabilities, pass-through columns, the version that answered. */
-  private async predict(s: Served, body: unknown, req: IncomingMessage, pinned: string | undefined, at: RequestLabels, arrived: () => void): Promise<unknown> {
+  private async predict(
+    s: Served,
+    body: unknown,
+    req: IncomingMessage,
+    pinned: string | undefined,
+    at: RequestLabels,
+    arrived: () => void,
+  ): Promise<unknown> {
     const b = body as { instances?: unknown; labels?: unknown };
-    if (!b || typeof b !== 'object' || !Array.isArray(b.instances) || b.instances.some((r) => !r || typeof r !== 'object' || Array.isArray(r))) {
+    if (
+      !b ||
+      typeof b !== 'object' ||
+      !Array.isArray(b.instances) ||
+      b.instances.some((r) => !r || typeof r !== 'object' || Array.isArray(r))
+    ) {
       throw new HttpError(400, 'send {"instances": [{"<column>": value, ...}, ...]}');
     }
     const rows = b.instances as Record<string, unknown>[];
@@ -575,7 +645,8 @@ export class ModelServer {
     const out = await this.answer(s, l, rows, { labels, pinned: !!pinned, arrived });
     const used = new Set(l.signature?.inputs.map((c) => c.name));
     const predictions: Prediction[] = out.map((r, i) => {
-      const p: Prediction = r.value !== undefined ? { value: r.value } : { label: r.label, ...(r.probabilities ? { probabilities: r.probabilities } : {}) };
+      const p: Prediction =
+        r.value !== undefined ? { value: r.value } : { label: r.label, ...(r.probabilities ? { probabilities: r.probabilities } : {}) };
       const extra = Object.entries(rows[i]!).filter(([k]) => !used.has(k));
       if (extra.length) p.passthrough = Object.fromEntries(extra);
       return p;
@@ -584,10 +655,19 @@ export class ModelServer {
   }
 
   /** Run `rows` on version `l` and record it (metrics, the feature log, a shadow copy), for every protocol. */
-  private async answer(s: Served, l: Loaded, rows: Record<string, unknown>[], o: { labels?: unknown[]; pinned: boolean; arrived: () => void }): Promise<RowResult[]> {
+  private async answer(
+    s: Served,
+    l: Loaded,
+    rows: Record<string, unknown>[],
+    o: { labels?: unknown[]; pinned: boolean; arrived: () => void },
+  ): Promise<RowResult[]> {
     const max = this.o.maxRows ?? MAX_ROWS;
     // One huge batch holds the (single) event loop for every other client: refuse it with the way out.
-    if (rows.length > max) throw new HttpError(413, `${rows.length} rows in one request; the limit is ${max} (mlpipe serve --max-rows): send them in smaller requests`);
+    if (rows.length > max)
+      throw new HttpError(
+        413,
+        `${rows.length} rows in one request; the limit is ${max} (mlpipe serve --max-rows): send them in smaller requests`,
+      );
     const version = l.version.version;
     const t0 = performance.now();
     let out: RowResult[];
@@ -660,11 +740,17 @@ export class ModelServer {
 function isMlpipeBody(body: unknown): boolean {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
   const b = body as Record<string, unknown>;
-  return b.signature_name === undefined && b.inputs === undefined && Array.isArray(b.instances) && b.instances.every((r) => !!r && typeof r === 'object' && !Array.isArray(r));
+  return (
+    b.signature_name === undefined &&
+    b.inputs === undefined &&
+    Array.isArray(b.instances) &&
+    b.instances.every((r) => !!r && typeof r === 'object' && !Array.isArray(r))
+  );
 }
 
 function signature(l: Loaded): Signature {
-  if (!l.signature) throw new HttpError(500, `version ${l.version.version} has no transform; deploy it with its preprocess stage's transform`);
+  if (!l.signature)
+    throw new HttpError(500, `version ${l.version.version} has no transform; deploy it with its preprocess stage's transform`);
   return l.signature;
 }
 
@@ -699,7 +785,14 @@ function describe(s: Served): unknown {
     traffic: split(s.entry),
     shadow: t.candidate?.mode === 'shadow' ? t.candidate.version : null,
     loaded: [...s.versions.keys()],
-    versions: s.entry.versions.map((v) => ({ version: v.version, number: versionNumber(v), labels: labelsOf(s.entry, v.version), createdAt: v.createdAt, source: v.source, model: v.model.digest })),
+    versions: s.entry.versions.map((v) => ({
+      version: v.version,
+      number: versionNumber(v),
+      labels: labelsOf(s.entry, v.version),
+      createdAt: v.createdAt,
+      source: v.source,
+      model: v.model.digest,
+    })),
   };
 }
 

@@ -48,11 +48,18 @@ export class ServingLog {
     try {
       await db.write(async (tx) => {
         for (const x of events) {
-          await tx.run('INSERT INTO serving_requests (model, version, t, ok, ms, hits, labelled, shadow) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-            x.model, x.version, x.e.t, x.e.ok ? 1 : 0, x.e.ms, x.e.hits ?? null, x.e.labelled ?? null, x.shadow ? 1 : 0,
-          ]);
+          await tx.run(
+            'INSERT INTO serving_requests (model, version, t, ok, ms, hits, labelled, shadow) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+            [x.model, x.version, x.e.t, x.e.ok ? 1 : 0, x.e.ms, x.e.hits ?? null, x.e.labelled ?? null, x.shadow ? 1 : 0],
+          );
         }
-        for (const r of rows) await tx.run('INSERT INTO serving_rows (model, version, t, row) VALUES ($1, $2, $3, $4)', [r.model, r.version, r.t, JSON.stringify(r.row)]);
+        for (const r of rows)
+          await tx.run('INSERT INTO serving_rows (model, version, t, row) VALUES ($1, $2, $3, $4)', [
+            r.model,
+            r.version,
+            r.t,
+            JSON.stringify(r.row),
+          ]);
         if (prune) {
           await tx.run('DELETE FROM serving_requests WHERE t < $1', [now - this.retentionMs]);
           await tx.run('DELETE FROM serving_rows WHERE t < $1', [now - this.retentionMs]);
@@ -71,7 +78,10 @@ export class ServingLog {
     const db = await this.db();
     const since = now - this.retentionMs;
     return db.read(async (tx) => {
-      const versions = await tx.all<{ version: string }>('SELECT DISTINCT version FROM serving_requests WHERE model = $1 AND t >= $2', [model, since]);
+      const versions = await tx.all<{ version: string }>('SELECT DISTINCT version FROM serving_requests WHERE model = $1 AND t >= $2', [
+        model,
+        since,
+      ]);
       const events: StoredEvent[] = [];
       for (const { version } of versions) {
         const got = await tx.all<{ t: unknown; ok: unknown; ms: unknown; hits: unknown; labelled: unknown; shadow: unknown }>(
@@ -85,7 +95,10 @@ export class ServingLog {
           events.push({ version, e, shadow: Number(r.shadow) === 1 });
         }
       }
-      const got = await tx.all<{ t: unknown; version: string; row: string }>('SELECT t, version, row FROM serving_rows WHERE model = $1 AND t >= $2 ORDER BY id DESC LIMIT $3', [model, since, maxRows]);
+      const got = await tx.all<{ t: unknown; version: string; row: string }>(
+        'SELECT t, version, row FROM serving_rows WHERE model = $1 AND t >= $2 ORDER BY id DESC LIMIT $3',
+        [model, since, maxRows],
+      );
       const rows = got.reverse().map((r) => ({ t: Number(r.t), version: r.version, row: JSON.parse(r.row) as Record<string, unknown> }));
       return { events, rows };
     });

@@ -31,7 +31,9 @@ export function checkExpressionCost(r: Reporter, p: Pipeline): void {
   const roots = staticRoots(p);
   for (const [name, stage] of Object.entries(p.stages)) {
     for (const { path, expr, isWhen } of expressionsOf(name, stage)) {
-      const where = isWhen ? `\`when\` of stage \`${name}\`` : `\`\${${expr.length > 60 ? `${expr.slice(0, 57)}...` : expr}}\` in stage \`${name}\``;
+      const where = isWhen
+        ? `\`when\` of stage \`${name}\``
+        : `\`\${${expr.length > 60 ? `${expr.slice(0, 57)}...` : expr}}\` in stage \`${name}\``;
       let cost: number;
       try {
         checkSyntax(expr); // a syntax error is reported by the reference checks
@@ -46,8 +48,12 @@ export function checkExpressionCost(r: Reporter, p: Pipeline): void {
         continue;
       }
       if (cost > EXPR_COST_LIMIT) {
-        r.error(path, 'expr.cost', `${where} costs about ${formatCost(cost)} to evaluate, over the limit of ${formatCost(EXPR_COST_LIMIT)}`,
-          `nested .all/.exists/.map/.filter multiply by the size of each list (${ASSUMED_SIZE} where validate cannot know it): nest less, or compute the value in an upstream stage`);
+        r.error(
+          path,
+          'expr.cost',
+          `${where} costs about ${formatCost(cost)} to evaluate, over the limit of ${formatCost(EXPR_COST_LIMIT)}`,
+          `nested .all/.exists/.map/.filter multiply by the size of each list (${ASSUMED_SIZE} where validate cannot know it): nest less, or compute the value in an upstream stage`,
+        );
       }
     }
   }

@@ -72,7 +72,10 @@ function typeOf(s: S): string {
 }
 
 const RANGE: [string, string][] = [
-  ['minimum', '≥'], ['exclusiveMinimum', '>'], ['maximum', '≤'], ['exclusiveMaximum', '<'],
+  ['minimum', '≥'],
+  ['exclusiveMinimum', '>'],
+  ['maximum', '≤'],
+  ['exclusiveMaximum', '<'],
 ];
 
 /** Allowed values beyond the type: ranges, sizes, patterns. */
@@ -144,7 +147,14 @@ function alternatives(name: string, s: S): string[] {
 function stageExample(kind: StageKind): string[] {
   const file = stageExampleFile(kind);
   const text = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8').trimEnd();
-  return [`A complete pipeline with a \`${kind}\` stage ([${file}](${file.replace('docs/', '')}), validated by the tests):`, '', '```yaml', text, '```', ''];
+  return [
+    `A complete pipeline with a \`${kind}\` stage ([${file}](${file.replace('docs/', '')}), validated by the tests):`,
+    '',
+    '```yaml',
+    text,
+    '```',
+    '',
+  ];
 }
 
 function section(name: string, s: S): string[] {
@@ -166,14 +176,28 @@ function section(name: string, s: S): string[] {
 function stageTable(): string[] {
   const lines = ['| kind | inputs | outputs | step cache |', '| --- | --- | --- | --- |'];
   for (const kind of STAGE_KINDS) {
-    const inputs = Object.entries(STAGE_DESCRIPTORS[kind].inputs).map(([k, v]) => `\`${k}\` (${v.kind}${inputNote(v)})`).join(', ');
+    const inputs = Object.entries(STAGE_DESCRIPTORS[kind].inputs)
+      .map(([k, v]) => `\`${k}\` (${v.kind}${inputNote(v)})`)
+      .join(', ');
     const sample: Record<StageKind, Record<string, unknown>> = {
-      collect: { expect: [{}] }, preprocess: {}, train: { metrics: ['<m>'] }, evaluate: { metrics: ['<metric>'] }, predict: {}, optimize: {}, deploy: {}, monitor: {}, activity: { outputs: { '<name>': '<type>' } },
+      collect: { expect: [{}] },
+      preprocess: {},
+      train: { metrics: ['<m>'] },
+      evaluate: { metrics: ['<metric>'] },
+      predict: {},
+      optimize: {},
+      deploy: {},
+      monitor: {},
+      activity: { outputs: { '<name>': '<type>' } },
     };
     // placeholders for the fields outputs follow from, not a valid stage
-    const outputs = Object.entries(stageOutputs({ type: kind, ...sample[kind] } as unknown as Stage)).map(([k, v]) => `\`${k}\` (${v})`).join(', ');
+    const outputs = Object.entries(stageOutputs({ type: kind, ...sample[kind] } as unknown as Stage))
+      .map(([k, v]) => `\`${k}\` (${v})`)
+      .join(', ');
     const cache = STAGE_DESCRIPTORS[kind].cacheable ? 'yes' : 'never: runs every time';
-    lines.push(`| ${kind} | ${inputs || (kind === 'activity' ? 'any upstream output named in `inputs`' : 'none')} | ${outputs} | ${cache} |`);
+    lines.push(
+      `| ${kind} | ${inputs || (kind === 'activity' ? 'any upstream output named in `inputs`' : 'none')} | ${outputs} | ${cache} |`,
+    );
   }
   return lines;
 }
@@ -201,7 +225,12 @@ export function generatedDocs(): string {
     '',
   ];
   for (const [name, s] of Object.entries(defs)) if (!includedOnly.has(name)) out.push(...section(name, s));
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  return (
+    out
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd() + '\n'
+  );
 }
 
 function inputNote(v: InputSpec): string {

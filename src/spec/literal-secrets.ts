@@ -18,7 +18,16 @@ type Path = (string | number)[];
 
 export const LITERAL_SECRET = 'security.literal-secret';
 
-const SENSITIVE_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key', 'apikey', 'x-auth-token']);
+const SENSITIVE_HEADERS = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'api-key',
+  'apikey',
+  'x-auth-token',
+]);
 const SENSITIVE_HEADER_PARTS = ['token', 'secret', 'password', 'passwd', 'apikey', 'api-key', 'api_key', 'auth', 'credential', 'session'];
 
 /** Header names (case-insensitive) whose value is a credential. */
@@ -28,8 +37,20 @@ export function isSensitiveHeader(name: string): boolean {
 }
 
 const SENSITIVE_QUERY = new Set([
-  'token', 'access_token', 'auth', 'api_key', 'apikey', 'key', 'secret', 'password', 'passwd',
-  'sig', 'signature', 'x-amz-signature', 'x-goog-signature', 'client_secret',
+  'token',
+  'access_token',
+  'auth',
+  'api_key',
+  'apikey',
+  'key',
+  'secret',
+  'password',
+  'passwd',
+  'sig',
+  'signature',
+  'x-amz-signature',
+  'x-goog-signature',
+  'client_secret',
 ]);
 
 /** Query parameter names (case-insensitive, percent-decoded) whose value is a credential. */
@@ -38,7 +59,23 @@ export function isSensitiveQueryParam(name: string): boolean {
 }
 
 /** Authentication scheme words that may stand before the secret in a header (case-insensitive). */
-const SCHEMES = ['Basic', 'Bearer', 'Token', 'Digest', 'Negotiate', 'NTLM', 'OAuth', 'DPoP', 'ApiKey', 'Api-Key', 'Key', 'Bot', 'SSWS', 'Splunk', 'GenieKey'];
+const SCHEMES = [
+  'Basic',
+  'Bearer',
+  'Token',
+  'Digest',
+  'Negotiate',
+  'NTLM',
+  'OAuth',
+  'DPoP',
+  'ApiKey',
+  'Api-Key',
+  'Key',
+  'Bot',
+  'SSWS',
+  'Splunk',
+  'GenieKey',
+];
 
 // A string with its `${…}` parts replaced by markers: U+0001 <index> U+0002 (neither can be in a
 // YAML scalar a person writes; `$${` stays as written, it is literal text).
@@ -86,17 +123,20 @@ function queryPairs(sk: Skeleton): [string, string][] {
   if (q === -1) return [];
   const hash = sk.text.indexOf('#', q);
   const query = sk.text.slice(q + 1, hash === -1 ? undefined : hash);
-  return query.split('&').filter((x) => x !== '').map((pair) => {
-    const eq = pair.indexOf('=');
-    const rawName = eq === -1 ? pair : pair.slice(0, eq);
-    let name = rawName;
-    try {
-      name = decodeURIComponent(rawName.replaceAll('+', ' '));
-    } catch {
-      // a malformed escape: compare the name as written
-    }
-    return [name, eq === -1 ? '' : pair.slice(eq + 1)];
-  });
+  return query
+    .split('&')
+    .filter((x) => x !== '')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const rawName = eq === -1 ? pair : pair.slice(0, eq);
+      let name = rawName;
+      try {
+        name = decodeURIComponent(rawName.replaceAll('+', ' '));
+      } catch {
+        // a malformed escape: compare the name as written
+      }
+      return [name, eq === -1 ? '' : pair.slice(eq + 1)];
+    });
 }
 
 /** Sensitive query parameters of `url` whose value is not empty and not exactly one `${secrets.NAME}`. */
@@ -157,7 +197,8 @@ const SET_ON_WORKERS = 'and set MLPIPE_SECRET_NAME in the environment of the wor
 
 function describeOrigin(from: string | undefined): string {
   if (from === undefined) return `is written in the file, not taken from a secret; ${KEPT}`;
-  if (from.startsWith('params.')) return `takes its value from \`${from}\`, not from a secret; params are kept in the compiled plan and the workflow history`;
+  if (from.startsWith('params.'))
+    return `takes its value from \`${from}\`, not from a secret; params are kept in the compiled plan and the workflow history`;
   return `takes its value from \`${from}\`, not from a secret; stage outputs are kept in the workflow history`;
 }
 
@@ -170,8 +211,13 @@ function checkHeaders(r: Reporter, raw: unknown, headers: unknown, path: Path): 
     const writtenText = typeof written === 'string' ? written : value;
     if (headerValueOk(value) && headerValueOk(writtenText)) continue;
     const sk = skeleton(writtenText);
-    r.error([...path, name], LITERAL_SECRET, `${where(path.map(String))}: header \`${name}\` ${describeOrigin(origin(sk?.text ?? '', sk))}`,
-      'store the credential as a secret: write `${secrets.NAME}` as the value, after the scheme word if there is one (`Bearer ${secrets.NAME}`), ' + SET_ON_WORKERS);
+    r.error(
+      [...path, name],
+      LITERAL_SECRET,
+      `${where(path.map(String))}: header \`${name}\` ${describeOrigin(origin(sk?.text ?? '', sk))}`,
+      'store the credential as a secret: write `${secrets.NAME}` as the value, after the scheme word if there is one (`Bearer ${secrets.NAME}`), ' +
+        SET_ON_WORKERS,
+    );
   }
 }
 
@@ -185,9 +231,13 @@ function checkUrl(r: Reporter, raw: unknown, url: unknown, path: Path): void {
   for (const name of names) {
     const q = rawQueryValue(writtenText, name);
     const sk = q ? q.sk : skeleton(writtenText);
-    const from = origin(q ? q.value : sk?.text ?? '', sk);
-    r.error(path, LITERAL_SECRET, `${where(path.map(String))}: query parameter \`${name}\` ${describeOrigin(from)}`,
-      `store the credential as a secret: write \`${name}=\${secrets.NAME}\` in the URL ${SET_ON_WORKERS}`);
+    const from = origin(q ? q.value : (sk?.text ?? ''), sk);
+    r.error(
+      path,
+      LITERAL_SECRET,
+      `${where(path.map(String))}: query parameter \`${name}\` ${describeOrigin(from)}`,
+      `store the credential as a secret: write \`${name}=\${secrets.NAME}\` in the URL ${SET_ON_WORKERS}`,
+    );
   }
 }
 
@@ -248,10 +298,13 @@ export function maskCredentials(text: string, opts: { yaml?: boolean } = {}): st
       }
       return value && isSensitiveQueryParam(decoded) && !isRef(value) ? `${sep}${name}=${MASK}` : m;
     })
-    .replace(opts.yaml ? KEY_VALUE : /(?!)/g, (m, q: string, key: string, colon: string, _raw: string, dq?: string, sq?: string, bare?: string) => {
-      const value = dq ?? sq ?? bare ?? '';
-      if (!value.trim() || !isSensitiveHeader(key) || isRef(value)) return m;
-      const masked = dq !== undefined ? `"${MASK}"` : sq !== undefined ? `'${MASK}'` : MASK;
-      return `${q}${key}${q}${colon}${masked}`;
-    });
+    .replace(
+      opts.yaml ? KEY_VALUE : /(?!)/g,
+      (m, q: string, key: string, colon: string, _raw: string, dq?: string, sq?: string, bare?: string) => {
+        const value = dq ?? sq ?? bare ?? '';
+        if (!value.trim() || !isSensitiveHeader(key) || isRef(value)) return m;
+        const masked = dq !== undefined ? `"${MASK}"` : sq !== undefined ? `'${MASK}'` : MASK;
+        return `${q}${key}${q}${colon}${masked}`;
+      },
+    );
 }

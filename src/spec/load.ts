@@ -40,8 +40,12 @@ export async function loadSpecFile(file: string): Promise<LoadedSpec> {
   }
   if (size > MAX_SPEC_BYTES) {
     throw new SpecError([
-      fileDiag(file, 'yaml.too-large', `file is ${size} bytes; pipeline files are limited to ${MAX_SPEC_BYTES} bytes`,
-        'keep data out of the spec: reference it from a collect stage'),
+      fileDiag(
+        file,
+        'yaml.too-large',
+        `file is ${size} bytes; pipeline files are limited to ${MAX_SPEC_BYTES} bytes`,
+        'keep data out of the spec: reference it from a collect stage',
+      ),
     ]);
   }
   return loadSpecText(file, await readFile(file, 'utf8'));
@@ -66,10 +70,23 @@ export function loadSpecText(file: string, text: string): LoadedSpec {
     throw new SpecError([fileDiag(file, 'yaml.empty', 'file is empty', 'start from an example in pipelines/')]);
   }
   const problems = yamlProblems(docs, lineCounter);
-  const diags: Diagnostic[] = (problems.length ? explainYamlProblems(text, problems) : []).map((p) => ({ file, ...p, severity: 'error', path: '' }));
+  const diags: Diagnostic[] = (problems.length ? explainYamlProblems(text, problems) : []).map((p) => ({
+    file,
+    ...p,
+    severity: 'error',
+    path: '',
+  }));
   if (docs.length > 1) {
     const at = posOf(docs[1]!.range[0]);
-    diags.push({ file, ...at, severity: 'error', code: 'yaml.multiple-documents', message: 'a pipeline file holds one YAML document', hint: 'put each pipeline in its own file', path: '' });
+    diags.push({
+      file,
+      ...at,
+      severity: 'error',
+      code: 'yaml.multiple-documents',
+      message: 'a pipeline file holds one YAML document',
+      hint: 'put each pipeline in its own file',
+      path: '',
+    });
   }
   if (diags.length) throw new SpecError(diags);
   const doc = docs[0]!;
@@ -83,9 +100,12 @@ export function loadSpecText(file: string, text: string): LoadedSpec {
     const msg = err instanceof Error ? err.message : String(err);
     const bomb = /alias/i.test(msg);
     throw new SpecError([
-      fileDiag(file, bomb ? 'yaml.alias-bomb' : 'yaml.invalid',
+      fileDiag(
+        file,
+        bomb ? 'yaml.alias-bomb' : 'yaml.invalid',
         bomb ? `aliases expand too much (more than ${MAX_ALIAS_COUNT} expansions): refused as a resource-exhaustion risk` : msg,
-        bomb ? 'use fewer nested anchors/aliases' : undefined),
+        bomb ? 'use fewer nested anchors/aliases' : undefined,
+      ),
     ]);
   }
   return {
@@ -95,7 +115,7 @@ export function loadSpecText(file: string, text: string): LoadedSpec {
     nodeAt: (path) => walk(doc, path).node,
     locate(path, which = 'value') {
       const found = walk(doc, path);
-      const node = which === 'key' && found.key ? found.key : found.node ?? found.deepest;
+      const node = which === 'key' && found.key ? found.key : (found.node ?? found.deepest);
       return posOf(node?.range?.[0] ?? 0);
     },
   };

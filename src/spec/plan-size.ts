@@ -55,13 +55,15 @@ export function planSizeDiagnostics(spec: LoadedSpec, p: Pipeline): Diagnostic[]
   const why = over
     ? `Temporal refuses a run whose plan is over ${fmt(MAX_PLAN_BYTES)}`
     : `every run stores it in its history, and plans over ${fmt(MAX_PLAN_BYTES)} are refused`;
-  return [{
-    file: spec.file,
-    ...spec.locate(path, 'key'),
-    severity: over ? 'error' : 'warning',
-    code: over ? 'plan.too-large' : 'plan.large',
-    message: `the compiled plan would be ${size}: ${why} (stage \`${biggest.name}\` is ${biggest.bytes > MAX_PLAN_BYTES ? `over ${fmt(MAX_PLAN_BYTES)}` : fmt(biggest.bytes)})`,
-    hint: 'an anchor is copied in full at every alias; keep data out of the spec: read it in a collect stage or pass it as an artifact',
-    path: pointer(path),
-  }];
+  return [
+    {
+      file: spec.file,
+      ...spec.locate(path, 'key'),
+      severity: over ? 'error' : 'warning',
+      code: over ? 'plan.too-large' : 'plan.large',
+      message: `the compiled plan would be ${size}: ${why} (stage \`${biggest.name}\` is ${biggest.bytes > MAX_PLAN_BYTES ? `over ${fmt(MAX_PLAN_BYTES)}` : fmt(biggest.bytes)})`,
+      hint: 'an anchor is copied in full at every alias; keep data out of the spec: read it in a collect stage or pass it as an artifact',
+      path: pointer(path),
+    },
+  ];
 }

@@ -25,16 +25,30 @@ const nameMap = (path: string[]) =>
 export function reservedNameDiagnostics(spec: LoadedSpec): Diagnostic[] {
   const out: Diagnostic[] = [];
   const report = (path: string[], message: string) =>
-    out.push({ file: spec.file, ...spec.locate(path, 'key'), severity: 'error', code: 'names.reserved', message, hint: 'rename it', path: pointer(path) });
+    out.push({
+      file: spec.file,
+      ...spec.locate(path, 'key'),
+      severity: 'error',
+      code: 'names.reserved',
+      message,
+      hint: 'rename it',
+      path: pointer(path),
+    });
   const walk = (v: unknown, path: string[]) => {
     if (Array.isArray(v)) return v.forEach((x, i) => walk(x, [...path, String(i)]));
     if (v === null || typeof v !== 'object') return;
     const map = nameMap(path);
     for (const key of Object.keys(v)) {
       if (key === '__proto__') {
-        report([...path, key], '`__proto__` cannot be a key: JavaScript objects take it as their prototype, so its value would be lost or inherited from');
+        report(
+          [...path, key],
+          '`__proto__` cannot be a key: JavaScript objects take it as their prototype, so its value would be lost or inherited from',
+        );
       } else if (map && PROTOTYPE_NAMES.has(key)) {
-        report([...path, key], `\`${key}\` cannot be ${map.what}: every JavaScript object already has a \`${key}\`, so looking it up would find the built-in`);
+        report(
+          [...path, key],
+          `\`${key}\` cannot be ${map.what}: every JavaScript object already has a \`${key}\`, so looking it up would find the built-in`,
+        );
       }
       walk((v as Record<string, unknown>)[key], [...path, key]);
     }

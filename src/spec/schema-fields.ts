@@ -135,7 +135,7 @@ function alternativeRows(s: S, pointer: string, path: string, only: string | und
 
 function alternativeLabel(alt: S, tag: string | undefined): string {
   const t = tag ? alt.properties?.[tag] : undefined;
-  if (t) return `\`${tag}: ${(t.const !== undefined ? [t.const] : t.enum ?? []).map(String).join(' | ')}\``;
+  if (t) return `\`${tag}: ${(t.const !== undefined ? [t.const] : (t.enum ?? [])).map(String).join(' | ')}\``;
   return alt.properties ? 'the object form' : '';
 }
 

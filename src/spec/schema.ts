@@ -53,16 +53,22 @@ export function schemaDiagnostics(spec: LoadedSpec, data: unknown, ignore: (ptr:
  */
 function pruneErrors(errors: ErrorObject[]): ErrorObject[] {
   const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
-  const missing = new Set(errors.filter((e) => e.keyword === 'required').map((e) => `${e.instancePath}|${(e.params as { missingProperty: string }).missingProperty}`));
-  const kept = errors.filter(
-    (e) =>
-      // a propertyNames error repeats the more specific error found inside it
-      e.keyword !== 'propertyNames' &&
-      // "has no `type`" repeats the required-field error for the same place
-      !(e.keyword === 'discriminator' && missing.has(`${e.instancePath}|${(e.params as { tag: string }).tag}`)),
-  ).filter(
-    (e) => !oneOfs.some((o) => o !== e && e.schemaPath.startsWith(o.schemaPath + '/') && e.instancePath.startsWith(o.instancePath)),
+  const missing = new Set(
+    errors
+      .filter((e) => e.keyword === 'required')
+      .map((e) => `${e.instancePath}|${(e.params as { missingProperty: string }).missingProperty}`),
   );
+  const kept = errors
+    .filter(
+      (e) =>
+        // a propertyNames error repeats the more specific error found inside it
+        e.keyword !== 'propertyNames' &&
+        // "has no `type`" repeats the required-field error for the same place
+        !(e.keyword === 'discriminator' && missing.has(`${e.instancePath}|${(e.params as { tag: string }).tag}`)),
+    )
+    .filter(
+      (e) => !oneOfs.some((o) => o !== e && e.schemaPath.startsWith(o.schemaPath + '/') && e.instancePath.startsWith(o.instancePath)),
+    );
   const seen = new Set<string>();
   return kept.filter((e) => {
     const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
@@ -144,16 +150,23 @@ function toDiagnostic(spec: LoadedSpec, e: ErrorObject): Diagnostic {
     // An error about a map key (a stage or param name), not about a value.
     const pos = spec.locate([...path, propertyName], 'key');
     return {
-      file: spec.file, line: pos.line, column: pos.column, severity: 'error', code: 'schema.name',
-      message: `name \`${propertyName}\` in ${where(path)} is not valid` + (parent.description ? `: ${parent.description}` : ` (${e.message})`),
+      file: spec.file,
+      line: pos.line,
+      column: pos.column,
+      severity: 'error',
+      code: 'schema.name',
+      message:
+        `name \`${propertyName}\` in ${where(path)} is not valid` + (parent.description ? `: ${parent.description}` : ` (${e.message})`),
       path: e.instancePath,
     };
   }
   switch (e.keyword) {
     case 'additionalProperties':
     case 'unevaluatedProperties': {
-      const prop = String((e.params as { additionalProperty?: string; unevaluatedProperty?: string }).additionalProperty ??
-        (e.params as { unevaluatedProperty?: string }).unevaluatedProperty);
+      const prop = String(
+        (e.params as { additionalProperty?: string; unevaluatedProperty?: string }).additionalProperty ??
+          (e.params as { unevaluatedProperty?: string }).unevaluatedProperty,
+      );
       at = [...path, prop];
       which = 'key';
       code = 'schema.unknown-field';
@@ -205,11 +218,15 @@ function toDiagnostic(spec: LoadedSpec, e: ErrorObject): Diagnostic {
       break;
     case 'pattern':
       code = 'schema.pattern';
-      message = `${where(path)}: ${show(e.data)} is not valid` + (parent.description ? `: ${parent.description}` : ` (must match ${(e.params as { pattern: string }).pattern})`);
+      message =
+        `${where(path)}: ${show(e.data)} is not valid` +
+        (parent.description ? `: ${parent.description}` : ` (must match ${(e.params as { pattern: string }).pattern})`);
       break;
     case 'oneOf':
       code = 'schema.one-of';
-      message = `${where(path)}: ${show(e.data)} is not valid` + (parent.description ? `: ${parent.description}` : ' (matches none of the allowed forms)');
+      message =
+        `${where(path)}: ${show(e.data)} is not valid` +
+        (parent.description ? `: ${parent.description}` : ' (matches none of the allowed forms)');
       break;
     case 'minProperties':
       code = 'schema.min-properties';
@@ -226,7 +243,9 @@ function toDiagnostic(spec: LoadedSpec, e: ErrorObject): Diagnostic {
     case 'maxLength':
     case 'uniqueItems':
       code = `schema.${e.keyword.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
-      message = `${where(path)} ${e.message}` + (['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword) ? `, got ${show(e.data)}` : '');
+      message =
+        `${where(path)} ${e.message}` +
+        (['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword) ? `, got ${show(e.data)}` : '');
       if (e.keyword === 'minItems' && Array.isArray(e.data) && e.data.length === 0) {
         const limit = (e.params as { limit: number }).limit;
         message = `${where(path)} is an empty list; it needs at least ${limit} ${limit === 1 ? 'item' : 'items'}`;

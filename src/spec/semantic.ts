@@ -64,7 +64,8 @@ export function paramValueProblem(param: Param, value: unknown): string | null {
       break;
     case 'number':
     case 'integer':
-      if (typeof value !== 'number' || !Number.isFinite(value)) return `must be ${param.type === 'integer' ? 'an integer' : 'a number'}, not ${JSON.stringify(value)}`;
+      if (typeof value !== 'number' || !Number.isFinite(value))
+        return `must be ${param.type === 'integer' ? 'an integer' : 'a number'}, not ${JSON.stringify(value)}`;
       if (param.type === 'integer' && !Number.isInteger(value)) return `must be an integer, not ${value}`;
       if (param.minimum !== undefined && value < param.minimum) return `must be >= ${param.minimum}, not ${value}`;
       if (param.maximum !== undefined && value > param.maximum) return `must be <= ${param.maximum}, not ${value}`;
@@ -85,16 +86,34 @@ function checkParams(r: Reporter, p: Pipeline): void {
       r.error(at, 'params.enum-values', `param \`${name}\` is an enum but lists no \`values\``, 'add `values: [a, b]`', 'key');
     }
     if (param.type !== 'enum' && param.values) {
-      r.error([...at, 'values'], 'params.values-not-enum', `param \`${name}\` has \`values\` but its type is ${param.type}`, 'use `type: enum`', 'key');
+      r.error(
+        [...at, 'values'],
+        'params.values-not-enum',
+        `param \`${name}\` has \`values\` but its type is ${param.type}`,
+        'use `type: enum`',
+        'key',
+      );
     }
     if (param.default === undefined) {
       if (!param.required) {
-        r.error(at, 'params.no-default', `param \`${name}\` has no default`, 'add `default: …`, or `required: true` so each run must set it', 'key');
+        r.error(
+          at,
+          'params.no-default',
+          `param \`${name}\` has no default`,
+          'add `default: …`, or `required: true` so each run must set it',
+          'key',
+        );
       }
       continue;
     }
     if (param.required) {
-      r.error([...at, 'required'], 'params.required-with-default', `param \`${name}\` is required but has a default`, 'drop one of them', 'key');
+      r.error(
+        [...at, 'required'],
+        'params.required-with-default',
+        `param \`${name}\` is required but has a default`,
+        'drop one of them',
+        'key',
+      );
     }
     if (param.type === 'enum' && !param.values) continue;
     const problem = paramValueProblem(param, param.default);
@@ -114,8 +133,12 @@ function checkNeeds(r: Reporter, p: Pipeline): boolean {
         ok = false;
       } else if (!Object.hasOwn(p.stages, need)) {
         const s = suggest(need, names);
-        r.error(['stages', name, 'needs', i], 'dag.unknown-need', `stage \`${name}\` needs \`${need}\`, which is not a stage of this pipeline`,
-          s ? `did you mean \`${s}\`?` : `stages: ${names.join(', ')}`);
+        r.error(
+          ['stages', name, 'needs', i],
+          'dag.unknown-need',
+          `stage \`${name}\` needs \`${need}\`, which is not a stage of this pipeline`,
+          s ? `did you mean \`${s}\`?` : `stages: ${names.join(', ')}`,
+        );
         ok = false;
       }
     });
@@ -176,10 +199,19 @@ function checkReferences(r: Reporter, p: Pipeline): void {
       const where = isWhen ? `\`when\` of stage \`${name}\`` : `stage \`${name}\``;
       if (refs.some((r) => r[0] === 'secrets')) {
         if (isWhen) {
-          r.error(path, 'expr.secret-in-when', `${where} reads a secret`, 'conditions run in the workflow, which never sees secrets: use a param');
+          r.error(
+            path,
+            'expr.secret-in-when',
+            `${where} reads a secret`,
+            'conditions run in the workflow, which never sees secrets: use a param',
+          );
         } else if (!/^secrets\.[A-Z][A-Z0-9_]*$/.test(expr)) {
-          r.error(path, 'expr.secret-form', `${where}: \`\${${expr}}\` is not of the form \${secrets.NAME}`,
-            'write it as ${secrets.NAME} (upper-case letters, digits, _), on its own inside the string; the worker reads MLPIPE_SECRET_NAME');
+          r.error(
+            path,
+            'expr.secret-form',
+            `${where}: \`\${${expr}}\` is not of the form \${secrets.NAME}`,
+            'write it as ${secrets.NAME} (upper-case letters, digits, _), on its own inside the string; the worker reads MLPIPE_SECRET_NAME',
+          );
         }
       }
       for (const ref of refs) {
@@ -188,32 +220,55 @@ function checkReferences(r: Reporter, p: Pipeline): void {
           if (a === undefined) continue;
           if (!params.includes(a)) {
             const s = suggest(a, params);
-            r.error(path, 'expr.unknown-param', `${where} refers to \`params.${a}\`, which is not declared`,
-              s ? `did you mean \`params.${s}\`?` : 'declare it under `params:`');
+            r.error(
+              path,
+              'expr.unknown-param',
+              `${where} refers to \`params.${a}\`, which is not declared`,
+              s ? `did you mean \`params.${s}\`?` : 'declare it under `params:`',
+            );
           }
         } else if (root === 'stages') {
           if (a === undefined) continue;
           if (!Object.hasOwn(p.stages, a)) {
             const s = suggest(a, Object.keys(p.stages));
-            r.error(path, 'expr.unknown-stage', `${where} refers to stage \`${a}\`, which does not exist`, s ? `did you mean \`${s}\`?` : undefined);
+            r.error(
+              path,
+              'expr.unknown-stage',
+              `${where} refers to stage \`${a}\`, which does not exist`,
+              s ? `did you mean \`${s}\`?` : undefined,
+            );
             continue;
           }
           if (!isUpstream(needs, name, a)) {
-            r.error(path, 'expr.not-upstream', `${where} refers to stage \`${a}\`, which does not run before it`, `add \`${a}\` to \`needs\``);
+            r.error(
+              path,
+              'expr.not-upstream',
+              `${where} refers to stage \`${a}\`, which does not run before it`,
+              `add \`${a}\` to \`needs\``,
+            );
             continue;
           }
           if (b === 'status' || b === undefined) continue;
           if (b === 'items' && forEachOf(p.stages[a]!)) continue; // a forEach stage's items: [{ item, status, outputs }]
           if (b !== 'outputs') {
-            r.error(path, 'expr.unknown-field', `${where} refers to \`stages.${a}.${b}\``, `use \`stages.${a}.outputs.<name>\` or \`stages.${a}.status\``);
+            r.error(
+              path,
+              'expr.unknown-field',
+              `${where} refers to \`stages.${a}.${b}\``,
+              `use \`stages.${a}.outputs.<name>\` or \`stages.${a}.status\``,
+            );
             continue;
           }
           const target = p.stages[a]!;
           const outputs = stageOutputs(target);
           if (c !== undefined && !(c in outputs)) {
             const s = suggest(c, Object.keys(outputs));
-            r.error(path, 'expr.unknown-output', `${where} refers to output \`${c}\` of stage \`${a}\` (a ${target.type} stage), which it does not produce`,
-              s ? `did you mean \`${s}\`?` : `its outputs: ${Object.keys(outputs).join(', ') || 'none'}`);
+            r.error(
+              path,
+              'expr.unknown-output',
+              `${where} refers to output \`${c}\` of stage \`${a}\` (a ${target.type} stage), which it does not produce`,
+              s ? `did you mean \`${s}\`?` : `its outputs: ${Object.keys(outputs).join(', ') || 'none'}`,
+            );
           }
         }
       }
@@ -272,29 +327,56 @@ export function bindInputs(p: Pipeline, needs: Needs, name: string, report?: Rep
     const at = ['stages', name, 'inputs', input];
     const spec = specs[input];
     if (!spec && kind !== 'activity') {
-      report?.error(at, 'inputs.unknown', `stage \`${name}\` (${kind}) has no input \`${input}\``,
-        Object.keys(specs).length ? `its inputs: ${Object.keys(specs).join(', ')}` : `${kind} stages take no inputs`, 'key');
+      report?.error(
+        at,
+        'inputs.unknown',
+        `stage \`${name}\` (${kind}) has no input \`${input}\``,
+        Object.keys(specs).length ? `its inputs: ${Object.keys(specs).join(', ')}` : `${kind} stages take no inputs`,
+        'key',
+      );
       continue;
     }
     const [src, outName] = ref.split('.') as [string, string | undefined];
     if (!Object.hasOwn(p.stages, src)) {
       const s = suggest(src, Object.keys(p.stages));
-      report?.error(at, 'inputs.unknown-stage', `input \`${input}\` of stage \`${name}\` comes from \`${src}\`, which is not a stage`, s ? `did you mean \`${s}\`?` : undefined);
+      report?.error(
+        at,
+        'inputs.unknown-stage',
+        `input \`${input}\` of stage \`${name}\` comes from \`${src}\`, which is not a stage`,
+        s ? `did you mean \`${s}\`?` : undefined,
+      );
       continue;
     }
     if (!isUpstream(needs, name, src)) {
-      report?.error(at, 'inputs.not-upstream', `input \`${input}\` of stage \`${name}\` comes from \`${src}\`, which does not run before it`, `add \`${src}\` to \`needs\``);
+      report?.error(
+        at,
+        'inputs.not-upstream',
+        `input \`${input}\` of stage \`${name}\` comes from \`${src}\`, which does not run before it`,
+        `add \`${src}\` to \`needs\``,
+      );
       continue;
     }
     const outs = outputsOf(src);
     const chosen = outName ?? Object.keys(outs).find((o) => (spec ? outs[o] === spec.kind : isArtifactType(outs[o]!)));
     if (!chosen || !(chosen in outs)) {
-      report?.error(at, 'inputs.type-mismatch', `input \`${input}\` of stage \`${name}\` needs ${spec ? `a ${spec.kind}` : 'an artifact'}, but \`${ref}\` is not one`,
-        `\`${src}\` produces: ${Object.entries(outs).map(([k, t]) => `${k} (${t})`).join(', ') || 'nothing'}`);
+      report?.error(
+        at,
+        'inputs.type-mismatch',
+        `input \`${input}\` of stage \`${name}\` needs ${spec ? `a ${spec.kind}` : 'an artifact'}, but \`${ref}\` is not one`,
+        `\`${src}\` produces: ${
+          Object.entries(outs)
+            .map(([k, t]) => `${k} (${t})`)
+            .join(', ') || 'nothing'
+        }`,
+      );
       continue;
     }
     if (spec && outs[chosen] !== spec.kind) {
-      report?.error(at, 'inputs.type-mismatch', `input \`${input}\` of stage \`${name}\` needs a ${spec.kind}, but \`${src}.${chosen}\` is a ${outs[chosen]}`);
+      report?.error(
+        at,
+        'inputs.type-mismatch',
+        `input \`${input}\` of stage \`${name}\` needs a ${spec.kind}, but \`${src}.${chosen}\` is a ${outs[chosen]}`,
+      );
       continue;
     }
     out[input] = { stage: src, output: chosen };
@@ -309,12 +391,22 @@ export function bindInputs(p: Pipeline, needs: Needs, name: string, report?: Rep
     if (found.length === 1) {
       out[input] = found[0]!;
     } else if (found.length > 1 && spec.required) {
-      report?.error(['stages', name, 'type'], 'inputs.ambiguous', `stage \`${name}\` could take its ${input} from ${found.map((f) => `\`${f.stage}\``).join(' or ')}`,
-        `say which: \`inputs: { ${input}: ${found[0]!.stage} }\``);
+      report?.error(
+        ['stages', name, 'type'],
+        'inputs.ambiguous',
+        `stage \`${name}\` could take its ${input} from ${found.map((f) => `\`${f.stage}\``).join(' or ')}`,
+        `say which: \`inputs: { ${input}: ${found[0]!.stage} }\``,
+      );
     } else if (found.length === 0 && spec.required) {
       const direct = needs[name] ?? [];
-      report?.error(['stages', name, direct.length ? 'needs' : 'type'], 'inputs.missing', `stage \`${name}\` (${kind}) needs a ${spec.kind}, but no stage it needs produces one`,
-        direct.length ? `its needs (${direct.join(', ')}) produce no ${spec.kind}: add a stage that does to \`needs\`` : `add \`needs: [<a stage producing a ${spec.kind}>]\``);
+      report?.error(
+        ['stages', name, direct.length ? 'needs' : 'type'],
+        'inputs.missing',
+        `stage \`${name}\` (${kind}) needs a ${spec.kind}, but no stage it needs produces one`,
+        direct.length
+          ? `its needs (${direct.join(', ')}) produce no ${spec.kind}: add a stage that does to \`needs\``
+          : `add \`needs: [<a stage producing a ${spec.kind}>]\``,
+      );
     }
   }
   return out;
@@ -333,8 +425,13 @@ function checkStageRules(r: Reporter, p: Pipeline, dagOk: boolean): void {
   for (const [name, stage] of Object.entries(p.stages)) {
     const desc = descriptorOf(stage);
     if (!desc.cacheable && cacheAskedFor(stage.cache)) {
-      r.error(['stages', name, 'cache'], 'cache.side-effect', `stage \`${name}\` (${stage.type}) runs every time: the step cache never answers for a ${stage.type} stage`,
-        `a ${stage.type} stage is there for its side effect, which a cache hit would skip: remove \`cache\``, 'key');
+      r.error(
+        ['stages', name, 'cache'],
+        'cache.side-effect',
+        `stage \`${name}\` (${stage.type}) runs every time: the step cache never answers for a ${stage.type} stage`,
+        `a ${stage.type} stage is there for its side effect, which a cache hit would skip: remove \`cache\``,
+        'key',
+      );
     }
     const boundInputs = dagOk ? () => bindInputs(p, needs, name) : undefined;
     desc.check?.(stage, { name, pipeline: p, report: r, at: (...rest) => ['stages', name, ...rest], boundInputs });
@@ -379,7 +476,13 @@ function checkSchedule(r: Reporter, p: Pipeline): void {
   const crons = s.cron === undefined ? [] : Array.isArray(s.cron) ? s.cron : [s.cron];
   crons.forEach((c, i) => {
     const problem = cronProblem(c);
-    if (problem) r.error(Array.isArray(s.cron) ? ['schedule', 'cron', i] : ['schedule', 'cron'], 'schedule.cron', problem, 'e.g. "0 3 * * *" for 03:00 every day');
+    if (problem)
+      r.error(
+        Array.isArray(s.cron) ? ['schedule', 'cron', i] : ['schedule', 'cron'],
+        'schedule.cron',
+        problem,
+        'e.g. "0 3 * * *" for 03:00 every day',
+      );
   });
   if (s.timezone) {
     const problem = timezoneProblem(s.timezone);
@@ -389,7 +492,13 @@ function checkSchedule(r: Reporter, p: Pipeline): void {
     const param = p.params?.[k];
     if (!param) {
       const sg = suggest(k, Object.keys(p.params ?? {}));
-      r.error(['schedule', 'params', k], 'schedule.unknown-param', `schedule sets param \`${k}\`, which is not declared`, sg ? `did you mean \`${sg}\`?` : undefined, 'key');
+      r.error(
+        ['schedule', 'params', k],
+        'schedule.unknown-param',
+        `schedule sets param \`${k}\`, which is not declared`,
+        sg ? `did you mean \`${sg}\`?` : undefined,
+        'key',
+      );
     } else {
       const problem = paramValueProblem(param, v);
       if (problem) r.error(['schedule', 'params', k], 'schedule.param-type', `schedule's value of param \`${k}\` ${problem}`);

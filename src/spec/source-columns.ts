@@ -95,7 +95,12 @@ function collectColumns(
   if (!declared) {
     stage.expect?.forEach((e, i) => {
       if (e.column !== undefined && !header.includes(e.column)) {
-        r.error(at('expect', i, 'column'), 'collect.expect-column', `column \`${e.column}\` is not a column of ${src.path}`, mean(e.column, header));
+        r.error(
+          at('expect', i, 'column'),
+          'collect.expect-column',
+          `column \`${e.column}\` is not a column of ${src.path}`,
+          mean(e.column, header),
+        );
       }
     });
   }
@@ -134,7 +139,12 @@ function checkSteps(
   const removedBy = new Map<string, string>(); // column → the step that took it away
   const has = (c: string) => avail.has(c) || prefixes.some((p) => c.startsWith(p));
   if (stage.label && !avail.has(stage.label)) {
-    r.error(['stages', name, 'label'], 'preprocess.column', `label \`${stage.label}\` is not a column of its dataset`, mean(stage.label, [...avail]));
+    r.error(
+      ['stages', name, 'label'],
+      'preprocess.column',
+      `label \`${stage.label}\` is not a column of its dataset`,
+      mean(stage.label, [...avail]),
+    );
   }
   for (const [i, step] of stage.steps.entries()) {
     if (step.type === 'reshape') return;

@@ -34,7 +34,9 @@ export function parseParamValue(name: string, param: Param, raw: string): ParamV
   if (param.type === 'integer' || param.type === 'number') {
     value = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(value)) {
-      throw new Error(`param \`${name}\` must be ${param.type === 'integer' ? 'an integer' : 'a number'}, not ${raw === '' ? 'empty' : `\`${raw}\``}`);
+      throw new Error(
+        `param \`${name}\` must be ${param.type === 'integer' ? 'an integer' : 'a number'}, not ${raw === '' ? 'empty' : `\`${raw}\``}`,
+      );
     }
   } else if (param.type === 'boolean') {
     if (raw !== 'true' && raw !== 'false') throw new Error(`param \`${name}\` must be true or false, not \`${raw}\``);
@@ -72,8 +74,16 @@ function resolveParams(spec: LoadedSpec, data: Record<string, unknown>, override
     const p = Object.hasOwn(declared, name) ? declared[name] : undefined;
     if (!p || !isObject(p)) {
       const s = suggest(name, Object.keys(declared));
-      err(['params'], 'params.unknown-override', `--param ${name}: the pipeline declares no param \`${name}\``,
-        s ? `did you mean \`${s}\`?` : Object.keys(declared).length ? `its params: ${Object.keys(declared).join(', ')}` : 'it declares no params');
+      err(
+        ['params'],
+        'params.unknown-override',
+        `--param ${name}: the pipeline declares no param \`${name}\``,
+        s
+          ? `did you mean \`${s}\`?`
+          : Object.keys(declared).length
+            ? `its params: ${Object.keys(declared).join(', ')}`
+            : 'it declares no params',
+      );
       continue;
     }
     try {
@@ -100,7 +110,11 @@ function paramsOnly(expr: string): boolean {
   }
 }
 
-function substituteParams(data: Record<string, unknown>, params: Record<string, ParamValue>, paramTypes: Record<string, ParamType>): Record<string, unknown> {
+function substituteParams(
+  data: Record<string, unknown>,
+  params: Record<string, ParamValue>,
+  paramTypes: Record<string, ParamType>,
+): Record<string, unknown> {
   if (!isObject(data.stages)) return data;
   const ctx = { params, paramTypes, stages: {} };
   const stages: Record<string, unknown> = {};
@@ -147,7 +161,11 @@ function holdsTemplate(data: unknown, ptr: string): boolean {
  * CI logs through them (src/spec/literal-secrets.ts reports the paste itself).
  */
 function finish(diagnostics: Diagnostic[]): Diagnostic[] {
-  return sortDiagnostics(diagnostics).map((d) => ({ ...d, message: maskCredentials(d.message), ...(d.hint ? { hint: maskCredentials(d.hint) } : {}) }));
+  return sortDiagnostics(diagnostics).map((d) => ({
+    ...d,
+    message: maskCredentials(d.message),
+    ...(d.hint ? { hint: maskCredentials(d.hint) } : {}),
+  }));
 }
 
 /** Validates loaded YAML; never throws for bad input (diagnostics say what is wrong). */
@@ -155,7 +173,14 @@ export function validateLoaded(spec: LoadedSpec, overrides: Record<string, strin
   const diagnostics: Diagnostic[] = [];
   if (!isObject(spec.data)) {
     const pos = spec.locate([]);
-    diagnostics.push({ file: spec.file, ...pos, severity: 'error', code: 'schema.type', message: 'a pipeline file must be a map with apiVersion, metadata and stages', path: '' });
+    diagnostics.push({
+      file: spec.file,
+      ...pos,
+      severity: 'error',
+      code: 'schema.type',
+      message: 'a pipeline file must be a map with apiVersion, metadata and stages',
+      path: '',
+    });
     return { file: spec.file, diagnostics };
   }
   const reserved = reservedNameDiagnostics(spec);

@@ -26,7 +26,9 @@ export function yamlProblems(docs: Document.Parsed[], lineCounter: LineCounter):
     [...doc.errors, ...doc.warnings].map((e) => {
       const p = lineCounter.linePos(e.pos[0]);
       const dup = e.code === 'DUPLICATE_KEY' ? duplicateKey(doc, lineCounter, e) : undefined;
-      return dup ?? { line: p.line, column: p.col, code: `yaml.${e.code.toLowerCase().replaceAll('_', '-')}`, message: parserMessage(e.message) };
+      return (
+        dup ?? { line: p.line, column: p.col, code: `yaml.${e.code.toLowerCase().replaceAll('_', '-')}`, message: parserMessage(e.message) }
+      );
     }),
   );
 }
@@ -86,7 +88,9 @@ function duplicateKey(doc: Document.Parsed, lineCounter: LineCounter, e: YAMLErr
       });
       const at = lineCounter.linePos(e.pos[0]);
       found = {
-        line: at.line, column: at.col, code: 'yaml.duplicate-key',
+        line: at.line,
+        column: at.col,
+        code: 'yaml.duplicate-key',
         message: `\`${String(keys[i]!.value)}\` is set twice in ${where(path)} (first on line ${lineCounter.linePos(keys[first]!.range![0]).line})`,
         hint: 'keep one of them: a YAML map cannot hold a key twice',
       };

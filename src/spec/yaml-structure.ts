@@ -207,7 +207,11 @@ class StructureScan {
     if (shape.key) {
       if (!dash) block.items++;
       const text = raw.slice(shape.valueCol, commentStart(raw) < 0 ? undefined : commentStart(raw)).trim();
-      block.last = { name: shape.key.name, line: i + 1, ...(shape.value.kind === 'scalar' ? { value: { col: shape.valueCol, text } } : {}) };
+      block.last = {
+        name: shape.key.name,
+        line: i + 1,
+        ...(shape.value.kind === 'scalar' ? { value: { col: shape.valueCol, text } } : {}),
+      };
       path = [...block.path, shape.key.name];
       owner = shape.key.col;
     }

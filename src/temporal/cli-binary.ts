@@ -27,19 +27,17 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env.TEMPORAL_CLI_PATH;
   if (explicit) {
     if (executable(explicit)) return explicit;
-    throw new TemporalCliNotFound(
-      `TEMPORAL_CLI_PATH=${explicit} is not an executable file; unset it or point it at the temporal binary`,
-    );
+    throw new TemporalCliNotFound(`TEMPORAL_CLI_PATH=${explicit} is not an executable file; unset it or point it at the temporal binary`);
   }
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir && executable(join(dir, 'temporal'))) return join(dir, 'temporal');
   }
   try {
-    const scripts = execFileSync(
-      'python3',
-      ['-c', "import sysconfig;print(sysconfig.get_path('scripts'))"],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 },
-    ).trim();
+    const scripts = execFileSync('python3', ['-c', "import sysconfig;print(sysconfig.get_path('scripts'))"], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10_000,
+    }).trim();
     if (scripts && executable(join(scripts, 'temporal'))) return join(scripts, 'temporal');
   } catch {
     // no python3: fall through to the error below

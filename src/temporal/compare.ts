@@ -35,7 +35,10 @@ export async function summarizeRun(client: Client, workflowId: string): Promise<
     stages = st.stages;
     params = st.params as Record<string, JsonValue>;
   } catch {
-    stages = await handle.result().then((r) => r.stages).catch(() => ({}));
+    stages = await handle
+      .result()
+      .then((r) => r.stages)
+      .catch(() => ({}));
   }
   const results: Record<string, Scalar> = {};
   const data: Record<string, string> = {};
@@ -77,28 +80,71 @@ export function compareRows(runs: RunSummary[]): CompareRow[] {
   const rows: CompareRow[] = [];
   const add = (section: CompareRow['section'], name: string, values: (string | null)[]) =>
     rows.push({ section, name, values, differs: new Set(values).size > 1 });
-  add('run', 'pipeline', runs.map((r) => r.pipeline));
-  add('run', 'status', runs.map((r) => r.status));
-  add('run', 'plan', runs.map((r) => r.planHash.slice(0, 12)));
-  add('run', 'git', runs.map((r) => r.gitSha?.slice(0, 12) ?? null));
+  add(
+    'run',
+    'pipeline',
+    runs.map((r) => r.pipeline),
+  );
+  add(
+    'run',
+    'status',
+    runs.map((r) => r.status),
+  );
+  add(
+    'run',
+    'plan',
+    runs.map((r) => r.planHash.slice(0, 12)),
+  );
+  add(
+    'run',
+    'git',
+    runs.map((r) => r.gitSha?.slice(0, 12) ?? null),
+  );
   const names = (pick: (r: RunSummary) => Record<string, unknown>) => [...new Set(runs.flatMap((r) => Object.keys(pick(r))))];
-  for (const k of names((r) => r.params).sort()) add('params', k, runs.map((r) => text(r.params[k])));
-  for (const k of names((r) => r.data)) add('data', k, runs.map((r) => r.data[k]?.replace(/^sha256:/, '').slice(0, 12) ?? null));
-  for (const k of names((r) => r.results)) add('results', k, runs.map((r) => text(r.results[k])));
+  for (const k of names((r) => r.params).sort())
+    add(
+      'params',
+      k,
+      runs.map((r) => text(r.params[k])),
+    );
+  for (const k of names((r) => r.data))
+    add(
+      'data',
+      k,
+      runs.map((r) => r.data[k]?.replace(/^sha256:/, '').slice(0, 12) ?? null),
+    );
+  for (const k of names((r) => r.results))
+    add(
+      'results',
+      k,
+      runs.map((r) => text(r.results[k])),
+    );
   return rows;
 }
 
 /** The table as text: a `*` marks the rows where the runs differ. */
 export function compareText(runs: RunSummary[], rows: CompareRow[]): string {
   const head = ['', ...runs.map((r) => r.workflowId)];
-  const body = rows.map((r) => [`${r.differs ? '*' : ' '} ${r.section === 'run' ? '' : `${r.section}.`}${r.name}`, ...r.values.map((v) => v ?? '–')]);
+  const body = rows.map((r) => [
+    `${r.differs ? '*' : ' '} ${r.section === 'run' ? '' : `${r.section}.`}${r.name}`,
+    ...r.values.map((v) => v ?? '–'),
+  ]);
   return `${columns([head, ...body])}\n* the runs differ\n`;
 }
 
 /** Rows of cells as aligned text columns, two spaces apart. */
 function columns(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /**
@@ -107,9 +153,18 @@ function columns(rows: string[][]): string {
  */
 export function runsTable(runs: RunSummary[], rows: CompareRow[], metrics: boolean): string {
   const cols = metrics
-    ? rows.filter((r) => (r.section === 'params' && r.differs) || (r.section === 'results' && r.values.some((v) => v !== null && /^(-?[\d.e+-]+|true|false)$/.test(v))))
+    ? rows.filter(
+        (r) =>
+          (r.section === 'params' && r.differs) ||
+          (r.section === 'results' && r.values.some((v) => v !== null && /^(-?[\d.e+-]+|true|false)$/.test(v))),
+      )
     : [];
   const head = ['run', 'status', 'started', ...cols.map((c) => (c.section === 'params' ? `params.${c.name}` : c.name))];
-  const body = runs.map((r, i) => [r.workflowId, r.status, (r.startTime ?? '').replace('T', ' ').slice(0, 19), ...cols.map((c) => c.values[i] ?? '–')]);
+  const body = runs.map((r, i) => [
+    r.workflowId,
+    r.status,
+    (r.startTime ?? '').replace('T', ' ').slice(0, 19),
+    ...cols.map((c) => c.values[i] ?? '–'),
+  ]);
   return columns([head, ...body]);
 }

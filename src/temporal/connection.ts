@@ -22,10 +22,7 @@ export interface ConnectionFlags {
 }
 
 /** Flags win over env (MLPIPE_TEMPORAL_ADDRESS, _NAMESPACE, _TLS_CERT, _TLS_KEY, _TLS_CA, _TLS_SERVER_NAME). */
-export function connectionConfig(
-  flags: ConnectionFlags = {},
-  env: NodeJS.ProcessEnv = process.env,
-): ConnectionConfig {
+export function connectionConfig(flags: ConnectionFlags = {}, env: NodeJS.ProcessEnv = process.env): ConnectionConfig {
   const cert = flags.tlsCert ?? env.MLPIPE_TEMPORAL_TLS_CERT;
   const key = flags.tlsKey ?? env.MLPIPE_TEMPORAL_TLS_KEY;
   const ca = flags.tlsCa ?? env.MLPIPE_TEMPORAL_TLS_CA;
@@ -49,10 +46,7 @@ export function tlsOptions(cfg: ConnectionConfig) {
   return {
     serverNameOverride: t.serverName,
     serverRootCACertificate: t.caPath ? readFileSync(t.caPath) : undefined,
-    clientCertPair:
-      t.certPath && t.keyPath
-        ? { crt: readFileSync(t.certPath), key: readFileSync(t.keyPath) }
-        : undefined,
+    clientCertPair: t.certPath && t.keyPath ? { crt: readFileSync(t.certPath), key: readFileSync(t.keyPath) } : undefined,
   };
 }
 

@@ -77,7 +77,14 @@ export function stageLines(view: RunView, tty: boolean): string[] {
 /** The stages and forEach items in display order, each with its state and its line. */
 function stageRows(view: RunView, tty: boolean): { id: string; st: StageState; line: string }[] {
   const run = view.run;
-  if (!run) return [{ id: '', st: { status: 'pending', kind: '', attempts: 0, rounds: 0, outputs: {} }, line: `${view.workflowId}: ${view.status} (no worker answered the status query)` }];
+  if (!run)
+    return [
+      {
+        id: '',
+        st: { status: 'pending', kind: '', attempts: 0, rounds: 0, outputs: {} },
+        line: `${view.workflowId}: ${view.status} (no worker answered the status query)`,
+      },
+    ];
   type Unit = { id: string; label: string; st: StageState; count?: string };
   const units = run.order.flatMap((id): Unit[] => {
     const st = run.stages[id] as StageState;

@@ -109,10 +109,7 @@ export function runMetadata(
   };
 }
 
-export async function startRun(
-  client: Client,
-  o: StartRunOptions,
-): Promise<WorkflowHandleWithFirstExecutionRunId<typeof pipeline>> {
+export async function startRun(client: Client, o: StartRunOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof pipeline>> {
   const runKey = o.runKey ?? newRunKey();
   const trigger = o.trigger ?? 'manual';
   const input: PipelineInput = {

@@ -11,8 +11,5 @@ export const MLPIPE_SEARCH_ATTRIBUTES: Record<string, 'Keyword'> = {
 };
 
 export function searchAttributeFlags(): string[] {
-  return Object.entries(MLPIPE_SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
-    '--search-attribute',
-    `${name}=${type}`,
-  ]);
+  return Object.entries(MLPIPE_SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
 }

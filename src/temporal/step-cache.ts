@@ -66,7 +66,9 @@ async function unusableArtifact(outputs: Record<string, JsonValue>): Promise<str
     if (v.uri.startsWith('s3://')) {
       // Object stores checked the SHA-256 when the object was published and every read
       // verifies it again; here a HEAD (present, same size) is what a cache hit can afford.
-      const found = await defaultStore().stat(v).catch(() => null);
+      const found = await defaultStore()
+        .stat(v)
+        .catch(() => null);
       if (found?.sizeBytes !== v.sizeBytes) return `output ${name}: ${v.uri} is not in the store (or has another size)`;
       continue;
     }

@@ -70,9 +70,7 @@ export async function createWorkers(o: WorkerSetOptions): Promise<Worker[]> {
     queues.delete(o.gpuTaskQueue ?? GPU_TASK_QUEUE);
   }
   for (const q of queues) {
-    workers.push(
-      await Worker.create({ ...common, taskQueue: q, maxConcurrentActivityTaskExecutions: o.maxConcurrentActivities ?? 4 }),
-    );
+    workers.push(await Worker.create({ ...common, taskQueue: q, maxConcurrentActivityTaskExecutions: o.maxConcurrentActivities ?? 4 }));
   }
   return workers;
 }

@@ -71,13 +71,23 @@ describe('collect: array-valued columns', () => {
     const where = 'collect stage "collect": d.ndjson';
     const cases: [unknown, string][] = [
       [image(0).flat().slice(1), 'has 63 items; the shape [8, 8] needs 8 there (or 64 in one flat array)'],
-      [image(0).map((row, r) => (r === 2 ? row.slice(1) : row)), 'item [2] has 7 items; the shape [8, 8] needs 8 there (or 64 in one flat array)'],
+      [
+        image(0).map((row, r) => (r === 2 ? row.slice(1) : row)),
+        'item [2] has 7 items; the shape [8, 8] needs 8 there (or 64 in one flat array)',
+      ],
       [image(0).map((row, r) => (r === 1 ? row.map((v, c) => (c === 3 ? 'x' : v)) : row)), 'item [1][3]: "x" is not a number'],
-      [image(0).map((row, r) => (r === 7 ? row.map((v, c) => (c === 0 ? null : v)) : row)), 'item [7][0] is missing and the column is not nullable'],
-      [7, '7 is not an array (the column\'s shape is [8, 8])'],
+      [
+        image(0).map((row, r) => (r === 7 ? row.map((v, c) => (c === 0 ? null : v)) : row)),
+        'item [7][0] is missing and the column is not nullable',
+      ],
+      [7, "7 is not an array (the column's shape is [8, 8])"],
     ];
     for (const [bad, why] of cases) {
-      ndjson(dir, [{ image: image(0), digit: 1 }, { image: image(0), digit: 1 }, { image: bad, digit: 2 }]);
+      ndjson(dir, [
+        { image: image(0), digit: 1 },
+        { image: image(0), digit: 1 },
+        { image: bad, digit: 2 },
+      ]);
       const err = await run({ source: { type: 'ndjson', path: 'd.ndjson' }, schema }, dir).catch((e: Error) => e);
       expect((err as Error).message).toBe(`${where} line 3, column "image": ${why}. Fix the row, or set onBadRows: drop to skip such rows`);
     }
@@ -88,7 +98,11 @@ describe('collect: array-valued columns', () => {
       'line 1, column "image": an array of 8 items where one value was expected; declare the column\'s shape in schema.columns to read arrays',
     );
     // onBadRows: drop counts them; a nullable column takes a missing item as NaN.
-    ndjson(dir, [{ image: image(0), digit: 1 }, { image: image(0).flat().slice(1), digit: 2 }, { image: null, digit: 3 }]);
+    ndjson(dir, [
+      { image: image(0), digit: 1 },
+      { image: image(0).flat().slice(1), digit: 2 },
+      { image: null, digit: 3 },
+    ]);
     const dropped = await run({ source: { type: 'ndjson', path: 'd.ndjson' }, schema, onBadRows: 'drop' }, dir);
     expect(dropped.out.outputs).toMatchObject({ rows: 1, droppedRows: 2 });
     const nullable = { ...schema, columns: [{ ...schema.columns[0], nullable: true }, schema.columns[1]] };

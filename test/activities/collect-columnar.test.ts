@@ -43,16 +43,25 @@ function values(ds: Dataset, name: string): unknown[] {
 const content = (ds: Dataset) => ({ ...ds, origin: undefined });
 
 describe('collect: parquet and arrow', () => {
-  it('reads Iris from Parquet and Arrow (file and stream) into the same dataset and statistics as from csv', { timeout: 60_000 }, async () => {
+  it('reads Iris from Parquet and Arrow (file and stream) into the same dataset and statistics as from csv', {
+    timeout: 60_000,
+  }, async () => {
     const dir = tempDir();
     copyFileSync(resolve('pipelines/data/iris.csv'), join(dir, 'iris.csv'));
-    py(dir, `${WRITE_BOTH}
+    py(
+      dir,
+      `${WRITE_BOTH}
 import pyarrow.csv as csv
 t = csv.read_csv('iris.csv')
 t = t.set_column(4, 'species', t.column('species').dictionary_encode())  # pandas' category dtype
-write(t, 'iris')`);
+write(t, 'iris')`,
+    );
     const fromCsv = await run({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, dir);
-    for (const [type, path] of [['parquet', 'iris.parquet'], ['arrow', 'iris.arrow'], ['arrow', 'iris.arrows']] as const) {
+    for (const [type, path] of [
+      ['parquet', 'iris.parquet'],
+      ['arrow', 'iris.arrow'],
+      ['arrow', 'iris.arrows'],
+    ] as const) {
       const r = await run({ source: { type, path }, schema: irisSchema }, dir);
       expect(content(r.ds), `${path} as declared`).toEqual(content(fromCsv.ds));
       // rows keep their own source places: the Parquet/Arrow row, not the csv line
@@ -70,7 +79,9 @@ write(t, 'iris')`);
 
   it('maps the file types: int64, float with nulls, booleans, strings, dictionaries, lists with a shape', async () => {
     const dir = tempDir();
-    py(dir, `${WRITE_BOTH}
+    py(
+      dir,
+      `${WRITE_BOTH}
 import pyarrow as pa
 t = pa.table({
   'n': pa.array([1, 2, 3], pa.int64()),
@@ -81,7 +92,8 @@ t = pa.table({
   'px': [[[1, 2], [3, 4]], [[5, 6], [7, 8]], [[9, 10], [11, 12]]],
   'flat': pa.array([[1, 2, 3, 4]] * 3, pa.list_(pa.float32())),
 })
-write(t, 't')`);
+write(t, 't')`,
+    );
     const schema = {
       columns: [
         { name: 'n', type: 'integer' },
@@ -119,10 +131,13 @@ write(t, 't')`);
 
   it('names the row and column of bad data, and drops such rows on request', async () => {
     const dir = tempDir();
-    py(dir, `${WRITE_BOTH}
+    py(
+      dir,
+      `${WRITE_BOTH}
 import pyarrow as pa
 t = pa.table({'a': [1.0, 2.0, None, 4.0], 'b': ['1', '2', '3', 'four'], 'v': [[1, 2], [3, 4], [5, 6], [7]]})
-write(t, 'bad')`);
+write(t, 'bad')`,
+    );
     const schema = (over: Record<string, unknown>) => ({
       columns: [
         { name: 'a', type: 'number' },
@@ -130,7 +145,10 @@ write(t, 'bad')`);
         { name: 'v', type: 'integer', shape: [2] },
       ].map((c) => ({ ...c, ...(over[c.name] as object) })),
     });
-    for (const [type, path] of [['parquet', 'bad.parquet'], ['arrow', 'bad.arrow']] as const) {
+    for (const [type, path] of [
+      ['parquet', 'bad.parquet'],
+      ['arrow', 'bad.arrow'],
+    ] as const) {
       await expect(run({ source: { type, path }, schema: schema({}) }, dir)).rejects.toMatchObject({
         type: 'InvalidInput',
         message: `collect stage "collect": ${path} row 3, column "a": is missing and the column is not nullable. Fix the row, or set onBadRows: drop to skip such rows`,
@@ -160,9 +178,12 @@ write(t, 'bad')`);
     });
     // Feather's default LZ4 compression: named, with the way to write a readable file.
     copyFileSync(resolve('pipelines/data/iris.csv'), join(dir, 'iris.csv'));
-    py(dir, `${WRITE_BOTH}
+    py(
+      dir,
+      `${WRITE_BOTH}
 import pyarrow.csv as csv
-write(csv.read_csv('iris.csv'), 'iris')`);
+write(csv.read_csv('iris.csv'), 'iris')`,
+    );
     await expect(run({ source: { type: 'arrow', path: 'iris.lz4.arrow' } }, dir)).rejects.toThrow(
       /iris\.lz4\.arrow is compressed \(LZ4 or ZSTD buffers\), which mlpipe cannot read; write it uncompressed \(pandas: df\.to_feather\(path, compression='uncompressed'\)/,
     );
@@ -171,9 +192,12 @@ write(csv.read_csv('iris.csv'), 'iris')`);
   it('reads Parquet from an http URL, as other file sources', async () => {
     const dir = tempDir();
     copyFileSync(resolve('pipelines/data/iris.csv'), join(dir, 'iris.csv'));
-    py(dir, `${WRITE_BOTH}
+    py(
+      dir,
+      `${WRITE_BOTH}
 import pyarrow.csv as csv
-write(csv.read_csv('iris.csv'), 'iris')`);
+write(csv.read_csv('iris.csv'), 'iris')`,
+    );
     const body = readFileSync(join(dir, 'iris.parquet'));
     const server = createServer((_req, res) => res.end(body));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -59,7 +59,7 @@ describe('collect: csv', () => {
     const nullable = { ...schema, columns: schema.columns.map((c) => (c.name === 'b' ? { ...c, nullable: true } : c)) };
     const r = await run({ source: { type: 'csv', path: 'd.csv' }, schema: nullable, onBadRows: 'drop' }, dir);
     expect(r.out.outputs.rows).toBe(3);
-    expect(r.out.outputs.droppedRows, "\"oops\" is still dropped").toBe(1);
+    expect(r.out.outputs.droppedRows, '"oops" is still dropped').toBe(1);
     expect(r.ds.stats!.columns.b!.missing).toBe(1);
   });
 
@@ -74,11 +74,21 @@ describe('collect: csv', () => {
   it('reads ndjson and json with a missing declared column as an error naming the line', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'd.ndjson'), '{"x":1,"y":0}\n{"x":2}\n');
-    const schema = { label: 'y', columns: [{ name: 'x', type: 'number' }, { name: 'y', type: 'integer' }] };
-    await expect(run({ source: { type: 'ndjson', path: 'd.ndjson' }, schema }, dir)).rejects.toThrow(
-      /line 2, column "y": is missing/,
+    const schema = {
+      label: 'y',
+      columns: [
+        { name: 'x', type: 'number' },
+        { name: 'y', type: 'integer' },
+      ],
+    };
+    await expect(run({ source: { type: 'ndjson', path: 'd.ndjson' }, schema }, dir)).rejects.toThrow(/line 2, column "y": is missing/);
+    writeFileSync(
+      join(dir, 'd.json'),
+      JSON.stringify([
+        { x: 1, y: 0 },
+        { x: 2.5, y: 1 },
+      ]),
     );
-    writeFileSync(join(dir, 'd.json'), JSON.stringify([{ x: 1, y: 0 }, { x: 2.5, y: 1 }]));
     const { ds } = await run({ source: { type: 'json', path: 'd.json' }, schema }, dir);
     expect(ds.rows).toBe(2);
   });
@@ -149,7 +159,9 @@ describe('collect: built-in and synthetic sources', () => {
   });
 
   it('generates synthetic images: side×side×1 in [0, 1], classes in turn', async () => {
-    const { out, ds } = await run({ source: { type: 'synthetic', generator: 'images', samples: 60, classes: 3, imageSize: 12, noise: 0.1, seed: 2 } });
+    const { out, ds } = await run({
+      source: { type: 'synthetic', generator: 'images', samples: 60, classes: 3, imageSize: 12, noise: 0.1, seed: 2 },
+    });
     expect(out.outputs.rows).toBe(60);
     const img = column(ds, 'image');
     expect(isNumeric(img) && img.shape).toEqual([12, 12, 1]);

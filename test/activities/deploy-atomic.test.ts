@@ -32,7 +32,10 @@ afterAll(() => {
 });
 
 const deploy = (config: JsonObject, model: ArtifactRef, stage: string, autostart: boolean) =>
-  deployCore(deployInput({ modelName: 'iris', ...config }, { model, transform: a.transform }, a.workflowId, stage), a.env, { registry, autostart });
+  deployCore(deployInput({ modelName: 'iris', ...config }, { model, transform: a.transform }, a.workflowId, stage), a.env, {
+    registry,
+    autostart,
+  });
 
 describe('deploy is all or nothing', () => {
   it('a deploy that fails after registering withdraws its version and gives the traffic back', async () => {
@@ -43,15 +46,24 @@ describe('deploy is all or nothing', () => {
     expect(findServer(registry)).toBeUndefined();
 
     // Replace: v3 becomes primary, then the server it starts on the held port fails.
-    const err = await deploy({ strategy: { type: 'replace' }, server: { port } }, models[2]!, 'deploy-3', true).then(() => undefined, (e: Error) => e);
+    const err = await deploy({ strategy: { type: 'replace' }, server: { port } }, models[2]!, 'deploy-3', true).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/the model server did not start; see .*serve\.log/);
     let after = (await registry.get('iris'))!;
     expect(after.versions.map((v) => v.version)).toEqual(['v1', 'v2']);
     expect(after.traffic).toEqual(before.traffic);
-    expect(after.events.at(-1)).toMatchObject({ event: 'withdrawn (deploy failed)', version: 'v3', reason: expect.stringMatching(/did not start/) });
+    expect(after.events.at(-1)).toMatchObject({
+      event: 'withdrawn (deploy failed)',
+      version: 'v3',
+      reason: expect.stringMatching(/did not start/),
+    });
 
     // Canary over a canary: the earlier candidate comes back.
-    await expect(deploy({ strategy: { type: 'canary', weight: 50 }, server: { port } }, models[2]!, 'deploy-4', true)).rejects.toThrow(/did not start/);
+    await expect(deploy({ strategy: { type: 'canary', weight: 50 }, server: { port } }, models[2]!, 'deploy-4', true)).rejects.toThrow(
+      /did not start/,
+    );
     after = (await registry.get('iris'))!;
     expect(after.versions.map((v) => v.version)).toEqual(['v1', 'v2']);
     expect(after.traffic).toEqual(before.traffic);

@@ -32,11 +32,22 @@ async function evalData(name: string, lines: string[], values?: string[]) {
   writeFileSync(join(dir, name), [header, ...lines].join('\n') + '\n');
   const schema = {
     ...irisSchema,
-    columns: irisSchema.columns.map((c) => (c.name === 'species' ? { name: 'species', type: 'category', ...(values ? { values } : {}) } : c)),
+    columns: irisSchema.columns.map((c) =>
+      c.name === 'species' ? { name: 'species', type: 'category', ...(values ? { values } : {}) } : c,
+    ),
   };
   const c = await collectCore(collectInput({ source: { type: 'csv', path: name }, schema }, dir), env);
   const prep = await preprocessCore(
-    stageInput('preprocess', { steps: [{ type: 'labelEncode', columns: ['species'] }, { type: 'split', train: 0.5, test: 0.5, seed: 4, stratify: true }] }, { dataset: ref(c, 'dataset') }),
+    stageInput(
+      'preprocess',
+      {
+        steps: [
+          { type: 'labelEncode', columns: ['species'] },
+          { type: 'split', train: 0.5, test: 0.5, seed: 4, stratify: true },
+        ],
+      },
+      { dataset: ref(c, 'dataset') },
+    ),
     env,
   );
   return ref(prep, 'dataset');
@@ -65,17 +76,38 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'iris.csv'), IRIS.join('\n') + '\n');
   const c = await collectCore(collectInput({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, dir), env);
   const p = await preprocessCore(
-    stageInput('preprocess', { steps: [{ type: 'labelEncode', columns: ['species'] }, { type: 'split', train: 0.8, test: 0.2, seed: 1, stratify: true }] }, { dataset: ref(c, 'dataset') }),
+    stageInput(
+      'preprocess',
+      {
+        steps: [
+          { type: 'labelEncode', columns: ['species'] },
+          { type: 'split', train: 0.8, test: 0.2, seed: 1, stratify: true },
+        ],
+      },
+      { dataset: ref(c, 'dataset') },
+    ),
     env,
   );
-  const t = await trainCore(stageInput('train', {
-    model: { layers: [{ type: 'dense', units: 16, activation: 'relu' }, { type: 'dense', units: 3, activation: 'softmax' }] },
-    optimizer: { type: 'adam', learningRate: 0.05 },
-    loss: 'sparseCategoricalCrossentropy',
-    epochs: 60,
-    batchSize: 16,
-    seed: 2,
-  }, { dataset: ref(p, 'dataset') }), env);
+  const t = await trainCore(
+    stageInput(
+      'train',
+      {
+        model: {
+          layers: [
+            { type: 'dense', units: 16, activation: 'relu' },
+            { type: 'dense', units: 3, activation: 'softmax' },
+          ],
+        },
+        optimizer: { type: 'adam', learningRate: 0.05 },
+        loss: 'sparseCategoricalCrossentropy',
+        epochs: 60,
+        batchSize: 16,
+        seed: 2,
+      },
+      { dataset: ref(p, 'dataset') },
+    ),
+    env,
+  );
   model = ref(t, 'model');
 }, 180_000);
 
@@ -95,13 +127,25 @@ describe('evaluate: class ids come from the training transform', () => {
   });
 
   it('a label the model never saw fails the stage by default, naming the label and its rows', async () => {
-    const odd = rowsOf('setosa').slice(0, 6).map((l) => l.replace(/,setosa$/, ',arctica'));
-    const ds = await evalData('new.csv', [...odd, ...rowsOf('setosa').slice(6), ...rowsOf('versicolor')], ['arctica', 'setosa', 'versicolor', 'virginica']);
-    const err = await evaluate(ds).then(() => undefined, (e: Error & { type?: string; nonRetryable?: boolean }) => e);
+    const odd = rowsOf('setosa')
+      .slice(0, 6)
+      .map((l) => l.replace(/,setosa$/, ',arctica'));
+    const ds = await evalData(
+      'new.csv',
+      [...odd, ...rowsOf('setosa').slice(6), ...rowsOf('versicolor')],
+      ['arctica', 'setosa', 'versicolor', 'virginica'],
+    );
+    const err = await evaluate(ds).then(
+      () => undefined,
+      (e: Error & { type?: string; nonRetryable?: boolean }) => e,
+    );
     expect(err?.type).toBe('InvalidInput');
     expect(err?.nonRetryable).toBe(true);
     // the test split holds 3 of the 6 arctica rows (stratified halves); rows count from 1 in the dataset
-    const testRows = decodeDataset(await env.store.get(ds)).splits!.test!.filter((r) => r < 6).map((r) => r + 1).sort((a, b) => a - b);
+    const testRows = decodeDataset(await env.store.get(ds))
+      .splits!.test!.filter((r) => r < 6)
+      .map((r) => r + 1)
+      .sort((a, b) => a - b);
     expect(testRows).toHaveLength(3);
     expect(err?.message).toContain(`"arctica" (dataset rows ${testRows.join(', ')})`);
     expect(err?.message).toMatch(/The model's classes: setosa, versicolor, virginica/);
@@ -109,8 +153,14 @@ describe('evaluate: class ids come from the training transform', () => {
   });
 
   it('unseenLabels: ownClass counts them as a class of their own, with a warning', async () => {
-    const odd = rowsOf('setosa').slice(0, 6).map((l) => l.replace(/,setosa$/, ',arctica'));
-    const ds = await evalData('own.csv', [...odd, ...rowsOf('setosa').slice(6), ...rowsOf('versicolor')], ['arctica', 'setosa', 'versicolor', 'virginica']);
+    const odd = rowsOf('setosa')
+      .slice(0, 6)
+      .map((l) => l.replace(/,setosa$/, ',arctica'));
+    const ds = await evalData(
+      'own.csv',
+      [...odd, ...rowsOf('setosa').slice(6), ...rowsOf('versicolor')],
+      ['arctica', 'setosa', 'versicolor', 'virginica'],
+    );
     const e = await evaluate(ds, { unseenLabels: 'ownClass' });
     const n = decodeDataset(await env.store.get(ds)).splits!.test!.length;
     const cm = e.outputs.confusionMatrix as number[][];

@@ -26,7 +26,9 @@ describe('activity registry', () => {
     const err = await moduleBackedActivity('train', empty)(input('fit', 'train')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).nonRetryable).toBe(true);
-    expect((err as Error).message).toBe('stage "fit" (train): stage kind "train" has no activity module (activities/train.ts) in this worker');
+    expect((err as Error).message).toBe(
+      'stage "fit" (train): stage kind "train" has no activity module (activities/train.ts) in this worker',
+    );
   });
 
   it('a kind module that fails to load is reported, not thrown at the worker', async () => {
@@ -57,13 +59,25 @@ describe('activity registry', () => {
 
   it('reads progress from mlpipe heartbeats and from flat epoch heartbeats', () => {
     expect(progressFrom({ progress: { step: 2, steps: 4 }, checkpoint: { step: 2 } })).toEqual({ step: 2, steps: 4 });
-    expect(progressFrom({ stage: 't', epoch: 3, epochs: 10, metrics: { loss: 0.25 }, checkpoint: null })).toEqual({ epoch: 3, epochs: 10, loss: 0.25 });
+    expect(progressFrom({ stage: 't', epoch: 3, epochs: 10, metrics: { loss: 0.25 }, checkpoint: null })).toEqual({
+      epoch: 3,
+      epochs: 10,
+      loss: 0.25,
+    });
     // train's heartbeat now (the flat one above is what older workers sent)
-    expect(progressFrom({ progress: { stage: 't', epoch: 3, epochs: 10, loss: 0.25 }, checkpoint: { epoch: 2 } })).toMatchObject({ epoch: 3, epochs: 10, loss: 0.25 });
+    expect(progressFrom({ progress: { stage: 't', epoch: 3, epochs: 10, loss: 0.25 }, checkpoint: { epoch: 2 } })).toMatchObject({
+      epoch: 3,
+      epochs: 10,
+      loss: 0.25,
+    });
     expect(progressFrom('x')).toBeUndefined();
     expect(progressText({ epoch: 5, epochs: 10, loss: 0.5 }, 10)).toBe('[#####.....] 5/10 epochs loss 0.5000');
     // ETA from the pace so far: 5 of 10 epochs in 60 s leaves about 60 s.
-    expect(progressText({ epoch: 5, epochs: 10 }, 10, '2026-01-01T00:00:00Z', Date.parse('2026-01-01T00:01:00Z'))).toBe('[#####.....] 5/10 epochs ETA 1m00s');
-    expect(progressText({ epoch: 0, epochs: 10 }, 10, '2026-01-01T00:00:00Z', Date.parse('2026-01-01T00:01:00Z'))).toBe('[..........] 0/10 epochs');
+    expect(progressText({ epoch: 5, epochs: 10 }, 10, '2026-01-01T00:00:00Z', Date.parse('2026-01-01T00:01:00Z'))).toBe(
+      '[#####.....] 5/10 epochs ETA 1m00s',
+    );
+    expect(progressText({ epoch: 0, epochs: 10 }, 10, '2026-01-01T00:00:00Z', Date.parse('2026-01-01T00:01:00Z'))).toBe(
+      '[..........] 0/10 epochs',
+    );
   });
 });

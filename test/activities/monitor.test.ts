@@ -35,7 +35,10 @@ beforeAll(async () => {
   server = new ModelServer({ registry, store: a.env.store, seed: 1, pollMs: 50, authToken: readTokenFile(ensureLocalToken(registry.dir)) });
   base = await server.start();
   const model = await a.train();
-  const d = await deployCore(deployInput({ modelName: 'iris' }, { model, transform: a.transform }, a.workflowId), a.env, { registry, autostart: false });
+  const d = await deployCore(deployInput({ modelName: 'iris' }, { model, transform: a.transform }, a.workflowId), a.env, {
+    registry,
+    autostart: false,
+  });
   deployment = d.outputs.deployment as unknown as ArtifactRef;
   await waitRevision(base, 'iris', 1);
   // Traffic: Iris rows with sepal_length shifted by +1.5 cm (drift), the rest unchanged.
@@ -45,7 +48,8 @@ beforeAll(async () => {
     for (const c of raw.columns) if (c.name !== raw.label && isNumeric(c)) r[c.name] = c.data[i]! + (c.name === 'sepal_length' ? 1.5 : 0);
     return r;
   });
-  for (let i = 0; i < rows.length; i += 10) expect((await post(`${base}/v1/models/iris:predict`, { instances: rows.slice(i, i + 10) })).status).toBe(200);
+  for (let i = 0; i < rows.length; i += 10)
+    expect((await post(`${base}/v1/models/iris:predict`, { instances: rows.slice(i, i + 10) })).status).toBe(200);
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
 }, 120_000);
 
@@ -59,16 +63,19 @@ const monitorInput = (config: JsonObject) => stageInput('monitor', config, { dep
 describe('monitor', () => {
   it('PSI/KS per feature between the (preprocessed) training split and recent traffic, metrics, alert webhook', async () => {
     const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alert`;
-    const r = await monitorCore(monitorInput({
-      window: '1h',
-      metrics: ['latencyP95', 'errorRate', 'requests'],
-      drift: [
-        { feature: 'sepal_length', test: 'psi', threshold: 0.2 },
-        { feature: 'sepal_length', test: 'ks', threshold: 0.1 },
-        { feature: 'petal_width', test: 'ks', threshold: 0.1 },
-      ],
-      onBreach: { action: 'alert', webhook: url },
-    }), a.env);
+    const r = await monitorCore(
+      monitorInput({
+        window: '1h',
+        metrics: ['latencyP95', 'errorRate', 'requests'],
+        drift: [
+          { feature: 'sepal_length', test: 'psi', threshold: 0.2 },
+          { feature: 'sepal_length', test: 'ks', threshold: 0.1 },
+          { feature: 'petal_width', test: 'ks', threshold: 0.1 },
+        ],
+        onBreach: { action: 'alert', webhook: url },
+      }),
+      a.env,
+    );
     expect(r.outputs).toMatchObject({ drifted: true, breached: true, report: { kind: 'metrics' } });
     const report = JSON.parse((await a.env.store.get(r.outputs.report as unknown as ArtifactRef)).toString());
     // The same numbers computed here from the transform and the preprocessed train split.
@@ -90,7 +97,9 @@ describe('monitor', () => {
   });
 
   it('without enough traffic in the window it reports no value rather than a noisy one', async () => {
-    const r = await monitorCore(monitorInput({ window: '1ms', drift: [{ feature: 'sepal_length', test: 'psi', threshold: 0.2 }] }), a.env, { waitMs: 0 });
+    const r = await monitorCore(monitorInput({ window: '1ms', drift: [{ feature: 'sepal_length', test: 'psi', threshold: 0.2 }] }), a.env, {
+      waitMs: 0,
+    });
     expect(r.outputs).toMatchObject({ drifted: false, breached: false });
     const report = JSON.parse((await a.env.store.get(r.outputs.report as unknown as ArtifactRef)).toString());
     expect(report.drift[0]).toMatchObject({ value: null, note: expect.stringMatching(/needs 50/) });
@@ -98,7 +107,7 @@ describe('monitor', () => {
 });
 
 describe('monitor: the request log needs the token', () => {
-  it('drift against a server without a token fails the stage, non-retryable, with the server\'s reason', async () => {
+  it("drift against a server without a token fails the stage, non-retryable, with the server's reason", async () => {
     const registry = new Registry(registryDir(a.home));
     const open = new ModelServer({ registry, store: a.env.store, pollMs: 50, advertise: false });
     await open.start();
@@ -106,11 +115,24 @@ describe('monitor: the request log needs the token', () => {
       await waitRevision(open.url, 'iris', (await registry.get('iris'))!.revision);
       const dep = JSON.parse((await a.env.store.get(deployment)).toString());
       const lineage = { workflowId: a.workflowId, runId: 'r1', pipeline: 'test', stage: 'deploy', attempt: 1, planHash: 'h', inputs: {} };
-      const elsewhere = await a.env.store.put(Buffer.from(JSON.stringify({ ...dep, endpoint: `${open.url}/v1/models/iris` })), { kind: 'deployment', lineage });
-      const input = stageInput('monitor', { drift: [{ feature: 'sepal_length', test: 'psi', threshold: 0.2 }] }, { deployment: elsewhere, dataset: a.dataset }, a.workflowId);
-      const err = await monitorCore(input, a.env).then(() => undefined, (e: Error & { type?: string; nonRetryable?: boolean }) => e);
+      const elsewhere = await a.env.store.put(Buffer.from(JSON.stringify({ ...dep, endpoint: `${open.url}/v1/models/iris` })), {
+        kind: 'deployment',
+        lineage,
+      });
+      const input = stageInput(
+        'monitor',
+        { drift: [{ feature: 'sepal_length', test: 'psi', threshold: 0.2 }] },
+        { deployment: elsewhere, dataset: a.dataset },
+        a.workflowId,
+      );
+      const err = await monitorCore(input, a.env).then(
+        () => undefined,
+        (e: Error & { type?: string; nonRetryable?: boolean }) => e,
+      );
       expect(err).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
-      expect(err!.message).toMatch(/\/recent\?window=3600000ms: HTTP 403 .*is disabled: this server has no auth token; start it with --auth-token-file/);
+      expect(err!.message).toMatch(
+        /\/recent\?window=3600000ms: HTTP 403 .*is disabled: this server has no auth token; start it with --auth-token-file/,
+      );
     } finally {
       await open.stop();
     }
@@ -122,14 +144,28 @@ describe('monitor: rollback rule', () => {
     const registry = new Registry(registryDir(a.home));
     const model = await a.train({ seed: 9 });
     const d = await deployCore(
-      deployInput({ modelName: 'iris', strategy: { type: 'canary', weight: 50 }, rollback: { latencyP95Above: '0ms' } } as JsonObject, { model, transform: a.transform }, a.workflowId, 'deploy-canary'),
-      a.env, { registry, autostart: false },
+      deployInput(
+        { modelName: 'iris', strategy: { type: 'canary', weight: 50 }, rollback: { latencyP95Above: '0ms' } } as JsonObject,
+        { model, transform: a.transform },
+        a.workflowId,
+        'deploy-canary',
+      ),
+      a.env,
+      { registry, autostart: false },
     );
     expect(d.outputs.version).toBe('v2');
     const rev = (await registry.get('iris'))!.revision;
     await waitRevision(base, 'iris', rev);
     for (let i = 0; i < 40; i++) await post(`${base}/v1/models/iris:predict`, { instances: [rows[i]] });
-    const r = await monitorCore(stageInput('monitor', { window: '1h', metrics: ['latencyP95', 'requests'] }, { deployment: d.outputs.deployment as unknown as ArtifactRef }, a.workflowId), a.env);
+    const r = await monitorCore(
+      stageInput(
+        'monitor',
+        { window: '1h', metrics: ['latencyP95', 'requests'] },
+        { deployment: d.outputs.deployment as unknown as ArtifactRef },
+        a.workflowId,
+      ),
+      a.env,
+    );
     expect(r.outputs).toMatchObject({ drifted: false, breached: true });
     const report = JSON.parse((await a.env.store.get(r.outputs.report as unknown as ArtifactRef)).toString());
     expect(report.rollback).toMatchObject({ rolledBack: 'v2', breaches: [expect.stringMatching(/latency p95/)] });

@@ -17,7 +17,16 @@ const space: Space = {
 
 describe('search', () => {
   it('random search finds the better region, deterministically for a seed, in parallel', async () => {
-    const run = (seed: number) => search({ space, method: 'random', trials: 40, parallelism: 4, seed, direction: 'maximize', run: async (p) => ({ value: objective(p) }) });
+    const run = (seed: number) =>
+      search({
+        space,
+        method: 'random',
+        trials: 40,
+        parallelism: 4,
+        seed,
+        direction: 'maximize',
+        run: async (p) => ({ value: objective(p) }),
+      });
     const r = await run(3);
     const lr = r.best!.params['optimizer.learningRate'] as number;
     expect(Math.abs(Math.log10(lr) + 2)).toBeLessThan(0.5);
@@ -27,15 +36,31 @@ describe('search', () => {
   });
 
   it('a failing trial only loses; StopSearch ends the search', async () => {
-    const lost = await search({ space, method: 'random', trials: 3, seed: 1, direction: 'maximize', run: async (_p, id) => {
-      if (id === 1) throw new Error('NaN loss');
-      return { value: id };
-    } });
+    const lost = await search({
+      space,
+      method: 'random',
+      trials: 3,
+      seed: 1,
+      direction: 'maximize',
+      run: async (_p, id) => {
+        if (id === 1) throw new Error('NaN loss');
+        return { value: id };
+      },
+    });
     expect(lost.trials.map((t) => t.error ?? t.value)).toEqual([0, 'NaN loss', 2]);
     const stop = new StopSearch('the objective is not an output');
-    await expect(search({ space, method: 'random', trials: 3, seed: 1, direction: 'maximize', run: async () => {
-      throw stop;
-    } })).rejects.toBe(stop);
+    await expect(
+      search({
+        space,
+        method: 'random',
+        trials: 3,
+        seed: 1,
+        direction: 'maximize',
+        run: async () => {
+          throw stop;
+        },
+      }),
+    ).rejects.toBe(stop);
   });
 
   it('grid: every combination (3 points on a range, ints by step), best is the grid point nearest the peak', async () => {
@@ -50,7 +75,12 @@ describe('search', () => {
   it('successive halving spends the full budget only on the survivors and finds the better region', async () => {
     const budgets: number[] = [];
     const r = await search({
-      space, method: 'successiveHalving', trials: 16, seed: 5, direction: 'maximize', maxBudget: 16,
+      space,
+      method: 'successiveHalving',
+      trials: 16,
+      seed: 5,
+      direction: 'maximize',
+      maxBudget: 16,
       run: async (p, _id, budget) => {
         budgets.push(budget!);
         return { value: objective(p, budget) };
@@ -59,24 +89,46 @@ describe('search', () => {
     // 16 configs at 1 epoch, 8 at 2, 4 at 4, 2 at 8, the last one at the full 16.
     expect(budgets).toEqual([...Array(16).fill(1), ...Array(8).fill(2), ...Array(4).fill(4), 8, 8, 16]);
     expect(r.best!.budget).toBe(16);
-    const rand = await search({ space, method: 'random', trials: 16, seed: 5, direction: 'maximize', run: async (p) => ({ value: objective(p) }) });
+    const rand = await search({
+      space,
+      method: 'random',
+      trials: 16,
+      seed: 5,
+      direction: 'maximize',
+      run: async (p) => ({ value: objective(p) }),
+    });
     expect(objective(r.best!.params)).toBeCloseTo(Math.max(...rand.trials.map((t) => t.value!)), 10); // same 16 configs: SH keeps the best
   });
 
   it('a failing trial loses; finished trials of a previous attempt are not run again', async () => {
     let runs = 0;
-    const first = await search({ space, method: 'random', trials: 6, seed: 1, direction: 'minimize', run: async (p, id) => {
-      runs++;
-      if (id === 2) throw new Error('loss is NaN');
-      return { value: -objective(p) };
-    } });
+    const first = await search({
+      space,
+      method: 'random',
+      trials: 6,
+      seed: 1,
+      direction: 'minimize',
+      run: async (p, id) => {
+        runs++;
+        if (id === 2) throw new Error('loss is NaN');
+        return { value: -objective(p) };
+      },
+    });
     expect(first.trials[2]).toMatchObject({ value: null, error: 'loss is NaN' });
     expect(first.best!.id).not.toBe(2);
     runs = 0;
-    const again = await search({ space, method: 'random', trials: 6, seed: 1, direction: 'minimize', done: first.trials.slice(0, 4), run: async (p) => {
-      runs++;
-      return { value: -objective(p) };
-    } });
+    const again = await search({
+      space,
+      method: 'random',
+      trials: 6,
+      seed: 1,
+      direction: 'minimize',
+      done: first.trials.slice(0, 4),
+      run: async (p) => {
+        runs++;
+        return { value: -objective(p) };
+      },
+    });
     expect(runs).toBe(2);
     expect(again.trials.map((t) => t.params)).toEqual(first.trials.map((t) => t.params));
   });
@@ -96,21 +148,56 @@ describe('optimize activity (real training)', () => {
     process.env.MLPIPE_HOME = `${root}/home`;
     const env = testEnv(root);
     const wf = 'opt/run-1';
-    const c = await collectCore(stageInput('collect', { source: { type: 'synthetic', generator: 'blobs', samples: 400, features: 4, classes: 3, noise: 1.5, seed: 2 } } as JsonObject, {}, wf), env);
-    const p = await preprocessCore(stageInput('preprocess', { steps: [{ type: 'split', train: 0.75, validation: 0.25, seed: 1 }, { type: 'standardize' }] } as JsonObject, { dataset: ref(c, 'dataset') }, wf), env);
+    const c = await collectCore(
+      stageInput(
+        'collect',
+        { source: { type: 'synthetic', generator: 'blobs', samples: 400, features: 4, classes: 3, noise: 1.5, seed: 2 } } as JsonObject,
+        {},
+        wf,
+      ),
+      env,
+    );
+    const p = await preprocessCore(
+      stageInput(
+        'preprocess',
+        { steps: [{ type: 'split', train: 0.75, validation: 0.25, seed: 1 }, { type: 'standardize' }] } as JsonObject,
+        { dataset: ref(c, 'dataset') },
+        wf,
+      ),
+      env,
+    );
     const tuned = {
-      model: { layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 3, activation: 'softmax' }] },
+      model: {
+        layers: [
+          { type: 'dense', units: 8, activation: 'relu' },
+          { type: 'dense', units: 3, activation: 'softmax' },
+        ],
+      },
       optimizer: { type: 'sgd', learningRate: 0.1 },
-      loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], epochs: 3, batchSize: 32, seed: 1,
+      loss: 'sparseCategoricalCrossentropy',
+      metrics: ['accuracy'],
+      epochs: 3,
+      batchSize: 32,
+      seed: 1,
     };
-    const r = await optimizeCore({
-      ...stageInput('optimize', {
-        tunes: 'train', method: 'grid', parallelism: 2,
-        space: { 'optimizer.learningRate': { type: 'choice', values: [1e-6, 0.3] } },
-        objective: { metric: 'val_accuracy', direction: 'maximize' },
-      } as unknown as JsonObject, { dataset: ref(p, 'dataset') }, wf),
-      tunedConfig: tuned as unknown as JsonObject,
-    }, env);
+    const r = await optimizeCore(
+      {
+        ...stageInput(
+          'optimize',
+          {
+            tunes: 'train',
+            method: 'grid',
+            parallelism: 2,
+            space: { 'optimizer.learningRate': { type: 'choice', values: [1e-6, 0.3] } },
+            objective: { metric: 'val_accuracy', direction: 'maximize' },
+          } as unknown as JsonObject,
+          { dataset: ref(p, 'dataset') },
+          wf,
+        ),
+        tunedConfig: tuned as unknown as JsonObject,
+      },
+      env,
+    );
     expect(r.outputs.best).toEqual({ 'optimizer.learningRate': 0.3 });
     expect(r.outputs.bestValue as number).toBeGreaterThan(0.8);
     expect(r.outputs.model).toMatchObject({ kind: 'model' });
@@ -131,11 +218,22 @@ describe('optimize activity (real training)', () => {
   it('a space path that is not in the tuned config fails before any training', async () => {
     const env = testEnv(tempDir('mlpipe-opt-'));
     const fake = { kind: 'dataset', uri: 'file:///x', digest: `sha256:${'0'.repeat(64)}`, sizeBytes: 1 } as ArtifactRef;
-    await expect(optimizeCore({
-      ...stageInput('optimize', {
-        tunes: 'train', space: { 'model.layers[5].units': { type: 'int', min: 1, max: 4 } }, objective: { metric: 'val_loss', direction: 'minimize' },
-      } as unknown as JsonObject, { dataset: fake }),
-      tunedConfig: { model: { layers: [] }, epochs: 1 },
-    }, env)).rejects.toThrow(/no item 5/);
+    await expect(
+      optimizeCore(
+        {
+          ...stageInput(
+            'optimize',
+            {
+              tunes: 'train',
+              space: { 'model.layers[5].units': { type: 'int', min: 1, max: 4 } },
+              objective: { metric: 'val_loss', direction: 'minimize' },
+            } as unknown as JsonObject,
+            { dataset: fake },
+          ),
+          tunedConfig: { model: { layers: [] }, epochs: 1 },
+        },
+        env,
+      ),
+    ).rejects.toThrow(/no item 5/);
   });
 });

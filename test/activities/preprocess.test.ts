@@ -9,7 +9,6 @@ import { applyTransform, runPreprocess, type Transform } from '../../src/ml/data
 import { collectInput, stageInput, tempDir, testEnv } from '../support/data.ts';
 import { irisSchema } from '../support/pipelines.ts';
 
-
 async function irisPipeline(steps: Record<string, unknown>[]) {
   const env = testEnv();
   const dir = tempDir();
@@ -104,7 +103,9 @@ describe('preprocess', () => {
     expect(dataset.columns.map((c) => c.name)).toEqual(['a', 'c_blue', 'c_red', 'y']);
     expect(Array.from(featureTensor(dataset).data)).toEqual([1, 0, 1, 3, 1, 0, 3, 0, 1, 5, 0, 1]);
     expect(Array.from(applyTransform(transform, [{ a: null, c: 'red' }]).data)).toEqual([3, 0, 1]);
-    expect(() => applyTransform(transform, [{ a: null, c: 'green' }])).toThrow(/row 1, column "c": "green" is not one of the values seen in training \("blue", "red"\)/);
+    expect(() => applyTransform(transform, [{ a: null, c: 'green' }])).toThrow(
+      /row 1, column "c": "green" is not one of the values seen in training \("blue", "red"\)/,
+    );
 
     const img: Dataset = {
       rows: 2,

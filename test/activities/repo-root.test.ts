@@ -29,7 +29,7 @@ describe('collect paths on workers with their own checkout', () => {
     expect(plan.nodes[0]!.config).not.toHaveProperty('__baseDir'); // the compiler's facts stay out of the user's config
   });
 
-  it('a worker with --repo-root reads from its checkout; without it, from the compiling machine\'s directory', async () => {
+  it("a worker with --repo-root reads from its checkout; without it, from the compiling machine's directory", async () => {
     const checkout = tempDir(); // where this worker sees the repo
     mkdirSync(join(checkout, 'ml', 'pipelines', 'data'), { recursive: true });
     writeFileSync(join(checkout, 'ml', 'pipelines', 'data', 'a.csv'), 'x,y\n1,0\n2,1\n3,0\n');
@@ -37,7 +37,9 @@ describe('collect paths on workers with their own checkout', () => {
     const location = { baseDir: '/home/alice/repo/ml/pipelines', repoDir: 'ml/pipelines' };
     expect(sourceBaseDir(location, 'stage "data"', {})).toBe('/home/alice/repo/ml/pipelines');
     expect(sourceBaseDir(location, 'stage "data"', { MLPIPE_REPO_ROOT: checkout })).toBe(join(checkout, 'ml', 'pipelines'));
-    await expect(collectDataset(cfg, location, 'stage "data"')).rejects.toThrow(/does not exist \(looked in \/home\/alice\/repo\/ml\/pipelines\).*--repo-root/);
+    await expect(collectDataset(cfg, location, 'stage "data"')).rejects.toThrow(
+      /does not exist \(looked in \/home\/alice\/repo\/ml\/pipelines\).*--repo-root/,
+    );
     process.env.MLPIPE_REPO_ROOT = checkout;
     try {
       expect((await collectDataset(cfg, location, 'stage "data"')).rows).toBe(3);
@@ -45,6 +47,8 @@ describe('collect paths on workers with their own checkout', () => {
       delete process.env.MLPIPE_REPO_ROOT;
     }
     // a plan's repoDir cannot lead out of the checkout
-    expect(() => sourceBaseDir({ ...location, repoDir: '../../etc' }, 'stage "data"', { MLPIPE_REPO_ROOT: checkout })).toThrow(/leaves its root/);
+    expect(() => sourceBaseDir({ ...location, repoDir: '../../etc' }, 'stage "data"', { MLPIPE_REPO_ROOT: checkout })).toThrow(
+      /leaves its root/,
+    );
   });
 });

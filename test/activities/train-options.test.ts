@@ -17,7 +17,13 @@ const irisSteps = [
   { type: 'split', train: 0.7, validation: 0.1, test: 0.2, seed: 3, stratify: true },
 ];
 const mlp = (lr: number, epochs: number, extra: Record<string, unknown> = {}) => ({
-  model: { layers: [{ type: 'dense', units: 16, activation: 'relu', kernelRegularizer: { l2: 0.001 } }, { type: 'dropout', rate: 0.1 }, { type: 'dense', units: 3, activation: 'softmax' }] },
+  model: {
+    layers: [
+      { type: 'dense', units: 16, activation: 'relu', kernelRegularizer: { l2: 0.001 } },
+      { type: 'dropout', rate: 0.1 },
+      { type: 'dense', units: 3, activation: 'softmax' },
+    ],
+  },
   optimizer: { type: 'adam', learningRate: lr },
   loss: 'sparseCategoricalCrossentropy',
   metrics: ['accuracy'],
@@ -28,10 +34,15 @@ const mlp = (lr: number, epochs: number, extra: Record<string, unknown> = {}) =>
 });
 
 describe('train options', () => {
-  it('params (a search\'s winner) override config paths before training; a path that misses is the spec\'s error', async () => {
+  it("params (a search's winner) override config paths before training; a path that misses is the spec's error", async () => {
     const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'opt/params');
     const t = await trainCore(
-      stageInput('train', mlp(0.05, 2, { params: { 'optimizer.learningRate': 0.003, 'model.layers[0].units': 8, epochs: 1 } }), { dataset: prep.dataset }, 'opt/params'),
+      stageInput(
+        'train',
+        mlp(0.05, 2, { params: { 'optimizer.learningRate': 0.003, 'model.layers[0].units': 8, epochs: 1 } }),
+        { dataset: prep.dataset },
+        'opt/params',
+      ),
       prep.env,
     );
     const { model, meta } = await loadModel(await prep.env.store.get(ref(t, 'model')));
@@ -40,14 +51,22 @@ describe('train options', () => {
     expect(t.outputs.epochs).toBe(1);
     model.dispose();
     await expect(
-      trainCore(stageInput('train', mlp(0.05, 1, { params: { 'model.layers[7].units': 8 } }), { dataset: prep.dataset }, 'opt/params'), prep.env),
+      trainCore(
+        stageInput('train', mlp(0.05, 1, { params: { 'model.layers[7].units': 8 } }), { dataset: prep.dataset }, 'opt/params'),
+        prep.env,
+      ),
     ).rejects.toThrow(/params: config path model\.layers\[7\]\.units: no item 7 in layers/);
   });
 
   it('early stopping ends training before the epoch budget', async () => {
     const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'opt/es');
     const t = await trainCore(
-      stageInput('train', mlp(0.05, 300, { earlyStopping: { monitor: 'val_loss', patience: 3, restoreBest: true } }), { dataset: prep.dataset }, 'opt/es'),
+      stageInput(
+        'train',
+        mlp(0.05, 300, { earlyStopping: { monitor: 'val_loss', patience: 3, restoreBest: true } }),
+        { dataset: prep.dataset },
+        'opt/es',
+      ),
       prep.env,
     );
     const h = JSON.parse((await prep.env.store.get(ref(t, 'history'))).toString()) as { stopReason: string; epochs: number };
@@ -60,7 +79,8 @@ describe('train options', () => {
     const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'opt/warm');
     const base = await trainCore(stageInput('train', mlp(0.02, 40), { dataset: prep.dataset }, 'opt/warm'), prep.env);
     const evalOf = async (model: ReturnType<typeof ref>) =>
-      (await evaluateCore(stageInput('evaluate', { metrics: ['accuracy'] }, { dataset: prep.dataset, model }, 'opt/warm'), prep.env)).outputs.accuracy as number;
+      (await evaluateCore(stageInput('evaluate', { metrics: ['accuracy'] }, { dataset: prep.dataset, model }, 'opt/warm'), prep.env))
+        .outputs.accuracy as number;
     const baseAcc = await evalOf(ref(base, 'model'));
     // One epoch at a negligible learning rate: a warm-started model keeps its accuracy, a fresh one has none.
     const tiny = mlp(1e-7, 1);
@@ -71,11 +91,16 @@ describe('train options', () => {
     expect(await evalOf(ref(fresh, 'model'))).toBeLessThan(0.8);
   });
 
-  it('warm start with freezeLayers keeps the frozen layers\' weights and trains the rest on the graph step', async () => {
+  it("warm start with freezeLayers keeps the frozen layers' weights and trains the rest on the graph step", async () => {
     const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'opt/freeze');
     const base = await trainCore(stageInput('train', mlp(0.02, 20), { dataset: prep.dataset }, 'opt/freeze'), prep.env);
     const tuned = await trainCore(
-      stageInput('train', mlp(0.05, 5, { warmStart: { freezeLayers: 1 } }), { dataset: prep.dataset, model: ref(base, 'model') }, 'opt/freeze'),
+      stageInput(
+        'train',
+        mlp(0.05, 5, { warmStart: { freezeLayers: 1 } }),
+        { dataset: prep.dataset, model: ref(base, 'model') },
+        'opt/freeze',
+      ),
       prep.env,
     );
     expect(tuned.outputs.engine).toBe('graph');
@@ -98,17 +123,36 @@ describe('train options', () => {
     const base = await trainCore(stageInput('train', mlp(0.02, 40), { dataset: prep.dataset }, 'opt/warm-reg'), prep.env);
     await new Registry().update('iris', (e) => ({
       ...e,
-      versions: [{ version: '1', model: ref(base, 'model'), createdAt: '2026-01-01T00:00:00Z', source: { workflowId: 'w', runId: 'r', pipeline: 'p', stage: 'train' } }],
+      versions: [
+        {
+          version: '1',
+          model: ref(base, 'model'),
+          createdAt: '2026-01-01T00:00:00Z',
+          source: { workflowId: 'w', runId: 'r', pipeline: 'p', stage: 'train' },
+        },
+      ],
       traffic: { primary: '1' },
     }));
     const evalOf = async (model: ReturnType<typeof ref>) =>
-      (await evaluateCore(stageInput('evaluate', { metrics: ['accuracy'] }, { dataset: prep.dataset, model }, 'opt/warm-reg'), prep.env)).outputs.accuracy as number;
-    const warm = await trainCore(stageInput('train', { ...mlp(1e-7, 1), warmStart: { model: 'iris' } }, { dataset: prep.dataset }, 'opt/warm-reg'), prep.env);
+      (await evaluateCore(stageInput('evaluate', { metrics: ['accuracy'] }, { dataset: prep.dataset, model }, 'opt/warm-reg'), prep.env))
+        .outputs.accuracy as number;
+    const warm = await trainCore(
+      stageInput('train', { ...mlp(1e-7, 1), warmStart: { model: 'iris' } }, { dataset: prep.dataset }, 'opt/warm-reg'),
+      prep.env,
+    );
     expect(await evalOf(ref(warm, 'model'))).toBeCloseTo(await evalOf(ref(base, 'model')), 5);
-    await expect(trainCore(stageInput('train', { ...mlp(1e-7, 1), warmStart: { model: 'nope' } }, { dataset: prep.dataset }, 'opt/warm-reg'), prep.env))
-      .rejects.toThrow(/no model named "nope" is registered/);
-    await expect(trainCore(stageInput('train', { ...mlp(1e-7, 1), warmStart: { model: 'iris', version: '9' } }, { dataset: prep.dataset }, 'opt/warm-reg'), prep.env))
-      .rejects.toThrow(/has no version "9"; it has 1/);
+    await expect(
+      trainCore(
+        stageInput('train', { ...mlp(1e-7, 1), warmStart: { model: 'nope' } }, { dataset: prep.dataset }, 'opt/warm-reg'),
+        prep.env,
+      ),
+    ).rejects.toThrow(/no model named "nope" is registered/);
+    await expect(
+      trainCore(
+        stageInput('train', { ...mlp(1e-7, 1), warmStart: { model: 'iris', version: '9' } }, { dataset: prep.dataset }, 'opt/warm-reg'),
+        prep.env,
+      ),
+    ).rejects.toThrow(/has no version "9"; it has 1/);
   });
 
   it('balanced class weights raise the minority class recall', async () => {
@@ -121,11 +165,27 @@ describe('train options', () => {
     writeFileSync(join(dir, 'imb.json'), JSON.stringify(rows));
     process.env.MLPIPE_HOME = tempDir();
     const env = testEnv();
-    const c = await collectCore(collectInput({
-      source: { type: 'json', path: 'imb.json' },
-      schema: { label: 'y', columns: [{ name: 'a', type: 'number' }, { name: 'b', type: 'number' }, { name: 'y', type: 'integer' }] },
-    }, dir), env);
-    const p = await preprocessCore(stageInput('preprocess', { steps: [{ type: 'split', train: 1, seed: 1 }] }, { dataset: ref(c, 'dataset') }), env);
+    const c = await collectCore(
+      collectInput(
+        {
+          source: { type: 'json', path: 'imb.json' },
+          schema: {
+            label: 'y',
+            columns: [
+              { name: 'a', type: 'number' },
+              { name: 'b', type: 'number' },
+              { name: 'y', type: 'integer' },
+            ],
+          },
+        },
+        dir,
+      ),
+      env,
+    );
+    const p = await preprocessCore(
+      stageInput('preprocess', { steps: [{ type: 'split', train: 1, seed: 1 }] }, { dataset: ref(c, 'dataset') }),
+      env,
+    );
     const cfg = (extra: Record<string, unknown>) => ({
       model: { layers: [{ type: 'dense', units: 2, activation: 'softmax' }] },
       optimizer: { type: 'adam', learningRate: 0.05 },
@@ -137,7 +197,14 @@ describe('train options', () => {
     });
     const recall = async (extra: Record<string, unknown>) => {
       const t = await trainCore(stageInput('train', cfg(extra), { dataset: ref(p, 'dataset') }), env);
-      const e = await evaluateCore(stageInput('evaluate', { split: 'train', metrics: ['recallMacro', 'confusionMatrix'] }, { dataset: ref(p, 'dataset'), model: ref(t, 'model') }), env);
+      const e = await evaluateCore(
+        stageInput(
+          'evaluate',
+          { split: 'train', metrics: ['recallMacro', 'confusionMatrix'] },
+          { dataset: ref(p, 'dataset'), model: ref(t, 'model') },
+        ),
+        env,
+      );
       const cm = e.outputs.confusionMatrix as number[][];
       return cm[1]![1]! / 30;
     };
@@ -150,20 +217,51 @@ describe('train options', () => {
   it('binary classification with one sigmoid unit: labels, threshold and ROC AUC', async () => {
     process.env.MLPIPE_HOME = tempDir();
     const env = testEnv();
-    const c = await collectCore(stageInput('collect', { source: { type: 'synthetic', generator: 'blobs', samples: 400, features: 2, classes: 2, noise: 4, seed: 9 } }), env);
-    const p = await preprocessCore(stageInput('preprocess', { steps: [{ type: 'standardize' }, { type: 'split', train: 0.75, test: 0.25, seed: 2, stratify: true }] }, { dataset: ref(c, 'dataset') }), env);
-    const t = await trainCore(stageInput('train', {
-      model: { layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
-      optimizer: { type: 'adam', learningRate: 0.02 },
-      loss: 'binaryCrossentropy',
-      metrics: ['accuracy'],
-      epochs: 20,
-      seed: 4,
-    }, { dataset: ref(p, 'dataset') }), env);
-    const e = await evaluateCore(stageInput('evaluate', { metrics: ['accuracy', 'rocAuc', 'confusionMatrix'] }, { dataset: ref(p, 'dataset'), model: ref(t, 'model') }), env);
+    const c = await collectCore(
+      stageInput('collect', {
+        source: { type: 'synthetic', generator: 'blobs', samples: 400, features: 2, classes: 2, noise: 4, seed: 9 },
+      }),
+      env,
+    );
+    const p = await preprocessCore(
+      stageInput(
+        'preprocess',
+        { steps: [{ type: 'standardize' }, { type: 'split', train: 0.75, test: 0.25, seed: 2, stratify: true }] },
+        { dataset: ref(c, 'dataset') },
+      ),
+      env,
+    );
+    const t = await trainCore(
+      stageInput(
+        'train',
+        {
+          model: {
+            layers: [
+              { type: 'dense', units: 8, activation: 'relu' },
+              { type: 'dense', units: 1, activation: 'sigmoid' },
+            ],
+          },
+          optimizer: { type: 'adam', learningRate: 0.02 },
+          loss: 'binaryCrossentropy',
+          metrics: ['accuracy'],
+          epochs: 20,
+          seed: 4,
+        },
+        { dataset: ref(p, 'dataset') },
+      ),
+      env,
+    );
+    const e = await evaluateCore(
+      stageInput(
+        'evaluate',
+        { metrics: ['accuracy', 'rocAuc', 'confusionMatrix'] },
+        { dataset: ref(p, 'dataset'), model: ref(t, 'model') },
+      ),
+      env,
+    );
     console.log(`binary blobs: accuracy ${e.outputs.accuracy}, rocAuc ${e.outputs.rocAuc}`);
     expect(e.outputs.accuracy as number).toBeGreaterThan(0.8);
-    expect(e.outputs.rocAuc as number).toBeGreaterThan(e.outputs.accuracy as number - 0.05);
+    expect(e.outputs.rocAuc as number).toBeGreaterThan((e.outputs.accuracy as number) - 0.05);
     expect((e.outputs.confusionMatrix as number[][]).length).toBe(2);
   });
 });

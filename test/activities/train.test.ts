@@ -12,7 +12,12 @@ const irisSteps = [
   { type: 'split', train: 0.8, test: 0.2, seed: 7, stratify: true },
 ];
 const irisTrain = {
-  model: { layers: [{ type: 'dense', units: 16, activation: 'relu' }, { type: 'dense', units: 3, activation: 'softmax' }] },
+  model: {
+    layers: [
+      { type: 'dense', units: 16, activation: 'relu' },
+      { type: 'dense', units: 3, activation: 'softmax' },
+    ],
+  },
   optimizer: { type: 'adam', learningRate: 0.02 },
   loss: 'sparseCategoricalCrossentropy',
   metrics: ['accuracy'],
@@ -34,7 +39,9 @@ describe('train + evaluate: tabular', () => {
         gates: [{ metric: 'accuracy', min: 0.8 }],
       });
       accs.push(e.outputs.accuracy as number);
-      console.log(`iris split ${seed}: test accuracy ${e.outputs.accuracy}, f1Macro ${e.outputs.f1Macro}, rocAuc ${e.outputs.rocAuc}, backend ${t.outputs.backend}`);
+      console.log(
+        `iris split ${seed}: test accuracy ${e.outputs.accuracy}, f1Macro ${e.outputs.f1Macro}, rocAuc ${e.outputs.rocAuc}, backend ${t.outputs.backend}`,
+      );
       expect(t.outputs).toMatchObject({ epochs: 40, model: { kind: 'model' }, history: { kind: 'metrics' } });
       expect(typeof t.outputs.accuracy).toBe('number');
       expect(t.outputs.backend).toMatch(/^(tensorflow|tensorflow-gpu|cpu-js)$/);
@@ -63,7 +70,12 @@ describe('train + evaluate: tabular', () => {
     const { e } = await trainAndEvaluate(
       prep,
       {
-        model: { layers: [{ type: 'dense', units: 16, activation: 'relu' }, { type: 'dense', units: 1 }] },
+        model: {
+          layers: [
+            { type: 'dense', units: 16, activation: 'relu' },
+            { type: 'dense', units: 1 },
+          ],
+        },
         optimizer: { type: 'adam', learningRate: 0.01 },
         loss: 'meanSquaredError',
         metrics: ['mae'],
@@ -96,10 +108,14 @@ describe('train: checkpoints, resume, cancellation', () => {
     // First attempt: cancelled once epoch 4's checkpoint is written (as a killed worker would stop).
     const ac = new AbortController();
     const beats: TrainHeartbeat[] = [];
-    const env1 = { ...prep.env, signal: ac.signal, heartbeat: (d: unknown) => {
-      beats.push(d as TrainHeartbeat);
-      if ((d as TrainHeartbeat).checkpoint?.epoch === 4) ac.abort();
-    } };
+    const env1 = {
+      ...prep.env,
+      signal: ac.signal,
+      heartbeat: (d: unknown) => {
+        beats.push(d as TrainHeartbeat);
+        if ((d as TrainHeartbeat).checkpoint?.epoch === 4) ac.abort();
+      },
+    };
     await expect(trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-1'), env1)).rejects.toMatchObject({
       name: 'CancelledFailure',
       message: expect.stringMatching(/last checkpoint \(epoch 4\) is kept/),
@@ -118,7 +134,10 @@ describe('train: checkpoints, resume, cancellation', () => {
     expect(Math.min(...epochEnds)).toBe(4);
     expect(epochEnds).toContain(6);
     expect(r.outputs.epochs).toBe(6);
-    const history = JSON.parse((await prep.env.store.get(ref(r, 'history'))).toString()) as { resumedFromEpoch: number; history: { epoch: number }[] };
+    const history = JSON.parse((await prep.env.store.get(ref(r, 'history'))).toString()) as {
+      resumedFromEpoch: number;
+      history: { epoch: number }[];
+    };
     expect(history.resumedFromEpoch).toBe(4);
     expect(history.history.map((h) => h.epoch)).toEqual([0, 1, 2, 3, 4, 5]);
     // keepLast 2: only the newest two checkpoints stay recorded.
@@ -128,16 +147,23 @@ describe('train: checkpoints, resume, cancellation', () => {
     expect(await prep.env.store.stat(cp2)).toBeNull(); // its bytes are gone too
   });
 
-  it('without heartbeat details a retry falls back to the run\'s latest checkpoint of the stage', async () => {
+  it("without heartbeat details a retry falls back to the run's latest checkpoint of the stage", async () => {
     const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'ckpt/run-2');
     const ac = new AbortController();
-    const env1 = { ...prep.env, signal: ac.signal, heartbeat: (d: unknown) => {
-      if ((d as TrainHeartbeat).checkpoint?.epoch === 2) ac.abort();
-    } };
+    const env1 = {
+      ...prep.env,
+      signal: ac.signal,
+      heartbeat: (d: unknown) => {
+        if ((d as TrainHeartbeat).checkpoint?.epoch === 2) ac.abort();
+      },
+    };
     await expect(trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-2'), env1)).rejects.toThrow(/cancelled/);
     const beats: TrainHeartbeat[] = [];
     const r = await trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-2'), {
-      ...prep.env, attempt: 2, heartbeatDetails: undefined, heartbeat: (d: unknown) => beats.push(d as TrainHeartbeat),
+      ...prep.env,
+      attempt: 2,
+      heartbeatDetails: undefined,
+      heartbeat: (d: unknown) => beats.push(d as TrainHeartbeat),
     });
     expect(beats[0]).toMatchObject({ progress: { epoch: 2 }, checkpoint: { epoch: 2 } });
     expect(r.outputs.epochs).toBe(6);
@@ -147,10 +173,14 @@ describe('train: checkpoints, resume, cancellation', () => {
     const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'ckpt/run-4');
     const ac = new AbortController();
     const beats: TrainHeartbeat[] = [];
-    const env1 = { ...prep.env, signal: ac.signal, heartbeat: (d: unknown) => {
-      beats.push(d as TrainHeartbeat);
-      if ((d as TrainHeartbeat).checkpoint?.epoch === 4) ac.abort();
-    } };
+    const env1 = {
+      ...prep.env,
+      signal: ac.signal,
+      heartbeat: (d: unknown) => {
+        beats.push(d as TrainHeartbeat);
+        if ((d as TrainHeartbeat).checkpoint?.epoch === 4) ac.abort();
+      },
+    };
     await expect(trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-4'), env1)).rejects.toThrow(/cancelled/);
     // The old worker's last heartbeat named epoch 2's checkpoint; the run's newest (the fallback) is epoch 4's.
     const cp2 = beats.find((b) => b.checkpoint?.epoch === 2)!.checkpoint!.ref;
@@ -159,7 +189,10 @@ describe('train: checkpoints, resume, cancellation', () => {
     expect(heartbeatCheckpoint({ ...flat, checkpoint: null, checkpointEpoch: null })).toBeUndefined();
     const beats2: TrainHeartbeat[] = [];
     const r = await trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-4'), {
-      ...prep.env, attempt: 2, heartbeatDetails: flat, heartbeat: (d: unknown) => beats2.push(d as TrainHeartbeat),
+      ...prep.env,
+      attempt: 2,
+      heartbeatDetails: flat,
+      heartbeat: (d: unknown) => beats2.push(d as TrainHeartbeat),
     });
     expect(beats2[0]).toMatchObject({ progress: { epoch: 2 }, checkpoint: { epoch: 2, ref: { digest: cp2.digest } } });
     expect(r.outputs.epochs).toBe(6);
@@ -169,16 +202,23 @@ describe('train: checkpoints, resume, cancellation', () => {
     const prep = await prepared({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, irisSteps, 'ckpt/run-3');
     const ac = new AbortController();
     const beats: TrainHeartbeat[] = [];
-    const env1 = { ...prep.env, signal: ac.signal, heartbeat: (d: unknown) => {
-      beats.push(d as TrainHeartbeat);
-      if ((d as TrainHeartbeat).checkpoint?.epoch === 4) ac.abort();
-    } };
+    const env1 = {
+      ...prep.env,
+      signal: ac.signal,
+      heartbeat: (d: unknown) => {
+        beats.push(d as TrainHeartbeat);
+        if ((d as TrainHeartbeat).checkpoint?.epoch === 4) ac.abort();
+      },
+    };
     await expect(trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-3'), env1)).rejects.toThrow(/cancelled/);
     const last = beats.at(-1)!;
     writeFileSync(fileURLToPath(last.checkpoint!.ref.uri), 'garbage');
     const beats2: TrainHeartbeat[] = [];
     const r = await trainCore(stageInput('train', cfg, { dataset: prep.dataset }, 'ckpt/run-3'), {
-      ...prep.env, attempt: 2, heartbeatDetails: last, heartbeat: (d: unknown) => beats2.push(d as TrainHeartbeat),
+      ...prep.env,
+      attempt: 2,
+      heartbeatDetails: last,
+      heartbeat: (d: unknown) => beats2.push(d as TrainHeartbeat),
     });
     expect(beats2[0]).toMatchObject({ progress: { epoch: 2 }, checkpoint: { epoch: 2 } });
     expect(r.outputs.epochs).toBe(6);

@@ -2,13 +2,7 @@ import { mkdirSync, readdirSync, symlinkSync, writeFileSync, existsSync } from '
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  ArtifactIntegrityError,
-  LocalArtifactStore,
-  PathEscapeError,
-  resolveInside,
-  type Lineage,
-} from '../../src/artifacts/index.ts';
+import { ArtifactIntegrityError, LocalArtifactStore, PathEscapeError, resolveInside, type Lineage } from '../../src/artifacts/index.ts';
 import { tempDir } from '../support/data.ts';
 
 const lineage: Lineage = {
@@ -66,7 +60,7 @@ describe('LocalArtifactStore', () => {
 });
 
 describe('LocalArtifactStore.remove', () => {
-  it('drops the run\'s records and the blob only once nothing refers to it', async () => {
+  it("drops the run's records and the blob only once nothing refers to it", async () => {
     const store = new LocalArtifactStore(join(tempDir(), 'a'));
     const ref = await store.put(Buffer.from('checkpoint'), { kind: 'model', lineage });
     await store.put(Buffer.from('checkpoint'), { kind: 'model', lineage: { ...lineage, workflowId: 'other' } });

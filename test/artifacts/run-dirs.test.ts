@@ -9,7 +9,15 @@ import { findReport } from '../../src/cli/report-link.ts';
 import { fetchRunReport, updateRunReport } from '../../src/ml/report/report.ts';
 import { tempDir } from '../support/data.ts';
 
-const lineage = (workflowId: string): Lineage => ({ workflowId, runId: 'r', pipeline: 'p', stage: 's', attempt: 1, planHash: 'h', inputs: {} });
+const lineage = (workflowId: string): Lineage => ({
+  workflowId,
+  runId: 'r',
+  pipeline: 'p',
+  stage: 's',
+  attempt: 1,
+  planHash: 'h',
+  inputs: {},
+});
 const run = (workflowId: string) => ({ workflowId, runId: 'r', pipeline: 'col', planHash: 'h' });
 const evaluation = (stage: string) => ({ stage, split: 'test', metrics: { accuracy: 1 }, gates: [], passed: true });
 
@@ -50,10 +58,15 @@ describe('run directory names', () => {
     // The earlier layout: `col/a` and `col_a` both recorded into runs/col_a/.
     const legacy = join(root, 'artifacts', 'runs', 'col_a');
     mkdirSync(join(legacy, 'files', 'report', 'evaluation'), { recursive: true });
-    const rec = (id: string, n: number) => ({ ref: { kind: 'metrics', uri: 'file:///x', digest: `sha256:${String(n).repeat(64)}`, sizeBytes: 1 }, lineage: lineage(id), createdAt: '' });
+    const rec = (id: string, n: number) => ({
+      ref: { kind: 'metrics', uri: 'file:///x', digest: `sha256:${String(n).repeat(64)}`, sizeBytes: 1 },
+      lineage: lineage(id),
+      createdAt: '',
+    });
     writeFileSync(join(legacy, '000000000000001-aaaa.json'), JSON.stringify(rec('col/a', 1)));
     writeFileSync(join(legacy, '000000000000002-bbbb.json'), JSON.stringify(rec('col_a', 2)));
-    const section = (id: string, stage: string) => JSON.stringify({ run: run(id), updatedAt: '2026-01-01T00:00:00Z', evaluation: evaluation(stage) });
+    const section = (id: string, stage: string) =>
+      JSON.stringify({ run: run(id), updatedAt: '2026-01-01T00:00:00Z', evaluation: evaluation(stage) });
     writeFileSync(join(legacy, 'files', 'report', 'evaluation', 'first.json'), section('col/a', 'first'));
     writeFileSync(join(legacy, 'files', 'report', 'evaluation', 'second.json'), section('col_a', 'second'));
     const store = new LocalArtifactStore(join(root, 'artifacts'));
@@ -74,7 +87,10 @@ describe('run directory names', () => {
     // A report an mlpipe before the store-backed reports left for `iris/1` in runs/iris_1/.
     const old = join(root, 'home', 'runs', 'iris_1');
     mkdirSync(old, { recursive: true });
-    writeFileSync(join(old, 'report.json'), JSON.stringify({ run: run('iris/1'), updatedAt: '', training: {}, evaluation: {}, lineage: [] }));
+    writeFileSync(
+      join(old, 'report.json'),
+      JSON.stringify({ run: run('iris/1'), updatedAt: '', training: {}, evaluation: {}, lineage: [] }),
+    );
     writeFileSync(join(old, 'report.html'), '<title>mlpipe run iris/1</title>');
     process.env.MLPIPE_HOME = env.MLPIPE_HOME;
     expect(await findReport('iris/1', store)).toBe(join(old, 'report.html'));

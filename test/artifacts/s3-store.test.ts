@@ -50,7 +50,10 @@ describe('S3 store: clear errors naming the setting to fix', () => {
   });
 
   it('wrong credentials: a wrong secret or an unknown key id, without printing the secret', async () => {
-    for (const env of [{ ...s3.env, AWS_SECRET_ACCESS_KEY: 'not-the-secret' }, { ...s3.env, AWS_ACCESS_KEY_ID: 'nobody' }]) {
+    for (const env of [
+      { ...s3.env, AWS_SECRET_ACCESS_KEY: 'not-the-secret' },
+      { ...s3.env, AWS_ACCESS_KEY_ID: 'nobody' },
+    ]) {
       const s = store(`s3://${bucket}/p`, env);
       for (const e of [await failure(s.check()), await failure(s.put(Buffer.from('x'), { kind: 'metrics', lineage }))]) {
         expect(e).toBeInstanceOf(StoreUnavailableError);
@@ -89,7 +92,10 @@ describe('S3 store: publishing is conditional', () => {
     Buffer.from(await (await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
 
   it('a publish whole or in parts does not replace an object another writer put first', async () => {
-    for (const [key, size] of [['cond/whole', 1000], ['cond/parts', 12 * MiB]] as const) {
+    for (const [key, size] of [
+      ['cond/whole', 1000],
+      ['cond/parts', 12 * MiB],
+    ] as const) {
       await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'first writer' }));
       const data = Buffer.alloc(size, 7);
       const hex = (await import('node:crypto')).createHash('sha256').update(data).digest('hex');
@@ -111,7 +117,11 @@ describe('S3 store: retries', () => {
   async function through(plan: (req: { method?: string; url?: string }, n: number) => Fault, timeoutMs?: number) {
     let n = 0;
     const proxy = await startFaultProxy(s3.endpoint, (req) => plan(req, n++));
-    const s = store(`s3://${bucket}/retry-${Math.random().toString(36).slice(2, 8)}`, { ...s3.env, AWS_ENDPOINT_URL: proxy.url }, { requestTimeoutMs: timeoutMs });
+    const s = store(
+      `s3://${bucket}/retry-${Math.random().toString(36).slice(2, 8)}`,
+      { ...s3.env, AWS_ENDPOINT_URL: proxy.url },
+      { requestTimeoutMs: timeoutMs },
+    );
     return { proxy, s };
   }
 
@@ -173,9 +183,16 @@ describe('S3 store: memory', () => {
       env: { ...process.env, ...s3.env, MLPIPE_STORE: `s3://${bucket}/rss`, MLPIPE_HOME: tempDir(), MLPIPE_RSS_MIB: '384' },
       maxBuffer: 1 << 20,
     });
-    const r = JSON.parse(out.stdout) as { size: number; streamed: number; whole: number; growth: { put: number; getStream: number; get: number } };
-    console.log(`s3 rss growth (MiB) for a 384 MiB artifact: putStream ${(r.growth.put / MiB).toFixed(1)}, ` +
-      `getStream ${(r.growth.getStream / MiB).toFixed(1)}, get ${(r.growth.get / MiB).toFixed(1)}`);
+    const r = JSON.parse(out.stdout) as {
+      size: number;
+      streamed: number;
+      whole: number;
+      growth: { put: number; getStream: number; get: number };
+    };
+    console.log(
+      `s3 rss growth (MiB) for a 384 MiB artifact: putStream ${(r.growth.put / MiB).toFixed(1)}, ` +
+        `getStream ${(r.growth.getStream / MiB).toFixed(1)}, get ${(r.growth.get / MiB).toFixed(1)}`,
+    );
     // Parts in flight (4 × 8 MiB) and socket buffers, whatever the size: about 45 MiB in our runs
     // at 128, 384 and 512 MiB alike.
     expect(r.size).toBe(384 * MiB);

@@ -125,7 +125,9 @@ describe.each([
     expect((await collect(store.getStream(streamed))).equals(other)).toBe(true);
     if (name === 's3') {
       // published from parts, each checked by the server, and checked whole by us
-      const head = await s3.client.send(new HeadObjectCommand({ Bucket: bucket, Key: ref.uri.slice(`s3://${bucket}/`.length), ChecksumMode: 'ENABLED' }));
+      const head = await s3.client.send(
+        new HeadObjectCommand({ Bucket: bucket, Key: ref.uri.slice(`s3://${bucket}/`.length), ChecksumMode: 'ENABLED' }),
+      );
       expect(head.ChecksumSHA256).toMatch(/-4$/);
     }
   });

@@ -85,7 +85,11 @@ describe('mlpipe artifacts', () => {
     expect(r.out).toMatch(/^prep\.transform\s+transform\s.*dataset←data\.dataset$/m);
     expect(r.out).toMatch(/^train\.model\s+model\s.*dataset←prep\.dataset$/m);
     expect(r.out).toMatch(/^score\.predictions\s+dataset\s.*dataset←data\.dataset model←train\.model transform←prep\.transform$/m);
-    const json = JSON.parse((await mlpipe('artifacts', 'ls', run, '--json')).stdout) as { name: string; ref: { digest: string }; lineage: { stage: string } }[];
+    const json = JSON.parse((await mlpipe('artifacts', 'ls', run, '--json')).stdout) as {
+      name: string;
+      ref: { digest: string };
+      lineage: { stage: string };
+    }[];
     expect(json.find((x) => x.name === 'score.predictions')?.lineage.stage).toBe('score');
   }, 60_000);
 
@@ -110,8 +114,21 @@ describe('mlpipe artifacts', () => {
 
   it('show: one artifact with its lineage and the shape of its content (a dataset, a model, a JSON document)', async () => {
     const ds = JSON.parse((await mlpipe('artifacts', 'show', run, 'prep.dataset', '--json')).stdout) as Record<string, unknown>;
-    expect(ds).toMatchObject({ artifact: 'prep.dataset', kind: 'dataset', rows: 150, label: 'species', classes: ['setosa', 'versicolor', 'virginica'], splits: { train: 120, test: 30 } });
-    expect(ds.columns).toEqual(['sepal_length: number', 'sepal_width: number', 'petal_length: number', 'petal_width: number', 'species: integer']);
+    expect(ds).toMatchObject({
+      artifact: 'prep.dataset',
+      kind: 'dataset',
+      rows: 150,
+      label: 'species',
+      classes: ['setosa', 'versicolor', 'virginica'],
+      splits: { train: 120, test: 30 },
+    });
+    expect(ds.columns).toEqual([
+      'sepal_length: number',
+      'sepal_width: number',
+      'petal_length: number',
+      'petal_width: number',
+      'species: integer',
+    ]);
     expect(ds.madeBy).toMatch(/^prep \(attempt 1\) of artifacts-cli\//);
     expect(ds.from).toBe('dataset←data.dataset');
     const model = await mlpipe('artifacts', 'show', run, 'train.model');
@@ -131,9 +148,20 @@ describe('mlpipe artifacts', () => {
     const buf = await asyncBufferFromFile(file);
     const schema = parquetSchema(await parquetMetadataAsync(buf));
     const types = Object.fromEntries(schema.children.map((c) => [c.element.name, c.element.converted_type ?? c.element.type]));
-    expect(types).toEqual({ id: 'UTF8', species: 'UTF8', prediction: 'UTF8', probability_setosa: 'FLOAT', probability_versicolor: 'FLOAT', probability_virginica: 'FLOAT' });
+    expect(types).toEqual({
+      id: 'UTF8',
+      species: 'UTF8',
+      prediction: 'UTF8',
+      probability_setosa: 'FLOAT',
+      probability_versicolor: 'FLOAT',
+      probability_virginica: 'FLOAT',
+    });
     const rows = (await parquetReadObjects({ file: buf })) as Record<string, string | number>[];
-    const csv = readFileSync(join(dir, 'predictions.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const csv = readFileSync(join(dir, 'predictions.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     expect(rows).toHaveLength(csv.length);
     rows.forEach((row, i) => {
       expect([row.id, row.species, row.prediction]).toEqual(csv[i]!.slice(0, 3));
@@ -161,7 +189,11 @@ describe('mlpipe artifacts', () => {
     const all = JSON.parse((await mlpipe('artifacts', 'get', run, 'prep.dataset', '--format', 'json')).stdout) as Record<string, number>[];
     const x = tf.tensor2d(all.map((r) => [r.sepal_length!, r.sepal_width!, r.petal_length!, r.petal_width!]));
     const p = (model.predict(x) as TfModule.Tensor).arraySync() as number[][];
-    const csv = readFileSync(join(dir, 'predictions.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const csv = readFileSync(join(dir, 'predictions.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     const classes = ['setosa', 'versicolor', 'virginica'];
     p.forEach((probs, i) => {
       expect(classes[probs.indexOf(Math.max(...probs))]).toBe(csv[i]![2]);

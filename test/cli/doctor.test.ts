@@ -61,23 +61,46 @@ describe('mlpipe doctor', () => {
     // unreachable on loopback: whether `mlpipe server` could start one here is worth a line
     expect(by['temporal cli']?.status).toMatch(/^(ok|fail)$/);
     expect(by['artifact store']).toMatchObject({ status: 'fail', fix: expect.stringContaining('MLPIPE_STORE') });
-    expect(by['metadata db']).toMatchObject({ status: 'fail', detail: expect.stringContaining('mlpipe_no_such_database'), fix: expect.stringContaining('MLPIPE_DB') });
+    expect(by['metadata db']).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('mlpipe_no_such_database'),
+      fix: expect.stringContaining('MLPIPE_DB'),
+    });
     expect(by['metadata db']!.detail).toContain('postgres://postgres:***@');
     expect(r.out + r.err).not.toContain('doctor-pw-s3cret');
   }, 60_000);
 
-  it('as a command: only its lines, none of TensorFlow\'s start-up logs', () => {
+  it("as a command: only its lines, none of TensorFlow's start-up logs", () => {
     const { store, db } = home();
     const bin = fileURLToPath(new URL('../../bin/mlpipe.js', import.meta.url));
-    const r = spawnSync(process.execPath, [bin, 'doctor', '--address', testAddress(), '--store', store, '--db', db, '--no-gpu-queue'], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [bin, 'doctor', '--address', testAddress(), '--store', store, '--db', db, '--no-gpu-queue'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout.split('\n').filter(Boolean).every((l) => /^[✓!] |^ {2}/.test(l))).toBe(true);
+    expect(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .every((l) => /^[✓!] |^ {2}/.test(l)),
+    ).toBe(true);
     expect(r.stderr).not.toMatch(/absl::InitializeLog|oneDNN custom operations/);
   }, 120_000);
 
   it('names a missing namespace', async () => {
     const { store, db } = home();
-    const r = await mlpipe('doctor', '--address', testAddress(), '--namespace', 'mlpipe-no-such-ns', '--store', store, '--db', db, '--no-gpu-queue');
+    const r = await mlpipe(
+      'doctor',
+      '--address',
+      testAddress(),
+      '--namespace',
+      'mlpipe-no-such-ns',
+      '--store',
+      store,
+      '--db',
+      db,
+      '--no-gpu-queue',
+    );
     expect(r.code).toBe(1);
     expect(line(r.out, 'temporal')).toMatch(/^✗ .*namespace "mlpipe-no-such-ns" does not exist/);
     expect(r.out).toContain('MLPIPE_TEMPORAL_NAMESPACE');

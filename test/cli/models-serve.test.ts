@@ -41,7 +41,10 @@ describe.each(BACKENDS)('mlpipe models with a running server on %s', (backend) =
     made.push(db);
     const registry = new Registry(registryDir(a.home), db.url);
     const deploy = (config: object, model: ArtifactRef, stage: string) =>
-      deployCore(deployInput({ modelName: 'iris', ...config } as never, { model, transform: a.transform }, a.workflowId, stage), a.env, { registry, autostart: false });
+      deployCore(deployInput({ modelName: 'iris', ...config } as never, { model, transform: a.transform }, a.workflowId, stage), a.env, {
+        registry,
+        autostart: false,
+      });
     await deploy({ strategy: { type: 'replace' } }, models[0]!, 'deploy-1');
     await deploy({ strategy: { type: 'canary', weight: 50 } }, models[1]!, 'deploy-2');
     const server = new ModelServer({ registry, store: a.env.store, seed: 7, pollMs: 50, advertise: false });
@@ -63,7 +66,10 @@ describe.each(BACKENDS)('mlpipe models with a running server on %s', (backend) =
       await waitRevision(base, 'iris', 4);
       expect(await served()).toEqual(['v1']);
       expect((await registry.history('iris')).map((e) => `${e.event} ${e.version}`)).toEqual([
-        'deployed (primary) v1', 'deployed (canary) v2', 'promoted v2', 'rolledBack v1',
+        'deployed (primary) v1',
+        'deployed (canary) v2',
+        'promoted v2',
+        'rolledBack v1',
       ]);
     } finally {
       await server.stop();

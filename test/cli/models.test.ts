@@ -21,13 +21,23 @@ afterAll(async () => {
   delete process.env.MLPIPE_HOME;
 });
 
-const ref = (n: number): ArtifactRef => ({ kind: 'model', uri: `file:///m/${n}`, digest: `sha256:${String(n).repeat(64).slice(0, 64)}`, sizeBytes: n });
+const ref = (n: number): ArtifactRef => ({
+  kind: 'model',
+  uri: `file:///m/${n}`,
+  digest: `sha256:${String(n).repeat(64).slice(0, 64)}`,
+  sizeBytes: n,
+});
 
 /** A deploy as activities/deploy.ts records one: a version, the traffic it sets, an event. */
 function deployed(e: RegistryEntry, n: number, traffic: (v: string) => Traffic): RegistryEntry {
   const version = nextVersion(e, 'increment');
   const at = new Date().toISOString();
-  e.versions.push({ version, model: ref(n), createdAt: at, source: { workflowId: `churn/run-${n}`, runId: 'r', pipeline: 'churn', stage: 'deploy' } });
+  e.versions.push({
+    version,
+    model: ref(n),
+    createdAt: at,
+    source: { workflowId: `churn/run-${n}`, runId: 'r', pipeline: 'churn', stage: 'deploy' },
+  });
   e.traffic = traffic(version);
   e.events.push({ at, event: `deployed (${e.traffic.primary === version ? 'primary' : 'canary'})`, version });
   return e;
@@ -62,7 +72,12 @@ describe.each(BACKENDS)('mlpipe models on %s', (backend) => {
       [''],
     ]);
     expect(JSON.parse((await mlpipe('models', 'list', '--json', '--db', url)).out)).toEqual([
-      { name: 'churn', revision: 2, traffic: { primary: 'v1', candidate: expect.objectContaining({ version: 'v2', weight: 10 }) }, versions: ['v1', 'v2'] },
+      {
+        name: 'churn',
+        revision: 2,
+        traffic: { primary: 'v1', candidate: expect.objectContaining({ version: 'v2', weight: 10 }) },
+        versions: ['v1', 'v2'],
+      },
       { name: 'iris', revision: 1, traffic: { primary: 'v1' }, versions: ['v1'] },
     ]);
 
@@ -77,7 +92,13 @@ describe.each(BACKENDS)('mlpipe models on %s', (backend) => {
     expect(past.out).toMatch(/^churn at .*: primary v1 \(revision 1, since .*\)\n$/);
 
     const history = await mlpipe('models', 'history', 'churn', '--db', url);
-    expect(history.out.trim().split('\n').slice(1).map((l) => l.split(/\s{2,}/).slice(1))).toEqual([
+    expect(
+      history.out
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s{2,}/).slice(1)),
+    ).toEqual([
       ['1', 'deployed (primary)', 'v1'],
       ['2', 'deployed (canary)', 'v2'],
     ]);
@@ -97,13 +118,25 @@ describe.each(BACKENDS)('mlpipe models on %s', (backend) => {
     expect((await reg.get('churn'))!.traffic).toEqual({ primary: 'v1' });
     expect((await mlpipe('models', 'promote', 'churn', 'v2', '--db', url)).out).toBe('churn: primary v2 (revision 5)\n');
     expect((await reg.history('churn')).map((e) => `${e.event} ${e.version}`)).toEqual([
-      'deployed (primary) v1', 'deployed (canary) v2', 'promoted v2', 'rolledBack v1', 'promoted v2',
+      'deployed (primary) v1',
+      'deployed (canary) v2',
+      'promoted v2',
+      'rolledBack v1',
+      'promoted v2',
     ]);
 
     const none = await mlpipe('models', 'promote', 'iris', '--db', url);
-    expect(none).toMatchObject({ code: 2, err: expect.stringContaining('model "iris" has no candidate to promote (primary v1); name a version: mlpipe models promote iris <version>') });
+    expect(none).toMatchObject({
+      code: 2,
+      err: expect.stringContaining(
+        'model "iris" has no candidate to promote (primary v1); name a version: mlpipe models promote iris <version>',
+      ),
+    });
     const back = await mlpipe('models', 'rollback', 'iris', '--db', url);
-    expect(back).toMatchObject({ code: 2, err: expect.stringContaining('model "iris" has no candidate and no earlier primary to roll back to') });
+    expect(back).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('model "iris" has no candidate and no earlier primary to roll back to'),
+    });
     const missing = await mlpipe('models', 'promote', 'churn', 'v9', '--db', url);
     expect(missing).toMatchObject({ code: 1, err: 'mlpipe: model "churn" has no version "v9"; it has v1, v2\n' });
     expect((await reg.get('iris'))!.revision).toBe(1); // the refused changes wrote nothing
@@ -113,7 +146,9 @@ describe.each(BACKENDS)('mlpipe models on %s', (backend) => {
     const { url } = await setup(backend);
     const r = await mlpipe('models', 'show', 'nope', '--db', url);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^mlpipe: no model "nope" in the registry at .* \(models: churn, iris\); check the name, or MLPIPE_DB \(or --db\)\n$/);
+    expect(r.err).toMatch(
+      /^mlpipe: no model "nope" in the registry at .* \(models: churn, iris\); check the name, or MLPIPE_DB \(or --db\)\n$/,
+    );
   });
 });
 
@@ -129,13 +164,19 @@ describe('mlpipe models settings', () => {
     process.env.MLPIPE_HOME = tempDir('mlpipe-models-home-');
     const r = await mlpipe('serve', '--port', '0', '--db', 'postgres://postgres:hunter2@127.0.0.1:1/test');
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^mlpipe: cannot reach the PostgreSQL server of postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test .*fix the host and port in MLPIPE_DB \(or --db\)\n$/);
+    expect(r.err).toMatch(
+      /^mlpipe: cannot reach the PostgreSQL server of postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test .*fix the host and port in MLPIPE_DB \(or --db\)\n$/,
+    );
     expect((await mlpipe('serve', '--db', 'sqlite://')).code).toBe(2);
   });
 
   it('the real binary lists the models of MLPIPE_DB', async () => {
     const { url } = await setup('sqlite');
-    const r = spawnSync(process.execPath, ['bin/mlpipe.js', 'models', 'list'], { cwd: root, encoding: 'utf8', env: { ...process.env, MLPIPE_DB: url } });
+    const r = spawnSync(process.execPath, ['bin/mlpipe.js', 'models', 'list'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, MLPIPE_DB: url },
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^churn +v1 +v2 \(canary 10%\)/m);

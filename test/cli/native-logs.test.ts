@@ -54,7 +54,9 @@ function mlpipe(stderr: 'socket' | 'file', ...args: string[]): Cli {
 /** A pipeline that trains, so TensorFlow runs ops too (on `taskQueue`, when given). */
 function pipeline(name: string, taskQueue?: string): string {
   const file = join(home, `${name}.yaml`);
-  writeFileSync(file, `apiVersion: mlpipe/v1
+  writeFileSync(
+    file,
+    `apiVersion: mlpipe/v1
 metadata: { name: ${name} }
 ${taskQueue ? `defaults: { taskQueue: ${taskQueue} }` : ''}
 stages:
@@ -67,7 +69,8 @@ stages:
     optimizer: { type: adam }
     loss: sparseCategoricalCrossentropy
     epochs: 2
-`);
+`,
+  );
   return file;
 }
 
@@ -90,7 +93,16 @@ describe('TensorFlow start-up lines', () => {
   }, 240_000);
 
   it('worker --verbose: shows them', async () => {
-    const worker = mlpipe('socket', 'worker', '--address', testAddress(), '--task-queue', `${queue}-verbose`, '--no-gpu-queue', '--verbose');
+    const worker = mlpipe(
+      'socket',
+      'worker',
+      '--address',
+      testAddress(),
+      '--task-queue',
+      `${queue}-verbose`,
+      '--no-gpu-queue',
+      '--verbose',
+    );
     await waitFor(() => worker.out().includes('training: tensorflow'), 120_000, 'the worker to start');
     await stopped(worker);
     expect(worker.err()).toMatch(/absl::InitializeLog/);
@@ -106,7 +118,18 @@ describe('TensorFlow start-up lines', () => {
     expect(quiet.out()).toContain('succeeded');
     expect(quiet.err()).not.toMatch(STARTUP);
 
-    const verbose = mlpipe('socket', 'dev', pipeline('native-logs-dev'), '--address', address, '--ui-port', ui, '--exit', '--no-cache', '--verbose');
+    const verbose = mlpipe(
+      'socket',
+      'dev',
+      pipeline('native-logs-dev'),
+      '--address',
+      address,
+      '--ui-port',
+      ui,
+      '--exit',
+      '--no-cache',
+      '--verbose',
+    );
     expect(await verbose.exited, verbose.out() + verbose.err()).toBe(0);
     expect(verbose.err()).toMatch(/oneDNN custom operations/);
   }, 300_000);

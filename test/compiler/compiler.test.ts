@@ -56,15 +56,23 @@ describe('compiler', () => {
 
   it('fills activity options from defaults, kind defaults and stage overrides', () => {
     const p = plan(
-      spec(train.replace('    needs: [prep]\n', '    needs: [prep]\n    resources: { gpu: 1 }\n    retry: { maxAttempts: 5 }\n'),
-        'defaults:\n  retry: { initialInterval: 2s, nonRetryable: [Boom] }\n  taskQueue: ml\n'),
+      spec(
+        train.replace('    needs: [prep]\n', '    needs: [prep]\n    resources: { gpu: 1 }\n    retry: { maxAttempts: 5 }\n'),
+        'defaults:\n  retry: { initialInterval: 2s, nonRetryable: [Boom] }\n  taskQueue: ml\n',
+      ),
     );
     const t = p.nodes.find((n) => n.id === 'train')!;
     expect(t.activity).toEqual({
       taskQueue: 'mlpipe-gpu',
       startToCloseTimeoutMs: 2 * 3600_000,
       heartbeatTimeoutMs: 60_000,
-      retry: { maximumAttempts: 5, initialIntervalMs: 2000, backoffCoefficient: 2, maximumIntervalMs: 60_000, nonRetryableErrorTypes: ['Boom', 'InvalidInput'] },
+      retry: {
+        maximumAttempts: 5,
+        initialIntervalMs: 2000,
+        backoffCoefficient: 2,
+        maximumIntervalMs: 60_000,
+        nonRetryableErrorTypes: ['Boom', 'InvalidInput'],
+      },
     });
     const d = p.nodes.find((n) => n.id === 'data')!;
     expect(d.activity.taskQueue).toBe('ml');
@@ -76,7 +84,12 @@ describe('compiler', () => {
   });
 
   it('keeps stage-output references for the workflow and `when` as written', () => {
-    const p = plan(spec(train + `  act:\n    type: activity\n    needs: [train]\n    when: stages.train.outputs.loss < 1.0 && params.mode == "fast"\n    activity: notify\n    input: { text: "loss \${stages.train.outputs.loss} in \${params.mode} mode" }\n`));
+    const p = plan(
+      spec(
+        train +
+          `  act:\n    type: activity\n    needs: [train]\n    when: stages.train.outputs.loss < 1.0 && params.mode == "fast"\n    activity: notify\n    input: { text: "loss \${stages.train.outputs.loss} in \${params.mode} mode" }\n`,
+      ),
+    );
     const act = p.nodes.find((n) => n.id === 'act')!;
     expect(act.when).toBe('stages.train.outputs.loss < 1.0 && params.mode == "fast"');
     expect(act.config.input).toEqual({ text: 'loss ${stages.train.outputs.loss} in fast mode' });
@@ -93,8 +106,10 @@ describe('compiler', () => {
   });
 
   it('compiles a 1,000-stage chain', () => {
-    const stages = Array.from({ length: 1000 }, (_, i) =>
-      `  s${i}:\n    type: activity\n    activity: noop\n${i ? `    needs: [s${i - 1}]\n` : ''}`).join('');
+    const stages = Array.from(
+      { length: 1000 },
+      (_, i) => `  s${i}:\n    type: activity\n    activity: noop\n${i ? `    needs: [s${i - 1}]\n` : ''}`,
+    ).join('');
     const p = plan(`apiVersion: mlpipe/v1\nmetadata: { name: big }\nstages:\n${stages}`);
     expect(p.nodes).toHaveLength(1000);
     expect(p.levels).toHaveLength(1000);
@@ -104,7 +119,12 @@ describe('compiler', () => {
 
 describe('compiler: optimize', () => {
   it('gives an optimize stage the tuned train stage config, params substituted', () => {
-    const p = plan(spec(train + `  tune:\n    type: optimize\n    needs: [prep]\n    tunes: train\n    space: { epochs: { type: int, min: 1, max: 3 } }\n    objective: { metric: val_loss, direction: minimize }\n`));
+    const p = plan(
+      spec(
+        train +
+          `  tune:\n    type: optimize\n    needs: [prep]\n    tunes: train\n    space: { epochs: { type: int, min: 1, max: 3 } }\n    objective: { metric: val_loss, direction: minimize }\n`,
+      ),
+    );
     const tune = p.nodes.find((n) => n.id === 'tune')!;
     expect(tune.tunedConfig).toMatchObject({ epochs: 3, loss: 'meanSquaredError', optimizer: { type: 'sgd' } });
     expect(tune.tunedConfig).not.toHaveProperty('needs');

@@ -6,7 +6,16 @@
  * train activities: test/workflows/optimize-study.test.ts and test/durability/trials-kill.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { driveStudy, legBudgets, Study, studyTrial, type DriveOptions, type Leg, type LegResult, type Space } from '../../src/core/search/index.ts';
+import {
+  driveStudy,
+  legBudgets,
+  Study,
+  studyTrial,
+  type DriveOptions,
+  type Leg,
+  type LegResult,
+  type Space,
+} from '../../src/core/search/index.ts';
 
 const space: Space = { lr: { type: 'logUniform', min: 1e-4, max: 1e-1 }, units: { type: 'int', min: 4, max: 64, step: 4 } };
 /** A known objective (lower is better): best near lr 0.01, units 32; a rung's value improves with epochs. */
@@ -15,7 +24,13 @@ const objective = (l: Leg) => (Math.log10(l.params.lr as number) + 2) ** 2 + ((l
 function options(o: Partial<DriveOptions> & { method?: 'random' | 'tpe' | 'asha' | 'grid'; seed?: number } = {}): DriveOptions {
   const { method = 'random', seed = 1, ...rest } = o;
   return {
-    study: new Study({ space: method === 'grid' ? { units: { type: 'choice', values: [8, 16, 32] } } : space, method, direction: 'minimize', seed, ...(method === 'asha' ? { asha: { reductionFactor: 2 } } : {}) }),
+    study: new Study({
+      space: method === 'grid' ? { units: { type: 'choice', values: [8, 16, 32] } } : space,
+      method,
+      direction: 'minimize',
+      seed,
+      ...(method === 'asha' ? { asha: { reductionFactor: 2 } } : {}),
+    }),
     trials: 8,
     parallelism: 1,
     budgets: [4],
@@ -75,7 +90,12 @@ describe('driveStudy', () => {
   it('the same seed gives the same trials and best, whatever order the legs finish in (random)', async () => {
     const inOrder = await drive(options({ trials: 6, parallelism: 1, seed: 9 }));
     const shuffled = await drive(
-      options({ trials: 6, parallelism: 3, seed: 9, runLeg: (l) => new Promise((r) => setTimeout(() => r({ value: objective(l) }), (l.trial * 7) % 5)) }),
+      options({
+        trials: 6,
+        parallelism: 3,
+        seed: 9,
+        runLeg: (l) => new Promise((r) => setTimeout(() => r({ value: objective(l) }), (l.trial * 7) % 5)),
+      }),
     );
     expect(shuffled.map((t) => [t.params, t.value])).toEqual(inOrder.map((t) => [t.params, t.value]));
     const tpeA = await drive(options({ method: 'tpe', trials: 14, seed: 4 }));
@@ -109,7 +129,11 @@ describe('driveStudy', () => {
       expect(t.intermediate![String(last.epochs)]).toBe(objective(last));
     }
     for (const t of complete) {
-      expect(legs.filter((l) => l.trial === t.id).map((l) => [l.index, l.epochs])).toEqual([[0, 1], [1, 2], [2, 4]]);
+      expect(legs.filter((l) => l.trial === t.id).map((l) => [l.index, l.epochs])).toEqual([
+        [0, 1],
+        [1, 2],
+        [2, 4],
+      ]);
       expect(t.resumedFromEpoch).toEqual([0, 1, 2]);
       expect(t.value).toBe(objective({ ...legs.find((l) => l.trial === t.id)!, epochs: 4 }));
     }
@@ -158,7 +182,17 @@ describe('driveStudy', () => {
       const study = new Study({ space, method: 'tpe', direction: 'minimize', seed: 6, trials: rows.map(studyTrial) });
       const start = rows.length;
       let size = start;
-      const r = await driveStudy(options({ method: 'tpe', trials: 14, seed: 6, study, done: rows, onChange: (t) => (size = t.length), pause: () => size - start >= 4 }));
+      const r = await driveStudy(
+        options({
+          method: 'tpe',
+          trials: 14,
+          seed: 6,
+          study,
+          done: rows,
+          onChange: (t) => (size = t.length),
+          pause: () => size - start >= 4,
+        }),
+      );
       expect(r.table.every((t) => t.state !== 'running')).toBe(true);
       rows = r.table;
       if (!r.paused) break;

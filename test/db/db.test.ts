@@ -61,14 +61,20 @@ describe.each(BACKENDS)('metadata database on %s', (backend) => {
       }),
     ).rejects.toThrow('boom');
     expect(await db.all('SELECT name FROM models')).toEqual([]);
-    await db.write((tx) => tx.run('INSERT INTO models (name, revision, traffic, created_at, updated_at) VALUES ($1, 1, $2, $3, $3)', ['b', '{}', now]));
+    await db.write((tx) =>
+      tx.run('INSERT INTO models (name, revision, traffic, created_at, updated_at) VALUES ($1, 1, $2, $3, $3)', ['b', '{}', now]),
+    );
     expect(await db.all('SELECT name FROM models')).toEqual([{ name: 'b' }]);
   });
 
   it('refuses a database migrated by a newer mlpipe, naming what to do', async () => {
     const { url } = fresh(backend);
     const db = await openDb(url);
-    await db.run('INSERT INTO mlpipe_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [LATEST + 1, 'future', new Date().toISOString()]);
+    await db.run('INSERT INTO mlpipe_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+      LATEST + 1,
+      'future',
+      new Date().toISOString(),
+    ]);
     await closeDbs();
     await expect(openDb(url)).rejects.toThrow(`has schema version ${LATEST + 1}, newer than this mlpipe knows (${LATEST}): upgrade mlpipe`);
   });
@@ -76,7 +82,9 @@ describe.each(BACKENDS)('metadata database on %s', (backend) => {
 
 describe('database settings', () => {
   it('a bad URL names MLPIPE_DB and the forms it takes, without the password', () => {
-    expect(() => parseDbUrl('mysql://root:hunter2@db/x')).toThrow(/^MLPIPE_DB \(or --db\) "mysql:\/\/root:\*\*\*@db\/x" has an unknown scheme "mysql:": use sqlite:\/\/<path>/);
+    expect(() => parseDbUrl('mysql://root:hunter2@db/x')).toThrow(
+      /^MLPIPE_DB \(or --db\) "mysql:\/\/root:\*\*\*@db\/x" has an unknown scheme "mysql:": use sqlite:\/\/<path>/,
+    );
     expect(() => parseDbUrl('sqlite://')).toThrow(/names no file/);
     expect(() => parseDbUrl('metadata.db')).toThrow(/is not a database URL/);
     expect(() => parseDbUrl('postgres://u@h/db?schema=Bad-Name')).toThrow(/bad schema "Bad-Name"/);
@@ -86,7 +94,9 @@ describe('database settings', () => {
 
   it('an unreachable server is named, with the setting to fix and no password', async () => {
     const err = await openDb('postgres://postgres:s3cret@127.0.0.1:1/test').catch((e: Error) => e);
-    expect((err as Error).message).toMatch(/^cannot reach the PostgreSQL server of postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test \(.*ECONNREFUSED.*\): start it, or fix the host and port in MLPIPE_DB \(or --db\)$/);
+    expect((err as Error).message).toMatch(
+      /^cannot reach the PostgreSQL server of postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test \(.*ECONNREFUSED.*\): start it, or fix the host and port in MLPIPE_DB \(or --db\)$/,
+    );
     expect((err as Error).message).not.toContain('s3cret');
     expect(secretsInUse()).toContain('s3cret'); // redacted from whatever this process lets out
   });
@@ -96,11 +106,15 @@ describe('database settings', () => {
     u.username = 'mlpipe_no_such_user';
     u.password = 's3cret';
     const login = await openDb(u.toString()).catch((e: Error) => e);
-    expect((login as Error).message).toMatch(/^PostgreSQL refused the login to .*mlpipe_no_such_user:\*\*\*@.*role "mlpipe_no_such_user" does not exist.*fix the user or password in MLPIPE_DB \(or --db\)$/);
+    expect((login as Error).message).toMatch(
+      /^PostgreSQL refused the login to .*mlpipe_no_such_user:\*\*\*@.*role "mlpipe_no_such_user" does not exist.*fix the user or password in MLPIPE_DB \(or --db\)$/,
+    );
     expect((login as Error).message).not.toContain('s3cret');
     const db = new URL(PG_URL);
     db.pathname = '/mlpipe_no_such_database';
-    await expect(openDb(db.toString())).rejects.toThrow(/database "mlpipe_no_such_database" does not exist .*create it, or fix the database name in MLPIPE_DB \(or --db\)/);
+    await expect(openDb(db.toString())).rejects.toThrow(
+      /database "mlpipe_no_such_database" does not exist .*create it, or fix the database name in MLPIPE_DB \(or --db\)/,
+    );
   });
 
   it('an SQLite path that cannot be a database file says so', async () => {
@@ -109,6 +123,8 @@ describe('database settings', () => {
     const path = join(file, 'metadata.db'); // under a file: no directory can be made there
     await expect(openDb(`sqlite://${path}`)).rejects.toThrow(`cannot open the SQLite database ${path} (from MLPIPE_DB (or --db)): EEXIST`);
     writeFileSync(join(file, '..', 'junk.db'), 'not a database, just text that is long enough to look like a header..........');
-    await expect(openDb(`sqlite://${join(file, '..', 'junk.db')}`)).rejects.toThrow(/is not a usable SQLite database .*restore it from a backup, or point MLPIPE_DB \(or --db\) elsewhere/);
+    await expect(openDb(`sqlite://${join(file, '..', 'junk.db')}`)).rejects.toThrow(
+      /is not a usable SQLite database .*restore it from a backup, or point MLPIPE_DB \(or --db\) elsewhere/,
+    );
   });
 });

@@ -51,7 +51,12 @@ const MODEL = 'cluster-blobs';
 // so it goes to mlpipe-gpu, which only a GPU-queue host serves (its metrics differ from evaluate's,
 // so the step cache cannot answer one with the other).
 const spec = () =>
-  killableTrainSpec({ name: 'cluster-hosts', queue: 'mlpipe', samples: 4000, epochs: EPOCHS, extra: `  check:
+  killableTrainSpec({
+    name: 'cluster-hosts',
+    queue: 'mlpipe',
+    samples: 4000,
+    epochs: EPOCHS,
+    extra: `  check:
     type: evaluate
     needs: [train]
     metrics: [accuracy, f1Macro]
@@ -60,7 +65,8 @@ const spec = () =>
     type: deploy
     needs: [evaluate, check, train]
     modelName: ${MODEL}
-` });
+`,
+  });
 
 type Host = ChildProcess & { home: string; name: string; output: () => string };
 
@@ -78,9 +84,15 @@ beforeAll(async () => {
   if (net.why) console.log(`cluster-hosts: ${net.why}`);
   const dir = mkdtempSync(join(tmpdir(), 'mlpipe-cluster-temporal-'));
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-  temporal = await startDevServer({ dbFile: join(dir, 'temporal.db'), ip: net.ip('a'), port: await freePort(), uiPort: null, wrap: net.wrap('a'),
+  temporal = await startDevServer({
+    dbFile: join(dir, 'temporal.db'),
+    ip: net.ip('a'),
+    port: await freePort(),
+    uiPort: null,
+    wrap: net.wrap('a'),
     // In its namespace: all of A's addresses (its internal services dial each other on A's loopback).
-    ...(net.mode === 'netns' ? { bind: '0.0.0.0' } : {}) });
+    ...(net.mode === 'netns' ? { bind: '0.0.0.0' } : {}),
+  });
   cleanups.push(() => temporal.stop(2_000));
   s3 = await startS3Server({ ip: net.ip('a'), wrap: net.wrap('a') });
   cleanups.push(() => s3.stop());
@@ -159,18 +171,23 @@ describe('a cluster of hosts with no shared filesystem', () => {
     let seenEpoch = 0;
     let trainer: Host | undefined;
     let lastSeen = '';
-    await waitFor(async () => {
-      const v = await describeRun(env.client, handle.workflowId).catch(() => undefined);
-      seenEpoch = v?.live.train?.progress?.epoch ?? 0;
-      if (seenEpoch < 2) return false;
-      const pa = (await handle.describe()).raw.pendingActivities?.find((p) => p.activityId?.startsWith('train'));
-      const payload = pa?.heartbeatDetails?.payloads?.[0];
-      if (!payload) return false;
-      const details = env.client.options.loadedDataConverter.payloadConverter.fromPayload<{ checkpoint?: { ref?: unknown } }>(payload);
-      lastSeen = `epoch ${seenEpoch}, identity ${pa?.lastWorkerIdentity}, hosts ${identity(b)} ${identity(c)}`;
-      trainer = [b, c].find((h) => identity(h) === pa?.lastWorkerIdentity);
-      return trainer !== undefined && isArtifactRef(details.checkpoint?.ref);
-    }, 120_000, 'a checkpoint in S3 from the training host', 100).catch((e: Error) => {
+    await waitFor(
+      async () => {
+        const v = await describeRun(env.client, handle.workflowId).catch(() => undefined);
+        seenEpoch = v?.live.train?.progress?.epoch ?? 0;
+        if (seenEpoch < 2) return false;
+        const pa = (await handle.describe()).raw.pendingActivities?.find((p) => p.activityId?.startsWith('train'));
+        const payload = pa?.heartbeatDetails?.payloads?.[0];
+        if (!payload) return false;
+        const details = env.client.options.loadedDataConverter.payloadConverter.fromPayload<{ checkpoint?: { ref?: unknown } }>(payload);
+        lastSeen = `epoch ${seenEpoch}, identity ${pa?.lastWorkerIdentity}, hosts ${identity(b)} ${identity(c)}`;
+        trainer = [b, c].find((h) => identity(h) === pa?.lastWorkerIdentity);
+        return trainer !== undefined && isArtifactRef(details.checkpoint?.ref);
+      },
+      120_000,
+      'a checkpoint in S3 from the training host',
+      100,
+    ).catch((e: Error) => {
       throw new Error(`${e.message} (last seen: ${lastSeen || `epoch ${seenEpoch}`})\nb: ${b.output()}\nc: ${c.output()}`);
     });
     const survivor = trainer === b ? c : b;
@@ -187,7 +204,12 @@ describe('a cluster of hosts with no shared filesystem', () => {
 
     const res = await handle.result();
     expect(Object.fromEntries(Object.entries(res.stages).map(([k, s]) => [k, s.status]))).toEqual({
-      data: 'succeeded', prep: 'succeeded', train: 'succeeded', evaluate: 'succeeded', check: 'succeeded', deploy: 'succeeded',
+      data: 'succeeded',
+      prep: 'succeeded',
+      train: 'succeeded',
+      evaluate: 'succeeded',
+      check: 'succeeded',
+      deploy: 'succeeded',
     });
     expect(res.stages.train!.attempts).toBeGreaterThanOrEqual(2);
 
@@ -199,7 +221,8 @@ describe('a cluster of hosts with no shared filesystem', () => {
       const s = e.activityTaskScheduledEventAttributes;
       if (s?.activityId) scheduled.set(String(e.eventId), s.activityId);
       const st = e.activityTaskStartedEventAttributes;
-      if (st) started.push({ stage: scheduled.get(String(st.scheduledEventId)) ?? '', identity: st.identity ?? '', attempt: st.attempt ?? 0 });
+      if (st)
+        started.push({ stage: scheduled.get(String(st.scheduledEventId)) ?? '', identity: st.identity ?? '', attempt: st.attempt ?? 0 });
     }
     const trainStart = started.find((s) => s.stage.startsWith('train'));
     expect(trainStart, JSON.stringify(started)).toBeDefined();
@@ -214,14 +237,18 @@ describe('a cluster of hosts with no shared filesystem', () => {
       resumedFromEpoch: number;
       epochs: number;
     };
-    console.log(`cluster-hosts: host ${trainer!.name} killed at epoch ${seenEpoch}; host ${survivor.name} resumed from epoch ${summary.resumedFromEpoch}; ` +
-      `stages ran on ${started.map((s) => `${s.stage}@${name(s.identity)}#${s.attempt}`).join(', ')} (${net.mode})`);
+    console.log(
+      `cluster-hosts: host ${trainer!.name} killed at epoch ${seenEpoch}; host ${survivor.name} resumed from epoch ${summary.resumedFromEpoch}; ` +
+        `stages ran on ${started.map((s) => `${s.stage}@${name(s.identity)}#${s.attempt}`).join(', ')} (${net.mode})`,
+    );
     expect(summary.resumedFromEpoch).toBeGreaterThan(0);
     expect(summary.resumedFromEpoch).toBeGreaterThanOrEqual(seenEpoch - 1); // at most one checkpoint interval lost
     expect(summary.epochs).toBe(EPOCHS);
 
     // Every artifact is in S3.
-    const refs = Object.values(res.stages).flatMap((s) => Object.values(s.outputs)).filter((v): v is ArtifactRef & JsonValue => isArtifactRef(v));
+    const refs = Object.values(res.stages)
+      .flatMap((s) => Object.values(s.outputs))
+      .filter((v): v is ArtifactRef & JsonValue => isArtifactRef(v));
     expect(refs.length).toBeGreaterThanOrEqual(5);
     for (const r of refs) {
       expect(r.uri.startsWith(`s3://${bucket}/mlpipe/`)).toBe(true);
@@ -239,10 +266,18 @@ describe('a cluster of hosts with no shared filesystem', () => {
     const url = /model server at (http:\S+)/.exec(d.output())![1]!;
     const row = Object.fromEntries(Array.from({ length: 16 }, (_, j) => [`x${j}`, 0.5]));
     let r: Response | undefined;
-    await waitFor(async () => {
-      r = await fetch(`${url}/v1/models/${MODEL}:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: [row] }) });
-      return r.status === 200;
-    }, 30_000, `a prediction from host D (${d.output()})`);
+    await waitFor(
+      async () => {
+        r = await fetch(`${url}/v1/models/${MODEL}:predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ instances: [row] }),
+        });
+        return r.status === 200;
+      },
+      30_000,
+      `a prediction from host D (${d.output()})`,
+    );
     const body = (await r!.json()) as { version: string; predictions: { probabilities: number[] }[] };
     expect(body.version).toBe(version);
     expect(body.predictions[0]!.probabilities).toHaveLength(4);
@@ -275,9 +310,12 @@ describe('a cluster of hosts with no shared filesystem', () => {
     const env: TestEnv = await testEnv('cluster-many', { worker: false, address: temporal.address });
     cleanups.push(() => env.close());
     const dir = mkdtempSync(join(tmpdir(), 'mlpipe-cluster-many-'));
-    const plans = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
-      const file = join(dir, `p${i}.yaml`);
-      writeFileSync(file, `apiVersion: mlpipe/v1
+    const plans = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const file = join(dir, `p${i}.yaml`);
+        writeFileSync(
+          file,
+          `apiVersion: mlpipe/v1
 metadata: { name: cluster-many }
 defaults:
   retry: { maxAttempts: 5, initialInterval: 200ms }
@@ -292,9 +330,11 @@ stages:
     loss: sparseCategoricalCrossentropy
     epochs: 2
   ship: { type: deploy, needs: [fit], modelName: cluster-many }
-`);
-      return (await compileFile(file)).plan;
-    }));
+`,
+        );
+        return (await compileFile(file)).plan;
+      }),
+    );
     const f = worker('f', cluster);
     const g = worker('g', cluster);
     for (const h of [f, g]) await polling(h);
@@ -309,7 +349,9 @@ stages:
     expect(rows.map((r) => r.version).sort()).toEqual([...versions].sort());
     // Nothing missing from the store.
     for (const r of results) {
-      for (const ref of Object.values(r.stages).flatMap((s) => Object.values(s.outputs)).filter((v): v is ArtifactRef & JsonValue => isArtifactRef(v))) {
+      for (const ref of Object.values(r.stages)
+        .flatMap((s) => Object.values(s.outputs))
+        .filter((v): v is ArtifactRef & JsonValue => isArtifactRef(v))) {
         expect(ref.uri.startsWith(`s3://${bucket}/mlpipe/`)).toBe(true);
         expect(await store.stat(ref)).toEqual({ sizeBytes: ref.sizeBytes });
       }

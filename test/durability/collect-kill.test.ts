@@ -26,7 +26,9 @@ function bigCsv(file: string): void {
   let x = 12345;
   const next = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
   for (let i = 0; i < ROWS; i++) {
-    lines.push(`${next().toFixed(4)},${next().toFixed(4)},${next().toFixed(4)},${next().toFixed(4)},${next().toFixed(4)},${['x', 'y', 'z'][i % 3]}`);
+    lines.push(
+      `${next().toFixed(4)},${next().toFixed(4)},${next().toFixed(4)},${next().toFixed(4)},${next().toFixed(4)},${['x', 'y', 'z'][i % 3]}`,
+    );
   }
   writeFileSync(file, lines.join('\n') + '\n');
 }
@@ -67,23 +69,37 @@ stages:
       const pa = (await handle.describe()).raw.pendingActivities?.find((a) => a.activityId === 'data');
       const payload = pa?.heartbeatDetails?.payloads?.[0];
       const details = payload ? env.client.options.loadedDataConverter.payloadConverter.fromPayload<unknown>(payload) : undefined;
-      return { attempt: pa?.attempt, message: progressFrom(details)?.message ?? '', at: Number(pa?.lastHeartbeatTime?.seconds ?? 0) * 1000 + Math.floor((pa?.lastHeartbeatTime?.nanos ?? 0) / 1e6) };
+      return {
+        attempt: pa?.attempt,
+        message: progressFrom(details)?.message ?? '',
+        at: Number(pa?.lastHeartbeatTime?.seconds ?? 0) * 1000 + Math.floor((pa?.lastHeartbeatTime?.nanos ?? 0) / 1e6),
+      };
     };
 
     let firstParsingBeat = 0;
-    await waitFor(async () => {
-      const p = await pending();
-      if (p.message.startsWith('parsing')) firstParsingBeat = p.at;
-      return firstParsingBeat > 0;
-    }, 120_000, 'the first worker to start parsing', 100);
+    await waitFor(
+      async () => {
+        const p = await pending();
+        if (p.message.startsWith('parsing')) firstParsingBeat = p.at;
+        return firstParsingBeat > 0;
+      },
+      120_000,
+      'the first worker to start parsing',
+      100,
+    );
     // The workflow's only worker is the one parsing: it answers.
     expect((await handle.query(statusQuery)).stages.data!.status).toBe('running');
     // A later heartbeat still saying "parsing": sent from the worker while it parsed.
-    await waitFor(async () => {
-      const p = await pending();
-      expect(p.message, 'the parse ended before a second heartbeat: make the file bigger').toMatch(/^parsing/);
-      return p.at > firstParsingBeat;
-    }, 120_000, 'a heartbeat during the parse', 100);
+    await waitFor(
+      async () => {
+        const p = await pending();
+        expect(p.message, 'the parse ended before a second heartbeat: make the file bigger').toMatch(/^parsing/);
+        return p.at > firstParsingBeat;
+      },
+      120_000,
+      'a heartbeat during the parse',
+      100,
+    );
     expect((await pending()).attempt).toBe(1);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));

@@ -48,7 +48,10 @@ stages:
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
-  for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+  for (const c of cleanups.reverse())
+    await Promise.resolve()
+      .then(c)
+      .catch(() => undefined);
 });
 
 async function stop(w: WorkerProcess): Promise<void> {
@@ -72,21 +75,34 @@ describe('a full disk', () => {
 
     const handle = await env.start(plan);
     // The first attempt fails when a checkpoint no longer fits; the retry waits its long pause.
-    let pending: { lastFailure?: { message?: string | null } | null; lastAttemptCompleteTime?: unknown; nextAttemptScheduleTime?: unknown } | undefined;
-    await waitFor(async () => {
-      const d = await handle.describe();
-      pending = d.raw.pendingActivities?.find((p) => p.activityId === 'train' && p.lastFailure);
-      return !!pending;
-    }, 150_000, 'the train stage to fail on the full disk');
+    let pending:
+      | { lastFailure?: { message?: string | null } | null; lastAttemptCompleteTime?: unknown; nextAttemptScheduleTime?: unknown }
+      | undefined;
+    await waitFor(
+      async () => {
+        const d = await handle.describe();
+        pending = d.raw.pendingActivities?.find((p) => p.activityId === 'train' && p.lastFailure);
+        return !!pending;
+      },
+      150_000,
+      'the train stage to fail on the full disk',
+    );
     const msg = pending!.lastFailure!.message!;
-    expect(msg).toMatch(new RegExp(`out of space \\(ENOSPC\\) writing ${home}/artifacts/\\S+: \\d+ bytes free of 12\\.0 MiB on the file system of ${home}/artifacts`));
+    expect(msg).toMatch(
+      new RegExp(
+        `out of space \\(ENOSPC\\) writing ${home}/artifacts/\\S+: \\d+ bytes free of 12\\.0 MiB on the file system of ${home}/artifacts`,
+      ),
+    );
     expect(msg).toMatch(/attempt 1; the next one in 30 s/);
     const seconds = (t: unknown) => Number((t as { seconds: { toString(): string } }).seconds.toString());
     const pause = seconds(pending!.nextAttemptScheduleTime) - seconds(pending!.lastAttemptCompleteTime);
     expect(pause).toBeGreaterThanOrEqual(NO_SPACE_RETRY_MS / 1000 - 1); // scheduled by the server, not measured here
 
     // The retry (disk still full) fails too, and so does the run.
-    const failed = await handle.result().then(() => undefined, (e: unknown) => failureMessage(e));
+    const failed = await handle.result().then(
+      () => undefined,
+      (e: unknown) => failureMessage(e),
+    );
     expect(failed).toMatch(/out of space/);
     const store = new LocalArtifactStore(join(home, 'artifacts'));
     const epochs = (await store.list(handle.workflowId))

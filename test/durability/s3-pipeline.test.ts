@@ -51,7 +51,7 @@ function mlpipe(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number;
 }
 
 describe('a pipeline whose artifacts live in S3', () => {
-  it('resumes training on another host from the checkpoint in S3, keeps nothing in the workers\' homes, reports and serves from S3', async () => {
+  it("resumes training on another host from the checkpoint in S3, keeps nothing in the workers' homes, reports and serves from S3", async () => {
     const bucket = await s3.bucket('pipeline');
     const storeUri = `s3://${bucket}/mlpipe`;
     // The workers this file spawns inherit these (spawnWorker passes process.env on).
@@ -72,19 +72,26 @@ describe('a pipeline whose artifacts live in S3', () => {
     const handle = await env.start(plan, { noCache: true });
     let seenEpoch = 0;
     let beat: { checkpoint: ArtifactRef | null; bytes: number } | undefined;
-    await waitFor(async () => {
-      const v = await describeRun(env.client, handle.workflowId).catch(() => undefined);
-      seenEpoch = v?.live.train?.progress?.epoch ?? 0;
-      if (seenEpoch < 3) return false;
-      const desc = await handle.describe();
-      const pa = desc.raw.pendingActivities?.find((p) => p.activityId?.startsWith('train'));
-      const payload = pa?.heartbeatDetails?.payloads?.[0];
-      if (!payload) return false;
-      // train's heartbeat: { progress, checkpoint: { ref, epoch } } (one shape for every stage)
-      const details = env.client.options.loadedDataConverter.payloadConverter.fromPayload<{ checkpoint?: { ref?: ArtifactRef } }>(payload);
-      beat = { checkpoint: details.checkpoint?.ref ?? null, bytes: payload.data?.length ?? 0 };
-      return isArtifactRef(beat.checkpoint);
-    }, 180_000, 'checkpoints from host B', 100);
+    await waitFor(
+      async () => {
+        const v = await describeRun(env.client, handle.workflowId).catch(() => undefined);
+        seenEpoch = v?.live.train?.progress?.epoch ?? 0;
+        if (seenEpoch < 3) return false;
+        const desc = await handle.describe();
+        const pa = desc.raw.pendingActivities?.find((p) => p.activityId?.startsWith('train'));
+        const payload = pa?.heartbeatDetails?.payloads?.[0];
+        if (!payload) return false;
+        // train's heartbeat: { progress, checkpoint: { ref, epoch } } (one shape for every stage)
+        const details = env.client.options.loadedDataConverter.payloadConverter.fromPayload<{ checkpoint?: { ref?: ArtifactRef } }>(
+          payload,
+        );
+        beat = { checkpoint: details.checkpoint?.ref ?? null, bytes: payload.data?.length ?? 0 };
+        return isArtifactRef(beat.checkpoint);
+      },
+      180_000,
+      'checkpoints from host B',
+      100,
+    );
     b.kill('SIGKILL');
     await new Promise((r) => b.once('exit', r));
     expect(seenEpoch, 'training finished before the kill: make it longer').toBeLessThan(EPOCHS - 2);
@@ -112,7 +119,9 @@ describe('a pipeline whose artifacts live in S3', () => {
     expect(res.stages.evaluate!.outputs.accuracy as number).toBeGreaterThan(0.5);
 
     // Every artifact is in S3, and neither worker kept one in its home.
-    const refs = Object.values(res.stages).flatMap((s) => Object.values(s.outputs)).filter((v): v is ArtifactRef & JsonValue => isArtifactRef(v));
+    const refs = Object.values(res.stages)
+      .flatMap((s) => Object.values(s.outputs))
+      .filter((v): v is ArtifactRef & JsonValue => isArtifactRef(v));
     expect(refs.length).toBeGreaterThanOrEqual(5);
     for (const r of refs) {
       expect(r.uri.startsWith(`s3://${bucket}/mlpipe/`)).toBe(true);
@@ -126,7 +135,11 @@ describe('a pipeline whose artifacts live in S3', () => {
     for (const r of checkpoints) expect(await store.stat(r.ref)).not.toBeNull();
 
     // Any host with the store finds the report, sections from both hosts in it.
-    const rep = await mlpipe(['report', handle.workflowId, '--store', storeUri], { ...process.env, MLPIPE_STORE: '', MLPIPE_HOME: homeReport });
+    const rep = await mlpipe(['report', handle.workflowId, '--store', storeUri], {
+      ...process.env,
+      MLPIPE_STORE: '',
+      MLPIPE_HOME: homeReport,
+    });
     expect(rep.err).toBe('');
     expect(rep.code).toBe(0);
     const file = rep.out.trim();
@@ -141,7 +154,15 @@ describe('a pipeline whose artifacts live in S3', () => {
     const transform = res.stages.prep!.outputs.transform as unknown as ArtifactRef;
     await new Registry(registryDir(homeServe)).update('s3-blobs', (e) => ({
       ...e,
-      versions: [{ version: 'v1', model, transform, createdAt: new Date().toISOString(), source: { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, pipeline: 's3-pipeline', stage: 'train' } }],
+      versions: [
+        {
+          version: 'v1',
+          model,
+          transform,
+          createdAt: new Date().toISOString(),
+          source: { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, pipeline: 's3-pipeline', stage: 'train' },
+        },
+      ],
       traffic: { primary: 'v1' },
     }));
     const serve = spawn(process.execPath, ['bin/mlpipe.js', 'serve', '--port', '0'], {
@@ -156,7 +177,11 @@ describe('a pipeline whose artifacts live in S3', () => {
     expect(out).toContain(`artifacts ${storeUri}/`);
     const url = /model server at (http:\S+)/.exec(out)![1]!;
     const row = Object.fromEntries(Array.from({ length: 16 }, (_, j) => [`x${j}`, 0.5]));
-    const r = await fetch(`${url}/v1/models/s3-blobs:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: [row] }) });
+    const r = await fetch(`${url}/v1/models/s3-blobs:predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: [row] }),
+    });
     expect(r.status, out).toBe(200);
     const body = (await r.json()) as { version: string; predictions: { probabilities: number[] }[] };
     expect(body.version).toBe('v1');

@@ -24,17 +24,27 @@ describe('durability', () => {
     cleanups.push(() => env.close());
     const log = join(env.home, 'attempts.log');
     const plan = makePlan('kill', {
-      work: { fn: 'checkpointed', input: { steps: 16, stepMs: 300, log }, heartbeatTimeoutMs: 2_000, maximumAttempts: 5, initialIntervalMs: 200 },
+      work: {
+        fn: 'checkpointed',
+        input: { steps: 16, stepMs: 300, log },
+        heartbeatTimeoutMs: 2_000,
+        maximumAttempts: 5,
+        initialIntervalMs: 200,
+      },
       after: { fn: 'noop', needs: ['work'] },
     });
     const first = spawnWorker(testAddress(), env.queue, env.home, 'test/support/activities.ts');
     cleanups.push(async () => first.kill('SIGKILL'));
     const handle = await env.start(plan);
     // Let it get a few checkpoints in, then kill the worker without warning.
-    await waitFor(async () => {
-      const v = await describeRun(env.client, handle.workflowId).catch(() => undefined);
-      return (v?.live.work?.progress?.step ?? 0) >= 3;
-    }, 90_000, 'checkpoints from the first worker');
+    await waitFor(
+      async () => {
+        const v = await describeRun(env.client, handle.workflowId).catch(() => undefined);
+        return (v?.live.work?.progress?.step ?? 0) >= 3;
+      },
+      90_000,
+      'checkpoints from the first worker',
+    );
     first.kill('SIGKILL');
     const second = spawnWorker(testAddress(), env.queue, env.home, 'test/support/activities.ts');
     cleanups.push(async () => {
@@ -62,7 +72,14 @@ describe('durability', () => {
     const log = join(env.home, 'attempts.log');
     const plan = makePlan('restart', {
       a: { fn: 'noop' },
-      work: { fn: 'checkpointed', needs: ['a'], input: { steps: 12, stepMs: 250, log }, heartbeatTimeoutMs: 5_000, maximumAttempts: 10, initialIntervalMs: 200 },
+      work: {
+        fn: 'checkpointed',
+        needs: ['a'],
+        input: { steps: 12, stepMs: 250, log },
+        heartbeatTimeoutMs: 5_000,
+        maximumAttempts: 10,
+        initialIntervalMs: 200,
+      },
       b: { fn: 'noop', needs: ['work'] },
     });
     const handle = await env.start(plan);

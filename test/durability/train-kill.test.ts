@@ -54,11 +54,16 @@ describe('training survives a killed worker', () => {
     cleanups.push(async () => first.kill('SIGKILL'));
     const handle = await env.start(plan, { noCache: true });
     let seenEpoch = 0;
-    await waitFor(async () => {
-      const v = await describeRun(env.client, handle.workflowId).catch(() => undefined);
-      seenEpoch = v?.live.train?.progress?.epoch ?? 0;
-      return seenEpoch >= 3;
-    }, 120_000, 'epochs from the first worker', 100);
+    await waitFor(
+      async () => {
+        const v = await describeRun(env.client, handle.workflowId).catch(() => undefined);
+        seenEpoch = v?.live.train?.progress?.epoch ?? 0;
+        return seenEpoch >= 3;
+      },
+      120_000,
+      'epochs from the first worker',
+      100,
+    );
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     expect(seenEpoch, `training finished before the kill: make it longer`).toBeLessThan(EPOCHS - 2);
@@ -76,8 +81,10 @@ describe('training survives a killed worker', () => {
       epochs: number;
       history: { epoch: number }[];
     };
-    console.log(`train-kill: killed at epoch ${seenEpoch}, the retry resumed from epoch ${summary.resumedFromEpoch}; ` +
-      `accuracy ${res.stages.evaluate!.outputs.accuracy} vs ${clean.stages.evaluate!.outputs.accuracy} uninterrupted`);
+    console.log(
+      `train-kill: killed at epoch ${seenEpoch}, the retry resumed from epoch ${summary.resumedFromEpoch}; ` +
+        `accuracy ${res.stages.evaluate!.outputs.accuracy} vs ${clean.stages.evaluate!.outputs.accuracy} uninterrupted`,
+    );
     expect(summary.resumedFromEpoch).toBeGreaterThan(0); // not from scratch
     expect(summary.resumedFromEpoch).toBeGreaterThanOrEqual(seenEpoch - 1); // at most one checkpoint interval lost
     expect(summary.epochs).toBe(EPOCHS); // the model is complete

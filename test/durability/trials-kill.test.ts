@@ -138,26 +138,31 @@ describe('a search whose worker is killed mid-trial', () => {
     const child = env.client.workflow.getHandle(`${handle.workflowId}.tune`);
     const store = defaultStore();
     let victim: { trial: string; epoch: number; identity: string } | undefined;
-    await waitFor(async () => {
-      const recs = await store.list(handle.workflowId).catch(() => []);
-      const saved = new Map<string, number>();
-      const done = new Set<string>();
-      for (const r of recs) {
-        if (!r.lineage.stage.startsWith('tune.trial-')) continue;
-        const m = /^checkpoint-epoch-(\d+)$/.exec(r.lineage.name ?? '');
-        if (m) saved.set(r.lineage.stage, Math.max(saved.get(r.lineage.stage) ?? 0, Number(m[1])));
-        else if (r.ref.kind === 'metrics') done.add(r.lineage.stage); // its training summary: the trial is over
-      }
-      const desc = await child.describe().catch(() => undefined);
-      for (const pa of desc?.raw.pendingActivities ?? []) {
-        const epoch = saved.get(pa.activityId!) ?? 0;
-        if (epoch >= 2 && epoch <= EPOCHS - 2 && !done.has(pa.activityId!) && pa.lastWorkerIdentity) {
-          victim = { trial: pa.activityId!, epoch, identity: pa.lastWorkerIdentity };
-          return true;
+    await waitFor(
+      async () => {
+        const recs = await store.list(handle.workflowId).catch(() => []);
+        const saved = new Map<string, number>();
+        const done = new Set<string>();
+        for (const r of recs) {
+          if (!r.lineage.stage.startsWith('tune.trial-')) continue;
+          const m = /^checkpoint-epoch-(\d+)$/.exec(r.lineage.name ?? '');
+          if (m) saved.set(r.lineage.stage, Math.max(saved.get(r.lineage.stage) ?? 0, Number(m[1])));
+          else if (r.ref.kind === 'metrics') done.add(r.lineage.stage); // its training summary: the trial is over
         }
-      }
-      return false;
-    }, 180_000, 'a trial past its second checkpoint', 25);
+        const desc = await child.describe().catch(() => undefined);
+        for (const pa of desc?.raw.pendingActivities ?? []) {
+          const epoch = saved.get(pa.activityId!) ?? 0;
+          if (epoch >= 2 && epoch <= EPOCHS - 2 && !done.has(pa.activityId!) && pa.lastWorkerIdentity) {
+            victim = { trial: pa.activityId!, epoch, identity: pa.lastWorkerIdentity };
+            return true;
+          }
+        }
+        return false;
+      },
+      180_000,
+      'a trial past its second checkpoint',
+      25,
+    );
     const killed = [a, b].find((w) => victim!.identity === `${w.pid}@${hostname()}`);
     expect(killed, `trial ${victim!.trial} runs on ${victim!.identity}, not one of this test's workers`).toBeDefined();
     killed!.kill('SIGKILL');
@@ -176,7 +181,9 @@ describe('a search whose worker is killed mid-trial', () => {
     for (const id of trialIds) expect([id, acts.get(id)!.scheduled, acts.get(id)!.completed]).toEqual([id, 1, 1]);
     // The killed trial: retried, and the retry started from a checkpoint, not epoch 0.
     const v = acts.get(victim!.trial)!;
-    console.log(`trials-kill: killed ${victim!.trial} at epoch ${victim!.epoch}; attempt ${v.attempt} resumed from epoch ${v.resumedFromEpoch} (the attempt before: ${v.lastFailure})`);
+    console.log(
+      `trials-kill: killed ${victim!.trial} at epoch ${victim!.epoch}; attempt ${v.attempt} resumed from epoch ${v.resumedFromEpoch} (the attempt before: ${v.lastFailure})`,
+    );
     expect(v.attempt).toBeGreaterThanOrEqual(2);
     expect(v.resumedFromEpoch).toBeGreaterThan(0);
     expect(v.resumedFromEpoch).toBeGreaterThanOrEqual(victim!.epoch - 1); // at most one checkpoint interval lost

@@ -48,7 +48,15 @@ beforeAll(async () => {
   native = await NativeConnection.connect({ address });
   queue = `test-lifecycle-${process.pid}`;
   const activities = await buildActivities({ home, userModule: resolve('pipelines/activities.ts') });
-  workers = await createWorkers({ connection: native, namespace: 'default', activities, taskQueue: queue, gpuQueue: false, maxConcurrentActivities: 8, shutdownGraceTime: '1s' });
+  workers = await createWorkers({
+    connection: native,
+    namespace: 'default',
+    activities,
+    taskQueue: queue,
+    gpuQueue: false,
+    maxConcurrentActivities: 8,
+    shutdownGraceTime: '1s',
+  });
   runs = workers.map((w) => w.run());
 }, 120_000);
 
@@ -73,7 +81,11 @@ async function sendTraffic(endpoint: () => string | undefined): Promise<void> {
       return r;
     });
     for (let tries = 0; ; tries++) {
-      const res = await fetch(`${url}:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances }) });
+      const res = await fetch(`${url}:predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instances }),
+      });
       if (res.status === 200) break;
       if (tries > 100) throw new Error(`predict: HTTP ${res.status} ${await res.text()}`);
       await new Promise((r) => setTimeout(r, 100)); // the server loads the new version
@@ -90,7 +102,8 @@ async function waitDone(workflowId: string): Promise<RunStatus> {
     const stuck = Object.entries(st.stages).find(([, s]) => s.status === 'awaiting-operator' || s.status === 'failed');
     if (stuck) throw new Error(`stage ${stuck[0]} ${stuck[1].status}: ${stuck[1].error}`);
     if (d.status.name !== 'RUNNING') return st;
-    if (Date.now() > deadline) throw new Error(`run still running: ${JSON.stringify(Object.fromEntries(Object.entries(st.stages).map(([k, s]) => [k, s.status])))}`);
+    if (Date.now() > deadline)
+      throw new Error(`run still running: ${JSON.stringify(Object.fromEntries(Object.entries(st.stages).map(([k, s]) => [k, s.status])))}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -104,7 +117,8 @@ describe('pipelines/lifecycle.yaml end to end', () => {
     const st = await waitDone(handle.workflowId);
     await traffic;
     const out = (id: string) => st.stages[id]!.outputs;
-    for (const id of ['data', 'prep', 'train', 'tune', 'evaluate', 'deploy', 'monitor', 'notify']) expect(st.stages[id]!.status, id).toBe('succeeded');
+    for (const id of ['data', 'prep', 'train', 'tune', 'evaluate', 'deploy', 'monitor', 'notify'])
+      expect(st.stages[id]!.status, id).toBe('succeeded');
 
     // tune: 8 real trials, best params from the space, the best trial's model.
     expect(out('tune').model).toMatchObject({ kind: 'model' });
@@ -127,7 +141,10 @@ describe('pipelines/lifecycle.yaml end to end', () => {
     const primary = entry.traffic.primary ?? '(none)';
     const fromRetrain = (v: string) => v !== 'v1' && entry.versions.find((x) => x.version === v)?.source?.workflowId !== handle.workflowId;
     expect(primary === 'v1' || fromRetrain(primary), primary).toBe(true);
-    const p = await fetch(`${endpoint}:predict`, { method: 'POST', body: JSON.stringify({ instances: [{ x0: 1, x1: 2, x2: 3, x3: 4, x4: 5, x5: 6 }] }) });
+    const p = await fetch(`${endpoint}:predict`, {
+      method: 'POST',
+      body: JSON.stringify({ instances: [{ x0: 1, x1: 2, x2: 3, x3: 4, x4: 5, x5: 6 }] }),
+    });
     expect(p.status).toBe(200);
     const pj = (await p.json()) as { version: string; predictions: { label: number; probabilities: number[] }[] };
     if (pj.version !== 'v1') {

@@ -46,7 +46,10 @@ ${expectYaml}
 }
 
 function data(dir: string) {
-  const rows = (shift: number) => ['x,age', ...Array.from({ length: 60 }, (_, i) => `${(i % 30) + shift},${i === 7 ? 130 : 20 + (i % 50)}`)];
+  const rows = (shift: number) => [
+    'x,age',
+    ...Array.from({ length: 60 }, (_, i) => `${(i % 30) + shift},${i === 7 ? 130 : 20 + (i % 50)}`),
+  ];
   writeFileSync(join(dir, 'ref.csv'), rows(0).join('\n'));
   const cur = rows(0);
   cur.splice(3, 0, '1,2,3'); // a row with too many fields: dropped, counted
@@ -57,11 +60,15 @@ describe('collect expectations through Temporal', () => {
   it('records warn rules in the outputs status shows, with dropped rows and the distribution check', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mlpipe-expect-'));
     data(dir);
-    const file = pipeline(dir, 'expwarn', [
-      '      - { column: age, range: { min: 0, max: 120 }, severity: warn }',
-      '      - { column: x, distribution: { test: psi, max: 0.1 } }',
-      '      - { rows: { min: 50 } }',
-    ].join('\n'));
+    const file = pipeline(
+      dir,
+      'expwarn',
+      [
+        '      - { column: age, range: { min: 0, max: 120 }, severity: warn }',
+        '      - { column: x, distribution: { test: psi, max: 0.1 } }',
+        '      - { rows: { min: 50 } }',
+      ].join('\n'),
+    );
     const h = await env.start((await compileFile(file)).plan);
     const r = await h.result();
     const outputs = r.stages.data!.outputs;
@@ -69,7 +76,9 @@ describe('collect expectations through Temporal', () => {
     expect(outputsText(outputs)).toBe('rows=60 droppedRows=1 expectations.passed=2 expectations.failed=1');
     // the line `mlpipe status` prints for the stage
     const lines = stageLines(await describeRun(env.client, h.workflowId), false);
-    expect(lines.find((l) => l.startsWith('data '))).toMatch(/^data\s+succeeded\s+rows=60 droppedRows=1 expectations\.passed=2 expectations\.failed=1$/);
+    expect(lines.find((l) => l.startsWith('data '))).toMatch(
+      /^data\s+succeeded\s+rows=60 droppedRows=1 expectations\.passed=2 expectations\.failed=1$/,
+    );
   });
 
   it('fails the run at once on an error rule, naming column, rule, observed value and csv line', { timeout: 120_000 }, async () => {
@@ -81,9 +90,13 @@ describe('collect expectations through Temporal', () => {
     const stage = view.run!.stages.data!;
     expect(stage.status).toBe('failed');
     // header line 1, the dropped row line 4: the row with age 130 (the 8th) is on line 10
-    expect(stage.error).toContain('column "age" range: expected within [0, 120], observed min 20, max 130; 1 row, e.g. cur.csv line 10, column "age"');
+    expect(stage.error).toContain(
+      'column "age" range: expected within [0, 120], observed min 20, max 130; 1 row, e.g. cur.csv line 10, column "age"',
+    );
     const history = await env.client.workflow.getHandle(h.workflowId).fetchHistory();
-    const failures = (history.events ?? []).flatMap((e) => (e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes] : []));
+    const failures = (history.events ?? []).flatMap((e) =>
+      e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes] : [],
+    );
     expect(failures.map((f) => f.failure?.applicationFailureInfo?.type)).toEqual(['InvalidInput']);
   });
 });

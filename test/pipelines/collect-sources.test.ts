@@ -49,7 +49,14 @@ describe('collect: Parquet and image folders through Temporal', () => {
     const y = Array.from({ length: 40 }, (_, i) => i % 2);
     writeFileSync(
       join(dir, 'd.parquet'),
-      Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'x', data: x, type: 'DOUBLE' }, { name: 'y', data: y, type: 'INT32' }] })),
+      Buffer.from(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'x', data: x, type: 'DOUBLE' },
+            { name: 'y', data: y, type: 'INT32' },
+          ],
+        }),
+      ),
     );
     const pq = await (await env.start((await compileFile(pipeline(dir, 'pq', '{ type: parquet, path: d.parquet }'))).plan)).result();
     expect(pq.stages.data!.outputs.rows).toBe(40);
@@ -76,7 +83,9 @@ describe('collect: Parquet and image folders through Temporal', () => {
     expect(data.error).toMatch(/digits\/1\/zz-corrupt\.png is not a readable PNG or JPEG/);
     // one attempt, failed as InvalidInput (not retried)
     const history = await env.client.workflow.getHandle(h.workflowId).fetchHistory();
-    const failures = (history.events ?? []).flatMap((e) => (e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes] : []));
+    const failures = (history.events ?? []).flatMap((e) =>
+      e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes] : [],
+    );
     expect(failures.map((f) => f.failure?.applicationFailureInfo?.type)).toEqual(['InvalidInput']);
   });
 });

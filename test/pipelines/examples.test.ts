@@ -24,13 +24,21 @@ describe('example pipelines through the activities', () => {
     expect(r.evaluate!.outputs.passed).toBe(true);
   });
 
-  it('docs/examples/stages/predict.yaml scores every raw row, keeping the label beside the prediction; grade scores them', { timeout: 120_000 }, async () => {
+  it('docs/examples/stages/predict.yaml scores every raw row, keeping the label beside the prediction; grade scores them', {
+    timeout: 120_000,
+  }, async () => {
     process.env.MLPIPE_HOME = tempDir();
     const env = testEnv();
     const r = await runPlanFile('docs/examples/stages/predict.yaml', {}, env, 'examples/predict');
     expect(r.score!.outputs.rows).toBe(150);
     const ds = await readDataset(env.store, r.score!.outputs.predictions as unknown as ArtifactRef);
-    expect(ds.columns.map((c) => c.name)).toEqual(['species', 'prediction', 'probability_setosa', 'probability_versicolor', 'probability_virginica']);
+    expect(ds.columns.map((c) => c.name)).toEqual([
+      'species',
+      'prediction',
+      'probability_setosa',
+      'probability_versicolor',
+      'probability_virginica',
+    ]);
     const [truth, pred] = [ds.columns[0]!, ds.columns[1]!] as { values: string[] }[];
     const right = truth!.values.filter((v, i) => v === pred!.values[i]).length;
     expect(right / 150).toBeGreaterThan(0.9);

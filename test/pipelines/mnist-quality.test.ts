@@ -19,8 +19,10 @@ describe('MNIST LeNet quality', () => {
     process.env.MLPIPE_HOME = tempDir();
     const timings: Record<string, number> = {};
     const r = await runPlanFile('pipelines/mnist-lenet.yaml', {}, testEnv(), 'mnist/quality', (stage, ms) => (timings[stage] = ms));
-    console.log(`mnist-lenet.yaml: test accuracy ${r.evaluate!.outputs.accuracy} (1,000 digits), f1Macro ${r.evaluate!.outputs.f1Macro}, ` +
-      `train ${(timings.train! / 1000).toFixed(1)} s on ${backend.backend} (TF ${backend.tfVersion})`);
+    console.log(
+      `mnist-lenet.yaml: test accuracy ${r.evaluate!.outputs.accuracy} (1,000 digits), f1Macro ${r.evaluate!.outputs.f1Macro}, ` +
+        `train ${(timings.train! / 1000).toFixed(1)} s on ${backend.backend} (TF ${backend.tfVersion})`,
+    );
     expect(r.data!.outputs.rows).toBe(10_000);
     expect(r.train!.outputs.backend).toBe(backend.backend);
     // the whole LeNet step runs as one TensorFlow function on the native backend

@@ -20,15 +20,24 @@ beforeAll(async () => {
   env = await testEnv('sched-empty', { worker: false });
 });
 afterAll(async () => {
-  await env.client.schedule.getHandle(`mlpipe:${name}`).delete().catch(() => undefined);
+  await env.client.schedule
+    .getHandle(`mlpipe:${name}`)
+    .delete()
+    .catch(() => undefined);
   await env?.close();
 });
 
 const exists = (id: string) =>
-  env.client.schedule.getHandle(id).describe().then(() => true, (e: unknown) => {
-    if (e instanceof ScheduleNotFoundError) return false;
-    throw e;
-  });
+  env.client.schedule
+    .getHandle(id)
+    .describe()
+    .then(
+      () => true,
+      (e: unknown) => {
+        if (e instanceof ScheduleNotFoundError) return false;
+        throw e;
+      },
+    );
 
 describe('mlpipe apply on an emptied directory', () => {
   it('removes the last schedule once confirmed; a missing directory is still an error', async () => {
@@ -45,7 +54,9 @@ describe('mlpipe apply on an emptied directory', () => {
     expect(dry.stdout).toContain(`- delete mlpipe:${name}`);
     const refused = apply();
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain(`applying would delete all 1 schedule(s) of scope "${scope}" (mlpipe:${name}); pass --allow-empty to confirm`);
+    expect(refused.stderr).toContain(
+      `applying would delete all 1 schedule(s) of scope "${scope}" (mlpipe:${name}); pass --allow-empty to confirm`,
+    );
     expect(await exists(`mlpipe:${name}`)).toBe(true);
 
     const confirmed = apply('--allow-empty');

@@ -62,7 +62,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const id of [foreignId, otherScopeId, `mlpipe:${names.tick}`, `mlpipe:${names.nightly}`]) {
-    await env?.client.schedule.getHandle(id).delete().catch(() => undefined);
+    await env?.client.schedule
+      .getHandle(id)
+      .delete()
+      .catch(() => undefined);
   }
   await env?.close();
   if (repo) rmSync(repo.dir, { recursive: true, force: true });
@@ -133,12 +136,18 @@ describe('mlpipe apply', () => {
   });
 
   it('editing the YAML and re-applying updates the schedule and says what changed; a dirty tree warns', async () => {
-    const edited = fixture('tick', { name: names.tick, queue: env.queue }).replace('every: 2s', 'every: 1h').replace('params: { value: 7 }', 'params: { value: 8 }');
+    const edited = fixture('tick', { name: names.tick, queue: env.queue })
+      .replace('every: 2s', 'every: 1h')
+      .replace('params: { value: 7 }', 'params: { value: 8 }');
     writeFileSync(join(repo.dir, 'tick.yaml'), edited);
     const r = cli(['apply', repo.dir, '--address', env.address, '--scope', scope, '--task-queue', env.queue, '--format', 'json']);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/warning: the git tree of .* has uncommitted changes/);
-    const out = JSON.parse(r.stdout) as { applied: boolean; changes: { action: string; pipeline: string; details: string[] }[]; warnings: string[] };
+    const out = JSON.parse(r.stdout) as {
+      applied: boolean;
+      changes: { action: string; pipeline: string; details: string[] }[];
+      warnings: string[];
+    };
     expect(out.applied).toBe(true);
     const update = out.changes.find((c) => c.pipeline === names.tick)!;
     expect(update.action).toBe('update');
@@ -153,8 +162,15 @@ describe('mlpipe apply', () => {
 
   it('backfill starts the runs the schedule would have started', async () => {
     const r = cli([
-      'schedules', 'backfill', names.tick, '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-01T02:30:00Z',
-      '--address', env.address,
+      'schedules',
+      'backfill',
+      names.tick,
+      '--from',
+      '2026-01-01T00:00:00Z',
+      '--to',
+      '2026-01-01T02:30:00Z',
+      '--address',
+      env.address,
     ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -191,7 +207,10 @@ describe('mlpipe apply', () => {
     expect(d.state.paused).toBe(true);
 
     expect(cli(['schedules', 'trigger', names.nightly, '--address', env.address]).code).toBe(0);
-    const fired = await until('the triggered run', async () => (await env.client.schedule.getHandle(`mlpipe:${names.nightly}`).describe()).info.recentActions[0]);
+    const fired = await until(
+      'the triggered run',
+      async () => (await env.client.schedule.getHandle(`mlpipe:${names.nightly}`).describe()).info.recentActions[0],
+    );
     const res = (await env.client.workflow.getHandle(fired.action.workflow.workflowId).result()) as { status: string };
     expect(res.status).toBe('succeeded');
 
@@ -245,7 +264,9 @@ describe('mlpipe apply', () => {
     writeFileSync(file, fixture('collect', { name, queue: env.queue }));
     try {
       const act = async (workersRoot?: string) =>
-        (await apply(env.client, repo.dir, { scope, queue: env.queue, ...(workersRoot ? { workersRoot } : {}) })).find((c) => c.pipeline === name)!;
+        (await apply(env.client, repo.dir, { scope, queue: env.queue, ...(workersRoot ? { workersRoot } : {}) })).find(
+          (c) => c.pipeline === name,
+        )!;
       expect((await act('/srv/a')).action).toBe('create');
       const baseDir = async () => {
         const d = await env.client.schedule.getHandle(`mlpipe:${name}`).describe();
@@ -261,7 +282,10 @@ describe('mlpipe apply', () => {
       expect((await act()).action).toBe('unchanged');
     } finally {
       rmSync(file);
-      await env.client.schedule.getHandle(`mlpipe:${name}`).delete().catch(() => undefined);
+      await env.client.schedule
+        .getHandle(`mlpipe:${name}`)
+        .delete()
+        .catch(() => undefined);
     }
   });
 });

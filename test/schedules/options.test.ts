@@ -45,14 +45,40 @@ describe('schedule options', () => {
   });
 
   it('intervals with offsets; every overlap policy has its Temporal name', () => {
-    const base = { apiVersion: 'mlpipe.dev/plan/v1', pipeline: 'p', labels: {}, params: {}, paramTypes: {}, nodes: [], levels: [], hash: 'h' } as Plan;
+    const base = {
+      apiVersion: 'mlpipe.dev/plan/v1',
+      pipeline: 'p',
+      labels: {},
+      params: {},
+      paramTypes: {},
+      nodes: [],
+      levels: [],
+      hash: 'h',
+    } as Plan;
     const o = scheduleOptions({
-      plan: { ...base, schedule: { cron: [], intervals: [{ everyMs: 86_400_000, offsetMs: 7_200_000 }, { everyMs: 2000 }], overlap: 'allowAll', catchupWindowMs: 60_000, pauseOnFailure: false, paused: true, note: 'n', params: {} } },
+      plan: {
+        ...base,
+        schedule: {
+          cron: [],
+          intervals: [{ everyMs: 86_400_000, offsetMs: 7_200_000 }, { everyMs: 2000 }],
+          overlap: 'allowAll',
+          catchupWindowMs: 60_000,
+          pauseOnFailure: false,
+          paused: true,
+          note: 'n',
+          params: {},
+        },
+      },
     });
     expect(o.spec).toEqual({ intervals: [{ every: 86_400_000, offset: 7_200_000 }, { every: 2000 }] });
     expect(o.state).toEqual({ paused: true, note: 'n' });
     expect(['skip', 'bufferOne', 'bufferAll', 'cancelOther', 'terminateOther', 'allowAll'].map((x) => overlapPolicy(x as never))).toEqual([
-      'SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL',
+      'SKIP',
+      'BUFFER_ONE',
+      'BUFFER_ALL',
+      'CANCEL_OTHER',
+      'TERMINATE_OTHER',
+      'ALLOW_ALL',
     ]);
     expect(toScheduleId('p')).toBe('mlpipe:p');
     expect(toScheduleId('mlpipe:p')).toBe('mlpipe:p');
@@ -79,7 +105,7 @@ describe('schedule options', () => {
 });
 
 describe('--workers-root', () => {
-  it("scheduled runs resolve collect paths where the workers see the specs, not where apply ran", async () => {
+  it('scheduled runs resolve collect paths where the workers see the specs, not where apply ran', async () => {
     const { loadDesired, baseDirFor } = await import('../../src/schedules/apply.ts');
     const file = join(ROOT, 'pipelines/lifecycle.yaml');
     expect(baseDirFor(file, {})).toBe(join(ROOT, 'pipelines'));

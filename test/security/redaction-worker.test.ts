@@ -43,7 +43,10 @@ describe('redaction in every encoding, on a real worker', () => {
       fail: { fn: 'leakFail', needs: ['leak'], input: { secret: '${secrets.LEAKY}' }, maximumAttempts: 1 },
     });
     const h = await env.start(plan);
-    const err = await h.result().then(() => undefined, (e: unknown) => e);
+    const err = await h.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const history = historyText((await h.fetchHistory()).events);
     expect(history).toContain('upstream refused'); // the failure's decoded payloads are searched

@@ -68,7 +68,14 @@ describe('redactValue and redactError', () => {
       cause: new Error(`inner ${Buffer.from(s).toString('base64')}`, { cause: { token: s } }),
     });
     redactError(err, [s]);
-    const seen = [err.message, err.stack, JSON.stringify(err.details), (err.cause as Error).message, (err.cause as Error).stack, JSON.stringify((err.cause as Error).cause)].join('\n');
+    const seen = [
+      err.message,
+      err.stack,
+      JSON.stringify(err.details),
+      (err.cause as Error).message,
+      (err.cause as Error).stack,
+      JSON.stringify((err.cause as Error).cause),
+    ].join('\n');
     expect(leaks(seen, s)).toEqual([]);
     expect(err.message).toBe('refused [redacted]');
     expect((err.cause as Error).cause).toEqual({ token: '[redacted]' });
@@ -84,9 +91,14 @@ describe('reports written by stages', () => {
     rememberSecrets([s]);
     const home = mkdtempSync(join(tmpdir(), 'mlpipe-redact-report-'));
     const run = { workflowId: 'redact/1', runId: 'r1', pipeline: 'redact', planHash: 'h'.repeat(64) };
-    const html = await updateRunReport(run, new LocalArtifactStore(join(home, 'artifacts')), {
-      evaluation: { stage: 'eval', split: 'test', metrics: { accuracy: 1 }, classes: ['cat', s], gates: [], passed: true },
-    }, { MLPIPE_HOME: home });
+    const html = await updateRunReport(
+      run,
+      new LocalArtifactStore(join(home, 'artifacts')),
+      {
+        evaluation: { stage: 'eval', split: 'test', metrics: { accuracy: 1 }, classes: ['cat', s], gates: [], passed: true },
+      },
+      { MLPIPE_HOME: home },
+    );
     const stored = await new LocalArtifactStore(join(home, 'artifacts')).getRunFile(run.workflowId, 'report/evaluation/eval.json');
     const text = readFileSync(html, 'utf8') + String(stored);
     expect(text).toContain('cat');

@@ -104,7 +104,10 @@ stages:
   }
 
   it('a stage authenticates with the token; the history holds only ${secrets.DATA_TOKEN}', async () => {
-    const { result, history } = await run('ok.yaml', `{ type: csv, url: "${base}/data.csv", headers: { Authorization: "Bearer \${secrets.DATA_TOKEN}" } }`);
+    const { result, history } = await run(
+      'ok.yaml',
+      `{ type: csv, url: "${base}/data.csv", headers: { Authorization: "Bearer \${secrets.DATA_TOKEN}" } }`,
+    );
     expect((result as { stages: Record<string, { outputs: Record<string, unknown> }> }).stages.data!.outputs.rows).toBe(3);
     expect(history).toContain('${secrets.DATA_TOKEN}');
     expect(history).not.toContain(TOKEN);

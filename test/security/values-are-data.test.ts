@@ -37,14 +37,23 @@ function historyText(v: unknown, out: string[] = []): string {
 
 function cli(...args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/mlpipe.js', ...args, '--address', env.address], { env: { ...process.env, NO_COLOR: '1' }, timeout: 90_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+    execFile(
+      process.execPath,
+      ['bin/mlpipe.js', ...args, '--address', env.address],
+      { env: { ...process.env, NO_COLOR: '1' }, timeout: 90_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
     );
   });
 }
 
 /** What the `echo` activity received, one object per call. */
-const received = (log: string) => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : []);
+const received = (log: string) =>
+  existsSync(log)
+    ? readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
 
 async function history(id: string): Promise<string> {
   const text = historyText((await env.client.workflow.getHandle(id).fetchHistory()).events);
@@ -75,7 +84,9 @@ afterAll(async () => {
 describe('substituted values are data', () => {
   it('run --param with ${secrets.X}: the activity and the URL get the text, never the secret', async () => {
     const log = join(dir, 'run-param.log');
-    writeFileSync(join(dir, 'param.yaml'), `apiVersion: mlpipe/v1
+    writeFileSync(
+      join(dir, 'param.yaml'),
+      `apiVersion: mlpipe/v1
 metadata: { name: param-data }
 params:
   q: { type: string, default: none }
@@ -89,7 +100,8 @@ stages:
     activity: echo
     needs: [data]
     input: { q: "\${params.q}", inText: "q=\${params.q}!", log: ${JSON.stringify(log)} }
-`);
+`,
+    );
     const r = await cli('run', join(dir, 'param.yaml'), '--param', `q=${REF}`, '--wait', '--task-queue', env.queue);
     expect(r.out).toContain('succeeded');
     const id = /started (\S+)/.exec(r.out)![1]!;
@@ -102,7 +114,9 @@ stages:
   it('retry --param with ${secrets.X}: the next round gets the text', async () => {
     const log = join(dir, 'retry-param.log');
     // `params.q` beside a stage output: left for the workflow, which reads the retried params
-    writeFileSync(join(dir, 'retry.yaml'), `apiVersion: mlpipe/v1
+    writeFileSync(
+      join(dir, 'retry.yaml'),
+      `apiVersion: mlpipe/v1
 metadata: { name: retry-data }
 params:
   q: { type: string, default: first }
@@ -115,11 +129,16 @@ stages:
     needs: [a]
     onFailure: wait
     input: { q: "\${size(stages.a.outputs.v) > 0 ? params.q : ''}", failOn: first, log: ${JSON.stringify(log)} }
-`);
+`,
+    );
     const r = await cli('run', join(dir, 'retry.yaml'), '--task-queue', env.queue);
     const id = /started (\S+)/.exec(r.out)![1]!;
     const h = env.client.workflow.getHandle(id);
-    await waitFor(async () => (await h.query(statusQuery).catch(() => undefined))?.stages.use?.status === 'awaiting-operator', 90_000, 'use to wait');
+    await waitFor(
+      async () => (await h.query(statusQuery).catch(() => undefined))?.stages.use?.status === 'awaiting-operator',
+      90_000,
+      'use to wait',
+    );
     const retried = await cli('retry', id, 'use', '--param', `q=${REF}`);
     expect(retried.out).toContain('retrying use');
     const res = await h.result();
@@ -130,7 +149,9 @@ stages:
 
   it("an upstream activity's output holding ${secrets.X} reaches the next stage as text", async () => {
     const log = join(dir, 'output.log');
-    writeFileSync(join(dir, 'output.yaml'), `apiVersion: mlpipe/v1
+    writeFileSync(
+      join(dir, 'output.yaml'),
+      `apiVersion: mlpipe/v1
 metadata: { name: output-data }
 defaults: { taskQueue: ${env.queue}, retry: { maxAttempts: 1 } }
 stages:
@@ -140,7 +161,8 @@ stages:
     activity: echo
     needs: [a]
     input: { q: "\${stages.a.outputs.v}", inText: "[\${stages.a.outputs.v}]", list: "\${stages.a.outputs.list}", log: ${JSON.stringify(log)} }
-`);
+`,
+    );
     const r = await cli('run', join(dir, 'output.yaml'), '--wait', '--task-queue', env.queue);
     expect(r.out).toContain('succeeded');
     const id = /started (\S+)/.exec(r.out)![1]!;

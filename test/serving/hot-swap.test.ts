@@ -20,7 +20,10 @@ let server: ModelServer;
 let base: string;
 
 const deploy = (config: object, model: ArtifactRef, stage: string) =>
-  deployCore(deployInput({ modelName: 'iris', ...config } as never, { model, transform: a.transform }, a.workflowId, stage), a.env, { registry, autostart: false });
+  deployCore(deployInput({ modelName: 'iris', ...config } as never, { model, transform: a.transform }, a.workflowId, stage), a.env, {
+    registry,
+    autostart: false,
+  });
 
 beforeAll(async () => {
   a = await irisArtifacts('hot-swap/run-1');
@@ -49,7 +52,11 @@ describe('hot swap and canary promotion under load', () => {
       expect(d2.outputs.version).toBe('v2');
       await load.sawVersion('v2');
       await load.more(200);
-      await deploy({ strategy: { type: 'canary', weight: 50, duration: '1500ms' }, rollback: { errorRateAbove: 0.01 } }, models[2]!, 'deploy-v3');
+      await deploy(
+        { strategy: { type: 'canary', weight: 50, duration: '1500ms' }, rollback: { errorRateAbove: 0.01 } },
+        models[2]!,
+        'deploy-v3',
+      );
       await load.sawVersion('v3');
       // The server promotes the healthy canary once its duration has passed.
       await waitFor(async () => (await registry.get('iris'))!.traffic.primary === 'v3', 60_000, 'v3 promoted', 100);
@@ -60,7 +67,12 @@ describe('hot swap and canary promotion under load', () => {
         throw e;
       });
     }
-    expect({ non2xx: done.non2xx, errors: done.errors, timeouts: done.timeouts, resets: done.resets }).toEqual({ non2xx: 0, errors: 0, timeouts: 0, resets: 0 });
+    expect({ non2xx: done.non2xx, errors: done.errors, timeouts: done.timeouts, resets: done.resets }).toEqual({
+      non2xx: 0,
+      errors: 0,
+      timeouts: 0,
+      resets: 0,
+    });
     expect(done.ok).toBe(done.requests);
     expect(Object.keys(done.versions).sort()).toEqual(['v1', 'v2', 'v3']);
     // v1 stopped answering once v2 took over; after the promotion v3 answers alone.

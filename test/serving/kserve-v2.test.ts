@@ -27,11 +27,14 @@ afterAll(async () => {
 });
 
 describe('KServe v2', () => {
-  it('tritonclient checks readiness, reads metadata and infers; the answers are mlpipe\'s route\'s', async () => {
+  it("tritonclient checks readiness, reads metadata and infers; the answers are mlpipe's route's", async () => {
     const rows = a.rows.filter((_, i) => i % 7 === 0);
     const file = join(a.root, 'rows.json');
     writeFileSync(file, JSON.stringify({ features: FEATURES, rows }));
-    const out = JSON.parse((await python('kserve_v2_triton.py', [new URL(base).host, 'iris', file])).stdout) as Record<string, { probabilities: number[][]; labels: string[] }>;
+    const out = JSON.parse((await python('kserve_v2_triton.py', [new URL(base).host, 'iris', file])).stdout) as Record<
+      string,
+      { probabilities: number[][]; labels: string[] }
+    >;
     for (const v of ['1', '2']) {
       const r = await post(`${base}/v1/models/iris/versions/${v}:predict`, { instances: rows });
       expect(r.status).toBe(200);
@@ -67,7 +70,9 @@ describe('KServe v2', () => {
     expect(wrongType.json.error).toBe("input 'sepal_length': datatype BYTES where FP32 belongs");
     const short = await post(`${base}/v2/models/iris/infer`, { inputs: [{ ...body.inputs[0], data: [1] }] });
     expect(short.json.error).toBe("input 'sepal_length': shape [2] needs 2 values, got 1");
-    const value = await post(`${base}/v2/models/iris/infer`, { inputs: body.inputs.map((x, i) => (i === 3 ? { ...x, data: [0.2, 'wide'] } : x)) });
+    const value = await post(`${base}/v2/models/iris/infer`, {
+      inputs: body.inputs.map((x, i) => (i === 3 ? { ...x, data: [0.2, 'wide'] } : x)),
+    });
     expect(value.status).toBe(400);
     expect(value.json.error).toMatch(/^row 2, column "petal_width": "wide" is a string; send a number/);
     const none = await fetch(`${base}/v2/models/nope/ready`);

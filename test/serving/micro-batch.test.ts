@@ -55,21 +55,36 @@ async function together(url: string, list: { body: unknown }[]): Promise<{ statu
   const answers = list.map(({ body }) => {
     const text = JSON.stringify(body);
     return new Promise<{ status: number; json: any }>((res, rej) => {
-      const req = request({ host: '127.0.0.1', port, method: 'POST', path: PATH, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (r) => {
-        let t = '';
-        r.on('data', (d) => (t += d));
-        r.on('end', () => res({ status: r.statusCode!, json: JSON.parse(t) }));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: PATH,
+          agent: false,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        },
+        (r) => {
+          let t = '';
+          r.on('data', (d) => (t += d));
+          r.on('end', () => res({ status: r.statusCode!, json: JSON.parse(t) }));
+        },
+      );
       req.on('error', rej);
       req.write(text.slice(0, 5));
       rest.push(() => req.end(text.slice(5)));
     });
   });
   // Every request's headers must have reached the server before any body is completed.
-  await waitFor(async () => {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    return Number(/^mlpipe_serving_requests_in_flight (\S+)$/m.exec(text)?.[1]) >= list.length + 1;
-  }, 60_000, 'every request to be in flight', 50);
+  await waitFor(
+    async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return Number(/^mlpipe_serving_requests_in_flight (\S+)$/m.exec(text)?.[1]) >= list.length + 1;
+    },
+    60_000,
+    'every request to be in flight',
+    50,
+  );
   for (const f of rest) f();
   return Promise.all(answers);
 }
@@ -77,9 +92,11 @@ async function together(url: string, list: { body: unknown }[]): Promise<{ statu
 /** A histogram's _count and _sum for v1 of iris, and its bucket counts. */
 async function histogram(url: string, name: string): Promise<{ count: number; sum: number; le: Record<string, number> }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const pick = (suffix: string) => Number(new RegExp(`^${name}_${suffix}\\{model="iris",version="v1"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const pick = (suffix: string) =>
+    Number(new RegExp(`^${name}_${suffix}\\{model="iris",version="v1"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   const le: Record<string, number> = {};
-  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)",model="iris",version="v1"\\} (\\S+)$`, 'gm'))) le[m[1]!] = Number(m[2]);
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)",model="iris",version="v1"\\} (\\S+)$`, 'gm')))
+    le[m[1]!] = Number(m[2]);
   return { count: pick('count'), sum: pick('sum'), le };
 }
 
@@ -114,7 +131,8 @@ describe('micro-batching', () => {
     // The mlpipe answers echo their own ids: nobody got another caller's rows.
     got.forEach((g, i) => {
       const sent = (list[i]!.body as { instances: unknown[] }).instances;
-      if (g.status === 200 && !Array.isArray(sent[0])) expect(g.json.predictions.map((p: any) => p.passthrough.id)).toEqual(sent.map((r: any) => r.id));
+      if (g.status === 200 && !Array.isArray(sent[0]))
+        expect(g.json.predictions.map((p: any) => p.passthrough.id)).toEqual(sent.map((r: any) => r.id));
     });
     const after = await histogram(url, 'mlpipe_serving_batch_requests');
     expect(after.count - before.count).toBe(1);
@@ -123,7 +141,7 @@ describe('micro-batching', () => {
     expect(rows.sum).toBe(2 * list.reduce((t, b, i) => t + (i === 17 ? 0 : b.rows), 0));
   }, 120_000);
 
-  it('a batch never passes --max-batch rows; answers stay each caller\'s own', async () => {
+  it("a batch never passes --max-batch rows; answers stay each caller's own", async () => {
     const url = await serve({ maxBatch: 8, maxWaitMs: 30_000 });
     const list = bodies(30);
     const alone: { status: number; json: any }[] = [];

@@ -59,9 +59,16 @@ describe('/metrics', () => {
   it('parses as Prometheus text and counts every request by route, model, version and code', async () => {
     const before = await scrape();
     const row = Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]));
-    for (let i = 0; i < 3; i++) expect((await post(`${base}/v1/models/iris/versions/1:predict`, { instances: [row, row] })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await post(`${base}/v1/models/iris/versions/1:predict`, { instances: [row, row] })).status).toBe(200);
     expect((await post(`${base}/v1/models/iris/labels/canary:predict`, { instances: [Object.values(row)] })).status).toBe(200);
-    expect((await post(`${base}/v2/models/iris/versions/2/infer`, { inputs: FEATURES.map((f) => ({ name: f, shape: [1], datatype: 'FP32', data: [row[f]] })) })).status).toBe(200);
+    expect(
+      (
+        await post(`${base}/v2/models/iris/versions/2/infer`, {
+          inputs: FEATURES.map((f) => ({ name: f, shape: [1], datatype: 'FP32', data: [row[f]] })),
+        })
+      ).status,
+    ).toBe(200);
     expect((await post(`${base}/v1/models/iris/versions/1:predict`, { instances: [{ ...row, petal_width: 'x' }] })).status).toBe(400);
     expect((await post(`${base}/v1/models/nope:predict`, { instances: [row] })).status).toBe(404);
     const after = await scrape();
@@ -96,36 +103,78 @@ describe('/metrics', () => {
     expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ ready: true, reasons: [] });
     // A model registered with no loadable version: alive, not ready, and the reason names it.
     const good = (await a.registry.get('iris'))!.versions[0]!;
-    const rev = (await a.registry.update('broken', (e) => ({ ...e, versions: [{ ...good, model: { ...good.model, digest: '0'.repeat(64) } }], traffic: { primary: good.version } }))).revision;
+    const rev = (
+      await a.registry.update('broken', (e) => ({
+        ...e,
+        versions: [{ ...good, model: { ...good.model, digest: '0'.repeat(64) } }],
+        traffic: { primary: good.version },
+      }))
+    ).revision;
     await waitRevision(base, 'broken', rev);
     expect((await fetch(`${base}/livez`)).status).toBe(200);
     expect((await fetch(`${base}/v2/health/live`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(503);
-    expect(((await ready.json()) as { reasons: string[] }).reasons).toEqual([expect.stringMatching(/^model broken has no loaded version \(v1: /)]);
+    expect(((await ready.json()) as { reasons: string[] }).reasons).toEqual([
+      expect.stringMatching(/^model broken has no loaded version \(v1: /),
+    ]);
     expect((await fetch(`${base}/v2/health/ready`)).status).toBe(503);
-    const status = (await (await fetch(`${base}/v1/models/broken`)).json()) as { model_version_status: { state: string; status: { error_code: string } }[] };
+    const status = (await (await fetch(`${base}/v1/models/broken`)).json()) as {
+      model_version_status: { state: string; status: { error_code: string } }[];
+    };
     expect(status.model_version_status).toMatchObject([{ version: '1', state: 'END', status: { error_code: 'UNAVAILABLE' } }]);
     expect((await scrape()).samples.find((s) => s.name === 'mlpipe_serving_ready')?.value).toBe(0);
-    expect((await post(`${base}/v1/models/iris:predict`, { instances: [Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]))] })).status).toBe(200);
+    expect(
+      (await post(`${base}/v1/models/iris:predict`, { instances: [Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]))] })).status,
+    ).toBe(200);
   });
 
   it('HTTPS with a certificate and key: clients that trust it get answers; plain HTTP does not', async () => {
     const cert = join(a.root, 'cert.pem');
     const key = join(a.root, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
-    const tls = new ModelServer({ registry: a.registry, store: a.env.store, pollMs: 50, advertise: false, tls: { cert: readFileSync(cert), key: readFileSync(key) } });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
+    const tls = new ModelServer({
+      registry: a.registry,
+      store: a.env.store,
+      pollMs: 50,
+      advertise: false,
+      tls: { cert: readFileSync(cert), key: readFileSync(key) },
+    });
     const url = await tls.start();
     try {
       expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const row = Object.fromEntries(FEATURES.map((f) => [f, a.rows[0]![f]]));
       const body = JSON.stringify({ instances: [Object.values(row)] });
       const r = await new Promise<{ status: number; json: any }>((res, rej) => {
-        const req = httpsRequest(`${url}/v1/models/iris/versions/1:predict`, { method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json' } }, (x) => {
-          let t = '';
-          x.on('data', (d) => (t += d));
-          x.on('end', () => res({ status: x.statusCode!, json: JSON.parse(t) }));
-        });
+        const req = httpsRequest(
+          `${url}/v1/models/iris/versions/1:predict`,
+          { method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json' } },
+          (x) => {
+            let t = '';
+            x.on('data', (d) => (t += d));
+            x.on('end', () => res({ status: x.statusCode!, json: JSON.parse(t) }));
+          },
+        );
         req.on('error', rej);
         req.end(body);
       });
@@ -138,7 +187,15 @@ describe('/metrics', () => {
   });
 
   it('limits: rows per request, body size (also inflated) and body time, each a 4xx with its reason', async () => {
-    const small = new ModelServer({ registry: a.registry, store: a.env.store, pollMs: 50, advertise: false, maxRows: 3, maxBodyBytes: 2000, bodyTimeoutMs: 300 });
+    const small = new ModelServer({
+      registry: a.registry,
+      store: a.env.store,
+      pollMs: 50,
+      advertise: false,
+      maxRows: 3,
+      maxBodyBytes: 2000,
+      bodyTimeoutMs: 300,
+    });
     const url = await small.start();
     try {
       await waitRevision(url, 'iris', 2);
@@ -148,7 +205,10 @@ describe('/metrics', () => {
       for (const [path, body] of [
         ['/v1/models/iris:predict', { instances: four }],
         ['/v1/models/iris:predict', { instances: four.map((r) => Object.values(r)) }],
-        ['/v2/models/iris/infer', { inputs: FEATURES.map((f) => ({ name: f, shape: [4], datatype: 'FP32', data: four.map((r) => r[f]) })) }],
+        [
+          '/v2/models/iris/infer',
+          { inputs: FEATURES.map((f) => ({ name: f, shape: [4], datatype: 'FP32', data: four.map((r) => r[f]) })) },
+        ],
       ] as const) {
         const r = await post(`${url}${path}`, body);
         expect(r.status, path).toBe(413);
@@ -157,15 +217,31 @@ describe('/metrics', () => {
       expect((await post(`${url}/v1/models/iris:predict`, { instances: [row, row, row] })).status).toBe(200);
       const big = await post(`${url}/v1/models/iris:predict`, { instances: [row], pad: 'x'.repeat(3000) });
       expect([big.status, big.json.error]).toEqual([413, 'request body over 2000 bytes (mlpipe serve --max-body)']);
-      const bomb = await fetch(`${url}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify({ instances: [row], pad: ' '.repeat(100_000) })) });
-      expect([bomb.status, ((await bomb.json()) as { error: string }).error]).toEqual([413, 'request body over 2000 bytes once inflated (mlpipe serve --max-body)']);
+      const bomb = await fetch(`${url}/v1/models/iris:predict`, {
+        method: 'POST',
+        headers: { 'content-encoding': 'gzip' },
+        body: gzipSync(JSON.stringify({ instances: [row], pad: ' '.repeat(100_000) })),
+      });
+      expect([bomb.status, ((await bomb.json()) as { error: string }).error]).toEqual([
+        413,
+        'request body over 2000 bytes once inflated (mlpipe serve --max-body)',
+      ]);
       // Half a body, then nothing: 408, and the connection is closed.
       const slow = await new Promise<{ status: number; body: string; connection?: string }>((res, rej) => {
-        const req = request({ host: '127.0.0.1', port: new URL(url).port, method: 'POST', path: '/v1/models/iris:predict', headers: { 'content-length': 100 } }, (r) => {
-          let t = '';
-          r.on('data', (d) => (t += d));
-          r.on('end', () => res({ status: r.statusCode!, body: t, connection: r.headers.connection }));
-        });
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: new URL(url).port,
+            method: 'POST',
+            path: '/v1/models/iris:predict',
+            headers: { 'content-length': 100 },
+          },
+          (r) => {
+            let t = '';
+            r.on('data', (d) => (t += d));
+            r.on('end', () => res({ status: r.statusCode!, body: t, connection: r.headers.connection }));
+          },
+        );
         req.on('error', rej);
         req.write('{"instances": [');
       });
@@ -183,11 +259,20 @@ describe('/metrics', () => {
     const { port } = new URL(base);
     // Headers and half the body now, the rest after stop() has begun.
     const answer = new Promise<{ status: number; body: string }>((res, rej) => {
-      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/models/iris:predict', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
-        let text = '';
-        r.on('data', (d) => (text += d));
-        r.on('end', () => res({ status: r.statusCode!, body: text }));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/v1/models/iris:predict',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (r) => {
+          let text = '';
+          r.on('data', (d) => (text += d));
+          r.on('end', () => res({ status: r.statusCode!, body: text }));
+        },
+      );
       req.on('error', rej);
       req.write(body.slice(0, 10));
       setTimeout(() => {

@@ -26,7 +26,10 @@ describe.each(BACKENDS)('registry recovery on %s', (backend) => {
     made.push(db);
     const reg = new Registry(join(tempDir('mlpipe-reg-'), 'registry'), db.url);
     await reg.update('m', (e) => e);
-    const child = spawn(process.execPath, ['--import', 'tsx', holder, reg.dir, db.url], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', holder, reg.dir, db.url], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise((r) => child.once('exit', r));
@@ -53,7 +56,10 @@ describe.each(BACKENDS)('registry recovery on %s', (backend) => {
       clearInterval(timer);
       return n;
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', holder, reg.dir, db.url], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', holder, reg.dir, db.url], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const exited = new Promise((r) => child.once('exit', r));
     try {
       let out = '';

@@ -17,7 +17,12 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const writer = fileURLToPath(new URL('./fixtures/registry-writer.ts', import.meta.url));
 const run = promisify(execFile);
 
-const ref = (n: number): ArtifactRef => ({ kind: 'model', uri: `file:///m/${n}`, digest: `sha256:${String(n).padStart(64, '0')}`, sizeBytes: n });
+const ref = (n: number): ArtifactRef => ({
+  kind: 'model',
+  uri: `file:///m/${n}`,
+  digest: `sha256:${String(n).padStart(64, '0')}`,
+  sizeBytes: n,
+});
 const source = { workflowId: 'p/r', runId: 'r', pipeline: 'p', stage: 'deploy' };
 
 function addVersion(e: RegistryEntry, i: number, at = new Date()): RegistryEntry {
@@ -56,10 +61,14 @@ describe.each(BACKENDS)('model registry on %s', (backend) => {
         await new Promise((r) => setImmediate(r));
       }
     })();
-    await Promise.all(Array.from({ length: 40 }, (_, i) => reg.update('churn', async (e) => {
-      await new Promise((r) => setTimeout(r, Math.random() * 3)); // widen the race window
-      return addVersion(e, i);
-    })));
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        reg.update('churn', async (e) => {
+          await new Promise((r) => setTimeout(r, Math.random() * 3)); // widen the race window
+          return addVersion(e, i);
+        }),
+      ),
+    );
     stop = true;
     await reader;
     const e = (await reg.get('churn'))!;
@@ -73,7 +82,9 @@ describe.each(BACKENDS)('model registry on %s', (backend) => {
   it('300 writes from several processes at once: no version lost or registered twice', async () => {
     const { reg, url } = fresh(backend);
     const outs = await Promise.all(
-      Array.from({ length: 4 }, () => run(process.execPath, ['--import', 'tsx', writer, reg.dir, url, '75'], { cwd: root, timeout: 150_000 })),
+      Array.from({ length: 4 }, () =>
+        run(process.execPath, ['--import', 'tsx', writer, reg.dir, url, '75'], { cwd: root, timeout: 150_000 }),
+      ),
     );
     expect(outs.map((o) => o.stdout.trim())).toEqual(['done', 'done', 'done', 'done']);
     const e = (await reg.get('churn'))!;
@@ -89,10 +100,12 @@ describe.each(BACKENDS)('model registry on %s', (backend) => {
     const { reg } = fresh(backend);
     await reg.update('m', (e) => addVersion(e, 1));
     const before = await reg.get('m');
-    await expect(reg.update('m', (e) => {
-      addVersion(e, 2);
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await expect(
+      reg.update('m', (e) => {
+        addVersion(e, 2);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(await reg.get('m')).toEqual(before);
     await reg.update('m', (e) => addVersion(e, 2)); // nothing left locked
     expect((await reg.get('m'))!.versions.map((v) => v.version)).toEqual(['v1', 'v2']);
@@ -167,14 +180,22 @@ describe.each(BACKENDS)('model registry on %s', (backend) => {
     expect((await reg.get('m'))!.traffic).toEqual({ primary: 'v1' });
     await reg.update('m', (e) => addVersion(e, 3)); // the retry: v2 again
     const all = await reg.versions('m', { withdrawn: true });
-    expect(all.map((v) => [v.version, v.model.sizeBytes, !!v.withdrawnAt])).toEqual([['v1', 1, false], ['v2', 2, true], ['v2', 3, false]]);
+    expect(all.map((v) => [v.version, v.model.sizeBytes, !!v.withdrawnAt])).toEqual([
+      ['v1', 1, false],
+      ['v2', 2, true],
+      ['v2', 3, false],
+    ]);
     expect((await reg.versions('m')).map((v) => v.version)).toEqual(['v1', 'v2']);
   });
 
   it('imports the JSON entries an older mlpipe left in the registry dir, once', async () => {
     const dir = join(tempDir('mlpipe-reg-'), 'registry');
     mkdirSync(dir);
-    const old: RegistryEntry = addVersion({ format: 'mlpipe-registry/v1', name: 'old', revision: 0, versions: [], traffic: { primary: null }, events: [] }, 1, new Date('2026-01-02T03:04:05.000Z'));
+    const old: RegistryEntry = addVersion(
+      { format: 'mlpipe-registry/v1', name: 'old', revision: 0, versions: [], traffic: { primary: null }, events: [] },
+      1,
+      new Date('2026-01-02T03:04:05.000Z'),
+    );
     old.revision = 7;
     writeFileSync(join(dir, 'old.json'), JSON.stringify(old));
     writeFileSync(join(dir, 'broken.json'), '{"format": "mlpipe-registry/v1", "na');
@@ -184,18 +205,39 @@ describe.each(BACKENDS)('model registry on %s', (backend) => {
     // Two processes open the registry of that home at once (a worker and `mlpipe serve`): the
     // entry is imported once, the file renamed once.
     const outs = await Promise.all(
-      [0, 1].map(() => run(process.execPath, ['--import', 'tsx', '-e', `import { Registry } from './src/serving/registry.ts'; console.log((await new Registry(${JSON.stringify(dir)}, ${JSON.stringify(db.url)}).names()).join(','));`, '--input-type=module'], { cwd: root, timeout: 60_000 })),
+      [0, 1].map(() =>
+        run(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            '-e',
+            `import { Registry } from './src/serving/registry.ts'; console.log((await new Registry(${JSON.stringify(dir)}, ${JSON.stringify(db.url)}).names()).join(','));`,
+            '--input-type=module',
+          ],
+          { cwd: root, timeout: 60_000 },
+        ),
+      ),
     );
     expect(outs.map((o) => o.stdout.trim())).toEqual(['old', 'old']);
     const said = outs.map((o) => o.stderr).join('');
-    expect(said).toMatch(new RegExp(`model registry entry ${join(dir, 'broken.json')} is not valid JSON .*restore it from a backup, or move it away to start model "broken" afresh`));
+    expect(said).toMatch(
+      new RegExp(
+        `model registry entry ${join(dir, 'broken.json')} is not valid JSON .*restore it from a backup, or move it away to start model "broken" afresh`,
+      ),
+    );
     expect(said.match(/model registry: imported /g)).toHaveLength(1);
     expect(existsSync(join(dir, 'old.json'))).toBe(false);
     expect(existsSync(join(dir, 'old.json.imported'))).toBe(true);
     expect(existsSync(join(dir, 'broken.json'))).toBe(true); // left for the user
     const reg = new Registry(dir, db.url);
     const e = (await reg.get('old'))!;
-    expect(e).toMatchObject({ revision: 7, traffic: { primary: 'v1' }, versions: [{ version: 'v1' }], events: [{ version: 'v1', at: '2026-01-02T03:04:05.000Z' }] });
+    expect(e).toMatchObject({
+      revision: 7,
+      traffic: { primary: 'v1' },
+      versions: [{ version: 'v1' }],
+      events: [{ version: 'v1', at: '2026-01-02T03:04:05.000Z' }],
+    });
     expect((await reg.servedAt('old', new Date('2026-01-02T03:04:06Z')))!.traffic).toEqual({ primary: 'v1' });
     expect(await reg.names()).toEqual(['old']);
   });
@@ -227,7 +269,11 @@ describe('which database', () => {
 describe('registry rules', () => {
   it('version policies: increment, gitSha (suffix on a repeat), timestamp', () => {
     const e = (versions: string[]): RegistryEntry => ({
-      format: 'mlpipe-registry/v1', name: 'm', revision: 1, events: [], traffic: { primary: null },
+      format: 'mlpipe-registry/v1',
+      name: 'm',
+      revision: 1,
+      events: [],
+      traffic: { primary: null },
       versions: versions.map((version, i) => ({ version, model: ref(i), createdAt: '', source })),
     });
     expect(nextVersion(undefined, 'increment')).toBe('v1');
@@ -243,7 +289,11 @@ describe('registry rules', () => {
 
   it('settling a candidate promotes it or keeps the primary, with an event', () => {
     const base = (): RegistryEntry => ({
-      format: 'mlpipe-registry/v1', name: 'm', revision: 1, events: [], versions: [],
+      format: 'mlpipe-registry/v1',
+      name: 'm',
+      revision: 1,
+      events: [],
+      versions: [],
       traffic: { primary: 'v1', candidate: { version: 'v2', mode: 'canary', weight: 10, startedAt: '' } },
     });
     expect(settleCandidate(base(), 'promote', 'ok').traffic).toEqual({ primary: 'v2' });

@@ -47,16 +47,35 @@ async function deployModel(name: string, collect: JsonObject, steps: object[], t
 beforeAll(async () => {
   a = await irisArtifacts('input/run-1');
   registry = new Registry(registryDir(a.home));
-  await deployCore(deployInput({ modelName: 'iris' }, { model: await a.train(), transform: a.transform }, a.workflowId), a.env, { registry, autostart: false });
+  await deployCore(deployInput({ modelName: 'iris' }, { model: await a.train(), transform: a.transform }, a.workflowId), a.env, {
+    registry,
+    autostart: false,
+  });
   // A category feature (one-hot encoded) next to a number.
   const dir = tempDir();
   const rng = new Rng(3);
   const colors = ['red', 'green', 'blue'];
-  writeFileSync(join(dir, 'c.json'), JSON.stringify(Array.from({ length: 90 }, (_, i) => ({ x: rng.normal() + (i % 2), color: colors[i % 3], y: i % 2 }))));
+  writeFileSync(
+    join(dir, 'c.json'),
+    JSON.stringify(Array.from({ length: 90 }, (_, i) => ({ x: rng.normal() + (i % 2), color: colors[i % 3], y: i % 2 }))),
+  );
   await deployModel(
     'colors',
-    { source: { type: 'json', path: 'c.json' }, schema: { label: 'y', columns: [{ name: 'x', type: 'number' }, { name: 'color', type: 'category' }, { name: 'y', type: 'integer' }] } },
-    [{ type: 'oneHot', columns: ['color'] }, { type: 'split', train: 0.8, test: 0.2, seed: 1 }],
+    {
+      source: { type: 'json', path: 'c.json' },
+      schema: {
+        label: 'y',
+        columns: [
+          { name: 'x', type: 'number' },
+          { name: 'color', type: 'category' },
+          { name: 'y', type: 'integer' },
+        ],
+      },
+    },
+    [
+      { type: 'oneHot', columns: ['color'] },
+      { type: 'split', train: 0.8, test: 0.2, seed: 1 },
+    ],
     dense2(),
     dir,
   );
@@ -82,7 +101,8 @@ afterAll(async () => {
   await open?.stop();
 });
 
-const predict = (model: string, body: unknown, headers?: Record<string, string>) => post(`${base}/v1/models/${model}:predict`, body, headers);
+const predict = (model: string, body: unknown, headers?: Record<string, string>) =>
+  post(`${base}/v1/models/${model}:predict`, body, headers);
 const metricsOf = async (model: string) => (await get(`${base}/v1/models/${model}/metrics`)).versions.v1 ?? { requests: 0, errors: 0 };
 
 describe('model server input checks', () => {
@@ -109,7 +129,12 @@ describe('model server input checks', () => {
 
   it('categories: only values of the fitted vocabulary', async () => {
     expect((await predict('colors', { instances: [{ x: 0.5, color: 'green' }] })).status).toBe(200);
-    const purple = await predict('colors', { instances: [{ x: 0.5, color: 'green' }, { x: 1, color: 'purple' }] });
+    const purple = await predict('colors', {
+      instances: [
+        { x: 0.5, color: 'green' },
+        { x: 1, color: 'purple' },
+      ],
+    });
     expect(purple.status).toBe(400);
     expect(purple.json.error).toBe('row 2, column "color": "purple" is not one of the values seen in training ("blue", "green", "red")');
     const bool = await predict('colors', { instances: [{ x: 0.5, color: true }] });
@@ -117,7 +142,7 @@ describe('model server input checks', () => {
     expect(bool.json.error).toMatch(/^row 1, column "color": true is not a category value; send a string/);
   });
 
-  it('images: the column\'s shape (nested or flat) and the pixel range seen in training', async () => {
+  it("images: the column's shape (nested or flat) and the pixel range seen in training", async () => {
     const img = Array.from({ length: 4 }, (_, y) => Array.from({ length: 4 }, (_, x) => [((x + y) % 4) / 4]));
     expect((await predict('images', { instances: [{ image: img }] })).status).toBe(200);
     expect((await predict('images', { instances: [{ image: img.flat(2) }] })).status).toBe(200);
@@ -125,7 +150,10 @@ describe('model server input checks', () => {
       [img.slice(0, 3), /needs an array of shape \[4, 4, 1\] \(or 16 numbers flat\); got 3 entries where 4 entries belong/],
       [img.flat(2).slice(1), /got 15 entries where 4 entries belong/],
       [img.map((r, y) => (y === 2 ? [...r.slice(0, 3), [0.5, 0.5]] : r)), /got 2 entries at \[2\]\[3\] where 1 entries belong/],
-      [img.map((r) => r.map(([v]) => [v! * 255])), /value 1: 63.75 is outside the range seen in training \[0, 1\]; scale it as the training data was/],
+      [
+        img.map((r) => r.map(([v]) => [v! * 255])),
+        /value 1: 63.75 is outside the range seen in training \[0, 1\]; scale it as the training data was/,
+      ],
       [img.map((r) => r.map(() => ['0.5'])), /value 0: "0.5" is a string; send a number/],
       ['pixels', /"pixels" is not an array/],
     ];
@@ -176,7 +204,9 @@ describe('feedback and the request log need the token', () => {
   it('without a token: both are off with a reason; plain predictions still work', async () => {
     const fb = await post(`${open.url}/v1/models/iris:predict`, { instances: [iris], labels: ['setosa'] }, bearer(TOKEN));
     expect(fb.status).toBe(403);
-    expect(fb.json.error).toMatch(/feedback \(`labels`\) is disabled: this server has no auth token; start it with --auth-token-file <file>/);
+    expect(fb.json.error).toMatch(
+      /feedback \(`labels`\) is disabled: this server has no auth token; start it with --auth-token-file <file>/,
+    );
     const recent = await fetch(`${open.url}/v1/models/iris/recent`, { headers: bearer(TOKEN) });
     expect(recent.status).toBe(403);
     expect(((await recent.json()) as { error: string }).error).toMatch(/the request log \(\/recent: raw rows as sent\) is disabled/);

@@ -19,7 +19,10 @@ let prep: Dataset;
 let registry: Registry;
 
 const deploy = (config: object, model: ArtifactRef, stage: string) =>
-  deployCore(deployInput({ modelName: 'iris', ...config } as never, { model, transform: a.transform }, a.workflowId, stage), a.env, { registry, autostart: false });
+  deployCore(deployInput({ modelName: 'iris', ...config } as never, { model, transform: a.transform }, a.workflowId, stage), a.env, {
+    registry,
+    autostart: false,
+  });
 
 beforeAll(async () => {
   a = await irisArtifacts();
@@ -99,11 +102,13 @@ describe('model server over HTTP', () => {
     const third = new ModelServer({ registry, store: a.env.store, seed: 7, pollMs: 50, advertise: false });
     const urls = [await other.start(), await third.start()];
     try {
-      const seqs = await Promise.all(urls.map(async (u) => {
-        const s: string[] = [];
-        for (let i = 0; i < 60; i++) s.push((await post(`${u}/v1/models/iris:predict`, { instances: [rawRows[0]] })).json.version);
-        return s.join(',');
-      }));
+      const seqs = await Promise.all(
+        urls.map(async (u) => {
+          const s: string[] = [];
+          for (let i = 0; i < 60; i++) s.push((await post(`${u}/v1/models/iris:predict`, { instances: [rawRows[0]] })).json.version);
+          return s.join(',');
+        }),
+      );
       expect(seqs[0]).toBe(seqs[1]);
       expect(seqs[0]).toContain('v2');
     } finally {
@@ -127,7 +132,11 @@ describe('model server over HTTP', () => {
   });
 
   it('a canary past its duration is rolled back when it breaks the rule, and promoted when healthy', async () => {
-    await deploy({ strategy: { type: 'canary', weight: 50, duration: '400ms' }, rollback: { latencyP95Above: '0ms' } }, models[1]!, 'deploy-4');
+    await deploy(
+      { strategy: { type: 'canary', weight: 50, duration: '400ms' }, rollback: { latencyP95Above: '0ms' } },
+      models[1]!,
+      'deploy-4',
+    );
     await waitRevision(base, 'iris', 4);
     for (let i = 0; i < 20; i++) await post(`${base}/v1/models/iris:predict`, { instances: [rawRows[i]] });
     let view = await waitRevision(base, 'iris', 5);
@@ -136,7 +145,11 @@ describe('model server over HTTP', () => {
     expect((await registry.get('iris'))!.events.at(-1)).toMatchObject({ event: 'rolledBack', version: 'v4' });
     expect((await registry.get('iris'))!.events.at(-1)!.reason).toMatch(/latency p95/);
 
-    await deploy({ strategy: { type: 'canary', weight: 50, duration: '300ms' }, rollback: { errorRateAbove: 0.5 } }, models[2]!, 'deploy-5');
+    await deploy(
+      { strategy: { type: 'canary', weight: 50, duration: '300ms' }, rollback: { errorRateAbove: 0.5 } },
+      models[2]!,
+      'deploy-5',
+    );
     await waitRevision(base, 'iris', 6);
     for (let i = 0; i < 10; i++) await post(`${base}/v1/models/iris:predict`, { instances: [rawRows[i]] });
     view = await waitRevision(base, 'iris', 7);

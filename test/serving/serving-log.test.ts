@@ -35,7 +35,10 @@ describe.each(BACKENDS)('serving log on %s', (backend) => {
     made.push(db);
     const registry = new Registry(registryDir(a.home), db.url);
     const model = await a.train();
-    await deployCore(deployInput({ modelName: 'iris' }, { model, transform: a.transform }, a.workflowId, `deploy-${backend}`), a.env, { registry, autostart: false });
+    await deployCore(deployInput({ modelName: 'iris' }, { model, transform: a.transform }, a.workflowId, `deploy-${backend}`), a.env, {
+      registry,
+      autostart: false,
+    });
     const first = new ModelServer({ registry, store: a.env.store, pollMs: 50, advertise: false, authToken: TOKEN });
     let url = await first.start();
     await waitRevision(url, 'iris', 1);

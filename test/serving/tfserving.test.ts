@@ -28,12 +28,19 @@ afterAll(async () => {
 });
 
 describe('TensorFlow Serving REST', () => {
-  it('a requests session sees TF Serving shapes, and the same predictions as mlpipe\'s route', async () => {
+  it("a requests session sees TF Serving shapes, and the same predictions as mlpipe's route", async () => {
     const rows = a.rows.filter((_, i) => i % 10 === 0);
     const file = join(a.root, 'rows.json');
     writeFileSync(file, JSON.stringify({ features: FEATURES, rows }));
-    const out = JSON.parse((await python('tfserving_rest.py', [base, 'iris', file])).stdout) as { v1: number[][]; v2: number[][]; labels: string[] };
-    for (const [v, want] of [['1', out.v1], ['2', out.v2]] as const) {
+    const out = JSON.parse((await python('tfserving_rest.py', [base, 'iris', file])).stdout) as {
+      v1: number[][];
+      v2: number[][];
+      labels: string[];
+    };
+    for (const [v, want] of [
+      ['1', out.v1],
+      ['2', out.v2],
+    ] as const) {
       // mlpipe's own route, pinned to the same version: rows with their ids, as a user sends them.
       const r = await post(`${base}/v1/models/iris/versions/${v}:predict`, { instances: rows });
       expect(r.status).toBe(200);
@@ -43,7 +50,7 @@ describe('TensorFlow Serving REST', () => {
     }
   }, 120_000);
 
-  it('the column preprocess drops is not demanded; mlpipe\'s route echoes it back', async () => {
+  it("the column preprocess drops is not demanded; mlpipe's route echoes it back", async () => {
     const row = a.rows[0]!;
     const { id, ...features } = row;
     const without = await post(`${base}/v1/models/iris/labels/stable:predict`, { instances: [features] });
@@ -60,7 +67,7 @@ describe('TensorFlow Serving REST', () => {
     expect(bad.json.error).toMatch(/^row 2, column "petal_length": value is missing/);
   });
 
-  it('/v1/models/<m> is both mlpipe\'s description and TF Serving\'s status; versions map to numbers and labels', async () => {
+  it("/v1/models/<m> is both mlpipe's description and TF Serving's status; versions map to numbers and labels", async () => {
     const r = (await (await fetch(`${base}/v1/models/iris`)).json()) as any;
     expect(r).toMatchObject({ name: 'iris', primary: 'v1', traffic: { v1: 70, v2: 30 } });
     expect(r.versions.map((v: { version: string; number: number; labels: string[] }) => [v.version, v.number, v.labels])).toEqual([

@@ -27,7 +27,10 @@ let log = '';
 let base: string;
 
 const deploy = (config: object, model: ArtifactRef, stage: string) =>
-  deployCore(deployInput({ modelName: 'iris', ...config } as never, { model, transform: a.transform }, a.workflowId, stage), a.env, { registry, autostart: false });
+  deployCore(deployInput({ modelName: 'iris', ...config } as never, { model, transform: a.transform }, a.workflowId, stage), a.env, {
+    registry,
+    autostart: false,
+  });
 
 const ROW = { sepal_length: 6.3, sepal_width: 2.8, petal_length: 5.1, petal_width: 1.5 };
 
@@ -35,19 +38,23 @@ const ROW = { sepal_length: 6.3, sepal_width: 2.8, petal_length: 5.1, petal_widt
 function once(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
   const text = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((res, rej) => {
-    const req = request(`${base}${path}`, { method, agent: false, headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {} }, (r) => {
-      let t = '';
-      r.on('data', (d) => (t += d));
-      r.on('end', () => {
-        let json: unknown;
-        try {
-          json = JSON.parse(t);
-        } catch {
-          json = undefined;
-        }
-        res({ status: r.statusCode!, json, text: t });
-      });
-    });
+    const req = request(
+      `${base}${path}`,
+      { method, agent: false, headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {} },
+      (r) => {
+        let t = '';
+        r.on('data', (d) => (t += d));
+        r.on('end', () => {
+          let json: unknown;
+          try {
+            json = JSON.parse(t);
+          } catch {
+            json = undefined;
+          }
+          res({ status: r.statusCode!, json, text: t });
+        });
+      },
+    );
     req.on('error', rej);
     // A connection the primary handed to a worker at the moment it was killed is never answered.
     req.setTimeout(5_000, () => req.destroy(new Error(`no answer to ${method} ${path} within 5 s`)));
@@ -75,13 +82,22 @@ beforeAll(async () => {
   models = [await a.train(), await a.train({ seed: 2 })];
   registry = new Registry(registryDir(a.home));
   await deploy({ strategy: { type: 'replace' } }, models[0]!, 'deploy-v1');
-  child = spawn(process.execPath, [resolve('bin/mlpipe.js'), 'serve', '--workers', '2', '--port', '0', '--store', join(a.root, 'artifacts')], {
-    env: { ...process.env, MLPIPE_HOME: a.home },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  child = spawn(
+    process.execPath,
+    [resolve('bin/mlpipe.js'), 'serve', '--workers', '2', '--port', '0', '--store', join(a.root, 'artifacts')],
+    {
+      env: { ...process.env, MLPIPE_HOME: a.home },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout!.on('data', (d) => (log += d));
   child.stderr!.on('data', (d) => (log += d));
-  await waitFor(() => findServer(registry)?.pid === child.pid || child.exitCode !== null, 120_000, 'mlpipe serve --workers 2 to advertise itself', 100);
+  await waitFor(
+    () => findServer(registry)?.pid === child.pid || child.exitCode !== null,
+    120_000,
+    'mlpipe serve --workers 2 to advertise itself',
+    100,
+  );
   if (child.exitCode !== null) throw new Error(`mlpipe serve exited: ${log}`);
   base = findServer(registry)!.url;
   await waitFor(async () => (await once('GET', '/readyz')).status === 200, 120_000, 'readiness', 100);
@@ -122,10 +138,20 @@ describe('mlpipe serve --workers 2', () => {
     // worker hangs, and must not hide the survivor's answers while the replacement boots.
     let seen: { status: number; json: any } | undefined;
     const probes: Promise<unknown>[] = [];
-    await waitFor(() => {
-      probes.push(once('GET', '/readyz').then((r) => r.status === 503 && (seen ??= r), () => undefined));
-      return !!seen;
-    }, 60_000, 'readiness to fail while a worker is missing', 50);
+    await waitFor(
+      () => {
+        probes.push(
+          once('GET', '/readyz').then(
+            (r) => r.status === 503 && (seen ??= r),
+            () => undefined,
+          ),
+        );
+        return !!seen;
+      },
+      60_000,
+      'readiness to fail while a worker is missing',
+      50,
+    );
     await Promise.all(probes);
     expect(seen!.json.reasons.join('\n')).toMatch(/^worker \d: starting$/m);
     await waitFor(async () => (await once('GET', '/readyz').catch(() => undefined))?.status === 200, 120_000, 'readiness to return', 100);
@@ -144,10 +170,15 @@ describe('mlpipe serve --workers 2', () => {
       await deploy({ strategy: { type: 'replace' } }, models[1]!, 'deploy-v2');
       await load.sawVersion('v2');
       // Both workers follow the registry: once each has swapped, only v2 answers.
-      await waitFor(async () => {
-        const answers = await Promise.all(Array.from({ length: 8 }, () => once('POST', '/v1/models/iris:predict', { instances: [ROW] })));
-        return answers.every((r) => r.json?.version === 'v2');
-      }, 60_000, 'every worker to answer with v2', 100);
+      await waitFor(
+        async () => {
+          const answers = await Promise.all(Array.from({ length: 8 }, () => once('POST', '/v1/models/iris:predict', { instances: [ROW] })));
+          return answers.every((r) => r.json?.version === 'v2');
+        },
+        60_000,
+        'every worker to answer with v2',
+        100,
+      );
       await load.more(300);
     } finally {
       done = await load.stop().catch((e) => {
@@ -155,7 +186,12 @@ describe('mlpipe serve --workers 2', () => {
         throw e;
       });
     }
-    expect({ non2xx: done.non2xx, errors: done.errors, timeouts: done.timeouts, resets: done.resets }).toEqual({ non2xx: 0, errors: 0, timeouts: 0, resets: 0 });
+    expect({ non2xx: done.non2xx, errors: done.errors, timeouts: done.timeouts, resets: done.resets }).toEqual({
+      non2xx: 0,
+      errors: 0,
+      timeouts: 0,
+      resets: 0,
+    });
     expect(done.ok).toBe(done.requests);
     expect(Object.keys(done.versions).sort()).toEqual(['v1', 'v2']);
     expect(new Set(done.tail)).toEqual(new Set(['v2']));
@@ -165,11 +201,15 @@ describe('mlpipe serve --workers 2', () => {
     const pids = [...(await workerPids())];
     const body = JSON.stringify({ instances: [ROW] });
     const answer = new Promise<{ status: number; body: string }>((res, rej) => {
-      const req = request(`${base}/v1/models/iris:predict`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
-        let t = '';
-        r.on('data', (d) => (t += d));
-        r.on('end', () => res({ status: r.statusCode!, body: t }));
-      });
+      const req = request(
+        `${base}/v1/models/iris:predict`,
+        { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (r) => {
+          let t = '';
+          r.on('data', (d) => (t += d));
+          r.on('end', () => res({ status: r.statusCode!, body: t }));
+        },
+      );
       req.on('error', rej);
       req.write(body.slice(0, 10));
       setTimeout(() => {
@@ -180,7 +220,9 @@ describe('mlpipe serve --workers 2', () => {
     const r = await answer;
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body).version).toBe('v2');
-    const code = await new Promise<number | null>((res) => (child.exitCode !== null ? res(child.exitCode) : child.once('exit', (c) => res(c))));
+    const code = await new Promise<number | null>((res) =>
+      child.exitCode !== null ? res(child.exitCode) : child.once('exit', (c) => res(c)),
+    );
     expect(code).toBe(0);
     expect(existsSync(serverFile(registry))).toBe(false);
     await waitFor(() => pids.every((p) => !alive(p)), 20_000, 'the workers to exit', 100);

@@ -27,8 +27,16 @@ describe('the spec reference', () => {
 
   it('lists the nested fields of every object, not a bare "object"', () => {
     for (const path of [
-      'earlyStopping.patience', 'checkpoint.everyEpochs', 'warmStart.model', 'gates[].metric', 'strategy.weight',
-      'server.port', 'objective.direction', 'onBreach.action', 'drift[].threshold', 'every[].offset',
+      'earlyStopping.patience',
+      'checkpoint.everyEpochs',
+      'warmStart.model',
+      'gates[].metric',
+      'strategy.weight',
+      'server.port',
+      'objective.direction',
+      'onBreach.action',
+      'drift[].threshold',
+      'every[].offset',
     ]) {
       expect(specMd, path).toContain(`| \`${path}\` |`);
     }

@@ -63,7 +63,9 @@ describe('run-time bound in evaluate', () => {
   it('refuses the 7-deep .all() at once, with the estimate and the limit', () => {
     const deep = nestedAll(7);
     expect(() => evaluateCondition(deep, ctx())).toThrow(ExpressionError);
-    expect(() => evaluateCondition(deep, ctx())).toThrow(/would cost about [\d,]+ to evaluate with this run's values, over the limit of 300,000/);
+    expect(() => evaluateCondition(deep, ctx())).toThrow(
+      /would cost about [\d,]+ to evaluate with this run's values, over the limit of 300,000/,
+    );
   });
 
   it('measures the values of this run: a small list passes, a large one fails', () => {
@@ -89,7 +91,9 @@ describe('run-time bound in evaluate', () => {
 
 describe('validate', () => {
   const spec = (when: string) =>
-    loadSpecText('costly.yaml', `apiVersion: mlpipe/v1
+    loadSpecText(
+      'costly.yaml',
+      `apiVersion: mlpipe/v1
 metadata: { name: costly }
 params:
   s: { type: string, default: abc }
@@ -97,7 +101,8 @@ stages:
   a: { type: activity, activity: noop, outputs: { l: object } }
   b: { type: activity, activity: noop, needs: [a], when: ${JSON.stringify(when)} }
   c: { type: activity, activity: noop, needs: [a], input: { v: "x-\${${nestedAll(6)} ? 1 : 2}" } }
-`);
+`,
+    );
 
   it('refuses costly expressions in `when` and in templates, where they are written', () => {
     const r = validateLoaded(spec(nestedAll(7)));
@@ -108,12 +113,17 @@ stages:
   });
 
   it('accepts what costs less than the limit', () => {
-    const ok = validateLoaded(loadSpecText('costly.yaml', `apiVersion: mlpipe/v1
+    const ok = validateLoaded(
+      loadSpecText(
+        'costly.yaml',
+        `apiVersion: mlpipe/v1
 metadata: { name: cheap }
 stages:
   a: { type: activity, activity: noop, outputs: { l: object } }
   b: { type: activity, activity: noop, needs: [a], when: "stages.a.outputs.l.exists(x, x == 1)" }
-`));
+`,
+      ),
+    );
     expect(ok.diagnostics).toEqual([]);
   });
 });

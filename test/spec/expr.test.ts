@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateCondition, ExpressionError, findTemplates, references, resolveTemplates, unescapeTemplates, type ExprContext } from '../../src/core/expr.ts';
+import {
+  evaluateCondition,
+  ExpressionError,
+  findTemplates,
+  references,
+  resolveTemplates,
+  unescapeTemplates,
+  type ExprContext,
+} from '../../src/core/expr.ts';
 
 const ctx: ExprContext = {
   params: { epochs: 5, lr: 0.01, name: 'churn', deploy: true },
@@ -47,7 +55,10 @@ describe('expressions', () => {
   });
 
   it('lists the variable paths an expression reads', () => {
-    expect(references('has(stages.a.outputs.b) && params.c > 1')).toEqual([['stages', 'a', 'outputs', 'b'], ['params', 'c']]);
+    expect(references('has(stages.a.outputs.b) && params.c > 1')).toEqual([
+      ['stages', 'a', 'outputs', 'b'],
+      ['params', 'c'],
+    ]);
   });
 
   it('is data, not code: host objects are unreachable', () => {

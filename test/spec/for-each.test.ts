@@ -55,14 +55,23 @@ describe('forEach in the plan', () => {
   });
 
   it('compiles the long form, with params substituted into the items', () => {
-    const p = plan(spec(train(`    forEach:
+    const p = plan(
+      spec(
+        train(`    forEach:
       items: "\${params.regions.split(',')}"
       as: region
       parallelism: 1
       onItemFailure: continue
     description: "\${region}"
-`)));
-    expect(p.nodes.find((x) => x.id === 'train')!.forEach).toEqual({ items: ['eu', 'us'], as: 'region', parallelism: 1, onItemFailure: 'continue' });
+`),
+      ),
+    );
+    expect(p.nodes.find((x) => x.id === 'train')!.forEach).toEqual({
+      items: ['eu', 'us'],
+      as: 'region',
+      parallelism: 1,
+      onItemFailure: 'continue',
+    });
   });
 
   it('draws a forEach stage with its fan-out', () => {
@@ -77,46 +86,54 @@ describe('forEach in the plan', () => {
   });
 
   it('lets a forEach stage read item i of a forEach stage upstream, and items from its `items`', () => {
-    const p = plan(spec(`${train('    forEach: { items: [1, 2], as: seed }\n    seed: "${seed}"\n')}  evaluate:
+    const p = plan(
+      spec(`${train('    forEach: { items: [1, 2], as: seed }\n    seed: "${seed}"\n')}  evaluate:
     type: evaluate
     needs: [train]
     forEach: "\${stages.train.items.map(t, t.item)}"
     metrics: [accuracy]
     when: "stages.train.items.exists(t, t.status == 'succeeded')"
-`));
+`),
+    );
     expect(p.nodes.find((x) => x.id === 'evaluate')!.inputs.model).toEqual({ stage: 'train', output: 'model', kind: 'model' });
   });
 });
 
 describe('forEach validation', () => {
   it('refuses the item under another name, and in a stage without forEach; a macro variable called item is fine', () => {
-    const { messages } = check(spec(`${train('    forEach: { items: [1, 2], as: seed }\n    seed: "${item}"\n')}  evaluate:
+    const { messages } = check(
+      spec(`${train('    forEach: { items: [1, 2], as: seed }\n    seed: "${item}"\n')}  evaluate:
     type: evaluate
     needs: [train]
     forEach: [1, 2]
     metrics: [accuracy]
     when: "stages.train.outputs.loss.all(item, item < 10.0)"
-`));
+`),
+    );
     expect(messages).toEqual(['22:11 forEach.item-outside stage `train` refers to `item`, but its item is called `seed`']);
   });
 
   it('refuses `stages.x.items` of a stage without forEach', () => {
-    const { messages } = check(spec(`${train('')}  evaluate:
+    const { messages } = check(
+      spec(`${train('')}  evaluate:
     type: evaluate
     needs: [train]
     metrics: [accuracy]
     when: "size(stages.train.items) > 0"
-`));
+`),
+    );
     expect(messages).toEqual(['25:11 expr.unknown-field `when` of stage `evaluate` refers to `stages.train.items`']);
   });
 
   it('refuses literal item lists of different lengths between a forEach stage and the one it reads from', () => {
-    const { messages } = check(spec(`${train('    forEach: [1, 2]\n')}  evaluate:
+    const { messages } = check(
+      spec(`${train('    forEach: [1, 2]\n')}  evaluate:
     type: evaluate
     needs: [train]
     forEach: [1, 2, 3]
     metrics: [accuracy]
-`));
+`),
+    );
     expect(messages).toEqual(['25:14 forEach.length-mismatch stage `evaluate` has 3 items but reads `model` from `train`, which has 2']);
   });
 

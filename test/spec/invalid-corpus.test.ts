@@ -6,7 +6,9 @@ import { validateFile } from '../../src/spec/validate.ts';
 // message it must give (reviewed by hand when a fixture is added).
 const dir = new URL('../fixtures/invalid/', import.meta.url);
 const expected = JSON.parse(readFileSync(new URL('expected.json', dir), 'utf8')) as Record<string, string[]>;
-const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 describe('invalid pipeline corpus', () => {
   it('has at least 40 fixtures, each with an expectation', () => {

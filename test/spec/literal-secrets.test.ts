@@ -44,31 +44,51 @@ describe('credentials written into a spec', () => {
     ['a query token from a secret', csv('', 'https://data.example.com/a.csv?day=1&token=${secrets.T}')],
     ['an empty sensitive query parameter', csv('', 'https://data.example.com/a.csv?key=&sig')],
     ['query parameters that are not credentials', csv('', 'https://data.example.com/a.csv?keys=a&monkey=b&tokenizer=bert')],
-    ['a whole webhook URL from a secret', '{ type: synthetic, generator: blobs, samples: 10, seed: 1 }',
-      '  watch:\n    type: monitor\n    needs: [data]\n    onBreach: { action: alert, webhook: "${secrets.SLACK_WEBHOOK}" }\n'],
+    [
+      'a whole webhook URL from a secret',
+      '{ type: synthetic, generator: blobs, samples: 10, seed: 1 }',
+      '  watch:\n    type: monitor\n    needs: [data]\n    onBreach: { action: alert, webhook: "${secrets.SLACK_WEBHOOK}" }\n',
+    ],
   ])('accepts %s', (_, source, more = '') => {
     const { r } = check(spec(source, more));
     expect(r.diagnostics).toEqual([]);
   });
 
   it('keeps the reference, not a value, in the compiled plan', () => {
-    const { r } = check(spec(csv(', headers: { Authorization: "Bearer ${secrets.API_TOKEN}" }', 'https://data.example.com/a.csv?token=${secrets.T}')));
+    const { r } = check(
+      spec(csv(', headers: { Authorization: "Bearer ${secrets.API_TOKEN}" }', 'https://data.example.com/a.csv?token=${secrets.T}')),
+    );
     const plan = compile(r.valid!, { baseDir: '/base' });
     const source = plan.nodes.find((n) => n.id === 'data')!.config.source as { url: string; headers: Record<string, string> };
-    expect(source).toMatchObject({ url: 'https://data.example.com/a.csv?token=${secrets.T}', headers: { Authorization: 'Bearer ${secrets.API_TOKEN}' } });
+    expect(source).toMatchObject({
+      url: 'https://data.example.com/a.csv?token=${secrets.T}',
+      headers: { Authorization: 'Bearer ${secrets.API_TOKEN}' },
+    });
   });
 
   it.each([
     ['a literal bearer token', csv(`, headers: { Authorization: "Bearer ${SECRET}" }`), 'header `Authorization` is written in the file'],
     ['a literal without a scheme', csv(`, headers: { X-Api-Key: "${SECRET}" }`), 'header `X-Api-Key` is written'],
     ['a name that contains a sensitive word', csv(`, headers: { X-Session-Id: "${SECRET}" }`), 'header `X-Session-Id` is written'],
-    ['an unknown word before the secret', csv(`, headers: { Authorization: "${SECRET} \${secrets.A}" }`), 'header `Authorization` is written'],
+    [
+      'an unknown word before the secret',
+      csv(`, headers: { Authorization: "${SECRET} \${secrets.A}" }`),
+      'header `Authorization` is written',
+    ],
     ['text around the secret', csv(`, headers: { Authorization: "Bearer \${secrets.A}${SECRET}" }`), 'header `Authorization` is written'],
     ['a scheme alone', csv(', headers: { Authorization: "Bearer" }'), 'header `Authorization` is written'],
     ['a literal query token', csv('', `https://data.example.com/a.csv?token=${SECRET}`), 'query parameter `token` is written'],
     ['a percent-encoded name', csv('', `https://data.example.com/a.csv?API%5Fkey=${SECRET}`), 'query parameter `API_key` is written'],
-    ['a secret with text around it', csv('', `https://data.example.com/a.csv?sig=\${secrets.S}${SECRET}`), 'query parameter `sig` is written'],
-    ['a stage output', csv(', headers: { Authorization: "Bearer ${stages.login.outputs.token}" }'), 'takes its value from `stages.login.outputs.token`'],
+    [
+      'a secret with text around it',
+      csv('', `https://data.example.com/a.csv?sig=\${secrets.S}${SECRET}`),
+      'query parameter `sig` is written',
+    ],
+    [
+      'a stage output',
+      csv(', headers: { Authorization: "Bearer ${stages.login.outputs.token}" }'),
+      'takes its value from `stages.login.outputs.token`',
+    ],
   ])('refuses %s, naming the field but not the value', (_, source, says) => {
     const { codes, printed } = check(spec(source));
     expect(codes).toContain('security.literal-secret');
@@ -125,12 +145,15 @@ describe('credentials written into a spec', () => {
   });
 
   it.each(['literal-auth-header.yaml', 'literal-url-api-key.yaml', 'literal-secret-from-param.yaml', 'literal-webhook-token.yaml'])(
-    'fixture %s: what is printed holds no part of the value', async (f) => {
+    'fixture %s: what is printed holds no part of the value',
+    async (f) => {
       const file = new URL(`../fixtures/invalid/${f}`, import.meta.url).pathname;
       const text = readFileSync(file, 'utf8');
       const r = await validateFile(file);
       expect(r.diagnostics.map((d) => d.code)).toEqual(['security.literal-secret']);
-      const printed = r.diagnostics.map((d) => [formatOne(d), renderHuman(d, text), renderGithub(d), JSON.stringify(d)].join('\n')).join('\n');
+      const printed = r.diagnostics
+        .map((d) => [formatOne(d), renderHuman(d, text), renderGithub(d), JSON.stringify(d)].join('\n'))
+        .join('\n');
       for (const value of ['tok-5e1f9a2c', 'ak-27c4d0b9', 'wh-81f03c7d']) {
         expect(printed).not.toContain(value);
         expect(printed).not.toContain(value.slice(3));
@@ -139,11 +162,42 @@ describe('credentials written into a spec', () => {
   );
 
   it('names: sensitive headers and query parameters, case-insensitive', () => {
-    for (const h of ['Authorization', 'proxy-authorization', 'Cookie', 'Set-Cookie', 'X-API-Key', 'Api-Key', 'apikey', 'X-Auth-Token', 'X-Refresh-Token', 'X-Client-Secret', 'X-Password', 'X-Passwd', 'X-Credential', 'X-Session', 'X-Goog-Api-Key']) {
+    for (const h of [
+      'Authorization',
+      'proxy-authorization',
+      'Cookie',
+      'Set-Cookie',
+      'X-API-Key',
+      'Api-Key',
+      'apikey',
+      'X-Auth-Token',
+      'X-Refresh-Token',
+      'X-Client-Secret',
+      'X-Password',
+      'X-Passwd',
+      'X-Credential',
+      'X-Session',
+      'X-Goog-Api-Key',
+    ]) {
       expect(isSensitiveHeader(h), h).toBe(true);
     }
     for (const h of ['Accept', 'Content-Type', 'User-Agent', 'X-Request-Id', 'If-None-Match']) expect(isSensitiveHeader(h), h).toBe(false);
-    for (const q of ['token', 'Access_Token', 'auth', 'api_key', 'APIKEY', 'key', 'secret', 'password', 'passwd', 'sig', 'signature', 'X-Amz-Signature', 'X-Goog-Signature', 'client_secret']) {
+    for (const q of [
+      'token',
+      'Access_Token',
+      'auth',
+      'api_key',
+      'APIKEY',
+      'key',
+      'secret',
+      'password',
+      'passwd',
+      'sig',
+      'signature',
+      'X-Amz-Signature',
+      'X-Goog-Signature',
+      'client_secret',
+    ]) {
       expect(isSensitiveQueryParam(q), q).toBe(true);
     }
     for (const q of ['keys', 'tokenizer', 'page', 'day', 'session_id']) expect(isSensitiveQueryParam(q), q).toBe(false);
@@ -152,11 +206,15 @@ describe('credentials written into a spec', () => {
 
 describe('credentials never reach printed diagnostics, whatever rule fires', () => {
   it('masks passwords in URLs, sensitive query parameters and header-like key: value pairs, not secret references', () => {
-    expect(maskCredentials('see https://bob:hunter2@h.example/x?token=abc&page=2')).toBe('see https://bob:***@h.example/x?token=***&page=2');
+    expect(maskCredentials('see https://bob:hunter2@h.example/x?token=abc&page=2')).toBe(
+      'see https://bob:***@h.example/x?token=***&page=2',
+    );
     expect(maskCredentials('headers: { Authorization: "Bearer abc", Accept: "text/csv", X-Api-Key: k1 }', { yaml: true })).toBe(
       'headers: { Authorization: "***", Accept: "text/csv", X-Api-Key: *** }',
     );
-    expect(maskCredentials("url: 'https://h/x?api_key=${secrets.K}', token: '${secrets.T}'", { yaml: true })).toBe("url: 'https://h/x?api_key=${secrets.K}', token: '${secrets.T}'");
+    expect(maskCredentials("url: 'https://h/x?api_key=${secrets.K}', token: '${secrets.T}'", { yaml: true })).toBe(
+      "url: 'https://h/x?api_key=${secrets.K}', token: '${secrets.T}'",
+    );
     expect(maskCredentials('units: 16, learningRate: 0.01', { yaml: true })).toBe('units: 16, learningRate: 0.01');
     // messages are prose: only URLs are masked there
     expect(maskCredentials('Unexpected token: EOF in https://h/x?sig=abc')).toBe('Unexpected token: EOF in https://h/x?sig=***');

@@ -72,7 +72,10 @@ describe('prototype names', () => {
 
   it('keeps a `__proto__` key in user data as data: resolving templates and canonical copies do not set prototypes', () => {
     const data = JSON.parse('{"input": {"__proto__": {"polluted": "${params.x}"}}}') as JsonValue;
-    const resolved = resolveTemplates(data, { params: { x: 'yes' }, paramTypes: { x: 'string' }, stages: {} }) as Record<string, Record<string, unknown>>;
+    const resolved = resolveTemplates(data, { params: { x: 'yes' }, paramTypes: { x: 'string' }, stages: {} }) as Record<
+      string,
+      Record<string, unknown>
+    >;
     expect(Object.getPrototypeOf(resolved.input)).toBe(Object.prototype);
     expect((resolved.input as { polluted?: unknown }).polluted).toBeUndefined();
     expect(JSON.stringify(resolved)).toBe('{"input":{"__proto__":{"polluted":"yes"}}}');
@@ -95,12 +98,20 @@ describe('--param values', () => {
       '4:3 params.override-type --param epochs=abc: param `epochs` must be an integer, not `abc`',
       '5:3 params.override-type --param rate=1e999: param `rate` must be a number, not `1e999`',
     ]);
-    expect(problems(text, { epochs: '' })).toEqual(['4:3 params.override-type --param epochs=: param `epochs` must be an integer, not empty']);
-    expect(problems(text, { epochs: '2.5' })).toEqual(['4:3 params.override-type --param epochs=2.5: param `epochs` must be an integer, not 2.5']);
+    expect(problems(text, { epochs: '' })).toEqual([
+      '4:3 params.override-type --param epochs=: param `epochs` must be an integer, not empty',
+    ]);
+    expect(problems(text, { epochs: '2.5' })).toEqual([
+      '4:3 params.override-type --param epochs=2.5: param `epochs` must be an integer, not 2.5',
+    ]);
   });
 
   it('mlpipe plan --param epochs=abc exits 2 with that message', () => {
-    const r = spawnSync(process.execPath, [join(root, 'bin/mlpipe.js'), 'plan', 'pipelines/iris-mlp.yaml', '--param', 'epochs=abc'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const r = spawnSync(process.execPath, [join(root, 'bin/mlpipe.js'), 'plan', 'pipelines/iris-mlp.yaml', '--param', 'epochs=abc'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--param epochs=abc: param `epochs` must be an integer, not `abc`');
   });

@@ -21,7 +21,10 @@ stages:
 `;
 
 const validate = (score: string, extra = '') => validateLoaded(loadSpecText('t.yaml', spec(score) + extra), {});
-const errors = (score: string, extra = '') => validate(score, extra).diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.column} ${d.code}: ${d.message}`);
+const errors = (score: string, extra = '') =>
+  validate(score, extra)
+    .diagnostics.filter((d) => d.severity === 'error')
+    .map((d) => `${d.line}:${d.column} ${d.code}: ${d.message}`);
 
 describe('predict stage', () => {
   it('compiles: the raw rows from collect, the model from train, the transform from preprocess; cacheable', () => {
@@ -40,7 +43,8 @@ describe('predict stage', () => {
   });
 
   it('a registered model: pinned to a version it is cached; the version serving now is not', () => {
-    const plan = (m: string) => compile(validate(`{ type: predict, needs: [data], model: ${m} }`).valid!, { baseDir: '/b' }).nodes.find((n) => n.id === 'score')!;
+    const plan = (m: string) =>
+      compile(validate(`{ type: predict, needs: [data], model: ${m} }`).valid!, { baseDir: '/b' }).nodes.find((n) => n.id === 'score')!;
     expect(plan('{ name: iris, version: v2 }').cache).toEqual({ enabled: true });
     expect(plan('{ name: iris }').cache).toEqual({ enabled: false });
   });
@@ -71,7 +75,7 @@ describe('predict stage', () => {
     expect(errors('{ type: predict, needs: [data], model: { name: Iris } }').join('\n')).toMatch(/name/);
   });
 
-  it('an evaluate stage scores a predict stage\'s output when it names it: no model or dataset bound', () => {
+  it("an evaluate stage scores a predict stage's output when it names it: no model or dataset bound", () => {
     const grade = '  grade: { type: evaluate, needs: [score], metrics: [accuracy], inputs: { predictions: score } }\n';
     const r = validate('{ type: predict, needs: [data, train] }', grade);
     expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
@@ -81,11 +85,21 @@ describe('predict stage', () => {
     expect(errors('{ type: predict, needs: [data, train] }', '  grade: { type: evaluate, needs: [data], metrics: [accuracy] }\n')).toEqual([
       '14:35 inputs.missing: stage `grade` (evaluate) needs a model, but no stage it needs produces one',
     ]);
-    expect(errors('{ type: predict, needs: [data, train] }', '  grade: { type: evaluate, needs: [score, train], metrics: [accuracy], inputs: { predictions: score, model: train } }\n')).toEqual([
+    expect(
+      errors(
+        '{ type: predict, needs: [data, train] }',
+        '  grade: { type: evaluate, needs: [score, train], metrics: [accuracy], inputs: { predictions: score, model: train } }\n',
+      ),
+    ).toEqual([
       '14:102 evaluate.predictions-and-model: stage `grade` scores the predictions it is given (`inputs.predictions`), so it takes no model',
     ]);
-    expect(errors('{ type: predict, needs: [data, train] }', '  grade: { type: evaluate, needs: [score, prep], metrics: [accuracy], inputs: { predictions: prep } }\n')).toEqual([
-      '14:94 evaluate.predictions-source: `inputs.predictions` of stage `grade` comes from `prep`, a preprocess stage; it takes a predict stage\'s output',
+    expect(
+      errors(
+        '{ type: predict, needs: [data, train] }',
+        '  grade: { type: evaluate, needs: [score, prep], metrics: [accuracy], inputs: { predictions: prep } }\n',
+      ),
+    ).toEqual([
+      "14:94 evaluate.predictions-source: `inputs.predictions` of stage `grade` comes from `prep`, a preprocess stage; it takes a predict stage's output",
     ]);
   });
 });

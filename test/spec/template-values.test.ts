@@ -14,7 +14,18 @@ import { join } from 'node:path';
 
 const SECRET_ENV = { MLPIPE_SECRET_TOKEN: 'the-real-token' };
 /** Values that look like templates or escapes, or could join with text into one. */
-const TRICKY = ['${secrets.TOKEN}', '$${secrets.TOKEN}', '$$${x}', 'a$', '$', '{secrets.TOKEN}', '${stages.a.outputs.v}', 'plain', '${', '}$'];
+const TRICKY = [
+  '${secrets.TOKEN}',
+  '$${secrets.TOKEN}',
+  '$$${x}',
+  'a$',
+  '$',
+  '{secrets.TOKEN}',
+  '${stages.a.outputs.v}',
+  'plain',
+  '${',
+  '}$',
+];
 
 function ctx(v: string): ExprContext {
   return {
@@ -50,7 +61,9 @@ describe('substituted values are data', () => {
   });
 
   it('a value ending in $ right before a template left for later is an error, not a lost template', () => {
-    expect(() => throughAllPhases({ t: '${params.v}${secrets.TOKEN}' }, ctx('a$'))).toThrow(/a value ending in `\$` stands right before `\$\{secrets.TOKEN}`/);
+    expect(() => throughAllPhases({ t: '${params.v}${secrets.TOKEN}' }, ctx('a$'))).toThrow(
+      /a value ending in `\$` stands right before `\$\{secrets.TOKEN}`/,
+    );
   });
 
   it('a secret value holding escapes is handed over exactly', () => {
@@ -65,13 +78,16 @@ describe('substituted values are data', () => {
 
   it('the compiled plan carries a --param holding ${secrets.X} escaped', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mlpipe-values-'));
-    writeFileSync(join(dir, 'p.yaml'), `apiVersion: mlpipe/v1
+    writeFileSync(
+      join(dir, 'p.yaml'),
+      `apiVersion: mlpipe/v1
 metadata: { name: p }
 params:
   q: { type: string, default: none }
 stages:
   use: { type: activity, activity: echo, input: { q: "\${params.q}", t: "q=\${params.q}" } }
-`);
+`,
+    );
     const { plan } = await compileFile(join(dir, 'p.yaml'), { params: { q: '${secrets.TOKEN}' } });
     expect(plan.nodes[0]!.config.input).toEqual({ q: '$${secrets.TOKEN}', t: 'q=$${secrets.TOKEN}' });
     expect(resolveSecrets(plan.nodes[0]!.config, SECRET_ENV, 'use')).toEqual({

@@ -13,7 +13,10 @@ import { lineShape } from '../../src/spec/yaml-lines.ts';
 import { firstMistakes } from '../../src/spec/yaml-structure.ts';
 
 const repo = new URL('../../', import.meta.url);
-const filesIn = (dir: string, ext = /\.ya?ml$/) => readdirSync(new URL(dir, repo)).filter((f) => ext.test(f)).map((f) => `${dir}${f}`);
+const filesIn = (dir: string, ext = /\.ya?ml$/) =>
+  readdirSync(new URL(dir, repo))
+    .filter((f) => ext.test(f))
+    .map((f) => `${dir}${f}`);
 const read = (f: string) => readFileSync(new URL(f, repo), 'utf8');
 const pipelines = [...filesIn('pipelines/'), ...filesIn('docs/examples/stages/')];
 
@@ -59,9 +62,33 @@ describe('YAML structure mistakes', () => {
 
   it('finds no mistake in the valid forms it must tell apart from mistakes', () => {
     const text = [
-      'a:', '  description:', '    text on the next line', '    going on', '  script: |', '    x: 1', '    - not: an item', '  b: 1',
-      '  needs: [', '    one,', '    two', '  ]', '  quoted: "one', '    two"', '  steps:', '  - x', '  - y', '  anchor: &d', '    k: v',
-      '  alias: *d', '  nested:', '    - - 1', '      - 2', '    - key: v', '      other: w', '  url: http://x:8080/a', '  c: 2 # note',
+      'a:',
+      '  description:',
+      '    text on the next line',
+      '    going on',
+      '  script: |',
+      '    x: 1',
+      '    - not: an item',
+      '  b: 1',
+      '  needs: [',
+      '    one,',
+      '    two',
+      '  ]',
+      '  quoted: "one',
+      '    two"',
+      '  steps:',
+      '  - x',
+      '  - y',
+      '  anchor: &d',
+      '    k: v',
+      '  alias: *d',
+      '  nested:',
+      '    - - 1',
+      '      - 2',
+      '    - key: v',
+      '      other: w',
+      '  url: http://x:8080/a',
+      '  c: 2 # note',
     ].join('\n');
     expect(yamlErrors(text)).toBe(0);
     expect(firstMistakes(text)).toEqual([]);
@@ -92,7 +119,10 @@ describe('YAML structure mistakes', () => {
       for (const i of targets) {
         const text = lines.map((l, n) => (n === i ? l.slice(1) : l)).join('\n');
         const d = diagnostics(text);
-        expect(d.map((x) => `${x.line}:${x.code}`), `line ${i + 1}: ${lines[i]}`).toEqual([`${i + 1}:yaml.indent`]);
+        expect(
+          d.map((x) => `${x.line}:${x.code}`),
+          `line ${i + 1}: ${lines[i]}`,
+        ).toEqual([`${i + 1}:yaml.indent`]);
       }
     });
 
@@ -111,7 +141,10 @@ describe('YAML structure mistakes', () => {
         const text = lines.map((l, n) => (n === i ? l.replace(/^(\s*[A-Za-z_][\w.-]*):/, '$1') : l)).join('\n');
         if (yamlErrors(text) === 0) continue; // `labels { team: a }` is the key `labels { team`: the schema's to refuse
         const d = diagnostics(text);
-        expect(d.map((x) => `${x.line}:${x.code}`), `line ${i + 1}: ${lines[i]}`).toEqual([`${i + 1}:yaml.missing-colon`]);
+        expect(
+          d.map((x) => `${x.line}:${x.code}`),
+          `line ${i + 1}: ${lines[i]}`,
+        ).toEqual([`${i + 1}:yaml.missing-colon`]);
       }
     });
 
@@ -119,7 +152,10 @@ describe('YAML structure mistakes', () => {
       for (const i of targets) {
         const text = lines.map((l, n) => (n === i ? `\t${l.trimStart()}` : l)).join('\n');
         const d = diagnostics(text);
-        expect(d.map((x) => `${x.line}:${x.column}:${x.code}`), `line ${i + 1}: ${lines[i]}`).toEqual([`${i + 1}:1:yaml.tab`]);
+        expect(
+          d.map((x) => `${x.line}:${x.column}:${x.code}`),
+          `line ${i + 1}: ${lines[i]}`,
+        ).toEqual([`${i + 1}:1:yaml.tab`]);
       }
     });
   });

@@ -78,7 +78,9 @@ export async function needsFix(input: JsonValue): Promise<In> {
 export async function produce(input: JsonValue): Promise<In> {
   const i = obj(input);
   record(i, `produce ${JSON.stringify(i.value ?? null)}`);
-  const digest = `sha256:${createHash('sha256').update(JSON.stringify(i.value ?? null)).digest('hex')}`;
+  const digest = `sha256:${createHash('sha256')
+    .update(JSON.stringify(i.value ?? null))
+    .digest('hex')}`;
   const artifact: ArtifactRef = { kind: 'dataset', uri: `mem://${digest}`, digest, sizeBytes: 0 };
   return { dataset: artifact as unknown as JsonValue, size: Number(i.size ?? 0) };
 }

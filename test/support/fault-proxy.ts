@@ -38,25 +38,22 @@ export async function startFaultProxy(upstream: string, plan: (req: IncomingMess
       }
       return;
     }
-    const fwd = request(
-      { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers },
-      (ur) => {
-        res.writeHead(ur.statusCode!, ur.headers);
-        if (fault !== 'cut') return void ur.pipe(res);
-        const half = Math.floor(Number(ur.headers['content-length'] ?? 0) / 2);
-        let sent = 0;
-        ur.on('data', (d: Buffer) => {
-          if (sent >= half) return;
-          const piece = d.subarray(0, half - sent);
-          sent += piece.length;
-          res.write(piece);
-          if (sent >= half) {
-            ur.destroy();
-            res.socket?.destroy(); // the body breaks off mid-way
-          }
-        });
-      },
-    );
+    const fwd = request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+      res.writeHead(ur.statusCode!, ur.headers);
+      if (fault !== 'cut') return void ur.pipe(res);
+      const half = Math.floor(Number(ur.headers['content-length'] ?? 0) / 2);
+      let sent = 0;
+      ur.on('data', (d: Buffer) => {
+        if (sent >= half) return;
+        const piece = d.subarray(0, half - sent);
+        sent += piece.length;
+        res.write(piece);
+        if (sent >= half) {
+          ur.destroy();
+          res.socket?.destroy(); // the body breaks off mid-way
+        }
+      });
+    });
     fwd.on('error', () => res.destroy());
     req.pipe(fwd);
   });

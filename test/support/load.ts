@@ -21,7 +21,11 @@ export interface LoadDone {
 }
 
 export function startLoad(url: string, path: string, body: unknown, o: { connections?: number; rate?: number } = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', client, url, path, JSON.stringify(body), String(o.connections ?? 8), String(o.rate ?? 300)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', client, url, path, JSON.stringify(body), String(o.connections ?? 8), String(o.rate ?? 300)],
+    { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const events: Record<string, any>[] = [];
   createInterface({ input: child.stdout! }).on('line', (l) => events.push(JSON.parse(l)));
   const answered = () => events.filter((e) => e.event === 'progress').reduce((n, e) => Math.max(n, e.n as number), 0);
@@ -29,7 +33,8 @@ export function startLoad(url: string, path: string, body: unknown, o: { connect
     /** Answers so far, counted in hundreds. */
     answered,
     /** Waits until a version has answered at least once. */
-    sawVersion: (version: string) => waitFor(() => events.some((e) => e.event === 'version' && e.version === version), 120_000, `an answer from ${version}`, 50),
+    sawVersion: (version: string) =>
+      waitFor(() => events.some((e) => e.event === 'version' && e.version === version), 120_000, `an answer from ${version}`, 50),
     /** Waits for `n` more answers than now. */
     more: async (n: number) => {
       const from = answered();

@@ -115,7 +115,9 @@ export async function hosts(names: string[]): Promise<Hosts> {
     selfIp: `${subnet}.254`,
     wrap: (name) => ['ip', 'netns', 'exec', ns(known(name))],
     kill(name) {
-      for (const pid of ip(['netns', 'pids', ns(known(name))]).split(/\s+/).filter(Boolean)) {
+      for (const pid of ip(['netns', 'pids', ns(known(name))])
+        .split(/\s+/)
+        .filter(Boolean)) {
         try {
           process.kill(Number(pid), 'SIGKILL');
         } catch {

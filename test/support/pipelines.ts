@@ -38,6 +38,9 @@ export async function trainAndEvaluate(
   evaluate: Record<string, unknown>,
 ) {
   const t = await trainCore(stageInput('train', train, { dataset: prep.dataset }, prep.workflowId), prep.env);
-  const e = await evaluateCore(stageInput('evaluate', evaluate, { dataset: prep.dataset, model: ref(t, 'model') }, prep.workflowId), prep.env);
+  const e = await evaluateCore(
+    stageInput('evaluate', evaluate, { dataset: prep.dataset, model: ref(t, 'model') }, prep.workflowId),
+    prep.env,
+  );
   return { t, e };
 }

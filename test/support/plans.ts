@@ -57,7 +57,11 @@ export function node(id: string, s: StageSpec): PlanNode {
 }
 
 /** A plan from stages given in any order (sorted topologically, ties by name). */
-export function makePlan(pipeline: string, stages: Record<string, StageSpec>, params: Record<string, string | number | boolean> = {}): Plan {
+export function makePlan(
+  pipeline: string,
+  stages: Record<string, StageSpec>,
+  params: Record<string, string | number | boolean> = {},
+): Plan {
   const nodes = Object.entries(stages).map(([id, s]) => node(id, s));
   const depth = new Map<string, number>();
   const byId = new Map(nodes.map((n) => [n.id, n]));

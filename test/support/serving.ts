@@ -15,7 +15,12 @@ export const irisSteps = [
   { type: 'split', train: 0.8, test: 0.2, seed: 7, stratify: true },
 ];
 export const irisTrain: JsonObject = {
-  model: { layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 3, activation: 'softmax' }] },
+  model: {
+    layers: [
+      { type: 'dense', units: 8, activation: 'relu' },
+      { type: 'dense', units: 3, activation: 'softmax' },
+    ],
+  },
   optimizer: { type: 'adam', learningRate: 0.05 },
   loss: 'sparseCategoricalCrossentropy',
   metrics: ['accuracy'],
@@ -38,12 +43,21 @@ export async function irisArtifacts(workflowId = 'serving/run-1') {
   return { root, home, env, raw: ref(c, 'dataset'), dataset: ref(p, 'dataset'), transform: ref(p, 'transform'), train, workflowId };
 }
 
-export function deployInput(config: JsonObject, inputs: Record<string, ArtifactRef>, workflowId = 'serving/run-1', stage = 'deploy'): StageActivityInput {
+export function deployInput(
+  config: JsonObject,
+  inputs: Record<string, ArtifactRef>,
+  workflowId = 'serving/run-1',
+  stage = 'deploy',
+): StageActivityInput {
   return { ...stageInput('deploy', config, inputs, workflowId), stage };
 }
 
 /** `body` as JSON, or a string sent as it is (JSON that JSON.stringify cannot write, e.g. 1e999). */
-export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
+export async function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: any; headers: Headers }> {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: text });
   return { status: r.status, json: await r.json(), headers: r.headers };

@@ -44,7 +44,6 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
-
 let runtimeInstalled = false;
 /** Worker logs at WARN: INFO state changes drown test output. */
 export function quietRuntime(): void {

@@ -37,10 +37,14 @@ describe('temporal CLI discovery', () => {
   });
   it('registers the four mlpipe search attributes with the dev server', () => {
     expect(searchAttributeFlags()).toEqual([
-      '--search-attribute', 'MlpipePipeline=Keyword',
-      '--search-attribute', 'MlpipeGitSha=Keyword',
-      '--search-attribute', 'MlpipePlanHash=Keyword',
-      '--search-attribute', 'MlpipeTrigger=Keyword',
+      '--search-attribute',
+      'MlpipePipeline=Keyword',
+      '--search-attribute',
+      'MlpipeGitSha=Keyword',
+      '--search-attribute',
+      'MlpipePlanHash=Keyword',
+      '--search-attribute',
+      'MlpipeTrigger=Keyword',
     ]);
   });
 });

@@ -26,7 +26,11 @@ function fanOut(aliases: number, anchorBytes: number): string {
 }
 
 const mlpipe = (...args: string[]) =>
-  spawnSync(process.execPath, [join(root, 'bin/mlpipe.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  spawnSync(process.execPath, [join(root, 'bin/mlpipe.js'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
 
 describe('plan size', () => {
   it('refuses at validate a small file whose aliases compile into a plan over 2 MB, at the biggest stage', async () => {
@@ -35,7 +39,9 @@ describe('plan size', () => {
     const r = await validateFile(file);
     expect(r.valid).toBeUndefined();
     expect(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.severity} ${d.code}`)).toEqual(['4:3 error plan.too-large']);
-    expect(r.diagnostics[0]!.message).toMatch(/^the compiled plan would be over 2\.0 MB: Temporal refuses a run whose plan is over 2\.0 MB \(stage `s000` is 3\d\d KB\)$/);
+    expect(r.diagnostics[0]!.message).toMatch(
+      /^the compiled plan would be over 2\.0 MB: Temporal refuses a run whose plan is over 2\.0 MB \(stage `s000` is 3\d\d KB\)$/,
+    );
     expect(r.diagnostics[0]!.hint).toMatch(/anchor is copied in full at every alias/);
     const cli = mlpipe('run', file, '--address', '127.0.0.1:1'); // refused before any connection
     expect(cli.status).toBe(1);
@@ -63,14 +69,20 @@ describe('Temporal refusals', () => {
 
   it('a start the server refuses says why', async () => {
     const plan = makePlan('too-big', { a: { fn: 'noop', input: { blob: 'x'.repeat(3 * 1024 * 1024) } } });
-    const err = await startRun(env.client, { plan, taskQueue: env.queue }).then(() => undefined, (e: unknown) => e as Error);
+    const err = await startRun(env.client, { plan, taskQueue: env.queue }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toMatch(/^Failed to start Workflow: .*(size|limit)/i);
   });
 
   it('a stage returning outputs over the limit fails at once, naming the stage, the size and the limit', async () => {
     const plan = makePlan('big-outputs', { dump: { fn: 'large', input: { bytes: 5 * 1024 * 1024 }, maximumAttempts: 5 } });
     const h = await env.start(plan);
-    const err = await h.result().then(() => undefined, (e: unknown) => e);
+    const err = await h.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const msg = String((err as WorkflowFailedError).cause?.message);
     expect(msg).toBe(

@@ -10,7 +10,9 @@ describe('a finished stage in one line', () => {
     expect(outputsText({ deployment: ref, version: 'v2', endpoint: 'http://127.0.0.1:8501/v1/models/iris' })).toBe(
       'version=v2 endpoint=http://127.0.0.1:8501/v1/models/iris',
     );
-    expect(outputsText({ model: ref, best: { lr: 0.0001234, units: 32 }, bestValue: 0.95, trials: ref })).toBe('best.lr=1.234e-4 best.units=32 bestValue=0.95');
+    expect(outputsText({ model: ref, best: { lr: 0.0001234, units: 32 }, bestValue: 0.95, trials: ref })).toBe(
+      'best.lr=1.234e-4 best.units=32 bestValue=0.95',
+    );
     expect(outputsText({ history: [1, 2], loss: null })).toBe('');
     expect(outputsText(undefined)).toBe('');
   });

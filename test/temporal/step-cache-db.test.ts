@@ -28,7 +28,11 @@ afterAll(async () => {
 });
 
 const lineage = { workflowId: 'p/r', runId: 'r', pipeline: 'p', stage: 'prep', attempt: 1, planHash: 'h', inputs: {} };
-const input = (seed: number): CacheLookupInput => ({ kind: 'preprocess', config: { seed }, inputDigests: { dataset: `sha256:${'a'.repeat(64)}` } });
+const input = (seed: number): CacheLookupInput => ({
+  kind: 'preprocess',
+  config: { seed },
+  inputDigests: { dataset: `sha256:${'a'.repeat(64)}` },
+});
 
 /** Two hosts: their own homes, one database, one artifact store (a directory both reach). */
 async function cluster(db: TestDb) {
@@ -36,7 +40,10 @@ async function cluster(db: TestDb) {
   const ref = await store.put(new TextEncoder().encode('a dataset'), { kind: 'dataset', lineage });
   const outputs: Record<string, JsonValue> = { dataset: ref as unknown as JsonValue, rows: 42 };
   const homes = [tempDir('mlpipe-host-a-'), tempDir('mlpipe-host-b-')];
-  const [a, b] = homes.map((h) => createStepCacheActivities(h, db.url)) as [ReturnType<typeof createStepCacheActivities>, ReturnType<typeof createStepCacheActivities>];
+  const [a, b] = homes.map((h) => createStepCacheActivities(h, db.url)) as [
+    ReturnType<typeof createStepCacheActivities>,
+    ReturnType<typeof createStepCacheActivities>,
+  ];
   return { a, b, homes, outputs, blob: fileURLToPath(ref.uri) };
 }
 
@@ -63,7 +70,9 @@ describe.each(BACKENDS)('step cache in the metadata database (%s)', (backend) =>
     const json = JSON.stringify(outputs);
     await Promise.all([
       ...Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).store({ key, stage: `prep-${i}`, outputs })),
-      ...homes.concat(tempDir('mlpipe-host-c-')).map((h) => run(process.execPath, ['--import', 'tsx', writer, db.url, h, json, key], { cwd: root, timeout: 60_000 })),
+      ...homes
+        .concat(tempDir('mlpipe-host-c-'))
+        .map((h) => run(process.execPath, ['--import', 'tsx', writer, db.url, h, json, key], { cwd: root, timeout: 60_000 })),
     ]);
     expect(await a.lookup(input(3))).toEqual({ key, outputs });
     const rows = await (await openDb(db.url)).all<{ n: number }>('SELECT COUNT(*) AS n FROM step_cache WHERE key = $1', [key]);
@@ -96,10 +105,15 @@ describe('step cache: which database', () => {
       const cache = createStepCacheActivities(home);
       const key = cacheKey(input(5));
       mkdirSync(join(home, 'cache', 'steps'), { recursive: true });
-      writeFileSync(join(home, 'cache', 'steps', `${key}.json`), JSON.stringify({ key, stage: 'prep', storedAt: new Date().toISOString(), outputs: { rows: 1 } }));
+      writeFileSync(
+        join(home, 'cache', 'steps', `${key}.json`),
+        JSON.stringify({ key, stage: 'prep', storedAt: new Date().toISOString(), outputs: { rows: 1 } }),
+      );
       expect(await cache.lookup(input(5))).toEqual({ key }); // cold after the upgrade
       await cache.store({ key, stage: 'prep', outputs: { rows: 2 } });
-      const rows = await (await openDb(`sqlite://${join(home, 'metadata.db')}`)).all<{ stage: string; outputs: string }>('SELECT stage, outputs FROM step_cache');
+      const rows = await (await openDb(`sqlite://${join(home, 'metadata.db')}`)).all<{ stage: string; outputs: string }>(
+        'SELECT stage, outputs FROM step_cache',
+      );
       expect(rows).toEqual([{ stage: 'prep', outputs: '{"rows":2}' }]);
       expect((await cache.lookup(input(5))).outputs).toEqual({ rows: 2 });
     } finally {

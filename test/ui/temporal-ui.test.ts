@@ -59,7 +59,14 @@ async function inAnyFrame(text: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const f of page.frames()) {
-      if (await f.getByText(text, { exact: false }).filter({ visible: true }).count().catch(() => 0)) return;
+      if (
+        await f
+          .getByText(text, { exact: false })
+          .filter({ visible: true })
+          .count()
+          .catch(() => 0)
+      )
+        return;
     }
     if (Date.now() > deadline) throw new Error(`"${text}" did not show in any frame of ${page.url()}`);
     await page.waitForTimeout(250);
@@ -115,7 +122,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close().catch(() => undefined);
-  if (workflowId) await env?.client.workflow.getHandle(workflowId).terminate('UI test done').catch(() => undefined);
+  if (workflowId)
+    await env?.client.workflow
+      .getHandle(workflowId)
+      .terminate('UI test done')
+      .catch(() => undefined);
   await env?.close();
   await server?.stop();
   for (const d of tmp) rmSync(d, { recursive: true, force: true });
@@ -193,7 +204,7 @@ describe('the Temporal UI shows mlpipe runs', () => {
     await shot('06-memo.png');
   });
 
-  it("shows the schedule mlpipe apply made, with its note", async () => {
+  it('shows the schedule mlpipe apply made, with its note', async () => {
     await page.goto(`${server.uiUrl}/namespaces/default/schedules`);
     const link = await visible(page.getByRole('link', { name: `mlpipe:${name}` }), { reload: true });
     await shot('07-schedules.png');

@@ -28,7 +28,10 @@ function nestedAll(depth: number): string {
 
 /** The run's failure message, and whether any workflow task failed or timed out. */
 async function outcome(h: WorkflowHandle) {
-  const err = await h.result().then(() => undefined, (e: unknown) => e);
+  const err = await h.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(WorkflowFailedError);
   const events = (await h.fetchHistory()).events ?? [];
   const taskTrouble = events.some((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes);
@@ -44,12 +47,16 @@ describe('expressions over the cost limit on a real worker', () => {
       gate: { fn: 'noop', needs: ['a'], when: nestedAll(7) },
     });
     const { message, taskTrouble, status } = await outcome(await env.start(plan));
-    expect(message).toMatch(/^stage "gate" \(activity\) failed: `\[0,1,2.*` would cost about [\d,]+ to evaluate with this run's values, over the limit of 300,000/);
+    expect(message).toMatch(
+      /^stage "gate" \(activity\) failed: `\[0,1,2.*` would cost about [\d,]+ to evaluate with this run's values, over the limit of 300,000/,
+    );
     expect(status.stages.gate!.status).toBe('failed');
     expect(status.stages.a!.status).toBe('succeeded');
     expect(taskTrouble).toBe(false);
 
-    const unrelated = await (await env.start(makePlan('after-deep', { x: { fn: 'noop', input: { value: 1 } }, y: { fn: 'noop', needs: ['x'] } }))).result();
+    const unrelated = await (
+      await env.start(makePlan('after-deep', { x: { fn: 'noop', input: { value: 1 } }, y: { fn: 'noop', needs: ['x'] } }))
+    ).result();
     expect(unrelated.stages.y!.status).toBe('succeeded');
   });
 

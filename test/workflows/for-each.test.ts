@@ -76,7 +76,9 @@ describe('forEach', () => {
 
     // Each item is its own activity, named by its index.
     const history = await h.fetchHistory();
-    const ids = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityId] : []));
+    const ids = (history.events ?? []).flatMap((e) =>
+      e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityId] : [],
+    );
     expect(ids.filter((id) => id?.startsWith('fan'))).toEqual(['fan[0]', 'fan[1]', 'fan[3]']);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, h.workflowId);
 
@@ -159,7 +161,9 @@ describe('forEach', () => {
     const allBad = makePlan('fe-all-bad', {
       fan: { fn: 'fail', input: { message: 'bad item', nonRetryable: true }, forEach: each([1, 2], { onItemFailure: 'continue' }) },
     });
-    expect(await failureOf((await env.start(allBad)).result())).toMatch(/stage "fan" \(activity\) failed: every item failed \(fan\[0\], fan\[1\]\)/);
+    expect(await failureOf((await env.start(allBad)).result())).toMatch(
+      /stage "fan" \(activity\) failed: every item failed \(fan\[0\], fan\[1\]\)/,
+    );
   });
 
   it('onItemFailure: failFast: the first failed item cancels the others and fails the run, naming the item', async () => {
@@ -184,7 +188,10 @@ describe('forEach', () => {
       after: { fn: 'noop', needs: ['fan'] },
     });
     const h = await env.start(plan);
-    const st = await until(() => h.query(statusQuery), (s: RunStatus) => s.stages.fan!.items?.[1]?.status === 'awaiting-operator');
+    const st = await until(
+      () => h.query(statusQuery),
+      (s: RunStatus) => s.stages.fan!.items?.[1]?.status === 'awaiting-operator',
+    );
     expect(st.stages.fan!.items![0]!.status).toBe('succeeded');
     expect(st.stages.fan!.items![1]!.error).toContain('input.ok is not true');
     await h.executeUpdate(retryUpdate, { args: [{ stage: 'fan[1]', config: { input: { ok: true } } }] });
@@ -198,7 +205,12 @@ describe('forEach', () => {
   it('gives item i of a forEach stage the artifact of item i upstream, also in a rerun that reuses the upstream stage', async () => {
     const plan = makePlan('fe-zip', {
       prod: { fn: 'produce', input: { value: '${item}' }, forEach: each(['p', 'q']) },
-      cons: { fn: 'inputDigests', needs: ['prod'], inputs: { data: { stage: 'prod', output: 'dataset', kind: 'dataset' } }, forEach: each(['p', 'q']) },
+      cons: {
+        fn: 'inputDigests',
+        needs: ['prod'],
+        inputs: { data: { stage: 'prod', output: 'dataset', kind: 'dataset' } },
+        forEach: each(['p', 'q']),
+      },
       after: { fn: 'noop', needs: ['cons'], input: { value: '${stages.prod.items.map(i, i.status)}' } },
     });
     const h = await env.start(plan);
@@ -231,7 +243,9 @@ describe('forEach', () => {
       src: { fn: 'noop', input: { value: [] } },
       fan: { fn: 'noop', needs: ['src'], forEach: each('${stages.src.outputs.value}') },
     });
-    expect(await failureOf((await env.start(empty)).result())).toContain('`${stages.src.outputs.value}` gave an empty list: there is nothing to run');
+    expect(await failureOf((await env.start(empty)).result())).toContain(
+      '`${stages.src.outputs.value}` gave an empty list: there is nothing to run',
+    );
   });
 
   it('survives continue-as-new: finished items are carried, the rest run in the next execution, each once', async () => {

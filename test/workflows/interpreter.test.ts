@@ -121,7 +121,10 @@ describe('pipeline interpreter', () => {
       next: { fn: 'noop', needs: ['long'] },
     });
     const h = await env.start(plan);
-    await until(() => h.query(statusQuery), (s: RunStatus) => s.stages.long!.status === 'running');
+    await until(
+      () => h.query(statusQuery),
+      (s: RunStatus) => s.stages.long!.status === 'running',
+    );
     await h.cancel();
     await expect(h.result()).rejects.toThrow();
     const view = await describeRun(env.client, h.workflowId);
@@ -169,7 +172,10 @@ describe('pipeline interpreter', () => {
       last: { fn: 'noop', needs: ['fragile'] },
     });
     const h = await env.start(plan);
-    const st = await until(() => h.query(statusQuery), (s: RunStatus) => s.stages.fragile!.status === 'awaiting-operator');
+    const st = await until(
+      () => h.query(statusQuery),
+      (s: RunStatus) => s.stages.fragile!.status === 'awaiting-operator',
+    );
     expect(st.stages.fragile!.error).toContain('input.ok is not true');
     expect(st.stages.first!.status).toBe('succeeded');
     // An update on a stage that is not waiting is rejected with a reason.
@@ -192,7 +198,10 @@ describe('pipeline interpreter', () => {
   it('waits at an approval gate until approved', async () => {
     const plan = makePlan('gate', { a: { fn: 'noop' }, ship: { fn: 'noop', needs: ['a'], approval: true } });
     const h = await env.start(plan);
-    await until(() => h.query(statusQuery), (s: RunStatus) => s.stages.ship!.status === 'awaiting-approval');
+    await until(
+      () => h.query(statusQuery),
+      (s: RunStatus) => s.stages.ship!.status === 'awaiting-approval',
+    );
     await h.executeUpdate(approveUpdate, { args: ['ship'] });
     expect((await h.result()).stages.ship!.status).toBe('succeeded');
   });
@@ -211,7 +220,8 @@ describe('pipeline interpreter', () => {
 
   it('keeps history bounded with continue-as-new and finishes the plan', async () => {
     const stages: Record<string, { fn: string; needs?: string[] }> = {};
-    for (let i = 0; i < 12; i++) stages[`n${String(i).padStart(2, '0')}`] = { fn: 'noop', ...(i ? { needs: [`n${String(i - 1).padStart(2, '0')}`] } : {}) };
+    for (let i = 0; i < 12; i++)
+      stages[`n${String(i).padStart(2, '0')}`] = { fn: 'noop', ...(i ? { needs: [`n${String(i - 1).padStart(2, '0')}`] } : {}) };
     const h = await env.start(makePlan('can', stages), { continueAsNewAfterEvents: 30 });
     const res = await h.result();
     expect(Object.values(res.stages).every((s) => s.status === 'succeeded')).toBe(true);
@@ -229,7 +239,10 @@ describe('determinism', () => {
       d: { fn: 'needsFix', needs: ['c'], onFailure: 'wait', maximumAttempts: 1 },
     });
     const h = await env.start(plan);
-    await until(() => h.query(statusQuery), (s: RunStatus) => s.stages.d!.status === 'awaiting-operator');
+    await until(
+      () => h.query(statusQuery),
+      (s: RunStatus) => s.stages.d!.status === 'awaiting-operator',
+    );
     await h.executeUpdate(retryUpdate, { args: [{ stage: 'd', config: { input: { ok: true } } }] });
     await h.result();
     const history = await h.fetchHistory();

@@ -67,7 +67,12 @@ async function trialActivities(workflowId: string): Promise<{ id: string; type: 
     .map((e) => {
       const a = e.activityTaskScheduledEventAttributes!;
       const data = e.userMetadata?.summary?.data;
-      return { id: a.activityId!, type: a.activityType!.name!, summary: data ? JSON.parse(Buffer.from(data).toString()) : '', queue: a.taskQueue!.name! };
+      return {
+        id: a.activityId!,
+        type: a.activityType!.name!,
+        summary: data ? JSON.parse(Buffer.from(data).toString()) : '',
+        queue: a.taskQueue!.name!,
+      };
     });
 }
 
@@ -98,7 +103,9 @@ describe('optimize: every trial its own activity', () => {
     expect(acts.map((a) => a.id).sort()).toEqual(['tune', 'tune.trial-0', 'tune.trial-1', 'tune.trial-2', 'tune.trial-3']);
     expect(acts.filter((a) => a.type === 'stage.train')).toHaveLength(4);
     expect(acts.find((a) => a.id === 'tune')!.type).toBe('stage.optimize');
-    expect(acts.find((a) => a.id === 'tune.trial-2')!.summary).toMatch(/^trial 2 \(train\): model\.layers\[0\]\.units=\d+, optimizer\.learningRate=0\.\d+/);
+    expect(acts.find((a) => a.id === 'tune.trial-2')!.summary).toMatch(
+      /^trial 2 \(train\): model\.layers\[0\]\.units=\d+, optimizer\.learningRate=0\.\d+/,
+    );
 
     const out = r1.stages.tune!.outputs;
     const rows = await table(out.trials);
@@ -121,7 +128,9 @@ describe('optimize: every trial its own activity', () => {
     expect(counts).toEqual([...counts].sort());
     expect(new Set(counts).size).toBe(counts.length);
     expect(counts.at(-1)).toBe(4);
-    expect(signals.at(-1)!.text).toBe(`4/4 trials, best val_loss ${Number((out.bestValue as number).toPrecision(4))} (trial ${rows.find((t) => t.value === out.bestValue)!.id})`);
+    expect(signals.at(-1)!.text).toBe(
+      `4/4 trials, best val_loss ${Number((out.bestValue as number).toPrecision(4))} (trial ${rows.find((t) => t.value === out.bestValue)!.id})`,
+    );
 
     // the run report: the search's chart and its table, a row per trial with the best so far
     const html = readFileSync((await fetchRunReport(h1.workflowId, defaultStore()))!, 'utf8');
@@ -136,7 +145,9 @@ describe('optimize: every trial its own activity', () => {
   }, 180_000);
 
   it('asha: rung by rung, the weak pruned with a reason, the promoted continued from their checkpoints', async () => {
-    const plan = await compiled('    method: asha\n    asha: { minResource: 1, reductionFactor: 2 }\n    trials: 6\n    parallelism: 1\n    seed: 5\n');
+    const plan = await compiled(
+      '    method: asha\n    asha: { minResource: 1, reductionFactor: 2 }\n    trials: 6\n    parallelism: 1\n    seed: 5\n',
+    );
     const h = await env.start(plan, { noCache: true });
     const r = await h.result();
     expect(r.stages.tune!.status).toBe('succeeded');
@@ -169,10 +180,17 @@ describe('optimize: every trial its own activity', () => {
 
   it('cancelling the run cancels the search and its running trials', async () => {
     const plan = await compiled('    method: random\n    trials: 4\n    parallelism: 2\n');
-    const slow = { ...plan, nodes: plan.nodes.map((n) => (n.id === 'tune' ? { ...n, tunedConfig: { ...n.tunedConfig!, epochs: 200 } } : n)) };
+    const slow = {
+      ...plan,
+      nodes: plan.nodes.map((n) => (n.id === 'tune' ? { ...n, tunedConfig: { ...n.tunedConfig!, epochs: 200 } } : n)),
+    };
     const h = await env.start(slow, { noCache: true });
     const child = env.client.workflow.getHandle(`${h.workflowId}.tune`);
-    await waitFor(async () => ((await child.describe().catch(() => undefined))?.raw.pendingActivities?.length ?? 0) > 0, 60_000, 'a running trial');
+    await waitFor(
+      async () => ((await child.describe().catch(() => undefined))?.raw.pendingActivities?.length ?? 0) > 0,
+      60_000,
+      'a running trial',
+    );
     await h.cancel();
     await expect(h.result()).rejects.toThrow();
     await waitFor(async () => (await child.describe()).status.name !== 'RUNNING', 60_000, 'the search to end');

@@ -17,7 +17,9 @@ const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as
 
 describe('replay corpus', () => {
   it('lists every history file in the manifest, and only those', () => {
-    const files = readdirSync(DIR).filter((f) => f.endsWith('.json') && f !== 'manifest.json').sort();
+    const files = readdirSync(DIR)
+      .filter((f) => f.endsWith('.json') && f !== 'manifest.json')
+      .sort();
     expect(manifest.histories.map((h) => h.file).sort()).toEqual(files);
   });
 

@@ -25,7 +25,12 @@ export function register(program: Command): void {
       .argument('<paths...>', 'pipeline files, or directories to search for .yaml/.yml files')
       .option('--dry-run', 'print what would change, change nothing')
       .option('--allow-empty', 'with no pipeline files at all, delete every schedule of the scope')
-      .option('--format <format>', 'human, json, or github (invalid files as GitHub Actions annotations, the rest as human)', oneOf(['human', 'json', 'github'] as const), 'human')
+      .option(
+        '--format <format>',
+        'human, json, or github (invalid files as GitHub Actions annotations, the rest as human)',
+        oneOf(['human', 'json', 'github'] as const),
+        'human',
+      )
       .option('--scope <name>', 'only schedules applied with this scope are updated or deleted (one per repo or team)', 'default')
       .option('--task-queue <q>', 'workflow task queue of scheduled runs (default mlpipe)')
       .option('--workers-root <path>', 'where the workers see the directory given to apply (collect stages resolve relative paths there)'),
@@ -62,7 +67,9 @@ export function register(program: Command): void {
           }
         }
         for (const e of loaded.errors) process.stderr.write(`error: ${e}\n`);
-        process.stderr.write(`nothing applied: ${loaded.invalid.length} of ${files.length} files invalid${loaded.errors.length ? `, ${loaded.errors.length} other error(s)` : ''}\n`);
+        process.stderr.write(
+          `nothing applied: ${loaded.invalid.length} of ${files.length} files invalid${loaded.errors.length ? `, ${loaded.errors.length} other error(s)` : ''}\n`,
+        );
       }
       throw new ReportedFailure('invalid pipelines');
     }
@@ -96,7 +103,8 @@ export function register(program: Command): void {
       } else {
         for (const c of changes) {
           if (c.action === 'unchanged') continue;
-          const verb = o.dryRun || c.action === 'conflict' ? c.action : { create: 'created', update: 'updated', delete: 'deleted' }[c.action];
+          const verb =
+            o.dryRun || c.action === 'conflict' ? c.action : { create: 'created', update: 'updated', delete: 'deleted' }[c.action];
           process.stdout.write(`${MARK[c.action]} ${verb} ${c.scheduleId}${c.file ? ` (${c.file})` : ''}\n`);
           for (const d of c.details) process.stdout.write(`    ${d}\n`);
         }

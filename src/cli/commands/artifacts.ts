@@ -72,7 +72,14 @@ function lineageText(r: Named, all: Named[]): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return `${rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n')}\n`;
+  return `${rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }
 
 function noArtifacts(run: string, store: ArtifactStore): never {
@@ -94,7 +101,10 @@ function kindOfOutput(output: string): ArtifactKind | undefined {
 
 function splitName(want: string, run: string): [string, string] {
   const dot = want.indexOf('.');
-  if (dot <= 0) throw new UsageError(`name the artifact as <stage>.<output>, e.g. train.model (got "${want}"); \`mlpipe artifacts ls ${run}\` lists them`);
+  if (dot <= 0)
+    throw new UsageError(
+      `name the artifact as <stage>.<output>, e.g. train.model (got "${want}"); \`mlpipe artifacts ls ${run}\` lists them`,
+    );
   return [want.slice(0, dot), want.slice(dot + 1)];
 }
 
@@ -112,7 +122,8 @@ function pick(want: string, records: Named[], view: RunView | undefined, run: st
 
 async function exportArtifact(store: ArtifactStore, ref: ArtifactRef, want: string, o: GetFlags): Promise<void> {
   const format = o.format ?? (ref.kind === 'dataset' ? 'csv' : 'json');
-  if (format !== 'csv' && format !== 'json' && format !== 'parquet') throw new UsageError(`--format takes csv, json or parquet; got "${format}"`);
+  if (format !== 'csv' && format !== 'json' && format !== 'parquet')
+    throw new UsageError(`--format takes csv, json or parquet; got "${format}"`);
   const bytes = await store.get(ref);
   if (ref.kind === 'model') {
     const { writeModelDir } = await import('../artifact-export.ts');
@@ -146,17 +157,32 @@ interface GetFlags extends ConnectionFlags {
 }
 
 export function register(program: Command): void {
-  const artifacts = program.command('artifacts').description("a run's artifacts: list them with their lineage, show one, export one (datasets as CSV/JSON/Parquet, models for TensorFlow.js)");
+  const artifacts = program
+    .command('artifacts')
+    .description(
+      "a run's artifacts: list them with their lineage, show one, export one (datasets as CSV/JSON/Parquet, models for TensorFlow.js)",
+    );
 
-  withConnectionOptions(withStoreOption(artifacts.command('ls <run>').description("a run's artifacts: stage.output, kind, size, digest, inputs").option('--json', 'as JSON')))
-    .action(async (run: string, o: ConnectionFlags & { json?: boolean }) => {
-      const { store, records } = await runRecords(run, o);
-      if (!records.length) noArtifacts(run, store);
-      if (o.json) return void process.stdout.write(`${JSON.stringify(records, null, 1)}\n`);
-      const rows = [['ARTIFACT', 'KIND', 'SIZE', 'DIGEST', 'CREATED', 'FROM']];
-      for (const r of records) rows.push([r.name, r.ref.kind, sizeText(r.ref.sizeBytes), short(r.ref.digest), r.createdAt.replace(/\.\d+Z$/, 'Z') || '-', lineageText(r, records)]);
-      process.stdout.write(table(rows));
-    });
+  withConnectionOptions(
+    withStoreOption(
+      artifacts.command('ls <run>').description("a run's artifacts: stage.output, kind, size, digest, inputs").option('--json', 'as JSON'),
+    ),
+  ).action(async (run: string, o: ConnectionFlags & { json?: boolean }) => {
+    const { store, records } = await runRecords(run, o);
+    if (!records.length) noArtifacts(run, store);
+    if (o.json) return void process.stdout.write(`${JSON.stringify(records, null, 1)}\n`);
+    const rows = [['ARTIFACT', 'KIND', 'SIZE', 'DIGEST', 'CREATED', 'FROM']];
+    for (const r of records)
+      rows.push([
+        r.name,
+        r.ref.kind,
+        sizeText(r.ref.sizeBytes),
+        short(r.ref.digest),
+        r.createdAt.replace(/\.\d+Z$/, 'Z') || '-',
+        lineageText(r, records),
+      ]);
+    process.stdout.write(table(rows));
+  });
 
   withConnectionOptions(
     withStoreOption(
@@ -177,18 +203,25 @@ export function register(program: Command): void {
       digest: ref.digest,
       uri: ref.uri,
       size: ref.sizeBytes,
-      ...(rec?.cached ? { madeBy: '(step cache: an earlier run)' } : rec ? { madeBy: `${rec.lineage.stage} (attempt ${rec.lineage.attempt}) of ${rec.lineage.workflowId}`, created: rec.createdAt } : {}),
+      ...(rec?.cached
+        ? { madeBy: '(step cache: an earlier run)' }
+        : rec
+          ? { madeBy: `${rec.lineage.stage} (attempt ${rec.lineage.attempt}) of ${rec.lineage.workflowId}`, created: rec.createdAt }
+          : {}),
       ...(rec && !rec.cached ? { from: lineageText(rec, records) || '(no inputs)' } : {}),
       ...describeContent(ref.kind, Buffer.from(await store.get(ref))),
     };
     if (o.json) return void process.stdout.write(`${JSON.stringify(about, null, 1)}\n`);
     const { json, ...fields } = about as typeof about & { json?: unknown };
-    const text = (v: unknown) => (typeof v === 'string' ? v : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join(', ') : JSON.stringify(v));
+    const text = (v: unknown) =>
+      typeof v === 'string' ? v : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join(', ') : JSON.stringify(v);
     const w = Math.max(...Object.keys(fields).map((k) => k.length));
     for (const [k, v] of Object.entries(fields)) process.stdout.write(`${k.padEnd(w)}  ${text(v)}\n`);
     if (json !== undefined) {
       const doc = JSON.stringify(json, null, 1);
-      process.stdout.write(`${doc.length > 4000 ? `${doc.slice(0, 4000)}\n… (${doc.length} characters: --json or \`get\` for all)` : doc}\n`);
+      process.stdout.write(
+        `${doc.length > 4000 ? `${doc.slice(0, 4000)}\n… (${doc.length} characters: --json or \`get\` for all)` : doc}\n`,
+      );
     }
   });
 
@@ -196,7 +229,9 @@ export function register(program: Command): void {
     withStoreOption(
       artifacts
         .command('get <run> <artifact>')
-        .description('export <stage>.<output>: a dataset or predictions as CSV/JSON (--split for one split), a model as a TensorFlow.js layers model directory')
+        .description(
+          'export <stage>.<output>: a dataset or predictions as CSV/JSON (--split for one split), a model as a TensorFlow.js layers model directory',
+        )
         .option('--format <format>', 'csv (datasets, default), json or parquet (datasets)')
         .option('--split <split>', 'only this split of a dataset: train, validation or test')
         .option('-o, --output <path>', 'file to write (default stdout); for a model, the directory (default ./<stage>-<output>)'),

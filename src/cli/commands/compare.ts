@@ -23,7 +23,13 @@ export function register(program: Command): void {
       const rows = compareRows(runs);
       if (o.json) process.stdout.write(`${JSON.stringify({ runs: runs.map(({ stages: _, ...r }) => r), rows }, null, 2)}\n`);
       else process.stdout.write(compareText(runs, rows));
-      if (o.html) await writeComparePage(runs, rows, { html: o.html, json: o.json, label: 'compare', name: ids.map((i) => i.replace(/[^A-Za-z0-9._-]+/g, '_')).join('--') });
+      if (o.html)
+        await writeComparePage(runs, rows, {
+          html: o.html,
+          json: o.json,
+          label: 'compare',
+          name: ids.map((i) => i.replace(/[^A-Za-z0-9._-]+/g, '_')).join('--'),
+        });
     } finally {
       await client.connection.close();
     }

@@ -24,17 +24,21 @@ interface DevFlags extends ConnectionFlags {
 }
 
 export function register(program: Command): void {
-  withDbOption(withStoreOption(withConnectionOptions(
-    program
-      .command('dev <file>')
-      .description('one command for a newcomer: local Temporal server + worker + run + live follow (Ctrl-C exits)')
-      .option('-p, --param <key=value>', 'set a param (repeatable)', collectParam, {})
-      .option('--activities <module>', "your own activities (the 'activity' stage type); env MLPIPE_ACTIVITIES")
-      .option('--no-cache', 'run every stage even when the step cache has its outputs')
-      .option('--exit', 'exit when the run ends instead of keeping the UI up')
-      .option('--ui-port <n>', 'Temporal Web UI port', '8233')
-      .option('--verbose', "show TensorFlow's native start-up and info logs"),
-  ))).action(async (file: string, o: DevFlags) => {
+  withDbOption(
+    withStoreOption(
+      withConnectionOptions(
+        program
+          .command('dev <file>')
+          .description('one command for a newcomer: local Temporal server + worker + run + live follow (Ctrl-C exits)')
+          .option('-p, --param <key=value>', 'set a param (repeatable)', collectParam, {})
+          .option('--activities <module>', "your own activities (the 'activity' stage type); env MLPIPE_ACTIVITIES")
+          .option('--no-cache', 'run every stage even when the step cache has its outputs')
+          .option('--exit', 'exit when the run ends instead of keeping the UI up')
+          .option('--ui-port <n>', 'Temporal Web UI port', '8233')
+          .option('--verbose', "show TensorFlow's native start-up and info logs"),
+      ),
+    ),
+  ).action(async (file: string, o: DevFlags) => {
     const { plan, source } = await loadPlan(file, o.param);
     const cfg = configFrom(o);
     await checkedStore();
@@ -72,7 +76,9 @@ export function register(program: Command): void {
     const client = await connectClient(cfg);
     try {
       const handle = await startRun(client, { plan, source, noCache: !o.cache });
-      process.stdout.write(`started ${handle.workflowId}\n${uiBase}/namespaces/${cfg.namespace}/workflows/${encodeURIComponent(handle.workflowId)}\n`);
+      process.stdout.write(
+        `started ${handle.workflowId}\n${uiBase}/namespaces/${cfg.namespace}/workflows/${encodeURIComponent(handle.workflowId)}\n`,
+      );
       const view = await followRun(client, handle.workflowId, { signal: abort.signal });
       if (abort.signal.aborted && view.status === 'RUNNING') {
         process.stdout.write(

@@ -17,7 +17,16 @@ function trafficText(t: Traffic): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 function parseTime(v: string): Date {
@@ -36,7 +45,9 @@ async function entryOf(reg: Registry, where: string, name: string): Promise<Regi
   const e = await reg.get(name);
   if (e) return e;
   const names = await reg.names();
-  throw new Error(`no model "${name}" in the registry at ${where} (models: ${names.join(', ') || 'none'}); check the name, or MLPIPE_DB (or --db)`);
+  throw new Error(
+    `no model "${name}" in the registry at ${where} (models: ${names.join(', ') || 'none'}); check the name, or MLPIPE_DB (or --db)`,
+  );
 }
 
 async function done(): Promise<void> {
@@ -57,23 +68,37 @@ function previousPrimary(history: TrafficChange[], e: RegistryEntry): string | u
 export function register(program: Command): void {
   const models = program.command('models').description('the model registry: list, show, history, promote, rollback (docs/metadata.md)');
 
-  withDbOption(models.command('list').description('registered models and what each serves').option('--json', 'as JSON')).action(async (o: { json?: boolean }) => {
-    const { reg, where } = await open();
-    const entries = (await Promise.all((await reg.names()).map((n) => reg.get(n)))).filter((e): e is RegistryEntry => !!e);
-    if (o.json) {
-      out(`${JSON.stringify(entries.map((e) => ({ name: e.name, revision: e.revision, traffic: e.traffic, versions: e.versions.map((v) => v.version) })), null, 1)}\n`);
-    } else if (!entries.length) {
-      out(`no models in the registry at ${where}\n`);
-    } else {
-      const rows = [['MODEL', 'PRIMARY', 'CANDIDATE', 'VERSIONS', 'REVISION']];
-      for (const e of entries) {
-        const c = e.traffic.candidate;
-        rows.push([e.name, e.traffic.primary ?? '-', c ? `${c.version} (${c.mode}${c.mode === 'canary' ? ` ${c.weight}%` : ''})` : '-', String(e.versions.length), String(e.revision)]);
+  withDbOption(models.command('list').description('registered models and what each serves').option('--json', 'as JSON')).action(
+    async (o: { json?: boolean }) => {
+      const { reg, where } = await open();
+      const entries = (await Promise.all((await reg.names()).map((n) => reg.get(n)))).filter((e): e is RegistryEntry => !!e);
+      if (o.json) {
+        out(
+          `${JSON.stringify(
+            entries.map((e) => ({ name: e.name, revision: e.revision, traffic: e.traffic, versions: e.versions.map((v) => v.version) })),
+            null,
+            1,
+          )}\n`,
+        );
+      } else if (!entries.length) {
+        out(`no models in the registry at ${where}\n`);
+      } else {
+        const rows = [['MODEL', 'PRIMARY', 'CANDIDATE', 'VERSIONS', 'REVISION']];
+        for (const e of entries) {
+          const c = e.traffic.candidate;
+          rows.push([
+            e.name,
+            e.traffic.primary ?? '-',
+            c ? `${c.version} (${c.mode}${c.mode === 'canary' ? ` ${c.weight}%` : ''})` : '-',
+            String(e.versions.length),
+            String(e.revision),
+          ]);
+        }
+        out(table(rows));
       }
-      out(table(rows));
-    }
-    await done();
-  });
+      await done();
+    },
+  );
 
   withDbOption(
     models
@@ -91,12 +116,20 @@ export function register(program: Command): void {
       return done();
     }
     if (o.at) {
-      out(at ? `${name} at ${when(o.at.toISOString())}: ${trafficText(at.traffic)} (revision ${at.revision}, since ${when(at.at)})\n` : `${name} at ${when(o.at.toISOString())}: nothing served yet\n`);
+      out(
+        at
+          ? `${name} at ${when(o.at.toISOString())}: ${trafficText(at.traffic)} (revision ${at.revision}, since ${when(at.at)})\n`
+          : `${name} at ${when(o.at.toISOString())}: nothing served yet\n`,
+      );
       return done();
     }
     out(`model ${name} (revision ${e.revision}, ${where})\ntraffic: ${trafficText(e.traffic)}\nversions:\n`);
     const rows = versions.map((v) => [
-      `  ${v.version}`, when(v.createdAt), `${v.source.workflowId} (${v.source.stage})`, v.model.digest.slice(0, 19), v.withdrawnAt ? `withdrawn ${when(v.withdrawnAt)}` : '',
+      `  ${v.version}`,
+      when(v.createdAt),
+      `${v.source.workflowId} (${v.source.stage})`,
+      v.model.digest.slice(0, 19),
+      v.withdrawnAt ? `withdrawn ${when(v.withdrawnAt)}` : '',
     ]);
     out(rows.length ? table(rows) : '  none\n');
     out('latest events:\n');
@@ -119,7 +152,13 @@ export function register(program: Command): void {
     await entryOf(reg, where, name);
     const events = await reg.history(name, { limit: o.limit });
     if (o.json) out(`${JSON.stringify(events, null, 1)}\n`);
-    else out(table([['AT', 'REVISION', 'EVENT', 'VERSION', 'REASON'], ...events.map((ev) => [when(ev.at), String(ev.revision), ev.event, ev.version, ev.reason ?? ''])]));
+    else
+      out(
+        table([
+          ['AT', 'REVISION', 'EVENT', 'VERSION', 'REASON'],
+          ...events.map((ev) => [when(ev.at), String(ev.revision), ev.event, ev.version, ev.reason ?? '']),
+        ]),
+      );
     await done();
   });
 
@@ -135,7 +174,10 @@ export function register(program: Command): void {
     const e = await reg.update(name, (cur) => {
       const c = cur.traffic.candidate;
       if (!version || version === c?.version) {
-        if (!c) throw new UsageError(`model "${name}" has no candidate to promote (primary ${cur.traffic.primary ?? 'none'}); name a version: mlpipe models promote ${name} <version>`);
+        if (!c)
+          throw new UsageError(
+            `model "${name}" has no candidate to promote (primary ${cur.traffic.primary ?? 'none'}); name a version: mlpipe models promote ${name} <version>`,
+          );
         return settleCandidate(cur, 'promote', o.reason);
       }
       return setPrimary(cur, version, 'promoted', o.reason);
@@ -156,9 +198,13 @@ export function register(program: Command): void {
     const { setPrimary, settleCandidate } = await import('../../serving/registry.ts');
     const e = await reg.update(name, (cur) => {
       if (!version && cur.traffic.candidate) return settleCandidate(cur, 'rollback', o.reason);
-      if (!back) throw new UsageError(`model "${name}" has no candidate and no earlier primary to roll back to (primary ${cur.traffic.primary ?? 'none'})`);
+      if (!back)
+        throw new UsageError(
+          `model "${name}" has no candidate and no earlier primary to roll back to (primary ${cur.traffic.primary ?? 'none'})`,
+        );
       // Decided from the history read above: refuse if another writer moved the primary meanwhile.
-      if (!version && cur.traffic.primary !== seen.traffic.primary) throw new Error(`model "${name}" changed meanwhile (primary now ${cur.traffic.primary}); run the rollback again`);
+      if (!version && cur.traffic.primary !== seen.traffic.primary)
+        throw new Error(`model "${name}" changed meanwhile (primary now ${cur.traffic.primary}); run the rollback again`);
       return setPrimary(cur, back, 'rolledBack', o.reason);
     });
     out(`${name}: ${trafficText(e.traffic)} (revision ${e.revision})\n`);

@@ -8,15 +8,17 @@ import { reportLine } from '../report-link.ts';
 import { rerunFrom } from '../../temporal/runs.ts';
 
 export function register(program: Command): void {
-  withStoreOption(withConnectionOptions(
-    program
-      .command('rerun <run>')
-      .description('start a new run of the same plan from a stage, reusing every finished upstream stage')
-      .requiredOption('--from <stage>', 'the first stage to run again (its downstream stages run again too)')
-      .option('-f, --follow', 'show a live table of stages, then the result')
-      .option('--no-cache', "do not use the step cache (nor the old run's checkpoints) for the stages that run again")
-      .option('--task-queue <q>', "workflow task queue (default: the old run's)"),
-  )).action(async (run: string, o: ConnectionFlags & { from: string; follow?: boolean; cache: boolean; taskQueue?: string }) => {
+  withStoreOption(
+    withConnectionOptions(
+      program
+        .command('rerun <run>')
+        .description('start a new run of the same plan from a stage, reusing every finished upstream stage')
+        .requiredOption('--from <stage>', 'the first stage to run again (its downstream stages run again too)')
+        .option('-f, --follow', 'show a live table of stages, then the result')
+        .option('--no-cache', "do not use the step cache (nor the old run's checkpoints) for the stages that run again")
+        .option('--task-queue <q>', "workflow task queue (default: the old run's)"),
+    ),
+  ).action(async (run: string, o: ConnectionFlags & { from: string; follow?: boolean; cache: boolean; taskQueue?: string }) => {
     const client = await clientFrom(o);
     let handle;
     try {

@@ -19,18 +19,20 @@ interface RunFlags extends ConnectionFlags {
 }
 
 export function register(program: Command): void {
-  withStoreOption(withConnectionOptions(
-    program
-      .command('run <file>')
-      .description('compile a pipeline and start it as a Temporal workflow (id <pipeline>/<run key>)')
-      .option('-p, --param <key=value>', 'set a param (repeatable)', collectParam, {})
-      .option('--wait', 'wait for the result')
-      .option('-f, --follow', 'show a live table of stages, then the result')
-      .option('--no-cache', 'run every stage even when the step cache has its outputs')
-      .option('--run-key <key>', 'the run key (default: UTC time + random suffix)')
-      .option('--trigger <t>', 'manual | schedule | drift (search attribute MlpipeTrigger)', 'manual')
-      .option('--task-queue <q>', 'workflow task queue (default mlpipe)'),
-  )).action(async (file: string, o: RunFlags) => {
+  withStoreOption(
+    withConnectionOptions(
+      program
+        .command('run <file>')
+        .description('compile a pipeline and start it as a Temporal workflow (id <pipeline>/<run key>)')
+        .option('-p, --param <key=value>', 'set a param (repeatable)', collectParam, {})
+        .option('--wait', 'wait for the result')
+        .option('-f, --follow', 'show a live table of stages, then the result')
+        .option('--no-cache', 'run every stage even when the step cache has its outputs')
+        .option('--run-key <key>', 'the run key (default: UTC time + random suffix)')
+        .option('--trigger <t>', 'manual | schedule | drift (search attribute MlpipeTrigger)', 'manual')
+        .option('--task-queue <q>', 'workflow task queue (default mlpipe)'),
+    ),
+  ).action(async (file: string, o: RunFlags) => {
     if (!['manual', 'schedule', 'drift'].includes(o.trigger)) throw new UsageError(`--trigger must be manual, schedule or drift`);
     const { plan, source } = await loadPlan(file, o.param);
     const client = await clientFrom(o);
@@ -46,7 +48,9 @@ export function register(program: Command): void {
     process.stdout.write(`started ${handle.workflowId}\n`);
     if (local) {
       // Local mode: the dev server's UI (mlpipe server) shows the run with its stages.
-      process.stdout.write(`http://127.0.0.1:8233/namespaces/${client.options.namespace}/workflows/${encodeURIComponent(handle.workflowId)}\n`);
+      process.stdout.write(
+        `http://127.0.0.1:8233/namespaces/${client.options.namespace}/workflows/${encodeURIComponent(handle.workflowId)}\n`,
+      );
     }
     if (o.follow || o.wait) {
       const view = o.follow ? await followRun(client, handle.workflowId) : await waitFor(client, handle.workflowId);
@@ -58,6 +62,9 @@ export function register(program: Command): void {
 }
 
 async function waitFor(client: Awaited<ReturnType<typeof clientFrom>>, id: string) {
-  await client.workflow.getHandle(id).result().catch(() => undefined);
+  await client.workflow
+    .getHandle(id)
+    .result()
+    .catch(() => undefined);
   return describeRun(client, id);
 }

@@ -15,7 +15,8 @@ async function withClient<T>(o: Flags, fn: (client: import('@temporalio/client')
     return await fn(client);
   } catch (err) {
     const { ScheduleNotFoundError } = await import('@temporalio/client');
-    if (err instanceof ScheduleNotFoundError) throw new UsageError(`no schedule ${(err as { scheduleId?: string }).scheduleId ?? ''}; see 'mlpipe schedules list'`);
+    if (err instanceof ScheduleNotFoundError)
+      throw new UsageError(`no schedule ${(err as { scheduleId?: string }).scheduleId ?? ''}; see 'mlpipe schedules list'`);
     throw err;
   } finally {
     await client.connection.close();
@@ -30,7 +31,9 @@ function date(name: string, v: string | undefined): Date {
 }
 
 export function register(program: Command): void {
-  const cmd = program.command('schedules').description("inspect and operate the Temporal Schedules of pipelines ('mlpipe apply' creates them)");
+  const cmd = program
+    .command('schedules')
+    .description("inspect and operate the Temporal Schedules of pipelines ('mlpipe apply' creates them)");
   const sub = (name: string, description: string) => withConnectionOptions(cmd.command(name).description(description));
 
   sub('list', "mlpipe's schedules: pipeline, state, when, next run")
@@ -105,7 +108,12 @@ export function register(program: Command): void {
     .argument('<pipeline>', 'pipeline name or schedule id')
     .requiredOption('--from <time>', 'start (ISO 8601, inclusive)')
     .requiredOption('--to <time>', 'end (ISO 8601)')
-    .option('--overlap <policy>', `overlap policy for these runs: ${OVERLAPS.join(', ')} (default allowAll: every run starts)`, oneOf(OVERLAPS), 'allowAll')
+    .option(
+      '--overlap <policy>',
+      `overlap policy for these runs: ${OVERLAPS.join(', ')} (default allowAll: every run starts)`,
+      oneOf(OVERLAPS),
+      'allowAll',
+    )
     .action((name: string, o: Flags) =>
       withClient(o, async (client) => {
         const { toScheduleId, overlapPolicy } = await import('../../schedules/options.ts');
@@ -113,7 +121,9 @@ export function register(program: Command): void {
         const to = date('--to', o.to);
         if (to <= from) throw new UsageError('--to must be after --from');
         const id = toScheduleId(name);
-        await client.schedule.getHandle(id).backfill({ start: from, end: to, overlap: overlapPolicy(o.overlap as (typeof OVERLAPS)[number]) });
+        await client.schedule
+          .getHandle(id)
+          .backfill({ start: from, end: to, overlap: overlapPolicy(o.overlap as (typeof OVERLAPS)[number]) });
         process.stdout.write(`backfill of ${id} from ${from.toISOString()} to ${to.toISOString()} requested\n`);
       }),
     );

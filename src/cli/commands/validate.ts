@@ -10,7 +10,12 @@ export function register(program: Command): void {
     .command('validate')
     .description('Check pipeline files against the schema and the semantic rules (exit 0 valid, 1 invalid, 2 usage error)')
     .argument('<paths...>', 'pipeline files, or directories to search for .yaml/.yml files')
-    .option('-f, --format <format>', 'human, json or github (GitHub Actions annotations)', oneOf(['human', 'json', 'github'] as const), 'human')
+    .option(
+      '-f, --format <format>',
+      'human, json or github (GitHub Actions annotations)',
+      oneOf(['human', 'json', 'github'] as const),
+      'human',
+    )
     .action(async (paths: string[], opts: { format: OutputFormat }) => {
       // Loaded here, not at the top: `mlpipe --help` and other commands stay fast.
       const { validateFile } = await import('../../spec/validate.ts');
@@ -20,7 +25,10 @@ export function register(program: Command): void {
       for (const f of files) results.push(await validateFile(f));
       const invalid = results.filter((r) => !r.valid);
       if (opts.format === 'json') {
-        const out = { valid: invalid.length === 0, files: results.map((r) => ({ file: r.file, valid: !!r.valid, diagnostics: r.diagnostics })) };
+        const out = {
+          valid: invalid.length === 0,
+          files: results.map((r) => ({ file: r.file, valid: !!r.valid, diagnostics: r.diagnostics })),
+        };
         process.stdout.write(JSON.stringify(out, null, 2) + '\n');
       } else if (opts.format === 'github') {
         for (const r of results) for (const d of r.diagnostics) process.stdout.write(renderGithub(d) + '\n');

@@ -34,20 +34,27 @@ async function trainingLine(servesGpuQueue: boolean): Promise<string> {
 }
 
 export function register(program: Command): void {
-  withDbOption(withStoreOption(withConnectionOptions(
-    program
-      .command('worker')
-      .description('run pipeline workflows and stage activities until SIGINT/SIGTERM')
-      .option('--activities <module>', "your own activities (the 'activity' stage type); env MLPIPE_ACTIVITIES")
-      .option('--task-queue <q>', 'queue for workflows and CPU stages', DEFAULT_TASK_QUEUE)
-      .option('--queue <q>', 'also serve activities of this queue (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
-      .option('--gpus <n>', 'GPUs here: GPU-queue stages run at most one per GPU (default 1 slot)', positiveInt('--gpus'), 1)
-      .option('--no-gpu-queue', 'do not serve the mlpipe-gpu queue (CPU-only worker in a cluster)')
-      .option('--max-concurrent-activities <n>', 'stages at once on the main queue', positiveInt('--max-concurrent-activities'), 4)
-      .option('--shutdown-grace <duration>', 'time running stages get to checkpoint on shutdown', '30s')
-      .option('--repo-root <dir>', "this worker's checkout of the pipelines' git repo: collect stages read relative paths there (env MLPIPE_REPO_ROOT)")
-      .option('--verbose', "show TensorFlow's native start-up and info logs"),
-  ))).action(async (o: WorkerFlags) => {
+  withDbOption(
+    withStoreOption(
+      withConnectionOptions(
+        program
+          .command('worker')
+          .description('run pipeline workflows and stage activities until SIGINT/SIGTERM')
+          .option('--activities <module>', "your own activities (the 'activity' stage type); env MLPIPE_ACTIVITIES")
+          .option('--task-queue <q>', 'queue for workflows and CPU stages', DEFAULT_TASK_QUEUE)
+          .option('--queue <q>', 'also serve activities of this queue (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
+          .option('--gpus <n>', 'GPUs here: GPU-queue stages run at most one per GPU (default 1 slot)', positiveInt('--gpus'), 1)
+          .option('--no-gpu-queue', 'do not serve the mlpipe-gpu queue (CPU-only worker in a cluster)')
+          .option('--max-concurrent-activities <n>', 'stages at once on the main queue', positiveInt('--max-concurrent-activities'), 4)
+          .option('--shutdown-grace <duration>', 'time running stages get to checkpoint on shutdown', '30s')
+          .option(
+            '--repo-root <dir>',
+            "this worker's checkout of the pipelines' git repo: collect stages read relative paths there (env MLPIPE_REPO_ROOT)",
+          )
+          .option('--verbose', "show TensorFlow's native start-up and info logs"),
+      ),
+    ),
+  ).action(async (o: WorkerFlags) => {
     const cfg = configFrom(o);
     if (o.repoRoot) process.env.MLPIPE_REPO_ROOT = resolve(o.repoRoot);
     const store = await checkedStore(); // a wrong bucket or credentials fail here, not in every stage

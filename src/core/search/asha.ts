@@ -24,7 +24,8 @@ export class AshaOptionsError extends Error {}
 
 export function checkAshaOptions(o: AshaOptions): void {
   const whole = (name: string, v: number | undefined, min: number) => {
-    if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new AshaOptionsError(`asha: ${name} must be a whole number of at least ${min} (got ${v})`);
+    if (v !== undefined && !(Number.isInteger(v) && v >= min))
+      throw new AshaOptionsError(`asha: ${name} must be a whole number of at least ${min} (got ${v})`);
   };
   whole('minResource', o.minResource, 1);
   whole('reductionFactor', o.reductionFactor, 2);
@@ -48,9 +49,19 @@ function valueAtRung(t: Trial, step: number): number | undefined {
  * Whether trial `trialId`, reporting `value` at `step`, stops here. Every rung passed since its
  * previous report in `history` is judged in turn; `history` may or may not hold this report.
  */
-export function shouldPrune(trialId: number, step: number, value: number, history: readonly Trial[], o: AshaOptions & { direction: Direction }): boolean {
+export function shouldPrune(
+  trialId: number,
+  step: number,
+  value: number,
+  history: readonly Trial[],
+  o: AshaOptions & { direction: Direction },
+): boolean {
   const self = history.find((t) => t.id === trialId);
-  const previous = self ? reportedSteps(self).filter((s) => s < step).pop() ?? 0 : 0;
+  const previous = self
+    ? (reportedSteps(self)
+        .filter((s) => s < step)
+        .pop() ?? 0)
+    : 0;
   const others = history.filter((t) => t.id !== trialId);
   const eta = o.reductionFactor ?? 4;
   for (let k = 0; rungStep(k, o) <= step; k++) {

@@ -15,10 +15,12 @@ export function setPath(obj: Record<string, unknown>, path: string, value: unkno
     }
     let next = cur[k];
     if (next === undefined || next === null) {
-      if (typeof keys[i + 1] === 'number') throw new Error(`config path ${path}: ${keys.slice(0, i + 1).join('.')} is not a list in the train config`);
+      if (typeof keys[i + 1] === 'number')
+        throw new Error(`config path ${path}: ${keys.slice(0, i + 1).join('.')} is not a list in the train config`);
       next = cur[k] = {};
     }
-    if (typeof next !== 'object') throw new Error(`config path ${path}: ${keys.slice(0, i + 1).join('.')} is a ${typeof next}, not an object`);
+    if (typeof next !== 'object')
+      throw new Error(`config path ${path}: ${keys.slice(0, i + 1).join('.')} is a ${typeof next}, not an object`);
     if (typeof keys[i + 1] === 'number' && (!Array.isArray(next) || (keys[i + 1] as number) >= next.length)) {
       throw new Error(`config path ${path}: no item ${keys[i + 1]} in ${String(keys[i])} of the train config`);
     }

@@ -15,7 +15,9 @@ function axis(d: Exclude<Dimension, { type: 'choice' }>): Scalar[] {
     if (all.length <= GRID_POINTS * 2) return all;
     if (!d.log) return Array.from({ length: GRID_POINTS }, (_, i) => all[Math.round(spread(i) * (all.length - 1))]!);
     // Evenly spaced in the log, rounded to the nearest integer.
-    return Array.from({ length: GRID_POINTS }, (_, i) => Math.round(Math.exp(Math.log(d.min) + spread(i) * (Math.log(d.max) - Math.log(d.min)))));
+    return Array.from({ length: GRID_POINTS }, (_, i) =>
+      Math.round(Math.exp(Math.log(d.min) + spread(i) * (Math.log(d.max) - Math.log(d.min)))),
+    );
   }
   return Array.from({ length: GRID_POINTS }, (_, i) => {
     const f = spread(i);

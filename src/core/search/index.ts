@@ -6,7 +6,17 @@ export { AshaOptionsError, checkAshaOptions, rungStep, shouldPrune, type AshaOpt
 export { setPath } from './config-path.ts';
 export { driveStudy, legBudgets, studyTrial, type DriveOptions, type DriveResult, type Leg, type LegResult } from './drive.ts';
 export { GRID_POINTS, gridParams } from './grid.ts';
-export { checkSpace, sampleParams, SpaceError, walkSpace, type ChoiceValue, type Dimension, type ParamValues, type Scalar, type Space } from './space.ts';
+export {
+  checkSpace,
+  sampleParams,
+  SpaceError,
+  walkSpace,
+  type ChoiceValue,
+  type Dimension,
+  type ParamValues,
+  type Scalar,
+  type Space,
+} from './space.ts';
 export { Study, StudyError, trialSeed, type SearchMethod, type StudyOptions } from './study.ts';
 export { tpeParams, type TpeOptions } from './tpe.ts';
 export { bestTrial, better, copyTrial, type Direction, type Trial, type TrialState } from './trials.ts';

@@ -11,7 +11,7 @@ import { logGaussMass, truncnormFromUniform, truncnormLogPdf } from './truncnorm
 export const PRIOR_WEIGHT = 1;
 
 type Kernels =
-  | { kind: 'categorical'; /** [kernel][choice index] */ probs: number[][] }
+  | { kind: 'categorical' /** [kernel][choice index] */; probs: number[][] }
   | {
       kind: 'numeric';
       mu: number[];
@@ -40,7 +40,10 @@ export interface ParzenEstimator {
 export function defaultWeights(n: number): number[] {
   if (n < 25) return Array<number>(n).fill(1);
   const ramp = n - 25;
-  return [...Array.from({ length: ramp }, (_, i) => (ramp === 1 ? 1 / n : 1 / n + (i * (1 - 1 / n)) / (ramp - 1))), ...Array<number>(25).fill(1)];
+  return [
+    ...Array.from({ length: ramp }, (_, i) => (ramp === 1 ? 1 / n : 1 / n + (i * (1 - 1 / n)) / (ramp - 1))),
+    ...Array<number>(25).fill(1),
+  ];
 }
 
 /**

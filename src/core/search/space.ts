@@ -62,18 +62,24 @@ export interface DimensionInfo {
 export function allDimensions(space: Space): Map<string, DimensionInfo> {
   const out = new Map<string, DimensionInfo>();
   const visit = (s: Space, prefix: string) => {
-    if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new SpaceError(`space${prefix ? ` ${prefix}` : ''}: a space is a mapping of config paths to dimensions`);
+    if (typeof s !== 'object' || s === null || Array.isArray(s))
+      throw new SpaceError(`space${prefix ? ` ${prefix}` : ''}: a space is a mapping of config paths to dimensions`);
     for (const [path, d] of sortedDims(s)) {
       const at = `${prefix}${path}`;
-      if (!PATH.test(path)) throw new SpaceError(`space: ${at}: not a config path; write it like optimizer.learningRate or model.layers[0].units`);
+      if (!PATH.test(path))
+        throw new SpaceError(`space: ${at}: not a config path; write it like optimizer.learningRate or model.layers[0].units`);
       const seen = out.get(path);
-      if (seen) throw new SpaceError(`space: ${at}: the path is already a dimension at ${seen.at}; a config path may appear once in the whole space (put a shared dimension outside the choice)`);
+      if (seen)
+        throw new SpaceError(
+          `space: ${at}: the path is already a dimension at ${seen.at}; a config path may appear once in the whole space (put a shared dimension outside the choice)`,
+        );
       checkDimension(at, d);
       out.set(path, { dim: d, at });
-      if (d.type === 'choice') for (const c of d.values) {
-        const sub = subSpace(c);
-        if (sub !== undefined) visit(sub, `${at} = ${JSON.stringify(choiceValue(c))} → `);
-      }
+      if (d.type === 'choice')
+        for (const c of d.values) {
+          const sub = subSpace(c);
+          if (sub !== undefined) visit(sub, `${at} = ${JSON.stringify(choiceValue(c))} → `);
+        }
     }
   };
   visit(space, '');
@@ -95,16 +101,19 @@ function checkDimension(at: string, d: Dimension): void {
     const seen = new Set<Scalar>();
     for (const c of d.values) {
       const v = choiceValue(c);
-      if (!['string', 'number', 'boolean'].includes(typeof v)) bad(`choice values are strings, numbers or booleans, or {value, space}; got ${JSON.stringify(c)}`);
+      if (!['string', 'number', 'boolean'].includes(typeof v))
+        bad(`choice values are strings, numbers or booleans, or {value, space}; got ${JSON.stringify(c)}`);
       if (seen.has(v)) bad(`the value ${JSON.stringify(v)} is listed twice; list each value once`);
       seen.add(v);
     }
     return;
   }
-  if (d.type !== 'uniform' && d.type !== 'logUniform' && d.type !== 'int') return bad(`unknown type ${JSON.stringify((d as { type: unknown }).type)}; use uniform, logUniform, int or choice`);
+  if (d.type !== 'uniform' && d.type !== 'logUniform' && d.type !== 'int')
+    return bad(`unknown type ${JSON.stringify((d as { type: unknown }).type)}; use uniform, logUniform, int or choice`);
   if (!Number.isFinite(d.min) || !Number.isFinite(d.max)) return bad('min and max must be finite numbers');
   if (d.min > d.max) return bad(`min ${d.min} is above max ${d.max}; swap them`);
-  if (d.type === 'logUniform' && d.min <= 0) return bad(`a logUniform range must be positive (min ${d.min}); raise min above 0 or use uniform`);
+  if (d.type === 'logUniform' && d.min <= 0)
+    return bad(`a logUniform range must be positive (min ${d.min}); raise min above 0 or use uniform`);
   if (d.type === 'int') {
     if (!Number.isInteger(d.min) || !Number.isInteger(d.max)) bad('an int range needs integer min and max');
     if (d.step !== undefined && !(Number.isInteger(d.step) && d.step >= 1)) bad(`step ${d.step} must be a whole number of at least 1`);

@@ -82,7 +82,8 @@ export class Study {
   report(id: number, step: number, value: number): boolean {
     if (this.trials[id]?.state === 'pruned') return true;
     const t = this.running(id, 'report');
-    if (!(Number.isInteger(step) && step >= 1)) throw new StudyError(`report: trial ${id}: step ${step} must be a whole number from 1 (the epoch)`);
+    if (!(Number.isInteger(step) && step >= 1))
+      throw new StudyError(`report: trial ${id}: step ${step} must be a whole number from 1 (the epoch)`);
     const prune = this.pruning() ? shouldPrune(id, step, value, this.trials, { ...this.o.asha, direction: this.o.direction }) : false;
     t.intermediate = { ...t.intermediate, [String(step)]: value };
     if (prune) t.state = 'pruned';

@@ -14,7 +14,17 @@
 //   versions, and this module, default to univariate.
 import type { Rng } from '../rng.ts';
 import { buildParzen, logPdfParzen, sampleParzen } from './parzen.ts';
-import { allDimensions, choiceValue, sampleParams, singleValue, walkSpace, type Dimension, type ParamValues, type Scalar, type Space } from './space.ts';
+import {
+  allDimensions,
+  choiceValue,
+  sampleParams,
+  singleValue,
+  walkSpace,
+  type Dimension,
+  type ParamValues,
+  type Scalar,
+  type Space,
+} from './space.ts';
 import { reportedSteps, type Direction, type Trial } from './trials.ts';
 
 export interface TpeOptions {
@@ -39,21 +49,40 @@ export function tpeParams(space: Space, trials: readonly Trial[], direction: Dir
   const dims = allDimensions(space);
   const joint: ParamValues = {};
   if (opts.multivariate) {
-    const paths = [...dims.keys()].filter((p) => singleValue(dims.get(p)!.dim) === undefined && finished.every((t) => p in t.params)).sort();
-    if (paths.length) Object.assign(joint, sampleJoint(paths.map((p) => [p, dims.get(p)!.dim]), below, above, rng, nCandidates));
+    const paths = [...dims.keys()]
+      .filter((p) => singleValue(dims.get(p)!.dim) === undefined && finished.every((t) => p in t.params))
+      .sort();
+    if (paths.length)
+      Object.assign(
+        joint,
+        sampleJoint(
+          paths.map((p) => [p, dims.get(p)!.dim]),
+          below,
+          above,
+          rng,
+          nCandidates,
+        ),
+      );
   }
   return walkSpace(space, (path, d) => joint[path] ?? singleValue(d) ?? sampleJoint([[path, d]], below, above, rng, nCandidates)[path]!);
 }
 
 /** Below and above, each in trial order (the weights ramp down older trials). */
-export function splitTrials(finished: readonly Trial[], running: readonly Trial[], nBelow: number, direction: Direction): { below: Trial[]; above: Trial[] } {
+export function splitTrials(
+  finished: readonly Trial[],
+  running: readonly Trial[],
+  nBelow: number,
+  direction: Direction,
+): { below: Trial[]; above: Trial[] } {
   const sign = direction === 'maximize' ? -1 : 1;
   const complete = finished.filter((t) => t.state === 'complete').sort((a, b) => sign * (a.value! - b.value!) || 0);
-  const pruned = finished.filter((t) => t.state === 'pruned').sort((a, b) => {
-    const [sa, va] = prunedScore(a, sign);
-    const [sb, vb] = prunedScore(b, sign);
-    return sa - sb || va - vb;
-  });
+  const pruned = finished
+    .filter((t) => t.state === 'pruned')
+    .sort((a, b) => {
+      const [sa, va] = prunedScore(a, sign);
+      const [sb, vb] = prunedScore(b, sign);
+      return sa - sb || va - vb;
+    });
   const nComplete = Math.min(nBelow, complete.length);
   const nPruned = Math.min(nBelow - nComplete, pruned.length);
   const below = [...complete.slice(0, nComplete), ...pruned.slice(0, nPruned)];

@@ -125,16 +125,12 @@ export function featureColumns(ds: Dataset): Column[] {
  * The features of rows `idx` as one float tensor: [n, ...shape] when there is a single feature
  * column (e.g. an image), else [n, total width] with the columns side by side.
  */
-export function featureTensor(
-  ds: Dataset,
-  idx?: ArrayLike<number>,
-): { data: Float32Array; shape: number[] } {
+export function featureTensor(ds: Dataset, idx?: ArrayLike<number>): { data: Float32Array; shape: number[] } {
   const cols = featureColumns(ds);
   const text = cols.find((c) => !isNumeric(c));
   if (text) {
     throw new Error(
-      `feature column ${JSON.stringify(text.name)} holds text; add a oneHot or labelEncode step for it ` +
-        'in preprocess, or drop it',
+      `feature column ${JSON.stringify(text.name)} holds text; add a oneHot or labelEncode step for it ` + 'in preprocess, or drop it',
     );
   }
   const num = cols as NumericColumn[];
@@ -226,7 +222,12 @@ export function encodeDataset(ds: Dataset): Buffer {
   let origin: DatasetHeader['origin'];
   if (ds.origin && ds.origin.at.length === ds.rows) {
     buffers.push(bytes(ds.origin.at));
-    origin = { file: ds.origin.file, unit: ds.origin.unit, part: buffers.length - 1, ...(ds.origin.files ? { files: ds.origin.files } : {}) };
+    origin = {
+      file: ds.origin.file,
+      unit: ds.origin.unit,
+      part: buffers.length - 1,
+      ...(ds.origin.files ? { files: ds.origin.files } : {}),
+    };
   }
   const header: DatasetHeader = {
     format: 'mlpipe-dataset/v1',
@@ -267,7 +268,12 @@ export function decodeDataset(buf: Buffer): Dataset {
   let origin: RowOrigin | undefined;
   if (h.origin) {
     const b = buffers[h.origin.part]!;
-    origin = { file: h.origin.file, unit: h.origin.unit, at: new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4), ...(h.origin.files ? { files: h.origin.files } : {}) };
+    origin = {
+      file: h.origin.file,
+      unit: h.origin.unit,
+      at: new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4),
+      ...(h.origin.files ? { files: h.origin.files } : {}),
+    };
   }
   return { rows: h.rows, columns, label: h.label, classes: h.classes, splits, stats: h.stats, origin };
 }

@@ -78,11 +78,19 @@ function scan(ds: Dataset, c: Column, bad: (r: number) => boolean): { count: num
 
 function numericColumn(ds: Dataset, e: Expectation, rule: string, at: string) {
   const c = columnOf(ds, e.column, rule, at);
-  if (!isNumeric(c)) throw new DataError(`${at}: expectation ${rule} on column ${JSON.stringify(c.name)} needs numbers, and the column holds ${c.type} values; use values: for text`);
+  if (!isNumeric(c))
+    throw new DataError(
+      `${at}: expectation ${rule} on column ${JSON.stringify(c.name)} needs numbers, and the column holds ${c.type} values; use values: for text`,
+    );
   return c;
 }
 
-function evaluateOne(ds: Dataset, e: Expectation, reference: Dataset | undefined, at: string): Omit<ExpectationResult, 'severity' | 'passed'> & { passed?: boolean } {
+function evaluateOne(
+  ds: Dataset,
+  e: Expectation,
+  reference: Dataset | undefined,
+  at: string,
+): Omit<ExpectationResult, 'severity' | 'passed'> & { passed?: boolean } {
   const rule = ruleOf(e);
   switch (rule) {
     case 'rows': {
@@ -140,20 +148,40 @@ function evaluateOne(ds: Dataset, e: Expectation, reference: Dataset | undefined
         first.set(key, r);
         return false;
       });
-      return { rule, column: c.name, expected: 'no repeated value', observed: count ? `${count} repeated value${count === 1 ? '' : 's'}` : 'all distinct', failingRows: count, places };
+      return {
+        rule,
+        column: c.name,
+        expected: 'no repeated value',
+        observed: count ? `${count} repeated value${count === 1 ? '' : 's'}` : 'all distinct',
+        failingRows: count,
+        places,
+      };
     }
     case 'nullShare': {
       const c = columnOf(ds, e.column, rule, at);
       const { count, places } = scan(ds, c, (r) => items(c, r).some(missing));
       const share = ds.rows ? count / ds.rows : 0;
-      return { rule, column: c.name, expected: `at most ${num(e.nullShare!.max)} missing`, observed: `${num(share)} missing (${count} of ${ds.rows} rows)`, failingRows: count, places, passed: share <= e.nullShare!.max };
+      return {
+        rule,
+        column: c.name,
+        expected: `at most ${num(e.nullShare!.max)} missing`,
+        observed: `${num(share)} missing (${count} of ${ds.rows} rows)`,
+        failingRows: count,
+        places,
+        passed: share <= e.nullShare!.max,
+      };
     }
     case 'distribution': {
       const c = numericColumn(ds, e, rule, at);
-      if (!reference) throw new DataError(`${at}: expectation distribution on column ${JSON.stringify(c.name)} needs a reference dataset; name one in inputs.reference`);
+      if (!reference)
+        throw new DataError(
+          `${at}: expectation distribution on column ${JSON.stringify(c.name)} needs a reference dataset; name one in inputs.reference`,
+        );
       const ref = reference.columns.find((x) => x.name === c.name);
       if (!ref || !isNumeric(ref)) {
-        throw new DataError(`${at}: the reference dataset has no numeric column ${JSON.stringify(c.name)} (its columns: ${reference.columns.map((x) => x.name).join(', ')}); compare a column both datasets hold`);
+        throw new DataError(
+          `${at}: the reference dataset has no numeric column ${JSON.stringify(c.name)} (its columns: ${reference.columns.map((x) => x.name).join(', ')}); compare a column both datasets hold`,
+        );
       }
       const test = e.distribution!.test ?? 'psi';
       let value: number;
@@ -162,7 +190,15 @@ function evaluateOne(ds: Dataset, e: Expectation, reference: Dataset | undefined
       } catch (err) {
         throw new DataError(`${at}: expectation distribution on column ${JSON.stringify(c.name)}: ${(err as Error).message}`);
       }
-      return { rule, column: c.name, expected: `${test} at most ${num(e.distribution!.max)}`, observed: `${test} ${num(value)}`, failingRows: 0, places: [], passed: value <= e.distribution!.max };
+      return {
+        rule,
+        column: c.name,
+        expected: `${test} at most ${num(e.distribution!.max)}`,
+        observed: `${test} ${num(value)}`,
+        failingRows: 0,
+        places: [],
+        passed: value <= e.distribution!.max,
+      };
     }
   }
 }

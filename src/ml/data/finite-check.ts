@@ -21,7 +21,13 @@ const shown = (v: number) => (Number.isNaN(v) ? 'missing (NaN)' : String(v));
  * `d.csv line 20, column "b": the feature is missing (NaN)…`; undefined when all are finite.
  * `use` says where it was going (`training`, `evaluation`).
  */
-export function nonFiniteMessage(ds: Dataset, x: { data: Float32Array; shape: number[] }, rows: ArrayLike<number>, use: string, y?: ArrayLike<number>): string | undefined {
+export function nonFiniteMessage(
+  ds: Dataset,
+  x: { data: Float32Array; shape: number[] },
+  rows: ArrayLike<number>,
+  use: string,
+  y?: ArrayLike<number>,
+): string | undefined {
   const width = x.shape[0] ? x.data.length / x.shape[0] : 0;
   for (let i = 0; i < x.data.length; i++) {
     const v = x.data[i]!;
@@ -30,7 +36,9 @@ export function nonFiniteMessage(ds: Dataset, x: { data: Float32Array; shape: nu
     const { name, item } = featureAt(ds, i % width);
     return (
       `${rowPlace(ds, rows[sample]!)}, column ${JSON.stringify(name)}${item}: the feature is ${shown(v)} when it reaches ${use} ` +
-      `(sample ${sample + 1}); fix the row, or add an impute step to preprocess (feature columns: ${featureColumns(ds).map((c) => c.name).join(', ')})`
+      `(sample ${sample + 1}); fix the row, or add an impute step to preprocess (feature columns: ${featureColumns(ds)
+        .map((c) => c.name)
+        .join(', ')})`
     );
   }
   if (y) {

@@ -23,7 +23,9 @@ type DecodeImage = (content: Uint8Array, channels?: number) => ReturnType<Tf['ze
 function decoder(where: string): DecodeImage {
   const node = (getTf() as unknown as { node?: { decodeImage: DecodeImage } }).node;
   if (!node) {
-    throw new DataError(`${where}: an imageFolder source needs the native TensorFlow backend (tfjs-node) to decode images; run \`npm run setup\``);
+    throw new DataError(
+      `${where}: an imageFolder source needs the native TensorFlow backend (tfjs-node) to decode images; run \`npm run setup\``,
+    );
   }
   return node.decodeImage;
 }
@@ -36,7 +38,10 @@ interface ImageFile {
 
 async function listImages(root: string, path: string, where: string, maxFiles: number): Promise<{ files: ImageFile[]; classes: string[] }> {
   const entries = await readdir(root, { withFileTypes: true });
-  const classes = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const classes = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
   if (classes.length === 0) {
     throw new DataError(`${where}: ${path} has no class subfolders; put each class's images in ${path}/<class name>/`);
   }
@@ -102,12 +107,16 @@ export async function loadImageFolder(
       const [ih, iw, ic] = img.shape as number[];
       if (img.rank !== 3) throw new DataError(`${where}: ${f.rel} is an animation, not one image; replace or remove the file`);
       if (ic !== ch) {
-        throw new DataError(`${where}: ${f.rel} has ${ic} channel${ic === 1 ? '' : 's'}, the source declares channels: ${ch}; convert the image or change channels`);
+        throw new DataError(
+          `${where}: ${f.rel} has ${ic} channel${ic === 1 ? '' : 's'}, the source declares channels: ${ch}; convert the image or change channels`,
+        );
       }
       let t = img.toFloat();
       if (ih !== h || iw !== w) {
         if (!src.resize) {
-          throw new DataError(`${where}: ${f.rel} is ${ih}x${iw} (height x width), the source declares size [${h}, ${w}]; set resize: true to scale it, or fix the image`);
+          throw new DataError(
+            `${where}: ${f.rel} is ${ih}x${iw} (height x width), the source declares size [${h}, ${w}]; set resize: true to scale it, or fix the image`,
+          );
         }
         t = tf.image.resizeBilinear(t as Parameters<Tf['image']['resizeBilinear']>[0], [h, w]);
       }
@@ -137,7 +146,8 @@ export async function loadImageFolder(
 export async function writeImageFolder(ds: Dataset, dir: string, classes?: string[]): Promise<number> {
   const img = column(ds, 'image');
   const lab = column(ds, 'label');
-  if (!isNumeric(img) || img.shape.length !== 3 || !isNumeric(lab)) throw new Error('writeImageFolder needs an image [h, w, c] and a numeric label column');
+  if (!isNumeric(img) || img.shape.length !== 3 || !isNumeric(lab))
+    throw new Error('writeImageFolder needs an image [h, w, c] and a numeric label column');
   const tf = getTf();
   const node = (tf as unknown as { node?: { encodePng: (t: unknown) => Promise<Uint8Array> } }).node;
   if (!node) throw new Error('writeImageFolder needs the native TensorFlow backend (tfjs-node)');
@@ -145,7 +155,13 @@ export async function writeImageFolder(ds: Dataset, dir: string, classes?: strin
   for (let i = 0; i < ds.rows; i++) {
     const cls = classes?.[lab.data[i]!] ?? String(lab.data[i]);
     await mkdir(`${dir}/${cls}`, { recursive: true });
-    const t = tf.tidy(() => tf.tensor3d(img.data.subarray(i * px, (i + 1) * px), img.shape as [number, number, number]).mul(255).round().toInt());
+    const t = tf.tidy(() =>
+      tf
+        .tensor3d(img.data.subarray(i * px, (i + 1) * px), img.shape as [number, number, number])
+        .mul(255)
+        .round()
+        .toInt(),
+    );
     try {
       await writeFile(`${dir}/${cls}/${String(i).padStart(5, '0')}.png`, await node.encodePng(t));
     } finally {

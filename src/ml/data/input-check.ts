@@ -15,8 +15,14 @@ const show = (v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? Str
 
 /** A feature as a TensorFlow float32 needs it: a JSON number that stays finite in 32 bits. */
 function checkNumber(v: unknown, row: number, col: string, at = ''): number {
-  if (typeof v !== 'number') fail(row, col, `${at}${show(v)} is ${typeof v === 'string' ? 'a string' : Array.isArray(v) ? 'an array' : typeof v === 'boolean' ? 'a boolean' : 'not a number'}; send a number`);
-  if (!Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX) fail(row, col, `${at}${show(v)} is not a finite 32-bit number; send a number within ±3.4e38`);
+  if (typeof v !== 'number')
+    fail(
+      row,
+      col,
+      `${at}${show(v)} is ${typeof v === 'string' ? 'a string' : Array.isArray(v) ? 'an array' : typeof v === 'boolean' ? 'a boolean' : 'not a number'}; send a number`,
+    );
+  if (!Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX)
+    fail(row, col, `${at}${show(v)} is not a finite 32-bit number; send a number within ±3.4e38`);
   return v;
 }
 
@@ -62,7 +68,11 @@ function checkTensor(c: InputColumn & { shape: number[] }, v: unknown, row: numb
   flat.forEach((x, k) => {
     const n = checkNumber(x, row, c.name, `value ${k}: `);
     if (c.range && (n < c.range[0] || n > c.range[1])) {
-      fail(row, c.name, `value ${k}: ${n} is outside the range seen in training [${c.range[0]}, ${c.range[1]}]; scale it as the training data was`);
+      fail(
+        row,
+        c.name,
+        `value ${k}: ${n} is outside the range seen in training [${c.range[0]}, ${c.range[1]}]; scale it as the training data was`,
+      );
     }
   });
 }
@@ -80,7 +90,11 @@ function checkScalar(c: InputColumn, v: unknown, row: number, vocab: string[] | 
     // the keys training made: text as is, numbers as their float32 values
     const key = typeof v === 'string' ? v : String(Math.fround(Number(v)));
     if (!vocab.includes(key)) {
-      const shown = vocab.slice(0, 20).map((x) => JSON.stringify(x)).join(', ') + (vocab.length > 20 ? `, … (${vocab.length} in all)` : '');
+      const shown =
+        vocab
+          .slice(0, 20)
+          .map((x) => JSON.stringify(x))
+          .join(', ') + (vocab.length > 20 ? `, … (${vocab.length} in all)` : '');
       fail(row, c.name, `${show(v)} is not one of the values seen in training (${shown})`);
     }
   }
@@ -94,7 +108,8 @@ export function checkRows(t: Transform, rows: Record<string, unknown>[]): void {
     for (const c of specs) {
       const v = r[c.name];
       if (v === null || v === undefined || v === '') {
-        if (!c.nullable && !imputed(t, c.name)) fail(i, c.name, `value is missing; send ${c.shape?.length ? `an array of shape [${c.shape.join(', ')}]` : `a ${c.type}`}`);
+        if (!c.nullable && !imputed(t, c.name))
+          fail(i, c.name, `value is missing; send ${c.shape?.length ? `an array of shape [${c.shape.join(', ')}]` : `a ${c.type}`}`);
         continue;
       }
       if (c.shape?.length) checkTensor(c as InputColumn & { shape: number[] }, v, i);

@@ -42,7 +42,8 @@ export function splitRows(
   const perm = rng.shuffle(Uint32Array.from(order));
   const out: number[][] = [[], [], []];
   if (spec.stratify) {
-    if (!groups) throw new DataError(`${where}: split.stratify needs a label column; declare schema.label in collect or label in preprocess`);
+    if (!groups)
+      throw new DataError(`${where}: split.stratify needs a label column; declare schema.label in collect or label in preprocess`);
     const byClass = new Map<string, number[]>();
     for (const r of perm) {
       const g = groups[r] ?? '\u0000missing';

@@ -3,7 +3,19 @@
 // Transform; `applyTransform` replays exactly those fitted steps on new rows at serving time, so
 // training and serving see identical features. Row steps (shuffle, split, augment) only shape
 // the training data and are not part of the transform.
-import { type Column, column, type Dataset, featureTensor, isNumeric, type NumericColumn, rowPlace, size, type SplitName, takeOrigin, type TextColumn } from './dataset.ts';
+import {
+  type Column,
+  column,
+  type Dataset,
+  featureTensor,
+  isNumeric,
+  type NumericColumn,
+  rowPlace,
+  size,
+  type SplitName,
+  takeOrigin,
+  type TextColumn,
+} from './dataset.ts';
 import { Rng, permutation } from './rng.ts';
 import { DataError, type ColumnSpec } from './sources.ts';
 import { checkRows } from './input-check.ts';
@@ -72,7 +84,10 @@ function numericCol(ds: Dataset, name: string, at: string, step: string): Numeri
 
 function requireColumn(ds: Dataset, name: string, at: string, step: string): Column {
   const c = ds.columns.find((x) => x.name === name);
-  if (!c) throw new DataError(`${at}: ${step}: no column ${JSON.stringify(name)} (columns: ${ds.columns.map((x) => x.name).join(', ')}); fix the step's columns`);
+  if (!c)
+    throw new DataError(
+      `${at}: ${step}: no column ${JSON.stringify(name)} (columns: ${ds.columns.map((x) => x.name).join(', ')}); fix the step's columns`,
+    );
   return c;
 }
 
@@ -223,7 +238,9 @@ function fitCategories(ds: Dataset, step: StepOf<'oneHot' | 'labelEncode'>, trai
   for (const name of step.columns) {
     const c = requireColumn(ds, name, at, `step ${step.type}`);
     if (step.type === 'oneHot' && name === ds.label) {
-      throw new DataError(`${at}: oneHot of the label ${JSON.stringify(name)}: use labelEncode for labels (train one-hot encodes them for categorical losses)`);
+      throw new DataError(
+        `${at}: oneHot of the label ${JSON.stringify(name)}: use labelEncode for labels (train one-hot encodes them for categorical losses)`,
+      );
     }
     if (isNumeric(c) && c.shape.length > 0) throw new DataError(`${at}: ${step.type}: column ${JSON.stringify(name)} is a tensor`);
     cols[name] = categoriesOf(c, train);
@@ -248,7 +265,9 @@ function fitReshape(ds: Dataset, step: StepOf<'reshape'>, at: string): FittedSte
   const width = feats.reduce((a, c) => a + (isNumeric(c) ? size(c.shape) : NaN), 0);
   if (Number.isNaN(width)) throw new DataError(`${at}: reshape: every feature must be numeric first (labelEncode/oneHot text columns)`);
   if (width !== size(step.shape)) {
-    throw new DataError(`${at}: reshape to [${step.shape.join(', ')}] needs ${size(step.shape)} values per row, the features have ${width}`);
+    throw new DataError(
+      `${at}: reshape to [${step.shape.join(', ')}] needs ${size(step.shape)} values per row, the features have ${width}`,
+    );
   }
   return { type: 'reshape', shape: step.shape, name: feats.length === 1 ? feats[0]!.name : 'features' };
 }
@@ -291,7 +310,12 @@ export function applyStep(ds: Dataset, f: FittedStep, at: string): Dataset {
         const c = ds.columns.find((x) => x.name === name);
         if (!c) continue;
         const index = new Map(cats.map((k, i) => [k, i]));
-        const cols: NumericColumn[] = cats.map((k) => ({ name: `${name}_${k}`, type: 'number', shape: [], data: new Float32Array(ds.rows) }));
+        const cols: NumericColumn[] = cats.map((k) => ({
+          name: `${name}_${k}`,
+          type: 'number',
+          shape: [],
+          data: new Float32Array(ds.rows),
+        }));
         for (let r = 0; r < ds.rows; r++) {
           const k = textKey(c, r);
           const i = k === null ? undefined : index.get(k);
@@ -453,9 +477,10 @@ export function runPreprocess(input: Dataset, steps: PreprocessStep[], label: st
   // 3. Augmentation.
   for (const s of steps) if (s.type === 'augment') ds = augment(ds, s, at);
   const feats = ds.columns.filter((c) => c.name !== ds.label);
-  const featureShape = feats.length === 1 && isNumeric(feats[0]!) && feats[0]!.shape.length > 0
-    ? feats[0]!.shape
-    : [feats.reduce((a, c) => a + (isNumeric(c) ? size(c.shape) : 1), 0)];
+  const featureShape =
+    feats.length === 1 && isNumeric(feats[0]!) && feats[0]!.shape.length > 0
+      ? feats[0]!.shape
+      : [feats.reduce((a, c) => a + (isNumeric(c) ? size(c.shape) : 1), 0)];
   const transform: Transform = {
     format: 'mlpipe-transform/v1',
     input: inputCols,

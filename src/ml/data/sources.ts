@@ -39,12 +39,7 @@ export interface TableSchema {
 }
 
 /** Read a source's bytes. `where` prefixes messages (e.g. `collect stage "data"`). */
-export async function readSourceBytes(
-  src: FileOrUrl,
-  baseDir: string | undefined,
-  where: string,
-  signal?: AbortSignal,
-): Promise<Buffer> {
+export async function readSourceBytes(src: FileOrUrl, baseDir: string | undefined, where: string, signal?: AbortSignal): Promise<Buffer> {
   const limit = src.maxBytes ?? DEFAULT_MAX_BYTES;
   let chunks: AsyncIterable<Uint8Array>;
   let name: string;

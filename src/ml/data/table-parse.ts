@@ -43,7 +43,11 @@ export async function parseTableHere(buf: Buffer, r: TableRequest): Promise<Data
 export type ThreadReply = { ok: true; dataset: Dataset } | { ok: false; message: string; dataError: boolean };
 
 // The thread registers tsx's loader for itself, then imports its entry (as fit-worker-host.ts).
-const TSX_API = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs')).href;
+const TSX_API = pathToFileURL(
+  createRequire(import.meta.url)
+    .resolve('tsx/esm/api')
+    .replace(/index\.cjs$/, 'index.mjs'),
+).href;
 const BOOTSTRAP = `
   import(${JSON.stringify(TSX_API)})
     .then(({ register }) => { register(); return import(${JSON.stringify(new URL('./table-parse-worker.ts', import.meta.url).href)}); })
@@ -74,6 +78,8 @@ export async function parseTable(
       finish(() => (m.ok ? resolve(m.dataset) : reject(m.dataError ? new DataError(m.message) : new Error(m.message)))),
     );
     worker.once('error', (e) => finish(() => reject(e)));
-    worker.once('exit', (code) => finish(() => reject(new Error(`${r.where}: the parsing thread exited (code ${code}) before it finished`))));
+    worker.once('exit', (code) =>
+      finish(() => reject(new Error(`${r.where}: the parsing thread exited (code ${code}) before it finished`))),
+    );
   });
 }

@@ -94,6 +94,8 @@ function describe(u: { label: string; rows: number[] }): string {
 export function unseenWarning(unseen: AlignedLabels['unseen']): string | undefined {
   if (!unseen.length) return undefined;
   const n = unseen.reduce((a, u) => a + u.rows.length, 0);
-  return `${n} evaluation ${n === 1 ? 'row has a label' : 'rows have labels'} the model was not trained on, counted as classes of their own ` +
-    `(every such row is a miss): ${unseen.map(describe).join('; ')}`;
+  return (
+    `${n} evaluation ${n === 1 ? 'row has a label' : 'rows have labels'} the model was not trained on, counted as classes of their own ` +
+    `(every such row is a miss): ${unseen.map(describe).join('; ')}`
+  );
 }

@@ -76,7 +76,11 @@ export function precisionRecallF1(
     return { precision: mean(p), recall: mean(r), f1: mean(f) };
   }
   const total = support.reduce((a, b) => a + b, 0);
-  const wmean = (a: number[]) => div(a.reduce((s, v, i) => s + v * support[i]!, 0), total);
+  const wmean = (a: number[]) =>
+    div(
+      a.reduce((s, v, i) => s + v * support[i]!, 0),
+      total,
+    );
   return { precision: wmean(p), recall: wmean(r), f1: wmean(f) };
 }
 
@@ -119,13 +123,24 @@ export function rocAuc(yTrue: Labels, scores: ArrayLike<number> | number[][]): n
     const classes = classLabels(yTrue, []);
     if (classes.length > 2) throw new Error('rocAuc with one score per sample needs binary labels; give per-class scores');
     const positive = classes[classes.length - 1]!;
-    return binaryRocAuc(Array.from(yTrue, (v) => v === positive), s);
+    return binaryRocAuc(
+      Array.from(yTrue, (v) => v === positive),
+      s,
+    );
   }
   const m = scores as number[][];
   const k = m[0]!.length;
-  if (k === 2) return binaryRocAuc(Array.from(yTrue, (v) => v === 1), m.map((r) => r[1]!));
+  if (k === 2)
+    return binaryRocAuc(
+      Array.from(yTrue, (v) => v === 1),
+      m.map((r) => r[1]!),
+    );
   let total = 0;
-  for (let c = 0; c < k; c++) total += binaryRocAuc(Array.from(yTrue, (v) => v === c), m.map((r) => r[c]!));
+  for (let c = 0; c < k; c++)
+    total += binaryRocAuc(
+      Array.from(yTrue, (v) => v === c),
+      m.map((r) => r[c]!),
+    );
   return total / k;
 }
 

@@ -24,7 +24,9 @@ const PREDICTION = 'prediction';
 export function scoredRows(ds: Dataset, idx: Uint32Array, policy: UnseenLabels): ScoredRows {
   const names = ds.columns.map((c) => c.name);
   if (!names.includes(PREDICTION)) {
-    throw new DataError(`the dataset has no \`${PREDICTION}\` column (it has ${names.join(', ')}); \`inputs.predictions\` takes a predict stage's output`);
+    throw new DataError(
+      `the dataset has no \`${PREDICTION}\` column (it has ${names.join(', ')}); \`inputs.predictions\` takes a predict stage's output`,
+    );
   }
   if (!ds.label || !names.includes(ds.label)) {
     throw new DataError(
@@ -37,7 +39,8 @@ export function scoredRows(ds: Dataset, idx: Uint32Array, policy: UnseenLabels):
   const rows = Array.from(idx);
   if (isNumeric(pred) && pred.type === 'number') {
     // A regressor's values against the label's values.
-    if (!isNumeric(label)) throw new DataError(`the label column ${JSON.stringify(ds.label)} is text but the predictions are numbers (a regressor's)`);
+    if (!isNumeric(label))
+      throw new DataError(`the label column ${JSON.stringify(ds.label)} is text but the predictions are numbers (a regressor's)`);
     return {
       classification: false,
       yTrue: Float64Array.from(rows, (r) => label.data[r]!),
@@ -55,9 +58,19 @@ export function scoredRows(ds: Dataset, idx: Uint32Array, policy: UnseenLabels):
   const dataClasses = [...new Set(trueNames)].sort();
   const ids = trueNames.map((n) => dataClasses.indexOf(n));
   const aligned = alignLabels(ids, rows, dataClasses, classes ? { classes } : { numClasses: k }, policy);
-  const probs = (classes ?? Array.from({ length: k }, (_, i) => String(i))).map((c) => ds.columns.find((col) => col.name === `probability_${c}`));
+  const probs = (classes ?? Array.from({ length: k }, (_, i) => String(i))).map((c) =>
+    ds.columns.find((col) => col.name === `probability_${c}`),
+  );
   const scores = probs.every((c) => c && isNumeric(c))
     ? rows.map((r) => probs.map((c) => (c as { data: Float32Array }).data[r]!))
     : undefined;
-  return { classification: true, yTrue: aligned.yTrue, yPred, scores, classes: aligned.classes, classIds: aligned.labels, unseen: aligned.unseen };
+  return {
+    classification: true,
+    yTrue: aligned.yTrue,
+    yPred,
+    scores,
+    classes: aligned.classes,
+    classIds: aligned.labels,
+    unseen: aligned.unseen,
+  };
 }

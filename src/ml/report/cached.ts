@@ -27,8 +27,8 @@ async function readDoc(store: ArtifactStore, v: JsonValue | undefined): Promise<
 function trainingSection(stage: string, doc: Record<string, unknown>): TrainingSection {
   const history = (doc.history ?? []) as TrainingSection['history'];
   // summaries written before `metrics` was recorded: the metric names of the first epoch
-  const metrics = (doc.metrics as string[] | undefined) ??
-    Object.keys(history[0]?.logs ?? {}).filter((k) => k !== 'loss' && !k.startsWith('val_'));
+  const metrics =
+    (doc.metrics as string[] | undefined) ?? Object.keys(history[0]?.logs ?? {}).filter((k) => k !== 'loss' && !k.startsWith('val_'));
   return {
     stage,
     history,
@@ -70,7 +70,11 @@ export async function addCachedSections(run: RunContext, stages: Record<string, 
     if (await store.getRunFile(run.workflowId, `report/${kind}/${encodeURIComponent(stage)}.json`)) continue;
     const doc = await readDoc(store, kind === 'training' ? st.outputs.history : st.outputs.metrics);
     if (!doc) continue;
-    await updateRunReport(run, store, kind === 'training' ? { training: trainingSection(stage, doc) } : { evaluation: evaluationSection(stage, doc) });
+    await updateRunReport(
+      run,
+      store,
+      kind === 'training' ? { training: trainingSection(stage, doc) } : { evaluation: evaluationSection(stage, doc) },
+    );
     added++;
   }
   return added;

@@ -18,11 +18,15 @@ export async function lossCurves(runs: RunSummary[], store: ArtifactStore): Prom
     for (const [stage, st] of Object.entries(r.stages)) {
       const ref = st.outputs.history;
       if (st.kind !== 'train' || !isArtifactRef(ref)) continue;
-      const doc = await store.get(ref).then((b) => JSON.parse(b.toString('utf8')) as { history?: Array<{ logs: Record<string, number> }> }).catch(() => null);
+      const doc = await store
+        .get(ref)
+        .then((b) => JSON.parse(b.toString('utf8')) as { history?: Array<{ logs: Record<string, number> }> })
+        .catch(() => null);
       if (!doc?.history) continue;
       const c = (curves[stage] ??= {});
       c[`${r.workflowId} loss`] = doc.history.map((h) => h.logs.loss ?? null);
-      if (doc.history.some((h) => h.logs.val_loss !== undefined)) c[`${r.workflowId} val_loss`] = doc.history.map((h) => h.logs.val_loss ?? null);
+      if (doc.history.some((h) => h.logs.val_loss !== undefined))
+        c[`${r.workflowId} val_loss`] = doc.history.map((h) => h.logs.val_loss ?? null);
     }
   }
   return curves;
@@ -41,10 +45,19 @@ export function renderCompare(runs: RunSummary[], rows: CompareRow[], curves: Cu
   ];
   for (const row of rows) {
     const name = row.section === 'run' ? row.name : `${row.section}.${row.name}`;
-    out.push(`<tr${row.differs ? ' class="differs"' : ''}><td>${esc(name)}</td>` + row.values.map((v) => `<td>${esc(v ?? '–')}</td>`).join('') + '</tr>');
+    out.push(
+      `<tr${row.differs ? ' class="differs"' : ''}><td>${esc(name)}</td>` +
+        row.values.map((v) => `<td>${esc(v ?? '–')}</td>`).join('') +
+        '</tr>',
+    );
   }
   out.push('</table>');
-  const numeric = rows.filter((r) => r.section === 'results' && r.values.some((v) => v !== null && Number.isFinite(Number(v))) && !r.values.every((v) => v === 'true' || v === 'false'));
+  const numeric = rows.filter(
+    (r) =>
+      r.section === 'results' &&
+      r.values.some((v) => v !== null && Number.isFinite(Number(v))) &&
+      !r.values.every((v) => v === 'true' || v === 'false'),
+  );
   if (numeric.length && runs.length > 1) {
     out.push('<h2>Results across the runs</h2><p>x: the runs in the order given (#1 … #' + runs.length + ')</p><div class="charts">');
     for (const r of numeric) out.push(lineChart(r.name, { [r.name]: r.values.map((v) => (v === null ? null : Number(v))) }, 420, 240));

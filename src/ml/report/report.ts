@@ -110,7 +110,12 @@ export async function updateRunReport(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   const updatedAt = new Date().toISOString();
-  const sections = [['training', add.training], ['evaluation', add.evaluation], ['data', add.data], ['search', add.search]] as const;
+  const sections = [
+    ['training', add.training],
+    ['evaluation', add.evaluation],
+    ['data', add.data],
+    ['search', add.search],
+  ] as const;
   for (const [kind, section] of sections) {
     if (!section) continue;
     // whatever a section quotes (class names from the data, a reason from an error) holds no secret
@@ -124,7 +129,11 @@ export async function updateRunReport(
  * Render a run's report from its sections and lineage in `store` into this host's cache; returns
  * the HTML path, or null when the store holds no section of the run.
  */
-export async function fetchRunReport(workflowId: string, store: ArtifactStore, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+export async function fetchRunReport(
+  workflowId: string,
+  store: ArtifactStore,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | null> {
   const names = await store.listRunFiles(workflowId, 'report/');
   const files = (await Promise.all(names.map((n) => store.getRunFile(workflowId, n))))
     .filter((b): b is Buffer => b !== null)
@@ -133,7 +142,15 @@ export async function fetchRunReport(workflowId: string, store: ArtifactStore, e
     .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
   const last = files.at(-1);
   if (!last) return null;
-  const data: RunReportData = { run: last.run, updatedAt: last.updatedAt, training: {}, evaluation: {}, data: {}, search: {}, lineage: await store.list(workflowId) };
+  const data: RunReportData = {
+    run: last.run,
+    updatedAt: last.updatedAt,
+    training: {},
+    evaluation: {},
+    data: {},
+    search: {},
+    lineage: await store.list(workflowId),
+  };
   for (const f of files) {
     if (f.data) data.data![f.data.stage] = f.data;
     if (f.training) data.training[f.training.stage] = f.training;
@@ -168,7 +185,8 @@ export function renderReport(d: RunReportData): string {
       'code{font-size:12px}.charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>',
     `<h1>Run ${esc(d.run.workflowId)}</h1>`,
     `<p>Pipeline <b>${esc(d.run.pipeline)}</b> · run id <code>${esc(d.run.runId)}</code> · plan <code>${esc(d.run.planHash.slice(0, 12))}</code>` +
-      (d.run.gitSha ? ` · git <code>${esc(d.run.gitSha.slice(0, 12))}</code>` : '') + ` · updated ${esc(d.updatedAt)}</p>`,
+      (d.run.gitSha ? ` · git <code>${esc(d.run.gitSha.slice(0, 12))}</code>` : '') +
+      ` · updated ${esc(d.updatedAt)}</p>`,
   );
   for (const s of Object.values(d.data ?? {})) out.push(...dataSection(s));
   for (const s of Object.values(d.search ?? {})) out.push(renderSearch(s));
@@ -178,16 +196,23 @@ export function renderReport(d: RunReportData): string {
     out.push(
       `<h2>Training: ${esc(t.stage)}${cachedNote(t.cachedFrom)}</h2>`,
       `<p>${t.history.length} epochs · stopped: ${esc(t.stopReason)} · backend ${esc(t.backend.backend)}` +
-        (t.backend.tfVersion ? ` (TensorFlow ${esc(t.backend.tfVersion)})` : '') + ` · tfjs ${esc(t.backend.tfjsVersion)}` +
-        (t.engine ? ` · ${t.engine.engine === 'graph' ? 'graph training step' : `eager ops${t.engine.reason ? ` (${esc(t.engine.reason)})` : ''}`}` : '') + '</p>',
+        (t.backend.tfVersion ? ` (TensorFlow ${esc(t.backend.tfVersion)})` : '') +
+        ` · tfjs ${esc(t.backend.tfjsVersion)}` +
+        (t.engine
+          ? ` · ${t.engine.engine === 'graph' ? 'graph training step' : `eager ops${t.engine.reason ? ` (${esc(t.engine.reason)})` : ''}`}`
+          : '') +
+        '</p>',
       '<div class="charts">',
       lineChart('loss', { loss: series('loss'), val_loss: series('val_loss') }),
     );
     for (const m of t.metrics) out.push(lineChart(m, { [m]: series(m), [`val_${m}`]: series(`val_${m}`) }));
     out.push('</div>');
     const keys = [...new Set(epochs.flatMap((l) => Object.keys(l)))];
-    out.push('<details><summary>per-epoch values</summary><table><tr><th>epoch</th>' + keys.map((k) => `<th>${esc(k)}</th>`).join('') + '</tr>');
-    for (const h of t.history) out.push(`<tr><td>${h.epoch + 1}</td>` + keys.map((k) => `<td>${fmt(h.logs[k] ?? null)}</td>`).join('') + '</tr>');
+    out.push(
+      '<details><summary>per-epoch values</summary><table><tr><th>epoch</th>' + keys.map((k) => `<th>${esc(k)}</th>`).join('') + '</tr>',
+    );
+    for (const h of t.history)
+      out.push(`<tr><td>${h.epoch + 1}</td>` + keys.map((k) => `<td>${fmt(h.logs[k] ?? null)}</td>`).join('') + '</tr>');
     out.push('</table></details>');
   }
   for (const e of Object.values(d.evaluation)) {
@@ -201,8 +226,10 @@ export function renderReport(d: RunReportData): string {
     if (e.gates.length) {
       out.push('<table><tr><th>gate</th><th>min</th><th>max</th><th>value</th><th></th></tr>');
       for (const g of e.gates) {
-        out.push(`<tr><td>${esc(g.metric)}</td><td>${fmt(g.min ?? null)}</td><td>${fmt(g.max ?? null)}</td><td>${fmt(g.value)}</td>` +
-          `<td class="${g.passed ? 'pass' : 'fail'}">${g.passed ? 'ok' : 'FAILED'}</td></tr>`);
+        out.push(
+          `<tr><td>${esc(g.metric)}</td><td>${fmt(g.min ?? null)}</td><td>${fmt(g.max ?? null)}</td><td>${fmt(g.value)}</td>` +
+            `<td class="${g.passed ? 'pass' : 'fail'}">${g.passed ? 'ok' : 'FAILED'}</td></tr>`,
+        );
       }
       out.push('</table>');
     }
@@ -227,13 +254,23 @@ export function renderReport(d: RunReportData): string {
       const recs = d.lineage.filter((r) => r.lineage.stage === s && !r.lineage.name?.startsWith('checkpoint-'));
       return { id: s, label: s, sub: [...new Set(recs.map((r) => r.ref.kind))].join(', ') };
     });
-    out.push('<h2>Lineage</h2>', lineageGraph(nodes, [...edges].map((e) => e.split('\u0000') as [string, string])));
-    out.push('<table><tr><th>stage</th><th>attempt</th><th>kind</th><th>artifact</th><th>size</th><th>inputs</th><th>created</th><th>get it</th></tr>');
+    out.push(
+      '<h2>Lineage</h2>',
+      lineageGraph(
+        nodes,
+        [...edges].map((e) => e.split('\u0000') as [string, string]),
+      ),
+    );
+    out.push(
+      '<table><tr><th>stage</th><th>attempt</th><th>kind</th><th>artifact</th><th>size</th><th>inputs</th><th>created</th><th>get it</th></tr>',
+    );
     for (const r of d.lineage) {
       out.push(
         `<tr><td>${esc(r.lineage.stage)}${r.lineage.name ? ` (${esc(r.lineage.name)})` : ''}</td><td>${r.lineage.attempt}</td><td>${esc(r.ref.kind)}</td>` +
           `<td><code title="${esc(r.ref.uri)}">${esc(r.ref.digest.slice(0, 19))}</code></td><td>${r.ref.sizeBytes}</td>` +
-          `<td>${Object.entries(r.lineage.inputs).map(([k, v]) => `${esc(k)}: <code>${esc(v.slice(0, 19))}</code>`).join('<br>')}</td><td>${esc(r.createdAt)}</td>` +
+          `<td>${Object.entries(r.lineage.inputs)
+            .map(([k, v]) => `${esc(k)}: <code>${esc(v.slice(0, 19))}</code>`)
+            .join('<br>')}</td><td>${esc(r.createdAt)}</td>` +
           `<td>${exportCommand(d.run.workflowId, r)}</td></tr>`,
       );
     }
@@ -247,14 +284,21 @@ export function renderReport(d: RunReportData): string {
 function dataSection(s: DataSection): string[] {
   const failed = s.expectations?.filter((r) => !r.passed) ?? [];
   const errors = failed.filter((r) => r.severity === 'error').length;
-  const verdict = !s.expectations ? '' : errors ? ' — <span class="fail">expectations failed</span>' : ' — <span class="pass">expectations met</span>';
+  const verdict = !s.expectations
+    ? ''
+    : errors
+      ? ' — <span class="fail">expectations failed</span>'
+      : ' — <span class="pass">expectations met</span>';
   const out = [
     `<h2>Data: ${esc(s.stage)}${cachedNote(s.cachedFrom)}${verdict}</h2>`,
     `<p>${s.rows} rows · ${s.droppedRows} dropped as bad (onBadRows: drop)` +
-      (s.expectations ? ` · ${s.expectations.length - failed.length} of ${s.expectations.length} expectations passed` : '') + '</p>',
+      (s.expectations ? ` · ${s.expectations.length - failed.length} of ${s.expectations.length} expectations passed` : '') +
+      '</p>',
   ];
   if (!s.expectations?.length) return out;
-  out.push('<table><tr><th>column</th><th>rule</th><th>severity</th><th>expected</th><th>observed</th><th>failing rows</th><th>e.g.</th><th></th></tr>');
+  out.push(
+    '<table><tr><th>column</th><th>rule</th><th>severity</th><th>expected</th><th>observed</th><th>failing rows</th><th>e.g.</th><th></th></tr>',
+  );
   for (const r of s.expectations) {
     const state = r.passed ? '<td class="pass">ok</td>' : `<td class="fail">${r.severity === 'error' ? 'FAILED' : 'warning'}</td>`;
     out.push(
@@ -276,6 +320,11 @@ function exportCommand(workflowId: string, r: ArtifactRecord): string {
   if (r.lineage.name?.startsWith('checkpoint-')) return '';
   const name = `${r.lineage.stage}.${r.lineage.name ?? r.ref.kind}`;
   const quoted = /^[\w./%:-]+$/.test(workflowId) ? workflowId : `'${workflowId.replace(/'/g, `'\\''`)}'`;
-  const fmt = r.ref.kind === 'dataset' ? ' [--format parquet] -o ' + `${r.lineage.stage}.csv` : r.ref.kind === 'model' ? ` -o ${r.lineage.stage}-model` : '';
+  const fmt =
+    r.ref.kind === 'dataset'
+      ? ' [--format parquet] -o ' + `${r.lineage.stage}.csv`
+      : r.ref.kind === 'model'
+        ? ` -o ${r.lineage.stage}-model`
+        : '';
   return `<code>mlpipe artifacts get ${esc(quoted)} ${esc(name)}${esc(fmt)}</code>`;
 }

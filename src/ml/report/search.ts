@@ -30,17 +30,30 @@ export function renderSearch(s: SearchSection): string {
     `<p>${s.trials.length} trials · ${s.trials.filter((t) => t.state === 'complete').length} complete, ` +
       `${s.trials.filter((t) => t.state === 'pruned').length} pruned, ${s.trials.filter((t) => t.state === 'failed').length} failed · ` +
       `${esc(s.direction)} ${esc(s.metric)} · best: trial ${s.best}</p>`,
-    lineChart(`${s.metric} per trial`, { [s.metric]: s.trials.map((t) => t.value), 'best so far': s.trials.map((t) => t.bestSoFar) }, 620, 280, 'trial'),
+    lineChart(
+      `${s.metric} per trial`,
+      { [s.metric]: s.trials.map((t) => t.value), 'best so far': s.trials.map((t) => t.bestSoFar) },
+      620,
+      280,
+      'trial',
+    ),
   ];
   const paths = [...new Set(s.trials.flatMap((t) => Object.keys(t.params)))].sort();
   out.push(
-    '<table><tr><th>trial</th><th>state</th>' + `<th>${esc(s.metric)}</th><th>best so far</th><th>epochs</th>` +
-      paths.map((p) => `<th>${esc(p)}</th>`).join('') + '<th></th></tr>',
+    '<table><tr><th>trial</th><th>state</th>' +
+      `<th>${esc(s.metric)}</th><th>best so far</th><th>epochs</th>` +
+      paths.map((p) => `<th>${esc(p)}</th>`).join('') +
+      '<th></th></tr>',
   );
   for (const t of s.trials) {
     out.push(
       `<tr${t.id === s.best ? ' class="pass"' : ''}><td>${t.id}</td><td>${esc(t.state)}</td><td>${num(t.value)}</td><td>${num(t.bestSoFar)}</td><td>${num(t.epochs)}</td>` +
-        paths.map((p) => `<td>${p in t.params ? esc(typeof t.params[p] === 'number' ? num(t.params[p] as number) : String(t.params[p])) : ''}</td>`).join('') +
+        paths
+          .map(
+            (p) =>
+              `<td>${p in t.params ? esc(typeof t.params[p] === 'number' ? num(t.params[p] as number) : String(t.params[p])) : ''}</td>`,
+          )
+          .join('') +
         `<td>${esc(t.note ?? '')}</td></tr>`,
     );
   }

@@ -47,12 +47,14 @@ export function lineChart(title: string, series: Record<string, (number | null)[
     const i = Math.round((t * (n - 1)) / Math.max(1, ticks - 1));
     parts.push(`<text x="${x(i)}" y="${m.t + h + 14}" font-size="10" text-anchor="middle" font-family="sans-serif">${i + 1}</text>`);
   }
-  parts.push(`<text x="${m.l + w / 2}" y="${height - 6}" font-size="11" text-anchor="middle" font-family="sans-serif">${esc(xLabel)}</text>`);
+  parts.push(
+    `<text x="${m.l + w / 2}" y="${height - 6}" font-size="11" text-anchor="middle" font-family="sans-serif">${esc(xLabel)}</text>`,
+  );
   names.forEach((name, k) => {
     const color = COLORS[k % COLORS.length]!;
-    const pts = series[name]!
-      .map((v, i) => (v === null || !Number.isFinite(v) ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`))
-      .filter((p): p is string => p !== null);
+    const pts = series[name]!.map((v, i) => (v === null || !Number.isFinite(v) ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`)).filter(
+      (p): p is string => p !== null,
+    );
     parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(' ')}"/>`);
     for (const p of pts) {
       const [px, py] = p.split(',');
@@ -148,7 +150,8 @@ export function lineageGraph(nodes: LineageNode[], edges: [string, string][]): s
   for (const [a, b] of edges) {
     const p = pos.get(a);
     const q = pos.get(b);
-    if (p && q) parts.push(`<line x1="${p.x + bw}" y1="${p.y + bh / 2}" x2="${q.x - 2}" y2="${q.y + bh / 2}" stroke="#666" marker-end="url(#arr)"/>`);
+    if (p && q)
+      parts.push(`<line x1="${p.x + bw}" y1="${p.y + bh / 2}" x2="${q.x - 2}" y2="${q.y + bh / 2}" stroke="#666" marker-end="url(#arr)"/>`);
   }
   for (const n of nodes) {
     const p = pos.get(n.id)!;

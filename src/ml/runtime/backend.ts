@@ -162,7 +162,8 @@ function selectGpu(preference: 'auto' | 'gpu', reasons: string[]): SelectedBacke
     ({ reason: why, fix } = probe);
   } else if (loaded === CPU_PACKAGE) {
     why = clash(GPU_PACKAGE)!;
-    fix = 'start the process with MLPIPE_TF_BACKEND=gpu (or auto) so that it loads the GPU build first (docs/native-tensorflow.md, GPU route)';
+    fix =
+      'start the process with MLPIPE_TF_BACKEND=gpu (or auto) so that it loads the GPU build first (docs/native-tensorflow.md, GPU route)';
   } else {
     const gpu = tryNative(GPU_PACKAGE);
     if (typeof gpu === 'string') {

@@ -82,7 +82,12 @@ export function probeGpuPackage(pkg: string | undefined): GpuStatus {
   const log = (child.stderr ?? '').split('\n').map((l) => l.replace(LOG_PREFIX, '').trim());
   const out = parse(child.stdout);
   if (!out) {
-    const err = child.error?.message ?? log.filter((l) => /Error|error:/.test(l)).slice(0, 2).join('; ');
+    const err =
+      child.error?.message ??
+      log
+        .filter((l) => /Error|error:/.test(l))
+        .slice(0, 2)
+        .join('; ');
     return {
       ok: false,
       built: true,

@@ -8,7 +8,11 @@ type Tf = typeof TfModule;
 
 interface NodeBackend {
   binding: { TF_ATTR_TYPE: number; TF_FLOAT: number };
-  executeSingleOutput(name: string, attrs: Array<{ name: string; type: number; value: unknown }>, inputs: TfModule.TensorInfo[]): TfModule.Tensor;
+  executeSingleOutput(
+    name: string,
+    attrs: Array<{ name: string; type: number; value: unknown }>,
+    inputs: TfModule.TensorInfo[],
+  ): TfModule.Tensor;
 }
 
 const RELU_GRAD = 'MlpipeNativeReluGrad';

@@ -64,11 +64,25 @@ export async function search<A>(o: SearchOptions<A>): Promise<{ best: TrialRecor
     else {
       try {
         const r = await o.run(params, id, budget);
-        t = { id, params, value: r.value, ...(budget !== undefined ? { budget } : {}), ...(rung !== undefined ? { rung } : {}), ...(r.artifact !== undefined ? { artifact: r.artifact } : {}) };
+        t = {
+          id,
+          params,
+          value: r.value,
+          ...(budget !== undefined ? { budget } : {}),
+          ...(rung !== undefined ? { rung } : {}),
+          ...(r.artifact !== undefined ? { artifact: r.artifact } : {}),
+        };
       } catch (e) {
         // A diverging config (NaN loss, bad shape) loses; StopSearch ends the search.
         if (e instanceof StopSearch) throw e;
-        t = { id, params, value: null, ...(budget !== undefined ? { budget } : {}), ...(rung !== undefined ? { rung } : {}), error: (e as Error).message };
+        t = {
+          id,
+          params,
+          value: null,
+          ...(budget !== undefined ? { budget } : {}),
+          ...(rung !== undefined ? { rung } : {}),
+          error: (e as Error).message,
+        };
       }
     }
     all.push(t);
@@ -100,8 +114,13 @@ export async function search<A>(o: SearchOptions<A>): Promise<{ best: TrialRecor
     for (const t of last) if (!best || better(t.value, best.value, o.direction)) best = t;
     return { best, trials: all.sort((x, y) => (x.rung ?? 0) - (y.rung ?? 0) || x.id - y.id) };
   }
-  const configs = o.method === 'grid' ? gridParams(o.space).slice(0, o.trials) : Array.from({ length: o.trials }, () => sampleParams(o.space, rng));
-  await pool(configs.map((params, id) => ({ id, params })), par, async (c) => void (await runOne(c.id, c.params)));
+  const configs =
+    o.method === 'grid' ? gridParams(o.space).slice(0, o.trials) : Array.from({ length: o.trials }, () => sampleParams(o.space, rng));
+  await pool(
+    configs.map((params, id) => ({ id, params })),
+    par,
+    async (c) => void (await runOne(c.id, c.params)),
+  );
   all.sort((x, y) => x.id - y.id);
   let best: TrialRecord<A> | undefined;
   for (const t of all) if (!best || better(t.value, best.value, o.direction)) best = t;

@@ -151,7 +151,10 @@ export function encodeCheckpoint(
     optimizer: state.optimizer.map(strip),
     savedAt: new Date().toISOString(),
   };
-  return encodeBundle(header, [...state.weights, ...state.optimizer].map((a) => bytesOf(a.data)));
+  return encodeBundle(
+    header,
+    [...state.weights, ...state.optimizer].map((a) => bytesOf(a.data)),
+  );
 }
 
 export function decodeCheckpoint(buf: Buffer): Checkpoint {
@@ -159,7 +162,10 @@ export function decodeCheckpoint(buf: Buffer): Checkpoint {
   if (header.format !== 'mlpipe-checkpoint/v1') throw new Error(`not a checkpoint (format ${String(header.format)})`);
   const arr = (spec: Omit<NamedArray, 'data'>, i: number): NamedArray => {
     const b = buffers[i]!;
-    const data = spec.dtype === 'int32' ? new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4) : new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    const data =
+      spec.dtype === 'int32'
+        ? new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4)
+        : new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
     return { ...spec, data };
   };
   const nw = header.weights.length;
@@ -228,4 +234,3 @@ export function predict(
   if (!classification) return { yPred };
   return { yPred, scores: units === 1 ? pos : rows };
 }
-

@@ -46,8 +46,16 @@ export interface TrainEngine {
  * The graph engine when `opts.engine` allows it and the model compiles, else the eager one with
  * the reason. `engine: 'graph'` that cannot compile frees the training set and throws.
  */
-export function startEngine(tf: Tf, model: LayersModel, spec: TrainModelSpec, data: TrainingTensors, optimizer: TfModule.Optimizer, opts: FitOptions): TrainEngine {
-  if ((opts.engine ?? 'auto') === 'eager') return new EagerEngine(tf, model, spec, data, optimizer, { engine: 'eager', reason: 'engine: eager requested' });
+export function startEngine(
+  tf: Tf,
+  model: LayersModel,
+  spec: TrainModelSpec,
+  data: TrainingTensors,
+  optimizer: TfModule.Optimizer,
+  opts: FitOptions,
+): TrainEngine {
+  if ((opts.engine ?? 'auto') === 'eager')
+    return new EagerEngine(tf, model, spec, data, optimizer, { engine: 'eager', reason: 'engine: eager requested' });
   const made = GraphTrainer.create(tf, model, spec, data, opts.seed ?? 0x5eed);
   if (!('unsupported' in made)) return new GraphEngine(made);
   if (opts.engine === 'graph') {

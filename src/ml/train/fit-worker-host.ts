@@ -96,16 +96,18 @@ export function fitInWorker(
       fn();
     };
     worker.on('message', (m: WorkerMessage) => {
-      chain = chain.then(async () => {
-        if (m.type === 'epoch') await hooks.onEpochEnd?.(m.epoch, m.logs);
-        else if (m.type === 'batch') await hooks.onBatch?.(m.epoch, m.batch, m.loss);
-        else if (m.type === 'checkpoint') await hooks.onCheckpoint?.(m.state);
-        else if (m.type === 'done') finish(() => resolve({ ...m.result, weights: m.weights }));
-        else finish(() => reject(Object.assign(new Error(m.message), { stack: m.stack ?? m.message })));
-      }).catch((e: unknown) => {
-        worker.terminate();
-        finish(() => reject(e));
-      });
+      chain = chain
+        .then(async () => {
+          if (m.type === 'epoch') await hooks.onEpochEnd?.(m.epoch, m.logs);
+          else if (m.type === 'batch') await hooks.onBatch?.(m.epoch, m.batch, m.loss);
+          else if (m.type === 'checkpoint') await hooks.onCheckpoint?.(m.state);
+          else if (m.type === 'done') finish(() => resolve({ ...m.result, weights: m.weights }));
+          else finish(() => reject(Object.assign(new Error(m.message), { stack: m.stack ?? m.message })));
+        })
+        .catch((e: unknown) => {
+          worker.terminate();
+          finish(() => reject(e));
+        });
     });
     worker.on('error', (e) => finish(() => reject(e)));
     worker.on('exit', (code) => {

@@ -27,7 +27,10 @@ try {
     onCheckpoint: req.options.checkpointEvery ? (state: TrainingState) => post({ type: 'checkpoint', state }) : undefined,
   });
   const weights = await snapshotModel(model);
-  post({ type: 'done', result, weights }, weights.map((w) => w.data.buffer as ArrayBuffer));
+  post(
+    { type: 'done', result, weights },
+    weights.map((w) => w.data.buffer as ArrayBuffer),
+  );
 } catch (e) {
   post({ type: 'error', message: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined });
 }

@@ -107,17 +107,25 @@ export interface FitResult {
 export async function snapshotModel(model: LayersModel): Promise<NamedArray[]> {
   return model.weights.map((w) => {
     const t = w.read();
-    return { name: w.name, shape: t.shape.slice(), dtype: t.dtype as 'float32' | 'int32', data: t.dataSync().slice() as Float32Array | Int32Array };
+    return {
+      name: w.name,
+      shape: t.shape.slice(),
+      dtype: t.dtype as 'float32' | 'int32',
+      data: t.dataSync().slice() as Float32Array | Int32Array,
+    };
   });
 }
 
 export function restoreModel(tf: Tf, model: LayersModel, weights: NamedArray[]): void {
   if (weights.length !== model.weights.length) {
-    throw new Error(`resume: checkpoint has ${weights.length} weight tensors, the model ${model.weights.length}; was the model spec changed?`);
+    throw new Error(
+      `resume: checkpoint has ${weights.length} weight tensors, the model ${model.weights.length}; was the model spec changed?`,
+    );
   }
   const tensors = weights.map((w, i) => {
     const expect = model.weights[i]!.shape.join('x');
-    if (w.shape.join('x') !== expect) throw new Error(`resume: weight ${w.name} has shape ${w.shape.join('x')}, the model expects ${expect}`);
+    if (w.shape.join('x') !== expect)
+      throw new Error(`resume: weight ${w.name} has shape ${w.shape.join('x')}, the model expects ${expect}`);
     return tf.tensor(w.data, w.shape, w.dtype);
   });
   model.setWeights(tensors);
@@ -137,7 +145,9 @@ export function scheduledLearningRate(base: number, schedule: LearningRateSchedu
       return min + 0.5 * (base - min) * (1 + Math.cos((Math.PI * epoch) / Math.max(1, total)));
     }
     default:
-      throw new Error(`learningRateSchedule.type: unknown ${JSON.stringify((schedule as { type?: unknown }).type)}; use step, exponential or cosine`);
+      throw new Error(
+        `learningRateSchedule.type: unknown ${JSON.stringify((schedule as { type?: unknown }).type)}; use step, exponential or cosine`,
+      );
   }
 }
 
@@ -177,9 +187,13 @@ function checkData(where: string, x: ArrayData, y: ArrayData): number {
   const n = x.shape[0];
   if (n === undefined || n < 1) throw new Error(`${where}: no samples`);
   if (y.shape[0] !== n) throw new Error(`${where}: x has ${n} samples but y has ${y.shape[0]}`);
-  for (const [name, a] of [['x', x], ['y', y]] as const) {
+  for (const [name, a] of [
+    ['x', x],
+    ['y', y],
+  ] as const) {
     const size = a.shape.reduce((p, c) => p * c, 1);
-    if (size !== a.data.length) throw new Error(`${where}: ${name} has ${a.data.length} values but shape [${a.shape.join(', ')}] needs ${size}`);
+    if (size !== a.data.length)
+      throw new Error(`${where}: ${name} has ${a.data.length} values but shape [${a.shape.join(', ')}] needs ${size}`);
   }
   return n;
 }
@@ -200,7 +214,13 @@ export async function evaluate(model: LayersModel, spec: TrainModelSpec, x: Arra
   }
 }
 
-async function evaluateWith(apply: (x: Tensor) => Tensor, spec: TrainModelSpec, x: ArrayData, y: ArrayData, batchSize: number): Promise<EpochLogs> {
+async function evaluateWith(
+  apply: (x: Tensor) => Tensor,
+  spec: TrainModelSpec,
+  x: ArrayData,
+  y: ArrayData,
+  batchSize: number,
+): Promise<EpochLogs> {
   const tf = getTf();
   const n = checkData('evaluate', x, y);
   const kind = outputKindFor(spec);
@@ -308,7 +328,13 @@ function checkFitData(x: ArrayData, y: ArrayData, opts: FitOptions): number {
 }
 
 /** The training set on the device, with class weights as per-sample loss weights. */
-function trainingTensors(tf: Tf, spec: TrainModelSpec, x: ArrayData, y: ArrayData, classWeight: FitOptions['classWeight']): TrainingTensors {
+function trainingTensors(
+  tf: Tf,
+  spec: TrainModelSpec,
+  x: ArrayData,
+  y: ArrayData,
+  classWeight: FitOptions['classWeight'],
+): TrainingTensors {
   return {
     xs: tf.tensor(x.data, x.shape),
     ys: tf.tensor(y.data, y.shape),
@@ -362,7 +388,14 @@ async function trainEpoch(engine: TrainEngine, order: Int32Array, learningRate: 
 }
 
 /** An epoch's logs: mean loss and metrics, the validation pass's as `val_*`, the learning rate. */
-async function epochLogs(engine: TrainEngine, spec: TrainModelSpec, n: number, learningRate: number, validate: (x: Tensor) => Tensor, opts: FitOptions) {
+async function epochLogs(
+  engine: TrainEngine,
+  spec: TrainModelSpec,
+  n: number,
+  learningRate: number,
+  validate: (x: Tensor) => Tensor,
+  opts: FitOptions,
+) {
   const { lossSum, sums } = engine.endEpoch();
   const logs: EpochLogs = { loss: lossSum / n, ...finishMetrics(spec.metrics ?? [], n, sums) };
   if (opts.validation) {
@@ -379,7 +412,12 @@ function disposeOptimizer(tf: Tf, opt: TfModule.Optimizer): void {
   for (const v of Object.values(opt)) if (v instanceof tf.Tensor && !v.isDisposed) v.dispose();
 }
 
-async function captureState(model: LayersModel, engine: TrainEngine, nextEpoch: number, best: TrainingState['best']): Promise<TrainingState> {
+async function captureState(
+  model: LayersModel,
+  engine: TrainEngine,
+  nextEpoch: number,
+  best: TrainingState['best'],
+): Promise<TrainingState> {
   const slots = await engine.snapshotOptimizer();
   return { nextEpoch, weights: await snapshotModel(model), optimizer: slots, ...(best ? { best: { ...best } } : {}) };
 }

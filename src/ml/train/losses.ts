@@ -46,7 +46,9 @@ export function perSampleLoss(tf: Tf, loss: LossName, out: Tensor, y: Tensor, ki
     case 'meanAbsoluteError':
       return meanOverSample(tf, tf.abs(tf.sub(out, y.reshape(out.shape))));
     default:
-      throw new Error(`loss: unknown loss ${JSON.stringify(loss)}; use categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError or meanAbsoluteError`);
+      throw new Error(
+        `loss: unknown loss ${JSON.stringify(loss)}; use categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError or meanAbsoluteError`,
+      );
   }
 }
 
@@ -65,7 +67,14 @@ export function isClassification(loss: LossName): boolean {
  * count and a confusion matrix (for precision/recall); regression: squared and absolute error
  * sums. Returned tensors are scalars or [C, C].
  */
-export function metricSums(tf: Tf, loss: LossName, metrics: MetricName[], out: Tensor, y: Tensor, kind: OutputKind): Record<string, Tensor> {
+export function metricSums(
+  tf: Tf,
+  loss: LossName,
+  metrics: MetricName[],
+  out: Tensor,
+  y: Tensor,
+  kind: OutputKind,
+): Record<string, Tensor> {
   const sums: Record<string, Tensor> = {};
   const needs = new Set(metrics.map(normaliseMetric));
   if (isClassification(loss) && (needs.has('accuracy') || needs.has('precision') || needs.has('recall'))) {
@@ -108,7 +117,9 @@ function normaliseMetric(m: MetricName): CanonicalMetric {
     case 'meanAbsoluteError':
       return m;
     default:
-      throw new Error(`metrics: unknown metric ${JSON.stringify(m)}; use accuracy, precision, recall, meanSquaredError or meanAbsoluteError`);
+      throw new Error(
+        `metrics: unknown metric ${JSON.stringify(m)}; use accuracy, precision, recall, meanSquaredError or meanAbsoluteError`,
+      );
   }
 }
 

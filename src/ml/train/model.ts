@@ -58,8 +58,7 @@ export class ModelSpecError extends Error {
 
 /** Deterministic per-layer seeds: distinct for each (layer, slot) so layers are not correlated. */
 function seeder(seed: number | undefined) {
-  return (layerIndex: number, slot: number) =>
-    seed === undefined ? undefined : (seed * 7919 + layerIndex * 101 + slot) % 2147483647;
+  return (layerIndex: number, slot: number) => (seed === undefined ? undefined : (seed * 7919 + layerIndex * 101 + slot) % 2147483647);
 }
 
 type Tf = typeof TfModule;
@@ -213,7 +212,10 @@ export function buildModel(spec: TrainModelSpec, opts: BuildOptions = {}): Built
   const act = lastActivation(m);
   if (spec.loss === 'categoricalCrossentropy' || spec.loss === 'sparseCategoricalCrossentropy') {
     if (act && act !== 'softmax' && act !== 'linear') {
-      throw new ModelSpecError('model.layers', `the last layer's activation ${act} does not fit loss ${spec.loss}; use softmax or none (logits)`);
+      throw new ModelSpecError(
+        'model.layers',
+        `the last layer's activation ${act} does not fit loss ${spec.loss}; use softmax or none (logits)`,
+      );
     }
   }
   const seedFor = seeder(opts.seed);
@@ -243,7 +245,10 @@ export function buildOptimizer(spec: OptimizerSpec): Optimizer {
     case 'adagrad':
       return tf.train.adagrad(spec.learningRate ?? 0.01, spec.initialAccumulatorValue ?? 0.1);
     default:
-      throw new ModelSpecError('optimizer.type', `unknown optimizer ${JSON.stringify((spec as { type?: unknown }).type)}; use sgd, adam, rmsprop or adagrad`);
+      throw new ModelSpecError(
+        'optimizer.type',
+        `unknown optimizer ${JSON.stringify((spec as { type?: unknown }).type)}; use sgd, adam, rmsprop or adagrad`,
+      );
   }
 }
 
@@ -255,7 +260,8 @@ export function baseLearningRate(spec: OptimizerSpec): number {
 /** Change an optimizer's learning rate in place (tfjs optimizers read it on every step). */
 export function setLearningRate(opt: Optimizer, lr: number): void {
   const o = opt as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
-  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr); // sgd, momentum
+  if (typeof o.setLearningRate === 'function')
+    o.setLearningRate(lr); // sgd, momentum
   else o.learningRate = lr; // adam, rmsprop, adagrad
 }
 

@@ -9,7 +9,10 @@ import { readFileSync } from 'node:fs';
 import { type DType, outputValue, type RowResult, type Signature, type TensorSpec } from '../signature.ts';
 
 export class V2Error extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -48,7 +51,19 @@ const bad = (msg: string) => new V2Error(400, msg);
 /** Values of a binary tensor (little-endian, as numpy writes them). */
 function fromBinary(buf: Buffer, datatype: string, name: string): unknown[] {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const width: Record<string, number> = { BOOL: 1, INT8: 1, UINT8: 1, INT16: 2, UINT16: 2, INT32: 4, UINT32: 4, FP32: 4, INT64: 8, UINT64: 8, FP64: 8 };
+  const width: Record<string, number> = {
+    BOOL: 1,
+    INT8: 1,
+    UINT8: 1,
+    INT16: 2,
+    UINT16: 2,
+    INT32: 4,
+    UINT32: 4,
+    FP32: 4,
+    INT64: 8,
+    UINT64: 8,
+    FP64: 8,
+  };
   if (datatype === 'BYTES') {
     const out: string[] = [];
     for (let o = 0; o < buf.length; ) {
@@ -85,7 +100,8 @@ export function parseInfer(body: Buffer, headerLength: string | undefined, sig: 
   let rest: Buffer = Buffer.alloc(0);
   if (headerLength !== undefined) {
     const n = Number(headerLength);
-    if (!Number.isInteger(n) || n < 0 || n > body.length) throw bad(`Inference-Header-Content-Length ${headerLength} does not fit the ${body.length}-byte body`);
+    if (!Number.isInteger(n) || n < 0 || n > body.length)
+      throw bad(`Inference-Header-Content-Length ${headerLength} does not fit the ${body.length}-byte body`);
     json = body.subarray(0, n);
     rest = body.subarray(n);
   }
@@ -95,7 +111,8 @@ export function parseInfer(body: Buffer, headerLength: string | undefined, sig: 
   } catch (e) {
     throw bad(`request header is not JSON: ${(e as Error).message}`);
   }
-  if (!isObject(req) || !Array.isArray(req.inputs) || req.inputs.length === 0) throw bad('send {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
+  if (!isObject(req) || !Array.isArray(req.inputs) || req.inputs.length === 0)
+    throw bad('send {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
   const specs = new Map(sig.inputs.map((s) => [s.name, s]));
   const names = sig.inputs.map((s) => s.name).join(', ');
   let batch: number | undefined;
@@ -105,25 +122,32 @@ export function parseInfer(body: Buffer, headerLength: string | undefined, sig: 
     if (!isObject(x) || typeof x.name !== 'string') throw bad('every input needs a "name"');
     const spec = specs.get(x.name);
     if (!spec) throw bad(`unexpected inference input '${x.name}' for model (inputs: ${names})`);
-    if (!Array.isArray(x.shape) || !x.shape.length || x.shape.some((d) => !Number.isInteger(d) || d < 0)) throw bad(`input '${x.name}': "shape" must be a list of sizes, the batch size first`);
-    if (!ACCEPTS[spec.dtype].includes(x.datatype)) throw bad(`input '${x.name}': datatype ${x.datatype} where ${DATATYPE[spec.dtype]} belongs`);
+    if (!Array.isArray(x.shape) || !x.shape.length || x.shape.some((d) => !Number.isInteger(d) || d < 0))
+      throw bad(`input '${x.name}': "shape" must be a list of sizes, the batch size first`);
+    if (!ACCEPTS[spec.dtype].includes(x.datatype))
+      throw bad(`input '${x.name}': datatype ${x.datatype} where ${DATATYPE[spec.dtype]} belongs`);
     const width = spec.shape.reduce((a, b) => a * b, 1);
     const n = x.shape[0]!;
     const per = x.shape.slice(1).reduce((a, b) => a * b, 1);
-    if (per !== width) throw bad(`input '${x.name}': shape [${x.shape.join(', ')}] has ${per} values per row; the model takes ${width} (shape [-1${spec.shape.map((d) => `, ${d}`).join('')}])`);
+    if (per !== width)
+      throw bad(
+        `input '${x.name}': shape [${x.shape.join(', ')}] has ${per} values per row; the model takes ${width} (shape [-1${spec.shape.map((d) => `, ${d}`).join('')}])`,
+      );
     if (batch !== undefined && n !== batch) throw bad(`input '${x.name}' has batch size ${n}, another input ${batch}`);
     batch = n;
     let values: unknown[];
     const size = x.parameters?.binary_data_size;
     if (size !== undefined) {
-      if (!Number.isInteger(size) || size < 0 || offset + size > rest.length) throw bad(`input '${x.name}': binary_data_size ${size} runs past the body's binary part (${rest.length} bytes)`);
+      if (!Number.isInteger(size) || size < 0 || offset + size > rest.length)
+        throw bad(`input '${x.name}': binary_data_size ${size} runs past the body's binary part (${rest.length} bytes)`);
       values = fromBinary(rest.subarray(offset, offset + size), x.datatype, x.name);
       offset += size;
     } else {
       if (!Array.isArray(x.data)) throw bad(`input '${x.name}': "data" must be a list (flat or nested), or the tensor sent in binary`);
       values = (x.data as unknown[]).flat(Infinity);
     }
-    if (values.length !== n * width) throw bad(`input '${x.name}': shape [${x.shape.join(', ')}] needs ${n * width} values, got ${values.length}`);
+    if (values.length !== n * width)
+      throw bad(`input '${x.name}': shape [${x.shape.join(', ')}] needs ${n * width} values, got ${values.length}`);
     columns.push([x.name, values, spec.shape.length ? width : 0]);
   }
   const rows = Array.from({ length: batch ?? 0 }, (_, i) =>
@@ -138,7 +162,8 @@ export function parseInfer(body: Buffer, headerLength: string | undefined, sig: 
     if (!Array.isArray(req.outputs)) throw bad('"outputs" must be a list of {"name"}');
     outputs = (req.outputs as { name?: unknown; parameters?: { binary_data?: unknown } }[]).map((o) => {
       const spec = byName.get(String(o?.name));
-      if (!spec) throw bad(`unexpected inference output '${String(o?.name)}' for model (outputs: ${sig.outputs.map((s) => s.name).join(', ')})`);
+      if (!spec)
+        throw bad(`unexpected inference output '${String(o?.name)}' for model (outputs: ${sig.outputs.map((s) => s.name).join(', ')})`);
       const b = o.parameters?.binary_data;
       return { spec, binary: b === undefined ? allBinary : b === true };
     });
@@ -148,19 +173,26 @@ export function parseInfer(body: Buffer, headerLength: string | undefined, sig: 
 
 function toBinary(values: unknown[], datatype: string): Buffer {
   if (datatype === 'BYTES') {
-    return Buffer.concat(values.map((v) => {
-      const s = Buffer.from(String(v), 'utf8');
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(s.length);
-      return Buffer.concat([len, s]);
-    }));
+    return Buffer.concat(
+      values.map((v) => {
+        const s = Buffer.from(String(v), 'utf8');
+        const len = Buffer.alloc(4);
+        len.writeUInt32LE(s.length);
+        return Buffer.concat([len, s]);
+      }),
+    );
   }
   if (datatype === 'INT64') return Buffer.from(BigInt64Array.from(values, (v) => BigInt(v as number)).buffer);
   return Buffer.from(Float32Array.from(values as number[]).buffer);
 }
 
 /** The response: JSON, or (some output binary) the JSON header length and the bytes after it. */
-export function inferResponse(model: string, version: string, req: InferRequest, results: RowResult[]): { body: Buffer; headerLength?: number } {
+export function inferResponse(
+  model: string,
+  version: string,
+  req: InferRequest,
+  results: RowResult[],
+): { body: Buffer; headerLength?: number } {
   const binaries: Buffer[] = [];
   const outputs = req.outputs.map(({ spec, binary }) => {
     const values = results.flatMap((r) => outputValue(r, spec.name));
@@ -171,7 +203,10 @@ export function inferResponse(model: string, version: string, req: InferRequest,
     binaries.push(b);
     return { ...out, parameters: { binary_data_size: b.length } };
   });
-  const header = Buffer.from(JSON.stringify({ model_name: model, model_version: version, ...(req.id !== undefined ? { id: req.id } : {}), outputs }), 'utf8');
+  const header = Buffer.from(
+    JSON.stringify({ model_name: model, model_version: version, ...(req.id !== undefined ? { id: req.id } : {}), outputs }),
+    'utf8',
+  );
   if (!binaries.length) return { body: header };
   return { body: Buffer.concat([header, ...binaries]), headerLength: header.length };
 }

@@ -16,7 +16,10 @@ export const DEFAULT_SIGNATURE = 'serving_default';
 export const SIGNATURES = [DEFAULT_SIGNATURE, 'predict'] as const;
 
 export class TfError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -68,12 +71,13 @@ export function parsePredict(body: unknown, sig: Signature): TfRequest {
 
 function parseBody(body: unknown, sig: Signature): TfRequest {
   if (!isObject(body)) throw new TfError(400, 'JSON Value not an object: send {"instances": [...]} or {"inputs": ...}');
-  if (body.signature_name !== undefined && typeof body.signature_name !== 'string') throw new TfError(400, '"signature_name" must be a string');
+  if (body.signature_name !== undefined && typeof body.signature_name !== 'string')
+    throw new TfError(400, '"signature_name" must be a string');
   const outputs = outputsOf(sig, body.signature_name as string | undefined);
   const has = (k: string) => body[k] !== undefined;
-  if (has('instances') === has('inputs')) throw new TfError(400, 'Missing \'inputs\' or \'instances\' key: send exactly one of them');
+  if (has('instances') === has('inputs')) throw new TfError(400, "Missing 'inputs' or 'instances' key: send exactly one of them");
   if (has('instances')) {
-    if (!Array.isArray(body.instances)) throw new TfError(400, 'Expecting \'instances\' to be an list/array');
+    if (!Array.isArray(body.instances)) throw new TfError(400, "Expecting 'instances' to be an list/array");
     return { rows: body.instances.map((x, i) => row(sig, x, i)), columnar: false, outputs };
   }
   const inp = body.inputs;
@@ -82,13 +86,15 @@ function parseBody(body: unknown, sig: Signature): TfRequest {
     let n: number | undefined;
     for (const [k, v] of Object.entries(inp)) {
       if (!Array.isArray(v)) throw new TfError(400, `inputs.${k}: send a list with one value per row`);
-      if (n !== undefined && v.length !== n) throw new TfError(400, `inputs.${k} has ${v.length} values, another input has ${n}: every input needs the same batch size`);
+      if (n !== undefined && v.length !== n)
+        throw new TfError(400, `inputs.${k} has ${v.length} values, another input has ${n}: every input needs the same batch size`);
       n = v.length;
     }
     const cols = Object.entries(inp) as [string, unknown[]][];
     return { rows: Array.from({ length: n ?? 0 }, (_, i) => Object.fromEntries(cols.map(([k, v]) => [k, v[i]]))), columnar: true, outputs };
   }
-  if (!Array.isArray(inp)) throw new TfError(400, `'inputs': send a list of rows or an object of named input lists (${sig.inputs.map((s) => s.name).join(', ')})`);
+  if (!Array.isArray(inp))
+    throw new TfError(400, `'inputs': send a list of rows or an object of named input lists (${sig.inputs.map((s) => s.name).join(', ')})`);
   return { rows: inp.map((x, i) => row(sig, x, i)), columnar: true, outputs };
 }
 

@@ -18,7 +18,12 @@ export const collect: StageKindDescriptor<'collect'> = {
   kind: 'collect',
   // the reference a `distribution` expectation compares with: an upstream stage's dataset
   inputs: { reference: { kind: 'dataset', required: false, onlyNamed: true } },
-  outputs: (s) => ({ dataset: 'dataset', rows: 'number', droppedRows: 'number', ...(s.expect?.length ? { expectations: 'object' as const } : {}) }),
+  outputs: (s) => ({
+    dataset: 'dataset',
+    rows: 'number',
+    droppedRows: 'number',
+    ...(s.expect?.length ? { expectations: 'object' as const } : {}),
+  }),
   defaultStartToClose: '10m',
   cacheable: true,
   // The step cache (keyed by config) would serve yesterday's data: a file or URL is read every
@@ -42,15 +47,30 @@ export const collect: StageKindDescriptor<'collect'> = {
     }
     stage.schema?.columns?.forEach((col, i) => {
       if (col.shape && (col.type === 'string' || col.type === 'category')) {
-        c.report.error(c.at('schema', 'columns', i, 'shape'), 'collect.shape-type', `column \`${col.name}\` is ${col.type}: only number, integer and boolean columns have a shape`, 'use type: number');
+        c.report.error(
+          c.at('schema', 'columns', i, 'shape'),
+          'collect.shape-type',
+          `column \`${col.name}\` is ${col.type}: only number, integer and boolean columns have a shape`,
+          'use type: number',
+        );
       }
     });
     if (src.type === 'imageFolder' && stage.schema?.columns) {
-      c.report.error(c.at('schema', 'columns'), 'collect.image-columns', 'an imageFolder source has fixed columns (`image`, `label`)', 'remove schema.columns; schema.label may only be `label`');
+      c.report.error(
+        c.at('schema', 'columns'),
+        'collect.image-columns',
+        'an imageFolder source has fixed columns (`image`, `label`)',
+        'remove schema.columns; schema.label may only be `label`',
+      );
     }
     const imageLabel = src.type === 'imageFolder' ? stage.schema?.label : undefined;
     if (imageLabel !== undefined && imageLabel !== 'label') {
-      c.report.error(c.at('schema', 'label'), 'collect.label', `label \`${imageLabel}\` is not a column of an imageFolder source`, 'its label column is `label` (the class index): remove schema.label or write `label`');
+      c.report.error(
+        c.at('schema', 'label'),
+        'collect.label',
+        `label \`${imageLabel}\` is not a column of an imageFolder source`,
+        'its label column is `label` (the class index): remove schema.label or write `label`',
+      );
     }
     const cols = stage.schema?.columns?.map((col) => col.name) ?? [];
     const label = stage.schema?.label;
@@ -93,12 +113,27 @@ function checkExpectations(stage: StageOf<'collect'>, c: CheckContext, declared:
     }
     const rule = rules[0]!;
     if (rule === 'rows' && e.column !== undefined) {
-      c.report.error(c.at('expect', i, 'column'), 'collect.expect-column', 'a `rows` expectation counts the whole dataset and takes no column', 'remove `column`');
+      c.report.error(
+        c.at('expect', i, 'column'),
+        'collect.expect-column',
+        'a `rows` expectation counts the whole dataset and takes no column',
+        'remove `column`',
+      );
     } else if (rule !== 'rows' && e.column === undefined) {
-      c.report.error(c.at('expect', i), 'collect.expect-column', `a \`${rule}\` expectation needs the \`column\` it checks`, 'add `column: <name>`');
+      c.report.error(
+        c.at('expect', i),
+        'collect.expect-column',
+        `a \`${rule}\` expectation needs the \`column\` it checks`,
+        'add `column: <name>`',
+      );
     } else if (e.column !== undefined && declared.length && !declared.includes(e.column)) {
       const s = suggest(e.column, declared);
-      c.report.error(c.at('expect', i, 'column'), 'collect.expect-column', `column \`${e.column}\` is not ${what}`, s ? `did you mean \`${s}\`?` : `declared: ${declared.join(', ')}`);
+      c.report.error(
+        c.at('expect', i, 'column'),
+        'collect.expect-column',
+        `column \`${e.column}\` is not ${what}`,
+        s ? `did you mean \`${s}\`?` : `declared: ${declared.join(', ')}`,
+      );
     }
     if (e.range && e.range.min !== undefined && e.range.max !== undefined && e.range.min > e.range.max) {
       c.report.error(c.at('expect', i, 'range'), 'collect.expect-range', `min ${e.range.min} is above max ${e.range.max}`, 'swap them');

@@ -22,16 +22,23 @@ export const evaluate: StageKindDescriptor<'evaluate'> = {
   check(stage, c) {
     const named = c.pipeline.stages[c.name]?.inputs ?? {};
     if (named.predictions && (named.model || named.dataset)) {
-      c.report.error(c.at('inputs', named.model ? 'model' : 'dataset'), 'evaluate.predictions-and-model',
+      c.report.error(
+        c.at('inputs', named.model ? 'model' : 'dataset'),
+        'evaluate.predictions-and-model',
         `stage \`${c.name}\` scores the predictions it is given (\`inputs.predictions\`), so it takes no ${named.model ? 'model' : 'dataset'}`,
-        'keep `predictions` to score what a predict stage wrote, or `model` and `dataset` to score the model here', 'key');
+        'keep `predictions` to score what a predict stage wrote, or `model` and `dataset` to score the model here',
+        'key',
+      );
     }
     const from = named.predictions?.split('.')[0];
     const producer = from ? c.pipeline.stages[from] : undefined;
     if (producer && producer.type !== 'predict') {
-      c.report.error(c.at('inputs', 'predictions'), 'evaluate.predictions-source',
+      c.report.error(
+        c.at('inputs', 'predictions'),
+        'evaluate.predictions-source',
         `\`inputs.predictions\` of stage \`${c.name}\` comes from \`${from}\`, a ${producer.type} stage; it takes a predict stage's output`,
-        'name a predict stage, or use `dataset` (with a model) for a dataset');
+        'name a predict stage, or use `dataset` (with a model) for a dataset',
+      );
     }
     (stage.gates ?? []).forEach((g, i) => {
       if (!stage.metrics.includes(g.metric)) {

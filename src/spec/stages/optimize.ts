@@ -80,11 +80,15 @@ export const optimize: StageKindDescriptor<'optimize'> = {
       trainProps ??= allowedProperties({ $ref: '#/$defs/TrainConfig' });
       for (const [path, { at }] of nested) {
         const head = path.split(/[.[]/)[0]!;
-        if (!trainProps.includes(head)) c.report.error(c.at('space'), 'optimize.unknown-path', `search dimension \`${at}\` does not name a field of a train stage`);
+        if (!trainProps.includes(head))
+          c.report.error(c.at('space'), 'optimize.unknown-path', `search dimension \`${at}\` does not name a field of a train stage`);
       }
     }
     const continuous = [...(dims ?? new Map()).values()].some((d) => d.dim.type === 'uniform' || d.dim.type === 'logUniform');
-    if (stage.method === 'grid' && (continuous || Object.values(stage.space).some((d) => d.type === 'uniform' || d.type === 'logUniform'))) {
+    if (
+      stage.method === 'grid' &&
+      (continuous || Object.values(stage.space).some((d) => d.type === 'uniform' || d.type === 'logUniform'))
+    ) {
       c.report.error(
         c.at('method'),
         'optimize.grid-continuous',

@@ -57,7 +57,12 @@ function checkParams(stage: StageOf<'train'>, c: Parameters<NonNullable<StageKin
     const head = key.split(/[.[]/)[0]!;
     if (trainProps.includes(head)) continue;
     const s = suggest(head, trainProps);
-    c.report.error(c.at('params', key), 'train.params-path', `params \`${key}\` does not name a field of a train stage`, s ? `did you mean \`${s}\`?` : undefined, 'key');
+    c.report.error(
+      c.at('params', key),
+      'train.params-path',
+      `params \`${key}\` does not name a field of a train stage`,
+      s ? `did you mean \`${s}\`?` : undefined,
+      'key',
+    );
   }
 }
-

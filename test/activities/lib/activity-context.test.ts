@@ -20,11 +20,27 @@ describe('activities in a Temporal activity context', () => {
     const wf = 'ctx/run-1';
     // Outside any activity context: the default store under MLPIPE_HOME is used.
     const c = await collect(collectInput({ source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema }, dir, wf));
-    const p = await preprocess(stageInput('preprocess', {
-      steps: [{ type: 'labelEncode', columns: ['species'] }, { type: 'standardize' }, { type: 'split', train: 0.8, test: 0.2, seed: 1 }],
-    }, { dataset: ref(c, 'dataset') }, wf));
+    const p = await preprocess(
+      stageInput(
+        'preprocess',
+        {
+          steps: [
+            { type: 'labelEncode', columns: ['species'] },
+            { type: 'standardize' },
+            { type: 'split', train: 0.8, test: 0.2, seed: 1 },
+          ],
+        },
+        { dataset: ref(c, 'dataset') },
+        wf,
+      ),
+    );
     const cfg = {
-      model: { layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 3, activation: 'softmax' }] },
+      model: {
+        layers: [
+          { type: 'dense', units: 8, activation: 'relu' },
+          { type: 'dense', units: 3, activation: 'softmax' },
+        ],
+      },
       optimizer: { type: 'adam', learningRate: 0.02 },
       loss: 'sparseCategoricalCrossentropy',
       metrics: ['accuracy'],

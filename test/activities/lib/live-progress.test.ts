@@ -44,7 +44,10 @@ describe('live progress in Current Details', () => {
     await handle.result();
     const events = (await handle.fetchHistory()).events ?? [];
     const names = events.flatMap((e) => e.workflowExecutionSignaledEventAttributes?.signalName ?? []);
-    expect(names.every((n) => /^work · step \d+\/25( · ETA \S+)?$/.test(n)), names.join('\n')).toBe(true);
+    expect(
+      names.every((n) => /^work · step \d+\/25( · ETA \S+)?$/.test(n)),
+      names.join('\n'),
+    ).toBe(true);
     const signals = names.length;
     expect(signals).toBeGreaterThan(0);
     // 25 heartbeats in 5 s, relayed at most every 300 ms

@@ -53,7 +53,10 @@ async function startedPid(log: string): Promise<number> {
 }
 
 async function failureOf(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(WorkflowFailedError);
   return String((err as WorkflowFailedError).cause?.message);
 }
@@ -106,7 +109,9 @@ describe('user activities run where they can be stopped', () => {
     const h = await env.start(plan);
     const pid = await startedPid(log);
     const msg = await failureOf(h.result());
-    expect(msg).toContain('user activity "spin" (stage "stuck"): its process did not answer for longer than the heartbeat timeout (3000 ms)');
+    expect(msg).toContain(
+      'user activity "spin" (stage "stuck"): its process did not answer for longer than the heartbeat timeout (3000 ms)',
+    );
     await waitFor(() => !alive(pid), 30_000, 'the blocked process to be killed');
     await unrelatedRunCompletes('spin-heartbeat');
     await stop(w);
@@ -132,7 +137,9 @@ describe('user activities run where they can be stopped', () => {
       const plan = makePlan(`crash-${how}`, { boom: { fn: 'crash', input: { how }, maximumAttempts: 1 } });
       const msg = await failureOf((await env.start(plan)).result());
       expect(msg).toContain('stage "boom"');
-      expect(msg).toContain(`user activity "crash" (stage "boom"): its process ${how === 'kill' ? 'was killed by SIGKILL' : 'exited with code 3'}`);
+      expect(msg).toContain(
+        `user activity "crash" (stage "boom"): its process ${how === 'kill' ? 'was killed by SIGKILL' : 'exited with code 3'}`,
+      );
       await unrelatedRunCompletes(`crash-${how}`);
       expect(w.exitCode).toBeNull();
       await stop(w);
@@ -152,7 +159,9 @@ describe('user activities run where they can be stopped', () => {
   it('a SIGKILLed worker does not leave its hung user activity running', async () => {
     const w = oneSlotWorker();
     const log = logFile();
-    const h = await env.start(makePlan('spin-orphan', { stuck: { fn: 'spin', input: { log }, startToCloseTimeoutMs: 600_000, maximumAttempts: 1 } }));
+    const h = await env.start(
+      makePlan('spin-orphan', { stuck: { fn: 'spin', input: { log }, startToCloseTimeoutMs: 600_000, maximumAttempts: 1 } }),
+    );
     const pid = await startedPid(log);
     expect(pid).not.toBe(w.pid); // it runs in a process of its own
     w.kill('SIGKILL');

@@ -16,7 +16,7 @@ afterEach(() => {
 });
 
 describe('user activity processes', () => {
-  it("loads the module in a child and lists its functions; a module that fails to load says why", async () => {
+  it('loads the module in a child and lists its functions; a module that fails to load says why', async () => {
     const names = await new UserActivityPool(TEST_ACTIVITIES).start();
     expect(names).toEqual(expect.arrayContaining(['noop', 'sleepFor', 'spin', 'hang']));
     const dir = mkdtempSync(join(tmpdir(), 'mlpipe-user-'));

@@ -55,7 +55,9 @@ describe('collect: a class-per-folder image tree', () => {
     expect(ds.stats!.classHistogram).toEqual(counts);
   });
 
-  it('trains the example LeNet from the folder to the accuracy it reaches from the built-in mnist source', { timeout: 600_000 }, async () => {
+  it('trains the example LeNet from the folder to the accuracy it reaches from the built-in mnist source', {
+    timeout: 600_000,
+  }, async () => {
     process.env.MLPIPE_HOME = tempDir();
     const work = tempDir();
     copyFileSync(EXAMPLE, join(work, 'digits-folder.yaml'));
@@ -85,7 +87,13 @@ describe('collect: a class-per-folder image tree', () => {
     for (let i = 0; i < 4; i++) {
       mkdirSync(join(jpg, 'grey', `c${labels.data[i]}`), { recursive: true });
       mkdirSync(join(jpg, 'rgb', `c${labels.data[i]}`), { recursive: true });
-      const grey = tf.tidy(() => tf.tensor3d(want.data.subarray(i * 784, (i + 1) * 784), [28, 28, 1]).mul(255).round().toInt());
+      const grey = tf.tidy(() =>
+        tf
+          .tensor3d(want.data.subarray(i * 784, (i + 1) * 784), [28, 28, 1])
+          .mul(255)
+          .round()
+          .toInt(),
+      );
       const rgb = tf.tidy(() => tf.tile(grey, [1, 1, 3]));
       writeFileSync(join(jpg, 'grey', `c${labels.data[i]}`, `${i}.jpg`), await node.encodeJpeg(grey, 'grayscale', 95));
       writeFileSync(join(jpg, 'rgb', `c${labels.data[i]}`, `${i}.JPEG`), await node.encodeJpeg(rgb, 'rgb', 95));
@@ -115,7 +123,9 @@ describe('collect: a class-per-folder image tree', () => {
     writeFileSync(victim, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
     await expect(collect(source(), bad)).rejects.toMatchObject({
       type: 'InvalidInput',
-      message: expect.stringMatching(/^collect stage "collect": digits\/3\/broken\.png is not a readable PNG or JPEG \(.*\); replace or remove the file$/),
+      message: expect.stringMatching(
+        /^collect stage "collect": digits\/3\/broken\.png is not a readable PNG or JPEG \(.*\); replace or remove the file$/,
+      ),
     });
     writeFileSync(victim, 'not an image at all');
     await expect(collect(source(), bad)).rejects.toThrow(/digits\/3\/broken\.png is not a readable PNG or JPEG/);
@@ -133,7 +143,7 @@ describe('collect: a class-per-folder image tree', () => {
     // a folder without class subfolders, a class without images, too many files
     mkdirSync(join(bad, 'empty'));
     await expect(collect({ source: { type: 'imageFolder', path: 'empty', size: [28, 28] } }, bad)).rejects.toThrow(
-      'empty has no class subfolders; put each class\'s images in empty/<class name>/',
+      "empty has no class subfolders; put each class's images in empty/<class name>/",
     );
     await expect(collect(source({ maxFiles: 15 }), bad)).rejects.toThrow(
       'digits holds more than 15 images; raise source.maxFiles (the dataset is held in memory)',
@@ -142,6 +152,8 @@ describe('collect: a class-per-folder image tree', () => {
       /21 images of 20000x20000x1 need 31\.3 GiB as float32, over the 4 GiB an imageFolder dataset may hold in memory; declare a smaller size/,
     );
     mkdirSync(join(bad, 'digits', 'x'));
-    await expect(collect(source(), bad)).rejects.toThrow('digits/x holds no .png, .jpg or .jpeg files; add the class\'s images or remove the folder');
+    await expect(collect(source(), bad)).rejects.toThrow(
+      "digits/x holds no .png, .jpg or .jpeg files; add the class's images or remove the folder",
+    );
   });
 });

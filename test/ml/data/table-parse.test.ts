@@ -10,7 +10,13 @@ import { parseTable, parseTableHere, type TableRequest } from '../../../src/ml/d
 import { irisSchema } from '../../support/pipelines.ts';
 
 const IRIS = readFileSync(resolve('pipelines/data/iris.csv'));
-const req = (r: Partial<TableRequest>): TableRequest => ({ format: 'csv', onBadRows: 'fail', where: 'collect stage "data"', file: 'd', ...r });
+const req = (r: Partial<TableRequest>): TableRequest => ({
+  format: 'csv',
+  onBadRows: 'fail',
+  where: 'collect stage "data"',
+  file: 'd',
+  ...r,
+});
 const inThread = { inlineMaxBytes: 0 };
 const iris = irisSchema as TableSchema;
 
@@ -18,7 +24,11 @@ describe('parsing tables off the event loop', () => {
   it('gives the same dataset and statistics in a thread as inline (csv, json, ndjson)', async () => {
     const csv = req({ schema: iris });
     expect(await parseTable(IRIS, csv, inThread)).toEqual(await parseTableHere(IRIS, csv));
-    const rows = [{ a: 1, s: 'x' }, { a: 2.5, s: 'y' }, { a: null, s: 'x' }];
+    const rows = [
+      { a: 1, s: 'x' },
+      { a: 2.5, s: 'y' },
+      { a: null, s: 'x' },
+    ];
     const json = Buffer.from(JSON.stringify(rows));
     expect(await parseTable(json, req({ format: 'json' }), inThread)).toEqual(await parseTableHere(json, req({ format: 'json' })));
     const nd = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
@@ -31,9 +41,19 @@ describe('parsing tables off the event loop', () => {
   it('reads Parquet and Arrow in a thread as inline', async () => {
     const x = Float64Array.from({ length: 1000 }, (_, i) => i / 8);
     const s = Array.from({ length: 1000 }, (_, i) => `k${i % 5}`);
-    const pq = Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'x', data: x, type: 'DOUBLE' }, { name: 's', data: s, type: 'STRING' }] }));
+    const pq = Buffer.from(
+      parquetWriteBuffer({
+        columnData: [
+          { name: 'x', data: x, type: 'DOUBLE' },
+          { name: 's', data: s, type: 'STRING' },
+        ],
+      }),
+    );
     const arrow = Buffer.from(tableToIPC(tableFromArrays({ x, s }), 'file'));
-    for (const [format, buf] of [['parquet', pq], ['arrow', arrow]] as const) {
+    for (const [format, buf] of [
+      ['parquet', pq],
+      ['arrow', arrow],
+    ] as const) {
       const fromThread = await parseTable(buf, req({ format }), inThread);
       expect(fromThread, format).toEqual(await parseTableHere(buf, req({ format })));
       expect(fromThread.rows).toBe(1000);
@@ -43,7 +63,14 @@ describe('parsing tables off the event loop', () => {
 
   it('reports bad data from the thread as the same located DataError', async () => {
     const bad = Buffer.from('a,b\n1,2\n3,oops\n');
-    const r = req({ schema: { columns: [{ name: 'a', type: 'number' }, { name: 'b', type: 'number' }] } });
+    const r = req({
+      schema: {
+        columns: [
+          { name: 'a', type: 'number' },
+          { name: 'b', type: 'number' },
+        ],
+      },
+    });
     const err = await parseTable(bad, r, inThread).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataError);
     expect((err as Error).message).toBe(

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ks, psi } from '../../../src/ml/eval/drift.ts';
 
-interface Case { name: string; reference: number[]; current: number[]; psi: number; ks: number }
+interface Case {
+  name: string;
+  reference: number[];
+  current: number[];
+  psi: number;
+  ks: number;
+}
 const fixture = JSON.parse(readFileSync(new URL('../../fixtures/drift/reference.json', import.meta.url), 'utf8')) as { cases: Case[] };
 
 describe('drift statistics against numpy/scipy (test/fixtures/drift/make.py)', () => {

@@ -27,8 +27,23 @@ describe(`metrics match scikit-learn ${fixture.sklearn} to 1e-9`, () => {
   it('covers every metric', () => {
     const all = new Set(fixture.cases.flatMap((c) => Object.keys(c.expected)));
     expect([...all].sort()).toEqual(
-      ['accuracy', 'confusionMatrix', 'f1Macro', 'f1Micro', 'f1Weighted', 'mae', 'mse', 'precisionMacro', 'precisionMicro',
-        'precisionWeighted', 'r2', 'recallMacro', 'recallMicro', 'recallWeighted', 'rocAuc'].sort(),
+      [
+        'accuracy',
+        'confusionMatrix',
+        'f1Macro',
+        'f1Micro',
+        'f1Weighted',
+        'mae',
+        'mse',
+        'precisionMacro',
+        'precisionMicro',
+        'precisionWeighted',
+        'r2',
+        'recallMacro',
+        'recallMicro',
+        'recallWeighted',
+        'rocAuc',
+      ].sort(),
     );
   });
 });

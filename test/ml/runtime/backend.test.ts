@@ -19,11 +19,27 @@ describe('backend selection', () => {
     expect(backendInfo()).toEqual(info);
     expect(process.env.TF_CPP_MIN_LOG_LEVEL).toBeDefined();
     // ops really run natively
-    expect(Array.from(tf.tidy(() => tf.matMul(tf.eye(2), tf.tensor2d([[1, 2], [3, 4]])).dataSync()))).toEqual([1, 2, 3, 4]);
+    expect(
+      Array.from(
+        tf.tidy(() =>
+          tf
+            .matMul(
+              tf.eye(2),
+              tf.tensor2d([
+                [1, 2],
+                [3, 4],
+              ]),
+            )
+            .dataSync(),
+        ),
+      ),
+    ).toEqual([1, 2, 3, 4]);
   });
 
   it('gpu preference without a CUDA device fails with the fix named', () => {
-    expect(() => selectBackend('gpu')).toThrow(/GPU training was requested but is unavailable: .*tfjs-node-gpu.*docs\/native-tensorflow\.md/);
+    expect(() => selectBackend('gpu')).toThrow(
+      /GPU training was requested but is unavailable: .*tfjs-node-gpu.*docs\/native-tensorflow\.md/,
+    );
   });
 
   it('js preference switches to pure JS quietly, and cpu switches back to native', () => {

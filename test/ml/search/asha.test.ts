@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { rungStep, shouldPrune, Study, type AshaOptions, type Direction, type Trial } from '../../../src/ml/search/index.ts';
 
 /** Feeds reports in the given order into a table, as a loop over heartbeats would. */
-function play(reports: [trial: number, step: number, value: number][], o: AshaOptions & { direction: Direction }): { decisions: string[]; table: Trial[] } {
+function play(
+  reports: [trial: number, step: number, value: number][],
+  o: AshaOptions & { direction: Direction },
+): { decisions: string[]; table: Trial[] } {
   const table: Trial[] = [];
   const decisions: string[] = [];
   for (const [id, step, value] of reports) {
@@ -42,16 +45,45 @@ describe('ASHA', () => {
       ],
       { reductionFactor: 3, direction: 'minimize' },
     );
-    expect(decisions).toEqual(['T0@1:go', 'T1@1:prune', 'T2@1:go', 'T0@2:go', 'T3@1:prune', 'T0@3:go', 'T2@2:go', 'T2@3:go', 'T4@1:go', 'T5@1:prune', 'T6@1:go', 'T0@4:go']);
+    expect(decisions).toEqual([
+      'T0@1:go',
+      'T1@1:prune',
+      'T2@1:go',
+      'T0@2:go',
+      'T3@1:prune',
+      'T0@3:go',
+      'T2@2:go',
+      'T2@3:go',
+      'T4@1:go',
+      'T5@1:prune',
+      'T6@1:go',
+      'T0@4:go',
+    ]);
   });
 
   it('maximises when asked to, and judges every rung a report skips past', () => {
-    const up = play([[0, 1, 0.9], [1, 1, 0.5], [2, 1, 0.95]], { reductionFactor: 2, direction: 'maximize' });
+    const up = play(
+      [
+        [0, 1, 0.9],
+        [1, 1, 0.5],
+        [2, 1, 0.95],
+      ],
+      { reductionFactor: 2, direction: 'maximize' },
+    );
     expect(up.decisions).toEqual(['T0@1:go', 'T1@1:prune', 'T2@1:go']);
     // eta 2, rungs at 1, 2, 4. Trial 1's first report is at step 4: each rung judges that value
     // against the others' values there. Trial 0 is better than 0.3 at step 4 only, then at step 1 only.
     const o = { reductionFactor: 2, direction: 'minimize' as const };
-    const skip = (t0: [number, number, number], v: number) => play([[0, 1, t0[0]], [0, 2, t0[1]], [0, 4, t0[2]], [1, 4, v]], o).decisions.at(-1);
+    const skip = (t0: [number, number, number], v: number) =>
+      play(
+        [
+          [0, 1, t0[0]],
+          [0, 2, t0[1]],
+          [0, 4, t0[2]],
+          [1, 4, v],
+        ],
+        o,
+      ).decisions.at(-1);
     expect(skip([0.5, 0.4, 0.1], 0.3)).toBe('T1@4:prune');
     expect(skip([0.2, 0.4, 0.5], 0.3)).toBe('T1@4:prune');
     expect(skip([0.5, 0.4, 0.5], 0.3)).toBe('T1@4:go');
@@ -60,13 +92,31 @@ describe('ASHA', () => {
   it('stops a NaN at once at a rung; bootstrapCount holds promotions until enough trials reached the rung', () => {
     expect(shouldPrune(0, 1, NaN, [], { direction: 'minimize' })).toBe(true);
     // Past rung 0 already, and step 2 is no rung (eta 4: 1, 4, 16).
-    expect(shouldPrune(0, 2, NaN, [{ id: 0, params: {}, state: 'running', intermediate: { '1': 0.5 } }], { direction: 'minimize' })).toBe(false);
-    const { decisions } = play([[0, 1, 0.1], [1, 1, 0.2], [2, 1, 0.05], [3, 1, 0.04]], { reductionFactor: 2, bootstrapCount: 2, direction: 'minimize' });
+    expect(shouldPrune(0, 2, NaN, [{ id: 0, params: {}, state: 'running', intermediate: { '1': 0.5 } }], { direction: 'minimize' })).toBe(
+      false,
+    );
+    const { decisions } = play(
+      [
+        [0, 1, 0.1],
+        [1, 1, 0.2],
+        [2, 1, 0.05],
+        [3, 1, 0.04],
+      ],
+      { reductionFactor: 2, bootstrapCount: 2, direction: 'minimize' },
+    );
     expect(decisions).toEqual(['T0@1:prune', 'T1@1:prune', 'T2@1:go', 'T3@1:go']);
   });
 
   it('is a pure function of the reports: same table, same answer, whether or not it holds this report', () => {
-    const { table } = play([[0, 1, 0.5], [1, 1, 0.4], [2, 1, 0.3], [0, 2, 0.45]], { reductionFactor: 3, direction: 'minimize' });
+    const { table } = play(
+      [
+        [0, 1, 0.5],
+        [1, 1, 0.4],
+        [2, 1, 0.3],
+        [0, 2, 0.45],
+      ],
+      { reductionFactor: 3, direction: 'minimize' },
+    );
     const frozen = JSON.parse(JSON.stringify(table)) as Trial[];
     const o = { reductionFactor: 3, direction: 'minimize' as const };
     const asked = shouldPrune(3, 1, 0.35, frozen, o);
@@ -78,7 +128,13 @@ describe('ASHA', () => {
   });
 
   it('through a study: report says stop, the trial is pruned and stays stopped', () => {
-    const s = new Study({ space: { x: { type: 'uniform', min: 0, max: 1 } }, method: 'asha', direction: 'minimize', seed: 1, asha: { reductionFactor: 2 } });
+    const s = new Study({
+      space: { x: { type: 'uniform', min: 0, max: 1 } },
+      method: 'asha',
+      direction: 'minimize',
+      seed: 1,
+      asha: { reductionFactor: 2 },
+    });
     const a = s.ask()!;
     const b = s.ask()!;
     expect(s.report(a.id, 1, 0.3)).toBe(false);

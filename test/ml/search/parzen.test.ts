@@ -25,7 +25,10 @@ const transpose = (cols: number[][]) => (cols[0] ?? []).map((_, i) => cols.map((
 describe(`Parzen estimator and truncated normal, against Optuna ${golden.optuna}`, () => {
   for (const c of golden.parzen) {
     it(`log density: ${c.name}`, () => {
-      const pe = buildParzen(c.dims, c.dims.map((d, i) => c.observations[i]!.map((v) => internal(d, v))));
+      const pe = buildParzen(
+        c.dims,
+        c.dims.map((d, i) => c.observations[i]!.map((v) => internal(d, v))),
+      );
       const got = logPdfParzen(pe, transpose(c.dims.map((d, i) => c.points[i]!.map((v) => internal(d, v)))));
       got.forEach((g, i) => expect(g).toBeCloseTo(c.logPdf[i]!, 9));
     });
@@ -36,7 +39,8 @@ describe(`Parzen estimator and truncated normal, against Optuna ${golden.optuna}
   });
 
   it('log masses of normal intervals, far tails included', () => {
-    for (const m of golden.logGaussMass) expect(Math.abs(logGaussMass(m.a, m.b) - m.logMass)).toBeLessThan(1e-9 * Math.max(1, Math.abs(m.logMass)));
+    for (const m of golden.logGaussMass)
+      expect(Math.abs(logGaussMass(m.a, m.b) - m.logMass)).toBeLessThan(1e-9 * Math.max(1, Math.abs(m.logMass)));
   });
 
   for (const s of golden.split) {

@@ -83,8 +83,19 @@ describe('search spaces', () => {
       for (const p of g) if (path in p) out.set(p[path], (out.get(p[path]) ?? 0) + 1);
       return out;
     };
-    expect(count('optimizer.momentum')).toEqual(new Map([[0, 9], [0.495, 9], [0.99, 9]]));
-    expect(count('optimizer.centered')).toEqual(new Map([[false, 9], [true, 27]]));
+    expect(count('optimizer.momentum')).toEqual(
+      new Map([
+        [0, 9],
+        [0.495, 9],
+        [0.99, 9],
+      ]),
+    );
+    expect(count('optimizer.centered')).toEqual(
+      new Map([
+        [false, 9],
+        [true, 27],
+      ]),
+    );
     const lrs = [...count('optimizer.learningRate').keys()] as number[];
     [1e-4, 10 ** -2.5, 0.1].forEach((x, i) => expect(lrs[i]).toBeCloseTo(x, 12));
     expect(gridParams({ n: { type: 'int', min: 1, max: 5 } }).map((p) => p.n)).toEqual([1, 2, 3, 4, 5]);
@@ -94,7 +105,10 @@ describe('search spaces', () => {
   it('bad spaces are refused with the dimension and the fix', () => {
     const refuse = (space: unknown, msg: RegExp) => expect(() => checkSpace(space as Space)).toThrow(msg);
     refuse({}, /no dimensions/);
-    refuse({ lr: { type: 'logUniform', min: 0, max: 1 } }, /space: lr: a logUniform range must be positive .*raise min above 0 or use uniform/);
+    refuse(
+      { lr: { type: 'logUniform', min: 0, max: 1 } },
+      /space: lr: a logUniform range must be positive .*raise min above 0 or use uniform/,
+    );
     refuse({ lr: { type: 'uniform', min: 2, max: 1 } }, /space: lr: min 2 is above max 1; swap them/);
     refuse({ n: { type: 'int', min: 1, max: 9, step: 2, log: true } }, /space: n: a log-scaled int range takes no step/);
     refuse({ n: { type: 'int', min: 0, max: 9, log: true } }, /starts at 1 or above/);
@@ -104,9 +118,15 @@ describe('search spaces', () => {
     refuse({ 'model.layers[x].units': { type: 'int', min: 1, max: 2 } }, /not a config path; write it like optimizer.learningRate/);
     refuse({ x: { type: 'normal', min: 1, max: 2 } }, /space: x: unknown type "normal"; use uniform, logUniform, int or choice/);
     refuse(
-      { o: { type: 'choice', values: [{ value: 'sgd', space: { m: { type: 'uniform', min: 0, max: 1 } } }] }, m: { type: 'uniform', min: 0, max: 1 } },
+      {
+        o: { type: 'choice', values: [{ value: 'sgd', space: { m: { type: 'uniform', min: 0, max: 1 } } }] },
+        m: { type: 'uniform', min: 0, max: 1 },
+      },
       /space: o = "sgd" → m: the path is already a dimension at m/,
     );
-    refuse({ o: { type: 'choice', values: [{ value: 'sgd', space: { m: { type: 'uniform', min: 1, max: 0 } } }] } }, /space: o = "sgd" → m: min 1 is above max 0/);
+    refuse(
+      { o: { type: 'choice', values: [{ value: 'sgd', space: { m: { type: 'uniform', min: 1, max: 0 } } }] } },
+      /space: o = "sgd" → m: min 1 is above max 0/,
+    );
   });
 });

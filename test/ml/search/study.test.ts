@@ -3,14 +3,20 @@ import { Study, type ParamValues, type SearchMethod, type Space, type StudyOptio
 
 const space: Space = {
   'optimizer.learningRate': { type: 'logUniform', min: 1e-4, max: 1 },
-  'optimizer.type': { type: 'choice', values: ['adam', { value: 'sgd', space: { 'optimizer.momentum': { type: 'uniform', min: 0, max: 0.99 } } }] },
+  'optimizer.type': {
+    type: 'choice',
+    values: ['adam', { value: 'sgd', space: { 'optimizer.momentum': { type: 'uniform', min: 0, max: 0.99 } } }],
+  },
   'model.layers[0].units': { type: 'int', min: 4, max: 256, log: true },
 };
 /** A validation loss curve per epoch: better configs descend lower; too high a learning rate diverges. */
 function curve(p: ParamValues, epoch: number): number {
   const lr = p['optimizer.learningRate'] as number;
   if (lr > 0.5) return NaN;
-  const floor = (Math.log10(lr) + 2) ** 2 + (Math.log2(p['model.layers[0].units'] as number) - 6) ** 2 / 8 + (p['optimizer.type'] === 'sgd' ? ((p['optimizer.momentum'] as number) - 0.9) ** 2 : 0.1);
+  const floor =
+    (Math.log10(lr) + 2) ** 2 +
+    (Math.log2(p['model.layers[0].units'] as number) - 6) ** 2 / 8 +
+    (p['optimizer.type'] === 'sgd' ? ((p['optimizer.momentum'] as number) - 0.9) ** 2 : 0.1);
   return floor + 1 / epoch;
 }
 const EPOCHS = 8;
@@ -62,13 +68,18 @@ describe('study: ask / tell / report over the trial table', () => {
   }
 
   it('is reproducible for a seed, different for another', () => {
-    const run = (seed: number) => runChecked({ space, method: 'tpe', direction: 'minimize', seed, asha: { reductionFactor: 3 } }, 24).trials;
+    const run = (seed: number) =>
+      runChecked({ space, method: 'tpe', direction: 'minimize', seed, asha: { reductionFactor: 3 } }, 24).trials;
     expect(run(2)).toEqual(run(2));
     expect(run(2).map((t) => t.params)).not.toEqual(run(3).map((t) => t.params));
   });
 
   it('grid: each point once, then nothing more to ask', () => {
-    const s = new Study({ space: { a: { type: 'choice', values: [1, 2] }, b: { type: 'int', min: 0, max: 2 } }, method: 'grid', direction: 'maximize' });
+    const s = new Study({
+      space: { a: { type: 'choice', values: [1, 2] }, b: { type: 'int', min: 0, max: 2 } },
+      method: 'grid',
+      direction: 'maximize',
+    });
     const asked: ParamValues[] = [];
     for (let t = s.ask(); t; t = s.ask()) {
       asked.push(t.params);
@@ -93,15 +104,35 @@ describe('study: ask / tell / report over the trial table', () => {
     const s = new Study({ space, method: 'random', direction: 'minimize', seed: 1 });
     for (let i = 0; i < 3; i++) s.tell(s.ask()!.id, i);
     const table = s.trials;
-    const refuse = (trials: unknown, msg: RegExp) => expect(() => new Study({ space, method: 'tpe', direction: 'minimize', trials: trials as Trial[] })).toThrow(msg);
+    const refuse = (trials: unknown, msg: RegExp) =>
+      expect(() => new Study({ space, method: 'tpe', direction: 'minimize', trials: trials as Trial[] })).toThrow(msg);
     refuse([table[1]], /row 0 \(trial 1\): id 1 where 0 was expected/);
-    refuse([{ ...table[0], params: { ...table[0]!.params, 'optimizer.learningRate': 2 } }], /row 0 \(trial 0\): optimizer.learningRate: 2 is outside \[0.0001, 1\]; a search continues only with the space it started with/);
-    refuse([{ ...table[0], params: { ...table[0]!.params, 'model.layers[1].rate': 0.5 } }], /model.layers\[1\].rate is not a dimension of the space/);
-    refuse([{ ...table[0], params: { 'optimizer.learningRate': 0.01, 'optimizer.type': 'adam', 'optimizer.momentum': 0.5, 'model.layers[0].units': 8 } }], /optimizer.momentum is not active for its choices/);
-    refuse([{ ...table[0], params: { 'optimizer.learningRate': 0.01, 'optimizer.type': 'sgd', 'model.layers[0].units': 8 } }], /optimizer.momentum is missing/);
+    refuse(
+      [{ ...table[0], params: { ...table[0]!.params, 'optimizer.learningRate': 2 } }],
+      /row 0 \(trial 0\): optimizer.learningRate: 2 is outside \[0.0001, 1\]; a search continues only with the space it started with/,
+    );
+    refuse(
+      [{ ...table[0], params: { ...table[0]!.params, 'model.layers[1].rate': 0.5 } }],
+      /model.layers\[1\].rate is not a dimension of the space/,
+    );
+    refuse(
+      [
+        {
+          ...table[0],
+          params: { 'optimizer.learningRate': 0.01, 'optimizer.type': 'adam', 'optimizer.momentum': 0.5, 'model.layers[0].units': 8 },
+        },
+      ],
+      /optimizer.momentum is not active for its choices/,
+    );
+    refuse(
+      [{ ...table[0], params: { 'optimizer.learningRate': 0.01, 'optimizer.type': 'sgd', 'model.layers[0].units': 8 } }],
+      /optimizer.momentum is missing/,
+    );
     refuse([{ ...table[0], state: 'complete', value: undefined }], /a complete trial needs a numeric value/);
     expect(() => s.tell(7, 1)).toThrow(/tell: no trial 7 \(the study has 3\)/);
     expect(() => s.tell(0, 1)).toThrow(/tell: trial 0 is already complete/);
-    expect(() => new Study({ space, method: 'asha', direction: 'minimize', asha: { reductionFactor: 1 } })).toThrow(/asha: reductionFactor must be a whole number of at least 2/);
+    expect(() => new Study({ space, method: 'asha', direction: 'minimize', asha: { reductionFactor: 1 } })).toThrow(
+      /asha: reductionFactor must be a whole number of at least 2/,
+    );
   });
 });

@@ -14,7 +14,13 @@ beforeAll(() => {
 });
 
 const MLP: TrainModelSpec = {
-  model: { inputShape: [4], layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 2 }] },
+  model: {
+    inputShape: [4],
+    layers: [
+      { type: 'dense', units: 8, activation: 'relu' },
+      { type: 'dense', units: 2 },
+    ],
+  },
   optimizer: { type: 'sgd', learningRate: 0.1, momentum: 0.9 },
   loss: 'categoricalCrossentropy',
   metrics: ['accuracy', 'precision', 'recall'],
@@ -28,11 +34,18 @@ describe('fit', () => {
     const val = separable(64, 4, 9);
     const { model } = buildModel(MLP, { seed: 1 });
     const seen: number[] = [];
-    const r = await fit(model, MLP, x, y, { epochs: 8, batchSize: 32, validation: { x: val.x, y: val.y }, onEpochEnd: (e) => void seen.push(e) });
+    const r = await fit(model, MLP, x, y, {
+      epochs: 8,
+      batchSize: 32,
+      validation: { x: val.x, y: val.y },
+      onEpochEnd: (e) => void seen.push(e),
+    });
     expect(r.stopReason).toBe('completed');
     expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     const last = r.history.at(-1)!.logs;
-    expect(Object.keys(last).sort()).toEqual(['accuracy', 'learningRate', 'loss', 'precision', 'recall', 'val_accuracy', 'val_loss', 'val_precision', 'val_recall'].sort());
+    expect(Object.keys(last).sort()).toEqual(
+      ['accuracy', 'learningRate', 'loss', 'precision', 'recall', 'val_accuracy', 'val_loss', 'val_precision', 'val_recall'].sort(),
+    );
     expect(last.val_accuracy).toBeGreaterThan(0.85);
     expect(r.history[0]!.logs.loss).toBeGreaterThan(last.loss!);
     expect(r.backend.backend).toBe('tensorflow');
@@ -44,7 +57,11 @@ describe('fit', () => {
     // learning rate 0: the loss never improves after the first epoch
     const spec: TrainModelSpec = { ...MLP, optimizer: { type: 'sgd', learningRate: 0 } };
     const { model } = buildModel(spec, { seed: 1 });
-    const r = await fit(model, spec, x, y, { epochs: 50, batchSize: 16, earlyStopping: { monitor: 'loss', patience: 3, restoreBestWeights: true } });
+    const r = await fit(model, spec, x, y, {
+      epochs: 50,
+      batchSize: 16,
+      earlyStopping: { monitor: 'loss', patience: 3, restoreBestWeights: true },
+    });
     expect(r.stopReason).toBe('earlyStopping');
     expect(r.epochsRun).toBe(4);
     expect(r.bestEpoch).toBe(0);
@@ -54,10 +71,17 @@ describe('fit', () => {
   it('early stopping with minDelta on val_accuracy (mode max) and an unknown monitor is named', async () => {
     const { x, y } = separable(64);
     const { model } = buildModel(MLP, { seed: 1 });
-    const r = await fit(model, MLP, x, y, { epochs: 30, batchSize: 16, validation: { x, y }, earlyStopping: { monitor: 'val_accuracy', patience: 2, minDelta: 0.5 } });
+    const r = await fit(model, MLP, x, y, {
+      epochs: 30,
+      batchSize: 16,
+      validation: { x, y },
+      earlyStopping: { monitor: 'val_accuracy', patience: 2, minDelta: 0.5 },
+    });
     expect(r.stopReason).toBe('earlyStopping');
     expect(r.epochsRun).toBe(3); // nothing improves accuracy by 0.5 after the first epoch
-    await expect(fit(model, MLP, x, y, { epochs: 2, batchSize: 16, earlyStopping: { monitor: 'val_auc' } })).rejects.toThrow(/val_auc.*available: loss/);
+    await expect(fit(model, MLP, x, y, { epochs: 2, batchSize: 16, earlyStopping: { monitor: 'val_auc' } })).rejects.toThrow(
+      /val_auc.*available: loss/,
+    );
   });
 
   it('resumes from a checkpoint at epoch k and ends with the same weights as an uninterrupted run', async () => {
@@ -65,12 +89,24 @@ describe('fit', () => {
     const spec = { ...MLP, learningRateSchedule: { type: 'step' as const, stepEpochs: 2, gamma: 0.5 } };
     const full = buildModel(spec, { seed: 4 }).model;
     let ckpt: TrainingState | undefined;
-    await fit(full, spec, x, y, { epochs: 6, batchSize: 16, seed: 2, checkpointEvery: 3, onCheckpoint: (s) => void (s.nextEpoch === 3 && (ckpt = s)) });
+    await fit(full, spec, x, y, {
+      epochs: 6,
+      batchSize: 16,
+      seed: 2,
+      checkpointEvery: 3,
+      onCheckpoint: (s) => void (s.nextEpoch === 3 && (ckpt = s)),
+    });
     expect(ckpt?.nextEpoch).toBe(3);
 
     const resumed = buildModel(spec, { seed: 99 }).model; // different init: the checkpoint must overwrite it
     const epochs: number[] = [];
-    const r = await fit(resumed, spec, x, y, { epochs: 6, batchSize: 16, seed: 2, resumeFrom: ckpt, onEpochEnd: (e) => void epochs.push(e) });
+    const r = await fit(resumed, spec, x, y, {
+      epochs: 6,
+      batchSize: 16,
+      seed: 2,
+      resumeFrom: ckpt,
+      onEpochEnd: (e) => void epochs.push(e),
+    });
     expect(epochs).toEqual([3, 4, 5]);
     expect(r.history[0]!.logs.learningRate).toBeCloseTo(0.1 * 0.5, 10); // epoch 3 under step(2, 0.5)
     const a = weightsOf(full).flat();
@@ -125,9 +161,21 @@ describe('fit', () => {
 
   it('a layer with trainable: false keeps its weights', async () => {
     const { x, y } = separable(64);
-    const spec: TrainModelSpec = { ...MLP, model: { ...MLP.model, layers: [{ type: 'dense', units: 8, activation: 'relu', trainable: false }, { type: 'dense', units: 2 }] } };
+    const spec: TrainModelSpec = {
+      ...MLP,
+      model: {
+        ...MLP.model,
+        layers: [
+          { type: 'dense', units: 8, activation: 'relu', trainable: false },
+          { type: 'dense', units: 2 },
+        ],
+      },
+    };
     const { model } = buildModel(spec, { seed: 1 });
-    const [frozenBefore, headBefore] = [model.layers[0]!.getWeights().map((w) => Array.from(w.dataSync())), model.layers[1]!.getWeights().map((w) => Array.from(w.dataSync()))];
+    const [frozenBefore, headBefore] = [
+      model.layers[0]!.getWeights().map((w) => Array.from(w.dataSync())),
+      model.layers[1]!.getWeights().map((w) => Array.from(w.dataSync())),
+    ];
     await fit(model, spec, x, y, { epochs: 2, batchSize: 16 });
     expect(model.layers[0]!.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(frozenBefore);
     expect(model.layers[1]!.getWeights().map((w) => Array.from(w.dataSync()))).not.toEqual(headBefore);
@@ -143,8 +191,18 @@ describe('fit', () => {
 
   it('leaks no tensors across fit, evaluate and a checkpoint', async () => {
     const { x, y } = separable(64);
-    const { model } = buildModel({ ...MLP, model: { ...MLP.model, layers: [{ type: 'batchNormalization' }, ...MLP.model.layers] } }, { seed: 1 });
-    const opts = { epochs: 2, batchSize: 16, validation: { x, y }, checkpointEvery: 1, onCheckpoint: () => {}, earlyStopping: { patience: 5, restoreBestWeights: true } };
+    const { model } = buildModel(
+      { ...MLP, model: { ...MLP.model, layers: [{ type: 'batchNormalization' }, ...MLP.model.layers] } },
+      { seed: 1 },
+    );
+    const opts = {
+      epochs: 2,
+      batchSize: 16,
+      validation: { x, y },
+      checkpointEvery: 1,
+      onCheckpoint: () => {},
+      earlyStopping: { patience: 5, restoreBestWeights: true },
+    };
     await fit(model, MLP, x, y, opts); // first run creates tfjs's cached scalars
     const before = tf.memory().numTensors;
     await fit(model, MLP, x, y, opts);
@@ -154,21 +212,37 @@ describe('fit', () => {
 
   it('rejects mismatched data with the place and the numbers', async () => {
     const { model } = buildModel(MLP, { seed: 1 });
-    await expect(fit(model, MLP, { data: new Float32Array(8), shape: [2, 4] }, { data: new Float32Array(6), shape: [3, 2] }, { epochs: 1, batchSize: 2 })).rejects.toThrow(
-      /training data: x has 2 samples but y has 3/,
-    );
+    await expect(
+      fit(
+        model,
+        MLP,
+        { data: new Float32Array(8), shape: [2, 4] },
+        { data: new Float32Array(6), shape: [3, 2] },
+        { epochs: 1, batchSize: 2 },
+      ),
+    ).rejects.toThrow(/training data: x has 2 samples but y has 3/);
   });
 });
 
 describe('losses', () => {
-  const logits = () => tf.tensor2d(Array.from(randoms(12), (v) => v * 6 - 3), [4, 3]);
+  const logits = () =>
+    tf.tensor2d(
+      Array.from(randoms(12), (v) => v * 6 - 3),
+      [4, 3],
+    );
   const labels = [2, 0, 1, 1];
 
   it('sparse and one-hot categorical cross-entropy agree, on logits and on probabilities', () => {
     const z = logits();
     const sparse = perSampleLoss(tf, 'sparseCategoricalCrossentropy', z, tf.tensor1d(labels, 'int32'), 'logits').dataSync();
     const dense = perSampleLoss(tf, 'categoricalCrossentropy', z, tf.oneHot(tf.tensor1d(labels, 'int32'), 3), 'logits').dataSync();
-    const probs = perSampleLoss(tf, 'categoricalCrossentropy', tf.softmax(z), tf.oneHot(tf.tensor1d(labels, 'int32'), 3), 'probabilities').dataSync();
+    const probs = perSampleLoss(
+      tf,
+      'categoricalCrossentropy',
+      tf.softmax(z),
+      tf.oneHot(tf.tensor1d(labels, 'int32'), 3),
+      'probabilities',
+    ).dataSync();
     const ref = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(labels, 'int32'), 3), z, undefined, 0, tf.Reduction.NONE).dataSync();
     for (const got of [sparse, dense, probs]) expect(maxAbs(got.map((v, i) => v - ref[i]!))).toBeLessThan(1e-4);
     // float labels of shape [B, 1] (as datasets often give them) work too
@@ -192,7 +266,12 @@ describe('losses', () => {
     const r = await fit(model, spec, x, yy, { epochs: 10, batchSize: 16 });
     expect(r.history.at(-1)!.logs.accuracy).toBeGreaterThan(0.8);
 
-    const reg: TrainModelSpec = { model: { inputShape: [4], layers: [{ type: 'dense', units: 1 }] }, optimizer: { type: 'adam', learningRate: 0.05 }, loss: 'meanSquaredError', metrics: ['meanAbsoluteError', 'meanSquaredError'] };
+    const reg: TrainModelSpec = {
+      model: { inputShape: [4], layers: [{ type: 'dense', units: 1 }] },
+      optimizer: { type: 'adam', learningRate: 0.05 },
+      loss: 'meanSquaredError',
+      metrics: ['meanAbsoluteError', 'meanSquaredError'],
+    };
     const target = { data: Float32Array.from({ length: 128 }, (_, i) => x.data[i * 4]! * 2 - x.data[i * 4 + 1]!), shape: [128, 1] };
     const m = buildModel(reg, { seed: 1 }).model;
     const before = await evaluate(m, reg, x, target);

@@ -85,7 +85,11 @@ describe('graph training step: same results as the eager loop', () => {
       metrics: ['accuracy', 'precision', 'recall'],
     };
     const labels = classes(N, 3, 5);
-    const { graph, eager } = await both(spec, { data: randoms(N * 288, 4), shape: [N, 12, 12, 2] }, { data: oneHot(labels, 3), shape: [N, 3] });
+    const { graph, eager } = await both(
+      spec,
+      { data: randoms(N * 288, 4), shape: [N, 12, 12, 2] },
+      { data: oneHot(labels, 3), shape: [N, 3] },
+    );
     expectSameLogs(graph, eager);
     expectSameWeights(graph.w, eager.w);
   });
@@ -132,7 +136,12 @@ describe('graph training step: same results as the eager loop', () => {
       metrics: ['accuracy'],
     };
     const labels = Float32Array.from(classes(N, 3, 11));
-    const { graph, eager } = await both(spec, { data: randoms(N * 5, 10), shape: [N, 5] }, { data: labels, shape: [N, 1] }, { classWeight: { 0: 1, 1: 2.5, 2: 0.5 } });
+    const { graph, eager } = await both(
+      spec,
+      { data: randoms(N * 5, 10), shape: [N, 5] },
+      { data: labels, shape: [N, 1] },
+      { classWeight: { 0: 1, 1: 2.5, 2: 0.5 } },
+    );
     expectSameLogs(graph, eager);
     expectSameWeights(graph.w, eager.w);
   });
@@ -140,12 +149,22 @@ describe('graph training step: same results as the eager loop', () => {
   it('binary cross-entropy on logits and on a sigmoid output; rmsprop with momentum', async () => {
     for (const activation of ['linear', 'sigmoid'] as const) {
       const spec: TrainModelSpec = {
-        model: { inputShape: [4], layers: [{ type: 'dense', units: 6, activation: 'tanh' }, { type: 'dense', units: 1, activation }] },
+        model: {
+          inputShape: [4],
+          layers: [
+            { type: 'dense', units: 6, activation: 'tanh' },
+            { type: 'dense', units: 1, activation },
+          ],
+        },
         optimizer: { type: 'rmsprop', learningRate: 0.01, momentum: 0.5 },
         loss: 'binaryCrossentropy',
         metrics: ['accuracy', 'precision', 'recall'],
       };
-      const { graph, eager } = await both(spec, { data: randoms(N * 4, 12), shape: [N, 4] }, { data: Float32Array.from(classes(N, 2, 13)), shape: [N, 1] });
+      const { graph, eager } = await both(
+        spec,
+        { data: randoms(N * 4, 12), shape: [N, 4] },
+        { data: Float32Array.from(classes(N, 2, 13)), shape: [N, 1] },
+      );
       expectSameLogs(graph, eager);
       expectSameWeights(graph.w, eager.w);
     }
@@ -153,7 +172,13 @@ describe('graph training step: same results as the eager loop', () => {
 
   it('integer labels and targets where the loss and metrics read them as floats', async () => {
     const binary: TrainModelSpec = {
-      model: { inputShape: [4], layers: [{ type: 'dense', units: 4, activation: 'relu' }, { type: 'dense', units: 1 }] },
+      model: {
+        inputShape: [4],
+        layers: [
+          { type: 'dense', units: 4, activation: 'relu' },
+          { type: 'dense', units: 1 },
+        ],
+      },
       optimizer: { type: 'sgd', learningRate: 0.1 },
       loss: 'binaryCrossentropy',
       metrics: ['accuracy', 'recall'],
@@ -161,7 +186,12 @@ describe('graph training step: same results as the eager loop', () => {
     let r = await both(binary, { data: randoms(N * 4, 56), shape: [N, 4] }, { data: classes(N, 2, 57), shape: [N, 1] });
     expectSameLogs(r.graph, r.eager);
     expectSameWeights(r.graph.w, r.eager.w);
-    const counts: TrainModelSpec = { ...binary, loss: 'meanSquaredError', metrics: ['meanSquaredError', 'meanAbsoluteError'], optimizer: { type: 'sgd', learningRate: 0.01 } };
+    const counts: TrainModelSpec = {
+      ...binary,
+      loss: 'meanSquaredError',
+      metrics: ['meanSquaredError', 'meanAbsoluteError'],
+      optimizer: { type: 'sgd', learningRate: 0.01 },
+    };
     r = await both(counts, { data: randoms(N * 4, 58), shape: [N, 4] }, { data: classes(N, 5, 59), shape: [N, 1] });
     expectSameLogs(r.graph, r.eager);
     expectSameWeights(r.graph.w, r.eager.w);
@@ -173,12 +203,23 @@ describe('graph training step: same results as the eager loop', () => {
       ['meanAbsoluteError', { type: 'sgd', learningRate: 0.05 }],
     ] as const) {
       const spec: TrainModelSpec = {
-        model: { inputShape: [3], layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 2 }] },
+        model: {
+          inputShape: [3],
+          layers: [
+            { type: 'dense', units: 8, activation: 'relu' },
+            { type: 'dense', units: 2 },
+          ],
+        },
         optimizer,
         loss,
         metrics: ['meanSquaredError', 'meanAbsoluteError'],
       };
-      const { graph, eager } = await both(spec, { data: randoms(N * 3, 14), shape: [N, 3] }, { data: randoms(N * 2, 15), shape: [N, 2] }, { batchSize: 20 });
+      const { graph, eager } = await both(
+        spec,
+        { data: randoms(N * 3, 14), shape: [N, 3] },
+        { data: randoms(N * 2, 15), shape: [N, 2] },
+        { batchSize: 20 },
+      );
       expectSameLogs(graph, eager);
       expectSameWeights(graph.w, eager.w);
     }
@@ -301,7 +342,16 @@ describe('graph training step: same results as the eager loop', () => {
     r = await both(gru, seq, labels);
     expectSameLogs(r.graph, r.eager);
     expectSameWeights(r.graph.w, r.eager.w);
-    const gruLast: TrainModelSpec = { ...gru, model: { inputShape: [6, 3], layers: [{ type: 'gru', units: 4, activation: 'softsign' }, { type: 'dense', units: 3 }] } };
+    const gruLast: TrainModelSpec = {
+      ...gru,
+      model: {
+        inputShape: [6, 3],
+        layers: [
+          { type: 'gru', units: 4, activation: 'softsign' },
+          { type: 'dense', units: 3 },
+        ],
+      },
+    };
     r = await both(gruLast, seq, labels);
     expectSameLogs(r.graph, r.eager);
     expectSameWeights(r.graph.w, r.eager.w);
@@ -309,7 +359,16 @@ describe('graph training step: same results as the eager loop', () => {
 
   it('a dense layer and a batch norm on every step of a sequence, and a frozen batch norm (statistics still move, scale and offset do not)', async () => {
     const seqSpec: TrainModelSpec = {
-      model: { inputShape: [5, 3], layers: [{ type: 'gru', units: 4, returnSequences: true }, { type: 'dense', units: 6, activation: 'relu' }, { type: 'batchNormalization' }, { type: 'flatten' }, { type: 'dense', units: 2 }] },
+      model: {
+        inputShape: [5, 3],
+        layers: [
+          { type: 'gru', units: 4, returnSequences: true },
+          { type: 'dense', units: 6, activation: 'relu' },
+          { type: 'batchNormalization' },
+          { type: 'flatten' },
+          { type: 'dense', units: 2 },
+        ],
+      },
       // (sgd: Adam's g/√v turns float-rounding differences in near-zero gradients into whole steps)
       optimizer: { type: 'sgd', learningRate: 0.1 },
       loss: 'sparseCategoricalCrossentropy',
@@ -319,7 +378,15 @@ describe('graph training step: same results as the eager loop', () => {
     expectSameWeights(r.graph.w, r.eager.w);
 
     const bnSpec: TrainModelSpec = {
-      model: { inputShape: [6, 6, 2], layers: [{ type: 'conv2d', filters: 3, kernelSize: 3, activation: 'relu' }, { type: 'batchNormalization', momentum: 0.8 }, { type: 'flatten' }, { type: 'dense', units: 2 }] },
+      model: {
+        inputShape: [6, 6, 2],
+        layers: [
+          { type: 'conv2d', filters: 3, kernelSize: 3, activation: 'relu' },
+          { type: 'batchNormalization', momentum: 0.8 },
+          { type: 'flatten' },
+          { type: 'dense', units: 2 },
+        ],
+      },
       optimizer: { type: 'sgd', learningRate: 0.05 },
       loss: 'sparseCategoricalCrossentropy',
     };
@@ -328,9 +395,13 @@ describe('graph training step: same results as the eager loop', () => {
     const run = async (engine: 'graph' | 'eager') => {
       const { model } = buildModel(bnSpec, { seed: 7 });
       model.layers[1]!.trainable = false;
-      const before = Object.fromEntries(model.layers[1]!.weights.map((w) => [w.originalName.split('/').pop(), Float32Array.from(w.read().dataSync())]));
+      const before = Object.fromEntries(
+        model.layers[1]!.weights.map((w) => [w.originalName.split('/').pop(), Float32Array.from(w.read().dataSync())]),
+      );
       const res = await fit(model, bnSpec, x, y, { epochs: 2, batchSize: 16, seed: 3, engine });
-      const after = Object.fromEntries(model.layers[1]!.weights.map((w) => [w.originalName.split('/').pop(), Float32Array.from(w.read().dataSync())]));
+      const after = Object.fromEntries(
+        model.layers[1]!.weights.map((w) => [w.originalName.split('/').pop(), Float32Array.from(w.read().dataSync())]),
+      );
       const w = weightsOf(model);
       model.dispose();
       return { r: res, w, before, after };
@@ -346,12 +417,23 @@ describe('graph training step: same results as the eager loop', () => {
 
   it('a learning-rate schedule and a last batch smaller than the rest', async () => {
     const spec: TrainModelSpec = {
-      model: { inputShape: [4], layers: [{ type: 'dense', units: 5, activation: 'relu' }, { type: 'dense', units: 2 }] },
+      model: {
+        inputShape: [4],
+        layers: [
+          { type: 'dense', units: 5, activation: 'relu' },
+          { type: 'dense', units: 2 },
+        ],
+      },
       optimizer: { type: 'adam', learningRate: 0.02 },
       learningRateSchedule: { type: 'cosine', minLearningRate: 0.001 },
       loss: 'sparseCategoricalCrossentropy',
     };
-    const { graph, eager } = await both(spec, { data: randoms(90 * 4, 16), shape: [90, 4] }, { data: classes(90, 2, 17), shape: [90] }, { batchSize: 32, epochs: 4 });
+    const { graph, eager } = await both(
+      spec,
+      { data: randoms(90 * 4, 16), shape: [90, 4] },
+      { data: classes(90, 2, 17), shape: [90] },
+      { batchSize: 32, epochs: 4 },
+    );
     expectSameLogs(graph, eager);
     expectSameWeights(graph.w, eager.w);
   });
@@ -360,7 +442,14 @@ describe('graph training step: same results as the eager loop', () => {
 describe('graph training step: dropout, dilation, fallback and resume', () => {
   it('trains dilated convolutions, which the eager loop cannot (tfjs has no dilated conv gradient)', async () => {
     const spec: TrainModelSpec = {
-      model: { inputShape: [12, 12, 1], layers: [{ type: 'conv2d', filters: 4, kernelSize: 3, dilationRate: 2, activation: 'relu' }, { type: 'flatten' }, { type: 'dense', units: 2 }] },
+      model: {
+        inputShape: [12, 12, 1],
+        layers: [
+          { type: 'conv2d', filters: 4, kernelSize: 3, dilationRate: 2, activation: 'relu' },
+          { type: 'flatten' },
+          { type: 'dense', units: 2 },
+        ],
+      },
       optimizer: { type: 'adam', learningRate: 0.01 },
       loss: 'sparseCategoricalCrossentropy',
     };
@@ -383,9 +472,15 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
     model.dispose();
   });
 
-
   const DROPOUT: TrainModelSpec = {
-    model: { inputShape: [6], layers: [{ type: 'dense', units: 16, activation: 'relu' }, { type: 'dropout', rate: 0.5 }, { type: 'dense', units: 2 }] },
+    model: {
+      inputShape: [6],
+      layers: [
+        { type: 'dense', units: 16, activation: 'relu' },
+        { type: 'dropout', rate: 0.5 },
+        { type: 'dense', units: 2 },
+      ],
+    },
     optimizer: { type: 'adam', learningRate: 0.01 },
     loss: 'sparseCategoricalCrossentropy',
   };
@@ -407,7 +502,10 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
     expectSameWeights(a.w, b.w, 1e-7);
     expect(Math.max(...a.w[0]!.map((v, i) => Math.abs(v - c.w[0]![i]!)))).toBeGreaterThan(1e-4);
     // Dropout changes training: the same run without dropout ends elsewhere.
-    const noDrop: TrainModelSpec = { ...DROPOUT, model: { ...DROPOUT.model, layers: DROPOUT.model.layers.map((l) => (l.type === 'dropout' ? { ...l, rate: 0 } : l)) } };
+    const noDrop: TrainModelSpec = {
+      ...DROPOUT,
+      model: { ...DROPOUT.model, layers: DROPOUT.model.layers.map((l) => (l.type === 'dropout' ? { ...l, rate: 0 } : l)) },
+    };
     const { model } = buildModel(noDrop, { seed: 1 });
     await fit(model, noDrop, x, y, { epochs: 2, batchSize: 16, seed: 1, engine: 'graph' });
     expect(Math.max(...weightsOf(model)[0]!.map((v, i) => Math.abs(v - a.w[0]![i]!)))).toBeGreaterThan(1e-4);
@@ -417,7 +515,14 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
   it('recurrent dropout: gradients agree with finite differences through the masks, and masks follow the seed', async () => {
     for (const type of ['lstm', 'gru'] as const) {
       const spec: TrainModelSpec = {
-        model: { inputShape: [4, 3], layers: [{ type, units: 3, dropout: 0.3, recurrentDropout: 0.4, returnSequences: true }, { type: 'flatten' }, { type: 'dense', units: 2 }] },
+        model: {
+          inputShape: [4, 3],
+          layers: [
+            { type, units: 3, dropout: 0.3, recurrentDropout: 0.4, returnSequences: true },
+            { type: 'flatten' },
+            { type: 'dense', units: 2 },
+          ],
+        },
         optimizer: { type: 'sgd', learningRate: 1 },
         loss: 'meanSquaredError',
       };
@@ -446,7 +551,9 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
         const eps = 1e-2;
         const shifted = (sign: number) => w0.map((w, k) => w.map((wj, j) => wj + sign * eps * v[k]![j]!));
         const numeric = ((await lossAt(shifted(1), 0)).loss - (await lossAt(shifted(-1), 0)).loss) / (2 * eps);
-        expect(Math.abs(analytic - numeric), `${type}, direction ${dirSeed}: ${analytic} vs ${numeric}`).toBeLessThan(1e-3 + 0.01 * Math.abs(numeric));
+        expect(Math.abs(analytic - numeric), `${type}, direction ${dirSeed}: ${analytic} vs ${numeric}`).toBeLessThan(
+          1e-3 + 0.01 * Math.abs(numeric),
+        );
       }
       // the masks matter and follow the seed
       const other = await (async () => {
@@ -464,13 +571,26 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
     // One step of plain sgd with lr 1 on a linear model: the first layer's kernel gradient is
     // zero exactly where the mask dropped a unit, so the changed columns count the kept units.
     const spec: TrainModelSpec = {
-      model: { inputShape: [4], layers: [{ type: 'dense', units: 400, useBias: false }, { type: 'dropout', rate: 0.25 }, { type: 'dense', units: 1, useBias: false }] },
+      model: {
+        inputShape: [4],
+        layers: [
+          { type: 'dense', units: 400, useBias: false },
+          { type: 'dropout', rate: 0.25 },
+          { type: 'dense', units: 1, useBias: false },
+        ],
+      },
       optimizer: { type: 'sgd', learningRate: 1 },
       loss: 'meanSquaredError',
     };
     const { model } = buildModel(spec, { seed: 2 });
     const before = weightsOf(model)[0]!;
-    await fit(model, spec, { data: Float32Array.of(1, 1, 1, 1), shape: [1, 4] }, { data: Float32Array.of(5), shape: [1, 1] }, { epochs: 1, batchSize: 1, engine: 'graph' });
+    await fit(
+      model,
+      spec,
+      { data: Float32Array.of(1, 1, 1, 1), shape: [1, 4] },
+      { data: Float32Array.of(5), shape: [1, 1] },
+      { epochs: 1, batchSize: 1, engine: 'graph' },
+    );
     const after = weightsOf(model)[0]!;
     let kept = 0;
     for (let u = 0; u < 400; u++) if (Math.abs(after[u]! - before[u]!) > 0) kept++;
@@ -493,15 +613,31 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
     const r = await fit(model, spec, x, y, { epochs: 1, batchSize: 16 });
     expect(r.engine.engine).toBe('eager');
     expect(r.engine.reason).toBe('a sparseCategoricalCrossentropy model must end in a dense or conv2d layer here');
-    await expect(fit(model, spec, x, y, { epochs: 1, batchSize: 16, engine: 'graph' })).rejects.toThrow(/engine 'graph' is not possible here: a sparseCategoricalCrossentropy model must end in a dense/);
+    await expect(fit(model, spec, x, y, { epochs: 1, batchSize: 16, engine: 'graph' })).rejects.toThrow(
+      /engine 'graph' is not possible here: a sparseCategoricalCrossentropy model must end in a dense/,
+    );
     model.dispose();
-    const long: TrainModelSpec = { ...spec, model: { inputShape: [200, 2], layers: [{ type: 'gru', units: 2, returnSequences: true }, { type: 'lstm', units: 2 }, { type: 'dense', units: 2 }] } };
+    const long: TrainModelSpec = {
+      ...spec,
+      model: {
+        inputShape: [200, 2],
+        layers: [
+          { type: 'gru', units: 2, returnSequences: true },
+          { type: 'lstm', units: 2 },
+          { type: 'dense', units: 2 },
+        ],
+      },
+    };
     const longModel = buildModel(long, { seed: 1 });
     expect(compileTrainStep(longModel.model, long, { xDtype: 'float32', yDtype: 'int32', sampleWeights: false })).toEqual({
-      unsupported: 'model.layers[1] (lstm): 400 unrolled time steps in all, over 256 (compiling the unrolled graph would block for many seconds)',
+      unsupported:
+        'model.layers[1] (lstm): 400 unrolled time steps in all, over 256 (compiling the unrolled graph would block for many seconds)',
     });
     longModel.model.dispose();
-    const channelsFirst: TrainModelSpec = { ...spec, model: { inputShape: [3, 4, 4], layers: [{ type: 'batchNormalization', axis: 1 }, { type: 'flatten' }, { type: 'dense', units: 2 }] } };
+    const channelsFirst: TrainModelSpec = {
+      ...spec,
+      model: { inputShape: [3, 4, 4], layers: [{ type: 'batchNormalization', axis: 1 }, { type: 'flatten' }, { type: 'dense', units: 2 }] },
+    };
     const built = buildModel(channelsFirst, { seed: 1 });
     const program = compileTrainStep(built.model, channelsFirst, { xDtype: 'float32', yDtype: 'int32', sampleWeights: false });
     expect(program).toEqual({ unsupported: 'model.layers[0] (batchNormalization) over axis 1; only the last axis compiles' });
@@ -509,11 +645,21 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
   });
 
   it('MLPIPE_TF_GRAPH=0 forces the eager loop', async () => {
-    const spec: TrainModelSpec = { model: { inputShape: [2], layers: [{ type: 'dense', units: 1 }] }, optimizer: { type: 'sgd' }, loss: 'meanSquaredError' };
+    const spec: TrainModelSpec = {
+      model: { inputShape: [2], layers: [{ type: 'dense', units: 1 }] },
+      optimizer: { type: 'sgd' },
+      loss: 'meanSquaredError',
+    };
     const { model } = buildModel(spec, { seed: 1 });
     process.env.MLPIPE_TF_GRAPH = '0';
     try {
-      const r = await fit(model, spec, { data: randoms(8, 1), shape: [4, 2] }, { data: randoms(4, 2), shape: [4, 1] }, { epochs: 1, batchSize: 4 });
+      const r = await fit(
+        model,
+        spec,
+        { data: randoms(8, 1), shape: [4, 2] },
+        { data: randoms(4, 2), shape: [4, 1] },
+        { epochs: 1, batchSize: 4 },
+      );
       expect(r.engine).toEqual({ engine: 'eager', reason: 'MLPIPE_TF_GRAPH=0' });
     } finally {
       delete process.env.MLPIPE_TF_GRAPH;
@@ -523,7 +669,13 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
 
   it('resumes across engines: a checkpoint from one continues on the other to the same weights', async () => {
     const spec: TrainModelSpec = {
-      model: { inputShape: [4], layers: [{ type: 'dense', units: 6, activation: 'relu' }, { type: 'dense', units: 2 }] },
+      model: {
+        inputShape: [4],
+        layers: [
+          { type: 'dense', units: 6, activation: 'relu' },
+          { type: 'dense', units: 2 },
+        ],
+      },
       optimizer: { type: 'adam', learningRate: 0.02 },
       loss: 'sparseCategoricalCrossentropy',
     };
@@ -558,7 +710,18 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
   });
 
   it('leaves no tensors or registered functions behind', async () => {
-    const spec: TrainModelSpec = { model: { inputShape: [3], layers: [{ type: 'dense', units: 4, activation: 'relu' }, { type: 'dense', units: 2 }] }, optimizer: { type: 'adam' }, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy', 'recall'] };
+    const spec: TrainModelSpec = {
+      model: {
+        inputShape: [3],
+        layers: [
+          { type: 'dense', units: 4, activation: 'relu' },
+          { type: 'dense', units: 2 },
+        ],
+      },
+      optimizer: { type: 'adam' },
+      loss: 'sparseCategoricalCrossentropy',
+      metrics: ['accuracy', 'recall'],
+    };
     const { model } = buildModel(spec, { seed: 1 });
     const x = { data: randoms(40 * 3, 24), shape: [40, 3] };
     const y = { data: classes(40, 2, 25), shape: [40] };
@@ -574,20 +737,31 @@ describe('graph training step: dropout, dilation, fallback and resume', () => {
 });
 
 describe('graph training step: bad data', () => {
-  it('a label outside the classes fails with TensorFlow\'s message and the step number, leaving nothing behind', async () => {
-    const spec: TrainModelSpec = { model: { inputShape: [3], layers: [{ type: 'dense', units: 3 }] }, optimizer: { type: 'sgd' }, loss: 'sparseCategoricalCrossentropy' };
+  it("a label outside the classes fails with TensorFlow's message and the step number, leaving nothing behind", async () => {
+    const spec: TrainModelSpec = {
+      model: { inputShape: [3], layers: [{ type: 'dense', units: 3 }] },
+      optimizer: { type: 'sgd' },
+      loss: 'sparseCategoricalCrossentropy',
+    };
     const { model } = buildModel(spec, { seed: 1 });
     const before = tf.memory().numTensors;
     const labels = Int32Array.of(0, 1, 2, 0, 1, 7, 0, 1);
-    await expect(fit(model, spec, { data: randoms(24, 3), shape: [8, 3] }, { data: labels, shape: [8] }, { epochs: 1, batchSize: 4, shuffle: false, engine: 'graph' }))
-      .rejects.toThrow(/^training step 2 failed in TensorFlow: .*label value of 7 which is outside the valid range of \[0, 3\)/);
+    await expect(
+      fit(
+        model,
+        spec,
+        { data: randoms(24, 3), shape: [8, 3] },
+        { data: labels, shape: [8] },
+        { epochs: 1, batchSize: 4, shuffle: false, engine: 'graph' },
+      ),
+    ).rejects.toThrow(/^training step 2 failed in TensorFlow: .*label value of 7 which is outside the valid range of \[0, 3\)/);
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });
 });
 
 describe('graph inference pass (validation, evaluate, serving)', () => {
-  it('gives model.apply(x, { training: false })\'s outputs: batch norm on moving statistics, dropout off, recurrent, conv, embedding', async () => {
+  it("gives model.apply(x, { training: false })'s outputs: batch norm on moving statistics, dropout off, recurrent, conv, embedding", async () => {
     const { GraphPredictor } = await import('../../../src/ml/train/graph/forward.ts');
     const cases: Array<[TrainModelSpec, ArrayData, ArrayData]> = [
       [
@@ -610,12 +784,34 @@ describe('graph inference pass (validation, evaluate, serving)', () => {
         { data: classes(64, 3, 41), shape: [64] },
       ],
       [
-        { model: { inputShape: [6, 3], layers: [{ type: 'gru', units: 5, returnSequences: true }, { type: 'lstm', units: 4 }, { type: 'dense', units: 2 }] }, optimizer: { type: 'sgd' }, loss: 'meanSquaredError' },
+        {
+          model: {
+            inputShape: [6, 3],
+            layers: [
+              { type: 'gru', units: 5, returnSequences: true },
+              { type: 'lstm', units: 4 },
+              { type: 'dense', units: 2 },
+            ],
+          },
+          optimizer: { type: 'sgd' },
+          loss: 'meanSquaredError',
+        },
         { data: randoms(64 * 18, 42), shape: [64, 6, 3] },
         { data: randoms(64 * 2, 43), shape: [64, 2] },
       ],
       [
-        { model: { inputShape: [4], layers: [{ type: 'embedding', inputDim: 10, outputDim: 3 }, { type: 'flatten' }, { type: 'dense', units: 1, activation: 'sigmoid' }] }, optimizer: { type: 'sgd' }, loss: 'binaryCrossentropy' },
+        {
+          model: {
+            inputShape: [4],
+            layers: [
+              { type: 'embedding', inputDim: 10, outputDim: 3 },
+              { type: 'flatten' },
+              { type: 'dense', units: 1, activation: 'sigmoid' },
+            ],
+          },
+          optimizer: { type: 'sgd' },
+          loss: 'binaryCrossentropy',
+        },
         { data: Float32Array.from(randoms(64 * 4, 44), (r) => Math.floor(r * 10)), shape: [64, 4] },
         { data: Float32Array.from(classes(64, 2, 45)), shape: [64, 1] },
       ],
@@ -642,7 +838,15 @@ describe('graph inference pass (validation, evaluate, serving)', () => {
 
   it('validation logs are the same whether the validation pass runs as a graph or eagerly', async () => {
     const spec: TrainModelSpec = {
-      model: { inputShape: [5], layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'batchNormalization' }, { type: 'dropout', rate: 0.3 }, { type: 'dense', units: 3 }] },
+      model: {
+        inputShape: [5],
+        layers: [
+          { type: 'dense', units: 8, activation: 'relu' },
+          { type: 'batchNormalization' },
+          { type: 'dropout', rate: 0.3 },
+          { type: 'dense', units: 3 },
+        ],
+      },
       optimizer: { type: 'adam', learningRate: 0.01 },
       loss: 'sparseCategoricalCrossentropy',
       metrics: ['accuracy', 'precision', 'recall'],

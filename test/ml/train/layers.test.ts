@@ -24,10 +24,40 @@ interface LayerCase {
 }
 
 const CASES: LayerCase[] = [
-  { name: 'dense', layer: { type: 'dense', units: 5, activation: 'relu', kernelInitializer: 'heNormal', kernelRegularizer: { l1: 0.01, l2: 0.001 }, useBias: true }, inputShape: [6], out: [5] },
+  {
+    name: 'dense',
+    layer: {
+      type: 'dense',
+      units: 5,
+      activation: 'relu',
+      kernelInitializer: 'heNormal',
+      kernelRegularizer: { l1: 0.01, l2: 0.001 },
+      useBias: true,
+    },
+    inputShape: [6],
+    out: [5],
+  },
   { name: 'dense without bias', layer: { type: 'dense', units: 5, activation: 'tanh', useBias: false }, inputShape: [6], out: [5] },
-  { name: 'conv2d same', layer: { type: 'conv2d', filters: 3, kernelSize: 3, padding: 'same', strides: 1, activation: 'relu', kernelInitializer: 'heNormal' }, inputShape: [8, 8, 2], out: [8, 8, 3] },
-  { name: 'conv2d valid stride 2', layer: { type: 'conv2d', filters: 4, kernelSize: [3, 3], padding: 'valid', strides: 2, activation: 'elu', kernelRegularizer: { l2: 0.01 } }, inputShape: [8, 8, 2], out: [3, 3, 4] },
+  {
+    name: 'conv2d same',
+    layer: { type: 'conv2d', filters: 3, kernelSize: 3, padding: 'same', strides: 1, activation: 'relu', kernelInitializer: 'heNormal' },
+    inputShape: [8, 8, 2],
+    out: [8, 8, 3],
+  },
+  {
+    name: 'conv2d valid stride 2',
+    layer: {
+      type: 'conv2d',
+      filters: 4,
+      kernelSize: [3, 3],
+      padding: 'valid',
+      strides: 2,
+      activation: 'elu',
+      kernelRegularizer: { l2: 0.01 },
+    },
+    inputShape: [8, 8, 2],
+    out: [3, 3, 4],
+  },
   { name: 'maxPooling2d', layer: { type: 'maxPooling2d', poolSize: 2 }, inputShape: [8, 8, 2], out: [4, 4, 2] },
   { name: 'averagePooling2d', layer: { type: 'averagePooling2d', poolSize: 2, strides: 2 }, inputShape: [8, 8, 2], out: [4, 4, 2] },
   { name: 'flatten', layer: { type: 'flatten' }, inputShape: [4, 3], out: [12] },
@@ -46,12 +76,19 @@ function specFor(c: LayerCase): TrainModelSpec {
   const layers: LayerSpec[] = [c.layer];
   if (c.out.length > 1) layers.push({ type: 'flatten' });
   layers.push({ type: 'dense', units: 3 });
-  return { model: { inputShape: c.inputShape, layers }, optimizer: { type: 'sgd', learningRate: 0.1 }, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] };
+  return {
+    model: { inputShape: c.inputShape, layers },
+    optimizer: { type: 'sgd', learningRate: 0.1 },
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+  };
 }
 
 function inputsFor(c: LayerCase) {
   const size = N * c.inputShape.reduce((a, b) => a * b, 1);
-  const data = c.intInput ? Int32Array.from(randoms(size), (v) => Math.floor(v * c.intInput!)) : Float32Array.from(randoms(size), (v) => v * 2 - 1);
+  const data = c.intInput
+    ? Int32Array.from(randoms(size), (v) => Math.floor(v * c.intInput!))
+    : Float32Array.from(randoms(size), (v) => v * 2 - 1);
   return { x: { data, shape: [N, ...c.inputShape] }, y: { data: Int32Array.from({ length: N }, (_, i) => i % 3), shape: [N] } };
 }
 
@@ -72,7 +109,8 @@ describe.each(CASES)('layer $name on the native backend', (c) => {
     // gradient of a loss w.r.t. every trainable weight: finite everywhere, non-zero for the layer
     // under test (or, for weightless layers, w.r.t. the input)
     const ys = tf.tensor(y.data, y.shape, 'int32');
-    const lossFn = (input: TfModule.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(ys, 3), model.apply(input, { training: true }) as TfModule.Tensor) as TfModule.Scalar;
+    const lossFn = (input: TfModule.Tensor) =>
+      tf.losses.softmaxCrossEntropy(tf.oneHot(ys, 3), model.apply(input, { training: true }) as TfModule.Tensor) as TfModule.Scalar;
     const { grads } = tf.variableGrads(() => lossFn(xs));
     const own = model.layers[0]!.trainableWeights.map((w) => (w.read() as TfModule.Variable).name);
     for (const [name, g] of Object.entries(grads)) {
@@ -101,13 +139,41 @@ describe.each(CASES)('layer $name on the native backend', (c) => {
   });
 });
 
-const ACTIVATIONS: Activation[] = ['relu', 'relu6', 'sigmoid', 'hardSigmoid', 'tanh', 'softmax', 'softplus', 'softsign', 'linear', 'elu', 'selu', 'swish', 'mish', 'gelu'];
+const ACTIVATIONS: Activation[] = [
+  'relu',
+  'relu6',
+  'sigmoid',
+  'hardSigmoid',
+  'tanh',
+  'softmax',
+  'softplus',
+  'softsign',
+  'linear',
+  'elu',
+  'selu',
+  'swish',
+  'mish',
+  'gelu',
+];
 
 describe('activations on the native backend', () => {
   it.each(ACTIVATIONS)('%s: forward finite, gradient finite and non-zero', (activation) => {
-    const spec: TrainModelSpec = { model: { inputShape: [4], layers: [{ type: 'dense', units: 6, activation }, { type: 'dense', units: 2 }] }, optimizer: { type: 'sgd' }, loss: 'meanSquaredError' };
+    const spec: TrainModelSpec = {
+      model: {
+        inputShape: [4],
+        layers: [
+          { type: 'dense', units: 6, activation },
+          { type: 'dense', units: 2 },
+        ],
+      },
+      optimizer: { type: 'sgd' },
+      loss: 'meanSquaredError',
+    };
     const { model } = buildModel(spec, { seed: 1 });
-    const xs = tf.tensor(Float32Array.from(randoms(32), (v) => v * 4 - 2), [8, 4]);
+    const xs = tf.tensor(
+      Float32Array.from(randoms(32), (v) => v * 4 - 2),
+      [8, 4],
+    );
     const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(model.apply(xs) as TfModule.Tensor)) as TfModule.Scalar);
     expect(Number.isFinite(value.dataSync()[0]!)).toBe(true);
     const kernel = grads[(model.layers[0]!.trainableWeights[0]!.read() as TfModule.Variable).name]!.dataSync();
@@ -117,24 +183,51 @@ describe('activations on the native backend', () => {
   });
 });
 
-const INITIALIZERS: Initializer[] = ['glorotUniform', 'glorotNormal', 'heNormal', 'heUniform', 'leCunNormal', 'leCunUniform', 'zeros', 'ones', 'randomNormal', 'randomUniform', 'truncatedNormal', 'orthogonal'];
+const INITIALIZERS: Initializer[] = [
+  'glorotUniform',
+  'glorotNormal',
+  'heNormal',
+  'heUniform',
+  'leCunNormal',
+  'leCunUniform',
+  'zeros',
+  'ones',
+  'randomNormal',
+  'randomUniform',
+  'truncatedNormal',
+  'orthogonal',
+];
 
 describe('initializers and seeds', () => {
   it.each(INITIALIZERS)('%s builds', (init) => {
-    const { model } = buildModel({ model: { inputShape: [4], layers: [{ type: 'dense', units: 4, kernelInitializer: init }] }, optimizer: { type: 'sgd' }, loss: 'meanSquaredError' }, { seed: 3 });
+    const { model } = buildModel(
+      {
+        model: { inputShape: [4], layers: [{ type: 'dense', units: 4, kernelInitializer: init }] },
+        optimizer: { type: 'sgd' },
+        loss: 'meanSquaredError',
+      },
+      { seed: 3 },
+    );
     expect(allFinite(model.getWeights()[0]!.dataSync())).toBe(true);
     model.dispose();
   });
 
   it('the same seed gives the same initial weights, another seed others', () => {
     const spec = specFor(CASES[2]!);
-    const w = (seed: number) => buildModel(spec, { seed }).model.getWeights().map((t) => Array.from(t.dataSync()));
+    const w = (seed: number) =>
+      buildModel(spec, { seed })
+        .model.getWeights()
+        .map((t) => Array.from(t.dataSync()));
     expect(w(11)).toEqual(w(11));
     expect(w(11)).not.toEqual(w(12));
   });
 
   it('names the layer and the fix for a bad spec', () => {
-    const bad = { model: { inputShape: [4], layers: [{ type: 'dense', units: 2 }, { type: 'conv3d' }] }, optimizer: { type: 'sgd' }, loss: 'meanSquaredError' } as unknown as TrainModelSpec;
+    const bad = {
+      model: { inputShape: [4], layers: [{ type: 'dense', units: 2 }, { type: 'conv3d' }] },
+      optimizer: { type: 'sgd' },
+      loss: 'meanSquaredError',
+    } as unknown as TrainModelSpec;
     expect(() => buildModel(bad)).toThrow(ModelSpecError);
     expect(() => buildModel(bad)).toThrow(/model\.layers\[1\].*conv3d.*use one of dense/);
     expect(() => buildModel({ ...bad, model: { layers: [{ type: 'flatten' }] } })).toThrow(/model\.inputShape/);
@@ -154,7 +247,18 @@ const OPTIMIZERS: OptimizerSpec[] = [
 describe.each(OPTIMIZERS)('optimizer %o on the native backend', (optimizer) => {
   it('reduces the loss on a separable problem and exposes its state for resume', async () => {
     const { x, y } = separable(128);
-    const spec: TrainModelSpec = { model: { inputShape: [4], layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 2 }] }, optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] };
+    const spec: TrainModelSpec = {
+      model: {
+        inputShape: [4],
+        layers: [
+          { type: 'dense', units: 8, activation: 'relu' },
+          { type: 'dense', units: 2 },
+        ],
+      },
+      optimizer,
+      loss: 'categoricalCrossentropy',
+      metrics: ['accuracy'],
+    };
     const { model } = buildModel(spec, { seed: 5 });
     const before = (await evaluate(model, spec, x, y)).loss!;
     let checkpoint: Awaited<Parameters<NonNullable<Parameters<typeof fit>[4]['onCheckpoint']>>[0]> | undefined;

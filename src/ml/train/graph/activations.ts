@@ -6,7 +6,22 @@ import type { Ref } from './function-def.ts';
 import type { Ops } from './ops.ts';
 
 /** Every activation of the spec compiles. */
-export const GRAPH_ACTIVATIONS = new Set<string>(['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'softsign', 'softmax', 'hardSigmoid', 'swish', 'mish', 'gelu']);
+export const GRAPH_ACTIVATIONS = new Set<string>([
+  'linear',
+  'relu',
+  'relu6',
+  'sigmoid',
+  'tanh',
+  'elu',
+  'selu',
+  'softplus',
+  'softsign',
+  'softmax',
+  'hardSigmoid',
+  'swish',
+  'mish',
+  'gelu',
+]);
 
 export function activate(o: Ops, act: Activation, z: Ref): Ref {
   switch (act) {

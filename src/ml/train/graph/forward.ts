@@ -26,7 +26,8 @@ export class GraphPredictor {
   static create(tf: Tf, model: TfModule.LayersModel, spec: TrainModelSpec): GraphPredictor | { unsupported: string } {
     const why = graphStepUnavailable(tf) ?? unsupportedLayers(spec.model.layers);
     if (why) return { unsupported: why };
-    if (model.layers.length !== spec.model.layers.length) return { unsupported: 'the model has a different number of layers than its spec' };
+    if (model.layers.length !== spec.model.layers.length)
+      return { unsupported: 'the model has a different number of layers than its spec' };
     const name = `mlpipe_forward_${process.pid}_${++counter}`;
     const g = new FunctionBuilder(name);
     const o = new Ops(g);
@@ -57,7 +58,11 @@ export class GraphPredictor {
 }
 
 /** `model.apply` in inference mode through a GraphPredictor when the model compiles. */
-export function inferenceFn(tf: Tf, model: TfModule.LayersModel, spec: TrainModelSpec | undefined): { apply: (x: Tensor) => Tensor; dispose: () => void; graph: boolean } {
+export function inferenceFn(
+  tf: Tf,
+  model: TfModule.LayersModel,
+  spec: TrainModelSpec | undefined,
+): { apply: (x: Tensor) => Tensor; dispose: () => void; graph: boolean } {
   const p = spec?.model?.layers ? GraphPredictor.create(tf, model, spec) : null;
   if (p instanceof GraphPredictor) return { apply: (x) => p.apply(x), dispose: () => p.dispose(), graph: true };
   return { apply: (x) => model.apply(x, { training: false }) as Tensor, dispose: () => undefined, graph: false };

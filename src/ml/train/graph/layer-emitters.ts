@@ -86,7 +86,12 @@ function denseOrConv(l: LayerOf<'dense' | 'conv2d'>, layerIn: Ref, ctx: LayerCon
   let conv: { strides: [number, number]; padding: Padding; dilations: [number, number]; kernel: number[] } | null = null;
   if (l.type === 'dense') z = o.matMul(input2, w);
   else {
-    conv = { strides: pair(l.strides ?? 1), padding: l.padding === 'same' ? 'SAME' : 'VALID', dilations: pair(l.dilationRate ?? 1), kernel: tfLayer.weights[0]!.shape.map((d) => d!) };
+    conv = {
+      strides: pair(l.strides ?? 1),
+      padding: l.padding === 'same' ? 'SAME' : 'VALID',
+      dilations: pair(l.dilationRate ?? 1),
+      kernel: tfLayer.weights[0]!.shape.map((d) => d!),
+    };
     z = o.conv2d(input2, w, conv.strides, conv.padding, conv.dilations);
   }
   if (b) z = o.biasAdd(z, b);
@@ -105,7 +110,8 @@ function denseOrConv(l: LayerOf<'dense' | 'conv2d'>, layerIn: Ref, ctx: LayerCon
       if (b) grads.push(o.biasAddGrad(dz));
     }
     let dx: Ref | undefined;
-    if (needDx) dx = conv ? o.conv2dBackpropInput(o.shape(input2), w, dz, conv.strides, conv.padding, conv.dilations) : o.matMul(dz, w, false, true);
+    if (needDx)
+      dx = conv ? o.conv2dBackpropInput(o.shape(input2), w, dz, conv.strides, conv.padding, conv.dilations) : o.matMul(dz, w, false, true);
     if (dx && flat) dx = o.reshape(dx, o.shape(layerIn));
     return { dx, grads };
   };
@@ -122,7 +128,11 @@ function pooling(l: LayerOf<'maxPooling2d' | 'averagePooling2d'>, input: Ref, { 
     tape: {
       backward: (dy, needDx) => ({
         grads: [],
-        dx: !needDx ? undefined : l.type === 'maxPooling2d' ? o.maxPoolGrad(input, out, dy, size, strides, padding) : o.avgPoolGrad(o.shape(input), dy, size, strides, padding),
+        dx: !needDx
+          ? undefined
+          : l.type === 'maxPooling2d'
+            ? o.maxPoolGrad(input, out, dy, size, strides, padding)
+            : o.avgPoolGrad(o.shape(input), dy, size, strides, padding),
       }),
     },
   };
@@ -131,11 +141,14 @@ function pooling(l: LayerOf<'maxPooling2d' | 'averagePooling2d'>, input: Ref, { 
 function recurrentLayer(l: LayerOf<'lstm' | 'gru'>, input: Ref, ctx: LayerContext): Emitted {
   const { o, i, tfLayer } = ctx;
   const shape = (tfLayer.input as TfModule.SymbolicTensor).shape;
-  if (shape.length !== 3 || !shape[1] || !shape[2]) return { unsupported: `model.layers[${i}] (${l.type}) needs a fixed [steps, features] input` };
+  if (shape.length !== 3 || !shape[1] || !shape[2])
+    return { unsupported: `model.layers[${i}] (${l.type}) needs a fixed [steps, features] input` };
   ctx.shared.unrolled += shape[1];
   const unrolled = ctx.shared.unrolled;
   if (unrolled > MAX_UNROLLED_STEPS) {
-    return { unsupported: `model.layers[${i}] (${l.type}): ${unrolled} unrolled time steps in all, over ${MAX_UNROLLED_STEPS} (compiling the unrolled graph would block for many seconds)` };
+    return {
+      unsupported: `model.layers[${i}] (${l.type}): ${unrolled} unrolled time steps in all, over ${MAX_UNROLLED_STEPS} (compiling the unrolled graph would block for many seconds)`,
+    };
   }
   const frozen = !tfLayer.trainable;
   const kernel = ctx.takeWeight(l.kernelRegularizer);
@@ -175,7 +188,12 @@ function embedding(l: LayerOf<'embedding'>, input: Ref, { o, i, tfLayer, takeWei
   const outShape = (tfLayer.outputShape as number[]).map((d, k) => (k === 0 ? -1 : d));
   return {
     out: o.reshape(rows, o.constI(outShape, [outShape.length])),
-    tape: { backward: (dy) => ({ grads: frozen ? [] : [o.unsortedSegmentSum(o.reshape(dy, o.constI([-1, l.outputDim])), ids, l.inputDim)], dx: undefined }) },
+    tape: {
+      backward: (dy) => ({
+        grads: frozen ? [] : [o.unsortedSegmentSum(o.reshape(dy, o.constI([-1, l.outputDim])), ids, l.inputDim)],
+        dx: undefined,
+      }),
+    },
   };
 }
 
@@ -184,9 +202,20 @@ function batchNormalization(l: LayerOf<'batchNormalization'>, input: Ref, ctx: L
   const shape = (tfLayer.input as TfModule.SymbolicTensor).shape;
   const rank = shape.length;
   // statistics are per channel over every other axis: any rank runs as NHWC [-1, 1, 1, C]
-  if (rank < 2 || shape.slice(1).some((d) => d === null)) return { unsupported: `model.layers[${i}] (batchNormalization) on an input of unknown shape` };
-  const back = (t: Ref) => (rank === 4 ? t : o.reshape(t, o.constI(shape.map((d, k) => (k === 0 ? -1 : d!)), [rank])));
-  if (l.axis !== undefined && l.axis !== -1 && l.axis !== rank - 1) return { unsupported: `model.layers[${i}] (batchNormalization) over axis ${l.axis}; only the last axis compiles` };
+  if (rank < 2 || shape.slice(1).some((d) => d === null))
+    return { unsupported: `model.layers[${i}] (batchNormalization) on an input of unknown shape` };
+  const back = (t: Ref) =>
+    rank === 4
+      ? t
+      : o.reshape(
+          t,
+          o.constI(
+            shape.map((d, k) => (k === 0 ? -1 : d!)),
+            [rank],
+          ),
+        );
+  if (l.axis !== undefined && l.axis !== -1 && l.axis !== rank - 1)
+    return { unsupported: `model.layers[${i}] (batchNormalization) over axis ${l.axis}; only the last axis compiles` };
   const channels = shape[rank - 1]!;
   const frozen = !tfLayer.trainable;
   const gamma = (l.scale ?? true) ? ctx.takeWeight(undefined) : null;
@@ -206,7 +235,10 @@ function batchNormalization(l: LayerOf<'batchNormalization'>, input: Ref, ctx: L
   const perChannel = o.div(o.cast(o.size(x4), 'int32', 'float32'), o.constF([channels]));
   const biasedVar = o.mul(besselVar!, o.div(o.sub(perChannel, o.constF([1])), perChannel));
   const decay = o.constF([1 - (l.momentum ?? 0.99)]);
-  shared.stateOut.push(o.sub(movingMean, o.mul(o.sub(movingMean, mean!), decay)), o.sub(movingVar, o.mul(o.sub(movingVar, biasedVar), decay)));
+  shared.stateOut.push(
+    o.sub(movingMean, o.mul(o.sub(movingMean, mean!), decay)),
+    o.sub(movingVar, o.mul(o.sub(movingVar, biasedVar), decay)),
+  );
   const backward: Tape['backward'] = (dy, needDx) => {
     const dy4 = rank === 4 ? dy : o.reshape(dy, o.constI([-1, 1, 1, channels]));
     const [dx4, dScale, dOffset] = o.fusedBatchNormGrad(dy4, x4, scale, reserve, epsilon);
@@ -232,7 +264,16 @@ function maskSeed(o: Ops, seed: Ref, layer: number, k: number): Ref {
  * Dropout masks of a recurrent layer for one batch, from the step's seed (offset per layer and
  * per mask): tfjs draws them once per call and shares them across time steps; so does this.
  */
-function recurrentMasks(o: Ops, x: Ref, seed: Ref | null, layer: number, features: number, units: number, dropout: number, recurrentDropout: number) {
+function recurrentMasks(
+  o: Ops,
+  x: Ref,
+  seed: Ref | null,
+  layer: number,
+  features: number,
+  units: number,
+  dropout: number,
+  recurrentDropout: number,
+) {
   const masks: { x?: Ref; h?: Ref } = {};
   const seedFor = (k: number) => maskSeed(o, seed!, layer, k);
   if (dropout > 0) masks.x = o.dropoutMask(o.batchShape(x, [features]), seedFor(1), dropout);

@@ -79,7 +79,9 @@ export function declareWeights(g: FunctionBuilder, model: TfModule.LayersModel, 
     return taken;
   };
   const unused = () =>
-    wi !== weights.length || fi !== frozenIn.length ? `the model has ${weights.length + frozenIn.length} weights, the layers used ${wi + fi}` : null;
+    wi !== weights.length || fi !== frozenIn.length
+      ? `the model has ${weights.length + frozenIn.length} weights, the layers used ${wi + fi}`
+      : null;
   return { weights, weightsMeta, frozenWeights, stateWeights, stateIn, takeWeight, regularised, unused };
 }
 
@@ -93,7 +95,13 @@ export function unsupportedLayers(layers: LayerSpec[]): string | null {
 }
 
 /** Emit `model`'s layers on input `x`, in order, each on the previous one's output. */
-export function layerGraph(o: Ops, model: TfModule.LayersModel, spec: TrainModelSpec, x: Ref, opts: LayerGraphOptions): LayerGraph | { unsupported: string } {
+export function layerGraph(
+  o: Ops,
+  model: TfModule.LayersModel,
+  spec: TrainModelSpec,
+  x: Ref,
+  opts: LayerGraphOptions,
+): LayerGraph | { unsupported: string } {
   const layers = spec.model.layers;
   const shared: LayerContext['shared'] = { stateAt: 0, stateIn: opts.stateIn, stateOut: [], unrolled: 0 };
   const tapes: Tape[] = [];
@@ -134,7 +142,10 @@ function unsupportedLayer(l: LayerSpec): string | null {
     case 'embedding':
     case 'lstm':
     case 'gru': {
-      for (const act of [l.type === 'lstm' || l.type === 'gru' ? l.activation : undefined, 'recurrentActivation' in l ? l.recurrentActivation : undefined]) {
+      for (const act of [
+        l.type === 'lstm' || l.type === 'gru' ? l.activation : undefined,
+        'recurrentActivation' in l ? l.recurrentActivation : undefined,
+      ]) {
         if (act && !GRAPH_ACTIVATIONS.has(act)) return `activation ${act}`;
       }
       return null;

@@ -23,26 +23,62 @@ export class Ops {
   }
 
   // element-wise, float32
-  add(a: Ref, b: Ref) { return this.one('AddV2', [a, b], { T: F }, 'z'); }
-  sub(a: Ref, b: Ref) { return this.one('Sub', [a, b], { T: F }, 'z'); }
-  mul(a: Ref, b: Ref) { return this.one('Mul', [a, b], { T: F }, 'z'); }
-  div(a: Ref, b: Ref) { return this.one('RealDiv', [a, b], { T: F }, 'z'); }
-  square(a: Ref) { return this.one('Square', [a], { T: F }, 'y'); }
-  sqrt(a: Ref) { return this.one('Sqrt', [a], { T: F }, 'y'); }
-  abs(a: Ref) { return this.one('Abs', [a], { T: F }, 'y'); }
-  sign(a: Ref) { return this.one('Sign', [a], { T: F }, 'y'); }
-  neg(a: Ref) { return this.one('Neg', [a], { T: F }, 'y'); }
-  exp(a: Ref) { return this.one('Exp', [a], { T: F }, 'y'); }
-  log1p(a: Ref) { return this.one('Log1p', [a], { T: F }, 'y'); }
-  relu(a: Ref) { return this.one('Relu', [a], { T: F }, 'activations'); }
-  squaredDifference(a: Ref, b: Ref) { return this.one('SquaredDifference', [a, b], { T: F }, 'z'); }
+  add(a: Ref, b: Ref) {
+    return this.one('AddV2', [a, b], { T: F }, 'z');
+  }
+  sub(a: Ref, b: Ref) {
+    return this.one('Sub', [a, b], { T: F }, 'z');
+  }
+  mul(a: Ref, b: Ref) {
+    return this.one('Mul', [a, b], { T: F }, 'z');
+  }
+  div(a: Ref, b: Ref) {
+    return this.one('RealDiv', [a, b], { T: F }, 'z');
+  }
+  square(a: Ref) {
+    return this.one('Square', [a], { T: F }, 'y');
+  }
+  sqrt(a: Ref) {
+    return this.one('Sqrt', [a], { T: F }, 'y');
+  }
+  abs(a: Ref) {
+    return this.one('Abs', [a], { T: F }, 'y');
+  }
+  sign(a: Ref) {
+    return this.one('Sign', [a], { T: F }, 'y');
+  }
+  neg(a: Ref) {
+    return this.one('Neg', [a], { T: F }, 'y');
+  }
+  exp(a: Ref) {
+    return this.one('Exp', [a], { T: F }, 'y');
+  }
+  log1p(a: Ref) {
+    return this.one('Log1p', [a], { T: F }, 'y');
+  }
+  relu(a: Ref) {
+    return this.one('Relu', [a], { T: F }, 'activations');
+  }
+  squaredDifference(a: Ref, b: Ref) {
+    return this.one('SquaredDifference', [a, b], { T: F }, 'z');
+  }
   /** Sum of a list of same-shape tensors in one kernel. */
-  addN(xs: Ref[]) { return xs.length === 1 ? xs[0]! : this.one('AddN', xs, { T: F, N: { i: xs.length } }, 'sum'); }
+  addN(xs: Ref[]) {
+    return xs.length === 1 ? xs[0]! : this.one('AddN', xs, { T: F, N: { i: xs.length } }, 'sum');
+  }
 
-  cast(a: Ref, from: DType, to: DType) { return this.one('Cast', [a], { SrcT: { type: from }, DstT: { type: to }, Truncate: { b: false } }, 'y'); }
-  shape(a: Ref, t: DType = 'float32') { return this.one('Shape', [a], { T: { type: t }, out_type: I }); }
-  size(a: Ref, t: DType = 'float32') { return this.one('Size', [a], { T: { type: t }, out_type: I }); }
-  reshape(a: Ref, shape: Ref, t: DType = 'float32') { return this.one('Reshape', [a, shape], { T: { type: t }, Tshape: I }); }
+  cast(a: Ref, from: DType, to: DType) {
+    return this.one('Cast', [a], { SrcT: { type: from }, DstT: { type: to }, Truncate: { b: false } }, 'y');
+  }
+  shape(a: Ref, t: DType = 'float32') {
+    return this.one('Shape', [a], { T: { type: t }, out_type: I });
+  }
+  size(a: Ref, t: DType = 'float32') {
+    return this.one('Size', [a], { T: { type: t }, out_type: I });
+  }
+  reshape(a: Ref, shape: Ref, t: DType = 'float32') {
+    return this.one('Reshape', [a, shape], { T: { type: t }, Tshape: I });
+  }
   gather(params: Ref, indices: Ref, t: DType) {
     return this.one('GatherV2', [params, indices, this.constI([0])], { Tparams: { type: t }, Tindices: I, Taxis: I, batch_dims: { i: 0 } });
   }
@@ -63,13 +99,27 @@ export class Ops {
   /** `a[i:i+1]` of a 1-D tensor, or `a[i]` with `shrink`. */
   private slice1(a: Ref, i: number, t: DType, shrink: boolean) {
     return this.one('StridedSlice', [a, this.constI([i], [1]), this.constI([i + 1], [1]), this.constI([1], [1])], {
-      T: { type: t }, Index: I, begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: shrink ? 1 : 0 },
+      T: { type: t },
+      Index: I,
+      begin_mask: { i: 0 },
+      end_mask: { i: 0 },
+      ellipsis_mask: { i: 0 },
+      new_axis_mask: { i: 0 },
+      shrink_axis_mask: { i: shrink ? 1 : 0 },
     });
   }
-  argMax(a: Ref, axis: number) { return this.one('ArgMax', [a, this.constI([axis])], { T: F, Tidx: I, output_type: I }); }
-  equalI(a: Ref, b: Ref) { return this.one('Equal', [a, b], { T: I, incompatible_shape_error: { b: true } }, 'z'); }
-  greater(a: Ref, b: Ref) { return this.one('Greater', [a, b], { T: F }, 'z'); }
-  greaterEqual(a: Ref, b: Ref) { return this.one('GreaterEqual', [a, b], { T: F }, 'z'); }
+  argMax(a: Ref, axis: number) {
+    return this.one('ArgMax', [a, this.constI([axis])], { T: F, Tidx: I, output_type: I });
+  }
+  equalI(a: Ref, b: Ref) {
+    return this.one('Equal', [a, b], { T: I, incompatible_shape_error: { b: true } }, 'z');
+  }
+  greater(a: Ref, b: Ref) {
+    return this.one('Greater', [a, b], { T: F }, 'z');
+  }
+  greaterEqual(a: Ref, b: Ref) {
+    return this.one('GreaterEqual', [a, b], { T: F }, 'z');
+  }
   oneHot(indices: Ref, depth: number) {
     return this.one('OneHot', [indices, this.constI([depth]), this.constF([1]), this.constF([0])], { T: F, TI: I, axis: { i: -1 } });
   }
@@ -78,8 +128,12 @@ export class Ops {
   matMul(a: Ref, b: Ref, transposeA = false, transposeB = false) {
     return this.one('MatMul', [a, b], { T: F, transpose_a: { b: transposeA }, transpose_b: { b: transposeB } }, 'product');
   }
-  biasAdd(x: Ref, b: Ref) { return this.one('BiasAdd', [x, b], { T: F, data_format: { s: 'NHWC' } }); }
-  biasAddGrad(dy: Ref) { return this.one('BiasAddGrad', [dy], { T: F, data_format: { s: 'NHWC' } }); }
+  biasAdd(x: Ref, b: Ref) {
+    return this.one('BiasAdd', [x, b], { T: F, data_format: { s: 'NHWC' } });
+  }
+  biasAddGrad(dy: Ref) {
+    return this.one('BiasAddGrad', [dy], { T: F, data_format: { s: 'NHWC' } });
+  }
   private convAttrs(strides: [number, number], padding: Padding, dilations: [number, number]) {
     return {
       T: F,
@@ -101,7 +155,13 @@ export class Ops {
     return this.one('Conv2DBackpropFilter', [x, filterShape, dy], this.convAttrs(strides, padding, dilations));
   }
   private poolAttrs(size: [number, number], strides: [number, number], padding: Padding) {
-    return { T: F, ksize: { ints: [1, size[0], size[1], 1] }, strides: { ints: [1, strides[0], strides[1], 1] }, padding: { s: padding }, data_format: { s: 'NHWC' } };
+    return {
+      T: F,
+      ksize: { ints: [1, size[0], size[1], 1] },
+      strides: { ints: [1, strides[0], strides[1], 1] },
+      padding: { s: padding },
+      data_format: { s: 'NHWC' },
+    };
   }
   maxPool(x: Ref, size: [number, number], strides: [number, number], padding: Padding) {
     return this.one('MaxPool', [x], { ...this.poolAttrs(size, strides, padding), explicit_paddings: { ints: [] } });
@@ -117,13 +177,22 @@ export class Ops {
   }
 
   // activations and their gradients (TensorFlow's fused gradient kernels)
-  unary(op: string, x: Ref, out: string) { return this.one(op, [x], { T: F }, out); }
-  binary(op: string, a: Ref, b: Ref, out: string) { return this.one(op, [a, b], { T: F }, out); }
-  logicalAnd(a: Ref, b: Ref) { return this.one('LogicalAnd', [a, b], {}, 'z'); }
+  unary(op: string, x: Ref, out: string) {
+    return this.one(op, [x], { T: F }, out);
+  }
+  binary(op: string, a: Ref, b: Ref, out: string) {
+    return this.one(op, [a, b], { T: F }, out);
+  }
+  logicalAnd(a: Ref, b: Ref) {
+    return this.one('LogicalAnd', [a, b], {}, 'z');
+  }
 
   /** [B, C] logits, int32 [B] labels → per-sample loss [B] and d(loss)/d(logits) [B, C]. */
   sparseSoftmaxCrossEntropy(logits: Ref, labels: Ref): [Ref, Ref] {
-    const [loss, backprop] = this.g.node('SparseSoftmaxCrossEntropyWithLogits', [logits, labels], { T: F, Tlabels: I }, ['loss', 'backprop']);
+    const [loss, backprop] = this.g.node('SparseSoftmaxCrossEntropyWithLogits', [logits, labels], { T: F, Tlabels: I }, [
+      'loss',
+      'backprop',
+    ]);
     return [loss!, backprop!];
   }
   /** [B, C] logits, [B, C] label distributions → per-sample loss [B] and its gradient. */
@@ -162,18 +231,36 @@ export class Ops {
       .slice(0, 3);
   }
   // lists along an axis (recurrent layers unroll over time with these)
-  unpack(x: Ref, count: number, axis: number) { return this.g.nodeList('Unpack', [x], { T: F, num: { i: count }, axis: { i: axis } }, 'output', count); }
-  pack(xs: Ref[], axis: number) { return this.one('Pack', xs, { T: F, N: { i: xs.length }, axis: { i: axis } }); }
-  split(x: Ref, count: number, axis: number) { return this.g.nodeList('Split', [this.constI([axis]), x], { T: F, num_split: { i: count } }, 'output', count); }
-  splitSizes(x: Ref, sizes: number[], axis: number) {
-    return this.g.nodeList('SplitV', [x, this.constI(sizes, [sizes.length]), this.constI([axis])], { T: F, Tlen: I, num_split: { i: sizes.length } }, 'output', sizes.length);
+  unpack(x: Ref, count: number, axis: number) {
+    return this.g.nodeList('Unpack', [x], { T: F, num: { i: count }, axis: { i: axis } }, 'output', count);
   }
-  concat(xs: Ref[], axis: number) { return this.one('ConcatV2', [...xs, this.constI([axis])], { T: F, N: { i: xs.length }, Tidx: I }); }
-  zerosLike(x: Ref) { return this.one('ZerosLike', [x], { T: F }, 'y'); }
+  pack(xs: Ref[], axis: number) {
+    return this.one('Pack', xs, { T: F, N: { i: xs.length }, axis: { i: axis } });
+  }
+  split(x: Ref, count: number, axis: number) {
+    return this.g.nodeList('Split', [this.constI([axis]), x], { T: F, num_split: { i: count } }, 'output', count);
+  }
+  splitSizes(x: Ref, sizes: number[], axis: number) {
+    return this.g.nodeList(
+      'SplitV',
+      [x, this.constI(sizes, [sizes.length]), this.constI([axis])],
+      { T: F, Tlen: I, num_split: { i: sizes.length } },
+      'output',
+      sizes.length,
+    );
+  }
+  concat(xs: Ref[], axis: number) {
+    return this.one('ConcatV2', [...xs, this.constI([axis])], { T: F, N: { i: xs.length }, Tidx: I });
+  }
+  zerosLike(x: Ref) {
+    return this.one('ZerosLike', [x], { T: F }, 'y');
+  }
   statelessUniform(shape: Ref, seed: Ref) {
     return this.one('StatelessRandomUniform', [shape, seed], { dtype: F, T: I, Tseed: I });
   }
-  addI(a: Ref, b: Ref) { return this.one('AddV2', [a, b], { T: I }, 'z'); }
+  addI(a: Ref, b: Ref) {
+    return this.one('AddV2', [a, b], { T: I }, 'z');
+  }
   /** The int32 shape [batch of `x`, ...rest]. */
   batchShape(x: Ref, rest: number[]) {
     const b = this.slice1(this.shape(x), 0, 'int32', false);

@@ -43,7 +43,14 @@ export interface RecurrentTape {
 }
 
 /** Forward pass over `x` [B, T, D]; the returned tape computes the gradients. */
-export function recurrent(o: Ops, f: ActivationFns, spec: RecurrentSpec, x: Ref, w: RecurrentWeights, masks: RecurrentMasks = {}): RecurrentTape {
+export function recurrent(
+  o: Ops,
+  f: ActivationFns,
+  spec: RecurrentSpec,
+  x: Ref,
+  w: RecurrentWeights,
+  masks: RecurrentMasks = {},
+): RecurrentTape {
   const gates = spec.kind === 'lstm' ? 4 : 3;
   const U = spec.units;
   const T = spec.steps;

@@ -145,7 +145,9 @@ function declareDataInputs(g: FunctionBuilder, spec: TrainModelSpec, data: StepD
   const swAll = data.sampleWeights ? g.input('sample_weights', 'float32') : null;
   const hyperIn = g.input('hyper', 'float32');
   const needsSeed = spec.model.layers.some(
-    (l) => (l.type === 'dropout' && l.rate > 0) || ((l.type === 'lstm' || l.type === 'gru') && ((l.dropout ?? 0) > 0 || (l.recurrentDropout ?? 0) > 0)),
+    (l) =>
+      (l.type === 'dropout' && l.rate > 0) ||
+      ((l.type === 'lstm' || l.type === 'gru') && ((l.dropout ?? 0) > 0 || (l.recurrentDropout ?? 0) > 0)),
   );
   const seed = needsSeed ? g.input('seed', 'int32') : null;
   return { xAll, yAll, idx, swAll, hyperIn, seed };

@@ -141,14 +141,24 @@ export class GraphTrainer {
   /** Optimizer state in tfjs's format: `iter`, then the slots, so checkpoints work on both paths. */
   snapshotOptimizer(): NamedArray[] {
     const iter: NamedArray = { name: 'iter', shape: [], dtype: 'int32', data: Int32Array.of(this.iteration) };
-    return [iter, ...this.program.slots.map((s, i) => ({ name: s.name, shape: s.shape.slice(), dtype: 'float32' as const, data: (this.slots[i]!.dataSync() as Float32Array).slice() }))];
+    return [
+      iter,
+      ...this.program.slots.map((s, i) => ({
+        name: s.name,
+        shape: s.shape.slice(),
+        dtype: 'float32' as const,
+        data: (this.slots[i]!.dataSync() as Float32Array).slice(),
+      })),
+    ];
   }
 
   restoreOptimizer(state: NamedArray[]): void {
     if (state.length === 0) return;
     const [iter, ...slots] = state;
     if (iter?.name !== 'iter' || slots.length !== this.slots.length) {
-      throw new Error(`resume: the checkpoint's optimizer state has ${slots.length} slots, this optimizer ${this.slots.length}; was the optimizer changed?`);
+      throw new Error(
+        `resume: the checkpoint's optimizer state has ${slots.length} slots, this optimizer ${this.slots.length}; was the optimizer changed?`,
+      );
     }
     slots.forEach((s, i) => {
       const want = this.program.slots[i]!.shape.join('x');
