@@ -81,7 +81,8 @@ export async function collectDataset(
   if (cfg.schema?.label) {
     if (!ds.columns.some((c) => c.name === cfg.schema!.label)) {
       throw new DataError(
-        `${at}: schema.label ${JSON.stringify(cfg.schema.label)} is not a column of the ${src.type} source (columns: ${ds.columns.map((c) => c.name).join(', ')})`,
+        `${at}: schema.label ${JSON.stringify(cfg.schema.label)} is not a column of the ${src.type} source ` +
+          `(columns: ${ds.columns.map((c) => c.name).join(', ')})`,
       );
     }
     ds.label = cfg.schema.label;

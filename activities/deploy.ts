@@ -52,7 +52,8 @@ export async function deployCore(input: StageActivityInput, env: StageEnv, o: De
   const model = requireInput(input, 'model', 'model');
   if (!input.inputs.transform) {
     invalid(
-      `${at}: needs the preprocess stage's \`transform\` so the server turns requests into features exactly as in training; add that stage to \`needs\``,
+      `${at}: needs the preprocess stage's \`transform\` so the server turns requests into features ` +
+        `exactly as in training; add that stage to \`needs\``,
     );
   }
   const transform = requireInput(input, 'transform', 'transform');

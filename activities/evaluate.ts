@@ -45,7 +45,8 @@ export function evaluateDataset(
   const want = meta.featureShape.join('x');
   if (x.shape.slice(1).join('x') !== want) {
     invalid(
-      `${at}: the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes [${meta.featureShape.join(', ')}]; evaluate on the dataset the model was trained on`,
+      `${at}: the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes ` +
+        `[${meta.featureShape.join(', ')}]; evaluate on the dataset the model was trained on`,
     );
   }
   const classification = meta.outputKind !== 'values';

@@ -110,7 +110,8 @@ function checkResultSize(input: StageActivityInput, result: StageActivityResult)
   if (bytes <= MAX_RESULT_BYTES) return;
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
   throw ApplicationFailure.nonRetryable(
-    `stage "${input.stage}" (${input.kind}): its outputs are ${mb(bytes)}, over the ${mb(MAX_RESULT_BYTES)} Temporal keeps for a stage result in the run's history; ` +
+    `stage "${input.stage}" (${input.kind}): its outputs are ${mb(bytes)}, over ` +
+      `the ${mb(MAX_RESULT_BYTES)} Temporal keeps for a stage result in the run's history; ` +
       'store large data as an artifact (defaultStore().put in src/artifacts) and return its reference',
     'OutputsTooLarge',
   );

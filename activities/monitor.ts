@@ -265,7 +265,8 @@ async function liveEndpoint(at: string, dep: Deployment, registry: Registry): Pr
   }
   // Retryable: the server may be starting.
   throw new Error(
-    `${at}: no model server answers for ${dep.model} (tried: ${candidates.join(', ') || 'none advertised'}); start one with \`mlpipe serve\``,
+    `${at}: no model server answers for ${dep.model} ` +
+      `(tried: ${candidates.join(', ') || 'none advertised'}); start one with \`mlpipe serve\``,
   );
 }
 

@@ -40,7 +40,8 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
   const tuned = input.tunedConfig;
   if (!tuned || typeof tuned !== 'object') {
     invalid(
-      `${at}: the plan does not carry the config of the tuned stage ${JSON.stringify(cfg.tunes)} (tunedConfig); recompile the pipeline with this mlpipe version`,
+      `${at}: the plan does not carry the config of the tuned stage ${JSON.stringify(cfg.tunes)} ` +
+        '(tunedConfig); recompile the pipeline with this mlpipe version',
     );
   }
   if (input.study) return writeStudy(input, env, input.study.trials);
@@ -116,7 +117,8 @@ export async function optimizeCore(input: StageActivityInput, env: StageEnv): Pr
       const v = out.outputs[cfg.objective.metric];
       if (v === undefined) {
         throw new StopSearch(
-          `${at}: objective metric ${JSON.stringify(cfg.objective.metric)} is not an output of the tuned stage (it has: ${Object.keys(out.outputs).join(', ')})`,
+          `${at}: objective metric ${JSON.stringify(cfg.objective.metric)} is not an output of the tuned stage ` +
+            `(it has: ${Object.keys(out.outputs).join(', ')})`,
         );
       }
       return { value: typeof v === 'number' ? v : null, artifact: out.outputs.model as unknown as ArtifactRef };

@@ -83,7 +83,8 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   if (res.stopReason === 'cancelled') {
     model.dispose();
     throw new CancelledFailure(
-      `${at}: training cancelled after epoch ${checkpoints.history.length}; the last checkpoint (epoch ${checkpoints.last?.epoch ?? 'none'}) is kept`,
+      `${at}: training cancelled after epoch ${checkpoints.history.length}; the last checkpoint ` +
+        `(epoch ${checkpoints.last?.epoch ?? 'none'}) is kept`,
     );
   }
   const modelRef = await env.store.put(

@@ -223,7 +223,10 @@ function studyDetails(stage: string, table: StudyTrial[], progress: Map<string, 
   const rows = table.map((t) => {
     const note = t.state === 'running' ? (progress.get(`${stage}.trial-${t.id}`) ?? '') : (t.reason ?? t.error ?? '');
     const value = typeof t.value === 'number' ? String(Number(t.value.toPrecision(5))) : '';
-    return `| ${t.id} | ${t.state} | ${value} | ${paramsText(t.params).replace(/\|/g, '\\|')} | ${note.replace(/\|/g, '\\|').slice(0, 120)} |`;
+    return (
+      `| ${t.id} | ${t.state} | ${value} | ${paramsText(t.params).replace(/\|/g, '\\|')} ` +
+      `| ${note.replace(/\|/g, '\\|').slice(0, 120)} |`
+    );
   });
   return [`**search ${stage}**`, '', '| trial | state | value | params | note |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
 }

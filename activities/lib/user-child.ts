@@ -89,7 +89,9 @@ async function run(fns: UserActivities, m: Extract<ToChild, { type: 'run' }>): P
     try {
       send({ type: 'done', id: m.id, ok: true, value });
     } catch (e) {
-      const why = `user activity "${m.name}" returned a value that cannot be sent back to the worker (${(e as Error).message}); return JSON data`;
+      const why =
+        `user activity "${m.name}" returned a value that cannot be sent back to the worker ` +
+        `(${(e as Error).message}); return JSON data`;
       send({ type: 'done', id: m.id, ok: false, failure: toFailure(ApplicationFailure.nonRetryable(why, 'InvalidOutput')) });
     }
   } catch (e) {

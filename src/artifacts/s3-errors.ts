@@ -49,7 +49,8 @@ export function explainS3Error(e: unknown, w: S3Where): Error {
   const msg = err.message ?? String(e);
   if (name === 'NoSuchBucket' || (status === 404 && w.op === 'HeadBucket')) {
     return new StoreUnavailableError(
-      `the S3 bucket "${w.bucket}" does not exist at ${w.endpoint}: create it, or name an existing one in --store / MLPIPE_STORE (s3://<bucket>/<prefix>)`,
+      `the S3 bucket "${w.bucket}" does not exist at ${w.endpoint}: create it, or name an existing one in ` +
+        '--store / MLPIPE_STORE (s3://<bucket>/<prefix>)',
       { cause: e },
     );
   }

@@ -115,7 +115,8 @@ async function putParts(ctx: S3Ctx, key: string, src: UploadSource, partSize: nu
     if (done.ChecksumSHA256 && done.ChecksumSHA256 !== composite) {
       await deleteKey(ctx, key).catch(() => undefined);
       throw new ArtifactIntegrityError(
-        `S3 assembled s3://${ctx.bucket}/${key} from other parts than were sent (checksum ${done.ChecksumSHA256}, expected ${composite}); it was deleted: retry the write`,
+        `S3 assembled s3://${ctx.bucket}/${key} from other parts than were sent ` +
+          `(checksum ${done.ChecksumSHA256}, expected ${composite}); it was deleted: retry the write`,
       );
     }
     return true;

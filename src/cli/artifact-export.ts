@@ -25,7 +25,8 @@ export function selectSplit(ds: Dataset, split: string | undefined, what: string
   const idx = ds.splits?.[split as SplitName];
   if (!idx)
     throw new UsageError(
-      `${what} has no ${split} split (it has ${Object.keys(ds.splits ?? {}).join(', ') || 'none'}); only a preprocess stage with a split step makes them`,
+      `${what} has no ${split} split (it has ${Object.keys(ds.splits ?? {}).join(', ') || 'none'}); only a ` +
+        'preprocess stage with a split step makes them',
     );
   return takeRows(ds, idx);
 }

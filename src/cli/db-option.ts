@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { UsageError } from './errors.ts';
 
 export const DB_HELP =
-  'metadata database: sqlite://<path> or postgres://user@host:5432/db[?schema=s] (env MLPIPE_DB; default sqlite://$MLPIPE_HOME/metadata.db)';
+  'metadata database: sqlite://<path> or postgres://user@host:5432/db[?schema=s] (env MLPIPE_DB; ' +
+  'default sqlite://$MLPIPE_HOME/metadata.db)';
 
 export function withDbOption(cmd: Command): Command {
   return cmd.option('--db <url>', DB_HELP).hook('preAction', async (c) => {

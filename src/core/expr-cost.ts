@@ -223,7 +223,8 @@ class Estimator {
   private method(name: string, receiver: Node, args: Node[], scope: ReadonlyMap<string, Shape>): Est {
     if (name === 'matches') {
       throw new UnboundedExpression(
-        '`matches` is not available: JavaScript runs regular expressions by backtracking, where one pattern can take exponential time; use contains, startsWith or endsWith',
+        '`matches` is not available: JavaScript runs regular expressions by backtracking, where one pattern ' +
+          'can take exponential time; use contains, startsWith or endsWith',
       );
     }
     if (name === 'bind' && receiver.op === 'id' && receiver.args === 'cel' && args.length === 3) {

@@ -102,7 +102,8 @@ function checkCost(expr: string, fn: Compiled, vars: Record<string, unknown>): v
   }
   if (!(cost <= EXPR_COST_LIMIT)) {
     throw new ExpressionError(
-      `\`${expr}\` would cost about ${formatCost(cost)} to evaluate with this run's values, over the limit of ${formatCost(EXPR_COST_LIMIT)} ` +
+      `\`${expr}\` would cost about ${formatCost(cost)} to evaluate with this run's values, over the limit ` +
+        `of ${formatCost(EXPR_COST_LIMIT)} ` +
         '(nested .all/.exists/.map/.filter multiply by the size of each list): compute it in an upstream stage, or nest less',
       expr,
     );

@@ -120,7 +120,8 @@ export async function migrate(tx: Queryable, id: string, where: string): Promise
   const newest = Math.max(0, ...done);
   if (newest > LATEST) {
     throw new Error(
-      `the database ${where} has schema version ${newest}, newer than this mlpipe knows (${LATEST}): upgrade mlpipe, or point MLPIPE_DB (or --db) at another database`,
+      `the database ${where} has schema version ${newest}, newer than this mlpipe knows (${LATEST}): ` +
+        'upgrade mlpipe, or point MLPIPE_DB (or --db) at another database',
     );
   }
   const applied: number[] = [];

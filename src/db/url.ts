@@ -32,7 +32,8 @@ export function parseDbUrl(url: string): DbTarget {
   const where = redactUrl(url);
   const bad = (why: string) =>
     new DbConfigError(
-      `${DB_SETTING} "${where}" ${why}: use sqlite://<path> (e.g. sqlite:///var/lib/mlpipe/metadata.db) or postgres://user@host:5432/database`,
+      `${DB_SETTING} "${where}" ${why}: use sqlite://<path> (e.g. sqlite:///var/lib/mlpipe/metadata.db) or ` +
+        'postgres://user@host:5432/database',
     );
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme === 'sqlite') {

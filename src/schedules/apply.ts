@@ -99,7 +99,8 @@ export async function loadDesired(files: string[], o: LoadOptions = {}): Promise
     if (source.gitDirty && source.gitSha && !dirty.has(source.gitSha)) {
       dirty.add(source.gitSha);
       out.warnings.push(
-        `the git tree of ${f} has uncommitted changes: schedules record commit ${source.gitSha.slice(0, 10)} (marked dirty), which may differ from what is applied`,
+        `the git tree of ${f} has uncommitted changes: schedules record commit ${source.gitSha.slice(0, 10)} ` +
+          '(marked dirty), which may differ from what is applied',
       );
     }
     out.desired.push({

@@ -24,7 +24,8 @@ export function readTokenFile(file: string): string {
   const token = text.trim();
   if (token.length < 16)
     throw new Error(
-      `the auth token in ${file} is ${token ? 'shorter than 16 characters' : 'empty'}; put a long random token there (e.g. \`openssl rand -hex 32 > ${file}\`)`,
+      `the auth token in ${file} is ${token ? 'shorter than 16 characters' : 'empty'}; put a long random ` +
+        `token there (e.g. \`openssl rand -hex 32 > ${file}\`)`,
     );
   return token;
 }

@@ -30,7 +30,10 @@ export async function predictDataset(ds: Dataset, idx: Uint32Array, s: ScoringMo
   const missing = used.filter((c) => !have.has(c));
   if (missing.length) {
     throw new DataError(
-      `the model reads column${missing.length > 1 ? 's' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')}, which the dataset lacks (it has ${[...have].join(', ')}); score a dataset with the columns the model was trained on`,
+      'the model reads ' +
+        `column${missing.length > 1 ? 's' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')}, which ` +
+        `the dataset lacks (it has ${[...have].join(', ')}); score a dataset with the columns the model was ` +
+        'trained on',
     );
   }
   const step = Math.max(1, o.batchRows ?? 4096);
@@ -63,7 +66,9 @@ function scoreChunk(ds: Dataset, chunk: Uint32Array, s: ScoringModel, used: stri
     }
     if (x.shape.slice(1).join('x') !== s.meta.featureShape.join('x')) {
       throw new DataError(
-        `the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes [${s.meta.featureShape.join(', ')}]; score the dataset the model was trained on, or give the stage its preprocess stage's \`transform\``,
+        `the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes ` +
+          `[${s.meta.featureShape.join(', ')}]; score the dataset the model was trained on, or give the stage ` +
+          `its preprocess stage's \`transform\``,
       );
     }
     return scoreFeatures(s, x, s.meta.classes ?? ds.classes, what);

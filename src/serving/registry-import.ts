@@ -44,7 +44,8 @@ async function importAll(db: Db, dir: string, log: (line: string) => void): Prom
     } catch (e) {
       // Not fatal: the other models must still serve. Said on every start until it is dealt with.
       log(
-        `model registry entry ${file} is not valid JSON (${(e as Error).message}), so it was not imported into ${db.where}: restore it from a backup, or move it away to start model "${name}" afresh`,
+        `model registry entry ${file} is not valid JSON (${(e as Error).message}), so it was not imported ` +
+          `into ${db.where}: restore it from a backup, or move it away to start model "${name}" afresh`,
       );
       continue;
     }

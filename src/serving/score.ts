@@ -75,7 +75,8 @@ export function checkFinite(what: string, out: RowResult[]): void {
     const row = r.value !== undefined ? [r.value] : (r.probabilities ?? []);
     if (row.some((v) => !Number.isFinite(v))) {
       throw new Error(
-        `${what}: the model's output for row ${i + 1} is not a finite number (${row.join(', ')}); the input is far outside what it was trained on, or the model is broken`,
+        `${what}: the model's output for row ${i + 1} is not a finite number (${row.join(', ')}); the input ` +
+          'is far outside what it was trained on, or the model is broken',
       );
     }
   });

@@ -390,7 +390,8 @@ export class ModelServer {
         at.route = 'tfserving:predict';
         throw new tfs.TfError(
           400,
-          `${op.slice(1)} takes tf.Example inputs, which mlpipe models do not export; use ${path.replace(op, ':predict')} (signatures serving_default and predict)`,
+          `${op.slice(1)} takes tf.Example inputs, which mlpipe models do not export; ` +
+            `use ${path.replace(op, ':predict')} (signatures serving_default and predict)`,
         );
       }
       if (op === ':predict') {
@@ -462,7 +463,8 @@ export class ModelServer {
       if (!pinned)
         throw new v2.V2Error(
           404,
-          `model ${s.entry.name} has no version ${JSON.stringify(version)} (versions: ${s.entry.versions.map((x) => `${versionNumber(x)} (${x.version})`).join(', ')})`,
+          `model ${s.entry.name} has no version ${JSON.stringify(version)} ` +
+            `(versions: ${s.entry.versions.map((x) => `${versionNumber(x)} (${x.version})`).join(', ')})`,
         );
     }
     if (op === '/infer') {
@@ -566,8 +568,10 @@ export class ModelServer {
     throw new HttpError(
       404,
       number !== undefined
-        ? `Servable not found for request: Specific(${s.entry.name}, ${number}) (versions: ${s.entry.versions.map((x) => `${versionNumber(x)} (${x.version})`).join(', ')})`
-        : `Unrecognized servable version label: ${label} (labels: stable, canary, or a version name like ${s.entry.versions.at(-1)?.version ?? 'v1'})`,
+        ? `Servable not found for request: Specific(${s.entry.name}, ${number}) ` +
+            `(versions: ${s.entry.versions.map((x) => `${versionNumber(x)} (${x.version})`).join(', ')})`
+        : `Unrecognized servable version label: ${label} (labels: stable, canary, or a version name ` +
+            `like ${s.entry.versions.at(-1)?.version ?? 'v1'})`,
     );
   }
 
@@ -581,7 +585,9 @@ export class ModelServer {
       if (why) throw new HttpError(503, `version ${version} of ${s.entry.name} failed to load: ${why}`);
       throw new HttpError(
         404,
-        `Servable not found for request: Specific(${s.entry.name}, ${versionNumber(s.entry.versions.find((x) => x.version === version)!)}): version ${version} is not live (live: ${[...s.versions.keys()].join(', ') || 'none'})`,
+        'Servable not found for request: ' +
+          `Specific(${s.entry.name}, ${versionNumber(s.entry.versions.find((x) => x.version === version)!)}): ` +
+          `version ${version} is not live (live: ${[...s.versions.keys()].join(', ') || 'none'})`,
       );
     }
     at.version = version;

@@ -85,7 +85,8 @@ export class ServingLog {
       const events: StoredEvent[] = [];
       for (const { version } of versions) {
         const got = await tx.all<{ t: unknown; ok: unknown; ms: unknown; hits: unknown; labelled: unknown; shadow: unknown }>(
-          'SELECT t, ok, ms, hits, labelled, shadow FROM serving_requests WHERE model = $1 AND version = $2 AND t >= $3 ORDER BY id DESC LIMIT $4',
+          'SELECT t, ok, ms, hits, labelled, shadow FROM serving_requests WHERE model = $1 AND version = $2 ' +
+            'AND t >= $3 ORDER BY id DESC LIMIT $4',
           [model, version, since, maxEvents],
         );
         for (const r of got.reverse()) {

@@ -52,7 +52,8 @@ export function checkExpressionCost(r: Reporter, p: Pipeline): void {
           path,
           'expr.cost',
           `${where} costs about ${formatCost(cost)} to evaluate, over the limit of ${formatCost(EXPR_COST_LIMIT)}`,
-          `nested .all/.exists/.map/.filter multiply by the size of each list (${ASSUMED_SIZE} where validate cannot know it): nest less, or compute the value in an upstream stage`,
+          `nested .all/.exists/.map/.filter multiply by the size of each list (${ASSUMED_SIZE} where validate ` +
+            'cannot know it): nest less, or compute the value in an upstream stage',
         );
       }
     }

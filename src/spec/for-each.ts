@@ -157,7 +157,9 @@ function checkListInputs(r: Reporter, p: Pipeline, needs: Needs): void {
         r.error(
           at,
           'forEach.list-input',
-          `input \`${input}\` of stage \`${name}\` comes from \`${b.stage}\`, a forEach stage whose \`${b.output}\` is a list (one per item), but ${/^[aeiou]/.test(stage.type) ? 'an' : 'a'} ${stage.type} stage takes one`,
+          `input \`${input}\` of stage \`${name}\` comes from \`${b.stage}\`, a forEach stage whose ` +
+            `\`${b.output}\` is a list (one per item), ` +
+            `but ${/^[aeiou]/.test(stage.type) ? 'an' : 'a'} ${stage.type} stage takes one`,
           `give \`${name}\` the same \`forEach\` (item i then reads item i of \`${b.stage}\`), or take the input from another stage`,
         );
       } else if (Array.isArray(own.items) && Array.isArray(from.items) && own.items.length !== from.items.length) {

@@ -215,7 +215,8 @@ function checkHeaders(r: Reporter, raw: unknown, headers: unknown, path: Path): 
       [...path, name],
       LITERAL_SECRET,
       `${where(path.map(String))}: header \`${name}\` ${describeOrigin(origin(sk?.text ?? '', sk))}`,
-      'store the credential as a secret: write `${secrets.NAME}` as the value, after the scheme word if there is one (`Bearer ${secrets.NAME}`), ' +
+      'store the credential as a secret: write `${secrets.NAME}` as the value, after the scheme word if ' +
+        'there is one (`Bearer ${secrets.NAME}`), ' +
         SET_ON_WORKERS,
     );
   }

@@ -61,7 +61,9 @@ export function planSizeDiagnostics(spec: LoadedSpec, p: Pipeline): Diagnostic[]
       ...spec.locate(path, 'key'),
       severity: over ? 'error' : 'warning',
       code: over ? 'plan.too-large' : 'plan.large',
-      message: `the compiled plan would be ${size}: ${why} (stage \`${biggest.name}\` is ${biggest.bytes > MAX_PLAN_BYTES ? `over ${fmt(MAX_PLAN_BYTES)}` : fmt(biggest.bytes)})`,
+      message:
+        `the compiled plan would be ${size}: ${why} (stage \`${biggest.name}\` ` +
+        `is ${biggest.bytes > MAX_PLAN_BYTES ? `over ${fmt(MAX_PLAN_BYTES)}` : fmt(biggest.bytes)})`,
       hint: 'an anchor is copied in full at every alias; keep data out of the spec: read it in a collect stage or pass it as an artifact',
       path: pointer(path),
     },

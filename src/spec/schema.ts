@@ -214,7 +214,10 @@ function toDiagnostic(spec: LoadedSpec, e: ErrorObject): Diagnostic {
     case 'type':
       code = 'schema.type';
       // a union type comes as a list (or, from older ajv, as `a,b`)
-      message = `${where(path)} must be ${[(e.params as { type: string | string[] }).type].flat().join(',').replace(/,/g, ' or ')}, not ${typeName(e.data)}`;
+      message =
+        `${where(path)} must ` +
+        `be ${[(e.params as { type: string | string[] }).type].flat().join(',').replace(/,/g, ' or ')}, ` +
+        `not ${typeName(e.data)}`;
       break;
     case 'pattern':
       code = 'schema.pattern';
@@ -230,7 +233,8 @@ function toDiagnostic(spec: LoadedSpec, e: ErrorObject): Diagnostic {
       break;
     case 'minProperties':
       code = 'schema.min-properties';
-      message = `${where(path)} must have at least ${(e.params as { limit: number }).limit} ${path.at(-1) === 'stages' ? 'stage' : 'entry'}`;
+      message =
+        `${where(path)} must have at ` + `least ${(e.params as { limit: number }).limit} ${path.at(-1) === 'stages' ? 'stage' : 'entry'}`;
       break;
     case 'additionalItems':
     case 'minItems':

@@ -210,7 +210,8 @@ function checkReferences(r: Reporter, p: Pipeline): void {
             path,
             'expr.secret-form',
             `${where}: \`\${${expr}}\` is not of the form \${secrets.NAME}`,
-            'write it as ${secrets.NAME} (upper-case letters, digits, _), on its own inside the string; the worker reads MLPIPE_SECRET_NAME',
+            'write it as ${secrets.NAME} (upper-case letters, digits, _), on its own inside the string; the ' +
+              'worker reads MLPIPE_SECRET_NAME',
           );
         }
       }

@@ -153,7 +153,8 @@ function checkSteps(
       if (has(c)) return;
       const gone = removedBy.get(c);
       if (!gone && src.header.includes(c)) {
-        const msg = `column \`${c}\` is in ${src.file} but not in the collect stage's schema.columns, which reads only the columns it declares`;
+        const msg =
+          `column \`${c}\` is in ${src.file} but not in the collect stage's schema.columns, which reads only ` + 'the columns it declares';
         return r.error(['stages', name, 'steps', i, 'columns', j], 'preprocess.column', msg, 'declare it in schema.columns');
       }
       r.error(

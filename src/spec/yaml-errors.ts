@@ -91,7 +91,9 @@ function duplicateKey(doc: Document.Parsed, lineCounter: LineCounter, e: YAMLErr
         line: at.line,
         column: at.col,
         code: 'yaml.duplicate-key',
-        message: `\`${String(keys[i]!.value)}\` is set twice in ${where(path)} (first on line ${lineCounter.linePos(keys[first]!.range![0]).line})`,
+        message:
+          `\`${String(keys[i]!.value)}\` is set twice in ${where(path)} (first on ` +
+          `line ${lineCounter.linePos(keys[first]!.range![0]).line})`,
         hint: 'keep one of them: a YAML map cannot hold a key twice',
       };
       return visit.BREAK;

@@ -90,7 +90,8 @@ export class MistakeWriter {
       i,
       ind,
       'yaml.block-in-flow',
-      `a \`- \` list item inside the \`${flow.open[0]!.char} … ${closerOf(flow.open[0]!)}\` of ${flow.name ? `\`${flow.name}\`` : 'this list item'}`,
+      `a \`- \` list item inside the \`${flow.open[0]!.char} … ${closerOf(flow.open[0]!)}\` ` +
+        `of ${flow.name ? `\`${flow.name}\`` : 'this list item'}`,
       'write the items inside the brackets, separated by commas, or drop the brackets and put each `- item` on its own line',
       (l) => l.slice(0, ind) + ' ' + l.slice(ind + 1),
     );

@@ -83,7 +83,9 @@ export function runMetadata(
   }
   details.push('', `**stages** ${plan.nodes.map((n) => `${n.id} (${n.kind})`).join(', ')}`);
   return {
-    staticSummary: `${plan.pipeline}: ${plan.nodes.length} stages, ${trigger}${sha ? `, ${sha.slice(0, 10)}${source.gitDirty ? '+dirty' : ''}` : ''}`,
+    staticSummary:
+      `${plan.pipeline}: ${plan.nodes.length} ` +
+      `stages, ${trigger}${sha ? `, ${sha.slice(0, 10)}${source.gitDirty ? '+dirty' : ''}` : ''}`,
     staticDetails: details.join('\n'),
     typedSearchAttributes: [
       { key: SA_PIPELINE, value: plan.pipeline },

@@ -68,7 +68,8 @@ export function register(program: Command): void {
         }
         for (const e of loaded.errors) process.stderr.write(`error: ${e}\n`);
         process.stderr.write(
-          `nothing applied: ${loaded.invalid.length} of ${files.length} files invalid${loaded.errors.length ? `, ${loaded.errors.length} other error(s)` : ''}\n`,
+          `nothing applied: ${loaded.invalid.length} of ${files.length} files ` +
+            `invalid${loaded.errors.length ? `, ${loaded.errors.length} other error(s)` : ''}\n`,
         );
       }
       throw new ReportedFailure('invalid pipelines');

@@ -84,7 +84,8 @@ function table(rows: string[][]): string {
 
 function noArtifacts(run: string, store: ArtifactStore): never {
   throw new UsageError(
-    `no artifacts of run "${run}" in the store at ${store.location}; check the run id (mlpipe list) and that --store / MLPIPE_STORE names the store the workers use`,
+    `no artifacts of run "${run}" in the store at ${store.location}; check the run id (mlpipe list) and ` +
+      'that --store / MLPIPE_STORE names the store the workers use',
   );
 }
 
@@ -230,7 +231,8 @@ export function register(program: Command): void {
       artifacts
         .command('get <run> <artifact>')
         .description(
-          'export <stage>.<output>: a dataset or predictions as CSV/JSON (--split for one split), a model as a TensorFlow.js layers model directory',
+          'export <stage>.<output>: a dataset or predictions as CSV/JSON (--split for one split), a model as a ' +
+            'TensorFlow.js layers model directory',
         )
         .option('--format <format>', 'csv (datasets, default), json or parquet (datasets)')
         .option('--split <split>', 'only this split of a dataset: train, validation or test')

@@ -176,7 +176,8 @@ export function register(program: Command): void {
       if (!version || version === c?.version) {
         if (!c)
           throw new UsageError(
-            `model "${name}" has no candidate to promote (primary ${cur.traffic.primary ?? 'none'}); name a version: mlpipe models promote ${name} <version>`,
+            `model "${name}" has no candidate to promote (primary ${cur.traffic.primary ?? 'none'}); name a ` +
+              `version: mlpipe models promote ${name} <version>`,
           );
         return settleCandidate(cur, 'promote', o.reason);
       }

@@ -54,7 +54,8 @@ export function register(program: Command): void {
         if (!rows.length) return void process.stdout.write("no schedules; create them with 'mlpipe apply <dir>'\n");
         for (const r of rows) {
           process.stdout.write(
-            `${r.scheduleId}  ${r.paused ? 'paused' : 'active'}  ${r.when}  next ${r.nextRuns[0] ?? '-'}${r.managed ? '' : '  (not mlpipe)'}\n`,
+            `${r.scheduleId}  ${r.paused ? 'paused' : 'active'}  ${r.when} ` +
+              ` next ${r.nextRuns[0] ?? '-'}${r.managed ? '' : '  (not mlpipe)'}\n`,
           );
         }
       }),

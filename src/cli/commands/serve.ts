@@ -70,7 +70,8 @@ export function register(program: Command): void {
       program
         .command('serve')
         .description(
-          'run the model server: serves every model in the registry (mlpipe, TF Serving REST and KServe v2 protocols, Prometheus /metrics) and follows deploys/rollbacks (docs/serving.md)',
+          'run the model server: serves every model in the registry (mlpipe, TF Serving REST and KServe v2 ' +
+            'protocols, Prometheus /metrics) and follows deploys/rollbacks (docs/serving.md)',
         )
         .option('--host <ip>', 'address to bind (127.0.0.1 unless you mean it)', '127.0.0.1')
         .option('--port <n>', 'port (0: a free one)', port, 8501)
@@ -86,7 +87,8 @@ export function register(program: Command): void {
         .option('--body-timeout <duration>', 'time to receive a request body (408 beyond), e.g. 30s', duration('--body-timeout'), 30_000)
         .option(
           '--max-batch <rows>',
-          `micro-batching: rows scored in one pass at most, over concurrent requests (default 256; 1: every request alone; env ${MAX_BATCH_ENV})`,
+          'micro-batching: rows scored in one pass at most, over concurrent requests (default 256; 1: every ' +
+            `request alone; env ${MAX_BATCH_ENV})`,
           positive('--max-batch'),
         )
         .option(
@@ -171,7 +173,9 @@ export function register(program: Command): void {
       process.stdout.write(`mlpipe model server at ${url} (registry ${db}, artifacts ${store}; ${auth}${procs}). Ctrl-C to stop.\n`);
       // The other doors on the same port (docs/serving.md#protocols-which-route-to-use).
       process.stdout.write(
-        `  TF Serving REST: ${url}/v1/models/<name>[/versions/<n>]:predict   KServe v2: ${url}/v2/models/<name>/infer\n  Prometheus: ${url}/metrics   liveness: ${url}/livez   readiness: ${url}/readyz\n`,
+        `  TF Serving REST: ${url}/v1/models/<name>[/versions/<n>]:predict   KServe ` +
+          `v2: ${url}/v2/models/<name>/infer\n  Prometheus: ${url}/metrics   liveness: ${url}/livez ` +
+          `  readiness: ${url}/readyz\n`,
       );
       await signalled();
       await stop();

@@ -43,7 +43,8 @@ export function register(program: Command): void {
         process.stdout.write(
           invalid.length === 0
             ? `${results.length} pipeline file${results.length === 1 ? '' : 's'} valid\n`
-            : `${invalid.length} of ${results.length} file${results.length === 1 ? '' : 's'} invalid (${errors} error${errors === 1 ? '' : 's'})\n`,
+            : `${invalid.length} of ${results.length} file${results.length === 1 ? '' : 's'} invalid (${errors} ` +
+                `error${errors === 1 ? '' : 's'})\n`,
         );
       }
       process.exitCode = invalid.length ? 1 : 0;

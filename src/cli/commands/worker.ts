@@ -26,9 +26,12 @@ async function trainingLine(servesGpuQueue: boolean): Promise<string> {
   const { graphStepUnavailable } = await import('../../ml/train/graph/trainer.ts');
   const { tf, info } = selectBackend();
   const why = graphStepUnavailable(tf);
-  let line = `training: ${info.backend}${info.tfVersion ? ` (TensorFlow ${info.tfVersion})` : ''}, graph steps ${why ? `off: ${why}` : 'on'}`;
+  let line =
+    `training: ${info.backend}${info.tfVersion ? ` (TensorFlow ${info.tfVersion})` : ''}, graph ` + `steps ${why ? `off: ${why}` : 'on'}`;
   if (servesGpuQueue && info.backend !== 'tensorflow-gpu') {
-    line += `\nnote: this worker serves the GPU queue without a CUDA backend, so GPU stages train on the CPU here; pass --no-gpu-queue on CPU-only workers of a cluster`;
+    line +=
+      `\nnote: this worker serves the GPU queue without a CUDA backend, so GPU stages train on the CPU ` +
+      'here; pass --no-gpu-queue on CPU-only workers of a cluster';
   }
   return line;
 }

@@ -71,7 +71,8 @@ export function allDimensions(space: Space): Map<string, DimensionInfo> {
       const seen = out.get(path);
       if (seen)
         throw new SpaceError(
-          `space: ${at}: the path is already a dimension at ${seen.at}; a config path may appear once in the whole space (put a shared dimension outside the choice)`,
+          `space: ${at}: the path is already a dimension at ${seen.at}; a config path may appear once in the ` +
+            'whole space (put a shared dimension outside the choice)',
         );
       checkDimension(at, d);
       out.set(path, { dim: d, at });

@@ -80,7 +80,8 @@ function numericColumn(ds: Dataset, e: Expectation, rule: string, at: string) {
   const c = columnOf(ds, e.column, rule, at);
   if (!isNumeric(c))
     throw new DataError(
-      `${at}: expectation ${rule} on column ${JSON.stringify(c.name)} needs numbers, and the column holds ${c.type} values; use values: for text`,
+      `${at}: expectation ${rule} on column ${JSON.stringify(c.name)} needs numbers, and the column ` +
+        `holds ${c.type} values; use values: for text`,
     );
   return c;
 }
@@ -180,7 +181,8 @@ function evaluateOne(
       const ref = reference.columns.find((x) => x.name === c.name);
       if (!ref || !isNumeric(ref)) {
         throw new DataError(
-          `${at}: the reference dataset has no numeric column ${JSON.stringify(c.name)} (its columns: ${reference.columns.map((x) => x.name).join(', ')}); compare a column both datasets hold`,
+          `${at}: the reference dataset has no numeric column ${JSON.stringify(c.name)} (its ` +
+            `columns: ${reference.columns.map((x) => x.name).join(', ')}); compare a column both datasets hold`,
         );
       }
       const test = e.distribution!.test ?? 'psi';

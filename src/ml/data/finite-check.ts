@@ -44,7 +44,11 @@ export function nonFiniteMessage(
   if (y) {
     for (let i = 0; i < y.length; i++) {
       if (Number.isFinite(y[i]!)) continue;
-      return `${rowPlace(ds, rows[i]!)}, column ${JSON.stringify(ds.label)}: the label is ${shown(y[i]!)} when it reaches ${use}; fix the row, or drop rows without a label (onBadRows: drop with a non-nullable label column)`;
+      return (
+        `${rowPlace(ds, rows[i]!)}, column ${JSON.stringify(ds.label)}: the label is ${shown(y[i]!)} when it ` +
+        `reaches ${use}; fix the row, or drop rows without a label (onBadRows: drop with a non-nullable ` +
+        'label column)'
+      );
     }
   }
   return undefined;

@@ -84,7 +84,8 @@ export async function loadImageFolder(
   const need = files.length * px * 4;
   if (need > MAX_PIXEL_BYTES) {
     throw new DataError(
-      `${where}: ${files.length} images of ${h}x${w}x${ch} need ${(need / 1024 ** 3).toFixed(1)} GiB as float32, over the ${MAX_PIXEL_BYTES / 1024 ** 3} GiB ` +
+      `${where}: ${files.length} images of ${h}x${w}x${ch} need ${(need / 1024 ** 3).toFixed(1)} GiB as ` +
+        `float32, over the ${MAX_PIXEL_BYTES / 1024 ** 3} GiB ` +
         'an imageFolder dataset may hold in memory; declare a smaller size with resize: true, or use fewer images',
     );
   }
@@ -108,14 +109,16 @@ export async function loadImageFolder(
       if (img.rank !== 3) throw new DataError(`${where}: ${f.rel} is an animation, not one image; replace or remove the file`);
       if (ic !== ch) {
         throw new DataError(
-          `${where}: ${f.rel} has ${ic} channel${ic === 1 ? '' : 's'}, the source declares channels: ${ch}; convert the image or change channels`,
+          `${where}: ${f.rel} has ${ic} channel${ic === 1 ? '' : 's'}, the source declares channels: ${ch}; ` +
+            'convert the image or change channels',
         );
       }
       let t = img.toFloat();
       if (ih !== h || iw !== w) {
         if (!src.resize) {
           throw new DataError(
-            `${where}: ${f.rel} is ${ih}x${iw} (height x width), the source declares size [${h}, ${w}]; set resize: true to scale it, or fix the image`,
+            `${where}: ${f.rel} is ${ih}x${iw} (height x width), the source declares size [${h}, ${w}]; set ` +
+              'resize: true to scale it, or fix the image',
           );
         }
         t = tf.image.resizeBilinear(t as Parameters<Tf['image']['resizeBilinear']>[0], [h, w]);

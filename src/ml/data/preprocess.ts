@@ -239,7 +239,8 @@ function fitCategories(ds: Dataset, step: StepOf<'oneHot' | 'labelEncode'>, trai
     const c = requireColumn(ds, name, at, `step ${step.type}`);
     if (step.type === 'oneHot' && name === ds.label) {
       throw new DataError(
-        `${at}: oneHot of the label ${JSON.stringify(name)}: use labelEncode for labels (train one-hot encodes them for categorical losses)`,
+        `${at}: oneHot of the label ${JSON.stringify(name)}: use labelEncode for labels (train one-hot ` +
+          'encodes them for categorical losses)',
       );
     }
     if (isNumeric(c) && c.shape.length > 0) throw new DataError(`${at}: ${step.type}: column ${JSON.stringify(name)} is a tensor`);
@@ -337,8 +338,10 @@ export function applyStep(ds: Dataset, f: FittedStep, at: string): Dataset {
           const i = k === null ? undefined : index.get(k);
           if (i === undefined) {
             throw new DataError(
-              `${at}: labelEncode: ${rowPlace(ds, r)}, column ${JSON.stringify(name)}: ${k === null ? 'missing value' : JSON.stringify(k)} ` +
-                `is not one of the ${cats.length} values seen in training (${cats.slice(0, 10).join(', ')}); impute it or declare the column's values`,
+              `${at}: labelEncode: ${rowPlace(ds, r)}, ` +
+                `column ${JSON.stringify(name)}: ${k === null ? 'missing value' : JSON.stringify(k)} ` +
+                `is not one of the ${cats.length} values seen in training (${cats.slice(0, 10).join(', ')}); impute ` +
+                `it or declare the column's values`,
             );
           }
           data[r] = i;

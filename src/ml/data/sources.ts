@@ -55,7 +55,8 @@ export async function readSourceBytes(src: FileOrUrl, baseDir: string | undefine
     const st = await stat(file).catch(() => null);
     if (!st?.isFile()) {
       throw new DataError(
-        `${where}: ${src.path} does not exist (looked in ${baseDir}); fix source.path, or start workers whose checkout lies elsewhere with --repo-root <their checkout>`,
+        `${where}: ${src.path} does not exist (looked in ${baseDir}); fix source.path, or start workers ` +
+          'whose checkout lies elsewhere with --repo-root <their checkout>',
       );
     }
     if (st.size > limit) {
@@ -179,7 +180,9 @@ export function buildTable(
     for (const s of specs) {
       const c = convert(r.values[s.name], s);
       if (!c.ok) {
-        bad = `${where}: ${file} ${r.place}, column ${JSON.stringify(s.name)}: ${c.why}. Fix the row, or set onBadRows: drop to skip such rows`;
+        bad =
+          `${where}: ${file} ${r.place}, column ${JSON.stringify(s.name)}: ${c.why}. Fix the row, or set ` +
+          'onBadRows: drop to skip such rows';
         break;
       }
       out.push(c.v);

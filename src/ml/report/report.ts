@@ -184,7 +184,8 @@ export function renderReport(d: RunReportData): string {
       'td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}.pass{color:#2a7}.fail{color:#c33}' +
       'code{font-size:12px}.charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>',
     `<h1>Run ${esc(d.run.workflowId)}</h1>`,
-    `<p>Pipeline <b>${esc(d.run.pipeline)}</b> · run id <code>${esc(d.run.runId)}</code> · plan <code>${esc(d.run.planHash.slice(0, 12))}</code>` +
+    `<p>Pipeline <b>${esc(d.run.pipeline)}</b> · run id <code>${esc(d.run.runId)}</code> · plan ` +
+      `<code>${esc(d.run.planHash.slice(0, 12))}</code>` +
       (d.run.gitSha ? ` · git <code>${esc(d.run.gitSha.slice(0, 12))}</code>` : '') +
       ` · updated ${esc(d.updatedAt)}</p>`,
   );
@@ -217,7 +218,8 @@ export function renderReport(d: RunReportData): string {
   }
   for (const e of Object.values(d.evaluation)) {
     out.push(
-      `<h2>Evaluation: ${esc(e.stage)} (${esc(e.split)} split)${cachedNote(e.cachedFrom)} — <span class="${e.passed ? 'pass' : 'fail'}">${e.passed ? 'passed' : 'failed'}</span></h2>`,
+      `<h2>Evaluation: ${esc(e.stage)} (${esc(e.split)} split)${cachedNote(e.cachedFrom)} — <span ` +
+        `class="${e.passed ? 'pass' : 'fail'}">${e.passed ? 'passed' : 'failed'}</span></h2>`,
       ...(e.warnings ?? []).map((w) => `<p class="fail">warning: ${esc(w)}</p>`),
       '<table><tr><th>metric</th><th>value</th></tr>',
     );
@@ -262,7 +264,8 @@ export function renderReport(d: RunReportData): string {
       ),
     );
     out.push(
-      '<table><tr><th>stage</th><th>attempt</th><th>kind</th><th>artifact</th><th>size</th><th>inputs</th><th>created</th><th>get it</th></tr>',
+      '<table><tr><th>stage</th><th>attempt</th><th>kind</th><th>artifact</th><th>size</th><th>inputs</th><th>created</th><th>get ' +
+        'it</th></tr>',
     );
     for (const r of d.lineage) {
       out.push(
@@ -297,7 +300,8 @@ function dataSection(s: DataSection): string[] {
   ];
   if (!s.expectations?.length) return out;
   out.push(
-    '<table><tr><th>column</th><th>rule</th><th>severity</th><th>expected</th><th>observed</th><th>failing rows</th><th>e.g.</th><th></th></tr>',
+    '<table><tr><th>column</th><th>rule</th><th>severity</th><th>expected</th><th>observed</th><th>failing ' +
+      'rows</th><th>e.g.</th><th></th></tr>',
   );
   for (const r of s.expectations) {
     const state = r.passed ? '<td class="pass">ok</td>' : `<td class="fail">${r.severity === 'error' ? 'FAILED' : 'warning'}</td>`;

@@ -29,7 +29,8 @@ export function lineChart(title: string, series: Record<string, (number | null)[
   const x = (i: number) => m.l + (n === 1 ? w / 2 : (i / (n - 1)) * w);
   const y = (v: number) => m.t + h - ((v - lo) / (hi - lo)) * h;
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(title)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 ` +
+      `0 ${width} ${height}" role="img" aria-label="${esc(title)}">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="${m.l}" y="18" font-size="13" font-family="sans-serif" font-weight="bold">${esc(title)}</text>`,
     `<line x1="${m.l}" y1="${m.t + h}" x2="${m.l + w}" y2="${m.t + h}" stroke="#444"/>`,
@@ -78,7 +79,8 @@ export function heatmap(title: string, matrix: number[][], labels: string[]): st
   const height = m.t + k * cell + m.b;
   const max = Math.max(1, ...matrix.flat());
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(title)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 ` +
+      `0 ${width} ${height}" role="img" aria-label="${esc(title)}">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="8" y="18" font-size="13" font-family="sans-serif" font-weight="bold">${esc(title)}</text>`,
   ];
@@ -88,20 +90,25 @@ export function heatmap(title: string, matrix: number[][], labels: string[]): st
       const fill = `rgb(${Math.round(255 - a * 224)},${Math.round(255 - a * 136)},${Math.round(255 - a * 75)})`;
       parts.push(
         `<rect x="${m.l + j * cell}" y="${m.t + i * cell}" width="${cell}" height="${cell}" fill="${fill}" stroke="#fff"/>`,
-        `<text x="${m.l + j * cell + cell / 2}" y="${m.t + i * cell + cell / 2 + 4}" font-size="${cell > 30 ? 11 : 9}" text-anchor="middle" font-family="sans-serif" fill="${a > 0.6 ? '#fff' : '#000'}">${v}</text>`,
+        `<text x="${m.l + j * cell + cell / 2}" y="${m.t + i * cell + cell / 2 + 4}" ` +
+          `font-size="${cell > 30 ? 11 : 9}" text-anchor="middle" font-family="sans-serif" ` +
+          `fill="${a > 0.6 ? '#fff' : '#000'}">${v}</text>`,
       );
     }),
   );
   labels.forEach((l, i) => {
     const short = l.length > 10 ? l.slice(0, 9) + '…' : l;
     parts.push(
-      `<text x="${m.l - 6}" y="${m.t + i * cell + cell / 2 + 4}" font-size="10" text-anchor="end" font-family="sans-serif">${esc(short)}</text>`,
-      `<text x="${m.l + i * cell + cell / 2}" y="${m.t + k * cell + 14}" font-size="10" text-anchor="middle" font-family="sans-serif">${esc(short)}</text>`,
+      `<text x="${m.l - 6}" y="${m.t + i * cell + cell / 2 + 4}" font-size="10" text-anchor="end" ` +
+        `font-family="sans-serif">${esc(short)}</text>`,
+      `<text x="${m.l + i * cell + cell / 2}" y="${m.t + k * cell + 14}" font-size="10" ` +
+        `text-anchor="middle" font-family="sans-serif">${esc(short)}</text>`,
     );
   });
   parts.push(
     `<text x="${m.l + (k * cell) / 2}" y="${height - 12}" font-size="11" text-anchor="middle" font-family="sans-serif">predicted</text>`,
-    `<text x="12" y="${m.t + (k * cell) / 2}" font-size="11" font-family="sans-serif" transform="rotate(-90 12 ${m.t + (k * cell) / 2})" text-anchor="middle">true</text>`,
+    `<text x="12" y="${m.t + (k * cell) / 2}" font-size="11" font-family="sans-serif" ` +
+      `transform="rotate(-90 12 ${m.t + (k * cell) / 2})" text-anchor="middle">true</text>`,
     '</svg>',
   );
   return parts.join('');
@@ -144,8 +151,10 @@ export function lineageGraph(nodes: LineageNode[], edges: [string, string][]): s
   const width = 20 + cols.size * (bw + gx) - gx;
   const height = 20 + maxRows * (bh + gy) - gy;
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="lineage">`,
-    '<defs><marker id="arr" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#666"/></marker></defs>',
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 ` +
+      `0 ${width} ${height}" role="img" aria-label="lineage">`,
+    '<defs><marker id="arr" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto"><path ' +
+      'd="M0,0 L8,4 L0,8 z" fill="#666"/></marker></defs>',
   ];
   for (const [a, b] of edges) {
     const p = pos.get(a);

@@ -47,7 +47,8 @@ export function perSampleLoss(tf: Tf, loss: LossName, out: Tensor, y: Tensor, ki
       return meanOverSample(tf, tf.abs(tf.sub(out, y.reshape(out.shape))));
     default:
       throw new Error(
-        `loss: unknown loss ${JSON.stringify(loss)}; use categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError or meanAbsoluteError`,
+        `loss: unknown loss ${JSON.stringify(loss)}; use categoricalCrossentropy, ` +
+          'sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError or meanAbsoluteError',
       );
   }
 }

@@ -175,7 +175,8 @@ function makeLayer(tf: Tf, spec: LayerSpec, i: number, seedFor: ReturnType<typeo
       const t = (spec as { type?: unknown }).type;
       throw new ModelSpecError(
         `model.layers[${i}]`,
-        `unknown layer type ${JSON.stringify(t)}; use one of dense, conv2d, maxPooling2d, averagePooling2d, flatten, dropout, batchNormalization, lstm, gru, embedding`,
+        `unknown layer type ${JSON.stringify(t)}; use one of dense, conv2d, maxPooling2d, averagePooling2d, ` +
+          'flatten, dropout, batchNormalization, lstm, gru, embedding',
       );
     }
   }

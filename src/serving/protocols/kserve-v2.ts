@@ -131,7 +131,8 @@ export function parseInfer(body: Buffer, headerLength: string | undefined, sig: 
     const per = x.shape.slice(1).reduce((a, b) => a * b, 1);
     if (per !== width)
       throw bad(
-        `input '${x.name}': shape [${x.shape.join(', ')}] has ${per} values per row; the model takes ${width} (shape [-1${spec.shape.map((d) => `, ${d}`).join('')}])`,
+        `input '${x.name}': shape [${x.shape.join(', ')}] has ${per} values per row; the model ` +
+          `takes ${width} (shape [-1${spec.shape.map((d) => `, ${d}`).join('')}])`,
       );
     if (batch !== undefined && n !== batch) throw bad(`input '${x.name}' has batch size ${n}, another input ${batch}`);
     batch = n;

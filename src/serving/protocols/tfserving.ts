@@ -47,7 +47,8 @@ function row(sig: Signature, x: unknown, i: number): Record<string, unknown> {
   if (Array.isArray(x) && x.length === names.length) return Object.fromEntries(names.map((n, k) => [n, x[k]]));
   throw new TfError(
     400,
-    `instances[${i}]: send an object keyed by input name (${names.join(', ')}), or a list of ${names.length} values in that order; got ${JSON.stringify(x)?.slice(0, 80)}`,
+    `instances[${i}]: send an object keyed by input name (${names.join(', ')}), or a list ` +
+      `of ${names.length} values in that order; got ${JSON.stringify(x)?.slice(0, 80)}`,
   );
 }
 

@@ -25,7 +25,8 @@ export const evaluate: StageKindDescriptor<'evaluate'> = {
       c.report.error(
         c.at('inputs', named.model ? 'model' : 'dataset'),
         'evaluate.predictions-and-model',
-        `stage \`${c.name}\` scores the predictions it is given (\`inputs.predictions\`), so it takes no ${named.model ? 'model' : 'dataset'}`,
+        `stage \`${c.name}\` scores the predictions it is given (\`inputs.predictions\`), so it takes ` +
+          `no ${named.model ? 'model' : 'dataset'}`,
         'keep `predictions` to score what a predict stage wrote, or `model` and `dataset` to score the model here',
         'key',
       );

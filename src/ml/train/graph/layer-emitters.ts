@@ -147,7 +147,9 @@ function recurrentLayer(l: LayerOf<'lstm' | 'gru'>, input: Ref, ctx: LayerContex
   const unrolled = ctx.shared.unrolled;
   if (unrolled > MAX_UNROLLED_STEPS) {
     return {
-      unsupported: `model.layers[${i}] (${l.type}): ${unrolled} unrolled time steps in all, over ${MAX_UNROLLED_STEPS} (compiling the unrolled graph would block for many seconds)`,
+      unsupported:
+        `model.layers[${i}] (${l.type}): ${unrolled} unrolled time steps in all, over ${MAX_UNROLLED_STEPS} ` +
+        '(compiling the unrolled graph would block for many seconds)',
     };
   }
   const frozen = !tfLayer.trainable;

@@ -157,7 +157,8 @@ export class GraphTrainer {
     const [iter, ...slots] = state;
     if (iter?.name !== 'iter' || slots.length !== this.slots.length) {
       throw new Error(
-        `resume: the checkpoint's optimizer state has ${slots.length} slots, this optimizer ${this.slots.length}; was the optimizer changed?`,
+        `resume: the checkpoint's optimizer state has ${slots.length} slots, this ` +
+          `optimizer ${this.slots.length}; was the optimizer changed?`,
       );
     }
     slots.forEach((s, i) => {
