@@ -140,7 +140,10 @@ export function evaluatePredictions(ds: Dataset, cfg: EvaluateConfig, at: string
     idx = splitIndices(ds, split);
   } catch (e) {
     return invalid(
-      `${at}: the predictions: ${(e as Error).message.replace(/; add a `split` step to preprocess$/, '; predict every row of a split dataset, or leave `split` out to score all rows')}`,
+      `${at}: the predictions: ${(e as Error).message.replace(
+        /; add a `split` step to preprocess$/,
+        '; predict every row of a split dataset, or leave `split` out to score all rows',
+      )}`,
     );
   }
   if (idx.length === 0) invalid(`${at}: the ${split} split of the predictions is empty`);

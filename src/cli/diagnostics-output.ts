@@ -10,7 +10,8 @@ function sourceLine(text: string | undefined, line: number): string | undefined 
 }
 
 export function renderHuman(d: Diagnostic, text?: string): string {
-  const head = `${pc.bold(`${d.file}:${d.line}:${d.column}`)}: ${d.severity === 'error' ? pc.red('error') : pc.yellow('warning')}: ${d.message} ${pc.dim(`[${d.code}]`)}`;
+  const severity = d.severity === 'error' ? pc.red('error') : pc.yellow('warning');
+  const head = `${pc.bold(`${d.file}:${d.line}:${d.column}`)}: ${severity}: ${d.message} ${pc.dim(`[${d.code}]`)}`;
   const src = sourceLine(text, d.line);
   const lines = [head];
   if (src !== undefined && src.trim() !== '' && CREDENTIAL_CODES.has(d.code)) {

@@ -75,7 +75,8 @@ export function describeText(v: ScheduleView): string {
   if (v.spec) lines.push(`  spec:       ${v.spec}`);
   if (v.git?.commit)
     lines.push(
-      `  git:        ${v.git.commit}${v.git.dirty ? ' (dirty)' : ''}${v.git.branch ? ` on ${v.git.branch}` : ''}${v.git.remote ? ` from ${v.git.remote}` : ''}`,
+      `  git:        ${v.git.commit}${v.git.dirty ? ' (dirty)' : ''}` +
+        `${v.git.branch ? ` on ${v.git.branch}` : ''}${v.git.remote ? ` from ${v.git.remote}` : ''}`,
     );
   lines.push(`  taken:      ${v.actionsTaken} run(s)`);
   for (const r of v.recentRuns) lines.push(`    ${r.scheduledAt}  ${r.workflowId}`);

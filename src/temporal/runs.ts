@@ -72,7 +72,9 @@ export function runMetadata(
   if (source?.file) details.push(`**spec** ${source.file}`);
   if (sha) {
     details.push(
-      `**git** ${sha}${source.gitDirty ? ' (dirty tree)' : ''}${source.gitBranch ? ` on ${source.gitBranch}` : ''}${source.gitRemote ? ` from ${source.gitRemote}` : ''}`,
+      `**git** ${sha}${source.gitDirty ? ' (dirty tree)' : ''}` +
+        `${source.gitBranch ? ` on ${source.gitBranch}` : ''}` +
+        `${source.gitRemote ? ` from ${source.gitRemote}` : ''}`,
     );
   }
   details.push(...(extra.detailLines ?? []));

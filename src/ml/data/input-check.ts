@@ -20,8 +20,8 @@ function checkNumber(v: unknown, row: number, col: string, at = ''): number {
       row,
       col,
       `${at}${show(v)} ` +
-        `is ${typeof v === 'string' ? 'a string' : Array.isArray(v) ? 'an array' : typeof v === 'boolean' ? 'a boolean' : 'not a number'}; ` +
-        'send a number',
+        `is ${typeof v === 'string' ? 'a string' : Array.isArray(v) ? 'an array' : typeof v === 'boolean' ? 'a boolean' : 'not a number'}` +
+        '; send a number',
     );
   if (!Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX)
     fail(row, col, `${at}${show(v)} is not a finite 32-bit number; send a number within ±3.4e38`);

@@ -51,7 +51,11 @@ const TSX_API = pathToFileURL(
 const BOOTSTRAP = `
   import(${JSON.stringify(TSX_API)})
     .then(({ register }) => { register(); return import(${JSON.stringify(new URL('./table-parse-worker.ts', import.meta.url).href)}); })
-    .catch((e) => { require('node:worker_threads').parentPort.postMessage({ ok: false, dataError: false, message: 'the parsing thread failed to start: ' + (e && e.message) }); });
+    .catch((e) => {
+      require('node:worker_threads').parentPort.postMessage({
+        ok: false, dataError: false, message: 'the parsing thread failed to start: ' + (e && e.message),
+      });
+    });
 `;
 
 /** parseTableHere, in a worker thread when `buf` is big; `signal` stops the thread. */

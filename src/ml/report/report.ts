@@ -269,7 +269,8 @@ export function renderReport(d: RunReportData): string {
     );
     for (const r of d.lineage) {
       out.push(
-        `<tr><td>${esc(r.lineage.stage)}${r.lineage.name ? ` (${esc(r.lineage.name)})` : ''}</td><td>${r.lineage.attempt}</td><td>${esc(r.ref.kind)}</td>` +
+        `<tr><td>${esc(r.lineage.stage)}${r.lineage.name ? ` (${esc(r.lineage.name)})` : ''}</td><td>` +
+          `${r.lineage.attempt}</td><td>${esc(r.ref.kind)}</td>` +
           `<td><code title="${esc(r.ref.uri)}">${esc(r.ref.digest.slice(0, 19))}</code></td><td>${r.ref.sizeBytes}</td>` +
           `<td>${Object.entries(r.lineage.inputs)
             .map(([k, v]) => `${esc(k)}: <code>${esc(v.slice(0, 19))}</code>`)
@@ -306,7 +307,8 @@ function dataSection(s: DataSection): string[] {
   for (const r of s.expectations) {
     const state = r.passed ? '<td class="pass">ok</td>' : `<td class="fail">${r.severity === 'error' ? 'FAILED' : 'warning'}</td>`;
     out.push(
-      `<tr><td>${esc(r.column ?? '–')}</td><td>${esc(r.rule)}</td><td>${esc(r.severity)}</td><td>${esc(r.expected)}</td><td>${esc(r.observed)}</td>` +
+      `<tr><td>${esc(r.column ?? '–')}</td><td>${esc(r.rule)}</td><td>${esc(r.severity)}</td><td>` +
+        `${esc(r.expected)}</td><td>${esc(r.observed)}</td>` +
         `<td>${r.failingRows}</td><td>${r.places.map(esc).join('<br>')}</td>${state}</tr>`,
     );
   }

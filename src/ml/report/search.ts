@@ -47,7 +47,8 @@ export function renderSearch(s: SearchSection): string {
   );
   for (const t of s.trials) {
     out.push(
-      `<tr${t.id === s.best ? ' class="pass"' : ''}><td>${t.id}</td><td>${esc(t.state)}</td><td>${num(t.value)}</td><td>${num(t.bestSoFar)}</td><td>${num(t.epochs)}</td>` +
+      `<tr${t.id === s.best ? ' class="pass"' : ''}><td>${t.id}</td><td>${esc(t.state)}</td><td>` +
+        `${num(t.value)}</td><td>${num(t.bestSoFar)}</td><td>${num(t.epochs)}</td>` +
         paths
           .map(
             (p) =>

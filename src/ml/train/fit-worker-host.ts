@@ -52,7 +52,11 @@ const TSX_API = pathToFileURL(require.resolve('tsx/esm/api').replace(/index\.cjs
 const BOOTSTRAP = `
   import(${JSON.stringify(TSX_API)})
     .then(({ register }) => { register(); return import(${JSON.stringify(new URL('./fit-worker.ts', import.meta.url).href)}); })
-    .catch((e) => { require('node:worker_threads').parentPort.postMessage({ type: 'error', message: 'training worker failed to start: ' + (e && e.message), stack: e && e.stack }); });
+    .catch((e) => {
+      require('node:worker_threads').parentPort.postMessage({
+        type: 'error', message: 'training worker failed to start: ' + (e && e.message), stack: e && e.stack,
+      });
+    });
 `;
 
 /**
