@@ -164,10 +164,15 @@ export async function runOrchestrationBench(
 export function formatOrchestration(r: OrchestrationBenchResult): string {
   const rows = r.shapes.map(
     (s) =>
-      `${s.shape.padEnd(13)} ${String(s.stages).padStart(6)} ${s.baselineMs.toFixed(0).padStart(11)} ${s.mlpipeMs.toFixed(0).padStart(9)} ${`${s.ratio.toFixed(2)}x`.padStart(7)} ${s.overheadPerStageMs.toFixed(2).padStart(14)}  ${`${(s.mlpipeMedianMs / s.baselineMedianMs).toFixed(2)}x`.padStart(12)}  ${s.shape.endsWith('user') ? 'isolation, no goal' : s.ratio <= r.goalRatio ? 'ok' : `over goal (${r.goalRatio}x)`}`,
+      `${s.shape.padEnd(13)} ${String(s.stages).padStart(6)} ${s.baselineMs.toFixed(0).padStart(11)} ` +
+      `${s.mlpipeMs.toFixed(0).padStart(9)} ${`${s.ratio.toFixed(2)}x`.padStart(7)} ` +
+      `${s.overheadPerStageMs.toFixed(2).padStart(14)}  ` +
+      `${`${(s.mlpipeMedianMs / s.baselineMedianMs).toFixed(2)}x`.padStart(12)}  ` +
+      `${s.shape.endsWith('user') ? 'isolation, no goal' : s.ratio <= r.goalRatio ? 'ok' : `over goal (${r.goalRatio}x)`}`,
   );
   return [
-    `orchestration overhead: best of alternating runs (goal ≤ ${r.goalRatio}x); load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
+    `orchestration overhead: best of alternating runs (goal ≤ ${r.goalRatio}x); load average ` +
+      `${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
     'shape         stages baseline ms mlpipe ms   ratio overhead/stage median ratio',
     ...rows,
   ].join('\n');

@@ -28,7 +28,10 @@ const benches: { name: string; run: () => Promise<string> }[] = [
       const { trainSpeed, formatTrainSpeed, measureBlocking, formatBlocking, recurrentSpeed, formatRecurrent } = await import(
         './train-speed.ts'
       );
-      return `${formatTrainSpeed(await trainSpeed())}\n\n${formatRecurrent(await recurrentSpeed())}\n\n${formatBlocking(await measureBlocking())}`;
+      return (
+        `${formatTrainSpeed(await trainSpeed())}\n\n${formatRecurrent(await recurrentSpeed())}\n\n` +
+        `${formatBlocking(await measureBlocking())}`
+      );
     },
   },
   {

@@ -142,8 +142,10 @@ export function formatSearchQuality(r: SearchQualityResult): string {
   // Best so far after 10 trials (the random start of TPE), 20, and all.
   const checkpoints = [...new Set([10, 20, r.trials].filter((n) => n <= r.trials))];
   const lines = [
-    `Best validation loss after ${r.trials} trials (lower is better), mean over seeds ${r.seeds.join(',')}; MLP on breast cancer, ${EPOCHS} epochs a trial.`,
-    `${'search'.padEnd(46)} ${checkpoints.map((n) => `after ${n}`.padStart(9)).join(' ')} ${'sd'.padStart(7)} ${'min'.padStart(7)} ${'max'.padStart(7)} ${'failed'.padStart(6)}`,
+    `Best validation loss after ${r.trials} trials (lower is better), mean over seeds ` +
+      `${r.seeds.join(',')}; MLP on breast cancer, ${EPOCHS} epochs a trial.`,
+    `${'search'.padEnd(46)} ${checkpoints.map((n) => `after ${n}`.padStart(9)).join(' ')} ` +
+      `${'sd'.padStart(7)} ${'min'.padStart(7)} ${'max'.padStart(7)} ${'failed'.padStart(6)}`,
   ];
   const bests = new Map<string, number[]>();
   for (const row of r.rows) {
@@ -172,7 +174,8 @@ export function formatSearchQuality(r: SearchQualityResult): string {
     const se = Math.sqrt(sd(a) ** 2 / a.length + sd(b) ** 2 / b.length);
     const verdict = diff <= 2 * se ? "not worse beyond the seeds' spread" : "WORSE beyond the seeds' spread";
     lines.push(
-      `${ours} / ${peer}: ${(mean(a) / mean(b)).toFixed(3)}x (difference ${diff >= 0 ? '+' : ''}${diff.toFixed(4)}, 2 standard errors ${(2 * se).toFixed(4)}): ${verdict}`,
+      `${ours} / ${peer}: ${(mean(a) / mean(b)).toFixed(3)}x (difference ${diff >= 0 ? '+' : ''}` +
+        `${diff.toFixed(4)}, 2 standard errors ${(2 * se).toFixed(4)}): ${verdict}`,
     );
   }
   if (r.optuna && 'version' in r.optuna) lines.push(`Optuna ${r.optuna.version}.`);

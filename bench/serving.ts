@@ -318,13 +318,16 @@ export function formatServing(b: ServingBench): string {
   const f = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(0));
   const lines = [
     `serving on loopback, one-row requests, ${SECONDS} s per cell; ${b.cores} cores, load ${b.load.toFixed(1)}; python: ${b.python}`,
-    'c=1: sequential keep-alive client (µs timing); c=16/64: autocannon (whole-ms latencies). in-process is one call after another (its c column repeats).',
+    'c=1: sequential keep-alive client (µs timing); c=16/64: autocannon (whole-ms latencies). in-process ' +
+      'is one call after another (its c column repeats).',
     '',
     'model  target      conc   p50 ms   p99 ms     req/s  failed',
   ];
   for (const r of b.rows) {
     lines.push(
-      `${r.model.padEnd(6)} ${r.target.padEnd(10)} ${String(r.concurrency).padStart(5)} ${f(r.m.p50).padStart(8)} ${f(r.m.p99).padStart(8)} ${f(r.m.rps).padStart(9)} ${String(r.m.failed).padStart(7)}`,
+      `${r.model.padEnd(6)} ${r.target.padEnd(10)} ${String(r.concurrency).padStart(5)} ` +
+        `${f(r.m.p50).padStart(8)} ${f(r.m.p99).padStart(8)} ${f(r.m.rps).padStart(9)} ` +
+        `${String(r.m.failed).padStart(7)}`,
     );
   }
   lines.push('');

@@ -87,7 +87,8 @@ export function formatSpecBench(r: SpecBenchResult): string {
   return [
     `spec: validate + compile of a ${r.stages}-stage pipeline (median; goal < ${r.goalMs} ms)`,
     `  yaml.parse            ${r.yamlParseMs.toFixed(1).padStart(8)} ms  1.00x`,
-    `  validate + compile    ${r.validateCompileMs.toFixed(1).padStart(8)} ms  ${r.ratio.toFixed(2)}x  ${r.validateCompileMs < r.goalMs ? 'ok' : 'over goal'}`,
+    `  validate + compile    ${r.validateCompileMs.toFixed(1).padStart(8)} ms  ${r.ratio.toFixed(2)}x  ` +
+      `${r.validateCompileMs < r.goalMs ? 'ok' : 'over goal'}`,
   ].join('\n');
 }
 

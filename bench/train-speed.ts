@@ -271,16 +271,20 @@ export function formatTrainSpeed(r: TrainSpeedResult): string {
   const lines = [
     `LeNet CNN (seed), 32x32x3, SGD momentum: backend ${r.backend.backend} TF ${r.backend.tfVersion ?? '-'} tfjs ${r.backend.tfjsVersion}` +
       (r.pytorch && 'version' in r.pytorch ? `; PyTorch ${r.pytorch.version} (${r.pytorch.threads} threads)` : ''),
-    `${'implementation'.padEnd(30)} ${'batch'.padStart(5)} ${'samples/s'.padStart(10)} ${'vs PyTorch'.padStart(10)} ${'per CPU-s'.padStart(10)} ${'vs PyTorch'.padStart(10)}`,
+    `${'implementation'.padEnd(30)} ${'batch'.padStart(5)} ${'samples/s'.padStart(10)} ` +
+      `${'vs PyTorch'.padStart(10)} ${'per CPU-s'.padStart(10)} ${'vs PyTorch'.padStart(10)}`,
   ];
   for (const row of r.rows) {
     lines.push(
-      `${row.impl.padEnd(30)} ${String(row.batchSize).padStart(5)} ${num(row.samplesPerSecond)} ${ratio(row.ratioToPytorch)} ${num(row.samplesPerCpuSecond)} ${ratio(row.cpuRatioToPytorch)}`,
+      `${row.impl.padEnd(30)} ${String(row.batchSize).padStart(5)} ${num(row.samplesPerSecond)} ` +
+        `${ratio(row.ratioToPytorch)} ${num(row.samplesPerCpuSecond)} ${ratio(row.cpuRatioToPytorch)}`,
     );
   }
   if (Math.max(r.load.before, r.load.after) > r.load.cores * 0.75) {
     lines.push(
-      `warning: load average ${r.load.before.toFixed(1)}/${r.load.after.toFixed(1)} on ${r.load.cores} cores: other processes compete for the CPU (PyTorch's OpenMP threads suffer most); rerun on an idle machine before trusting the ratios`,
+      `warning: load average ${r.load.before.toFixed(1)}/${r.load.after.toFixed(1)} on ${r.load.cores} ` +
+        `cores: other processes compete for the CPU (PyTorch's OpenMP threads suffer most); rerun on an idle ` +
+        'machine before trusting the ratios',
     );
   }
   return lines.join('\n');
@@ -383,10 +387,12 @@ export async function measureBlocking(batchSizes = [32, 128, 512], samples = 204
 
 export function formatBlocking(rows: BlockingRow[]): string {
   return [
-    `${'event-loop blocking'.padEnd(28)} ${'batch'.padStart(5)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)} ${'val max ms'.padStart(10)}`,
+    `${'event-loop blocking'.padEnd(28)} ${'batch'.padStart(5)} ${'median ms'.padStart(10)} ` +
+      `${'max ms'.padStart(8)} ${'val max ms'.padStart(10)}`,
     ...rows.map(
       (r) =>
-        `${r.model.padEnd(28)} ${String(r.batchSize).padStart(5)} ${r.medianMs.toFixed(1).padStart(10)} ${r.maxMs.toFixed(1).padStart(8)} ${r.validationMaxMs.toFixed(1).padStart(10)}`,
+        `${r.model.padEnd(28)} ${String(r.batchSize).padStart(5)} ${r.medianMs.toFixed(1).padStart(10)} ` +
+        `${r.maxMs.toFixed(1).padStart(8)} ${r.validationMaxMs.toFixed(1).padStart(10)}`,
     ),
   ].join('\n');
 }

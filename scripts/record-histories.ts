@@ -127,7 +127,9 @@ function writeManifest(recorded: ManifestEntry[]): void {
   const histories = [...old.filter((e) => !now.has(e.file)), ...recorded].sort((a, b) => (a.file < b.file ? -1 : 1));
   const doc = {
     about:
-      'Histories of real runs, replayed against the current workflow code by test/workflows/replay-corpus.test.ts. Recorded by scripts/record-histories.ts; see docs/runtime.md, "Changing the interpreter".',
+      'Histories of real runs, replayed against the current workflow code by ' +
+      'test/workflows/replay-corpus.test.ts. Recorded by scripts/record-histories.ts; see docs/runtime.md, ' +
+      '"Changing the interpreter".',
     histories,
   };
   writeFileSync(MANIFEST, `${JSON.stringify(doc, null, 1)}\n`);

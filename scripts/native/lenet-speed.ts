@@ -59,7 +59,8 @@ for (const batchSize of values['batch-sizes'].split(',').map(Number)) {
   model.dispose();
   rows.push({ batchSize, samplesPerSecond, engine: r.engine.engine });
   console.log(
-    `LeNet batch ${batchSize}: ${Math.round(samplesPerSecond)} samples/s on ${info.backend} (TensorFlow ${info.tfVersion}, ${r.engine.engine} step)`,
+    `LeNet batch ${batchSize}: ${Math.round(samplesPerSecond)} samples/s on ${info.backend} (TensorFlow ` +
+      `${info.tfVersion}, ${r.engine.engine} step)`,
   );
 }
 console.log(JSON.stringify({ backend: info.backend, tfVersion: info.tfVersion, rows }));

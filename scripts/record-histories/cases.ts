@@ -121,7 +121,9 @@ const lifecycle: Case = {
         name: this.name,
         workflowId: h.workflowId,
         exercises:
-          'pipelines/lifecycle.yaml (epochs 2): collect, preprocess, optimize (8 trials), train on the GPU queue, evaluate, deploy (first deploy of a canary strategy: primary), monitor (drift on live traffic, retrain on breach), a user activity, onFailure wait defaults, when true',
+          'pipelines/lifecycle.yaml (epochs 2): collect, preprocess, optimize (8 trials), train on the GPU ' +
+          'queue, evaluate, deploy (first deploy of a canary strategy: primary), monitor (drift on live ' +
+          'traffic, retrain on breach), a user activity, onFailure wait defaults, when true',
       },
       {
         name: 'drift-retrain-terminated',
@@ -202,7 +204,8 @@ const workerKilled: Case = {
           name: this.name,
           workflowId: h.workflowId,
           exercises:
-            'one `mlpipe worker` process (workflow and activities) SIGKILLed at epoch 3 of 16; a second worker takes the workflow over and resumes training from its checkpoint (attempt 2 of the train activity)',
+            'one `mlpipe worker` process (workflow and activities) SIGKILLed at epoch 3 of 16; a second worker ' +
+            'takes the workflow over and resumes training from its checkpoint (attempt 2 of the train activity)',
         },
       ];
     } finally {
@@ -225,7 +228,8 @@ const fixAndContinue: Case = {
         name: this.name,
         workflowId: h.workflowId,
         exercises:
-          'onFailure wait: one stage retried by update with fixed config and params (a later when reads the new param), another skipped by signal (its dependent skips)',
+          'onFailure wait: one stage retried by update with fixed config and params (a later when reads the ' +
+          'new param), another skipped by signal (its dependent skips)',
       },
     ];
   },
@@ -403,7 +407,9 @@ export const CASES: Case[] = [
   example(
     'foreach-seeds.yaml',
     { epochs: '3' },
-    'pipelines/foreach-seeds.yaml (epochs 3): forEach fan-out: train once per seed (literal items, parallelism 2), evaluate per seed (items from an expression over the train items, inputs item by item)',
+    'pipelines/foreach-seeds.yaml (epochs 3): forEach fan-out: train once per seed (literal items, ' +
+      'parallelism 2), evaluate per seed (items from an expression over the train items, inputs item by ' +
+      'item)',
   ),
   regression,
   lifecycle,
