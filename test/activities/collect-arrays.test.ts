@@ -95,7 +95,8 @@ describe('collect: array-valued columns', () => {
     ndjson(dir, [{ image: image(0), digit: 1 }]);
     const asText = { label: 'digit', columns: [{ name: 'image', type: 'string' }, schema.columns[1]] };
     await expect(run({ source: { type: 'ndjson', path: 'd.ndjson' }, schema: asText }, dir)).rejects.toThrow(
-      'line 1, column "image": an array of 8 items where one value was expected; declare the column\'s shape in schema.columns to read arrays',
+      'line 1, column "image": an array of 8 items where one value was expected; declare the column\'s ' +
+        'shape in schema.columns to read arrays',
     );
     // onBadRows: drop counts them; a nullable column takes a missing item as NaN.
     ndjson(dir, [

@@ -151,7 +151,9 @@ write(t, 'bad')`,
     ] as const) {
       await expect(run({ source: { type, path }, schema: schema({}) }, dir)).rejects.toMatchObject({
         type: 'InvalidInput',
-        message: `collect stage "collect": ${path} row 3, column "a": is missing and the column is not nullable. Fix the row, or set onBadRows: drop to skip such rows`,
+        message:
+          `collect stage "collect": ${path} row 3, column "a": is missing and the column is not nullable. Fix ` +
+          'the row, or set onBadRows: drop to skip such rows',
       });
       await expect(run({ source: { type, path }, schema: schema({ a: { nullable: true } }) }, dir)).rejects.toThrow(
         `${path} row 4, column "b": "four" is not a number.`,

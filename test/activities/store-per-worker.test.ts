@@ -17,12 +17,14 @@ describe("an artifact missing from this worker's store", () => {
     const run = preprocessCore(stageInput('preprocess', { steps: [{ type: 'standardize' }] }, { dataset: ref }, 'p/1'), after);
     await expect(run).rejects.toThrow(ArtifactNotFoundError);
     await expect(run).rejects.toThrow(
-      `is not in the store at ${after.store.root}. A local store is per worker ($MLPIPE_HOME/artifacts unless --store / MLPIPE_STORE says otherwise): ` +
+      `is not in the store at ${after.store.root}. A local store is per worker ($MLPIPE_HOME/artifacts ` +
+        'unless --store / MLPIPE_STORE says otherwise): ' +
         'a worker started with another MLPIPE_HOME',
     );
     await expect(run).rejects.toThrow(
       /start every worker with the same MLPIPE_HOME, or point --store \/ MLPIPE_STORE at one store they share/,
     );
-    await expect(after.store.getStream(ref)[Symbol.asyncIterator]().next()).rejects.toThrow(/A local store is per worker/); // streamed reads say the same
+    // streamed reads say the same
+    await expect(after.store.getStream(ref)[Symbol.asyncIterator]().next()).rejects.toThrow(/A local store is per worker/);
   });
 });

@@ -40,7 +40,8 @@ describe('train + evaluate: tabular', () => {
       });
       accs.push(e.outputs.accuracy as number);
       console.log(
-        `iris split ${seed}: test accuracy ${e.outputs.accuracy}, f1Macro ${e.outputs.f1Macro}, rocAuc ${e.outputs.rocAuc}, backend ${t.outputs.backend}`,
+        `iris split ${seed}: test accuracy ${e.outputs.accuracy}, f1Macro ${e.outputs.f1Macro}, rocAuc ` +
+          `${e.outputs.rocAuc}, backend ${t.outputs.backend}`,
       );
       expect(t.outputs).toMatchObject({ epochs: 40, model: { kind: 'model' }, history: { kind: 'metrics' } });
       expect(typeof t.outputs.accuracy).toBe('number');

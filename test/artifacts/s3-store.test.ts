@@ -178,7 +178,8 @@ describe('S3 store: retries', () => {
 });
 
 describe('S3 store: memory', () => {
-  it('streaming a 384 MiB artifact in and out keeps the resident set growth under a quarter of its size; reading it whole does not', async () => {
+  it('streaming a 384 MiB artifact in and out keeps the resident set growth under a quarter of its size; ' +
+    'reading it whole does not', async () => {
     const out = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/support/s3-rss-child.ts'], {
       env: { ...process.env, ...s3.env, MLPIPE_STORE: `s3://${bucket}/rss`, MLPIPE_HOME: tempDir(), MLPIPE_RSS_MIB: '384' },
       maxBuffer: 1 << 20,

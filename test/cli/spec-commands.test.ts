@@ -47,7 +47,8 @@ describe('mlpipe validate', () => {
     const r = mlpipe('validate', '--format', 'github', invalid);
     expect(r.code).toBe(1);
     expect(r.out.trim()).toBe(
-      `::error file=${invalid},line=12,col=5,title=mlpipe schema.unknown-field::unknown field \`need\` in stage \`prep\` (did you mean \`needs\`?)`,
+      `::error file=${invalid},line=12,col=5,title=mlpipe schema.unknown-field::unknown field \`need\` in ` +
+        `stage \`prep\` (did you mean \`needs\`?)`,
     );
   });
 

@@ -87,7 +87,9 @@ describe('compiler', () => {
     const p = plan(
       spec(
         train +
-          `  act:\n    type: activity\n    needs: [train]\n    when: stages.train.outputs.loss < 1.0 && params.mode == "fast"\n    activity: notify\n    input: { text: "loss \${stages.train.outputs.loss} in \${params.mode} mode" }\n`,
+          `  act:\n    type: activity\n    needs: [train]\n    when: stages.train.outputs.loss < 1.0 && ` +
+          `params.mode == "fast"\n    activity: notify\n    input: { text: "loss \${stages.train.outputs.loss} ` +
+          `in \${params.mode} mode" }\n`,
       ),
     );
     const act = p.nodes.find((n) => n.id === 'act')!;
@@ -122,7 +124,8 @@ describe('compiler: optimize', () => {
     const p = plan(
       spec(
         train +
-          `  tune:\n    type: optimize\n    needs: [prep]\n    tunes: train\n    space: { epochs: { type: int, min: 1, max: 3 } }\n    objective: { metric: val_loss, direction: minimize }\n`,
+          `  tune:\n    type: optimize\n    needs: [prep]\n    tunes: train\n    space: { epochs: { type: int, ` +
+          `min: 1, max: 3 } }\n    objective: { metric: val_loss, direction: minimize }\n`,
       ),
     );
     const tune = p.nodes.find((n) => n.id === 'tune')!;

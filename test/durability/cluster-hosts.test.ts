@@ -238,7 +238,8 @@ describe('a cluster of hosts with no shared filesystem', () => {
       epochs: number;
     };
     console.log(
-      `cluster-hosts: host ${trainer!.name} killed at epoch ${seenEpoch}; host ${survivor.name} resumed from epoch ${summary.resumedFromEpoch}; ` +
+      `cluster-hosts: host ${trainer!.name} killed at epoch ${seenEpoch}; host ${survivor.name} resumed ` +
+        `from epoch ${summary.resumedFromEpoch}; ` +
         `stages ran on ${started.map((s) => `${s.stage}@${name(s.identity)}#${s.attempt}`).join(', ')} (${net.mode})`,
     );
     expect(summary.resumedFromEpoch).toBeGreaterThan(0);

@@ -51,7 +51,8 @@ function mlpipe(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number;
 }
 
 describe('a pipeline whose artifacts live in S3', () => {
-  it("resumes training on another host from the checkpoint in S3, keeps nothing in the workers' homes, reports and serves from S3", async () => {
+  it("resumes training on another host from the checkpoint in S3, keeps nothing in the workers' homes, " +
+    'reports and serves from S3', async () => {
     const bucket = await s3.bucket('pipeline');
     const storeUri = `s3://${bucket}/mlpipe`;
     // The workers this file spawns inherit these (spawnWorker passes process.env on).

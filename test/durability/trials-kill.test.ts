@@ -182,7 +182,8 @@ describe('a search whose worker is killed mid-trial', () => {
     // The killed trial: retried, and the retry started from a checkpoint, not epoch 0.
     const v = acts.get(victim!.trial)!;
     console.log(
-      `trials-kill: killed ${victim!.trial} at epoch ${victim!.epoch}; attempt ${v.attempt} resumed from epoch ${v.resumedFromEpoch} (the attempt before: ${v.lastFailure})`,
+      `trials-kill: killed ${victim!.trial} at epoch ${victim!.epoch}; attempt ${v.attempt} resumed from ` +
+        `epoch ${v.resumedFromEpoch} (the attempt before: ${v.lastFailure})`,
     );
     expect(v.attempt).toBeGreaterThanOrEqual(2);
     expect(v.resumedFromEpoch).toBeGreaterThan(0);

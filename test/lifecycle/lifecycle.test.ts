@@ -109,7 +109,8 @@ async function waitDone(workflowId: string): Promise<RunStatus> {
 }
 
 describe('pipelines/lifecycle.yaml end to end', () => {
-  it('tunes, trains, deploys (registry + a serving endpoint), monitors drift on live traffic, retrains on the breach, notifies', async () => {
+  it('tunes, trains, deploys (registry + a serving endpoint), monitors drift on live traffic, retrains on ' +
+    'the breach, notifies', async () => {
     const { plan, source } = await compileFile(SPEC, { params: { epochs: '2', minF1: '0.5' } });
     const handle = await startRun(client, { plan: onQueue(plan, queue), taskQueue: queue, source });
     let endpoint: string | undefined;

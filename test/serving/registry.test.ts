@@ -212,7 +212,8 @@ describe.each(BACKENDS)('model registry on %s', (backend) => {
             '--import',
             'tsx',
             '-e',
-            `import { Registry } from './src/serving/registry.ts'; console.log((await new Registry(${JSON.stringify(dir)}, ${JSON.stringify(db.url)}).names()).join(','));`,
+            `import { Registry } from './src/serving/registry.ts'; console.log((await new Registry(` +
+              `${JSON.stringify(dir)}, ${JSON.stringify(db.url)}).names()).join(','));`,
             '--input-type=module',
           ],
           { cwd: root, timeout: 60_000 },
@@ -223,7 +224,8 @@ describe.each(BACKENDS)('model registry on %s', (backend) => {
     const said = outs.map((o) => o.stderr).join('');
     expect(said).toMatch(
       new RegExp(
-        `model registry entry ${join(dir, 'broken.json')} is not valid JSON .*restore it from a backup, or move it away to start model "broken" afresh`,
+        `model registry entry ${join(dir, 'broken.json')} is not valid JSON .*restore it from a backup, or ` +
+          'move it away to start model "broken" afresh',
       ),
     );
     expect(said.match(/model registry: imported /g)).toHaveLength(1);

@@ -32,10 +32,12 @@ const problems = (text: string, overrides: Record<string, string> = {}) =>
 describe('prototype names', () => {
   it('refuses a `__proto__` or `constructor` param at validate, where it is written', () => {
     expect(problems(spec('  __proto__: { type: integer, default: 1 }'))).toEqual([
-      '5:3 names.reserved `__proto__` cannot be a key: JavaScript objects take it as their prototype, so its value would be lost or inherited from',
+      '5:3 names.reserved `__proto__` cannot be a key: JavaScript objects take it as their prototype, so ' +
+        'its value would be lost or inherited from',
     ]);
     expect(problems(spec('  constructor: { type: string, default: x }'))).toEqual([
-      '5:3 names.reserved `constructor` cannot be a param name: every JavaScript object already has a `constructor`, so looking it up would find the built-in',
+      '5:3 names.reserved `constructor` cannot be a param name: every JavaScript object already has a ' +
+        '`constructor`, so looking it up would find the built-in',
     ]);
   });
 
@@ -43,12 +45,16 @@ describe('prototype names', () => {
     const stages = `  constructor: { type: activity, activity: go }
   other: { type: activity, activity: go, outputs: { toString: string }, inputs: { valueOf: job } }`;
     expect(problems(spec('', stages))).toEqual([
-      '11:3 names.reserved `constructor` cannot be a stage name: every JavaScript object already has a `constructor`, so looking it up would find the built-in',
-      '12:53 names.reserved `toString` cannot be an output name: every JavaScript object already has a `toString`, so looking it up would find the built-in',
-      '12:83 names.reserved `valueOf` cannot be an input name: every JavaScript object already has a `valueOf`, so looking it up would find the built-in',
+      '11:3 names.reserved `constructor` cannot be a stage name: every JavaScript object already has a ' +
+        '`constructor`, so looking it up would find the built-in',
+      '12:53 names.reserved `toString` cannot be an output name: every JavaScript object already has a ' +
+        '`toString`, so looking it up would find the built-in',
+      '12:83 names.reserved `valueOf` cannot be an input name: every JavaScript object already has a ' +
+        '`valueOf`, so looking it up would find the built-in',
     ]);
     expect(problems(spec('', '', '{ nested: { __proto__: { polluted: true } } }'))).toEqual([
-      '10:24 names.reserved `__proto__` cannot be a key: JavaScript objects take it as their prototype, so its value would be lost or inherited from',
+      '10:24 names.reserved `__proto__` cannot be a key: JavaScript objects take it as their prototype, so ' +
+        'its value would be lost or inherited from',
     ]);
     expect(problems(spec('', '', '{ constructor: 1, toString: 2 }'))).toEqual([]);
   });

@@ -91,7 +91,8 @@ describe('predict stage', () => {
         '  grade: { type: evaluate, needs: [score, train], metrics: [accuracy], inputs: { predictions: score, model: train } }\n',
       ),
     ).toEqual([
-      '14:102 evaluate.predictions-and-model: stage `grade` scores the predictions it is given (`inputs.predictions`), so it takes no model',
+      '14:102 evaluate.predictions-and-model: stage `grade` scores the predictions it is given ' +
+        '(`inputs.predictions`), so it takes no model',
     ]);
     expect(
       errors(
@@ -99,7 +100,8 @@ describe('predict stage', () => {
         '  grade: { type: evaluate, needs: [score, prep], metrics: [accuracy], inputs: { predictions: prep } }\n',
       ),
     ).toEqual([
-      "14:94 evaluate.predictions-source: `inputs.predictions` of stage `grade` comes from `prep`, a preprocess stage; it takes a predict stage's output",
+      '14:94 evaluate.predictions-source: `inputs.predictions` of stage `grade` comes from `prep`, a ' +
+        "preprocess stage; it takes a predict stage's output",
     ]);
   });
 });

@@ -14,7 +14,8 @@ export function expectNativeBackend(): SelectedBackend {
   const wanted = pref === 'js' ? 'cpu-js' : pref === 'gpu' ? 'tensorflow-gpu' : 'tensorflow';
   expect(
     sel.info.backend,
-    `backend is ${sel.info.backend}, expected ${wanted}: the native TensorFlow addon is missing or broken; run \`bash scripts/setup-native.sh\``,
+    `backend is ${sel.info.backend}, expected ${wanted}: the native TensorFlow addon is missing or ` +
+      `broken; run \`bash scripts/setup-native.sh\``,
   ).toBe(wanted);
   return sel;
 }

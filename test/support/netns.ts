@@ -91,7 +91,10 @@ export async function hosts(names: string[]): Promise<Hosts> {
     });
   } catch (e) {
     await teardown();
-    const why = `network namespaces could not be made (${((e as { stderr?: string }).stderr || (e as Error).message).trim()}): hosts are separate processes on loopback`;
+    const why =
+      'network namespaces could not be made (' +
+      `${((e as { stderr?: string }).stderr || (e as Error).message).trim()}): hosts are separate ` +
+      'processes on loopback';
     return {
       mode: 'loopback',
       why,

@@ -129,7 +129,8 @@ describe('optimize: every trial its own activity', () => {
     expect(new Set(counts).size).toBe(counts.length);
     expect(counts.at(-1)).toBe(4);
     expect(signals.at(-1)!.text).toBe(
-      `4/4 trials, best val_loss ${Number((out.bestValue as number).toPrecision(4))} (trial ${rows.find((t) => t.value === out.bestValue)!.id})`,
+      `4/4 trials, best val_loss ${Number((out.bestValue as number).toPrecision(4))} (trial ` +
+        `${rows.find((t) => t.value === out.bestValue)!.id})`,
     );
 
     // the run report: the search's chart and its table, a row per trial with the best so far

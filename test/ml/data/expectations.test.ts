@@ -211,7 +211,8 @@ describe('the report of a cached collect stage', () => {
     const html = readFileSync(reportPath('exp/run-4'), 'utf8');
     expect(html).toContain('<h2>Data: collect <small>(from the step cache)</small> — <span class="pass">expectations met</span></h2>');
     expect(html).toContain(
-      '<td>id</td><td>unique</td><td>warn</td><td>no repeated value</td><td>1 repeated value</td><td>1</td><td>people.csv line 5, column &quot;id&quot;</td><td class="fail">warning</td>',
+      '<td>id</td><td>unique</td><td>warn</td><td>no repeated value</td><td>1 repeated ' +
+        'value</td><td>1</td><td>people.csv line 5, column &quot;id&quot;</td><td class="fail">warning</td>',
     );
     expect(
       await addCachedSections(run, { collect: { kind: 'collect', status: 'succeeded', cached: true, outputs: first.outputs } }, env.store),

@@ -46,11 +46,15 @@ describe('GPU probe', () => {
     // TensorFlow 2.21's log (level 0, VLOG 1) loading the GPU build on a machine without a driver
     const log = [
       'I0000 00:00:1796106006.847629   12142 cuda_memory_allocator.cc:70] Registering collective allocator factory for NCCL',
-      "I0000 00:00:1796106006.850584   12142 dso_loader.cc:144] Could not load dynamic library 'libcuda.so.1'; dlerror: libcuda.so.1: cannot open shared object file: No such file or directory",
-      'E0000 00:00:1796106006.850606   12142 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)',
-      'I0000 00:00:1796106006.850635   12142 cuda_diagnostics.cc:145] kernel driver does not appear to be running on this host (vm): /proc/driver/nvidia/version does not exist',
+      'I0000 00:00:1796106006.850584   12142 dso_loader.cc:144] Could not load dynamic library ' +
+        "'libcuda.so.1'; dlerror: libcuda.so.1: cannot open shared object file: No such file or directory",
+      'E0000 00:00:1796106006.850606   12142 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA ' +
+        'error: Failed call to cuInit: UNKNOWN ERROR (303)',
+      'I0000 00:00:1796106006.850635   12142 cuda_diagnostics.cc:145] kernel driver does not appear to be ' +
+        'running on this host (vm): /proc/driver/nvidia/version does not exist',
       'I0000 00:00:1796106006.850652   12142 xla_gpu_device.cc:83] Not creating XLA devices, tf_xla_enable_xla_devices not set',
-      'E0000 00:00:1796106006.850606   12142 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)',
+      'E0000 00:00:1796106006.850606   12142 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA ' +
+        'error: Failed call to cuInit: UNKNOWN ERROR (303)',
     ].join('\n');
     expect(cudaFailure(log)).toBe(
       "Could not load dynamic library 'libcuda.so.1'; dlerror: libcuda.so.1: cannot open shared object file: No such file or directory; " +
