@@ -29,8 +29,8 @@ export function lineChart(title: string, series: Record<string, (number | null)[
   const x = (i: number) => m.l + (n === 1 ? w / 2 : (i / (n - 1)) * w);
   const y = (v: number) => m.t + h - ((v - lo) / (hi - lo)) * h;
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 ` +
-      `0 ${width} ${height}" role="img" aria-label="${esc(title)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+      `viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(title)}">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="${m.l}" y="18" font-size="13" font-family="sans-serif" font-weight="bold">${esc(title)}</text>`,
     `<line x1="${m.l}" y1="${m.t + h}" x2="${m.l + w}" y2="${m.t + h}" stroke="#444"/>`,
@@ -79,8 +79,8 @@ export function heatmap(title: string, matrix: number[][], labels: string[]): st
   const height = m.t + k * cell + m.b;
   const max = Math.max(1, ...matrix.flat());
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 ` +
-      `0 ${width} ${height}" role="img" aria-label="${esc(title)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+      `viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(title)}">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="8" y="18" font-size="13" font-family="sans-serif" font-weight="bold">${esc(title)}</text>`,
   ];
@@ -151,8 +151,8 @@ export function lineageGraph(nodes: LineageNode[], edges: [string, string][]): s
   const width = 20 + cols.size * (bw + gx) - gx;
   const height = 20 + maxRows * (bh + gy) - gy;
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 ` +
-      `0 ${width} ${height}" role="img" aria-label="lineage">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+      `viewBox="0 0 ${width} ${height}" role="img" aria-label="lineage">`,
     '<defs><marker id="arr" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto"><path ' +
       'd="M0,0 L8,4 L0,8 z" fill="#666"/></marker></defs>',
   ];
