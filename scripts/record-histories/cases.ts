@@ -408,8 +408,8 @@ export const CASES: Case[] = [
     'foreach-seeds.yaml',
     { epochs: '3' },
     'pipelines/foreach-seeds.yaml (epochs 3): forEach fan-out: train once per seed (literal items, ' +
-      'parallelism 2), evaluate per seed (items from an expression over the train items, inputs item by ' +
-      'item)',
+      'parallelism 2), evaluate per seed (items from an expression over the train items, ' +
+      'inputs item by item)',
   ),
   regression,
   lifecycle,

@@ -32,8 +32,8 @@ export async function predictDataset(ds: Dataset, idx: Uint32Array, s: ScoringMo
     throw new DataError(
       'the model reads ' +
         `column${missing.length > 1 ? 's' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')}, which ` +
-        `the dataset lacks (it has ${[...have].join(', ')}); score a dataset with the columns the model was ` +
-        'trained on',
+        `the dataset lacks (it has ${[...have].join(', ')}); score a dataset ` +
+        'with the columns the model was trained on',
     );
   }
   const step = Math.max(1, o.batchRows ?? 4096);

@@ -46,8 +46,8 @@ export function nonFiniteMessage(
       if (Number.isFinite(y[i]!)) continue;
       return (
         `${rowPlace(ds, rows[i]!)}, column ${JSON.stringify(ds.label)}: the label is ${shown(y[i]!)} when it ` +
-        `reaches ${use}; fix the row, or drop rows without a label (onBadRows: drop with a non-nullable ` +
-        'label column)'
+        `reaches ${use}; fix the row, or drop rows without a label ` +
+        '(onBadRows: drop with a non-nullable label column)'
       );
     }
   }

@@ -264,8 +264,8 @@ export function renderReport(d: RunReportData): string {
       ),
     );
     out.push(
-      '<table><tr><th>stage</th><th>attempt</th><th>kind</th><th>artifact</th><th>size</th><th>inputs</th><th>created</th><th>get ' +
-        'it</th></tr>',
+      '<table><tr><th>stage</th><th>attempt</th><th>kind</th><th>artifact</th><th>size</th>' +
+        '<th>inputs</th><th>created</th><th>get it</th></tr>',
     );
     for (const r of d.lineage) {
       out.push(
