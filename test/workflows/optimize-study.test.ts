@@ -217,3 +217,49 @@ describe('optimize: every trial its own activity', () => {
     expect(r.stages.tune!.outputs.best).toEqual(steady.stages.tune!.outputs.best);
   }, 180_000);
 });
+
+describe('optimize: trials through the step cache', () => {
+  it('rerun --from tune of a stopped search runs only its unfinished trials, to the best of an unbroken one; --no-cache runs all', async () => {
+    const search = (trials: number) => `    method: random\n    trials: ${trials}\n    parallelism: 2\n    seed: 11\n`;
+    // the earlier search stopped after two of its trials (deterministically: its spec asked for two)
+    const first = await env.start(await compiled(search(2)));
+    const r1 = await first.result();
+    expect(r1.stages.tune!.status).toBe('succeeded');
+    const earlier = await table(r1.stages.tune!.outputs.trials);
+    expect(earlier.map((t) => [t.id, t.cached ?? false])).toEqual([
+      [0, false],
+      [1, false],
+    ]);
+
+    // `rerun --from tune` of the search with all four: the upstream stages reused, so the same dataset
+    const plan = await compiled(search(4));
+    const h = await env.start(plan, {
+      rerunOf: first.workflowId,
+      reuse: { data: r1.stages.data!.outputs, prep: r1.stages.prep!.outputs, train: r1.stages.train!.outputs },
+    });
+    const r = await h.result();
+    expect(r.stages.tune!.status).toBe('succeeded');
+    const trains = (await trialActivities(h.workflowId)).filter((a) => a.type === 'stage.train').map((a) => a.id);
+    expect(trains.sort()).toEqual(['tune.trial-2', 'tune.trial-3']);
+    const rows = await table(r.stages.tune!.outputs.trials);
+    expect(rows.map((t) => [t.id, t.state, t.cached ?? false])).toEqual([
+      [0, 'complete', true],
+      [1, 'complete', true],
+      [2, 'complete', false],
+      [3, 'complete', false],
+    ]);
+    expect(rows.slice(0, 2).map((t) => [t.params, t.value, t.model])).toEqual(earlier.map((t) => [t.params, t.value, t.model]));
+
+    // --no-cache: every trial an activity again; the resumed search ended as this unbroken one
+    const hn = await env.start(plan, { noCache: true });
+    const rn = await hn.result();
+    const all = (await trialActivities(hn.workflowId)).filter((a) => a.type === 'stage.train').map((a) => a.id);
+    expect(all.sort()).toEqual([0, 1, 2, 3].map((i) => `tune.trial-${i}`));
+    const unbroken = await table(rn.stages.tune!.outputs.trials);
+    expect(unbroken.some((t) => t.cached)).toBe(false);
+    expect(rows.map((t) => [t.params, t.value])).toEqual(unbroken.map((t) => [t.params, t.value]));
+    expect(r.stages.tune!.outputs.best).toEqual(rn.stages.tune!.outputs.best);
+    expect(r.stages.tune!.outputs.bestValue).toBe(rn.stages.tune!.outputs.bestValue);
+    expect(await replayErrors([h.workflowId, `${h.workflowId}.tune`])).toEqual([]);
+  }, 240_000);
+});
