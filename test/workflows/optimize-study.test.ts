@@ -263,3 +263,26 @@ describe('optimize: trials through the step cache', () => {
     expect(await replayErrors([h.workflowId, `${h.workflowId}.tune`])).toEqual([]);
   }, 240_000);
 });
+
+describe('optimize: ASHA legs through the step cache', () => {
+  it('a longer ASHA search after a shorter one takes every earlier leg, continuations included, from the cache', async () => {
+    const asha = (trials: number) =>
+      `    method: asha\n    asha: { minResource: 1, reductionFactor: 2 }\n    trials: ${trials}\n    parallelism: 1\n    seed: 13\n`;
+    const r1 = await (await env.start(await compiled(asha(4)))).result();
+    const rows1 = await table(r1.stages.tune!.outputs.trials);
+    const complete = rows1.find((t) => t.state === 'complete' && t.resumedFromEpoch!.length === 3)!;
+    expect(complete).toBeTruthy();
+    // the optimize stage's own cache entry differs (trials: 5), so the search runs, leg by leg
+    const h2 = await env.start(await compiled(asha(5)));
+    const r2 = await h2.result();
+    const acts = await trialActivities(h2.workflowId);
+    const trains = acts.filter((a) => a.type === 'stage.train').map((a) => a.id);
+    expect(trains.length).toBeGreaterThan(0);
+    for (const id of trains) expect(id).toMatch(/^tune\.trial-4(\.rung-\d)?$/);
+    // a promoted trial's later rungs were looked up too (their key names the model they continue)
+    expect(acts.map((a) => a.id)).toContain(`tune.trial-${complete.id}.rung-2.cache`);
+    const rows2 = await table(r2.stages.tune!.outputs.trials);
+    expect(rows2.slice(0, 4).map((t) => [t.id, t.state, t.value, t.cached])).toEqual(rows1.map((t) => [t.id, t.state, t.value, true]));
+    expect(rows2[4]!.cached).toBeUndefined();
+  }, 180_000);
+});
