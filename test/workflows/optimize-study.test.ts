@@ -286,3 +286,53 @@ describe('optimize: ASHA legs through the step cache', () => {
     expect(rows2[4]!.cached).toBeUndefined();
   }, 180_000);
 });
+
+/** The activity ids of the search's activities that completed. */
+async function completedActivities(workflowId: string): Promise<string[]> {
+  const events = (await env.client.workflow.getHandle(`${workflowId}.tune`).fetchHistory()).events ?? [];
+  const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e]));
+  return events
+    .filter((e) => e.activityTaskCompletedEventAttributes)
+    .map(
+      (e) =>
+        scheduled.get(String(e.activityTaskCompletedEventAttributes!.scheduledEventId))!.activityTaskScheduledEventAttributes!.activityId!,
+    );
+}
+
+describe('optimize: a cancelled search run again', () => {
+  it('the second run takes the trials the cancelled one stored from the cache and runs the rest', async () => {
+    const plan = await compiled('    method: random\n    trials: 4\n    parallelism: 1\n    seed: 17\n');
+    const h1 = await env.start(plan);
+    await waitFor(
+      async () => (await completedActivities(h1.workflowId).catch((): string[] => [])).includes('tune.trial-1.cache-store'),
+      120_000,
+      'two trials stored',
+    );
+    await h1.cancel();
+    await expect(h1.result()).rejects.toThrow();
+    const child = env.client.workflow.getHandle(`${h1.workflowId}.tune`);
+    await waitFor(async () => (await child.describe()).status.name !== 'RUNNING', 60_000, 'the search to end');
+    const done = await completedActivities(h1.workflowId);
+    const trial = (id: string) => Number(/^tune\.trial-(\d+)/.exec(id)![1]);
+    // stored for sure: those whose store completed; at most: those whose training completed
+    const stored = done.filter((id) => id.endsWith('.cache-store')).map(trial);
+    const trained = done.filter((id) => /^tune\.trial-\d+$/.test(id)).map(trial);
+    expect(stored).toEqual(expect.arrayContaining([0, 1]));
+
+    const h2 = await env.start(plan); // the upstream stages hit the cache: the same dataset
+    const r2 = await h2.result();
+    const rows = await table(r2.stages.tune!.outputs.trials);
+    const cached = rows.filter((t) => t.cached).map((t) => t.id);
+    for (const id of stored) expect(cached).toContain(id);
+    for (const id of cached) expect(trained).toContain(id);
+    const trains = (await trialActivities(h2.workflowId)).filter((a) => a.type === 'stage.train').map((a) => trial(a.id));
+    expect(trains.sort()).toEqual([0, 1, 2, 3].filter((i) => !cached.includes(i)));
+    expect(trains.length).toBeGreaterThan(0);
+
+    const unbroken = await (await env.start(plan, { noCache: true })).result();
+    expect(rows.map((t) => [t.params, t.value])).toEqual(
+      (await table(unbroken.stages.tune!.outputs.trials)).map((t) => [t.params, t.value]),
+    );
+    expect(r2.stages.tune!.outputs.best).toEqual(unbroken.stages.tune!.outputs.best);
+  }, 300_000);
+});
