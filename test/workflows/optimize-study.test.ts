@@ -3,6 +3,8 @@
  * optimize stage runs as the optimizeStudy child workflow, each trial its own `stage.train`
  * activity (`tune.trial-<n>`); the same seed gives the same trials and the same best; ASHA trains
  * trials rung by rung, prunes with a reason and continues promoted ones from their checkpoints.
+ * Trial legs go through the step cache: a rerun --from tune, a longer search or a second run
+ * after a cancelled one runs only the trials not stored before, to an unbroken search's result.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
