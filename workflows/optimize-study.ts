@@ -8,6 +8,12 @@
  * decides whether it goes on, from its checkpoint, or stops as pruned. Last, the `optimize`
  * activity (id `<stage>`) writes the trials artifact and the outputs.
  *
+ * Each leg goes through the step cache like a train stage (runs since `optimize-trial-cache`):
+ * its key is kind `train`, the trial's config with its epochs, the dataset's digest and, for a
+ * leg that continues an ASHA trial, the digest of the model it continues. A hit is that leg's
+ * outputs with no activity; so a second run (or `rerun --from tune`) of a stopped or failed
+ * search runs only the trials the earlier one did not finish, to the same result.
+ *
  * A child keeps the run's own history short (a search's trials are in this one) and shows the
  * search as one workflow with one activity per trial in the UI.
  */
@@ -17,13 +23,32 @@ import {
   defineSignal,
   getExternalWorkflowHandle,
   isCancellation,
+  log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { activityName, STAGE_PROGRESS_SIGNAL, type StageActivityResult, type StageProgress } from '../src/core/activities.ts';
-import { isArtifactRef, type JsonObject, type PlanNode, type StageActivityInput, type StudyTrial } from '../src/core/plan.ts';
+import {
+  activityName,
+  CACHE_LOOKUP,
+  CACHE_STORE,
+  STAGE_PROGRESS_SIGNAL,
+  type CacheLookupInput,
+  type CacheLookupResult,
+  type CacheStoreInput,
+  type StageActivityResult,
+  type StageProgress,
+} from '../src/core/activities.ts';
+import {
+  isArtifactRef,
+  type JsonObject,
+  type JsonValue,
+  type PlanNode,
+  type StageActivityInput,
+  type StudyTrial,
+} from '../src/core/plan.ts';
 import { driveStudy, legBudgets, studyTrial, type Leg, type LegResult } from '../src/core/search/drive.ts';
 import { setPath, Study, type AshaOptions, type Direction, type SearchMethod, type Space } from '../src/core/search/index.ts';
 import { describeFailure } from './failures.ts';
@@ -39,6 +64,8 @@ export interface OptimizeStudyInput {
   continueAsNewAfterEvents?: number;
   /** The finished trials of the execution this one continues. */
   carried?: StudyTrial[];
+  /** The run's `--no-cache`: trials neither look up nor store in the step cache. */
+  noCache?: boolean;
 }
 
 /** The optimize config fields the study reads (the schema's OptimizeStage; src/spec is not workflow code). */
@@ -112,6 +139,24 @@ export async function optimizeStudy(args: OptimizeStudyInput): Promise<StageActi
     throw nonRetryable(`${at}: ${(e as Error).message}`);
   }
   const budgets = legBudgets(fullEpochs, asha);
+  // Histories recorded before the trial cache schedule no look-ups: they replay as they ran.
+  // `--no-cache` skips the trial cache whole (stages still store theirs): its searches schedule
+  // only their trials.
+  const useCache = patched('optimize-trial-cache') && tuned.cache.enabled && !args.noCache;
+  // Ordinary activities on the optimize stage's queue, not local ones as for stages: trials look
+  // up while others run and signal the run, and local activities' results replay in other
+  // batches than they arrived in live, which reorders those commands (a nondeterminism error).
+  const stepCache = (activityId: string) =>
+    proxyActivities<{
+      [CACHE_LOOKUP]: (i: CacheLookupInput) => Promise<CacheLookupResult>;
+      [CACHE_STORE]: (i: CacheStoreInput) => Promise<void>;
+    }>({
+      taskQueue: taskQueueFor(node),
+      startToCloseTimeout: '30s',
+      retry: { maximumAttempts: 3 },
+      activityId,
+      summary: `${activityId}: step cache`,
+    });
 
   const a = tuned.activity;
   const trainLeg = (activityId: string, summary: string): StageFn =>
@@ -131,24 +176,8 @@ export async function optimizeStudy(args: OptimizeStudyInput): Promise<StageActi
       summary,
     })[activityName('train')] as StageFn;
 
-  // One leg: the tuned config with the trial's values, trained to the leg's epochs as `<stage>.trial-<n>`.
-  async function runLeg(leg: Leg): Promise<LegResult> {
-    const config = structuredCopy(tunedConfig!);
-    for (const [path, v] of Object.entries(leg.params)) setPath(config, path, v);
-    const stage = `${node.id}.trial-${leg.trial}`;
-    const res = await trainLeg(
-      leg.index === 0 ? stage : `${stage}.rung-${leg.index}`,
-      `trial ${leg.trial} (train${leg.legs > 1 ? `, ${leg.epochs} epochs` : ''}): ${paramsText(leg.params)}`,
-    )({
-      run: input.run,
-      stage,
-      kind: 'train',
-      config: { ...config, epochs: leg.epochs },
-      inputs: { dataset: dataset! },
-      params: input.params,
-      trial: { of: node.id, id: leg.trial, continues: leg.index > 0 },
-    });
-    const out = res.outputs;
+  // A leg's outputs as the driver wants them; cached ones are checked like fresh ones.
+  function legResult(out: Record<string, JsonValue>, attempt: number, cached: boolean): LegResult {
     if (!(metric in out)) {
       throw nonRetryable(
         `${at}: objective metric ${JSON.stringify(metric)} is not an output of the tuned stage (it has: ${Object.keys(out).join(', ')})`,
@@ -159,8 +188,62 @@ export async function optimizeStudy(args: OptimizeStudyInput): Promise<StageActi
       ...(isArtifactRef(out.model) ? { model: out.model } : {}),
       ...(typeof out.epochs === 'number' ? { epochs: out.epochs } : {}),
       ...(typeof out.resumedFromEpoch === 'number' ? { resumedFromEpoch: out.resumedFromEpoch } : {}),
-      attempt: res.attempt ?? 1,
+      attempt,
+      ...(cached ? { cached } : {}),
     };
+  }
+
+  // The step cache's entry for a leg; an unavailable cache is a miss (the leg runs), as for stages.
+  async function lookup(id: string, config: JsonObject, leg: Leg): Promise<CacheLookupResult | undefined> {
+    const resumes = leg.index > 0 ? leg.previous?.model : undefined;
+    try {
+      return await stepCache(`${id}.cache`)[CACHE_LOOKUP]({
+        kind: 'train',
+        config,
+        inputDigests: { dataset: dataset!.digest, ...(resumes ? { resumes: resumes.digest } : {}) },
+        ...(tuned.cache.ttlMs !== undefined ? { ttlMs: tuned.cache.ttlMs } : {}),
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn(`${id}: step cache unavailable, running the trial: ${describeFailure(err)}`);
+      return undefined;
+    }
+  }
+
+  // One leg: the tuned config with the trial's values, trained to the leg's epochs as `<stage>.trial-<n>`.
+  async function runLeg(leg: Leg): Promise<LegResult> {
+    const config = structuredCopy(tunedConfig!);
+    for (const [path, v] of Object.entries(leg.params)) setPath(config, path, v);
+    const stage = `${node.id}.trial-${leg.trial}`;
+    const legConfig = { ...config, epochs: leg.epochs };
+    const id = leg.index === 0 ? stage : `${stage}.rung-${leg.index}`;
+    const found = useCache ? await lookup(id, legConfig, leg) : undefined;
+    if (found?.outputs) return legResult(found.outputs, 1, true);
+    // A leg after a cached one has no checkpoint of this run to continue: it trains from the start.
+    const continues = leg.index > 0 && !leg.previous?.cached;
+    const res = await trainLeg(
+      id,
+      `trial ${leg.trial} (train${leg.legs > 1 ? `, ${leg.epochs} epochs` : ''}): ${paramsText(leg.params)}`,
+    )({
+      run: input.run,
+      stage,
+      kind: 'train',
+      config: legConfig,
+      inputs: { dataset: dataset! },
+      params: input.params,
+      trial: { of: node.id, id: leg.trial, continues },
+    });
+    const out = res.outputs ?? {};
+    const result = legResult(out, res.attempt ?? 1, false);
+    if (found?.key) {
+      try {
+        await stepCache(`${id}.cache-store`)[CACHE_STORE]({ key: found.key, stage, outputs: out });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        log.warn(`${stage}: could not store the trial in the step cache: ${describeFailure(err)}`);
+      }
+    }
+    return result;
   }
 
   // A long search continues as new between trials (its finished rows carried), so its history stays bounded.
@@ -221,7 +304,10 @@ function bestLine(table: StudyTrial[], metric: string, direction: Direction): st
 /** The search's Current Details in the UI: a row per trial, live progress for running ones. */
 function studyDetails(stage: string, table: StudyTrial[], progress: Map<string, string>): string {
   const rows = table.map((t) => {
-    const note = t.state === 'running' ? (progress.get(`${stage}.trial-${t.id}`) ?? '') : (t.reason ?? t.error ?? '');
+    const note =
+      t.state === 'running'
+        ? (progress.get(`${stage}.trial-${t.id}`) ?? '')
+        : (t.reason ?? t.error ?? (t.cached ? 'from the step cache' : ''));
     const value = typeof t.value === 'number' ? String(Number(t.value.toPrecision(5))) : '';
     return (
       `| ${t.id} | ${t.state} | ${value} | ${paramsText(t.params).replace(/\|/g, '\\|')} ` +

@@ -47,10 +47,10 @@ export function stageActivity(node: PlanNode, round: number): StageFn {
  * An optimize stage's search as a child workflow (`<run id>.<stage>`, `#<round>` after a fix and
  * continue) that runs each trial as its own activity; it answers like the stage activity would.
  */
-export function studyChild(node: PlanNode, tuned: PlanNode, round: number, continueAsNewAfterEvents?: number): StageFn {
+export function studyChild(node: PlanNode, tuned: PlanNode, round: number, continueAsNewAfterEvents?: number, noCache?: boolean): StageFn {
   return (input) =>
     executeChild(optimizeStudy, {
-      args: [{ node, tuned, input, ...(continueAsNewAfterEvents ? { continueAsNewAfterEvents } : {}) }],
+      args: [{ node, tuned, input, ...(continueAsNewAfterEvents ? { continueAsNewAfterEvents } : {}), ...(noCache ? { noCache } : {}) }],
       workflowId: `${workflowInfo().workflowId}.${node.id}${round === 1 ? '' : `#${round}`}`,
       staticSummary: `${node.id}: hyper-parameter search over ${String(input.config.tunes)}`,
     });

@@ -143,7 +143,7 @@ function stageCall(node: PlanNode, ctx: StageRunContext, round: number) {
   if (node.kind !== 'optimize') return stageActivity(node, round);
   const tuned = ctx.plan.nodes.find((n) => n.id === node.config.tunes);
   if (!tuned || !patched('optimize-trials-as-activities')) return stageActivity(node, round);
-  return studyChild(node, tuned, round, ctx.continueAsNewAfterEvents);
+  return studyChild(node, tuned, round, ctx.continueAsNewAfterEvents, ctx.noCache);
 }
 
 /**

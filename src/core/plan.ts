@@ -219,6 +219,8 @@ export interface StudyTrial {
   resumedFromEpoch?: number[];
   /** Per leg, the attempt that finished it. */
   attempts?: number[];
+  /** Every leg came from the step cache (an earlier search ran it): no activity ran for it here. */
+  cached?: boolean;
 }
 
 /** What every stage activity returns: artifact refs and scalars, keyed by output name. */

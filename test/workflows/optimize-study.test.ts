@@ -3,6 +3,8 @@
  * optimize stage runs as the optimizeStudy child workflow, each trial its own `stage.train`
  * activity (`tune.trial-<n>`); the same seed gives the same trials and the same best; ASHA trains
  * trials rung by rung, prunes with a reason and continues promoted ones from their checkpoints.
+ * Trial legs go through the step cache: a rerun --from tune, a longer search or a second run
+ * after a cancelled one runs only the trials not stored before, to an unbroken search's result.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -217,4 +219,123 @@ describe('optimize: every trial its own activity', () => {
     expect(rows.map((t) => [t.params, t.value])).toEqual((await table(steady.stages.tune!.outputs.trials)).map((t) => [t.params, t.value]));
     expect(r.stages.tune!.outputs.best).toEqual(steady.stages.tune!.outputs.best);
   }, 180_000);
+});
+
+describe('optimize: trials through the step cache', () => {
+  it('rerun --from tune of a stopped search runs only its unfinished trials, to the best of an unbroken one; --no-cache runs all', async () => {
+    const search = (trials: number) => `    method: random\n    trials: ${trials}\n    parallelism: 2\n    seed: 11\n`;
+    // the earlier search stopped after two of its trials (deterministically: its spec asked for two)
+    const first = await env.start(await compiled(search(2)));
+    const r1 = await first.result();
+    expect(r1.stages.tune!.status).toBe('succeeded');
+    const earlier = await table(r1.stages.tune!.outputs.trials);
+    expect(earlier.map((t) => [t.id, t.cached ?? false])).toEqual([
+      [0, false],
+      [1, false],
+    ]);
+
+    // `rerun --from tune` of the search with all four: the upstream stages reused, so the same dataset
+    const plan = await compiled(search(4));
+    const h = await env.start(plan, {
+      rerunOf: first.workflowId,
+      reuse: { data: r1.stages.data!.outputs, prep: r1.stages.prep!.outputs, train: r1.stages.train!.outputs },
+    });
+    const r = await h.result();
+    expect(r.stages.tune!.status).toBe('succeeded');
+    const trains = (await trialActivities(h.workflowId)).filter((a) => a.type === 'stage.train').map((a) => a.id);
+    expect(trains.sort()).toEqual(['tune.trial-2', 'tune.trial-3']);
+    const rows = await table(r.stages.tune!.outputs.trials);
+    expect(rows.map((t) => [t.id, t.state, t.cached ?? false])).toEqual([
+      [0, 'complete', true],
+      [1, 'complete', true],
+      [2, 'complete', false],
+      [3, 'complete', false],
+    ]);
+    expect(rows.slice(0, 2).map((t) => [t.params, t.value, t.model])).toEqual(earlier.map((t) => [t.params, t.value, t.model]));
+
+    // --no-cache: every trial an activity again; the resumed search ended as this unbroken one
+    const hn = await env.start(plan, { noCache: true });
+    const rn = await hn.result();
+    const all = (await trialActivities(hn.workflowId)).filter((a) => a.type === 'stage.train').map((a) => a.id);
+    expect(all.sort()).toEqual([0, 1, 2, 3].map((i) => `tune.trial-${i}`));
+    const unbroken = await table(rn.stages.tune!.outputs.trials);
+    expect(unbroken.some((t) => t.cached)).toBe(false);
+    expect(rows.map((t) => [t.params, t.value])).toEqual(unbroken.map((t) => [t.params, t.value]));
+    expect(r.stages.tune!.outputs.best).toEqual(rn.stages.tune!.outputs.best);
+    expect(r.stages.tune!.outputs.bestValue).toBe(rn.stages.tune!.outputs.bestValue);
+    expect(await replayErrors([h.workflowId, `${h.workflowId}.tune`])).toEqual([]);
+  }, 240_000);
+});
+
+describe('optimize: ASHA legs through the step cache', () => {
+  it('a longer ASHA search after a shorter one takes every earlier leg, continuations included, from the cache', async () => {
+    const asha = (trials: number) =>
+      `    method: asha\n    asha: { minResource: 1, reductionFactor: 2 }\n    trials: ${trials}\n    parallelism: 1\n    seed: 13\n`;
+    const r1 = await (await env.start(await compiled(asha(4)))).result();
+    const rows1 = await table(r1.stages.tune!.outputs.trials);
+    const complete = rows1.find((t) => t.state === 'complete' && t.resumedFromEpoch!.length === 3)!;
+    expect(complete).toBeTruthy();
+    // the optimize stage's own cache entry differs (trials: 5), so the search runs, leg by leg
+    const h2 = await env.start(await compiled(asha(5)));
+    const r2 = await h2.result();
+    const acts = await trialActivities(h2.workflowId);
+    const trains = acts.filter((a) => a.type === 'stage.train').map((a) => a.id);
+    expect(trains.length).toBeGreaterThan(0);
+    for (const id of trains) expect(id).toMatch(/^tune\.trial-4(\.rung-\d)?$/);
+    // a promoted trial's later rungs were looked up too (their key names the model they continue)
+    expect(acts.map((a) => a.id)).toContain(`tune.trial-${complete.id}.rung-2.cache`);
+    const rows2 = await table(r2.stages.tune!.outputs.trials);
+    expect(rows2.slice(0, 4).map((t) => [t.id, t.state, t.value, t.cached])).toEqual(rows1.map((t) => [t.id, t.state, t.value, true]));
+    expect(rows2[4]!.cached).toBeUndefined();
+  }, 180_000);
+});
+
+/** The activity ids of the search's activities that completed. */
+async function completedActivities(workflowId: string): Promise<string[]> {
+  const events = (await env.client.workflow.getHandle(`${workflowId}.tune`).fetchHistory()).events ?? [];
+  const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e]));
+  return events
+    .filter((e) => e.activityTaskCompletedEventAttributes)
+    .map(
+      (e) =>
+        scheduled.get(String(e.activityTaskCompletedEventAttributes!.scheduledEventId))!.activityTaskScheduledEventAttributes!.activityId!,
+    );
+}
+
+describe('optimize: a cancelled search run again', () => {
+  it('the second run takes the trials the cancelled one stored from the cache and runs the rest', async () => {
+    const plan = await compiled('    method: random\n    trials: 4\n    parallelism: 1\n    seed: 17\n');
+    const h1 = await env.start(plan);
+    await waitFor(
+      async () => (await completedActivities(h1.workflowId).catch((): string[] => [])).includes('tune.trial-1.cache-store'),
+      120_000,
+      'two trials stored',
+    );
+    await h1.cancel();
+    await expect(h1.result()).rejects.toThrow();
+    const child = env.client.workflow.getHandle(`${h1.workflowId}.tune`);
+    await waitFor(async () => (await child.describe()).status.name !== 'RUNNING', 60_000, 'the search to end');
+    const done = await completedActivities(h1.workflowId);
+    const trial = (id: string) => Number(/^tune\.trial-(\d+)/.exec(id)![1]);
+    // stored for sure: those whose store completed; at most: those whose training completed
+    const stored = done.filter((id) => id.endsWith('.cache-store')).map(trial);
+    const trained = done.filter((id) => /^tune\.trial-\d+$/.test(id)).map(trial);
+    expect(stored).toEqual(expect.arrayContaining([0, 1]));
+
+    const h2 = await env.start(plan); // the upstream stages hit the cache: the same dataset
+    const r2 = await h2.result();
+    const rows = await table(r2.stages.tune!.outputs.trials);
+    const cached = rows.filter((t) => t.cached).map((t) => t.id);
+    for (const id of stored) expect(cached).toContain(id);
+    for (const id of cached) expect(trained).toContain(id);
+    const trains = (await trialActivities(h2.workflowId)).filter((a) => a.type === 'stage.train').map((a) => trial(a.id));
+    expect(trains.sort()).toEqual([0, 1, 2, 3].filter((i) => !cached.includes(i)));
+    expect(trains.length).toBeGreaterThan(0);
+
+    const unbroken = await (await env.start(plan, { noCache: true })).result();
+    expect(rows.map((t) => [t.params, t.value])).toEqual(
+      (await table(unbroken.stages.tune!.outputs.trials)).map((t) => [t.params, t.value]),
+    );
+    expect(r2.stages.tune!.outputs.best).toEqual(unbroken.stages.tune!.outputs.best);
+  }, 300_000);
 });

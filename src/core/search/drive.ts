@@ -18,6 +18,8 @@ export interface LegResult {
   /** The epoch the leg's final attempt started from (above 0: it resumed a checkpoint). */
   resumedFromEpoch?: number;
   attempt?: number;
+  /** The leg's outputs came from the step cache, not from a train activity. */
+  cached?: boolean;
 }
 
 export interface Leg {
@@ -28,6 +30,8 @@ export interface Leg {
   epochs: number;
   /** How many legs the trial has at most. */
   legs: number;
+  /** What the trial's leg before this one returned (k > 0): the checkpoint this one continues. */
+  previous?: LegResult;
 }
 
 export interface DriveOptions {
@@ -78,10 +82,16 @@ export async function driveStudy(o: DriveOptions): Promise<DriveResult> {
     const row: StudyTrial = { id, params, state: 'running', resumedFromEpoch: [], attempts: [] };
     rows.set(id, row);
     let value: number | null = null;
+    let cached = true;
+    let previous: LegResult | undefined;
     try {
       for (let k = 0; k < o.budgets.length; k++) {
         const epochs = o.budgets[k]!;
-        const res = await o.runLeg({ trial: id, params, index: k, epochs, legs: o.budgets.length });
+        const res = await o.runLeg({ trial: id, params, index: k, epochs, legs: o.budgets.length, ...(previous ? { previous } : {}) });
+        previous = res;
+        cached &&= res.cached === true;
+        if (cached) row.cached = true;
+        else delete row.cached;
         value = res.value;
         if (res.model) row.model = res.model;
         if (res.epochs !== undefined) row.epochs = res.epochs;
