@@ -51,6 +51,7 @@ import {
 } from '../src/core/plan.ts';
 import { driveStudy, legBudgets, studyTrial, type Leg, type LegResult } from '../src/core/search/drive.ts';
 import { setPath, Study, type AshaOptions, type Direction, type SearchMethod, type Space } from '../src/core/search/index.ts';
+import { activityOptions } from './activity-options.ts';
 import { describeFailure } from './failures.ts';
 import { taskQueueFor } from './routing.ts';
 
@@ -158,20 +159,9 @@ export async function optimizeStudy(args: OptimizeStudyInput): Promise<StageActi
       summary: `${activityId}: step cache`,
     });
 
-  const a = tuned.activity;
   const trainLeg = (activityId: string, summary: string): StageFn =>
     proxyActivities<Record<string, StageFn>>({
-      taskQueue: taskQueueFor(tuned),
-      startToCloseTimeout: a.startToCloseTimeoutMs,
-      scheduleToCloseTimeout: a.scheduleToCloseTimeoutMs,
-      heartbeatTimeout: a.heartbeatTimeoutMs,
-      retry: {
-        maximumAttempts: a.retry.maximumAttempts,
-        initialInterval: a.retry.initialIntervalMs,
-        backoffCoefficient: a.retry.backoffCoefficient,
-        maximumInterval: a.retry.maximumIntervalMs,
-        nonRetryableErrorTypes: a.retry.nonRetryableErrorTypes,
-      },
+      ...activityOptions(tuned),
       activityId,
       summary,
     })[activityName('train')] as StageFn;

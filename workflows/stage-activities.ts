@@ -15,26 +15,15 @@ import {
 } from '../src/core/activities.ts';
 import type { ArtifactRef, JsonObject, JsonValue, PlanNode, StageActivityInput } from '../src/core/plan.ts';
 import { describeFailure } from './failures.ts';
+import { activityOptions } from './activity-options.ts';
 import { optimizeStudy } from './optimize-study.ts';
-import { taskQueueFor } from './routing.ts';
 
 type StageFn = (input: StageActivityInput) => Promise<StageActivityResult>;
 
 /** One proxy per node and round: its options (queue, timeouts, retry, id, summary) are its own. */
 export function stageActivity(node: PlanNode, round: number): StageFn {
-  const a = node.activity;
   const proxy = proxyActivities<Record<string, StageFn>>({
-    taskQueue: taskQueueFor(node),
-    startToCloseTimeout: a.startToCloseTimeoutMs,
-    scheduleToCloseTimeout: a.scheduleToCloseTimeoutMs,
-    heartbeatTimeout: a.heartbeatTimeoutMs,
-    retry: {
-      maximumAttempts: a.retry.maximumAttempts,
-      initialInterval: a.retry.initialIntervalMs,
-      backoffCoefficient: a.retry.backoffCoefficient,
-      maximumInterval: a.retry.maximumIntervalMs,
-      nonRetryableErrorTypes: a.retry.nonRetryableErrorTypes,
-    },
+    ...activityOptions(node),
     // The activity id names the stage, so `describe` (pending activities, heartbeat progress)
     // maps back to stages; a fix-and-continue round gets its own id.
     activityId: round === 1 ? node.id : `${node.id}#${round}`,
