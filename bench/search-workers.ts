@@ -9,7 +9,6 @@
 //   npx tsx bench/search-workers.ts [--trials 16]
 //
 // Exported: searchWorkers(options) and formatSearchWorkers for bench/run.ts.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { Client, Connection } from '@temporalio/client';
 import { compileFile } from '../src/compiler/index.ts';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server.ts';
 import { startRun } from '../src/temporal/runs.ts';
+import { spawnWorker, type WorkerProcess } from '../test/support/processes.ts';
 import { onQueue } from '../test/support/temporal-queue.ts';
 import { killableTrainSpec } from '../test/support/specs.ts';
 import { freePort } from '../test/support/ports.ts';
@@ -53,30 +53,12 @@ function spec(queue: string, trials: number): string {
   });
 }
 
-function worker(address: string, queue: string, store: string): ChildProcess & { output: () => string } {
+function worker(address: string, queue: string, store: string): WorkerProcess {
   const home = mkdtempSync(join(tmpdir(), 'mlpipe-bench-worker-'));
-  const child = spawn(
-    process.execPath,
-    [
-      'bin/mlpipe.js',
-      'worker',
-      '--address',
-      address,
-      '--task-queue',
-      queue,
-      '--no-gpu-queue',
-      '--max-concurrent-activities',
-      '1',
-      '--shutdown-grace',
-      '1s',
-    ],
-    { cwd: REPO, env: { ...process.env, MLPIPE_HOME: home, MLPIPE_ARTIFACTS: store }, stdio: ['ignore', 'pipe', 'pipe'] },
-  ) as ChildProcess & { output: () => string };
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  child.output = () => out;
-  return child;
+  return spawnWorker(address, queue, home, undefined, ['--max-concurrent-activities', '1'], {
+    env: { MLPIPE_ARTIFACTS: store },
+    cwd: REPO,
+  });
 }
 
 async function until(check: () => boolean, ms: number, what: string): Promise<void> {

@@ -3,8 +3,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 export type WorkerProcess = ChildProcess & { output: () => string };
 
-/** `mlpipe worker` on `queue` as a child process; `activities` adds a user-activity module. */
-export function spawnWorker(address: string, queue: string, home: string, activities?: string, extraArgs: string[] = []): WorkerProcess {
+/**
+ * `mlpipe worker` on `queue` as a child process; `activities` adds a user-activity module, `o`
+ * more settings in its environment and the directory it runs in (default this process's).
+ */
+export function spawnWorker(
+  address: string,
+  queue: string,
+  home: string,
+  activities?: string,
+  extraArgs: string[] = [],
+  o: { env?: Record<string, string>; cwd?: string } = {},
+): WorkerProcess {
   const child = spawn(
     process.execPath,
     [
@@ -20,7 +30,7 @@ export function spawnWorker(address: string, queue: string, home: string, activi
       ...(activities ? ['--activities', activities] : []),
       ...extraArgs,
     ],
-    { env: { ...process.env, MLPIPE_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...process.env, ...o.env, MLPIPE_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'], ...(o.cwd ? { cwd: o.cwd } : {}) },
   ) as WorkerProcess;
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
