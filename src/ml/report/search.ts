@@ -1,5 +1,7 @@
 // The run report's section of a hyper-parameter search (an optimize stage whose trials ran as
-// their own activities): the objective of every trial and the best so far, as a chart and a table.
+// their own activities): the objective of every trial and the best so far, as a chart and a table,
+// and the parameters against the objective as parallel coordinates.
+import { parallelCoordinates } from './parallel.ts';
 import { esc, lineChart } from './svg.ts';
 
 export interface SearchSection {
@@ -37,6 +39,7 @@ export function renderSearch(s: SearchSection): string {
       280,
       'trial',
     ),
+    parallelCoordinates(`parameters and ${s.metric}`, s.trials, s.metric, s.direction, s.best),
   ];
   const paths = [...new Set(s.trials.flatMap((t) => Object.keys(t.params)))].sort();
   out.push(
