@@ -32,6 +32,7 @@ import { loadScoringModel, resultsOf } from '../src/serving/score.ts';
 import { collectInput, stageInput, tempDir, testEnv } from '../test/support/data.ts';
 import { irisSchema, ref } from '../test/support/pipelines.ts';
 import { freePort } from '../test/support/ports.ts';
+import { irisSteps, irisTrain } from '../test/support/serving.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const CONCURRENCY = [1, 16, 64];
@@ -76,25 +77,9 @@ async function buildModels(): Promise<{ models: Model[]; env: ReturnType<typeof 
     {
       name: 'iris',
       collect: { source: { type: 'csv', path: 'iris.csv' }, schema: irisSchema },
-      steps: [
-        { type: 'labelEncode', columns: ['species'] },
-        { type: 'standardize' },
-        { type: 'split', train: 0.8, test: 0.2, seed: 7, stratify: true },
-      ],
-      train: {
-        model: {
-          layers: [
-            { type: 'dense', units: 8, activation: 'relu' },
-            { type: 'dense', units: 3, activation: 'softmax' },
-          ],
-        },
-        optimizer: { type: 'adam', learningRate: 0.05 },
-        loss: 'sparseCategoricalCrossentropy',
-        metrics: ['accuracy'],
-        epochs: 5,
-        batchSize: 16,
-        seed: 1,
-      },
+      // the model the serving tests deploy
+      steps: irisSteps,
+      train: irisTrain,
     },
     {
       name: 'mnist',

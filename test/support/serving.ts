@@ -9,7 +9,7 @@ import type { ArtifactRef, JsonObject, StageActivityInput } from '../../src/core
 import { collectInput, stageInput, tempDir, testEnv } from './data.ts';
 import { irisSchema, ref } from './pipelines.ts';
 
-export const irisSteps = [
+export const irisSteps: JsonObject[] = [
   { type: 'labelEncode', columns: ['species'] },
   { type: 'standardize' },
   { type: 'split', train: 0.8, test: 0.2, seed: 7, stratify: true },
