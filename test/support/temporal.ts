@@ -6,8 +6,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'vitest';
-import { Client, Connection } from '@temporalio/client';
+import { expect, inject } from 'vitest';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { Plan } from '../../src/core/plan.ts';
 import { createWorkers } from '../../src/temporal/worker.ts';
@@ -104,4 +104,25 @@ export async function testEnv(
       await client.connection.close();
     },
   };
+}
+
+/** The message of the failure a run ended with; the run must have failed (WorkflowFailedError). */
+export async function failureOf(p: Promise<unknown>): Promise<string> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  return String((err as WorkflowFailedError).cause?.message);
+}
+
+/** Polls `f` every 150 ms until `ok` holds for its value (a throw counts as not yet). */
+export async function pollUntil<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f().catch(() => undefined as T);
+    if (v !== undefined && ok(v)) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 150));
+  }
 }

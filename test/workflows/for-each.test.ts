@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactRef, ForEachPlan, JsonValue } from '../../src/core/plan.ts';
@@ -15,7 +14,7 @@ import { stageLines } from '../../src/temporal/follow.ts';
 import { describeRun, rerunFrom } from '../../src/temporal/runs.ts';
 import { retryUpdate, statusQuery, type RunStatus } from '../../workflows/api.ts';
 import { makePlan } from '../support/plans.ts';
-import { testEnv, type TestEnv } from '../support/temporal.ts';
+import { failureOf, pollUntil, testEnv, type TestEnv } from '../support/temporal.ts';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -32,25 +31,6 @@ const each = (items: JsonValue[] | string, o: Partial<ForEachPlan> = {}): ForEac
   onItemFailure: 'failFast',
   ...o,
 });
-
-async function failureOf(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  return String((err as WorkflowFailedError).cause?.message);
-}
-
-async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f().catch(() => undefined as T);
-    if (v !== undefined && ok(v)) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 describe('forEach', () => {
   it('runs each item as its own activity with the item in its config and `when`, and collects outputs in item order', async () => {
@@ -188,7 +168,7 @@ describe('forEach', () => {
       after: { fn: 'noop', needs: ['fan'] },
     });
     const h = await env.start(plan);
-    const st = await until(
+    const st = await pollUntil(
       () => h.query(statusQuery),
       (s: RunStatus) => s.stages.fan!.items?.[1]?.status === 'awaiting-operator',
     );

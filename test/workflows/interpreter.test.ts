@@ -1,14 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkflowFailedError } from '@temporalio/client';
 import { approveUpdate, retryUpdate, statusQuery, type RunStatus } from '../../workflows/api.ts';
 import { taskQueueFor } from '../../workflows/routing.ts';
 import { describeRun } from '../../src/temporal/runs.ts';
 import { workflowBundle } from '../../src/temporal/bundle.ts';
 import { Worker } from '@temporalio/worker';
 import { makePlan, node } from '../support/plans.ts';
-import { testEnv, type TestEnv } from '../support/temporal.ts';
+import { failureOf, pollUntil, testEnv, type TestEnv } from '../support/temporal.ts';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -17,25 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.close();
 });
-
-async function failureOf(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  return String((err as WorkflowFailedError).cause?.message);
-}
-
-async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f().catch(() => undefined as T);
-    if (v !== undefined && ok(v)) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 describe('pipeline interpreter', () => {
   it('runs parallel branches at the same time and joins them', async () => {
@@ -121,7 +101,7 @@ describe('pipeline interpreter', () => {
       next: { fn: 'noop', needs: ['long'] },
     });
     const h = await env.start(plan);
-    await until(
+    await pollUntil(
       () => h.query(statusQuery),
       (s: RunStatus) => s.stages.long!.status === 'running',
     );
@@ -172,7 +152,7 @@ describe('pipeline interpreter', () => {
       last: { fn: 'noop', needs: ['fragile'] },
     });
     const h = await env.start(plan);
-    const st = await until(
+    const st = await pollUntil(
       () => h.query(statusQuery),
       (s: RunStatus) => s.stages.fragile!.status === 'awaiting-operator',
     );
@@ -198,7 +178,7 @@ describe('pipeline interpreter', () => {
   it('waits at an approval gate until approved', async () => {
     const plan = makePlan('gate', { a: { fn: 'noop' }, ship: { fn: 'noop', needs: ['a'], approval: true } });
     const h = await env.start(plan);
-    await until(
+    await pollUntil(
       () => h.query(statusQuery),
       (s: RunStatus) => s.stages.ship!.status === 'awaiting-approval',
     );
@@ -209,7 +189,7 @@ describe('pipeline interpreter', () => {
   it('surfaces heartbeat progress of a running stage (describe → pending activities)', async () => {
     const plan = makePlan('progress', { p: { fn: 'sleepFor', input: { ms: 4000, beatMs: 100 }, heartbeatTimeoutMs: 1000 } });
     const h = await env.start(plan);
-    const view = await until(
+    const view = await pollUntil(
       () => describeRun(env.client, h.workflowId),
       (v) => (v.live.p?.progress?.step ?? 0) > 0,
     );
@@ -239,7 +219,7 @@ describe('determinism', () => {
       d: { fn: 'needsFix', needs: ['c'], onFailure: 'wait', maximumAttempts: 1 },
     });
     const h = await env.start(plan);
-    await until(
+    await pollUntil(
       () => h.query(statusQuery),
       (s: RunStatus) => s.stages.d!.status === 'awaiting-operator',
     );

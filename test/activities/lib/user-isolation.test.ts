@@ -8,10 +8,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkflowFailedError } from '@temporalio/client';
 import { makePlan } from '../../support/plans.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from '../../support/processes.ts';
-import { TEST_ACTIVITIES, testAddress, testEnv, type TestEnv } from '../../support/temporal.ts';
+import { failureOf, TEST_ACTIVITIES, testAddress, testEnv, type TestEnv } from '../../support/temporal.ts';
 
 let env: TestEnv;
 const workers: WorkerProcess[] = [];
@@ -50,15 +49,6 @@ function alive(pid: number): boolean {
 async function startedPid(log: string): Promise<number> {
   await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('pid '), 60_000, 'the user activity to start');
   return Number(/pid (\d+)/.exec(readFileSync(log, 'utf8'))![1]);
-}
-
-async function failureOf(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  return String((err as WorkflowFailedError).cause?.message);
 }
 
 /** A run that needs the worker's only slot. */
