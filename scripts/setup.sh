@@ -24,14 +24,17 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 stamp=node_modules/.mlpipe-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund
+  # --ignore-scripts: npm 10 ignores package.json's allowScripts and would run every install
+  # script (tfjs-node's downloads libtensorflow from Google's storage, which step 3 replaces);
+  # the one script mlpipe needs, better-sqlite3's, runs below.
+  say "installing npm packages (npm ci --ignore-scripts)"
+  npm ci --no-audit --no-fund --ignore-scripts
   echo "$want" > "$stamp"
 else
   say "npm packages up to date"
 fi
-# better-sqlite3 (the embedded metadata database) compiles its addon in its install script,
-# approved in package.json's allowScripts: make sure it really built.
+# better-sqlite3 (the embedded metadata database) compiles its addon in its install script
+# (approved in package.json's allowScripts for npm 11): run it here and make sure it built.
 if ! node -e 'new (require("better-sqlite3"))(":memory:").close()' 2>/dev/null; then
   say "building better-sqlite3's addon"
   npm rebuild better-sqlite3 --no-audit --no-fund
