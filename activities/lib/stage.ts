@@ -5,8 +5,18 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactKind, ArtifactRef, StageActivityInput, StageKind } from '../../src/core/plan.ts';
 import type { StageConfig } from '../../src/spec/stages/descriptor.ts';
 import { defaultStore, PathEscapeError, StoreFullError, type ArtifactStore, type Lineage } from '../../src/artifacts/index.ts';
-import { decodeDataset, encodeDataset, type Dataset } from '../../src/ml/data/dataset.ts';
+import { decodeDataset, encodeDataset, SPLITS, type Dataset, type SplitName } from '../../src/ml/data/dataset.ts';
 import { DataError } from '../../src/ml/data/sources.ts';
+import {
+  type ChunkedDataset,
+  type ColumnSchema,
+  columnSchema,
+  type DatasetInfo,
+  decodeManifest,
+  encodeManifest,
+  gatherChunks,
+  inMemoryChunks,
+} from '../../src/ml/data/chunked.ts';
 import { activityContext, type HeartbeatDetails } from '../../src/temporal/progress.ts';
 
 /** Options every stage core accepts so that it runs (and is tested) without Temporal. */
@@ -103,8 +113,80 @@ export function requireInput(input: StageActivityInput, name: string, kind: Arti
   return ref;
 }
 
+/**
+ * A dataset artifact as chunks read on demand (src/ml/data/chunked.ts): a chunked dataset's
+ * manifest, or a v1 dataset as its one chunk.
+ */
+export async function openDataset(store: ArtifactStore, ref: ArtifactRef): Promise<ChunkedDataset> {
+  const buf = await store.get(ref);
+  const m = decodeManifest(buf);
+  if (!m) return inMemoryChunks(decodeDataset(buf));
+  const { format: _format, chunks, ...info } = m;
+  return {
+    ...info,
+    chunkRows: chunks.map((c) => c.rows),
+    chunk: async (i) => {
+      const c = chunks[i];
+      if (!c) throw new RangeError(`chunk ${i} of ${chunks.length}`);
+      return decodeDataset(await store.get(c.ref));
+    },
+  };
+}
+
+/**
+ * Store a dataset that arrives a chunk at a time: each chunk its own v1 artifact, then the
+ * manifest (the returned ref). A dataset of one chunk is stored as a v1 artifact, exactly as
+ * writeDataset would. `finish` gives what is known only after the last chunk (statistics, classes).
+ * Chunks must share one schema; each chunk's `splits` index its own rows.
+ */
+export async function writeChunks(
+  store: ArtifactStore,
+  chunks: AsyncIterable<Dataset>,
+  finish: () => Pick<DatasetInfo, 'stats' | 'classes' | 'label'>,
+  input: StageActivityInput,
+  env: StageEnv,
+): Promise<ArtifactRef> {
+  const written: { ref: ArtifactRef; rows: number }[] = [];
+  const splitRows: Partial<Record<SplitName, number>> = {};
+  let first: Dataset | undefined;
+  let hasSplits = false;
+  let schema: ColumnSchema[] = [];
+  const put = async (c: Dataset, i: number) => {
+    const ref = await store.put(encodeDataset({ ...c, stats: undefined }), { kind: 'dataset', lineage: lineage(input, env, `chunk ${i}`) });
+    written.push({ ref, rows: c.rows });
+  };
+  let n = 0;
+  for await (const c of chunks) {
+    if (c.splits) hasSplits = true;
+    for (const s of SPLITS) if (c.splits?.[s]) splitRows[s] = (splitRows[s] ?? 0) + c.splits[s]!.length;
+    if (n === 0) {
+      first = c;
+      schema = c.columns.map(columnSchema);
+    } else {
+      if (n === 1) await put(first!, 0);
+      await put(c, n);
+      first = undefined;
+    }
+    n++;
+  }
+  const end = finish();
+  if (n <= 1) {
+    const only: Dataset = first ?? { rows: 0, columns: [] };
+    return writeDataset(store, { ...only, ...end }, input, env);
+  }
+  const manifest = encodeManifest({
+    rows: written.reduce((a, c) => a + c.rows, 0),
+    columns: schema,
+    ...end,
+    splitRows: hasSplits ? splitRows : undefined,
+    chunks: written,
+  });
+  return store.put(manifest, { kind: 'dataset', lineage: lineage(input, env) });
+}
+
+/** A whole dataset artifact in memory (a chunked one gathered: only for data that fits). */
 export async function readDataset(store: ArtifactStore, ref: ArtifactRef): Promise<Dataset> {
-  return decodeDataset(await store.get(ref));
+  return gatherChunks(await openDataset(store, ref));
 }
 
 export async function writeDataset(store: ArtifactStore, ds: Dataset, input: StageActivityInput, env: StageEnv): Promise<ArtifactRef> {

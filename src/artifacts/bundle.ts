@@ -28,6 +28,15 @@ export function encodeBundle(header: unknown, buffers: Uint8Array[]): Buffer {
   return out;
 }
 
+/** The header alone, without copying the buffers (to tell one bundle format from another). */
+export function bundleHeader<H>(buf: Buffer): H {
+  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new Error('not an mlpipe bundle (bad magic)');
+  }
+  const len = buf.readUInt32LE(MAGIC.length);
+  return (JSON.parse(buf.subarray(MAGIC.length + 4, MAGIC.length + 4 + len).toString('utf8')) as { header: H }).header;
+}
+
 export function decodeBundle<H>(buf: Buffer): { header: H; buffers: Uint8Array[] } {
   if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw new Error('not an mlpipe bundle (bad magic)');
