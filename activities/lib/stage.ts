@@ -156,18 +156,29 @@ export async function writeChunks(
     written.push({ ref, rows: c.rows });
   };
   let n = 0;
-  for await (const c of chunks) {
-    if (c.splits) hasSplits = true;
-    for (const s of SPLITS) if (c.splits?.[s]) splitRows[s] = (splitRows[s] ?? 0) + c.splits[s]!.length;
-    if (n === 0) {
-      first = c;
-      schema = c.columns.map(columnSchema);
-    } else {
-      if (n === 1) await put(first!, 0);
-      await put(c, n);
-      first = undefined;
+  try {
+    for await (const c of chunks) {
+      if (c.splits) hasSplits = true;
+      for (const s of SPLITS) if (c.splits?.[s]) splitRows[s] = (splitRows[s] ?? 0) + c.splits[s]!.length;
+      if (n === 0) {
+        first = c;
+        schema = c.columns.map(columnSchema);
+      } else {
+        if (n === 1) await put(first!, 0);
+        await put(c, n);
+        first = undefined;
+      }
+      n++;
     }
-    n++;
+  } catch (e) {
+    // A chunk that fails (a bad row in a late chunk) leaves no chunks of a dataset that never was.
+    await dropChunks(
+      store,
+      written.map((w) => w.ref),
+      input,
+      env,
+    ).catch(() => undefined);
+    throw e;
   }
   const end = finish();
   if (n <= 1) {
@@ -182,6 +193,20 @@ export async function writeChunks(
     chunks: written,
   });
   return store.put(manifest, { kind: 'dataset', lineage: lineage(input, env) });
+}
+
+/**
+ * Forget chunks this attempt wrote, unless a record of another stage or attempt of the run holds
+ * the same bytes (artifacts are stored by content, and removal goes by digest).
+ */
+async function dropChunks(store: ArtifactStore, refs: ArtifactRef[], input: StageActivityInput, env: StageEnv): Promise<void> {
+  if (!store.remove || refs.length === 0) return;
+  const records = await store.list(input.run.workflowId);
+  const mine = (l: Lineage) => l.stage === input.stage && l.attempt === env.attempt;
+  for (const ref of refs) {
+    if (records.some((r) => r.ref.digest === ref.digest && !mine(r.lineage))) continue;
+    await store.remove(ref, input.run.workflowId);
+  }
 }
 
 /** A whole dataset artifact in memory (a chunked one gathered: only for data that fits). */

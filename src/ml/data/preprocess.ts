@@ -59,9 +59,9 @@ export interface PreprocessResult {
   transform: Transform;
 }
 
-const isRowStep = (s: PreprocessStep) => s.type === 'shuffle' || s.type === 'split' || s.type === 'augment';
+export const isRowStep = (s: PreprocessStep) => s.type === 'shuffle' || s.type === 'split' || s.type === 'augment';
 
-function textKey(c: Column, r: number): string | null {
+export function textKey(c: Column, r: number): string | null {
   if (isNumeric(c)) {
     const v = c.data[r]!;
     return Number.isNaN(v) ? null : String(v);
@@ -76,13 +76,13 @@ function replaceColumn(ds: Dataset, name: string, cols: Column[]): Dataset {
   return { ...ds, columns };
 }
 
-function numericCol(ds: Dataset, name: string, at: string, step: string): NumericColumn {
+export function numericCol(ds: Dataset, name: string, at: string, step: string): NumericColumn {
   const c = requireColumn(ds, name, at, step);
   if (!isNumeric(c)) throw new DataError(`${at}: ${step}: column ${JSON.stringify(name)} holds text; labelEncode or oneHot it first`);
   return c;
 }
 
-function requireColumn(ds: Dataset, name: string, at: string, step: string): Column {
+export function requireColumn(ds: Dataset, name: string, at: string, step: string): Column {
   const c = ds.columns.find((x) => x.name === name);
   if (!c)
     throw new DataError(
@@ -92,14 +92,14 @@ function requireColumn(ds: Dataset, name: string, at: string, step: string): Col
 }
 
 /** Default columns of scaling steps: numeric features (not the label, not booleans). */
-function defaultNumeric(ds: Dataset): string[] {
+export function defaultNumeric(ds: Dataset): string[] {
   return ds.columns.filter((c) => c.name !== ds.label && isNumeric(c) && c.type !== 'boolean').map((c) => c.name);
 }
 
 /** The step of type `T`, as the spec gives it. */
-type StepOf<T extends PreprocessStep['type']> = Extract<PreprocessStep, { type: T }>;
+export type StepOf<T extends PreprocessStep['type']> = Extract<PreprocessStep, { type: T }>;
 
-function fitStep(ds: Dataset, step: PreprocessStep, train: ArrayLike<number>, at: string): FittedStep {
+export function fitStep(ds: Dataset, step: PreprocessStep, train: ArrayLike<number>, at: string): FittedStep {
   switch (step.type) {
     case 'select':
     case 'drop':
@@ -121,37 +121,57 @@ function fitStep(ds: Dataset, step: PreprocessStep, train: ArrayLike<number>, at
 }
 
 function fitImpute(ds: Dataset, step: StepOf<'impute'>, train: ArrayLike<number>, at: string): FittedStep {
-  const strategy = step.strategy ?? 'mean';
-  const cols = step.columns ?? ds.columns.filter((c) => c.name !== ds.label).map((c) => c.name);
   const fills: Record<string, number | string> = {};
-  for (const name of cols) {
+  for (const name of imputeColumns(ds, step)) {
     const c = requireColumn(ds, name, at, 'step impute');
-    if (strategy === 'constant') fills[name] = constantFill(c, step.value, at);
-    else if (!isNumeric(c) || strategy === 'mostFrequent') fills[name] = mostFrequentFill(c, name, strategy, train, at);
-    else fills[name] = centralFill(c, name, strategy, train, at);
+    const how = imputeHow(c, name, step.strategy ?? 'mean', at);
+    if (how === 'constant') fills[name] = constantFill(c, step.value, at);
+    else if (how === 'mostFrequent') fills[name] = mostFrequentFill(c, name, train, at);
+    else fills[name] = centralFill(c as NumericColumn, name, how, train, at); // imputeHow: mean/median only for numeric columns
   }
   return { type: 'impute', fills };
 }
 
-function constantFill(c: Column, value: StepOf<'impute'>['value'], at: string): number | string {
+/** The columns an impute step fills: those it names, else every column but the label. */
+export function imputeColumns(ds: Dataset, step: StepOf<'impute'>): string[] {
+  return step.columns ?? ds.columns.filter((c) => c.name !== ds.label).map((c) => c.name);
+}
+
+/** How column `c` is imputed; text columns only by their most frequent value or a constant. */
+export function imputeHow(
+  c: Column,
+  name: string,
+  strategy: NonNullable<StepOf<'impute'>['strategy']>,
+  at: string,
+): 'constant' | 'mostFrequent' | 'mean' | 'median' {
+  if (strategy === 'constant') return 'constant';
+  if (!isNumeric(c) && strategy !== 'mostFrequent') {
+    throw new DataError(`${at}: impute: column ${JSON.stringify(name)} holds text; use strategy mostFrequent or constant`);
+  }
+  return isNumeric(c) ? strategy : 'mostFrequent';
+}
+
+export function constantFill(c: Column, value: StepOf<'impute'>['value'], at: string): number | string {
   if (value === undefined) throw new DataError(`${at}: impute with strategy constant needs a value`);
   return isNumeric(c) ? Number(value) : String(value);
 }
 
-/** The most frequent value in the train rows; text columns can only be imputed this way. */
-function mostFrequentFill(c: Column, name: string, strategy: string, train: ArrayLike<number>, at: string): number | string {
-  if (!isNumeric(c) && strategy !== 'mostFrequent') {
-    throw new DataError(`${at}: impute: column ${JSON.stringify(name)} holds text; use strategy mostFrequent or constant`);
-  }
+/** The most frequent value in the train rows. */
+function mostFrequentFill(c: Column, name: string, train: ArrayLike<number>, at: string): number | string {
   const counts = new Map<string, number>();
   for (let i = 0; i < train.length; i++) {
     const k = textKey(c, train[i]!);
     if (k !== null) counts.set(k, (counts.get(k) ?? 0) + 1);
   }
+  return pickMostFrequent(counts, isNumeric(c), name, at);
+}
+
+/** The value counted most often (value → count, keys as textKey writes them). */
+export function pickMostFrequent(counts: Map<string, number>, numeric: boolean, name: string, at: string): number | string {
   // Ties: the smallest value, as scikit-learn's SimpleImputer does.
-  const best = [...counts.entries()].sort((a, b) => b[1] - a[1] || (isNumeric(c) ? Number(a[0]) - Number(b[0]) : a[0] < b[0] ? -1 : 1))[0];
+  const best = [...counts.entries()].sort((a, b) => b[1] - a[1] || (numeric ? Number(a[0]) - Number(b[0]) : a[0] < b[0] ? -1 : 1))[0];
   if (!best) throw new DataError(`${at}: impute: column ${JSON.stringify(name)} has no values in the train split`);
-  return isNumeric(c) ? Number(best[0]) : best[0];
+  return numeric ? Number(best[0]) : best[0];
 }
 
 /** The mean or median of a numeric column's present values (every element of a tensor column) in the train rows. */
@@ -184,7 +204,7 @@ function fitScale(ds: Dataset, step: StepOf<'standardize' | 'minMaxScale'>, trai
   return { type: 'scale', op: step.type, columns: cols };
 }
 
-interface PresentStats {
+export interface PresentStats {
   n: number;
   sum: number;
   lo: number;
@@ -220,12 +240,17 @@ function standardScale(c: NumericColumn, train: ArrayLike<number>, { n, sum }: P
       const v = c.data[train[i]! * w + k]!;
       if (!Number.isNaN(v)) ss += (v - mean) ** 2;
     }
-  const std = Math.sqrt(ss / n);
+  return standardFromMoments(mean, ss / n);
+}
+
+/** The standardizing scale of a column with this mean and (population) variance. */
+export function standardFromMoments(mean: number, variance: number): Scale {
+  const std = Math.sqrt(variance);
   // A constant column keeps its scale (scikit-learn's StandardScaler does the same).
   return { shift: mean, scale: std > 0 ? 1 / std : 1 };
 }
 
-function minMaxScale({ lo, hi }: PresentStats, a: number, b: number, at: string): Scale {
+export function minMaxScale({ lo, hi }: PresentStats, a: number, b: number, at: string): Scale {
   if (!(b > a)) throw new DataError(`${at}: minMaxScale: max ${b} must be greater than min ${a}`);
   const range = hi - lo;
   const s = range > 0 ? (b - a) / range : 1;
@@ -235,18 +260,21 @@ function minMaxScale({ lo, hi }: PresentStats, a: number, b: number, at: string)
 
 function fitCategories(ds: Dataset, step: StepOf<'oneHot' | 'labelEncode'>, train: ArrayLike<number>, at: string): FittedStep {
   const cols: Record<string, string[]> = {};
-  for (const name of step.columns) {
-    const c = requireColumn(ds, name, at, `step ${step.type}`);
-    if (step.type === 'oneHot' && name === ds.label) {
-      throw new DataError(
-        `${at}: oneHot of the label ${JSON.stringify(name)}: use labelEncode for labels (train one-hot ` +
-          'encodes them for categorical losses)',
-      );
-    }
-    if (isNumeric(c) && c.shape.length > 0) throw new DataError(`${at}: ${step.type}: column ${JSON.stringify(name)} is a tensor`);
-    cols[name] = categoriesOf(c, train);
-  }
+  for (const name of step.columns) cols[name] = categoriesOf(categoryColumn(ds, step, name, at), train);
   return { type: step.type, columns: cols };
+}
+
+/** Column `name` of a oneHot/labelEncode step, checked: a scalar, and not the label for oneHot. */
+export function categoryColumn(ds: Dataset, step: StepOf<'oneHot' | 'labelEncode'>, name: string, at: string): Column {
+  const c = requireColumn(ds, name, at, `step ${step.type}`);
+  if (step.type === 'oneHot' && name === ds.label) {
+    throw new DataError(
+      `${at}: oneHot of the label ${JSON.stringify(name)}: use labelEncode for labels (train one-hot ` +
+        'encodes them for categorical losses)',
+    );
+  }
+  if (isNumeric(c) && c.shape.length > 0) throw new DataError(`${at}: ${step.type}: column ${JSON.stringify(name)} is a tensor`);
+  return c;
 }
 
 /** A column's categories: those declared on a text column, else the values seen in the train rows, sorted. */
@@ -258,7 +286,12 @@ function categoriesOf(c: Column, train: ArrayLike<number>): string[] {
     const k = textKey(c, train[i]!);
     if (k !== null) seen.add(k);
   }
-  return [...seen].sort(isNumeric(c) ? (a, b) => Number(a) - Number(b) : undefined);
+  return sortCategories(seen, isNumeric(c));
+}
+
+/** Seen values in the order categories take: numbers by value, text by code point. */
+export function sortCategories(seen: Iterable<string>, numeric: boolean): string[] {
+  return [...seen].sort(numeric ? (a, b) => Number(a) - Number(b) : undefined);
 }
 
 function fitReshape(ds: Dataset, step: StepOf<'reshape'>, at: string): FittedStep {
@@ -368,7 +401,7 @@ export function applyStep(ds: Dataset, f: FittedStep, at: string): Dataset {
  */
 export type InputColumn = ColumnSpec & { shape?: number[]; range?: [number, number] };
 
-function columnSpec(c: Column, train: ArrayLike<number>): InputColumn {
+export function columnSpec(c: Column, train: ArrayLike<number>): InputColumn {
   if (!isNumeric(c)) return { name: c.name, type: c.type, nullable: c.nullable, values: (c as TextColumn).categories };
   if (!c.shape.length) return { name: c.name, type: c.type, nullable: c.nullable };
   const w = size(c.shape);

@@ -1,0 +1,105 @@
+// Dataset statistics (dataset-stats.ts's DatasetStats) gathered chunk by chunk, for a dataset
+// written in chunks. Counts, missing, min, max, mean and std are exact (Chan's merge of per-chunk
+// moments); quantiles come from a seeded bounded sample of each numeric column (computeStats
+// strides over at most as many values); text columns keep a count per distinct value.
+import { type Dataset, isNumeric, size } from './dataset.ts';
+import { type DatasetStats, quantile } from './dataset-stats.ts';
+import { Moments } from './preprocess-fit-stream.ts';
+import { Reservoir } from './reservoir.ts';
+
+const QUANTILE_SAMPLE = 100_000;
+
+/** Values come from float32 storage: report them with float32's precision, as computeStats does. */
+const f32 = (v: number) => Number(v.toPrecision(7));
+
+type ColumnAcc =
+  | { kind: 'numeric'; moments: Moments; missing: number; sample: Reservoir }
+  | { kind: 'text'; counts: Map<string, number>; missing: number };
+
+export class StatsAccumulator {
+  private rows = 0;
+  private readonly cols = new Map<string, ColumnAcc>();
+  private classHistogram: Record<string, number> | undefined;
+
+  add(ds: Dataset): void {
+    this.rows += ds.rows;
+    ds.columns.forEach((c, j) => {
+      let acc = this.cols.get(c.name);
+      if (!acc) {
+        acc = isNumeric(c)
+          ? { kind: 'numeric', moments: new Moments(), missing: 0, sample: new Reservoir(QUANTILE_SAMPLE, j + 1) }
+          : { kind: 'text', counts: new Map(), missing: 0 };
+        this.cols.set(c.name, acc);
+      }
+      if (isNumeric(c) && acc.kind === 'numeric') {
+        acc.moments.addAll(c.data);
+        for (const v of c.data) {
+          if (Number.isNaN(v)) acc.missing++;
+          else acc.sample.add(v);
+        }
+      } else if (!isNumeric(c) && acc.kind === 'text') {
+        for (const v of c.values) {
+          if (v === null) acc.missing++;
+          else acc.counts.set(v, (acc.counts.get(v) ?? 0) + 1);
+        }
+      }
+      if (c.name === ds.label) this.countClasses(ds, c);
+    });
+  }
+
+  /** The class histogram of the label, as computeStats counts it. */
+  private countClasses(ds: Dataset, c: Dataset['columns'][number]): void {
+    if (isNumeric(c)) {
+      if (c.type === 'number' || size(c.shape) !== 1) return;
+      this.classHistogram ??= {};
+      for (const v of c.data) {
+        if (Number.isNaN(v)) continue;
+        const k = ds.classes?.[v] ?? String(v);
+        this.classHistogram[k] = (this.classHistogram[k] ?? 0) + 1;
+      }
+      return;
+    }
+    this.classHistogram ??= {};
+    for (const v of c.values) if (v !== null) this.classHistogram[v] = (this.classHistogram[v] ?? 0) + 1;
+  }
+
+  result(): DatasetStats {
+    const columns: DatasetStats['columns'] = {};
+    for (const [name, acc] of this.cols) {
+      if (acc.kind === 'text') {
+        const top = [...acc.counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 50);
+        columns[name] = { kind: 'text', count: this.rowsSeen(acc), missing: acc.missing, distinct: acc.counts.size, top };
+        continue;
+      }
+      const m = acc.moments;
+      if (m.n === 0) {
+        columns[name] = { kind: 'numeric', count: 0, missing: acc.missing, min: null, max: null, mean: null, std: null, quantiles: null };
+        continue;
+      }
+      const s = acc.sample.sorted();
+      columns[name] = {
+        kind: 'numeric',
+        count: m.n,
+        missing: acc.missing,
+        min: f32(m.lo),
+        max: f32(m.hi),
+        mean: m.mean,
+        std: Math.sqrt(m.m2 / m.n),
+        quantiles: {
+          p05: f32(quantile(s, 0.05)),
+          p25: f32(quantile(s, 0.25)),
+          p50: f32(quantile(s, 0.5)),
+          p75: f32(quantile(s, 0.75)),
+          p95: f32(quantile(s, 0.95)),
+        },
+      };
+    }
+    return { rows: this.rows, columns, classHistogram: this.classHistogram };
+  }
+
+  private rowsSeen(acc: { missing: number; counts: Map<string, number> }): number {
+    let n = 0;
+    for (const v of acc.counts.values()) n += v;
+    return n;
+  }
+}
