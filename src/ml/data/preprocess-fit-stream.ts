@@ -226,6 +226,12 @@ function needsOf(ds: Dataset, step: PreprocessStep): StepNeeds {
   }
 }
 
+/** Whether `step` names its columns (no default list) and `ds` has them all. */
+function namesKnownColumns(ds: Dataset, step: PreprocessStep): boolean {
+  const named = 'columns' in step ? step.columns : undefined;
+  return !!named && named.every((n) => ds.columns.some((c) => c.name === n));
+}
+
 /** A stand-in for a step still being fitted, with the schema effect the fitted one will have. */
 export function placeholder(ds: Dataset, step: PreprocessStep): FittedStep {
   switch (step.type) {
@@ -240,8 +246,8 @@ export function placeholder(ds: Dataset, step: PreprocessStep): FittedStep {
       };
     case 'labelEncode':
     case 'oneHot':
-      // (oneHot's columns are unknown until fitted: its stand-in drops the column, which only
-      // the estimate of the number of passes sees.)
+      // oneHot's columns are unknown until fitted: its stand-in drops the column (planPass lets
+      // only steps naming other known columns follow it in a pass).
       return { type: step.type, columns: Object.fromEntries(step.columns.map((n) => [n, []])) };
     default:
       throw new Error(`no placeholder for ${step.type}`);
@@ -283,19 +289,20 @@ export function planPass(ds: Dataset, steps: PreprocessStep[], start: number, at
   const members: PassPlan['members'] = [];
   const dirty = new Set<string>();
   let schema = ds;
+  // After a oneHot still being fitted the columns are not all known: only steps that name
+  // columns known to be there may join the pass.
+  let opaque = false;
   let j = start;
   for (; j < steps.length; j++) {
     const step = steps[j]!;
+    if (opaque && !namesKnownColumns(schema, step)) break;
     const needs = needsOf(schema, step);
     const inPass = members.length > 0;
     if (inPass && needs.reads.some((c) => dirty.has(c))) break;
     if (needs.data) {
       members.push({ acc: makeAccumulator(schema, step, at, opts), step });
       for (const c of needs.writes) dirty.add(c);
-      if (needs.opaque) {
-        j++;
-        break;
-      }
+      if (needs.opaque) opaque = true;
       schema = applyStep(schema, placeholder(schema, step), at);
       continue;
     }
