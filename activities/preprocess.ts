@@ -64,7 +64,7 @@ async function runStreaming(
   const run = await preprocessStream(src, cfg.steps, cfg.label, where(input), {
     progress: ({ pass, passes, chunk, chunks, message }) => {
       beat.progress = { stage: input.stage, phase: 'preprocess', step: chunk, steps: chunks, pass, passes, message };
-      env.heartbeat(beat);
+      env.heartbeat({ ...beat }); // (the timer's beats send `beat` itself, with the latest progress)
     },
   });
   let out: ReturnType<typeof run.finish> | undefined;
