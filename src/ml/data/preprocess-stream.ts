@@ -104,8 +104,13 @@ export async function preprocessStream(
   checkTrainRows(rows, input.rows, at);
   const colSteps = steps.filter((s) => !isRowStep(s));
   const chunks = input.chunkRows.length;
+  /** Each chunk's first row in the whole dataset (the split draws are by global row). */
   const first: number[] = [];
-  input.chunkRows.reduce((o, n) => (first.push(o), o + n), 0);
+  let o = 0;
+  for (const n of input.chunkRows) {
+    first.push(o);
+    o += n;
+  }
 
   const fitted: FittedStep[] = [];
   let schema = raw;
