@@ -106,7 +106,9 @@ export function takeRows(ds: Dataset, idx: ArrayLike<number>): Dataset {
     if (isNumeric(c)) {
       const w = size(c.shape);
       const data = new Float32Array(n * w);
-      for (let i = 0; i < n; i++) data.set(c.data.subarray(idx[i]! * w, idx[i]! * w + w), i * w);
+      // Scalars element by element: a subarray per row costs more than the copy.
+      if (w === 1) for (let i = 0; i < n; i++) data[i] = c.data[idx[i]!]!;
+      else for (let i = 0; i < n; i++) data.set(c.data.subarray(idx[i]! * w, idx[i]! * w + w), i * w);
       return { ...c, data };
     }
     const values = new Array<string | null>(n);

@@ -125,9 +125,7 @@ function imputeAccumulator(ds: Dataset, step: StepOf<'impute'>, at: string, opts
       const sample = new Reservoir(opts.medianSample ?? MEDIAN_SAMPLE, parts.length + 1);
       parts.push({
         name,
-        add: (rows) => {
-          for (const v of (column(rows, name) as { data: Float32Array }).data) if (!Number.isNaN(v)) sample.add(v);
-        },
+        add: (rows) => sample.addPresent((column(rows, name) as { data: Float32Array }).data),
         fill: () => {
           if (sample.seen === 0) throw noValues(at, 'impute', name);
           return quantile(sample.sorted(), 0.5);

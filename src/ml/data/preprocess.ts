@@ -306,6 +306,12 @@ function fitReshape(ds: Dataset, step: StepOf<'reshape'>, at: string): FittedSte
   return { type: 'reshape', shape: step.shape, name: feats.length === 1 ? feats[0]!.name : 'features' };
 }
 
+function fillNaN(src: Float32Array, fill: number): Float32Array {
+  const data = new Float32Array(src.length);
+  for (let i = 0; i < data.length; i++) data[i] = Number.isNaN(src[i]!) ? fill : src[i]!;
+  return data;
+}
+
 /** Apply one fitted step to every row. Unknown categories: oneHot → all zeros; labelEncode → error. */
 export function applyStep(ds: Dataset, f: FittedStep, at: string): Dataset {
   switch (f.type) {
@@ -322,7 +328,7 @@ export function applyStep(ds: Dataset, f: FittedStep, at: string): Dataset {
         const c = ds.columns.find((x) => x.name === name);
         if (!c) continue;
         const nc: Column = isNumeric(c)
-          ? { ...c, data: c.data.map((v) => (Number.isNaN(v) ? Number(fill) : v)), nullable: false }
+          ? { ...c, data: fillNaN(c.data, Number(fill)), nullable: false }
           : { ...c, values: c.values.map((v) => v ?? String(fill)), nullable: false };
         out = replaceColumn(out, name, [nc]);
       }
@@ -334,7 +340,9 @@ export function applyStep(ds: Dataset, f: FittedStep, at: string): Dataset {
         const c = ds.columns.find((x) => x.name === name);
         if (!c) continue;
         if (!isNumeric(c)) throw new DataError(`${at}: ${f.op}: column ${JSON.stringify(name)} holds text`);
-        out = replaceColumn(out, name, [{ ...c, type: 'number', data: c.data.map((v) => (v - shift) * scale) }]);
+        const data = new Float32Array(c.data.length);
+        for (let i = 0; i < data.length; i++) data[i] = (c.data[i]! - shift) * scale;
+        out = replaceColumn(out, name, [{ ...c, type: 'number', data }]);
       }
       return out;
     }

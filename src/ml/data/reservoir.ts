@@ -1,51 +1,51 @@
-// A seeded, bounded uniform sample of a stream of numbers (Li's "Algorithm L" reservoir): the
-// median and quantiles of data larger than memory come from it. It keeps every value until
+// Seeded, bounded uniform samples of streams (Li's "Algorithm L" reservoir): the median and
+// quantiles of data larger than memory come from them. A sample keeps every item until
 // `capacity` have passed (so small data gets exact results), then a uniform sample of that size;
-// it draws a random number only when a value enters, so feeding it stays cheap. The same seed and
-// the same sequence of values give the same sample, whatever the chunks the values came in.
+// it draws random numbers only when an item enters, so feeding it stays cheap. The same seed and
+// the same sequence give the same sample, whatever the chunks the items came in.
 import { Rng } from './rng.ts';
 
-export class Reservoir {
-  readonly values: Float64Array;
-  /** Values offered so far. */
+/** Which items of a stream a uniform sample of `capacity` keeps, and in which slot. */
+export class SampleSlots {
+  /** Items offered so far. */
   seen = 0;
+  /** Index (in `seen` terms) of the next item that enters once the sample is full. */
+  next = 0;
   private readonly rng: Rng;
   private w = 0;
-  /** Index (in `seen` terms) of the next value that enters a full reservoir. */
-  private next = 0;
 
   constructor(
     readonly capacity: number,
     seed: number,
   ) {
-    this.values = new Float64Array(capacity);
     this.rng = new Rng(seed);
   }
 
-  add(v: number): void {
+  /** The slot the next item goes to, or -1 when the sample passes it by. */
+  take(): number {
     const i = this.seen++;
     if (i < this.capacity) {
-      this.values[i] = v;
       if (i === this.capacity - 1) {
         this.w = Math.exp(Math.log(this.uniform()) / this.capacity);
         this.skip();
       }
-      return;
+      return i;
     }
-    if (i < this.next) return;
-    this.values[this.rng.int(this.capacity)] = v;
+    if (i < this.next) return -1;
+    const slot = this.rng.int(this.capacity);
     this.w *= Math.exp(Math.log(this.uniform()) / this.capacity);
     this.skip();
+    return slot;
   }
 
-  /** The sample, sorted ascending (a copy). */
-  sorted(): Float64Array {
-    return this.values.slice(0, Math.min(this.seen, this.capacity)).sort();
-  }
-
-  /** Whether the sample is every value offered (results from it are then exact). */
+  /** Whether the sample holds every item offered (results from it are then exact). */
   get complete(): boolean {
     return this.seen <= this.capacity;
+  }
+
+  /** How many slots hold items. */
+  get filled(): number {
+    return Math.min(this.seen, this.capacity);
   }
 
   private skip(): void {
@@ -57,5 +57,51 @@ export class Reservoir {
     let u = 0;
     while (u === 0) u = this.rng.next();
     return u;
+  }
+}
+
+/** A uniform sample of numbers. */
+export class Reservoir {
+  readonly values: Float64Array;
+  private readonly slots: SampleSlots;
+
+  constructor(capacity: number, seed: number) {
+    this.values = new Float64Array(capacity);
+    this.slots = new SampleSlots(capacity, seed);
+  }
+
+  get seen(): number {
+    return this.slots.seen;
+  }
+
+  get complete(): boolean {
+    return this.slots.complete;
+  }
+
+  add(v: number): void {
+    const s = this.slots.take();
+    if (s >= 0) this.values[s] = v;
+  }
+
+  /** Adds the present (non-NaN) values of `data`; returns how many were missing. */
+  addPresent(data: Float32Array): number {
+    const slots = this.slots;
+    let missing = 0;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      if (Number.isNaN(v)) {
+        missing++;
+        continue;
+      }
+      // Past the capacity most values are passed by: count them without the call.
+      if (slots.seen >= slots.capacity && slots.seen < slots.next) slots.seen++;
+      else this.add(v);
+    }
+    return missing;
+  }
+
+  /** The sample, sorted ascending (a copy). */
+  sorted(): Float64Array {
+    return this.values.slice(0, this.slots.filled).sort();
   }
 }

@@ -1,11 +1,13 @@
 // Dataset statistics (dataset-stats.ts's DatasetStats) gathered chunk by chunk, for a dataset
 // written in chunks. Counts, missing, min, max, mean and std are exact (Chan's merge of per-chunk
-// moments); quantiles come from a seeded bounded sample of each numeric column (computeStats
-// strides over at most as many values); text columns keep a count per distinct value.
+// moments); quantiles come from a seeded uniform sample of 100,000 rows (computeStats strides
+// over at most as many values), shared by the scalar columns so that sampling costs one draw per
+// row that enters, not one per value; a tensor column samples its own values. Text columns keep
+// a count per distinct value.
 import { type Dataset, isNumeric, size } from './dataset.ts';
 import { type DatasetStats, quantile } from './dataset-stats.ts';
 import { Moments } from './preprocess-fit-stream.ts';
-import { Reservoir } from './reservoir.ts';
+import { Reservoir, SampleSlots } from './reservoir.ts';
 
 const QUANTILE_SAMPLE = 100_000;
 
@@ -13,29 +15,42 @@ const QUANTILE_SAMPLE = 100_000;
 const f32 = (v: number) => Number(v.toPrecision(7));
 
 type ColumnAcc =
-  | { kind: 'numeric'; moments: Moments; missing: number; sample: Reservoir }
+  | { kind: 'numeric'; moments: Moments; missing: number; sample: Float64Array | Reservoir }
   | { kind: 'text'; counts: Map<string, number>; missing: number };
 
 export class StatsAccumulator {
   private rows = 0;
   private readonly cols = new Map<string, ColumnAcc>();
   private classHistogram: Record<string, number> | undefined;
+  private readonly rowSample = new SampleSlots(QUANTILE_SAMPLE, 1);
 
   add(ds: Dataset): void {
     this.rows += ds.rows;
+    // The chunk's rows that enter the shared row sample, and their slots.
+    const taken: number[] = [];
+    for (let r = 0; r < ds.rows; r++) {
+      const slot = this.rowSample.take();
+      if (slot >= 0) taken.push(r, slot);
+    }
     ds.columns.forEach((c, j) => {
       let acc = this.cols.get(c.name);
       if (!acc) {
         acc = isNumeric(c)
-          ? { kind: 'numeric', moments: new Moments(), missing: 0, sample: new Reservoir(QUANTILE_SAMPLE, j + 1) }
+          ? {
+              kind: 'numeric',
+              moments: new Moments(),
+              missing: 0,
+              sample: size(c.shape) === 1 ? new Float64Array(QUANTILE_SAMPLE) : new Reservoir(QUANTILE_SAMPLE, j + 2),
+            }
           : { kind: 'text', counts: new Map(), missing: 0 };
         this.cols.set(c.name, acc);
       }
       if (isNumeric(c) && acc.kind === 'numeric') {
         acc.moments.addAll(c.data);
-        for (const v of c.data) {
-          if (Number.isNaN(v)) acc.missing++;
-          else acc.sample.add(v);
+        if (acc.sample instanceof Reservoir) acc.missing += acc.sample.addPresent(c.data);
+        else {
+          acc.missing += c.data.length - countPresent(c.data);
+          for (let k = 0; k < taken.length; k += 2) acc.sample[taken[k + 1]!] = c.data[taken[k]!]!;
         }
       } else if (!isNumeric(c) && acc.kind === 'text') {
         for (const v of c.values) {
@@ -45,6 +60,15 @@ export class StatsAccumulator {
       }
       if (c.name === ds.label) this.countClasses(ds, c);
     });
+  }
+
+  /** The present values of a column's sample, sorted. */
+  private sampleOf(sample: Float64Array | Reservoir): Float64Array {
+    if (sample instanceof Reservoir) return sample.sorted();
+    const out = new Float64Array(this.rowSample.filled);
+    let n = 0;
+    for (let i = 0; i < out.length; i++) if (!Number.isNaN(sample[i]!)) out[n++] = sample[i]!;
+    return out.subarray(0, n).sort();
   }
 
   /** The class histogram of the label, as computeStats counts it. */
@@ -76,7 +100,7 @@ export class StatsAccumulator {
         columns[name] = { kind: 'numeric', count: 0, missing: acc.missing, min: null, max: null, mean: null, std: null, quantiles: null };
         continue;
       }
-      const s = acc.sample.sorted();
+      const s = this.sampleOf(acc.sample);
       columns[name] = {
         kind: 'numeric',
         count: m.n,
@@ -102,4 +126,10 @@ export class StatsAccumulator {
     for (const v of acc.counts.values()) n += v;
     return n;
   }
+}
+
+function countPresent(data: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (!Number.isNaN(data[i]!)) n++;
+  return n;
 }

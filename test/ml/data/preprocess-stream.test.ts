@@ -14,6 +14,7 @@ import { emptyLike, placeholder, planPass } from '../../../src/ml/data/preproces
 import { chunkSplits, rowPlan } from '../../../src/ml/data/preprocess-rows-stream.ts';
 import { preprocessStream, type StreamOptions, type StreamProgress } from '../../../src/ml/data/preprocess-stream.ts';
 import { Reservoir } from '../../../src/ml/data/reservoir.ts';
+import { StatsAccumulator } from '../../../src/ml/data/stats-stream.ts';
 import { generatedTable } from '../../support/generated-table.ts';
 
 const ROWS = 20_000;
@@ -300,5 +301,37 @@ describe('reservoir', () => {
     // Uniform over 0..99,999: mean 50,000, sd of the sample mean ~ 28,868/sqrt(1000) ≈ 913.
     expect(Math.abs(mean - 50_000)).toBeLessThan(4 * 913);
     expect(new Set(s).size).toBe(1_000);
+  });
+});
+
+describe('statistics over chunks', () => {
+  it('are exact but for quantiles, which past 100,000 rows come from a row sample', () => {
+    const n = 250_000;
+    const u = Float32Array.from({ length: n }, (_, i) => (i % 97 === 0 ? NaN : ((i * 7919) % n) / n));
+    const t = Float32Array.from({ length: 2 * n }, (_, i) => ((i * 104_729) % (2 * n)) / (2 * n));
+    const ds: Dataset = {
+      rows: n,
+      columns: [
+        { name: 'u', type: 'number', shape: [], data: u, nullable: true },
+        { name: 't', type: 'number', shape: [2], data: t },
+      ],
+    };
+    const acc = new StatsAccumulator();
+    const chunks = inMemoryChunks(ds, 10_000);
+    return (async () => {
+      for (let i = 0; i < chunks.chunkRows.length; i++) acc.add(await chunks.chunk(i));
+      const got = acc.result();
+      const want = computeStats(ds);
+      for (const name of ['u', 't']) {
+        const g = got.columns[name] as NumericStats;
+        const w = want.columns[name] as NumericStats;
+        expect([g.count, g.missing, g.min, g.max]).toEqual([w.count, w.missing, w.min, w.max]);
+        expect(g.mean!).toBeCloseTo(w.mean!, 9);
+        expect(g.std!).toBeCloseTo(w.std!, 9);
+        for (const q of ['p05', 'p25', 'p50', 'p75', 'p95'] as const)
+          expect(Math.abs(g.quantiles![q] - w.quantiles![q])).toBeLessThan(0.01);
+      }
+      expect((got.columns.u as NumericStats).quantiles!.p50).not.toBe((want.columns.u as NumericStats).quantiles!.p50);
+    })();
   });
 });
