@@ -63,6 +63,8 @@ async function runStreaming(
 ): Promise<StageResult> {
   const run = await preprocessStream(src, cfg.steps, cfg.label, where(input), {
     progress: ({ pass, passes, chunk, chunks, message }) => {
+      // A cancelled run stops at the next chunk (a chunk failing mid-write leaves no chunks).
+      if (env.signal?.aborted) throw new Error(`${where(input)}: cancelled at ${message}`);
       beat.progress = { stage: input.stage, phase: 'preprocess', step: chunk, steps: chunks, pass, passes, message };
       env.heartbeat({ ...beat }); // (the timer's beats send `beat` itself, with the latest progress)
     },

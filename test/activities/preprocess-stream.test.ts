@@ -84,6 +84,21 @@ describe('preprocess stage over a chunked dataset', () => {
     expect((await readDataset(env.store, ref)).rows).toBe(5_000);
   });
 
+  it('a cancelled run stops at the next chunk and leaves no chunks', async () => {
+    const ctrl = new AbortController();
+    const env = testEnv(undefined, {
+      signal: ctrl.signal,
+      heartbeat: (d) => {
+        // Cancelled once three chunks of the output are out (two of them stored).
+        if ((d.progress?.message as string | undefined)?.endsWith('chunk 3/5 · apply')) ctrl.abort();
+      },
+    });
+    const ref = await chunkedInput(env, generatedTable(5_000), 1_000);
+    const input = stageInput('preprocess', { steps }, { dataset: ref });
+    await expect(preprocessCore(input, env)).rejects.toThrow(/preprocess stage "preprocess": cancelled at pass 3\/3 · chunk 4\/5 · apply/);
+    expect((await env.store.list(input.run.workflowId)).filter((r) => r.lineage.stage === 'preprocess')).toEqual([]);
+  });
+
   it('refuses augment on a chunked dataset, naming train.augment', async () => {
     const env = testEnv();
     const ref = await chunkedInput(env, generatedTable(3_000), 1_000);
