@@ -118,6 +118,21 @@ describe('preprocess over chunks', () => {
     expect(beats[20]!.message).toBe('pass 2/3 · chunk 1/20 · fit standardize, minMaxScale, oneHot, labelEncode');
     expect(beats.at(-1)!.message).toBe('pass 3/3 · chunk 20/20 · apply');
     expect(beats).toHaveLength(60);
+    // Each pass reads every chunk once, in order: nothing gathers the dataset.
+    const src = inMemoryChunks(table, 1_000);
+    const reads: number[] = [];
+    const counted = {
+      ...src,
+      chunk: (i: number) => {
+        reads.push(i);
+        return src.chunk(i);
+      },
+    };
+    const run = await preprocessStream(counted, steps, undefined, 'x');
+    let rows = 0;
+    for await (const c of run.chunks) rows += c.rows;
+    expect(rows).toBe(ROWS);
+    expect(reads).toEqual([...Array(3)].flatMap(() => Array.from({ length: 20 }, (_, i) => i)));
 
     expect(stepOf(small.transform, 'impute', 2).fills).toEqual(stepOf(one.transform, 'impute', 2).fills);
     expect(stepOf(small.transform, 'impute', 1).fills).toEqual(stepOf(one.transform, 'impute', 1).fills);
