@@ -1929,7 +1929,7 @@ export interface FileOrUrl {
    */
   path?: string;
   /**
-   * An http(s) URL, streamed.
+   * An http(s) URL, or an object in S3-compatible storage (`s3://bucket/key`, read with the endpoint and credentials the artifact store uses: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), streamed.
    */
   url?: string;
   /**
