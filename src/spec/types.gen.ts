@@ -1981,7 +1981,7 @@ export interface FileOrUrl {
   };
 }
 /**
- * A folder of images in the class-per-subfolder layout (`<path>/<class>/<file>.png`): an `image` column of shape [height, width, channels] (values in [0, 1]) and an integer `label`, the index of the class in the sorted subfolder names (recorded as the class names).
+ * A folder of images in the class-per-subfolder layout (`<path>/<class>/<file>.png`), on disk or in S3-compatible storage,: an `image` column of shape [height, width, channels] (values in [0, 1]) and an integer `label`, the index of the class in the sorted subfolder names (recorded as the class names).
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "ImageFolderSource".
@@ -1992,9 +1992,13 @@ export interface ImageFolderSource {
    */
   type: 'imageFolder';
   /**
-   * A folder, relative to the pipeline file's directory, with one subfolder per class holding that class's PNG and JPEG files.
+   * A folder, relative to the pipeline file's directory, with one subfolder per class holding that class's PNG and JPEG files (or give `url`).
    */
-  path: string;
+  path?: string;
+  /**
+   * A folder in S3-compatible storage instead of `path`: `s3://bucket/prefix/` holding `<class>/<file>.png` objects, read with the artifact store's endpoint and credentials.
+   */
+  url?: string;
   /**
    * Height and width in pixels every image must have (or is scaled to, with `resize`).
    *
@@ -2011,7 +2015,7 @@ export interface ImageFolderSource {
    */
   resize?: boolean;
   /**
-   * Refuse a folder with more image files than this (the dataset is held in memory).
+   * Refuse a folder with more image files than this (a guard against pointing at the wrong folder).
    */
   maxFiles?: number;
 }

@@ -35,7 +35,7 @@ export const collect: StageKindDescriptor<'collect'> = {
   cacheOffByDefault: (s) => (isTableSource(s.source) && !s.source.sha256) || s.source.type === 'imageFolder',
   check(stage, c) {
     const src = stage.source;
-    if (isTableSource(src) && (src.path === undefined) === (src.url === undefined)) {
+    if ((isTableSource(src) || src.type === 'imageFolder') && (src.path === undefined) === (src.url === undefined)) {
       c.report.error(c.at('source'), 'collect.path-or-url', `source of stage \`${c.name}\` needs exactly one of \`path\` and \`url\``);
     }
     if ((isTableSource(src) || src.type === 'imageFolder') && src.path !== undefined && leavesDir(src.path)) {
