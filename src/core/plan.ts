@@ -16,7 +16,18 @@ export type JsonObject = { [key: string]: JsonValue };
  * The stage kinds. Each has a descriptor in src/spec/stages/<kind>.ts and an activity module
  * activities/<kind>.ts.
  */
-export const STAGE_KINDS = ['collect', 'preprocess', 'train', 'evaluate', 'predict', 'optimize', 'deploy', 'monitor', 'activity'] as const;
+export const STAGE_KINDS = [
+  'collect',
+  'preprocess',
+  'train',
+  'evaluate',
+  'predict',
+  'optimize',
+  'deploy',
+  'monitor',
+  'expect',
+  'activity',
+] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
 
 /** What a stage output holds when it is an artifact (a file in the artifact store). */

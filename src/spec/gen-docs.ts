@@ -189,6 +189,7 @@ function stageTable(): string[] {
       optimize: {},
       deploy: {},
       monitor: {},
+      expect: { expect: [{}] },
       activity: { outputs: { '<name>': '<type>' } },
     };
     // placeholders for the fields outputs follow from, not a valid stage

@@ -20,6 +20,7 @@ export type Stage =
   | OptimizeStage
   | DeployStage
   | MonitorStage
+  | ExpectStage
   | ActivityStage;
 /**
  * Reads a dataset from a file (csv, json, ndjson, Parquet, Arrow), a URL, a folder of images, MNIST or a generator, held to an optional column schema.
@@ -1261,6 +1262,28 @@ export type MonitorStage = StageCommon & {
   };
 };
 /**
+ * Checks a dataset (an upstream stage's: after preprocess, a batch prediction, any) against expectations, the same rules as collect's `expect`. Passes the dataset on unchanged as its `dataset` output, so a stage that needs it trains only on checked data.
+ *
+ * This interface was referenced by `Pipeline`'s JSON-Schema
+ * via the `definition` "ExpectStage".
+ */
+export type ExpectStage = StageCommon & {
+  /**
+   * Selects this stage kind.
+   */
+  type: 'expect';
+  /**
+   * The checks, on the rows of `split`: a failing `error` rule fails the stage naming the column, the rule, the observed value and up to five offending rows (their source file, line or row, and column); `warn` rules are recorded. The counts are the stage's `expectations` output.
+   *
+   * @minItems 1
+   */
+  expect: Expectation[];
+  /**
+   * The rows checked: every row, or one split of a preprocessed dataset.
+   */
+  split?: 'all' | 'train' | 'validation' | 'test';
+};
+/**
  * Runs an activity of your own, registered by the worker (`mlpipe worker --activities <module>`).
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
@@ -1807,7 +1830,17 @@ export interface StageCommon {
   /**
    * The stage kind; each has its own fields (below).
    */
-  type?: 'collect' | 'preprocess' | 'train' | 'evaluate' | 'predict' | 'optimize' | 'deploy' | 'monitor' | 'activity';
+  type?:
+    | 'collect'
+    | 'preprocess'
+    | 'train'
+    | 'evaluate'
+    | 'predict'
+    | 'optimize'
+    | 'deploy'
+    | 'monitor'
+    | 'expect'
+    | 'activity';
   /**
    * What the stage does; kept in the plan.
    */
@@ -1929,7 +1962,7 @@ export interface FileOrUrl {
    */
   path?: string;
   /**
-   * An http(s) URL, streamed.
+   * An http(s) URL, or an object in S3-compatible storage (s3://bucket/key, read with the artifact store's endpoint and credentials), streamed.
    */
   url?: string;
   /**
@@ -1948,7 +1981,7 @@ export interface FileOrUrl {
   };
 }
 /**
- * A folder of images in the class-per-subfolder layout (`<path>/<class>/<file>.png`): an `image` column of shape [height, width, channels] (values in [0, 1]) and an integer `label`, the index of the class in the sorted subfolder names (recorded as the class names).
+ * A folder of images in the class-per-subfolder layout (`<path>/<class>/<file>.png`), on disk or in S3-compatible storage,: an `image` column of shape [height, width, channels] (values in [0, 1]) and an integer `label`, the index of the class in the sorted subfolder names (recorded as the class names).
  *
  * This interface was referenced by `Pipeline`'s JSON-Schema
  * via the `definition` "ImageFolderSource".
@@ -1959,9 +1992,13 @@ export interface ImageFolderSource {
    */
   type: 'imageFolder';
   /**
-   * A folder, relative to the pipeline file's directory, with one subfolder per class holding that class's PNG and JPEG files.
+   * A folder, relative to the pipeline file's directory, with one subfolder per class holding that class's PNG and JPEG files (or give `url`).
    */
-  path: string;
+  path?: string;
+  /**
+   * A folder in S3-compatible storage instead of `path`: `s3://bucket/prefix/` holding `<class>/<file>.png` objects, read with the artifact store's endpoint and credentials.
+   */
+  url?: string;
   /**
    * Height and width in pixels every image must have (or is scaled to, with `resize`).
    *
@@ -1978,7 +2015,7 @@ export interface ImageFolderSource {
    */
   resize?: boolean;
   /**
-   * Refuse a folder with more image files than this (the dataset is held in memory).
+   * Refuse a folder with more image files than this (a guard against pointing at the wrong folder).
    */
   maxFiles?: number;
 }

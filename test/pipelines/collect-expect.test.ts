@@ -99,4 +99,45 @@ describe('collect expectations through Temporal', () => {
     );
     expect(failures.map((f) => f.failure?.applicationFailureInfo?.type)).toEqual(['InvalidInput']);
   });
+
+  it('an expect stage gates a preprocessed split: passes the dataset on, or fails naming the source line', {
+    timeout: 120_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlpipe-expect-'));
+    data(dir);
+    const stagePipeline = (name: string, max: number) => {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(
+        file,
+        `apiVersion: mlpipe/v1
+metadata: { name: ${name} }
+stages:
+  data: { type: collect, source: { type: csv, path: cur.csv }, onBadRows: drop }
+  prep:
+    type: preprocess
+    needs: [data]
+    steps: [{ type: split, train: 0.5, test: 0.5, seed: 3 }]
+  checked:
+    type: expect
+    needs: [prep]
+    expect: [{ column: age, range: { max: ${max} } }, { rows: { min: 60 } }]
+`,
+      );
+      return file;
+    };
+    const ok = await env.start((await compileFile(stagePipeline('expstage', 200))).plan);
+    const r = await ok.result();
+    expect(r.stages.checked!.outputs).toMatchObject({ rows: 60, expectations: { passed: 2, failed: 0 } });
+    // the dataset passes through unchanged: the same artifact as preprocess's
+    expect(r.stages.checked!.outputs.dataset).toEqual(r.stages.prep!.outputs.dataset);
+
+    const bad = await env.start((await compileFile(stagePipeline('expstagebad', 120))).plan);
+    await expect(bad.result()).rejects.toThrow();
+    const stage = (await describeRun(env.client, bad.workflowId)).run!.stages.checked!;
+    expect(stage.status).toBe('failed');
+    // preprocess keeps each row's source line: the age-130 row is still cur.csv line 10
+    expect(stage.error).toContain(
+      'column "age" range: expected at most 120, observed min 20, max 130; 1 row, e.g. cur.csv line 10, column "age"',
+    );
+  });
 });

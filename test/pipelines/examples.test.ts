@@ -45,4 +45,12 @@ describe('example pipelines through the activities', () => {
     // The evaluate stage on the predictions: every row (the raw rows have no splits), the same count.
     expect(r.grade!.outputs.accuracy).toBeCloseTo(right / 150, 12);
   });
+
+  it('docs/examples/stages/expect.yaml checks the standardized train split and trains on it', { timeout: 120_000 }, async () => {
+    process.env.MLPIPE_HOME = tempDir();
+    const r = await runPlanFile('docs/examples/stages/expect.yaml', {}, testEnv(), 'examples/expect');
+    expect(r.checked!.outputs).toMatchObject({ rows: 120, expectations: { passed: 4, failed: 0 } });
+    expect(r.checked!.outputs.dataset).toEqual(r.prep!.outputs.dataset);
+    expect(r.train!.outputs.epochs).toBe(20);
+  });
 });

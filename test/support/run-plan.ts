@@ -1,8 +1,9 @@
-// Runs a compiled plan's collect/preprocess/train/evaluate/predict nodes in order by calling the
+// Runs a compiled plan's collect/preprocess/expect/train/evaluate/predict nodes in order by calling the
 // activities' cores directly (no Temporal): checks that the activities read exactly what the
 // compiler hands them. The Temporal path is tested by the runtime's own tests.
 import { collectCore } from '../../activities/collect.ts';
 import { evaluateCore } from '../../activities/evaluate.ts';
+import { expectCore } from '../../activities/expect.ts';
 import { predictCore } from '../../activities/predict.ts';
 import { preprocessCore } from '../../activities/preprocess.ts';
 import { trainCore } from '../../activities/train.ts';
@@ -10,7 +11,14 @@ import type { StageEnv } from '../../activities/lib/stage.ts';
 import { compileFile } from '../../src/compiler/index.ts';
 import type { ArtifactRef, StageActivityInput, StageResult } from '../../src/core/plan.ts';
 
-const CORES = { collect: collectCore, preprocess: preprocessCore, train: trainCore, evaluate: evaluateCore, predict: predictCore } as const;
+const CORES = {
+  collect: collectCore,
+  preprocess: preprocessCore,
+  train: trainCore,
+  evaluate: evaluateCore,
+  predict: predictCore,
+  expect: expectCore,
+} as const;
 
 export async function runPlanFile(
   file: string,

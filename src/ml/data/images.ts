@@ -1,4 +1,5 @@
-// The imageFolder source: `<path>/<class>/<file>.png|.jpg|.jpeg`, decoded natively by tfjs-node's
+// The imageFolder source: `<path>/<class>/<file>.png|.jpg|.jpeg` on disk or under an s3:// prefix
+// (the artifact store's endpoint and credentials), decoded natively by tfjs-node's
 // `tf.node.decodeImage` (TensorFlow's own PNG and JPEG decoders). Classes are the subfolders'
 // names in sorted (code point) order and the label is a class's index in that order, so the same
 // tree always gives the same labels; the names are kept as the dataset's `classes`. Each image
@@ -8,13 +9,18 @@
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveInside } from '../../artifacts/paths.ts';
+import { createS3Client, endpointLabel } from '../../artifacts/s3-client.ts';
+import { getSmall, listKeys } from '../../artifacts/s3-ops.ts';
 import type { ImageFolderSource } from '../../spec/types.gen.ts';
 import { getTf, type Tf } from '../runtime/backend.ts';
-import { DataError } from './sources.ts';
+import { DataError } from './data-error.ts';
+import { permutation } from './rng.ts';
 import { column, isNumeric, type Dataset } from './dataset.ts';
 
 const IMAGE = /\.(png|jpe?g)$/i;
-export const DEFAULT_MAX_FILES = 100_000;
+export const DEFAULT_MAX_FILES = 1_000_000;
+/** A chunk of decoded images holds about this much (float32 pixels). */
+export const CHUNK_BYTES = 64 * 1024 ** 2;
 /** The decoded pixels (float32) are held in memory: refuse a folder that needs more. */
 export const MAX_PIXEL_BYTES = 4 * 1024 ** 3;
 
@@ -30,73 +36,140 @@ function decoder(where: string): DecodeImage {
   return node.decodeImage;
 }
 
-interface ImageFile {
+/** One image of the folder: its name in messages, its class index, how to read its bytes. */
+export interface ImageFile {
   rel: string;
-  abs: string;
   label: number;
+  read(): Promise<Uint8Array>;
 }
 
-async function listImages(root: string, path: string, where: string, maxFiles: number): Promise<{ files: ImageFile[]; classes: string[] }> {
-  const entries = await readdir(root, { withFileTypes: true });
-  const classes = entries
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-    .map((e) => e.name)
-    .sort();
+export interface ImageListing {
+  files: ImageFile[];
+  classes: string[];
+  /** Where the folder is, for messages: its `path` or `url`. */
+  name: string;
+  close(): void;
+}
+
+/** Class name → its files' names, sorted, from whichever store holds the folder. */
+function toListing(
+  byClass: Map<string, string[]>,
+  name: string,
+  where: string,
+  maxFiles: number,
+  read: (cls: string, f: string) => Promise<Uint8Array>,
+) {
+  const classes = [...byClass.keys()].sort();
   if (classes.length === 0) {
-    throw new DataError(`${where}: ${path} has no class subfolders; put each class's images in ${path}/<class name>/`);
+    throw new DataError(`${where}: ${name} has no class subfolders; put each class's images in ${name}/<class name>/`);
   }
   const files: ImageFile[] = [];
   for (const [label, cls] of classes.entries()) {
-    const names = (await readdir(join(root, cls))).filter((f) => !f.startsWith('.') && IMAGE.test(f)).sort();
+    const names = byClass
+      .get(cls)!
+      .filter((f) => !f.startsWith('.') && IMAGE.test(f))
+      .sort();
     if (names.length === 0) {
-      throw new DataError(`${where}: ${path}/${cls} holds no .png, .jpg or .jpeg files; add the class's images or remove the folder`);
+      throw new DataError(`${where}: ${name}/${cls} holds no .png, .jpg or .jpeg files; add the class's images or remove the folder`);
     }
-    for (const f of names) files.push({ rel: `${path}/${cls}/${f}`, abs: join(root, cls, f), label });
-    if (files.length > maxFiles) {
-      throw new DataError(`${where}: ${path} holds more than ${maxFiles} images; raise source.maxFiles (the dataset is held in memory)`);
-    }
+    for (const f of names) files.push({ rel: `${name}/${cls}/${f}`, label, read: () => read(cls, f) });
+    if (files.length > maxFiles) throw new DataError(`${where}: ${name} holds more than ${maxFiles} images; raise source.maxFiles`);
   }
   return { files, classes };
 }
 
-export async function loadImageFolder(
-  src: ImageFolderSource,
-  baseDir: string | undefined,
-  where: string,
-  o: { signal?: AbortSignal; onPhase?: (message: string) => void } = {},
-): Promise<Dataset> {
-  if (!baseDir) throw new DataError(`${where}: no base directory was given for path ${JSON.stringify(src.path)}`);
+async function listLocal(src: ImageFolderSource, baseDir: string | undefined, where: string, maxFiles: number): Promise<ImageListing> {
+  const path = src.path!;
+  if (!baseDir) throw new DataError(`${where}: no base directory was given for path ${JSON.stringify(path)}`);
   let root: string;
   try {
-    root = resolveInside(baseDir, src.path);
+    root = resolveInside(baseDir, path);
   } catch (e) {
     throw new DataError(`${where}: ${(e as Error).message}`);
   }
   if (!(await stat(root).catch(() => null))?.isDirectory()) {
-    throw new DataError(`${where}: ${src.path} is not a folder (looked in ${baseDir}); fix source.path`);
+    throw new DataError(`${where}: ${path} is not a folder (looked in ${baseDir}); fix source.path`);
   }
+  const byClass = new Map<string, string[]>();
+  for (const e of await readdir(root, { withFileTypes: true })) {
+    if (e.isDirectory() && !e.name.startsWith('.')) byClass.set(e.name, await readdir(join(root, e.name)));
+  }
+  const l = toListing(byClass, path, where, maxFiles, (cls, f) => readFile(join(root, cls, f)));
+  return { ...l, name: path, close: () => {} };
+}
+
+/** `s3://bucket/prefix/<class>/<file>`: objects one level below a class are the images. */
+async function listObjects(url: string, where: string, maxFiles: number, env: NodeJS.ProcessEnv): Promise<ImageListing> {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.*)$/.exec(url);
+  if (!m) throw new DataError(`${where}: ${JSON.stringify(url)} is not s3://<bucket>/<prefix>/; fix source.url`);
+  const bucket = m[1]!;
+  const prefix = m[2]!.replace(/\/*$/, '/').replace(/^\/$/, '');
+  const name = url.replace(/\/+$/, '');
+  const ctx = { client: createS3Client(env), bucket, endpoint: endpointLabel(env) };
+  const byClass = new Map<string, string[]>();
+  try {
+    for (const key of await listKeys(ctx, prefix)) {
+      const rest = key.slice(prefix.length).split('/');
+      if (rest.length !== 2 || !rest[0] || rest[0].startsWith('.')) continue;
+      const list = byClass.get(rest[0]) ?? [];
+      list.push(rest[1]!);
+      byClass.set(rest[0], list);
+    }
+    const l = toListing(byClass, name, where, maxFiles, async (cls, f) => {
+      const body = await getSmall(ctx, `${prefix}${cls}/${f}`);
+      if (!body) throw new DataError(`${where}: ${name}/${cls}/${f} disappeared while it was read; run again`);
+      return body;
+    });
+    return { ...l, name, close: () => ctx.client.destroy() };
+  } catch (e) {
+    ctx.client.destroy();
+    if (e instanceof DataError) throw e;
+    throw new Error(`${where}: listing ${url} failed: ${(e as Error).message}`, { cause: e }); // retryable
+  }
+}
+
+/** The folder's images and classes, from `path` (on disk) or `url` (s3://). */
+export async function listImageFolder(
+  src: ImageFolderSource,
+  baseDir: string | undefined,
+  where: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ImageListing> {
+  if ((src.path === undefined) === (src.url === undefined)) {
+    throw new DataError(`${where}: an imageFolder source needs exactly one of path and url`);
+  }
+  const maxFiles = src.maxFiles ?? DEFAULT_MAX_FILES;
+  return src.url !== undefined ? listObjects(src.url, where, maxFiles, env) : listLocal(src, baseDir, where, maxFiles);
+}
+
+/** Images a chunk of `rowBytes`-sized rows may hold: a chunk stays near CHUNK_BYTES. */
+export function imageChunkRows(src: ImageFolderSource, chunkRows: number): number {
+  const [h, w] = src.size as [number, number];
+  return Math.max(1, Math.min(chunkRows, Math.floor(CHUNK_BYTES / (h * w * (src.channels ?? 1) * 4))));
+}
+
+/** Decode `files` (positions `at` in the listing) into one dataset: `image` and `label`. */
+async function decodeImages(
+  src: ImageFolderSource,
+  listing: ImageListing,
+  at: number[],
+  where: string,
+  o: { signal?: AbortSignal; onDecoded?: (n: number) => void },
+): Promise<Dataset> {
   const [h, w] = src.size as [number, number];
   const ch = src.channels ?? 1;
   const decode = decoder(where);
   const tf = getTf();
-  const { files, classes } = await listImages(root, src.path, where, src.maxFiles ?? DEFAULT_MAX_FILES);
   const px = h * w * ch;
-  const need = files.length * px * 4;
-  if (need > MAX_PIXEL_BYTES) {
-    throw new DataError(
-      `${where}: ${files.length} images of ${h}x${w}x${ch} need ${(need / 1024 ** 3).toFixed(1)} GiB as ` +
-        `float32, over the ${MAX_PIXEL_BYTES / 1024 ** 3} GiB ` +
-        'an imageFolder dataset may hold in memory; declare a smaller size with resize: true, or use fewer images',
-    );
-  }
-  const images = new Float32Array(files.length * px);
-  const labels = new Float32Array(files.length);
-  for (const [i, f] of files.entries()) {
+  const images = new Float32Array(at.length * px);
+  const labels = new Float32Array(at.length);
+  for (const [i, fi] of at.entries()) {
     if (i % 500 === 0) {
       o.signal?.throwIfAborted();
-      o.onPhase?.(`decoding images: ${i} of ${files.length}`);
+      o.onDecoded?.(i);
     }
-    const bytes = await readFile(f.abs);
+    const f = listing.files[fi]!;
+    const bytes = await f.read();
     const pixels = tf.tidy(() => {
       let img: ReturnType<DecodeImage>;
       try {
@@ -129,16 +202,69 @@ export async function loadImageFolder(
     labels[i] = f.label;
   }
   return {
-    rows: files.length,
+    rows: at.length,
     label: 'label',
-    classes,
+    classes: listing.classes,
     columns: [
       { name: 'image', type: 'number', shape: [h, w, ch], data: images },
       { name: 'label', type: 'integer', shape: [], data: labels },
     ],
     // each row named by its image's path in messages (expectations, a bad value in training)
-    origin: { file: src.path, unit: 'file', at: Uint32Array.from(files, (_, i) => i), files: files.map((f) => f.rel) },
+    origin: { file: listing.name, unit: 'file', at: Uint32Array.from(at, (_, i) => i), files: at.map((fi) => listing.files[fi]!.rel) },
   };
+}
+
+/**
+ * The folder in memory, in class-then-name order (one chunk: what a folder that fits in a chunk
+ * gives). Refuses a folder whose pixels would not fit MAX_PIXEL_BYTES.
+ */
+export async function loadImageFolder(
+  src: ImageFolderSource,
+  baseDir: string | undefined,
+  where: string,
+  o: { signal?: AbortSignal; onPhase?: (message: string) => void; listing?: ImageListing } = {},
+): Promise<Dataset> {
+  const listing = o.listing ?? (await listImageFolder(src, baseDir, where));
+  try {
+    const [h, w] = src.size as [number, number];
+    const ch = src.channels ?? 1;
+    const need = listing.files.length * h * w * ch * 4;
+    if (need > MAX_PIXEL_BYTES) {
+      throw new DataError(
+        `${where}: ${listing.files.length} images of ${h}x${w}x${ch} need ${(need / 1024 ** 3).toFixed(1)} GiB as ` +
+          `float32, over the ${MAX_PIXEL_BYTES / 1024 ** 3} GiB ` +
+          'an imageFolder dataset may hold in memory; declare a smaller size with resize: true, or use fewer images',
+      );
+    }
+    const all = listing.files.map((_, i) => i);
+    return await decodeImages(src, listing, all, where, {
+      signal: o.signal,
+      onDecoded: (n) => o.onPhase?.(`decoding images: ${n} of ${all.length}`),
+    });
+  } finally {
+    if (!o.listing) listing.close();
+  }
+}
+
+/**
+ * The folder as chunks of `rows` images, for folders larger than memory. The files go in a
+ * seeded shuffled order (classes interleaved): sorted by class, each chunk would hold one class,
+ * and training, which shuffles within a few chunks at a time, would see one class at a time.
+ */
+export async function* imageFolderChunks(
+  src: ImageFolderSource,
+  listing: ImageListing,
+  rows: number,
+  where: string,
+  o: { signal?: AbortSignal; onPhase?: (message: string) => void; seed?: number } = {},
+): AsyncGenerator<Dataset> {
+  const order = Array.from(permutation(listing.files.length, o.seed ?? 0));
+  const chunks = Math.ceil(order.length / rows);
+  for (let c = 0; c < chunks; c++) {
+    const at = order.slice(c * rows, (c + 1) * rows);
+    o.onPhase?.(`decoding images: chunk ${c + 1} of ${chunks} (${c * rows} of ${order.length} images)`);
+    yield await decodeImages(src, listing, at, where, { signal: o.signal });
+  }
 }
 
 /**

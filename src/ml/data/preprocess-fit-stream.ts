@@ -30,7 +30,7 @@ import {
 } from './preprocess.ts';
 import { quantile } from './dataset-stats.ts';
 import { Reservoir } from './reservoir.ts';
-import { DataError } from './sources.ts';
+import { DataError } from './data-error.ts';
 
 /** Values a median imputation samples (per column) before its result becomes approximate. */
 export const MEDIAN_SAMPLE = 100_000;

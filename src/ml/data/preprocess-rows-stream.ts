@@ -7,7 +7,7 @@
 // too many for memory are augmented per batch by train (`train.augment`).
 import type { SplitName } from './dataset.ts';
 import { permutation } from './rng.ts';
-import { DataError } from './sources.ts';
+import { DataError } from './data-error.ts';
 import type { PreprocessStep } from './preprocess.ts';
 import type { SplitSpec } from './preprocess-split.ts';
 

@@ -1,24 +1,17 @@
-// Reading the collect stage's sources: bytes from a file (inside the pipeline's directory) or an
-// http(s) URL, streamed with a size limit and an optional sha256 check, then parsed (csv, json,
+// Reading the collect stage's sources: bytes from a file (inside the pipeline's directory), an
+// http(s) URL or an s3:// object (source-stream.ts), streamed with a size limit and an optional sha256 check, then parsed (csv, json,
 // ndjson; Parquet and Arrow in table-columnar.ts) and held to the declared column schema. A value
 // that does not fit is an error naming the row and column, or (onBadRows: drop) a dropped, counted
 // row: never a silent NaN. (One value's conversion: table-values.ts.)
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { resolveInside } from '../../artifacts/paths.ts';
 import type { FileOrUrl } from '../../spec/types.gen.ts';
 import type { Column, ColumnType, Dataset } from './dataset.ts';
+import { DataError } from './data-error.ts';
+import { openSource } from './source-stream.ts';
 import { arrayShape, convert, isMissing, type Value } from './table-values.ts';
 
-/** Bad input: the activity turns it into a non-retryable `InvalidInput` failure. */
-export class DataError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DataError';
-  }
-}
+export { DataError };
 
 export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
 
@@ -38,53 +31,10 @@ export interface TableSchema {
   label?: string;
 }
 
-/** Read a source's bytes. `where` prefixes messages (e.g. `collect stage "data"`). */
+/** Read a source's bytes whole, with the size limit and the sha256 check. `where` prefixes messages (e.g. `collect stage "data"`). */
 export async function readSourceBytes(src: FileOrUrl, baseDir: string | undefined, where: string, signal?: AbortSignal): Promise<Buffer> {
   const limit = src.maxBytes ?? DEFAULT_MAX_BYTES;
-  let chunks: AsyncIterable<Uint8Array>;
-  let name: string;
-  if (src.path !== undefined) {
-    if (!baseDir) throw new DataError(`${where}: no base directory was given for path ${JSON.stringify(src.path)}`);
-    let file: string;
-    try {
-      file = resolveInside(baseDir, src.path);
-    } catch (e) {
-      throw new DataError(`${where}: ${(e as Error).message}`);
-    }
-    name = src.path;
-    const st = await stat(file).catch(() => null);
-    if (!st?.isFile()) {
-      throw new DataError(
-        `${where}: ${src.path} does not exist (looked in ${baseDir}); fix source.path, or start workers ` +
-          'whose checkout lies elsewhere with --repo-root <their checkout>',
-      );
-    }
-    if (st.size > limit) {
-      throw new DataError(`${where}: ${src.path} is ${st.size} bytes, over the limit of ${limit}; raise source.maxBytes`);
-    }
-    chunks = createReadStream(file, { signal });
-  } else if (src.url !== undefined) {
-    name = src.url;
-    let res: Response;
-    try {
-      res = await fetch(src.url, { signal, redirect: 'follow', ...(src.headers ? { headers: src.headers } : {}) });
-    } catch (e) {
-      throw new Error(`${where}: fetching ${src.url} failed: ${(e as Error).message}`); // retryable
-    }
-    if (!res.ok || !res.body) {
-      const msg = `${where}: ${src.url} answered HTTP ${res.status}`;
-      if (res.status >= 400 && res.status < 500) throw new DataError(`${msg}; fix source.url`);
-      throw new Error(msg); // 5xx: worth a retry
-    }
-    const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > limit) {
-      await res.body.cancel();
-      throw new DataError(`${where}: ${src.url} is ${declared} bytes, over the limit of ${limit}; raise source.maxBytes`);
-    }
-    chunks = res.body as unknown as AsyncIterable<Uint8Array>;
-  } else {
-    throw new DataError(`${where}: the source needs a path or a url`);
-  }
+  const { name, chunks } = await openSource(src, baseDir, where, { signal, limit });
   const hash = createHash('sha256');
   const parts: Buffer[] = [];
   let n = 0;

@@ -4,18 +4,11 @@
 // timestamps ISO text, lists (nested) arrays, null and NaN missing. Without a declared schema a
 // column's type is its values' type in the file (number, boolean or text), so a string column of
 // digits stays text. The whole file is in memory (collect's size limit bounds it).
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { tableFromIPC, Vector } from 'apache-arrow';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
-import type { Compressors } from 'hyparquet';
+import { PARQUET_COMPRESSORS, registerArrowCodecs } from './codecs.ts';
 import { buildTable, DataError, type RawRow, type TableResult, type TableSchema } from './sources.ts';
 import type { ColumnType } from './dataset.ts';
-
-// hyparquet decodes snappy itself; gzip and brotli come from Node's zlib (pandas' default is snappy).
-const COMPRESSORS: Compressors = {
-  GZIP: (input) => new Uint8Array(gunzipSync(input)),
-  BROTLI: (input) => new Uint8Array(brotliDecompressSync(input)),
-};
 
 function normalise(v: unknown): unknown {
   if (v === null || v === undefined) return null;
@@ -53,11 +46,11 @@ async function parquetRows(buf: Buffer, where: string, file: string): Promise<{ 
   try {
     const metadata = parquetMetadata(ab);
     names = parquetSchema(metadata).children.map((c) => c.element.name);
-    objects = (await parquetReadObjects({ file: ab, metadata, compressors: COMPRESSORS })) as Record<string, unknown>[];
+    objects = (await parquetReadObjects({ file: ab, metadata, compressors: PARQUET_COMPRESSORS })) as Record<string, unknown>[];
   } catch (e) {
     throw new DataError(
       `${where}: ${file} is not a Parquet file mlpipe can read: ${(e as Error).message}. ` +
-        'Write it with snappy, gzip, brotli or no compression (pandas: df.to_parquet(path), the default)',
+        'mlpipe reads uncompressed pages and snappy, gzip, brotli, zstd, lz4 and lz4_raw',
     );
   }
   return { names, rows: objects.map((o, i) => ({ values: rowOf(names, (n) => o[n]), place: `row ${i + 1}`, at: i + 1 })) };
@@ -65,18 +58,11 @@ async function parquetRows(buf: Buffer, where: string, file: string): Promise<{ 
 
 function arrowRows(buf: Buffer, where: string, file: string): { names: string[]; rows: RawRow[] } {
   let table: ReturnType<typeof tableFromIPC>;
+  registerArrowCodecs();
   try {
     table = tableFromIPC(buf);
   } catch (e) {
-    const why = (e as Error).message;
-    // apache-arrow has no LZ4 or ZSTD codec, and neither has Node 20's zlib
-    if (/codec not found/i.test(why)) {
-      throw new DataError(
-        `${where}: ${file} is compressed (LZ4 or ZSTD buffers), which mlpipe cannot read; write it uncompressed ` +
-          "(pandas: df.to_feather(path, compression='uncompressed'); pyarrow: ipc.new_file(...) without compression)",
-      );
-    }
-    throw new DataError(`${where}: ${file} is not an Arrow IPC file or stream: ${why}`);
+    throw new DataError(`${where}: ${file} is not an Arrow IPC file or stream mlpipe can read: ${(e as Error).message}`);
   }
   if (table.schema.fields.length === 0) throw new DataError(`${where}: ${file} is not an Arrow IPC file or stream (no columns)`);
   const names = table.schema.fields.map((f) => f.name);

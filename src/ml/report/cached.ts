@@ -61,7 +61,7 @@ export async function addCachedSections(run: RunContext, stages: Record<string, 
   let added = 0;
   for (const [stage, st] of Object.entries(stages)) {
     if (!st.cached || st.status !== 'succeeded') continue;
-    if (st.kind === 'collect') {
+    if (st.kind === 'collect' || st.kind === 'expect') {
       added += await addCachedData(run, stage, st, store);
       continue;
     }
@@ -80,7 +80,7 @@ export async function addCachedSections(run: RunContext, stages: Record<string, 
   return added;
 }
 
-/** A cached collect stage's data section, from its outputs alone; 0 when it has nothing to show. */
+/** A cached collect (or expect) stage's data section, from its outputs alone; 0 when it has nothing to show. */
 async function addCachedData(run: RunContext, stage: string, st: FinishedStage, store: ArtifactStore): Promise<number> {
   const exp = st.outputs.expectations as { results?: unknown } | undefined;
   const droppedRows = typeof st.outputs.droppedRows === 'number' ? st.outputs.droppedRows : 0;

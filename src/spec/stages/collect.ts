@@ -1,7 +1,8 @@
 /** collect: reads a dataset from a file (csv, json, ndjson, parquet, arrow), a URL, an image folder, MNIST or a generator. */
 import { suggest } from '../schema.ts';
 import type { ColumnarSource, CsvSource, JsonSource } from '../types.gen.ts';
-import { type CheckContext, reportUrlCredentials, type StageKindDescriptor, type StageOf } from './descriptor.ts';
+import { reportUrlCredentials, type StageKindDescriptor, type StageOf } from './descriptor.ts';
+import { checkExpectations } from './expectations.ts';
 
 type Source = StageOf<'collect'>['source'];
 
@@ -34,7 +35,7 @@ export const collect: StageKindDescriptor<'collect'> = {
   cacheOffByDefault: (s) => (isTableSource(s.source) && !s.source.sha256) || s.source.type === 'imageFolder',
   check(stage, c) {
     const src = stage.source;
-    if (isTableSource(src) && (src.path === undefined) === (src.url === undefined)) {
+    if ((isTableSource(src) || src.type === 'imageFolder') && (src.path === undefined) === (src.url === undefined)) {
       c.report.error(c.at('source'), 'collect.path-or-url', `source of stage \`${c.name}\` needs exactly one of \`path\` and \`url\``);
     }
     if ((isTableSource(src) || src.type === 'imageFolder') && src.path !== undefined && leavesDir(src.path)) {
@@ -88,66 +89,15 @@ export const collect: StageKindDescriptor<'collect'> = {
     // image sources have fixed columns; a table source's are known when declared (or, in
     // validate, from the file's header: source-columns.ts)
     const fixed = src.type === 'imageFolder' || src.type === 'mnist' ? ['image', 'label'] : cols;
-    checkExpectations(stage, c, fixed, fixed === cols ? 'a declared column' : `a column of an ${src.type} source (image, label)`);
+    checkExpectations(
+      stage.expect,
+      'collect',
+      c,
+      fixed,
+      fixed === cols ? 'a declared column' : `a column of an ${src.type} source (image, label)`,
+    );
     reportUrlCredentials(c, c.at('source', 'url'), 'url' in src ? src.url : undefined);
   },
   // where a worker with its own checkout (`mlpipe worker --repo-root`) finds the same files
   compile: (_s, c) => ({ location: { baseDir: c.baseDir, ...(c.repoDir !== undefined ? { repoDir: c.repoDir } : {}) } }),
 };
-
-const RULES = ['range', 'values', 'unique', 'nullShare', 'rows', 'distribution'] as const;
-
-/** One rule per expectation, a column for every rule but `rows`, a declared column, a reference for `distribution`. */
-function checkExpectations(stage: StageOf<'collect'>, c: CheckContext, declared: string[], what: string): void {
-  const named = c.pipeline.stages[c.name]?.inputs ?? {};
-  stage.expect?.forEach((e, i) => {
-    const rules = RULES.filter((k) => e[k] !== undefined);
-    if (rules.length !== 1) {
-      c.report.error(
-        c.at('expect', i),
-        'collect.expect-rule',
-        rules.length ? `this expectation states ${rules.length} rules (${rules.join(', ')})` : 'this expectation states no rule',
-        `give exactly one of ${RULES.join(', ')}; write one list item per rule`,
-      );
-      return;
-    }
-    const rule = rules[0]!;
-    if (rule === 'rows' && e.column !== undefined) {
-      c.report.error(
-        c.at('expect', i, 'column'),
-        'collect.expect-column',
-        'a `rows` expectation counts the whole dataset and takes no column',
-        'remove `column`',
-      );
-    } else if (rule !== 'rows' && e.column === undefined) {
-      c.report.error(
-        c.at('expect', i),
-        'collect.expect-column',
-        `a \`${rule}\` expectation needs the \`column\` it checks`,
-        'add `column: <name>`',
-      );
-    } else if (e.column !== undefined && declared.length && !declared.includes(e.column)) {
-      const s = suggest(e.column, declared);
-      c.report.error(
-        c.at('expect', i, 'column'),
-        'collect.expect-column',
-        `column \`${e.column}\` is not ${what}`,
-        s ? `did you mean \`${s}\`?` : `declared: ${declared.join(', ')}`,
-      );
-    }
-    if (e.range && e.range.min !== undefined && e.range.max !== undefined && e.range.min > e.range.max) {
-      c.report.error(c.at('expect', i, 'range'), 'collect.expect-range', `min ${e.range.min} is above max ${e.range.max}`, 'swap them');
-    }
-    if (e.rows && e.rows.min !== undefined && e.rows.max !== undefined && e.rows.min > e.rows.max) {
-      c.report.error(c.at('expect', i, 'rows'), 'collect.expect-range', `min ${e.rows.min} is above max ${e.rows.max}`, 'swap them');
-    }
-    if (rule === 'distribution' && !named.reference) {
-      c.report.error(
-        c.at('expect', i, 'distribution'),
-        'collect.expect-reference',
-        'a `distribution` expectation compares with a reference dataset, and this stage names none',
-        'add `inputs: { reference: <stage> }` naming an upstream stage whose dataset is the reference (and list it in `needs`)',
-      );
-    }
-  });
-}

@@ -10,6 +10,7 @@ import { collect } from './collect.ts';
 import { deploy } from './deploy.ts';
 import type { StageKindDescriptor } from './descriptor.ts';
 import { evaluate } from './evaluate.ts';
+import { expect } from './expect.ts';
 import { monitor } from './monitor.ts';
 import { optimize } from './optimize.ts';
 import { predict } from './predict.ts';
@@ -25,6 +26,7 @@ export const STAGE_DESCRIPTORS: { [K in StageKind]: StageKindDescriptor<K> } = {
   optimize,
   deploy,
   monitor,
+  expect,
   activity,
 };
 

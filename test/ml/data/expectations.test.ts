@@ -218,6 +218,12 @@ describe('the report of a cached collect stage', () => {
       await addCachedSections(run, { collect: { kind: 'collect', status: 'succeeded', cached: true, outputs: first.outputs } }, env.store),
       'once',
     ).toBe(0);
+    // an expect stage answered from the cache: its section too, from its outputs
+    const expectOut = { ...first.outputs, droppedRows: 0 };
+    expect(
+      await addCachedSections(run, { checked: { kind: 'expect', status: 'succeeded', cached: true, outputs: expectOut } }, env.store),
+    ).toBe(1);
+    expect(readFileSync(reportPath('exp/run-4'), 'utf8')).toContain('<h2>Data: checked <small>(from the step cache)</small>');
   });
 });
 
