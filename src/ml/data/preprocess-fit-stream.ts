@@ -34,6 +34,8 @@ import { DataError } from './data-error.ts';
 
 /** Values a median imputation samples (per column) before its result becomes approximate. */
 export const MEDIAN_SAMPLE = 100_000;
+/** Sampled values kept over all the median columns of a step (32 MB): past 80 columns, fewer each. */
+const MEDIAN_BUDGET = 8_000_000;
 
 /** Learns one step from train rows that arrive a chunk at a time. */
 export interface StepAccumulator {
@@ -96,6 +98,8 @@ const noValues = (at: string, step: string, name: string) =>
 
 function imputeAccumulator(ds: Dataset, step: StepOf<'impute'>, at: string, opts: FitOptions): StepAccumulator {
   const parts: { name: string; add(rows: Dataset): void; fill(): number | string }[] = [];
+  const medians = step.strategy === 'median' ? imputeColumns(ds, step).length : 0;
+  const sampleSize = Math.min(opts.medianSample ?? MEDIAN_SAMPLE, Math.max(1_000, Math.floor(MEDIAN_BUDGET / Math.max(1, medians))));
   for (const name of imputeColumns(ds, step)) {
     const c = requireColumn(ds, name, at, 'step impute');
     const how = imputeHow(c, name, step.strategy ?? 'mean', at);
@@ -122,7 +126,7 @@ function imputeAccumulator(ds: Dataset, step: StepOf<'impute'>, at: string, opts
       });
     } else {
       // Seeded by the column's place, so that two columns do not sample the same rows.
-      const sample = new Reservoir(opts.medianSample ?? MEDIAN_SAMPLE, parts.length + 1);
+      const sample = new Reservoir(sampleSize, parts.length + 1);
       parts.push({
         name,
         add: (rows) => sample.addPresent((column(rows, name) as { data: Float32Array }).data),

@@ -60,13 +60,13 @@ export class SampleSlots {
   }
 }
 
-/** A uniform sample of numbers. */
+/** A uniform sample of numbers from float32 data (stored as float32: no precision lost). */
 export class Reservoir {
-  readonly values: Float64Array;
+  readonly values: Float32Array;
   private readonly slots: SampleSlots;
 
   constructor(capacity: number, seed: number) {
-    this.values = new Float64Array(capacity);
+    this.values = new Float32Array(capacity);
     this.slots = new SampleSlots(capacity, seed);
   }
 
@@ -102,6 +102,6 @@ export class Reservoir {
 
   /** The sample, sorted ascending (a copy). */
   sorted(): Float64Array {
-    return this.values.slice(0, this.slots.filled).sort();
+    return Float64Array.from(this.values.subarray(0, this.slots.filled)).sort();
   }
 }

@@ -1,8 +1,9 @@
 // Dataset statistics (dataset-stats.ts's DatasetStats) gathered chunk by chunk, for a dataset
 // written in chunks. Counts, missing, min, max, mean and std are exact (Chan's merge of per-chunk
 // moments); quantiles come from a seeded uniform sample of 100,000 rows (computeStats strides
-// over at most as many values), shared by the scalar columns so that sampling costs one draw per
-// row that enters, not one per value; a tensor column samples its own values. Text columns keep
+// over at most as many values; past 80 scalar columns fewer rows, 8 million values in all),
+// shared by the scalar columns so that sampling costs one draw per row that enters, not one per
+// value; a tensor column samples its own values. Text columns keep
 // a count per distinct value.
 import { type Dataset, isNumeric, size } from './dataset.ts';
 import { type DatasetStats, quantile } from './dataset-stats.ts';
@@ -10,26 +11,33 @@ import { Moments } from './preprocess-fit-stream.ts';
 import { Reservoir, SampleSlots } from './reservoir.ts';
 
 const QUANTILE_SAMPLE = 100_000;
+/** Sampled values kept over all scalar columns (32 MB): many columns sample fewer rows each. */
+const SAMPLE_BUDGET = 8_000_000;
 
 /** Values come from float32 storage: report them with float32's precision, as computeStats does. */
 const f32 = (v: number) => Number(v.toPrecision(7));
 
 type ColumnAcc =
-  | { kind: 'numeric'; moments: Moments; missing: number; sample: Float64Array | Reservoir }
+  | { kind: 'numeric'; moments: Moments; missing: number; sample: Float32Array | Reservoir }
   | { kind: 'text'; counts: Map<string, number>; missing: number };
 
 export class StatsAccumulator {
   private rows = 0;
   private readonly cols = new Map<string, ColumnAcc>();
   private classHistogram: Record<string, number> | undefined;
-  private readonly rowSample = new SampleSlots(QUANTILE_SAMPLE, 1);
+  private rowSample: SampleSlots | undefined;
 
   add(ds: Dataset): void {
     this.rows += ds.rows;
+    if (!this.rowSample) {
+      const scalars = ds.columns.filter((c) => isNumeric(c) && size(c.shape) === 1).length;
+      this.rowSample = new SampleSlots(Math.max(1_000, Math.min(QUANTILE_SAMPLE, Math.floor(SAMPLE_BUDGET / Math.max(1, scalars)))), 1);
+    }
+    const rowSample = this.rowSample;
     // The chunk's rows that enter the shared row sample, and their slots.
     const taken: number[] = [];
     for (let r = 0; r < ds.rows; r++) {
-      const slot = this.rowSample.take();
+      const slot = rowSample.take();
       if (slot >= 0) taken.push(r, slot);
     }
     ds.columns.forEach((c, j) => {
@@ -40,7 +48,7 @@ export class StatsAccumulator {
               kind: 'numeric',
               moments: new Moments(),
               missing: 0,
-              sample: size(c.shape) === 1 ? new Float64Array(QUANTILE_SAMPLE) : new Reservoir(QUANTILE_SAMPLE, j + 2),
+              sample: size(c.shape) === 1 ? new Float32Array(rowSample.capacity) : new Reservoir(QUANTILE_SAMPLE, j + 2),
             }
           : { kind: 'text', counts: new Map(), missing: 0 };
         this.cols.set(c.name, acc);
@@ -63,9 +71,9 @@ export class StatsAccumulator {
   }
 
   /** The present values of a column's sample, sorted. */
-  private sampleOf(sample: Float64Array | Reservoir): Float64Array {
+  private sampleOf(sample: Float32Array | Reservoir): Float64Array {
     if (sample instanceof Reservoir) return sample.sorted();
-    const out = new Float64Array(this.rowSample.filled);
+    const out = new Float64Array(this.rowSample?.filled ?? 0);
     let n = 0;
     for (let i = 0; i < out.length; i++) if (!Number.isNaN(sample[i]!)) out[n++] = sample[i]!;
     return out.subarray(0, n).sort();
