@@ -350,3 +350,18 @@ describe('statistics over chunks', () => {
     })();
   });
 });
+
+describe('the in-memory split', () => {
+  it('splits 300,000 rows (a spread of a split list overflowed the stack)', () => {
+    const n = 300_000;
+    const ds: Dataset = {
+      rows: n,
+      label: 'y',
+      columns: [{ name: 'y', type: 'integer', shape: [], data: Float32Array.from({ length: n }, (_, i) => i % 2) }],
+    };
+    for (const stratify of [false, true]) {
+      const { dataset } = runPreprocess(ds, [{ type: 'split', train: 0.8, test: 0.2, seed: 1, stratify }], undefined, 'x');
+      expect([dataset.splits!.train!.length, dataset.splits!.test!.length]).toEqual([240_000, 60_000]);
+    }
+  });
+});
