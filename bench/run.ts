@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, each against its baseline run side by side, printed as
- * ratios. `npm run bench -- --only spec,orchestration,train,search,search-workers,serving` picks some.
+ * ratios. `npm run bench -- --only spec,orchestration,train,search,search-workers,serving,preprocess` picks some.
  */
 const only = (() => {
   const i = process.argv.indexOf('--only');
@@ -53,6 +53,13 @@ const benches: { name: string; run: () => Promise<string> }[] = [
     run: async () => {
       const { servingBench, formatServing } = await import('./serving.ts');
       return formatServing(await servingBench());
+    },
+  },
+  {
+    name: 'preprocess',
+    run: async () => {
+      const { preprocessBench, formatPreprocess } = await import('./preprocess-stream.ts');
+      return formatPreprocess(await preprocessBench());
     },
   },
 ];
