@@ -9,7 +9,7 @@
 // pass over the data when none of them reads a column an earlier step of the group changes
 // (impute a, standardize b, oneHot c: one pass); the pass sees each chunk with the steps fitted
 // in earlier passes applied.
-import { type Column, type Dataset, isNumeric, size } from './dataset.ts';
+import { type Column, type Dataset, isNumeric } from './dataset.ts';
 import {
   applyStep,
   categoryColumn,
@@ -339,6 +339,3 @@ export function emptyLike(
     }),
   };
 }
-
-/** Width of one row of a column (for progress and checks). */
-export const widthOf = (c: Column) => (isNumeric(c) ? size(c.shape) : 1);
