@@ -140,6 +140,7 @@ export async function chunkedTrainingData(c: ChunkedDataset, cfg: TrainConfig, a
   const classification = CLASSIFICATION.has(cfg.loss);
   const counts: ChunkRows[] = [];
   const perClass: number[] = [];
+  const trainLabels: Float32Array[] = [];
   let maxLabel = 0;
   let featureShape: number[] | undefined;
   for (let i = 0; i < c.chunkRows.length; i++) {
@@ -154,7 +155,10 @@ export async function chunkedTrainingData(c: ChunkedDataset, cfg: TrainConfig, a
     if (classification) {
       const y = labelVector(ds);
       for (let j = 0; j < y.length; j++) if (y[j]! > maxLabel) maxLabel = y[j]!;
-      countClasses(labelVector(ds, trainIdx), perClass);
+      const yt = labelVector(ds, trainIdx);
+      // with validationSplit the counts wait until the held-out tail is known (a float per row meanwhile)
+      if (cfg.validationSplit) trainLabels.push(yt);
+      else countClasses(yt, perClass);
     }
   }
   if (!featureShape) return invalid(`${at}: the dataset has no rows`);
@@ -168,6 +172,7 @@ export async function chunkedTrainingData(c: ChunkedDataset, cfg: TrainConfig, a
     keep.push(Math.max(0, Math.min(r.train, totalTrain - nVal - seen)));
     seen += r.train;
   }
+  trainLabels.forEach((y, i) => countClasses(y.subarray(0, keep[i]), perClass));
   const k = classification ? numClasses(c.classes, maxLabel) : 1;
   const rowsIn = (ds: Dataset, i: number) => {
     const { trainIdx, valIdx } = splitRows(ds, at);

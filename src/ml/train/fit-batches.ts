@@ -206,13 +206,15 @@ async function* streamRows(parts: TrainParts, plan: BatchPlan, epoch: number): A
   prefetch();
   const pool: Buffered[] = [];
   for (;;) {
-    while (pool.length < bufferParts && pending) {
+    // a window is whole batches: read on while the buffer holds fewer rows than one
+    const held = () => pool.reduce((a, b) => a + b.order.length - b.pos, 0);
+    while (pending && (pool.length < bufferParts || held() < windowRows)) {
       const got: HostRows = await pending;
       prefetch();
       const n = got.x.shape[0]!;
       pool.push({ rows: got, order: plan.shuffle ? shuffleInPlace(identity(n), random) : identity(n), pos: 0 });
     }
-    let left = pool.reduce((a, b) => a + b.order.length - b.pos, 0);
+    let left = held();
     if (left === 0) return;
     const take = Math.min(windowRows, left);
     const x0 = pool[0]!.rows.x;
