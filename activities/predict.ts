@@ -91,7 +91,13 @@ export async function predictCore(input: StageActivityInput, env: StageEnv, o: {
   }
   let ref: ArtifactRef;
   try {
-    ref = await writeChunks(env.store, predictions(), () => (last?.label ? { label: last.label, ...(last.classes ? { classes: last.classes } : {}) } : {}), input, env);
+    ref = await writeChunks(
+      env.store,
+      predictions(),
+      () => (last?.label ? { label: last.label, ...(last.classes ? { classes: last.classes } : {}) } : {}),
+      input,
+      env,
+    );
   } catch (e) {
     if (e instanceof DataError) invalid(`${at}: ${e.message}`);
     throw e;

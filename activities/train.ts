@@ -4,6 +4,7 @@ import { backendInfo, getTf, selectBackend, type BackendInfo } from '../src/ml/r
 import { encodeModel, loadModel } from '../src/ml/train/checkpoint.ts';
 import { fit, fitParts, restoreModel, snapshotModel, type FitOptions, type FitResult } from '../src/ml/train/fit.ts';
 import { buildModel, ModelSpecError, type BuiltModel } from '../src/ml/train/model.ts';
+import { augmentBatch, augmentUnfit, augments } from '../src/ml/train/augment.ts';
 import type { MetricName, TrainModelSpec } from '../src/ml/train/model-spec.ts';
 import { updateRunReport } from '../src/ml/report/report.ts';
 import { setPath } from '../src/core/search/config-path.ts';
@@ -40,6 +41,8 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   // One chunk: the whole dataset in memory, as always. Several: read a chunk at a time (fitParts).
   const data = opened.chunkRows.length <= 1 ? trainingData(await opened.chunk(0), cfg, at) : await chunkedTrainingData(opened, cfg, at);
   const spec = modelSpec(cfg);
+  const unfit = augments(cfg.augment) ? augmentUnfit(data.featureShape) : null;
+  if (unfit) invalid(`${at}: ${unfit}`);
   const { model, outputKind } = buildTrainModel(spec, cfg, data, at);
   await warmStart(input, env, cfg, model, at);
   const checkpoints = await TrainCheckpointer.open(input, env, {
@@ -172,6 +175,7 @@ function fitOptions(
     seed: cfg.seed ?? 0,
     earlyStopping: cfg.earlyStopping ? { ...cfg.earlyStopping, restoreBestWeights: cfg.earlyStopping.restoreBest } : undefined,
     classWeight,
+    augment: augmentFn(cfg),
     resumeFrom: checkpoints.resumeFrom,
     signal,
     // fit offers a state every epoch; the checkpointer writes only those its policy says are due.
@@ -182,6 +186,14 @@ function fitOptions(
     onEpochEnd: (epoch, logs) => checkpoints.epochEnd(epoch, logs),
     onCheckpoint: (state) => checkpoints.offer(state),
   };
+}
+
+/** The stage's `augment` as fit's per-batch hook (seeded by the augment seed, else the stage's). */
+function augmentFn(cfg: TrainConfig): FitOptions['augment'] {
+  const o = cfg.augment;
+  if (!augments(o)) return undefined;
+  const seed = o.seed ?? cfg.seed ?? 0;
+  return (x, epoch, batch) => augmentBatch(x, o, seed, epoch, batch);
 }
 
 /** A completed fit: what the outputs, the history artifact and the report describe. */

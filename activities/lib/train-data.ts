@@ -182,6 +182,7 @@ export async function chunkedTrainingData(c: ChunkedDataset, cfg: TrainConfig, a
     rows: keep,
     xShape: featureShape,
     yShape: labelsFor(cfg.loss, new Float32Array(1), k).shape.slice(1),
+    bufferParts: cfg.shuffleBufferChunks,
     read: async (i) => {
       const ds = await c.chunk(i);
       const { x, y } = rowsOf(ds, rowsIn(ds, i).train, cfg, k, 'training', at);
