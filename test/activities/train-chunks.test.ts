@@ -6,6 +6,8 @@ import { loadModel } from '../../src/ml/train/checkpoint.ts';
 import { stageInput, tempDir, testEnv } from '../support/data.ts';
 import { storedBothWays, threeClassRows } from '../support/chunks.ts';
 import { ref } from '../support/pipelines.ts';
+import { imageDataset } from '../../src/ml/data/dataset.ts';
+import { Rng } from '../../src/ml/data/rng.ts';
 
 const env = testEnv();
 const mlp = (extra: Record<string, unknown> = {}) => ({
@@ -89,5 +91,39 @@ describe('train over a chunked dataset', () => {
       /d\.csv line 423, column "f1": the feature is missing \(NaN\) when it reaches training/,
     );
     expect((await env.store.list('test/nan-run')).filter((r) => r.ref.kind === 'model')).toEqual([]);
+  });
+
+  it('augment: image batches augmented per (seed, epoch, batch), chunked or in memory alike; tabular features refused', async () => {
+    // 6×6 images: a bright bar in the top half (class 0) or the bottom half (class 1); flips left-right keep the class
+    const n = 240;
+    const rng = new Rng(9);
+    const images = new Float32Array(n * 36);
+    const labels = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      labels[i] = i % 2;
+      const row = (i % 2 ? 3 : 0) + rng.int(3);
+      for (let c = 0; c < 6; c++) images[i * 36 + row * 6 + c] = 0.6 + 0.4 * rng.next();
+    }
+    const ds = imageDataset(6, images, labels);
+    ds.splits = { train: Uint32Array.from({ length: 200 }, (_, i) => i), validation: Uint32Array.from({ length: 40 }, (_, i) => 200 + i) };
+    const s = await storedBothWays(ds, 60, env);
+    const cnn = mlp({
+      model: {
+        layers: [{ type: 'flatten' }, { type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 2, activation: 'softmax' }],
+      },
+      shuffle: false,
+      epochs: 4,
+      augment: { flipHorizontal: true, shiftPixels: 1, brightness: 0.1, seed: 3 },
+    });
+    const [a, b] = [await train(s.chunked, cnn), await train(s.whole, cnn)];
+    const [wa, wb] = [await weights(a), await weights(b)];
+    // the same batches (no shuffle) get the same augmentations whether the rows came in chunks or not
+    wa.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(wb[i]!)));
+    const plain = await weights(await train(s.chunked, { ...cnn, augment: undefined }));
+    expect(Array.from(plain[0]!)).not.toEqual(Array.from(wa[0]!));
+    expect(a.outputs.val_accuracy as number).toBeGreaterThan(0.9);
+    await expect(train(stored.chunked, mlp({ augment: { flipHorizontal: true } }))).rejects.toThrow(
+      /augment needs image features of shape \[h, w\] or \[h, w, c\]; these are \[3\]/,
+    );
   });
 });
