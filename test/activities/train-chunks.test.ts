@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { trainCore } from '../../activities/train.ts';
+import { trainCore, type TrainHeartbeat } from '../../activities/train.ts';
 import type { ArtifactRef, StageResult } from '../../src/core/plan.ts';
 import { loadModel } from '../../src/ml/train/checkpoint.ts';
 import { stageInput, tempDir, testEnv } from '../support/data.ts';
@@ -125,5 +125,26 @@ describe('train over a chunked dataset', () => {
     await expect(train(stored.chunked, mlp({ augment: { flipHorizontal: true } }))).rejects.toThrow(
       /augment needs image features of shape \[h, w\] or \[h, w, c\]; these are \[3\]/,
     );
+  });
+
+  it('a run cancelled after its epoch-2 checkpoint resumes there and ends with the weights of an uninterrupted run', async () => {
+    const cfg = mlp({ epochs: 4, checkpoint: { everyEpochs: 2 } });
+    const whole = await weights(await trainCore(stageInput('train', cfg, { dataset: stored.chunked }, 'test/resume-a'), env));
+    const ac = new AbortController();
+    const beats: TrainHeartbeat[] = [];
+    const first = {
+      ...env,
+      signal: ac.signal,
+      heartbeat: (d: unknown) => {
+        beats.push(d as TrainHeartbeat);
+        if ((d as TrainHeartbeat).checkpoint?.epoch === 2) ac.abort();
+      },
+    };
+    await expect(trainCore(stageInput('train', cfg, { dataset: stored.chunked }, 'test/resume-b'), first)).rejects.toThrow(/cancelled/);
+    const again = { ...env, attempt: 2, heartbeatDetails: beats.at(-1) };
+    const r = await trainCore(stageInput('train', cfg, { dataset: stored.chunked }, 'test/resume-b'), again);
+    expect(JSON.parse((await env.store.get(ref(r, 'history'))).toString()).resumedFromEpoch).toBe(2);
+    const resumed = await weights(r);
+    resumed.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(whole[i]!)));
   });
 });
