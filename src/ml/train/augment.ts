@@ -52,7 +52,7 @@ export function augmentBatch(x: ArrayData, o: AugmentOptions, seed: number, epoc
   }
   const s = o.shiftPixels ?? 0;
   const p = o.crop ?? 0;
-  const clamp = (v: number, max: number) => (v < 0 ? 0 : v > max ? max : v);
+  const clamp = (v: number, max: number) => Math.max(0, Math.min(max, v));
   const size = h * w * c;
   for (let k = 0; k < n; k++) {
     // every draw is made whether or not its option is on, in a fixed order per image
