@@ -124,19 +124,52 @@ export function trainingData(ds: Dataset, cfg: TrainConfig, at: string): Trainin
   return { x, y, validation, classification, k, classes: ds.classes, classCounts, featureShape: x.shape.slice(1), rows: trainIdx.length };
 }
 
-/** Each chunk's training and validation rows (local indices), as the whole dataset's would be split. */
+/** Each chunk's training and validation row counts (exact after a survey, else at most these). */
 interface ChunkRows {
   train: number;
   val: number;
 }
 
+interface ChunkCounts {
+  counts: ChunkRows[];
+  /** Training rows over all chunks. */
+  totalTrain: number;
+  maxLabel: number;
+  /** Training rows per class (without validationSplit), or each chunk's training labels to count once the held-out tail is known. */
+  perClass: number[];
+  trainLabels: Float32Array[];
+  featureShape: number[];
+}
+
 /**
- * The training rows of a chunked dataset. One pass over the chunks first (a chunk at a time)
- * counts each chunk's training and validation rows (so `validationSplit` takes the last rows of
- * the whole training split, as in memory), the largest label (classes the manifest does not
- * name) and the training rows per class; the features are read later, a chunk per read.
+ * What the manifest says, when that is enough: rows per split, the classes (its `classes`, or
+ * the label's class histogram), no `validationSplit` to cut and no balanced class weights to
+ * count. Then only the first chunk is read (for the features' shape) before training starts.
  */
-export async function chunkedTrainingData(c: ChunkedDataset, cfg: TrainConfig, at: string): Promise<ChunkedTrainingData> {
+async function fromManifest(c: ChunkedDataset, cfg: TrainConfig, at: string): Promise<ChunkCounts | null> {
+  const hasValSplit = (c.splitRows?.validation ?? 0) > 0;
+  if (cfg.validationSplit && !hasValSplit) return null;
+  if (cfg.classWeights === 'balanced') return null;
+  let maxLabel = 0;
+  if (CLASSIFICATION.has(cfg.loss)) {
+    const hist = Object.keys(c.stats?.classHistogram ?? {}).map(Number);
+    if (c.classes?.length) maxLabel = c.classes.length - 1;
+    else if (hist.length && hist.every((v) => Number.isInteger(v) && v >= 0)) maxLabel = Math.max(...hist);
+    else return null;
+  }
+  const first = c.chunkRows.findIndex((r) => r > 0);
+  if (first < 0) return null;
+  const ds = await c.chunk(first);
+  const { trainIdx } = splitRows(ds, at);
+  const featureShape = featureTensor(ds, trainIdx.subarray(0, 1)).shape.slice(1);
+  // a split dataset without a train split trains on every row, as in memory
+  const totalTrain = c.splitRows ? (c.splitRows.train ?? c.rows) : c.rows;
+  const counts = c.chunkRows.map((r) => ({ train: r, val: hasValSplit ? r : 0 }));
+  return { counts, totalTrain, maxLabel, perClass: [], trainLabels: [], featureShape };
+}
+
+/** Every chunk read once, keeping counts: rows per split in each chunk, the largest label, training rows per class. */
+async function survey(c: ChunkedDataset, cfg: TrainConfig, at: string): Promise<ChunkCounts> {
   const classification = CLASSIFICATION.has(cfg.loss);
   const counts: ChunkRows[] = [];
   const perClass: number[] = [];
@@ -162,14 +195,26 @@ export async function chunkedTrainingData(c: ChunkedDataset, cfg: TrainConfig, a
     }
   }
   if (!featureShape) return invalid(`${at}: the dataset has no rows`);
+  return { counts, totalTrain: counts.reduce((a, r) => a + r.train, 0), maxLabel, perClass, trainLabels, featureShape };
+}
+
+/**
+ * The training rows of a chunked dataset. The counts come from the manifest where it says
+ * enough (fromManifest), else from one pass over the chunks first (survey), so that
+ * `validationSplit` takes the last rows of the whole training split and balanced class weights
+ * count the training rows, as in memory; the features are read later, a chunk per read.
+ */
+export async function chunkedTrainingData(c: ChunkedDataset, cfg: TrainConfig, at: string): Promise<ChunkedTrainingData> {
+  const classification = CLASSIFICATION.has(cfg.loss);
+  const { counts, totalTrain, maxLabel, perClass, trainLabels, featureShape } =
+    (await fromManifest(c, cfg, at)) ?? (await survey(c, cfg, at));
   const hasValSplit = counts.some((r) => r.val > 0);
   // validationSplit (without a validation split): the last rows of the training split over all chunks
-  const totalTrain = counts.reduce((a, r) => a + r.train, 0);
   const nVal = !hasValSplit && cfg.validationSplit ? Math.round(totalTrain * cfg.validationSplit) : 0;
   const keep: number[] = [];
   let seen = 0;
   for (const r of counts) {
-    keep.push(Math.max(0, Math.min(r.train, totalTrain - nVal - seen)));
+    keep.push(nVal > 0 ? Math.max(0, Math.min(r.train, totalTrain - nVal - seen)) : r.train);
     seen += r.train;
   }
   trainLabels.forEach((y, i) => countClasses(y.subarray(0, keep[i]), perClass));
@@ -201,12 +246,14 @@ export async function chunkedTrainingData(c: ChunkedDataset, cfg: TrainConfig, a
           // the next chunk is read while this one's rows are evaluated
           next = j + 1 < ids.length ? c.chunk(ids[j + 1]!) : null;
           next?.catch(() => {});
-          const v = rowsOf(ds, rowsIn(ds, ids[j]!).val!, cfg, k, 'validation', at);
+          const idx = rowsIn(ds, ids[j]!).val;
+          if (!idx?.length) continue;
+          const v = rowsOf(ds, idx, cfg, k, 'validation', at);
           yield { x: v.x, y: v.y };
         }
       },
     };
   }
   const classCounts = Array.from({ length: k }, (_, i) => perClass[i] ?? 0);
-  return { parts, validation, classification, k, classes: c.classes, classCounts, featureShape, rows: seen - nVal };
+  return { parts, validation, classification, k, classes: c.classes, classCounts, featureShape, rows: totalTrain - nVal };
 }

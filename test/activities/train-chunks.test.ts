@@ -147,4 +147,20 @@ describe('train over a chunked dataset', () => {
     const resumed = await weights(r);
     resumed.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(whole[i]!)));
   });
+
+  it('reads each chunk once per epoch for training and once for validation when the manifest names the classes and splits', async () => {
+    const reads: string[] = [];
+    const store = new Proxy(env.store, {
+      get(target, prop, receiver) {
+        if (prop === 'get') return (r: ArtifactRef) => (reads.push(r.digest), target.get(r));
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    await trainCore(stageInput('train', mlp({ epochs: 1 }), { dataset: stored.chunked }), { ...env, store });
+    // the manifest, the first chunk (the features' shape), 5 chunks of training and 5 of validation rows; no survey pass
+    const chunkReads = reads.filter((d) => d !== stored.chunked.digest);
+    expect(chunkReads.length).toBe(11);
+    expect(new Set(chunkReads).size).toBe(5);
+  });
 });

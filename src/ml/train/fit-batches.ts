@@ -22,7 +22,7 @@ export interface HostRows {
  * names their source place in its errors.
  */
 export interface TrainParts {
-  /** Training rows of each part, in order (parts of 0 rows are skipped). */
+  /** Training rows of each part, in order, or a bound on them (parts of 0 rows are skipped; windows are sized by the largest). */
   rows: number[];
   read(i: number): Promise<HostRows>;
   /** One row's feature and label shapes (as the loss wants the labels). */
@@ -50,7 +50,7 @@ export interface BatchPlan {
 
 /** An epoch's windows, and the tensors that stand for "the training set" when the engine starts. */
 export interface BatchSource {
-  /** Training rows per epoch. */
+  /** Training rows per epoch (streamed: a bound; the epoch's logs count the rows trained). */
   rows: number;
   /** What the engine compiles against (dtypes, whether there are loss weights). */
   initial: TrainingTensors;

@@ -298,7 +298,6 @@ async function fitFrom(
     weightsOf: classWeight ? (y) => sampleWeights(spec.loss, y, classWeight) : undefined,
     augment: opts.augment,
   });
-  const n = batches.rows;
   // The engines read the training set through this holder, which each window repoints.
   const data: TrainingTensors = { ...batches.initial };
   let engine: TrainEngine;
@@ -331,7 +330,7 @@ async function fitFrom(
         stopReason = 'cancelled';
         break;
       }
-      const logs = await epochLogs(engine, spec, n, learningRate, validation.apply, opts);
+      const logs = await epochLogs(engine, spec, trained.samples, learningRate, validation.apply, opts);
       history.push({ epoch, logs });
       finalEpoch = epoch;
       if (opts.onEpochEnd) await opts.onEpochEnd(epoch, logs);
