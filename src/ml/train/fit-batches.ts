@@ -81,7 +81,11 @@ export function shuffleInPlace(a: Int32Array, random: () => number): Int32Array 
   return a;
 }
 
-const identity = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
+function identity(n: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  return a;
+}
 const widthOf = (a: ArrayData) => (a.shape[0] ? a.data.length / a.shape[0] : 0);
 
 /** Rows `idx` of `a`, copied. */
@@ -239,13 +243,22 @@ async function* streamRows(parts: TrainParts, plan: BatchPlan, epoch: number): A
         b = pool.find((p) => p.pos < p.order.length)!;
       }
       const row = b.order[b.pos++]!;
-      x.set(b.rows.x.data.subarray(row * xw, (row + 1) * xw), i * xw);
-      y.set(b.rows.y.data.subarray(row * yw, (row + 1) * yw), i * yw);
+      copyRow(b.rows.x.data, row, x, i, xw);
+      copyRow(b.rows.y.data, row, y, i, yw);
       left--;
     }
     for (let i = pool.length - 1; i >= 0; i--) if (pool[i]!.pos >= pool[i]!.order.length) pool.splice(i, 1);
     yield { x: { data: x, shape: [take, ...x0.shape.slice(1)] }, y: { data: y, shape: [take, ...y0.shape.slice(1)] } };
   }
+}
+
+/** Row `from` of `src` into row `to` of `dst` (`w` values a row); short rows by hand, no view per row. */
+function copyRow(src: ArrayLike<number>, from: number, dst: Float32Array, to: number, w: number): void {
+  if (w > 64) {
+    dst.set((src as Float32Array).subarray(from * w, (from + 1) * w), to * w);
+    return;
+  }
+  for (let k = 0, a = from * w, b = to * w; k < w; k++) dst[b + k] = src[a + k]!;
 }
 
 /**
