@@ -87,7 +87,9 @@ export async function trainChunks(o: { rows?: number; chunkRows?: number; epochs
     const t0 = performance.now();
     const r = await trainCore(stageInput('train', cfg, { dataset }), env);
     const seconds = (performance.now() - t0) / 1000;
-    const summary = JSON.parse((await env.store.get(r.outputs.history as unknown as typeof whole)).toString()) as { samplesPerSecond: number };
+    const summary = JSON.parse((await env.store.get(r.outputs.history as unknown as typeof whole)).toString()) as {
+      samplesPerSecond: number;
+    };
     return { seconds, samplesPerSecond: summary.samplesPerSecond };
   };
   await run(whole); // warm-up: TensorFlow's kernels and the graph step's first compile

@@ -152,7 +152,12 @@ describe('train over a chunked dataset', () => {
     const reads: string[] = [];
     const store = new Proxy(env.store, {
       get(target, prop, receiver) {
-        if (prop === 'get') return (r: ArtifactRef) => (reads.push(r.digest), target.get(r));
+        if (prop === 'get') {
+          return (r: ArtifactRef) => {
+            reads.push(r.digest);
+            return target.get(r);
+          };
+        }
         const v = Reflect.get(target, prop, receiver);
         return typeof v === 'function' ? v.bind(target) : v;
       },
