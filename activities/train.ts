@@ -9,8 +9,8 @@ import type { MetricName, TrainModelSpec } from '../src/ml/train/model-spec.ts';
 import { updateRunReport } from '../src/ml/report/report.ts';
 import { setPath } from '../src/core/search/config-path.ts';
 import { Registry } from '../src/serving/registry.ts';
-import { activityLog } from '../src/temporal/progress.ts';
-import { invalid, lineage, openDataset, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
+import { activityLog, type HeartbeatDetails } from '../src/temporal/progress.ts';
+import { invalid, lineage, openDataset, requireInput, stageConfig, stageEnv, where, withHeartbeats, type StageEnv } from './lib/stage.ts';
 import { balancedWeights, chunkedTrainingData, trainingData, type TrainingShape } from './lib/train-data.ts';
 import { TrainCheckpointer, type EpochHistory } from './lib/train-checkpoints.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
@@ -39,7 +39,12 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   const backend = backendInfo();
   const opened = await openDataset(env.store, requireInput(input, 'dataset', 'dataset'));
   // One chunk: the whole dataset in memory, as always. Several: read a chunk at a time (fitParts).
-  const data = opened.chunkRows.length <= 1 ? trainingData(await opened.chunk(0), cfg, at) : await chunkedTrainingData(opened, cfg, at);
+  // (counting a chunked dataset's rows may read every chunk: heartbeats go on meanwhile, the
+  // previous attempt's details re-sent unchanged so a retry still finds its checkpoint)
+  const data =
+    opened.chunkRows.length <= 1
+      ? trainingData(await opened.chunk(0), cfg, at)
+      : await withHeartbeats(env, readingDetails(input, env), () => chunkedTrainingData(opened, cfg, at));
   const spec = modelSpec(cfg);
   const unfit = augments(cfg.augment) ? augmentUnfit(data.featureShape) : null;
   if (unfit) invalid(`${at}: ${unfit}`);
@@ -186,6 +191,14 @@ function fitOptions(
     onEpochEnd: (epoch, logs) => checkpoints.epochEnd(epoch, logs),
     onCheckpoint: (state) => checkpoints.offer(state),
   };
+}
+
+/** What a train stage reports while it reads its dataset: the last attempt's heartbeat, or "epoch 0 of n". */
+function readingDetails(input: StageActivityInput, env: StageEnv): HeartbeatDetails<unknown> {
+  const prev = env.heartbeatDetails as HeartbeatDetails<unknown> | undefined;
+  if (prev && typeof prev === 'object' && prev.checkpoint) return prev;
+  const cfg = stageConfig(input, 'train');
+  return { progress: { stage: input.stage, epoch: 0, epochs: cfg.epochs ?? 0, message: 'reading the dataset' } };
 }
 
 /** The stage's `augment` as fit's per-batch hook (seeded by the augment seed, else the stage's). */

@@ -79,6 +79,8 @@ describe('train over a chunked dataset', () => {
     const [ha, hb] = [await history(await train(s.chunked, cfg)), await history(await train(s.whole, cfg))];
     expect(ha.map((h) => h.logs)).toEqual(hb.map((h) => h.logs));
     expect(ha[0]!.logs.val_loss).toBeGreaterThan(0);
+    // the counting pass over the chunks heartbeats (a long read does not look like a dead worker)
+    expect(env.beats.some((b) => (b as { progress?: { message?: string } }).progress?.message === 'reading the dataset')).toBe(true);
   });
 
   it('a NaN in chunk 3 names its source line and column, and no model is written', async () => {
