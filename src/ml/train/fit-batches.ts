@@ -269,10 +269,12 @@ function copyRow(src: ArrayLike<number>, from: number, dst: Float32Array, to: nu
 export async function* rebatch<T extends { x: ArrayData; y?: ArrayData }>(parts: AsyncIterable<T>, size: number): AsyncGenerator<T> {
   let carry: T[] = [];
   let carried = 0;
-  const cut = (p: T, from: number, to: number): T => {
-    const idx = identity(to - from).map((i) => i + from);
-    return { ...p, x: takeArrayRows(p.x, idx), ...(p.y ? { y: takeArrayRows(p.y, idx) } : {}) };
+  // rows [from, to) as views: no copy until a batch spans two parts
+  const view = (a: ArrayData, from: number, to: number): ArrayData => {
+    const w = widthOf(a);
+    return { data: a.data.subarray(from * w, to * w), shape: [to - from, ...a.shape.slice(1)] };
   };
+  const cut = (p: T, from: number, to: number): T => ({ ...p, x: view(p.x, from, to), ...(p.y ? { y: view(p.y, from, to) } : {}) });
   const join = (ps: T[]): T => {
     if (ps.length === 1) return ps[0]!;
     const cat = (as: ArrayData[]): ArrayData => {

@@ -137,6 +137,7 @@ describe('fitParts', () => {
   it('without shuffle trains the batches fit trains: the same weights and logs, validation streamed too', async () => {
     const { x, y } = separable(300);
     const val = separable(70, 4, 9);
+    const before = tf.memory().numTensors;
     const a = buildModel(MLP, { seed: 3 }).model;
     const b = buildModel(MLP, { seed: 3 }).model;
     const opts = { epochs: 3, batchSize: 16, shuffle: false, seed: 2 };
@@ -154,6 +155,7 @@ describe('fitParts', () => {
     expect(b.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(a.getWeights().map((w) => Array.from(w.dataSync())));
     a.dispose();
     b.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('augments training batches only, once per batch with its epoch and number, in memory and streamed', async () => {
@@ -161,6 +163,7 @@ describe('fitParts', () => {
     const val = separable(40, 4, 9);
     for (const streamed of [false, true]) {
       const calls: string[] = [];
+      const before = tf.memory().numTensors;
       const model = buildModel(MLP, { seed: 3 }).model;
       const opts = {
         epochs: 2,
@@ -175,6 +178,7 @@ describe('fitParts', () => {
       if (streamed) await fitParts(model, MLP, partsOf({ x, y }, 30), opts);
       else await fit(model, MLP, x, y, opts);
       model.dispose();
+      expect(tf.memory().numTensors).toBe(before); // every window's tensors freed
       // 100 rows in batches of 32: 32, 32, 32, 4, each epoch; the 40 validation rows never
       expect(calls).toEqual(['0/0:32', '0/1:32', '0/2:32', '0/3:4', '1/0:32', '1/1:32', '1/2:32', '1/3:4']);
     }
