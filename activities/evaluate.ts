@@ -14,7 +14,20 @@ import { scoredRows } from '../src/ml/eval/prediction-rows.ts';
 import { updateRunReport, type EvaluationSection } from '../src/ml/report/report.ts';
 import { activityLog } from '../src/temporal/progress.ts';
 import type * as TfModule from '@tensorflow/tfjs';
-import { invalid, lineage, readDataset, requireInput, stageEnv, where, withHeartbeats, stageConfig, type StageEnv } from './lib/stage.ts';
+import type { ChunkedDataset } from '../src/ml/data/chunked.ts';
+import { predictChunks } from './lib/evaluate-chunks.ts';
+import {
+  invalid,
+  lineage,
+  openDataset,
+  readDataset,
+  requireInput,
+  stageEnv,
+  where,
+  withHeartbeats,
+  stageConfig,
+  type StageEnv,
+} from './lib/stage.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 
 export type EvaluateConfig = StageConfig<'evaluate'>;
@@ -49,29 +62,9 @@ export function evaluateDataset(
         `[${meta.featureShape.join(', ')}]; evaluate on the dataset the model was trained on`,
     );
   }
-  const classification = meta.outputKind !== 'values';
   const bad = nonFiniteMessage(ds, x, idx, 'evaluation');
   if (bad) invalid(`${at}: ${bad}`);
-  let yTrue: Float64Array = Float64Array.from(labelVector(ds, idx));
-  let classes: string[] | undefined;
-  let classIds: number[] | undefined;
-  const warnings: string[] = [];
-  if (classification) {
-    // The dataset's class ids are its own; the model's come from its training transform.
-    let aligned;
-    try {
-      aligned = alignLabels(yTrue, idx, ds.classes, meta, cfg.unseenLabels ?? 'error');
-    } catch (e) {
-      return invalid(`${at}: ${(e as Error).message}`);
-    }
-    ({ yTrue, classes, labels: classIds } = aligned);
-    const w = unseenWarning(aligned.unseen);
-    if (w) {
-      activityLog.warn(`${at}: ${w}`);
-      warnings.push(w);
-    }
-  }
-  checkMetricKinds(cfg, classification, 'model', at);
+  const labels = aligned(meta, labelVector(ds, idx), idx, ds.classes, cfg, at);
   // one TensorFlow function per batch when the model compiles to a graph
   const inference = inferenceFn(getTf(), model, meta.spec);
   let p;
@@ -80,8 +73,52 @@ export function evaluateDataset(
   } finally {
     inference.dispose();
   }
-  const scored = metricsAndGates(cfg, yTrue, p.yPred, p.scores as number[][] | undefined, classIds);
-  return { ...scored, n: idx.length, classes, warnings };
+  const scored = metricsAndGates(cfg, labels.yTrue, p.yPred, p.scores as number[][] | undefined, labels.classIds);
+  return { ...scored, n: idx.length, classes: labels.classes, warnings: labels.warnings };
+}
+
+/**
+ * evaluateDataset over a chunked dataset, a chunk at a time (lib/evaluate-chunks.ts): the same
+ * checks and, since inference runs the gathered dataset's batches, the same metrics.
+ */
+export async function evaluateChunked(model: TfModule.LayersModel, meta: ModelMeta, c: ChunkedDataset, cfg: EvaluateConfig, at: string) {
+  checkMetricKinds(cfg, meta.outputKind !== 'values', 'model', at);
+  const { labels, rows, p } = await predictChunks(model, meta, c, cfg.split ?? 'test', at);
+  const a = aligned(meta, labels, rows, c.classes, cfg, at);
+  const scored = metricsAndGates(cfg, a.yTrue, p.yPred, p.scores as number[][] | undefined, a.classIds);
+  return { ...scored, n: rows.length, classes: a.classes, warnings: a.warnings };
+}
+
+/** The labels as the model's class ids (classifiers; the dataset's ids are its own), with a warning for unseen classes. */
+function aligned(
+  meta: ModelMeta,
+  values: Float32Array,
+  rows: Uint32Array,
+  dataClasses: string[] | undefined,
+  cfg: EvaluateConfig,
+  at: string,
+) {
+  let yTrue: Float64Array = Float64Array.from(values);
+  let classes: string[] | undefined;
+  let classIds: number[] | undefined;
+  const warnings: string[] = [];
+  const classification = meta.outputKind !== 'values';
+  if (classification) {
+    let a;
+    try {
+      a = alignLabels(yTrue, rows, dataClasses, meta, cfg.unseenLabels ?? 'error');
+    } catch (e) {
+      return invalid(`${at}: ${(e as Error).message}`);
+    }
+    ({ yTrue, classes, labels: classIds } = a);
+    const w = unseenWarning(a.unseen);
+    if (w) {
+      activityLog.warn(`${at}: ${w}`);
+      warnings.push(w);
+    }
+  }
+  checkMetricKinds(cfg, classification, 'model', at);
+  return { yTrue, classes, classIds, warnings };
 }
 
 function checkMetricKinds(cfg: EvaluateConfig, classification: boolean, what: 'model' | 'predictions', at: string): void {
@@ -171,10 +208,14 @@ export async function evaluateCore(input: StageActivityInput, env: StageEnv): Pr
     r = evaluatePredictions(await readDataset(env.store, requireInput(input, 'predictions', 'dataset')), cfg, at);
   } else {
     const modelRef = requireInput(input, 'model', 'model');
-    const ds = await readDataset(env.store, requireInput(input, 'dataset', 'dataset'));
+    const ds = await openDataset(env.store, requireInput(input, 'dataset', 'dataset'));
     const { model, meta } = await loadModel(await env.store.get(modelRef));
     try {
-      r = evaluateDataset(model, meta, ds, cfg, at);
+      // one chunk: in memory, as always; several: a chunk at a time
+      r =
+        ds.chunkRows.length <= 1
+          ? evaluateDataset(model, meta, await ds.chunk(0), cfg, at)
+          : await evaluateChunked(model, meta, ds, cfg, at);
     } finally {
       model.dispose();
     }

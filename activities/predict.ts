@@ -3,20 +3,22 @@
 // (src/serving/score.ts), so a batch prediction and a served answer for the same row agree.
 import type { ArtifactRef, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { DataError } from '../src/ml/data/sources.ts';
-import { splitIndices, type Dataset } from '../src/ml/data/dataset.ts';
+import { splitIndices, type Dataset, type SplitName } from '../src/ml/data/dataset.ts';
+import type { ChunkedDataset } from '../src/ml/data/chunked.ts';
+import { chunksInOrder } from './lib/evaluate-chunks.ts';
 import { predictDataset } from '../src/serving/batch.ts';
 import { Registry } from '../src/serving/registry.ts';
 import { disposeScoringModel, loadScoringModel } from '../src/serving/score.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 import {
   invalid,
-  readDataset,
+  openDataset,
   requireInput,
   stageConfig,
   stageEnv,
   where,
   withHeartbeats,
-  writeDataset,
+  writeChunks,
   type StageEnv,
 } from './lib/stage.ts';
 
@@ -48,7 +50,7 @@ async function registered(input: StageActivityInput, cfg: PredictConfig, at: str
 export async function predictCore(input: StageActivityInput, env: StageEnv, o: { registry?: Registry } = {}): Promise<StageResult> {
   const at = where(input);
   const cfg = stageConfig(input, 'predict');
-  const ds = await readDataset(env.store, requireInput(input, 'dataset', 'dataset'));
+  const ds = await openDataset(env.store, requireInput(input, 'dataset', 'dataset'));
   const src: Source = cfg.model
     ? await registered(input, cfg, at, o.registry ?? new Registry())
     : {
@@ -56,34 +58,59 @@ export async function predictCore(input: StageActivityInput, env: StageEnv, o: {
         transform: input.inputs.transform && requireInput(input, 'transform', 'transform'),
         what: 'the model',
       };
-  let idx: Uint32Array;
-  try {
-    idx = splitIndices(ds, cfg.split ?? 'all');
-  } catch (e) {
-    return invalid(`${at}: split: ${(e as Error).message}`);
-  }
+  const total = splitTotal(ds, cfg.split ?? 'all');
   const scorer = await loadScoringModel(env.store, src.model, src.transform);
-  let out: Dataset;
+  let done = 0;
+  let last: Dataset | undefined;
+  // Each chunk's rows scored and handed to writeChunks before the next is read: one chunk is
+  // stored as a v1 dataset exactly as before, several as chunk artifacts and a manifest.
+  async function* predictions() {
+    for await (const chunk of chunksInOrder(ds)) {
+      let idx: Uint32Array;
+      try {
+        idx = splitIndices(chunk, cfg.split ?? 'all');
+      } catch (e) {
+        return invalid(`${at}: split: ${(e as Error).message}`);
+      }
+      if (idx.length === 0 && ds.chunkRows.length > 1) continue;
+      const base = done;
+      last = await predictDataset(chunk, idx, scorer, {
+        batchRows: cfg.batchRows,
+        what: src.what,
+        onChunk: async (n) => {
+          env.heartbeat({
+            progress: { stage: input.stage, phase: 'predict', step: base + n, steps: total, message: `${base + n} of ${total} rows` },
+          });
+          if (env.signal?.aborted) throw new Error(`${at}: cancelled after ${base + n} of ${total} rows`);
+          await new Promise((r) => setImmediate(r)); // let heartbeats and cancellation through
+        },
+      });
+      done += idx.length;
+      yield last;
+    }
+  }
+  let ref: ArtifactRef;
   try {
-    out = await predictDataset(ds, idx, scorer, {
-      batchRows: cfg.batchRows,
-      what: src.what,
-      onChunk: async (done, total) => {
-        env.heartbeat({
-          progress: { stage: input.stage, phase: 'predict', step: done, steps: total, message: `${done} of ${total} rows` },
-        });
-        if (env.signal?.aborted) throw new Error(`${at}: cancelled after ${done} of ${total} rows`);
-        await new Promise((r) => setImmediate(r)); // let heartbeats and cancellation through
-      },
-    });
+    ref = await writeChunks(
+      env.store,
+      predictions(),
+      () => (last?.label ? { label: last.label, ...(last.classes ? { classes: last.classes } : {}) } : {}),
+      input,
+      env,
+    );
   } catch (e) {
     if (e instanceof DataError) invalid(`${at}: ${e.message}`);
     throw e;
   } finally {
     disposeScoringModel(scorer);
   }
-  const ref = await writeDataset(env.store, out, input, env);
-  return { outputs: { predictions: { ...ref }, rows: out.rows } };
+  return { outputs: { predictions: { ...ref }, rows: done } };
+}
+
+/** Rows the stage will score: the split's size from the manifest, or all rows. */
+function splitTotal(ds: ChunkedDataset, split: string): number {
+  if (split === 'all') return ds.rows;
+  return ds.splitRows?.[split as SplitName] ?? ds.rows;
 }
 
 export async function predict(input: StageActivityInput): Promise<StageResult> {

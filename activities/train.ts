@@ -2,16 +2,16 @@ import { CancelledFailure } from '@temporalio/common';
 import type { ArtifactRef, JsonValue, StageActivityInput, StageResult } from '../src/core/plan.ts';
 import { backendInfo, getTf, selectBackend, type BackendInfo } from '../src/ml/runtime/backend.ts';
 import { encodeModel, loadModel } from '../src/ml/train/checkpoint.ts';
-import { featureTensor, labelVector, splitIndices, type Dataset } from '../src/ml/data/dataset.ts';
-import { nonFiniteMessage } from '../src/ml/data/finite-check.ts';
-import { fit, restoreModel, snapshotModel, type ArrayData, type FitOptions, type FitResult } from '../src/ml/train/fit.ts';
+import { fit, fitParts, restoreModel, snapshotModel, type FitOptions, type FitResult } from '../src/ml/train/fit.ts';
 import { buildModel, ModelSpecError, type BuiltModel } from '../src/ml/train/model.ts';
-import type { LossName, MetricName, TrainModelSpec } from '../src/ml/train/model-spec.ts';
+import { augmentBatch, augmentUnfit, augments } from '../src/ml/train/augment.ts';
+import type { MetricName, TrainModelSpec } from '../src/ml/train/model-spec.ts';
 import { updateRunReport } from '../src/ml/report/report.ts';
 import { setPath } from '../src/core/search/config-path.ts';
 import { Registry } from '../src/serving/registry.ts';
-import { activityLog } from '../src/temporal/progress.ts';
-import { invalid, lineage, readDataset, requireInput, stageConfig, stageEnv, where, type StageEnv } from './lib/stage.ts';
+import { activityLog, type HeartbeatDetails } from '../src/temporal/progress.ts';
+import { invalid, lineage, openDataset, requireInput, stageConfig, stageEnv, where, withHeartbeats, type StageEnv } from './lib/stage.ts';
+import { balancedWeights, chunkedTrainingData, trainingData, type TrainingShape } from './lib/train-data.ts';
 import { TrainCheckpointer, type EpochHistory } from './lib/train-checkpoints.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 import type { TrainMetric } from '../src/spec/types.gen.ts';
@@ -32,54 +32,33 @@ const FIT_METRIC: Record<TrainMetric, MetricName> = {
   recall: 'recall',
 };
 
-const CLASSIFICATION = new Set<LossName>(['categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'binaryCrossentropy']);
-
-function numClasses(ds: Dataset, y: Float32Array): number {
-  let max = 0;
-  for (const v of y) if (v > max) max = v;
-  return Math.max(ds.classes?.length ?? 0, max + 1);
-}
-
-/** Labels shaped for the loss: one-hot, class ids, or a column of values. */
-function labelsFor(loss: LossName, y: Float32Array, k: number): ArrayData {
-  const n = y.length;
-  if (loss === 'categoricalCrossentropy') {
-    const data = new Float32Array(n * k);
-    y.forEach((c, i) => (data[i * k + c] = 1));
-    return { data, shape: [n, k] };
-  }
-  if (loss === 'sparseCategoricalCrossentropy') return { data: y, shape: [n] };
-  return { data: y, shape: [n, 1] };
-}
-
-function balancedWeights(y: Float32Array, k: number): Record<number, number> {
-  // scikit-learn's 'balanced': n_samples / (n_classes * count(c)).
-  const counts = new Array<number>(k).fill(0);
-  for (const v of y) counts[v]!++;
-  const present = counts.filter((c) => c > 0).length;
-  const w: Record<number, number> = {};
-  counts.forEach((c, i) => (w[i] = c > 0 ? y.length / (present * c) : 1));
-  return w;
-}
-
 export async function trainCore(input: StageActivityInput, env: StageEnv): Promise<StageResult> {
   const at = where(input);
   const cfg = withParams(stageConfig(input, 'train') as TrainConfig, at);
   selectBackend(cfg.backend && cfg.backend !== 'auto' ? cfg.backend : undefined);
   const backend = backendInfo();
-  const ds = await readDataset(env.store, requireInput(input, 'dataset', 'dataset'));
-  const data = trainingData(ds, cfg, at);
+  const opened = await openDataset(env.store, requireInput(input, 'dataset', 'dataset'));
+  // One chunk: the whole dataset in memory, as always. Several: read a chunk at a time (fitParts).
+  // (counting a chunked dataset's rows may read every chunk: heartbeats go on meanwhile, the
+  // previous attempt's details re-sent unchanged so a retry still finds its checkpoint)
+  const data =
+    opened.chunkRows.length <= 1
+      ? trainingData(await opened.chunk(0), cfg, at)
+      : await withHeartbeats(env, readingDetails(input, env), () => chunkedTrainingData(opened, cfg, at));
   const spec = modelSpec(cfg);
+  const unfit = augments(cfg.augment) ? augmentUnfit(data.featureShape) : null;
+  if (unfit) invalid(`${at}: ${unfit}`);
   const { model, outputKind } = buildTrainModel(spec, cfg, data, at);
   await warmStart(input, env, cfg, model, at);
   const checkpoints = await TrainCheckpointer.open(input, env, {
     epochs: cfg.epochs,
     seed: cfg.seed ?? 0,
-    batches: Math.ceil(data.x.shape[0]! / (cfg.batchSize ?? 32)),
+    batches: Math.ceil(data.rows / (cfg.batchSize ?? 32)),
     checkpoint: cfg.checkpoint,
   });
-  const classWeight = classWeightsFor(cfg, ds, data, at);
-  const res = await fit(model, spec, data.x, data.y, fitOptions(cfg, data, classWeight, checkpoints, env.signal));
+  const classWeight = classWeightsFor(cfg, data, at);
+  const opts = fitOptions(cfg, data, classWeight, checkpoints, env.signal);
+  const res = 'parts' in data ? await fitParts(model, spec, data.parts, opts) : await fit(model, spec, data.x, data.y, opts);
   if (res.stopReason === 'cancelled') {
     model.dispose();
     throw new CancelledFailure(
@@ -91,9 +70,9 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
     await encodeModel(model, {
       outputKind,
       loss: cfg.loss,
-      classes: ds.classes,
+      classes: data.classes,
       numClasses: data.classification ? data.k : undefined,
-      featureShape: data.x.shape.slice(1),
+      featureShape: data.featureShape,
       backend,
       spec,
     }),
@@ -104,59 +83,6 @@ export async function trainCore(input: StageActivityInput, env: StageEnv): Promi
   const outputs = await trainOutputs(input, env, cfg, modelRef, run);
   await reportTraining(input, env, cfg, run);
   return { outputs };
-}
-
-/** The training rows (and validation rows, if any) as features and labels shaped for the loss. */
-interface TrainingData {
-  x: ArrayData;
-  /** The training labels as class ids or values, before shaping for the loss. */
-  yRaw: Float32Array;
-  y: ArrayData;
-  validation?: { x: ArrayData; y: ArrayData };
-  classification: boolean;
-  /** Classes (1 for regression). */
-  k: number;
-}
-
-/** The rows to train and validate on: the dataset's splits, or the last `validationSplit` of train. */
-function trainValidationRows(ds: Dataset, cfg: TrainConfig, at: string): { trainIdx: Uint32Array; valIdx?: Uint32Array } {
-  let trainIdx: Uint32Array;
-  let valIdx: Uint32Array | undefined = ds.splits?.validation;
-  try {
-    trainIdx = ds.splits?.train ?? splitIndices(ds, 'all');
-    // Reading one row surfaces a dataset without features or labels before anything is built.
-    featureTensor(ds, trainIdx.subarray(0, 1));
-    labelVector(ds, trainIdx.subarray(0, 1));
-  } catch (e) {
-    return invalid(`${at}: ${(e as Error).message}`);
-  }
-  if (!valIdx && cfg.validationSplit) {
-    const nVal = Math.round(trainIdx.length * cfg.validationSplit);
-    valIdx = trainIdx.subarray(trainIdx.length - nVal);
-    trainIdx = trainIdx.subarray(0, trainIdx.length - nVal);
-  }
-  return { trainIdx, valIdx };
-}
-
-function trainingData(ds: Dataset, cfg: TrainConfig, at: string): TrainingData {
-  const { trainIdx, valIdx } = trainValidationRows(ds, cfg, at);
-  const x = featureTensor(ds, trainIdx);
-  const yRaw = labelVector(ds, trainIdx);
-  const bad = nonFiniteMessage(ds, x, trainIdx, 'training', yRaw);
-  if (bad) invalid(`${at}: ${bad}`);
-  const classification = CLASSIFICATION.has(cfg.loss);
-  // Classes are counted over the whole dataset: a split may miss one.
-  const k = classification ? numClasses(ds, labelVector(ds)) : 1;
-  const y = labelsFor(cfg.loss, yRaw, k);
-  let validation: TrainingData['validation'];
-  if (valIdx?.length) {
-    const vx = featureTensor(ds, valIdx);
-    const vy = labelVector(ds, valIdx);
-    const badVal = nonFiniteMessage(ds, vx, valIdx, 'validation', vy);
-    if (badVal) invalid(`${at}: ${badVal}`);
-    validation = { x: vx, y: labelsFor(cfg.loss, vy, k) };
-  }
-  return { x, yRaw, y, validation, classification, k };
 }
 
 function modelSpec(cfg: TrainConfig): TrainModelSpec {
@@ -170,10 +96,10 @@ function modelSpec(cfg: TrainConfig): TrainModelSpec {
 }
 
 /** The model for `spec`, whose last layer must fit the loss and the dataset's classes. */
-function buildTrainModel(spec: TrainModelSpec, cfg: TrainConfig, data: TrainingData, at: string): BuiltModel {
+function buildTrainModel(spec: TrainModelSpec, cfg: TrainConfig, data: TrainingShape, at: string): BuiltModel {
   let built: BuiltModel;
   try {
-    built = buildModel(spec, { inputShape: data.x.shape.slice(1), seed: cfg.seed ?? 0 });
+    built = buildModel(spec, { inputShape: data.featureShape, seed: cfg.seed ?? 0 });
   } catch (e) {
     if (e instanceof ModelSpecError) return invalid(`${at}: ${e.message}`);
     throw e;
@@ -222,15 +148,15 @@ async function warmStart(
 }
 
 /** Per-class loss weights (classification only): 'balanced', or a weight per class name or id. */
-function classWeightsFor(cfg: TrainConfig, ds: Dataset, data: TrainingData, at: string): Record<number, number> | undefined {
+function classWeightsFor(cfg: TrainConfig, data: TrainingShape, at: string): Record<number, number> | undefined {
   if (!data.classification || !cfg.classWeights) return undefined;
-  if (cfg.classWeights === 'balanced') return balancedWeights(data.yRaw, data.k);
+  if (cfg.classWeights === 'balanced') return balancedWeights(data.classCounts);
   return Object.fromEntries(
     Object.entries(cfg.classWeights).map(([c, w]) => {
-      const id = ds.classes ? ds.classes.indexOf(c) : Number(c);
+      const id = data.classes ? data.classes.indexOf(c) : Number(c);
       if (!(id >= 0) || !Number.isInteger(id))
         invalid(
-          `${at}: classWeights: ${JSON.stringify(c)} is not a class (classes: ${(ds.classes ?? [...Array(data.k).keys()]).join(', ')})`,
+          `${at}: classWeights: ${JSON.stringify(c)} is not a class (classes: ${(data.classes ?? [...Array(data.k).keys()]).join(', ')})`,
         );
       return [id, w];
     }),
@@ -239,7 +165,7 @@ function classWeightsFor(cfg: TrainConfig, ds: Dataset, data: TrainingData, at: 
 
 function fitOptions(
   cfg: TrainConfig,
-  data: TrainingData,
+  data: TrainingShape & { validation?: FitOptions['validation'] },
   classWeight: Record<number, number> | undefined,
   checkpoints: TrainCheckpointer,
   signal: AbortSignal | undefined,
@@ -254,6 +180,7 @@ function fitOptions(
     seed: cfg.seed ?? 0,
     earlyStopping: cfg.earlyStopping ? { ...cfg.earlyStopping, restoreBestWeights: cfg.earlyStopping.restoreBest } : undefined,
     classWeight,
+    augment: augmentFn(cfg),
     resumeFrom: checkpoints.resumeFrom,
     signal,
     // fit offers a state every epoch; the checkpointer writes only those its policy says are due.
@@ -264,6 +191,22 @@ function fitOptions(
     onEpochEnd: (epoch, logs) => checkpoints.epochEnd(epoch, logs),
     onCheckpoint: (state) => checkpoints.offer(state),
   };
+}
+
+/** What a train stage reports while it reads its dataset: the last attempt's heartbeat, or "epoch 0 of n". */
+function readingDetails(input: StageActivityInput, env: StageEnv): HeartbeatDetails<unknown> {
+  const prev = env.heartbeatDetails as HeartbeatDetails<unknown> | undefined;
+  if (prev && typeof prev === 'object' && prev.checkpoint) return prev;
+  const cfg = stageConfig(input, 'train');
+  return { progress: { stage: input.stage, epoch: 0, epochs: cfg.epochs ?? 0, message: 'reading the dataset' } };
+}
+
+/** The stage's `augment` as fit's per-batch hook (seeded by the augment seed, else the stage's). */
+function augmentFn(cfg: TrainConfig): FitOptions['augment'] {
+  const o = cfg.augment;
+  if (!augments(o)) return undefined;
+  const seed = o.seed ?? cfg.seed ?? 0;
+  return (x, epoch, batch) => augmentBatch(x, o, seed, epoch, batch);
 }
 
 /** A completed fit: what the outputs, the history artifact and the report describe. */

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, each against its baseline run side by side, printed as
- * ratios. `npm run bench -- --only spec,orchestration,train,search,search-workers,serving,preprocess` picks some.
+ * ratios. `npm run bench -- --only spec,orchestration,train,train-chunks,search,search-workers,serving,preprocess` picks some.
  */
 const only = (() => {
   const i = process.argv.indexOf('--only');
@@ -32,6 +32,13 @@ const benches: { name: string; run: () => Promise<string> }[] = [
         `${formatTrainSpeed(await trainSpeed())}\n\n${formatRecurrent(await recurrentSpeed())}\n\n` +
         `${formatBlocking(await measureBlocking())}`
       );
+    },
+  },
+  {
+    name: 'train-chunks',
+    run: async () => {
+      const { trainChunks, formatTrainChunks } = await import('./train-chunks.ts');
+      return formatTrainChunks(await trainChunks());
     },
   },
   {

@@ -3,7 +3,8 @@
 // The result is a dataset: the columns the model does not use (ids, the label) kept as they were,
 // then `prediction` and, for classifiers, `probability_<class>`.
 import { DataError } from '../ml/data/sources.ts';
-import { featureColumns, featureTensor, isNumeric, size, takeRows, type Column, type Dataset } from '../ml/data/dataset.ts';
+import { featureColumns, featureTensor, isNumeric, rowPlace, size, takeRows, type Column, type Dataset } from '../ml/data/dataset.ts';
+import { nonFiniteMessage } from '../ml/data/finite-check.ts';
 import type { Transform } from '../ml/data/preprocess.ts';
 import { scoreFeatures, scoreRows, type ScoringModel } from './score.ts';
 import type { RowResult } from './signature.ts';
@@ -64,6 +65,14 @@ function scoreChunk(ds: Dataset, chunk: Uint32Array, s: ScoringModel, used: stri
     } catch (e) {
       throw new DataError(`${(e as Error).message}; or give the stage its preprocess stage's \`transform\` and the raw dataset`);
     }
+    // a missing or infinite feature is the input's fault, named by its source row, not the model's
+    const bad = nonFiniteMessage(
+      part,
+      x,
+      Array.from({ length: chunk.length }, (_, i) => i),
+      'prediction',
+    );
+    if (bad) throw new DataError(bad);
     if (x.shape.slice(1).join('x') !== s.meta.featureShape.join('x')) {
       throw new DataError(
         `the dataset's features have shape [${x.shape.slice(1).join(', ')}] but the model takes ` +
@@ -78,7 +87,13 @@ function scoreChunk(ds: Dataset, chunk: Uint32Array, s: ScoringModel, used: stri
   } catch (e) {
     // The check counts rows from 1 within the chunk: name the dataset's row instead.
     if (!(e instanceof DataError)) throw e;
-    throw new DataError(e.message.replace(/^row (\d+)/, (_, n: string) => `row ${chunk[Number(n) - 1]! + 1} of the dataset`));
+    // (with a source, its file and line)
+    throw new DataError(
+      e.message.replace(/^row (\d+)/, (_, n: string) => {
+        const r = chunk[Number(n) - 1]!;
+        return ds.origin ? rowPlace(ds, r) : `row ${r + 1} of the dataset`;
+      }),
+    );
   }
 }
 

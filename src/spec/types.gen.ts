@@ -2219,6 +2219,39 @@ export interface TrainConfig {
    */
   shuffle?: boolean;
   /**
+   * A chunked dataset (larger than memory): how many chunks a shuffle mixes rows from at a time; more mixes better and holds more chunks in memory.
+   */
+  shuffleBufferChunks?: number;
+  /**
+   * Augment each training batch's images (a feature of shape [h, w] or [h, w, c]) as it is trained on, a new draw every epoch; validation rows are never augmented.
+   */
+  augment?: {
+    /**
+     * Mirror an image left–right with probability ½.
+     */
+    flipHorizontal?: boolean;
+    /**
+     * Mirror an image top–bottom with probability ½.
+     */
+    flipVertical?: boolean;
+    /**
+     * Shift an image by up to this many pixels in each direction, the edge pixels repeated into the gap.
+     */
+    shiftPixels?: number;
+    /**
+     * Random crop with padding: pad the image with this many zero pixels on each side, then cut a window of its own size at a random place.
+     */
+    crop?: number;
+    /**
+     * Add a random delta in [-brightness, brightness] to all of an image's values, clipped to the batch's value range before augmentation.
+     */
+    brightness?: number;
+    /**
+     * Random seed (default: the stage's `seed`); each batch draws from (seed, epoch, batch), so a resumed run sees the same augmentations.
+     */
+    seed?: number;
+  };
+  /**
    * Seed of initial weights, shuffles and dropout: the same seed and data give the same model.
    */
   seed?: number;

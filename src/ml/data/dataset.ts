@@ -141,14 +141,16 @@ export function featureTensor(ds: Dataset, idx?: ArrayLike<number>): { data: Flo
   const widths = num.map((c) => size(c.shape));
   const width = widths.reduce((a, b) => a + b, 0);
   const data = new Float32Array(rows.length * width);
-  for (let i = 0; i < rows.length; i++) {
-    let o = i * width;
-    const r = rows[i]!;
-    num.forEach((c, j) => {
-      const w = widths[j]!;
-      data.set(c.data.subarray(r * w, r * w + w), o);
-      o += w;
-    });
+  // column by column, scalars without a subarray per value (a chunk of 65,536 rows × 20 columns
+  // is over a million values: the per-value views cost more than the copy)
+  for (let j = 0, o = 0; j < num.length; o += widths[j]!, j++) {
+    const src = num[j]!.data;
+    const w = widths[j]!;
+    if (w === 1) {
+      for (let i = 0; i < rows.length; i++) data[i * width + o] = src[rows[i]!]!;
+    } else {
+      for (let i = 0; i < rows.length; i++) data.set(src.subarray(rows[i]! * w, rows[i]! * w + w), i * width + o);
+    }
   }
   const shape = num.length === 1 && num[0]!.shape.length > 0 ? [rows.length, ...num[0]!.shape] : [rows.length, width];
   return { data, shape };

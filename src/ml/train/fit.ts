@@ -10,7 +10,17 @@
 import type * as TfModule from '@tensorflow/tfjs';
 import { backendInfo, getTf, type BackendInfo } from '../runtime/backend.ts';
 import { EarlyStopper } from './early-stopping.ts';
-import { addSum, disposeTrainingTensors, startEngine, type TrainEngine, type TrainingTensors } from './fit-engines.ts';
+import { addSum, startEngine, type TrainEngine, type TrainingTensors } from './fit-engines.ts';
+import {
+  type BatchPlan,
+  type BatchSource,
+  type HostRows,
+  type Window,
+  memoryBatches,
+  rebatch,
+  streamedBatches,
+  type TrainParts,
+} from './fit-batches.ts';
 import { inferenceFn } from './graph/forward.ts';
 import { finishMetrics, isClassification, metricSums, perSampleLoss } from './losses.ts';
 import type { LearningRateScheduleSpec, TrainModelSpec } from './model-spec.ts';
@@ -58,7 +68,10 @@ export interface EarlyStopping {
 export interface FitOptions {
   epochs: number;
   batchSize: number;
-  validation?: { x: ArrayData; y: ArrayData };
+  /** Rows to validate on after each epoch: in memory, or read a part at a time (`parts`). */
+  validation?: { x: ArrayData; y: ArrayData } | { parts: () => AsyncIterable<HostRows> };
+  /** A training batch's features augmented, seeded by (epoch, batch) so a resumed run sees the same (augment.ts). */
+  augment?: (x: ArrayData, epoch: number, batch: number) => ArrayData;
   /** Shuffle the training samples each epoch (default true), reproducibly with `seed`. */
   shuffle?: boolean;
   seed?: number;
@@ -171,18 +184,6 @@ function sampleWeights(loss: TrainModelSpec['loss'], y: ArrayData, classWeight: 
   return out;
 }
 
-/** Mulberry32: a small seeded PRNG for reproducible shuffles. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function checkData(where: string, x: ArrayData, y: ArrayData): number {
   const n = x.shape[0];
   if (n === undefined || n < 1) throw new Error(`${where}: no samples`);
@@ -206,44 +207,53 @@ const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
  * the event loop between batches; the model is left unchanged.
  */
 export async function evaluate(model: LayersModel, spec: TrainModelSpec, x: ArrayData, y: ArrayData, batchSize = 256): Promise<EpochLogs> {
+  checkData('evaluate', x, y);
+  return evaluateParts(model, spec, () => onePart({ x, y }), batchSize);
+}
+
+/** evaluate() over rows read a part at a time; batches span parts, so the result is the gathered rows'. */
+export async function evaluateParts(
+  model: LayersModel,
+  spec: TrainModelSpec,
+  parts: () => AsyncIterable<HostRows>,
+  batchSize = 256,
+): Promise<EpochLogs> {
   const inference = inferenceFn(getTf(), model, spec);
   try {
-    return await evaluateWith(inference.apply, spec, x, y, batchSize);
+    return await evaluateWith(inference.apply, spec, parts, batchSize);
   } finally {
     inference.dispose();
   }
 }
 
+async function* onePart(rows: HostRows): AsyncGenerator<HostRows> {
+  yield rows;
+}
+
 async function evaluateWith(
   apply: (x: Tensor) => Tensor,
   spec: TrainModelSpec,
-  x: ArrayData,
-  y: ArrayData,
+  parts: () => AsyncIterable<HostRows>,
   batchSize: number,
 ): Promise<EpochLogs> {
   const tf = getTf();
-  const n = checkData('evaluate', x, y);
   const kind = outputKindFor(spec);
   const metrics = spec.metrics ?? [];
-  const xs = tf.tensor(x.data, x.shape);
-  const ys = tf.tensor(y.data, y.shape);
+  let n = 0;
   let lossSum = 0;
   const sums: Record<string, number | Float32Array> = {};
-  try {
-    for (let start = 0; start < n; start += batchSize) {
-      const size = Math.min(batchSize, n - start);
-      tf.tidy(() => {
-        const xb = xs.slice(start, size);
-        const yb = ys.slice(start, size);
-        const out = apply(xb);
-        lossSum += tf.sum(perSampleLoss(tf, spec.loss, out, yb, kind)).dataSync()[0]!;
-        for (const [k, t] of Object.entries(metricSums(tf, spec.loss, metrics, out, yb, kind))) addSum(sums, k, t);
-      });
-      await yieldToEventLoop();
-    }
-  } finally {
-    tf.dispose([xs, ys]);
+  for await (const b of rebatch(parts(), batchSize)) {
+    tf.tidy(() => {
+      const xb = tf.tensor(b.x.data, b.x.shape);
+      const yb = tf.tensor(b.y.data, b.y.shape);
+      const out = apply(xb);
+      lossSum += tf.sum(perSampleLoss(tf, spec.loss, out, yb, kind)).dataSync()[0]!;
+      for (const [k, t] of Object.entries(metricSums(tf, spec.loss, metrics, out, yb, kind))) addSum(sums, k, t);
+    });
+    n += b.x.shape[0]!;
+    await yieldToEventLoop();
   }
+  if (n === 0) throw new Error('evaluate: no samples');
   return { loss: lossSum / n, ...finishMetrics(metrics, n, sums) };
 }
 
@@ -253,15 +263,50 @@ async function evaluateWith(
  * each batch). The model keeps the final (or, with restoreBestWeights, the best) weights.
  */
 export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData, y: ArrayData, opts: FitOptions): Promise<FitResult> {
+  checkFitData(x, y, opts);
+  return fitFrom(model, spec, (tf, plan) => memoryBatches(tf, x, y, plan), opts);
+}
+
+/**
+ * fit() over training rows read a part (chunk) at a time: shuffled through a buffer of parts,
+ * the next part read while the current batches train (fit-batches.ts). With `shuffle: false`
+ * the batches, and so the weights, are those of fit() over the gathered rows.
+ */
+export async function fitParts(model: LayersModel, spec: TrainModelSpec, parts: TrainParts, opts: FitOptions): Promise<FitResult> {
+  if (!(parts.rows.reduce((a, b) => a + b, 0) >= 1)) throw new Error('fit: training data: no samples');
+  if (!(opts.batchSize >= 1)) throw new Error(`fit: batchSize ${opts.batchSize} must be >= 1`);
+  return fitFrom(model, spec, (tf, plan) => streamedBatches(tf, parts, plan), opts);
+}
+
+async function fitFrom(
+  model: LayersModel,
+  spec: TrainModelSpec,
+  source: (tf: Tf, plan: BatchPlan) => BatchSource,
+  opts: FitOptions,
+): Promise<FitResult> {
   const tf = getTf();
-  const n = checkFitData(x, y, opts);
   const schedule = opts.learningRateSchedule ?? spec.learningRateSchedule;
   const baseLr = baseLearningRate(spec.optimizer);
   // built whichever engine runs: the eager one trains with it, the graph step keeps its own slots
   const optimizer = buildOptimizer(spec.optimizer);
   if (opts.classWeight && !isClassification(spec.loss)) throw new Error(`fit: classWeight needs a classification loss, not ${spec.loss}`);
-  const data = trainingTensors(tf, spec, x, y, opts.classWeight);
-  const engine = startEngine(tf, model, spec, data, optimizer, opts);
+  const classWeight = opts.classWeight;
+  const batches = source(tf, {
+    batchSize: opts.batchSize,
+    shuffle: opts.shuffle ?? true,
+    seed: opts.seed ?? 0x5eed,
+    weightsOf: classWeight ? (y) => sampleWeights(spec.loss, y, classWeight) : undefined,
+    augment: opts.augment,
+  });
+  // The engines read the training set through this holder, which each window repoints.
+  const data: TrainingTensors = { ...batches.initial };
+  let engine: TrainEngine;
+  try {
+    engine = startEngine(tf, model, spec, data, optimizer, opts);
+  } catch (e) {
+    batches.dispose();
+    throw e;
+  }
   const validation = validationPass(tf, model, spec, engine, opts);
   if (opts.resumeFrom) {
     restoreModel(tf, model, opts.resumeFrom.weights);
@@ -279,13 +324,13 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
     for (let epoch = start; epoch < opts.epochs; epoch++) {
       const learningRate = scheduledLearningRate(baseLr, schedule, epoch, opts.epochs);
       setLearningRate(optimizer, learningRate);
-      const trained = await trainEpoch(engine, epochOrder(n, opts, epoch), learningRate, epoch, opts);
+      const trained = await trainEpoch(engine, data, batches.windows(epoch), learningRate, epoch, opts);
       samplesSeen += trained.samples;
       if (trained.cancelled) {
         stopReason = 'cancelled';
         break;
       }
-      const logs = await epochLogs(engine, spec, n, learningRate, validation.apply, opts);
+      const logs = await epochLogs(engine, spec, trained.samples, learningRate, validation.apply, opts);
       history.push({ epoch, logs });
       finalEpoch = epoch;
       if (opts.onEpochEnd) await opts.onEpochEnd(epoch, logs);
@@ -300,7 +345,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
     }
     if (stopReason === 'earlyStopping') finalEpoch = stopper.restoreBest(model) ?? finalEpoch;
   } finally {
-    disposeTrainingTensors(tf, data);
+    batches.dispose();
     stopper.dispose();
     engine.dispose();
     validation.dispose();
@@ -323,23 +368,8 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
 function checkFitData(x: ArrayData, y: ArrayData, opts: FitOptions): number {
   const n = checkData('fit: training data', x, y);
   if (!(opts.batchSize >= 1)) throw new Error(`fit: batchSize ${opts.batchSize} must be >= 1`);
-  if (opts.validation) checkData('fit: validation data', opts.validation.x, opts.validation.y);
+  if (opts.validation && 'x' in opts.validation) checkData('fit: validation data', opts.validation.x, opts.validation.y);
   return n;
-}
-
-/** The training set on the device, with class weights as per-sample loss weights. */
-function trainingTensors(
-  tf: Tf,
-  spec: TrainModelSpec,
-  x: ArrayData,
-  y: ArrayData,
-  classWeight: FitOptions['classWeight'],
-): TrainingTensors {
-  return {
-    xs: tf.tensor(x.data, x.shape),
-    ys: tf.tensor(y.data, y.shape),
-    sampleWeights: classWeight ? tf.tensor1d(sampleWeights(spec.loss, y, classWeight)) : null,
-  };
 }
 
 /** The validation pass: a compiled inference function alongside the graph step, else eager. */
@@ -351,38 +381,40 @@ function validationPass(tf: Tf, model: LayersModel, spec: TrainModelSpec, engine
   };
 }
 
-/** The order of an epoch's samples: shuffled unless `shuffle: false`. */
-function epochOrder(n: number, opts: FitOptions, epoch: number): Int32Array {
-  const order = Int32Array.from({ length: n }, (_, i) => i);
-  if (opts.shuffle ?? true) {
-    // seeded per epoch, so a run resumed at epoch k sees the same order as an uninterrupted one
-    const random = rng((opts.seed ?? 0x5eed) * 1000003 + epoch);
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      const t = order[i]!;
-      order[i] = order[j]!;
-      order[j] = t;
-    }
-  }
-  return order;
-}
-
 /**
- * One epoch's batches in `order`, yielding to the event loop after each (heartbeats, cancels);
- * stops before a batch once `signal` has aborted. Returns the samples trained on.
+ * One epoch's batches, window by window, yielding to the event loop after each (heartbeats,
+ * cancels, the next part's read); stops before a batch once `signal` has aborted. Returns the
+ * samples trained on.
  */
-async function trainEpoch(engine: TrainEngine, order: Int32Array, learningRate: number, epoch: number, opts: FitOptions) {
+async function trainEpoch(
+  engine: TrainEngine,
+  data: TrainingTensors,
+  windows: AsyncIterable<Window>,
+  learningRate: number,
+  epoch: number,
+  opts: FitOptions,
+) {
   engine.beginEpoch();
-  const n = order.length;
   let samples = 0;
-  for (let s = 0, batch = 0; s < n; s += opts.batchSize, batch++) {
-    if (opts.signal?.aborted) return { samples, cancelled: true };
-    const size = Math.min(opts.batchSize, n - s);
-    const batchLoss = engine.step(order.subarray(s, s + size), learningRate);
-    if (opts.onBatch) await opts.onBatch(epoch, batch, batchLoss.dataSync()[0]!);
-    batchLoss.dispose();
-    samples += size;
-    await yieldToEventLoop();
+  let batch = 0;
+  for await (const w of windows) {
+    try {
+      data.xs = w.xs;
+      data.ys = w.ys;
+      data.sampleWeights = w.sampleWeights;
+      const n = w.order.length;
+      for (let s = 0; s < n; s += opts.batchSize, batch++) {
+        if (opts.signal?.aborted) return { samples, cancelled: true };
+        const size = Math.min(opts.batchSize, n - s);
+        const batchLoss = engine.step(w.order.subarray(s, s + size), learningRate);
+        if (opts.onBatch) await opts.onBatch(epoch, batch, batchLoss.dataSync()[0]!);
+        batchLoss.dispose();
+        samples += size;
+        await yieldToEventLoop();
+      }
+    } finally {
+      w.release();
+    }
   }
   return { samples, cancelled: false };
 }
@@ -398,8 +430,9 @@ async function epochLogs(
 ) {
   const { lossSum, sums } = engine.endEpoch();
   const logs: EpochLogs = { loss: lossSum / n, ...finishMetrics(spec.metrics ?? [], n, sums) };
-  if (opts.validation) {
-    const v = await evaluateWith(validate, spec, opts.validation.x, opts.validation.y, opts.batchSize);
+  const val = opts.validation;
+  if (val) {
+    const v = await evaluateWith(validate, spec, 'parts' in val ? val.parts : () => onePart(val), opts.batchSize);
     for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
   }
   logs.learningRate = learningRate;
