@@ -137,16 +137,34 @@ export async function openDataset(store: ArtifactStore, ref: ArtifactRef): Promi
  * Store a dataset that arrives a chunk at a time: each chunk its own v1 artifact, then the
  * manifest (the returned ref). A dataset of one chunk is stored as a v1 artifact, exactly as
  * writeDataset would. `finish` gives what is known only after the last chunk (statistics, classes).
- * Chunks must share one schema; each chunk's `splits` index its own rows.
+ * Chunks must share one schema (a column is nullable in the manifest when it is in any chunk);
+ * each chunk's `splits` index its own rows. When reading the chunks or `finish` throws (bad data
+ * in a late chunk, a failed expectation), the chunks stored so far are removed: no partial dataset.
  */
 export async function writeChunks(
   store: ArtifactStore,
   chunks: AsyncIterable<Dataset>,
-  finish: () => Pick<DatasetInfo, 'stats' | 'classes' | 'label'>,
+  finish: () => Pick<DatasetInfo, 'stats' | 'classes' | 'label'> | Promise<Pick<DatasetInfo, 'stats' | 'classes' | 'label'>>,
   input: StageActivityInput,
   env: StageEnv,
 ): Promise<ArtifactRef> {
   const written: { ref: ArtifactRef; rows: number }[] = [];
+  try {
+    return await writeChunksOnce(store, chunks, finish, input, env, written);
+  } catch (e) {
+    for (const w of written) await store.remove?.(w.ref, input.run.workflowId).catch(() => {});
+    throw e;
+  }
+}
+
+async function writeChunksOnce(
+  store: ArtifactStore,
+  chunks: AsyncIterable<Dataset>,
+  finish: () => Pick<DatasetInfo, 'stats' | 'classes' | 'label'> | Promise<Pick<DatasetInfo, 'stats' | 'classes' | 'label'>>,
+  input: StageActivityInput,
+  env: StageEnv,
+  written: { ref: ArtifactRef; rows: number }[],
+): Promise<ArtifactRef> {
   const splitRows: Partial<Record<SplitName, number>> = {};
   let first: Dataset | undefined;
   let hasSplits = false;
@@ -163,13 +181,16 @@ export async function writeChunks(
       first = c;
       schema = c.columns.map(columnSchema);
     } else {
+      c.columns.forEach((col, j) => {
+        if (col.nullable && schema[j] && !schema[j].nullable) schema[j] = { ...schema[j], nullable: true };
+      });
       if (n === 1) await put(first!, 0);
       await put(c, n);
       first = undefined;
     }
     n++;
   }
-  const end = finish();
+  const end = await finish();
   if (n <= 1) {
     const only: Dataset = first ?? { rows: 0, columns: [] };
     return writeDataset(store, { ...only, ...end }, input, env);

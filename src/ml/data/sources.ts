@@ -41,19 +41,24 @@ export async function readSourceBytes(src: FileOrUrl, baseDir: string | undefine
   for await (const c of chunks) {
     n += c.byteLength;
     if (n > limit) {
-      throw new DataError(`${where}: ${name} is over the limit of ${limit} bytes; raise source.maxBytes`);
+      throw overLimit(where, name, limit);
     }
     hash.update(c);
     parts.push(Buffer.from(c));
   }
   const hex = hash.digest('hex');
-  if (src.sha256 && src.sha256 !== hex) {
-    throw new DataError(
-      `${where}: ${name} has sha256 ${hex}, not the expected ${src.sha256}; the data changed: ` +
-        'check the source, then update source.sha256',
-    );
-  }
+  if (src.sha256 && src.sha256 !== hex) throw sha256Mismatch(where, name, hex, src.sha256);
   return Buffer.concat(parts);
+}
+
+export function sha256Mismatch(where: string, name: string, hex: string, expected: string): DataError {
+  return new DataError(
+    `${where}: ${name} has sha256 ${hex}, not the expected ${expected}; the data changed: check the source, then update source.sha256`,
+  );
+}
+
+export function overLimit(where: string, name: string, limit: number): DataError {
+  return new DataError(`${where}: ${name} is over the limit of ${limit} bytes; raise source.maxBytes`);
 }
 
 /** One input record: values by column name, and where it came from (for messages). */
@@ -68,7 +73,7 @@ export interface RawRow {
  * Without a declared schema: numbers where every present value is one, else strings; an array
  * column takes the shape of its first value (numbers). Parquet and Arrow pass their own types.
  */
-function inferSchema(names: string[], rows: RawRow[], label?: string, known?: Map<string, ColumnType>): ColumnSpec[] {
+export function inferSchema(names: string[], rows: RawRow[], label?: string, known?: Map<string, ColumnType>): ColumnSpec[] {
   return names.map((name) => {
     let numeric = true;
     let integer = true;
@@ -108,6 +113,8 @@ export function buildTable(
   file: string,
   known?: Map<string, ColumnType>,
   unit: 'line' | 'row' = 'row',
+  /** A later chunk of a streamed source may lose every row to onBadRows: drop; the source as a whole may not. */
+  allowEmpty = false,
 ): TableResult {
   const specs = schema?.columns ?? inferSchema(names, rows, schema?.label, known);
   for (const s of specs) {
@@ -147,7 +154,7 @@ export function buildTable(
     kept.push(out);
     keptAt.push(r.at);
   }
-  if (kept.length === 0) throw new DataError(`${where}: ${file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
+  if (kept.length === 0 && !allowEmpty) throw new DataError(`${where}: ${file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
   const columns: Column[] = specs.map((s, j) => {
     if (s.type === 'string' || s.type === 'category') {
       return {

@@ -12,12 +12,12 @@ import { buildTable, DataError, type RawRow, type TableResult, type TableSchema 
 import type { ColumnType } from './dataset.ts';
 
 // hyparquet decodes snappy itself; gzip and brotli come from Node's zlib (pandas' default is snappy).
-const COMPRESSORS: Compressors = {
+export const COMPRESSORS: Compressors = {
   GZIP: (input) => new Uint8Array(gunzipSync(input)),
   BROTLI: (input) => new Uint8Array(brotliDecompressSync(input)),
 };
 
-function normalise(v: unknown): unknown {
+export function normalise(v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (typeof v === 'bigint') return Number(v);
   if (typeof v === 'number') return Number.isNaN(v) ? null : v;
@@ -31,7 +31,7 @@ function normalise(v: unknown): unknown {
 }
 
 /** A column's type by its first present value (arrays are numbers with a shape). */
-function typesOf(names: string[], rows: RawRow[]): Map<string, ColumnType> {
+export function typesOf(names: string[], rows: RawRow[]): Map<string, ColumnType> {
   const types = new Map<string, ColumnType>();
   for (const n of names) {
     const v = rows.find((r) => r.values[n] !== null)?.values[n];
@@ -55,12 +55,30 @@ async function parquetRows(buf: Buffer, where: string, file: string): Promise<{ 
     names = parquetSchema(metadata).children.map((c) => c.element.name);
     objects = (await parquetReadObjects({ file: ab, metadata, compressors: COMPRESSORS })) as Record<string, unknown>[];
   } catch (e) {
-    throw new DataError(
-      `${where}: ${file} is not a Parquet file mlpipe can read: ${(e as Error).message}. ` +
-        'Write it with snappy, gzip, brotli or no compression (pandas: df.to_parquet(path), the default)',
-    );
+    throw parquetError(e, where, file);
   }
   return { names, rows: objects.map((o, i) => ({ values: rowOf(names, (n) => o[n]), place: `row ${i + 1}`, at: i + 1 })) };
+}
+
+/** What a failed Arrow IPC read means for the user, with the fix. */
+export function arrowError(e: unknown, where: string, file: string): DataError {
+  const why = (e as Error).message;
+  // apache-arrow has no LZ4 or ZSTD codec, and neither has Node 20's zlib
+  if (/codec not found/i.test(why)) {
+    return new DataError(
+      `${where}: ${file} is compressed (LZ4 or ZSTD buffers), which mlpipe cannot read; write it uncompressed ` +
+        "(pandas: df.to_feather(path, compression='uncompressed'); pyarrow: ipc.new_file(...) without compression)",
+    );
+  }
+  return new DataError(`${where}: ${file} is not an Arrow IPC file or stream: ${why}`);
+}
+
+/** What a failed Parquet read means for the user, with the fix. */
+export function parquetError(e: unknown, where: string, file: string): DataError {
+  return new DataError(
+    `${where}: ${file} is not a Parquet file mlpipe can read: ${(e as Error).message}. ` +
+      'Write it with snappy, gzip, brotli or no compression (pandas: df.to_parquet(path), the default)',
+  );
 }
 
 function arrowRows(buf: Buffer, where: string, file: string): { names: string[]; rows: RawRow[] } {
@@ -68,15 +86,7 @@ function arrowRows(buf: Buffer, where: string, file: string): { names: string[];
   try {
     table = tableFromIPC(buf);
   } catch (e) {
-    const why = (e as Error).message;
-    // apache-arrow has no LZ4 or ZSTD codec, and neither has Node 20's zlib
-    if (/codec not found/i.test(why)) {
-      throw new DataError(
-        `${where}: ${file} is compressed (LZ4 or ZSTD buffers), which mlpipe cannot read; write it uncompressed ` +
-          "(pandas: df.to_feather(path, compression='uncompressed'); pyarrow: ipc.new_file(...) without compression)",
-      );
-    }
-    throw new DataError(`${where}: ${file} is not an Arrow IPC file or stream: ${why}`);
+    throw arrowError(e, where, file);
   }
   if (table.schema.fields.length === 0) throw new DataError(`${where}: ${file} is not an Arrow IPC file or stream (no columns)`);
   const names = table.schema.fields.map((f) => f.name);
@@ -88,7 +98,7 @@ function arrowRows(buf: Buffer, where: string, file: string): { names: string[];
   return { names, rows };
 }
 
-function rowOf(names: string[], get: (name: string, j: number) => unknown): Record<string, unknown> {
+export function rowOf(names: string[], get: (name: string, j: number) => unknown): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   names.forEach((n, j) => (values[n] = normalise(get(n, j))));
   return values;

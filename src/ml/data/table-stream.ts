@@ -1,0 +1,301 @@
+// A table source read as a stream and cut into datasets of `chunkRows` rows, so a source larger
+// than memory is collected with a peak that follows the chunk size. csv (csv-parse's streaming
+// parser) and ndjson (line by line) come from any byte stream (file, URL, s3://); Parquet is read
+// a row range at a time from a file (hyparquet over a file handle) and Arrow IPC a record batch at
+// a time (apache-arrow over a file handle): a URL or s3:// object is first spilled to a temporary
+// file (table-spill.ts). Every chunk is typed by sources.ts's buildTable, so types, nullability,
+// onBadRows, categories and located errors are those of the in-memory path. A source of at most
+// `chunkRows` rows is one dataset built exactly as parseTable builds it (same artifact bytes).
+// With more rows, the column types are fixed by the declared schema or, without one, inferred
+// from the first chunk; a later value that contradicts them is an error naming its file, line (or
+// row) and column, or a dropped row under onBadRows: drop.
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { RecordBatchReader } from 'apache-arrow';
+import { parse } from 'csv-parse';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
+import type { ColumnType, Dataset } from './dataset.ts';
+import { DataError } from './data-error.ts';
+import { buildTable, type ColumnSpec, inferSchema, type RawRow, type TableSchema } from './sources.ts';
+import { arrowError, COMPRESSORS, parquetError, rowOf, typesOf } from './table-columnar.ts';
+
+export interface StreamRequest {
+  format: 'csv' | 'ndjson' | 'parquet' | 'arrow';
+  csv?: { header?: boolean; delimiter?: string };
+  schema?: TableSchema;
+  onBadRows: 'fail' | 'drop';
+  /** Message prefix (`collect stage "data"`) and the file or URL, for located errors. */
+  where: string;
+  file: string;
+  chunkRows: number;
+}
+
+/** One chunk of the table (absent when every row of it was dropped) and the rows it dropped. */
+export interface TableChunk {
+  dataset?: Dataset;
+  dropped: number;
+}
+
+/** A row refused before the schema sees it (a csv row of the wrong width, an ndjson line that is not an object). */
+type Item = RawRow | { bad: string };
+
+/** Rows of one source, in order, and how its column names and file types are known from its first rows. */
+export interface RowSource {
+  items: AsyncIterable<Item>;
+  names(first: RawRow[]): string[];
+  /** Parquet and Arrow: the types the file gives its columns. */
+  known?(names: string[], first: RawRow[]): Map<string, ColumnType>;
+  unit: 'line' | 'row';
+}
+
+const TRY_DROP = 'Fix the row, or set onBadRows: drop to skip such rows';
+
+/** The source's rows as chunks (see the file comment). */
+export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenerator<TableChunk> {
+  let buf: RawRow[] = [];
+  let pre = 0;
+  let fixed: { names: string[]; later: ColumnSpec[]; inferred: boolean } | undefined;
+  let kept = 0;
+  let dropped = 0;
+  const build = (rows: RawRow[], bad: number): TableChunk => {
+    let res: ReturnType<typeof buildTable>;
+    if (!fixed) {
+      const names = src.names(rows);
+      const known = src.known?.(names, rows);
+      res = buildTable(names, rows, r.schema, r.onBadRows, r.where, r.file, known, src.unit, true);
+      const specs = r.schema?.columns ?? inferSchema(names, rows, r.schema?.label, known);
+      // inferred from one chunk: a later chunk may miss values where this one had none
+      const inferred = !r.schema?.columns;
+      fixed = { names, later: inferred ? specs.map((s) => ({ ...s, nullable: true })) : specs, inferred };
+    } else {
+      res = laterChunk(rows, fixed, r, src.unit);
+    }
+    kept += res.dataset.rows;
+    dropped += res.dropped + bad;
+    return res.dataset.rows ? { dataset: res.dataset, dropped: res.dropped + bad } : { dropped: res.dropped + bad };
+  };
+  for await (const it of src.items) {
+    if ('bad' in it) {
+      if (r.onBadRows !== 'drop') throw new DataError(it.bad);
+      pre++;
+      continue;
+    }
+    buf.push(it);
+    if (buf.length > r.chunkRows) {
+      const next = buf.pop()!;
+      yield build(buf, pre);
+      buf = [next];
+      pre = 0;
+    }
+  }
+  if (!fixed) {
+    // one chunk: the in-memory path's dataset, to the byte
+    const names = src.names(buf);
+    const res = buildTable(names, buf, r.schema, r.onBadRows, r.where, r.file, src.known?.(names, buf), src.unit);
+    yield { dataset: res.dataset, dropped: res.dropped + pre };
+    return;
+  }
+  if (buf.length || pre) yield build(buf, pre);
+  if (kept === 0) throw new DataError(`${r.where}: ${r.file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
+}
+
+/** A chunk after the first, held to the fixed columns. */
+function laterChunk(rows: RawRow[], fixed: { names: string[]; later: ColumnSpec[]; inferred: boolean }, r: StreamRequest, unit: 'line' | 'row') {
+  let bad = 0;
+  if (fixed.inferred) {
+    // a column the first chunk did not have (ndjson objects may add keys)
+    const known = new Set(fixed.names);
+    rows = rows.filter((row) => {
+      const extra = Object.keys(row.values).find((k) => !known.has(k));
+      if (extra === undefined) return true;
+      const msg =
+        `${r.where}: ${r.file} ${row.place}, column ${JSON.stringify(extra)}: the first ${r.chunkRows} rows have no such column ` +
+        `(their columns: ${fixed.names.join(', ')}); declare every column in schema.columns, or set onBadRows: drop to skip such rows`;
+      if (r.onBadRows !== 'drop') throw new DataError(msg);
+      bad++;
+      return false;
+    });
+  }
+  let res: ReturnType<typeof buildTable>;
+  try {
+    res = buildTable(fixed.names, rows, { columns: fixed.later, label: r.schema?.label }, r.onBadRows, r.where, r.file, undefined, unit, true);
+  } catch (e) {
+    if (!(e instanceof DataError) || !fixed.inferred) throw e;
+    const types = fixed.later.map((s) => `${s.name}: ${s.type}`).join(', ');
+    throw new DataError(
+      `${e.message}. The column types were inferred from the first ${r.chunkRows} rows (${types}); ` +
+        'declare the columns in schema.columns when later rows hold other kinds of values',
+    );
+  }
+  if (fixed.inferred) {
+    // nullable as this chunk's values say, as an inferred column's is in the first chunk
+    for (const c of res.dataset.columns) {
+      c.nullable = 'data' in c ? c.data.some(Number.isNaN) : c.values.some((v) => v === null);
+    }
+  }
+  return { dataset: res.dataset, dropped: res.dropped + bad };
+}
+
+/** csv rows from a byte stream, numbered and placed as parseCsvTable does. */
+export function csvSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest): RowSource {
+  const header = r.csv?.header ?? true;
+  let names: string[] | undefined;
+  async function* items(): AsyncGenerator<Item> {
+    const parser = parse({
+      delimiter: r.csv?.delimiter ?? ',',
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      bom: true,
+      trim: true,
+    });
+    const input = Readable.from(bytes, { objectMode: false });
+    input.on('error', (e) => parser.destroy(e));
+    input.pipe(parser);
+    let i = 0;
+    try {
+      for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+        if (!names) {
+          if (header) {
+            names = rec.record;
+            continue;
+          }
+          names = r.schema?.columns?.map((c) => c.name) ?? Array.from({ length: rec.record.length }, (_, j) => `c${j}`);
+        }
+        const place = `row ${++i} (line ${rec.info.lines})`;
+        if (rec.record.length !== names.length) {
+          yield {
+            bad: `${r.where}: ${r.file} ${place}: has ${rec.record.length} fields, the header has ${names.length}. ${TRY_DROP}`,
+          };
+          continue;
+        }
+        const values: Record<string, unknown> = {};
+        for (let j = 0; j < names.length; j++) values[names[j]!] = rec.record[j];
+        yield { values, place, at: rec.info.lines };
+      }
+    } catch (e) {
+      if ((e as { code?: string }).code?.startsWith('CSV_')) throw new DataError(`${r.where}: ${r.file} is not valid CSV: ${(e as Error).message}`);
+      throw e;
+    } finally {
+      input.destroy();
+      parser.destroy();
+    }
+    if (!names && header) throw new DataError(`${r.where}: ${r.file} is empty`);
+  }
+  return { items: items(), names: () => names ?? [], unit: 'line' };
+}
+
+/** ndjson rows from a byte stream, line by line (numbered as parseJsonTable numbers them). */
+export function ndjsonSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest): RowSource {
+  async function* items(): AsyncGenerator<Item> {
+    // as Buffer.toString does: a byte-order mark stays (and makes its line bad JSON)
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    let rest = '';
+    let line = 0;
+    const one = (text: string): Item | undefined => {
+      line++;
+      if (text.trim() === '') return undefined;
+      let o: unknown;
+      try {
+        o = JSON.parse(text);
+      } catch (e) {
+        return { bad: `${r.where}: ${r.file} line ${line} is not valid JSON (${(e as Error).message}); fix it or set onBadRows: drop` };
+      }
+      if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+        return { bad: `${r.where}: ${r.file} line ${line} is not a JSON object; each row must be an object of column values` };
+      }
+      return { values: o as Record<string, unknown>, place: `line ${line}`, at: line };
+    };
+    for await (const c of bytes) {
+      const text = rest + decoder.decode(c, { stream: true });
+      const parts = text.split('\n');
+      rest = parts.pop()!;
+      for (const p of parts) {
+        const it = one(p);
+        if (it) yield it;
+      }
+    }
+    const it = one(rest + decoder.decode());
+    if (it) yield it;
+  }
+  return {
+    items: items(),
+    names: (first) => r.schema?.columns?.map((c) => c.name) ?? [...new Set(first.flatMap((row) => Object.keys(row.values)))],
+    unit: 'line',
+  };
+}
+
+/** A local Parquet file's rows, `chunkRows` at a time (hyparquet reads only the row groups it needs). */
+export function parquetSource(path: string, r: StreamRequest): RowSource {
+  let names: string[] = [];
+  async function* items(): AsyncGenerator<Item> {
+    let file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
+    let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
+    try {
+      file = await asyncBufferFromFile(path);
+      metadata = await parquetMetadataAsync(file);
+      names = parquetSchema(metadata).children.map((c) => c.element.name);
+    } catch (e) {
+      throw parquetError(e, r.where, r.file);
+    }
+    const n = Number(metadata.num_rows);
+    for (let from = 0; from < n; from += r.chunkRows) {
+      let objects: Record<string, unknown>[];
+      try {
+        objects = (await parquetReadObjects({
+          file,
+          metadata,
+          rowStart: from,
+          rowEnd: Math.min(n, from + r.chunkRows),
+          compressors: COMPRESSORS,
+        })) as Record<string, unknown>[];
+      } catch (e) {
+        throw parquetError(e, r.where, r.file);
+      }
+      for (let i = 0; i < objects.length; i++) {
+        const o = objects[i]!;
+        yield { values: rowOf(names, (k) => o[k]), place: `row ${from + i + 1}`, at: from + i + 1 };
+      }
+    }
+  }
+  return { items: items(), names: () => names, known: typesOf, unit: 'row' };
+}
+
+/** A local Arrow IPC file's (or stream's) rows, a record batch at a time. */
+export function arrowSource(path: string, r: StreamRequest): RowSource {
+  let names: string[] = [];
+  async function* items(): AsyncGenerator<Item> {
+    const fh = await open(path);
+    try {
+      let reader: Awaited<ReturnType<typeof RecordBatchReader.from>>;
+      try {
+        reader = await RecordBatchReader.from(fh);
+        await reader.open();
+      } catch (e) {
+        throw arrowError(e, r.where, r.file);
+      }
+      names = reader.schema.fields.map((f) => f.name);
+      if (names.length === 0) throw new DataError(`${r.where}: ${r.file} is not an Arrow IPC file or stream (no columns)`);
+      let at = 0;
+      const it = reader[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = await it.next();
+        } catch (e) {
+          throw arrowError(e, r.where, r.file);
+        }
+        if (next.done) break;
+        const batch = next.value as { numRows: number; getChild(name: string): { get(i: number): unknown } | null };
+        const cols = names.map((n) => batch.getChild(n)!);
+        for (let i = 0; i < batch.numRows; i++) {
+          at++;
+          yield { values: rowOf(names, (_n, j) => cols[j]!.get(i)), place: `row ${at}`, at };
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return { items: items(), names: () => names, known: typesOf, unit: 'row' };
+}
