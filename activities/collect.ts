@@ -12,7 +12,18 @@ import { generateSynthetic } from '../src/ml/data/synthetic.ts';
 import { resolveInside } from '../src/artifacts/paths.ts';
 import { evaluateExpectations, failureMessage, type ExpectationSummary } from '../src/ml/data/expectations.ts';
 import { updateRunReport } from '../src/ml/report/report.ts';
-import { invalid, mapError, readDataset, stageConfig, stageEnv, where, withHeartbeats, writeChunks, writeDataset, type StageEnv } from './lib/stage.ts';
+import {
+  invalid,
+  mapError,
+  readDataset,
+  stageConfig,
+  stageEnv,
+  where,
+  withHeartbeats,
+  writeChunks,
+  writeDataset,
+  type StageEnv,
+} from './lib/stage.ts';
 import { DEFAULT_CHUNK_ROWS } from '../src/ml/data/chunked.ts';
 import { StatsAccumulator } from '../src/ml/data/dataset-stats-merge.ts';
 import { ChunkedExpectations } from '../src/ml/data/expectations-chunked.ts';

@@ -154,7 +154,8 @@ export function buildTable(
     kept.push(out);
     keptAt.push(r.at);
   }
-  if (kept.length === 0 && !allowEmpty) throw new DataError(`${where}: ${file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
+  if (kept.length === 0 && !allowEmpty)
+    throw new DataError(`${where}: ${file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
   const columns: Column[] = specs.map((s, j) => {
     if (s.type === 'string' || s.type === 'category') {
       return {

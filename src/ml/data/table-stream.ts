@@ -100,7 +100,12 @@ export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenera
 }
 
 /** A chunk after the first, held to the fixed columns. */
-function laterChunk(rows: RawRow[], fixed: { names: string[]; later: ColumnSpec[]; inferred: boolean }, r: StreamRequest, unit: 'line' | 'row') {
+function laterChunk(
+  rows: RawRow[],
+  fixed: { names: string[]; later: ColumnSpec[]; inferred: boolean },
+  r: StreamRequest,
+  unit: 'line' | 'row',
+) {
   let bad = 0;
   if (fixed.inferred) {
     // a column the first chunk did not have (ndjson objects may add keys)
@@ -118,7 +123,17 @@ function laterChunk(rows: RawRow[], fixed: { names: string[]; later: ColumnSpec[
   }
   let res: ReturnType<typeof buildTable>;
   try {
-    res = buildTable(fixed.names, rows, { columns: fixed.later, label: r.schema?.label }, r.onBadRows, r.where, r.file, undefined, unit, true);
+    res = buildTable(
+      fixed.names,
+      rows,
+      { columns: fixed.later, label: r.schema?.label },
+      r.onBadRows,
+      r.where,
+      r.file,
+      undefined,
+      unit,
+      true,
+    );
   } catch (e) {
     if (!(e instanceof DataError) || !fixed.inferred) throw e;
     const types = fixed.later.map((s) => `${s.name}: ${s.type}`).join(', ');
@@ -174,7 +189,8 @@ export function csvSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest): R
         yield { values, place, at: rec.info.lines };
       }
     } catch (e) {
-      if ((e as { code?: string }).code?.startsWith('CSV_')) throw new DataError(`${r.where}: ${r.file} is not valid CSV: ${(e as Error).message}`);
+      if ((e as { code?: string }).code?.startsWith('CSV_'))
+        throw new DataError(`${r.where}: ${r.file} is not valid CSV: ${(e as Error).message}`);
       throw e;
     } finally {
       input.destroy();
