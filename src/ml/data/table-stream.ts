@@ -1,6 +1,6 @@
 // A table source read as a stream and cut into datasets of `chunkRows` rows, so a source larger
-// than memory is collected with a peak that follows the chunk size. csv (csv-parse's streaming
-// parser) and ndjson (line by line) come from any byte stream (file, URL, s3://); Parquet is read
+// than memory is collected with a peak that follows the chunk size. csv (csv-tokenizer.ts, which
+// reads what csv-parse reads) and ndjson (line by line) come from any byte stream (file, URL, s3://); Parquet is read
 // a row range at a time from a file (hyparquet over a file handle) and Arrow IPC a record batch at
 // a time (apache-arrow over a file handle): a URL or s3:// object is first spilled to a temporary
 // file (table-spill.ts). Every chunk is typed by sources.ts's buildTable, so types, nullability,
@@ -10,9 +10,8 @@
 // from the first chunk; a later value that contradicts them is an error naming its file, line (or
 // row) and column, or a dropped row under onBadRows: drop.
 import { open } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { RecordBatchReader } from 'apache-arrow';
-import { parse } from 'csv-parse';
+import { CsvTokenizer } from './csv-tokenizer.ts';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import type { ColumnType, Dataset } from './dataset.ts';
 import { DataError } from './data-error.ts';
@@ -41,7 +40,8 @@ type Item = RawRow | { bad: string };
 
 /** Rows of one source, in order, and how its column names and file types are known from its first rows. */
 export interface RowSource {
-  items: AsyncIterable<Item>;
+  /** In batches (a read's worth), so that a row costs no await of its own. */
+  items: AsyncIterable<Item[]>;
   names(first: RawRow[]): string[];
   /** Parquet and Arrow: the types the file gives its columns. */
   known?(names: string[], first: RawRow[]): Map<string, ColumnType>;
@@ -74,18 +74,20 @@ export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenera
     dropped += res.dropped + bad;
     return res.dataset.rows ? { dataset: res.dataset, dropped: res.dropped + bad } : { dropped: res.dropped + bad };
   };
-  for await (const it of src.items) {
-    if ('bad' in it) {
-      if (r.onBadRows !== 'drop') throw new DataError(it.bad);
-      pre++;
-      continue;
-    }
-    buf.push(it);
-    if (buf.length > r.chunkRows) {
-      const next = buf.pop()!;
-      yield build(buf, pre);
-      buf = [next];
-      pre = 0;
+  for await (const batch of src.items) {
+    for (const it of batch) {
+      if ('bad' in it) {
+        if (r.onBadRows !== 'drop') throw new DataError(it.bad);
+        pre++;
+        continue;
+      }
+      buf.push(it);
+      if (buf.length > r.chunkRows) {
+        const next = buf.pop()!;
+        yield build(buf, pre);
+        buf = [next];
+        pre = 0;
+      }
     }
   }
   if (!fixed) {
@@ -151,51 +153,42 @@ function laterChunk(
   return { dataset: res.dataset, dropped: res.dropped + bad };
 }
 
-/** csv rows from a byte stream, numbered and placed as parseCsvTable does. */
+/** csv rows from a byte stream (csv-tokenizer.ts), numbered and placed as parseCsvTable does. */
 export function csvSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest): RowSource {
   const header = r.csv?.header ?? true;
   let names: string[] | undefined;
-  async function* items(): AsyncGenerator<Item> {
-    const parser = parse({
-      delimiter: r.csv?.delimiter ?? ',',
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      bom: true,
-      trim: true,
-    });
-    const input = Readable.from(bytes, { objectMode: false });
-    input.on('error', (e) => parser.destroy(e));
-    input.pipe(parser);
+  async function* items(): AsyncGenerator<Item[]> {
+    const tokenizer = new CsvTokenizer(r.csv?.delimiter ?? ',', (why) => new DataError(`${r.where}: ${r.file} is not valid CSV: ${why}`));
+    // as Buffer.toString does: bad UTF-8 becomes U+FFFD; the BOM is the tokenizer's to drop
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     let i = 0;
-    try {
-      for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-        if (!names) {
-          if (header) {
-            names = rec.record;
-            continue;
-          }
-          names = r.schema?.columns?.map((c) => c.name) ?? Array.from({ length: rec.record.length }, (_, j) => `c${j}`);
+    let out: Item[] = [];
+    const emit = (record: string[], line: number) => {
+      if (!names) {
+        if (header) {
+          names = record;
+          return;
         }
-        const place = `row ${++i} (line ${rec.info.lines})`;
-        if (rec.record.length !== names.length) {
-          yield {
-            bad: `${r.where}: ${r.file} ${place}: has ${rec.record.length} fields, the header has ${names.length}. ${TRY_DROP}`,
-          };
-          continue;
-        }
-        const values: Record<string, unknown> = {};
-        for (let j = 0; j < names.length; j++) values[names[j]!] = rec.record[j];
-        yield { values, place, at: rec.info.lines };
+        names = r.schema?.columns?.map((c) => c.name) ?? Array.from({ length: record.length }, (_, j) => `c${j}`);
       }
-    } catch (e) {
-      if ((e as { code?: string }).code?.startsWith('CSV_'))
-        throw new DataError(`${r.where}: ${r.file} is not valid CSV: ${(e as Error).message}`);
-      throw e;
-    } finally {
-      input.destroy();
-      parser.destroy();
+      const place = `row ${++i} (line ${line})`;
+      if (record.length !== names.length) {
+        out.push({ bad: `${r.where}: ${r.file} ${place}: has ${record.length} fields, the header has ${names.length}. ${TRY_DROP}` });
+        return;
+      }
+      const values: Record<string, unknown> = {};
+      for (let j = 0; j < names.length; j++) values[names[j]!] = record[j];
+      out.push({ values, place, at: line });
+    };
+    for await (const c of bytes) {
+      tokenizer.push(decoder.decode(c, { stream: true }), emit);
+      const ready = out;
+      out = [];
+      yield ready;
     }
+    tokenizer.push(decoder.decode(), emit);
+    tokenizer.end(emit);
+    yield out;
     if (!names && header) throw new DataError(`${r.where}: ${r.file} is empty`);
   }
   return { items: items(), names: () => names ?? [], unit: 'line' };
@@ -203,7 +196,7 @@ export function csvSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest): R
 
 /** ndjson rows from a byte stream, line by line (numbered as parseJsonTable numbers them). */
 export function ndjsonSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest): RowSource {
-  async function* items(): AsyncGenerator<Item> {
+  async function* items(): AsyncGenerator<Item[]> {
     // as Buffer.toString does: a byte-order mark stays (and makes its line bad JSON)
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     let rest = '';
@@ -226,13 +219,15 @@ export function ndjsonSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest)
       const text = rest + decoder.decode(c, { stream: true });
       const parts = text.split('\n');
       rest = parts.pop()!;
+      const batch: Item[] = [];
       for (const p of parts) {
         const it = one(p);
-        if (it) yield it;
+        if (it) batch.push(it);
       }
+      yield batch;
     }
     const it = one(rest + decoder.decode());
-    if (it) yield it;
+    if (it) yield [it];
   }
   return {
     items: items(),
@@ -244,7 +239,7 @@ export function ndjsonSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest)
 /** A local Parquet file's rows, `chunkRows` at a time (hyparquet reads only the row groups it needs). */
 export function parquetSource(path: string, r: StreamRequest): RowSource {
   let names: string[] = [];
-  async function* items(): AsyncGenerator<Item> {
+  async function* items(): AsyncGenerator<Item[]> {
     let file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
     let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
     try {
@@ -268,10 +263,7 @@ export function parquetSource(path: string, r: StreamRequest): RowSource {
       } catch (e) {
         throw parquetError(e, r.where, r.file);
       }
-      for (let i = 0; i < objects.length; i++) {
-        const o = objects[i]!;
-        yield { values: rowOf(names, (k) => o[k]), place: `row ${from + i + 1}`, at: from + i + 1 };
-      }
+      yield objects.map((o, i) => ({ values: rowOf(names, (k) => o[k]), place: `row ${from + i + 1}`, at: from + i + 1 }));
     }
   }
   return { items: items(), names: () => names, known: typesOf, unit: 'row' };
@@ -280,7 +272,7 @@ export function parquetSource(path: string, r: StreamRequest): RowSource {
 /** A local Arrow IPC file's (or stream's) rows, a record batch at a time. */
 export function arrowSource(path: string, r: StreamRequest): RowSource {
   let names: string[] = [];
-  async function* items(): AsyncGenerator<Item> {
+  async function* items(): AsyncGenerator<Item[]> {
     const fh = await open(path);
     try {
       let reader: Awaited<ReturnType<typeof RecordBatchReader.from>>;
@@ -304,10 +296,12 @@ export function arrowSource(path: string, r: StreamRequest): RowSource {
         if (next.done) break;
         const batch = next.value as { numRows: number; getChild(name: string): { get(i: number): unknown } | null };
         const cols = names.map((n) => batch.getChild(n)!);
+        const rows: Item[] = [];
         for (let i = 0; i < batch.numRows; i++) {
           at++;
-          yield { values: rowOf(names, (_n, j) => cols[j]!.get(i)), place: `row ${at}`, at };
+          rows.push({ values: rowOf(names, (_n, j) => cols[j]!.get(i)), place: `row ${at}`, at });
         }
+        yield rows;
       }
     } finally {
       await fh.close();
