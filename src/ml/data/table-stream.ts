@@ -61,9 +61,9 @@ export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenera
     let res: ReturnType<typeof buildTable>;
     if (!fixed) {
       const names = src.names(rows);
-      const known = src.known?.(names, rows);
-      res = buildTable(names, rows, r.schema, r.onBadRows, r.where, r.file, known, src.unit, true);
-      const specs = r.schema?.columns ?? inferSchema(names, rows, r.schema?.label, known);
+      const specs = r.schema?.columns ?? inferSchema(names, rows, r.schema?.label, src.known?.(names, rows));
+      // (the inferred columns declared: what buildTable would infer, without inferring twice)
+      res = buildTable(names, rows, { columns: specs, label: r.schema?.label }, r.onBadRows, r.where, r.file, undefined, src.unit, true);
       // inferred from one chunk: a later chunk may miss values where this one had none
       const inferred = !r.schema?.columns;
       fixed = { names, later: inferred ? specs.map((s) => ({ ...s, nullable: true })) : specs, inferred };
