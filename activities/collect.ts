@@ -215,9 +215,9 @@ async function collectStreamed(
     return undefined;
   };
   try {
-    const first = await next();
+    let first = await next();
     if (!first) throw new DataError(`${at}: ${file} has no usable rows`);
-    const second = await next();
+    let second = await next();
     if (!second) {
       first.stats = computeStats(first, droppedRows);
       return await storeWhole(first, cfg, input, env, onPhase);
@@ -227,8 +227,11 @@ async function collectStreamed(
     const reference = cfg.expect?.length && refInput ? await readDataset(env.store, refInput) : undefined;
     const checks = cfg.expect?.length ? new ChunkedExpectations(cfg.expect, reference, at, (c) => stats.sample(c)) : undefined;
     let stored = 0;
+    // held only until stored: this frame stays alive to the end, and must not pin two chunks
+    const pending: Dataset[] = [first, second];
+    first = second = undefined;
     async function* all(): AsyncGenerator<Dataset> {
-      for (let d: Dataset | undefined = first; d; d = d === first ? second : await next()) {
+      for (let d = pending.shift() ?? (await next()); d; d = pending.shift() ?? (await next())) {
         stats.add(d);
         checks?.add(d);
         yield d;

@@ -5,7 +5,11 @@
 // StandardScaler and OneHotEncoder. Printed: seconds, MB/s and peak RSS of each, and their ratios.
 // The CSV is deleted afterwards.
 //
-//   npx tsx bench/large-data.ts [--mb 200 | --gb 2] [--chunk-rows 65536] [--steps collect] [--no-pandas]
+//   npx tsx bench/large-data.ts [--mb 200 | --gb 2] [--chunk-rows 65536] [--steps collect] [--no-pandas] [--heap-mb 300]
+//
+// V8 grows its heap lazily while garbage is cheap to leave, so the child's peak RSS without a
+// heap limit says more about V8's heuristics than about what a chunk needs; `--heap-mb` runs it
+// under --max-old-space-size to show the memory the streamed path really needs.
 //
 // Steps run in one child, in order, each handed the previous one's artifacts (STEPS below):
 // `collect` is wired; `preprocess` and `train` are the places to wire the chunked preprocess and
@@ -30,6 +34,8 @@ export interface LargeDataOptions {
   chunkRows?: number;
   steps?: string[];
   pandas?: boolean;
+  /** The child's V8 heap limit (--max-old-space-size), MiB; unset: Node's default. */
+  heapMb?: number;
   python?: string;
   log?: (line: string) => void;
 }
@@ -45,6 +51,7 @@ export interface RunMeasure {
   note?: string;
 }
 export interface LargeDataResult {
+  heapMb?: number;
   bytes: number;
   rows: number;
   chunkRows: number;
@@ -172,10 +179,15 @@ export async function largeData(o: LargeDataOptions = {}): Promise<LargeDataResu
     const rows = await generateCsv(csv, mb * 1e6);
     const bytes = statSync(csv).size;
     log(`running mlpipe (${steps.join(', ')}, chunkRows ${chunkRows}) in a child process`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--child', root, 'data.csv', String(chunkRows), steps.join(',')], {
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const heap = o.heapMb ? [`--max-old-space-size=${o.heapMb}`] : [];
+    const r = spawnSync(
+      process.execPath,
+      [...heap, '--import', 'tsx', SELF, '--child', root, 'data.csv', String(chunkRows), steps.join(',')],
+      {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     if (r.status !== 0) throw new Error(`the mlpipe child failed (${r.status}): ${r.stderr.slice(-2000)}`);
     const mlpipe = lastJson<RunMeasure>(r.stdout, 'the mlpipe child', r.stderr);
     rmSync(join(root, 'store'), { recursive: true, force: true });
@@ -198,7 +210,7 @@ export async function largeData(o: LargeDataOptions = {}): Promise<LargeDataResu
         ],
       };
     }
-    return { bytes, rows, chunkRows, cores: availableParallelism(), mlpipe, pandas };
+    return { heapMb: o.heapMb, bytes, rows, chunkRows, cores: availableParallelism(), mlpipe, pandas };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -209,7 +221,8 @@ const fmt = (x: number, d = 1) => x.toFixed(d);
 
 export function formatLargeData(r: LargeDataResult): string {
   const lines = [
-    `CSV ${fmt(r.bytes / 1e6, 0)} MB, ${r.rows} rows x (${NUMERIC_COLUMNS} numeric + category + label); chunkRows ${r.chunkRows}; ${r.cores} cores`,
+    `CSV ${fmt(r.bytes / 1e6, 0)} MB, ${r.rows} rows x (${NUMERIC_COLUMNS} numeric + category + label); chunkRows ${r.chunkRows}; ` +
+      `${r.cores} cores; mlpipe's heap limit ${r.heapMb ? `${r.heapMb} MiB` : "Node's default"}`,
     'step          mlpipe s   mlpipe MB/s   pandas s   pandas MB/s   MB/s mlpipe/pandas',
   ];
   const names = [...new Set([...r.mlpipe.steps.map((s) => s.step), ...(r.pandas?.steps.map((s) => s.step) ?? [])])];
@@ -250,6 +263,7 @@ if (process.argv[1] === SELF) {
       chunkRows: arg('--chunk-rows') ? Number(arg('--chunk-rows')) : undefined,
       steps: arg('--steps')?.split(','),
       pandas: !process.argv.includes('--no-pandas'),
+      heapMb: arg('--heap-mb') ? Number(arg('--heap-mb')) : undefined,
       log: (l) => console.error(l),
     });
     console.log(formatLargeData(result));
