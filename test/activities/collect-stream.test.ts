@@ -45,6 +45,11 @@ describe('collect: a source larger than chunkRows', () => {
     const out = await collectCore(collectInput(config, dir), env);
     expect(out.outputs.rows).toBe(12_343);
     expect(out.outputs.droppedRows, 'summed over the chunks').toBe(2);
+    const section = await env.store.getRunFile('test/run-1', 'report/data/collect.json');
+    expect(JSON.parse(section!.toString()).data, "the report's Data section counts them too").toMatchObject({
+      rows: 12_343,
+      droppedRows: 2,
+    });
     const ref = out.outputs.dataset as unknown as ArtifactRef;
     const manifest = decodeManifest(await env.store.get(ref));
     expect(manifest?.chunks).toHaveLength(13);
