@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, each against its baseline run side by side, printed as
- * ratios. `npm run bench -- --only spec,orchestration,train,train-chunks,search,search-workers,serving,preprocess` picks some.
+ * ratios. `npm run bench -- --only spec,orchestration,train,train-chunks,search,search-workers,large-data,serving,preprocess` picks some.
  */
 const only = (() => {
   const i = process.argv.indexOf('--only');
@@ -53,6 +53,13 @@ const benches: { name: string; run: () => Promise<string> }[] = [
     run: async () => {
       const { searchWorkers, formatSearchWorkers } = await import('./search-workers.ts');
       return formatSearchWorkers(await searchWorkers());
+    },
+  },
+  {
+    name: 'large-data',
+    run: async () => {
+      const { largeData, formatLargeData } = await import('./large-data.ts');
+      return formatLargeData(await largeData({ mb: 200 }));
     },
   },
   {

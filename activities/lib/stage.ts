@@ -137,16 +137,40 @@ export async function openDataset(store: ArtifactStore, ref: ArtifactRef): Promi
  * Store a dataset that arrives a chunk at a time: each chunk its own v1 artifact, then the
  * manifest (the returned ref). A dataset of one chunk is stored as a v1 artifact, exactly as
  * writeDataset would. `finish` gives what is known only after the last chunk (statistics, classes).
- * Chunks must share one schema; each chunk's `splits` index its own rows.
+ * Chunks must share one schema (a column is nullable in the manifest when it is in any chunk);
+ * each chunk's `splits` index its own rows. When reading the chunks or `finish` throws (bad data
+ * in a late chunk, a failed expectation), the chunks stored so far are removed: no partial dataset.
  */
 export async function writeChunks(
   store: ArtifactStore,
   chunks: AsyncIterable<Dataset>,
-  finish: () => Pick<DatasetInfo, 'stats' | 'classes' | 'label'>,
+  finish: () => Pick<DatasetInfo, 'stats' | 'classes' | 'label'> | Promise<Pick<DatasetInfo, 'stats' | 'classes' | 'label'>>,
   input: StageActivityInput,
   env: StageEnv,
 ): Promise<ArtifactRef> {
   const written: { ref: ArtifactRef; rows: number }[] = [];
+  try {
+    return await writeChunksOnce(store, chunks, finish, input, env, written);
+  } catch (e) {
+    // a chunk whose bytes another stage or attempt also stored is theirs too: kept (dropChunks)
+    await dropChunks(
+      store,
+      written.map((w) => w.ref),
+      input,
+      env,
+    ).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function writeChunksOnce(
+  store: ArtifactStore,
+  chunks: AsyncIterable<Dataset>,
+  finish: () => Pick<DatasetInfo, 'stats' | 'classes' | 'label'> | Promise<Pick<DatasetInfo, 'stats' | 'classes' | 'label'>>,
+  input: StageActivityInput,
+  env: StageEnv,
+  written: { ref: ArtifactRef; rows: number }[],
+): Promise<ArtifactRef> {
   const splitRows: Partial<Record<SplitName, number>> = {};
   let first: Dataset | undefined;
   let hasSplits = false;
@@ -156,31 +180,23 @@ export async function writeChunks(
     written.push({ ref, rows: c.rows });
   };
   let n = 0;
-  try {
-    for await (const c of chunks) {
-      if (c.splits) hasSplits = true;
-      for (const s of SPLITS) if (c.splits?.[s]) splitRows[s] = (splitRows[s] ?? 0) + c.splits[s]!.length;
-      if (n === 0) {
-        first = c;
-        schema = c.columns.map(columnSchema);
-      } else {
-        if (n === 1) await put(first!, 0);
-        await put(c, n);
-        first = undefined;
-      }
-      n++;
+  for await (const c of chunks) {
+    if (c.splits) hasSplits = true;
+    for (const s of SPLITS) if (c.splits?.[s]) splitRows[s] = (splitRows[s] ?? 0) + c.splits[s]!.length;
+    if (n === 0) {
+      first = c;
+      schema = c.columns.map(columnSchema);
+    } else {
+      c.columns.forEach((col, j) => {
+        if (col.nullable && schema[j] && !schema[j].nullable) schema[j] = { ...schema[j], nullable: true };
+      });
+      if (n === 1) await put(first!, 0);
+      await put(c, n);
+      first = undefined;
     }
-  } catch (e) {
-    // A chunk that fails (a bad row in a late chunk) leaves no chunks of a dataset that never was.
-    await dropChunks(
-      store,
-      written.map((w) => w.ref),
-      input,
-      env,
-    ).catch(() => undefined);
-    throw e;
+    n++;
   }
-  const end = finish();
+  const end = await finish();
   if (n <= 1) {
     const only: Dataset = first ?? { rows: 0, columns: [] };
     return writeDataset(store, { ...only, ...end }, input, env);

@@ -57,6 +57,10 @@ export type CollectStage = StageCommon & {
    */
   onBadRows?: 'fail' | 'drop';
   /**
+   * Rows per chunk of the dataset artifact. A csv, ndjson, Parquet or Arrow source with more rows is read as a stream and stored as chunks of this many rows (see "Data larger than memory"), so memory follows the chunk size, not the file size; a source with at most this many rows is one in-memory dataset, as before.
+   */
+  chunkRows?: number;
+  /**
    * Checks on the collected rows, evaluated before the dataset is stored: a failing `error` rule fails the stage naming the column, the rule, the observed value and up to five offending rows (file, line or row, column); `warn` rules are recorded. The counts are the stage's `expectations` output.
    */
   expect?: Expectation[];
@@ -1970,7 +1974,7 @@ export interface FileOrUrl {
    */
   sha256?: string;
   /**
-   * Size limit in bytes; a larger file is refused.
+   * Size limit in bytes; a larger file is refused. Sources read whole (json; Parquet from a URL or s3://, spilled to a temporary file) are held to 100 MB unless set; sources read as a stream (csv, ndjson, Arrow, and a local Parquet file) have no limit unless it is set.
    */
   maxBytes?: number;
   /**

@@ -121,7 +121,9 @@ export function concatDatasets(parts: Dataset[], info: Pick<DatasetInfo, 'label'
   const rows = parts.reduce((a, p) => a + p.rows, 0);
   const first = parts[0];
   if (!first) return { rows: 0, columns: [], label: info.label, classes: info.classes, stats: info.stats };
-  const columns: Column[] = first.columns.map((c, j) => {
+  const columns: Column[] = first.columns.map((c0, j) => {
+    // nullable when any chunk holds a missing value (a streamed source's chunks know only their own)
+    const c = !c0.nullable && parts.some((p) => p.columns[j]?.nullable) ? { ...c0, nullable: true } : c0;
     if (isNumeric(c)) {
       const w = c.shape.reduce((a, b) => a * b, 1);
       const data = new Float32Array(rows * w);

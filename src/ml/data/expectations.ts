@@ -42,9 +42,9 @@ export function ruleOf(e: Expectation): RuleName {
   return r;
 }
 
-const num = (v: number) => String(Number(v.toPrecision(6)));
+export const num = (v: number) => String(Number(v.toPrecision(6)));
 
-function columnOf(ds: Dataset, name: string | undefined, rule: string, at: string): Column {
+export function columnOf(ds: Dataset, name: string | undefined, rule: string, at: string): Column {
   const c = ds.columns.find((x) => x.name === name);
   if (!c) {
     throw new DataError(
@@ -56,13 +56,13 @@ function columnOf(ds: Dataset, name: string | undefined, rule: string, at: strin
 }
 
 /** Row r's value of a column as one item per array position (scalars: one item); NaN/null missing. */
-function items(c: Column, r: number): (number | string | null)[] {
+export function items(c: Column, r: number): (number | string | null)[] {
   if (!isNumeric(c)) return [c.values[r] ?? null];
   const w = size(c.shape);
   return Array.from(c.data.subarray(r * w, r * w + w));
 }
 
-const missing = (v: number | string | null) => v === null || (typeof v === 'number' && Number.isNaN(v));
+export const missing = (v: number | string | null) => v === null || (typeof v === 'number' && Number.isNaN(v));
 
 /** Rows failing `bad`, with up to five places. */
 function scan(ds: Dataset, c: Column, bad: (r: number) => boolean): { count: number; places: string[] } {
@@ -76,7 +76,7 @@ function scan(ds: Dataset, c: Column, bad: (r: number) => boolean): { count: num
   return { count, places };
 }
 
-function numericColumn(ds: Dataset, e: Expectation, rule: string, at: string) {
+export function numericColumn(ds: Dataset, e: Expectation, rule: string, at: string) {
   const c = columnOf(ds, e.column, rule, at);
   if (!isNumeric(c))
     throw new DataError(
@@ -206,12 +206,12 @@ function evaluateOne(
 }
 
 /** Up to ten allowed values, then how many there are. */
-function listed(values: (string | number | boolean)[]): string {
+export function listed(values: (string | number | boolean)[]): string {
   const head = values.slice(0, 10).map(showValue).join(', ');
   return values.length > 10 ? `${head}, … (${values.length} in all)` : head;
 }
 
-function bounds(min: number | undefined, max: number | undefined): string {
+export function bounds(min: number | undefined, max: number | undefined): string {
   if (min !== undefined && max !== undefined) return `within [${min}, ${max}]`;
   return min !== undefined ? `at least ${min}` : `at most ${max}`;
 }

@@ -41,19 +41,24 @@ export async function readSourceBytes(src: FileOrUrl, baseDir: string | undefine
   for await (const c of chunks) {
     n += c.byteLength;
     if (n > limit) {
-      throw new DataError(`${where}: ${name} is over the limit of ${limit} bytes; raise source.maxBytes`);
+      throw overLimit(where, name, limit);
     }
     hash.update(c);
     parts.push(Buffer.from(c));
   }
   const hex = hash.digest('hex');
-  if (src.sha256 && src.sha256 !== hex) {
-    throw new DataError(
-      `${where}: ${name} has sha256 ${hex}, not the expected ${src.sha256}; the data changed: ` +
-        'check the source, then update source.sha256',
-    );
-  }
+  if (src.sha256 && src.sha256 !== hex) throw sha256Mismatch(where, name, hex, src.sha256);
   return Buffer.concat(parts);
+}
+
+export function sha256Mismatch(where: string, name: string, hex: string, expected: string): DataError {
+  return new DataError(
+    `${where}: ${name} has sha256 ${hex}, not the expected ${expected}; the data changed: check the source, then update source.sha256`,
+  );
+}
+
+export function overLimit(where: string, name: string, limit: number): DataError {
+  return new DataError(`${where}: ${name} is over the limit of ${limit} bytes; raise source.maxBytes`);
 }
 
 /** One input record: values by column name, and where it came from (for messages). */
@@ -68,7 +73,7 @@ export interface RawRow {
  * Without a declared schema: numbers where every present value is one, else strings; an array
  * column takes the shape of its first value (numbers). Parquet and Arrow pass their own types.
  */
-function inferSchema(names: string[], rows: RawRow[], label?: string, known?: Map<string, ColumnType>): ColumnSpec[] {
+export function inferSchema(names: string[], rows: RawRow[], label?: string, known?: Map<string, ColumnType>): ColumnSpec[] {
   return names.map((name) => {
     let numeric = true;
     let integer = true;
@@ -108,6 +113,8 @@ export function buildTable(
   file: string,
   known?: Map<string, ColumnType>,
   unit: 'line' | 'row' = 'row',
+  /** A later chunk of a streamed source may lose every row to onBadRows: drop; the source as a whole may not. */
+  allowEmpty = false,
 ): TableResult {
   const specs = schema?.columns ?? inferSchema(names, rows, schema?.label, known);
   for (const s of specs) {
@@ -121,13 +128,20 @@ export function buildTable(
   if (schema?.label && !specs.some((s) => s.name === schema.label)) {
     throw new DataError(`${where}: schema.label ${JSON.stringify(schema.label)} is not a declared column; add it to schema.columns`);
   }
-  const kept: Value[][] = [];
-  const keptAt: number[] = [];
+  // values go straight into their columns (a row is committed once every value converted), so
+  // a chunk of a streamed source costs its columns, not an array per row
+  const n = rows.length;
+  const text = specs.map((s) => (s.type === 'string' || s.type === 'category' ? new Array<string | null>(n) : undefined));
+  const widths = specs.map((s) => (s.shape ? s.shape.reduce((a, b) => a * b, 1) : 1));
+  const nums = specs.map((_s, j) => (text[j] ? undefined : new Float32Array(n * widths[j]!)));
+  const keptAt = new Uint32Array(n);
+  const row: Value[] = new Array(specs.length);
+  let kept = 0;
   let dropped = 0;
   for (const r of rows) {
-    const out: Value[] = [];
     let bad: string | undefined;
-    for (const s of specs) {
+    for (let j = 0; j < specs.length; j++) {
+      const s = specs[j]!;
       const c = convert(r.values[s.name], s);
       if (!c.ok) {
         bad =
@@ -135,7 +149,7 @@ export function buildTable(
           'onBadRows: drop to skip such rows';
         break;
       }
-      out.push(c.v);
+      row[j] = c.v;
     }
     if (bad !== undefined) {
       if (onBadRows === 'drop') {
@@ -144,32 +158,29 @@ export function buildTable(
       }
       throw new DataError(bad);
     }
-    kept.push(out);
-    keptAt.push(r.at);
+    for (let j = 0; j < specs.length; j++) {
+      const v = row[j]!;
+      const t = text[j];
+      if (t) t[kept] = v as string | null;
+      else if (specs[j]!.shape) nums[j]!.set(v as Float32Array, kept * widths[j]!);
+      else nums[j]![kept] = v === null ? NaN : (v as number);
+    }
+    keptAt[kept++] = r.at;
   }
-  if (kept.length === 0) throw new DataError(`${where}: ${file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
+  if (kept === 0 && !allowEmpty)
+    throw new DataError(`${where}: ${file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
   const columns: Column[] = specs.map((s, j) => {
-    if (s.type === 'string' || s.type === 'category') {
-      return {
-        name: s.name,
-        type: s.type,
-        values: kept.map((r) => r[j] as string | null),
-        categories: s.values?.map(String),
-        nullable: s.nullable,
-      };
+    const t = text[j];
+    if (t) {
+      if (kept < n) t.length = kept;
+      return { name: s.name, type: s.type as 'string' | 'category', values: t, categories: s.values?.map(String), nullable: s.nullable };
     }
-    if (s.shape) {
-      const w = s.shape.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(kept.length * w);
-      kept.forEach((r, i) => data.set(r[j] as Float32Array, i * w));
-      return { name: s.name, type: s.type, shape: s.shape, data, nullable: s.nullable };
-    }
-    const data = new Float32Array(kept.length);
-    kept.forEach((r, i) => (data[i] = r[j] === null ? NaN : (r[j] as number)));
-    return { name: s.name, type: s.type, shape: [], data, nullable: s.nullable };
+    const all = nums[j]!;
+    const data = kept < n ? all.slice(0, kept * widths[j]!) : all;
+    return { name: s.name, type: s.type, shape: s.shape ?? [], data, nullable: s.nullable } as Column;
   });
-  const origin = { file, unit, at: Uint32Array.from(keptAt) };
-  return { dataset: { rows: kept.length, columns, label: schema?.label, origin }, dropped };
+  const origin = { file, unit, at: kept < n ? keptAt.slice(0, kept) : keptAt };
+  return { dataset: { rows: kept, columns, label: schema?.label, origin }, dropped };
 }
 
 export function parseCsvTable(

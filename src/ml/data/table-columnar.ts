@@ -10,7 +10,7 @@ import { PARQUET_COMPRESSORS, registerArrowCodecs } from './codecs.ts';
 import { buildTable, DataError, type RawRow, type TableResult, type TableSchema } from './sources.ts';
 import type { ColumnType } from './dataset.ts';
 
-function normalise(v: unknown): unknown {
+export function normalise(v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (typeof v === 'bigint') return Number(v);
   if (typeof v === 'number') return Number.isNaN(v) ? null : v;
@@ -24,7 +24,7 @@ function normalise(v: unknown): unknown {
 }
 
 /** A column's type by its first present value (arrays are numbers with a shape). */
-function typesOf(names: string[], rows: RawRow[]): Map<string, ColumnType> {
+export function typesOf(names: string[], rows: RawRow[]): Map<string, ColumnType> {
   const types = new Map<string, ColumnType>();
   for (const n of names) {
     const v = rows.find((r) => r.values[n] !== null)?.values[n];
@@ -48,12 +48,22 @@ async function parquetRows(buf: Buffer, where: string, file: string): Promise<{ 
     names = parquetSchema(metadata).children.map((c) => c.element.name);
     objects = (await parquetReadObjects({ file: ab, metadata, compressors: PARQUET_COMPRESSORS })) as Record<string, unknown>[];
   } catch (e) {
-    throw new DataError(
-      `${where}: ${file} is not a Parquet file mlpipe can read: ${(e as Error).message}. ` +
-        'mlpipe reads uncompressed pages and snappy, gzip, brotli, zstd, lz4 and lz4_raw',
-    );
+    throw parquetError(e, where, file);
   }
   return { names, rows: objects.map((o, i) => ({ values: rowOf(names, (n) => o[n]), place: `row ${i + 1}`, at: i + 1 })) };
+}
+
+/** What a failed Arrow IPC read means for the user, with the fix. */
+export function arrowError(e: unknown, where: string, file: string): DataError {
+  return new DataError(`${where}: ${file} is not an Arrow IPC file or stream mlpipe can read: ${(e as Error).message}`);
+}
+
+/** What a failed Parquet read means for the user, with the fix. */
+export function parquetError(e: unknown, where: string, file: string): DataError {
+  return new DataError(
+    `${where}: ${file} is not a Parquet file mlpipe can read: ${(e as Error).message}. ` +
+      'mlpipe reads uncompressed pages and snappy, gzip, brotli, zstd, lz4 and lz4_raw',
+  );
 }
 
 function arrowRows(buf: Buffer, where: string, file: string): { names: string[]; rows: RawRow[] } {
@@ -62,7 +72,7 @@ function arrowRows(buf: Buffer, where: string, file: string): { names: string[];
   try {
     table = tableFromIPC(buf);
   } catch (e) {
-    throw new DataError(`${where}: ${file} is not an Arrow IPC file or stream mlpipe can read: ${(e as Error).message}`);
+    throw arrowError(e, where, file);
   }
   if (table.schema.fields.length === 0) throw new DataError(`${where}: ${file} is not an Arrow IPC file or stream (no columns)`);
   const names = table.schema.fields.map((f) => f.name);
@@ -74,7 +84,7 @@ function arrowRows(buf: Buffer, where: string, file: string): { names: string[];
   return { names, rows };
 }
 
-function rowOf(names: string[], get: (name: string, j: number) => unknown): Record<string, unknown> {
+export function rowOf(names: string[], get: (name: string, j: number) => unknown): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   names.forEach((n, j) => (values[n] = normalise(get(n, j))));
   return values;

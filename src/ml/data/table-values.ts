@@ -23,16 +23,15 @@ export function showValue(v: unknown): string {
 }
 
 function scalar(v: unknown, type: ColumnType): Converted {
-  const show = showValue(v);
   if (type === 'boolean') {
     const s = String(v).trim().toLowerCase();
     if (v === true || s === 'true' || s === '1') return { ok: true, v: 1 };
     if (v === false || s === 'false' || s === '0') return { ok: true, v: 0 };
-    return { ok: false, why: `${show} is not a boolean (true/false/1/0)` };
+    return { ok: false, why: `${showValue(v)} is not a boolean (true/false/1/0)` };
   }
   const x = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
-  if (!Number.isFinite(x)) return { ok: false, why: `${show} is not a number` };
-  if (type === 'integer' && !Number.isInteger(x)) return { ok: false, why: `${show} is not an integer` };
+  if (!Number.isFinite(x)) return { ok: false, why: `${showValue(v)} is not a number` };
+  if (type === 'integer' && !Number.isInteger(x)) return { ok: false, why: `${showValue(v)} is not an integer` };
   return { ok: true, v: x };
 }
 
@@ -89,19 +88,19 @@ export function convert(v: unknown, c: ColumnSpec): Converted {
   if (Array.isArray(v)) {
     return { ok: false, why: `${showValue(v)} where one value was expected; declare the column's shape in schema.columns to read arrays` };
   }
-  const show = showValue(v);
+  // showValue(v) only for a message: it costs more than the conversion
   switch (c.type) {
     case 'number':
     case 'integer':
     case 'boolean':
       return scalar(v, c.type);
     case 'string':
-      return typeof v === 'object' ? { ok: false, why: `${show} is not a string` } : { ok: true, v: String(v) };
+      return typeof v === 'object' ? { ok: false, why: `${showValue(v)} is not a string` } : { ok: true, v: String(v) };
     case 'category': {
-      if (typeof v === 'object') return { ok: false, why: `${show} is not a category value` };
+      if (typeof v === 'object') return { ok: false, why: `${showValue(v)} is not a category value` };
       const s = String(v);
       if (c.values && !c.values.map(String).includes(s)) {
-        return { ok: false, why: `${show} is not one of ${c.values.map((x) => JSON.stringify(x)).join(', ')}` };
+        return { ok: false, why: `${showValue(v)} is not one of ${c.values.map((x) => JSON.stringify(x)).join(', ')}` };
       }
       return { ok: true, v: s };
     }
