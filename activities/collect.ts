@@ -5,7 +5,7 @@ import type { ArtifactRef, JsonValue, SpecLocation, StageActivityInput, StageRes
 import type { Dataset } from '../src/ml/data/dataset.ts';
 import { computeStats } from '../src/ml/data/dataset-stats.ts';
 import { loadMnist } from '../src/ml/data/mnist.ts';
-import { loadImageFolder } from '../src/ml/data/images.ts';
+import { imageChunkRows, imageFolderChunks, listImageFolder, loadImageFolder } from '../src/ml/data/images.ts';
 import { DataError, readSourceBytes } from '../src/ml/data/sources.ts';
 import { parseTable } from '../src/ml/data/table-parse.ts';
 import { generateSynthetic } from '../src/ml/data/synthetic.ts';
@@ -29,7 +29,7 @@ import { StatsAccumulator } from '../src/ml/data/dataset-stats-merge.ts';
 import { ChunkedExpectations } from '../src/ml/data/expectations-chunked.ts';
 import { streamTable } from '../src/ml/data/table-source.ts';
 import type { StreamRequest } from '../src/ml/data/table-stream.ts';
-import type { ColumnarSource, CsvSource, JsonSource } from '../src/spec/types.gen.ts';
+import type { ColumnarSource, CsvSource, ImageFolderSource, JsonSource } from '../src/spec/types.gen.ts';
 import type { StageConfig } from '../src/spec/stages/descriptor.ts';
 import type { HeartbeatDetails } from '../src/temporal/progress.ts';
 
@@ -121,6 +121,7 @@ export async function collectCore(input: StageActivityInput, env: StageEnv): Pro
       if (src.type === 'csv' || src.type === 'ndjson' || src.type === 'parquet' || src.type === 'arrow') {
         return await collectStreamed(cfg, input, env, onPhase);
       }
+      if (src.type === 'imageFolder') return await collectImages(src, cfg, input, env, onPhase);
       return await storeWhole(await collectDataset(cfg, input.location, where(input), env.signal, onPhase), cfg, input, env, onPhase);
     });
   } catch (e) {
@@ -254,6 +255,58 @@ async function collectStreamed(
     return { outputs: collectOutputs(ref, rows, droppedRows, expectations) };
   } finally {
     await chunks.return(undefined);
+  }
+}
+
+/**
+ * An image folder (on disk or under an s3:// prefix): one in-memory dataset when its images fit in
+ * a chunk (about 64 MiB of pixels, at most `chunkRows`), else chunks decoded one at a time in a
+ * seeded order that interleaves the classes, with merged statistics and expectations.
+ */
+async function collectImages(
+  src: ImageFolderSource,
+  cfg: CollectConfig,
+  input: StageActivityInput,
+  env: StageEnv,
+  onPhase: (message: string) => void,
+): Promise<StageResult> {
+  const at = where(input);
+  onPhase(`listing ${src.path ?? src.url}`);
+  const listing = await listImageFolder(src, sourceBaseDir(input.location, at), at);
+  try {
+    const rows = imageChunkRows(src, cfg.chunkRows ?? DEFAULT_CHUNK_ROWS, at);
+    if (listing.files.length <= rows) {
+      const ds = await loadImageFolder(src, undefined, at, { signal: env.signal, onPhase, listing });
+      ds.stats = computeStats(ds);
+      return await storeWhole(ds, cfg, input, env, onPhase);
+    }
+    const stats = new StatsAccumulator();
+    const refInput = input.inputs.reference;
+    const reference = cfg.expect?.length && refInput ? await readDataset(env.store, refInput) : undefined;
+    const checks = cfg.expect?.length ? new ChunkedExpectations(cfg.expect, reference, at, (c) => stats.sample(c)) : undefined;
+    async function* all(): AsyncGenerator<Dataset> {
+      for await (const d of imageFolderChunks(src, listing, rows, at, { signal: env.signal, onPhase })) {
+        stats.add(d);
+        checks?.add(d);
+        yield d;
+      }
+    }
+    let expectations: ExpectationSummary | undefined;
+    const total = listing.files.length;
+    const ref = await writeChunks(
+      env.store,
+      all(),
+      async () => {
+        expectations = checks?.summary();
+        await reportAndCheck(input, env, total, 0, expectations);
+        return { stats: stats.result(0), label: 'label', classes: listing.classes };
+      },
+      input,
+      env,
+    );
+    return { outputs: collectOutputs(ref, total, 0, expectations) };
+  } finally {
+    listing.close();
   }
 }
 

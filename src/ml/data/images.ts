@@ -21,6 +21,8 @@ const IMAGE = /\.(png|jpe?g)$/i;
 export const DEFAULT_MAX_FILES = 1_000_000;
 /** A chunk of decoded images holds about this much (float32 pixels). */
 export const CHUNK_BYTES = 64 * 1024 ** 2;
+/** The most one decoded image may take (float32 pixels). */
+export const MAX_IMAGE_BYTES = 256 * 1024 ** 2;
 /** The decoded pixels (float32) are held in memory: refuse a folder that needs more. */
 export const MAX_PIXEL_BYTES = 4 * 1024 ** 3;
 
@@ -142,10 +144,21 @@ export async function listImageFolder(
   return src.url !== undefined ? listObjects(src.url, where, maxFiles, env) : listLocal(src, baseDir, where, maxFiles);
 }
 
-/** Images a chunk of `rowBytes`-sized rows may hold: a chunk stays near CHUNK_BYTES. */
-export function imageChunkRows(src: ImageFolderSource, chunkRows: number): number {
+/**
+ * Images a chunk may hold: a chunk stays near CHUNK_BYTES of pixels. Refuses a declared size
+ * whose one image would exceed MAX_IMAGE_BYTES (a typo such as 20000 for 200, most likely).
+ */
+export function imageChunkRows(src: ImageFolderSource, chunkRows: number, where = 'imageFolder'): number {
   const [h, w] = src.size as [number, number];
-  return Math.max(1, Math.min(chunkRows, Math.floor(CHUNK_BYTES / (h * w * (src.channels ?? 1) * 4))));
+  const ch = src.channels ?? 1;
+  const bytes = h * w * ch * 4;
+  if (bytes > MAX_IMAGE_BYTES) {
+    throw new DataError(
+      `${where}: one image of ${h}x${w}x${ch} needs ${(bytes / 1024 ** 2).toFixed(0)} MiB as float32, over the ` +
+        `${MAX_IMAGE_BYTES / 1024 ** 2} MiB an image may take; declare a smaller size (with resize: true to scale the files)`,
+    );
+  }
+  return Math.max(1, Math.min(chunkRows, Math.floor(CHUNK_BYTES / bytes)));
 }
 
 /** Decode `files` (positions `at` in the listing) into one dataset: `image` and `label`. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectCore } from '../../../activities/collect.ts';
+import { openDataset } from '../../../activities/lib/stage.ts';
 import type { ArtifactRef } from '../../../src/core/plan.ts';
 import { concatDatasets } from '../../../src/ml/data/chunked.ts';
 import { column, decodeDataset, type Dataset, type NumericColumn } from '../../../src/ml/data/dataset.ts';
@@ -90,5 +91,32 @@ describe('imageFolder from s3:// and in chunks', () => {
     expect(gathered.rows).toBe(N);
     // a chunk of big images holds fewer of them: about 64 MiB of pixels
     expect(imageChunkRows({ ...src, size: [224, 224], channels: 3 }, 65_536)).toBe(111);
+  });
+
+  it('collect stores a folder of more images than a chunk holds as a chunked dataset, statistics merged', {
+    timeout: 120_000,
+  }, async () => {
+    const env = testEnv();
+    const run = async (over: Record<string, unknown>) => {
+      const config = { source: { type: 'imageFolder', size: [28, 28], url: `s3://${bucket}/sets/digits/` }, ...over };
+      const out = await collectCore(collectInput(config, undefined), env);
+      return { out, ds: await openDataset(env.store, out.outputs.dataset as unknown as ArtifactRef) };
+    };
+    const whole = await run({});
+    const chunked = await run({
+      chunkRows: 64,
+      expect: [{ column: 'label', values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }, { rows: { min: N } }],
+    });
+    expect(whole.ds.chunkRows).toEqual([N]);
+    expect(chunked.ds.chunkRows).toEqual([64, 64, 64, 8]);
+    expect(chunked.out.outputs).toMatchObject({ rows: N, droppedRows: 0, expectations: { passed: 2, failed: 0 } });
+    expect(chunked.ds.classes).toEqual(whole.ds.classes);
+    expect(chunked.ds.stats!.classHistogram).toEqual(whole.ds.stats!.classHistogram);
+    const [a, b] = [whole.ds.stats!.columns.image!, chunked.ds.stats!.columns.image!];
+    if (a.kind !== 'numeric' || b.kind !== 'numeric') throw new Error('image stats are numeric');
+    expect(b.count).toBe(a.count);
+    expect(b.mean!).toBeCloseTo(a.mean!, 6);
+    expect(b.std!).toBeCloseTo(a.std!, 5);
+    expect((await openDataset(env.store, whole.out.outputs.dataset as unknown as ArtifactRef)).rows).toBe(N);
   });
 });

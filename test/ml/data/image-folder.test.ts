@@ -147,7 +147,7 @@ describe('collect: a class-per-folder image tree', () => {
     );
     await expect(collect(source({ maxFiles: 15 }), bad)).rejects.toThrow('digits holds more than 15 images; raise source.maxFiles');
     await expect(collect(source({ size: [20_000, 20_000], resize: true }), bad)).rejects.toThrow(
-      /21 images of 20000x20000x1 need 31\.3 GiB as float32, over the 4 GiB an imageFolder dataset may hold in memory; declare a smaller size/,
+      /one image of 20000x20000x1 needs 1526 MiB as float32, over the 256 MiB an image may take; declare a smaller size/,
     );
     mkdirSync(join(bad, 'digits', 'x'));
     await expect(collect(source(), bad)).rejects.toThrow(
