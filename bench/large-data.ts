@@ -12,8 +12,8 @@
 // under --max-old-space-size to show the memory the streamed path really needs.
 //
 // Steps run in one child, in order, each handed the previous one's artifacts (STEPS below):
-// `collect` is wired; `preprocess` and `train` are the places to wire the chunked preprocess and
-// train stages (their configs are in PREPROCESS and TRAIN) once they stream.
+// collect, preprocess (PREPROCESS: split, median impute, standardize, one-hot) and one epoch of an
+// MLP (TRAIN), all through the real activities over the chunked dataset.
 // Exported: largeData(options), formatLargeData(result) for bench/run.ts.
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -92,19 +92,29 @@ export async function generateCsv(path: string, bytes: number, seed = 15): Promi
   return rows;
 }
 
+const FEATURES = Array.from({ length: NUMERIC_COLUMNS }, (_, j) => `f${j}`);
+/** The anchor's steps (median impute, standardize, one-hot), after a split, as a preprocess stage. */
 export const PREPROCESS = {
-  steps: [{ impute: { strategy: 'median' } }, { standardize: {} }, { oneHot: { columns: ['cat'] } }],
-  split: { train: 0.8, validation: 0.1, test: 0.1 },
+  steps: [
+    { type: 'split', train: 0.8, validation: 0.1, test: 0.1, seed: 1 },
+    { type: 'impute', columns: FEATURES, strategy: 'median' },
+    { type: 'standardize', columns: FEATURES },
+    { type: 'oneHot', columns: ['cat'] },
+  ],
 };
+/** One epoch of a small MLP on the preprocessed rows. */
 export const TRAIN = {
   model: {
     layers: [
       { type: 'dense', units: 32, activation: 'relu' },
-      { type: 'dense', units: 2 },
+      { type: 'dense', units: 2, activation: 'softmax' },
     ],
   },
+  optimizer: { type: 'adam', learningRate: 0.001 },
+  loss: 'sparseCategoricalCrossentropy',
   epochs: 1,
   batchSize: 256,
+  seed: 1,
 };
 
 interface StepContext {
@@ -126,10 +136,17 @@ const STEPS: Record<string, ((ctx: StepContext) => Promise<void>) | undefined> =
     ctx.artifacts.dataset = out.outputs.dataset as unknown as ArtifactRef;
     ctx.rows = out.outputs.rows as number;
   },
-  // preprocess: preprocessCore(stageInput('preprocess', PREPROCESS, { dataset: ctx.artifacts.dataset }), ctx.env) → ctx.artifacts
-  preprocess: undefined,
-  // train: trainCore(stageInput('train', TRAIN, { dataset: ctx.artifacts.dataset }), ctx.env)
-  train: undefined,
+  preprocess: async (ctx) => {
+    const { preprocessCore } = await import('../activities/preprocess.ts');
+    const { stageInput } = await import('../test/support/data.ts');
+    const out = await preprocessCore(stageInput('preprocess', PREPROCESS, { dataset: ctx.artifacts.dataset! }), ctx.env);
+    ctx.artifacts.dataset = out.outputs.dataset as unknown as ArtifactRef;
+  },
+  train: async (ctx) => {
+    const { trainCore } = await import('../activities/train.ts');
+    const { stageInput } = await import('../test/support/data.ts');
+    await trainCore(stageInput('train', TRAIN, { dataset: ctx.artifacts.dataset! }), ctx.env);
+  },
 };
 
 function peakRss(): number {
