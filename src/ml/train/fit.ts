@@ -82,6 +82,13 @@ export interface FitOptions {
    * `auto` (default): graph when possible, else eager. MLPIPE_TF_GRAPH=0 forces eager.
    */
   engine?: 'auto' | 'graph' | 'eager';
+  /**
+   * Graph engine: batches per TensorFlow call (src/ml/train/graph/multi-step.ts). Default: from
+   * the measured time of a step, so that one call blocks the event loop for at most ~50 ms
+   * (CHUNK_MS), up to 16 and what the unrolled function's size allows; 1: a call per batch.
+   * onBatch still runs for every batch, after its call; cancellation is checked between calls.
+   */
+  stepsPerCall?: number;
 }
 
 /** Which training engine ran, and why the graph step did not when it did not. */
@@ -263,6 +270,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
   const data = trainingTensors(tf, spec, x, y, opts.classWeight);
   const engine = startEngine(tf, model, spec, data, optimizer, opts);
   const validation = validationPass(tf, model, spec, engine, opts);
+  const pace = new Pace(engine, opts.stepsPerCall);
   if (opts.resumeFrom) {
     restoreModel(tf, model, opts.resumeFrom.weights);
     await engine.restoreOptimizer(opts.resumeFrom.optimizer);
@@ -279,7 +287,7 @@ export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData
     for (let epoch = start; epoch < opts.epochs; epoch++) {
       const learningRate = scheduledLearningRate(baseLr, schedule, epoch, opts.epochs);
       setLearningRate(optimizer, learningRate);
-      const trained = await trainEpoch(engine, epochOrder(n, opts, epoch), learningRate, epoch, opts);
+      const trained = await trainEpoch(engine, pace, epochOrder(n, opts, epoch), learningRate, epoch, opts);
       samplesSeen += trained.samples;
       if (trained.cancelled) {
         stopReason = 'cancelled';
@@ -367,21 +375,76 @@ function epochOrder(n: number, opts: FitOptions, epoch: number): Int32Array {
   return order;
 }
 
+/** How long one call of several steps may block the event loop (heartbeats, cancellation). */
+export const CHUNK_MS = 50;
+const MAX_STEPS_PER_CALL = 16;
+
 /**
- * One epoch's batches in `order`, yielding to the event loop after each (heartbeats, cancels);
- * stops before a batch once `signal` has aborted. Returns the samples trained on.
+ * Batches per call for the rest of the run: `opts.stepsPerCall`, else timed from single steps
+ * (the first, which compiles the function, is not counted; then the median of three).
  */
-async function trainEpoch(engine: TrainEngine, order: Int32Array, learningRate: number, epoch: number, opts: FitOptions) {
+class Pace {
+  private readonly times: number[] = [];
+  private singles = 0;
+  private chosen: number | null;
+
+  constructor(
+    private readonly engine: TrainEngine,
+    stepsPerCall: number | undefined,
+  ) {
+    this.chosen =
+      engine.maxStepsPerCall <= 1 ? 1 : stepsPerCall !== undefined ? Math.max(1, Math.min(stepsPerCall, engine.maxStepsPerCall)) : null;
+  }
+
+  /** Steps for the next call (a power of two, so few functions are compiled). */
+  next(): number {
+    return this.chosen ?? 1;
+  }
+
+  /** A single step took `ms`. */
+  single(ms: number): void {
+    if (this.chosen !== null || this.singles++ === 0) return;
+    this.times.push(ms);
+    if (this.times.length < 3) return;
+    const stepMs = this.times.sort((a, b) => a - b)[1]!;
+    const fits = Math.min(MAX_STEPS_PER_CALL, this.engine.maxStepsPerCall, Math.floor(CHUNK_MS / Math.max(stepMs, 1e-3)));
+    this.chosen = fits >= 2 ? 2 ** Math.floor(Math.log2(fits)) : 1;
+  }
+}
+
+/**
+ * One epoch's batches in `order`, a call of one or several steps at a time (Pace), yielding to
+ * the event loop after each call (heartbeats, cancels); stops before a call once `signal` has
+ * aborted. Returns the samples trained on.
+ */
+async function trainEpoch(engine: TrainEngine, pace: Pace, order: Int32Array, learningRate: number, epoch: number, opts: FitOptions) {
   engine.beginEpoch();
   const n = order.length;
+  const bs = opts.batchSize;
   let samples = 0;
-  for (let s = 0, batch = 0; s < n; s += opts.batchSize, batch++) {
+  for (let s = 0, batch = 0; s < n; ) {
     if (opts.signal?.aborted) return { samples, cancelled: true };
-    const size = Math.min(opts.batchSize, n - s);
-    const batchLoss = engine.step(order.subarray(s, s + size), learningRate);
-    if (opts.onBatch) await opts.onBatch(epoch, batch, batchLoss.dataSync()[0]!);
-    batchLoss.dispose();
-    samples += size;
+    // several full batches in one call while enough remain; the rest one by one
+    const k = Math.min(pace.next(), Math.floor((n - s) / bs));
+    if (k >= 2) {
+      const losses = engine.steps(order.subarray(s, s + k * bs), bs, k, learningRate);
+      const values = opts.onBatch ? losses.dataSync() : null;
+      losses.dispose();
+      for (let j = 0; j < k && values; j++) await opts.onBatch!(epoch, batch + j, values[j]!);
+      s += k * bs;
+      batch += k;
+      samples += k * bs;
+    } else {
+      const size = Math.min(bs, n - s);
+      const t0 = performance.now();
+      const batchLoss = engine.step(order.subarray(s, s + size), learningRate);
+      if (size === bs) pace.single(performance.now() - t0);
+      if (opts.onBatch) await opts.onBatch(epoch, batch, batchLoss.dataSync()[0]!);
+      batchLoss.dispose();
+      s += size;
+      batch++;
+      samples += size;
+    }
     await yieldToEventLoop();
   }
   return { samples, cancelled: false };
