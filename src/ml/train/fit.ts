@@ -85,7 +85,7 @@ export interface FitOptions {
   /**
    * Graph engine: batches per TensorFlow call (src/ml/train/graph/multi-step.ts). Default: from
    * the measured time of a step, so that one call blocks the event loop for at most ~50 ms
-   * (CHUNK_MS), up to 16 and what the unrolled function's size allows; 1: a call per batch.
+   * (CHUNK_MS), up to 8 and what the unrolled function's size allows; 1: a call per batch.
    * onBatch still runs for every batch, after its call; cancellation is checked between calls.
    */
   stepsPerCall?: number;
@@ -377,7 +377,7 @@ function epochOrder(n: number, opts: FitOptions, epoch: number): Int32Array {
 
 /** How long one call of several steps may block the event loop (heartbeats, cancellation). */
 export const CHUNK_MS = 50;
-const MAX_STEPS_PER_CALL = 16;
+const MAX_STEPS_PER_CALL = 8;
 
 /**
  * Batches per call for the rest of the run: `opts.stepsPerCall`, else timed from single steps
