@@ -4,9 +4,10 @@
 // (docs/native-tensorflow.md has the measurements). Each batch runs on the graph step or on
 // `optimizer.minimize` (fit-engines.ts); the epochs, callbacks and checkpoints are here.
 //
-// Native TF ops block the event loop for a whole batch; the loop yields to it after every batch
-// so Temporal heartbeats and cancellation get through (per-batch times for the example models
-// are in the docs; for bigger ones use fitInWorker from src/ml/train/fit-worker-host.ts).
+// Native TF ops block the event loop for a whole call; the loop yields to it after every call
+// (one batch, or on the graph step up to 8 batches chosen to take at most ~50 ms, see Pace) so
+// Temporal heartbeats and cancellation get through (per-batch times for the example models are
+// in the docs; for bigger ones use fitInWorker from src/ml/train/fit-worker-host.ts).
 import type * as TfModule from '@tensorflow/tfjs';
 import { backendInfo, getTf, type BackendInfo } from '../runtime/backend.ts';
 import { EarlyStopper } from './early-stopping.ts';
@@ -70,11 +71,14 @@ export interface FitOptions {
   /** Resume: start at `state.nextEpoch` with these weights and optimizer slots. */
   resumeFrom?: TrainingState;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
-  /** Called after every batch; `loss` is that batch's mean loss. */
+  /** Called after every batch (after its call, when one call runs several); `loss` is that batch's mean loss. */
   onBatch?: (epoch: number, batch: number, loss: number) => void | Promise<void>;
   checkpointEvery?: number;
   onCheckpoint?: (state: TrainingState) => void | Promise<void>;
-  /** Checked before every batch; training stops there and returns stopReason 'cancelled'. */
+  /**
+   * Checked before every call (a batch, or several: stepsPerCall); training stops there and
+   * returns stopReason 'cancelled'.
+   */
   signal?: AbortSignal;
   /**
    * How each batch runs. `graph`: the whole step as one TensorFlow function (src/ml/train/graph/;
@@ -257,7 +261,7 @@ async function evaluateWith(
 /**
  * Train `model` (from buildModel) under `spec`'s optimizer, loss, metrics and schedule.
  * Returns when the epochs are done, early stopping fires or `signal` aborts (checked before
- * each batch). The model keeps the final (or, with restoreBestWeights, the best) weights.
+ * each call of one or several batches). The model keeps the final (or, with restoreBestWeights, the best) weights.
  */
 export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData, y: ArrayData, opts: FitOptions): Promise<FitResult> {
   const tf = getTf();

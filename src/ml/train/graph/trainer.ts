@@ -176,12 +176,7 @@ export class GraphTrainer {
     inputs.push(...this.variables, ...this.frozen, ...this.state, ...this.slots, ...this.accs);
     let outputs: Tensor[];
     try {
-      outputs = this.backend.executeMultipleOutputs(
-        fn,
-        process.env.MLPIPE_NO_GRAPPLER ? [] : graphOptimizerAttrs(this.backend),
-        inputs,
-        outputCount,
-      );
+      outputs = this.backend.executeMultipleOutputs(fn, optimise ? graphOptimizerAttrs(this.backend) : [], inputs, outputCount);
     } catch (e) {
       throw new GraphStepError(this.iteration, (e as Error).message);
     } finally {
