@@ -28,9 +28,11 @@ const benches: { name: string; run: () => Promise<string> }[] = [
       const { trainSpeed, formatTrainSpeed, measureBlocking, formatBlocking, recurrentSpeed, formatRecurrent } = await import(
         './train-speed.ts'
       );
+      const { lstmRace, formatLstmRace } = await import('./lstm-race.ts');
+      // two rounds of each race keep the default run to a few minutes; the CLI's default is 3
       return (
-        `${formatTrainSpeed(await trainSpeed())}\n\n${formatRecurrent(await recurrentSpeed())}\n\n` +
-        `${formatBlocking(await measureBlocking())}`
+        `${formatTrainSpeed(await trainSpeed({ repeats: 2 }))}\n\n${formatLstmRace(await lstmRace({ repeats: 2 }))}\n\n` +
+        `${formatRecurrent(await recurrentSpeed())}\n\n${formatBlocking(await measureBlocking())}`
       );
     },
   },

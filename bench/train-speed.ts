@@ -1,18 +1,36 @@
 // Speed race: the seed's LeNet CNN (32x32x3 → conv 6@5x5 → pool → conv 16@5x5 → pool → 120 → 84
 // → 10; SGD lr 0.001 momentum 0.9; cross-entropy on logits) trained side by side in one run by
-// mlpipe's training path (src/ml/train/fit.ts) on tfjs-node, by tfjs's LayersModel.fit on tfjs-node
-// (to show what the custom loop buys), by pure-JS tfjs (short run) and by PyTorch CPU
-// (bench/pytorch_lenet.py, the seed's own model code). Synthetic data: speed only.
+// mlpipe's training path (src/ml/train/fit.ts) on tfjs-node, by PyTorch CPU (bench/pytorch_lenet.py,
+// the seed's own model code), by Keras 3 `fit` on tensorflow-cpu 2.21 (bench/keras_fit.py), by
+// tfjs's LayersModel.fit on tfjs-node (to show what the custom loop buys) and by pure-JS tfjs
+// (short run). Synthetic data: speed only. The peers and the graph step run in interleaved
+// rounds; rows are medians.
 //
-//   npx tsx bench/train-speed.ts [--samples 4096] [--batch-sizes 32,128] [--no-js] [--no-pytorch]
+//   npx tsx bench/train-speed.ts [--samples 4096] [--batch-sizes 8,32,128] [--repeats 3] [--no-js]
+//                                [--no-pytorch] [--no-keras] [--no-eager] [--no-layers-fit]
+//   npx tsx bench/train-speed.ts --lstm            2-layer LSTM: graph step vs nn.LSTM and Keras (bench/lstm-race.ts)
 //   npx tsx bench/train-speed.ts --blocking        event-loop blocking per batch
 //   npx tsx bench/train-speed.ts --profile         kernels and their time in one training step
 //   npx tsx bench/train-speed.ts --recurrent       LSTM/GRU on the graph step and on eager ops
 //
 // Exported: trainSpeed(options) for bench/run.ts.
-import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import {
+  cpuSeconds,
+  formatRaceRows,
+  goalLine,
+  type Load,
+  loadWarning,
+  mlpipeFit,
+  num,
+  peerThreads,
+  type RaceRow,
+  Runs,
+  runPeer,
+  type Speed,
+  withRatios,
+} from './train-race.ts';
 import { getTf, selectBackend, type BackendInfo } from '../src/ml/runtime/backend.ts';
 import { graphStepUnavailable } from '../src/ml/train/graph/trainer.ts';
 import { fit, type ArrayData } from '../src/ml/train/fit.ts';
@@ -40,39 +58,46 @@ export const LENET: TrainModelSpec = {
 };
 
 export interface TrainSpeedOptions {
+  /** Batch sizes of the race (PyTorch, Keras and the graph step run them all). */
   batchSizes?: number[];
-  /** Samples per timed epoch for the native and PyTorch runs. */
+  /** The eager and LayersModel.fit rows run these (slow at small batches; once, not repeated). */
+  eagerBatchSizes?: number[];
+  /** Samples per timed epoch for the native and Python runs. */
   samples?: number;
   /** Timed epochs (after one warm-up epoch). */
   epochs?: number;
+  /** Rounds of PyTorch, Keras, graph step, one after the other; the rows are medians. */
+  repeats?: number;
   /** Samples for the (slow) pure-JS run; 0 skips it. */
   jsSamples?: number;
   /** Also time tfjs's LayersModel.fit on the native backend. */
   layersFit?: boolean;
+  /** Also time mlpipe's eager engine. */
+  eager?: boolean;
   pytorch?: boolean;
-  python?: string;
+  keras?: boolean;
   log?: (line: string) => void;
 }
 
-export interface SpeedRow {
-  impl: 'mlpipe fit, graph step' | 'mlpipe fit, eager ops' | 'LayersModel.fit (tfjs-node)' | 'mlpipe fit (pure JS)' | 'PyTorch CPU';
-  batchSize: number;
-  samplesPerSecond: number;
-  /** samples per CPU-second of the process (all threads): robust under CPU contention. */
-  samplesPerCpuSecond: number;
-  /** samples/s divided by PyTorch's at the same batch size. */
-  ratioToPytorch: number | null;
-  /** the same for samples per CPU-second. */
-  cpuRatioToPytorch: number | null;
+export type Impl =
+  | 'PyTorch CPU'
+  | 'Keras 3 fit (TF 2.21)'
+  | 'mlpipe fit, graph step'
+  | 'mlpipe fit, eager ops'
+  | 'LayersModel.fit (tfjs-node)'
+  | 'mlpipe fit (pure JS)';
+
+export interface SpeedRow extends RaceRow {
+  impl: Impl;
 }
 
 export interface TrainSpeedResult {
   rows: SpeedRow[];
   backend: BackendInfo;
-  pytorch: { version: string; threads: number } | { error: string } | null;
+  peers: { pytorch: string | null; keras: string | null; errors: string[] };
   env: Record<string, string | undefined>;
   /** 1-minute load average before and after the run, and the core count: ratios need an idle machine. */
-  load: { before: number; after: number; cores: number };
+  load: Load;
 }
 
 function data(n: number, seed = 1): { x: ArrayData; y: ArrayData } {
@@ -82,39 +107,6 @@ function data(n: number, seed = 1): { x: ArrayData; y: ArrayData } {
   for (let i = 0; i < x.length; i++) x[i] = rand();
   const y = Int32Array.from({ length: n }, () => Math.floor(rand() * 10));
   return { x: { data: x, shape: [n, 32, 32, 3] }, y: { data: y, shape: [n] } };
-}
-
-/** mlpipe's path: buildModel + fit; one warm-up epoch, then `epochs` timed. */
-interface Speed {
-  samplesPerSecond: number;
-  samplesPerCpuSecond: number;
-}
-
-const cpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-
-async function mlpipeFit(samples: number, batchSize: number, epochs: number, engine: 'graph' | 'eager' = 'eager'): Promise<Speed> {
-  const { x, y } = data(samples);
-  const { model } = buildModel(LENET, { seed: 1 });
-  let wall0 = 0;
-  let cpu0 = 0;
-  await fit(model, LENET, x, y, {
-    epochs: epochs + 1,
-    batchSize,
-    engine,
-    onEpochEnd: (e) => {
-      if (e === 0) {
-        wall0 = performance.now(); // epoch 0 warms up
-        cpu0 = cpuSeconds();
-      }
-    },
-  });
-  const wall = (performance.now() - wall0) / 1000;
-  const cpu = cpuSeconds() - cpu0;
-  model.dispose();
-  return { samplesPerSecond: (samples * epochs) / wall, samplesPerCpuSecond: (samples * epochs) / cpu };
 }
 
 /** tfjs's own LayersModel.fit on the same backend, for comparison. */
@@ -143,151 +135,82 @@ async function layersFit(samples: number, batchSize: number, epochs: number): Pr
   return { samplesPerSecond: (samples * epochs) / sec, samplesPerCpuSecond: (samples * epochs) / cpu };
 }
 
-function runPytorch(python: string, batchSizes: number[], samples: number, epochs: number) {
-  const script = fileURLToPath(new URL('./pytorch_lenet.py', import.meta.url));
-  // TF_NUM_INTRAOP_THREADS=N runs TensorFlow on N threads; give PyTorch the same
-  const threads = process.env.TF_NUM_INTRAOP_THREADS ? ['--threads', process.env.TF_NUM_INTRAOP_THREADS] : [];
-  const r = spawnSync(
-    python,
-    [script, '--batch-sizes', batchSizes.join(','), '--samples', String(samples), '--epochs', String(epochs), ...threads],
-    { encoding: 'utf8' },
-  );
-  if (r.error)
-    return {
-      error: `could not run ${python}: ${r.error.message}; install Python 3 and torch==2.13.0 (python3 -m pip install torch==2.13.0)`,
-    };
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  try {
-    const parsed = JSON.parse(line) as {
-      error?: string;
-      torch: string;
-      threads: number;
-      results: Array<{ batchSize: number; samplesPerSecond: number; samplesPerCpuSecond: number }>;
-    };
-    if (parsed.error) return { error: parsed.error };
-    return parsed;
-  } catch {
-    return { error: `bench/pytorch_lenet.py failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` };
-  }
-}
-
+/**
+ * The peers and the graph step in rounds (PyTorch, then Keras, then mlpipe, `repeats` times),
+ * so a burst of load from other processes hits one round of each rather than one peer; the
+ * rows are medians. Eager rows and pure JS run once.
+ */
 export async function trainSpeed(opts: TrainSpeedOptions = {}): Promise<TrainSpeedResult> {
-  const batchSizes = opts.batchSizes ?? [32, 128];
+  const batchSizes = opts.batchSizes ?? [8, 32, 128];
+  const eagerBatchSizes = opts.eagerBatchSizes ?? batchSizes.filter((b) => b >= 32);
   const samples = opts.samples ?? 4096;
   const epochs = opts.epochs ?? 2;
+  const repeats = opts.repeats ?? 3;
   const jsSamples = opts.jsSamples ?? 64;
   const log = opts.log ?? ((l: string) => console.log(l));
-  const rows: SpeedRow[] = [];
+  const runs = new Runs<Impl>();
+  const peers: TrainSpeedResult['peers'] = { pytorch: null, keras: null, errors: [] };
   const loadBefore = loadavg()[0]!;
-
-  // PyTorch first, while this process has not started TensorFlow's thread pools: the baseline
-  // gets a quiet machine
-  let pytorch: TrainSpeedResult['pytorch'] = null;
-  if (opts.pytorch ?? true) {
-    const p = runPytorch(opts.python ?? process.env.PYTHON ?? 'python3', batchSizes, samples, epochs);
+  const common = ['--batch-sizes', batchSizes.join(','), '--samples', String(samples), '--epochs', String(epochs)];
+  const peer = (name: 'pytorch' | 'keras', impl: Impl, script: string, args: string[], kind: 'torch' | 'keras') => {
+    const p = runPeer(script, args, kind);
     if ('error' in p) {
-      pytorch = { error: p.error ?? 'unknown error' };
-      log(`  PyTorch: skipped: ${p.error}`);
-    } else {
-      pytorch = { version: p.torch, threads: p.threads };
-      for (const r of p.results)
-        rows.push({
-          impl: 'PyTorch CPU',
-          batchSize: r.batchSize,
-          samplesPerSecond: r.samplesPerSecond,
-          samplesPerCpuSecond: r.samplesPerCpuSecond,
-          ratioToPytorch: 1,
-          cpuRatioToPytorch: 1,
-        });
+      if (!peers.errors.includes(p.error)) log(`  ${impl}: skipped: ${p.error}`);
+      peers.errors.push(p.error);
+      return;
     }
-  }
+    peers[name] = p.version;
+    for (const r of p.results) runs.add(impl, r.batchSize, r);
+    log(`  ${impl}: ${p.results.map((r) => `batch ${r.batchSize} ${r.samplesPerSecond.toFixed(0)}`).join(', ')} samples/s`);
+  };
+
   const { info } = selectBackend('cpu');
   if (info.backend === 'cpu-js')
     log('warning: the native backend is unavailable, so the tfjs-node rows run on pure JS (run `npm run setup`)');
   const graphWhy = graphStepUnavailable(getTf());
   if (graphWhy) log(`warning: the graph training step is unavailable (${graphWhy}); only the eager rows run`);
-  for (const b of batchSizes) {
-    if (!graphWhy) {
-      rows.push({
-        impl: 'mlpipe fit, graph step',
-        batchSize: b,
-        ...(await mlpipeFit(samples, b, epochs, 'graph')),
-        ratioToPytorch: null,
-        cpuRatioToPytorch: null,
-      });
-      log(`  mlpipe fit, graph step (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
+  const lenetData = data(samples);
+  for (let round = 0; round < repeats; round++) {
+    if (opts.pytorch ?? true) peer('pytorch', 'PyTorch CPU', 'pytorch_lenet.py', [...common, '--threads', String(peerThreads())], 'torch');
+    if (opts.keras ?? true) peer('keras', 'Keras 3 fit (TF 2.21)', 'keras_fit.py', ['--model', 'lenet', ...common], 'keras');
+    if (graphWhy) continue;
+    for (const b of batchSizes) {
+      runs.add('mlpipe fit, graph step', b, await mlpipeFit(LENET, lenetData, b, epochs, 'graph'));
     }
-    rows.push({
-      impl: 'mlpipe fit, eager ops',
-      batchSize: b,
-      ...(await mlpipeFit(samples, b, epochs, 'eager')),
-      ratioToPytorch: null,
-      cpuRatioToPytorch: null,
-    });
-    log(`  mlpipe fit, eager ops (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
-    if (opts.layersFit ?? true) {
-      rows.push({
-        impl: 'LayersModel.fit (tfjs-node)',
-        batchSize: b,
-        ...(await layersFit(samples, b, epochs)),
-        ratioToPytorch: null,
-        cpuRatioToPytorch: null,
-      });
-      log(`  LayersModel.fit (tfjs-node) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
-    }
+    log(`  mlpipe fit, graph step, round ${round + 1}/${repeats} done`);
+  }
+  for (const b of eagerBatchSizes) {
+    if (opts.eager ?? true) runs.add('mlpipe fit, eager ops', b, await mlpipeFit(LENET, lenetData, b, epochs, 'eager'));
+    if (opts.layersFit ?? true) runs.add('LayersModel.fit (tfjs-node)', b, await layersFit(samples, b, epochs));
   }
   if (jsSamples > 0) {
     selectBackend('js');
-    for (const b of batchSizes) {
+    for (const b of eagerBatchSizes) {
       // one warm-up batch is included in the first epoch; keep the run short (pure JS is slow)
-      const n = Math.max(jsSamples, b);
-      rows.push({
-        impl: 'mlpipe fit (pure JS)',
-        batchSize: b,
-        ...(await mlpipeFit(n, b, 1, 'eager')),
-        ratioToPytorch: null,
-        cpuRatioToPytorch: null,
-      });
-      log(`  mlpipe fit (pure JS) batch ${b}: ${rows.at(-1)!.samplesPerSecond.toFixed(1)} samples/s`);
+      runs.add('mlpipe fit (pure JS)', b, await mlpipeFit(LENET, data(Math.max(jsSamples, b)), b, 1, 'eager'));
     }
     selectBackend('cpu');
   }
-  rows.sort((a, b) => a.batchSize - b.batchSize); // stable: the baseline first within each batch size
-  for (const r of rows) {
-    const base = rows.find((p) => p.impl === 'PyTorch CPU' && p.batchSize === r.batchSize);
-    r.ratioToPytorch = base ? r.samplesPerSecond / base.samplesPerSecond : null;
-    r.cpuRatioToPytorch = base ? r.samplesPerCpuSecond / base.samplesPerCpuSecond : null;
-  }
+  const rows = withRatios(runs.medians());
   const env = Object.fromEntries(
     ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_THREADS', 'TF_ENABLE_ONEDNN_OPTS'].map((k) => [k, process.env[k]]),
   );
-  return { rows, backend: info, pytorch, env, load: { before: loadBefore, after: loadavg()[0]!, cores: availableParallelism() } };
+  return { rows, backend: info, peers, env, load: { before: loadBefore, after: loadavg()[0]!, cores: availableParallelism() } };
 }
 
-const num = (v: number) => v.toFixed(v < 100 ? 1 : 0).padStart(10);
-const ratio = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}x`).padStart(10);
-
 export function formatTrainSpeed(r: TrainSpeedResult): string {
-  const lines = [
+  const g = 'mlpipe fit, graph step';
+  return [
     `LeNet CNN (seed), 32x32x3, SGD momentum: backend ${r.backend.backend} TF ${r.backend.tfVersion ?? '-'} tfjs ${r.backend.tfjsVersion}` +
-      (r.pytorch && 'version' in r.pytorch ? `; PyTorch ${r.pytorch.version} (${r.pytorch.threads} threads)` : ''),
-    `${'implementation'.padEnd(30)} ${'batch'.padStart(5)} ${'samples/s'.padStart(10)} ` +
-      `${'vs PyTorch'.padStart(10)} ${'per CPU-s'.padStart(10)} ${'vs PyTorch'.padStart(10)}`,
-  ];
-  for (const row of r.rows) {
-    lines.push(
-      `${row.impl.padEnd(30)} ${String(row.batchSize).padStart(5)} ${num(row.samplesPerSecond)} ` +
-        `${ratio(row.ratioToPytorch)} ${num(row.samplesPerCpuSecond)} ${ratio(row.cpuRatioToPytorch)}`,
-    );
-  }
-  if (Math.max(r.load.before, r.load.after) > r.load.cores * 0.75) {
-    lines.push(
-      `warning: load average ${r.load.before.toFixed(1)}/${r.load.after.toFixed(1)} on ${r.load.cores} ` +
-        `cores: other processes compete for the CPU (PyTorch's OpenMP threads suffer most); rerun on an idle ` +
-        'machine before trusting the ratios',
-    );
-  }
-  return lines.join('\n');
+      ` (TensorFlow's default pools: intra- and inter-op one thread per core)` +
+      (r.peers.pytorch ? `; PyTorch: ${r.peers.pytorch}` : '') +
+      (r.peers.keras ? `; Keras: ${r.peers.keras}` : ''),
+    ...formatRaceRows(r.rows),
+    goalLine(r.rows, 'graph step', g, 32, 'PyTorch', 1.5),
+    goalLine(r.rows, 'graph step', g, 32, 'Keras', 1.3),
+    goalLine(r.rows, 'graph step', g, 8, 'PyTorch', 1),
+    ...loadWarning(r.load),
+  ].join('\n');
 }
 
 /** A small MLP (MNIST-sized input) for the blocking measurement. */
@@ -548,13 +471,21 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.log(formatBlocking(await measureBlocking()));
     process.exit(0);
   }
+  if (process.argv.includes('--lstm')) {
+    const { lstmRace, formatLstmRace } = await import('./lstm-race.ts');
+    console.log(formatLstmRace(await lstmRace({ repeats: Number(arg('--repeats') ?? 3), samples: Number(arg('--samples') ?? 1024) })));
+    process.exit(0);
+  }
   const result = await trainSpeed({
     samples: Number(arg('--samples') ?? 4096),
     epochs: Number(arg('--epochs') ?? 2),
-    batchSizes: (arg('--batch-sizes') ?? '32,128').split(',').map(Number),
+    repeats: Number(arg('--repeats') ?? 3),
+    batchSizes: (arg('--batch-sizes') ?? '8,32,128').split(',').map(Number),
     jsSamples: process.argv.includes('--no-js') ? 0 : Number(arg('--js-samples') ?? 64),
     layersFit: !process.argv.includes('--no-layers-fit'),
+    eager: !process.argv.includes('--no-eager'),
     pytorch: !process.argv.includes('--no-pytorch'),
+    keras: !process.argv.includes('--no-keras'),
   });
   console.log(formatTrainSpeed(result));
 }

@@ -33,6 +33,10 @@ export interface TrainEngine {
   beginEpoch(): void;
   /** Train on the samples at `indices`; returns the batch's mean loss, a scalar the caller frees. */
   step(indices: Int32Array, learningRate: number): Tensor;
+  /** The most batches `steps` may run in one call (1: it cannot). */
+  readonly maxStepsPerCall: number;
+  /** `count` batches of `batchSize` (the samples at `indices` in order) in one call; the losses [count]. */
+  steps(indices: Int32Array, batchSize: number, count: number, learningRate: number): Tensor;
   /** The epoch's loss sum and metric sums (read back once), and zero them for the next epoch. */
   endEpoch(): { lossSum: number; sums: Sums };
   /** Optimizer state in tfjs's format (`iter`, then the slots), so either engine can resume it. */
@@ -76,6 +80,14 @@ class GraphEngine implements TrainEngine {
     return this.trainer.step(indices, learningRate);
   }
 
+  get maxStepsPerCall(): number {
+    return this.trainer.maxStepsPerCall;
+  }
+
+  steps(indices: Int32Array, batchSize: number, count: number, learningRate: number): Tensor {
+    return this.trainer.steps(indices, batchSize, count, learningRate);
+  }
+
   endEpoch() {
     const sums = this.trainer.readAccumulators();
     this.trainer.resetAccumulators();
@@ -112,6 +124,12 @@ class EagerEngine implements TrainEngine {
   ) {
     this.vars = model.trainableWeights.map((w) => w.read() as TfModule.Variable);
     this.kind = outputKindFor(spec);
+  }
+
+  readonly maxStepsPerCall = 1;
+
+  steps(): Tensor {
+    throw new Error('the eager engine runs one batch per call');
   }
 
   beginEpoch(): void {

@@ -4,9 +4,10 @@
 // (docs/native-tensorflow.md has the measurements). Each batch runs on the graph step or on
 // `optimizer.minimize` (fit-engines.ts); the epochs, callbacks and checkpoints are here.
 //
-// Native TF ops block the event loop for a whole batch; the loop yields to it after every batch
-// so Temporal heartbeats and cancellation get through (per-batch times for the example models
-// are in the docs; for bigger ones use fitInWorker from src/ml/train/fit-worker-host.ts).
+// Native TF ops block the event loop for a whole call; the loop yields to it after every call
+// (one batch, or on the graph step up to 8 batches chosen to take at most ~50 ms, see Pace) so
+// Temporal heartbeats and cancellation get through (per-batch times for the example models are
+// in the docs; for bigger ones use fitInWorker from src/ml/train/fit-worker-host.ts).
 import type * as TfModule from '@tensorflow/tfjs';
 import { backendInfo, getTf, type BackendInfo } from '../runtime/backend.ts';
 import { EarlyStopper } from './early-stopping.ts';
@@ -83,11 +84,14 @@ export interface FitOptions {
   /** Resume: start at `state.nextEpoch` with these weights and optimizer slots. */
   resumeFrom?: TrainingState;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
-  /** Called after every batch; `loss` is that batch's mean loss. */
+  /** Called after every batch (after its call, when one call runs several); `loss` is that batch's mean loss. */
   onBatch?: (epoch: number, batch: number, loss: number) => void | Promise<void>;
   checkpointEvery?: number;
   onCheckpoint?: (state: TrainingState) => void | Promise<void>;
-  /** Checked before every batch; training stops there and returns stopReason 'cancelled'. */
+  /**
+   * Checked before every call (a batch, or several: stepsPerCall); training stops there and
+   * returns stopReason 'cancelled'.
+   */
   signal?: AbortSignal;
   /**
    * How each batch runs. `graph`: the whole step as one TensorFlow function (src/ml/train/graph/;
@@ -95,6 +99,13 @@ export interface FitOptions {
    * `auto` (default): graph when possible, else eager. MLPIPE_TF_GRAPH=0 forces eager.
    */
   engine?: 'auto' | 'graph' | 'eager';
+  /**
+   * Graph engine: batches per TensorFlow call (src/ml/train/graph/multi-step.ts). Default: from
+   * the measured time of a step, so that one call blocks the event loop for at most ~50 ms
+   * (CHUNK_MS), up to 8 and what the unrolled function's size allows; 1: a call per batch.
+   * onBatch still runs for every batch, after its call; cancellation is checked between calls.
+   */
+  stepsPerCall?: number;
 }
 
 /** Which training engine ran, and why the graph step did not when it did not. */
@@ -260,7 +271,7 @@ async function evaluateWith(
 /**
  * Train `model` (from buildModel) under `spec`'s optimizer, loss, metrics and schedule.
  * Returns when the epochs are done, early stopping fires or `signal` aborts (checked before
- * each batch). The model keeps the final (or, with restoreBestWeights, the best) weights.
+ * each call of one or several batches). The model keeps the final (or, with restoreBestWeights, the best) weights.
  */
 export async function fit(model: LayersModel, spec: TrainModelSpec, x: ArrayData, y: ArrayData, opts: FitOptions): Promise<FitResult> {
   checkFitData(x, y, opts);
@@ -308,6 +319,7 @@ async function fitFrom(
     throw e;
   }
   const validation = validationPass(tf, model, spec, engine, opts);
+  const pace = new Pace(engine, opts.stepsPerCall);
   if (opts.resumeFrom) {
     restoreModel(tf, model, opts.resumeFrom.weights);
     await engine.restoreOptimizer(opts.resumeFrom.optimizer);
@@ -324,7 +336,7 @@ async function fitFrom(
     for (let epoch = start; epoch < opts.epochs; epoch++) {
       const learningRate = scheduledLearningRate(baseLr, schedule, epoch, opts.epochs);
       setLearningRate(optimizer, learningRate);
-      const trained = await trainEpoch(engine, data, batches.windows(epoch), learningRate, epoch, opts);
+      const trained = await trainEpoch(engine, pace, data, batches.windows(epoch), learningRate, epoch, opts);
       samplesSeen += trained.samples;
       if (trained.cancelled) {
         stopReason = 'cancelled';
@@ -381,13 +393,51 @@ function validationPass(tf: Tf, model: LayersModel, spec: TrainModelSpec, engine
   };
 }
 
+/** How long one call of several steps may block the event loop (heartbeats, cancellation). */
+export const CHUNK_MS = 50;
+const MAX_STEPS_PER_CALL = 8;
+
 /**
- * One epoch's batches, window by window, yielding to the event loop after each (heartbeats,
- * cancels, the next part's read); stops before a batch once `signal` has aborted. Returns the
- * samples trained on.
+ * Batches per call for the rest of the run: `opts.stepsPerCall`, else timed from single steps
+ * (the first, which compiles the function, is not counted; then the median of three).
+ */
+class Pace {
+  private readonly times: number[] = [];
+  private singles = 0;
+  private chosen: number | null;
+
+  constructor(
+    private readonly engine: TrainEngine,
+    stepsPerCall: number | undefined,
+  ) {
+    this.chosen =
+      engine.maxStepsPerCall <= 1 ? 1 : stepsPerCall !== undefined ? Math.max(1, Math.min(stepsPerCall, engine.maxStepsPerCall)) : null;
+  }
+
+  /** Steps for the next call (a power of two, so few functions are compiled). */
+  next(): number {
+    return this.chosen ?? 1;
+  }
+
+  /** A single step took `ms`. */
+  single(ms: number): void {
+    if (this.chosen !== null || this.singles++ === 0) return;
+    this.times.push(ms);
+    if (this.times.length < 3) return;
+    const stepMs = this.times.sort((a, b) => a - b)[1]!;
+    const fits = Math.min(MAX_STEPS_PER_CALL, this.engine.maxStepsPerCall, Math.floor(CHUNK_MS / Math.max(stepMs, 1e-3)));
+    this.chosen = fits >= 2 ? 2 ** Math.floor(Math.log2(fits)) : 1;
+  }
+}
+
+/**
+ * One epoch's batches, window by window, a call of one or several steps at a time (Pace),
+ * yielding to the event loop after each call (heartbeats, cancels, the next part's read); stops
+ * before a call once `signal` has aborted. Returns the samples trained on.
  */
 async function trainEpoch(
   engine: TrainEngine,
+  pace: Pace,
   data: TrainingTensors,
   windows: AsyncIterable<Window>,
   learningRate: number,
@@ -395,6 +445,7 @@ async function trainEpoch(
   opts: FitOptions,
 ) {
   engine.beginEpoch();
+  const bs = opts.batchSize;
   let samples = 0;
   let batch = 0;
   for await (const w of windows) {
@@ -402,14 +453,31 @@ async function trainEpoch(
       data.xs = w.xs;
       data.ys = w.ys;
       data.sampleWeights = w.sampleWeights;
-      const n = w.order.length;
-      for (let s = 0; s < n; s += opts.batchSize, batch++) {
+      const order = w.order;
+      const n = order.length;
+      for (let s = 0; s < n; ) {
         if (opts.signal?.aborted) return { samples, cancelled: true };
-        const size = Math.min(opts.batchSize, n - s);
-        const batchLoss = engine.step(w.order.subarray(s, s + size), learningRate);
-        if (opts.onBatch) await opts.onBatch(epoch, batch, batchLoss.dataSync()[0]!);
-        batchLoss.dispose();
-        samples += size;
+        // several full batches in one call while enough remain; the rest one by one
+        const k = Math.min(pace.next(), Math.floor((n - s) / bs));
+        if (k >= 2) {
+          const losses = engine.steps(order.subarray(s, s + k * bs), bs, k, learningRate);
+          const values = opts.onBatch ? losses.dataSync() : null;
+          losses.dispose();
+          for (let j = 0; j < k && values; j++) await opts.onBatch!(epoch, batch + j, values[j]!);
+          s += k * bs;
+          batch += k;
+          samples += k * bs;
+        } else {
+          const size = Math.min(bs, n - s);
+          const t0 = performance.now();
+          const batchLoss = engine.step(order.subarray(s, s + size), learningRate);
+          if (size === bs) pace.single(performance.now() - t0);
+          if (opts.onBatch) await opts.onBatch(epoch, batch, batchLoss.dataSync()[0]!);
+          batchLoss.dispose();
+          s += size;
+          batch++;
+          samples += size;
+        }
         await yieldToEventLoop();
       }
     } finally {

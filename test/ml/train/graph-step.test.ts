@@ -873,3 +873,108 @@ describe('graph inference pass (validation, evaluate, serving)', () => {
     model.dispose();
   });
 });
+
+describe('graph training step: several steps per call (multi-step.ts)', () => {
+  // dropout (a seed per step), batch norm (state), adam (bias corrections per step), class
+  // weights (sample weights), a frozen layer and metric sums: every kind of input the chunk
+  // function stages or carries
+  const spec: TrainModelSpec = {
+    model: {
+      inputShape: [6],
+      layers: [
+        { type: 'dense', units: 8, activation: 'relu', trainable: false },
+        { type: 'dense', units: 8, activation: 'tanh' },
+        { type: 'batchNormalization' },
+        { type: 'dropout', rate: 0.3 },
+        { type: 'dense', units: 3 },
+      ],
+    },
+    optimizer: { type: 'adam', learningRate: 0.01 },
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy', 'precision'],
+  };
+  const n = 100; // 12 batches of 8 and a last one of 4
+  const x = { data: randoms(n * 6, 31), shape: [n, 6] };
+  const y = { data: classes(n, 3, 32), shape: [n] };
+
+  async function train(stepsPerCall: number, opts: Partial<FitOptions> = {}) {
+    const { model } = buildModel(spec, { seed: 5 });
+    const losses: Array<[number, number, number]> = [];
+    const r = await fit(model, spec, x, y, {
+      epochs: 2,
+      batchSize: 8,
+      seed: 4,
+      engine: 'graph',
+      classWeight: { 0: 1, 1: 2, 2: 0.5 },
+      stepsPerCall,
+      onBatch: (e, b, loss) => void losses.push([e, b, loss]),
+      ...opts,
+    });
+    const w = weightsOf(model);
+    model.dispose();
+    return { r, w, losses };
+  }
+
+  it('K steps per call train exactly as K single calls: weights, batch norm statistics, per-batch losses, logs', async () => {
+    const single = await train(1);
+    expect(single.losses.length).toBe(26);
+    for (const k of [4, 5]) {
+      const multi = await train(k);
+      expect(multi.r.history.length).toBe(2);
+      multi.r.history.forEach((h, e) => {
+        const other = single.r.history[e]!.logs;
+        expect(Object.keys(h.logs).sort()).toEqual(Object.keys(other).sort());
+        for (const [key, v] of Object.entries(h.logs)) expect(v, `epoch ${e} ${key}`).toBeCloseTo(other[key]!, 6);
+      });
+      expect(multi.losses.map(([e, b]) => [e, b])).toEqual(single.losses.map(([e, b]) => [e, b]));
+      multi.losses.forEach(([, , l], i) => expect(l, `batch ${i}`).toBeCloseTo(single.losses[i]![2], 6));
+      expectSameWeights(multi.w, single.w, 1e-6);
+    }
+  });
+
+  it('checks cancellation between calls, reports every batch of a call, and removes its functions', async () => {
+    // the binding's functions are read-only: watch them through an object that inherits the rest
+    const backend = tf.backend() as unknown as { binding: Record<string, (a: unknown) => unknown> };
+    const binding = backend.binding;
+    const added: number[] = [];
+    const removed: string[] = [];
+    backend.binding = Object.create(binding, {
+      addFunctionDef: {
+        value: (bytes: unknown) => {
+          added.push(1);
+          return binding.addFunctionDef!(bytes);
+        },
+      },
+      removeFunction: {
+        value: (name: unknown) => {
+          removed.push(name as string);
+          return binding.removeFunction!(name);
+        },
+      },
+    });
+    const controller = new AbortController();
+    const before = tf.memory().numTensors;
+    const seen: number[] = [];
+    try {
+      const r = await train(4, {
+        signal: controller.signal,
+        // aborted during the first call's batches: the call's other batches still report, the next call never starts
+        onBatch: (_e, b) => {
+          seen.push(b);
+          if (b === 1) controller.abort();
+        },
+      });
+      expect(seen).toEqual([0, 1, 2, 3]);
+      expect(r.r.stopReason).toBe('cancelled');
+      expect(r.r.epochsRun).toBe(0);
+      expect(r.r.samplesPerSecond).toBeGreaterThan(0);
+    } finally {
+      backend.binding = binding;
+    }
+    // the step function and its 4-step function, both removed at the end
+    expect(added.length).toBe(2);
+    expect(removed.length).toBe(2);
+    for (const name of removed) expect((binding.hasFunction as (n: string) => boolean)(name)).toBe(false);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -73,8 +73,8 @@ function encodeAttr(a: Attr): Record<string, unknown> {
  * output argument names must match TensorFlow's OpDefs (src/ml/train/graph/ops.ts knows them).
  */
 export class FunctionBuilder {
-  private readonly inputs: Array<{ name: string; type: number }> = [];
-  private readonly outputs: Array<{ name: string; type: number; ref: Ref }> = [];
+  private readonly inputs: Array<{ name: string; type: number; dtype: DType }> = [];
+  private readonly outputs: Array<{ name: string; type: number; dtype: DType; ref: Ref }> = [];
   private readonly nodes: Array<Record<string, unknown>> = [];
   private readonly used = new Set<string>();
 
@@ -91,7 +91,7 @@ export class FunctionBuilder {
   /** Declare the next input argument (the order is the order of executeOp's inputs). */
   input(name: string, dtype: DType): Ref {
     const arg = this.unique(name.toLowerCase());
-    this.inputs.push({ name: arg, type: DT[dtype] });
+    this.inputs.push({ name: arg, type: DT[dtype], dtype });
     return arg as Ref;
   }
 
@@ -113,7 +113,19 @@ export class FunctionBuilder {
 
   /** Declare the next output (the order is the order of executeOp's outputs). */
   output(name: string, dtype: DType, ref: Ref): void {
-    this.outputs.push({ name: this.unique(`out_${name.toLowerCase()}`), type: DT[dtype], ref });
+    this.outputs.push({ name: this.unique(`out_${name.toLowerCase()}`), type: DT[dtype], dtype, ref });
+  }
+
+  /** The signature so far: input and output argument names and dtypes, in order (to call this function from another). */
+  get signature(): { inputs: Array<{ name: string; dtype: DType }>; outputs: Array<{ name: string; dtype: DType }> } {
+    return {
+      inputs: this.inputs.map(({ name, dtype }) => ({ name, dtype })),
+      outputs: this.outputs.map(({ name, dtype }) => ({ name, dtype })),
+    };
+  }
+
+  get nodeCount(): number {
+    return this.nodes.length;
   }
 
   get outputCount(): number {

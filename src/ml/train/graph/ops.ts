@@ -97,7 +97,7 @@ export class Ops {
     return this.slice1(a, i, 'float32', true);
   }
   /** `a[i:i+1]` of a 1-D tensor, or `a[i]` with `shrink`. */
-  private slice1(a: Ref, i: number, t: DType, shrink: boolean) {
+  slice1(a: Ref, i: number, t: DType, shrink: boolean) {
     return this.one('StridedSlice', [a, this.constI([i], [1]), this.constI([i + 1], [1]), this.constI([1], [1])], {
       T: { type: t },
       Index: I,
@@ -113,6 +113,9 @@ export class Ops {
   }
   equalI(a: Ref, b: Ref) {
     return this.one('Equal', [a, b], { T: I, incompatible_shape_error: { b: true } }, 'z');
+  }
+  lessI(a: Ref, b: Ref) {
+    return this.one('Less', [a, b], { T: I }, 'z');
   }
   greater(a: Ref, b: Ref) {
     return this.one('Greater', [a, b], { T: F }, 'z');

@@ -37,6 +37,10 @@ export interface TrainStepProgram {
   outputCount: number;
   /** The per-step scalars the function reads from `hyper` (learning rate first). */
   hyper(learningRate: number, iteration: number): number[];
+  /** The function's argument and result names and dtypes, in order (multi-step.ts calls it by them). */
+  signature: FunctionBuilder['signature'];
+  /** Ops in the function: bounds how many steps one multi-step function may unroll. */
+  nodeCount: number;
 }
 
 export type CompileResult = TrainStepProgram | { unsupported: string };
@@ -105,6 +109,8 @@ export function compileTrainStep(model: LayersModel, spec: TrainModelSpec, data:
     accumulators: acc.accumulators,
     outputCount: g.outputCount,
     hyper: optimizer.hyper,
+    signature: g.signature,
+    nodeCount: g.nodeCount,
   };
 }
 
