@@ -13,10 +13,11 @@ import { open } from 'node:fs/promises';
 import { RecordBatchReader } from 'apache-arrow';
 import { CsvTokenizer } from './csv-tokenizer.ts';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
-import type { ColumnType, Dataset } from './dataset.ts';
+import type { Column, ColumnType, Dataset } from './dataset.ts';
 import { DataError } from './data-error.ts';
 import { buildTable, type ColumnSpec, inferSchema, type RawRow, type TableSchema } from './sources.ts';
 import { PARQUET_COMPRESSORS, registerArrowCodecs } from './codecs.ts';
+import { CsvRow, typeCsvChunk } from './table-fast.ts';
 import { arrowError, parquetError, rowOf, typesOf } from './table-columnar.ts';
 
 export interface StreamRequest {
@@ -47,6 +48,8 @@ export interface RowSource {
   /** Parquet and Arrow: the types the file gives its columns. */
   known?(names: string[], first: RawRow[]): Map<string, ColumnType>;
   unit: 'line' | 'row';
+  /** csv: a later chunk's columns typed straight from its fields (table-fast.ts), or undefined for the row path. */
+  fast?(rows: RawRow[], names: string[], specs: ColumnSpec[]): { columns: Column[]; at: Uint32Array } | undefined;
 }
 
 const TRY_DROP = 'Fix the row, or set onBadRows: drop to skip such rows';
@@ -69,7 +72,7 @@ export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenera
       const inferred = !r.schema?.columns;
       fixed = { names, later: inferred ? specs.map((s) => ({ ...s, nullable: true })) : specs, inferred };
     } else {
-      res = laterChunk(rows, fixed, r, src.unit);
+      res = laterChunk(rows, fixed, r, src);
     }
     kept += res.dataset.rows;
     dropped += res.dropped + bad;
@@ -103,12 +106,18 @@ export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenera
 }
 
 /** A chunk after the first, held to the fixed columns. */
-function laterChunk(
-  rows: RawRow[],
-  fixed: { names: string[]; later: ColumnSpec[]; inferred: boolean },
-  r: StreamRequest,
-  unit: 'line' | 'row',
-) {
+function laterChunk(rows: RawRow[], fixed: { names: string[]; later: ColumnSpec[]; inferred: boolean }, r: StreamRequest, src: RowSource) {
+  const fast = rows.length ? src.fast?.(rows, fixed.names, fixed.later) : undefined;
+  if (fast) {
+    const dataset: Dataset = {
+      rows: rows.length,
+      columns: fast.columns,
+      label: r.schema?.label,
+      origin: { file: r.file, unit: src.unit, at: fast.at },
+    };
+    if (fixed.inferred) markNullable(dataset);
+    return { dataset, dropped: 0 };
+  }
   let bad = 0;
   if (fixed.inferred) {
     // a column the first chunk did not have (ndjson objects may add keys)
@@ -134,7 +143,7 @@ function laterChunk(
       r.where,
       r.file,
       undefined,
-      unit,
+      src.unit,
       true,
     );
   } catch (e) {
@@ -145,13 +154,15 @@ function laterChunk(
         'declare the columns in schema.columns when later rows hold other kinds of values',
     );
   }
-  if (fixed.inferred) {
-    // nullable as this chunk's values say, as an inferred column's is in the first chunk
-    for (const c of res.dataset.columns) {
-      c.nullable = 'data' in c ? c.data.some(Number.isNaN) : c.values.some((v) => v === null);
-    }
-  }
+  if (fixed.inferred) markNullable(res.dataset);
   return { dataset: res.dataset, dropped: res.dropped + bad };
+}
+
+/** Inferred columns: nullable as this chunk's values say, as an inferred column's is in the first chunk. */
+function markNullable(ds: Dataset): void {
+  for (const c of ds.columns) {
+    c.nullable = 'data' in c ? c.data.some(Number.isNaN) : c.values.some((v) => v === null);
+  }
 }
 
 /** csv rows from a byte stream (csv-tokenizer.ts), numbered and placed as parseCsvTable does. */
@@ -172,14 +183,13 @@ export function csvSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest): R
         }
         names = r.schema?.columns?.map((c) => c.name) ?? Array.from({ length: record.length }, (_, j) => `c${j}`);
       }
-      const place = `row ${++i} (line ${line})`;
+      i++;
       if (record.length !== names.length) {
+        const place = `row ${i} (line ${line})`;
         out.push({ bad: `${r.where}: ${r.file} ${place}: has ${record.length} fields, the header has ${names.length}. ${TRY_DROP}` });
         return;
       }
-      const values: Record<string, unknown> = {};
-      for (let j = 0; j < names.length; j++) values[names[j]!] = record[j];
-      out.push({ values, place, at: line });
+      out.push(new CsvRow(record, line, i, names));
     };
     for await (const c of bytes) {
       tokenizer.push(decoder.decode(c, { stream: true }), emit);
@@ -192,7 +202,7 @@ export function csvSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest): R
     yield out;
     if (!names && header) throw new DataError(`${r.where}: ${r.file} is empty`);
   }
-  return { items: items(), names: () => names ?? [], unit: 'line' };
+  return { items: items(), names: () => names ?? [], unit: 'line', fast: typeCsvChunk };
 }
 
 /** ndjson rows from a byte stream, line by line (numbered as parseJsonTable numbers them). */
