@@ -15,7 +15,7 @@ import { CsvTokenizer } from './csv-tokenizer.ts';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import type { Column, ColumnType, Dataset } from './dataset.ts';
 import { DataError } from './data-error.ts';
-import { buildTable, type ColumnSpec, inferSchema, type RawRow, type TableSchema } from './sources.ts';
+import { buildTable, type ColumnSpec, inferSchema, type RawRow, type TableResult, type TableSchema } from './sources.ts';
 import { PARQUET_COMPRESSORS, registerArrowCodecs } from './codecs.ts';
 import { CsvRow, typeCsvChunk } from './table-fast.ts';
 import { arrowError, parquetError, rowOf, typesOf } from './table-columnar.ts';
@@ -54,29 +54,57 @@ export interface RowSource {
 
 const TRY_DROP = 'Fix the row, or set onBadRows: drop to skip such rows';
 
+/** Rows of a later chunk typed together by the source's fast path (table-fast.ts), so that its fields die young. */
+const SEGMENT_ROWS = 512;
+
+/** A run of a later chunk's rows: typed by the fast path, or left for the row path. */
+type Segment = { typed: { columns: Column[]; at: Uint32Array } } | { raw: RawRow[] };
+
 /** The source's rows as chunks (see the file comment). */
 export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenerator<TableChunk> {
   let buf: RawRow[] = [];
   let pre = 0;
-  let fixed: { names: string[]; later: ColumnSpec[]; inferred: boolean } | undefined;
+  let fixed: Fixed | undefined;
   let kept = 0;
   let dropped = 0;
-  const build = (rows: RawRow[], bad: number): TableChunk => {
-    let res: ReturnType<typeof buildTable>;
-    if (!fixed) {
-      const names = src.names(rows);
-      const specs = r.schema?.columns ?? inferSchema(names, rows, r.schema?.label, src.known?.(names, rows));
-      // (the inferred columns declared: what buildTable would infer, without inferring twice)
-      res = buildTable(names, rows, { columns: specs, label: r.schema?.label }, r.onBadRows, r.where, r.file, undefined, src.unit, true);
-      // inferred from one chunk: a later chunk may miss values where this one had none
-      const inferred = !r.schema?.columns;
-      fixed = { names, later: inferred ? specs.map((s) => ({ ...s, nullable: true })) : specs, inferred };
-    } else {
-      res = laterChunk(rows, fixed, r, src);
-    }
+  // after the first chunk: the current chunk's rows, typed a segment at a time as they arrive
+  // (a chunk's worth of field strings held until its end would survive the young generation)
+  let segments: Segment[] = [];
+  let pending: RawRow[] = [];
+  let count = 0;
+  const flush = () => {
+    if (!pending.length) return;
+    const typed = src.fast?.(pending, fixed!.names, fixed!.later);
+    segments.push(typed ? { typed } : { raw: pending });
+    pending = [];
+  };
+  const done = (res: TableResult, bad: number): TableChunk => {
     kept += res.dataset.rows;
     dropped += res.dropped + bad;
     return res.dataset.rows ? { dataset: res.dataset, dropped: res.dropped + bad } : { dropped: res.dropped + bad };
+  };
+  const first = (rows: RawRow[], bad: number): TableChunk => {
+    const names = src.names(rows);
+    const specs = r.schema?.columns ?? inferSchema(names, rows, r.schema?.label, src.known?.(names, rows));
+    // (the inferred columns declared: what buildTable would infer, without inferring twice)
+    const res =
+      fastChunk(rows, names, specs, r, src) ??
+      buildTable(names, rows, { columns: specs, label: r.schema?.label }, r.onBadRows, r.where, r.file, undefined, src.unit, true);
+    // inferred from one chunk: a later chunk may miss values where this one had none
+    const inferred = !r.schema?.columns;
+    fixed = { names, later: inferred ? specs.map((s) => ({ ...s, nullable: true })) : specs, inferred };
+    return done(res, bad);
+  };
+  const later = (bad: number): TableChunk => {
+    flush();
+    const parts = segments.map((g) =>
+      'typed' in g ? { dataset: typedDataset(g.typed, r, src.unit), dropped: 0 } : laterChunk(g.raw, fixed!, r, src.unit),
+    );
+    segments = [];
+    count = 0;
+    const res = parts.length === 0 ? laterChunk([], fixed!, r, src.unit) : parts.length === 1 ? parts[0]! : joinParts(parts, r, src.unit);
+    if (fixed!.inferred) markNullable(res.dataset);
+    return done(res, bad);
   };
   for await (const batch of src.items) {
     for (const it of batch) {
@@ -85,13 +113,25 @@ export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenera
         pre++;
         continue;
       }
-      buf.push(it);
-      if (buf.length > r.chunkRows) {
-        const next = buf.pop()!;
-        yield build(buf, pre);
-        buf = [next];
+      if (!fixed) {
+        buf.push(it);
+        if (buf.length > r.chunkRows) {
+          const next = buf.pop()!;
+          yield first(buf, pre);
+          buf = [];
+          pending = [next];
+          count = 1;
+          pre = 0;
+        }
+        continue;
+      }
+      if (count === r.chunkRows) {
+        yield later(pre);
         pre = 0;
       }
+      pending.push(it);
+      count++;
+      if (src.fast && pending.length >= SEGMENT_ROWS) flush();
     }
   }
   if (!fixed) {
@@ -101,23 +141,64 @@ export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenera
     yield { dataset: res.dataset, dropped: res.dropped + pre };
     return;
   }
-  if (buf.length || pre) yield build(buf, pre);
+  if (count || pre) yield later(pre);
   if (kept === 0) throw new DataError(`${r.where}: ${r.file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
 }
 
-/** A chunk after the first, held to the fixed columns. */
-function laterChunk(rows: RawRow[], fixed: { names: string[]; later: ColumnSpec[]; inferred: boolean }, r: StreamRequest, src: RowSource) {
-  const fast = rows.length ? src.fast?.(rows, fixed.names, fixed.later) : undefined;
-  if (fast) {
-    const dataset: Dataset = {
-      rows: rows.length,
-      columns: fast.columns,
-      label: r.schema?.label,
-      origin: { file: r.file, unit: src.unit, at: fast.at },
-    };
-    if (fixed.inferred) markNullable(dataset);
-    return { dataset, dropped: 0 };
+interface Fixed {
+  names: string[];
+  later: ColumnSpec[];
+  inferred: boolean;
+}
+
+function typedDataset(t: { columns: Column[]; at: Uint32Array }, r: StreamRequest, unit: 'line' | 'row'): Dataset {
+  return { rows: t.at.length, columns: t.columns, label: r.schema?.label, origin: { file: r.file, unit, at: t.at } };
+}
+
+/** A chunk's segments as one dataset (what buildTable gives the chunk's rows at once). */
+function joinParts(parts: TableResult[], r: StreamRequest, unit: 'line' | 'row'): TableResult {
+  const rows = parts.reduce((a, p) => a + p.dataset.rows, 0);
+  const at = new Uint32Array(rows);
+  let o = 0;
+  for (const p of parts) {
+    at.set(p.dataset.origin!.at, o);
+    o += p.dataset.rows;
   }
+  const columns = parts[0]!.dataset.columns.map((c0, j): Column => {
+    if ('data' in c0) {
+      const data = new Float32Array(rows);
+      let k = 0;
+      for (const p of parts) {
+        const d = (p.dataset.columns[j] as typeof c0).data;
+        data.set(d, k);
+        k += d.length;
+      }
+      return { ...c0, data };
+    }
+    const values: (string | null)[] = [];
+    for (const p of parts) for (const v of (p.dataset.columns[j] as typeof c0).values) values.push(v);
+    return { ...c0, values };
+  });
+  return {
+    dataset: { rows, columns, label: r.schema?.label, origin: { file: r.file, unit, at } },
+    dropped: parts.reduce((a, p) => a + p.dropped, 0),
+  };
+}
+
+/**
+ * The chunk as buildTable would type it with these columns, by the source's fast path; undefined
+ * when it has none, or a value (or a schema error buildTable would report) needs the row path.
+ */
+function fastChunk(rows: RawRow[], names: string[], specs: ColumnSpec[], r: StreamRequest, src: RowSource) {
+  if (!src.fast || rows.length === 0) return undefined;
+  if (!specs.every((s) => names.includes(s.name)) || (r.schema?.label && !specs.some((s) => s.name === r.schema?.label))) return undefined;
+  const fast = src.fast(rows, names, specs);
+  if (!fast) return undefined;
+  return { dataset: typedDataset(fast, r, src.unit), dropped: 0 };
+}
+
+/** Rows of a chunk after the first, held to the fixed columns by buildTable (the row path). */
+function laterChunk(rows: RawRow[], fixed: Fixed, r: StreamRequest, unit: 'line' | 'row'): TableResult {
   let bad = 0;
   if (fixed.inferred) {
     // a column the first chunk did not have (ndjson objects may add keys)
@@ -143,7 +224,7 @@ function laterChunk(rows: RawRow[], fixed: { names: string[]; later: ColumnSpec[
       r.where,
       r.file,
       undefined,
-      src.unit,
+      unit,
       true,
     );
   } catch (e) {
@@ -154,7 +235,6 @@ function laterChunk(rows: RawRow[], fixed: { names: string[]; later: ColumnSpec[
         'declare the columns in schema.columns when later rows hold other kinds of values',
     );
   }
-  if (fixed.inferred) markNullable(res.dataset);
   return { dataset: res.dataset, dropped: res.dropped + bad };
 }
 
