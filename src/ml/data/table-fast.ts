@@ -38,6 +38,14 @@ export class CsvRow implements RawRow {
   }
 }
 
+/** A column's field in a csv row, as its values object holds it (for inferSchema). */
+export function csvCell(names: string[]): (name: string) => (row: RawRow) => unknown {
+  return (name) => {
+    const k = names.lastIndexOf(name);
+    return (row) => (row instanceof CsvRow ? row.record[k] : row.values[name]);
+  };
+}
+
 /** The chunk's columns and origins, or undefined when a value needs the row path. */
 export function typeCsvChunk(
   rows: readonly RawRow[],

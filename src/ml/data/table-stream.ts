@@ -17,7 +17,7 @@ import type { Column, ColumnType, Dataset } from './dataset.ts';
 import { DataError } from './data-error.ts';
 import { buildTable, type ColumnSpec, inferSchema, type RawRow, type TableResult, type TableSchema } from './sources.ts';
 import { PARQUET_COMPRESSORS, registerArrowCodecs } from './codecs.ts';
-import { CsvRow, typeCsvChunk } from './table-fast.ts';
+import { CsvRow, csvCell, typeCsvChunk } from './table-fast.ts';
 import { arrowError, parquetError, rowOf, typesOf } from './table-columnar.ts';
 
 export interface StreamRequest {
@@ -50,6 +50,8 @@ export interface RowSource {
   unit: 'line' | 'row';
   /** csv: a later chunk's columns typed straight from its fields (table-fast.ts), or undefined for the row path. */
   fast?(rows: RawRow[], names: string[], specs: ColumnSpec[]): { columns: Column[]; at: Uint32Array } | undefined;
+  /** csv: reads a column's value of a row without building its values object (inferSchema's `cell`). */
+  cell?(names: string[]): (name: string) => (row: RawRow) => unknown;
 }
 
 const TRY_DROP = 'Fix the row, or set onBadRows: drop to skip such rows';
@@ -85,7 +87,7 @@ export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenera
   };
   const first = (rows: RawRow[], bad: number): TableChunk => {
     const names = src.names(rows);
-    const specs = r.schema?.columns ?? inferSchema(names, rows, r.schema?.label, src.known?.(names, rows));
+    const specs = r.schema?.columns ?? inferSchema(names, rows, r.schema?.label, src.known?.(names, rows), src.cell?.(names));
     // (the inferred columns declared: what buildTable would infer, without inferring twice)
     const res =
       fastChunk(rows, names, specs, r, src) ??
@@ -282,7 +284,7 @@ export function csvSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest): R
     yield out;
     if (!names && header) throw new DataError(`${r.where}: ${r.file} is empty`);
   }
-  return { items: items(), names: () => names ?? [], unit: 'line', fast: typeCsvChunk };
+  return { items: items(), names: () => names ?? [], unit: 'line', fast: typeCsvChunk, cell: csvCell };
 }
 
 /** ndjson rows from a byte stream, line by line (numbered as parseJsonTable numbers them). */
