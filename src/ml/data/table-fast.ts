@@ -95,7 +95,7 @@ function numbers(records: string[][], k: number, nullable: boolean, integer: boo
       continue;
     }
     const d = decimal(v);
-    if (d === d) {
+    if (!Number.isNaN(d)) {
       if (integer && !Number.isInteger(d)) return undefined;
       data[i] = d;
       continue;

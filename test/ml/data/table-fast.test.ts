@@ -74,8 +74,8 @@ async function read(text: string, r: Partial<StreamRequest>, fast: boolean) {
         return t;
       }
     : undefined;
-  const chunks: { bytes: Buffer[]; dropped: number }[] = [];
-  for await (const c of chunkTable(src, req)) chunks.push({ bytes: c.dataset ? encodeDataset(c.dataset) : [], dropped: c.dropped });
+  const chunks: { bytes?: Buffer; dropped: number }[] = [];
+  for await (const c of chunkTable(src, req)) chunks.push({ bytes: c.dataset ? encodeDataset(c.dataset) : undefined, dropped: c.dropped });
   return { chunks, typed };
 }
 
