@@ -3,8 +3,10 @@
 // reads what csv-parse reads) and ndjson (line by line) come from any byte stream (file, URL, s3://); Parquet is read
 // a row range at a time from a file (hyparquet over a file handle) and Arrow IPC a record batch at
 // a time (apache-arrow over a file handle): a URL or s3:// object is first spilled to a temporary
-// file (table-spill.ts). Every chunk is typed by sources.ts's buildTable, so types, nullability,
-// onBadRows, categories and located errors are those of the in-memory path. A source of at most
+// file (table-spill.ts). Every chunk is typed as sources.ts's buildTable types it, so types, nullability,
+// onBadRows, categories and located errors are those of the in-memory path: a csv chunk whose
+// values are all plain is typed straight from its fields (table-fast.ts, a segment of rows at a
+// time as they arrive), anything else by buildTable itself. A source of at most
 // `chunkRows` rows is one dataset built exactly as parseTable builds it (same artifact bytes).
 // With more rows, the column types are fixed by the declared schema or, without one, inferred
 // from the first chunk; a later value that contradicts them is an error naming its file, line (or
