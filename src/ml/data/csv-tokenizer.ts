@@ -91,6 +91,20 @@ export class CsvTokenizer {
         if (c === delim || c === LF || c === CR || c === QUOTE) break;
         j++;
       }
+      if (j < n && c !== QUOTE && this.field === '' && !this.quoted) {
+        // the common case, a whole unquoted field in this text: no concatenation, trimmed only if it must be
+        const a = s.charCodeAt(i);
+        const z = s.charCodeAt(j - 1);
+        const f = j === i ? '' : a > 32 && a < 127 && z > 32 && z < 127 ? s.slice(i, j) : s.slice(i, j).trim();
+        this.record.push(f);
+        i = j + 1;
+        if (c !== delim) {
+          if (c === CR && i < n && s.charCodeAt(i) === LF) i++;
+          this.endRecord(emit);
+          this.line++;
+        }
+        continue;
+      }
       if (this.closed) {
         if (s.slice(i, j).trim() !== '') throw this.invalid(`line ${this.line} has text after a closing quote`);
       } else if (j > i) {

@@ -73,19 +73,27 @@ export interface RawRow {
  * Without a declared schema: numbers where every present value is one, else strings; an array
  * column takes the shape of its first value (numbers). Parquet and Arrow pass their own types.
  */
-export function inferSchema(names: string[], rows: RawRow[], label?: string, known?: Map<string, ColumnType>): ColumnSpec[] {
+export function inferSchema(
+  names: string[],
+  rows: RawRow[],
+  label?: string,
+  known?: Map<string, ColumnType>,
+  /** A column's value in a row (a csv source reads its fields without building the row's values object). */
+  cell: (name: string) => (row: RawRow) => unknown = (name) => (row) => row.values[name],
+): ColumnSpec[] {
   return names.map((name) => {
     let numeric = true;
     let integer = true;
     let missing = false;
+    const get = cell(name);
     for (const r of rows) {
-      const v = r.values[name];
+      const v = get(r);
       if (isMissing(v, 'number')) {
         missing = true;
         continue;
       }
       const shape = arrayShape(v);
-      if (shape) return { name, type: 'number', shape, nullable: rows.some((x) => isMissing(x.values[name], 'number')) };
+      if (shape) return { name, type: 'number', shape, nullable: rows.some((x) => isMissing(get(x), 'number')) };
       const x = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
       if (!Number.isFinite(x)) numeric = false;
       else if (!Number.isInteger(x)) integer = false;

@@ -3,8 +3,10 @@
 // reads what csv-parse reads) and ndjson (line by line) come from any byte stream (file, URL, s3://); Parquet is read
 // a row range at a time from a file (hyparquet over a file handle) and Arrow IPC a record batch at
 // a time (apache-arrow over a file handle): a URL or s3:// object is first spilled to a temporary
-// file (table-spill.ts). Every chunk is typed by sources.ts's buildTable, so types, nullability,
-// onBadRows, categories and located errors are those of the in-memory path. A source of at most
+// file (table-spill.ts). Every chunk is typed as sources.ts's buildTable types it, so types, nullability,
+// onBadRows, categories and located errors are those of the in-memory path: a csv chunk whose
+// values are all plain is typed straight from its fields (table-fast.ts, a segment of rows at a
+// time as they arrive), anything else by buildTable itself. A source of at most
 // `chunkRows` rows is one dataset built exactly as parseTable builds it (same artifact bytes).
 // With more rows, the column types are fixed by the declared schema or, without one, inferred
 // from the first chunk; a later value that contradicts them is an error naming its file, line (or
@@ -13,10 +15,11 @@ import { open } from 'node:fs/promises';
 import { RecordBatchReader } from 'apache-arrow';
 import { CsvTokenizer } from './csv-tokenizer.ts';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
-import type { ColumnType, Dataset } from './dataset.ts';
+import type { Column, ColumnType, Dataset } from './dataset.ts';
 import { DataError } from './data-error.ts';
-import { buildTable, type ColumnSpec, inferSchema, type RawRow, type TableSchema } from './sources.ts';
+import { buildTable, type ColumnSpec, inferSchema, type RawRow, type TableResult, type TableSchema } from './sources.ts';
 import { PARQUET_COMPRESSORS, registerArrowCodecs } from './codecs.ts';
+import { CsvRow, csvCell, typeCsvChunk } from './table-fast.ts';
 import { arrowError, parquetError, rowOf, typesOf } from './table-columnar.ts';
 
 export interface StreamRequest {
@@ -47,33 +50,65 @@ export interface RowSource {
   /** Parquet and Arrow: the types the file gives its columns. */
   known?(names: string[], first: RawRow[]): Map<string, ColumnType>;
   unit: 'line' | 'row';
+  /** csv: a later chunk's columns typed straight from its fields (table-fast.ts), or undefined for the row path. */
+  fast?(rows: RawRow[], names: string[], specs: ColumnSpec[]): { columns: Column[]; at: Uint32Array } | undefined;
+  /** csv: reads a column's value of a row without building its values object (inferSchema's `cell`). */
+  cell?(names: string[]): (name: string) => (row: RawRow) => unknown;
 }
 
 const TRY_DROP = 'Fix the row, or set onBadRows: drop to skip such rows';
+
+/** Rows of a later chunk typed together by the source's fast path (table-fast.ts), so that its fields die young. */
+const SEGMENT_ROWS = 512;
+
+/** A run of a later chunk's rows: typed by the fast path, or left for the row path. */
+type Segment = { typed: { columns: Column[]; at: Uint32Array } } | { raw: RawRow[] };
 
 /** The source's rows as chunks (see the file comment). */
 export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenerator<TableChunk> {
   let buf: RawRow[] = [];
   let pre = 0;
-  let fixed: { names: string[]; later: ColumnSpec[]; inferred: boolean } | undefined;
+  let fixed: Fixed | undefined;
   let kept = 0;
   let dropped = 0;
-  const build = (rows: RawRow[], bad: number): TableChunk => {
-    let res: ReturnType<typeof buildTable>;
-    if (!fixed) {
-      const names = src.names(rows);
-      const specs = r.schema?.columns ?? inferSchema(names, rows, r.schema?.label, src.known?.(names, rows));
-      // (the inferred columns declared: what buildTable would infer, without inferring twice)
-      res = buildTable(names, rows, { columns: specs, label: r.schema?.label }, r.onBadRows, r.where, r.file, undefined, src.unit, true);
-      // inferred from one chunk: a later chunk may miss values where this one had none
-      const inferred = !r.schema?.columns;
-      fixed = { names, later: inferred ? specs.map((s) => ({ ...s, nullable: true })) : specs, inferred };
-    } else {
-      res = laterChunk(rows, fixed, r, src.unit);
-    }
+  // after the first chunk: the current chunk's rows, typed a segment at a time as they arrive
+  // (a chunk's worth of field strings held until its end would survive the young generation)
+  let segments: Segment[] = [];
+  let pending: RawRow[] = [];
+  let count = 0;
+  const flush = () => {
+    if (!pending.length) return;
+    const typed = src.fast?.(pending, fixed!.names, fixed!.later);
+    segments.push(typed ? { typed } : { raw: pending });
+    pending = [];
+  };
+  const done = (res: TableResult, bad: number): TableChunk => {
     kept += res.dataset.rows;
     dropped += res.dropped + bad;
     return res.dataset.rows ? { dataset: res.dataset, dropped: res.dropped + bad } : { dropped: res.dropped + bad };
+  };
+  const first = (rows: RawRow[], bad: number): TableChunk => {
+    const names = src.names(rows);
+    const specs = r.schema?.columns ?? inferSchema(names, rows, r.schema?.label, src.known?.(names, rows), src.cell?.(names));
+    // (the inferred columns declared: what buildTable would infer, without inferring twice)
+    const res =
+      fastChunk(rows, names, specs, r, src) ??
+      buildTable(names, rows, { columns: specs, label: r.schema?.label }, r.onBadRows, r.where, r.file, undefined, src.unit, true);
+    // inferred from one chunk: a later chunk may miss values where this one had none
+    const inferred = !r.schema?.columns;
+    fixed = { names, later: inferred ? specs.map((s) => ({ ...s, nullable: true })) : specs, inferred };
+    return done(res, bad);
+  };
+  const later = (bad: number): TableChunk => {
+    flush();
+    const parts = segments.map((g) =>
+      'typed' in g ? { dataset: typedDataset(g.typed, r, src.unit), dropped: 0 } : laterChunk(g.raw, fixed!, r, src.unit),
+    );
+    segments = [];
+    count = 0;
+    const res = parts.length === 0 ? laterChunk([], fixed!, r, src.unit) : parts.length === 1 ? parts[0]! : joinParts(parts, r, src.unit);
+    if (fixed!.inferred) markNullable(res.dataset);
+    return done(res, bad);
   };
   for await (const batch of src.items) {
     for (const it of batch) {
@@ -82,13 +117,25 @@ export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenera
         pre++;
         continue;
       }
-      buf.push(it);
-      if (buf.length > r.chunkRows) {
-        const next = buf.pop()!;
-        yield build(buf, pre);
-        buf = [next];
+      if (!fixed) {
+        buf.push(it);
+        if (buf.length > r.chunkRows) {
+          const next = buf.pop()!;
+          yield first(buf, pre);
+          buf = [];
+          pending = [next];
+          count = 1;
+          pre = 0;
+        }
+        continue;
+      }
+      if (count === r.chunkRows) {
+        yield later(pre);
         pre = 0;
       }
+      pending.push(it);
+      count++;
+      if (src.fast && pending.length >= SEGMENT_ROWS) flush();
     }
   }
   if (!fixed) {
@@ -98,17 +145,64 @@ export async function* chunkTable(src: RowSource, r: StreamRequest): AsyncGenera
     yield { dataset: res.dataset, dropped: res.dropped + pre };
     return;
   }
-  if (buf.length || pre) yield build(buf, pre);
+  if (count || pre) yield later(pre);
   if (kept === 0) throw new DataError(`${r.where}: ${r.file} has no usable rows${dropped ? ` (${dropped} dropped as bad)` : ''}`);
 }
 
-/** A chunk after the first, held to the fixed columns. */
-function laterChunk(
-  rows: RawRow[],
-  fixed: { names: string[]; later: ColumnSpec[]; inferred: boolean },
-  r: StreamRequest,
-  unit: 'line' | 'row',
-) {
+interface Fixed {
+  names: string[];
+  later: ColumnSpec[];
+  inferred: boolean;
+}
+
+function typedDataset(t: { columns: Column[]; at: Uint32Array }, r: StreamRequest, unit: 'line' | 'row'): Dataset {
+  return { rows: t.at.length, columns: t.columns, label: r.schema?.label, origin: { file: r.file, unit, at: t.at } };
+}
+
+/** A chunk's segments as one dataset (what buildTable gives the chunk's rows at once). */
+function joinParts(parts: TableResult[], r: StreamRequest, unit: 'line' | 'row'): TableResult {
+  const rows = parts.reduce((a, p) => a + p.dataset.rows, 0);
+  const at = new Uint32Array(rows);
+  let o = 0;
+  for (const p of parts) {
+    at.set(p.dataset.origin!.at, o);
+    o += p.dataset.rows;
+  }
+  const columns = parts[0]!.dataset.columns.map((c0, j): Column => {
+    if ('data' in c0) {
+      const data = new Float32Array(rows);
+      let k = 0;
+      for (const p of parts) {
+        const d = (p.dataset.columns[j] as typeof c0).data;
+        data.set(d, k);
+        k += d.length;
+      }
+      return { ...c0, data };
+    }
+    const values: (string | null)[] = [];
+    for (const p of parts) for (const v of (p.dataset.columns[j] as typeof c0).values) values.push(v);
+    return { ...c0, values };
+  });
+  return {
+    dataset: { rows, columns, label: r.schema?.label, origin: { file: r.file, unit, at } },
+    dropped: parts.reduce((a, p) => a + p.dropped, 0),
+  };
+}
+
+/**
+ * The chunk as buildTable would type it with these columns, by the source's fast path; undefined
+ * when it has none, or a value (or a schema error buildTable would report) needs the row path.
+ */
+function fastChunk(rows: RawRow[], names: string[], specs: ColumnSpec[], r: StreamRequest, src: RowSource) {
+  if (!src.fast || rows.length === 0) return undefined;
+  if (!specs.every((s) => names.includes(s.name)) || (r.schema?.label && !specs.some((s) => s.name === r.schema?.label))) return undefined;
+  const fast = src.fast(rows, names, specs);
+  if (!fast) return undefined;
+  return { dataset: typedDataset(fast, r, src.unit), dropped: 0 };
+}
+
+/** Rows of a chunk after the first, held to the fixed columns by buildTable (the row path). */
+function laterChunk(rows: RawRow[], fixed: Fixed, r: StreamRequest, unit: 'line' | 'row'): TableResult {
   let bad = 0;
   if (fixed.inferred) {
     // a column the first chunk did not have (ndjson objects may add keys)
@@ -145,13 +239,14 @@ function laterChunk(
         'declare the columns in schema.columns when later rows hold other kinds of values',
     );
   }
-  if (fixed.inferred) {
-    // nullable as this chunk's values say, as an inferred column's is in the first chunk
-    for (const c of res.dataset.columns) {
-      c.nullable = 'data' in c ? c.data.some(Number.isNaN) : c.values.some((v) => v === null);
-    }
-  }
   return { dataset: res.dataset, dropped: res.dropped + bad };
+}
+
+/** Inferred columns: nullable as this chunk's values say, as an inferred column's is in the first chunk. */
+function markNullable(ds: Dataset): void {
+  for (const c of ds.columns) {
+    c.nullable = 'data' in c ? c.data.some(Number.isNaN) : c.values.some((v) => v === null);
+  }
 }
 
 /** csv rows from a byte stream (csv-tokenizer.ts), numbered and placed as parseCsvTable does. */
@@ -172,14 +267,13 @@ export function csvSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest): R
         }
         names = r.schema?.columns?.map((c) => c.name) ?? Array.from({ length: record.length }, (_, j) => `c${j}`);
       }
-      const place = `row ${++i} (line ${line})`;
+      i++;
       if (record.length !== names.length) {
+        const place = `row ${i} (line ${line})`;
         out.push({ bad: `${r.where}: ${r.file} ${place}: has ${record.length} fields, the header has ${names.length}. ${TRY_DROP}` });
         return;
       }
-      const values: Record<string, unknown> = {};
-      for (let j = 0; j < names.length; j++) values[names[j]!] = record[j];
-      out.push({ values, place, at: line });
+      out.push(new CsvRow(record, line, i, names));
     };
     for await (const c of bytes) {
       tokenizer.push(decoder.decode(c, { stream: true }), emit);
@@ -192,7 +286,7 @@ export function csvSource(bytes: AsyncIterable<Uint8Array>, r: StreamRequest): R
     yield out;
     if (!names && header) throw new DataError(`${r.where}: ${r.file} is empty`);
   }
-  return { items: items(), names: () => names ?? [], unit: 'line' };
+  return { items: items(), names: () => names ?? [], unit: 'line', fast: typeCsvChunk, cell: csvCell };
 }
 
 /** ndjson rows from a byte stream, line by line (numbered as parseJsonTable numbers them). */
