@@ -196,7 +196,7 @@ async function collectStreamed(
   const chunkRows = cfg.chunkRows ?? DEFAULT_CHUNK_ROWS;
   const format = src.type as StreamRequest['format'];
   const csv = src.type === 'csv' ? { header: src.header, delimiter: src.delimiter } : undefined;
-  onPhase(`reading ${file}`);
+  onPhase(`parsing ${file}`);
   const chunks = streamTable(
     src,
     sourceBaseDir(input.location, at),
@@ -237,7 +237,7 @@ async function collectStreamed(
         checks?.add(d);
         yield d;
         stored++;
-        onPhase(`stored ${stored} chunks (${rows} rows so far) of ${file}`);
+        onPhase(`parsing ${file}: ${stored} chunks stored (${rows} rows so far)`);
       }
     }
     let expectations: ExpectationSummary | undefined;

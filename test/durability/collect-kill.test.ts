@@ -14,7 +14,7 @@ import { statusQuery } from '../../workflows/api.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from '../support/processes.ts';
 import { testAddress, testEnv, type TestEnv } from '../support/temporal.ts';
 
-const ROWS = 1_500_000; // about 56 MB: parsing takes several seconds even on a fast host
+const ROWS = 4_000_000; // about 150 MB: the streamed parse takes long enough for several heartbeats even on a fast host
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
