@@ -6,6 +6,7 @@
 // per column (computeStats strides over the whole column instead), and text columns count at most
 // 100,000 distinct values: past that, `distinct` is a lower bound and `top` counts only values
 // first seen before the cap.
+import { Moments } from './moments.ts';
 import { Rng } from './rng.ts';
 import { type Column, type Dataset, isNumeric, size } from './dataset.ts';
 import { type DatasetStats, type NumericStats, quantile, type TextStats } from './dataset-stats.ts';
@@ -16,12 +17,9 @@ const f32 = (v: number) => Number(v.toPrecision(7));
 
 interface NumericAcc {
   kind: 'numeric';
-  count: number;
+  /** Count, mean, squared deviations and range of the present values. */
+  moments: Moments;
   missing: number;
-  min: number;
-  max: number;
-  mean: number;
-  m2: number;
   sample: number[];
   /** Present values offered to the reservoir. */
   offered: number;
@@ -56,21 +54,15 @@ export class StatsAccumulator {
   private addNumeric(name: string, data: Float32Array): void {
     let a = this.cols.get(name) as NumericAcc | undefined;
     if (!a) {
-      a = { kind: 'numeric', count: 0, missing: 0, min: Infinity, max: -Infinity, mean: 0, m2: 0, sample: [], offered: 0 };
+      a = { kind: 'numeric', moments: new Moments(), missing: 0, sample: [], offered: 0 };
       this.cols.set(name, a);
     }
-    let n = 0;
-    let sum = 0;
     for (let i = 0; i < data.length; i++) {
       const v = data[i]!;
       if (Number.isNaN(v)) {
         a.missing++;
         continue;
       }
-      n++;
-      sum += v;
-      if (v < a.min) a.min = v;
-      if (v > a.max) a.max = v;
       // reservoir sampling (Algorithm R): every present value equally likely to be kept
       a.offered++;
       if (a.sample.length < SAMPLE) a.sample.push(v);
@@ -79,18 +71,7 @@ export class StatsAccumulator {
         if (j < SAMPLE) a.sample[j] = v;
       }
     }
-    if (n === 0) return;
-    const mean = sum / n;
-    let m2 = 0;
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i]!;
-      if (!Number.isNaN(v)) m2 += (v - mean) * (v - mean);
-    }
-    const total = a.count + n;
-    const delta = mean - a.mean;
-    a.mean += (delta * n) / total;
-    a.m2 += m2 + (delta * delta * a.count * n) / total;
-    a.count = total;
+    a.moments.addAll(data);
   }
 
   private addText(name: string, values: (string | null)[]): void {
@@ -141,16 +122,17 @@ export class StatsAccumulator {
 }
 
 function numeric(a: NumericAcc): NumericStats {
-  if (a.count === 0) return { kind: 'numeric', count: 0, missing: a.missing, min: null, max: null, mean: null, std: null, quantiles: null };
+  const m = a.moments;
+  if (m.n === 0) return { kind: 'numeric', count: 0, missing: a.missing, min: null, max: null, mean: null, std: null, quantiles: null };
   const s = Float64Array.from(a.sample).sort();
   return {
     kind: 'numeric',
-    count: a.count,
+    count: m.n,
     missing: a.missing,
-    min: f32(a.min),
-    max: f32(a.max),
-    mean: a.mean,
-    std: Math.sqrt(a.m2 / a.count),
+    min: f32(m.lo),
+    max: f32(m.hi),
+    mean: m.mean,
+    std: Math.sqrt(m.m2 / m.n),
     quantiles: {
       p05: f32(quantile(s, 0.05)),
       p25: f32(quantile(s, 0.25)),

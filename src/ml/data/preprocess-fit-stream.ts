@@ -9,6 +9,7 @@
 // pass over the data when none of them reads a column an earlier step of the group changes
 // (impute a, standardize b, oneHot c: one pass); the pass sees each chunk with the steps fitted
 // in earlier passes applied.
+import { Moments } from './moments.ts';
 import { type Column, type Dataset, isNumeric } from './dataset.ts';
 import {
   applyStep,
@@ -45,41 +46,6 @@ export interface StepAccumulator {
 
 export interface FitOptions {
   medianSample?: number;
-}
-
-/** Count, mean and sum of squared deviations, merged chunk by chunk (Chan et al.), plus the range. */
-export class Moments {
-  n = 0;
-  mean = 0;
-  m2 = 0;
-  lo = Infinity;
-  hi = -Infinity;
-
-  /** Adds the present (non-NaN) values of `data`. */
-  addAll(data: Float32Array): void {
-    let n = 0;
-    let sum = 0;
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i]!;
-      if (Number.isNaN(v)) continue;
-      n++;
-      sum += v;
-      if (v < this.lo) this.lo = v;
-      if (v > this.hi) this.hi = v;
-    }
-    if (n === 0) return;
-    const mean = sum / n;
-    let m2 = 0;
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i]!;
-      if (!Number.isNaN(v)) m2 += (v - mean) * (v - mean);
-    }
-    const total = this.n + n;
-    const delta = mean - this.mean;
-    this.mean += (delta * n) / total;
-    this.m2 += m2 + (delta * delta * this.n * n) / total;
-    this.n = total;
-  }
 }
 
 function column(rows: Dataset, name: string): Column {

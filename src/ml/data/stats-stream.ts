@@ -7,7 +7,7 @@
 // a count per distinct value.
 import { type Dataset, isNumeric, size } from './dataset.ts';
 import { type DatasetStats, quantile } from './dataset-stats.ts';
-import { Moments } from './preprocess-fit-stream.ts';
+import { Moments } from './moments.ts';
 import { Reservoir, SampleSlots } from './reservoir.ts';
 
 const QUANTILE_SAMPLE = 100_000;
